@@ -1,0 +1,335 @@
+//! The moka cache in front of every upstream read.
+//!
+//! One cache holds every kind of upstream value. Keys carry the credential
+//! [`Scope`] they were fetched with, so one caller's data is never served to
+//! another. Each kind has a TTL class (live state or directory data). The
+//! cache is bounded by bytes *and* entries: every entry weighs at least one
+//! "slot" (`max_bytes / max_entries`), so the byte bound also bounds the count.
+//! Concurrent misses for one key make one upstream call (moka's
+//! `try_get_with` runs one initializer per key and shares its result).
+
+use std::future::Future;
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use moka::future::Cache as Moka;
+use moka::notification::RemovalCause;
+use moka::Expiry;
+
+use crate::settings::CacheSettings;
+use crate::upstream::model::{CobrowseConversation, Conversation, Queue, User, WrapupCode};
+use crate::upstream::{Fetched, UpstreamError};
+
+/// The credentials a value was fetched with, as an opaque hash.
+#[derive(Copy, Clone, Debug, Hash, PartialEq, Eq)]
+pub struct Scope(u64);
+
+impl Scope {
+    /// The scope of a set of credentials (hashed with a per-process key).
+    pub fn of(parts: &[&str]) -> Self {
+        static KEYS: std::sync::OnceLock<std::collections::hash_map::RandomState> =
+            std::sync::OnceLock::new();
+        let mut hasher = KEYS.get_or_init(Default::default).build_hasher();
+        parts.hash(&mut hasher);
+        Scope(hasher.finish())
+    }
+}
+
+/// What kind of upstream value an entry holds.
+#[derive(Copy, Clone, Debug, Hash, PartialEq, Eq)]
+pub enum Kind {
+    Conversation,
+    CobrowseConversation,
+    ActiveListing,
+    User,
+    Queue,
+    WrapupCodes,
+}
+
+impl Kind {
+    fn is_live(self) -> bool {
+        matches!(
+            self,
+            Kind::Conversation | Kind::CobrowseConversation | Kind::ActiveListing
+        )
+    }
+}
+
+/// A cache key: scope, kind and upstream id.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub struct Key {
+    scope: Scope,
+    kind: Kind,
+    id: Arc<str>,
+}
+
+/// The active co-browse conversations, as the listing returned them.
+#[derive(Debug)]
+pub struct ActiveListing(pub Vec<Arc<CobrowseConversation>>);
+
+/// All wrap-up codes of the organisation.
+#[derive(Debug)]
+pub struct WrapupCodes(pub Vec<WrapupCode>);
+
+/// A value the cache can hold.
+#[derive(Clone)]
+pub enum Value {
+    Conversation(Arc<Conversation>),
+    CobrowseConversation(Arc<CobrowseConversation>),
+    ActiveListing(Arc<ActiveListing>),
+    User(Arc<User>),
+    Queue(Arc<Queue>),
+    WrapupCodes(Arc<WrapupCodes>),
+}
+
+/// A type that has a [`Kind`] and lives in a [`Value`].
+pub trait Cacheable: Send + Sync + Sized + 'static {
+    const KIND: Kind;
+    fn wrap(value: Arc<Self>) -> Value;
+    fn unwrap(value: Value) -> Option<Arc<Self>>;
+}
+
+macro_rules! cacheable {
+    ($($ty:ty => $variant:ident),+ $(,)?) => {$(
+        impl Cacheable for $ty {
+            const KIND: Kind = Kind::$variant;
+            fn wrap(value: Arc<Self>) -> Value {
+                Value::$variant(value)
+            }
+            fn unwrap(value: Value) -> Option<Arc<Self>> {
+                match value {
+                    Value::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
+        }
+    )+};
+}
+
+cacheable! {
+    Conversation => Conversation,
+    CobrowseConversation => CobrowseConversation,
+    ActiveListing => ActiveListing,
+    User => User,
+    Queue => Queue,
+    WrapupCodes => WrapupCodes,
+}
+
+#[derive(Clone)]
+struct Entry {
+    value: Value,
+    weight: u32,
+}
+
+/// Bytes an entry is charged beyond its body: key, enum and moka overhead.
+const ENTRY_OVERHEAD: u64 = 256;
+
+struct TtlByKind {
+    live: Duration,
+    directory: Duration,
+}
+
+impl Expiry<Key, Entry> for TtlByKind {
+    fn expire_after_create(&self, key: &Key, _: &Entry, _: Instant) -> Option<Duration> {
+        Some(if key.kind.is_live() {
+            self.live
+        } else {
+            self.directory
+        })
+    }
+}
+
+/// Counters for metrics and tests.
+#[derive(Default, Debug)]
+pub struct CacheStats {
+    pub hits: AtomicU64,
+    pub misses: AtomicU64,
+    pub evictions: AtomicU64,
+}
+
+/// The upstream cache. Cheap to clone.
+#[derive(Clone)]
+pub struct Cache {
+    inner: Option<Moka<Key, Entry>>,
+    slot: u64,
+    stats: Arc<CacheStats>,
+}
+
+impl Cache {
+    /// Builds the cache from its settings (`enabled = false` caches nothing).
+    pub fn new(settings: &CacheSettings) -> Self {
+        let stats = Arc::new(CacheStats::default());
+        let slot = (settings.max_bytes / settings.max_entries).max(1);
+        let inner = settings.enabled.then(|| {
+            let evictions = Arc::clone(&stats);
+            Moka::builder()
+                .max_capacity(settings.max_bytes)
+                .weigher(|_: &Key, entry: &Entry| entry.weight)
+                .expire_after(TtlByKind {
+                    live: settings.live_ttl,
+                    directory: settings.directory_ttl,
+                })
+                .eviction_listener(move |_, _, cause| {
+                    if cause == RemovalCause::Size {
+                        evictions.evictions.fetch_add(1, Ordering::Relaxed);
+                    }
+                })
+                .build()
+        });
+        Self { inner, slot, stats }
+    }
+
+    /// Counters of hits, misses and evictions.
+    pub fn stats(&self) -> &CacheStats {
+        &self.stats
+    }
+
+    /// Entries and weighted bytes held now (after pending maintenance).
+    pub async fn size(&self) -> (u64, u64) {
+        match &self.inner {
+            Some(cache) => {
+                cache.run_pending_tasks().await;
+                (cache.entry_count(), cache.weighted_size())
+            }
+            None => (0, 0),
+        }
+    }
+
+    /// The cached value, fetching it on a miss. Concurrent misses for one key
+    /// share one fetch.
+    pub async fn get_or_fetch<T, Fut>(
+        &self,
+        scope: Scope,
+        id: &str,
+        fetch: Fut,
+    ) -> Result<Arc<T>, Arc<UpstreamError>>
+    where
+        T: Cacheable,
+        Fut: Future<Output = Result<Fetched<T>, UpstreamError>>,
+    {
+        let Some(cache) = &self.inner else {
+            return fetch.await.map(|f| Arc::new(f.value)).map_err(Arc::new);
+        };
+        let key = Key {
+            scope,
+            kind: T::KIND,
+            id: id.into(),
+        };
+        let mut fetched = false;
+        let entry = cache
+            .try_get_with(key, async {
+                fetched = true;
+                fetch.await.map(|f| self.entry(T::wrap(Arc::new(f.value)), f.bytes))
+            })
+            .await?;
+        self.count(!fetched);
+        Ok(T::unwrap(entry.value).expect("a key's kind matches its value"))
+    }
+
+    /// The cached value, if present.
+    pub async fn get<T: Cacheable>(&self, scope: Scope, id: &str) -> Option<Arc<T>> {
+        let cache = self.inner.as_ref()?;
+        let key = Key {
+            scope,
+            kind: T::KIND,
+            id: id.into(),
+        };
+        let found = cache.get(&key).await.and_then(|e| T::unwrap(e.value));
+        self.count(found.is_some());
+        found
+    }
+
+    /// Stores a value fetched elsewhere (for example by a bulk call).
+    pub async fn insert<T: Cacheable>(&self, scope: Scope, id: &str, value: Arc<T>, bytes: usize) {
+        if let Some(cache) = &self.inner {
+            let key = Key {
+                scope,
+                kind: T::KIND,
+                id: id.into(),
+            };
+            cache.insert(key, self.entry(T::wrap(value), bytes)).await;
+        }
+    }
+
+    /// Forgets a value (after a mutation changed it upstream).
+    pub async fn invalidate(&self, scope: Scope, kind: Kind, id: &str) {
+        if let Some(cache) = &self.inner {
+            let key = Key {
+                scope,
+                kind,
+                id: id.into(),
+            };
+            cache.invalidate(&key).await;
+        }
+    }
+
+    fn entry(&self, value: Value, bytes: usize) -> Entry {
+        let weight = (bytes as u64 + ENTRY_OVERHEAD).max(self.slot);
+        Entry {
+            value,
+            weight: u32::try_from(weight).unwrap_or(u32::MAX),
+        }
+    }
+
+    fn count(&self, hit: bool) {
+        let counter = if hit {
+            &self.stats.hits
+        } else {
+            &self.stats.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::upstream::model::User;
+
+    fn settings(max_entries: u64, max_bytes: u64) -> CacheSettings {
+        CacheSettings {
+            enabled: true,
+            max_entries,
+            max_bytes,
+            live_ttl: Duration::from_secs(60),
+            directory_ttl: Duration::from_secs(60),
+        }
+    }
+
+    async fn fill(cache: &Cache, n: usize, bytes: usize) {
+        let scope = Scope::of(&["test"]);
+        for i in 0..n {
+            cache
+                .insert(scope, &i.to_string(), Arc::new(User::default()), bytes)
+                .await;
+        }
+    }
+
+    #[tokio::test]
+    async fn entry_count_is_bounded_even_for_tiny_values() {
+        let cache = Cache::new(&settings(10, 1_000_000));
+        fill(&cache, 100, 1).await;
+        let (entries, _) = cache.size().await;
+        assert!(entries <= 10, "{entries} entries held");
+    }
+
+    #[tokio::test]
+    async fn bytes_are_bounded_for_large_values() {
+        let cache = Cache::new(&settings(1_000, 100_000));
+        fill(&cache, 100, 10_000).await;
+        let (entries, bytes) = cache.size().await;
+        assert!(bytes <= 100_000, "{bytes} bytes held");
+        assert!(entries <= 10, "{entries} entries held");
+    }
+
+    #[tokio::test]
+    async fn scopes_do_not_share_entries() {
+        let cache = Cache::new(&settings(10, 1_000_000));
+        let (a, b) = (Scope::of(&["a"]), Scope::of(&["b"]));
+        cache.insert(a, "u1", Arc::new(User::default()), 10).await;
+        assert!(cache.get::<User>(a, "u1").await.is_some());
+        assert!(cache.get::<User>(b, "u1").await.is_none());
+    }
+}

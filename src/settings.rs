@@ -1,0 +1,582 @@
+//! Typed, layered settings.
+//!
+//! One table ([`SETTINGS`]) names every setting: its dotted path, its
+//! `COBROWSE_*` environment variable, its default and what it does. Sources
+//! are layered in this order, each overriding the one before: defaults, an
+//! optional TOML file (`--config` or `COBROWSE_CONFIG`), the environment, and
+//! flags (`--listen`, `--set path=value`, ...). Unknown keys are errors; a bad
+//! value stops start-up with a message naming the setting and where it came
+//! from. Secrets are [`Secret`]s and never print.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use reqwest::Url;
+use serde::{Deserialize, Deserializer};
+
+use crate::secret::Secret;
+
+/// One setting: where it lives, its environment variable, its default.
+pub struct Setting {
+    pub path: &'static str,
+    pub env: &'static str,
+    pub default: Option<&'static str>,
+    pub help: &'static str,
+}
+
+macro_rules! settings_table {
+    ($($path:literal, $env:literal, $default:expr, $help:literal;)+) => {
+        /// Every setting the gateway reads.
+        pub const SETTINGS: &[Setting] = &[$(Setting { path: $path, env: $env, default: $default, help: $help }),+];
+    };
+}
+
+settings_table! {
+    "server.listen", "COBROWSE_LISTEN", Some("127.0.0.1:8080"), "Address the gateway listens on.";
+    "server.request_timeout", "COBROWSE_SERVER_REQUEST_TIMEOUT", Some("30s"), "Longest time one GraphQL request may take.";
+    "upstream.url", "COBROWSE_UPSTREAM_URL", None, "PureCloud API base URL, e.g. https://api.mypurecloud.com. Unset: demo mode with the built-in simulator.";
+    "upstream.login_url", "COBROWSE_LOGIN_URL", None, "OAuth base URL. Default: the API URL with `api.` replaced by `login.`.";
+    "upstream.client_id", "COBROWSE_CLIENT_ID", None, "OAuth client-credentials client id (required with upstream.url).";
+    "upstream.client_secret", "COBROWSE_CLIENT_SECRET", None, "OAuth client secret (required with upstream.url). Never logged.";
+    "upstream.timeout", "COBROWSE_UPSTREAM_TIMEOUT", Some("10s"), "Timeout of one upstream HTTP attempt.";
+    "upstream.connect_timeout", "COBROWSE_UPSTREAM_CONNECT_TIMEOUT", Some("3s"), "Timeout of connecting to upstream.";
+    "upstream.max_in_flight", "COBROWSE_UPSTREAM_MAX_IN_FLIGHT", Some("32"), "Most upstream HTTP calls in flight at once.";
+    "upstream.max_attempts", "COBROWSE_UPSTREAM_MAX_ATTEMPTS", Some("4"), "Attempts per upstream call (429 and 502/503/504 are retried).";
+    "upstream.base_backoff", "COBROWSE_UPSTREAM_BASE_BACKOFF", Some("100ms"), "First backoff after a 5xx; doubles per attempt, with jitter.";
+    "upstream.max_backoff", "COBROWSE_UPSTREAM_MAX_BACKOFF", Some("2s"), "Longest backoff between attempts.";
+    "upstream.max_retry_after", "COBROWSE_UPSTREAM_MAX_RETRY_AFTER", Some("5s"), "Longest Retry-After the gateway waits; beyond it a query fails fast with UPSTREAM_RATE_LIMITED.";
+    "upstream.token_refresh_margin", "COBROWSE_UPSTREAM_TOKEN_REFRESH_MARGIN", Some("60s"), "Refresh the access token this long before it expires.";
+    "cache.enabled", "COBROWSE_CACHE_ENABLED", Some("true"), "Cache upstream reads.";
+    "cache.max_entries", "COBROWSE_CACHE_MAX_ENTRIES", Some("20000"), "Most entries in the cache.";
+    "cache.max_bytes", "COBROWSE_CACHE_MAX_BYTES", Some("67108864"), "Most bytes of upstream bodies held in the cache.";
+    "cache.live_ttl", "COBROWSE_CACHE_LIVE_TTL", Some("5s"), "Time to live of live conversation state (conversations, co-browse listings).";
+    "cache.directory_ttl", "COBROWSE_CACHE_DIRECTORY_TTL", Some("10m"), "Time to live of users, queues and wrap-up codes.";
+    "limits.max_depth", "COBROWSE_LIMITS_MAX_DEPTH", Some("16"), "Deepest GraphQL selection accepted.";
+    "limits.max_complexity", "COBROWSE_LIMITS_MAX_COMPLEXITY", Some("5000"), "Largest GraphQL query complexity accepted.";
+    "limits.max_page_size", "COBROWSE_LIMITS_MAX_PAGE_SIZE", Some("100"), "Largest `first`/`last` of a connection.";
+    "demo.conversations", "COBROWSE_DEMO_CONVERSATIONS", Some("24"), "Conversations the demo simulator seeds.";
+    "demo.seed", "COBROWSE_DEMO_SEED", Some("7"), "Seed of the demo simulator's data.";
+    "log.format", "COBROWSE_LOG_FORMAT", Some("text"), "Log format: text or json.";
+    "log.filter", "COBROWSE_LOG_FILTER", Some("info"), "Log filter, in tracing's EnvFilter syntax.";
+}
+
+/// The environment variable naming the optional settings file.
+pub const CONFIG_ENV: &str = "COBROWSE_CONFIG";
+
+/// All settings, typed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub upstream: UpstreamSettings,
+    pub cache: CacheSettings,
+    pub limits: LimitSettings,
+    pub demo: DemoSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    #[serde(deserialize_with = "de::parsed")]
+    pub listen: SocketAddr,
+    #[serde(deserialize_with = "de::duration")]
+    pub request_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamSettings {
+    #[serde(default, deserialize_with = "de::url")]
+    pub url: Option<Url>,
+    #[serde(default, deserialize_with = "de::url")]
+    pub login_url: Option<Url>,
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default)]
+    pub client_secret: Option<Secret>,
+    #[serde(deserialize_with = "de::duration")]
+    pub timeout: Duration,
+    #[serde(deserialize_with = "de::duration")]
+    pub connect_timeout: Duration,
+    #[serde(deserialize_with = "de::positive")]
+    pub max_in_flight: usize,
+    #[serde(deserialize_with = "de::positive")]
+    pub max_attempts: u32,
+    #[serde(deserialize_with = "de::duration")]
+    pub base_backoff: Duration,
+    #[serde(deserialize_with = "de::duration")]
+    pub max_backoff: Duration,
+    #[serde(deserialize_with = "de::duration")]
+    pub max_retry_after: Duration,
+    #[serde(deserialize_with = "de::duration")]
+    pub token_refresh_margin: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSettings {
+    #[serde(deserialize_with = "de::parsed")]
+    pub enabled: bool,
+    #[serde(deserialize_with = "de::positive")]
+    pub max_entries: u64,
+    #[serde(deserialize_with = "de::positive")]
+    pub max_bytes: u64,
+    #[serde(deserialize_with = "de::duration")]
+    pub live_ttl: Duration,
+    #[serde(deserialize_with = "de::duration")]
+    pub directory_ttl: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitSettings {
+    #[serde(deserialize_with = "de::positive")]
+    pub max_depth: usize,
+    #[serde(deserialize_with = "de::positive")]
+    pub max_complexity: usize,
+    #[serde(deserialize_with = "de::positive")]
+    pub max_page_size: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoSettings {
+    #[serde(deserialize_with = "de::positive")]
+    pub conversations: usize,
+    #[serde(deserialize_with = "de::parsed")]
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    #[serde(deserialize_with = "de::parsed")]
+    pub format: LogFormat,
+    pub filter: String,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "text" => Ok(Self::Text),
+            "json" => Ok(Self::Json),
+            other => Err(format!("expected `text` or `json`, got `{other}`")),
+        }
+    }
+}
+
+/// The upstream a gateway talks to, once settings are checked.
+#[derive(Debug, Clone)]
+pub enum UpstreamMode {
+    /// Start the simulator in-process and talk to it.
+    Demo,
+    /// Talk to a real PureCloud organisation.
+    Remote {
+        api_url: Url,
+        login_url: Url,
+        client_id: String,
+        client_secret: Secret,
+    },
+}
+
+/// Where a value came from, for error messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Default,
+    File,
+    Environment,
+    Flag,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Source::Default => "default",
+            Source::File => "settings file",
+            Source::Environment => "environment",
+            Source::Flag => "command line",
+        })
+    }
+}
+
+/// A setting that could not be read. Its message names the setting.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SettingsError(String);
+
+/// Values gathered from every source before they are typed.
+#[derive(Default)]
+pub struct Layers {
+    values: toml::Table,
+    sources: BTreeMap<String, Source>,
+}
+
+impl Layers {
+    /// The defaults of [`SETTINGS`].
+    pub fn defaults() -> Self {
+        let mut layers = Self::default();
+        for setting in SETTINGS {
+            if let Some(default) = setting.default {
+                layers.put(setting.path, toml::Value::String(default.into()), Source::Default);
+            }
+        }
+        layers
+    }
+
+    /// Adds a TOML settings file.
+    pub fn file(mut self, path: &Path) -> Result<Self, SettingsError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            SettingsError(format!("cannot read settings file {}: {e}", path.display()))
+        })?;
+        let table: toml::Table = text.parse().map_err(|e| {
+            SettingsError(format!("settings file {} is not valid TOML: {e}", path.display()))
+        })?;
+        for (section, value) in table {
+            let toml::Value::Table(keys) = value else {
+                return Err(SettingsError(format!(
+                    "settings file {}: `{section}` must be a section ([{section}])",
+                    path.display()
+                )));
+            };
+            for (key, value) in keys {
+                let path_key = format!("{section}.{key}");
+                if lookup(&path_key).is_none() {
+                    return Err(SettingsError(format!(
+                        "settings file {}: unknown setting `{path_key}`",
+                        path.display()
+                    )));
+                }
+                self.put(&path_key, value, Source::File);
+            }
+        }
+        Ok(self)
+    }
+
+    /// Adds every `COBROWSE_*` variable of `vars`. Unknown ones are errors,
+    /// so that a typo does not silently fall back to a default.
+    pub fn env(
+        mut self,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, SettingsError> {
+        for (name, value) in vars {
+            if !name.starts_with("COBROWSE_") || name == CONFIG_ENV {
+                continue;
+            }
+            let Some(setting) = SETTINGS.iter().find(|s| s.env == name) else {
+                return Err(SettingsError(format!(
+                    "unknown environment variable {name}: see `cobrowse-gateway --help` for the settings"
+                )));
+            };
+            self.put(setting.path, toml::Value::String(value), Source::Environment);
+        }
+        Ok(self)
+    }
+
+    /// Adds one `path=value` override from the command line.
+    pub fn set(mut self, path: &str, value: &str) -> Result<Self, SettingsError> {
+        if lookup(path).is_none() {
+            return Err(SettingsError(format!("unknown setting `{path}`")));
+        }
+        self.put(path, toml::Value::String(value.into()), Source::Flag);
+        Ok(self)
+    }
+
+    fn put(&mut self, path: &str, value: toml::Value, source: Source) {
+        let (section, key) = path.split_once('.').expect("setting paths are section.key");
+        let section = self
+            .values
+            .entry(section.to_owned())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if let toml::Value::Table(keys) = section {
+            keys.insert(key.to_owned(), value);
+        }
+        self.sources.insert(path.to_owned(), source);
+    }
+
+    /// Types and checks the gathered values.
+    pub fn build(self) -> Result<Settings, SettingsError> {
+        let sources = self.sources;
+        let settings: Settings =
+            serde_path_to_error::deserialize(toml::Value::Table(self.values)).map_err(|e| {
+                let path = e.path().to_string();
+                SettingsError(format!(
+                    "invalid setting {}: {}",
+                    describe(&path, &sources),
+                    e.inner()
+                ))
+            })?;
+        settings.check(&sources)?;
+        Ok(settings)
+    }
+}
+
+impl Settings {
+    /// The defaults alone (demo mode).
+    pub fn defaults() -> Self {
+        Layers::defaults().build().expect("the defaults are valid")
+    }
+
+    /// Settings from the process: defaults, `COBROWSE_CONFIG` or `config`,
+    /// the environment, then the given flag overrides.
+    pub fn load(config: Option<&Path>, overrides: &[(String, String)]) -> Result<Self, SettingsError> {
+        let mut layers = Layers::defaults();
+        let from_env = std::env::var_os(CONFIG_ENV).map(std::path::PathBuf::from);
+        if let Some(path) = config.map(Path::to_path_buf).or(from_env) {
+            layers = layers.file(&path)?;
+        }
+        layers = layers.env(std::env::vars())?;
+        for (path, value) in overrides {
+            layers = layers.set(path, value)?;
+        }
+        layers.build()
+    }
+
+    /// Where the gateway gets its data.
+    pub fn upstream_mode(&self) -> UpstreamMode {
+        let up = &self.upstream;
+        match (&up.url, &up.client_id, &up.client_secret) {
+            (Some(api_url), Some(client_id), Some(client_secret)) => UpstreamMode::Remote {
+                api_url: api_url.clone(),
+                login_url: up
+                    .login_url
+                    .clone()
+                    .or_else(|| derive_login_url(api_url))
+                    .expect("checked at load"),
+                client_id: client_id.clone(),
+                client_secret: client_secret.clone(),
+            },
+            _ => UpstreamMode::Demo,
+        }
+    }
+
+    fn check(&self, sources: &BTreeMap<String, Source>) -> Result<(), SettingsError> {
+        let fail = |path: &str, why: &str| {
+            Err(SettingsError(format!(
+                "invalid setting {}: {why}",
+                describe(path, sources)
+            )))
+        };
+        let up = &self.upstream;
+        if let Some(url) = &up.url {
+            if up.client_id.as_deref().is_none_or(str::is_empty) {
+                return fail("upstream.client_id", "required when upstream.url is set");
+            }
+            if up.client_secret.as_ref().is_none_or(|s| s.expose().is_empty()) {
+                return fail("upstream.client_secret", "required when upstream.url is set");
+            }
+            if up.login_url.is_none() && derive_login_url(url).is_none() {
+                return fail(
+                    "upstream.login_url",
+                    "required when the API host does not start with `api.`",
+                );
+            }
+        } else if up.login_url.is_some() || up.client_id.is_some() || up.client_secret.is_some() {
+            return fail(
+                "upstream.url",
+                "required when login_url, client_id or client_secret is set (unset means demo mode)",
+            );
+        }
+        if up.base_backoff > up.max_backoff {
+            return fail("upstream.base_backoff", "must not exceed upstream.max_backoff");
+        }
+        for (path, ttl) in [
+            ("cache.live_ttl", self.cache.live_ttl),
+            ("cache.directory_ttl", self.cache.directory_ttl),
+            ("upstream.timeout", up.timeout),
+            ("server.request_timeout", self.server.request_timeout),
+        ] {
+            if ttl.is_zero() {
+                return fail(path, "must be longer than zero");
+            }
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.filter) {
+            return fail("log.filter", &e.to_string());
+        }
+        Ok(())
+    }
+}
+
+/// The login URL of a PureCloud API URL: `api.` becomes `login.`.
+pub fn derive_login_url(api_url: &Url) -> Option<Url> {
+    let host = api_url.host_str()?;
+    let rest = host.strip_prefix("api.")?;
+    let mut login = api_url.clone();
+    login.set_host(Some(&format!("login.{rest}"))).ok()?;
+    login.set_path("/");
+    Some(login)
+}
+
+fn lookup(path: &str) -> Option<&'static Setting> {
+    SETTINGS.iter().find(|s| s.path == path)
+}
+
+fn describe(path: &str, sources: &BTreeMap<String, Source>) -> String {
+    let source = sources.get(path).copied().unwrap_or(Source::Default);
+    match lookup(path) {
+        Some(setting) => format!("`{path}` ({}, from {source})", setting.env),
+        None => format!("`{path}`"),
+    }
+}
+
+/// Deserializers that accept both TOML values and strings (from the
+/// environment or flags).
+mod de {
+    use super::*;
+
+    fn text_or_value<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        match toml::Value::deserialize(d)? {
+            toml::Value::String(s) => Ok(s),
+            toml::Value::Integer(i) => Ok(i.to_string()),
+            toml::Value::Boolean(b) => Ok(b.to_string()),
+            toml::Value::Float(f) => Ok(f.to_string()),
+            other => Err(serde::de::Error::custom(format!(
+                "expected a single value, got {}",
+                other.type_str()
+            ))),
+        }
+    }
+
+    pub fn parsed<'de, D, T>(d: D) -> Result<T, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: FromStr,
+        T::Err: fmt::Display,
+    {
+        let text = text_or_value(d)?;
+        text.trim()
+            .parse()
+            .map_err(|e| serde::de::Error::custom(format!("`{text}`: {e}")))
+    }
+
+    pub fn positive<'de, D, T>(d: D) -> Result<T, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: FromStr + PartialEq + Default,
+        T::Err: fmt::Display,
+    {
+        let value: T = parsed(d)?;
+        if value == T::default() {
+            return Err(serde::de::Error::custom("must be greater than zero"));
+        }
+        Ok(value)
+    }
+
+    pub fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = text_or_value(d)?;
+        humantime::parse_duration(text.trim()).map_err(|e| {
+            serde::de::Error::custom(format!("`{text}` is not a duration like 5s or 2m: {e}"))
+        })
+    }
+
+    pub fn url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Url>, D::Error> {
+        let text = text_or_value(d)?;
+        let url = Url::parse(text.trim())
+            .map_err(|e| serde::de::Error::custom(format!("`{text}` is not a URL: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
+            return Err(serde::de::Error::custom(format!(
+                "`{text}` must be an http or https base URL"
+            )));
+        }
+        Ok(Some(url))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_demo_mode_on_8080() {
+        let settings = Settings::defaults();
+        assert_eq!(settings.server.listen.to_string(), "127.0.0.1:8080");
+        assert!(matches!(settings.upstream_mode(), UpstreamMode::Demo));
+    }
+
+    #[test]
+    fn later_sources_override_earlier_ones() {
+        let settings = Layers::defaults()
+            .env(env(&[("COBROWSE_CACHE_LIVE_TTL", "2s"), ("COBROWSE_LISTEN", "127.0.0.1:9000")]))
+            .and_then(|l| l.set("server.listen", "127.0.0.1:9001"))
+            .and_then(Layers::build)
+            .expect("valid settings");
+        assert_eq!(settings.cache.live_ttl, Duration::from_secs(2));
+        assert_eq!(settings.server.listen.to_string(), "127.0.0.1:9001");
+    }
+
+    #[test]
+    fn a_bad_value_names_the_setting_and_its_source() {
+        let error = Layers::defaults()
+            .env(env(&[("COBROWSE_CACHE_MAX_ENTRIES", "lots")]))
+            .and_then(Layers::build)
+            .expect_err("not a number");
+        let message = error.to_string();
+        assert!(message.contains("cache.max_entries"), "{message}");
+        assert!(message.contains("COBROWSE_CACHE_MAX_ENTRIES"), "{message}");
+        assert!(message.contains("environment"), "{message}");
+    }
+
+    #[test]
+    fn unknown_environment_variables_and_keys_are_errors() {
+        let error = Layers::defaults()
+            .env(env(&[("COBROWSE_CACHE_TTL", "5s")]))
+            .err()
+            .expect("unknown variable");
+        assert!(error.to_string().contains("COBROWSE_CACHE_TTL"));
+        assert!(Layers::defaults().set("cache.nope", "1").is_err());
+    }
+
+    #[test]
+    fn remote_mode_derives_the_login_url_and_requires_credentials() {
+        let settings = Layers::defaults()
+            .env(env(&[
+                ("COBROWSE_UPSTREAM_URL", "https://api.mypurecloud.ie"),
+                ("COBROWSE_CLIENT_ID", "id"),
+                ("COBROWSE_CLIENT_SECRET", "s3cr3t"),
+            ]))
+            .and_then(Layers::build)
+            .expect("valid settings");
+        let UpstreamMode::Remote { login_url, .. } = settings.upstream_mode() else {
+            panic!("expected remote mode");
+        };
+        assert_eq!(login_url.as_str(), "https://login.mypurecloud.ie/");
+        assert!(!format!("{settings:?}").contains("s3cr3t"));
+
+        let error = Layers::defaults()
+            .env(env(&[("COBROWSE_UPSTREAM_URL", "https://api.mypurecloud.ie")]))
+            .and_then(Layers::build)
+            .expect_err("missing credentials");
+        assert!(error.to_string().contains("upstream.client_id"));
+    }
+
+    #[test]
+    fn a_settings_file_is_read_and_checked() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("gateway.toml");
+        std::fs::write(&path, "[cache]\nmax_entries = 10\nlive_ttl = \"1s\"\n").expect("write");
+        let settings = Layers::defaults().file(&path).and_then(Layers::build).expect("valid");
+        assert_eq!(settings.cache.max_entries, 10);
+        std::fs::write(&path, "[cache]\nmax_entrys = 10\n").expect("write");
+        let error = Layers::defaults().file(&path).err().expect("typo");
+        assert!(error.to_string().contains("cache.max_entrys"));
+    }
+}

@@ -1,0 +1,619 @@
+//! The simulator's world: deterministic, seeded, realistic data.
+//!
+//! Each conversation has a customer, an ACD and an agent participant. The
+//! customer (sharer) and the agent (viewer) hold co-browse communications that
+//! share a `cobrowseSessionId`; some conversations have a second, later
+//! session, some a screenshare, some are over (wrap-up, after-call work). The
+//! co-browse view (`CobrowseConversation`) is built with the conversation so
+//! the two stay consistent, and mutations update both.
+//!
+//! A few values are deliberately ones the gateway does not know (a segment of
+//! type `Sharing`), as a growing upstream would send them.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Duration, SubsecRound, Utc};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::upstream::model::*;
+use crate::upstream::wire::Wire;
+
+const FIRST_NAMES: &[&str] = &[
+    "Ava", "Noah", "Mia", "Liam", "Zoe", "Ethan", "Aria", "Lucas", "Chloe", "Mateo", "Nora",
+    "Omar", "Ines", "Kenji", "Priya", "Sven", "Leila", "Tomas", "Yara", "Felix",
+];
+const LAST_NAMES: &[&str] = &[
+    "Thompson", "Garcia", "Okafor", "Nakamura", "Schmidt", "Rossi", "Haddad", "Novak", "Silva",
+    "Kowalski", "Dubois", "Larsen", "Moreau", "Ibrahim", "Chen", "Murphy",
+];
+const QUEUES: &[&str] = &[
+    "Web Support", "Billing", "Onboarding", "Mortgages", "Premium Care", "Claims",
+];
+const PAGES: &[&str] = &[
+    "/checkout", "/account/settings", "/loans/apply", "/claims/new", "/billing/invoices",
+    "/onboarding/step-3",
+];
+const WRAPUPS: &[&str] = &[
+    "Resolved - guided checkout", "Resolved - form assistance", "Escalated to specialist",
+    "Customer dropped", "Follow-up scheduled", "Technical issue", "Billing explained",
+    "Sale completed", "No action needed", "Complaint logged", "Callback requested",
+    "Duplicate contact",
+];
+
+/// The provider name the simulator reports for co-browse.
+pub const COBROWSE_PROVIDER: &str = "PureCloud Cobrowse";
+
+/// One conversation in both of its upstream shapes.
+#[derive(Clone, Debug)]
+pub struct SimConversation {
+    pub full: Conversation,
+    pub view: CobrowseConversation,
+}
+
+impl SimConversation {
+    /// Whether any co-browse communication is still going.
+    pub fn has_active_cobrowse(&self) -> bool {
+        self.full.participants.iter().any(|p| {
+            p.cobrowsesessions
+                .iter()
+                .any(|c| c.state.as_ref().is_some_and(|s| !s.get().is_ended()))
+        })
+    }
+
+    /// Disconnects every live communication of a participant.
+    pub fn disconnect(&mut self, participant_id: &str, now: DateTime<Utc>) -> bool {
+        let Some(participant) = self
+            .full
+            .participants
+            .iter_mut()
+            .find(|p| p.id.as_deref() == Some(participant_id))
+        else {
+            return false;
+        };
+        for comm in &mut participant.cobrowsesessions {
+            if comm.state.as_ref().is_some_and(|s| !s.get().is_ended()) {
+                comm.state = Some(Wire::new("disconnected"));
+                comm.disconnected_time = Some(now);
+                comm.disconnect_type = Some(Wire::new("client"));
+                close_segments(&mut comm.segments, now);
+            }
+        }
+        for share in &mut participant.screenshares {
+            if share.state.as_ref().is_some_and(|s| !s.get().is_ended()) {
+                share.state = Some(Wire::new("disconnected"));
+                share.disconnected_time = Some(now);
+                share.disconnect_type = Some(Wire::new("client"));
+                close_segments(&mut share.segments, now);
+            }
+        }
+        participant.end_time.get_or_insert(now);
+        if let Some(media) = self.media_mut(participant_id) {
+            media.state = Some(Wire::new("disconnected"));
+            media.disconnect_type = Some(Wire::new("client"));
+            media.end_time.get_or_insert(now);
+        }
+        if !self.has_active_cobrowse() {
+            self.full.end_time.get_or_insert(now);
+        }
+        true
+    }
+
+    /// The co-browse view of a participant.
+    pub fn media_mut(&mut self, participant_id: &str) -> Option<&mut CobrowseMediaParticipant> {
+        self.view
+            .participants
+            .iter_mut()
+            .find(|p| p.id.as_deref() == Some(participant_id))
+    }
+
+    /// The full form of a participant.
+    pub fn participant_mut(&mut self, participant_id: &str) -> Option<&mut Participant> {
+        self.full
+            .participants
+            .iter_mut()
+            .find(|p| p.id.as_deref() == Some(participant_id))
+    }
+}
+
+fn close_segments(segments: &mut [Segment], now: DateTime<Utc>) {
+    for segment in segments.iter_mut().filter(|s| s.end_time.is_none()) {
+        segment.end_time = Some(now);
+        segment.how_ended = Some("Disconnect".into());
+    }
+}
+
+/// Everything the simulator serves.
+#[derive(Clone, Debug)]
+pub struct World {
+    pub conversations: Vec<SimConversation>,
+    pub conversation_index: HashMap<String, usize>,
+    pub users: BTreeMap<String, User>,
+    pub queues: BTreeMap<String, Queue>,
+    pub wrapup_codes: Vec<WrapupCode>,
+}
+
+impl World {
+    /// The conversation with this id.
+    pub fn conversation(&self, id: &str) -> Option<&SimConversation> {
+        self.conversation_index
+            .get(id)
+            .map(|&i| &self.conversations[i])
+    }
+
+    /// The conversation with this id, to change it.
+    pub fn conversation_mut(&mut self, id: &str) -> Option<&mut SimConversation> {
+        let index = *self.conversation_index.get(id)?;
+        self.conversations.get_mut(index)
+    }
+
+    /// Generates `conversations` conversations from `seed`, timed around `now`.
+    pub fn generate(conversations: usize, seed: u64, now: DateTime<Utc>) -> Self {
+        let mut g = Gen {
+            rng: StdRng::seed_from_u64(seed),
+            now: now.trunc_subsecs(3),
+        };
+        let wrapup_codes: Vec<WrapupCode> = WRAPUPS
+            .iter()
+            .map(|name| {
+                let id = g.uuid();
+                WrapupCode {
+                    self_uri: Some(format!("/api/v2/routing/wrapupcodes/{id}")),
+                    id: Some(id),
+                    name: Some((*name).into()),
+                    date_created: Some(g.now - Duration::days(400)),
+                }
+            })
+            .collect();
+        let queues: Vec<Queue> = QUEUES
+            .iter()
+            .map(|name| {
+                let id = g.uuid();
+                Queue {
+                    self_uri: Some(format!("/api/v2/routing/queues/{id}")),
+                    id: Some(id),
+                    name: Some((*name).into()),
+                    description: Some(format!("{name} co-browse queue")),
+                    member_count: Some(g.rng.random_range(4..40)),
+                }
+            })
+            .collect();
+        let agent_count = (conversations / 2).clamp(4, 40);
+        let users: Vec<User> = (0..agent_count)
+            .map(|_| {
+                let id = g.uuid();
+                let (first, last) = g.name();
+                let handle = format!("{}.{}", first.to_lowercase(), last.to_lowercase());
+                User {
+                    self_uri: Some(format!("/api/v2/users/{id}")),
+                    id: Some(id),
+                    name: Some(format!("{first} {last}")),
+                    email: Some(format!("{handle}@example.com")),
+                    username: Some(format!("{handle}@example.com")),
+                    title: Some("Customer Care Agent".into()),
+                    department: Some("Digital Care".into()),
+                    state: Some("active".into()),
+                }
+            })
+            .collect();
+        let convs: Vec<SimConversation> = (0..conversations)
+            .map(|i| g.conversation(i, &users, &queues, &wrapup_codes))
+            .collect();
+        let conversation_index = convs
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.full.id.clone().expect("generated with an id"), i))
+            .collect();
+        World {
+            conversations: convs,
+            conversation_index,
+            users: users
+                .into_iter()
+                .map(|u| (u.id.clone().expect("generated with an id"), u))
+                .collect(),
+            queues: queues
+                .into_iter()
+                .map(|q| (q.id.clone().expect("generated with an id"), q))
+                .collect(),
+            wrapup_codes,
+        }
+    }
+}
+
+struct Gen {
+    rng: StdRng,
+    now: DateTime<Utc>,
+}
+
+/// What one co-browse session looks like, before it becomes two communications.
+struct SessionPlan {
+    id: String,
+    start: DateTime<Utc>,
+    end: Option<DateTime<Utc>>,
+    control_granted: bool,
+    odd_segment: bool,
+}
+
+impl Gen {
+    fn uuid(&mut self) -> String {
+        let b: [u8; 16] = self.rng.random();
+        format!(
+            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+            u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
+            u16::from_be_bytes([b[4], b[5]]),
+            u16::from_be_bytes([b[6], b[7]]) & 0x0fff,
+            (u16::from_be_bytes([b[8], b[9]]) & 0x3fff) | 0x8000,
+            u64::from_be_bytes([0, 0, b[10], b[11], b[12], b[13], b[14], b[15]]),
+        )
+    }
+
+    fn name(&mut self) -> (&'static str, &'static str) {
+        (
+            FIRST_NAMES[self.rng.random_range(0..FIRST_NAMES.len())],
+            LAST_NAMES[self.rng.random_range(0..LAST_NAMES.len())],
+        )
+    }
+
+    fn conversation(
+        &mut self,
+        index: usize,
+        users: &[User],
+        queues: &[Queue],
+        codes: &[WrapupCode],
+    ) -> SimConversation {
+        let id = self.uuid();
+        let active = index % 4 != 3;
+        let start = self.now - Duration::seconds(self.rng.random_range(120..2700));
+        let agent = &users[self.rng.random_range(0..users.len())];
+        let queue = &queues[self.rng.random_range(0..queues.len())];
+        let (first, last) = self.name();
+        let customer_name = format!("{first} {last}");
+        let customer_email = format!("{}.{}@mail.example.net", first.to_lowercase(), last.to_lowercase());
+        let page = PAGES[self.rng.random_range(0..PAGES.len())];
+
+        let session_count = if self.rng.random_bool(0.25) { 2 } else { 1 };
+        let mut plans = Vec::with_capacity(session_count);
+        let mut at = start + Duration::seconds(self.rng.random_range(45..120));
+        for k in 0..session_count {
+            let last_session = k + 1 == session_count;
+            let length = Duration::seconds(self.rng.random_range(90..900));
+            let end = if last_session && active {
+                None
+            } else {
+                Some((at + length).min(self.now - Duration::seconds(5)))
+            };
+            plans.push(SessionPlan {
+                id: format!("cb-{:012x}", self.rng.random::<u64>() & 0xffff_ffff_ffff),
+                start: at,
+                end,
+                control_granted: self.rng.random_bool(0.5),
+                odd_segment: index % 5 == 2 && k == 0,
+            });
+            at = end.unwrap_or(at) + Duration::seconds(self.rng.random_range(30..240));
+        }
+
+        let customer_id = self.uuid();
+        let agent_id = self.uuid();
+        let acd_id = self.uuid();
+        let agent_connected = start + Duration::seconds(25);
+        let conversation_end = (!active).then(|| plans.last().and_then(|p| p.end)).flatten();
+
+        let mut customer_comms = Vec::new();
+        let mut agent_comms = Vec::new();
+        for plan in &plans {
+            let customer_comm = self.uuid();
+            let agent_comm = self.uuid();
+            customer_comms.push(self.comm(plan, &customer_comm, &agent_comm, "sharer", &customer_name, &customer_email, None));
+            let control = plan.control_granted.then(|| customer_id.clone());
+            let mut viewer = self.comm(plan, &agent_comm, &customer_comm, "viewer", agent.name.as_deref().unwrap_or("Agent"), agent.email.as_deref().unwrap_or(""), control);
+            viewer.viewer_url = Some(format!("https://cobrowse.example.com/view/{}", plan.id));
+            if let Some(end) = plan.end {
+                let code = &codes[self.rng.random_range(0..codes.len())];
+                viewer.wrapup = Some(Wrapup {
+                    code: code.id.clone(),
+                    name: code.name.clone(),
+                    notes: Some(format!("Co-browsed {page} with the customer.")),
+                    tags: vec!["cobrowse".into()],
+                    duration_seconds: Some(self.rng.random_range(10..90)),
+                    end_time: Some(end + Duration::seconds(40)),
+                    provisional: Some(false),
+                });
+                viewer.after_call_work = Some(AfterCallWork {
+                    start_time: Some(end),
+                    end_time: Some(end + Duration::seconds(40)),
+                    state: Some(Wire::new("complete")),
+                });
+                viewer.after_call_work_required = Some(true);
+            } else {
+                viewer.after_call_work_required = Some(false);
+            }
+            agent_comms.push(viewer);
+        }
+
+        let screenshare = self.rng.random_bool(0.3).then(|| {
+            let plan = plans.last().expect("at least one session");
+            let room = format!("{:016x}@conference.example.com", self.rng.random::<u64>());
+            let customer_share = self.uuid();
+            let agent_share = self.uuid();
+            let share = |id: &str, peer: &str, sharing: bool| Screenshare {
+                state: Some(Wire::new(if plan.end.is_some() { "disconnected" } else { "connected" })),
+                initial_state: Some(Wire::new("alerting")),
+                id: Some(id.into()),
+                context: Some(room.clone()),
+                sharing: Some(sharing),
+                peer_count: Some(1),
+                disconnect_type: plan.end.map(|_| Wire::new("endpoint")),
+                start_alerting_time: Some(plan.start + Duration::seconds(20)),
+                connected_time: Some(plan.start + Duration::seconds(24)),
+                disconnected_time: plan.end,
+                provider: Some("PureCloud Screenshare".into()),
+                peer_id: Some(peer.into()),
+                segments: vec![
+                    segment(plan.start + Duration::seconds(20), Some(plan.start + Duration::seconds(24)), "Alert", None),
+                    segment(plan.start + Duration::seconds(24), plan.end, "Interact", plan.end.map(|_| "endpoint")),
+                ],
+                wrapup: None,
+                after_call_work: None,
+                after_call_work_required: Some(false),
+            };
+            (share(&customer_share, &agent_share, true), share(&agent_share, &customer_share, false))
+        });
+
+        let script = EntityRef {
+            id: Some(self.uuid()),
+            name: Some("Co-browse assist".into()),
+            self_uri: None,
+        };
+        let mut customer = Participant {
+            id: Some(customer_id.clone()),
+            start_time: Some(start),
+            connected_time: Some(start + Duration::seconds(2)),
+            end_time: conversation_end,
+            name: Some(customer_name.clone()),
+            external_contact_id: self.rng.random_bool(0.5).then(|| self.uuid()),
+            purpose: Some(Wire::new("customer")),
+            participant_type: Some("External".into()),
+            address: Some(customer_email.clone()),
+            locale: Some("en-US".into()),
+            wrapup_required: Some(false),
+            attributes: BTreeMap::from([
+                ("source".to_owned(), "web".to_owned()),
+                ("url".to_owned(), format!("https://shop.example.com{page}")),
+                ("pageTitle".to_owned(), format!("Example Shop - {}", &page[1..])),
+            ]),
+            cobrowsesessions: customer_comms,
+            ..Participant::default()
+        };
+        let acd = Participant {
+            id: Some(acd_id.clone()),
+            start_time: Some(start + Duration::seconds(1)),
+            end_time: Some(start + Duration::seconds(20)),
+            connected_time: Some(start + Duration::seconds(1)),
+            name: queue.name.clone(),
+            queue_id: queue.id.clone(),
+            queue_name: queue.name.clone(),
+            purpose: Some(Wire::new("acd")),
+            participant_type: Some("Internal".into()),
+            wrapup_required: Some(false),
+            ..Participant::default()
+        };
+        let mut agent_participant = Participant {
+            id: Some(agent_id.clone()),
+            start_time: Some(start + Duration::seconds(20)),
+            connected_time: Some(agent_connected),
+            end_time: conversation_end,
+            name: agent.name.clone(),
+            user_uri: agent.self_uri.clone(),
+            user_id: agent.id.clone(),
+            queue_id: queue.id.clone(),
+            queue_name: queue.name.clone(),
+            purpose: Some(Wire::new("agent")),
+            participant_type: Some("Internal".into()),
+            address: agent.email.clone(),
+            wrapup_required: Some(true),
+            wrapup_prompt: Some(Wire::new(if index % 3 == 0 { "mandatory" } else { "optional" })),
+            wrapup_timeout_ms: Some(60_000),
+            wrapup_skipped: Some(false),
+            wrapup: agent_comms.last().and_then(|c| c.wrapup.clone()),
+            alerting_timeout_ms: Some(8_000),
+            start_acw_time: conversation_end,
+            end_acw_time: conversation_end.map(|e| e + Duration::seconds(40)),
+            cobrowsesessions: agent_comms,
+            ..Participant::default()
+        };
+        if let Some((customer_share, agent_share)) = screenshare {
+            customer.screenshares.push(customer_share);
+            agent_participant.screenshares.push(agent_share);
+        }
+
+        let mut view_participants = vec![
+            media(&customer, "inbound", None),
+            media(&acd, "inbound", None),
+            media(&agent_participant, "inbound", Some(script)),
+        ];
+        view_participants[1].state = Some(Wire::new("disconnected"));
+        view_participants[1].disconnect_type = Some(Wire::new("transfer"));
+        view_participants[1].queue = ref_to("routing/queues", queue.id.as_deref());
+        view_participants[2].user = ref_to("users", agent.id.as_deref());
+        view_participants[2].queue = ref_to("routing/queues", queue.id.as_deref());
+        view_participants[0].external_contact =
+            ref_to("externalcontacts/contacts", customer.external_contact_id.as_deref());
+        if index % 10 == 9 {
+            view_participants[0].error_info = Some(ErrorBody {
+                message: Some("The co-browse viewer lost its connection.".into()),
+                code: Some("cobrowse.viewer.connection.lost".into()),
+                status: Some(500),
+                ..ErrorBody::default()
+            });
+        }
+
+        let full = Conversation {
+            id: Some(id.clone()),
+            name: Some(format!("Co-browse with {customer_name}")),
+            external_tag: Some(format!("web-{:06}", index + 1)),
+            start_time: Some(start),
+            end_time: conversation_end,
+            address: Some(format!("https://shop.example.com{page}")),
+            participants: vec![customer, acd, agent_participant],
+            conversation_ids: Vec::new(),
+            max_participants: Some(3),
+            recording_state: Some(Wire::new("NONE")),
+            divisions: Vec::new(),
+            self_uri: Some(format!("/api/v2/conversations/{id}")),
+        };
+        let view = CobrowseConversation {
+            id: Some(id.clone()),
+            name: full.name.clone(),
+            participants: view_participants,
+            other_media_uris: Vec::new(),
+            divisions: Vec::new(),
+            self_uri: Some(format!("/api/v2/conversations/cobrowsesessions/{id}")),
+        };
+        SimConversation { full, view }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn comm(
+        &mut self,
+        plan: &SessionPlan,
+        id: &str,
+        peer: &str,
+        role: &str,
+        name: &str,
+        address: &str,
+        controls: Option<String>,
+    ) -> Cobrowsesession {
+        let alert = plan.start - Duration::seconds(3);
+        let mut segments = vec![segment(alert, Some(plan.start), "Alert", None)];
+        if plan.odd_segment {
+            let mid = plan.start + Duration::seconds(30);
+            segments.push(segment(plan.start, Some(mid), "Sharing", None));
+            segments.push(segment(mid, plan.end, "Interact", plan.end.map(|_| "peer")));
+        } else {
+            segments.push(segment(plan.start, plan.end, "Interact", plan.end.map(|_| "peer")));
+        }
+        Cobrowsesession {
+            state: Some(Wire::new(if plan.end.is_some() { "disconnected" } else { "connected" })),
+            initial_state: Some(Wire::new("alerting")),
+            id: Some(id.into()),
+            disconnect_type: plan.end.map(|_| Wire::new(if role == "sharer" { "client" } else { "peer" })),
+            self_address: Some(Address {
+                name: Some(name.into()),
+                name_raw: Some(name.into()),
+                address_normalized: Some(address.to_lowercase()),
+                address_raw: Some(address.into()),
+                address_displayable: Some(address.into()),
+            }),
+            cobrowse_session_id: Some(plan.id.clone()),
+            cobrowse_role: Some(Wire::new(role)),
+            controlling: controls.into_iter().collect(),
+            viewer_url: None,
+            provider_event_time: Some(plan.end.unwrap_or(plan.start) + Duration::milliseconds(self.rng.random_range(5..400))),
+            start_alerting_time: Some(alert),
+            connected_time: Some(plan.start),
+            disconnected_time: plan.end,
+            provider: Some(COBROWSE_PROVIDER.into()),
+            peer_id: Some(peer.into()),
+            segments,
+            wrapup: None,
+            after_call_work: None,
+            after_call_work_required: None,
+        }
+    }
+}
+
+fn segment(start: DateTime<Utc>, end: Option<DateTime<Utc>>, kind: &str, disconnect: Option<&str>) -> Segment {
+    Segment {
+        start_time: Some(start),
+        end_time: end,
+        segment_type: Some(Wire::new(kind)),
+        how_ended: end.map(|_| if disconnect.is_some() { "Disconnect" } else { "Transition" }.into()),
+        disconnect_type: disconnect.map(Wire::new),
+    }
+}
+
+fn ref_to(collection: &str, id: Option<&str>) -> Option<EntityRef> {
+    id.map(|id| EntityRef {
+        id: Some(id.into()),
+        name: None,
+        self_uri: Some(format!("/api/v2/{collection}/{id}")),
+    })
+}
+
+/// The co-browse view of a participant: its own fields plus those of its
+/// latest co-browse communication.
+fn media(p: &Participant, direction: &str, script: Option<EntityRef>) -> CobrowseMediaParticipant {
+    let comm = p.cobrowsesessions.last();
+    CobrowseMediaParticipant {
+        id: p.id.clone(),
+        name: p.name.clone(),
+        address: p.address.clone(),
+        start_time: p.start_time,
+        start_alerting_time: comm.and_then(|c| c.start_alerting_time),
+        connected_time: p.connected_time,
+        end_time: p.end_time,
+        start_hold_time: None,
+        purpose: p.purpose.clone(),
+        state: comm.and_then(|c| c.state.clone()),
+        direction: Some(Wire::new(direction)),
+        disconnect_type: comm.and_then(|c| c.disconnect_type.clone()),
+        held: Some(false),
+        wrapup_required: p.wrapup_required,
+        wrapup_prompt: p.wrapup_prompt.clone(),
+        user: None,
+        queue: None,
+        team: None,
+        attributes: p.attributes.clone(),
+        error_info: None,
+        script,
+        wrapup_timeout_ms: p.wrapup_timeout_ms,
+        wrapup_skipped: p.wrapup_skipped,
+        alerting_timeout_ms: p.alerting_timeout_ms,
+        provider: comm.and_then(|c| c.provider.clone()),
+        external_contact: None,
+        external_organization: None,
+        wrapup: p.wrapup.clone(),
+        peer: comm.and_then(|c| c.peer_id.clone()),
+        cobrowse_session_id: comm.and_then(|c| c.cobrowse_session_id.clone()),
+        cobrowse_role: comm.and_then(|c| c.cobrowse_role.clone()),
+        controlling: comm.map(|c| c.controlling.clone()).unwrap_or_default(),
+        viewer_url: comm.and_then(|c| c.viewer_url.clone()),
+        provider_event_time: comm.and_then(|c| c.provider_event_time),
+        start_acw_time: p.start_acw_time,
+        end_acw_time: p.end_acw_time,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_seed_makes_the_same_world() {
+        let now = Utc::now();
+        let a = World::generate(12, 3, now);
+        let b = World::generate(12, 3, now);
+        let ids = |w: &World| w.conversations.iter().map(|c| c.full.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&a), ids(&b));
+        assert_ne!(ids(&a), ids(&World::generate(12, 4, now)));
+    }
+
+    #[test]
+    fn sharer_and_viewer_share_a_session_id() {
+        let world = World::generate(8, 1, Utc::now());
+        for conv in &world.conversations {
+            let sessions = |purpose: &str| -> Vec<Option<String>> {
+                conv.full
+                    .participants
+                    .iter()
+                    .filter(|p| p.purpose.as_ref().map(Wire::raw) == Some(purpose))
+                    .flat_map(|p| p.cobrowsesessions.iter().map(|c| c.cobrowse_session_id.clone()))
+                    .collect()
+            };
+            assert!(!sessions("customer").is_empty());
+            assert_eq!(sessions("customer"), sessions("agent"));
+        }
+        assert!(world.conversations.iter().any(SimConversation::has_active_cobrowse));
+        assert!(!world.conversations.iter().all(SimConversation::has_active_cobrowse));
+    }
+}

@@ -1,0 +1,375 @@
+//! The PureCloud simulator: a real HTTP server speaking the upstream protocol.
+//!
+//! Demo mode, the tests and the benchmarks all use it. It serves the OAuth
+//! token endpoint and the API routes of UPSTREAM.md §1 over [`data::World`],
+//! and has knobs for faults ([`Faults`]: latency, 429s with `Retry-After`,
+//! 5xx, token lifetime). It counts the requests it serves per route and
+//! exposes the counts under `/__sim/` (a side door that is neither counted,
+//! faulted nor authenticated):
+//!
+//! - `GET /__sim/stats`, `POST /__sim/stats/reset`
+//! - `GET /__sim/faults`, `PUT /__sim/faults` (a JSON [`Faults`])
+//! - `POST /__sim/tokens/expire`: every issued token stops working now.
+
+pub mod data;
+mod routes;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use rand::Rng as _;
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use crate::secret::Secret;
+use crate::upstream::model::ErrorBody;
+use crate::upstream::CORRELATION_HEADER;
+use data::World;
+
+/// How the simulator misbehaves. Every field has a harmless default.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Faults {
+    /// Added to every counted request.
+    pub latency_ms: u64,
+    /// Share of API requests answered 429.
+    pub rate_limit_fraction: f64,
+    /// The `Retry-After` of those 429s, in seconds.
+    pub retry_after_s: u64,
+    /// Share of API requests answered with `error_status`.
+    pub error_fraction: f64,
+    /// The status of injected errors (a 5xx).
+    pub error_status: u16,
+    /// Lifetime of new tokens, in seconds (`expires_in`).
+    pub token_lifetime_s: u64,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Self {
+            latency_ms: 0,
+            rate_limit_fraction: 0.0,
+            retry_after_s: 1,
+            error_fraction: 0.0,
+            error_status: 503,
+            token_lifetime_s: 86_400,
+        }
+    }
+}
+
+impl Faults {
+    fn check(&self) -> Result<(), String> {
+        for (name, f) in [
+            ("rate_limit_fraction", self.rate_limit_fraction),
+            ("error_fraction", self.error_fraction),
+        ] {
+            if !(0.0..=1.0).contains(&f) {
+                return Err(format!("{name} must be between 0 and 1"));
+            }
+        }
+        if !(500..=599).contains(&self.error_status) {
+            return Err("error_status must be a 5xx".into());
+        }
+        if self.token_lifetime_s == 0 {
+            return Err("token_lifetime_s must be positive".into());
+        }
+        Ok(())
+    }
+}
+
+/// Request counts per route, as `GET /__sim/stats` returns them.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Stats {
+    pub total: u64,
+    pub routes: BTreeMap<String, u64>,
+}
+
+impl Stats {
+    /// Requests served for one route template, e.g. `GET /api/v2/users`.
+    pub fn route(&self, route: &str) -> u64 {
+        self.routes.get(route).copied().unwrap_or(0)
+    }
+}
+
+/// What the simulator serves and how.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    pub listen: SocketAddr,
+    pub conversations: usize,
+    pub seed: u64,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub faults: Faults,
+}
+
+impl SimConfig {
+    /// A simulator on a free loopback port with fresh random credentials.
+    pub fn local(conversations: usize, seed: u64) -> Self {
+        let secret: [u8; 24] = rand::rng().random();
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            conversations,
+            seed,
+            client_id: "cobrowse-gateway-demo".into(),
+            client_secret: Secret::new(secret.iter().map(|b| format!("{b:02x}")).collect::<String>()),
+            faults: Faults::default(),
+        }
+    }
+}
+
+/// The most tokens the simulator remembers; the oldest go first.
+const MAX_TOKENS: usize = 10_000;
+
+pub(crate) struct SimState {
+    world: RwLock<World>,
+    client_id: String,
+    client_secret: Secret,
+    faults: RwLock<Faults>,
+    tokens: Mutex<HashMap<String, Instant>>,
+    counts: Mutex<BTreeMap<String, u64>>,
+    correlation: AtomicU64,
+}
+
+/// A running simulator.
+pub struct Simulator {
+    addr: SocketAddr,
+    config: SimConfig,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Simulator {
+    /// Binds and starts serving in the background.
+    pub async fn start(config: SimConfig) -> anyhow::Result<Self> {
+        config.faults.check().map_err(anyhow::Error::msg)?;
+        let listener = TcpListener::bind(config.listen).await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(SimState {
+            world: RwLock::new(World::generate(
+                config.conversations,
+                config.seed,
+                chrono::Utc::now(),
+            )),
+            client_id: config.client_id.clone(),
+            client_secret: config.client_secret.clone(),
+            faults: RwLock::new(config.faults.clone()),
+            tokens: Mutex::new(HashMap::new()),
+            counts: Mutex::new(BTreeMap::new()),
+            correlation: AtomicU64::new(0),
+        });
+        let app = router(state);
+        let (tx, rx) = oneshot::channel();
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+                let _ = rx.await;
+            });
+            if let Err(e) = serve.await {
+                tracing::error!(error = %e, "simulator stopped");
+            }
+        });
+        Ok(Self {
+            addr,
+            config,
+            shutdown: Some(tx),
+            task,
+        })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Its base URL (both API and login).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The client id it accepts.
+    pub fn client_id(&self) -> &str {
+        &self.config.client_id
+    }
+
+    /// The client secret it accepts.
+    pub fn client_secret(&self) -> &Secret {
+        &self.config.client_secret
+    }
+
+    /// Serves until the process is stopped.
+    pub async fn wait(mut self) {
+        let task = std::mem::replace(&mut self.task, tokio::spawn(async {}));
+        let _ = task.await;
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+fn router(state: Arc<SimState>) -> Router {
+    let api = routes::api()
+        .route("/oauth/token", post(routes::token))
+        .route_layer(middleware::from_fn_with_state(Arc::clone(&state), served));
+    let control = Router::new()
+        .route("/__sim/stats", get(stats))
+        .route("/__sim/stats/reset", post(reset_stats))
+        .route("/__sim/faults", get(get_faults).put(put_faults))
+        .route("/__sim/tokens/expire", post(expire_tokens));
+    api.merge(control)
+        .layer(middleware::from_fn_with_state(Arc::clone(&state), correlate))
+        .with_state(state)
+}
+
+/// Every answer carries an `ININ-Correlation-Id`, as upstream's do.
+async fn correlate(State(sim): State<Arc<SimState>>, request: Request, next: Next) -> Response {
+    let n = sim.correlation.fetch_add(1, Ordering::Relaxed);
+    let mut response = next.run(request).await;
+    let id = format!("sim-{n:08x}");
+    response.headers_mut().insert(
+        CORRELATION_HEADER,
+        HeaderValue::from_str(&id).expect("hex is a valid header"),
+    );
+    response
+}
+
+/// Counts, delays, authenticates and faults every served route.
+async fn served(
+    State(sim): State<Arc<SimState>>,
+    path: MatchedPath,
+    request: Request,
+    next: Next,
+) -> Response {
+    let route = format!("{} {}", request.method(), path.as_str());
+    *sim.counts
+        .lock()
+        .expect("counts lock")
+        .entry(route)
+        .or_default() += 1;
+    let faults = sim.faults.read().expect("faults lock").clone();
+    if faults.latency_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
+    }
+    if path.as_str() == "/oauth/token" {
+        return next.run(request).await;
+    }
+    if !sim.authorized(&request) {
+        return error_body(
+            StatusCode::UNAUTHORIZED,
+            "bad.credentials",
+            "Invalid login credentials.",
+        );
+    }
+    let (limited, failed) = {
+        let mut rng = rand::rng();
+        (
+            rng.random_bool(faults.rate_limit_fraction),
+            rng.random_bool(faults.error_fraction),
+        )
+    };
+    if limited {
+        let mut response = error_body(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too.many.requests.retry.after",
+            &format!(
+                "Rate limit exceeded the maximum. Retry the request in [{}] seconds",
+                faults.retry_after_s
+            ),
+        );
+        response.headers_mut().insert(
+            "Retry-After",
+            HeaderValue::from_str(&faults.retry_after_s.to_string()).expect("digits"),
+        );
+        return response;
+    }
+    if failed {
+        let status = StatusCode::from_u16(faults.error_status).expect("checked 5xx");
+        return error_body(status, "service.unavailable", "The service is unavailable.");
+    }
+    next.run(request).await
+}
+
+impl SimState {
+    fn authorized(&self, request: &Request) -> bool {
+        let Some(token) = request
+            .headers()
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+        else {
+            return false;
+        };
+        let tokens = self.tokens.lock().expect("tokens lock");
+        tokens.get(token).is_some_and(|&expiry| Instant::now() < expiry)
+    }
+
+    fn issue_token(&self, lifetime: Duration) -> String {
+        let token: [u8; 16] = rand::rng().random();
+        let token: String = token.iter().map(|b| format!("{b:02x}")).collect();
+        let mut tokens = self.tokens.lock().expect("tokens lock");
+        let now = Instant::now();
+        tokens.retain(|_, expiry| *expiry > now);
+        if tokens.len() >= MAX_TOKENS {
+            if let Some(oldest) = tokens.iter().min_by_key(|(_, e)| **e).map(|(t, _)| t.clone()) {
+                tokens.remove(&oldest);
+            }
+        }
+        tokens.insert(token.clone(), now + lifetime);
+        token
+    }
+}
+
+/// An `ErrorBody` answer, as upstream shapes them.
+pub(crate) fn error_body(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = ErrorBody {
+        message: Some(message.into()),
+        code: Some(code.into()),
+        status: Some(i32::from(status.as_u16())),
+        ..ErrorBody::default()
+    };
+    (status, Json(body)).into_response()
+}
+
+async fn stats(State(sim): State<Arc<SimState>>) -> Json<Stats> {
+    let routes = sim.counts.lock().expect("counts lock").clone();
+    Json(Stats {
+        total: routes.values().sum(),
+        routes,
+    })
+}
+
+async fn reset_stats(State(sim): State<Arc<SimState>>) -> StatusCode {
+    sim.counts.lock().expect("counts lock").clear();
+    StatusCode::NO_CONTENT
+}
+
+async fn get_faults(State(sim): State<Arc<SimState>>) -> Json<Faults> {
+    Json(sim.faults.read().expect("faults lock").clone())
+}
+
+async fn put_faults(State(sim): State<Arc<SimState>>, Json(faults): Json<Faults>) -> Response {
+    if let Err(why) = faults.check() {
+        return (StatusCode::BAD_REQUEST, why).into_response();
+    }
+    *sim.faults.write().expect("faults lock") = faults;
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn expire_tokens(State(sim): State<Arc<SimState>>) -> StatusCode {
+    sim.tokens.lock().expect("tokens lock").clear();
+    StatusCode::NO_CONTENT
+}

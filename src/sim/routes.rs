@@ -1,0 +1,438 @@
+//! The simulator's upstream routes, with upstream's shapes and errors.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post};
+use axum::{Json, Router};
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::data::SimConversation;
+use super::{error_body, SimState};
+use crate::upstream::analytics::*;
+use crate::upstream::model::*;
+use crate::upstream::wire::Wire;
+
+type Sim = State<Arc<SimState>>;
+
+pub(super) fn api() -> Router<Arc<SimState>> {
+    Router::new()
+        .route("/api/v2/conversations/cobrowsesessions", get(listing))
+        .route("/api/v2/conversations/cobrowsesessions/{id}", get(cobrowse_conversation))
+        .route("/api/v2/conversations/{id}", get(conversation))
+        .route("/api/v2/conversations/{cid}/participants/{pid}", patch(patch_participant))
+        .route(
+            "/api/v2/conversations/{cid}/participants/{pid}/attributes",
+            patch(patch_attributes),
+        )
+        .route("/api/v2/users", get(users))
+        .route("/api/v2/users/{id}", get(user))
+        .route("/api/v2/routing/queues", get(queues))
+        .route("/api/v2/routing/queues/{id}", get(queue))
+        .route("/api/v2/routing/wrapupcodes", get(wrapup_codes))
+        .route("/api/v2/analytics/conversations/details/query", post(details_query))
+}
+
+/// `POST /oauth/token`: client credentials with Basic auth.
+pub(super) async fn token(State(sim): Sim, headers: HeaderMap, body: Bytes) -> Response {
+    let refuse = |status: StatusCode, error: &str, why: &str| {
+        let body = TokenError {
+            error: Some(error.into()),
+            description: Some(why.into()),
+            error_description: Some(why.into()),
+        };
+        (status, Json(body)).into_response()
+    };
+    let grant = form_urlencoded::parse(&body).find(|(k, _)| k == "grant_type");
+    if grant.as_ref().map(|(_, v)| v.as_ref()) != Some("client_credentials") {
+        return refuse(StatusCode::BAD_REQUEST, "unsupported_grant_type", "grant_type must be client_credentials");
+    }
+    let credentials = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|v| base64::engine::general_purpose::STANDARD.decode(v).ok())
+        .and_then(|v| String::from_utf8(v).ok());
+    let expected = format!("{}:{}", sim.client_id, sim.client_secret.expose());
+    if credentials.as_deref() != Some(expected.as_str()) {
+        return refuse(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication failed");
+    }
+    let lifetime = sim.faults.read().expect("faults lock").token_lifetime_s;
+    let access_token = sim.issue_token(Duration::from_secs(lifetime));
+    Json(TokenResponse {
+        access_token,
+        token_type: "bearer".into(),
+        expires_in: lifetime,
+    })
+    .into_response()
+}
+
+fn not_found(what: &str) -> Response {
+    error_body(StatusCode::NOT_FOUND, "not.found", &format!("The requested {what} was not found."))
+}
+
+fn bad_request(why: &str) -> Response {
+    error_body(StatusCode::BAD_REQUEST, "bad.request", why)
+}
+
+async fn conversation(State(sim): Sim, Path(id): Path<String>) -> Response {
+    let world = sim.world.read().expect("world lock");
+    match world.conversation(&id) {
+        Some(conv) => Json(&conv.full).into_response(),
+        None => not_found("conversation"),
+    }
+}
+
+async fn cobrowse_conversation(State(sim): Sim, Path(id): Path<String>) -> Response {
+    let world = sim.world.read().expect("world lock");
+    match world.conversation(&id) {
+        Some(conv) if conv.view.participants.iter().any(|p| p.cobrowse_session_id.is_some()) => {
+            Json(&conv.view).into_response()
+        }
+        _ => not_found("cobrowse conversation"),
+    }
+}
+
+async fn listing(State(sim): Sim) -> Response {
+    let world = sim.world.read().expect("world lock");
+    let active: Vec<&CobrowseConversation> = world
+        .conversations
+        .iter()
+        .filter(|c| c.has_active_cobrowse())
+        .map(|c| &c.view)
+        .collect();
+    // Upstream's SDKs send no paging parameters here: one page holds all.
+    let page_size = active.len().max(1);
+    let path = "/api/v2/conversations/cobrowsesessions";
+    Json(page_of(active, page_size, 1, path, "")).into_response()
+}
+
+/// A listing page in upstream's envelope.
+fn page_of<T: Serialize + Clone>(
+    all: Vec<T>,
+    page_size: usize,
+    page_number: usize,
+    path: &str,
+    extra_query: &str,
+) -> Listing<T> {
+    let total = all.len();
+    let page_count = total.div_ceil(page_size).max(1);
+    let uri = |n: usize| format!("{path}?pageSize={page_size}&pageNumber={n}{extra_query}");
+    let entities = all
+        .into_iter()
+        .skip((page_number - 1) * page_size)
+        .take(page_size)
+        .collect();
+    Listing {
+        entities,
+        page_size: Some(page_size as i64),
+        page_number: Some(page_number as i64),
+        total: Some(total as i64),
+        page_count: Some(page_count as i64),
+        first_uri: Some(uri(1)),
+        self_uri: Some(uri(page_number)),
+        next_uri: (page_number < page_count).then(|| uri(page_number + 1)),
+        previous_uri: (page_number > 1).then(|| uri(page_number - 1)),
+        last_uri: Some(uri(page_count)),
+    }
+}
+
+/// The paging and id parameters of a directory listing.
+struct DirectoryQuery {
+    ids: Vec<String>,
+    page_size: usize,
+    page_number: usize,
+}
+
+fn directory_query(raw: Option<&str>) -> Result<DirectoryQuery, Response> {
+    let mut query = DirectoryQuery {
+        ids: Vec::new(),
+        page_size: 25,
+        page_number: 1,
+    };
+    for (key, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+        let number = || {
+            value
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| bad_request(&format!("{key} must be a positive integer")))
+        };
+        match key.as_ref() {
+            "id" => query.ids.push(value.into_owned()),
+            "pageSize" => query.page_size = number()?,
+            "pageNumber" => query.page_number = number()?,
+            _ => {}
+        }
+    }
+    if query.page_size > 500 {
+        return Err(bad_request("pageSize must be at most 500"));
+    }
+    if query.ids.len() > 100 {
+        return Err(bad_request("at most 100 ids may be requested at once"));
+    }
+    Ok(query)
+}
+
+fn directory<T: Serialize + Clone>(
+    all: &std::collections::BTreeMap<String, T>,
+    raw: Option<&str>,
+    path: &str,
+) -> Response {
+    let query = match directory_query(raw) {
+        Ok(query) => query,
+        Err(response) => return response,
+    };
+    let chosen: Vec<T> = if query.ids.is_empty() {
+        all.values().cloned().collect()
+    } else {
+        query.ids.iter().filter_map(|id| all.get(id).cloned()).collect()
+    };
+    let extra: String = query.ids.iter().map(|id| format!("&id={id}")).collect();
+    let page_size = if query.ids.is_empty() {
+        query.page_size
+    } else {
+        query.page_size.max(query.ids.len())
+    };
+    Json(page_of(chosen, page_size, query.page_number, path, &extra)).into_response()
+}
+
+async fn users(State(sim): Sim, RawQuery(raw): RawQuery) -> Response {
+    let world = sim.world.read().expect("world lock");
+    directory(&world.users, raw.as_deref(), "/api/v2/users")
+}
+
+async fn user(State(sim): Sim, Path(id): Path<String>) -> Response {
+    let world = sim.world.read().expect("world lock");
+    match world.users.get(&id) {
+        Some(user) => Json(user).into_response(),
+        None => not_found("user"),
+    }
+}
+
+async fn queues(State(sim): Sim, RawQuery(raw): RawQuery) -> Response {
+    let world = sim.world.read().expect("world lock");
+    directory(&world.queues, raw.as_deref(), "/api/v2/routing/queues")
+}
+
+async fn queue(State(sim): Sim, Path(id): Path<String>) -> Response {
+    let world = sim.world.read().expect("world lock");
+    match world.queues.get(&id) {
+        Some(queue) => Json(queue).into_response(),
+        None => not_found("queue"),
+    }
+}
+
+async fn wrapup_codes(State(sim): Sim, RawQuery(raw): RawQuery) -> Response {
+    let query = match directory_query(raw.as_deref()) {
+        Ok(query) => query,
+        Err(response) => return response,
+    };
+    let world = sim.world.read().expect("world lock");
+    let path = "/api/v2/routing/wrapupcodes";
+    Json(page_of(world.wrapup_codes.clone(), query.page_size, query.page_number, path, ""))
+        .into_response()
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
+    serde_json::from_slice(body).map_err(|e| bad_request(&format!("Invalid request body: {e}")))
+}
+
+async fn patch_participant(
+    State(sim): Sim,
+    Path((cid, pid)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let request: MediaParticipantRequest = match parse_json(&body) {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
+    if let Some(state) = &request.state {
+        if state != "disconnected" {
+            return bad_request("state may only be set to disconnected");
+        }
+    }
+    let mut world = sim.world.write().expect("world lock");
+    let Some(conv) = world.conversation_mut(&cid) else {
+        return not_found("conversation");
+    };
+    if conv.participant_mut(&pid).is_none() {
+        return not_found("participant");
+    }
+    apply_patch(conv, &pid, &request, Utc::now());
+    StatusCode::ACCEPTED.into_response()
+}
+
+fn apply_patch(conv: &mut SimConversation, pid: &str, request: &MediaParticipantRequest, now: DateTime<Utc>) {
+    if request.state.is_some() {
+        conv.disconnect(pid, now);
+    }
+    if let Some(participant) = conv.participant_mut(pid) {
+        if let Some(wrapup) = &request.wrapup {
+            participant.wrapup = Some(wrapup.clone());
+            if let Some(comm) = participant.cobrowsesessions.last_mut() {
+                comm.wrapup = Some(wrapup.clone());
+            }
+        }
+        if let Some(skipped) = request.wrapup_skipped {
+            participant.wrapup_skipped = Some(skipped);
+        }
+    }
+    if let Some(media) = conv.media_mut(pid) {
+        if let Some(held) = request.held {
+            media.held = Some(held);
+            media.start_hold_time = held.then_some(now);
+        }
+        if let Some(wrapup) = &request.wrapup {
+            media.wrapup = Some(wrapup.clone());
+        }
+        if let Some(skipped) = request.wrapup_skipped {
+            media.wrapup_skipped = Some(skipped);
+        }
+    }
+}
+
+async fn patch_attributes(
+    State(sim): Sim,
+    Path((cid, pid)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let request: ParticipantAttributes = match parse_json(&body) {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
+    let mut world = sim.world.write().expect("world lock");
+    let Some(conv) = world.conversation_mut(&cid) else {
+        return not_found("conversation");
+    };
+    let Some(participant) = conv.participant_mut(&pid) else {
+        return not_found("participant");
+    };
+    participant.attributes.extend(request.attributes.clone());
+    if let Some(media) = conv.media_mut(&pid) {
+        media.attributes.extend(request.attributes);
+    }
+    StatusCode::ACCEPTED.into_response()
+}
+
+async fn details_query(State(sim): Sim, body: Bytes) -> Response {
+    let query: DetailsQuery = match parse_json(&body) {
+        Ok(query) => query,
+        Err(response) => return response,
+    };
+    let Some((start, end)) = query.interval.split_once('/').and_then(|(a, b)| {
+        Some((
+            DateTime::parse_from_rfc3339(a).ok()?.with_timezone(&Utc),
+            DateTime::parse_from_rfc3339(b).ok()?.with_timezone(&Utc),
+        ))
+    }) else {
+        return bad_request("interval must be two ISO-8601 instants separated by /");
+    };
+    let paging = query.paging.clone().unwrap_or(Paging {
+        page_size: 25,
+        page_number: 1,
+    });
+    if paging.page_size == 0 || paging.page_size > 100 || paging.page_number == 0 {
+        return bad_request("paging.pageSize must be 1..=100 and pageNumber positive");
+    }
+    let media: Vec<&str> = query
+        .segment_filters
+        .iter()
+        .flat_map(|f| f.predicates.iter())
+        .filter(|p| p.dimension == "mediaType")
+        .map(|p| p.value.as_str())
+        .collect();
+    let wants = |m: &str| media.is_empty() || media.contains(&m);
+    let world = sim.world.read().expect("world lock");
+    let mut matches: Vec<AnalyticsConversation> = world
+        .conversations
+        .iter()
+        .filter(|c| c.full.start_time.is_some_and(|t| t >= start && t < end))
+        .map(|c| to_analytics(&c.full, &wants))
+        .filter(|c| c.participants.iter().any(|p| !p.sessions.is_empty()))
+        .collect();
+    matches.sort_by_key(|c| c.conversation_start);
+    if query.order.as_deref() != Some("asc") {
+        matches.reverse();
+    }
+    let total = matches.len() as i64;
+    let skip = (paging.page_number as usize - 1) * paging.page_size as usize;
+    let conversations = matches.into_iter().skip(skip).take(paging.page_size as usize).collect();
+    Json(DetailsResponse {
+        conversations,
+        total_hits: Some(total),
+    })
+    .into_response()
+}
+
+fn to_analytics(conv: &Conversation, wants: &dyn Fn(&str) -> bool) -> AnalyticsConversation {
+    let segments = |segments: &[Segment], queue: Option<&String>, wrapup: Option<&Wrapup>| {
+        segments
+            .iter()
+            .map(|s| AnalyticsSegment {
+                segment_start: s.start_time,
+                segment_end: s.end_time,
+                segment_type: s.segment_type.as_ref().map(|t| t.raw().to_lowercase()),
+                disconnect_type: s.disconnect_type.as_ref().map(|d| d.raw().to_owned()),
+                queue_id: queue.cloned(),
+                wrap_up_code: wrapup.and_then(|w| w.code.clone()),
+                wrap_up_note: wrapup.and_then(|w| w.notes.clone()),
+            })
+            .collect()
+    };
+    let participants = conv
+        .participants
+        .iter()
+        .map(|p| {
+            let mut sessions: Vec<AnalyticsSession> = Vec::new();
+            if wants("cobrowse") {
+                sessions.extend(p.cobrowsesessions.iter().map(|c| AnalyticsSession {
+                    session_id: c.id.clone(),
+                    media_type: Some("cobrowse".into()),
+                    direction: Some("inbound".into()),
+                    provider: c.provider.clone(),
+                    peer_id: c.peer_id.clone(),
+                    cobrowse_role: c.cobrowse_role.as_ref().map(|r| r.raw().to_owned()),
+                    cobrowse_room_id: c.cobrowse_session_id.clone(),
+                    screen_share_room_id: None,
+                    sharing_screen: None,
+                    segments: segments(&c.segments, p.queue_id.as_ref(), c.wrapup.as_ref()),
+                }));
+            }
+            if wants("screenshare") {
+                sessions.extend(p.screenshares.iter().map(|s| AnalyticsSession {
+                    session_id: s.id.clone(),
+                    media_type: Some("screenshare".into()),
+                    direction: Some("inbound".into()),
+                    provider: s.provider.clone(),
+                    peer_id: s.peer_id.clone(),
+                    cobrowse_role: None,
+                    cobrowse_room_id: None,
+                    screen_share_room_id: s.context.clone(),
+                    sharing_screen: s.sharing,
+                    segments: segments(&s.segments, p.queue_id.as_ref(), s.wrapup.as_ref()),
+                }));
+            }
+            AnalyticsParticipant {
+                participant_id: p.id.clone(),
+                participant_name: p.name.clone(),
+                purpose: p.purpose.as_ref().map(Wire::raw).map(str::to_owned),
+                user_id: p.user_id.clone(),
+                sessions,
+            }
+        })
+        .collect();
+    AnalyticsConversation {
+        conversation_id: conv.id.clone(),
+        conversation_start: conv.start_time,
+        conversation_end: conv.end_time,
+        originating_direction: Some("inbound".into()),
+        participants,
+    }
+}

@@ -1,0 +1,232 @@
+//! The data layer resolvers call: upstream reads through the cache.
+//!
+//! A [`Source`] pairs the PureCloud client with the cache and the credential
+//! scope of the client. Single reads go through moka's per-key single-flight;
+//! bulk reads (users, queues) serve what the cache has and fetch the rest in
+//! chunks of [`BULK_PAGE_SIZE`], with identical concurrent bulk fetches
+//! coalesced by a [`singleflight::Group`]. Mutations invalidate what they
+//! change.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use futures::future::try_join_all;
+
+use crate::cache::{ActiveListing, Cache, Cacheable, Kind, Scope, Value, WrapupCodes};
+use crate::singleflight;
+use crate::upstream::model::*;
+use crate::upstream::{Fetched, PureCloud, UpstreamError, BULK_PAGE_SIZE};
+
+/// An upstream error shared between the callers of one flight.
+pub type SharedError = Arc<UpstreamError>;
+
+type BulkKey = (Scope, Kind, Arc<[Arc<str>]>);
+type BulkResult = Result<Arc<Vec<(Arc<str>, Value)>>, SharedError>;
+
+/// Upstream reads and writes, cached and coalesced.
+pub struct Source {
+    client: PureCloud,
+    cache: Cache,
+    scope: Scope,
+    bulk: singleflight::Group<BulkKey, BulkResult>,
+}
+
+impl Source {
+    /// A source reading with `client`, whose credentials are `scope`.
+    pub fn new(client: PureCloud, cache: Cache, scope: Scope) -> Self {
+        Self {
+            client,
+            cache,
+            scope,
+            bulk: singleflight::Group::default(),
+        }
+    }
+
+    /// The client underneath (for readiness checks and counters).
+    pub fn client(&self) -> &PureCloud {
+        &self.client
+    }
+
+    /// The cache underneath.
+    pub fn cache(&self) -> &Cache {
+        &self.cache
+    }
+
+    /// A whole conversation.
+    pub async fn conversation(&self, id: &str) -> Result<Arc<Conversation>, SharedError> {
+        self.cache
+            .get_or_fetch(self.scope, id, self.client.conversation(id))
+            .await
+    }
+
+    /// The co-browse view of a conversation.
+    pub async fn cobrowse_conversation(
+        &self,
+        id: &str,
+    ) -> Result<Arc<CobrowseConversation>, SharedError> {
+        self.cache
+            .get_or_fetch(self.scope, id, self.client.cobrowse_conversation(id))
+            .await
+    }
+
+    /// The active co-browse conversations.
+    pub async fn active_listing(&self) -> Result<Arc<ActiveListing>, SharedError> {
+        let fetch = async {
+            let listing = self.client.cobrowse_conversations().await?;
+            Ok(Fetched {
+                value: ActiveListing(listing.value.into_iter().map(Arc::new).collect()),
+                bytes: listing.bytes,
+            })
+        };
+        self.cache.get_or_fetch(self.scope, "", fetch).await
+    }
+
+    /// Every wrap-up code of the organisation.
+    pub async fn wrapup_codes(&self) -> Result<Arc<WrapupCodes>, SharedError> {
+        let fetch = async {
+            let codes = self.client.wrapup_codes().await?;
+            Ok(Fetched {
+                value: WrapupCodes(codes.value),
+                bytes: codes.bytes,
+            })
+        };
+        self.cache.get_or_fetch(self.scope, "", fetch).await
+    }
+
+    /// Users by id; ids upstream does not know are absent from the map.
+    pub async fn users(&self, ids: &[Arc<str>]) -> Result<HashMap<Arc<str>, Arc<User>>, SharedError> {
+        self.bulk::<User, _, _>(ids, |client, chunk| async move {
+            let refs: Vec<&str> = chunk.iter().map(|id| &**id).collect();
+            let fetched = client.users(&refs).await?;
+            let per_entity = fetched.bytes / fetched.value.len().max(1);
+            Ok(fetched
+                .value
+                .into_iter()
+                .filter_map(|u| Some((u.id.clone()?, u, per_entity)))
+                .collect())
+        })
+        .await
+    }
+
+    /// Queues by id; ids upstream does not know are absent from the map.
+    pub async fn queues(&self, ids: &[Arc<str>]) -> Result<HashMap<Arc<str>, Arc<Queue>>, SharedError> {
+        self.bulk::<Queue, _, _>(ids, |client, chunk| async move {
+            let refs: Vec<&str> = chunk.iter().map(|id| &**id).collect();
+            let fetched = client.queues(&refs).await?;
+            let per_entity = fetched.bytes / fetched.value.len().max(1);
+            Ok(fetched
+                .value
+                .into_iter()
+                .filter_map(|q| Some((q.id.clone()?, q, per_entity)))
+                .collect())
+        })
+        .await
+    }
+
+    /// Disconnects a participant, or applies a wrap-up / hold / skip to it.
+    pub async fn patch_participant(
+        &self,
+        conversation_id: &str,
+        participant_id: &str,
+        body: &MediaParticipantRequest,
+    ) -> Result<(), UpstreamError> {
+        self.client
+            .patch_participant(conversation_id, participant_id, body)
+            .await?;
+        self.forget_conversation(conversation_id).await;
+        Ok(())
+    }
+
+    /// Sets attributes of a participant.
+    pub async fn patch_participant_attributes(
+        &self,
+        conversation_id: &str,
+        participant_id: &str,
+        body: &ParticipantAttributes,
+    ) -> Result<(), UpstreamError> {
+        self.client
+            .patch_participant_attributes(conversation_id, participant_id, body)
+            .await?;
+        self.forget_conversation(conversation_id).await;
+        Ok(())
+    }
+
+    async fn forget_conversation(&self, id: &str) {
+        for kind in [Kind::Conversation, Kind::CobrowseConversation] {
+            self.cache.invalidate(self.scope, kind, id).await;
+        }
+        self.cache
+            .invalidate(self.scope, Kind::ActiveListing, "")
+            .await;
+    }
+
+    /// Serves `ids` from the cache and fetches the misses in bulk chunks.
+    async fn bulk<T, F, Fut>(
+        &self,
+        ids: &[Arc<str>],
+        fetch_chunk: F,
+    ) -> Result<HashMap<Arc<str>, Arc<T>>, SharedError>
+    where
+        T: Cacheable,
+        F: Fn(PureCloud, Vec<Arc<str>>) -> Fut,
+        Fut: std::future::Future<Output = Result<Vec<(String, T, usize)>, UpstreamError>>
+            + Send
+            + 'static,
+    {
+        let mut found = HashMap::with_capacity(ids.len());
+        let mut missing: Vec<Arc<str>> = Vec::new();
+        for id in ids {
+            if found.contains_key(id) || missing.contains(id) {
+                continue;
+            }
+            match self.cache.get::<T>(self.scope, id).await {
+                Some(value) => {
+                    found.insert(Arc::clone(id), value);
+                }
+                None => missing.push(Arc::clone(id)),
+            }
+        }
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        missing.sort_unstable();
+        let flights = missing.chunks(BULK_PAGE_SIZE).map(|chunk| {
+            let key: BulkKey = (self.scope, T::KIND, chunk.into());
+            self.bulk.run(key, || {
+                let (cache, scope) = (self.cache.clone(), self.scope);
+                let chunk = chunk.to_vec();
+                let request = fetch_chunk(self.client.clone(), chunk.clone());
+                async move {
+                    // A flight that finished just before this one started has
+                    // filled the cache already: serve that instead.
+                    let mut cached = Vec::with_capacity(chunk.len());
+                    for id in &chunk {
+                        match cache.get::<T>(scope, id).await {
+                            Some(value) => cached.push((Arc::clone(id), T::wrap(value))),
+                            None => break,
+                        }
+                    }
+                    if cached.len() == chunk.len() {
+                        return Ok(Arc::new(cached));
+                    }
+                    let fetched = request.await.map_err(Arc::new)?;
+                    let mut values = Vec::with_capacity(fetched.len());
+                    for (id, value, bytes) in fetched {
+                        let value = Arc::new(value);
+                        cache.insert(scope, &id, Arc::clone(&value), bytes).await;
+                        values.push((Arc::from(id), T::wrap(value)));
+                    }
+                    Ok(Arc::new(values))
+                }
+            })
+        });
+        for values in try_join_all(flights).await? {
+            for (id, value) in values.iter() {
+                if let Some(value) = T::unwrap(value.clone()) {
+                    found.insert(Arc::clone(id), value);
+                }
+            }
+        }
+        Ok(found)
+    }
+}

@@ -1,0 +1,98 @@
+//! Typed upstream errors with stable codes.
+//!
+//! Every failure of a call to PureCloud becomes one [`UpstreamError`]. Its
+//! [`code`](UpstreamError::code) is what clients see as `extensions.code`; the
+//! message is written for them and never carries a secret.
+
+use std::time::Duration;
+
+/// A failed upstream call.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum UpstreamError {
+    /// Upstream answered 404.
+    #[error("{what} was not found upstream")]
+    NotFound {
+        what: String,
+        correlation_id: Option<String>,
+    },
+    /// Upstream answered 429 and the wait was longer than the gateway will
+    /// hold a request, or retries ran out.
+    #[error("upstream rate limit reached; retry after {} s", retry_after.as_secs())]
+    RateLimited {
+        retry_after: Duration,
+        correlation_id: Option<String>,
+    },
+    /// Upstream could not be reached or kept failing (5xx, connection errors).
+    #[error("upstream is unavailable: {detail}")]
+    Unavailable {
+        status: Option<u16>,
+        detail: String,
+        correlation_id: Option<String>,
+    },
+    /// Upstream did not answer in time.
+    #[error("upstream did not answer within {} ms", timeout.as_millis())]
+    Timeout { timeout: Duration },
+    /// Upstream refused the gateway's own credentials.
+    #[error("upstream refused the gateway's credentials: {detail}")]
+    AuthFailed {
+        detail: String,
+        correlation_id: Option<String>,
+    },
+    /// Upstream answered 403.
+    #[error("upstream does not allow this: {message}")]
+    Forbidden {
+        message: String,
+        correlation_id: Option<String>,
+    },
+    /// Upstream rejected the request (a 4xx other than 401/403/404/429).
+    #[error("upstream rejected the request (HTTP {status}): {message}")]
+    Rejected {
+        status: u16,
+        message: String,
+        correlation_id: Option<String>,
+    },
+    /// Upstream answered with a body the gateway cannot read.
+    #[error("upstream sent a response the gateway cannot read: {detail}")]
+    BadResponse {
+        detail: String,
+        correlation_id: Option<String>,
+    },
+}
+
+impl UpstreamError {
+    /// The stable code clients see as `extensions.code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound { .. } => "UPSTREAM_NOT_FOUND",
+            Self::RateLimited { .. } => "UPSTREAM_RATE_LIMITED",
+            Self::Unavailable { .. } => "UPSTREAM_UNAVAILABLE",
+            Self::Timeout { .. } => "UPSTREAM_TIMEOUT",
+            Self::AuthFailed { .. } => "UPSTREAM_AUTH_FAILED",
+            Self::Forbidden { .. } => "FORBIDDEN",
+            Self::Rejected { .. } => "UPSTREAM_BAD_REQUEST",
+            Self::BadResponse { .. } => "UPSTREAM_BAD_RESPONSE",
+        }
+    }
+
+    /// The `ININ-Correlation-Id` of the upstream answer, where there was one.
+    pub fn correlation_id(&self) -> Option<&str> {
+        match self {
+            Self::NotFound { correlation_id, .. }
+            | Self::RateLimited { correlation_id, .. }
+            | Self::Unavailable { correlation_id, .. }
+            | Self::AuthFailed { correlation_id, .. }
+            | Self::Forbidden { correlation_id, .. }
+            | Self::Rejected { correlation_id, .. }
+            | Self::BadResponse { correlation_id, .. } => correlation_id.as_deref(),
+            Self::Timeout { .. } => None,
+        }
+    }
+
+    /// How long the caller should wait before trying again, where known.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::RateLimited { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,604 @@
+//! The PureCloud client: the only code that builds HTTP requests to upstream.
+//!
+//! It owns the OAuth token ([`token`]), retries (429 honouring `Retry-After`
+//! up to a cap, 502/503/504 with exponential backoff and jitter), a timeout on
+//! every call, a bound on calls in flight, and the mapping of every failure to
+//! a typed [`UpstreamError`]. Callers get decoded DTOs ([`model`]), never
+//! reqwest types. Caching is not its business: see `crate::cache`.
+
+pub mod analytics;
+pub mod enums;
+pub mod error;
+pub mod model;
+mod token;
+pub mod wire;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use rand::Rng as _;
+use reqwest::header::{HeaderValue, AUTHORIZATION, RETRY_AFTER};
+use reqwest::{Method, StatusCode, Url};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::sync::Semaphore;
+use tracing::{debug, warn};
+
+pub use error::UpstreamError;
+use model::*;
+use token::TokenSource;
+
+use crate::secret::Secret;
+
+/// The header PureCloud puts on every answer to identify it.
+pub const CORRELATION_HEADER: &str = "ININ-Correlation-Id";
+
+/// The largest upstream body the gateway will read.
+const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+
+/// How many pages of a listing the client follows at most.
+const MAX_PAGES: usize = 50;
+
+/// The most ids one bulk users/queues call carries.
+pub const BULK_PAGE_SIZE: usize = 100;
+
+/// Retry behaviour.
+#[derive(Clone, Debug)]
+pub struct RetryPolicy {
+    /// Attempts per call, the first included.
+    pub max_attempts: u32,
+    /// The first backoff after a 5xx; it doubles each time.
+    pub base_backoff: Duration,
+    /// The longest backoff.
+    pub max_backoff: Duration,
+    /// The longest `Retry-After` the client will wait; beyond it the call
+    /// fails at once with `UPSTREAM_RATE_LIMITED`.
+    pub max_retry_after: Duration,
+}
+
+/// Everything the client needs to talk to one PureCloud organisation.
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    pub api_url: Url,
+    pub login_url: Url,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub max_in_flight: usize,
+    pub retry: RetryPolicy,
+    pub token_refresh_margin: Duration,
+}
+
+/// Counters of what the client has done, for tests and metrics.
+#[derive(Default, Debug)]
+pub struct ClientStats {
+    pub requests: AtomicU64,
+    pub retries: AtomicU64,
+}
+
+/// The upstream routes the client calls, named for logs and metrics.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Route {
+    Conversation,
+    CobrowseListing,
+    CobrowseConversation,
+    User,
+    Users,
+    Queue,
+    Queues,
+    WrapupCodes,
+    PatchParticipant,
+    PatchParticipantAttributes,
+    AnalyticsDetails,
+}
+
+impl Route {
+    /// A stable name for logs and metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Route::Conversation => "conversation",
+            Route::CobrowseListing => "cobrowse_listing",
+            Route::CobrowseConversation => "cobrowse_conversation",
+            Route::User => "user",
+            Route::Users => "users",
+            Route::Queue => "queue",
+            Route::Queues => "queues",
+            Route::WrapupCodes => "wrapup_codes",
+            Route::PatchParticipant => "patch_participant",
+            Route::PatchParticipantAttributes => "patch_participant_attributes",
+            Route::AnalyticsDetails => "analytics_details",
+        }
+    }
+}
+
+/// A decoded answer and the size of its body (what the cache weighs).
+#[derive(Debug)]
+pub struct Fetched<T> {
+    pub value: T,
+    pub bytes: usize,
+}
+
+/// The PureCloud client. Cheap to clone.
+#[derive(Clone)]
+pub struct PureCloud {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    api: Url,
+    tokens: TokenSource,
+    permits: Semaphore,
+    retry: RetryPolicy,
+    timeout: Duration,
+    stats: ClientStats,
+}
+
+impl PureCloud {
+    /// Builds the client. No request is made until the first call.
+    pub fn new(config: ClientConfig) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.connect_timeout)
+            .pool_max_idle_per_host(config.max_in_flight)
+            .user_agent(concat!("cobrowse-gateway/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        let tokens = TokenSource::new(
+            http.clone(),
+            &config.login_url,
+            (&config.client_id, &config.client_secret),
+            config.token_refresh_margin,
+            config.timeout,
+        );
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                api: config.api_url,
+                tokens,
+                permits: Semaphore::new(config.max_in_flight.max(1)),
+                retry: config.retry,
+                timeout: config.timeout,
+                stats: ClientStats::default(),
+            }),
+        })
+    }
+
+    /// Fetches a token now: proves the credentials at start-up.
+    pub async fn check_credentials(&self) -> Result<(), UpstreamError> {
+        self.inner.tokens.get().await.map(drop)
+    }
+
+    /// How many tokens were fetched so far.
+    pub fn token_refreshes(&self) -> u64 {
+        self.inner.tokens.refreshes()
+    }
+
+    /// Counters of requests and retries.
+    pub fn stats(&self) -> &ClientStats {
+        &self.inner.stats
+    }
+
+    /// `GET /api/v2/conversations/{id}`.
+    pub async fn conversation(&self, id: &str) -> Result<Fetched<Conversation>, UpstreamError> {
+        let url = self.url(&["conversations", id]);
+        self.get_json(Route::Conversation, url).await
+    }
+
+    /// `GET /api/v2/conversations/cobrowsesessions/{id}`.
+    pub async fn cobrowse_conversation(
+        &self,
+        id: &str,
+    ) -> Result<Fetched<CobrowseConversation>, UpstreamError> {
+        let url = self.url(&["conversations", "cobrowsesessions", id]);
+        self.get_json(Route::CobrowseConversation, url).await
+    }
+
+    /// `GET /api/v2/conversations/cobrowsesessions`: the active co-browse
+    /// conversations, following `nextUri` when upstream pages the listing.
+    pub async fn cobrowse_conversations(
+        &self,
+    ) -> Result<Fetched<Vec<CobrowseConversation>>, UpstreamError> {
+        let first = self.url(&["conversations", "cobrowsesessions"]);
+        self.all_pages(Route::CobrowseListing, first).await
+    }
+
+    /// `GET /api/v2/users/{id}`.
+    pub async fn user(&self, id: &str) -> Result<Fetched<User>, UpstreamError> {
+        self.get_json(Route::User, self.url(&["users", id])).await
+    }
+
+    /// `GET /api/v2/users?id=..&id=..`: at most [`BULK_PAGE_SIZE`] ids.
+    pub async fn users(&self, ids: &[&str]) -> Result<Fetched<Vec<User>>, UpstreamError> {
+        let url = self.bulk_url(&["users"], ids);
+        self.get_json::<Listing<User>>(Route::Users, url)
+            .await
+            .map(|f| Fetched {
+                value: f.value.entities,
+                bytes: f.bytes,
+            })
+    }
+
+    /// `GET /api/v2/routing/queues/{id}`.
+    pub async fn queue(&self, id: &str) -> Result<Fetched<Queue>, UpstreamError> {
+        self.get_json(Route::Queue, self.url(&["routing", "queues", id]))
+            .await
+    }
+
+    /// `GET /api/v2/routing/queues?id=..&id=..`: at most [`BULK_PAGE_SIZE`] ids.
+    pub async fn queues(&self, ids: &[&str]) -> Result<Fetched<Vec<Queue>>, UpstreamError> {
+        let url = self.bulk_url(&["routing", "queues"], ids);
+        self.get_json::<Listing<Queue>>(Route::Queues, url)
+            .await
+            .map(|f| Fetched {
+                value: f.value.entities,
+                bytes: f.bytes,
+            })
+    }
+
+    /// `GET /api/v2/routing/wrapupcodes`, every page.
+    pub async fn wrapup_codes(&self) -> Result<Fetched<Vec<WrapupCode>>, UpstreamError> {
+        let mut first = self.url(&["routing", "wrapupcodes"]);
+        first
+            .query_pairs_mut()
+            .append_pair("pageSize", "100")
+            .append_pair("pageNumber", "1");
+        self.all_pages(Route::WrapupCodes, first).await
+    }
+
+    /// `PATCH /api/v2/conversations/{cid}/participants/{pid}`.
+    pub async fn patch_participant(
+        &self,
+        conversation_id: &str,
+        participant_id: &str,
+        body: &MediaParticipantRequest,
+    ) -> Result<(), UpstreamError> {
+        let url = self.url(&["conversations", conversation_id, "participants", participant_id]);
+        self.send(Route::PatchParticipant, Method::PATCH, url, Some(body))
+            .await
+            .map(drop)
+    }
+
+    /// `PATCH /api/v2/conversations/{cid}/participants/{pid}/attributes`.
+    pub async fn patch_participant_attributes(
+        &self,
+        conversation_id: &str,
+        participant_id: &str,
+        body: &ParticipantAttributes,
+    ) -> Result<(), UpstreamError> {
+        let url = self.url(&[
+            "conversations",
+            conversation_id,
+            "participants",
+            participant_id,
+            "attributes",
+        ]);
+        self.send(Route::PatchParticipantAttributes, Method::PATCH, url, Some(body))
+            .await
+            .map(drop)
+    }
+
+    /// `POST /api/v2/analytics/conversations/details/query`.
+    pub async fn conversation_details(
+        &self,
+        query: &analytics::DetailsQuery,
+    ) -> Result<Fetched<analytics::DetailsResponse>, UpstreamError> {
+        let url = self.url(&["analytics", "conversations", "details", "query"]);
+        let (body, correlation) = self
+            .send(Route::AnalyticsDetails, Method::POST, url, Some(query))
+            .await?;
+        decode(Route::AnalyticsDetails, body, correlation)
+    }
+
+    fn url(&self, segments: &[&str]) -> Url {
+        let mut url = self.inner.api.clone();
+        url.path_segments_mut()
+            .expect("the API URL was checked to be a base URL")
+            .pop_if_empty()
+            .extend(["api", "v2"])
+            .extend(segments);
+        url
+    }
+
+    fn bulk_url(&self, segments: &[&str], ids: &[&str]) -> Url {
+        debug_assert!(ids.len() <= BULK_PAGE_SIZE);
+        let mut url = self.url(segments);
+        {
+            let mut query = url.query_pairs_mut();
+            for id in ids {
+                query.append_pair("id", id);
+            }
+            query.append_pair("pageSize", &ids.len().max(1).to_string());
+        }
+        url
+    }
+
+    async fn all_pages<T: DeserializeOwned>(
+        &self,
+        route: Route,
+        first: Url,
+    ) -> Result<Fetched<Vec<T>>, UpstreamError> {
+        let mut page: Fetched<Listing<T>> = self.get_json(route, first).await?;
+        let mut bytes = page.bytes;
+        let mut entities = std::mem::take(&mut page.value.entities);
+        for _ in 1..MAX_PAGES {
+            let Some(next) = page.value.next_uri.take() else {
+                break;
+            };
+            let url = self.inner.api.join(&next).map_err(|e| UpstreamError::BadResponse {
+                detail: format!("{}: nextUri {next:?} is not a URL: {e}", route.name()),
+                correlation_id: None,
+            })?;
+            page = self.get_json(route, url).await?;
+            bytes += page.bytes;
+            entities.append(&mut page.value.entities);
+        }
+        Ok(Fetched {
+            value: entities,
+            bytes,
+        })
+    }
+
+    async fn get_json<T: DeserializeOwned>(
+        &self,
+        route: Route,
+        url: Url,
+    ) -> Result<Fetched<T>, UpstreamError> {
+        let (body, correlation) = self.send::<()>(route, Method::GET, url, None).await?;
+        decode(route, body, correlation)
+    }
+
+    /// Sends one logical call: token, bounded concurrency, timeout, retries.
+    #[tracing::instrument(name = "upstream.call", skip_all, fields(route = route.name(), correlation_id))]
+    async fn send<B: Serialize + ?Sized>(
+        &self,
+        route: Route,
+        method: Method,
+        url: Url,
+        body: Option<&B>,
+    ) -> Result<(Bytes, Option<String>), UpstreamError> {
+        let inner = &*self.inner;
+        let body = body
+            .map(serde_json::to_vec)
+            .transpose()
+            .expect("request DTOs always serialize");
+        let mut attempt = 0u32;
+        let mut refreshed = false;
+        loop {
+            attempt += 1;
+            let token = inner.tokens.get().await?;
+            let outcome = self.attempt(&method, &url, &token.header, body.as_deref()).await;
+            let (status, retry_after, body_bytes, correlation) = match outcome {
+                Ok(answer) => answer,
+                Err(error) => {
+                    if attempt < inner.retry.max_attempts && method == Method::GET {
+                        self.backoff(route, attempt, &error).await;
+                        continue;
+                    }
+                    return Err(error);
+                }
+            };
+            if let Some(id) = &correlation {
+                tracing::Span::current().record("correlation_id", id.as_str());
+            }
+            if status.is_success() {
+                return Ok((body_bytes, correlation));
+            }
+            let error = status_error(route, &url, status, retry_after, &body_bytes, correlation);
+            match status.as_u16() {
+                401 if !refreshed => {
+                    debug!("upstream refused the token; refreshing once");
+                    inner.tokens.invalidate(token.generation);
+                    refreshed = true;
+                    attempt -= 1;
+                }
+                429 => {
+                    let wait = retry_after.unwrap_or_else(|| self.backoff_for(attempt));
+                    if wait > inner.retry.max_retry_after || attempt >= inner.retry.max_attempts {
+                        return Err(error);
+                    }
+                    inner.stats.retries.fetch_add(1, Ordering::Relaxed);
+                    warn!(wait_ms = wait.as_millis() as u64, attempt, "upstream rate limited; waiting");
+                    tokio::time::sleep(wait).await;
+                }
+                502..=504 if attempt < inner.retry.max_attempts => {
+                    self.backoff(route, attempt, &error).await;
+                }
+                _ => return Err(error),
+            }
+        }
+    }
+
+    async fn attempt(
+        &self,
+        method: &Method,
+        url: &Url,
+        auth: &HeaderValue,
+        body: Option<&[u8]>,
+    ) -> Result<(StatusCode, Option<Duration>, Bytes, Option<String>), UpstreamError> {
+        let inner = &*self.inner;
+        let _permit = inner
+            .permits
+            .acquire()
+            .await
+            .expect("the upstream semaphore is never closed");
+        inner.stats.requests.fetch_add(1, Ordering::Relaxed);
+        let mut request = inner
+            .http
+            .request(method.clone(), url.clone())
+            .header(AUTHORIZATION, auth.clone());
+        if let Some(body) = body {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.to_vec());
+        }
+        let response = request.send().await.map_err(|e| {
+            if e.is_timeout() {
+                UpstreamError::Timeout {
+                    timeout: inner.timeout,
+                }
+            } else {
+                transport_error(&e)
+            }
+        })?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let correlation = correlation_id(&response);
+        let bytes = read_body(response, correlation.as_deref(), inner.timeout).await?;
+        Ok((status, retry_after, bytes, correlation))
+    }
+
+    async fn backoff(&self, route: Route, attempt: u32, error: &UpstreamError) {
+        let wait = self.backoff_for(attempt);
+        self.inner.stats.retries.fetch_add(1, Ordering::Relaxed);
+        warn!(
+            route = route.name(),
+            attempt,
+            wait_ms = wait.as_millis() as u64,
+            code = error.code(),
+            correlation_id = error.correlation_id(),
+            "upstream call failed; retrying"
+        );
+        tokio::time::sleep(wait).await;
+    }
+
+    /// Exponential backoff with "equal jitter": half fixed, half random.
+    fn backoff_for(&self, attempt: u32) -> Duration {
+        let policy = &self.inner.retry;
+        let exp = policy
+            .base_backoff
+            .saturating_mul(1 << attempt.saturating_sub(1).min(16))
+            .min(policy.max_backoff);
+        let half = exp / 2;
+        half + half.mul_f64(rand::rng().random::<f64>())
+    }
+}
+
+fn decode<T: DeserializeOwned>(
+    route: Route,
+    body: Bytes,
+    correlation_id: Option<String>,
+) -> Result<Fetched<T>, UpstreamError> {
+    match serde_json::from_slice(&body) {
+        Ok(value) => Ok(Fetched {
+            value,
+            bytes: body.len(),
+        }),
+        Err(e) => Err(UpstreamError::BadResponse {
+            detail: format!("{}: {e}", route.name()),
+            correlation_id,
+        }),
+    }
+}
+
+fn status_error(
+    route: Route,
+    url: &Url,
+    status: StatusCode,
+    retry_after: Option<Duration>,
+    body: &[u8],
+    correlation_id: Option<String>,
+) -> UpstreamError {
+    let upstream: ErrorBody = serde_json::from_slice(body).unwrap_or_default();
+    let message = upstream
+        .message
+        .unwrap_or_else(|| status.canonical_reason().unwrap_or("no reason").to_owned());
+    match status.as_u16() {
+        401 => UpstreamError::AuthFailed {
+            detail: format!("{} answered 401: {message}", route.name()),
+            correlation_id,
+        },
+        403 => UpstreamError::Forbidden {
+            message,
+            correlation_id,
+        },
+        404 => UpstreamError::NotFound {
+            what: format!("{} {}", route.name(), url.path()),
+            correlation_id,
+        },
+        429 => UpstreamError::RateLimited {
+            retry_after: retry_after.unwrap_or(Duration::from_secs(1)),
+            correlation_id,
+        },
+        s if s >= 500 => UpstreamError::Unavailable {
+            status: Some(s),
+            detail: format!("{} answered HTTP {s}: {message}", route.name()),
+            correlation_id,
+        },
+        s => UpstreamError::Rejected {
+            status: s,
+            message,
+            correlation_id,
+        },
+    }
+}
+
+pub(crate) fn correlation_id(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get(CORRELATION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+pub(crate) fn transport_error(error: &reqwest::Error) -> UpstreamError {
+    // The URL is left out on purpose: it is configuration, not news.
+    let detail = if error.is_connect() {
+        "cannot connect".to_owned()
+    } else if error.is_timeout() {
+        "timed out".to_owned()
+    } else {
+        // Display without the URL: walk the source chain instead.
+        let mut detail = String::from("transport error");
+        let mut source = std::error::Error::source(error);
+        while let Some(cause) = source {
+            detail.push_str(": ");
+            detail.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        detail
+    };
+    UpstreamError::Unavailable {
+        status: None,
+        detail,
+        correlation_id: None,
+    }
+}
+
+pub(crate) async fn read_body(
+    mut response: reqwest::Response,
+    correlation_id: Option<&str>,
+    timeout: Duration,
+) -> Result<Bytes, UpstreamError> {
+    let too_large = || UpstreamError::BadResponse {
+        detail: format!("body larger than {MAX_BODY_BYTES} bytes"),
+        correlation_id: correlation_id.map(str::to_owned),
+    };
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_BODY_BYTES as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| {
+        if e.is_timeout() {
+            UpstreamError::Timeout { timeout }
+        } else {
+            transport_error(&e)
+        }
+    })? {
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}

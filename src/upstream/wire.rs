@@ -1,0 +1,142 @@
+//! Tolerant wire enumerations.
+//!
+//! PureCloud enumerations grow over time, and some (`purpose`, segment `type`)
+//! are free strings upstream. A [`Wire<E>`] keeps the raw string exactly as it
+//! travelled and maps it to the known enum `E` on read, with `Unknown` as the
+//! fallback, so an unseen value never fails a response.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// An enumeration whose wire form is a string.
+pub trait WireEnum: Copy + Sized + 'static {
+    /// The fallback for values this build does not know.
+    const UNKNOWN: Self;
+    /// Every known value with its wire spelling.
+    const VALUES: &'static [(&'static str, Self)];
+
+    /// Maps a wire string to the known value, or to [`WireEnum::UNKNOWN`].
+    fn from_wire(raw: &str) -> Self {
+        Self::VALUES
+            .iter()
+            .find(|(wire, _)| wire.eq_ignore_ascii_case(raw))
+            .map_or(Self::UNKNOWN, |(_, value)| *value)
+    }
+}
+
+/// A wire string that reads as the enumeration `E`.
+pub struct Wire<E> {
+    raw: Box<str>,
+    kind: PhantomData<fn() -> E>,
+}
+
+impl<E: WireEnum> Wire<E> {
+    /// Wraps a raw value.
+    pub fn new(raw: impl Into<Box<str>>) -> Self {
+        Self {
+            raw: raw.into(),
+            kind: PhantomData,
+        }
+    }
+
+    /// The known value, or `E::UNKNOWN`.
+    pub fn get(&self) -> E {
+        E::from_wire(&self.raw)
+    }
+
+    /// The value exactly as upstream sent it.
+    pub fn raw(&self) -> &str {
+        &self.raw
+    }
+}
+
+impl<E> Clone for Wire<E> {
+    fn clone(&self) -> Self {
+        Self {
+            raw: self.raw.clone(),
+            kind: PhantomData,
+        }
+    }
+}
+
+impl<E> PartialEq for Wire<E> {
+    fn eq(&self, other: &Self) -> bool {
+        self.raw == other.raw
+    }
+}
+
+impl<E> fmt::Debug for Wire<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.raw, f)
+    }
+}
+
+impl<E> Serialize for Wire<E> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.raw)
+    }
+}
+
+impl<'de, E> Deserialize<'de> for Wire<E> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = Box::<str>::deserialize(deserializer)?;
+        Ok(Self {
+            raw,
+            kind: PhantomData,
+        })
+    }
+}
+
+/// Declares a GraphQL enum with an `UNKNOWN` fallback and its wire spellings.
+macro_rules! wire_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $wire:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)+
+            /// A value this version of the gateway does not know; the matching `...Raw` field holds it.
+            Unknown,
+        }
+
+        impl $crate::upstream::wire::WireEnum for $name {
+            const UNKNOWN: Self = $name::Unknown;
+            const VALUES: &'static [(&'static str, Self)] = &[$(($wire, $name::$variant)),+];
+        }
+
+        impl $name {
+            /// The wire spelling of a known value (`None` for `Unknown`).
+            #[allow(dead_code)]
+            pub fn as_wire(self) -> Option<&'static str> {
+                <Self as $crate::upstream::wire::WireEnum>::VALUES
+                    .iter()
+                    .find(|(_, v)| *v == self)
+                    .map(|(w, _)| *w)
+            }
+        }
+    };
+}
+pub(crate) use wire_enum;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    wire_enum! {
+        /// A test enum.
+        Colour { Red = "red", DarkBlue = "dark.blue" }
+    }
+
+    #[test]
+    fn known_values_map_and_unknown_values_keep_their_raw_text() {
+        let known: Wire<Colour> = serde_json::from_str("\"dark.blue\"").expect("valid json");
+        assert_eq!(known.get(), Colour::DarkBlue);
+        let unknown: Wire<Colour> = serde_json::from_str("\"ultraviolet\"").expect("valid json");
+        assert_eq!(unknown.get(), Colour::Unknown);
+        assert_eq!(unknown.raw(), "ultraviolet");
+        assert_eq!(serde_json::to_string(&unknown).expect("serializes"), "\"ultraviolet\"");
+        assert_eq!(Colour::Red.as_wire(), Some("red"));
+        assert_eq!(Colour::Unknown.as_wire(), None);
+    }
+}
