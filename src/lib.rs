@@ -9,3 +9,6 @@ pub mod sim;
 mod singleflight;
 pub mod source;
 pub mod upstream;
+pub mod graph;
+pub mod server;
+pub mod startup;

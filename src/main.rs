@@ -1,1 +1,188 @@
-fn main() {}
+//! The `cobrowse-gateway` binary: parses the command line, loads settings,
+//! and hands over to the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use cobrowse_gateway::secret::Secret;
+use cobrowse_gateway::settings::{LogFormat, Settings, CONFIG_ENV, SETTINGS};
+use cobrowse_gateway::sim::{Faults, SimConfig, Simulator};
+use cobrowse_gateway::startup::{shutdown_signal, Gateway};
+use cobrowse_gateway::graph;
+
+/// A GraphQL gateway over co-browse conversations.
+///
+/// With no configuration it runs in demo mode: a PureCloud simulator starts
+/// in-process and the gateway reads from it over real HTTP.
+#[derive(Parser)]
+#[command(name = "cobrowse-gateway", version, after_long_help = settings_help())]
+struct Cli {
+    /// A TOML settings file (also COBROWSE_CONFIG).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The address to listen on (server.listen).
+    #[arg(long, global = true, value_name = "ADDR")]
+    listen: Option<String>,
+    /// The PureCloud API base URL (upstream.url); unset means demo mode.
+    #[arg(long, global = true, value_name = "URL")]
+    upstream_url: Option<String>,
+    /// Log format: text or json (log.format).
+    #[arg(long, global = true, value_name = "FORMAT")]
+    log_format: Option<String>,
+    /// Any setting, as section.key=value (repeatable); see the list below.
+    #[arg(long = "set", global = true, value_name = "PATH=VALUE")]
+    set: Vec<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the GraphQL gateway (the default).
+    Serve,
+    /// Run the PureCloud simulator alone, to point other tools at it. It
+    /// prints its URL and the client credentials it accepts.
+    Simulate(SimulateArgs),
+    /// Print the GraphQL schema (SDL) and exit.
+    Schema,
+}
+
+#[derive(clap::Args)]
+struct SimulateArgs {
+    /// Conversations to seed.
+    #[arg(long, default_value_t = 24)]
+    conversations: usize,
+    /// Seed of the data.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Client id to accept.
+    #[arg(long, default_value = "cobrowse-gateway-demo")]
+    client_id: String,
+    /// Client secret to accept (random when not given).
+    #[arg(long, env = "COBROWSE_SIM_CLIENT_SECRET", hide_env_values = true)]
+    client_secret: Option<String>,
+    /// Latency added to every request, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Share of API requests answered 429 (0 to 1).
+    #[arg(long, default_value_t = 0.0)]
+    rate_limit_fraction: f64,
+    /// Share of API requests answered 503 (0 to 1).
+    #[arg(long, default_value_t = 0.0)]
+    error_fraction: f64,
+    /// Lifetime of issued tokens, in seconds.
+    #[arg(long, default_value_t = 86_400)]
+    token_lifetime_s: u64,
+}
+
+fn settings_help() -> String {
+    let mut help = format!(
+        "Settings (defaults < settings file (--config or {CONFIG_ENV}) < environment < flags):\n"
+    );
+    for s in SETTINGS {
+        help.push_str(&format!(
+            "  {:<30} {:<40} {}{}\n",
+            s.path,
+            s.env,
+            s.help,
+            s.default.map(|d| format!(" [default: {d}]")).unwrap_or_default()
+        ));
+    }
+    help
+}
+
+fn overrides(cli: &Cli) -> Result<Vec<(String, String)>, String> {
+    let mut overrides = Vec::new();
+    for (path, value) in [
+        ("server.listen", &cli.listen),
+        ("upstream.url", &cli.upstream_url),
+        ("log.format", &cli.log_format),
+    ] {
+        if let Some(value) = value {
+            overrides.push((path.to_owned(), value.clone()));
+        }
+    }
+    for pair in &cli.set {
+        let (path, value) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("--set takes section.key=value, got `{pair}`"))?;
+        overrides.push((path.trim().to_owned(), value.to_owned()));
+    }
+    Ok(overrides)
+}
+
+fn init_logs(settings: &Settings) {
+    let filter = tracing_subscriber::EnvFilter::new(&settings.log.filter);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match settings.log.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::Schema) = cli.command {
+        print!("{}", graph::sdl());
+        return ExitCode::SUCCESS;
+    }
+    let settings = match overrides(&cli).and_then(|o| Settings::load(cli.config.as_deref(), &o).map_err(|e| e.to_string())) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logs(&settings);
+    let result = match cli.command {
+        Some(Command::Simulate(args)) => simulate(cli.listen.as_deref(), args).await,
+        _ => serve(settings).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let gateway = Gateway::build(settings).await?;
+    let base = format!("http://{}", gateway.local_addr());
+    println!("cobrowse-gateway listening on {base}");
+    println!("  GraphQL:  {base}/graphql");
+    println!("  GraphiQL: {base}/graphiql");
+    if let Some(sim) = gateway.simulator() {
+        println!("  demo mode: reading from the built-in PureCloud simulator at {}", sim.url());
+    }
+    gateway.run_until_stopped(shutdown_signal()).await
+}
+
+async fn simulate(listen: Option<&str>, args: SimulateArgs) -> anyhow::Result<()> {
+    let mut config = SimConfig::local(args.conversations, args.seed);
+    config.listen = listen.unwrap_or("127.0.0.1:8090").parse()?;
+    config.client_id = args.client_id;
+    if let Some(secret) = args.client_secret {
+        config.client_secret = Secret::new(secret);
+    }
+    config.faults = Faults {
+        latency_ms: args.latency_ms,
+        rate_limit_fraction: args.rate_limit_fraction,
+        error_fraction: args.error_fraction,
+        token_lifetime_s: args.token_lifetime_s,
+        ..Faults::default()
+    };
+    let sim = Simulator::start(config).await?;
+    println!("PureCloud simulator listening on {}", sim.url());
+    println!("  client id:     {}", sim.client_id());
+    println!("  client secret: {}", sim.client_secret().expose());
+    println!("  counts: GET {}/__sim/stats, faults: PUT {}/__sim/faults", sim.url(), sim.url());
+    tokio::select! {
+        () = sim.wait() => {},
+        () = shutdown_signal() => {},
+    }
+    Ok(())
+}

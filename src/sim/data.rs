@@ -263,7 +263,9 @@ impl Gen {
     ) -> SimConversation {
         let id = self.uuid();
         let active = index % 4 != 3;
-        let start = self.now - Duration::seconds(self.rng.random_range(120..2700));
+        // Every conversation started 10 to 45 minutes ago, which leaves room
+        // for two sessions that both start in the past.
+        let start = self.now - Duration::seconds(self.rng.random_range(600..2700));
         let agent = &users[self.rng.random_range(0..users.len())];
         let queue = &queues[self.rng.random_range(0..queues.len())];
         let (first, last) = self.name();
@@ -276,11 +278,11 @@ impl Gen {
         let mut at = start + Duration::seconds(self.rng.random_range(45..120));
         for k in 0..session_count {
             let last_session = k + 1 == session_count;
-            let length = Duration::seconds(self.rng.random_range(90..900));
             let end = if last_session && active {
                 None
             } else {
-                Some((at + length).min(self.now - Duration::seconds(5)))
+                let length = Duration::seconds(self.rng.random_range(60..300));
+                Some((at + length).min(self.now - Duration::seconds(180)))
             };
             plans.push(SessionPlan {
                 id: format!("cb-{:012x}", self.rng.random::<u64>() & 0xffff_ffff_ffff),
@@ -289,7 +291,10 @@ impl Gen {
                 control_granted: self.rng.random_bool(0.5),
                 odd_segment: index % 5 == 2 && k == 0,
             });
-            at = end.unwrap_or(at) + Duration::seconds(self.rng.random_range(30..240));
+            if let Some(end) = end {
+                let gap = Duration::seconds(self.rng.random_range(30..120));
+                at = (end + gap).min(self.now - Duration::seconds(60));
+            }
         }
 
         let customer_id = self.uuid();
@@ -596,6 +601,23 @@ mod tests {
         let ids = |w: &World| w.conversations.iter().map(|c| c.full.id.clone()).collect::<Vec<_>>();
         assert_eq!(ids(&a), ids(&b));
         assert_ne!(ids(&a), ids(&World::generate(12, 4, now)));
+    }
+
+    #[test]
+    fn every_time_is_in_the_past_and_sessions_do_not_overlap() {
+        let now = Utc::now();
+        let world = World::generate(40, 9, now);
+        for conv in &world.conversations {
+            let customer = &conv.full.participants[0];
+            let mut previous_end = None;
+            for comm in &customer.cobrowsesessions {
+                let connected = comm.connected_time.expect("connected");
+                assert!(connected < now);
+                assert!(comm.disconnected_time.is_none_or(|d| connected <= d && d < now));
+                assert!(previous_end.is_none_or(|e| e <= connected));
+                previous_end = comm.disconnected_time;
+            }
+        }
     }
 
     #[test]

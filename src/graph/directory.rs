@@ -1,0 +1,222 @@
+//! Users, queues and wrap-up codes: long-lived directory data.
+//!
+//! References (`user`, `queue`) resolve through per-request [`Loaders`]:
+//! every reference asked for while a response is being built is gathered into
+//! one bulk call (after the cache has served what it has). The loaders live
+//! and die with the request; what outlives it lives in the cache.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::{Context, Lookahead, Object, Result, ID};
+
+use super::errors::{coded, GqlResult};
+use super::ids::NodeId;
+use super::selects_any;
+use crate::source::{SharedError, Source};
+use crate::upstream::model;
+use crate::upstream::BULK_PAGE_SIZE;
+
+/// The per-request batch loaders.
+pub struct Loaders {
+    users: DataLoader<UserLoader>,
+    queues: DataLoader<QueueLoader>,
+}
+
+impl Loaders {
+    /// Fresh loaders for one request.
+    pub fn new(source: &Arc<Source>) -> Self {
+        // The delay gathers every reference of one resolution wave.
+        let delay = Duration::from_millis(2);
+        Self {
+            users: DataLoader::new(UserLoader(Arc::clone(source)), tokio::spawn)
+                .delay(delay)
+                .max_batch_size(BULK_PAGE_SIZE * 10),
+            queues: DataLoader::new(QueueLoader(Arc::clone(source)), tokio::spawn)
+                .delay(delay)
+                .max_batch_size(BULK_PAGE_SIZE * 10),
+        }
+    }
+}
+
+struct UserLoader(Arc<Source>);
+struct QueueLoader(Arc<Source>);
+
+impl Loader<Arc<str>> for UserLoader {
+    type Value = Arc<model::User>;
+    type Error = SharedError;
+
+    async fn load(&self, keys: &[Arc<str>]) -> Result<HashMap<Arc<str>, Self::Value>, Self::Error> {
+        self.0.users(keys).await
+    }
+}
+
+impl Loader<Arc<str>> for QueueLoader {
+    type Value = Arc<model::Queue>;
+    type Error = SharedError;
+
+    async fn load(&self, keys: &[Arc<str>]) -> Result<HashMap<Arc<str>, Self::Value>, Self::Error> {
+        self.0.queues(keys).await
+    }
+}
+
+const USER_DATA_FIELDS: &[&str] = &["name", "email", "username", "title", "department", "state"];
+const QUEUE_DATA_FIELDS: &[&str] = &["name", "description", "memberCount"];
+
+/// Resolves a user reference: without a load when only its id is asked for.
+pub async fn user_ref(ctx: &Context<'_>, id: Option<Arc<str>>) -> Result<Option<User>> {
+    let Some(id) = id else { return Ok(None) };
+    if !selects_any(&ctx.look_ahead(), USER_DATA_FIELDS) {
+        return Ok(Some(User { id, data: None }));
+    }
+    let loaders = ctx.data_unchecked::<Loaders>();
+    match loaders.users.load_one(Arc::clone(&id)).await.gql()? {
+        Some(data) => Ok(Some(User { id, data: Some(data) })),
+        None => Err(not_found("user", &id)),
+    }
+}
+
+/// Resolves a queue reference: without a load when only its id is asked for.
+pub async fn queue_ref(ctx: &Context<'_>, id: Option<Arc<str>>) -> Result<Option<Queue>> {
+    let Some(id) = id else { return Ok(None) };
+    if !selects_any(&ctx.look_ahead(), QUEUE_DATA_FIELDS) {
+        return Ok(Some(Queue { id, data: None }));
+    }
+    let loaders = ctx.data_unchecked::<Loaders>();
+    match loaders.queues.load_one(Arc::clone(&id)).await.gql()? {
+        Some(data) => Ok(Some(Queue { id, data: Some(data) })),
+        None => Err(not_found("queue", &id)),
+    }
+}
+
+fn not_found(what: &str, id: &str) -> async_graphql::Error {
+    coded("UPSTREAM_NOT_FOUND", format!("{what} {id} was not found upstream"))
+}
+
+/// Whether a selection of users needs their data (for prefetching).
+pub fn wants_user_data(look: &Lookahead<'_>) -> bool {
+    selects_any(look, USER_DATA_FIELDS)
+}
+
+/// Whether a selection of queues needs their data (for prefetching).
+pub fn wants_queue_data(look: &Lookahead<'_>) -> bool {
+    selects_any(look, QUEUE_DATA_FIELDS)
+}
+
+/// A PureCloud user, usually the agent behind a participant.
+pub struct User {
+    pub(crate) id: Arc<str>,
+    pub(crate) data: Option<Arc<model::User>>,
+}
+
+/// A PureCloud user, usually the agent behind a participant.
+#[Object]
+impl User {
+    /// Global id of this user (opaque; use it with `node(id:)`).
+    pub async fn id(&self) -> ID {
+        ID(NodeId::User { user: self.id.to_string() }.encode())
+    }
+    /// The user's PureCloud id.
+    async fn user_id(&self) -> &str {
+        &self.id
+    }
+    /// Display name.
+    async fn name(&self) -> Option<&str> {
+        self.data.as_ref()?.name.as_deref()
+    }
+    /// E-mail address.
+    async fn email(&self) -> Option<&str> {
+        self.data.as_ref()?.email.as_deref()
+    }
+    /// Login name.
+    async fn username(&self) -> Option<&str> {
+        self.data.as_ref()?.username.as_deref()
+    }
+    /// Job title.
+    async fn title(&self) -> Option<&str> {
+        self.data.as_ref()?.title.as_deref()
+    }
+    /// Department.
+    async fn department(&self) -> Option<&str> {
+        self.data.as_ref()?.department.as_deref()
+    }
+    /// Account state (`active`, `inactive`, `deleted`).
+    async fn state(&self) -> Option<&str> {
+        self.data.as_ref()?.state.as_deref()
+    }
+}
+
+/// A routing queue that offered the conversation.
+pub struct Queue {
+    pub(crate) id: Arc<str>,
+    pub(crate) data: Option<Arc<model::Queue>>,
+}
+
+/// A routing queue that offered the conversation.
+#[Object]
+impl Queue {
+    /// Global id of this queue (opaque; use it with `node(id:)`).
+    pub async fn id(&self) -> ID {
+        ID(NodeId::Queue { queue: self.id.to_string() }.encode())
+    }
+    /// The queue's PureCloud id.
+    async fn queue_id(&self) -> &str {
+        &self.id
+    }
+    /// Queue name.
+    async fn name(&self) -> Option<&str> {
+        self.data.as_ref()?.name.as_deref()
+    }
+    /// What the queue is for.
+    async fn description(&self) -> Option<&str> {
+        self.data.as_ref()?.description.as_deref()
+    }
+    /// How many users are members of the queue.
+    async fn member_count(&self) -> Option<i64> {
+        self.data.as_ref()?.member_count
+    }
+}
+
+/// A wrap-up code an agent can apply after a conversation.
+pub struct WrapupCode(pub(crate) model::WrapupCode);
+
+/// A wrap-up code an agent can apply after a conversation.
+#[Object]
+impl WrapupCode {
+    /// The code's id (what `Wrapup.code` holds).
+    async fn code_id(&self) -> Option<&str> {
+        self.0.id.as_deref()
+    }
+    /// The code's name.
+    async fn name(&self) -> Option<&str> {
+        self.0.name.as_deref()
+    }
+    /// When the code was created.
+    async fn date_created(&self) -> Option<model::Time> {
+        self.0.date_created
+    }
+}
+
+/// Every wrap-up code of the organisation.
+pub async fn wrapup_codes(source: &Source) -> Result<Vec<WrapupCode>> {
+    let codes = source.wrapup_codes().await.gql()?;
+    Ok(codes.0.iter().cloned().map(WrapupCode).collect())
+}
+
+/// Loads one user for `node(id:)` and `Query.user`.
+pub async fn load_user(ctx: &Context<'_>, id: &str) -> Result<Option<User>> {
+    let loaders = ctx.data_unchecked::<Loaders>();
+    let id: Arc<str> = id.into();
+    let data = loaders.users.load_one(Arc::clone(&id)).await.gql()?;
+    Ok(data.map(|data| User { id, data: Some(data) }))
+}
+
+/// Loads one queue for `node(id:)` and `Query.queue`.
+pub async fn load_queue(ctx: &Context<'_>, id: &str) -> Result<Option<Queue>> {
+    let loaders = ctx.data_unchecked::<Loaders>();
+    let id: Arc<str> = id.into();
+    let data = loaders.queues.load_one(Arc::clone(&id)).await.gql()?;
+    Ok(data.map(|data| Queue { id, data: Some(data) }))
+}

@@ -1,0 +1,150 @@
+//! Every error a client sees has a stable `extensions.code`.
+//!
+//! Upstream errors carry their code, correlation id and retry hint through
+//! [`GqlResult::gql`]. The [`ErrorCodes`] extension gives the errors that
+//! async-graphql raises itself (parse, validation, limits, coercion) a code
+//! too, so a client never has to match on message text.
+
+use std::sync::Arc;
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
+};
+use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::{ErrorExtensions, Response, ServerError, ServerResult, ValidationResult, Variables};
+
+use crate::upstream::UpstreamError;
+
+/// Codes of errors raised by the graph itself.
+pub mod code {
+    pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+    pub const NOT_FOUND: &str = "NOT_FOUND";
+    pub const PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
+    pub const VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
+    pub const QUERY_TOO_COMPLEX: &str = "QUERY_TOO_COMPLEX";
+    pub const INTERNAL: &str = "INTERNAL_SERVER_ERROR";
+}
+
+/// An error with a code and a message for the client.
+pub fn coded(code: &'static str, message: impl Into<String>) -> async_graphql::Error {
+    async_graphql::Error::new(message).extend_with(|_, e| e.set("code", code))
+}
+
+/// A `BAD_USER_INPUT` error.
+pub fn bad_input(message: impl Into<String>) -> async_graphql::Error {
+    coded(code::BAD_USER_INPUT, message)
+}
+
+/// The GraphQL form of an upstream error.
+pub fn upstream(error: &UpstreamError) -> async_graphql::Error {
+    async_graphql::Error::new(error.to_string()).extend_with(|_, e| {
+        e.set("code", error.code());
+        if let Some(id) = error.correlation_id() {
+            e.set("correlationId", id);
+        }
+        if let Some(wait) = error.retry_after() {
+            e.set("retryAfterSeconds", wait.as_secs());
+        }
+    })
+}
+
+/// Converts upstream results into GraphQL results with codes. Use it instead
+/// of `?` on an upstream error, which would lose the code.
+pub trait GqlResult<T> {
+    fn gql(self) -> async_graphql::Result<T>;
+}
+
+impl<T> GqlResult<T> for Result<T, UpstreamError> {
+    fn gql(self) -> async_graphql::Result<T> {
+        self.map_err(|e| upstream(&e))
+    }
+}
+
+impl<T> GqlResult<T> for Result<T, Arc<UpstreamError>> {
+    fn gql(self) -> async_graphql::Result<T> {
+        self.map_err(|e| upstream(&e))
+    }
+}
+
+/// Gives every error of a response a code.
+pub struct ErrorCodes;
+
+impl ExtensionFactory for ErrorCodes {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ErrorCodesExtension)
+    }
+}
+
+struct ErrorCodesExtension;
+
+fn with_code(mut error: ServerError, code: &str) -> ServerError {
+    let has_code = error
+        .extensions
+        .as_ref()
+        .is_some_and(|e| e.get("code").is_some());
+    if !has_code {
+        error
+            .extensions
+            .get_or_insert_with(Default::default)
+            .set("code", code);
+    }
+    error
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for ErrorCodesExtension {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let mut response = next.run(ctx).await;
+        response.errors = std::mem::take(&mut response.errors)
+            .into_iter()
+            .map(|error| {
+                let code = if error.message.starts_with("Invalid value for argument")
+                    || error.message.starts_with("Failed to parse")
+                    || error.message.starts_with("Variable")
+                {
+                    code::BAD_USER_INPUT
+                } else if error.path.is_empty() {
+                    code::VALIDATION_FAILED
+                } else {
+                    code::INTERNAL
+                };
+                with_code(error, code)
+            })
+            .collect();
+        response
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        next.run(ctx, query, variables)
+            .await
+            .map_err(|e| with_code(e, code::PARSE_FAILED))
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        next.run(ctx).await.map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|e| {
+                    let code = if e.message.starts_with("Query is too complex")
+                        || e.message.starts_with("Query is nested too deep")
+                    {
+                        code::QUERY_TOO_COMPLEX
+                    } else {
+                        code::VALIDATION_FAILED
+                    };
+                    with_code(e, code)
+                })
+                .collect()
+        })
+    }
+}

@@ -1,0 +1,69 @@
+//! The GraphQL schema: types, resolvers, loaders, ids and error codes.
+//!
+//! Resolvers read through [`crate::source::Source`] (cache, then upstream)
+//! and never see HTTP. Per-request state (the [`directory::Loaders`]) is
+//! attached to each request by the server; the schema holds only what is
+//! shared by every request.
+
+pub mod communication;
+pub mod conversation;
+pub mod directory;
+pub mod errors;
+pub mod ids;
+pub mod mutation;
+pub mod query;
+pub mod session;
+
+use std::sync::Arc;
+
+use async_graphql::{Context, EmptySubscription, Lookahead, Schema};
+use chrono::Utc;
+
+use crate::settings::LimitSettings;
+use crate::source::Source;
+use crate::upstream::model::Time;
+
+/// The schema type.
+pub type GatewaySchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
+
+/// Limits resolvers enforce.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    pub max_page_size: usize,
+}
+
+/// Builds the schema over `source`.
+pub fn schema(source: Arc<Source>, limits: &LimitSettings) -> GatewaySchema {
+    builder()
+        .data(source)
+        .data(Limits { max_page_size: limits.max_page_size })
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .finish()
+}
+
+/// The SDL of the schema (what `schema.graphql` holds).
+pub fn sdl() -> String {
+    builder().finish().sdl()
+}
+
+fn builder() -> async_graphql::SchemaBuilder<query::Query, mutation::Mutation, EmptySubscription> {
+    Schema::build(query::Query, mutation::Mutation, EmptySubscription).extension(errors::ErrorCodes)
+}
+
+/// The request's data source.
+pub(crate) fn source<'a>(ctx: &Context<'a>) -> &'a Source {
+    ctx.data_unchecked::<Arc<Source>>()
+}
+
+/// Whether the selection asks for any of `fields`.
+pub(crate) fn selects_any(look: &Lookahead<'_>, fields: &[&str]) -> bool {
+    fields.iter().any(|f| look.field(f).exists())
+}
+
+/// Seconds from `start` to `end`, or to now when `end` is not yet known.
+pub(crate) fn duration_seconds(start: Option<Time>, end: Option<Time>) -> Option<f64> {
+    let start = start?;
+    let end = end.unwrap_or_else(Utc::now);
+    Some((end - start).num_milliseconds().max(0) as f64 / 1000.0)
+}

@@ -1,0 +1,152 @@
+//! Mutations for partner apps, on the media-agnostic participant endpoints.
+//! Each one invalidates the cached conversation it changed and answers with
+//! the participant as upstream now has it.
+
+use std::collections::BTreeMap;
+
+use async_graphql::{Context, InputObject, Object, Result};
+
+use super::conversation::{ConversationData, Participant};
+use super::errors::{bad_input, GqlResult};
+use super::source;
+use crate::upstream::model::{MediaParticipantRequest, ParticipantAttributes, Wrapup};
+
+const MAX_ATTRIBUTES: usize = 50;
+const MAX_KEY_LEN: usize = 256;
+const MAX_VALUE_LEN: usize = 4096;
+const MAX_NOTES_LEN: usize = 4096;
+
+/// One attribute to set.
+#[derive(InputObject)]
+pub struct AttributeInput {
+    /// The attribute's name (1 to 256 characters).
+    pub key: String,
+    /// The attribute's value (at most 4096 characters).
+    pub value: String,
+}
+
+/// A wrap-up to apply.
+#[derive(InputObject)]
+pub struct WrapupInput {
+    /// The wrap-up code's id (see `Query.wrapupCodes`).
+    pub code: String,
+    /// Notes (at most 4096 characters).
+    pub notes: Option<String>,
+    /// Tags.
+    #[graphql(default)]
+    pub tags: Vec<String>,
+    /// How long wrap-up took, in seconds.
+    pub duration_seconds: Option<i64>,
+}
+
+/// The root of mutations.
+pub struct Mutation;
+
+#[Object]
+impl Mutation {
+    /// Disconnects a participant from the co-browse (and every other) media
+    /// of a conversation.
+    async fn disconnect_participant(
+        &self,
+        ctx: &Context<'_>,
+        conversation_id: String,
+        participant_id: String,
+    ) -> Result<Option<Participant>> {
+        let body = MediaParticipantRequest {
+            state: Some("disconnected".into()),
+            ..MediaParticipantRequest::default()
+        };
+        patch(ctx, &conversation_id, &participant_id, &body).await
+    }
+
+    /// Applies a wrap-up code to a participant.
+    async fn apply_wrapup(
+        &self,
+        ctx: &Context<'_>,
+        conversation_id: String,
+        participant_id: String,
+        wrapup: WrapupInput,
+    ) -> Result<Option<Participant>> {
+        if wrapup.code.trim().is_empty() {
+            return Err(bad_input("`wrapup.code` must not be empty"));
+        }
+        if wrapup.notes.as_ref().is_some_and(|n| n.len() > MAX_NOTES_LEN) {
+            return Err(bad_input(format!("`wrapup.notes` must be at most {MAX_NOTES_LEN} characters")));
+        }
+        if wrapup.duration_seconds.is_some_and(|d| d < 0) {
+            return Err(bad_input("`wrapup.durationSeconds` must not be negative"));
+        }
+        let body = MediaParticipantRequest {
+            wrapup: Some(Wrapup {
+                code: Some(wrapup.code),
+                notes: wrapup.notes,
+                tags: wrapup.tags,
+                duration_seconds: wrapup.duration_seconds,
+                ..Wrapup::default()
+            }),
+            ..MediaParticipantRequest::default()
+        };
+        patch(ctx, &conversation_id, &participant_id, &body).await
+    }
+
+    /// Sets (adds or replaces) attributes of a participant.
+    async fn set_participant_attributes(
+        &self,
+        ctx: &Context<'_>,
+        conversation_id: String,
+        participant_id: String,
+        attributes: Vec<AttributeInput>,
+    ) -> Result<Option<Participant>> {
+        if attributes.is_empty() || attributes.len() > MAX_ATTRIBUTES {
+            return Err(bad_input(format!("pass 1 to {MAX_ATTRIBUTES} attributes")));
+        }
+        let mut map = BTreeMap::new();
+        for AttributeInput { key, value } in attributes {
+            if key.is_empty() || key.len() > MAX_KEY_LEN {
+                return Err(bad_input(format!("attribute keys must be 1 to {MAX_KEY_LEN} characters")));
+            }
+            if value.len() > MAX_VALUE_LEN {
+                return Err(bad_input(format!("attribute `{key}` is longer than {MAX_VALUE_LEN} characters")));
+            }
+            map.insert(key, value);
+        }
+        check_ids(&conversation_id, &participant_id)?;
+        let body = ParticipantAttributes { attributes: map };
+        source(ctx)
+            .patch_participant_attributes(&conversation_id, &participant_id, &body)
+            .await
+            .gql()?;
+        reread(ctx, &conversation_id, &participant_id).await
+    }
+}
+
+fn check_ids(conversation_id: &str, participant_id: &str) -> Result<()> {
+    for (name, id) in [("conversationId", conversation_id), ("participantId", participant_id)] {
+        if id.trim().is_empty() || id.len() > 256 {
+            return Err(bad_input(format!("`{name}` must be a non-empty id of at most 256 characters")));
+        }
+    }
+    Ok(())
+}
+
+async fn patch(
+    ctx: &Context<'_>,
+    conversation_id: &str,
+    participant_id: &str,
+    body: &MediaParticipantRequest,
+) -> Result<Option<Participant>> {
+    check_ids(conversation_id, participant_id)?;
+    source(ctx)
+        .patch_participant(conversation_id, participant_id, body)
+        .await
+        .gql()?;
+    reread(ctx, conversation_id, participant_id).await
+}
+
+async fn reread(ctx: &Context<'_>, conversation_id: &str, participant_id: &str) -> Result<Option<Participant>> {
+    let full = source(ctx).conversation(conversation_id).await.gql()?;
+    let data = ConversationData::from_full(conversation_id, full)
+        .for_participants(ctx, &ctx.look_ahead())
+        .await?;
+    Ok(data.participant(participant_id))
+}

@@ -1,0 +1,331 @@
+//! The query root: entry points, `node(id:)` and the active-conversations
+//! connection with its look-ahead prefetch.
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use async_graphql::connection::{Connection, CursorType, Edge, EmptyFields};
+use async_graphql::{Context, Interface, Object, Result, SimpleObject, ID};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+
+use super::communication::{load_communication, CobrowseComm, Communication, ScreenshareComm};
+use super::conversation::{Conversation, ConversationData, Participant};
+use super::directory::{self, load_queue, load_user, wants_queue_data, wants_user_data, Queue, User, WrapupCode};
+use super::errors::{bad_input, GqlResult};
+use super::ids::NodeId;
+use super::session::{load_session, PureCloudSession};
+use super::{source, Limits};
+use crate::upstream::model::CobrowseConversation;
+
+/// An object with a global id that `node(id:)` can fetch again.
+#[derive(Interface)]
+#[graphql(field(name = "id", ty = "ID", desc = "Global id (opaque; use it with `node(id:)`)."))]
+pub enum Node {
+    Conversation(Conversation),
+    Participant(Participant),
+    Cobrowsesession(CobrowseComm),
+    Screenshare(ScreenshareComm),
+    Session(PureCloudSession),
+    User(User),
+    Queue(Queue),
+}
+
+/// The most ids `nodes(ids:)` takes at once.
+const MAX_NODE_IDS: usize = 100;
+
+/// The most characters of an upstream id argument.
+const MAX_ID_LEN: usize = 256;
+
+fn upstream_id(name: &str, value: &str) -> Result<()> {
+    if value.trim().is_empty() || value.len() > MAX_ID_LEN {
+        return Err(bad_input(format!(
+            "`{name}` must be a non-empty id of at most {MAX_ID_LEN} characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Extra fields of a conversation connection.
+#[derive(SimpleObject)]
+pub struct ConversationCount {
+    /// How many conversations match, over all pages.
+    total_count: usize,
+}
+
+/// The entry points of the graph.
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// One conversation by its PureCloud id.
+    async fn conversation(&self, ctx: &Context<'_>, conversation_id: String) -> Result<Option<Conversation>> {
+        upstream_id("conversationId", &conversation_id)?;
+        let full = source(ctx).conversation(&conversation_id).await.gql()?;
+        Ok(Some(Conversation(ConversationData::from_full(&conversation_id, full))))
+    }
+
+    /// The conversations with co-browse going on now, newest first.
+    async fn active_cobrowse_conversations(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Return the first N after `after` (at most the configured page size).")] first: Option<i32>,
+        #[graphql(desc = "A cursor from a previous page.")] after: Option<String>,
+        #[graphql(desc = "Return the last N before `before`.")] last: Option<i32>,
+        #[graphql(desc = "A cursor from a previous page.")] before: Option<String>,
+    ) -> Result<Connection<ListingCursor, Conversation, ConversationCount, EmptyFields>> {
+        let page = Page::parse(ctx, first, after, last, before)?;
+        let listing = source(ctx).active_listing().await.gql()?;
+        let mut sorted: Vec<(ListingCursor, &Arc<CobrowseConversation>)> =
+            listing.0.iter().map(|c| (ListingCursor::of(c), c)).collect();
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        let (start, end) = page.window(&sorted);
+        let mut connection = Connection::with_additional_fields(
+            start > 0,
+            end < sorted.len(),
+            ConversationCount { total_count: sorted.len() },
+        );
+        let nodes: Vec<ConversationData> = sorted[start..end]
+            .iter()
+            .map(|(_, c)| ConversationData::from_view(Arc::clone(c)))
+            .collect();
+        let nodes = prefetch(ctx, nodes).await;
+        for ((cursor, _), node) in sorted[start..end].iter().zip(nodes) {
+            connection.edges.push(Edge::new(cursor.clone(), Conversation(node)));
+        }
+        Ok(connection)
+    }
+
+    /// One co-browse session of a conversation.
+    async fn cobrowse_session(
+        &self,
+        ctx: &Context<'_>,
+        conversation_id: String,
+        cobrowse_session_id: String,
+    ) -> Result<Option<PureCloudSession>> {
+        upstream_id("conversationId", &conversation_id)?;
+        upstream_id("cobrowseSessionId", &cobrowse_session_id)?;
+        load_session(ctx, &conversation_id, &cobrowse_session_id).await
+    }
+
+    /// Fetches any object by its global id.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
+        let Some(node_id) = NodeId::decode(&id) else {
+            return Err(bad_input(format!("`{}` is not a node id of this gateway", id.as_str())));
+        };
+        load_node(ctx, node_id).await
+    }
+
+    /// Fetches several objects by their global ids, in order (null for those not found).
+    async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
+        if ids.len() > MAX_NODE_IDS {
+            return Err(bad_input(format!("at most {MAX_NODE_IDS} ids at once")));
+        }
+        let mut decoded = Vec::with_capacity(ids.len());
+        for id in &ids {
+            match NodeId::decode(id) {
+                Some(node_id) => decoded.push(node_id),
+                None => return Err(bad_input(format!("`{}` is not a node id of this gateway", id.as_str()))),
+            }
+        }
+        futures::future::try_join_all(decoded.into_iter().map(|id| load_node(ctx, id))).await
+    }
+
+    /// One user by PureCloud id.
+    async fn user(&self, ctx: &Context<'_>, user_id: String) -> Result<Option<User>> {
+        upstream_id("userId", &user_id)?;
+        load_user(ctx, &user_id).await
+    }
+
+    /// One routing queue by PureCloud id.
+    async fn queue(&self, ctx: &Context<'_>, queue_id: String) -> Result<Option<Queue>> {
+        upstream_id("queueId", &queue_id)?;
+        load_queue(ctx, &queue_id).await
+    }
+
+    /// Every wrap-up code of the organisation.
+    async fn wrapup_codes(&self, ctx: &Context<'_>) -> Result<Vec<WrapupCode>> {
+        directory::wrapup_codes(source(ctx)).await
+    }
+}
+
+async fn load_node(ctx: &Context<'_>, id: NodeId) -> Result<Option<Node>> {
+    let source = source(ctx);
+    Ok(match id {
+        NodeId::Conversation { conversation } => {
+            let full = source.conversation(&conversation).await.gql()?;
+            Some(Node::Conversation(Conversation(ConversationData::from_full(&conversation, full))))
+        }
+        NodeId::Participant { conversation, participant } => {
+            let full = source.conversation(&conversation).await.gql()?;
+            let data = ConversationData::from_full(&conversation, full)
+                .for_participants(ctx, &ctx.look_ahead())
+                .await?;
+            data.participant(&participant).map(Node::Participant)
+        }
+        NodeId::Cobrowsesession { conversation, communication, .. } => {
+            match load_communication(ctx, &conversation, &communication).await? {
+                Some(Communication::Cobrowsesession(c)) => Some(Node::Cobrowsesession(c)),
+                _ => None,
+            }
+        }
+        NodeId::Screenshare { conversation, communication, .. } => {
+            match load_communication(ctx, &conversation, &communication).await? {
+                Some(Communication::Screenshare(s)) => Some(Node::Screenshare(s)),
+                _ => None,
+            }
+        }
+        NodeId::PureCloudSession { conversation, session } => {
+            load_session(ctx, &conversation, &session).await?.map(Node::Session)
+        }
+        NodeId::User { user } => load_user(ctx, &user).await?.map(Node::User),
+        NodeId::Queue { queue } => load_queue(ctx, &queue).await?.map(Node::Queue),
+    })
+}
+
+/// Loads, for one page of listed conversations, what the selection needs,
+/// all at once: the full conversations concurrently, then users and queues
+/// in one bulk call each. Failures are left for the fields to report at
+/// their own paths.
+async fn prefetch(ctx: &Context<'_>, nodes: Vec<ConversationData>) -> Vec<ConversationData> {
+    let look = ctx.look_ahead();
+    let selections = [look.field("edges").field("node"), look.field("nodes")];
+    let needs_full = selections.iter().any(ConversationData::selection_needs_full);
+    let source = source(ctx);
+    let nodes = if needs_full {
+        futures::future::join_all(nodes.into_iter().map(|node| async move {
+            let fallback = node.clone();
+            node.with_full(source).await.unwrap_or(fallback)
+        }))
+        .await
+    } else {
+        nodes
+    };
+    let wants_users = selections
+        .iter()
+        .any(|s| wants_user_data(&s.field("participants").field("user")));
+    let wants_queues = selections
+        .iter()
+        .any(|s| wants_queue_data(&s.field("participants").field("queue")));
+    if wants_users || wants_queues {
+        let (mut users, mut queues) = (Vec::new(), Vec::new());
+        for node in &nodes {
+            for participant in node.participants() {
+                let (user, queue) = participant.references();
+                users.extend(user);
+                queues.extend(queue);
+            }
+        }
+        let users = async { if wants_users && !users.is_empty() { drop(source.users(&users).await) } };
+        let queues = async { if wants_queues && !queues.is_empty() { drop(source.queues(&queues).await) } };
+        futures::join!(users, queues);
+    }
+    nodes
+}
+
+/// A keyset cursor over the active listing: newest start first, then id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListingCursor {
+    start_ms: i64,
+    id: String,
+}
+
+impl ListingCursor {
+    fn of(conversation: &CobrowseConversation) -> Self {
+        let start = conversation.participants.iter().filter_map(|p| p.start_time).min();
+        Self {
+            start_ms: start.map_or(i64::MIN, |t| t.timestamp_millis()),
+            id: conversation.id.clone().unwrap_or_default(),
+        }
+    }
+}
+
+impl Ord for ListingCursor {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.start_ms.cmp(&self.start_ms).then_with(|| self.id.cmp(&other.id))
+    }
+}
+
+impl PartialOrd for ListingCursor {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl CursorType for ListingCursor {
+    type Error = String;
+
+    fn decode_cursor(s: &str) -> Result<Self, Self::Error> {
+        let invalid = || format!("`{s}` is not a cursor of this connection");
+        let bytes = URL_SAFE_NO_PAD.decode(s).map_err(|_| invalid())?;
+        let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+        let rest = text.strip_prefix("c1:").ok_or_else(invalid)?;
+        let (start, id) = rest.split_once(':').ok_or_else(invalid)?;
+        Ok(Self { start_ms: start.parse().map_err(|_| invalid())?, id: id.to_owned() })
+    }
+
+    fn encode_cursor(&self) -> String {
+        URL_SAFE_NO_PAD.encode(format!("c1:{}:{}", self.start_ms, self.id))
+    }
+}
+
+/// Checked pagination arguments.
+struct Page {
+    first: Option<usize>,
+    last: Option<usize>,
+    after: Option<ListingCursor>,
+    before: Option<ListingCursor>,
+}
+
+impl Page {
+    fn parse(
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Self> {
+        let max = ctx.data_unchecked::<Limits>().max_page_size;
+        let count = |name: &str, n: Option<i32>| -> Result<Option<usize>> {
+            match n {
+                None => Ok(None),
+                Some(n) if n < 0 => Err(bad_input(format!("`{name}` must not be negative"))),
+                Some(n) if n as usize > max => Err(bad_input(format!("`{name}` must be at most {max}"))),
+                Some(n) => Ok(Some(n as usize)),
+            }
+        };
+        let cursor = |c: Option<String>| -> Result<Option<ListingCursor>> {
+            c.map(|c| ListingCursor::decode_cursor(&c).map_err(bad_input)).transpose()
+        };
+        let (first, last) = (count("first", first)?, count("last", last)?);
+        if first.is_some() && last.is_some() {
+            return Err(bad_input("pass `first` or `last`, not both"));
+        }
+        Ok(Self {
+            first: first.or(if last.is_none() { Some(max.min(50)) } else { None }),
+            last,
+            after: cursor(after)?,
+            before: cursor(before)?,
+        })
+    }
+
+    /// The half-open range of `sorted` this page covers.
+    fn window<T>(&self, sorted: &[(ListingCursor, T)]) -> (usize, usize) {
+        let mut start = match &self.after {
+            Some(after) => sorted.partition_point(|(c, _)| c <= after),
+            None => 0,
+        };
+        let mut end = match &self.before {
+            Some(before) => sorted.partition_point(|(c, _)| c < before),
+            None => sorted.len(),
+        };
+        end = end.max(start);
+        if let Some(first) = self.first {
+            end = end.min(start + first);
+        }
+        if let Some(last) = self.last {
+            start = start.max(end.saturating_sub(last));
+        }
+        (start, end)
+    }
+}
