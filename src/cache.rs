@@ -9,7 +9,7 @@
 //! `try_get_with` runs one initializer per key and shares its result).
 
 use std::future::Future;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,9 +31,7 @@ impl Scope {
     pub fn of(parts: &[&str]) -> Self {
         static KEYS: std::sync::OnceLock<std::collections::hash_map::RandomState> =
             std::sync::OnceLock::new();
-        let mut hasher = KEYS.get_or_init(Default::default).build_hasher();
-        parts.hash(&mut hasher);
-        Scope(hasher.finish())
+        Scope(KEYS.get_or_init(Default::default).hash_one(parts))
     }
 }
 
@@ -221,7 +219,9 @@ impl Cache {
         let entry = cache
             .try_get_with(key, async {
                 fetched = true;
-                fetch.await.map(|f| self.entry(T::wrap(Arc::new(f.value)), f.bytes))
+                fetch
+                    .await
+                    .map(|f| self.entry(T::wrap(Arc::new(f.value)), f.bytes))
             })
             .await?;
         self.count(!fetched);

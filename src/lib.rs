@@ -3,12 +3,12 @@
 //! See `ARCHITECTURE.md` for the map of the code and its invariants.
 
 pub mod cache;
+pub mod graph;
 pub mod secret;
+pub mod server;
 pub mod settings;
 pub mod sim;
 mod singleflight;
 pub mod source;
-pub mod upstream;
-pub mod graph;
-pub mod server;
 pub mod startup;
+pub mod upstream;

@@ -5,11 +5,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use cobrowse_gateway::graph;
 use cobrowse_gateway::secret::Secret;
 use cobrowse_gateway::settings::{LogFormat, Settings, CONFIG_ENV, SETTINGS};
 use cobrowse_gateway::sim::{Faults, SimConfig, Simulator};
 use cobrowse_gateway::startup::{shutdown_signal, Gateway};
-use cobrowse_gateway::graph;
 
 /// A GraphQL gateway over co-browse conversations.
 ///
@@ -86,7 +86,9 @@ fn settings_help() -> String {
             s.path,
             s.env,
             s.help,
-            s.default.map(|d| format!(" [default: {d}]")).unwrap_or_default()
+            s.default
+                .map(|d| format!(" [default: {d}]"))
+                .unwrap_or_default()
         ));
     }
     help
@@ -112,9 +114,21 @@ fn overrides(cli: &Cli) -> Result<Vec<(String, String)>, String> {
     Ok(overrides)
 }
 
+/// Writes to stdout; a closed stdout (a pipe nobody reads) must not stop
+/// the server, so write errors are ignored.
+fn say(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
 fn init_logs(settings: &Settings) {
     let filter = tracing_subscriber::EnvFilter::new(&settings.log.filter);
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Logs go to stderr; stdout carries only the start-up banner.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match settings.log.format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
@@ -128,7 +142,9 @@ async fn main() -> ExitCode {
         print!("{}", graph::sdl());
         return ExitCode::SUCCESS;
     }
-    let settings = match overrides(&cli).and_then(|o| Settings::load(cli.config.as_deref(), &o).map_err(|e| e.to_string())) {
+    let settings = match overrides(&cli)
+        .and_then(|o| Settings::load(cli.config.as_deref(), &o).map_err(|e| e.to_string()))
+    {
         Ok(settings) => settings,
         Err(e) => {
             eprintln!("error: {e}");
@@ -152,12 +168,15 @@ async fn main() -> ExitCode {
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let gateway = Gateway::build(settings).await?;
     let base = format!("http://{}", gateway.local_addr());
-    println!("cobrowse-gateway listening on {base}");
-    println!("  GraphQL:  {base}/graphql");
-    println!("  GraphiQL: {base}/graphiql");
+    let mut banner = String::new();
     if let Some(sim) = gateway.simulator() {
-        println!("  demo mode: reading from the built-in PureCloud simulator at {}", sim.url());
+        banner += &format!(
+            "demo mode: reading from the built-in PureCloud simulator at {}\n",
+            sim.url()
+        );
     }
+    banner += &format!("cobrowse-gateway listening on {base}\n  GraphQL:  {base}/graphql\n  GraphiQL: {base}/graphiql\n");
+    say(&banner);
     gateway.run_until_stopped(shutdown_signal()).await
 }
 
@@ -176,10 +195,12 @@ async fn simulate(listen: Option<&str>, args: SimulateArgs) -> anyhow::Result<()
         ..Faults::default()
     };
     let sim = Simulator::start(config).await?;
-    println!("PureCloud simulator listening on {}", sim.url());
-    println!("  client id:     {}", sim.client_id());
-    println!("  client secret: {}", sim.client_secret().expose());
-    println!("  counts: GET {}/__sim/stats, faults: PUT {}/__sim/faults", sim.url(), sim.url());
+    let url = sim.url();
+    say(&format!(
+        "PureCloud simulator listening on {url}\n  client id:     {}\n  client secret: {}\n  counts: GET {url}/__sim/stats, faults: PUT {url}/__sim/faults\n",
+        sim.client_id(),
+        sim.client_secret().expose()
+    ));
     tokio::select! {
         () = sim.wait() => {},
         () = shutdown_signal() => {},

@@ -64,15 +64,24 @@ async fn execute(state: &AppState, request: async_graphql::Request) -> GraphQLRe
         Err(_) => {
             let error = coded(
                 "REQUEST_TIMEOUT",
-                format!("the request took longer than {} ms", state.request_timeout.as_millis()),
+                format!(
+                    "the request took longer than {} ms",
+                    state.request_timeout.as_millis()
+                ),
             );
-            async_graphql::Response::from_errors(vec![error.into_server_error(Default::default())]).into()
+            async_graphql::Response::from_errors(vec![error.into_server_error(Default::default())])
+                .into()
         }
     }
 }
 
 async fn graphiql() -> Html<String> {
-    Html(GraphiQLSource::build().endpoint("/graphql").title("cobrowse-gateway").finish())
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .title("cobrowse-gateway")
+            .finish(),
+    )
 }
 
 async fn healthz() -> &'static str {

@@ -179,6 +179,8 @@ impl FromStr for LogFormat {
 }
 
 /// The upstream a gateway talks to, once settings are checked.
+// Built once at start-up: the size of the variants does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum UpstreamMode {
     /// Start the simulator in-process and talk to it.
@@ -230,7 +232,11 @@ impl Layers {
         let mut layers = Self::default();
         for setting in SETTINGS {
             if let Some(default) = setting.default {
-                layers.put(setting.path, toml::Value::String(default.into()), Source::Default);
+                layers.put(
+                    setting.path,
+                    toml::Value::String(default.into()),
+                    Source::Default,
+                );
             }
         }
         layers
@@ -242,7 +248,10 @@ impl Layers {
             SettingsError(format!("cannot read settings file {}: {e}", path.display()))
         })?;
         let table: toml::Table = text.parse().map_err(|e| {
-            SettingsError(format!("settings file {} is not valid TOML: {e}", path.display()))
+            SettingsError(format!(
+                "settings file {} is not valid TOML: {e}",
+                path.display()
+            ))
         })?;
         for (section, value) in table {
             let toml::Value::Table(keys) = value else {
@@ -280,7 +289,11 @@ impl Layers {
                     "unknown environment variable {name}: see `cobrowse-gateway --help` for the settings"
                 )));
             };
-            self.put(setting.path, toml::Value::String(value), Source::Environment);
+            self.put(
+                setting.path,
+                toml::Value::String(value),
+                Source::Environment,
+            );
         }
         Ok(self)
     }
@@ -309,8 +322,8 @@ impl Layers {
     /// Types and checks the gathered values.
     pub fn build(self) -> Result<Settings, SettingsError> {
         let sources = self.sources;
-        let settings: Settings =
-            serde_path_to_error::deserialize(toml::Value::Table(self.values)).map_err(|e| {
+        let settings: Settings = serde_path_to_error::deserialize(toml::Value::Table(self.values))
+            .map_err(|e| {
                 let path = e.path().to_string();
                 SettingsError(format!(
                     "invalid setting {}: {}",
@@ -331,7 +344,10 @@ impl Settings {
 
     /// Settings from the process: defaults, `COBROWSE_CONFIG` or `config`,
     /// the environment, then the given flag overrides.
-    pub fn load(config: Option<&Path>, overrides: &[(String, String)]) -> Result<Self, SettingsError> {
+    pub fn load(
+        config: Option<&Path>,
+        overrides: &[(String, String)],
+    ) -> Result<Self, SettingsError> {
         let mut layers = Layers::defaults();
         let from_env = std::env::var_os(CONFIG_ENV).map(std::path::PathBuf::from);
         if let Some(path) = config.map(Path::to_path_buf).or(from_env) {
@@ -374,8 +390,15 @@ impl Settings {
             if up.client_id.as_deref().is_none_or(str::is_empty) {
                 return fail("upstream.client_id", "required when upstream.url is set");
             }
-            if up.client_secret.as_ref().is_none_or(|s| s.expose().is_empty()) {
-                return fail("upstream.client_secret", "required when upstream.url is set");
+            if up
+                .client_secret
+                .as_ref()
+                .is_none_or(|s| s.expose().is_empty())
+            {
+                return fail(
+                    "upstream.client_secret",
+                    "required when upstream.url is set",
+                );
             }
             if up.login_url.is_none() && derive_login_url(url).is_none() {
                 return fail(
@@ -390,7 +413,10 @@ impl Settings {
             );
         }
         if up.base_backoff > up.max_backoff {
-            return fail("upstream.base_backoff", "must not exceed upstream.max_backoff");
+            return fail(
+                "upstream.base_backoff",
+                "must not exceed upstream.max_backoff",
+            );
         }
         for (path, ttl) in [
             ("cache.live_ttl", self.cache.live_ttl),
@@ -515,7 +541,10 @@ mod tests {
     #[test]
     fn later_sources_override_earlier_ones() {
         let settings = Layers::defaults()
-            .env(env(&[("COBROWSE_CACHE_LIVE_TTL", "2s"), ("COBROWSE_LISTEN", "127.0.0.1:9000")]))
+            .env(env(&[
+                ("COBROWSE_CACHE_LIVE_TTL", "2s"),
+                ("COBROWSE_LISTEN", "127.0.0.1:9000"),
+            ]))
             .and_then(|l| l.set("server.listen", "127.0.0.1:9001"))
             .and_then(Layers::build)
             .expect("valid settings");
@@ -562,7 +591,10 @@ mod tests {
         assert!(!format!("{settings:?}").contains("s3cr3t"));
 
         let error = Layers::defaults()
-            .env(env(&[("COBROWSE_UPSTREAM_URL", "https://api.mypurecloud.ie")]))
+            .env(env(&[(
+                "COBROWSE_UPSTREAM_URL",
+                "https://api.mypurecloud.ie",
+            )]))
             .and_then(Layers::build)
             .expect_err("missing credentials");
         assert!(error.to_string().contains("upstream.client_id"));
@@ -573,7 +605,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("gateway.toml");
         std::fs::write(&path, "[cache]\nmax_entries = 10\nlive_ttl = \"1s\"\n").expect("write");
-        let settings = Layers::defaults().file(&path).and_then(Layers::build).expect("valid");
+        let settings = Layers::defaults()
+            .file(&path)
+            .and_then(Layers::build)
+            .expect("valid");
         assert_eq!(settings.cache.max_entries, 10);
         std::fs::write(&path, "[cache]\nmax_entrys = 10\n").expect("write");
         let error = Layers::defaults().file(&path).err().expect("typo");

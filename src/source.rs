@@ -94,7 +94,10 @@ impl Source {
     }
 
     /// Users by id; ids upstream does not know are absent from the map.
-    pub async fn users(&self, ids: &[Arc<str>]) -> Result<HashMap<Arc<str>, Arc<User>>, SharedError> {
+    pub async fn users(
+        &self,
+        ids: &[Arc<str>],
+    ) -> Result<HashMap<Arc<str>, Arc<User>>, SharedError> {
         self.bulk::<User, _, _>(ids, |client, chunk| async move {
             let refs: Vec<&str> = chunk.iter().map(|id| &**id).collect();
             let fetched = client.users(&refs).await?;
@@ -109,7 +112,10 @@ impl Source {
     }
 
     /// Queues by id; ids upstream does not know are absent from the map.
-    pub async fn queues(&self, ids: &[Arc<str>]) -> Result<HashMap<Arc<str>, Arc<Queue>>, SharedError> {
+    pub async fn queues(
+        &self,
+        ids: &[Arc<str>],
+    ) -> Result<HashMap<Arc<str>, Arc<Queue>>, SharedError> {
         self.bulk::<Queue, _, _>(ids, |client, chunk| async move {
             let refs: Vec<&str> = chunk.iter().map(|id| &**id).collect();
             let fetched = client.queues(&refs).await?;

@@ -32,18 +32,26 @@ impl Gateway {
     /// Builds the gateway. Fails when a setting cannot be honoured or when
     /// upstream refuses the gateway's credentials.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let (simulator, api_url, login_url, client_id, client_secret) = match settings.upstream_mode() {
+        let (simulator, api_url, login_url, client_id, client_secret) = match settings
+            .upstream_mode()
+        {
             UpstreamMode::Demo => {
-                let sim = Simulator::start(SimConfig::local(settings.demo.conversations, settings.demo.seed))
-                    .await
-                    .context("cannot start the demo simulator")?;
+                let sim = Simulator::start(SimConfig::local(
+                    settings.demo.conversations,
+                    settings.demo.seed,
+                ))
+                .await
+                .context("cannot start the demo simulator")?;
                 let url: reqwest::Url = sim.url().parse().expect("the simulator's URL is valid");
                 let (id, secret) = (sim.client_id().to_owned(), sim.client_secret().clone());
                 (Some(sim), url.clone(), url, id, secret)
             }
-            UpstreamMode::Remote { api_url, login_url, client_id, client_secret } => {
-                (None, api_url, login_url, client_id, client_secret)
-            }
+            UpstreamMode::Remote {
+                api_url,
+                login_url,
+                client_id,
+                client_secret,
+            } => (None, api_url, login_url, client_id, client_secret),
         };
         let up = &settings.upstream;
         let scope = Scope::of(&[api_url.as_str(), &client_id]);
@@ -70,7 +78,9 @@ impl Gateway {
                     "{e}. Check upstream.client_id and upstream.client_secret (COBROWSE_CLIENT_ID, COBROWSE_CLIENT_SECRET)"
                 );
             }
-            Err(e) => warn!(error = %e, code = e.code(), "cannot fetch an upstream token yet; will retry on demand"),
+            Err(e) => {
+                warn!(error = %e, code = e.code(), "cannot fetch an upstream token yet; will retry on demand")
+            }
         }
         let source = Arc::new(Source::new(client, Cache::new(&settings.cache), scope));
         let schema = graph::schema(Arc::clone(&source), &settings.limits);
@@ -90,7 +100,9 @@ impl Gateway {
 
     /// The address the gateway listens on.
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("a bound listener has an address")
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
     }
 
     /// The in-process simulator, in demo mode.
@@ -104,7 +116,10 @@ impl Gateway {
     }
 
     /// Serves until `shutdown` resolves, then finishes the requests in flight.
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let addr = self.local_addr();
         info!(%addr, demo = self.simulator.is_some(), "gateway listening");
         let app = server::router(self.state);

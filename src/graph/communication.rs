@@ -21,17 +21,32 @@ pub enum Communication {
 
 /// Builds the participant that owns communication `p` of `conversation`,
 /// loading what the selection of that participant needs.
-async fn owner(ctx: &Context<'_>, conversation: &ConversationData, p: usize) -> Result<Participant> {
-    let data = conversation.clone().for_participants(ctx, &ctx.look_ahead()).await?;
+async fn owner(
+    ctx: &Context<'_>,
+    conversation: &ConversationData,
+    p: usize,
+) -> Result<Participant> {
+    let data = conversation
+        .clone()
+        .for_participants(ctx, &ctx.look_ahead())
+        .await?;
     let id = data
         .full
         .as_ref()
         .and_then(|f| f.participants.get(p))
         .and_then(|p| p.id.clone());
     let view = id.as_deref().and_then(|id| {
-        data.view.as_ref()?.participants.iter().position(|m| m.id.as_deref() == Some(id))
+        data.view
+            .as_ref()?
+            .participants
+            .iter()
+            .position(|m| m.id.as_deref() == Some(id))
     });
-    Ok(Participant { conversation: data, full: Some(p), view })
+    Ok(Participant {
+        conversation: data,
+        full: Some(p),
+        view,
+    })
 }
 
 /// One participant's co-browse communication.
@@ -47,7 +62,11 @@ impl CobrowseComm {
     /// must hold the full form.
     pub fn new(conversation: ConversationData, participant: usize, index: usize) -> Self {
         debug_assert!(conversation.full.is_some());
-        Self { conversation, participant, index }
+        Self {
+            conversation,
+            participant,
+            index,
+        }
     }
 
     pub(crate) fn dto(&self) -> &model::Cobrowsesession {
@@ -55,7 +74,11 @@ impl CobrowseComm {
     }
 
     fn full_participant(&self) -> &model::Participant {
-        let full = self.conversation.full.as_ref().expect("communications come from the full form");
+        let full = self
+            .conversation
+            .full
+            .as_ref()
+            .expect("communications come from the full form");
         &full.participants[self.participant]
     }
 
@@ -64,7 +87,10 @@ impl CobrowseComm {
     }
 
     pub(crate) fn is_active(&self) -> bool {
-        self.dto().state.as_ref().is_some_and(|s| !s.get().is_ended())
+        self.dto()
+            .state
+            .as_ref()
+            .is_some_and(|s| !s.get().is_ended())
     }
 }
 
@@ -129,8 +155,17 @@ impl CobrowseComm {
         if self.dto().controlling.is_empty() {
             return Ok(Vec::new());
         }
-        let data = self.conversation.clone().for_participants(ctx, &ctx.look_ahead()).await?;
-        Ok(self.dto().controlling.iter().filter_map(|id| data.participant(id)).collect())
+        let data = self
+            .conversation
+            .clone()
+            .for_participants(ctx, &ctx.look_ahead())
+            .await?;
+        Ok(self
+            .dto()
+            .controlling
+            .iter()
+            .filter_map(|id| data.participant(id))
+            .collect())
     }
     /// Ids of the participants this client controls, as upstream sent them.
     async fn controlling_ids(&self) -> Vec<&str> {
@@ -170,7 +205,8 @@ impl CobrowseComm {
     }
     /// The communication on the matching leg.
     async fn peer(&self) -> Option<Communication> {
-        self.conversation.communication(self.dto().peer_id.as_deref()?)
+        self.conversation
+            .communication(self.dto().peer_id.as_deref()?)
     }
     /// The communication's timeline.
     async fn segments(&self) -> Vec<SegmentObject<'_>> {
@@ -212,11 +248,19 @@ impl ScreenshareComm {
     /// must hold the full form.
     pub fn new(conversation: ConversationData, participant: usize, index: usize) -> Self {
         debug_assert!(conversation.full.is_some());
-        Self { conversation, participant, index }
+        Self {
+            conversation,
+            participant,
+            index,
+        }
     }
 
     fn full_participant(&self) -> &model::Participant {
-        let full = self.conversation.full.as_ref().expect("communications come from the full form");
+        let full = self
+            .conversation
+            .full
+            .as_ref()
+            .expect("communications come from the full form");
         &full.participants[self.participant]
     }
 
@@ -299,7 +343,8 @@ impl ScreenshareComm {
     }
     /// The communication on the matching leg.
     async fn peer(&self) -> Option<Communication> {
-        self.conversation.communication(self.dto().peer_id.as_deref()?)
+        self.conversation
+            .communication(self.dto().peer_id.as_deref()?)
     }
     /// The communication's timeline.
     async fn segments(&self) -> Vec<SegmentObject<'_>> {
@@ -508,7 +553,11 @@ impl<'a> ErrorInfo<'a> {
     }
     /// Values of the placeholders.
     async fn message_params(&self) -> Vec<Attribute<'_>> {
-        self.0.message_params.iter().map(|(k, v)| Attribute::new(k, v)).collect()
+        self.0
+            .message_params
+            .iter()
+            .map(|(k, v)| Attribute::new(k, v))
+            .collect()
     }
     /// Upstream's id of the failing request.
     async fn context_id(&self) -> Option<&str> {

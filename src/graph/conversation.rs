@@ -12,7 +12,9 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Lookahead, Object, Result, ID};
 
-use super::communication::{CobrowseComm, Communication, ErrorInfo, EntityRefObject, ScreenshareComm, WrapupObject};
+use super::communication::{
+    CobrowseComm, Communication, EntityRefObject, ErrorInfo, ScreenshareComm, WrapupObject,
+};
 use super::directory::{queue_ref, user_ref, Queue, User};
 use super::errors::GqlResult;
 use super::ids::NodeId;
@@ -26,21 +28,52 @@ use crate::upstream::UpstreamError;
 
 /// Participant fields only the co-browse view carries.
 const VIEW_FIELDS: &[&str] = &[
-    "startHoldTime", "state", "stateRaw", "direction", "directionRaw", "disconnectType",
-    "disconnectTypeRaw", "held", "errorInfo", "script", "team", "provider", "peer",
-    "cobrowseSessionId", "cobrowseRole", "cobrowseRoleRaw", "controlling", "viewerUrl",
-    "providerEventTime", "startAlertingTime", "externalOrganization",
+    "startHoldTime",
+    "state",
+    "stateRaw",
+    "direction",
+    "directionRaw",
+    "disconnectType",
+    "disconnectTypeRaw",
+    "held",
+    "errorInfo",
+    "script",
+    "team",
+    "provider",
+    "peer",
+    "cobrowseSessionId",
+    "cobrowseRole",
+    "cobrowseRoleRaw",
+    "controlling",
+    "viewerUrl",
+    "providerEventTime",
+    "startAlertingTime",
+    "externalOrganization",
 ];
 
 /// Participant fields only the full conversation carries.
 const FULL_PARTICIPANT_FIELDS: &[&str] = &[
-    "cobrowseSessions", "screenshares", "participantType", "locale", "startAcwTime", "endAcwTime",
+    "cobrowseSessions",
+    "screenshares",
+    "participantType",
+    "locale",
+    "startAcwTime",
+    "endAcwTime",
 ];
 
 /// Conversation fields only the full conversation carries.
 const FULL_CONVERSATION_FIELDS: &[&str] = &[
-    "startTime", "endTime", "durationSeconds", "externalTag", "address", "recordingState",
-    "recordingStateRaw", "maxParticipants", "conversationIds", "cobrowseSessions", "screenshares",
+    "startTime",
+    "endTime",
+    "durationSeconds",
+    "externalTag",
+    "address",
+    "recordingState",
+    "recordingStateRaw",
+    "maxParticipants",
+    "conversationIds",
+    "cobrowseSessions",
+    "screenshares",
 ];
 
 /// What the graph holds of one conversation.
@@ -54,13 +87,21 @@ pub struct ConversationData {
 impl ConversationData {
     /// From the full form.
     pub fn from_full(id: &str, full: Arc<model::Conversation>) -> Self {
-        Self { id: id.into(), full: Some(full), view: None }
+        Self {
+            id: id.into(),
+            full: Some(full),
+            view: None,
+        }
     }
 
     /// From the co-browse view (a listing entry).
     pub fn from_view(view: Arc<model::CobrowseConversation>) -> Self {
         let id = view.id.as_deref().unwrap_or_default().into();
-        Self { id, full: None, view: Some(view) }
+        Self {
+            id,
+            full: None,
+            view: Some(view),
+        }
     }
 
     /// Fetches the full form if it is missing.
@@ -104,7 +145,11 @@ impl ConversationData {
             }
         )
         .gql()?;
-        Ok(Self { id: self.id, full, view })
+        Ok(Self {
+            id: self.id,
+            full,
+            view,
+        })
     }
 
     /// Whether a selection of conversations needs the full form.
@@ -117,7 +162,9 @@ impl ConversationData {
     pub fn participants(&self) -> Vec<Participant> {
         let view_index = |id: Option<&str>| {
             let view = self.view.as_ref()?;
-            view.participants.iter().position(|p| p.id.as_deref() == id && id.is_some())
+            view.participants
+                .iter()
+                .position(|p| p.id.as_deref() == id && id.is_some())
         };
         match (&self.full, &self.view) {
             (Some(full), _) => (0..full.participants.len())
@@ -128,7 +175,11 @@ impl ConversationData {
                 })
                 .collect(),
             (None, Some(view)) => (0..view.participants.len())
-                .map(|i| Participant { conversation: self.clone(), full: None, view: Some(i) })
+                .map(|i| Participant {
+                    conversation: self.clone(),
+                    full: None,
+                    view: Some(i),
+                })
                 .collect(),
             (None, None) => Vec::new(),
         }
@@ -136,12 +187,16 @@ impl ConversationData {
 
     /// One participant by id.
     pub fn participant(&self, id: &str) -> Option<Participant> {
-        self.participants().into_iter().find(|p| p.pid() == Some(id))
+        self.participants()
+            .into_iter()
+            .find(|p| p.pid() == Some(id))
     }
 
     /// Every co-browse communication, with its participant index.
     pub fn cobrowse_comms(&self) -> Vec<CobrowseComm> {
-        let Some(full) = &self.full else { return Vec::new() };
+        let Some(full) = &self.full else {
+            return Vec::new();
+        };
         full.participants
             .iter()
             .enumerate()
@@ -155,9 +210,13 @@ impl ConversationData {
     /// The co-browse sessions, in order of first start.
     pub fn sessions(&self) -> Vec<PureCloudSession> {
         let mut ids: Vec<(Option<Time>, &str)> = Vec::new();
-        let Some(full) = &self.full else { return Vec::new() };
+        let Some(full) = &self.full else {
+            return Vec::new();
+        };
         for comm in full.participants.iter().flat_map(|p| &p.cobrowsesessions) {
-            let Some(id) = comm.cobrowse_session_id.as_deref() else { continue };
+            let Some(id) = comm.cobrowse_session_id.as_deref() else {
+                continue;
+            };
             let start = comm.connected_time.or(comm.start_alerting_time);
             match ids.iter_mut().find(|(_, known)| *known == id) {
                 Some(entry) => entry.0 = entry.0.min(start).or(entry.0).or(start),
@@ -174,11 +233,27 @@ impl ConversationData {
     pub fn communication(&self, id: &str) -> Option<Communication> {
         let full = self.full.as_ref()?;
         for (p, participant) in full.participants.iter().enumerate() {
-            if let Some(c) = participant.cobrowsesessions.iter().position(|c| c.id.as_deref() == Some(id)) {
-                return Some(Communication::Cobrowsesession(CobrowseComm::new(self.clone(), p, c)));
+            if let Some(c) = participant
+                .cobrowsesessions
+                .iter()
+                .position(|c| c.id.as_deref() == Some(id))
+            {
+                return Some(Communication::Cobrowsesession(CobrowseComm::new(
+                    self.clone(),
+                    p,
+                    c,
+                )));
             }
-            if let Some(s) = participant.screenshares.iter().position(|s| s.id.as_deref() == Some(id)) {
-                return Some(Communication::Screenshare(ScreenshareComm::new(self.clone(), p, s)));
+            if let Some(s) = participant
+                .screenshares
+                .iter()
+                .position(|s| s.id.as_deref() == Some(id))
+            {
+                return Some(Communication::Screenshare(ScreenshareComm::new(
+                    self.clone(),
+                    p,
+                    s,
+                )));
             }
         }
         None
@@ -202,7 +277,10 @@ impl Conversation {
 impl Conversation {
     /// Global id of this conversation (opaque; use it with `node(id:)`).
     pub async fn id(&self) -> ID {
-        ID(NodeId::Conversation { conversation: self.0.id.to_string() }.encode())
+        ID(NodeId::Conversation {
+            conversation: self.0.id.to_string(),
+        }
+        .encode())
     }
     /// The conversation's PureCloud id.
     async fn conversation_id(&self) -> &str {
@@ -238,11 +316,21 @@ impl Conversation {
     }
     /// Whether the conversation is being recorded.
     async fn recording_state(&self, ctx: &Context<'_>) -> Result<Option<RecordingState>> {
-        Ok(self.full(ctx).await?.recording_state.as_ref().map(Wire::get))
+        Ok(self
+            .full(ctx)
+            .await?
+            .recording_state
+            .as_ref()
+            .map(Wire::get))
     }
     /// `recordingState` exactly as upstream sent it.
     async fn recording_state_raw(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        Ok(self.full(ctx).await?.recording_state.as_ref().map(|w| w.raw().to_owned()))
+        Ok(self
+            .full(ctx)
+            .await?
+            .recording_state
+            .as_ref()
+            .map(|w| w.raw().to_owned()))
     }
     /// The most participants the conversation has had at once.
     async fn max_participants(&self, ctx: &Context<'_>) -> Result<Option<i32>> {
@@ -256,9 +344,15 @@ impl Conversation {
     async fn participants(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Only participants with one of these purposes.")] purpose: Option<Vec<ParticipantPurpose>>,
+        #[graphql(desc = "Only participants with one of these purposes.")] purpose: Option<
+            Vec<ParticipantPurpose>,
+        >,
     ) -> Result<Vec<Participant>> {
-        let data = self.0.clone().for_participants(ctx, &ctx.look_ahead()).await?;
+        let data = self
+            .0
+            .clone()
+            .for_participants(ctx, &ctx.look_ahead())
+            .await?;
         let mut participants = data.participants();
         if let Some(purposes) = purpose {
             participants.retain(|p| p.purpose_value().is_some_and(|x| purposes.contains(&x)));
@@ -267,20 +361,27 @@ impl Conversation {
     }
     /// The co-browse sessions of this conversation, oldest first.
     async fn cobrowse_sessions(&self, ctx: &Context<'_>) -> Result<Vec<PureCloudSession>> {
-        let data = ConversationData { full: Some(self.full(ctx).await?), ..self.0.clone() };
+        let data = ConversationData {
+            full: Some(self.full(ctx).await?),
+            ..self.0.clone()
+        };
         Ok(data.sessions())
     }
     /// Every screen-share communication of every participant.
     async fn screenshares(&self, ctx: &Context<'_>) -> Result<Vec<ScreenshareComm>> {
         let full = self.full(ctx).await?;
-        let data = ConversationData { full: Some(Arc::clone(&full)), ..self.0.clone() };
+        let data = ConversationData {
+            full: Some(Arc::clone(&full)),
+            ..self.0.clone()
+        };
         Ok(full
             .participants
             .iter()
             .enumerate()
             .flat_map(|(p, participant)| {
                 let data = data.clone();
-                (0..participant.screenshares.len()).map(move |s| ScreenshareComm::new(data.clone(), p, s))
+                (0..participant.screenshares.len())
+                    .map(move |s| ScreenshareComm::new(data.clone(), p, s))
             })
             .collect())
     }
@@ -296,11 +397,19 @@ pub struct Participant {
 
 impl Participant {
     fn full(&self) -> Option<&model::Participant> {
-        self.conversation.full.as_ref()?.participants.get(self.full?)
+        self.conversation
+            .full
+            .as_ref()?
+            .participants
+            .get(self.full?)
     }
 
     fn media(&self) -> Option<&model::CobrowseMediaParticipant> {
-        self.conversation.view.as_ref()?.participants.get(self.view?)
+        self.conversation
+            .view
+            .as_ref()?
+            .participants
+            .get(self.view?)
     }
 
     pub(crate) fn pid(&self) -> Option<&str> {
@@ -456,7 +565,10 @@ impl Participant {
             (Some(m), None) => &m.attributes,
             (None, None) => return Vec::new(),
         };
-        attributes.iter().map(|(k, v)| Attribute::new(k, v)).collect()
+        attributes
+            .iter()
+            .map(|(k, v)| Attribute::new(k, v))
+            .collect()
     }
     /// Details of the error the conversation ended in, if it did.
     async fn error_info(&self) -> Option<ErrorInfo<'_>> {
@@ -497,7 +609,10 @@ impl Participant {
     }
     /// The external organisation this participant represents.
     async fn external_organization(&self) -> Option<EntityRefObject<'_>> {
-        self.media()?.external_organization.as_ref().map(EntityRefObject)
+        self.media()?
+            .external_organization
+            .as_ref()
+            .map(EntityRefObject)
     }
     /// The wrap-up applied to this participant, if any.
     async fn wrapup(&self) -> Option<WrapupObject<'_>> {
@@ -505,8 +620,15 @@ impl Participant {
     }
     /// The communication on the other leg of this participant's co-browse.
     async fn peer(&self, ctx: &Context<'_>) -> Result<Option<Communication>> {
-        let Some(peer) = self.media().and_then(|m| m.peer.as_deref()) else { return Ok(None) };
-        let data = self.conversation.clone().with_full(source(ctx)).await.gql()?;
+        let Some(peer) = self.media().and_then(|m| m.peer.as_deref()) else {
+            return Ok(None);
+        };
+        let data = self
+            .conversation
+            .clone()
+            .with_full(source(ctx))
+            .await
+            .gql()?;
         Ok(data.communication(peer))
     }
     /// The id of the peer communication, as upstream sent it.
@@ -528,16 +650,24 @@ impl Participant {
     /// The participants this one has been granted control of (empty when it
     /// cannot control any shared page).
     async fn controlling(&self, ctx: &Context<'_>) -> Result<Vec<Participant>> {
-        let Some(ids) = self.media().map(|m| &m.controlling) else { return Ok(Vec::new()) };
+        let Some(ids) = self.media().map(|m| &m.controlling) else {
+            return Ok(Vec::new());
+        };
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let data = self.conversation.clone().for_participants(ctx, &ctx.look_ahead()).await?;
+        let data = self
+            .conversation
+            .clone()
+            .for_participants(ctx, &ctx.look_ahead())
+            .await?;
         Ok(ids.iter().filter_map(|id| data.participant(id)).collect())
     }
     /// Ids of the participants this one controls, as upstream sent them.
     async fn controlling_ids(&self) -> Vec<&str> {
-        self.media().map(|m| m.controlling.iter().map(String::as_str).collect()).unwrap_or_default()
+        self.media()
+            .map(|m| m.controlling.iter().map(String::as_str).collect())
+            .unwrap_or_default()
     }
     /// The URL that opens the co-browse session in a browser (viewers).
     async fn viewer_url(&self) -> Option<&str> {
@@ -549,14 +679,18 @@ impl Participant {
     }
     /// The participant's co-browse communications.
     async fn cobrowse_sessions(&self) -> Vec<CobrowseComm> {
-        let (Some(p), Some(full)) = (self.full, self.full()) else { return Vec::new() };
+        let (Some(p), Some(full)) = (self.full, self.full()) else {
+            return Vec::new();
+        };
         (0..full.cobrowsesessions.len())
             .map(|c| CobrowseComm::new(self.conversation.clone(), p, c))
             .collect()
     }
     /// The participant's screen-share communications.
     async fn screenshares(&self) -> Vec<ScreenshareComm> {
-        let (Some(p), Some(full)) = (self.full, self.full()) else { return Vec::new() };
+        let (Some(p), Some(full)) = (self.full, self.full()) else {
+            return Vec::new();
+        };
         (0..full.screenshares.len())
             .map(|s| ScreenshareComm::new(self.conversation.clone(), p, s))
             .collect()

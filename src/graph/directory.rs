@@ -73,7 +73,10 @@ pub async fn user_ref(ctx: &Context<'_>, id: Option<Arc<str>>) -> Result<Option<
     }
     let loaders = ctx.data_unchecked::<Loaders>();
     match loaders.users.load_one(Arc::clone(&id)).await.gql()? {
-        Some(data) => Ok(Some(User { id, data: Some(data) })),
+        Some(data) => Ok(Some(User {
+            id,
+            data: Some(data),
+        })),
         None => Err(not_found("user", &id)),
     }
 }
@@ -86,13 +89,19 @@ pub async fn queue_ref(ctx: &Context<'_>, id: Option<Arc<str>>) -> Result<Option
     }
     let loaders = ctx.data_unchecked::<Loaders>();
     match loaders.queues.load_one(Arc::clone(&id)).await.gql()? {
-        Some(data) => Ok(Some(Queue { id, data: Some(data) })),
+        Some(data) => Ok(Some(Queue {
+            id,
+            data: Some(data),
+        })),
         None => Err(not_found("queue", &id)),
     }
 }
 
 fn not_found(what: &str, id: &str) -> async_graphql::Error {
-    coded("UPSTREAM_NOT_FOUND", format!("{what} {id} was not found upstream"))
+    coded(
+        "UPSTREAM_NOT_FOUND",
+        format!("{what} {id} was not found upstream"),
+    )
 }
 
 /// Whether a selection of users needs their data (for prefetching).
@@ -116,7 +125,10 @@ pub struct User {
 impl User {
     /// Global id of this user (opaque; use it with `node(id:)`).
     pub async fn id(&self) -> ID {
-        ID(NodeId::User { user: self.id.to_string() }.encode())
+        ID(NodeId::User {
+            user: self.id.to_string(),
+        }
+        .encode())
     }
     /// The user's PureCloud id.
     async fn user_id(&self) -> &str {
@@ -159,7 +171,10 @@ pub struct Queue {
 impl Queue {
     /// Global id of this queue (opaque; use it with `node(id:)`).
     pub async fn id(&self) -> ID {
-        ID(NodeId::Queue { queue: self.id.to_string() }.encode())
+        ID(NodeId::Queue {
+            queue: self.id.to_string(),
+        }
+        .encode())
     }
     /// The queue's PureCloud id.
     async fn queue_id(&self) -> &str {
@@ -210,7 +225,10 @@ pub async fn load_user(ctx: &Context<'_>, id: &str) -> Result<Option<User>> {
     let loaders = ctx.data_unchecked::<Loaders>();
     let id: Arc<str> = id.into();
     let data = loaders.users.load_one(Arc::clone(&id)).await.gql()?;
-    Ok(data.map(|data| User { id, data: Some(data) }))
+    Ok(data.map(|data| User {
+        id,
+        data: Some(data),
+    }))
 }
 
 /// Loads one queue for `node(id:)` and `Query.queue`.
@@ -218,5 +236,8 @@ pub async fn load_queue(ctx: &Context<'_>, id: &str) -> Result<Option<Queue>> {
     let loaders = ctx.data_unchecked::<Loaders>();
     let id: Arc<str> = id.into();
     let data = loaders.queues.load_one(Arc::clone(&id)).await.gql()?;
-    Ok(data.map(|data| Queue { id, data: Some(data) }))
+    Ok(data.map(|data| Queue {
+        id,
+        data: Some(data),
+    }))
 }

@@ -10,13 +10,33 @@ use base64::Engine as _;
 /// What a global id names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NodeId {
-    Conversation { conversation: String },
-    Participant { conversation: String, participant: String },
-    Cobrowsesession { conversation: String, participant: String, communication: String },
-    Screenshare { conversation: String, participant: String, communication: String },
-    PureCloudSession { conversation: String, session: String },
-    User { user: String },
-    Queue { queue: String },
+    Conversation {
+        conversation: String,
+    },
+    Participant {
+        conversation: String,
+        participant: String,
+    },
+    Cobrowsesession {
+        conversation: String,
+        participant: String,
+        communication: String,
+    },
+    Screenshare {
+        conversation: String,
+        participant: String,
+        communication: String,
+    },
+    PureCloudSession {
+        conversation: String,
+        session: String,
+    },
+    User {
+        user: String,
+    },
+    Queue {
+        queue: String,
+    },
 }
 
 const VERSION: &str = "v1";
@@ -26,18 +46,30 @@ impl NodeId {
     pub fn encode(&self) -> String {
         let (tag, parts): (&str, Vec<&str>) = match self {
             NodeId::Conversation { conversation } => ("Conversation", vec![conversation]),
-            NodeId::Participant { conversation, participant } => {
-                ("Participant", vec![conversation, participant])
-            }
-            NodeId::Cobrowsesession { conversation, participant, communication } => {
-                ("Cobrowsesession", vec![conversation, participant, communication])
-            }
-            NodeId::Screenshare { conversation, participant, communication } => {
-                ("Screenshare", vec![conversation, participant, communication])
-            }
-            NodeId::PureCloudSession { conversation, session } => {
-                ("PureCloudSession", vec![conversation, session])
-            }
+            NodeId::Participant {
+                conversation,
+                participant,
+            } => ("Participant", vec![conversation, participant]),
+            NodeId::Cobrowsesession {
+                conversation,
+                participant,
+                communication,
+            } => (
+                "Cobrowsesession",
+                vec![conversation, participant, communication],
+            ),
+            NodeId::Screenshare {
+                conversation,
+                participant,
+                communication,
+            } => (
+                "Screenshare",
+                vec![conversation, participant, communication],
+            ),
+            NodeId::PureCloudSession {
+                conversation,
+                session,
+            } => ("PureCloudSession", vec![conversation, session]),
             NodeId::User { user } => ("User", vec![user]),
             NodeId::Queue { queue } => ("Queue", vec![queue]),
         };
@@ -67,8 +99,13 @@ impl NodeId {
         let mut parts = parts.into_iter();
         let mut next = || parts.next();
         let id = match tag {
-            "Conversation" => NodeId::Conversation { conversation: next()? },
-            "Participant" => NodeId::Participant { conversation: next()?, participant: next()? },
+            "Conversation" => NodeId::Conversation {
+                conversation: next()?,
+            },
+            "Participant" => NodeId::Participant {
+                conversation: next()?,
+                participant: next()?,
+            },
             "Cobrowsesession" => NodeId::Cobrowsesession {
                 conversation: next()?,
                 participant: next()?,
@@ -79,7 +116,10 @@ impl NodeId {
                 participant: next()?,
                 communication: next()?,
             },
-            "PureCloudSession" => NodeId::PureCloudSession { conversation: next()?, session: next()? },
+            "PureCloudSession" => NodeId::PureCloudSession {
+                conversation: next()?,
+                session: next()?,
+            },
             "User" => NodeId::User { user: next()? },
             "Queue" => NodeId::Queue { queue: next()? },
             _ => return None,

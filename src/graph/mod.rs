@@ -36,7 +36,9 @@ pub struct Limits {
 pub fn schema(source: Arc<Source>, limits: &LimitSettings) -> GatewaySchema {
     builder()
         .data(source)
-        .data(Limits { max_page_size: limits.max_page_size })
+        .data(Limits {
+            max_page_size: limits.max_page_size,
+        })
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         .finish()

@@ -70,8 +70,14 @@ impl Mutation {
         if wrapup.code.trim().is_empty() {
             return Err(bad_input("`wrapup.code` must not be empty"));
         }
-        if wrapup.notes.as_ref().is_some_and(|n| n.len() > MAX_NOTES_LEN) {
-            return Err(bad_input(format!("`wrapup.notes` must be at most {MAX_NOTES_LEN} characters")));
+        if wrapup
+            .notes
+            .as_ref()
+            .is_some_and(|n| n.len() > MAX_NOTES_LEN)
+        {
+            return Err(bad_input(format!(
+                "`wrapup.notes` must be at most {MAX_NOTES_LEN} characters"
+            )));
         }
         if wrapup.duration_seconds.is_some_and(|d| d < 0) {
             return Err(bad_input("`wrapup.durationSeconds` must not be negative"));
@@ -103,10 +109,14 @@ impl Mutation {
         let mut map = BTreeMap::new();
         for AttributeInput { key, value } in attributes {
             if key.is_empty() || key.len() > MAX_KEY_LEN {
-                return Err(bad_input(format!("attribute keys must be 1 to {MAX_KEY_LEN} characters")));
+                return Err(bad_input(format!(
+                    "attribute keys must be 1 to {MAX_KEY_LEN} characters"
+                )));
             }
             if value.len() > MAX_VALUE_LEN {
-                return Err(bad_input(format!("attribute `{key}` is longer than {MAX_VALUE_LEN} characters")));
+                return Err(bad_input(format!(
+                    "attribute `{key}` is longer than {MAX_VALUE_LEN} characters"
+                )));
             }
             map.insert(key, value);
         }
@@ -121,9 +131,14 @@ impl Mutation {
 }
 
 fn check_ids(conversation_id: &str, participant_id: &str) -> Result<()> {
-    for (name, id) in [("conversationId", conversation_id), ("participantId", participant_id)] {
+    for (name, id) in [
+        ("conversationId", conversation_id),
+        ("participantId", participant_id),
+    ] {
         if id.trim().is_empty() || id.len() > 256 {
-            return Err(bad_input(format!("`{name}` must be a non-empty id of at most 256 characters")));
+            return Err(bad_input(format!(
+                "`{name}` must be a non-empty id of at most 256 characters"
+            )));
         }
     }
     Ok(())
@@ -143,7 +158,11 @@ async fn patch(
     reread(ctx, conversation_id, participant_id).await
 }
 
-async fn reread(ctx: &Context<'_>, conversation_id: &str, participant_id: &str) -> Result<Option<Participant>> {
+async fn reread(
+    ctx: &Context<'_>,
+    conversation_id: &str,
+    participant_id: &str,
+) -> Result<Option<Participant>> {
     let full = source(ctx).conversation(conversation_id).await.gql()?;
     let data = ConversationData::from_full(conversation_id, full)
         .for_participants(ctx, &ctx.look_ahead())

@@ -11,7 +11,9 @@ use base64::Engine as _;
 
 use super::communication::{load_communication, CobrowseComm, Communication, ScreenshareComm};
 use super::conversation::{Conversation, ConversationData, Participant};
-use super::directory::{self, load_queue, load_user, wants_queue_data, wants_user_data, Queue, User, WrapupCode};
+use super::directory::{
+    self, load_queue, load_user, wants_queue_data, wants_user_data, Queue, User, WrapupCode,
+};
 use super::errors::{bad_input, GqlResult};
 use super::ids::NodeId;
 use super::session::{load_session, PureCloudSession};
@@ -20,7 +22,11 @@ use crate::upstream::model::CobrowseConversation;
 
 /// An object with a global id that `node(id:)` can fetch again.
 #[derive(Interface)]
-#[graphql(field(name = "id", ty = "ID", desc = "Global id (opaque; use it with `node(id:)`)."))]
+#[graphql(field(
+    name = "id",
+    ty = "ID",
+    desc = "Global id (opaque; use it with `node(id:)`)."
+))]
 pub enum Node {
     Conversation(Conversation),
     Participant(Participant),
@@ -59,31 +65,44 @@ pub struct Query;
 #[Object]
 impl Query {
     /// One conversation by its PureCloud id.
-    async fn conversation(&self, ctx: &Context<'_>, conversation_id: String) -> Result<Option<Conversation>> {
+    async fn conversation(
+        &self,
+        ctx: &Context<'_>,
+        conversation_id: String,
+    ) -> Result<Option<Conversation>> {
         upstream_id("conversationId", &conversation_id)?;
         let full = source(ctx).conversation(&conversation_id).await.gql()?;
-        Ok(Some(Conversation(ConversationData::from_full(&conversation_id, full))))
+        Ok(Some(Conversation(ConversationData::from_full(
+            &conversation_id,
+            full,
+        ))))
     }
 
     /// The conversations with co-browse going on now, newest first.
     async fn active_cobrowse_conversations(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Return the first N after `after` (at most the configured page size).")] first: Option<i32>,
+        #[graphql(desc = "Return the first N after `after` (at most the configured page size).")]
+        first: Option<i32>,
         #[graphql(desc = "A cursor from a previous page.")] after: Option<String>,
         #[graphql(desc = "Return the last N before `before`.")] last: Option<i32>,
         #[graphql(desc = "A cursor from a previous page.")] before: Option<String>,
     ) -> Result<Connection<ListingCursor, Conversation, ConversationCount, EmptyFields>> {
         let page = Page::parse(ctx, first, after, last, before)?;
         let listing = source(ctx).active_listing().await.gql()?;
-        let mut sorted: Vec<(ListingCursor, &Arc<CobrowseConversation>)> =
-            listing.0.iter().map(|c| (ListingCursor::of(c), c)).collect();
+        let mut sorted: Vec<(ListingCursor, &Arc<CobrowseConversation>)> = listing
+            .0
+            .iter()
+            .map(|c| (ListingCursor::of(c), c))
+            .collect();
         sorted.sort_by(|a, b| a.0.cmp(&b.0));
         let (start, end) = page.window(&sorted);
         let mut connection = Connection::with_additional_fields(
             start > 0,
             end < sorted.len(),
-            ConversationCount { total_count: sorted.len() },
+            ConversationCount {
+                total_count: sorted.len(),
+            },
         );
         let nodes: Vec<ConversationData> = sorted[start..end]
             .iter()
@@ -91,7 +110,9 @@ impl Query {
             .collect();
         let nodes = prefetch(ctx, nodes).await;
         for ((cursor, _), node) in sorted[start..end].iter().zip(nodes) {
-            connection.edges.push(Edge::new(cursor.clone(), Conversation(node)));
+            connection
+                .edges
+                .push(Edge::new(cursor.clone(), Conversation(node)));
         }
         Ok(connection)
     }
@@ -111,7 +132,10 @@ impl Query {
     /// Fetches any object by its global id.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
         let Some(node_id) = NodeId::decode(&id) else {
-            return Err(bad_input(format!("`{}` is not a node id of this gateway", id.as_str())));
+            return Err(bad_input(format!(
+                "`{}` is not a node id of this gateway",
+                id.as_str()
+            )));
         };
         load_node(ctx, node_id).await
     }
@@ -125,7 +149,12 @@ impl Query {
         for id in &ids {
             match NodeId::decode(id) {
                 Some(node_id) => decoded.push(node_id),
-                None => return Err(bad_input(format!("`{}` is not a node id of this gateway", id.as_str()))),
+                None => {
+                    return Err(bad_input(format!(
+                        "`{}` is not a node id of this gateway",
+                        id.as_str()
+                    )))
+                }
             }
         }
         futures::future::try_join_all(decoded.into_iter().map(|id| load_node(ctx, id))).await
@@ -154,30 +183,42 @@ async fn load_node(ctx: &Context<'_>, id: NodeId) -> Result<Option<Node>> {
     Ok(match id {
         NodeId::Conversation { conversation } => {
             let full = source.conversation(&conversation).await.gql()?;
-            Some(Node::Conversation(Conversation(ConversationData::from_full(&conversation, full))))
+            Some(Node::Conversation(Conversation(
+                ConversationData::from_full(&conversation, full),
+            )))
         }
-        NodeId::Participant { conversation, participant } => {
+        NodeId::Participant {
+            conversation,
+            participant,
+        } => {
             let full = source.conversation(&conversation).await.gql()?;
             let data = ConversationData::from_full(&conversation, full)
                 .for_participants(ctx, &ctx.look_ahead())
                 .await?;
             data.participant(&participant).map(Node::Participant)
         }
-        NodeId::Cobrowsesession { conversation, communication, .. } => {
-            match load_communication(ctx, &conversation, &communication).await? {
-                Some(Communication::Cobrowsesession(c)) => Some(Node::Cobrowsesession(c)),
-                _ => None,
-            }
-        }
-        NodeId::Screenshare { conversation, communication, .. } => {
-            match load_communication(ctx, &conversation, &communication).await? {
-                Some(Communication::Screenshare(s)) => Some(Node::Screenshare(s)),
-                _ => None,
-            }
-        }
-        NodeId::PureCloudSession { conversation, session } => {
-            load_session(ctx, &conversation, &session).await?.map(Node::Session)
-        }
+        NodeId::Cobrowsesession {
+            conversation,
+            communication,
+            ..
+        } => match load_communication(ctx, &conversation, &communication).await? {
+            Some(Communication::Cobrowsesession(c)) => Some(Node::Cobrowsesession(c)),
+            _ => None,
+        },
+        NodeId::Screenshare {
+            conversation,
+            communication,
+            ..
+        } => match load_communication(ctx, &conversation, &communication).await? {
+            Some(Communication::Screenshare(s)) => Some(Node::Screenshare(s)),
+            _ => None,
+        },
+        NodeId::PureCloudSession {
+            conversation,
+            session,
+        } => load_session(ctx, &conversation, &session)
+            .await?
+            .map(Node::Session),
         NodeId::User { user } => load_user(ctx, &user).await?.map(Node::User),
         NodeId::Queue { queue } => load_queue(ctx, &queue).await?.map(Node::Queue),
     })
@@ -190,7 +231,9 @@ async fn load_node(ctx: &Context<'_>, id: NodeId) -> Result<Option<Node>> {
 async fn prefetch(ctx: &Context<'_>, nodes: Vec<ConversationData>) -> Vec<ConversationData> {
     let look = ctx.look_ahead();
     let selections = [look.field("edges").field("node"), look.field("nodes")];
-    let needs_full = selections.iter().any(ConversationData::selection_needs_full);
+    let needs_full = selections
+        .iter()
+        .any(ConversationData::selection_needs_full);
     let source = source(ctx);
     let nodes = if needs_full {
         futures::future::join_all(nodes.into_iter().map(|node| async move {
@@ -216,8 +259,16 @@ async fn prefetch(ctx: &Context<'_>, nodes: Vec<ConversationData>) -> Vec<Conver
                 queues.extend(queue);
             }
         }
-        let users = async { if wants_users && !users.is_empty() { drop(source.users(&users).await) } };
-        let queues = async { if wants_queues && !queues.is_empty() { drop(source.queues(&queues).await) } };
+        let users = async {
+            if wants_users && !users.is_empty() {
+                drop(source.users(&users).await)
+            }
+        };
+        let queues = async {
+            if wants_queues && !queues.is_empty() {
+                drop(source.queues(&queues).await)
+            }
+        };
         futures::join!(users, queues);
     }
     nodes
@@ -232,7 +283,11 @@ pub struct ListingCursor {
 
 impl ListingCursor {
     fn of(conversation: &CobrowseConversation) -> Self {
-        let start = conversation.participants.iter().filter_map(|p| p.start_time).min();
+        let start = conversation
+            .participants
+            .iter()
+            .filter_map(|p| p.start_time)
+            .min();
         Self {
             start_ms: start.map_or(i64::MIN, |t| t.timestamp_millis()),
             id: conversation.id.clone().unwrap_or_default(),
@@ -242,7 +297,10 @@ impl ListingCursor {
 
 impl Ord for ListingCursor {
     fn cmp(&self, other: &Self) -> Ordering {
-        other.start_ms.cmp(&self.start_ms).then_with(|| self.id.cmp(&other.id))
+        other
+            .start_ms
+            .cmp(&self.start_ms)
+            .then_with(|| self.id.cmp(&other.id))
     }
 }
 
@@ -261,7 +319,10 @@ impl CursorType for ListingCursor {
         let text = String::from_utf8(bytes).map_err(|_| invalid())?;
         let rest = text.strip_prefix("c1:").ok_or_else(invalid)?;
         let (start, id) = rest.split_once(':').ok_or_else(invalid)?;
-        Ok(Self { start_ms: start.parse().map_err(|_| invalid())?, id: id.to_owned() })
+        Ok(Self {
+            start_ms: start.parse().map_err(|_| invalid())?,
+            id: id.to_owned(),
+        })
     }
 
     fn encode_cursor(&self) -> String {
@@ -290,19 +351,26 @@ impl Page {
             match n {
                 None => Ok(None),
                 Some(n) if n < 0 => Err(bad_input(format!("`{name}` must not be negative"))),
-                Some(n) if n as usize > max => Err(bad_input(format!("`{name}` must be at most {max}"))),
+                Some(n) if n as usize > max => {
+                    Err(bad_input(format!("`{name}` must be at most {max}")))
+                }
                 Some(n) => Ok(Some(n as usize)),
             }
         };
         let cursor = |c: Option<String>| -> Result<Option<ListingCursor>> {
-            c.map(|c| ListingCursor::decode_cursor(&c).map_err(bad_input)).transpose()
+            c.map(|c| ListingCursor::decode_cursor(&c).map_err(bad_input))
+                .transpose()
         };
         let (first, last) = (count("first", first)?, count("last", last)?);
         if first.is_some() && last.is_some() {
             return Err(bad_input("pass `first` or `last`, not both"));
         }
         Ok(Self {
-            first: first.or(if last.is_none() { Some(max.min(50)) } else { None }),
+            first: first.or(if last.is_none() {
+                Some(max.min(50))
+            } else {
+                None
+            }),
             last,
             after: cursor(after)?,
             before: cursor(before)?,

@@ -40,7 +40,10 @@ pub struct PureCloudSession {
 impl PureCloudSession {
     /// Session `session_id` of `conversation` (which holds the full form).
     pub fn new(conversation: ConversationData, session_id: &str) -> Self {
-        Self { conversation, session_id: session_id.into() }
+        Self {
+            conversation,
+            session_id: session_id.into(),
+        }
     }
 
     fn comms(&self) -> Vec<CobrowseComm> {
@@ -63,18 +66,30 @@ impl PureCloudSession {
         comms.iter().filter_map(|c| c.dto().disconnected_time).max()
     }
 
-    async fn participants_with_role(&self, ctx: &Context<'_>, role: Option<CobrowseRole>) -> Result<Vec<Participant>> {
+    async fn participants_with_role(
+        &self,
+        ctx: &Context<'_>,
+        role: Option<CobrowseRole>,
+    ) -> Result<Vec<Participant>> {
         let comms = self.comms();
-        let data = self.conversation.clone().for_participants(ctx, &ctx.look_ahead()).await?;
+        let data = self
+            .conversation
+            .clone()
+            .for_participants(ctx, &ctx.look_ahead())
+            .await?;
         let all = data.participants();
         let mut chosen: Vec<usize> = Vec::new();
         for comm in &comms {
-            let matches = role.is_none_or(|r| comm.dto().cobrowse_role.as_ref().map(Wire::get) == Some(r));
+            let matches =
+                role.is_none_or(|r| comm.dto().cobrowse_role.as_ref().map(Wire::get) == Some(r));
             if matches && !chosen.contains(&comm.participant_index()) {
                 chosen.push(comm.participant_index());
             }
         }
-        Ok(chosen.into_iter().filter_map(|i| all.get(i).cloned()).collect())
+        Ok(chosen
+            .into_iter()
+            .filter_map(|i| all.get(i).cloned())
+            .collect())
     }
 }
 
@@ -137,15 +152,24 @@ impl PureCloudSession {
     }
     /// The participant whose browser is shared.
     async fn sharer(&self, ctx: &Context<'_>) -> Result<Option<Participant>> {
-        Ok(self.participants_with_role(ctx, Some(CobrowseRole::Sharer)).await?.into_iter().next())
+        Ok(self
+            .participants_with_role(ctx, Some(CobrowseRole::Sharer))
+            .await?
+            .into_iter()
+            .next())
     }
     /// The participants viewing the shared browser.
     async fn viewers(&self, ctx: &Context<'_>) -> Result<Vec<Participant>> {
-        self.participants_with_role(ctx, Some(CobrowseRole::Viewer)).await
+        self.participants_with_role(ctx, Some(CobrowseRole::Viewer))
+            .await
     }
     /// The segments of every communication of the session, by start time.
     async fn segments(&self) -> Vec<SegmentObject<'_>> {
-        let full = self.conversation.full.as_ref().expect("sessions come from the full form");
+        let full = self
+            .conversation
+            .full
+            .as_ref()
+            .expect("sessions come from the full form");
         let mut segments: Vec<SegmentObject<'_>> = full
             .participants
             .iter()
@@ -159,8 +183,15 @@ impl PureCloudSession {
 }
 
 /// Loads a session for `node(id:)` and `Query.cobrowseSession`.
-pub async fn load_session(ctx: &Context<'_>, conversation: &str, session: &str) -> Result<Option<PureCloudSession>> {
+pub async fn load_session(
+    ctx: &Context<'_>,
+    conversation: &str,
+    session: &str,
+) -> Result<Option<PureCloudSession>> {
     let full = source(ctx).conversation(conversation).await.gql()?;
     let data = ConversationData::from_full(conversation, full);
-    Ok(data.sessions().into_iter().find(|s| &*s.session_id == session))
+    Ok(data
+        .sessions()
+        .into_iter()
+        .find(|s| &*s.session_id == session))
 }

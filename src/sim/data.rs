@@ -28,16 +28,33 @@ const LAST_NAMES: &[&str] = &[
     "Kowalski", "Dubois", "Larsen", "Moreau", "Ibrahim", "Chen", "Murphy",
 ];
 const QUEUES: &[&str] = &[
-    "Web Support", "Billing", "Onboarding", "Mortgages", "Premium Care", "Claims",
+    "Web Support",
+    "Billing",
+    "Onboarding",
+    "Mortgages",
+    "Premium Care",
+    "Claims",
 ];
 const PAGES: &[&str] = &[
-    "/checkout", "/account/settings", "/loans/apply", "/claims/new", "/billing/invoices",
+    "/checkout",
+    "/account/settings",
+    "/loans/apply",
+    "/claims/new",
+    "/billing/invoices",
     "/onboarding/step-3",
 ];
 const WRAPUPS: &[&str] = &[
-    "Resolved - guided checkout", "Resolved - form assistance", "Escalated to specialist",
-    "Customer dropped", "Follow-up scheduled", "Technical issue", "Billing explained",
-    "Sale completed", "No action needed", "Complaint logged", "Callback requested",
+    "Resolved - guided checkout",
+    "Resolved - form assistance",
+    "Escalated to specialist",
+    "Customer dropped",
+    "Follow-up scheduled",
+    "Technical issue",
+    "Billing explained",
+    "Sale completed",
+    "No action needed",
+    "Complaint logged",
+    "Callback requested",
     "Duplicate contact",
 ];
 
@@ -270,7 +287,11 @@ impl Gen {
         let queue = &queues[self.rng.random_range(0..queues.len())];
         let (first, last) = self.name();
         let customer_name = format!("{first} {last}");
-        let customer_email = format!("{}.{}@mail.example.net", first.to_lowercase(), last.to_lowercase());
+        let customer_email = format!(
+            "{}.{}@mail.example.net",
+            first.to_lowercase(),
+            last.to_lowercase()
+        );
         let page = PAGES[self.rng.random_range(0..PAGES.len())];
 
         let session_count = if self.rng.random_bool(0.25) { 2 } else { 1 };
@@ -301,16 +322,34 @@ impl Gen {
         let agent_id = self.uuid();
         let acd_id = self.uuid();
         let agent_connected = start + Duration::seconds(25);
-        let conversation_end = (!active).then(|| plans.last().and_then(|p| p.end)).flatten();
+        let conversation_end = (!active)
+            .then(|| plans.last().and_then(|p| p.end))
+            .flatten();
 
         let mut customer_comms = Vec::new();
         let mut agent_comms = Vec::new();
         for plan in &plans {
             let customer_comm = self.uuid();
             let agent_comm = self.uuid();
-            customer_comms.push(self.comm(plan, &customer_comm, &agent_comm, "sharer", &customer_name, &customer_email, None));
+            customer_comms.push(self.comm(
+                plan,
+                &customer_comm,
+                &agent_comm,
+                "sharer",
+                &customer_name,
+                &customer_email,
+                None,
+            ));
             let control = plan.control_granted.then(|| customer_id.clone());
-            let mut viewer = self.comm(plan, &agent_comm, &customer_comm, "viewer", agent.name.as_deref().unwrap_or("Agent"), agent.email.as_deref().unwrap_or(""), control);
+            let mut viewer = self.comm(
+                plan,
+                &agent_comm,
+                &customer_comm,
+                "viewer",
+                agent.name.as_deref().unwrap_or("Agent"),
+                agent.email.as_deref().unwrap_or(""),
+                control,
+            );
             viewer.viewer_url = Some(format!("https://cobrowse.example.com/view/{}", plan.id));
             if let Some(end) = plan.end {
                 let code = &codes[self.rng.random_range(0..codes.len())];
@@ -341,7 +380,11 @@ impl Gen {
             let customer_share = self.uuid();
             let agent_share = self.uuid();
             let share = |id: &str, peer: &str, sharing: bool| Screenshare {
-                state: Some(Wire::new(if plan.end.is_some() { "disconnected" } else { "connected" })),
+                state: Some(Wire::new(if plan.end.is_some() {
+                    "disconnected"
+                } else {
+                    "connected"
+                })),
                 initial_state: Some(Wire::new("alerting")),
                 id: Some(id.into()),
                 context: Some(room.clone()),
@@ -354,14 +397,27 @@ impl Gen {
                 provider: Some("PureCloud Screenshare".into()),
                 peer_id: Some(peer.into()),
                 segments: vec![
-                    segment(plan.start + Duration::seconds(20), Some(plan.start + Duration::seconds(24)), "Alert", None),
-                    segment(plan.start + Duration::seconds(24), plan.end, "Interact", plan.end.map(|_| "endpoint")),
+                    segment(
+                        plan.start + Duration::seconds(20),
+                        Some(plan.start + Duration::seconds(24)),
+                        "Alert",
+                        None,
+                    ),
+                    segment(
+                        plan.start + Duration::seconds(24),
+                        plan.end,
+                        "Interact",
+                        plan.end.map(|_| "endpoint"),
+                    ),
                 ],
                 wrapup: None,
                 after_call_work: None,
                 after_call_work_required: Some(false),
             };
-            (share(&customer_share, &agent_share, true), share(&agent_share, &customer_share, false))
+            (
+                share(&customer_share, &agent_share, true),
+                share(&agent_share, &customer_share, false),
+            )
         });
 
         let script = EntityRef {
@@ -384,7 +440,10 @@ impl Gen {
             attributes: BTreeMap::from([
                 ("source".to_owned(), "web".to_owned()),
                 ("url".to_owned(), format!("https://shop.example.com{page}")),
-                ("pageTitle".to_owned(), format!("Example Shop - {}", &page[1..])),
+                (
+                    "pageTitle".to_owned(),
+                    format!("Example Shop - {}", &page[1..]),
+                ),
             ]),
             cobrowsesessions: customer_comms,
             ..Participant::default()
@@ -416,7 +475,11 @@ impl Gen {
             participant_type: Some("Internal".into()),
             address: agent.email.clone(),
             wrapup_required: Some(true),
-            wrapup_prompt: Some(Wire::new(if index % 3 == 0 { "mandatory" } else { "optional" })),
+            wrapup_prompt: Some(Wire::new(if index.is_multiple_of(3) {
+                "mandatory"
+            } else {
+                "optional"
+            })),
             wrapup_timeout_ms: Some(60_000),
             wrapup_skipped: Some(false),
             wrapup: agent_comms.last().and_then(|c| c.wrapup.clone()),
@@ -441,8 +504,10 @@ impl Gen {
         view_participants[1].queue = ref_to("routing/queues", queue.id.as_deref());
         view_participants[2].user = ref_to("users", agent.id.as_deref());
         view_participants[2].queue = ref_to("routing/queues", queue.id.as_deref());
-        view_participants[0].external_contact =
-            ref_to("externalcontacts/contacts", customer.external_contact_id.as_deref());
+        view_participants[0].external_contact = ref_to(
+            "externalcontacts/contacts",
+            customer.external_contact_id.as_deref(),
+        );
         if index % 10 == 9 {
             view_participants[0].error_info = Some(ErrorBody {
                 message: Some("The co-browse viewer lost its connection.".into()),
@@ -495,13 +560,24 @@ impl Gen {
             segments.push(segment(plan.start, Some(mid), "Sharing", None));
             segments.push(segment(mid, plan.end, "Interact", plan.end.map(|_| "peer")));
         } else {
-            segments.push(segment(plan.start, plan.end, "Interact", plan.end.map(|_| "peer")));
+            segments.push(segment(
+                plan.start,
+                plan.end,
+                "Interact",
+                plan.end.map(|_| "peer"),
+            ));
         }
         Cobrowsesession {
-            state: Some(Wire::new(if plan.end.is_some() { "disconnected" } else { "connected" })),
+            state: Some(Wire::new(if plan.end.is_some() {
+                "disconnected"
+            } else {
+                "connected"
+            })),
             initial_state: Some(Wire::new("alerting")),
             id: Some(id.into()),
-            disconnect_type: plan.end.map(|_| Wire::new(if role == "sharer" { "client" } else { "peer" })),
+            disconnect_type: plan
+                .end
+                .map(|_| Wire::new(if role == "sharer" { "client" } else { "peer" })),
             self_address: Some(Address {
                 name: Some(name.into()),
                 name_raw: Some(name.into()),
@@ -513,7 +589,10 @@ impl Gen {
             cobrowse_role: Some(Wire::new(role)),
             controlling: controls.into_iter().collect(),
             viewer_url: None,
-            provider_event_time: Some(plan.end.unwrap_or(plan.start) + Duration::milliseconds(self.rng.random_range(5..400))),
+            provider_event_time: Some(
+                plan.end.unwrap_or(plan.start)
+                    + Duration::milliseconds(self.rng.random_range(5..400)),
+            ),
             start_alerting_time: Some(alert),
             connected_time: Some(plan.start),
             disconnected_time: plan.end,
@@ -527,12 +606,24 @@ impl Gen {
     }
 }
 
-fn segment(start: DateTime<Utc>, end: Option<DateTime<Utc>>, kind: &str, disconnect: Option<&str>) -> Segment {
+fn segment(
+    start: DateTime<Utc>,
+    end: Option<DateTime<Utc>>,
+    kind: &str,
+    disconnect: Option<&str>,
+) -> Segment {
     Segment {
         start_time: Some(start),
         end_time: end,
         segment_type: Some(Wire::new(kind)),
-        how_ended: end.map(|_| if disconnect.is_some() { "Disconnect" } else { "Transition" }.into()),
+        how_ended: end.map(|_| {
+            if disconnect.is_some() {
+                "Disconnect"
+            } else {
+                "Transition"
+            }
+            .into()
+        }),
         disconnect_type: disconnect.map(Wire::new),
     }
 }
@@ -598,7 +689,12 @@ mod tests {
         let now = Utc::now();
         let a = World::generate(12, 3, now);
         let b = World::generate(12, 3, now);
-        let ids = |w: &World| w.conversations.iter().map(|c| c.full.id.clone()).collect::<Vec<_>>();
+        let ids = |w: &World| {
+            w.conversations
+                .iter()
+                .map(|c| c.full.id.clone())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(ids(&a), ids(&b));
         assert_ne!(ids(&a), ids(&World::generate(12, 4, now)));
     }
@@ -613,7 +709,9 @@ mod tests {
             for comm in &customer.cobrowsesessions {
                 let connected = comm.connected_time.expect("connected");
                 assert!(connected < now);
-                assert!(comm.disconnected_time.is_none_or(|d| connected <= d && d < now));
+                assert!(comm
+                    .disconnected_time
+                    .is_none_or(|d| connected <= d && d < now));
                 assert!(previous_end.is_none_or(|e| e <= connected));
                 previous_end = comm.disconnected_time;
             }
@@ -629,13 +727,23 @@ mod tests {
                     .participants
                     .iter()
                     .filter(|p| p.purpose.as_ref().map(Wire::raw) == Some(purpose))
-                    .flat_map(|p| p.cobrowsesessions.iter().map(|c| c.cobrowse_session_id.clone()))
+                    .flat_map(|p| {
+                        p.cobrowsesessions
+                            .iter()
+                            .map(|c| c.cobrowse_session_id.clone())
+                    })
                     .collect()
             };
             assert!(!sessions("customer").is_empty());
             assert_eq!(sessions("customer"), sessions("agent"));
         }
-        assert!(world.conversations.iter().any(SimConversation::has_active_cobrowse));
-        assert!(!world.conversations.iter().all(SimConversation::has_active_cobrowse));
+        assert!(world
+            .conversations
+            .iter()
+            .any(SimConversation::has_active_cobrowse));
+        assert!(!world
+            .conversations
+            .iter()
+            .all(SimConversation::has_active_cobrowse));
     }
 }

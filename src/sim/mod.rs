@@ -53,6 +53,10 @@ pub struct Faults {
     pub error_status: u16,
     /// Lifetime of new tokens, in seconds (`expires_in`).
     pub token_lifetime_s: u64,
+    /// The next N API requests are answered 429 (then this counts down).
+    pub rate_limit_next: u32,
+    /// The next N API requests are answered `error_status`.
+    pub error_next: u32,
 }
 
 impl Default for Faults {
@@ -64,6 +68,8 @@ impl Default for Faults {
             error_fraction: 0.0,
             error_status: 503,
             token_lifetime_s: 86_400,
+            rate_limit_next: 0,
+            error_next: 0,
         }
     }
 }
@@ -122,7 +128,12 @@ impl SimConfig {
             conversations,
             seed,
             client_id: "cobrowse-gateway-demo".into(),
-            client_secret: Secret::new(secret.iter().map(|b| format!("{b:02x}")).collect::<String>()),
+            client_secret: Secret::new(
+                secret
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>(),
+            ),
             faults: Faults::default(),
         }
     }
@@ -231,7 +242,10 @@ fn router(state: Arc<SimState>) -> Router {
         .route("/__sim/faults", get(get_faults).put(put_faults))
         .route("/__sim/tokens/expire", post(expire_tokens));
     api.merge(control)
-        .layer(middleware::from_fn_with_state(Arc::clone(&state), correlate))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            correlate,
+        ))
         .with_state(state)
 }
 
@@ -275,10 +289,13 @@ async fn served(
         );
     }
     let (limited, failed) = {
+        let mut current = sim.faults.write().expect("faults lock");
+        let limited = take_one(&mut current.rate_limit_next);
+        let failed = !limited && take_one(&mut current.error_next);
         let mut rng = rand::rng();
         (
-            rng.random_bool(faults.rate_limit_fraction),
-            rng.random_bool(faults.error_fraction),
+            limited || rng.random_bool(faults.rate_limit_fraction),
+            failed || rng.random_bool(faults.error_fraction),
         )
     };
     if limited {
@@ -303,6 +320,13 @@ async fn served(
     next.run(request).await
 }
 
+/// Counts a knob down; true when it was above zero.
+fn take_one(counter: &mut u32) -> bool {
+    let taken = *counter > 0;
+    *counter = counter.saturating_sub(1);
+    taken
+}
+
 impl SimState {
     fn authorized(&self, request: &Request) -> bool {
         let Some(token) = request
@@ -314,7 +338,9 @@ impl SimState {
             return false;
         };
         let tokens = self.tokens.lock().expect("tokens lock");
-        tokens.get(token).is_some_and(|&expiry| Instant::now() < expiry)
+        tokens
+            .get(token)
+            .is_some_and(|&expiry| Instant::now() < expiry)
     }
 
     fn issue_token(&self, lifetime: Duration) -> String {
@@ -324,7 +350,11 @@ impl SimState {
         let now = Instant::now();
         tokens.retain(|_, expiry| *expiry > now);
         if tokens.len() >= MAX_TOKENS {
-            if let Some(oldest) = tokens.iter().min_by_key(|(_, e)| **e).map(|(t, _)| t.clone()) {
+            if let Some(oldest) = tokens
+                .iter()
+                .min_by_key(|(_, e)| **e)
+                .map(|(t, _)| t.clone())
+            {
                 tokens.remove(&oldest);
             }
         }

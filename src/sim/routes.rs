@@ -24,9 +24,15 @@ type Sim = State<Arc<SimState>>;
 pub(super) fn api() -> Router<Arc<SimState>> {
     Router::new()
         .route("/api/v2/conversations/cobrowsesessions", get(listing))
-        .route("/api/v2/conversations/cobrowsesessions/{id}", get(cobrowse_conversation))
+        .route(
+            "/api/v2/conversations/cobrowsesessions/{id}",
+            get(cobrowse_conversation),
+        )
         .route("/api/v2/conversations/{id}", get(conversation))
-        .route("/api/v2/conversations/{cid}/participants/{pid}", patch(patch_participant))
+        .route(
+            "/api/v2/conversations/{cid}/participants/{pid}",
+            patch(patch_participant),
+        )
         .route(
             "/api/v2/conversations/{cid}/participants/{pid}/attributes",
             patch(patch_attributes),
@@ -36,7 +42,10 @@ pub(super) fn api() -> Router<Arc<SimState>> {
         .route("/api/v2/routing/queues", get(queues))
         .route("/api/v2/routing/queues/{id}", get(queue))
         .route("/api/v2/routing/wrapupcodes", get(wrapup_codes))
-        .route("/api/v2/analytics/conversations/details/query", post(details_query))
+        .route(
+            "/api/v2/analytics/conversations/details/query",
+            post(details_query),
+        )
 }
 
 /// `POST /oauth/token`: client credentials with Basic auth.
@@ -51,7 +60,11 @@ pub(super) async fn token(State(sim): Sim, headers: HeaderMap, body: Bytes) -> R
     };
     let grant = form_urlencoded::parse(&body).find(|(k, _)| k == "grant_type");
     if grant.as_ref().map(|(_, v)| v.as_ref()) != Some("client_credentials") {
-        return refuse(StatusCode::BAD_REQUEST, "unsupported_grant_type", "grant_type must be client_credentials");
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "grant_type must be client_credentials",
+        );
     }
     let credentials = headers
         .get(header::AUTHORIZATION)
@@ -61,7 +74,11 @@ pub(super) async fn token(State(sim): Sim, headers: HeaderMap, body: Bytes) -> R
         .and_then(|v| String::from_utf8(v).ok());
     let expected = format!("{}:{}", sim.client_id, sim.client_secret.expose());
     if credentials.as_deref() != Some(expected.as_str()) {
-        return refuse(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication failed");
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "client authentication failed",
+        );
     }
     let lifetime = sim.faults.read().expect("faults lock").token_lifetime_s;
     let access_token = sim.issue_token(Duration::from_secs(lifetime));
@@ -73,29 +90,48 @@ pub(super) async fn token(State(sim): Sim, headers: HeaderMap, body: Bytes) -> R
     .into_response()
 }
 
-fn not_found(what: &str) -> Response {
-    error_body(StatusCode::NOT_FOUND, "not.found", &format!("The requested {what} was not found."))
+/// An upstream-shaped error answer.
+struct Reject(StatusCode, &'static str, String);
+
+impl IntoResponse for Reject {
+    fn into_response(self) -> Response {
+        error_body(self.0, self.1, &self.2)
+    }
 }
 
-fn bad_request(why: &str) -> Response {
-    error_body(StatusCode::BAD_REQUEST, "bad.request", why)
+fn not_found(what: &str) -> Reject {
+    Reject(
+        StatusCode::NOT_FOUND,
+        "not.found",
+        format!("The requested {what} was not found."),
+    )
+}
+
+fn bad_request(why: &str) -> Reject {
+    Reject(StatusCode::BAD_REQUEST, "bad.request", why.to_owned())
 }
 
 async fn conversation(State(sim): Sim, Path(id): Path<String>) -> Response {
     let world = sim.world.read().expect("world lock");
     match world.conversation(&id) {
         Some(conv) => Json(&conv.full).into_response(),
-        None => not_found("conversation"),
+        None => not_found("conversation").into_response(),
     }
 }
 
 async fn cobrowse_conversation(State(sim): Sim, Path(id): Path<String>) -> Response {
     let world = sim.world.read().expect("world lock");
     match world.conversation(&id) {
-        Some(conv) if conv.view.participants.iter().any(|p| p.cobrowse_session_id.is_some()) => {
+        Some(conv)
+            if conv
+                .view
+                .participants
+                .iter()
+                .any(|p| p.cobrowse_session_id.is_some()) =>
+        {
             Json(&conv.view).into_response()
         }
-        _ => not_found("cobrowse conversation"),
+        _ => not_found("cobrowse conversation").into_response(),
     }
 }
 
@@ -150,7 +186,7 @@ struct DirectoryQuery {
     page_number: usize,
 }
 
-fn directory_query(raw: Option<&str>) -> Result<DirectoryQuery, Response> {
+fn directory_query(raw: Option<&str>) -> Result<DirectoryQuery, Reject> {
     let mut query = DirectoryQuery {
         ids: Vec::new(),
         page_size: 25,
@@ -187,12 +223,16 @@ fn directory<T: Serialize + Clone>(
 ) -> Response {
     let query = match directory_query(raw) {
         Ok(query) => query,
-        Err(response) => return response,
+        Err(reject) => return reject.into_response(),
     };
     let chosen: Vec<T> = if query.ids.is_empty() {
         all.values().cloned().collect()
     } else {
-        query.ids.iter().filter_map(|id| all.get(id).cloned()).collect()
+        query
+            .ids
+            .iter()
+            .filter_map(|id| all.get(id).cloned())
+            .collect()
     };
     let extra: String = query.ids.iter().map(|id| format!("&id={id}")).collect();
     let page_size = if query.ids.is_empty() {
@@ -212,7 +252,7 @@ async fn user(State(sim): Sim, Path(id): Path<String>) -> Response {
     let world = sim.world.read().expect("world lock");
     match world.users.get(&id) {
         Some(user) => Json(user).into_response(),
-        None => not_found("user"),
+        None => not_found("user").into_response(),
     }
 }
 
@@ -225,22 +265,28 @@ async fn queue(State(sim): Sim, Path(id): Path<String>) -> Response {
     let world = sim.world.read().expect("world lock");
     match world.queues.get(&id) {
         Some(queue) => Json(queue).into_response(),
-        None => not_found("queue"),
+        None => not_found("queue").into_response(),
     }
 }
 
 async fn wrapup_codes(State(sim): Sim, RawQuery(raw): RawQuery) -> Response {
     let query = match directory_query(raw.as_deref()) {
         Ok(query) => query,
-        Err(response) => return response,
+        Err(reject) => return reject.into_response(),
     };
     let world = sim.world.read().expect("world lock");
     let path = "/api/v2/routing/wrapupcodes";
-    Json(page_of(world.wrapup_codes.clone(), query.page_size, query.page_number, path, ""))
-        .into_response()
+    Json(page_of(
+        world.wrapup_codes.clone(),
+        query.page_size,
+        query.page_number,
+        path,
+        "",
+    ))
+    .into_response()
 }
 
-fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
+fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Reject> {
     serde_json::from_slice(body).map_err(|e| bad_request(&format!("Invalid request body: {e}")))
 }
 
@@ -251,25 +297,30 @@ async fn patch_participant(
 ) -> Response {
     let request: MediaParticipantRequest = match parse_json(&body) {
         Ok(request) => request,
-        Err(response) => return response,
+        Err(reject) => return reject.into_response(),
     };
     if let Some(state) = &request.state {
         if state != "disconnected" {
-            return bad_request("state may only be set to disconnected");
+            return bad_request("state may only be set to disconnected").into_response();
         }
     }
     let mut world = sim.world.write().expect("world lock");
     let Some(conv) = world.conversation_mut(&cid) else {
-        return not_found("conversation");
+        return not_found("conversation").into_response();
     };
     if conv.participant_mut(&pid).is_none() {
-        return not_found("participant");
+        return not_found("participant").into_response();
     }
     apply_patch(conv, &pid, &request, Utc::now());
     StatusCode::ACCEPTED.into_response()
 }
 
-fn apply_patch(conv: &mut SimConversation, pid: &str, request: &MediaParticipantRequest, now: DateTime<Utc>) {
+fn apply_patch(
+    conv: &mut SimConversation,
+    pid: &str,
+    request: &MediaParticipantRequest,
+    now: DateTime<Utc>,
+) {
     if request.state.is_some() {
         conv.disconnect(pid, now);
     }
@@ -305,14 +356,14 @@ async fn patch_attributes(
 ) -> Response {
     let request: ParticipantAttributes = match parse_json(&body) {
         Ok(request) => request,
-        Err(response) => return response,
+        Err(reject) => return reject.into_response(),
     };
     let mut world = sim.world.write().expect("world lock");
     let Some(conv) = world.conversation_mut(&cid) else {
-        return not_found("conversation");
+        return not_found("conversation").into_response();
     };
     let Some(participant) = conv.participant_mut(&pid) else {
-        return not_found("participant");
+        return not_found("participant").into_response();
     };
     participant.attributes.extend(request.attributes.clone());
     if let Some(media) = conv.media_mut(&pid) {
@@ -324,7 +375,7 @@ async fn patch_attributes(
 async fn details_query(State(sim): Sim, body: Bytes) -> Response {
     let query: DetailsQuery = match parse_json(&body) {
         Ok(query) => query,
-        Err(response) => return response,
+        Err(reject) => return reject.into_response(),
     };
     let Some((start, end)) = query.interval.split_once('/').and_then(|(a, b)| {
         Some((
@@ -332,14 +383,16 @@ async fn details_query(State(sim): Sim, body: Bytes) -> Response {
             DateTime::parse_from_rfc3339(b).ok()?.with_timezone(&Utc),
         ))
     }) else {
-        return bad_request("interval must be two ISO-8601 instants separated by /");
+        return bad_request("interval must be two ISO-8601 instants separated by /")
+            .into_response();
     };
     let paging = query.paging.clone().unwrap_or(Paging {
         page_size: 25,
         page_number: 1,
     });
     if paging.page_size == 0 || paging.page_size > 100 || paging.page_number == 0 {
-        return bad_request("paging.pageSize must be 1..=100 and pageNumber positive");
+        return bad_request("paging.pageSize must be 1..=100 and pageNumber positive")
+            .into_response();
     }
     let media: Vec<&str> = query
         .segment_filters
@@ -363,7 +416,11 @@ async fn details_query(State(sim): Sim, body: Bytes) -> Response {
     }
     let total = matches.len() as i64;
     let skip = (paging.page_number as usize - 1) * paging.page_size as usize;
-    let conversations = matches.into_iter().skip(skip).take(paging.page_size as usize).collect();
+    let conversations = matches
+        .into_iter()
+        .skip(skip)
+        .take(paging.page_size as usize)
+        .collect();
     Json(DetailsResponse {
         conversations,
         total_hits: Some(total),

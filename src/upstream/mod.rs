@@ -255,7 +255,12 @@ impl PureCloud {
         participant_id: &str,
         body: &MediaParticipantRequest,
     ) -> Result<(), UpstreamError> {
-        let url = self.url(&["conversations", conversation_id, "participants", participant_id]);
+        let url = self.url(&[
+            "conversations",
+            conversation_id,
+            "participants",
+            participant_id,
+        ]);
         self.send(Route::PatchParticipant, Method::PATCH, url, Some(body))
             .await
             .map(drop)
@@ -275,9 +280,14 @@ impl PureCloud {
             participant_id,
             "attributes",
         ]);
-        self.send(Route::PatchParticipantAttributes, Method::PATCH, url, Some(body))
-            .await
-            .map(drop)
+        self.send(
+            Route::PatchParticipantAttributes,
+            Method::PATCH,
+            url,
+            Some(body),
+        )
+        .await
+        .map(drop)
     }
 
     /// `POST /api/v2/analytics/conversations/details/query`.
@@ -327,10 +337,14 @@ impl PureCloud {
             let Some(next) = page.value.next_uri.take() else {
                 break;
             };
-            let url = self.inner.api.join(&next).map_err(|e| UpstreamError::BadResponse {
-                detail: format!("{}: nextUri {next:?} is not a URL: {e}", route.name()),
-                correlation_id: None,
-            })?;
+            let url = self
+                .inner
+                .api
+                .join(&next)
+                .map_err(|e| UpstreamError::BadResponse {
+                    detail: format!("{}: nextUri {next:?} is not a URL: {e}", route.name()),
+                    correlation_id: None,
+                })?;
             page = self.get_json(route, url).await?;
             bytes += page.bytes;
             entities.append(&mut page.value.entities);
@@ -369,7 +383,9 @@ impl PureCloud {
         loop {
             attempt += 1;
             let token = inner.tokens.get().await?;
-            let outcome = self.attempt(&method, &url, &token.header, body.as_deref()).await;
+            let outcome = self
+                .attempt(&method, &url, &token.header, body.as_deref())
+                .await;
             let (status, retry_after, body_bytes, correlation) = match outcome {
                 Ok(answer) => answer,
                 Err(error) => {
@@ -400,7 +416,10 @@ impl PureCloud {
                         return Err(error);
                     }
                     inner.stats.retries.fetch_add(1, Ordering::Relaxed);
-                    warn!(wait_ms = wait.as_millis() as u64, attempt, "upstream rate limited; waiting");
+                    warn!(
+                        wait_ms = wait.as_millis() as u64,
+                        attempt, "upstream rate limited; waiting"
+                    );
                     tokio::time::sleep(wait).await;
                 }
                 502..=504 if attempt < inner.retry.max_attempts => {

@@ -135,7 +135,10 @@ mod tests {
         let unknown: Wire<Colour> = serde_json::from_str("\"ultraviolet\"").expect("valid json");
         assert_eq!(unknown.get(), Colour::Unknown);
         assert_eq!(unknown.raw(), "ultraviolet");
-        assert_eq!(serde_json::to_string(&unknown).expect("serializes"), "\"ultraviolet\"");
+        assert_eq!(
+            serde_json::to_string(&unknown).expect("serializes"),
+            "\"ultraviolet\""
+        );
         assert_eq!(Colour::Red.as_wire(), Some("red"));
         assert_eq!(Colour::Unknown.as_wire(), None);
     }

@@ -1,0 +1,177 @@
+//! The binary as a newcomer runs it.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const BIN: &str = env!("CARGO_BIN_EXE_cobrowse-gateway");
+
+fn command(args: &[&str]) -> Command {
+    let mut command = Command::new(BIN);
+    command.args(args).kill_on_drop(true);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("COBROWSE_") {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+/// Starts the binary and waits for the line that gives its address. Its
+/// stderr (the logs) is collected by a task so the pipe never fills.
+async fn start(
+    mut command: Command,
+) -> (Child, String, Vec<String>, tokio::task::JoinHandle<String>) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let logs = tokio::spawn(async move {
+        let mut text = String::new();
+        tokio::io::AsyncReadExt::read_to_string(&mut stderr, &mut text)
+            .await
+            .expect("readable stderr");
+        text
+    });
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut seen = Vec::new();
+    let base = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.expect("readable stdout") {
+            seen.push(line.clone());
+            if let Some(rest) = line.strip_prefix("cobrowse-gateway listening on ") {
+                return rest.to_owned();
+            }
+        }
+        panic!("the binary exited without listening: {seen:?}");
+    })
+    .await
+    .expect("the binary listens within 30 s");
+    (child, base, seen, logs)
+}
+
+#[tokio::test]
+async fn with_no_configuration_it_serves_demo_data_from_the_built_in_simulator() {
+    let (mut child, base, printed, _logs) = start(command(&["--listen", "127.0.0.1:0"])).await;
+    assert!(
+        printed.iter().any(|l| l.contains("demo mode")),
+        "{printed:?}"
+    );
+
+    let body: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/graphql"))
+        .json(&serde_json::json!({ "query": "{ activeCobrowseConversations { totalCount nodes { participants { user { name } } } } }" }))
+        .send()
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("json");
+    assert!(body.get("errors").is_none(), "{body:#}");
+    assert!(
+        body["data"]["activeCobrowseConversations"]["totalCount"]
+            .as_u64()
+            .expect("count")
+            > 0
+    );
+    let page = reqwest::get(format!("{base}/graphiql"))
+        .await
+        .expect("answers")
+        .text()
+        .await
+        .expect("html");
+    assert!(page.contains("graphiql"), "GraphiQL is served");
+    child.kill().await.expect("stops");
+}
+
+#[tokio::test]
+async fn a_bad_setting_stops_start_up_naming_the_setting() {
+    let output = command(&[])
+        .env("COBROWSE_CACHE_MAX_ENTRIES", "lots")
+        .output()
+        .await
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cache.max_entries") && stderr.contains("COBROWSE_CACHE_MAX_ENTRIES"),
+        "{stderr}"
+    );
+
+    let output = command(&["--set", "upstream.timeout=soon"])
+        .output()
+        .await
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("upstream.timeout"));
+}
+
+#[tokio::test]
+async fn the_schema_subcommand_prints_the_checked_in_sdl() {
+    let output = command(&["schema"]).output().await.expect("runs");
+    assert!(output.status.success());
+    let on_disk = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql"))
+        .expect("schema.graphql");
+    assert_eq!(String::from_utf8_lossy(&output.stdout), on_disk);
+}
+
+#[tokio::test]
+async fn help_explains_every_subcommand_and_setting() {
+    let output = command(&["--help"]).output().await.expect("runs");
+    let help = String::from_utf8_lossy(&output.stdout);
+    for word in [
+        "serve",
+        "simulate",
+        "schema",
+        "COBROWSE_UPSTREAM_URL",
+        "COBROWSE_CLIENT_SECRET",
+        "cache.live_ttl",
+    ] {
+        assert!(help.contains(word), "--help mentions {word}");
+    }
+}
+
+#[tokio::test]
+async fn secrets_never_appear_in_logs() {
+    let mut config = cobrowse_gateway::sim::SimConfig::local(3, 1);
+    config.client_secret = cobrowse_gateway::secret::Secret::new("s3cr3t-value-for-log-test");
+    let sim = cobrowse_gateway::sim::Simulator::start(config)
+        .await
+        .expect("simulator");
+    let mut cmd = command(&["--listen", "127.0.0.1:0"]);
+    cmd.env("COBROWSE_UPSTREAM_URL", sim.url())
+        .env("COBROWSE_LOGIN_URL", sim.url())
+        .env("COBROWSE_CLIENT_ID", sim.client_id())
+        .env("COBROWSE_CLIENT_SECRET", sim.client_secret().expose())
+        .env("COBROWSE_LOG_FILTER", "debug")
+        .env("COBROWSE_LOG_FORMAT", "json");
+    let (mut child, base, printed, logs) = start(cmd).await;
+    reqwest::Client::new()
+        .post(format!("{base}/graphql"))
+        .json(&serde_json::json!({ "query": "{ activeCobrowseConversations { totalCount } }" }))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("the gateway answers: {e:?}"));
+    child.kill().await.expect("stops");
+    let logs = format!(
+        "{}{}",
+        printed.join("\n"),
+        logs.await.expect("logs collected")
+    );
+    assert!(
+        logs.contains("fetched upstream access token"),
+        "the logs are there: {logs}"
+    );
+    assert!(
+        !logs.contains("s3cr3t-value-for-log-test"),
+        "the secret leaked"
+    );
+    let basic = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        format!("{}:s3cr3t-value-for-log-test", sim.client_id()),
+    );
+    assert!(!logs.contains(&basic), "the Basic credentials leaked");
+}

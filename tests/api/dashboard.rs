@@ -1,0 +1,246 @@
+//! The upstream economy of the dashboard query, counted at the simulator.
+
+use std::time::{Duration, Instant};
+
+use cobrowse_gateway::sim::Faults;
+use serde_json::{json, Value};
+
+use crate::helpers::{route, spawn_app, spawn_with, Options, DASHBOARD};
+
+/// An answer without the durations of live sessions, which grow with the clock.
+fn without_durations(mut value: Value) -> Value {
+    match &mut value {
+        Value::Object(map) => {
+            map.remove("durationSeconds");
+            for v in map.values_mut() {
+                *v = without_durations(v.take());
+            }
+        }
+        Value::Array(items) => {
+            for v in items.iter_mut() {
+                *v = without_durations(v.take());
+            }
+        }
+        _ => {}
+    }
+    value
+}
+
+fn listed(data: &Value) -> usize {
+    data["activeCobrowseConversations"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .len()
+}
+
+#[tokio::test]
+async fn a_cold_dashboard_query_costs_one_listing_one_call_per_conversation_and_one_bulk_call_per_directory(
+) {
+    let app = spawn_app().await;
+
+    let data = app.data(DASHBOARD, json!({})).await;
+
+    let n = listed(&data) as u64;
+    assert!(n > 3, "the simulator lists several active conversations");
+    let calls = app.upstream_calls().await;
+    assert_eq!(calls.route(route::LISTING), 1, "{calls:?}");
+    assert_eq!(calls.route(route::CONVERSATION), n, "{calls:?}");
+    assert_eq!(calls.route(route::USERS), 1, "{calls:?}");
+    assert_eq!(calls.route(route::QUEUES), 1, "{calls:?}");
+    assert_eq!(calls.total, n + 3, "no other call: {calls:?}");
+    // The references resolved: every agent has a user name, every queue a name.
+    for node in data["activeCobrowseConversations"]["nodes"]
+        .as_array()
+        .expect("nodes")
+    {
+        for participant in node["participants"].as_array().expect("participants") {
+            if participant["purpose"] == "AGENT" {
+                assert!(participant["user"]["name"].is_string(), "{participant:#}");
+                assert!(participant["queue"]["name"].is_string(), "{participant:#}");
+            }
+        }
+        assert!(!node["cobrowseSessions"]
+            .as_array()
+            .expect("sessions")
+            .is_empty());
+    }
+}
+
+#[tokio::test]
+async fn the_same_dashboard_query_within_the_ttl_costs_no_upstream_call() {
+    let app = spawn_app().await;
+    let first = app.data(DASHBOARD, json!({})).await;
+    app.reset_calls().await;
+
+    let second = app.data(DASHBOARD, json!({})).await;
+
+    assert_eq!(app.upstream_calls().await.total, 0);
+    assert_eq!(without_durations(first), without_durations(second));
+}
+
+#[tokio::test]
+async fn live_state_is_fetched_again_once_its_ttl_has_passed() {
+    let app = spawn_with(Options {
+        settings: vec![("cache.live_ttl", "300ms".into())],
+        ..Options::default()
+    })
+    .await;
+    app.data(DASHBOARD, json!({})).await;
+    app.reset_calls().await;
+
+    // moka keeps its own clock: the only way to pass a TTL is to wait it out.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    app.data(DASHBOARD, json!({})).await;
+
+    let calls = app.upstream_calls().await;
+    assert_eq!(calls.route(route::LISTING), 1, "{calls:?}");
+    assert_eq!(calls.route(route::USERS), 0, "users live longer: {calls:?}");
+}
+
+#[tokio::test]
+async fn a_hundred_concurrent_identical_cold_queries_cost_the_same_calls_as_one() {
+    let app = spawn_with(Options {
+        faults: Faults {
+            latency_ms: 30,
+            ..Faults::default()
+        },
+        ..Options::default()
+    })
+    .await;
+
+    let queries = (0..100).map(|_| app.data(DASHBOARD, json!({})));
+    let answers: Vec<Value> = futures::future::join_all(queries)
+        .await
+        .into_iter()
+        .map(without_durations)
+        .collect();
+
+    let n = listed(&answers[0]) as u64;
+    assert!(
+        answers.iter().all(|a| a == &answers[0]),
+        "every answer is the same"
+    );
+    let calls = app.upstream_calls().await;
+    assert_eq!(calls.route(route::LISTING), 1, "{calls:?}");
+    assert_eq!(calls.route(route::CONVERSATION), n, "{calls:?}");
+    assert_eq!(calls.route(route::USERS), 1, "{calls:?}");
+    assert_eq!(calls.route(route::QUEUES), 1, "{calls:?}");
+    assert_eq!(calls.total, n + 3, "{calls:?}");
+}
+
+#[tokio::test]
+async fn cold_latency_is_about_three_upstream_round_trips_whatever_the_number_of_conversations() {
+    let latency = Duration::from_millis(120);
+    let mut elapsed = Vec::new();
+    for conversations in [4, 40] {
+        let app = spawn_with(Options {
+            conversations,
+            faults: Faults {
+                latency_ms: latency.as_millis() as u64,
+                ..Faults::default()
+            },
+            ..Options::default()
+        })
+        .await;
+        let started = Instant::now();
+        let data = app.data(DASHBOARD, json!({})).await;
+        let took = started.elapsed();
+        assert!(listed(&data) >= conversations / 2, "{conversations} seeded");
+        elapsed.push(took);
+        // Three round trips: the listing, the conversations (concurrently),
+        // then users and queues (concurrently).
+        assert!(
+            took >= latency * 3,
+            "{conversations} conversations took {took:?}"
+        );
+        assert!(
+            took < latency * 4 + Duration::from_millis(150),
+            "{conversations} conversations took {took:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn asking_only_for_listed_fields_costs_only_the_listing() {
+    let app = spawn_app().await;
+
+    app.data(
+        "{ activeCobrowseConversations { nodes { name participants { name state cobrowseSessionId user { userId } } } } }",
+        json!({}),
+    )
+    .await;
+
+    let calls = app.upstream_calls().await;
+    assert_eq!(calls.total, 1, "{calls:?}");
+    assert_eq!(calls.route(route::LISTING), 1);
+}
+
+#[tokio::test]
+async fn a_conversation_by_id_resolves_users_and_queues_in_bulk() {
+    let app = spawn_app().await;
+    let ids = app.active_conversation_ids().await;
+    app.reset_calls().await;
+
+    let data = app
+        .data(
+            "query($id: String!) { conversation(conversationId: $id) { participants { user { name } queue { name } } } }",
+            json!({ "id": ids[0] }),
+        )
+        .await;
+
+    let calls = app.upstream_calls().await;
+    assert_eq!(calls.route(route::CONVERSATION), 1, "{calls:?}");
+    assert_eq!(calls.route(route::USERS), 1, "{calls:?}");
+    assert_eq!(calls.route(route::QUEUES), 1, "{calls:?}");
+    assert_eq!(
+        calls.route(route::USER) + calls.route(route::QUEUE),
+        0,
+        "{calls:?}"
+    );
+    assert!(data["conversation"]["participants"]
+        .as_array()
+        .expect("participants")
+        .iter()
+        .any(|p| p["user"]["name"].is_string()));
+}
+
+#[tokio::test]
+async fn the_co_browse_view_is_fetched_only_when_a_selected_field_needs_it() {
+    let app = spawn_app().await;
+    let ids = app.active_conversation_ids().await;
+    let query = |fields: &str| {
+        format!("query($id: String!) {{ conversation(conversationId: $id) {{ participants {{ {fields} }} }} }}")
+    };
+    app.reset_calls().await;
+
+    app.data(&query("name purpose"), json!({ "id": ids[0] }))
+        .await;
+    let calls = app.upstream_calls().await;
+    assert_eq!(
+        (
+            calls.route(route::CONVERSATION),
+            calls.route(route::COBROWSE_VIEW)
+        ),
+        (1, 0),
+        "{calls:?}"
+    );
+
+    let data = app
+        .data(&query("name state cobrowseRole"), json!({ "id": ids[0] }))
+        .await;
+    let calls = app.upstream_calls().await;
+    assert_eq!(
+        (
+            calls.route(route::CONVERSATION),
+            calls.route(route::COBROWSE_VIEW)
+        ),
+        (1, 1),
+        "{calls:?}"
+    );
+    let participants = data["conversation"]["participants"]
+        .as_array()
+        .expect("participants");
+    assert!(participants
+        .iter()
+        .any(|p| p["state"] == "CONNECTED" && p["cobrowseRole"] == "SHARER"));
+}

@@ -1,0 +1,10 @@
+//! Integration tests: the gateway and the simulator as real HTTP servers on
+//! loopback, driven through their front doors.
+
+mod binary;
+mod dashboard;
+mod errors;
+mod graph;
+mod helpers;
+mod schema;
+mod simulator;
