@@ -99,6 +99,8 @@ impl Faults {
 pub struct Stats {
     pub total: u64,
     pub routes: BTreeMap<String, u64>,
+    /// The most requests that were being served at once.
+    pub max_in_flight: u64,
 }
 
 impl Stats {
@@ -149,6 +151,8 @@ pub(crate) struct SimState {
     faults: RwLock<Faults>,
     tokens: Mutex<HashMap<String, Instant>>,
     counts: Mutex<BTreeMap<String, u64>>,
+    in_flight: AtomicU64,
+    max_in_flight: AtomicU64,
     correlation: AtomicU64,
 }
 
@@ -177,6 +181,8 @@ impl Simulator {
             faults: RwLock::new(config.faults.clone()),
             tokens: Mutex::new(HashMap::new()),
             counts: Mutex::new(BTreeMap::new()),
+            in_flight: AtomicU64::new(0),
+            max_in_flight: AtomicU64::new(0),
             correlation: AtomicU64::new(0),
         });
         let app = router(state);
@@ -261,9 +267,23 @@ async fn correlate(State(sim): State<Arc<SimState>>, request: Request, next: Nex
     response
 }
 
-/// Counts, delays, authenticates and faults every served route.
+/// Counts, delays, authenticates and faults every served route, and keeps
+/// the high-water mark of requests in flight.
 async fn served(
     State(sim): State<Arc<SimState>>,
+    path: MatchedPath,
+    request: Request,
+    next: Next,
+) -> Response {
+    let now = sim.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    sim.max_in_flight.fetch_max(now, Ordering::SeqCst);
+    let response = serve_counted(&sim, path, request, next).await;
+    sim.in_flight.fetch_sub(1, Ordering::SeqCst);
+    response
+}
+
+async fn serve_counted(
+    sim: &SimState,
     path: MatchedPath,
     request: Request,
     next: Next,
@@ -379,11 +399,13 @@ async fn stats(State(sim): State<Arc<SimState>>) -> Json<Stats> {
     Json(Stats {
         total: routes.values().sum(),
         routes,
+        max_in_flight: sim.max_in_flight.load(Ordering::SeqCst),
     })
 }
 
 async fn reset_stats(State(sim): State<Arc<SimState>>) -> StatusCode {
     sim.counts.lock().expect("counts lock").clear();
+    sim.max_in_flight.store(0, Ordering::SeqCst);
     StatusCode::NO_CONTENT
 }
 

@@ -244,3 +244,52 @@ async fn the_co_browse_view_is_fetched_only_when_a_selected_field_needs_it() {
         .iter()
         .any(|p| p["state"] == "CONNECTED" && p["cobrowseRole"] == "SHARER"));
 }
+
+#[tokio::test]
+async fn calls_in_flight_to_upstream_are_bounded() {
+    let app = spawn_with(Options {
+        conversations: 40,
+        faults: Faults {
+            latency_ms: 40,
+            ..Faults::default()
+        },
+        settings: vec![("upstream.max_in_flight", "4".into())],
+        ..Options::default()
+    })
+    .await;
+
+    let data = app.data(DASHBOARD, json!({})).await;
+
+    let calls = app.upstream_calls().await;
+    assert!(listed(&data) > 8, "more conversations than the bound");
+    assert_eq!(calls.max_in_flight, 4, "{calls:?}");
+}
+
+#[tokio::test]
+async fn a_token_about_to_expire_is_refreshed_before_it_is_used() {
+    let app = spawn_with(Options {
+        faults: Faults {
+            token_lifetime_s: 1,
+            ..Faults::default()
+        },
+        ..Options::default()
+    })
+    .await;
+
+    // The token lives 1 s and is refreshed at half its life; only waiting
+    // lets that time pass.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    app.data(DASHBOARD, json!({})).await;
+
+    let calls = app.upstream_calls().await;
+    assert_eq!(
+        calls.route(route::TOKEN),
+        1,
+        "refreshed ahead of expiry: {calls:?}"
+    );
+    assert_eq!(
+        calls.route(route::LISTING),
+        1,
+        "and never refused: {calls:?}"
+    );
+}

@@ -11,3 +11,18 @@ fn schema_graphql_matches_the_schema_the_code_builds() {
         "schema.graphql is stale: run `cargo run -- schema > schema.graphql` and commit it"
     );
 }
+
+#[test]
+fn the_readme_documents_every_setting() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    for setting in cobrowse_gateway::settings::SETTINGS {
+        assert!(
+            readme.contains(&format!("`{}`", setting.path))
+                && readme.contains(&format!("`{}`", setting.env)),
+            "README.md documents {} ({})",
+            setting.path,
+            setting.env
+        );
+    }
+}
