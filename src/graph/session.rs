@@ -35,35 +35,37 @@ pub enum SessionState {
 pub struct PureCloudSession {
     conversation: ConversationData,
     session_id: Arc<str>,
+    /// The communications of the session, found once.
+    comms: Vec<CobrowseComm>,
 }
 
 impl PureCloudSession {
     /// Session `session_id` of `conversation` (which holds the full form).
     pub fn new(conversation: ConversationData, session_id: &str) -> Self {
+        let mut comms = conversation.cobrowse_comms();
+        comms.retain(|c| c.dto().cobrowse_session_id.as_deref() == Some(session_id));
         Self {
             conversation,
             session_id: session_id.into(),
+            comms,
         }
     }
 
-    fn comms(&self) -> Vec<CobrowseComm> {
-        let mut comms = self.conversation.cobrowse_comms();
-        comms.retain(|c| c.dto().cobrowse_session_id.as_deref() == Some(&*self.session_id));
-        comms
-    }
-
-    fn start(&self, comms: &[CobrowseComm]) -> Option<Time> {
-        comms
+    fn start(&self) -> Option<Time> {
+        self.comms
             .iter()
             .filter_map(|c| c.dto().connected_time.or(c.dto().start_alerting_time))
             .min()
     }
 
-    fn end(&self, comms: &[CobrowseComm]) -> Option<Time> {
-        if comms.is_empty() || comms.iter().any(CobrowseComm::is_active) {
+    fn end(&self) -> Option<Time> {
+        if self.comms.is_empty() || self.comms.iter().any(CobrowseComm::is_active) {
             return None;
         }
-        comms.iter().filter_map(|c| c.dto().disconnected_time).max()
+        self.comms
+            .iter()
+            .filter_map(|c| c.dto().disconnected_time)
+            .max()
     }
 
     async fn participants_with_role(
@@ -71,7 +73,6 @@ impl PureCloudSession {
         ctx: &Context<'_>,
         role: Option<CobrowseRole>,
     ) -> Result<Vec<Participant>> {
-        let comms = self.comms();
         let data = self
             .conversation
             .clone()
@@ -79,7 +80,7 @@ impl PureCloudSession {
             .await?;
         let all = data.participants();
         let mut chosen: Vec<usize> = Vec::new();
-        for comm in &comms {
+        for comm in &self.comms {
             let matches =
                 role.is_none_or(|r| comm.dto().cobrowse_role.as_ref().map(Wire::get) == Some(r));
             if matches && !chosen.contains(&comm.participant_index()) {
@@ -115,7 +116,7 @@ impl PureCloudSession {
     }
     /// Whether the session goes on.
     async fn state(&self) -> SessionState {
-        if self.comms().iter().any(CobrowseComm::is_active) {
+        if self.comms.iter().any(CobrowseComm::is_active) {
             SessionState::Active
         } else {
             SessionState::Ended
@@ -123,20 +124,19 @@ impl PureCloudSession {
     }
     /// When the first communication of the session connected.
     async fn start_time(&self) -> Option<Time> {
-        self.start(&self.comms())
+        self.start()
     }
     /// When the last communication disconnected; null while the session goes on.
     async fn end_time(&self) -> Option<Time> {
-        self.end(&self.comms())
+        self.end()
     }
     /// Seconds from start to end (or to now while the session goes on).
     async fn duration_seconds(&self) -> Option<f64> {
-        let comms = self.comms();
-        duration_seconds(self.start(&comms), self.end(&comms))
+        duration_seconds(self.start(), self.end())
     }
     /// The URL a viewer opens the session with.
     async fn viewer_url(&self) -> Option<String> {
-        self.comms().iter().find_map(|c| c.dto().viewer_url.clone())
+        self.comms.iter().find_map(|c| c.dto().viewer_url.clone())
     }
     /// The conversation the session belongs to.
     async fn conversation(&self) -> Conversation {
@@ -144,7 +144,7 @@ impl PureCloudSession {
     }
     /// The co-browse communications of the session.
     async fn communications(&self) -> Vec<CobrowseComm> {
-        self.comms()
+        self.comms.clone()
     }
     /// The participants that hold a communication of the session.
     async fn participants(&self, ctx: &Context<'_>) -> Result<Vec<Participant>> {

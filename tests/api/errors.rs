@@ -266,3 +266,31 @@ async fn malformed_and_invalid_documents_get_codes() {
     let body = app.graphql(&deep, json!({})).await;
     assert_eq!(first_code(&body), "QUERY_TOO_COMPLEX", "{body:#}");
 }
+
+#[tokio::test]
+async fn a_slow_upstream_gives_upstream_timeout() {
+    let app = spawn_with(Options {
+        settings: vec![
+            ("upstream.timeout", "150ms".into()),
+            ("upstream.max_attempts", "2".into()),
+        ],
+        ..Options::default()
+    })
+    .await;
+    app.set_faults(&Faults {
+        latency_ms: 1_000,
+        ..Faults::default()
+    })
+    .await;
+
+    let started = Instant::now();
+    let body = app
+        .graphql("{ activeCobrowseConversations { totalCount } }", json!({}))
+        .await;
+
+    assert_eq!(first_code(&body), "UPSTREAM_TIMEOUT", "{body:#}");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "two attempts of 150 ms, not the upstream's second"
+    );
+}
