@@ -10,7 +10,6 @@
 
 use std::future::Future;
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,6 +17,7 @@ use moka::future::Cache as Moka;
 use moka::notification::RemovalCause;
 use moka::Expiry;
 
+use crate::metrics::Metrics;
 use crate::settings::CacheSettings;
 use crate::upstream::model::{CobrowseConversation, Conversation, Queue, User, WrapupCode};
 use crate::upstream::{Fetched, UpstreamError};
@@ -119,80 +119,89 @@ cacheable! {
 struct Entry {
     value: Value,
     weight: u32,
+    created: Instant,
 }
 
 /// Bytes an entry is charged beyond its body: key, enum and moka overhead.
 const ENTRY_OVERHEAD: u64 = 256;
 
+#[derive(Clone, Copy)]
 struct TtlByKind {
     live: Duration,
     directory: Duration,
 }
 
-impl Expiry<Key, Entry> for TtlByKind {
-    fn expire_after_create(&self, key: &Key, _: &Entry, _: Instant) -> Option<Duration> {
-        Some(if key.kind.is_live() {
+impl TtlByKind {
+    fn of(&self, kind: Kind) -> Duration {
+        if kind.is_live() {
             self.live
         } else {
             self.directory
-        })
+        }
     }
 }
 
-/// Counters for metrics and tests.
-#[derive(Default, Debug)]
-pub struct CacheStats {
-    pub hits: AtomicU64,
-    pub misses: AtomicU64,
-    pub evictions: AtomicU64,
+impl Expiry<Key, Entry> for TtlByKind {
+    fn expire_after_create(&self, key: &Key, _: &Entry, _: Instant) -> Option<Duration> {
+        Some(self.of(key.kind))
+    }
 }
 
 /// The upstream cache. Cheap to clone.
 #[derive(Clone)]
 pub struct Cache {
     inner: Option<Moka<Key, Entry>>,
+    ttl: TtlByKind,
     slot: u64,
-    stats: Arc<CacheStats>,
+    metrics: Arc<Metrics>,
 }
 
 impl Cache {
     /// Builds the cache from its settings (`enabled = false` caches nothing).
-    pub fn new(settings: &CacheSettings) -> Self {
-        let stats = Arc::new(CacheStats::default());
+    pub fn new(settings: &CacheSettings, metrics: Arc<Metrics>) -> Self {
         let slot = (settings.max_bytes / settings.max_entries).max(1);
+        let ttl = TtlByKind {
+            live: settings.live_ttl,
+            directory: settings.directory_ttl,
+        };
         let inner = settings.enabled.then(|| {
-            let evictions = Arc::clone(&stats);
+            let evictions = metrics.cache_evictions.clone();
             Moka::builder()
                 .max_capacity(settings.max_bytes)
                 .weigher(|_: &Key, entry: &Entry| entry.weight)
-                .expire_after(TtlByKind {
-                    live: settings.live_ttl,
-                    directory: settings.directory_ttl,
-                })
+                .expire_after(ttl)
                 .eviction_listener(move |_, _, cause| {
                     if cause == RemovalCause::Size {
-                        evictions.evictions.fetch_add(1, Ordering::Relaxed);
+                        evictions.inc();
                     }
                 })
                 .build()
         });
-        Self { inner, slot, stats }
+        Self {
+            inner,
+            ttl,
+            slot,
+            metrics,
+        }
     }
 
-    /// Counters of hits, misses and evictions.
-    pub fn stats(&self) -> &CacheStats {
-        &self.stats
-    }
-
-    /// Entries and weighted bytes held now (after pending maintenance).
+    /// Entries and weighted bytes held now (after pending maintenance);
+    /// also sets the size gauges.
     pub async fn size(&self) -> (u64, u64) {
-        match &self.inner {
+        let (entries, bytes) = match &self.inner {
             Some(cache) => {
                 cache.run_pending_tasks().await;
                 (cache.entry_count(), cache.weighted_size())
             }
             None => (0, 0),
-        }
+        };
+        self.metrics
+            .cache_entries
+            .set(i64::try_from(entries).unwrap_or(i64::MAX));
+        self.metrics
+            .cache_bytes
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+        (entries, bytes)
     }
 
     /// The cached value, fetching it on a miss. Concurrent misses for one key
@@ -208,6 +217,8 @@ impl Cache {
         Fut: Future<Output = Result<Fetched<T>, UpstreamError>>,
     {
         let Some(cache) = &self.inner else {
+            // Nothing is kept: the response must not be cached either.
+            crate::freshness::note(Duration::ZERO);
             return fetch.await.map(|f| Arc::new(f.value)).map_err(Arc::new);
         };
         let key = Key {
@@ -225,6 +236,7 @@ impl Cache {
             })
             .await?;
         self.count(!fetched);
+        self.note_freshness(T::KIND, &entry);
         Ok(T::unwrap(entry.value).expect("a key's kind matches its value"))
     }
 
@@ -236,7 +248,11 @@ impl Cache {
             kind: T::KIND,
             id: id.into(),
         };
-        let found = cache.get(&key).await.and_then(|e| T::unwrap(e.value));
+        let entry = cache.get(&key).await;
+        if let Some(entry) = &entry {
+            self.note_freshness(T::KIND, entry);
+        }
+        let found = entry.and_then(|e| T::unwrap(e.value));
         self.count(found.is_some());
         found
     }
@@ -270,16 +286,22 @@ impl Cache {
         Entry {
             value,
             weight: u32::try_from(weight).unwrap_or(u32::MAX),
+            created: Instant::now(),
         }
     }
 
+    /// Tells the current response how much longer this entry stays fresh.
+    fn note_freshness(&self, kind: Kind, entry: &Entry) {
+        let remaining = self.ttl.of(kind).saturating_sub(entry.created.elapsed());
+        crate::freshness::note(remaining);
+    }
+
     fn count(&self, hit: bool) {
-        let counter = if hit {
-            &self.stats.hits
+        if hit {
+            self.metrics.cache_hits.inc();
         } else {
-            &self.stats.misses
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
+            self.metrics.cache_misses.inc();
+        }
     }
 }
 
@@ -309,7 +331,7 @@ mod tests {
 
     #[tokio::test]
     async fn entry_count_is_bounded_even_for_tiny_values() {
-        let cache = Cache::new(&settings(10, 1_000_000));
+        let cache = Cache::new(&settings(10, 1_000_000), Arc::default());
         fill(&cache, 100, 1).await;
         let (entries, _) = cache.size().await;
         assert!(entries <= 10, "{entries} entries held");
@@ -317,7 +339,7 @@ mod tests {
 
     #[tokio::test]
     async fn bytes_are_bounded_for_large_values() {
-        let cache = Cache::new(&settings(1_000, 100_000));
+        let cache = Cache::new(&settings(1_000, 100_000), Arc::default());
         fill(&cache, 100, 10_000).await;
         let (entries, bytes) = cache.size().await;
         assert!(bytes <= 100_000, "{bytes} bytes held");
@@ -326,7 +348,7 @@ mod tests {
 
     #[tokio::test]
     async fn scopes_do_not_share_entries() {
-        let cache = Cache::new(&settings(10, 1_000_000));
+        let cache = Cache::new(&settings(10, 1_000_000), Arc::default());
         let (a, b) = (Scope::of(&["a"]), Scope::of(&["b"]));
         cache.insert(a, "u1", Arc::new(User::default()), 10).await;
         assert!(cache.get::<User>(a, "u1").await.is_some());

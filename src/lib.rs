@@ -3,9 +3,11 @@
 //! See `ARCHITECTURE.md` for the map of the code and its invariants.
 
 pub mod cache;
+pub mod freshness;
 pub mod graph;
+pub mod http;
+pub mod metrics;
 pub mod secret;
-pub mod server;
 pub mod settings;
 pub mod sim;
 mod singleflight;

@@ -38,6 +38,9 @@ macro_rules! settings_table {
 settings_table! {
     "server.listen", "COBROWSE_LISTEN", Some("127.0.0.1:8080"), "Address the gateway listens on.";
     "server.request_timeout", "COBROWSE_SERVER_REQUEST_TIMEOUT", Some("30s"), "Longest time one GraphQL request may take.";
+    "server.max_body_bytes", "COBROWSE_SERVER_MAX_BODY_BYTES", Some("1048576"), "Largest request body accepted (larger: 413).";
+    "server.persisted_queries_max_bytes", "COBROWSE_SERVER_PERSISTED_QUERIES_MAX_BYTES", Some("8388608"), "Bytes of query text the automatic persisted query store holds.";
+    "server.graphiql", "COBROWSE_SERVER_GRAPHIQL", Some("true"), "Serve GraphiQL at /graphiql (and to browsers opening /graphql).";
     "upstream.url", "COBROWSE_UPSTREAM_URL", None, "PureCloud API base URL, e.g. https://api.mypurecloud.com. Unset: demo mode with the built-in simulator.";
     "upstream.login_url", "COBROWSE_LOGIN_URL", None, "OAuth base URL. Default: the API URL with `api.` replaced by `login.`.";
     "upstream.client_id", "COBROWSE_CLIENT_ID", None, "OAuth client-credentials client id (required with upstream.url).";
@@ -86,6 +89,12 @@ pub struct ServerSettings {
     pub listen: SocketAddr,
     #[serde(deserialize_with = "de::duration")]
     pub request_timeout: Duration,
+    #[serde(deserialize_with = "de::positive")]
+    pub max_body_bytes: usize,
+    #[serde(deserialize_with = "de::positive")]
+    pub persisted_queries_max_bytes: u64,
+    #[serde(deserialize_with = "de::parsed")]
+    pub graphiql: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -15,7 +15,10 @@ use tracing::{info, warn};
 
 use crate::cache::{Cache, Scope};
 use crate::graph;
-use crate::server::{self, AppState};
+use crate::http::apq::PersistedQueries;
+use crate::http::graphql::HttpLimits;
+use crate::http::{self, graphiql, AppState};
+use crate::metrics::Metrics;
 use crate::settings::{Settings, UpstreamMode};
 use crate::sim::{SimConfig, Simulator};
 use crate::source::Source;
@@ -54,23 +57,27 @@ impl Gateway {
             } => (None, api_url, login_url, client_id, client_secret),
         };
         let up = &settings.upstream;
+        let metrics = Arc::new(Metrics::new());
         let scope = Scope::of(&[api_url.as_str(), &client_id]);
-        let client = PureCloud::new(ClientConfig {
-            api_url,
-            login_url,
-            client_id,
-            client_secret,
-            timeout: up.timeout,
-            connect_timeout: up.connect_timeout,
-            max_in_flight: up.max_in_flight,
-            retry: RetryPolicy {
-                max_attempts: up.max_attempts,
-                base_backoff: up.base_backoff,
-                max_backoff: up.max_backoff,
-                max_retry_after: up.max_retry_after,
+        let client = PureCloud::new(
+            ClientConfig {
+                api_url,
+                login_url,
+                client_id,
+                client_secret,
+                timeout: up.timeout,
+                connect_timeout: up.connect_timeout,
+                max_in_flight: up.max_in_flight,
+                retry: RetryPolicy {
+                    max_attempts: up.max_attempts,
+                    base_backoff: up.base_backoff,
+                    max_backoff: up.max_backoff,
+                    max_retry_after: up.max_retry_after,
+                },
+                token_refresh_margin: up.token_refresh_margin,
             },
-            token_refresh_margin: up.token_refresh_margin,
-        })?;
+            Arc::clone(&metrics),
+        )?;
         match client.check_credentials().await {
             Ok(()) => {}
             Err(e @ UpstreamError::AuthFailed { .. }) => {
@@ -82,7 +89,8 @@ impl Gateway {
                 warn!(error = %e, code = e.code(), "cannot fetch an upstream token yet; will retry on demand")
             }
         }
-        let source = Arc::new(Source::new(client, Cache::new(&settings.cache), scope));
+        let cache = Cache::new(&settings.cache, Arc::clone(&metrics));
+        let source = Arc::new(Source::new(client, cache, scope));
         let schema = graph::schema(Arc::clone(&source), &settings.limits);
         let listener = TcpListener::bind(settings.server.listen)
             .await
@@ -92,7 +100,17 @@ impl Gateway {
             state: AppState {
                 schema,
                 source,
-                request_timeout: settings.server.request_timeout,
+                persisted: Arc::new(PersistedQueries::new(
+                    settings.server.persisted_queries_max_bytes,
+                    Arc::clone(&metrics),
+                )),
+                metrics,
+                limits: HttpLimits {
+                    max_body_bytes: settings.server.max_body_bytes,
+                    request_timeout: settings.server.request_timeout,
+                    schema_max_age: settings.cache.directory_ttl,
+                },
+                graphiql: settings.server.graphiql,
             },
             simulator,
         })
@@ -122,7 +140,10 @@ impl Gateway {
     ) -> anyhow::Result<()> {
         let addr = self.local_addr();
         info!(%addr, demo = self.simulator.is_some(), "gateway listening");
-        let app = server::router(self.state);
+        if self.state.graphiql && !graphiql::assets_are_embedded() {
+            warn!("GraphiQL assets were not installed at build time (npm ci --prefix web): /graphiql loads them from a CDN");
+        }
+        let app = http::router(self.state);
         axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await

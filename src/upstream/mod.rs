@@ -13,7 +13,7 @@ pub mod model;
 mod token;
 pub mod wire;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,6 +30,7 @@ pub use error::UpstreamError;
 use model::*;
 use token::TokenSource;
 
+use crate::metrics::Metrics;
 use crate::secret::Secret;
 
 /// The header PureCloud puts on every answer to identify it.
@@ -70,13 +71,6 @@ pub struct ClientConfig {
     pub max_in_flight: usize,
     pub retry: RetryPolicy,
     pub token_refresh_margin: Duration,
-}
-
-/// Counters of what the client has done, for tests and metrics.
-#[derive(Default, Debug)]
-pub struct ClientStats {
-    pub requests: AtomicU64,
-    pub retries: AtomicU64,
 }
 
 /// The upstream routes the client calls, named for logs and metrics.
@@ -134,12 +128,13 @@ struct Inner {
     permits: Semaphore,
     retry: RetryPolicy,
     timeout: Duration,
-    stats: ClientStats,
+    metrics: Arc<Metrics>,
+    failures: AtomicU32,
 }
 
 impl PureCloud {
     /// Builds the client. No request is made until the first call.
-    pub fn new(config: ClientConfig) -> anyhow::Result<Self> {
+    pub fn new(config: ClientConfig, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.connect_timeout)
@@ -152,6 +147,7 @@ impl PureCloud {
             (&config.client_id, &config.client_secret),
             config.token_refresh_margin,
             config.timeout,
+            metrics.token_refreshes.clone(),
         );
         Ok(Self {
             inner: Arc::new(Inner {
@@ -161,7 +157,8 @@ impl PureCloud {
                 permits: Semaphore::new(config.max_in_flight.max(1)),
                 retry: config.retry,
                 timeout: config.timeout,
-                stats: ClientStats::default(),
+                metrics,
+                failures: AtomicU32::new(0),
             }),
         })
     }
@@ -169,16 +166,6 @@ impl PureCloud {
     /// Fetches a token now: proves the credentials at start-up.
     pub async fn check_credentials(&self) -> Result<(), UpstreamError> {
         self.inner.tokens.get().await.map(drop)
-    }
-
-    /// How many tokens were fetched so far.
-    pub fn token_refreshes(&self) -> u64 {
-        self.inner.tokens.refreshes()
-    }
-
-    /// Counters of requests and retries.
-    pub fn stats(&self) -> &ClientStats {
-        &self.inner.stats
     }
 
     /// `GET /api/v2/conversations/{id}`.
@@ -364,9 +351,33 @@ impl PureCloud {
         decode(route, body, correlation)
     }
 
+    /// Upstream calls that failed in a row (unreachable, 5xx, timeouts);
+    /// any answer that is not such a failure resets it.
+    pub fn consecutive_failures(&self) -> u32 {
+        self.inner.failures.load(Ordering::Relaxed)
+    }
+
+    /// Sends one logical call and keeps the run of failures for readiness.
+    async fn send<B: Serialize + ?Sized>(
+        &self,
+        route: Route,
+        method: Method,
+        url: Url,
+        body: Option<&B>,
+    ) -> Result<(Bytes, Option<String>), UpstreamError> {
+        let outcome = self.send_with_retries(route, method, url, body).await;
+        match &outcome {
+            Err(UpstreamError::Unavailable { .. } | UpstreamError::Timeout { .. }) => {
+                self.inner.failures.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => self.inner.failures.store(0, Ordering::Relaxed),
+        }
+        outcome
+    }
+
     /// Sends one logical call: token, bounded concurrency, timeout, retries.
     #[tracing::instrument(name = "upstream.call", skip_all, fields(route = route.name(), correlation_id))]
-    async fn send<B: Serialize + ?Sized>(
+    async fn send_with_retries<B: Serialize + ?Sized>(
         &self,
         route: Route,
         method: Method,
@@ -384,7 +395,7 @@ impl PureCloud {
             attempt += 1;
             let token = inner.tokens.get().await?;
             let outcome = self
-                .attempt(&method, &url, &token.header, body.as_deref())
+                .attempt(route, &method, &url, &token.header, body.as_deref())
                 .await;
             let (status, retry_after, body_bytes, correlation) = match outcome {
                 Ok(answer) => answer,
@@ -415,7 +426,11 @@ impl PureCloud {
                     if wait > inner.retry.max_retry_after || attempt >= inner.retry.max_attempts {
                         return Err(error);
                     }
-                    inner.stats.retries.fetch_add(1, Ordering::Relaxed);
+                    inner
+                        .metrics
+                        .upstream_retries
+                        .with_label_values(&[route.name(), "rate_limited"])
+                        .inc();
                     warn!(
                         wait_ms = wait.as_millis() as u64,
                         attempt, "upstream rate limited; waiting"
@@ -430,8 +445,11 @@ impl PureCloud {
         }
     }
 
+    /// One HTTP exchange: a permit, the request, the whole body. Records
+    /// the attempt's metrics and one log line with its correlation id.
     async fn attempt(
         &self,
+        route: Route,
         method: &Method,
         url: &Url,
         auth: &HeaderValue,
@@ -443,7 +461,43 @@ impl PureCloud {
             .acquire()
             .await
             .expect("the upstream semaphore is never closed");
-        inner.stats.requests.fetch_add(1, Ordering::Relaxed);
+        let _in_flight = InFlight::enter(&inner.metrics.upstream_in_flight);
+        let started = std::time::Instant::now();
+        let outcome = self.exchange(method, url, auth, body).await;
+        let elapsed = started.elapsed();
+        inner
+            .metrics
+            .upstream_seconds
+            .with_label_values(&[route.name()])
+            .observe(elapsed.as_secs_f64());
+        let status = match &outcome {
+            Ok((status, ..)) => status.as_str().to_owned(),
+            Err(error) => error.code().to_ascii_lowercase(),
+        };
+        inner
+            .metrics
+            .upstream_calls
+            .with_label_values(&[route.name(), &status])
+            .inc();
+        let correlation_id = outcome.as_ref().ok().and_then(|(.., c)| c.as_deref());
+        debug!(
+            route = route.name(),
+            %status,
+            elapsed_ms = elapsed.as_millis() as u64,
+            correlation_id,
+            "upstream call"
+        );
+        outcome
+    }
+
+    async fn exchange(
+        &self,
+        method: &Method,
+        url: &Url,
+        auth: &HeaderValue,
+        body: Option<&[u8]>,
+    ) -> Result<(StatusCode, Option<Duration>, Bytes, Option<String>), UpstreamError> {
+        let inner = &*self.inner;
         let mut request = inner
             .http
             .request(method.clone(), url.clone())
@@ -476,7 +530,11 @@ impl PureCloud {
 
     async fn backoff(&self, route: Route, attempt: u32, error: &UpstreamError) {
         let wait = self.backoff_for(attempt);
-        self.inner.stats.retries.fetch_add(1, Ordering::Relaxed);
+        self.inner
+            .metrics
+            .upstream_retries
+            .with_label_values(&[route.name(), error.code()])
+            .inc();
         warn!(
             route = route.name(),
             attempt,
@@ -497,6 +555,22 @@ impl PureCloud {
             .min(policy.max_backoff);
         let half = exp / 2;
         half + half.mul_f64(rand::rng().random::<f64>())
+    }
+}
+
+/// Counts a call in flight for as long as it lives.
+struct InFlight<'a>(&'a prometheus::IntGauge);
+
+impl<'a> InFlight<'a> {
+    fn enter(gauge: &'a prometheus::IntGauge) -> Self {
+        gauge.inc();
+        Self(gauge)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
 

@@ -6,7 +6,7 @@
 //! the token it used; only the first of several such callers drops it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::RwLock;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -38,7 +38,7 @@ pub(crate) struct TokenSource {
     current: RwLock<Option<Token>>,
     refresh: Mutex<()>,
     generation: AtomicU64,
-    refreshes: Arc<AtomicU64>,
+    refreshes: prometheus::IntCounter,
 }
 
 impl TokenSource {
@@ -48,6 +48,7 @@ impl TokenSource {
         (client_id, client_secret): (&str, &Secret),
         refresh_margin: Duration,
         timeout: Duration,
+        refreshes: prometheus::IntCounter,
     ) -> Self {
         let mut token_url = login_url.clone();
         token_url.set_path("/oauth/token");
@@ -65,13 +66,8 @@ impl TokenSource {
             current: RwLock::new(None),
             refresh: Mutex::new(()),
             generation: AtomicU64::new(0),
-            refreshes: Arc::new(AtomicU64::new(0)),
+            refreshes,
         }
-    }
-
-    /// How many tokens have been fetched so far.
-    pub fn refreshes(&self) -> u64 {
-        self.refreshes.load(Ordering::Relaxed)
     }
 
     /// A valid token, fetching one if there is none or it is about to expire.
@@ -173,7 +169,7 @@ impl TokenSource {
             })?;
         header.set_sensitive(true);
         let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
-        self.refreshes.fetch_add(1, Ordering::Relaxed);
+        self.refreshes.inc();
         info!(
             expires_in_s = answer.expires_in,
             generation, "fetched upstream access token"

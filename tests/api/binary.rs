@@ -8,7 +8,7 @@ use tokio::process::{Child, Command};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cobrowse-gateway");
 
-fn command(args: &[&str]) -> Command {
+pub(crate) fn command(args: &[&str]) -> Command {
     let mut command = Command::new(BIN);
     command.args(args).kill_on_drop(true);
     for (name, _) in std::env::vars() {
@@ -21,7 +21,7 @@ fn command(args: &[&str]) -> Command {
 
 /// Starts the binary and waits for the line that gives its address. Its
 /// stderr (the logs) is collected by a task so the pipe never fills.
-async fn start(
+pub(crate) async fn start(
     mut command: Command,
 ) -> (Child, String, Vec<String>, tokio::task::JoinHandle<String>) {
     let mut child = command

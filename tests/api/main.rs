@@ -2,7 +2,9 @@
 //! loopback, driven through their front doors.
 
 mod binary;
+mod browser;
 mod dashboard;
+mod edge;
 mod errors;
 mod graph;
 mod helpers;

@@ -1,0 +1,65 @@
+//! How long a response may be cached, gathered while it is built.
+//!
+//! Each GraphQL request runs inside a [`Freshness`] scope (a task-local).
+//! The cache [`note`]s the remaining time to live of every entry it serves or
+//! stores; the response's `Cache-Control: max-age` is the shortest of them.
+//! Outside a scope (background tasks, tests) noting does nothing.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+tokio::task_local! {
+    static CURRENT: Freshness;
+}
+
+/// The shortest remaining TTL noted so far.
+#[derive(Clone, Debug)]
+pub struct Freshness(Arc<AtomicU64>);
+
+impl Default for Freshness {
+    fn default() -> Self {
+        Self(Arc::new(AtomicU64::new(u64::MAX)))
+    }
+}
+
+impl Freshness {
+    /// Runs `future` with this scope current.
+    pub async fn scope<F: std::future::Future>(self, future: F) -> F::Output {
+        CURRENT.scope(self, future).await
+    }
+
+    /// The shortest remaining TTL noted, or `None` when nothing was read.
+    pub fn shortest(&self) -> Option<Duration> {
+        match self.0.load(Ordering::Relaxed) {
+            u64::MAX => None,
+            ms => Some(Duration::from_millis(ms)),
+        }
+    }
+}
+
+/// Notes that the response contains data fresh for `remaining` more.
+pub fn note(remaining: Duration) {
+    let ms = u64::try_from(remaining.as_millis()).unwrap_or(u64::MAX - 1);
+    let _ = CURRENT.try_with(|f| f.0.fetch_min(ms, Ordering::Relaxed));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_shortest_note_wins_and_notes_outside_a_scope_are_ignored() {
+        note(Duration::from_secs(1));
+        let freshness = Freshness::default();
+        freshness
+            .clone()
+            .scope(async {
+                note(Duration::from_secs(9));
+                note(Duration::from_millis(2500));
+            })
+            .await;
+        assert_eq!(freshness.shortest(), Some(Duration::from_millis(2500)));
+        assert_eq!(Freshness::default().shortest(), None);
+    }
+}

@@ -1,0 +1,486 @@
+//! GraphQL over HTTP, as the GraphQL-over-HTTP specification says.
+//!
+//! - POST with `Content-Type: application/json` (charset utf-8 or none);
+//!   anything else is 415. GET with `query`, `operationName`, `variables` and
+//!   `extensions` in the query string; a mutation over GET is 405 with
+//!   `Allow: POST`.
+//! - `Accept` picks `application/graphql-response+json` or `application/json`
+//!   (the default, also for `*/*`); neither acceptable is 406.
+//! - A malformed request (not JSON, bad `query`, `variables`,
+//!   `operationName` or `extensions`, a batch, too large) is 400 (413 when
+//!   too large). A GraphQL request error (parse, validation, variable
+//!   coercion) is 200 under `application/json` and 400 without a `data`
+//!   entry under `application/graphql-response+json`.
+//! - Automatic persisted queries over both methods; `Cache-Control` from the
+//!   freshness of what the response holds.
+
+use std::time::{Duration, Instant};
+
+use async_graphql::parser::types::OperationType;
+use axum::body::{Body, Bytes};
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::apq::ApqError;
+use super::AppState;
+use crate::freshness::Freshness;
+use crate::graph::directory::Loaders;
+
+/// The response media types the gateway speaks.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum MediaType {
+    Json,
+    GraphqlResponseJson,
+}
+
+impl MediaType {
+    fn header(self) -> HeaderValue {
+        HeaderValue::from_static(match self {
+            MediaType::Json => "application/json; charset=utf-8",
+            MediaType::GraphqlResponseJson => "application/graphql-response+json; charset=utf-8",
+        })
+    }
+}
+
+/// A request the gateway refuses before any GraphQL happens.
+struct Refusal {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    allow: Option<&'static str>,
+}
+
+impl Refusal {
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: "BAD_REQUEST",
+            message: message.into(),
+            allow: None,
+        }
+    }
+
+    fn respond(self, media: MediaType) -> Response {
+        let body = errors_only(vec![json_error(&self.message, self.code)]);
+        let mut response = json_response(self.status, media, &body);
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(allow) = self.allow {
+            headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
+        response
+    }
+}
+
+/// The parameters of one GraphQL request.
+#[derive(Default, Debug)]
+struct Params {
+    query: Option<String>,
+    operation_name: Option<String>,
+    variables: Option<Map<String, Value>>,
+    extensions: Option<Map<String, Value>>,
+}
+
+impl Params {
+    fn from_json(body: &[u8]) -> Result<Self, Refusal> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Err(Refusal::bad_request(
+                "the request body is empty; send a JSON object with `query`",
+            ));
+        }
+        let value: Value = serde_json::from_slice(body).map_err(|e| {
+            Refusal::bad_request(format!("the request body is not valid JSON: {e}"))
+        })?;
+        let mut object = match value {
+            Value::Object(object) => object,
+            Value::Array(_) => {
+                return Err(Refusal::bad_request(
+                    "batched requests are not accepted: send one operation per request",
+                ))
+            }
+            _ => {
+                return Err(Refusal::bad_request(
+                    "the request body must be a JSON object",
+                ))
+            }
+        };
+        Ok(Self {
+            query: string_param(object.remove("query"), "query")?,
+            operation_name: string_param(object.remove("operationName"), "operationName")?,
+            variables: map_param(object.remove("variables"), "variables")?,
+            extensions: map_param(object.remove("extensions"), "extensions")?,
+        })
+    }
+
+    fn from_query_string(raw: &str) -> Result<Self, Refusal> {
+        let mut params = Self::default();
+        let mut seen = Vec::new();
+        for (key, value) in form_urlencoded::parse(raw.as_bytes()) {
+            if matches!(
+                key.as_ref(),
+                "query" | "operationName" | "variables" | "extensions"
+            ) {
+                if seen.contains(&key) {
+                    return Err(Refusal::bad_request(format!(
+                        "`{key}` is given more than once"
+                    )));
+                }
+                seen.push(key.clone());
+            }
+            let json = |name: &str| -> Result<Option<Map<String, Value>>, Refusal> {
+                if value.is_empty() {
+                    return Ok(None);
+                }
+                let parsed: Value = serde_json::from_str(&value).map_err(|e| {
+                    Refusal::bad_request(format!("`{name}` is not valid JSON: {e}"))
+                })?;
+                map_param(Some(parsed), name)
+            };
+            match key.as_ref() {
+                "query" => params.query = Some(value.into_owned()),
+                "operationName" if !value.is_empty() => {
+                    params.operation_name = Some(value.into_owned())
+                }
+                "variables" => params.variables = json("variables")?,
+                "extensions" => params.extensions = json("extensions")?,
+                _ => {}
+            }
+        }
+        Ok(params)
+    }
+}
+
+fn string_param(value: Option<Value>, name: &str) -> Result<Option<String>, Refusal> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(Refusal::bad_request(format!("`{name}` must be a string"))),
+    }
+}
+
+fn map_param(value: Option<Value>, name: &str) -> Result<Option<Map<String, Value>>, Refusal> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(map)) => Ok(Some(map)),
+        Some(_) => Err(Refusal::bad_request(format!("`{name}` must be an object"))),
+    }
+}
+
+/// Picks the response media type from `Accept`.
+fn negotiate(headers: &HeaderMap) -> Result<MediaType, Refusal> {
+    let Some(accept) = headers.get(header::ACCEPT) else {
+        return Ok(MediaType::Json);
+    };
+    let accept = accept.to_str().unwrap_or_default();
+    let mut best: Option<(f32, MediaType)> = None;
+    for range in accept.split(',') {
+        let mut parts = range.split(';');
+        let essence = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+        let q = parts
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .find_map(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        let media = match essence.as_str() {
+            "application/graphql-response+json" => MediaType::GraphqlResponseJson,
+            "application/json" | "application/*" | "*/*" => MediaType::Json,
+            _ => continue,
+        };
+        if q <= 0.0 {
+            continue;
+        }
+        let better = match best {
+            None => true,
+            Some((best_q, best_media)) => {
+                q > best_q
+                    || (q == best_q
+                        && media == MediaType::GraphqlResponseJson
+                        && best_media == MediaType::Json)
+            }
+        };
+        if better {
+            best = Some((q, media));
+        }
+    }
+    match best {
+        Some((_, media)) => Ok(media),
+        None if accept.trim().is_empty() => Ok(MediaType::Json),
+        None => Err(Refusal {
+            status: StatusCode::NOT_ACCEPTABLE,
+            code: "NOT_ACCEPTABLE",
+            message: "Accept must allow application/graphql-response+json or application/json"
+                .into(),
+            allow: None,
+        }),
+    }
+}
+
+fn check_content_type(headers: &HeaderMap) -> Result<(), Refusal> {
+    let unsupported = |why: String| Refusal {
+        status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        code: "UNSUPPORTED_MEDIA_TYPE",
+        message: why,
+        allow: None,
+    };
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Err(unsupported("Content-Type must be application/json".into()));
+    };
+    let mime: mime::Mime = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| unsupported("Content-Type is not a media type".into()))?;
+    if mime.essence_str() != "application/json" {
+        return Err(unsupported(format!(
+            "Content-Type {} is not supported; use application/json",
+            mime.essence_str()
+        )));
+    }
+    if let Some(charset) = mime.get_param(mime::CHARSET) {
+        if !charset.as_str().eq_ignore_ascii_case("utf-8") {
+            return Err(unsupported(format!(
+                "charset {charset} is not supported; use utf-8"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `POST /graphql`.
+pub async fn post(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let media = match negotiate(&headers) {
+        Ok(media) => media,
+        Err(refusal) => return refusal.respond(MediaType::Json),
+    };
+    if let Err(refusal) = check_content_type(&headers) {
+        return refusal.respond(media);
+    }
+    let bytes: Bytes = match axum::body::to_bytes(body, app.limits.max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return Refusal {
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+                code: "PAYLOAD_TOO_LARGE",
+                message: format!(
+                    "the request body is larger than {} bytes",
+                    app.limits.max_body_bytes
+                ),
+                allow: None,
+            }
+            .respond(media)
+        }
+    };
+    match Params::from_json(&bytes) {
+        Ok(params) => run(&app, params, media, Method::POST).await,
+        Err(refusal) => refusal.respond(media),
+    }
+}
+
+/// `GET /graphql` for queries; browsers get GraphiQL.
+pub async fn get(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    if wants_html && app.graphiql {
+        return super::graphiql::page().await.into_response();
+    }
+    let media = match negotiate(&headers) {
+        Ok(media) => media,
+        Err(refusal) => return refusal.respond(MediaType::Json),
+    };
+    match Params::from_query_string(raw.as_deref().unwrap_or_default()) {
+        Ok(params) => run(&app, params, media, Method::GET).await,
+        Err(refusal) => refusal.respond(media),
+    }
+}
+
+async fn run(app: &AppState, params: Params, media: MediaType, method: Method) -> Response {
+    let started = Instant::now();
+    let operation = app
+        .metrics
+        .operation_label(params.operation_name.as_deref());
+    let finish = |outcome: &str, response: Response| {
+        app.metrics
+            .requests
+            .with_label_values(&[&operation, outcome])
+            .inc();
+        app.metrics
+            .request_seconds
+            .with_label_values(&[&operation])
+            .observe(started.elapsed().as_secs_f64());
+        response
+    };
+    let query = match app
+        .persisted
+        .resolve(params.query, params.extensions.as_ref())
+    {
+        Ok(query) => query,
+        Err(ApqError::NotFound) => {
+            let error = json_error("PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND");
+            let status = request_error_status(media);
+            return finish(
+                "persisted_query_not_found",
+                no_store(json_response(status, media, &errors_only(vec![error]))),
+            );
+        }
+        Err(ApqError::HashMismatch) => {
+            return finish(
+                "bad_request",
+                Refusal::bad_request("provided sha does not match query").respond(media),
+            )
+        }
+        Err(ApqError::Invalid(why)) => {
+            return finish("bad_request", Refusal::bad_request(why).respond(media))
+        }
+        Err(ApqError::MissingQuery) => {
+            return finish(
+                "bad_request",
+                Refusal::bad_request("`query` is required (a string)").respond(media),
+            )
+        }
+    };
+    let mut request = async_graphql::Request::new(&*query).variables(
+        async_graphql::Variables::from_json(Value::Object(params.variables.unwrap_or_default())),
+    );
+    if let Some(name) = &params.operation_name {
+        request = request.operation_name(name.clone());
+    }
+    let kind = match request.parsed_query() {
+        Ok(document) => operation_type(document, params.operation_name.as_deref()),
+        Err(_) => None, // execution reports the parse error in the usual way
+    };
+    if method == Method::GET && kind.is_some_and(|k| k != OperationType::Query) {
+        let refusal = Refusal {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            code: "METHOD_NOT_ALLOWED",
+            message: "only queries may be sent with GET; send mutations with POST".into(),
+            allow: Some("POST"),
+        };
+        return finish("bad_request", refusal.respond(media));
+    }
+    let request = request.data(Loaders::new(&app.source));
+    let freshness = Freshness::default();
+    let execution = freshness.clone().scope(app.schema.execute(request));
+    let response = match tokio::time::timeout(app.limits.request_timeout, execution).await {
+        Ok(response) => response,
+        Err(_) => {
+            let error = json_error(
+                &format!(
+                    "the request took longer than {} ms",
+                    app.limits.request_timeout.as_millis()
+                ),
+                "REQUEST_TIMEOUT",
+            );
+            let response = json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                media,
+                &errors_only(vec![error]),
+            );
+            return finish("timeout", no_store(response));
+        }
+    };
+    let request_error = response.errors.iter().all(|e| e.path.is_empty())
+        && !response.errors.is_empty()
+        && response.data == async_graphql::Value::Null;
+    let (status, outcome) = if request_error {
+        (request_error_status(media), "request_error")
+    } else if response.errors.is_empty() {
+        (StatusCode::OK, "ok")
+    } else {
+        (StatusCode::OK, "partial")
+    };
+    let cache_control = if response.errors.is_empty() && kind == Some(OperationType::Query) {
+        let max_age = freshness.shortest().unwrap_or(app.limits.schema_max_age);
+        HeaderValue::from_str(&format!("public, max-age={}", max_age.as_secs())).expect("digits")
+    } else {
+        HeaderValue::from_static("no-store")
+    };
+    let body = Envelope {
+        data: (!request_error).then_some(&response.data),
+        errors: &response.errors,
+        extensions: (!response.extensions.is_empty()).then_some(&response.extensions),
+    };
+    let mut http = json_response(status, media, &body);
+    http.headers_mut()
+        .insert(header::CACHE_CONTROL, cache_control);
+    finish(outcome, http)
+}
+
+fn request_error_status(media: MediaType) -> StatusCode {
+    match media {
+        MediaType::Json => StatusCode::OK,
+        MediaType::GraphqlResponseJson => StatusCode::BAD_REQUEST,
+    }
+}
+
+fn operation_type(
+    document: &async_graphql::parser::types::ExecutableDocument,
+    name: Option<&str>,
+) -> Option<OperationType> {
+    use async_graphql::parser::types::DocumentOperations;
+    match (&document.operations, name) {
+        (DocumentOperations::Single(op), _) => Some(op.node.ty),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
+            ops.values().next().map(|op| op.node.ty)
+        }
+        (DocumentOperations::Multiple(_), None) => None,
+    }
+}
+
+/// The response body: `data` is left out for request errors.
+#[derive(Serialize)]
+struct Envelope<'a, D: Serialize, E: Serialize, X: Serialize> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a D>,
+    #[serde(skip_serializing_if = "<[E]>::is_empty")]
+    errors: &'a [E],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    extensions: Option<&'a X>,
+}
+
+/// A body with errors only (a request refused before GraphQL ran).
+#[derive(Serialize)]
+struct ErrorsOnly {
+    errors: Vec<Value>,
+}
+
+fn errors_only(errors: Vec<Value>) -> ErrorsOnly {
+    ErrorsOnly { errors }
+}
+
+fn json_error(message: &str, code: &str) -> Value {
+    serde_json::json!({ "message": message, "extensions": { "code": code } })
+}
+
+fn json_response<T: Serialize>(status: StatusCode, media: MediaType, body: &T) -> Response {
+    let bytes = serde_json::to_vec(body).expect("responses serialize");
+    let mut response = (status, bytes).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, media.header());
+    headers.insert(header::VARY, HeaderValue::from_static("Accept"));
+    response
+}
+
+fn no_store(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Limits the handler enforces.
+#[derive(Clone, Debug)]
+pub struct HttpLimits {
+    pub max_body_bytes: usize,
+    pub request_timeout: Duration,
+    /// `max-age` of responses that read nothing from upstream (introspection).
+    pub schema_max_age: Duration,
+}

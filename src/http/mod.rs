@@ -1,0 +1,111 @@
+//! The HTTP edge: GraphQL over HTTP, GraphiQL, health, readiness, metrics,
+//! request ids and access logs.
+
+pub mod apq;
+pub mod graphiql;
+pub mod graphql;
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, HeaderName, HeaderValue, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use tower_http::request_id::{
+    MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::trace::TraceLayer;
+
+use crate::graph::GatewaySchema;
+use crate::metrics::Metrics;
+use crate::source::Source;
+use apq::PersistedQueries;
+use graphql::HttpLimits;
+
+/// The header that carries a request's id (taken from the client or made).
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub schema: GatewaySchema,
+    pub source: Arc<Source>,
+    pub metrics: Arc<Metrics>,
+    pub persisted: Arc<PersistedQueries>,
+    pub limits: HttpLimits,
+    pub graphiql: bool,
+}
+
+/// The gateway's routes and layers.
+pub fn router(state: AppState) -> Router {
+    let mut router = Router::new()
+        .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics));
+    if state.graphiql {
+        router = router
+            .route("/graphiql", get(graphiql::page))
+            .route("/graphiql/app.js", get(graphiql::app_js))
+            .route("/graphiql/assets/{name}", get(graphiql::asset));
+    }
+    router
+        .with_state(state)
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request<_>| {
+                    let id = request
+                        .extensions()
+                        .get::<RequestId>()
+                        .and_then(|id| id.header_value().to_str().ok())
+                        .unwrap_or_default();
+                    tracing::info_span!("request", method = %request.method(), path = request.uri().path(), request_id = id)
+                })
+                .on_request(())
+                .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::DEBUG)),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// `GET /healthz`: the process is up.
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// `GET /readyz`: upstream answers with a valid token and is not failing.
+async fn readyz(State(app): State<AppState>) -> Response {
+    let client = app.source.client();
+    let token = client.check_credentials().await;
+    let failing = client.consecutive_failures();
+    let ready = token.is_ok() && failing < 3;
+    let body = serde_json::json!({
+        "status": if ready { "ready" } else { "not ready" },
+        "checks": {
+            "upstream_token": match &token { Ok(()) => "ok".to_owned(), Err(e) => format!("{}: {e}", e.code()) },
+            "upstream_calls": if failing < 3 { "ok".to_owned() } else { format!("the last {failing} upstream calls failed") },
+        }
+    });
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let mut response = (status, Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// `GET /metrics`: Prometheus text exposition.
+async fn metrics(State(app): State<AppState>) -> Response {
+    app.source.cache().size().await;
+    let mut response = app.metrics.render().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
+}

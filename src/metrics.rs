@@ -1,0 +1,211 @@
+//! Prometheus metrics, one registry per gateway.
+//!
+//! Each gateway owns its [`Metrics`] (no global recorder), so several
+//! gateways in one process (the tests) never mix their counts. Components
+//! get an `Arc<Metrics>` and update the collectors they own.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
+
+/// The most distinct operation names kept as label values; the rest are `other`.
+const MAX_OPERATION_LABELS: usize = 100;
+
+/// Every collector of the gateway.
+pub struct Metrics {
+    registry: Registry,
+    /// GraphQL requests by operation and outcome.
+    pub requests: IntCounterVec,
+    /// GraphQL request latency by operation.
+    pub request_seconds: HistogramVec,
+    /// Upstream HTTP attempts by route and status (or `error`).
+    pub upstream_calls: IntCounterVec,
+    /// Upstream attempt latency by route.
+    pub upstream_seconds: HistogramVec,
+    /// Upstream retries by route and reason.
+    pub upstream_retries: IntCounterVec,
+    /// Upstream HTTP calls in flight now.
+    pub upstream_in_flight: IntGauge,
+    /// Access tokens fetched.
+    pub token_refreshes: IntCounter,
+    /// Cache lookups that found a value.
+    pub cache_hits: IntCounter,
+    /// Cache lookups that did not.
+    pub cache_misses: IntCounter,
+    /// Entries evicted to stay within the size bound.
+    pub cache_evictions: IntCounter,
+    /// Entries held (set when scraped).
+    pub cache_entries: IntGauge,
+    /// Weighted bytes held (set when scraped).
+    pub cache_bytes: IntGauge,
+    /// Automatic persisted queries by outcome.
+    pub persisted_queries: IntCounterVec,
+    operations: Mutex<HashSet<String>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A fresh registry with every collector registered.
+    pub fn new() -> Self {
+        let latency = vec![
+            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+        ];
+        let registry =
+            Registry::new_custom(Some("cobrowse_gateway".into()), None).expect("valid prefix");
+        let counter_vec = |name: &str, help: &str, labels: &[&str]| {
+            let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+            registry
+                .register(Box::new(c.clone()))
+                .expect("unique metric");
+            c
+        };
+        let histogram_vec = |name: &str, help: &str, labels: &[&str]| {
+            let h = HistogramVec::new(
+                HistogramOpts::new(name, help).buckets(latency.clone()),
+                labels,
+            )
+            .expect("valid metric");
+            registry
+                .register(Box::new(h.clone()))
+                .expect("unique metric");
+            h
+        };
+        let counter = |name: &str, help: &str| {
+            let c = IntCounter::new(name, help).expect("valid metric");
+            registry
+                .register(Box::new(c.clone()))
+                .expect("unique metric");
+            c
+        };
+        let gauge = |name: &str, help: &str| {
+            let g = IntGauge::new(name, help).expect("valid metric");
+            registry
+                .register(Box::new(g.clone()))
+                .expect("unique metric");
+            g
+        };
+        Self {
+            requests: counter_vec(
+                "graphql_requests_total",
+                "GraphQL requests by operation and outcome.",
+                &["operation", "outcome"],
+            ),
+            request_seconds: histogram_vec(
+                "graphql_request_duration_seconds",
+                "GraphQL request latency.",
+                &["operation"],
+            ),
+            upstream_calls: counter_vec(
+                "upstream_requests_total",
+                "Upstream HTTP attempts by route and status.",
+                &["route", "status"],
+            ),
+            upstream_seconds: histogram_vec(
+                "upstream_request_duration_seconds",
+                "Upstream attempt latency.",
+                &["route"],
+            ),
+            upstream_retries: counter_vec(
+                "upstream_retries_total",
+                "Upstream retries by route and reason.",
+                &["route", "reason"],
+            ),
+            upstream_in_flight: gauge("upstream_in_flight", "Upstream HTTP calls in flight."),
+            token_refreshes: counter("upstream_token_refreshes_total", "Access tokens fetched."),
+            cache_hits: counter("cache_hits_total", "Cache lookups that found a value."),
+            cache_misses: counter("cache_misses_total", "Cache lookups that did not."),
+            cache_evictions: counter(
+                "cache_evictions_total",
+                "Entries evicted to stay within the size bound.",
+            ),
+            cache_entries: gauge("cache_entries", "Entries in the cache."),
+            cache_bytes: gauge("cache_weighted_bytes", "Weighted bytes in the cache."),
+            persisted_queries: counter_vec(
+                "persisted_queries_total",
+                "Automatic persisted queries by outcome.",
+                &["outcome"],
+            ),
+            operations: Mutex::new(HashSet::new()),
+            registry,
+        }
+    }
+
+    /// The label value for an operation name: the name itself while few
+    /// names have been seen and it looks like a name, else `other`.
+    pub fn operation_label(&self, name: Option<&str>) -> String {
+        let Some(name) = name else {
+            return "anonymous".into();
+        };
+        let looks_like_a_name = !name.is_empty()
+            && name.len() <= 64
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !looks_like_a_name {
+            return "other".into();
+        }
+        let mut seen = self.operations.lock().expect("operations lock");
+        if seen.contains(name)
+            || (seen.len() < MAX_OPERATION_LABELS && seen.insert(name.to_owned()))
+        {
+            name.to_owned()
+        } else {
+            "other".into()
+        }
+    }
+
+    /// The Prometheus text exposition of every collector.
+    pub fn render(&self) -> String {
+        let mut buffer = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buffer)
+            .expect("text encoding does not fail");
+        String::from_utf8(buffer).expect("the text format is UTF-8")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operation_labels_are_bounded() {
+        let metrics = Metrics::new();
+        assert_eq!(metrics.operation_label(Some("Dashboard")), "Dashboard");
+        assert_eq!(metrics.operation_label(None), "anonymous");
+        assert_eq!(metrics.operation_label(Some("drop table; --")), "other");
+        for i in 0..200 {
+            metrics.operation_label(Some(&format!("Op{i}")));
+        }
+        assert_eq!(metrics.operation_label(Some("Op150")), "other");
+        assert_eq!(metrics.operation_label(Some("Dashboard")), "Dashboard");
+    }
+
+    #[test]
+    fn the_exposition_names_every_family() {
+        let metrics = Metrics::new();
+        metrics
+            .requests
+            .with_label_values(&["Dashboard", "ok"])
+            .inc();
+        metrics
+            .upstream_calls
+            .with_label_values(&["users", "200"])
+            .inc();
+        let text = metrics.render();
+        assert!(
+            text.contains(
+                "cobrowse_gateway_graphql_requests_total{operation=\"Dashboard\",outcome=\"ok\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("cobrowse_gateway_upstream_in_flight 0"));
+    }
+}

@@ -1,0 +1,462 @@
+//! The HTTP edge: media types, methods, limits, persisted queries, caching
+//! headers, readiness, metrics and request ids.
+
+use reqwest::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::helpers::{route, spawn_app, spawn_with, Options, DASHBOARD};
+
+const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+
+impl crate::helpers::TestApp {
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    async fn post_raw(
+        &self,
+        accept: Option<&str>,
+        content_type: Option<&str>,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        let mut request = self.http.post(self.url("/graphql")).body(body);
+        if let Some(accept) = accept {
+            request = request.header(ACCEPT, accept);
+        }
+        if let Some(content_type) = content_type {
+            request = request.header(CONTENT_TYPE, content_type);
+        }
+        request.send().await.expect("the gateway answers")
+    }
+}
+
+async fn json_of(response: reqwest::Response) -> Value {
+    response.json().await.expect("a JSON body")
+}
+
+#[tokio::test]
+async fn request_errors_are_400_without_data_under_graphql_response_json_and_200_under_json() {
+    let app = spawn_app().await;
+    let invalid = json!({ "query": "{ noSuchField }" }).to_string();
+
+    let strict = app
+        .post_raw(
+            Some(GRAPHQL_RESPONSE),
+            Some("application/json"),
+            invalid.clone(),
+        )
+        .await;
+    assert_eq!(strict.status(), StatusCode::BAD_REQUEST);
+    assert!(strict.headers()[CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with(GRAPHQL_RESPONSE));
+    let body = json_of(strict).await;
+    assert!(body.get("data").is_none(), "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"],
+        "GRAPHQL_VALIDATION_FAILED"
+    );
+
+    let legacy = app
+        .post_raw(Some("application/json"), Some("application/json"), invalid)
+        .await;
+    assert_eq!(legacy.status(), StatusCode::OK);
+    assert!(legacy.headers()[CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("application/json"));
+    assert!(json_of(legacy).await.get("data").is_none());
+}
+
+#[tokio::test]
+async fn malformed_requests_are_400_with_a_clear_message() {
+    let app = spawn_app().await;
+    for (body, says) in [
+        (r#"{ "query": "#.to_owned(), "not valid JSON"),
+        (
+            json!({ "query": 7 }).to_string(),
+            "`query` must be a string",
+        ),
+        (
+            json!({ "notquery": "{ __typename }" }).to_string(),
+            "`query` is required",
+        ),
+        (
+            json!({ "query": "{ __typename }", "variables": [1] }).to_string(),
+            "`variables` must be an object",
+        ),
+        (
+            json!({ "query": "{ __typename }", "operationName": 1 }).to_string(),
+            "`operationName` must be a string",
+        ),
+        (
+            json!({ "query": "{ __typename }", "extensions": "x" }).to_string(),
+            "`extensions` must be an object",
+        ),
+        (
+            json!([{ "query": "{ __typename }" }]).to_string(),
+            "batched requests are not accepted",
+        ),
+        (String::new(), "empty"),
+    ] {
+        for accept in [None, Some("application/json"), Some(GRAPHQL_RESPONSE)] {
+            let response = app
+                .post_raw(accept, Some("application/json"), body.clone())
+                .await;
+            assert_eq!(
+                response.status(),
+                StatusCode::BAD_REQUEST,
+                "{body} with {accept:?}"
+            );
+            let answer = json_of(response).await;
+            let message = answer["errors"][0]["message"].as_str().expect("message");
+            assert!(message.contains(says), "{body}: {message}");
+            assert_eq!(answer["errors"][0]["extensions"]["code"], "BAD_REQUEST");
+        }
+    }
+    assert_eq!(app.upstream_calls().await.total, 0);
+}
+
+#[tokio::test]
+async fn unsupported_media_types_methods_and_sizes_are_refused() {
+    let app = spawn_with(Options {
+        settings: vec![("server.max_body_bytes", "2048".into())],
+        ..Options::default()
+    })
+    .await;
+    let query = json!({ "query": "{ __typename }" }).to_string();
+
+    assert_eq!(
+        app.post_raw(None, None, query.clone()).await.status(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
+    assert_eq!(
+        app.post_raw(None, Some("text/plain"), query.clone())
+            .await
+            .status(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
+    assert_eq!(
+        app.post_raw(
+            None,
+            Some("application/json; charset=latin1"),
+            query.clone()
+        )
+        .await
+        .status(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
+    assert_eq!(
+        app.post_raw(Some("text/csv"), Some("application/json"), query.clone())
+            .await
+            .status(),
+        StatusCode::NOT_ACCEPTABLE
+    );
+    let huge = json!({ "query": format!("{{ __typename }} # {}", "x".repeat(4096)) }).to_string();
+    let response = app.post_raw(None, Some("application/json"), huge).await;
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        json_of(response).await["errors"][0]["extensions"]["code"],
+        "PAYLOAD_TOO_LARGE"
+    );
+
+    let mutation = app
+        .http
+        .get(app.url("/graphql"))
+        .query(&[("query", "mutation { disconnectParticipant(conversationId: \"c\", participantId: \"p\") { name } }")])
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(mutation.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(mutation.headers()["allow"], "POST");
+    let put = app
+        .http
+        .put(app.url("/graphql"))
+        .body(query)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(put.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(
+        app.upstream_calls().await.total,
+        0,
+        "nothing refused reached upstream"
+    );
+}
+
+#[tokio::test]
+async fn queries_work_over_get_with_json_variables() {
+    let app = spawn_app().await;
+    let ids = app.active_conversation_ids().await;
+
+    let response = app
+        .http
+        .get(app.url("/graphql"))
+        .header(ACCEPT, GRAPHQL_RESPONSE)
+        .query(&[
+            (
+                "query",
+                "query One($id: String!) { conversation(conversationId: $id) { conversationId } }",
+            ),
+            ("variables", &json!({ "id": ids[0] }).to_string()),
+            ("operationName", "One"),
+        ])
+        .send()
+        .await
+        .expect("answers");
+
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        json_of(response).await["data"]["conversation"]["conversationId"],
+        ids[0]
+    );
+}
+
+fn persisted(hash: &str) -> Value {
+    json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } })
+}
+
+#[tokio::test]
+async fn automatic_persisted_queries_work_over_post_and_get() {
+    let app = spawn_app().await;
+    let query = "{ activeCobrowseConversations { totalCount } }";
+    let hash = hex::encode(Sha256::digest(query));
+
+    // Unknown hash: the client is told to send the query.
+    let miss = json_of(
+        app.post_raw(
+            None,
+            Some("application/json"),
+            json!({ "extensions": persisted(&hash) }).to_string(),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(miss["errors"][0]["message"], "PersistedQueryNotFound");
+    assert_eq!(
+        miss["errors"][0]["extensions"]["code"],
+        "PERSISTED_QUERY_NOT_FOUND"
+    );
+    // Query and hash: registered and run.
+    let registered = json_of(
+        app.post_raw(
+            None,
+            Some("application/json"),
+            json!({ "query": query, "extensions": persisted(&hash) }).to_string(),
+        )
+        .await,
+    )
+    .await;
+    assert!(
+        registered["data"]["activeCobrowseConversations"]["totalCount"]
+            .as_u64()
+            .is_some(),
+        "{registered}"
+    );
+    // Hash alone, over GET: found.
+    let response = app
+        .http
+        .get(app.url("/graphql"))
+        .query(&[("extensions", persisted(&hash).to_string())])
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(json_of(response).await["data"], registered["data"]);
+    // A hash that does not match its query is refused.
+    let wrong = app
+        .post_raw(
+            None,
+            Some("application/json"),
+            json!({ "query": "{ __typename }", "extensions": persisted(&hash) }).to_string(),
+        )
+        .await;
+    assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn cache_control_follows_the_shortest_ttl_of_the_data_and_is_no_store_on_errors() {
+    let app = spawn_with(Options {
+        settings: vec![
+            ("cache.live_ttl", "5s".into()),
+            ("cache.directory_ttl", "10m".into()),
+        ],
+        ..Options::default()
+    })
+    .await;
+    let cache_control = |response: &reqwest::Response| {
+        response.headers()[CACHE_CONTROL]
+            .to_str()
+            .expect("ascii")
+            .to_owned()
+    };
+    let post = |query: &str| {
+        app.post_raw(
+            None,
+            Some("application/json"),
+            json!({ "query": query }).to_string(),
+        )
+    };
+
+    let dashboard = post(DASHBOARD).await;
+    let value = cache_control(&dashboard);
+    let max_age: u64 = value
+        .strip_prefix("public, max-age=")
+        .expect("public with max-age")
+        .parse()
+        .expect("seconds");
+    assert!(max_age <= 5, "live data lives 5 s: {value}");
+    assert!(json_of(dashboard).await.get("errors").is_none());
+
+    let users = post("{ wrapupCodes { name } }").await;
+    let value = cache_control(&users);
+    let max_age: u64 = value
+        .strip_prefix("public, max-age=")
+        .expect("public")
+        .parse()
+        .expect("seconds");
+    assert!(
+        (590..=600).contains(&max_age),
+        "directory data lives 10 min: {value}"
+    );
+
+    let failed = post(r#"{ conversation(conversationId: "missing") { name } }"#).await;
+    assert_eq!(cache_control(&failed), "no-store");
+    let mutation = post(
+        r#"mutation { disconnectParticipant(conversationId: "c", participantId: "p") { name } }"#,
+    )
+    .await;
+    assert_eq!(cache_control(&mutation), "no-store");
+}
+
+#[tokio::test]
+async fn readiness_follows_upstream_and_health_does_not() {
+    let app = spawn_app().await;
+    let get = |path: &str| app.http.get(app.url(path)).send();
+
+    assert_eq!(
+        get("/healthz").await.expect("answers").status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        get("/readyz").await.expect("answers").status(),
+        StatusCode::OK
+    );
+
+    app.set_faults(&cobrowse_gateway::sim::Faults {
+        error_fraction: 1.0,
+        ..Default::default()
+    })
+    .await;
+    for _ in 0..3 {
+        app.graphql(
+            r#"{ conversation(conversationId: "x") { name } }"#,
+            json!({}),
+        )
+        .await;
+    }
+    let not_ready = get("/readyz").await.expect("answers");
+    assert_eq!(not_ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body = json_of(not_ready).await;
+    assert!(
+        body["checks"]["upstream_calls"]
+            .as_str()
+            .expect("check")
+            .contains("failed"),
+        "{body}"
+    );
+    assert_eq!(
+        get("/healthz").await.expect("answers").status(),
+        StatusCode::OK
+    );
+
+    app.set_faults(&cobrowse_gateway::sim::Faults::default())
+        .await;
+    app.graphql(
+        r#"{ conversation(conversationId: "y") { name } }"#,
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        get("/readyz").await.expect("answers").status(),
+        StatusCode::OK,
+        "ready again"
+    );
+}
+
+#[tokio::test]
+async fn metrics_count_requests_upstream_calls_and_the_cache() {
+    let app = spawn_app().await;
+    // One 429 with `Retry-After: 0` makes one retry to count.
+    app.set_faults(&cobrowse_gateway::sim::Faults {
+        rate_limit_next: 1,
+        retry_after_s: 0,
+        ..Default::default()
+    })
+    .await;
+    let post = |query: &str| {
+        app.post_raw(
+            None,
+            Some("application/json"),
+            json!({ "query": query, "operationName": "Dashboard" }).to_string(),
+        )
+    };
+    post(DASHBOARD).await;
+    post(DASHBOARD).await;
+
+    let text = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("answers")
+        .text()
+        .await
+        .expect("text");
+
+    for needle in [
+        "cobrowse_gateway_graphql_requests_total{operation=\"Dashboard\",outcome=\"ok\"} 2",
+        "cobrowse_gateway_graphql_request_duration_seconds_bucket{operation=\"Dashboard\"",
+        "cobrowse_gateway_upstream_requests_total{route=\"cobrowse_listing\",status=\"200\"} 1",
+        "cobrowse_gateway_upstream_requests_total{route=\"users\",status=\"200\"} 1",
+        "cobrowse_gateway_upstream_token_refreshes_total 1",
+        "cobrowse_gateway_upstream_in_flight 0",
+        "cobrowse_gateway_cache_hits_total",
+        "cobrowse_gateway_cache_entries",
+        "cobrowse_gateway_upstream_retries_total{reason=\"rate_limited\",route=\"cobrowse_listing\"} 1",
+        "cobrowse_gateway_upstream_requests_total{route=\"cobrowse_listing\",status=\"429\"} 1",
+    ] {
+        assert!(text.contains(needle), "metrics lack {needle}:\n{text}");
+    }
+    let calls = app.upstream_calls().await;
+    assert_eq!(calls.route(route::LISTING), 2, "the 429 and its retry");
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id_and_keeps_the_clients() {
+    let app = spawn_app().await;
+
+    let made = app
+        .post_raw(
+            None,
+            Some("application/json"),
+            json!({ "query": "{ __typename }" }).to_string(),
+        )
+        .await;
+    let id = made.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+    let kept = app
+        .http
+        .get(app.url("/healthz"))
+        .header("x-request-id", "client-chosen-42")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(kept.headers()["x-request-id"], "client-chosen-42");
+}
