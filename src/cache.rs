@@ -269,6 +269,13 @@ impl Cache {
         }
     }
 
+    /// Forgets everything (the benchmark's cold runs).
+    pub fn clear(&self) {
+        if let Some(cache) = &self.inner {
+            cache.invalidate_all();
+        }
+    }
+
     /// Forgets a value (after a mutation changed it upstream).
     pub async fn invalidate(&self, scope: Scope, kind: Kind, id: &str) {
         if let Some(cache) = &self.inner {

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use async_graphql::{Context, Lookahead, Object, Result, ID};
 
 use super::errors::{coded, GqlResult};
@@ -19,26 +19,58 @@ use crate::source::{SharedError, Source};
 use crate::upstream::model;
 use crate::upstream::BULK_PAGE_SIZE;
 
-/// The per-request batch loaders.
+/// The per-request batch loaders. Each keeps what it loaded for the rest
+/// of the request, so a reference asked for twice is loaded once.
 pub struct Loaders {
-    users: DataLoader<UserLoader>,
-    queues: DataLoader<QueueLoader>,
+    users: DataLoader<UserLoader, HashMapCache>,
+    queues: DataLoader<QueueLoader, HashMapCache>,
 }
 
 impl Loaders {
+    /// Loads these users and queues in one batch each, ahead of the
+    /// resolvers that will ask for them one by one. Failures are left for
+    /// those resolvers to report at their own paths.
+    pub async fn prefetch(&self, users: Vec<Arc<str>>, queues: Vec<Arc<str>>) {
+        let users = async {
+            if !users.is_empty() {
+                drop(self.users.load_many(users).await);
+            }
+        };
+        let queues = async {
+            if !queues.is_empty() {
+                drop(self.queues.load_many(queues).await);
+            }
+        };
+        futures::join!(users, queues);
+    }
+
     /// Fresh loaders for one request.
     pub fn new(source: &Arc<Source>) -> Self {
         // The delay gathers every reference of one resolution wave.
         let delay = Duration::from_millis(2);
         Self {
-            users: DataLoader::new(UserLoader(Arc::clone(source)), tokio::spawn)
-                .delay(delay)
-                .max_batch_size(BULK_PAGE_SIZE * 10),
-            queues: DataLoader::new(QueueLoader(Arc::clone(source)), tokio::spawn)
-                .delay(delay)
-                .max_batch_size(BULK_PAGE_SIZE * 10),
+            users: DataLoader::with_cache(
+                UserLoader(Arc::clone(source)),
+                spawn_in_span,
+                HashMapCache::default(),
+            )
+            .delay(delay)
+            .max_batch_size(BULK_PAGE_SIZE * 10),
+            queues: DataLoader::with_cache(
+                QueueLoader(Arc::clone(source)),
+                spawn_in_span,
+                HashMapCache::default(),
+            )
+            .delay(delay)
+            .max_batch_size(BULK_PAGE_SIZE * 10),
         }
     }
+}
+
+/// Spawns a batch in the span of the request that started it, so its
+/// upstream calls log with that request's id.
+fn spawn_in_span(batch: futures::future::BoxFuture<'static, ()>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(tracing::Instrument::in_current_span(batch))
 }
 
 struct UserLoader(Arc<Source>);

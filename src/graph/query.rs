@@ -12,7 +12,8 @@ use base64::Engine as _;
 use super::communication::{load_communication, CobrowseComm, Communication, ScreenshareComm};
 use super::conversation::{Conversation, ConversationData, Participant};
 use super::directory::{
-    self, load_queue, load_user, wants_queue_data, wants_user_data, Queue, User, WrapupCode,
+    self, load_queue, load_user, wants_queue_data, wants_user_data, Loaders, Queue, User,
+    WrapupCode,
 };
 use super::errors::{bad_input, GqlResult};
 use super::ids::NodeId;
@@ -226,7 +227,7 @@ async fn load_node(ctx: &Context<'_>, id: NodeId) -> Result<Option<Node>> {
 
 /// Loads, for one page of listed conversations, what the selection needs,
 /// all at once: the full conversations concurrently, then users and queues
-/// in one bulk call each. Failures are left for the fields to report at
+/// in one batch each (kept by the request's loaders). Failures are left for the fields to report at
 /// their own paths.
 async fn prefetch(ctx: &Context<'_>, nodes: Vec<ConversationData>) -> Vec<ConversationData> {
     let look = ctx.look_ahead();
@@ -255,21 +256,13 @@ async fn prefetch(ctx: &Context<'_>, nodes: Vec<ConversationData>) -> Vec<Conver
         for node in &nodes {
             for participant in node.participants() {
                 let (user, queue) = participant.references();
-                users.extend(user);
-                queues.extend(queue);
+                users.extend(user.filter(|_| wants_users));
+                queues.extend(queue.filter(|_| wants_queues));
             }
         }
-        let users = async {
-            if wants_users && !users.is_empty() {
-                drop(source.users(&users).await)
-            }
-        };
-        let queues = async {
-            if wants_queues && !queues.is_empty() {
-                drop(source.queues(&queues).await)
-            }
-        };
-        futures::join!(users, queues);
+        ctx.data_unchecked::<Loaders>()
+            .prefetch(users, queues)
+            .await;
     }
     nodes
 }

@@ -175,3 +175,50 @@ async fn secrets_never_appear_in_logs() {
     );
     assert!(!logs.contains(&basic), "the Basic credentials leaked");
 }
+
+#[tokio::test]
+async fn every_log_line_about_an_upstream_call_has_the_request_id_and_the_correlation_id() {
+    let mut cmd = command(&["--listen", "127.0.0.1:0"]);
+    cmd.env("COBROWSE_LOG_FORMAT", "json")
+        .env("COBROWSE_LOG_FILTER", "cobrowse_gateway=debug");
+    let (mut child, base, _printed, logs) = start(cmd).await;
+    let response = reqwest::Client::new()
+        .post(format!("{base}/graphql"))
+        .json(&serde_json::json!({ "query": "{ activeCobrowseConversations { nodes { participants { user { name } queue { name } cobrowseSessions { state } } } } }" }))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("the gateway answers: {e:?}"));
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(response.status().is_success());
+    child.kill().await.expect("stops");
+    let logs = logs.await.expect("logs collected");
+
+    let calls: Vec<serde_json::Value> = logs
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|line| line["fields"]["message"] == "upstream call")
+        .collect();
+    let routes: Vec<&str> = calls
+        .iter()
+        .filter_map(|c| c["fields"]["route"].as_str())
+        .collect();
+    for route in ["cobrowse_listing", "conversation", "users", "queues"] {
+        assert!(routes.contains(&route), "a line for {route}: {routes:?}");
+    }
+    for call in &calls {
+        let text = call.to_string();
+        assert!(
+            text.contains(&request_id),
+            "request id {request_id} missing: {text}"
+        );
+        assert!(
+            call["fields"]["correlation_id"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("sim-")),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,368 @@
+//! `cobrowse-gateway bench`: the product's speed, measured in one run.
+//!
+//! Everything runs in this process on loopback: the simulator, the gateway,
+//! a bare axum server (the HTTP ceiling) and the load generator (tokio tasks
+//! recording into HDR histograms). Every response body is checked: a non-200
+//! or a body with `errors` counts as a failure and is reported.
+//!
+//! Scenarios:
+//! 1. warm dashboard query (everything cached) against the gateway and a
+//!    static JSON endpoint of the same bytes on a bare axum server;
+//! 2. cold dashboard query (cache emptied first) with 20 ms of upstream latency;
+//! 3. single-flight: 500 concurrent identical cold queries;
+//! 4. peak resident memory of the process.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use axum::routing::get;
+use bytes::Bytes;
+use hdrhistogram::Histogram;
+use serde::de::IgnoredAny;
+use serde::Deserialize;
+use tokio::net::TcpListener;
+
+use crate::settings::{Layers, Settings};
+use crate::sim::{Faults, SimConfig, Simulator};
+use crate::startup::Gateway;
+
+/// The dashboard query of the README.
+pub const DASHBOARD: &str = "query Dashboard { activeCobrowseConversations { totalCount nodes { id conversationId name startTime participants { participantId name purpose state user { name } queue { name } cobrowseSessions { cobrowseSessionId cobrowseRole state segments { type startTime endTime } } } cobrowseSessions { providerSessionId state startTime durationSeconds } } } }";
+
+/// How hard to push.
+#[derive(Clone, Debug)]
+pub struct BenchOptions {
+    pub duration: Duration,
+    pub concurrency: usize,
+    pub conversations: usize,
+    pub cold_queries: usize,
+    pub single_flight: usize,
+}
+
+/// Throughput and latency of one load run.
+#[derive(Debug)]
+pub struct LoadReport {
+    pub requests: u64,
+    pub failures: u64,
+    pub per_second: f64,
+    pub p50: Duration,
+    pub p99: Duration,
+    pub first_failure: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Body {
+    data: Option<IgnoredAny>,
+    errors: Option<IgnoredAny>,
+}
+
+/// Checks one answer: 200, JSON, data and no errors.
+fn check(status: reqwest::StatusCode, body: &[u8]) -> Result<(), String> {
+    if status != reqwest::StatusCode::OK {
+        return Err(format!(
+            "HTTP {status}: {}",
+            String::from_utf8_lossy(&body[..body.len().min(300)])
+        ));
+    }
+    match serde_json::from_slice::<Body>(body) {
+        Ok(Body {
+            errors: Some(_), ..
+        }) => Err(format!(
+            "errors in body: {}",
+            String::from_utf8_lossy(&body[..body.len().min(300)])
+        )),
+        Ok(Body { data: None, .. }) => Err("no data in body".into()),
+        Ok(_) => Ok(()),
+        Err(e) => Err(format!("not a GraphQL response: {e}")),
+    }
+}
+
+/// Runs `concurrency` clients posting `body` to `url` for `duration`.
+pub async fn load(url: &str, body: Bytes, concurrency: usize, duration: Duration) -> LoadReport {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()
+        .expect("client");
+    let failures = Arc::new(AtomicU64::new(0));
+    let first_failure = Arc::new(std::sync::Mutex::new(None::<String>));
+    let started = Instant::now();
+    let deadline = started + duration;
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (client, url, body) = (client.clone(), url.to_owned(), body.clone());
+            let (failures, first_failure) = (Arc::clone(&failures), Arc::clone(&first_failure));
+            tokio::spawn(async move {
+                let mut histogram =
+                    Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("bounds");
+                while Instant::now() < deadline {
+                    let sent = Instant::now();
+                    let outcome = match client
+                        .post(&url)
+                        .header("content-type", "application/json")
+                        .body(body.clone())
+                        .send()
+                        .await
+                    {
+                        Ok(response) => {
+                            let status = response.status();
+                            match response.bytes().await {
+                                Ok(bytes) => check(status, &bytes),
+                                Err(e) => Err(e.to_string()),
+                            }
+                        }
+                        Err(e) => Err(e.to_string()),
+                    };
+                    histogram.saturating_record(sent.elapsed().as_micros() as u64);
+                    if let Err(why) = outcome {
+                        failures.fetch_add(1, Ordering::Relaxed);
+                        first_failure.lock().expect("lock").get_or_insert(why);
+                    }
+                }
+                histogram
+            })
+        })
+        .collect();
+    let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("bounds");
+    for worker in workers {
+        histogram
+            .add(worker.await.expect("worker"))
+            .expect("same bounds");
+    }
+    let elapsed = started.elapsed();
+    let first_failure = first_failure.lock().expect("lock").take();
+    LoadReport {
+        requests: histogram.len(),
+        failures: failures.load(Ordering::Relaxed),
+        per_second: histogram.len() as f64 / elapsed.as_secs_f64(),
+        p50: Duration::from_micros(histogram.value_at_quantile(0.50)),
+        p99: Duration::from_micros(histogram.value_at_quantile(0.99)),
+        first_failure,
+    }
+}
+
+fn settings_for(sim: &Simulator, extra: &[(&str, &str)]) -> anyhow::Result<Settings> {
+    let mut layers = Layers::defaults();
+    let url = sim.url();
+    for (path, value) in [
+        ("server.listen", "127.0.0.1:0"),
+        ("upstream.url", url.as_str()),
+        ("upstream.login_url", url.as_str()),
+        ("upstream.client_id", sim.client_id()),
+        ("upstream.client_secret", sim.client_secret().expose()),
+        ("upstream.max_in_flight", "64"),
+        ("log.filter", "warn"),
+    ]
+    .into_iter()
+    .chain(extra.iter().copied())
+    {
+        layers = layers.set(path, value)?;
+    }
+    Ok(layers.build()?)
+}
+
+struct Running {
+    url: String,
+    sim: Simulator,
+    source: Arc<crate::source::Source>,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn start(
+    options: &BenchOptions,
+    faults: Faults,
+    extra: &[(&str, &str)],
+) -> anyhow::Result<Running> {
+    let mut config = SimConfig::local(options.conversations, 7);
+    config.faults = faults;
+    let sim = Simulator::start(config).await?;
+    let gateway = Gateway::build(settings_for(&sim, extra)?).await?;
+    let url = format!("http://{}/graphql", gateway.local_addr());
+    let source = Arc::clone(gateway.source());
+    let (stop, stopped) = tokio::sync::oneshot::channel();
+    tokio::spawn(gateway.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+    Ok(Running {
+        url,
+        sim,
+        source,
+        _stop: stop,
+    })
+}
+
+async fn upstream_calls(sim: &Simulator) -> anyhow::Result<u64> {
+    let stats: crate::sim::Stats = reqwest::get(format!("{}/__sim/stats", sim.url()))
+        .await?
+        .json()
+        .await?;
+    let token_calls = stats.route("POST /oauth/token");
+    Ok(stats.total - token_calls)
+}
+
+async fn reset(sim: &Simulator) -> anyhow::Result<()> {
+    reqwest::Client::new()
+        .post(format!("{}/__sim/stats/reset", sim.url()))
+        .send()
+        .await?;
+    Ok(())
+}
+
+async fn one(
+    client: &reqwest::Client,
+    url: &str,
+    body: &Bytes,
+) -> anyhow::Result<(Duration, Bytes)> {
+    let sent = Instant::now();
+    let response = client
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.clone())
+        .send()
+        .await?;
+    let status = response.status();
+    let bytes = response.bytes().await?;
+    let took = sent.elapsed();
+    check(status, &bytes).map_err(anyhow::Error::msg)?;
+    Ok((took, bytes))
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// Runs every scenario and prints the report. Fails if any response failed.
+pub async fn run(options: BenchOptions) -> anyhow::Result<()> {
+    let body = Bytes::from(
+        serde_json::json!({ "query": DASHBOARD, "operationName": "Dashboard" }).to_string(),
+    );
+    let client = reqwest::Client::new();
+    let mut failed = 0u64;
+    println!(
+        "cobrowse-gateway bench: {} conversations seeded, {} clients, {} s per load run",
+        options.conversations,
+        options.concurrency,
+        options.duration.as_secs()
+    );
+
+    // 1. Warm: everything cached (TTLs longer than the run).
+    let warm = start(&options, Faults::default(), &[("cache.live_ttl", "1h")]).await?;
+    let (_, sample) = one(&client, &warm.url, &body)
+        .await
+        .context("warming the cache")?;
+    reset(&warm.sim).await?;
+    let gateway = load(
+        &warm.url,
+        body.clone(),
+        options.concurrency,
+        options.duration,
+    )
+    .await;
+    let warm_calls = upstream_calls(&warm.sim).await?;
+    let bare = bare_server(sample.clone()).await?;
+    let ceiling = load(&bare, body.clone(), options.concurrency, options.duration).await;
+    println!("\n1. warm dashboard query ({} bytes per response; upstream calls during the run: {warm_calls})", sample.len());
+    println!(
+        "   {:<28} {:>10} {:>12} {:>12} {:>9}",
+        "", "req/s", "p50", "p99", "failures"
+    );
+    for (name, report) in [("gateway", &gateway), ("bare axum, static JSON", &ceiling)] {
+        println!(
+            "   {name:<28} {:>10.0} {:>12} {:>12} {:>9}",
+            report.per_second,
+            ms(report.p50),
+            ms(report.p99),
+            report.failures
+        );
+        if let Some(why) = &report.first_failure {
+            println!("   first failure: {why}");
+        }
+        failed += report.failures;
+    }
+    println!(
+        "   gateway / bare ceiling: {:.1} % of the requests per second",
+        100.0 * gateway.per_second / ceiling.per_second
+    );
+    drop(warm);
+
+    // 2. Cold: the cache emptied before every query, 20 ms per upstream call.
+    let latency = Faults {
+        latency_ms: 20,
+        ..Faults::default()
+    };
+    let cold = start(&options, latency.clone(), &[]).await?;
+    reset(&cold.sim).await?;
+    let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("bounds");
+    for _ in 0..options.cold_queries {
+        cold.source.cache().clear();
+        match one(&client, &cold.url, &body).await {
+            Ok((took, _)) => histogram.saturating_record(took.as_micros() as u64),
+            Err(e) => {
+                failed += 1;
+                println!("   cold failure: {e}");
+            }
+        }
+    }
+    let calls = upstream_calls(&cold.sim).await?;
+    println!("\n2. cold dashboard query, 20 ms upstream latency, cache emptied before each ({} queries one after another)", options.cold_queries);
+    println!(
+        "   p50 {}, p99 {}, upstream calls per query {:.1}",
+        ms(Duration::from_micros(histogram.value_at_quantile(0.5))),
+        ms(Duration::from_micros(histogram.value_at_quantile(0.99))),
+        calls as f64 / options.cold_queries as f64
+    );
+    drop(cold);
+
+    // 3. Single-flight: N concurrent identical cold queries.
+    let flight = start(&options, latency, &[]).await?;
+    reset(&flight.sim).await?;
+    let started = Instant::now();
+    let answers = futures::future::join_all(
+        (0..options.single_flight).map(|_| one(&client, &flight.url, &body)),
+    )
+    .await;
+    let took = started.elapsed();
+    let errors = answers.iter().filter(|a| a.is_err()).count();
+    failed += errors as u64;
+    let calls = upstream_calls(&flight.sim).await?;
+    println!(
+        "\n3. single-flight: {} concurrent identical cold queries, 20 ms upstream latency",
+        options.single_flight
+    );
+    println!("   upstream calls: {calls} in all ({:.3} per query), all answered in {}, failures {errors}", calls as f64 / options.single_flight as f64, ms(took));
+    drop(flight);
+
+    // 4. Memory.
+    println!(
+        "\n4. peak resident memory of this process (gateway, simulator and load generator): {}",
+        peak_rss().unwrap_or_else(|| "unknown".into())
+    );
+    if failed > 0 {
+        bail!("{failed} responses failed");
+    }
+    println!("\nall responses checked: 200, data, no errors");
+    Ok(())
+}
+
+/// A bare axum server answering every POST with `body`: the HTTP ceiling.
+async fn bare_server(body: Bytes) -> anyhow::Result<String> {
+    let app = axum::Router::new().route(
+        "/graphql",
+        get(|| async { "" }).post(move || {
+            let body = body.clone();
+            async move { ([("content-type", "application/json")], body) }
+        }),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/graphql", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(url)
+}
+
+fn peak_rss() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(format!("{:.1} MiB", kb / 1024.0))
+}
