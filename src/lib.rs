@@ -14,4 +14,6 @@ pub mod sim;
 mod singleflight;
 pub mod source;
 pub mod startup;
+pub mod store;
 pub mod upstream;
+pub mod zoom;
