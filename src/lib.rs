@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod cache;
+pub mod engage;
 pub mod freshness;
 pub mod graph;
 pub mod http;

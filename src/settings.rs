@@ -61,6 +61,12 @@ settings_table! {
     "limits.max_depth", "COBROWSE_LIMITS_MAX_DEPTH", Some("16"), "Deepest GraphQL selection accepted.";
     "limits.max_complexity", "COBROWSE_LIMITS_MAX_COMPLEXITY", Some("5000"), "Largest GraphQL query complexity accepted.";
     "limits.max_page_size", "COBROWSE_LIMITS_MAX_PAGE_SIZE", Some("100"), "Largest `first`/`last` of a connection.";
+    "webhooks.zoom_secret", "COBROWSE_ZOOM_WEBHOOK_SECRET", None, "Zoom webhook secret token (signs deliveries). Unset: /webhooks/zoom answers 503. Never logged.";
+    "webhooks.max_skew", "COBROWSE_WEBHOOKS_MAX_SKEW", Some("5m"), "Largest difference between a delivery's timestamp and now.";
+    "webhooks.max_body_bytes", "COBROWSE_WEBHOOKS_MAX_BODY_BYTES", Some("65536"), "Largest webhook body accepted (larger: 413).";
+    "store.path", "COBROWSE_STORE_PATH", Some("data/cobrowse-gateway.sqlite"), "SQLite file of the webhook event store (created with its folder).";
+    "store.retention", "COBROWSE_STORE_RETENTION", Some("30d"), "Ended Zoom sessions older than this are deleted with their events.";
+    "engage.agent_sessions_limit", "COBROWSE_ENGAGE_AGENT_SESSIONS_LIMIT", Some("0"), "Simultaneous co-browse sessions an agent may join (Engage agentSessionsLimit); 0 means no limit.";
     "demo.conversations", "COBROWSE_DEMO_CONVERSATIONS", Some("24"), "Conversations the demo simulator seeds.";
     "demo.seed", "COBROWSE_DEMO_SEED", Some("7"), "Seed of the demo simulator's data.";
     "log.format", "COBROWSE_LOG_FORMAT", Some("text"), "Log format: text or json.";
@@ -78,6 +84,9 @@ pub struct Settings {
     pub upstream: UpstreamSettings,
     pub cache: CacheSettings,
     pub limits: LimitSettings,
+    pub webhooks: WebhookSettings,
+    pub store: StoreSettings,
+    pub engage: EngageSettings,
     pub demo: DemoSettings,
     pub log: LogSettings,
 }
@@ -150,6 +159,32 @@ pub struct LimitSettings {
     pub max_complexity: usize,
     #[serde(deserialize_with = "de::positive")]
     pub max_page_size: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    #[serde(default)]
+    pub zoom_secret: Option<Secret>,
+    #[serde(deserialize_with = "de::duration")]
+    pub max_skew: Duration,
+    #[serde(deserialize_with = "de::positive")]
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSettings {
+    pub path: std::path::PathBuf,
+    #[serde(deserialize_with = "de::duration")]
+    pub retention: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngageSettings {
+    #[serde(deserialize_with = "de::parsed")]
+    pub agent_sessions_limit: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -427,7 +462,17 @@ impl Settings {
                 "must not exceed upstream.max_backoff",
             );
         }
+        if self
+            .webhooks
+            .zoom_secret
+            .as_ref()
+            .is_some_and(|s| s.expose().is_empty())
+        {
+            return fail("webhooks.zoom_secret", "must not be empty when set");
+        }
         for (path, ttl) in [
+            ("store.retention", self.store.retention),
+            ("webhooks.max_skew", self.webhooks.max_skew),
             ("cache.live_ttl", self.cache.live_ttl),
             ("cache.directory_ttl", self.cache.directory_ttl),
             ("upstream.timeout", up.timeout),

@@ -15,13 +15,16 @@ use tracing::{info, warn};
 
 use crate::cache::{Cache, Scope};
 use crate::graph;
+use crate::graph::subscription::UPDATE_BUFFER;
 use crate::http::apq::PersistedQueries;
 use crate::http::graphql::HttpLimits;
-use crate::http::{self, graphiql, AppState};
+use crate::http::{self, graphiql, AppState, WebhookConfig};
 use crate::metrics::Metrics;
 use crate::settings::{Settings, UpstreamMode};
 use crate::sim::{SimConfig, Simulator};
 use crate::source::Source;
+use crate::store::sqlite::SqliteStore;
+use crate::store::EventStore;
 use crate::upstream::{ClientConfig, PureCloud, RetryPolicy, UpstreamError};
 
 /// A gateway ready to serve.
@@ -29,6 +32,7 @@ pub struct Gateway {
     listener: TcpListener,
     state: AppState,
     simulator: Option<Simulator>,
+    retention: tokio::task::JoinHandle<()>,
 }
 
 impl Gateway {
@@ -91,7 +95,30 @@ impl Gateway {
         }
         let cache = Cache::new(&settings.cache, Arc::clone(&metrics));
         let source = Arc::new(Source::new(client, cache, scope));
-        let schema = graph::schema(Arc::clone(&source), &settings.limits);
+        let store: Arc<dyn EventStore> = Arc::new(
+            SqliteStore::open(&settings.store.path)
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot open the event store at {}",
+                        settings.store.path.display()
+                    )
+                })?,
+        );
+        let (updates, _) = tokio::sync::broadcast::channel(UPDATE_BUFFER);
+        let schema = graph::schema(
+            graph::SchemaData {
+                source: Arc::clone(&source),
+                store: Arc::clone(&store),
+                updates: updates.clone(),
+                agent_sessions_limit: settings.engage.agent_sessions_limit,
+            },
+            &settings.limits,
+        );
+        let retention = tokio::spawn(purge_periodically(
+            Arc::clone(&store),
+            settings.store.retention,
+        ));
         let listener = TcpListener::bind(settings.server.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
@@ -111,7 +138,15 @@ impl Gateway {
                     schema_max_age: settings.cache.directory_ttl,
                 },
                 graphiql: settings.server.graphiql,
+                store,
+                updates,
+                webhooks: WebhookConfig {
+                    secret: settings.webhooks.zoom_secret.clone(),
+                    max_skew: settings.webhooks.max_skew,
+                    max_body_bytes: settings.webhooks.max_body_bytes,
+                },
             },
+            retention,
             simulator,
         })
     }
@@ -148,8 +183,26 @@ impl Gateway {
             .with_graceful_shutdown(shutdown)
             .await
             .context("the HTTP server failed")?;
+        self.retention.abort();
         drop(self.simulator);
         Ok(())
+    }
+}
+
+/// Deletes ended Zoom sessions older than `retention`, at start-up and then
+/// every hour (or every `retention`, when that is shorter).
+async fn purge_periodically(store: Arc<dyn EventStore>, retention: std::time::Duration) {
+    let period = retention.min(std::time::Duration::from_secs(3600));
+    let mut ticks = tokio::time::interval(period);
+    loop {
+        ticks.tick().await;
+        let cutoff = chrono::Utc::now()
+            - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+        match store.purge_ended_before(cutoff).await {
+            Ok(0) => {}
+            Ok(purged) => info!(purged, "deleted ended Zoom sessions past their retention"),
+            Err(e) => warn!(error = %e, "could not purge old sessions"),
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use async_graphql::{Context, Object, Result, Union, ID};
 use super::conversation::{Attribute, ConversationData, Participant};
 use super::errors::GqlResult;
 use super::ids::NodeId;
-use super::session::PureCloudSession;
+use super::session::{CoBrowseSession, PureCloudSession};
 use super::{duration_seconds, source};
 use crate::upstream::enums::*;
 use crate::upstream::model::{self, Time};
@@ -229,9 +229,12 @@ impl CobrowseComm {
         owner(ctx, &self.conversation, self.participant).await
     }
     /// The co-browse session this communication is part of.
-    async fn session(&self) -> Option<PureCloudSession> {
+    async fn session(&self) -> Option<CoBrowseSession> {
         let id = self.dto().cobrowse_session_id.as_deref()?;
-        Some(PureCloudSession::new(self.conversation.clone(), id))
+        Some(CoBrowseSession::PureCloud(PureCloudSession::new(
+            self.conversation.clone(),
+            id,
+        )))
     }
 }
 

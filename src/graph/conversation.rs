@@ -16,9 +16,10 @@ use super::communication::{
     CobrowseComm, Communication, EntityRefObject, ErrorInfo, ScreenshareComm, WrapupObject,
 };
 use super::directory::{queue_ref, user_ref, Queue, User};
+use super::engage::EngageData;
 use super::errors::GqlResult;
 use super::ids::NodeId;
-use super::session::PureCloudSession;
+use super::session::{CoBrowseSession, PureCloudSession};
 use super::{duration_seconds, selects_any, source};
 use crate::source::{SharedError, Source};
 use crate::upstream::enums::*;
@@ -360,12 +361,22 @@ impl Conversation {
         Ok(participants)
     }
     /// The co-browse sessions of this conversation, oldest first.
-    async fn cobrowse_sessions(&self, ctx: &Context<'_>) -> Result<Vec<PureCloudSession>> {
+    async fn cobrowse_sessions(&self, ctx: &Context<'_>) -> Result<Vec<CoBrowseSession>> {
         let data = ConversationData {
             full: Some(self.full(ctx).await?),
             ..self.0.clone()
         };
-        Ok(data.sessions())
+        Ok(data
+            .sessions()
+            .into_iter()
+            .map(CoBrowseSession::PureCloud)
+            .collect())
+    }
+    /// Engage co-browse reporting keys of this conversation, computed from
+    /// its co-browse communications.
+    async fn attached_data(&self, ctx: &Context<'_>) -> Result<EngageData> {
+        let full = self.full(ctx).await?;
+        Ok(EngageData::of_conversation(ctx, &full))
     }
     /// Every screen-share communication of every participant.
     async fn screenshares(&self, ctx: &Context<'_>) -> Result<Vec<ScreenshareComm>> {
@@ -385,6 +396,16 @@ impl Conversation {
             })
             .collect())
     }
+}
+
+/// Picks a field from the co-browse view, else from the full participant.
+macro_rules! either {
+    ($self:ident . $field:ident) => {
+        $self
+            .media()
+            .and_then(|m| m.$field.as_ref())
+            .or_else(|| $self.full().and_then(|f| f.$field.as_ref()))
+    };
 }
 
 /// A participant of a conversation, as co-browse sees it.
@@ -410,6 +431,10 @@ impl Participant {
             .as_ref()?
             .participants
             .get(self.view?)
+    }
+
+    pub(crate) fn display_name(&self) -> Option<&str> {
+        either!(self.name).map(String::as_str)
     }
 
     pub(crate) fn pid(&self) -> Option<&str> {
@@ -440,16 +465,6 @@ impl Participant {
             .and_then(|m| m.purpose.as_ref())
             .or_else(|| self.full().and_then(|f| f.purpose.as_ref()))
     }
-}
-
-/// Picks a field from the co-browse view, else from the full participant.
-macro_rules! either {
-    ($self:ident . $field:ident) => {
-        $self
-            .media()
-            .and_then(|m| m.$field.as_ref())
-            .or_else(|| $self.full().and_then(|f| f.$field.as_ref()))
-    };
 }
 
 /// A participant of a conversation, as co-browse sees it (the

@@ -31,6 +31,10 @@ pub enum NodeId {
         conversation: String,
         session: String,
     },
+    ZoomSession {
+        account: String,
+        session: String,
+    },
     User {
         user: String,
     },
@@ -70,6 +74,7 @@ impl NodeId {
                 conversation,
                 session,
             } => ("PureCloudSession", vec![conversation, session]),
+            NodeId::ZoomSession { account, session } => ("ZoomSession", vec![account, session]),
             NodeId::User { user } => ("User", vec![user]),
             NodeId::Queue { queue } => ("Queue", vec![queue]),
         };
@@ -118,6 +123,10 @@ impl NodeId {
             },
             "PureCloudSession" => NodeId::PureCloudSession {
                 conversation: next()?,
+                session: next()?,
+            },
+            "ZoomSession" => NodeId::ZoomSession {
+                account: next()?,
                 session: next()?,
             },
             "User" => NodeId::User { user: next()? },

@@ -8,23 +8,26 @@
 pub mod communication;
 pub mod conversation;
 pub mod directory;
+pub mod engage;
 pub mod errors;
 pub mod ids;
 pub mod mutation;
 pub mod query;
 pub mod session;
+pub mod subscription;
 
 use std::sync::Arc;
 
-use async_graphql::{Context, EmptySubscription, Lookahead, Schema};
+use async_graphql::{Context, Lookahead, Schema};
 use chrono::Utc;
 
 use crate::settings::LimitSettings;
 use crate::source::Source;
+use crate::store::EventStore;
 use crate::upstream::model::Time;
 
 /// The schema type.
-pub type GatewaySchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
+pub type GatewaySchema = Schema<query::Query, mutation::Mutation, subscription::Subscription>;
 
 /// Limits resolvers enforce.
 #[derive(Clone, Debug)]
@@ -32,10 +35,21 @@ pub struct Limits {
     pub max_page_size: usize,
 }
 
-/// Builds the schema over `source`.
-pub fn schema(source: Arc<Source>, limits: &LimitSettings) -> GatewaySchema {
+/// What the schema reads from, besides upstream.
+pub struct SchemaData {
+    pub source: Arc<Source>,
+    pub store: Arc<dyn EventStore>,
+    pub updates: tokio::sync::broadcast::Sender<subscription::SessionUpdate>,
+    pub agent_sessions_limit: usize,
+}
+
+/// Builds the schema.
+pub fn schema(data: SchemaData, limits: &LimitSettings) -> GatewaySchema {
     builder()
-        .data(source)
+        .data(data.source)
+        .data(data.store)
+        .data(data.updates)
+        .data(engage::AgentSessionsLimit(data.agent_sessions_limit))
         .data(Limits {
             max_page_size: limits.max_page_size,
         })
@@ -49,8 +63,10 @@ pub fn sdl() -> String {
     builder().finish().sdl()
 }
 
-fn builder() -> async_graphql::SchemaBuilder<query::Query, mutation::Mutation, EmptySubscription> {
-    Schema::build(query::Query, mutation::Mutation, EmptySubscription).extension(errors::ErrorCodes)
+fn builder(
+) -> async_graphql::SchemaBuilder<query::Query, mutation::Mutation, subscription::Subscription> {
+    Schema::build(query::Query, mutation::Mutation, subscription::Subscription)
+        .extension(errors::ErrorCodes)
 }
 
 /// The request's data source.

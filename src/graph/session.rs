@@ -1,36 +1,58 @@
-//! A co-browse session as one node: the communications that share one
-//! `cobrowseSessionId` (the customer's sharer and the agents' viewers).
+//! A co-browse session as one node whatever its provider: a PureCloud session
+//! (the communications of a conversation that share one `cobrowseSessionId`)
+//! or a Zoom Cobrowse session (folded from webhook events).
 
 use std::sync::Arc;
 
 use async_graphql::{Context, Enum, Object, Result, ID};
+use chrono::{DateTime, Utc};
 
 use super::communication::{CobrowseComm, SegmentObject};
 use super::conversation::{Conversation, ConversationData, Participant};
+use super::engage::EngageData;
 use super::errors::GqlResult;
 use super::ids::NodeId;
 use super::{duration_seconds, source};
 use crate::upstream::enums::CobrowseRole;
 use crate::upstream::model::Time;
 use crate::upstream::wire::Wire;
+use crate::zoom::event::ZoomRole;
+use crate::zoom::fold::ZoomSession;
 
 /// Where a co-browse session comes from.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum SessionProvider {
     /// Genesys Cloud (PureCloud) co-browse, read from its API.
     Purecloud,
+    /// Zoom Cobrowse SDK, pushed to the gateway as webhooks.
+    Zoom,
 }
 
 /// Whether a co-browse session goes on.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum SessionState {
-    /// At least one of its communications is still connected.
+    /// It goes on.
     Active,
-    /// Every communication has disconnected.
+    /// It is over.
     Ended,
 }
 
-/// One co-browse session of a PureCloud conversation.
+/// The part a person plays in a session.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum SessionRole {
+    /// PureCloud: the client whose browser is shared.
+    Sharer,
+    /// PureCloud: a client viewing the shared browser.
+    Viewer,
+    /// Zoom: the customer.
+    Customer,
+    /// Zoom: the agent.
+    Agent,
+    /// Upstream did not say.
+    Unknown,
+}
+
+/// One PureCloud co-browse session of a conversation.
 #[derive(Clone)]
 pub struct PureCloudSession {
     conversation: ConversationData,
@@ -67,66 +89,108 @@ impl PureCloudSession {
             .filter_map(|c| c.dto().disconnected_time)
             .max()
     }
+}
 
-    async fn participants_with_role(
-        &self,
-        ctx: &Context<'_>,
-        role: Option<CobrowseRole>,
-    ) -> Result<Vec<Participant>> {
-        let data = self
-            .conversation
-            .clone()
-            .for_participants(ctx, &ctx.look_ahead())
-            .await?;
-        let all = data.participants();
-        let mut chosen: Vec<usize> = Vec::new();
-        for comm in &self.comms {
-            let matches =
-                role.is_none_or(|r| comm.dto().cobrowse_role.as_ref().map(Wire::get) == Some(r));
-            if matches && !chosen.contains(&comm.participant_index()) {
-                chosen.push(comm.participant_index());
-            }
-        }
-        Ok(chosen
-            .into_iter()
-            .filter_map(|i| all.get(i).cloned())
-            .collect())
+/// A co-browse session of either provider.
+#[derive(Clone)]
+pub enum CoBrowseSession {
+    PureCloud(PureCloudSession),
+    Zoom(Arc<ZoomSession>),
+}
+
+impl From<PureCloudSession> for CoBrowseSession {
+    fn from(session: PureCloudSession) -> Self {
+        CoBrowseSession::PureCloud(session)
     }
 }
 
-/// One co-browse session: the communications of a conversation that share
-/// one `cobrowseSessionId`, whatever participant holds them.
-#[Object(name = "CoBrowseSession")]
-impl PureCloudSession {
-    /// Global id of this session (opaque; use it with `node(id:)`).
-    pub async fn id(&self) -> ID {
-        ID(NodeId::PureCloudSession {
-            conversation: self.conversation.id.to_string(),
-            session: self.session_id.to_string(),
+impl CoBrowseSession {
+    /// The provider.
+    pub fn provider(&self) -> SessionProvider {
+        match self {
+            CoBrowseSession::PureCloud(_) => SessionProvider::Purecloud,
+            CoBrowseSession::Zoom(_) => SessionProvider::Zoom,
         }
-        .encode())
     }
-    /// Where the session comes from.
-    async fn provider(&self) -> SessionProvider {
-        SessionProvider::Purecloud
+
+    /// The provider's id of the session.
+    pub fn provider_id(&self) -> &str {
+        match self {
+            CoBrowseSession::PureCloud(s) => &s.session_id,
+            CoBrowseSession::Zoom(z) => &z.session_id,
+        }
     }
-    /// The provider's id of the session (PureCloud's `cobrowseSessionId`).
-    async fn provider_session_id(&self) -> &str {
-        &self.session_id
+
+    /// When it started.
+    pub fn start(&self) -> Option<Time> {
+        match self {
+            CoBrowseSession::PureCloud(s) => s.start(),
+            CoBrowseSession::Zoom(z) => z
+                .start_time
+                .or_else(|| z.participants.iter().filter_map(|p| p.first_join()).min()),
+        }
     }
-    /// Whether the session goes on.
-    async fn state(&self) -> SessionState {
-        if self.comms.iter().any(CobrowseComm::is_active) {
+
+    /// When it ended (null while it goes on).
+    pub fn end(&self) -> Option<Time> {
+        match self {
+            CoBrowseSession::PureCloud(s) => s.end(),
+            CoBrowseSession::Zoom(z) => z.end_time.filter(|_| z.ended),
+        }
+    }
+
+    /// Whether it goes on.
+    pub fn state(&self) -> SessionState {
+        let active = match self {
+            CoBrowseSession::PureCloud(s) => s.comms.iter().any(CobrowseComm::is_active),
+            CoBrowseSession::Zoom(z) => !z.ended,
+        };
+        if active {
             SessionState::Active
         } else {
             SessionState::Ended
         }
     }
-    /// When the first communication of the session connected.
+}
+
+/// A co-browse session, whatever its provider. PureCloud sessions group the
+/// co-browse communications of a conversation that share one
+/// `cobrowseSessionId`; Zoom sessions are folded from Zoom Cobrowse webhooks.
+#[Object(name = "CoBrowseSession")]
+impl CoBrowseSession {
+    /// Global id of this session (opaque; use it with `node(id:)`).
+    pub async fn id(&self) -> ID {
+        let id = match self {
+            CoBrowseSession::PureCloud(s) => NodeId::PureCloudSession {
+                conversation: s.conversation.id.to_string(),
+                session: s.session_id.to_string(),
+            },
+            CoBrowseSession::Zoom(z) => NodeId::ZoomSession {
+                account: z.account_id.clone(),
+                session: z.session_id.clone(),
+            },
+        };
+        ID(id.encode())
+    }
+    /// Where the session comes from.
+    #[graphql(name = "provider")]
+    async fn provider_field(&self) -> SessionProvider {
+        self.provider()
+    }
+    /// The provider's id of the session (PureCloud's `cobrowseSessionId`, Zoom's `session_id`).
+    async fn provider_session_id(&self) -> &str {
+        self.provider_id()
+    }
+    /// Whether the session goes on.
+    #[graphql(name = "state")]
+    async fn state_field(&self) -> SessionState {
+        self.state()
+    }
+    /// When the session started.
     async fn start_time(&self) -> Option<Time> {
         self.start()
     }
-    /// When the last communication disconnected; null while the session goes on.
+    /// When the session ended; null while it goes on.
     async fn end_time(&self) -> Option<Time> {
         self.end()
     }
@@ -134,38 +198,85 @@ impl PureCloudSession {
     async fn duration_seconds(&self) -> Option<f64> {
         duration_seconds(self.start(), self.end())
     }
-    /// The URL a viewer opens the session with.
-    async fn viewer_url(&self) -> Option<String> {
-        self.comms.iter().find_map(|c| c.dto().viewer_url.clone())
+    /// The page the session started from (Zoom).
+    async fn start_url(&self) -> Option<&str> {
+        match self {
+            CoBrowseSession::Zoom(z) => z.start_url.as_deref(),
+            CoBrowseSession::PureCloud(_) => None,
+        }
     }
-    /// The conversation the session belongs to.
-    async fn conversation(&self) -> Conversation {
-        Conversation(self.conversation.clone())
+    /// The PIN that joins the session (Zoom).
+    async fn pin(&self) -> Option<&str> {
+        match self {
+            CoBrowseSession::Zoom(z) => z.session_pin.as_deref(),
+            CoBrowseSession::PureCloud(_) => None,
+        }
     }
-    /// The co-browse communications of the session.
+    /// Why the session ended (Zoom: "The session ended", "Network connection error", ...).
+    async fn end_reason(&self) -> Option<&str> {
+        match self {
+            CoBrowseSession::Zoom(z) => z.end_reason.as_deref(),
+            CoBrowseSession::PureCloud(_) => None,
+        }
+    }
+    /// The URL a viewer opens the session with (PureCloud).
+    async fn viewer_url(&self) -> Option<&str> {
+        match self {
+            CoBrowseSession::PureCloud(s) => {
+                s.comms.iter().find_map(|c| c.dto().viewer_url.as_deref())
+            }
+            CoBrowseSession::Zoom(_) => None,
+        }
+    }
+    /// The people in the session, with every connection they made.
+    async fn participants(&self, ctx: &Context<'_>) -> Result<Vec<SessionParticipant>> {
+        match self {
+            CoBrowseSession::Zoom(z) => Ok((0..z.participants.len())
+                .map(|i| SessionParticipant::Zoom(Arc::clone(z), i))
+                .collect()),
+            CoBrowseSession::PureCloud(s) => {
+                let look = ctx.look_ahead().field("participant");
+                let data = s.conversation.clone().for_participants(ctx, &look).await?;
+                let all = data.participants();
+                let mut chosen: Vec<(usize, Vec<CobrowseComm>)> = Vec::new();
+                for comm in &s.comms {
+                    let index = comm.participant_index();
+                    match chosen.iter_mut().find(|(i, _)| *i == index) {
+                        Some((_, comms)) => comms.push(comm.clone()),
+                        None => chosen.push((index, vec![comm.clone()])),
+                    }
+                }
+                Ok(chosen
+                    .into_iter()
+                    .filter_map(|(i, comms)| {
+                        all.get(i)
+                            .cloned()
+                            .map(|p| SessionParticipant::PureCloud(p, comms))
+                    })
+                    .collect())
+            }
+        }
+    }
+    /// The conversation the session belongs to (PureCloud).
+    async fn conversation(&self) -> Option<Conversation> {
+        match self {
+            CoBrowseSession::PureCloud(s) => Some(Conversation(s.conversation.clone())),
+            CoBrowseSession::Zoom(_) => None,
+        }
+    }
+    /// The co-browse communications of the session (PureCloud).
     async fn communications(&self) -> Vec<CobrowseComm> {
-        self.comms.clone()
+        match self {
+            CoBrowseSession::PureCloud(s) => s.comms.clone(),
+            CoBrowseSession::Zoom(_) => Vec::new(),
+        }
     }
-    /// The participants that hold a communication of the session.
-    async fn participants(&self, ctx: &Context<'_>) -> Result<Vec<Participant>> {
-        self.participants_with_role(ctx, None).await
-    }
-    /// The participant whose browser is shared.
-    async fn sharer(&self, ctx: &Context<'_>) -> Result<Option<Participant>> {
-        Ok(self
-            .participants_with_role(ctx, Some(CobrowseRole::Sharer))
-            .await?
-            .into_iter()
-            .next())
-    }
-    /// The participants viewing the shared browser.
-    async fn viewers(&self, ctx: &Context<'_>) -> Result<Vec<Participant>> {
-        self.participants_with_role(ctx, Some(CobrowseRole::Viewer))
-            .await
-    }
-    /// The segments of every communication of the session, by start time.
+    /// The segments of every communication of the session, by start time (PureCloud).
     async fn segments(&self) -> Vec<SegmentObject<'_>> {
-        let full = self
+        let CoBrowseSession::PureCloud(s) = self else {
+            return Vec::new();
+        };
+        let full = s
             .conversation
             .full
             .as_ref()
@@ -174,24 +285,154 @@ impl PureCloudSession {
             .participants
             .iter()
             .flat_map(|p| &p.cobrowsesessions)
-            .filter(|c| c.cobrowse_session_id.as_deref() == Some(&*self.session_id))
+            .filter(|c| c.cobrowse_session_id.as_deref() == Some(&*s.session_id))
             .flat_map(|c| c.segments.iter().map(SegmentObject))
             .collect();
-        segments.sort_by_key(|s| s.0.start_time);
+        segments.sort_by_key(|seg| seg.0.start_time);
         segments
+    }
+    /// Engage reporting keys of the interaction this session belongs to: for
+    /// PureCloud the conversation, for Zoom the session itself.
+    async fn attached_data(&self, ctx: &Context<'_>) -> Result<EngageData> {
+        match self {
+            CoBrowseSession::PureCloud(s) => {
+                let full = s
+                    .conversation
+                    .full
+                    .as_ref()
+                    .expect("sessions come from the full form");
+                Ok(EngageData::of_conversation(ctx, full))
+            }
+            CoBrowseSession::Zoom(z) => EngageData::of_zoom(ctx, z).await,
+        }
     }
 }
 
-/// Loads a session for `node(id:)` and `Query.cobrowseSession`.
+/// A person in a co-browse session.
+pub enum SessionParticipant {
+    PureCloud(Participant, Vec<CobrowseComm>),
+    Zoom(Arc<ZoomSession>, usize),
+}
+
+/// One connection of a person to a session.
+pub struct SessionConnection {
+    id: Option<String>,
+    join: Option<DateTime<Utc>>,
+    leave: Option<DateTime<Utc>>,
+    reason: Option<String>,
+}
+
+/// A person in a co-browse session, whatever the provider.
+#[Object]
+impl SessionParticipant {
+    /// The person's display name.
+    async fn name(&self) -> Option<String> {
+        match self {
+            SessionParticipant::PureCloud(p, comms) => {
+                p.display_name().map(str::to_owned).or_else(|| {
+                    comms
+                        .iter()
+                        .find_map(|c| c.dto().self_address.as_ref()?.name.clone())
+                })
+            }
+            SessionParticipant::Zoom(z, i) => z.participants[*i].name.clone(),
+        }
+    }
+    /// The provider's id of the person (PureCloud participant id; Zoom user id, unique within the session only).
+    async fn provider_user_id(&self) -> Option<String> {
+        match self {
+            SessionParticipant::PureCloud(p, _) => p.pid().map(str::to_owned),
+            SessionParticipant::Zoom(z, i) => Some(z.participants[*i].user_id.clone()),
+        }
+    }
+    /// Sharer or viewer (PureCloud); customer or agent (Zoom).
+    async fn role(&self) -> SessionRole {
+        match self {
+            SessionParticipant::PureCloud(_, comms) => match comms
+                .first()
+                .and_then(|c| c.dto().cobrowse_role.as_ref())
+                .map(Wire::get)
+            {
+                Some(CobrowseRole::Sharer) => SessionRole::Sharer,
+                Some(CobrowseRole::Viewer) => SessionRole::Viewer,
+                _ => SessionRole::Unknown,
+            },
+            SessionParticipant::Zoom(z, i) => match z.participants[*i].role {
+                Some(ZoomRole::Customer) => SessionRole::Customer,
+                Some(ZoomRole::Agent) => SessionRole::Agent,
+                None => SessionRole::Unknown,
+            },
+        }
+    }
+    /// Every connection, oldest first (PureCloud: each co-browse communication).
+    async fn connections(&self) -> Vec<SessionConnection> {
+        match self {
+            SessionParticipant::PureCloud(_, comms) => comms
+                .iter()
+                .map(|c| SessionConnection {
+                    id: c.dto().id.clone(),
+                    join: c.dto().connected_time,
+                    leave: c.dto().disconnected_time,
+                    reason: c.dto().disconnect_type.as_ref().map(|d| d.raw().to_owned()),
+                })
+                .collect(),
+            SessionParticipant::Zoom(z, i) => z.participants[*i]
+                .connections
+                .iter()
+                .map(|c| SessionConnection {
+                    id: Some(c.connection_id.clone()),
+                    join: c.join_time,
+                    leave: c.leave_time,
+                    reason: c.leave_reason.clone(),
+                })
+                .collect(),
+        }
+    }
+    /// The PureCloud participant behind this person (PureCloud).
+    async fn participant(&self) -> Option<Participant> {
+        match self {
+            SessionParticipant::PureCloud(p, _) => Some(p.clone()),
+            SessionParticipant::Zoom(..) => None,
+        }
+    }
+}
+
+/// One connection of a person to a session.
+#[Object]
+impl SessionConnection {
+    /// The connection's id (Zoom `user_connection_id`; PureCloud communication id).
+    async fn connection_id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+    /// When the connection joined.
+    async fn join_time(&self) -> Option<Time> {
+        self.join
+    }
+    /// When it left; null while connected.
+    async fn leave_time(&self) -> Option<Time> {
+        self.leave
+    }
+    /// Why it left (Zoom `leave_reason`; PureCloud `disconnectType`).
+    async fn leave_reason(&self) -> Option<&str> {
+        self.reason.as_deref()
+    }
+    /// Seconds connected (to now while connected).
+    async fn duration_seconds(&self) -> Option<f64> {
+        duration_seconds(self.join, self.leave)
+    }
+}
+
+/// Loads a PureCloud session for `node(id:)` and `Query.cobrowseSession`.
 pub async fn load_session(
     ctx: &Context<'_>,
     conversation: &str,
     session: &str,
-) -> Result<Option<PureCloudSession>> {
+) -> Result<Option<CoBrowseSession>> {
     let full = source(ctx).conversation(conversation).await.gql()?;
     let data = ConversationData::from_full(conversation, full);
     Ok(data
         .sessions()
         .into_iter()
-        .find(|s| &*s.session_id == session))
+        .find(|s| &*s.session_id == session)
+        .map(CoBrowseSession::PureCloud))
 }

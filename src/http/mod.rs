@@ -4,6 +4,7 @@
 pub mod apq;
 pub mod graphiql;
 pub mod graphql;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -17,9 +18,11 @@ use tower_http::request_id::{
 };
 use tower_http::trace::TraceLayer;
 
+use crate::graph::subscription::SessionUpdate;
 use crate::graph::GatewaySchema;
 use crate::metrics::Metrics;
 use crate::source::Source;
+use crate::store::EventStore;
 use apq::PersistedQueries;
 use graphql::HttpLimits;
 
@@ -35,12 +38,25 @@ pub struct AppState {
     pub persisted: Arc<PersistedQueries>,
     pub limits: HttpLimits,
     pub graphiql: bool,
+    pub store: Arc<dyn EventStore>,
+    pub updates: tokio::sync::broadcast::Sender<SessionUpdate>,
+    pub webhooks: WebhookConfig,
+}
+
+/// How webhooks are received.
+#[derive(Clone, Debug)]
+pub struct WebhookConfig {
+    pub secret: Option<crate::secret::Secret>,
+    pub max_skew: std::time::Duration,
+    pub max_body_bytes: usize,
 }
 
 /// The gateway's routes and layers.
 pub fn router(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/graphql/ws", get(graphql_ws))
+        .route("/webhooks/zoom", axum::routing::post(webhooks::zoom))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics));
@@ -69,6 +85,24 @@ pub fn router(state: AppState) -> Router {
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }
 
+/// `GET /graphql/ws`: subscriptions over graphql-transport-ws (and the
+/// older graphql-ws protocol). Each connection gets its own loaders.
+async fn graphql_ws(
+    State(app): State<AppState>,
+    protocol: async_graphql_axum::GraphQLProtocol,
+    upgrade: axum::extract::WebSocketUpgrade,
+) -> Response {
+    upgrade
+        .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |stream| {
+            let mut data = async_graphql::Data::default();
+            data.insert(crate::graph::directory::Loaders::new(&app.source));
+            async_graphql_axum::GraphQLWebSocket::new(stream, app.schema.clone(), protocol)
+                .with_data(data)
+                .serve()
+        })
+}
+
 /// `GET /healthz`: the process is up.
 async fn healthz() -> &'static str {
     "ok"
@@ -79,12 +113,14 @@ async fn readyz(State(app): State<AppState>) -> Response {
     let client = app.source.client();
     let token = client.check_credentials().await;
     let failing = client.consecutive_failures();
-    let ready = token.is_ok() && failing < 3;
+    let store = app.store.check().await;
+    let ready = token.is_ok() && failing < 3 && store.is_ok();
     let body = serde_json::json!({
         "status": if ready { "ready" } else { "not ready" },
         "checks": {
             "upstream_token": match &token { Ok(()) => "ok".to_owned(), Err(e) => format!("{}: {e}", e.code()) },
             "upstream_calls": if failing < 3 { "ok".to_owned() } else { format!("the last {failing} upstream calls failed") },
+            "store": match &store { Ok(()) => "ok".to_owned(), Err(e) => e.to_string() },
         }
     });
     let status = if ready {

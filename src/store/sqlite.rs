@@ -53,7 +53,7 @@ fn decode_session(state: &str) -> Result<ZoomSession, StoreError> {
 
 fn decode_event(body: &str) -> Result<ZoomEvent, StoreError> {
     match parse(body.as_bytes()) {
-        Ok(Inbound::Event(event)) => Ok(event),
+        Ok(Inbound::Event(event)) => Ok(*event),
         Ok(Inbound::UrlValidation { .. }) => {
             Err(StoreError("a stored event is a URL validation".into()))
         }

@@ -16,7 +16,7 @@ pub enum Inbound {
     /// Zoom checks that the endpoint is ours.
     UrlValidation { plain_token: String },
     /// A Cobrowse event.
-    Event(ZoomEvent),
+    Event(Box<ZoomEvent>),
 }
 
 /// The four Cobrowse events.
@@ -211,7 +211,7 @@ pub fn parse(body: &[u8]) -> Result<Inbound, EventError> {
     };
     let canonical = canonical_json(&value);
     let digest = Sha256::digest(canonical.as_bytes()).into();
-    Ok(Inbound::Event(ZoomEvent {
+    Ok(Inbound::Event(Box::new(ZoomEvent {
         kind,
         event_ts,
         account_id,
@@ -219,7 +219,7 @@ pub fn parse(body: &[u8]) -> Result<Inbound, EventError> {
         details,
         digest,
         canonical,
-    }))
+    })))
 }
 
 fn truncate(text: &str) -> String {

@@ -58,7 +58,7 @@ pub struct ZoomSession {
 pub fn fold(events: &[ZoomEvent]) -> Option<ZoomSession> {
     let first = events.first()?;
     let mut ordered: Vec<&ZoomEvent> = events.iter().collect();
-    ordered.sort_by(|a, b| (a.event_ts, a.kind, a.digest).cmp(&(b.event_ts, b.kind, b.digest)));
+    ordered.sort_by_key(|e| (e.event_ts, e.kind, e.digest));
     ordered.dedup_by(|a, b| a.digest == b.digest);
 
     let mut session = ZoomSession {
@@ -259,7 +259,7 @@ pub(crate) mod tests {
             .map(|(event, ts, object)| {
                 let body = json!({ "event": event, "event_ts": 1_763_802_000_000_i64 + ts, "payload": { "account_id": "acc", "object": object } });
                 match parse(body.to_string().as_bytes()).expect("valid") {
-                    Inbound::Event(e) => e,
+                    Inbound::Event(e) => *e,
                     Inbound::UrlValidation { .. } => unreachable!("events only"),
                 }
             })

@@ -8,7 +8,13 @@ use tokio::process::{Child, Command};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cobrowse-gateway");
 
+/// The binary with a clean `COBROWSE_*` environment and its event store in a
+/// fresh file under this test run's temp dir.
 pub(crate) fn command(args: &[&str]) -> Command {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let dir = DIR.get_or_init(|| tempfile::tempdir().expect("a temp dir"));
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut command = Command::new(BIN);
     command.args(args).kill_on_drop(true);
     for (name, _) in std::env::vars() {
@@ -16,6 +22,10 @@ pub(crate) fn command(args: &[&str]) -> Command {
             command.env_remove(name);
         }
     }
+    command.env(
+        "COBROWSE_STORE_PATH",
+        dir.path().join(format!("events-{n}.sqlite")),
+    );
     command
 }
 
@@ -221,4 +231,80 @@ async fn every_log_line_about_an_upstream_call_has_the_request_id_and_the_correl
             "{text}"
         );
     }
+}
+
+#[tokio::test]
+async fn killing_the_gateway_right_after_a_2xx_loses_no_event() {
+    use cobrowse_gateway::secret::Secret;
+    use cobrowse_gateway::zoom::signature::sign;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = dir.path().join("durable.sqlite");
+    let gateway = || {
+        let mut cmd = command(&["--listen", "127.0.0.1:0"]);
+        cmd.env("COBROWSE_STORE_PATH", &store)
+            .env("COBROWSE_ZOOM_WEBHOOK_SECRET", "durable-secret");
+        cmd
+    };
+    let client = reqwest::Client::new();
+    let query = serde_json::json!({ "query": "{ cobrowseSessions(filter: { provider: ZOOM }) { nodes { providerSessionId state startTime endTime pin participants { name role connections { connectionId joinTime leaveTime leaveReason } } } } }" });
+
+    let (mut first, base, _, _) = start(gateway()).await;
+    let events = crate::webhooks::session_events("durable", "Noah", "2026-11-22T09:00:00Z");
+    for event in &events {
+        let body = event.to_string();
+        let timestamp = chrono::Utc::now().timestamp().to_string();
+        let response = client
+            .post(format!("{base}/webhooks/zoom"))
+            .header("x-zm-request-timestamp", &timestamp)
+            .header(
+                "x-zm-signature",
+                sign(&Secret::new("durable-secret"), &timestamp, body.as_bytes()),
+            )
+            .body(body)
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(response.status(), reqwest::StatusCode::OK);
+    }
+    let before: serde_json::Value = client
+        .post(format!("{base}/graphql"))
+        .json(&query)
+        .send()
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("json");
+    // SIGKILL right after the last 2xx: no chance to flush anything more.
+    first.kill().await.expect("killed");
+
+    let (mut second, base, _, _) = start(gateway()).await;
+    let after: serde_json::Value = client
+        .post(format!("{base}/graphql"))
+        .json(&query)
+        .send()
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("json");
+    second.kill().await.expect("killed");
+
+    assert_eq!(
+        before["data"]["cobrowseSessions"]["nodes"]
+            .as_array()
+            .map(Vec::len),
+        Some(1),
+        "{before}"
+    );
+    assert_eq!(after, before, "the same session state after the restart");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", store.display()))
+        .await
+        .expect("opens");
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM zoom_events")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(stored, events.len() as i64, "every acknowledged event");
 }

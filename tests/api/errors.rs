@@ -153,8 +153,13 @@ async fn a_wrong_client_secret_stops_start_up_with_a_clear_error() {
     let sim = Simulator::start(SimConfig::local(2, 1))
         .await
         .expect("simulator");
-    let settings = settings_for(&sim, &[("upstream.client_secret", "not-the-secret".into())])
-        .expect("valid settings");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let settings = settings_for(
+        &sim,
+        dir.path(),
+        &[("upstream.client_secret", "not-the-secret".into())],
+    )
+    .expect("valid settings");
 
     let result = tokio::time::timeout(Duration::from_secs(10), Gateway::build(settings))
         .await
@@ -177,7 +182,8 @@ async fn an_unreachable_upstream_gives_upstream_unavailable_not_a_hang() {
     let sim = Simulator::start(SimConfig::local(2, 1))
         .await
         .expect("simulator");
-    let mut settings = settings_for(&sim, &[]).expect("valid settings");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut settings = settings_for(&sim, dir.path(), &[]).expect("valid settings");
     // A port nobody listens on (bound, then released).
     let dead = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")

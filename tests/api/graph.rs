@@ -180,10 +180,13 @@ query($id: String!) {
     cobrowseSessions {
       id provider providerSessionId state startTime endTime durationSeconds viewerUrl
       communications { communicationId cobrowseRole }
-      participants { participantId purpose }
-      sharer { participantId purpose }
-      viewers { participantId purpose }
+      participants {
+        name role providerUserId
+        connections { connectionId joinTime leaveTime leaveReason durationSeconds }
+        participant { participantId purpose state }
+      }
       segments { type startTime }
+      attachedData { coBrowseSessionsQuantity pairs { key value } }
     }
     screenshares { communicationId sharing }
   }
@@ -268,8 +271,29 @@ async fn every_field_resolves_without_errors_and_references_become_objects() {
         .expect("one")
         .clone();
     assert_eq!(session["provider"], "PURECLOUD");
-    assert_eq!(session["sharer"]["purpose"], "CUSTOMER");
-    assert_eq!(session["viewers"][0]["purpose"], "AGENT");
+    let people = session["participants"].as_array().expect("participants");
+    let sharer = people
+        .iter()
+        .find(|p| p["role"] == "SHARER")
+        .expect("a sharer");
+    let viewer = people
+        .iter()
+        .find(|p| p["role"] == "VIEWER")
+        .expect("a viewer");
+    assert_eq!(sharer["participant"]["purpose"], "CUSTOMER");
+    assert_eq!(viewer["participant"]["purpose"], "AGENT");
+    assert!(
+        viewer["participant"]["state"].is_string(),
+        "the view was fetched for `state`"
+    );
+    assert_eq!(
+        viewer["connections"][0]["connectionId"],
+        agent["cobrowseSessions"]
+            .as_array()
+            .expect("c")
+            .last()
+            .expect("one")["communicationId"]
+    );
     assert_eq!(
         session["communications"].as_array().expect("comms").len(),
         2

@@ -69,6 +69,8 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub sim: Simulator,
     pub http: reqwest::Client,
+    /// Holds the event store's file.
+    pub dir: tempfile::TempDir,
     shutdown: Option<oneshot::Sender<()>>,
 }
 
@@ -85,10 +87,23 @@ pub async fn spawn_app() -> TestApp {
     spawn_with(Options::default()).await
 }
 
-/// Settings of a gateway that reads from `sim`, with fast retries.
-pub fn settings_for(sim: &Simulator, extra: &[(&str, String)]) -> Result<Settings, String> {
+/// The webhook secret of test gateways.
+pub const ZOOM_SECRET: &str = "test-zoom-secret";
+
+/// Settings of a gateway that reads from `sim`, with fast retries and its
+/// event store in `dir`.
+pub fn settings_for(
+    sim: &Simulator,
+    dir: &std::path::Path,
+    extra: &[(&str, String)],
+) -> Result<Settings, String> {
     let mut layers = Layers::defaults();
     let mut pairs: Vec<(&str, String)> = vec![
+        (
+            "store.path",
+            dir.join("events.sqlite").display().to_string(),
+        ),
+        ("webhooks.zoom_secret", ZOOM_SECRET.into()),
         ("server.listen", "127.0.0.1:0".into()),
         ("upstream.url", sim.url()),
         ("upstream.login_url", sim.url()),
@@ -114,7 +129,8 @@ pub async fn spawn_with(options: Options) -> TestApp {
     let sim = Simulator::start(config)
         .await
         .expect("the simulator starts");
-    let settings = settings_for(&sim, &options.settings).expect("valid test settings");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let settings = settings_for(&sim, dir.path(), &options.settings).expect("valid test settings");
     let gateway = Gateway::build(settings).await.expect("the gateway starts");
     let addr = gateway.local_addr();
     let (tx, rx) = oneshot::channel();
@@ -125,6 +141,7 @@ pub async fn spawn_with(options: Options) -> TestApp {
         addr,
         sim,
         http: reqwest::Client::new(),
+        dir,
         shutdown: Some(tx),
     };
     app.reset_calls().await;

@@ -10,3 +10,4 @@ mod graph;
 mod helpers;
 mod schema;
 mod simulator;
+pub(crate) mod webhooks;

@@ -1,0 +1,104 @@
+//! The Engage reporting keys as a GraphQL object: typed, and as the exact
+//! key/value pairs Engage attaches.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Object, Result};
+
+use super::conversation::Attribute;
+use super::errors::coded;
+use crate::engage::{attached, purecloud_steps, zoom_steps, AttachedData};
+use crate::store::EventStore;
+use crate::upstream::model::{Conversation, Time};
+use crate::zoom::fold::ZoomSession;
+
+/// The Engage `agentSessionsLimit` (0: no limit), shared by the schema.
+#[derive(Clone, Copy, Debug)]
+pub struct AgentSessionsLimit(pub usize);
+
+/// Engage co-browse reporting data of one interaction.
+pub struct EngageData {
+    data: AttachedData,
+    pairs: Vec<(&'static str, String)>,
+}
+
+impl EngageData {
+    fn new(data: AttachedData) -> Self {
+        let pairs = data.pairs();
+        Self { data, pairs }
+    }
+
+    /// The keys of a PureCloud conversation, from its co-browse communications.
+    pub fn of_conversation(ctx: &Context<'_>, conversation: &Conversation) -> Self {
+        let limit = ctx.data_unchecked::<AgentSessionsLimit>().0;
+        Self::new(attached(&purecloud_steps(conversation, limit)))
+    }
+
+    /// The keys of a Zoom session; the agent limit looks at the sessions
+    /// the store holds that overlap this one.
+    pub async fn of_zoom(ctx: &Context<'_>, session: &ZoomSession) -> Result<Self> {
+        let limit = ctx.data_unchecked::<AgentSessionsLimit>().0;
+        let others = if limit == 0 {
+            Vec::new()
+        } else {
+            let joins: Vec<Time> = session
+                .participants
+                .iter()
+                .flat_map(|p| &p.connections)
+                .filter_map(|c| c.join_time)
+                .collect();
+            let (from, to) = match (joins.iter().min(), joins.iter().max()) {
+                (Some(from), Some(to)) => (*from, *to),
+                _ => return Ok(Self::new(attached(&[]))),
+            };
+            let store = ctx.data_unchecked::<Arc<dyn EventStore>>();
+            store
+                .sessions_overlapping(from, to)
+                .await
+                .map_err(|e| coded("STORE_UNAVAILABLE", e.to_string()))?
+        };
+        Ok(Self::new(attached(&zoom_steps(session, limit, &others))))
+    }
+}
+
+/// Engage co-browse reporting data of one interaction (Genesys Engage attaches
+/// it to the primary chat or voice interaction). Absent keys are null.
+#[Object(name = "EngageAttachedData")]
+impl EngageData {
+    /// `CoBrowseAssociated`: true ("Yes") while an agent is in a session, false ("No") once the agent exits.
+    async fn co_browse_associated(&self) -> Option<bool> {
+        self.data.associated
+    }
+    /// `CoBrowseSessionsQuantity`: how many sessions the interaction had.
+    async fn co_browse_sessions_quantity(&self) -> Option<u32> {
+        self.data.sessions_quantity
+    }
+    /// `CoBrowseSessionId`: the latest session.
+    async fn co_browse_session_id(&self) -> Option<&str> {
+        self.data.session_id.as_deref()
+    }
+    /// `CoBrowseStartTime`: the start of the first session.
+    async fn co_browse_start_time(&self) -> Option<Time> {
+        self.data.start_time
+    }
+    /// `CoBrowseDuration`: summed seconds of every session (not used in Engage reporting).
+    async fn co_browse_duration(&self) -> Option<i64> {
+        self.data.duration_seconds
+    }
+    /// `CoBrowseEndTime`: the end of the last session (not used in Engage reporting 8.5.0+).
+    async fn co_browse_end_time(&self) -> Option<Time> {
+        self.data.end_time
+    }
+    /// `IsCoBrowseDenied`: true ("Yes") once a session was not allowed to
+    /// start; false ("No") after a later allowed start; null when never denied.
+    async fn is_co_browse_denied(&self) -> Option<bool> {
+        self.data.denied
+    }
+    /// The keys exactly as Engage attaches them (times as epoch milliseconds).
+    async fn pairs(&self) -> Vec<Attribute<'_>> {
+        self.pairs
+            .iter()
+            .map(|(k, v)| Attribute::new(k, v))
+            .collect()
+    }
+}

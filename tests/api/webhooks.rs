@@ -1,0 +1,594 @@
+//! Zoom Cobrowse webhooks end to end: signatures, validation, durable and
+//! idempotent ingest, out-of-order delivery, the unified session graph, the
+//! Engage keys and live updates.
+
+use cobrowse_gateway::secret::Secret;
+use cobrowse_gateway::zoom::signature::sign;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, spawn_with, Options, TestApp, ZOOM_SECRET};
+
+/// The deliveries of one session: started, customer and agent join, the
+/// agent drops and rejoins, everyone leaves, the session ends. Times are
+/// minutes after `base` (an RFC 3339 instant).
+pub fn session_events(session: &str, agent: &str, base: &str) -> Vec<Value> {
+    let at = |minute: i64| {
+        let t = chrono::DateTime::parse_from_rfc3339(base).expect("base time")
+            + chrono::Duration::minutes(minute);
+        t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    let event = |name: &str, ts: i64, object: Value| {
+        let mut object = object;
+        object["session_id"] = json!(session);
+        json!({ "event": name, "event_ts": 1_763_802_000_000_i64 + ts, "payload": { "account_id": "acc-1", "object": object } })
+    };
+    vec![
+        event(
+            "cobrowse.session_started",
+            1,
+            json!({ "start_time": at(0), "start_url": "https://shop.example.com/checkout", "user_id": "u-c", "user_name": "Ava", "role_type": "customer" }),
+        ),
+        event(
+            "cobrowse.session_user_joined",
+            2,
+            json!({ "user_connection_id": "c1", "user_id": "u-c", "user_name": "Ava", "role_type": "customer", "join_time": at(0) }),
+        ),
+        event(
+            "cobrowse.session_user_joined",
+            3,
+            json!({ "user_connection_id": "c2", "user_id": "u-a", "user_name": agent, "role_type": "agent", "join_time": at(1) }),
+        ),
+        event(
+            "cobrowse.session_user_left",
+            4,
+            json!({ "user_connection_id": "c2", "user_id": "u-a", "user_name": agent, "role_type": "agent", "leave_time": at(3), "leave_reason": "Network connection error" }),
+        ),
+        event(
+            "cobrowse.session_user_joined",
+            5,
+            json!({ "user_connection_id": "c3", "user_id": "u-a", "user_name": agent, "role_type": "agent", "join_time": at(4) }),
+        ),
+        event(
+            "cobrowse.session_user_left",
+            6,
+            json!({ "user_connection_id": "c3", "user_id": "u-a", "role_type": "agent", "leave_time": at(10) }),
+        ),
+        event(
+            "cobrowse.session_user_left",
+            7,
+            json!({ "user_connection_id": "c1", "user_id": "u-c", "role_type": "customer", "leave_time": at(10), "leave_reason": "The session end" }),
+        ),
+        event(
+            "cobrowse.session_ended",
+            8,
+            json!({ "end_time": at(10), "session_pin": "482913", "end_reason": "The session ended", "start_time": at(0) }),
+        ),
+    ]
+}
+
+impl TestApp {
+    /// Posts a webhook body with a valid signature.
+    pub async fn webhook(&self, body: &Value) -> (StatusCode, Value) {
+        let raw = body.to_string();
+        let timestamp = chrono::Utc::now().timestamp().to_string();
+        let signature = sign(&Secret::new(ZOOM_SECRET), &timestamp, raw.as_bytes());
+        self.webhook_raw(raw, Some(&timestamp), Some(&signature))
+            .await
+    }
+
+    /// Posts a webhook body with the given headers.
+    pub async fn webhook_raw(
+        &self,
+        body: String,
+        timestamp: Option<&str>,
+        signature: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .post(format!("http://{}/webhooks/zoom", self.addr))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(t) = timestamp {
+            request = request.header("x-zm-request-timestamp", t);
+        }
+        if let Some(s) = signature {
+            request = request.header("x-zm-signature", s);
+        }
+        let response = request.send().await.expect("the gateway answers");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn zoom_sessions(&self) -> Value {
+        self.data(
+            r#"{ cobrowseSessions(filter: { provider: ZOOM }) { totalCount nodes {
+                id providerSessionId state startTime endTime durationSeconds startUrl pin endReason
+                participants { name role providerUserId connections { connectionId joinTime leaveTime leaveReason } }
+                attachedData { coBrowseAssociated coBrowseSessionsQuantity coBrowseSessionId coBrowseDuration isCoBrowseDenied pairs { key value } }
+            } } }"#,
+            json!({}),
+        )
+        .await["cobrowseSessions"]
+            .clone()
+    }
+}
+
+#[tokio::test]
+async fn zoom_url_validation_is_answered_with_the_encrypted_token() {
+    let app = spawn_app().await;
+
+    let (status, body) = app.webhook(&json!({ "event": "endpoint.url_validation", "event_ts": 1, "payload": { "plainToken": "qgg8vlvZRS6UYooatFL8Aw" } })).await;
+
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["plainToken"], "qgg8vlvZRS6UYooatFL8Aw");
+    let expected = cobrowse_gateway::zoom::signature::encrypt_token(
+        &Secret::new(ZOOM_SECRET),
+        "qgg8vlvZRS6UYooatFL8Aw",
+    );
+    assert_eq!(body["encryptedToken"], expected);
+}
+
+#[tokio::test]
+async fn missing_wrong_or_stale_signatures_are_401_and_store_nothing() {
+    let app = spawn_app().await;
+    let body = session_events("s-sig", "Noah", "2026-11-22T09:00:00Z")[0].to_string();
+    let now = chrono::Utc::now().timestamp();
+    let stale = (now - 600).to_string();
+    let fresh = now.to_string();
+    let secret = Secret::new(ZOOM_SECRET);
+    let cases = [
+        (None, None),
+        (Some(fresh.clone()), None),
+        (
+            Some(fresh.clone()),
+            Some(sign(
+                &Secret::new("not-the-secret"),
+                &fresh,
+                body.as_bytes(),
+            )),
+        ),
+        (
+            Some(fresh.clone()),
+            Some(sign(&secret, &fresh, b"another body")),
+        ),
+        (
+            Some(stale.clone()),
+            Some(sign(&secret, &stale, body.as_bytes())),
+        ),
+    ];
+    for (timestamp, signature) in cases {
+        let (status, answer) = app
+            .webhook_raw(body.clone(), timestamp.as_deref(), signature.as_deref())
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
+        assert_eq!(answer["error"]["code"], "INVALID_SIGNATURE");
+    }
+    assert_eq!(app.zoom_sessions().await["totalCount"], 0);
+}
+
+#[tokio::test]
+async fn malformed_unknown_or_incomplete_events_are_400_and_store_nothing() {
+    let app = spawn_app().await;
+    let mut unknown = session_events("s-bad", "Noah", "2026-11-22T09:00:00Z")[0].clone();
+    unknown["event"] = json!("cobrowse.session_paused");
+    let mut incomplete = session_events("s-bad", "Noah", "2026-11-22T09:00:00Z")[1].clone();
+    incomplete["payload"]["object"]
+        .as_object_mut()
+        .expect("object")
+        .remove("join_time");
+    let mut wrong_type = session_events("s-bad", "Noah", "2026-11-22T09:00:00Z")[0].clone();
+    wrong_type["event_ts"] = json!("yesterday");
+
+    for (body, code, says) in [
+        (unknown, "UNKNOWN_EVENT", "cobrowse.session_paused"),
+        (incomplete, "MISSING_FIELD", "payload.object.join_time"),
+        (wrong_type, "INVALID_FIELD", "event_ts"),
+    ] {
+        let (status, answer) = app.webhook(&body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+        assert_eq!(answer["error"]["code"], code);
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .expect("message")
+                .contains(says),
+            "{answer}"
+        );
+    }
+    let timestamp = chrono::Utc::now().timestamp().to_string();
+    let raw = "{ not json".to_owned();
+    let signature = sign(&Secret::new(ZOOM_SECRET), &timestamp, raw.as_bytes());
+    let (status, answer) = app
+        .webhook_raw(raw, Some(&timestamp), Some(&signature))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer["error"]["code"], "MALFORMED_JSON");
+    assert_eq!(app.zoom_sessions().await["totalCount"], 0);
+}
+
+#[tokio::test]
+async fn a_redelivered_event_is_stored_once_and_extra_fields_are_accepted() {
+    let app = spawn_app().await;
+    let mut started = session_events("s-dup", "Noah", "2026-11-22T09:00:00Z")[0].clone();
+    started["payload"]["object"]["a_field_zoom_added_later"] = json!({ "nested": true });
+
+    let (first, body) = app.webhook(&started).await;
+    assert_eq!(
+        (first, body["status"].as_str()),
+        (StatusCode::OK, Some("stored"))
+    );
+    let (again, body) = app.webhook(&started).await;
+    assert_eq!(
+        (again, body["status"].as_str()),
+        (StatusCode::OK, Some("duplicate"))
+    );
+
+    let sessions = app.zoom_sessions().await;
+    assert_eq!(sessions["totalCount"], 1);
+    assert_eq!(sessions["nodes"][0]["state"], "ACTIVE");
+    assert_eq!(
+        sessions["nodes"][0]["startUrl"],
+        "https://shop.example.com/checkout"
+    );
+}
+
+#[tokio::test]
+async fn events_in_any_order_fold_into_the_same_session() {
+    let app = spawn_app().await;
+    for event in session_events("in-order", "Noah", "2026-11-22T09:00:00Z") {
+        assert_eq!(app.webhook(&event).await.0, StatusCode::OK);
+    }
+    let mut reversed = session_events("reversed", "Noah", "2026-11-22T09:00:00Z");
+    reversed.reverse();
+    for event in reversed {
+        assert_eq!(app.webhook(&event).await.0, StatusCode::OK);
+    }
+
+    let sessions = app.zoom_sessions().await;
+    let nodes = sessions["nodes"].as_array().expect("nodes");
+    assert_eq!(nodes.len(), 2);
+    let strip = |node: &Value| {
+        let mut node = node.clone();
+        for key in ["id", "providerSessionId"] {
+            node.as_object_mut().expect("object").remove(key);
+        }
+        node["attachedData"]
+            .as_object_mut()
+            .expect("object")
+            .remove("coBrowseSessionId");
+        node["attachedData"]
+            .as_object_mut()
+            .expect("object")
+            .remove("pairs");
+        node
+    };
+    assert_eq!(strip(&nodes[0]), strip(&nodes[1]));
+    let node = &nodes[0];
+    assert_eq!(node["state"], "ENDED");
+    assert_eq!(node["pin"], "482913");
+    assert_eq!(node["endReason"], "The session ended");
+    assert_eq!(node["durationSeconds"], 600.0);
+    let agent = node["participants"]
+        .as_array()
+        .expect("participants")
+        .iter()
+        .find(|p| p["role"] == "AGENT")
+        .expect("agent")
+        .clone();
+    assert_eq!(agent["name"], "Noah");
+    assert_eq!(
+        agent["connections"].as_array().expect("connections").len(),
+        2
+    );
+    assert_eq!(
+        agent["connections"][0]["leaveReason"],
+        "Network connection error"
+    );
+}
+
+#[tokio::test]
+async fn a_store_failure_answers_503_so_that_zoom_retries() {
+    let app = spawn_app().await;
+    let url = format!(
+        "sqlite://{}",
+        app.dir.path().join("events.sqlite").display()
+    );
+    let pool = sqlx::SqlitePool::connect(&url)
+        .await
+        .expect("the store file opens");
+    sqlx::query("DROP TABLE zoom_events")
+        .execute(&pool)
+        .await
+        .expect("dropped");
+
+    let (status, answer) = app
+        .webhook(&session_events("s-fail", "Noah", "2026-11-22T09:00:00Z")[0])
+        .await;
+
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
+    assert_eq!(answer["error"]["code"], "STORE_UNAVAILABLE");
+}
+
+#[tokio::test]
+async fn sessions_of_both_providers_are_listed_filtered_and_fetched_by_id() {
+    let app = spawn_app().await;
+    for event in session_events("zoom-old", "Noah", "2020-01-01T10:00:00Z") {
+        app.webhook(&event).await;
+    }
+    for event in &session_events("zoom-live", "Mia", "2026-11-22T09:00:00Z")[..3] {
+        app.webhook(event).await;
+    }
+    let app = &app;
+    let list = |filter: &str| {
+        let query = format!("{{ cobrowseSessions(filter: {filter}) {{ totalCount nodes {{ id provider providerSessionId state }} }} }}");
+        async move { app.data(&query, json!({})).await["cobrowseSessions"].clone() }
+    };
+
+    let all = list("{}").await;
+    let zoom = list("{ provider: ZOOM }").await;
+    let purecloud = list("{ provider: PURECLOUD }").await;
+    assert_eq!(zoom["totalCount"], 2);
+    assert!(purecloud["totalCount"].as_u64().expect("count") > 0);
+    assert_eq!(
+        all["totalCount"].as_u64(),
+        Some(
+            zoom["totalCount"].as_u64().expect("n") + purecloud["totalCount"].as_u64().expect("n")
+        )
+    );
+    let live_zoom = list("{ provider: ZOOM, state: ACTIVE }").await;
+    assert_eq!(live_zoom["nodes"][0]["providerSessionId"], "zoom-live");
+    let old = list(r#"{ startedBefore: "2021-01-01T00:00:00Z" }"#).await;
+    assert_eq!(old["totalCount"], 1);
+    assert_eq!(old["nodes"][0]["providerSessionId"], "zoom-old");
+
+    let id = old["nodes"][0]["id"].clone();
+    let node = app.data("query($id: ID!) { node(id: $id) { __typename ... on CoBrowseSession { provider providerSessionId state } } }", json!({ "id": id })).await;
+    assert_eq!(
+        node["node"],
+        json!({ "__typename": "CoBrowseSession", "provider": "ZOOM", "providerSessionId": "zoom-old", "state": "ENDED" })
+    );
+
+    let body = app.graphql(r#"{ cobrowseSessions(filter: { startedAfter: "2026-01-01T00:00:00Z", startedBefore: "2025-01-01T00:00:00Z" }) { totalCount } }"#, json!({})).await;
+    assert_eq!(crate::helpers::first_code(&body), "BAD_USER_INPUT");
+}
+
+#[tokio::test]
+async fn a_zoom_session_exposes_the_engage_keys_of_its_agent() {
+    let app = spawn_app().await;
+    for event in &session_events("engage", "Noah", "2026-11-22T09:00:00Z")[..3] {
+        app.webhook(event).await;
+    }
+    let joined = app.zoom_sessions().await["nodes"][0]["attachedData"].clone();
+    assert_eq!(joined["coBrowseAssociated"], true);
+    assert_eq!(joined["coBrowseSessionsQuantity"], 1);
+    assert_eq!(joined["coBrowseSessionId"], "engage");
+    assert!(
+        joined["isCoBrowseDenied"].is_null(),
+        "absent while never denied"
+    );
+    let start = chrono::DateTime::parse_from_rfc3339("2026-11-22T09:00:00Z")
+        .expect("time")
+        .timestamp_millis()
+        .to_string();
+    assert_eq!(
+        joined["pairs"],
+        json!([
+            { "key": "CoBrowseAssociated", "value": "Yes" },
+            { "key": "CoBrowseSessionsQuantity", "value": "1" },
+            { "key": "CoBrowseSessionId", "value": "engage" },
+            { "key": "CoBrowseStartTime", "value": start },
+        ])
+    );
+
+    for event in &session_events("engage", "Noah", "2026-11-22T09:00:00Z")[3..] {
+        app.webhook(event).await;
+    }
+    let exited = app.zoom_sessions().await["nodes"][0]["attachedData"].clone();
+    assert_eq!(exited["coBrowseAssociated"], false);
+    assert_eq!(
+        exited["coBrowseDuration"], 600,
+        "from the session start to the agent's last exit"
+    );
+    let keys: Vec<&str> = exited["pairs"]
+        .as_array()
+        .expect("pairs")
+        .iter()
+        .map(|p| p["key"].as_str().expect("key"))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "CoBrowseAssociated",
+            "CoBrowseSessionsQuantity",
+            "CoBrowseSessionId",
+            "CoBrowseStartTime",
+            "CoBrowseDuration",
+            "CoBrowseEndTime"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_agent_over_the_session_limit_is_denied() {
+    let app = spawn_with(Options {
+        settings: vec![("engage.agent_sessions_limit", "1".into())],
+        ..Options::default()
+    })
+    .await;
+    // Noah is in session A (joined at 09:01, still connected) when session B
+    // starts at 09:05 and he joins it.
+    for event in &session_events("limit-a", "Noah", "2026-11-22T09:00:00Z")[..3] {
+        app.webhook(event).await;
+    }
+    for event in &session_events("limit-b", "Noah", "2026-11-22T09:05:00Z")[..3] {
+        app.webhook(event).await;
+    }
+
+    let sessions = app.zoom_sessions().await;
+    let by_id = |id: &str| {
+        sessions["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .find(|n| n["providerSessionId"] == id)
+            .expect("session")["attachedData"]
+            .clone()
+    };
+    let a = by_id("limit-a");
+    let b = by_id("limit-b");
+    assert!(a["isCoBrowseDenied"].is_null(), "{a}");
+    assert_eq!(b["isCoBrowseDenied"], true, "{b}");
+    assert!(
+        b["coBrowseSessionsQuantity"].is_null(),
+        "a denied session is not counted: {b}"
+    );
+    assert!(b["pairs"]
+        .as_array()
+        .expect("pairs")
+        .contains(&json!({ "key": "IsCoBrowseDenied", "value": "Yes" })));
+}
+
+#[tokio::test]
+async fn purecloud_conversations_expose_the_engage_keys_of_their_sessions() {
+    let app = spawn_with(Options {
+        conversations: 24,
+        ..Options::default()
+    })
+    .await;
+    let data = app
+        .data(
+            "{ activeCobrowseConversations { nodes { cobrowseSessions { providerSessionId startTime } attachedData { coBrowseAssociated coBrowseSessionsQuantity coBrowseSessionId coBrowseStartTime coBrowseDuration isCoBrowseDenied } } } }",
+            json!({}),
+        )
+        .await;
+    let nodes = data["activeCobrowseConversations"]["nodes"]
+        .as_array()
+        .expect("nodes");
+    let two = nodes
+        .iter()
+        .find(|n| n["cobrowseSessions"].as_array().expect("s").len() == 2)
+        .expect("a conversation with two sessions");
+    let keys = &two["attachedData"];
+    assert_eq!(keys["coBrowseSessionsQuantity"], 2);
+    assert_eq!(
+        keys["coBrowseSessionId"], two["cobrowseSessions"][1]["providerSessionId"],
+        "the latest session"
+    );
+    assert_eq!(
+        keys["coBrowseStartTime"], two["cobrowseSessions"][0]["startTime"],
+        "the first session's start"
+    );
+    assert_eq!(
+        keys["coBrowseAssociated"], true,
+        "the agent is in the live second session"
+    );
+    assert!(
+        keys["coBrowseDuration"]
+            .as_i64()
+            .expect("duration of the first session")
+            > 0
+    );
+    assert!(keys["isCoBrowseDenied"].is_null());
+}
+
+#[tokio::test]
+async fn subscribers_see_sessions_change_as_webhooks_arrive() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let app = spawn_app().await;
+    let mut request = format!("ws://{}/graphql/ws", app.addr)
+        .into_client_request()
+        .expect("request");
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().expect("header"),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("the socket opens");
+    let send = |value: Value| Message::Text(value.to_string().into());
+    socket
+        .send(send(json!({ "type": "connection_init" })))
+        .await
+        .expect("sent");
+    let next_json = |message: Option<Result<Message, _>>| -> Value {
+        match message.expect("a message").expect("no error") {
+            Message::Text(text) => serde_json::from_str(&text).expect("json"),
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert_eq!(next_json(socket.next().await)["type"], "connection_ack");
+    socket
+        .send(send(json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { cobrowseSessionUpdates(providerSessionId: \"live\") { event session { providerSessionId state participants { name } } } }" } })))
+        .await
+        .expect("sent");
+    // The subscription is registered once the server has read the message;
+    // a ping round trip proves it has.
+    socket
+        .send(send(json!({ "type": "ping" })))
+        .await
+        .expect("sent");
+    assert_eq!(next_json(socket.next().await)["type"], "pong");
+
+    let events = session_events("live", "Noah", "2026-11-22T09:00:00Z");
+    app.webhook(&events[0]).await;
+    app.webhook(&events[2]).await;
+
+    let first = next_json(socket.next().await);
+    assert_eq!(first["type"], "next", "{first}");
+    assert_eq!(
+        first["payload"]["data"]["cobrowseSessionUpdates"]["event"],
+        "cobrowse.session_started"
+    );
+    let second = next_json(socket.next().await);
+    assert_eq!(
+        second["payload"]["data"]["cobrowseSessionUpdates"]["event"],
+        "cobrowse.session_user_joined"
+    );
+    assert_eq!(
+        second["payload"]["data"]["cobrowseSessionUpdates"]["session"]["participants"]
+            .as_array()
+            .expect("people")
+            .len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn ended_sessions_past_their_retention_are_deleted() {
+    let app = spawn_with(Options {
+        settings: vec![("store.retention", "1s".into())],
+        ..Options::default()
+    })
+    .await;
+    for event in session_events("ancient", "Noah", "2020-01-01T10:00:00Z") {
+        app.webhook(&event).await;
+    }
+    for event in &session_events("ongoing", "Mia", "2020-01-01T10:00:00Z")[..3] {
+        app.webhook(event).await;
+    }
+
+    // The purge runs every second; wait for it, at most ten rounds.
+    let mut left = Vec::new();
+    for _ in 0..50 {
+        let sessions = app.zoom_sessions().await;
+        left = sessions["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .map(|n| n["providerSessionId"].as_str().expect("id").to_owned())
+            .collect();
+        if left.len() == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        left,
+        ["ongoing"],
+        "the ended session went; the active one, however old, stays"
+    );
+}
