@@ -592,3 +592,58 @@ async fn ended_sessions_past_their_retention_are_deleted() {
         "the ended session went; the active one, however old, stays"
     );
 }
+
+#[tokio::test]
+async fn pages_of_sessions_across_providers_do_not_overlap_and_cover_all() {
+    let app = spawn_app().await;
+    for (i, base) in [
+        "2026-11-22T08:00:00Z",
+        "2026-11-22T08:10:00Z",
+        "2026-11-22T08:20:00Z",
+    ]
+    .iter()
+    .enumerate()
+    {
+        for event in &session_events(&format!("page-{i}"), "Noah", base)[..2] {
+            app.webhook(event).await;
+        }
+    }
+    let page = "query($after: String) { cobrowseSessions(first: 4, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { node { provider providerSessionId startTime } } } }";
+    let (mut seen, mut after, mut starts) = (Vec::new(), Value::Null, Vec::new());
+    let total = loop {
+        let data = app.data(page, json!({ "after": after })).await;
+        let connection = &data["cobrowseSessions"];
+        for edge in connection["edges"].as_array().expect("edges") {
+            seen.push(format!(
+                "{}:{}",
+                edge["node"]["provider"], edge["node"]["providerSessionId"]
+            ));
+            starts.push(edge["node"]["startTime"].as_str().map(str::to_owned));
+        }
+        if connection["pageInfo"]["hasNextPage"] != true {
+            break connection["totalCount"].as_u64().expect("count") as usize;
+        }
+        after = connection["pageInfo"]["endCursor"].clone();
+    };
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        (unique.len(), seen.len()),
+        (total, total),
+        "every session once: {seen:?}"
+    );
+    assert!(
+        seen.iter().any(|s| s.starts_with("\"ZOOM\""))
+            && seen.iter().any(|s| s.starts_with("\"PURECLOUD\""))
+    );
+    let parsed: Vec<_> = starts
+        .iter()
+        .flatten()
+        .map(|s| chrono::DateTime::parse_from_rfc3339(s).expect("time"))
+        .collect();
+    assert!(
+        parsed.windows(2).all(|w| w[0] >= w[1]),
+        "newest start first"
+    );
+}
