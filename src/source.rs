@@ -15,7 +15,7 @@ use futures::future::try_join_all;
 use crate::cache::{ActiveListing, Cache, Cacheable, Kind, Scope, Value, WrapupCodes};
 use crate::singleflight;
 use crate::upstream::model::*;
-use crate::upstream::{Fetched, PureCloud, UpstreamError, BULK_PAGE_SIZE};
+use crate::upstream::{Entity, Fetched, PureCloud, UpstreamError, BULK_PAGE_SIZE};
 
 /// An upstream error shared between the callers of one flight.
 pub type SharedError = Arc<UpstreamError>;
@@ -98,17 +98,7 @@ impl Source {
         &self,
         ids: &[Arc<str>],
     ) -> Result<HashMap<Arc<str>, Arc<User>>, SharedError> {
-        self.bulk::<User, _, _>(ids, |client, chunk| async move {
-            let refs: Vec<&str> = chunk.iter().map(|id| &**id).collect();
-            let fetched = client.users(&refs).await?;
-            let per_entity = fetched.bytes / fetched.value.len().max(1);
-            Ok(fetched
-                .value
-                .into_iter()
-                .filter_map(|u| Some((u.id.clone()?, u, per_entity)))
-                .collect())
-        })
-        .await
+        self.bulk(ids).await
     }
 
     /// Queues by id; ids upstream does not know are absent from the map.
@@ -116,17 +106,7 @@ impl Source {
         &self,
         ids: &[Arc<str>],
     ) -> Result<HashMap<Arc<str>, Arc<Queue>>, SharedError> {
-        self.bulk::<Queue, _, _>(ids, |client, chunk| async move {
-            let refs: Vec<&str> = chunk.iter().map(|id| &**id).collect();
-            let fetched = client.queues(&refs).await?;
-            let per_entity = fetched.bytes / fetched.value.len().max(1);
-            Ok(fetched
-                .value
-                .into_iter()
-                .filter_map(|q| Some((q.id.clone()?, q, per_entity)))
-                .collect())
-        })
-        .await
+        self.bulk(ids).await
     }
 
     /// Disconnects a participant, or applies a wrap-up / hold / skip to it.
@@ -167,18 +147,10 @@ impl Source {
     }
 
     /// Serves `ids` from the cache and fetches the misses in bulk chunks.
-    async fn bulk<T, F, Fut>(
+    async fn bulk<T: Cacheable + Entity>(
         &self,
         ids: &[Arc<str>],
-        fetch_chunk: F,
-    ) -> Result<HashMap<Arc<str>, Arc<T>>, SharedError>
-    where
-        T: Cacheable,
-        F: Fn(PureCloud, Vec<Arc<str>>) -> Fut,
-        Fut: std::future::Future<Output = Result<Vec<(String, T, usize)>, UpstreamError>>
-            + Send
-            + 'static,
-    {
+    ) -> Result<HashMap<Arc<str>, Arc<T>>, SharedError> {
         let mut found = HashMap::with_capacity(ids.len());
         let mut missing: Vec<Arc<str>> = Vec::new();
         for id in ids {
@@ -201,7 +173,7 @@ impl Source {
             self.bulk.run(key, || {
                 let (cache, scope) = (self.cache.clone(), self.scope);
                 let chunk = chunk.to_vec();
-                let request = fetch_chunk(self.client.clone(), chunk.clone());
+                let client = self.client.clone();
                 async move {
                     // A flight that finished just before this one started has
                     // filled the cache already: serve that instead.
@@ -215,12 +187,17 @@ impl Source {
                     if cached.len() == chunk.len() {
                         return Ok(Arc::new(cached));
                     }
-                    let fetched = request.await.map_err(Arc::new)?;
-                    let mut values = Vec::with_capacity(fetched.len());
-                    for (id, value, bytes) in fetched {
-                        let value = Arc::new(value);
+                    let ids: Vec<&str> = chunk.iter().map(|id| &**id).collect();
+                    let fetched = client.entities::<T>(&ids).await.map_err(Arc::new)?;
+                    let bytes = fetched.bytes / fetched.value.len().max(1);
+                    let mut values = Vec::with_capacity(fetched.value.len());
+                    for entity in fetched.value {
+                        let Some(id) = entity.id().map(Arc::<str>::from) else {
+                            continue;
+                        };
+                        let value = Arc::new(entity);
                         cache.insert(scope, &id, Arc::clone(&value), bytes).await;
-                        values.push((Arc::from(id), T::wrap(value)));
+                        values.push((id, T::wrap(value)));
                     }
                     Ok(Arc::new(values))
                 }

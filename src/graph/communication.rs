@@ -49,39 +49,200 @@ async fn owner(
     })
 }
 
-/// One participant's co-browse communication.
-#[derive(Clone)]
-pub struct CobrowseComm {
-    conversation: ConversationData,
-    participant: usize,
-    index: usize,
+/// Declares a communication type: the struct, its access to the upstream
+/// DTO, and a GraphQL object with the fields every communication has
+/// (PureCloud's `Cobrowsesession` and `Screenshare` share most of their
+/// model) plus the type's own `$extra` resolvers.
+macro_rules! communication {
+    (
+        $(#[$doc:meta])*
+        $ty:ident, $gql:literal, $model:ty, $list:ident, $variant:ident,
+        { $($extra:tt)* }
+    ) => {
+        #[derive(Clone)]
+        pub struct $ty {
+            conversation: ConversationData,
+            participant: usize,
+            index: usize,
+        }
+
+        impl $ty {
+            /// Communication `index` of participant `participant`;
+            /// `conversation` must hold the full form.
+            pub fn new(conversation: ConversationData, participant: usize, index: usize) -> Self {
+                debug_assert!(conversation.full.is_some());
+                Self { conversation, participant, index }
+            }
+
+            pub(crate) fn dto(&self) -> &$model {
+                &self.full_participant().$list[self.index]
+            }
+
+            fn full_participant(&self) -> &model::Participant {
+                let full = self
+                    .conversation
+                    .full
+                    .as_ref()
+                    .expect("communications come from the full form");
+                &full.participants[self.participant]
+            }
+        }
+
+        $(#[$doc])*
+        #[Object(name = $gql)]
+        impl $ty {
+            /// Global id of this communication (opaque; use it with `node(id:)`).
+            pub async fn id(&self) -> ID {
+                ID(NodeId::$variant {
+                    conversation: self.conversation.id.to_string(),
+                    participant: self.full_participant().id.clone().unwrap_or_default(),
+                    communication: self.dto().id.clone().unwrap_or_default(),
+                }
+                .encode())
+            }
+            /// The communication's PureCloud id.
+            async fn communication_id(&self) -> Option<&str> {
+                self.dto().id.as_deref()
+            }
+            /// The connection state.
+            async fn state(&self) -> Option<CommunicationState> {
+                self.dto().state.as_ref().map(Wire::get)
+            }
+            /// `state` exactly as upstream sent it.
+            async fn state_raw(&self) -> Option<&str> {
+                self.dto().state.as_ref().map(Wire::raw)
+            }
+            /// The state the communication started in.
+            async fn initial_state(&self) -> Option<CommunicationState> {
+                self.dto().initial_state.as_ref().map(Wire::get)
+            }
+            /// What caused the disconnect; null until then.
+            async fn disconnect_type(&self) -> Option<DisconnectType> {
+                self.dto().disconnect_type.as_ref().map(Wire::get)
+            }
+            /// `disconnectType` exactly as upstream sent it.
+            async fn disconnect_type_raw(&self) -> Option<&str> {
+                self.dto().disconnect_type.as_ref().map(Wire::raw)
+            }
+            /// When the communication started alerting.
+            async fn start_alerting_time(&self) -> Option<Time> {
+                self.dto().start_alerting_time
+            }
+            /// When the communication connected.
+            async fn connected_time(&self) -> Option<Time> {
+                self.dto().connected_time
+            }
+            /// When the communication disconnected; null while connected.
+            async fn disconnected_time(&self) -> Option<Time> {
+                self.dto().disconnected_time
+            }
+            /// Seconds connected: to the disconnect, or to now while connected.
+            async fn duration_seconds(&self) -> Option<f64> {
+                duration_seconds(self.dto().connected_time, self.dto().disconnected_time)
+            }
+            /// The provider of the communication.
+            async fn provider(&self) -> Option<&str> {
+                self.dto().provider.as_deref()
+            }
+            /// The id of the communication on the matching leg, as upstream sent it.
+            async fn peer_id(&self) -> Option<&str> {
+                self.dto().peer_id.as_deref()
+            }
+            /// The communication on the matching leg.
+            async fn peer(&self) -> Option<Communication> {
+                self.conversation
+                    .communication(self.dto().peer_id.as_deref()?)
+            }
+            /// The communication's timeline.
+            async fn segments(&self) -> Vec<SegmentObject<'_>> {
+                self.dto().segments.iter().map(SegmentObject).collect()
+            }
+            /// Wrap-up data, once applied.
+            async fn wrapup(&self) -> Option<WrapupObject<'_>> {
+                self.dto().wrapup.as_ref().map(WrapupObject)
+            }
+            /// After-call work of the communication.
+            async fn after_call_work(&self) -> Option<AfterCallWorkObject<'_>> {
+                self.dto().after_call_work.as_ref().map(AfterCallWorkObject)
+            }
+            /// Whether after-call work is required (agent-requested ACW only).
+            async fn after_call_work_required(&self) -> Option<bool> {
+                self.dto().after_call_work_required
+            }
+            /// The participant this communication belongs to.
+            async fn participant(&self, ctx: &Context<'_>) -> Result<Participant> {
+                owner(ctx, &self.conversation, self.participant).await
+            }
+            $($extra)*
+        }
+    };
+}
+
+communication! {
+    /// One participant's co-browse communication (`Cobrowsesession` upstream).
+    /// The customer's communication shares; the agent's views. Both carry the
+    /// same `cobrowseSessionId`.
+    CobrowseComm, "Cobrowsesession", model::Cobrowsesession, cobrowsesessions, Cobrowsesession,
+    {
+        /// Name and address of this end of the communication.
+        #[graphql(name = "self")]
+        async fn self_address(&self) -> Option<AddressObject<'_>> {
+            self.dto().self_address.as_ref().map(AddressObject)
+        }
+        /// The co-browse session id the sharer and its viewers share.
+        async fn cobrowse_session_id(&self) -> Option<&str> {
+            self.dto().cobrowse_session_id.as_deref()
+        }
+        /// Whether this client shares or views.
+        async fn cobrowse_role(&self) -> Option<CobrowseRole> {
+            self.dto().cobrowse_role.as_ref().map(Wire::get)
+        }
+        /// `cobrowseRole` exactly as upstream sent it.
+        async fn cobrowse_role_raw(&self) -> Option<&str> {
+            self.dto().cobrowse_role.as_ref().map(Wire::raw)
+        }
+        /// The participants this client has been granted control of (empty when
+        /// it cannot control any shared page).
+        async fn controlling(&self, ctx: &Context<'_>) -> Result<Vec<Participant>> {
+            if self.dto().controlling.is_empty() {
+                return Ok(Vec::new());
+            }
+            let data = self
+                .conversation
+                .clone()
+                .for_participants(ctx, &ctx.look_ahead())
+                .await?;
+            Ok(self
+                .dto()
+                .controlling
+                .iter()
+                .filter_map(|id| data.participant(id))
+                .collect())
+        }
+        /// Ids of the participants this client controls, as upstream sent them.
+        async fn controlling_ids(&self) -> Vec<&str> {
+            self.dto().controlling.iter().map(String::as_str).collect()
+        }
+        /// The URL that opens the session in a browser (viewers).
+        async fn viewer_url(&self) -> Option<&str> {
+            self.dto().viewer_url.as_deref()
+        }
+        /// When the provider event behind the latest update happened.
+        async fn provider_event_time(&self) -> Option<Time> {
+            self.dto().provider_event_time
+        }
+        /// The co-browse session this communication is part of.
+        async fn session(&self) -> Option<CoBrowseSession> {
+            let id = self.dto().cobrowse_session_id.as_deref()?;
+            Some(CoBrowseSession::PureCloud(PureCloudSession::new(
+                self.conversation.clone(),
+                id,
+            )))
+        }
+    }
 }
 
 impl CobrowseComm {
-    /// Communication `index` of participant `participant`; `conversation`
-    /// must hold the full form.
-    pub fn new(conversation: ConversationData, participant: usize, index: usize) -> Self {
-        debug_assert!(conversation.full.is_some());
-        Self {
-            conversation,
-            participant,
-            index,
-        }
-    }
-
-    pub(crate) fn dto(&self) -> &model::Cobrowsesession {
-        &self.full_participant().cobrowsesessions[self.index]
-    }
-
-    fn full_participant(&self) -> &model::Participant {
-        let full = self
-            .conversation
-            .full
-            .as_ref()
-            .expect("communications come from the full form");
-        &full.participants[self.participant]
-    }
-
     pub(crate) fn participant_index(&self) -> usize {
         self.participant
     }
@@ -94,280 +255,22 @@ impl CobrowseComm {
     }
 }
 
-/// One participant's co-browse communication (`Cobrowsesession` upstream).
-/// The customer's communication shares; the agent's views. Both carry the
-/// same `cobrowseSessionId`.
-#[Object(name = "Cobrowsesession")]
-impl CobrowseComm {
-    /// Global id of this communication (opaque; use it with `node(id:)`).
-    pub async fn id(&self) -> ID {
-        ID(NodeId::Cobrowsesession {
-            conversation: self.conversation.id.to_string(),
-            participant: self.full_participant().id.clone().unwrap_or_default(),
-            communication: self.dto().id.clone().unwrap_or_default(),
+communication! {
+    /// One participant's screen-share communication (`Screenshare` upstream).
+    ScreenshareComm, "Screenshare", model::Screenshare, screenshares, Screenshare,
+    {
+        /// The conference room of the share (an XMPP JID).
+        async fn context(&self) -> Option<&str> {
+            self.dto().context.as_deref()
         }
-        .encode())
-    }
-    /// The communication's PureCloud id.
-    async fn communication_id(&self) -> Option<&str> {
-        self.dto().id.as_deref()
-    }
-    /// The connection state.
-    async fn state(&self) -> Option<CommunicationState> {
-        self.dto().state.as_ref().map(Wire::get)
-    }
-    /// `state` exactly as upstream sent it.
-    async fn state_raw(&self) -> Option<&str> {
-        self.dto().state.as_ref().map(Wire::raw)
-    }
-    /// The state the communication started in.
-    async fn initial_state(&self) -> Option<CommunicationState> {
-        self.dto().initial_state.as_ref().map(Wire::get)
-    }
-    /// What caused the disconnect; null until then.
-    async fn disconnect_type(&self) -> Option<DisconnectType> {
-        self.dto().disconnect_type.as_ref().map(Wire::get)
-    }
-    /// `disconnectType` exactly as upstream sent it.
-    async fn disconnect_type_raw(&self) -> Option<&str> {
-        self.dto().disconnect_type.as_ref().map(Wire::raw)
-    }
-    /// Name and address of this end of the communication.
-    #[graphql(name = "self")]
-    async fn self_address(&self) -> Option<AddressObject<'_>> {
-        self.dto().self_address.as_ref().map(AddressObject)
-    }
-    /// The co-browse session id the sharer and its viewers share.
-    async fn cobrowse_session_id(&self) -> Option<&str> {
-        self.dto().cobrowse_session_id.as_deref()
-    }
-    /// Whether this client shares or views.
-    async fn cobrowse_role(&self) -> Option<CobrowseRole> {
-        self.dto().cobrowse_role.as_ref().map(Wire::get)
-    }
-    /// `cobrowseRole` exactly as upstream sent it.
-    async fn cobrowse_role_raw(&self) -> Option<&str> {
-        self.dto().cobrowse_role.as_ref().map(Wire::raw)
-    }
-    /// The participants this client has been granted control of (empty when
-    /// it cannot control any shared page).
-    async fn controlling(&self, ctx: &Context<'_>) -> Result<Vec<Participant>> {
-        if self.dto().controlling.is_empty() {
-            return Ok(Vec::new());
+        /// Whether this participant is the one sharing its screen.
+        async fn sharing(&self) -> Option<bool> {
+            self.dto().sharing
         }
-        let data = self
-            .conversation
-            .clone()
-            .for_participants(ctx, &ctx.look_ahead())
-            .await?;
-        Ok(self
-            .dto()
-            .controlling
-            .iter()
-            .filter_map(|id| data.participant(id))
-            .collect())
-    }
-    /// Ids of the participants this client controls, as upstream sent them.
-    async fn controlling_ids(&self) -> Vec<&str> {
-        self.dto().controlling.iter().map(String::as_str).collect()
-    }
-    /// The URL that opens the session in a browser (viewers).
-    async fn viewer_url(&self) -> Option<&str> {
-        self.dto().viewer_url.as_deref()
-    }
-    /// When the provider event behind the latest update happened.
-    async fn provider_event_time(&self) -> Option<Time> {
-        self.dto().provider_event_time
-    }
-    /// When the communication started alerting.
-    async fn start_alerting_time(&self) -> Option<Time> {
-        self.dto().start_alerting_time
-    }
-    /// When the communication connected.
-    async fn connected_time(&self) -> Option<Time> {
-        self.dto().connected_time
-    }
-    /// When the communication disconnected; null while connected.
-    async fn disconnected_time(&self) -> Option<Time> {
-        self.dto().disconnected_time
-    }
-    /// Seconds connected: to the disconnect, or to now while connected.
-    async fn duration_seconds(&self) -> Option<f64> {
-        duration_seconds(self.dto().connected_time, self.dto().disconnected_time)
-    }
-    /// The co-browse provider.
-    async fn provider(&self) -> Option<&str> {
-        self.dto().provider.as_deref()
-    }
-    /// The id of the communication on the matching leg, as upstream sent it.
-    async fn peer_id(&self) -> Option<&str> {
-        self.dto().peer_id.as_deref()
-    }
-    /// The communication on the matching leg.
-    async fn peer(&self) -> Option<Communication> {
-        self.conversation
-            .communication(self.dto().peer_id.as_deref()?)
-    }
-    /// The communication's timeline.
-    async fn segments(&self) -> Vec<SegmentObject<'_>> {
-        self.dto().segments.iter().map(SegmentObject).collect()
-    }
-    /// Wrap-up data, once applied.
-    async fn wrapup(&self) -> Option<WrapupObject<'_>> {
-        self.dto().wrapup.as_ref().map(WrapupObject)
-    }
-    /// After-call work of the communication.
-    async fn after_call_work(&self) -> Option<AfterCallWorkObject<'_>> {
-        self.dto().after_call_work.as_ref().map(AfterCallWorkObject)
-    }
-    /// Whether after-call work is required (agent-requested ACW only).
-    async fn after_call_work_required(&self) -> Option<bool> {
-        self.dto().after_call_work_required
-    }
-    /// The participant this communication belongs to.
-    async fn participant(&self, ctx: &Context<'_>) -> Result<Participant> {
-        owner(ctx, &self.conversation, self.participant).await
-    }
-    /// The co-browse session this communication is part of.
-    async fn session(&self) -> Option<CoBrowseSession> {
-        let id = self.dto().cobrowse_session_id.as_deref()?;
-        Some(CoBrowseSession::PureCloud(PureCloudSession::new(
-            self.conversation.clone(),
-            id,
-        )))
-    }
-}
-
-/// One participant's screen-share communication.
-#[derive(Clone)]
-pub struct ScreenshareComm {
-    conversation: ConversationData,
-    participant: usize,
-    index: usize,
-}
-
-impl ScreenshareComm {
-    /// Screenshare `index` of participant `participant`; `conversation`
-    /// must hold the full form.
-    pub fn new(conversation: ConversationData, participant: usize, index: usize) -> Self {
-        debug_assert!(conversation.full.is_some());
-        Self {
-            conversation,
-            participant,
-            index,
+        /// How many peers this participant sees in the conference.
+        async fn peer_count(&self) -> Option<i32> {
+            self.dto().peer_count
         }
-    }
-
-    fn full_participant(&self) -> &model::Participant {
-        let full = self
-            .conversation
-            .full
-            .as_ref()
-            .expect("communications come from the full form");
-        &full.participants[self.participant]
-    }
-
-    fn dto(&self) -> &model::Screenshare {
-        &self.full_participant().screenshares[self.index]
-    }
-}
-
-/// One participant's screen-share communication (`Screenshare` upstream).
-#[Object(name = "Screenshare")]
-impl ScreenshareComm {
-    /// Global id of this communication (opaque; use it with `node(id:)`).
-    pub async fn id(&self) -> ID {
-        ID(NodeId::Screenshare {
-            conversation: self.conversation.id.to_string(),
-            participant: self.full_participant().id.clone().unwrap_or_default(),
-            communication: self.dto().id.clone().unwrap_or_default(),
-        }
-        .encode())
-    }
-    /// The communication's PureCloud id.
-    async fn communication_id(&self) -> Option<&str> {
-        self.dto().id.as_deref()
-    }
-    /// The connection state.
-    async fn state(&self) -> Option<CommunicationState> {
-        self.dto().state.as_ref().map(Wire::get)
-    }
-    /// `state` exactly as upstream sent it.
-    async fn state_raw(&self) -> Option<&str> {
-        self.dto().state.as_ref().map(Wire::raw)
-    }
-    /// The state the communication started in.
-    async fn initial_state(&self) -> Option<CommunicationState> {
-        self.dto().initial_state.as_ref().map(Wire::get)
-    }
-    /// The conference room of the share (an XMPP JID).
-    async fn context(&self) -> Option<&str> {
-        self.dto().context.as_deref()
-    }
-    /// Whether this participant is the one sharing its screen.
-    async fn sharing(&self) -> Option<bool> {
-        self.dto().sharing
-    }
-    /// How many peers this participant sees in the conference.
-    async fn peer_count(&self) -> Option<i32> {
-        self.dto().peer_count
-    }
-    /// What caused the disconnect; null until then.
-    async fn disconnect_type(&self) -> Option<DisconnectType> {
-        self.dto().disconnect_type.as_ref().map(Wire::get)
-    }
-    /// `disconnectType` exactly as upstream sent it.
-    async fn disconnect_type_raw(&self) -> Option<&str> {
-        self.dto().disconnect_type.as_ref().map(Wire::raw)
-    }
-    /// When the communication started alerting.
-    async fn start_alerting_time(&self) -> Option<Time> {
-        self.dto().start_alerting_time
-    }
-    /// When the communication connected.
-    async fn connected_time(&self) -> Option<Time> {
-        self.dto().connected_time
-    }
-    /// When the communication disconnected; null while connected.
-    async fn disconnected_time(&self) -> Option<Time> {
-        self.dto().disconnected_time
-    }
-    /// Seconds connected: to the disconnect, or to now while connected.
-    async fn duration_seconds(&self) -> Option<f64> {
-        duration_seconds(self.dto().connected_time, self.dto().disconnected_time)
-    }
-    /// The screen-share provider.
-    async fn provider(&self) -> Option<&str> {
-        self.dto().provider.as_deref()
-    }
-    /// The id of the communication on the matching leg, as upstream sent it.
-    async fn peer_id(&self) -> Option<&str> {
-        self.dto().peer_id.as_deref()
-    }
-    /// The communication on the matching leg.
-    async fn peer(&self) -> Option<Communication> {
-        self.conversation
-            .communication(self.dto().peer_id.as_deref()?)
-    }
-    /// The communication's timeline.
-    async fn segments(&self) -> Vec<SegmentObject<'_>> {
-        self.dto().segments.iter().map(SegmentObject).collect()
-    }
-    /// Wrap-up data, once applied.
-    async fn wrapup(&self) -> Option<WrapupObject<'_>> {
-        self.dto().wrapup.as_ref().map(WrapupObject)
-    }
-    /// After-call work of the communication.
-    async fn after_call_work(&self) -> Option<AfterCallWorkObject<'_>> {
-        self.dto().after_call_work.as_ref().map(AfterCallWorkObject)
-    }
-    /// Whether after-call work is required (agent-requested ACW only).
-    async fn after_call_work_required(&self) -> Option<bool> {
-        self.dto().after_call_work_required
-    }
-    /// The participant this communication belongs to.
-    async fn participant(&self, ctx: &Context<'_>) -> Result<Participant> {
-        owner(ctx, &self.conversation, self.participant).await
     }
 }
 

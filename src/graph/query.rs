@@ -380,10 +380,8 @@ impl CursorType for ListingCursor {
     type Error = String;
 
     fn decode_cursor(s: &str) -> Result<Self, Self::Error> {
-        let invalid = || format!("`{s}` is not a cursor of this connection");
-        let bytes = URL_SAFE_NO_PAD.decode(s).map_err(|_| invalid())?;
-        let text = String::from_utf8(bytes).map_err(|_| invalid())?;
-        let rest = text.strip_prefix("c1:").ok_or_else(invalid)?;
+        let invalid = || invalid_cursor(s);
+        let rest = cursor_text(s, "c1:")?;
         let (start, id) = rest.split_once(':').ok_or_else(invalid)?;
         Ok(Self {
             start_ms: start.parse().map_err(|_| invalid())?,
@@ -564,10 +562,8 @@ impl CursorType for SessionCursor {
     type Error = String;
 
     fn decode_cursor(s: &str) -> Result<Self, Self::Error> {
-        let invalid = || format!("`{s}` is not a cursor of this connection");
-        let bytes = URL_SAFE_NO_PAD.decode(s).map_err(|_| invalid())?;
-        let text = String::from_utf8(bytes).map_err(|_| invalid())?;
-        let rest = text.strip_prefix("s1:").ok_or_else(invalid)?;
+        let invalid = || invalid_cursor(s);
+        let rest = cursor_text(s, "s1:")?;
         let mut parts = rest.splitn(3, ':');
         let start_ms = parts
             .next()
@@ -593,4 +589,20 @@ impl CursorType for SessionCursor {
         };
         URL_SAFE_NO_PAD.encode(format!("s1:{}:{provider}:{}", self.start_ms, self.id))
     }
+}
+
+fn invalid_cursor(cursor: &str) -> String {
+    format!("`{cursor}` is not a cursor of this connection")
+}
+
+/// The text of an opaque cursor after its `prefix` (which names its kind
+/// and version).
+fn cursor_text(cursor: &str, prefix: &str) -> Result<String, String> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| invalid_cursor(cursor))?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid_cursor(cursor))?;
+    text.strip_prefix(prefix)
+        .map(str::to_owned)
+        .ok_or_else(|| invalid_cursor(cursor))
 }

@@ -108,6 +108,32 @@ impl Route {
     }
 }
 
+/// An entity the bulk endpoints return by id (users, queues).
+pub trait Entity: DeserializeOwned + Send + 'static {
+    /// The collection's path under `/api/v2`.
+    const PATH: &'static [&'static str];
+    /// The route of the bulk call, for logs and metrics.
+    const BULK_ROUTE: Route;
+    /// The entity's id.
+    fn id(&self) -> Option<&str>;
+}
+
+impl Entity for User {
+    const PATH: &'static [&'static str] = &["users"];
+    const BULK_ROUTE: Route = Route::Users;
+    fn id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+}
+
+impl Entity for Queue {
+    const PATH: &'static [&'static str] = &["routing", "queues"];
+    const BULK_ROUTE: Route = Route::Queues;
+    fn id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+}
+
 /// A decoded answer and the size of its body (what the cache weighs).
 #[derive(Debug)]
 pub struct Fetched<T> {
@@ -197,10 +223,14 @@ impl PureCloud {
         self.get_json(Route::User, self.url(&["users", id])).await
     }
 
-    /// `GET /api/v2/users?id=..&id=..`: at most [`BULK_PAGE_SIZE`] ids.
-    pub async fn users(&self, ids: &[&str]) -> Result<Fetched<Vec<User>>, UpstreamError> {
-        let url = self.bulk_url(&["users"], ids);
-        self.get_json::<Listing<User>>(Route::Users, url)
+    /// `GET /api/v2/users?id=..&id=..` or `GET /api/v2/routing/queues?id=..`:
+    /// at most [`BULK_PAGE_SIZE`] ids of one kind of entity.
+    pub async fn entities<T: Entity>(
+        &self,
+        ids: &[&str],
+    ) -> Result<Fetched<Vec<T>>, UpstreamError> {
+        let url = self.bulk_url(T::PATH, ids);
+        self.get_json::<Listing<T>>(T::BULK_ROUTE, url)
             .await
             .map(|f| Fetched {
                 value: f.value.entities,
@@ -212,17 +242,6 @@ impl PureCloud {
     pub async fn queue(&self, id: &str) -> Result<Fetched<Queue>, UpstreamError> {
         self.get_json(Route::Queue, self.url(&["routing", "queues", id]))
             .await
-    }
-
-    /// `GET /api/v2/routing/queues?id=..&id=..`: at most [`BULK_PAGE_SIZE`] ids.
-    pub async fn queues(&self, ids: &[&str]) -> Result<Fetched<Vec<Queue>>, UpstreamError> {
-        let url = self.bulk_url(&["routing", "queues"], ids);
-        self.get_json::<Listing<Queue>>(Route::Queues, url)
-            .await
-            .map(|f| Fetched {
-                value: f.value.entities,
-                bytes: f.bytes,
-            })
     }
 
     /// `GET /api/v2/routing/wrapupcodes`, every page.
