@@ -211,6 +211,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             sim.url()
         );
     }
+    if gateway.plays_demo_zoom() {
+        banner +=
+            "demo mode: playing Zoom Cobrowse sessions into /webhooks/zoom (one event every 3 s)\n";
+    }
     banner += &format!("cobrowse-gateway listening on {base}\n  GraphQL:  {base}/graphql\n  GraphiQL: {base}/graphiql\n");
     say(&banner);
     gateway.run_until_stopped(shutdown_signal()).await

@@ -33,6 +33,8 @@ pub struct Gateway {
     state: AppState,
     simulator: Option<Simulator>,
     retention: tokio::task::JoinHandle<()>,
+    /// Demo mode: the task playing Zoom webhooks into this gateway.
+    demo_zoom: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Gateway {
@@ -122,6 +124,22 @@ impl Gateway {
         let listener = TcpListener::bind(settings.server.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
+        // Demo mode without a configured webhook secret plays Zoom Cobrowse
+        // sessions into this gateway with a secret of its own.
+        let mut zoom_secret = settings.webhooks.zoom_secret.clone();
+        let demo_zoom = match (&simulator, &zoom_secret) {
+            (Some(_), None) => {
+                let secret = crate::sim::random_secret();
+                zoom_secret = Some(secret.clone());
+                let url = format!("http://{}/webhooks/zoom", listener.local_addr()?);
+                Some(tokio::spawn(crate::sim::zoom::play(
+                    url,
+                    secret,
+                    std::time::Duration::from_secs(3),
+                )))
+            }
+            _ => None,
+        };
         Ok(Self {
             listener,
             state: AppState {
@@ -141,12 +159,13 @@ impl Gateway {
                 store,
                 updates,
                 webhooks: WebhookConfig {
-                    secret: settings.webhooks.zoom_secret.clone(),
+                    secret: zoom_secret,
                     max_skew: settings.webhooks.max_skew,
                     max_body_bytes: settings.webhooks.max_body_bytes,
                 },
             },
             retention,
+            demo_zoom,
             simulator,
         })
     }
@@ -156,6 +175,11 @@ impl Gateway {
         self.listener
             .local_addr()
             .expect("a bound listener has an address")
+    }
+
+    /// Whether demo Zoom webhooks are being played into this gateway.
+    pub fn plays_demo_zoom(&self) -> bool {
+        self.demo_zoom.is_some()
     }
 
     /// The in-process simulator, in demo mode.
@@ -184,6 +208,9 @@ impl Gateway {
             .await
             .context("the HTTP server failed")?;
         self.retention.abort();
+        if let Some(player) = self.demo_zoom {
+            player.abort();
+        }
         drop(self.simulator);
         Ok(())
     }

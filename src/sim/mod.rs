@@ -13,6 +13,7 @@
 
 pub mod data;
 mod routes;
+pub mod zoom;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -121,21 +122,26 @@ pub struct SimConfig {
     pub faults: Faults,
 }
 
+/// A fresh random secret (demo credentials, demo webhook secret).
+pub fn random_secret() -> Secret {
+    let secret: [u8; 24] = rand::rng().random();
+    Secret::new(
+        secret
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>(),
+    )
+}
+
 impl SimConfig {
     /// A simulator on a free loopback port with fresh random credentials.
     pub fn local(conversations: usize, seed: u64) -> Self {
-        let secret: [u8; 24] = rand::rng().random();
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             conversations,
             seed,
             client_id: "cobrowse-gateway-demo".into(),
-            client_secret: Secret::new(
-                secret
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect::<String>(),
-            ),
+            client_secret: random_secret(),
             faults: Faults::default(),
         }
     }

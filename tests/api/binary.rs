@@ -87,6 +87,34 @@ async fn with_no_configuration_it_serves_demo_data_from_the_built_in_simulator()
             .expect("count")
             > 0
     );
+    assert!(
+        printed
+            .iter()
+            .any(|l| l.contains("playing Zoom Cobrowse sessions")),
+        "{printed:?}"
+    );
+    // The demo plays its first Zoom event at once; it is stored before the
+    // 200, so it shows up within a few polls.
+    let mut zoom = 0;
+    for _ in 0..50 {
+        let body: serde_json::Value = reqwest::Client::new()
+            .post(format!("{base}/graphql"))
+            .json(&serde_json::json!({ "query": "{ cobrowseSessions(filter: { provider: ZOOM }) { totalCount } }" }))
+            .send()
+            .await
+            .expect("answers")
+            .json()
+            .await
+            .expect("json");
+        zoom = body["data"]["cobrowseSessions"]["totalCount"]
+            .as_u64()
+            .unwrap_or(0);
+        if zoom > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(zoom > 0, "demo Zoom sessions arrive");
     let page = reqwest::get(format!("{base}/graphiql"))
         .await
         .expect("answers")
