@@ -647,3 +647,20 @@ async fn pages_of_sessions_across_providers_do_not_overlap_and_cover_all() {
         "newest start first"
     );
 }
+
+#[tokio::test]
+async fn an_oversized_webhook_body_is_413_and_stores_nothing() {
+    let app = spawn_with(Options {
+        settings: vec![("webhooks.max_body_bytes", "1024".into())],
+        ..Options::default()
+    })
+    .await;
+    let mut started = session_events("big", "Noah", "2026-11-22T09:00:00Z")[0].clone();
+    started["payload"]["object"]["padding"] = json!("x".repeat(2048));
+
+    let (status, answer) = app.webhook(&started).await;
+
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{answer}");
+    assert_eq!(answer["error"]["code"], "PAYLOAD_TOO_LARGE");
+    assert_eq!(app.zoom_sessions().await["totalCount"], 0);
+}
