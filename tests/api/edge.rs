@@ -460,3 +460,67 @@ async fn every_response_carries_a_request_id_and_keeps_the_clients() {
         .expect("answers");
     assert_eq!(kept.headers()["x-request-id"], "client-chosen-42");
 }
+
+#[tokio::test]
+async fn a_request_over_the_time_limit_is_cut_off_with_a_clear_error() {
+    let app = spawn_with(Options {
+        settings: vec![("server.request_timeout", "300ms".into())],
+        ..Options::default()
+    })
+    .await;
+    app.set_faults(&cobrowse_gateway::sim::Faults {
+        latency_ms: 2_000,
+        ..Default::default()
+    })
+    .await;
+
+    let started = std::time::Instant::now();
+    let response = app
+        .post_raw(
+            None,
+            Some("application/json"),
+            json!({ "query": DASHBOARD }).to_string(),
+        )
+        .await;
+
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(1_500),
+        "cut off, not waited out"
+    );
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()[CACHE_CONTROL], "no-store");
+    let body = json_of(response).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "REQUEST_TIMEOUT");
+}
+
+#[tokio::test]
+async fn a_browser_opening_graphql_gets_graphiql_from_the_same_origin() {
+    let app = spawn_app().await;
+
+    let response = app
+        .http
+        .get(app.url("/graphql"))
+        .header(ACCEPT, "text/html,application/xhtml+xml")
+        .send()
+        .await
+        .expect("answers");
+
+    assert_eq!(response.status(), StatusCode::OK);
+    let page = response.text().await.expect("html");
+    assert!(page.contains("/graphiql/app.js"), "the GraphiQL page");
+    assert!(
+        page.contains("/graphiql/assets/graphiql.min.js"),
+        "assets from this origin, not a CDN"
+    );
+    let asset = app
+        .http
+        .get(app.url("/graphiql/assets/graphiql.min.js"))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(asset.status(), StatusCode::OK);
+    assert!(asset.headers()[CONTENT_TYPE]
+        .to_str()
+        .expect("ascii")
+        .starts_with("text/javascript"));
+}
