@@ -1,14 +1,11 @@
 //! The Engage reporting keys as a GraphQL object: typed, and as the exact
 //! key/value pairs Engage attaches.
 
-use std::sync::Arc;
-
 use async_graphql::{Context, Object, Result};
 
 use super::conversation::Attribute;
 use super::errors::coded;
 use crate::engage::{attached, purecloud_steps, zoom_steps, AttachedData};
-use crate::store::EventStore;
 use crate::upstream::model::{Conversation, Time};
 use crate::zoom::fold::ZoomSession;
 
@@ -51,7 +48,7 @@ impl EngageData {
                 (Some(from), Some(to)) => (*from, *to),
                 _ => return Ok(Self::new(attached(&[]))),
             };
-            let store = ctx.data_unchecked::<Arc<dyn EventStore>>();
+            let store = super::store(ctx);
             store
                 .sessions_overlapping(from, to)
                 .await

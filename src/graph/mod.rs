@@ -69,6 +69,14 @@ fn builder(
         .extension(errors::ErrorCodes)
 }
 
+/// The webhook event store. Its data is pushed and changes at any moment,
+/// so a response that reads it must not be cached: reading notes a
+/// freshness of zero.
+pub(crate) fn store<'a>(ctx: &Context<'a>) -> &'a dyn EventStore {
+    crate::freshness::note(std::time::Duration::ZERO);
+    ctx.data_unchecked::<Arc<dyn EventStore>>().as_ref()
+}
+
 /// The request's data source.
 pub(crate) fn source<'a>(ctx: &Context<'a>) -> &'a Source {
     ctx.data_unchecked::<Arc<Source>>()

@@ -20,7 +20,7 @@ use super::errors::{bad_input, coded, GqlResult};
 use super::ids::NodeId;
 use super::session::{load_session, CoBrowseSession, SessionProvider, SessionState};
 use super::{source, Limits};
-use crate::store::{self, EventStore};
+use crate::store;
 use crate::upstream::model::CobrowseConversation;
 
 /// An object with a global id that `node(id:)` can fetch again.
@@ -159,7 +159,7 @@ impl Query {
             sessions.extend(purecloud_sessions(ctx).await?);
         }
         if filter.provider.is_none_or(|p| p == SessionProvider::Zoom) {
-            let store = ctx.data_unchecked::<Arc<dyn EventStore>>();
+            let store = super::store(ctx);
             let found = store
                 .sessions(&store::SessionFilter {
                     ended: filter.state.map(|s| s == SessionState::Ended),
@@ -286,7 +286,7 @@ async fn load_node(ctx: &Context<'_>, id: NodeId) -> Result<Option<Node>> {
             .await?
             .map(Node::Session),
         NodeId::ZoomSession { account, session } => {
-            let store = ctx.data_unchecked::<Arc<dyn EventStore>>();
+            let store = super::store(ctx);
             let found = store
                 .session(Some(&account), &session)
                 .await

@@ -664,3 +664,26 @@ async fn an_oversized_webhook_body_is_413_and_stores_nothing() {
     assert_eq!(answer["error"]["code"], "PAYLOAD_TOO_LARGE");
     assert_eq!(app.zoom_sessions().await["totalCount"], 0);
 }
+
+#[tokio::test]
+async fn responses_with_pushed_zoom_data_are_not_cacheable() {
+    let app = spawn_app().await;
+    app.webhook(&session_events("fresh", "Noah", "2026-11-22T09:00:00Z")[0])
+        .await;
+
+    let response = app
+        .http
+        .post(format!("http://{}/graphql", app.addr))
+        .json(
+            &json!({ "query": "{ cobrowseSessions(filter: { provider: ZOOM }) { totalCount } }" }),
+        )
+        .send()
+        .await
+        .expect("answers");
+
+    assert_eq!(
+        response.headers()["cache-control"],
+        "public, max-age=0",
+        "webhook data changes at any moment"
+    );
+}
