@@ -6,8 +6,9 @@
 //! or a body with `errors` counts as a failure and is reported.
 //!
 //! Scenarios:
-//! 1. warm dashboard query (everything cached) against the gateway and a
-//!    static JSON endpoint of the same bytes on a bare axum server;
+//! 1. warm dashboard query (everything cached) against the gateway, served
+//!    from its response cache and resolved afresh from its data cache, and
+//!    against a static JSON endpoint of the same bytes on a bare axum server;
 //! 2. cold dashboard query (cache emptied first) with 20 ms of upstream latency;
 //! 3. single-flight: 500 concurrent identical cold queries;
 //! 4. peak resident memory of the process.
@@ -246,7 +247,8 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<()> {
         options.duration.as_secs()
     );
 
-    // 1. Warm: everything cached (TTLs longer than the run).
+    // 1. Warm: everything cached (TTLs longer than the run), first served
+    //    from the response cache, then resolved afresh from the data cache.
     let warm = start(&options, Faults::default(), &[("cache.live_ttl", "1h")]).await?;
     let (_, sample) = one(&client, &warm.url, &body)
         .await
@@ -260,16 +262,40 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<()> {
     )
     .await;
     let warm_calls = upstream_calls(&warm.sim).await?;
+    drop(warm);
+    let resolving = start(
+        &options,
+        Faults::default(),
+        &[("cache.live_ttl", "1h"), ("server.response_cache", "false")],
+    )
+    .await?;
+    one(&client, &resolving.url, &body)
+        .await
+        .context("warming the cache")?;
+    reset(&resolving.sim).await?;
+    let resolved = load(
+        &resolving.url,
+        body.clone(),
+        options.concurrency,
+        options.duration,
+    )
+    .await;
+    let warm_calls = warm_calls + upstream_calls(&resolving.sim).await?;
+    drop(resolving);
     let bare = bare_server(sample.clone()).await?;
     let ceiling = load(&bare, body.clone(), options.concurrency, options.duration).await;
-    println!("\n1. warm dashboard query ({} bytes per response; upstream calls during the run: {warm_calls})", sample.len());
+    println!("\n1. warm dashboard query ({} bytes per response; upstream calls during the runs: {warm_calls})", sample.len());
     println!(
-        "   {:<28} {:>10} {:>12} {:>12} {:>9}",
+        "   {:<40} {:>10} {:>12} {:>12} {:>9}",
         "", "req/s", "p50", "p99", "failures"
     );
-    for (name, report) in [("gateway", &gateway), ("bare axum, static JSON", &ceiling)] {
+    for (name, report) in [
+        ("gateway, response cache", &gateway),
+        ("gateway, resolved from the data cache", &resolved),
+        ("bare axum, static JSON", &ceiling),
+    ] {
         println!(
-            "   {name:<28} {:>10.0} {:>12} {:>12} {:>9}",
+            "   {name:<40} {:>10.0} {:>12} {:>12} {:>9}",
             report.per_second,
             ms(report.p50),
             ms(report.p99),
@@ -281,17 +307,18 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<()> {
         failed += report.failures;
     }
     println!(
-        "   gateway / bare ceiling: {:.1} % of the requests per second",
-        100.0 * gateway.per_second / ceiling.per_second
+        "   gateway / bare ceiling: {:.1} % with the response cache, {:.1} % resolving every response",
+        100.0 * gateway.per_second / ceiling.per_second,
+        100.0 * resolved.per_second / ceiling.per_second
     );
-    drop(warm);
 
     // 2. Cold: the cache emptied before every query, 20 ms per upstream call.
     let latency = Faults {
         latency_ms: 20,
         ..Faults::default()
     };
-    let cold = start(&options, latency.clone(), &[]).await?;
+    // Nothing may answer from memory: no response cache, data cache emptied.
+    let cold = start(&options, latency.clone(), &[("server.response_cache", "false")]).await?;
     reset(&cold.sim).await?;
     let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("bounds");
     for _ in 0..options.cold_queries {

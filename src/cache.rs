@@ -27,6 +27,11 @@ use crate::upstream::{Fetched, UpstreamError};
 pub struct Scope(u64);
 
 impl Scope {
+    /// The opaque value (for keys of other caches).
+    pub fn value(self) -> u64 {
+        self.0
+    }
+
     /// The scope of a set of credentials (hashed with a per-process key).
     pub fn of(parts: &[&str]) -> Self {
         static KEYS: std::sync::OnceLock<std::collections::hash_map::RandomState> =

@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod cache;
+pub mod canonical;
 pub mod engage;
 pub mod freshness;
 pub mod graph;

@@ -41,6 +41,8 @@ settings_table! {
     "server.max_body_bytes", "COBROWSE_SERVER_MAX_BODY_BYTES", Some("1048576"), "Largest request body accepted (larger: 413).";
     "server.persisted_queries_max_bytes", "COBROWSE_SERVER_PERSISTED_QUERIES_MAX_BYTES", Some("8388608"), "Bytes of query text the automatic persisted query store holds.";
     "server.graphiql", "COBROWSE_SERVER_GRAPHIQL", Some("true"), "Serve GraphiQL at /graphiql (and to browsers opening /graphql).";
+    "server.response_cache", "COBROWSE_SERVER_RESPONSE_CACHE", Some("true"), "Keep successful query responses for as long as their Cache-Control max-age.";
+    "server.response_cache_max_bytes", "COBROWSE_SERVER_RESPONSE_CACHE_MAX_BYTES", Some("33554432"), "Bytes of response bodies the response cache holds.";
     "upstream.url", "COBROWSE_UPSTREAM_URL", None, "PureCloud API base URL, e.g. https://api.mypurecloud.com. Unset: demo mode with the built-in simulator.";
     "upstream.login_url", "COBROWSE_LOGIN_URL", None, "OAuth base URL. Default: the API URL with `api.` replaced by `login.`.";
     "upstream.client_id", "COBROWSE_CLIENT_ID", None, "OAuth client-credentials client id (required with upstream.url).";
@@ -104,6 +106,10 @@ pub struct ServerSettings {
     pub persisted_queries_max_bytes: u64,
     #[serde(deserialize_with = "de::parsed")]
     pub graphiql: bool,
+    #[serde(deserialize_with = "de::parsed")]
+    pub response_cache: bool,
+    #[serde(deserialize_with = "de::positive")]
+    pub response_cache_max_bytes: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -47,6 +47,11 @@ impl Source {
         &self.client
     }
 
+    /// The credential scope of every read.
+    pub fn scope(&self) -> Scope {
+        self.scope
+    }
+
     /// The cache underneath.
     pub fn cache(&self) -> &Cache {
         &self.cache

@@ -157,6 +157,11 @@ impl Gateway {
                 },
                 graphiql: settings.server.graphiql,
                 store,
+                responses: settings.server.response_cache.then(|| {
+                    Arc::new(http::response_cache::ResponseCache::new(
+                        settings.server.response_cache_max_bytes,
+                    ))
+                }),
                 updates,
                 webhooks: WebhookConfig {
                     secret: zoom_secret,

@@ -25,6 +25,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::apq::ApqError;
+use super::response_cache::ResponseCache;
 use super::AppState;
 use crate::freshness::Freshness;
 use crate::graph::directory::Loaders;
@@ -346,6 +347,14 @@ async fn run(app: &AppState, params: Params, media: MediaType, method: Method) -
             )
         }
     };
+    let cache_key = app.responses.as_ref().map(|_| {
+        ResponseCache::key(
+            app.source.scope().value(),
+            &query,
+            params.operation_name.as_deref(),
+            params.variables.as_ref(),
+        )
+    });
     let mut request = async_graphql::Request::new(&*query).variables(
         async_graphql::Variables::from_json(Value::Object(params.variables.unwrap_or_default())),
     );
@@ -365,6 +374,22 @@ async fn run(app: &AppState, params: Params, media: MediaType, method: Method) -
         };
         return finish("bad_request", refusal.respond(media));
     }
+    if let (Some(responses), Some(key), Some(OperationType::Query)) =
+        (&app.responses, &cache_key, kind)
+    {
+        if let Some(hit) = responses.get(key) {
+            let mut http = bytes_response(StatusCode::OK, media, hit.body);
+            let max_age = format!("public, max-age={}", hit.remaining.as_secs());
+            http.headers_mut().insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_str(&max_age).expect("digits"),
+            );
+            http.headers_mut()
+                .insert("x-cache", HeaderValue::from_static("HIT"));
+            return finish("cached", http);
+        }
+    }
+    let generation = app.responses.as_ref().map(|r| r.generation());
     let request = request.data(Loaders::new(&app.source));
     let freshness = Freshness::default();
     let execution = freshness.clone().scope(app.schema.execute(request));
@@ -396,8 +421,14 @@ async fn run(app: &AppState, params: Params, media: MediaType, method: Method) -
     } else {
         (StatusCode::OK, "partial")
     };
-    let cache_control = if response.errors.is_empty() && kind == Some(OperationType::Query) {
-        let max_age = freshness.shortest().unwrap_or(app.limits.schema_max_age);
+    if kind == Some(OperationType::Mutation) {
+        if let Some(responses) = &app.responses {
+            responses.invalidate_all();
+        }
+    }
+    let cacheable = response.errors.is_empty() && kind == Some(OperationType::Query);
+    let max_age = freshness.shortest().unwrap_or(app.limits.schema_max_age);
+    let cache_control = if cacheable {
         HeaderValue::from_str(&format!("public, max-age={}", max_age.as_secs())).expect("digits")
     } else {
         HeaderValue::from_static("no-store")
@@ -407,7 +438,13 @@ async fn run(app: &AppState, params: Params, media: MediaType, method: Method) -
         errors: &response.errors,
         extensions: (!response.extensions.is_empty()).then_some(&response.extensions),
     };
-    let mut http = json_response(status, media, &body);
+    let bytes = Bytes::from(serde_json::to_vec(&body).expect("responses serialize"));
+    if let (true, Some(responses), Some(key), Some(generation)) =
+        (cacheable, &app.responses, cache_key, generation)
+    {
+        responses.put(key, bytes.clone(), max_age, generation);
+    }
+    let mut http = bytes_response(status, media, bytes);
     http.headers_mut()
         .insert(header::CACHE_CONTROL, cache_control);
     finish(outcome, http)
@@ -462,6 +499,10 @@ fn json_error(message: &str, code: &str) -> Value {
 
 fn json_response<T: Serialize>(status: StatusCode, media: MediaType, body: &T) -> Response {
     let bytes = serde_json::to_vec(body).expect("responses serialize");
+    bytes_response(status, media, Bytes::from(bytes))
+}
+
+fn bytes_response(status: StatusCode, media: MediaType, bytes: Bytes) -> Response {
     let mut response = (status, bytes).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, media.header());

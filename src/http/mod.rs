@@ -4,6 +4,7 @@
 pub mod apq;
 pub mod graphiql;
 pub mod graphql;
+pub mod response_cache;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -39,6 +40,7 @@ pub struct AppState {
     pub limits: HttpLimits,
     pub graphiql: bool,
     pub store: Arc<dyn EventStore>,
+    pub responses: Option<Arc<response_cache::ResponseCache>>,
     pub updates: tokio::sync::broadcast::Sender<SessionUpdate>,
     pub webhooks: WebhookConfig,
 }

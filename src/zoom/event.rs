@@ -209,7 +209,7 @@ pub fn parse(body: &[u8]) -> Result<Inbound, EventError> {
             user: user()?,
         },
     };
-    let canonical = canonical_json(&value);
+    let canonical = crate::canonical::canonical_json(&value);
     let digest = Sha256::digest(canonical.as_bytes()).into();
     Ok(Inbound::Event(Box::new(ZoomEvent {
         kind,
@@ -305,42 +305,6 @@ fn role(map: &Map<String, Value>) -> Result<Option<ZoomRole>, EventError> {
             why: format!("`{}` is not customer or agent", truncate(other)),
         }),
     }
-}
-
-/// JSON with object keys sorted at every level: one text per value.
-pub fn canonical_json(value: &Value) -> String {
-    fn write(value: &Value, out: &mut String) {
-        match value {
-            Value::Object(map) => {
-                let mut keys: Vec<&String> = map.keys().collect();
-                keys.sort();
-                out.push('{');
-                for (i, key) in keys.into_iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    out.push_str(&Value::String(key.clone()).to_string());
-                    out.push(':');
-                    write(&map[key], out);
-                }
-                out.push('}');
-            }
-            Value::Array(items) => {
-                out.push('[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    write(item, out);
-                }
-                out.push(']');
-            }
-            other => out.push_str(&other.to_string()),
-        }
-    }
-    let mut out = String::new();
-    write(value, &mut out);
-    out
 }
 
 #[cfg(test)]

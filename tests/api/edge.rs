@@ -418,7 +418,8 @@ async fn metrics_count_requests_upstream_calls_and_the_cache() {
         .expect("text");
 
     for needle in [
-        "cobrowse_gateway_graphql_requests_total{operation=\"Dashboard\",outcome=\"ok\"} 2",
+        "cobrowse_gateway_graphql_requests_total{operation=\"Dashboard\",outcome=\"ok\"} 1",
+        "cobrowse_gateway_graphql_requests_total{operation=\"Dashboard\",outcome=\"cached\"} 1",
         "cobrowse_gateway_graphql_request_duration_seconds_bucket{operation=\"Dashboard\"",
         "cobrowse_gateway_upstream_requests_total{route=\"cobrowse_listing\",status=\"200\"} 1",
         "cobrowse_gateway_upstream_requests_total{route=\"users\",status=\"200\"} 1",
@@ -523,4 +524,83 @@ async fn a_browser_opening_graphql_gets_graphiql_from_the_same_origin() {
         .to_str()
         .expect("ascii")
         .starts_with("text/javascript"));
+}
+
+#[tokio::test]
+async fn repeated_queries_are_served_from_the_response_cache_until_a_mutation() {
+    let app = spawn_app().await;
+    let ids = app.active_conversation_ids().await;
+    let query = "query One($id: String!) { conversation(conversationId: $id) { participants { participantId purpose state } } }";
+    let post = |id: &str| {
+        app.post_raw(
+            None,
+            Some("application/json"),
+            json!({ "query": query, "variables": { "id": id } }).to_string(),
+        )
+    };
+
+    let first = post(&ids[0]).await;
+    assert!(first.headers().get("x-cache").is_none(), "computed");
+    let first = first.text().await.expect("body");
+    let second = post(&ids[0]).await;
+    assert_eq!(second.headers()["x-cache"], "HIT");
+    let max_age: u64 = second.headers()[CACHE_CONTROL]
+        .to_str()
+        .expect("ascii")
+        .strip_prefix("public, max-age=")
+        .expect("public")
+        .parse()
+        .expect("seconds");
+    assert!(max_age <= 5);
+    assert_eq!(second.text().await.expect("body"), first, "the same bytes");
+    assert!(
+        post(&ids[1]).await.headers().get("x-cache").is_none(),
+        "other variables, other entry"
+    );
+
+    // A mutation makes every kept response stale.
+    let customer = serde_json::from_str::<Value>(&first).expect("json")["data"]["conversation"]
+        ["participants"]
+        .as_array()
+        .expect("participants")
+        .iter()
+        .find(|p| p["purpose"] == "CUSTOMER")
+        .expect("customer")["participantId"]
+        .clone();
+    app.data(
+        "mutation($c: String!, $p: String!) { disconnectParticipant(conversationId: $c, participantId: $p) { state } }",
+        json!({ "c": ids[0], "p": customer }),
+    )
+    .await;
+    let after = post(&ids[0]).await;
+    assert!(
+        after.headers().get("x-cache").is_none(),
+        "recomputed after the mutation"
+    );
+    assert!(after.text().await.expect("body").contains("DISCONNECTED"));
+}
+
+#[tokio::test]
+async fn the_response_cache_can_be_turned_off() {
+    let app = spawn_with(Options {
+        settings: vec![("server.response_cache", "false".into())],
+        ..Options::default()
+    })
+    .await;
+    let post = || {
+        app.post_raw(
+            None,
+            Some("application/json"),
+            json!({ "query": DASHBOARD }).to_string(),
+        )
+    };
+    post().await;
+
+    let again = post().await;
+
+    assert!(again.headers().get("x-cache").is_none());
+    assert!(again.headers()[CACHE_CONTROL]
+        .to_str()
+        .expect("ascii")
+        .starts_with("public, max-age="));
 }
