@@ -318,7 +318,12 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<()> {
         ..Faults::default()
     };
     // Nothing may answer from memory: no response cache, data cache emptied.
-    let cold = start(&options, latency.clone(), &[("server.response_cache", "false")]).await?;
+    let cold = start(
+        &options,
+        latency.clone(),
+        &[("server.response_cache", "false")],
+    )
+    .await?;
     reset(&cold.sim).await?;
     let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("bounds");
     for _ in 0..options.cold_queries {
