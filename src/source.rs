@@ -156,12 +156,13 @@ impl Source {
         &self,
         ids: &[Arc<str>],
     ) -> Result<HashMap<Arc<str>, Arc<T>>, SharedError> {
-        let mut found = HashMap::with_capacity(ids.len());
+        let mut unique: Vec<&Arc<str>> = ids.iter().collect();
+        unique.sort_unstable();
+        unique.dedup();
+        let mut found = HashMap::with_capacity(unique.len());
+        // Sorted, so identical sets make identical single-flight keys.
         let mut missing: Vec<Arc<str>> = Vec::new();
-        for id in ids {
-            if found.contains_key(id) || missing.contains(id) {
-                continue;
-            }
+        for id in unique {
             match self.cache.get::<T>(self.scope, id).await {
                 Some(value) => {
                     found.insert(Arc::clone(id), value);
@@ -172,7 +173,6 @@ impl Source {
         if missing.is_empty() {
             return Ok(found);
         }
-        missing.sort_unstable();
         let flights = missing.chunks(BULK_PAGE_SIZE).map(|chunk| {
             let key: BulkKey = (self.scope, T::KIND, chunk.into());
             self.bulk.run(key, || {

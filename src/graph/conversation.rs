@@ -611,10 +611,7 @@ impl Participant {
     }
     /// The external contact this participant is (customers).
     async fn external_contact(&self) -> Option<EntityRefObject<'_>> {
-        if let Some(contact) = self.media().and_then(|m| m.external_contact.as_ref()) {
-            return Some(EntityRefObject(contact));
-        }
-        None
+        self.media()?.external_contact.as_ref().map(EntityRefObject)
     }
     /// The external contact's id, from whichever upstream shape has it.
     async fn external_contact_id(&self) -> Option<&str> {

@@ -295,28 +295,24 @@ async fn killing_the_gateway_right_after_a_2xx_loses_no_event() {
             .expect("answers");
         assert_eq!(response.status(), reqwest::StatusCode::OK);
     }
-    let before: serde_json::Value = client
-        .post(format!("{base}/graphql"))
-        .json(&query)
-        .send()
-        .await
-        .expect("answers")
-        .json()
-        .await
-        .expect("json");
+    let read = |base: String| {
+        let (client, query) = (client.clone(), query.clone());
+        async move {
+            let response = client
+                .post(format!("{base}/graphql"))
+                .json(&query)
+                .send()
+                .await
+                .expect("answers");
+            response.json::<serde_json::Value>().await.expect("json")
+        }
+    };
+    let before = read(base).await;
     // SIGKILL right after the last 2xx: no chance to flush anything more.
     first.kill().await.expect("killed");
 
     let (mut second, base, _, _) = start(gateway()).await;
-    let after: serde_json::Value = client
-        .post(format!("{base}/graphql"))
-        .json(&query)
-        .send()
-        .await
-        .expect("answers")
-        .json()
-        .await
-        .expect("json");
+    let after = read(base).await;
     second.kill().await.expect("killed");
 
     assert_eq!(

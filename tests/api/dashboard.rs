@@ -130,8 +130,9 @@ async fn a_hundred_concurrent_identical_cold_queries_cost_the_same_calls_as_one(
 
 #[tokio::test]
 async fn cold_latency_is_about_three_upstream_round_trips_whatever_the_number_of_conversations() {
-    let latency = Duration::from_millis(120);
-    let mut elapsed = Vec::new();
+    // Long enough that the gateway's own work (a debug build on a busy
+    // 2-core machine) stays small beside it.
+    let latency = Duration::from_millis(250);
     for conversations in [4, 40] {
         let app = spawn_with(Options {
             conversations,
@@ -146,15 +147,15 @@ async fn cold_latency_is_about_three_upstream_round_trips_whatever_the_number_of
         let data = app.data(DASHBOARD, json!({})).await;
         let took = started.elapsed();
         assert!(listed(&data) >= conversations / 2, "{conversations} seeded");
-        elapsed.push(took);
         // Three round trips: the listing, the conversations (concurrently),
         // then users and queues (concurrently).
         assert!(
             took >= latency * 3,
             "{conversations} conversations took {took:?}"
         );
+        // Fetched one after another, 40 conversations would take 40 more.
         assert!(
-            took < latency * 4 + Duration::from_millis(150),
+            took < latency * 4,
             "{conversations} conversations took {took:?}"
         );
     }
