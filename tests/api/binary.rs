@@ -63,6 +63,25 @@ pub(crate) async fn start(
     (child, base, seen, logs)
 }
 
+/// Posts a GraphQL query to a running binary at `base`.
+async fn post_query(base: &str, query: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{base}/graphql"))
+        .json(&serde_json::json!({ "query": query }))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("the gateway answers: {e:?}"))
+}
+
+/// Posts a GraphQL query to a running binary and returns the whole body.
+async fn query_json(base: &str, query: &str) -> serde_json::Value {
+    post_query(base, query)
+        .await
+        .json()
+        .await
+        .expect("a JSON body")
+}
+
 #[tokio::test]
 async fn with_no_configuration_it_serves_demo_data_from_the_built_in_simulator() {
     let (mut child, base, printed, _logs) = start(command(&["--listen", "127.0.0.1:0"])).await;
@@ -71,15 +90,11 @@ async fn with_no_configuration_it_serves_demo_data_from_the_built_in_simulator()
         "{printed:?}"
     );
 
-    let body: serde_json::Value = reqwest::Client::new()
-        .post(format!("{base}/graphql"))
-        .json(&serde_json::json!({ "query": "{ activeCobrowseConversations { totalCount nodes { participants { user { name } } } } }" }))
-        .send()
-        .await
-        .expect("answers")
-        .json()
-        .await
-        .expect("json");
+    let body = query_json(
+        &base,
+        "{ activeCobrowseConversations { totalCount nodes { participants { user { name } } } } }",
+    )
+    .await;
     assert!(body.get("errors").is_none(), "{body:#}");
     assert!(
         body["data"]["activeCobrowseConversations"]["totalCount"]
@@ -97,15 +112,11 @@ async fn with_no_configuration_it_serves_demo_data_from_the_built_in_simulator()
     // 200, so it shows up within a few polls.
     let mut zoom = 0;
     for _ in 0..50 {
-        let body: serde_json::Value = reqwest::Client::new()
-            .post(format!("{base}/graphql"))
-            .json(&serde_json::json!({ "query": "{ cobrowseSessions(filter: { provider: ZOOM }) { totalCount } }" }))
-            .send()
-            .await
-            .expect("answers")
-            .json()
-            .await
-            .expect("json");
+        let body = query_json(
+            &base,
+            "{ cobrowseSessions(filter: { provider: ZOOM }) { totalCount } }",
+        )
+        .await;
         zoom = body["data"]["cobrowseSessions"]["totalCount"]
             .as_u64()
             .unwrap_or(0);
@@ -187,12 +198,7 @@ async fn secrets_never_appear_in_logs() {
         .env("COBROWSE_LOG_FILTER", "debug")
         .env("COBROWSE_LOG_FORMAT", "json");
     let (mut child, base, printed, logs) = start(cmd).await;
-    reqwest::Client::new()
-        .post(format!("{base}/graphql"))
-        .json(&serde_json::json!({ "query": "{ activeCobrowseConversations { totalCount } }" }))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("the gateway answers: {e:?}"));
+    post_query(&base, "{ activeCobrowseConversations { totalCount } }").await;
     child.kill().await.expect("stops");
     let logs = format!(
         "{}{}",
@@ -220,12 +226,11 @@ async fn every_log_line_about_an_upstream_call_has_the_request_id_and_the_correl
     cmd.env("COBROWSE_LOG_FORMAT", "json")
         .env("COBROWSE_LOG_FILTER", "cobrowse_gateway=debug");
     let (mut child, base, _printed, logs) = start(cmd).await;
-    let response = reqwest::Client::new()
-        .post(format!("{base}/graphql"))
-        .json(&serde_json::json!({ "query": "{ activeCobrowseConversations { nodes { participants { user { name } queue { name } cobrowseSessions { state } } } } }" }))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("the gateway answers: {e:?}"));
+    let response = post_query(
+        &base,
+        "{ activeCobrowseConversations { nodes { participants { user { name } queue { name } cobrowseSessions { state } } } } }",
+    )
+    .await;
     let request_id = response.headers()["x-request-id"]
         .to_str()
         .expect("ascii")
@@ -275,7 +280,7 @@ async fn killing_the_gateway_right_after_a_2xx_loses_no_event() {
         cmd
     };
     let client = reqwest::Client::new();
-    let query = serde_json::json!({ "query": "{ cobrowseSessions(filter: { provider: ZOOM }) { nodes { providerSessionId state startTime endTime pin participants { name role connections { connectionId joinTime leaveTime leaveReason } } } } }" });
+    let query = "{ cobrowseSessions(filter: { provider: ZOOM }) { nodes { providerSessionId state startTime endTime pin participants { name role connections { connectionId joinTime leaveTime leaveReason } } } } }";
 
     let (mut first, base, _, _) = start(gateway()).await;
     let events = crate::webhooks::session_events("durable", "Noah", "2026-11-22T09:00:00Z");
@@ -295,24 +300,12 @@ async fn killing_the_gateway_right_after_a_2xx_loses_no_event() {
             .expect("answers");
         assert_eq!(response.status(), reqwest::StatusCode::OK);
     }
-    let read = |base: String| {
-        let (client, query) = (client.clone(), query.clone());
-        async move {
-            let response = client
-                .post(format!("{base}/graphql"))
-                .json(&query)
-                .send()
-                .await
-                .expect("answers");
-            response.json::<serde_json::Value>().await.expect("json")
-        }
-    };
-    let before = read(base).await;
+    let before = query_json(&base, query).await;
     // SIGKILL right after the last 2xx: no chance to flush anything more.
     first.kill().await.expect("killed");
 
     let (mut second, base, _, _) = start(gateway()).await;
-    let after = read(base).await;
+    let after = query_json(&base, query).await;
     second.kill().await.expect("killed");
 
     assert_eq!(
