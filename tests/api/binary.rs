@@ -276,7 +276,9 @@ async fn killing_the_gateway_right_after_a_2xx_loses_no_event() {
     let gateway = || {
         let mut cmd = command(&["--listen", "127.0.0.1:0"]);
         cmd.env("COBROWSE_STORE_PATH", &store)
-            .env("COBROWSE_ZOOM_WEBHOOK_SECRET", "durable-secret");
+            .env("COBROWSE_ZOOM_WEBHOOK_SECRET", "durable-secret")
+            // The session has fixed dates: keep it whatever today is.
+            .env("COBROWSE_STORE_RETENTION", "36500d");
         cmd
     };
     let client = reqwest::Client::new();

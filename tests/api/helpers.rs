@@ -103,6 +103,9 @@ pub fn settings_for(
             "store.path",
             dir.join("events.sqlite").display().to_string(),
         ),
+        // Test sessions have fixed dates; a 30-day retention would purge them
+        // at start-up (and, as time passes, in every test).
+        ("store.retention", "36500d".into()),
         ("webhooks.zoom_secret", ZOOM_SECRET.into()),
         ("server.listen", "127.0.0.1:0".into()),
         ("upstream.url", sim.url()),
