@@ -82,10 +82,7 @@ fn check(status: reqwest::StatusCode, body: &[u8]) -> Result<(), String> {
 
 /// Runs `concurrency` clients posting `body` to `url` for `duration`.
 pub async fn load(url: &str, body: Bytes, concurrency: usize, duration: Duration) -> LoadReport {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(concurrency)
-        .build()
-        .expect("client");
+    let client = client(concurrency);
     let failures = Arc::new(AtomicU64::new(0));
     let first_failure = Arc::new(std::sync::Mutex::new(None::<String>));
     let started = Instant::now();
@@ -143,9 +140,47 @@ pub async fn load(url: &str, body: Bytes, concurrency: usize, duration: Duration
     }
 }
 
+/// The API key bench clients send (made afresh for each run).
+fn bench_key() -> &'static str {
+    static KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    KEY.get_or_init(crate::auth::api_keys::generate)
+}
+
+/// A client that authenticates as the bench's caller, as a real one would.
+fn client(pool: usize) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {}", bench_key())
+            .parse()
+            .expect("a key is a valid header"),
+    );
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(pool)
+        .default_headers(headers)
+        .build()
+        .expect("client")
+}
+
+/// The keys file bench gateways read: the bench's key with the read scope.
+fn keys_file() -> anyhow::Result<std::path::PathBuf> {
+    static PATH: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    if let Some(path) = PATH.get() {
+        return Ok(path.clone());
+    }
+    let path =
+        std::env::temp_dir().join(format!("cobrowse-bench-keys-{}.toml", std::process::id()));
+    std::fs::write(
+        &path,
+        crate::auth::api_keys::entry("bench", bench_key(), &["read"]),
+    )?;
+    Ok(PATH.get_or_init(|| path).clone())
+}
+
 fn settings_for(sim: &Simulator, extra: &[(&str, &str)]) -> anyhow::Result<Settings> {
     let mut layers = Layers::defaults();
     let url = sim.url();
+    let keys = keys_file()?.display().to_string();
     for (path, value) in [
         ("server.listen", "127.0.0.1:0"),
         ("upstream.url", url.as_str()),
@@ -154,6 +189,9 @@ fn settings_for(sim: &Simulator, extra: &[(&str, &str)]) -> anyhow::Result<Setti
         ("upstream.client_secret", sim.client_secret().expose()),
         ("upstream.max_in_flight", "64"),
         ("log.filter", "warn"),
+        ("auth.api_keys_file", keys.as_str()),
+        // One caller makes every request here: no per-caller limit.
+        ("limits.requests_per_second", "0"),
     ]
     .into_iter()
     .chain(extra.iter().copied())
@@ -238,7 +276,7 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<()> {
     let body = Bytes::from(
         serde_json::json!({ "query": DASHBOARD, "operationName": "Dashboard" }).to_string(),
     );
-    let client = reqwest::Client::new();
+    let client = client(1);
     let mut failed = 0u64;
     println!(
         "cobrowse-gateway bench: {} conversations seeded, {} clients, {} s per load run",

@@ -46,6 +46,10 @@ enum Command {
     Simulate(SimulateArgs),
     /// Print the GraphQL schema (SDL) and exit.
     Schema,
+    /// Make a new API key: prints the key (give it to the caller; it is
+    /// shown once) and the entry for auth.api_keys_file (which holds only
+    /// its SHA-256).
+    ApiKey(ApiKeyArgs),
     /// Measure the gateway: warm and cold dashboard queries, single-flight,
     /// memory. Starts its own simulator and gateways on loopback.
     Bench(BenchArgs),
@@ -68,6 +72,16 @@ struct BenchArgs {
     /// Concurrent identical cold queries of the single-flight run.
     #[arg(long, default_value_t = 500)]
     single_flight: usize,
+}
+
+#[derive(clap::Args)]
+struct ApiKeyArgs {
+    /// The key's id (callers are known by it in logs and rate limits).
+    #[arg(long)]
+    id: String,
+    /// Scopes: read, write, webhooks:admin (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "read")]
+    scopes: Vec<String>,
 }
 
 #[derive(clap::Args)]
@@ -164,6 +178,9 @@ async fn main() -> ExitCode {
         print!("{}", graph::sdl());
         return ExitCode::SUCCESS;
     }
+    if let Some(Command::ApiKey(args)) = &cli.command {
+        return api_key(args);
+    }
     let mut settings = match overrides(&cli)
         .and_then(|o| Settings::load(cli.config.as_deref(), &o).map_err(|e| e.to_string()))
     {
@@ -201,6 +218,29 @@ async fn main() -> ExitCode {
     }
 }
 
+fn api_key(args: &ApiKeyArgs) -> ExitCode {
+    use cobrowse_gateway::auth::{api_keys, Permissions};
+    if args.id.trim().is_empty() {
+        eprintln!("error: --id must not be empty");
+        return ExitCode::from(2);
+    }
+    if let Some(bad) = args
+        .scopes
+        .iter()
+        .find(|s| Permissions::parse_scope(s).is_none())
+    {
+        eprintln!("error: unknown scope {bad:?}; use read, write or webhooks:admin");
+        return ExitCode::from(2);
+    }
+    let key = api_keys::generate();
+    let scopes: Vec<&str> = args.scopes.iter().map(String::as_str).collect();
+    say(&format!(
+        "API key (shown once; send it as `Authorization: Bearer <key>` or `X-API-Key: <key>`):\n  {key}\n\nAdd this to auth.api_keys_file:\n\n{}",
+        api_keys::entry(&args.id, &key, &scopes)
+    ));
+    ExitCode::SUCCESS
+}
+
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let gateway = Gateway::build(settings).await?;
     let base = format!("http://{}", gateway.local_addr());
@@ -214,6 +254,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     if gateway.plays_demo_zoom() {
         banner +=
             "demo mode: playing Zoom Cobrowse sessions into /webhooks/zoom (one event every 3 s)\n";
+    }
+    if gateway.is_open() {
+        banner += "WARNING: authentication is off (demo mode without auth settings): anyone who can reach this port may read and change everything\n";
     }
     banner += &format!("cobrowse-gateway listening on {base}\n  GraphQL:  {base}/graphql\n  GraphiQL: {base}/graphiql\n");
     say(&banner);

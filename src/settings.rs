@@ -38,11 +38,21 @@ macro_rules! settings_table {
 settings_table! {
     "server.listen", "COBROWSE_LISTEN", Some("127.0.0.1:8080"), "Address the gateway listens on.";
     "server.request_timeout", "COBROWSE_SERVER_REQUEST_TIMEOUT", Some("30s"), "Longest time one GraphQL request may take.";
+    "server.shutdown_grace", "COBROWSE_SERVER_SHUTDOWN_GRACE", Some("10s"), "On SIGTERM: how long requests in flight may take to finish before the gateway stops anyway.";
     "server.max_body_bytes", "COBROWSE_SERVER_MAX_BODY_BYTES", Some("1048576"), "Largest request body accepted (larger: 413).";
     "server.persisted_queries_max_bytes", "COBROWSE_SERVER_PERSISTED_QUERIES_MAX_BYTES", Some("8388608"), "Bytes of query text the automatic persisted query store holds.";
     "server.graphiql", "COBROWSE_SERVER_GRAPHIQL", Some("true"), "Serve GraphiQL at /graphiql (and to browsers opening /graphql).";
     "server.response_cache", "COBROWSE_SERVER_RESPONSE_CACHE", Some("true"), "Keep successful query responses for as long as their Cache-Control max-age.";
+    "server.introspection", "COBROWSE_SERVER_INTROSPECTION", Some("true"), "Answer introspection queries (`__schema`, `__type`). Turn off in production if the schema is not public; GraphiQL needs it.";
     "server.response_cache_max_bytes", "COBROWSE_SERVER_RESPONSE_CACHE_MAX_BYTES", Some("33554432"), "Bytes of response bodies the response cache holds.";
+    "auth.mode", "COBROWSE_AUTH_MODE", Some("service"), "`service`: callers authenticate to the gateway (JWT or API key), upstream is read with the gateway's credentials. `passthrough`: callers send their own upstream bearer token.";
+    "auth.api_keys_file", "COBROWSE_AUTH_API_KEYS_FILE", None, "TOML file of API keys (`[[key]] id, sha256, scopes`); make keys with `cobrowse-gateway api-key`.";
+    "auth.jwt_secret", "COBROWSE_AUTH_JWT_SECRET", None, "Shared secret of HS256 bearer JWTs. Never logged.";
+    "auth.jwks_file", "COBROWSE_AUTH_JWKS_FILE", None, "JWK set (JSON) of the RS256/ES256 public keys bearer JWTs are signed with.";
+    "auth.jwt_issuer", "COBROWSE_AUTH_JWT_ISSUER", None, "The `iss` every JWT must carry (required when JWTs are accepted).";
+    "auth.jwt_audience", "COBROWSE_AUTH_JWT_AUDIENCE", None, "The `aud` every JWT must carry (required when JWTs are accepted).";
+    "auth.jwt_leeway", "COBROWSE_AUTH_JWT_LEEWAY", Some("30s"), "Clock skew allowed on `exp` and `nbf`.";
+    "auth.token_check_ttl", "COBROWSE_AUTH_TOKEN_CHECK_TTL", Some("60s"), "Passthrough: how long upstream's acceptance of a caller's token is trusted before it is checked again.";
     "upstream.url", "COBROWSE_UPSTREAM_URL", None, "PureCloud API base URL, e.g. https://api.mypurecloud.com. Unset: demo mode with the built-in simulator.";
     "upstream.login_url", "COBROWSE_LOGIN_URL", None, "OAuth base URL. Default: the API URL with `api.` replaced by `login.`.";
     "upstream.client_id", "COBROWSE_CLIENT_ID", None, "OAuth client-credentials client id (required with upstream.url).";
@@ -62,6 +72,11 @@ settings_table! {
     "cache.directory_ttl", "COBROWSE_CACHE_DIRECTORY_TTL", Some("10m"), "Time to live of users, queues and wrap-up codes.";
     "limits.max_depth", "COBROWSE_LIMITS_MAX_DEPTH", Some("16"), "Deepest GraphQL selection accepted.";
     "limits.max_complexity", "COBROWSE_LIMITS_MAX_COMPLEXITY", Some("5000"), "Largest GraphQL query complexity accepted.";
+    "limits.max_aliases", "COBROWSE_LIMITS_MAX_ALIASES", Some("40"), "Most aliased fields in one GraphQL document.";
+    "limits.max_root_fields", "COBROWSE_LIMITS_MAX_ROOT_FIELDS", Some("10"), "Most fields at the root of one operation.";
+    "limits.max_document_bytes", "COBROWSE_LIMITS_MAX_DOCUMENT_BYTES", Some("32768"), "Longest GraphQL document (query text) accepted.";
+    "limits.requests_per_second", "COBROWSE_LIMITS_REQUESTS_PER_SECOND", Some("50"), "Sustained GraphQL requests per second per caller (a token bucket); 0 means no limit.";
+    "limits.request_burst", "COBROWSE_LIMITS_REQUEST_BURST", Some("100"), "Requests a caller may make at once above the sustained rate.";
     "limits.max_page_size", "COBROWSE_LIMITS_MAX_PAGE_SIZE", Some("100"), "Largest `first`/`last` of a connection.";
     "webhooks.zoom_secret", "COBROWSE_ZOOM_WEBHOOK_SECRET", None, "Zoom webhook secret token (signs deliveries). Unset: /webhooks/zoom answers 503. Never logged.";
     "webhooks.max_skew", "COBROWSE_WEBHOOKS_MAX_SKEW", Some("5m"), "Largest difference between a delivery's timestamp and now.";
@@ -83,6 +98,7 @@ pub const CONFIG_ENV: &str = "COBROWSE_CONFIG";
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     pub server: ServerSettings,
+    pub auth: AuthSettings,
     pub upstream: UpstreamSettings,
     pub cache: CacheSettings,
     pub limits: LimitSettings,
@@ -100,6 +116,8 @@ pub struct ServerSettings {
     pub listen: SocketAddr,
     #[serde(deserialize_with = "de::duration")]
     pub request_timeout: Duration,
+    #[serde(deserialize_with = "de::duration")]
+    pub shutdown_grace: Duration,
     #[serde(deserialize_with = "de::positive")]
     pub max_body_bytes: usize,
     #[serde(deserialize_with = "de::positive")]
@@ -108,8 +126,51 @@ pub struct ServerSettings {
     pub graphiql: bool,
     #[serde(deserialize_with = "de::parsed")]
     pub response_cache: bool,
+    #[serde(deserialize_with = "de::parsed")]
+    pub introspection: bool,
     #[serde(deserialize_with = "de::positive")]
     pub response_cache_max_bytes: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    #[serde(deserialize_with = "de::parsed")]
+    pub mode: AuthMode,
+    #[serde(default)]
+    pub api_keys_file: Option<std::path::PathBuf>,
+    #[serde(default)]
+    pub jwt_secret: Option<Secret>,
+    #[serde(default)]
+    pub jwks_file: Option<std::path::PathBuf>,
+    #[serde(default)]
+    pub jwt_issuer: Option<String>,
+    #[serde(default)]
+    pub jwt_audience: Option<String>,
+    #[serde(deserialize_with = "de::duration")]
+    pub jwt_leeway: Duration,
+    #[serde(deserialize_with = "de::duration")]
+    pub token_check_ttl: Duration,
+}
+
+/// How callers authenticate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    Service,
+    Passthrough,
+}
+
+impl FromStr for AuthMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "service" => Ok(Self::Service),
+            "passthrough" => Ok(Self::Passthrough),
+            other => Err(format!(
+                "expected `service` or `passthrough`, got `{other}`"
+            )),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -163,6 +224,16 @@ pub struct LimitSettings {
     pub max_depth: usize,
     #[serde(deserialize_with = "de::positive")]
     pub max_complexity: usize,
+    #[serde(deserialize_with = "de::positive")]
+    pub max_aliases: usize,
+    #[serde(deserialize_with = "de::positive")]
+    pub max_root_fields: usize,
+    #[serde(deserialize_with = "de::positive")]
+    pub max_document_bytes: usize,
+    #[serde(deserialize_with = "de::parsed")]
+    pub requests_per_second: f64,
+    #[serde(deserialize_with = "de::positive")]
+    pub request_burst: u32,
     #[serde(deserialize_with = "de::positive")]
     pub max_page_size: usize,
 }
@@ -468,6 +539,18 @@ impl Settings {
                 "must not exceed upstream.max_backoff",
             );
         }
+        if !(self.limits.requests_per_second.is_finite() && self.limits.requests_per_second >= 0.0)
+        {
+            return fail("limits.requests_per_second", "must be a number, 0 or more");
+        }
+        if self
+            .auth
+            .jwt_secret
+            .as_ref()
+            .is_some_and(|s| s.expose().len() < 32)
+        {
+            return fail("auth.jwt_secret", "must be at least 32 characters");
+        }
         if self
             .webhooks
             .zoom_secret
@@ -483,6 +566,7 @@ impl Settings {
             ("cache.directory_ttl", self.cache.directory_ttl),
             ("upstream.timeout", up.timeout),
             ("server.request_timeout", self.server.request_timeout),
+            ("auth.token_check_ttl", self.auth.token_check_ttl),
         ] {
             if ttl.is_zero() {
                 return fail(path, "must be longer than zero");

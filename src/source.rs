@@ -1,7 +1,11 @@
 //! The data layer resolvers call: upstream reads through the cache.
 //!
-//! A [`Source`] pairs the PureCloud client with the cache and the credential
-//! scope of the client. Single reads go through moka's per-key single-flight;
+//! A [`Source`] pairs the PureCloud client and the cache with the [`Access`]
+//! of one caller: the credential its calls carry and the scope its cache
+//! entries are keyed by. The gateway holds one bound to its own credentials;
+//! a request in passthrough mode gets one bound to its caller's token
+//! ([`Source::with_access`]), so neither its cache entries nor its flights
+//! are ever shared with another caller. Single reads go through moka's per-key single-flight;
 //! bulk reads (users, queues) serve what the cache has and fetch the rest in
 //! chunks of [`BULK_PAGE_SIZE`], with identical concurrent bulk fetches
 //! coalesced by a [`singleflight::Group`]. Mutations invalidate what they
@@ -15,7 +19,7 @@ use futures::future::try_join_all;
 use crate::cache::{ActiveListing, Cache, Cacheable, Kind, Scope, Value, WrapupCodes};
 use crate::singleflight;
 use crate::upstream::model::*;
-use crate::upstream::{Entity, Fetched, PureCloud, UpstreamError, BULK_PAGE_SIZE};
+use crate::upstream::{Credential, Entity, Fetched, PureCloud, UpstreamError, BULK_PAGE_SIZE};
 
 /// An upstream error shared between the callers of one flight.
 pub type SharedError = Arc<UpstreamError>;
@@ -23,44 +27,86 @@ pub type SharedError = Arc<UpstreamError>;
 type BulkKey = (Scope, Kind, Arc<[Arc<str>]>);
 type BulkResult = Result<Arc<Vec<(Arc<str>, Value)>>, SharedError>;
 
-/// Upstream reads and writes, cached and coalesced.
+/// The credential a caller's upstream calls carry, and the cache scope
+/// that credential's data lives under.
+#[derive(Clone, Debug)]
+pub struct Access {
+    pub credential: Credential,
+    pub scope: Scope,
+}
+
+/// Upstream reads and writes, cached and coalesced, on behalf of one
+/// [`Access`]. Cheap to clone.
+#[derive(Clone)]
 pub struct Source {
+    shared: Arc<Shared>,
+    access: Access,
+}
+
+struct Shared {
     client: PureCloud,
     cache: Cache,
-    scope: Scope,
     bulk: singleflight::Group<BulkKey, BulkResult>,
 }
 
 impl Source {
-    /// A source reading with `client`, whose credentials are `scope`.
+    /// A source reading with the gateway's own credentials, whose data is
+    /// cached under `scope`.
     pub fn new(client: PureCloud, cache: Cache, scope: Scope) -> Self {
         Self {
-            client,
-            cache,
-            scope,
-            bulk: singleflight::Group::default(),
+            shared: Arc::new(Shared {
+                client,
+                cache,
+                bulk: singleflight::Group::default(),
+            }),
+            access: Access {
+                credential: Credential::Service,
+                scope,
+            },
         }
+    }
+
+    /// The same client and cache on behalf of another caller.
+    pub fn with_access(&self, access: Access) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+            access,
+        }
+    }
+
+    /// Whose credentials this source reads with.
+    pub fn access(&self) -> &Access {
+        &self.access
     }
 
     /// The client underneath (for readiness checks and counters).
     pub fn client(&self) -> &PureCloud {
-        &self.client
+        &self.shared.client
     }
 
     /// The credential scope of every read.
     pub fn scope(&self) -> Scope {
-        self.scope
+        self.access.scope
     }
 
     /// The cache underneath.
     pub fn cache(&self) -> &Cache {
-        &self.cache
+        &self.shared.cache
+    }
+
+    fn credential(&self) -> &Credential {
+        &self.access.credential
     }
 
     /// A whole conversation.
     pub async fn conversation(&self, id: &str) -> Result<Arc<Conversation>, SharedError> {
-        self.cache
-            .get_or_fetch(self.scope, id, self.client.conversation(id))
+        self.shared
+            .cache
+            .get_or_fetch(
+                self.scope(),
+                id,
+                self.client().conversation(self.credential(), id),
+            )
             .await
     }
 
@@ -69,33 +115,47 @@ impl Source {
         &self,
         id: &str,
     ) -> Result<Arc<CobrowseConversation>, SharedError> {
-        self.cache
-            .get_or_fetch(self.scope, id, self.client.cobrowse_conversation(id))
+        self.shared
+            .cache
+            .get_or_fetch(
+                self.scope(),
+                id,
+                self.client().cobrowse_conversation(self.credential(), id),
+            )
             .await
     }
 
     /// The active co-browse conversations.
     pub async fn active_listing(&self) -> Result<Arc<ActiveListing>, SharedError> {
         let fetch = async {
-            let listing = self.client.cobrowse_conversations().await?;
+            let listing = self
+                .client()
+                .cobrowse_conversations(self.credential())
+                .await?;
             Ok(Fetched {
                 value: ActiveListing(listing.value.into_iter().map(Arc::new).collect()),
                 bytes: listing.bytes,
             })
         };
-        self.cache.get_or_fetch(self.scope, "", fetch).await
+        self.shared
+            .cache
+            .get_or_fetch(self.scope(), "", fetch)
+            .await
     }
 
     /// Every wrap-up code of the organisation.
     pub async fn wrapup_codes(&self) -> Result<Arc<WrapupCodes>, SharedError> {
         let fetch = async {
-            let codes = self.client.wrapup_codes().await?;
+            let codes = self.client().wrapup_codes(self.credential()).await?;
             Ok(Fetched {
                 value: WrapupCodes(codes.value),
                 bytes: codes.bytes,
             })
         };
-        self.cache.get_or_fetch(self.scope, "", fetch).await
+        self.shared
+            .cache
+            .get_or_fetch(self.scope(), "", fetch)
+            .await
     }
 
     /// Users by id; ids upstream does not know are absent from the map.
@@ -121,8 +181,8 @@ impl Source {
         participant_id: &str,
         body: &MediaParticipantRequest,
     ) -> Result<(), UpstreamError> {
-        self.client
-            .patch_participant(conversation_id, participant_id, body)
+        self.client()
+            .patch_participant(self.credential(), conversation_id, participant_id, body)
             .await?;
         self.forget_conversation(conversation_id).await;
         Ok(())
@@ -135,8 +195,8 @@ impl Source {
         participant_id: &str,
         body: &ParticipantAttributes,
     ) -> Result<(), UpstreamError> {
-        self.client
-            .patch_participant_attributes(conversation_id, participant_id, body)
+        self.client()
+            .patch_participant_attributes(self.credential(), conversation_id, participant_id, body)
             .await?;
         self.forget_conversation(conversation_id).await;
         Ok(())
@@ -144,10 +204,11 @@ impl Source {
 
     async fn forget_conversation(&self, id: &str) {
         for kind in [Kind::Conversation, Kind::CobrowseConversation] {
-            self.cache.invalidate(self.scope, kind, id).await;
+            self.shared.cache.invalidate(self.scope(), kind, id).await;
         }
-        self.cache
-            .invalidate(self.scope, Kind::ActiveListing, "")
+        self.shared
+            .cache
+            .invalidate(self.scope(), Kind::ActiveListing, "")
             .await;
     }
 
@@ -163,7 +224,7 @@ impl Source {
         // Sorted, so identical sets make identical single-flight keys.
         let mut missing: Vec<Arc<str>> = Vec::new();
         for id in unique {
-            match self.cache.get::<T>(self.scope, id).await {
+            match self.shared.cache.get::<T>(self.scope(), id).await {
                 Some(value) => {
                     found.insert(Arc::clone(id), value);
                 }
@@ -174,11 +235,12 @@ impl Source {
             return Ok(found);
         }
         let flights = missing.chunks(BULK_PAGE_SIZE).map(|chunk| {
-            let key: BulkKey = (self.scope, T::KIND, chunk.into());
-            self.bulk.run(key, || {
-                let (cache, scope) = (self.cache.clone(), self.scope);
+            let key: BulkKey = (self.scope(), T::KIND, chunk.into());
+            self.shared.bulk.run(key, || {
+                let (cache, scope) = (self.shared.cache.clone(), self.scope());
                 let chunk = chunk.to_vec();
-                let client = self.client.clone();
+                let client = self.client().clone();
+                let credential = self.credential().clone();
                 async move {
                     // A flight that finished just before this one started has
                     // filled the cache already: serve that instead.
@@ -193,7 +255,10 @@ impl Source {
                         return Ok(Arc::new(cached));
                     }
                     let ids: Vec<&str> = chunk.iter().map(|id| &**id).collect();
-                    let fetched = client.entities::<T>(&ids).await.map_err(Arc::new)?;
+                    let fetched = client
+                        .entities::<T>(&credential, &ids)
+                        .await
+                        .map_err(Arc::new)?;
                     let bytes = fetched.bytes / fetched.value.len().max(1);
                     let mut values = Vec::with_capacity(fetched.value.len());
                     for entity in fetched.value {

@@ -5,7 +5,7 @@
 //! demo mode, proves the upstream credentials, and assembles the schema.
 //! [`Gateway::run_until_stopped`] serves until the shutdown future resolves.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture as _};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -31,6 +31,9 @@ use crate::upstream::{ClientConfig, PureCloud, RetryPolicy, UpstreamError};
 pub struct Gateway {
     listener: TcpListener,
     state: AppState,
+    lifecycle: crate::http::LifecycleControl,
+    shutdown_grace: std::time::Duration,
+    introspection: bool,
     simulator: Option<Simulator>,
     retention: tokio::task::JoinHandle<()>,
     /// Demo mode: the task playing Zoom webhooks into this gateway.
@@ -65,6 +68,7 @@ impl Gateway {
         let up = &settings.upstream;
         let metrics = Arc::new(Metrics::new());
         let scope = Scope::of(&[api_url.as_str(), &client_id]);
+        let api_url_text = api_url.to_string();
         let client = PureCloud::new(
             ClientConfig {
                 api_url,
@@ -97,6 +101,12 @@ impl Gateway {
         }
         let cache = Cache::new(&settings.cache, Arc::clone(&metrics));
         let source = Arc::new(Source::new(client, cache, scope));
+        let auth = Arc::new(crate::auth::Authenticator::new(
+            &settings.auth,
+            simulator.is_some(),
+            source.access().clone(),
+            &api_url_text,
+        )?);
         let store: Arc<dyn EventStore> = Arc::new(
             SqliteStore::open(&settings.store.path)
                 .await
@@ -110,12 +120,12 @@ impl Gateway {
         let (updates, _) = tokio::sync::broadcast::channel(UPDATE_BUFFER);
         let schema = graph::schema(
             graph::SchemaData {
-                source: Arc::clone(&source),
                 store: Arc::clone(&store),
                 updates: updates.clone(),
                 agent_sessions_limit: settings.engage.agent_sessions_limit,
             },
             &settings.limits,
+            settings.server.introspection,
         );
         let retention = tokio::spawn(purge_periodically(
             Arc::clone(&store),
@@ -140,9 +150,14 @@ impl Gateway {
             }
             _ => None,
         };
+        let (lifecycle, lifecycle_control) = crate::http::Lifecycle::new();
         Ok(Self {
             listener,
+            lifecycle: lifecycle_control,
+            shutdown_grace: settings.server.shutdown_grace,
+            introspection: settings.server.introspection,
             state: AppState {
+                lifecycle,
                 schema,
                 source,
                 persisted: Arc::new(PersistedQueries::new(
@@ -152,6 +167,7 @@ impl Gateway {
                 metrics,
                 limits: HttpLimits {
                     max_body_bytes: settings.server.max_body_bytes,
+                    max_document_bytes: settings.limits.max_document_bytes,
                     request_timeout: settings.server.request_timeout,
                     schema_max_age: settings.cache.directory_ttl,
                 },
@@ -163,6 +179,12 @@ impl Gateway {
                     ))
                 }),
                 updates,
+                auth,
+                rate_limiter: crate::http::rate_limit::RateLimiter::new(
+                    settings.limits.requests_per_second,
+                    settings.limits.request_burst,
+                )
+                .map(Arc::new),
                 webhooks: WebhookConfig {
                     secret: zoom_secret,
                     max_skew: settings.webhooks.max_skew,
@@ -187,6 +209,11 @@ impl Gateway {
         self.demo_zoom.is_some()
     }
 
+    /// Whether everyone gets in (demo mode without authentication).
+    pub fn is_open(&self) -> bool {
+        self.state.auth.is_open()
+    }
+
     /// The in-process simulator, in demo mode.
     pub fn simulator(&self) -> Option<&Simulator> {
         self.simulator.as_ref()
@@ -197,21 +224,64 @@ impl Gateway {
         &self.state.source
     }
 
-    /// Serves until `shutdown` resolves, then finishes the requests in flight.
+    /// Serves until `shutdown` resolves, then stops gracefully: the
+    /// listener closes (new connections are refused), requests in flight
+    /// get up to `server.shutdown_grace` to finish, every subscription is
+    /// closed with 1001, and background tasks stop. A webhook is answered
+    /// only after its event is committed, so none that was acknowledged
+    /// can be lost, whatever is in flight when the signal comes.
     pub async fn run_until_stopped(
-        self,
+        mut self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let addr = self.local_addr();
-        info!(%addr, demo = self.simulator.is_some(), "gateway listening");
+        info!(%addr, demo = self.simulator.is_some(), auth = self.state.auth.mode_name(), "gateway listening");
+        if self.state.auth.is_open() {
+            warn!("AUTHENTICATION IS OFF: demo mode without auth settings lets anyone read and change everything. Configure auth.api_keys_file, auth.jwt_secret or auth.jwks_file before exposing this gateway.");
+        }
+        if self.state.graphiql && !self.introspection {
+            warn!("server.graphiql is on but server.introspection is off: GraphiQL cannot load the schema");
+        }
         if self.state.graphiql && !graphiql::assets_are_embedded() {
             warn!("GraphiQL assets were not installed at build time (npm ci --prefix web): /graphiql loads them from a CDN");
         }
         let app = http::router(self.state);
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
+        let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = axum::serve(self.listener, app).with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = signalled_tx.send(());
+        });
+        let mut server = std::pin::pin!(server.into_future());
+        let outcome = tokio::select! {
+            outcome = &mut server => Some(outcome),
+            _ = signalled_rx => None,
+        };
+        let outcome = match outcome {
+            Some(outcome) => outcome,
+            None => {
+                info!(
+                    grace_ms = self.shutdown_grace.as_millis() as u64,
+                    "stopping: no new connections; finishing requests in flight"
+                );
+                self.lifecycle.stop();
+                match tokio::time::timeout(self.shutdown_grace, &mut server).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => {
+                        warn!("requests were still in flight after server.shutdown_grace; stopping anyway");
+                        Ok(())
+                    }
+                }
+            }
+        };
+        outcome.context("the HTTP server failed")?;
+        // Subscriptions were told to close; give them a moment to say so.
+        if tokio::time::timeout(self.shutdown_grace, self.lifecycle.all_closed())
             .await
-            .context("the HTTP server failed")?;
+            .is_err()
+        {
+            warn!("some subscriptions did not close in time");
+        }
+        info!("stopped");
         self.retention.abort();
         if let Some(player) = self.demo_zoom {
             player.abort();

@@ -23,7 +23,6 @@ pub mod code {
     pub const NOT_FOUND: &str = "NOT_FOUND";
     pub const PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
     pub const VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
-    pub const QUERY_TOO_COMPLEX: &str = "QUERY_TOO_COMPLEX";
     pub const INTERNAL: &str = "INTERNAL_SERVER_ERROR";
 }
 
@@ -133,19 +132,11 @@ impl Extension for ErrorCodesExtension {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
+        // Limit refusals (`super::limits`) carry their own codes already.
         next.run(ctx).await.map_err(|errors| {
             errors
                 .into_iter()
-                .map(|e| {
-                    let code = if e.message.starts_with("Query is too complex")
-                        || e.message.starts_with("Query is nested too deep")
-                    {
-                        code::QUERY_TOO_COMPLEX
-                    } else {
-                        code::VALIDATION_FAILED
-                    };
-                    with_code(e, code)
-                })
+                .map(|e| with_code(e, code::VALIDATION_FAILED))
                 .collect()
         })
     }

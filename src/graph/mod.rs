@@ -11,6 +11,7 @@ pub mod directory;
 pub mod engage;
 pub mod errors;
 pub mod ids;
+pub mod limits;
 pub mod mutation;
 pub mod query;
 pub mod session;
@@ -37,24 +38,26 @@ pub struct Limits {
 
 /// What the schema reads from, besides upstream.
 pub struct SchemaData {
-    pub source: Arc<Source>,
     pub store: Arc<dyn EventStore>,
     pub updates: tokio::sync::broadcast::Sender<subscription::SessionUpdate>,
     pub agent_sessions_limit: usize,
 }
 
 /// Builds the schema.
-pub fn schema(data: SchemaData, limits: &LimitSettings) -> GatewaySchema {
-    builder()
-        .data(data.source)
+pub fn schema(data: SchemaData, limits: &LimitSettings, introspection: bool) -> GatewaySchema {
+    let builder = if introspection {
+        builder()
+    } else {
+        builder().disable_introspection()
+    };
+    builder
         .data(data.store)
         .data(data.updates)
         .data(engage::AgentSessionsLimit(data.agent_sessions_limit))
         .data(Limits {
             max_page_size: limits.max_page_size,
         })
-        .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_complexity)
+        .extension(limits::QueryLimits::new(limits, introspection))
         .finish()
 }
 
@@ -77,7 +80,8 @@ pub(crate) fn store<'a>(ctx: &Context<'a>) -> &'a dyn EventStore {
     ctx.data_unchecked::<Arc<dyn EventStore>>().as_ref()
 }
 
-/// The request's data source.
+/// The request's data source: the gateway's, or its caller's in
+/// passthrough mode. The server puts it in every request's data.
 pub(crate) fn source<'a>(ctx: &Context<'a>) -> &'a Source {
     ctx.data_unchecked::<Arc<Source>>()
 }

@@ -2,6 +2,7 @@
 //! Each one invalidates the cached conversation it changed and answers with
 //! the participant as upstream now has it.
 
+use crate::auth::Needs;
 use std::collections::BTreeMap;
 
 use async_graphql::{Context, InputObject, Object, Result};
@@ -46,6 +47,7 @@ pub struct Mutation;
 impl Mutation {
     /// Disconnects a participant from the co-browse (and every other) media
     /// of a conversation.
+    #[graphql(guard = "Needs::WRITE")]
     async fn disconnect_participant(
         &self,
         ctx: &Context<'_>,
@@ -60,6 +62,7 @@ impl Mutation {
     }
 
     /// Applies a wrap-up code to a participant.
+    #[graphql(guard = "Needs::WRITE")]
     async fn apply_wrapup(
         &self,
         ctx: &Context<'_>,
@@ -95,7 +98,24 @@ impl Mutation {
         patch(ctx, &conversation_id, &participant_id, &body).await
     }
 
+    /// Deletes the Zoom sessions (with their stored webhook events) that
+    /// ended before `endedBefore`; returns how many. Retention does this on
+    /// its own (`store.retention`); this is for an operator who must erase
+    /// sooner. Needs the `webhooks:admin` scope.
+    #[graphql(guard = "Needs::WEBHOOKS_ADMIN")]
+    async fn purge_ended_zoom_sessions(
+        &self,
+        ctx: &Context<'_>,
+        ended_before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64> {
+        super::store(ctx)
+            .purge_ended_before(ended_before)
+            .await
+            .map_err(|e| super::errors::coded("STORE_UNAVAILABLE", e.to_string()))
+    }
+
     /// Sets (adds or replaces) attributes of a participant.
+    #[graphql(guard = "Needs::WRITE")]
     async fn set_participant_attributes(
         &self,
         ctx: &Context<'_>,

@@ -1,6 +1,7 @@
 //! The query root: entry points, `node(id:)` and the active-conversations
 //! connection with its look-ahead prefetch.
 
+use crate::auth::Needs;
 use std::cmp::Ordering;
 use std::sync::Arc;
 
@@ -68,6 +69,7 @@ pub struct Query;
 #[Object]
 impl Query {
     /// One conversation by its PureCloud id.
+    #[graphql(guard = "Needs::READ")]
     async fn conversation(
         &self,
         ctx: &Context<'_>,
@@ -82,6 +84,10 @@ impl Query {
     }
 
     /// The conversations with co-browse going on now, newest first.
+    #[graphql(
+        guard = "Needs::READ",
+        complexity = "page_weight(first, last) * child_complexity + 1"
+    )]
     async fn active_cobrowse_conversations(
         &self,
         ctx: &Context<'_>,
@@ -121,6 +127,7 @@ impl Query {
     }
 
     /// One co-browse session of a conversation.
+    #[graphql(guard = "Needs::READ")]
     async fn cobrowse_session(
         &self,
         ctx: &Context<'_>,
@@ -135,6 +142,10 @@ impl Query {
     /// Co-browse sessions of every provider, newest start first: PureCloud
     /// sessions of the conversations with co-browse going on now (their ended
     /// sessions too), and the Zoom sessions the webhook store holds.
+    #[graphql(
+        guard = "Needs::READ",
+        complexity = "page_weight(first, last) * child_complexity + 1"
+    )]
     async fn cobrowse_sessions(
         &self,
         ctx: &Context<'_>,
@@ -196,6 +207,7 @@ impl Query {
     }
 
     /// Fetches any object by its global id.
+    #[graphql(guard = "Needs::READ")]
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
         let Some(node_id) = NodeId::decode(&id) else {
             return Err(bad_input(format!(
@@ -207,6 +219,10 @@ impl Query {
     }
 
     /// Fetches several objects by their global ids, in order (null for those not found).
+    #[graphql(
+        guard = "Needs::READ",
+        complexity = "ids.len().max(1) * child_complexity + 1"
+    )]
     async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
         if ids.len() > MAX_NODE_IDS {
             return Err(bad_input(format!("at most {MAX_NODE_IDS} ids at once")));
@@ -227,18 +243,21 @@ impl Query {
     }
 
     /// One user by PureCloud id.
+    #[graphql(guard = "Needs::READ")]
     async fn user(&self, ctx: &Context<'_>, user_id: String) -> Result<Option<User>> {
         upstream_id("userId", &user_id)?;
         load_user(ctx, &user_id).await
     }
 
     /// One routing queue by PureCloud id.
+    #[graphql(guard = "Needs::READ")]
     async fn queue(&self, ctx: &Context<'_>, queue_id: String) -> Result<Option<Queue>> {
         upstream_id("queueId", &queue_id)?;
         load_queue(ctx, &queue_id).await
     }
 
     /// Every wrap-up code of the organisation.
+    #[graphql(guard = "Needs::READ")]
     async fn wrapup_codes(&self, ctx: &Context<'_>) -> Result<Vec<WrapupCode>> {
         directory::wrapup_codes(source(ctx)).await
     }
@@ -394,6 +413,14 @@ impl CursorType for ListingCursor {
     }
 }
 
+/// How many items a connection's selection is counted for in complexity:
+/// its `first` or `last`, or the default page.
+fn page_weight(first: Option<i32>, last: Option<i32>) -> usize {
+    first
+        .or(last)
+        .map_or(super::limits::DEFAULT_PAGE_SIZE, |n| n.max(0) as usize)
+}
+
 /// Checked pagination arguments over keyset cursors of type `C`.
 struct Page<C> {
     first: Option<usize>,
@@ -431,7 +458,7 @@ impl<C: CursorType<Error = String> + Ord> Page<C> {
         }
         Ok(Self {
             first: first.or(if last.is_none() {
-                Some(max.min(50))
+                Some(max.min(super::limits::DEFAULT_PAGE_SIZE))
             } else {
                 None
             }),

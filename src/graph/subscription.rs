@@ -6,6 +6,7 @@
 //! the channel's capacity behind gets an error item saying how many updates
 //! it missed (never a silent gap) and keeps receiving.
 
+use crate::auth::Needs;
 use std::sync::Arc;
 
 use async_graphql::{Context, Object, Result, Subscription as SubscriptionMacro};
@@ -47,6 +48,7 @@ pub struct Subscription;
 impl Subscription {
     /// Session changes as they happen: Zoom sessions as their webhooks are
     /// stored. PureCloud sessions are read on demand and are not pushed.
+    #[graphql(guard = "Needs::READ")]
     async fn cobrowse_session_updates(
         &self,
         ctx: &Context<'_>,

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use async_graphql::parser::types::OperationType;
 use axum::body::{Body, Bytes};
 use axum::extract::{RawQuery, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -27,6 +27,7 @@ use serde_json::{Map, Value};
 use super::apq::ApqError;
 use super::response_cache::ResponseCache;
 use super::AppState;
+use crate::auth::{AuthError, Caller, Presented};
 use crate::freshness::Freshness;
 use crate::graph::directory::Loaders;
 
@@ -47,33 +48,94 @@ impl MediaType {
 }
 
 /// A request the gateway refuses before any GraphQL happens.
-struct Refusal {
+pub(crate) struct Refusal {
     status: StatusCode,
     code: &'static str,
     message: String,
-    allow: Option<&'static str>,
+    header: Option<(HeaderName, HeaderValue)>,
 }
 
 impl Refusal {
-    fn bad_request(message: impl Into<String>) -> Self {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {
-            status: StatusCode::BAD_REQUEST,
-            code: "BAD_REQUEST",
+            status,
+            code,
             message: message.into(),
-            allow: None,
+            header: None,
         }
     }
 
-    fn respond(self, media: MediaType) -> Response {
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
+    }
+
+    fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.header = Some((name, value));
+        self
+    }
+
+    /// The refusal's message.
+    pub(crate) fn message(&self) -> &str {
+        &self.message
+    }
+
+    pub(crate) fn respond(self, media: MediaType) -> Response {
         let body = errors_only(vec![json_error(&self.message, self.code)]);
         let mut response = json_response(self.status, media, &body);
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if let Some(allow) = self.allow {
-            headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+        if let Some((name, value)) = self.header {
+            headers.insert(name, value);
         }
         response
     }
+}
+
+/// Authenticates a request and takes it from its caller's rate limit.
+pub(crate) async fn admit(
+    app: &AppState,
+    presented: Result<Presented<'_>, AuthError>,
+) -> Result<Caller, Refusal> {
+    let caller = match presented {
+        Ok(presented) => app.auth.authenticate(presented, &app.source).await,
+        Err(e) => Err(e),
+    };
+    let caller = caller.map_err(|e| match &e {
+        AuthError::Upstream(up) => {
+            let refusal = Refusal::new(StatusCode::SERVICE_UNAVAILABLE, up.code(), e.to_string());
+            match up.retry_after() {
+                Some(wait) => refusal.with_header(header::RETRY_AFTER, seconds(wait)),
+                None => refusal,
+            }
+        }
+        AuthError::Missing | AuthError::Invalid(_) => unauthenticated(e.to_string()),
+    })?;
+    if let Some(limiter) = &app.rate_limiter {
+        if let Err(wait) = limiter.check(&caller.id) {
+            return Err(Refusal::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "RATE_LIMITED",
+                format!(
+                    "too many requests from this caller; retry after {} s",
+                    wait.as_secs_f64().ceil()
+                ),
+            )
+            .with_header(header::RETRY_AFTER, seconds(wait)));
+        }
+    }
+    Ok(caller)
+}
+
+fn unauthenticated(message: String) -> Refusal {
+    Refusal::new(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", message).with_header(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"cobrowse-gateway\""),
+    )
+}
+
+/// Whole seconds, rounded up, as a header value.
+fn seconds(wait: Duration) -> HeaderValue {
+    HeaderValue::from(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
 }
 
 /// The parameters of one GraphQL request.
@@ -213,7 +275,7 @@ fn negotiate(headers: &HeaderMap) -> Result<MediaType, Refusal> {
             code: "NOT_ACCEPTABLE",
             message: "Accept must allow application/graphql-response+json or application/json"
                 .into(),
-            allow: None,
+            header: None,
         }),
     }
 }
@@ -223,7 +285,7 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), Refusal> {
         status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
         code: "UNSUPPORTED_MEDIA_TYPE",
         message: why,
-        allow: None,
+        header: None,
     };
     let Some(value) = headers.get(header::CONTENT_TYPE) else {
         return Err(unsupported("Content-Type must be application/json".into()));
@@ -255,6 +317,10 @@ pub async fn post(State(app): State<AppState>, headers: HeaderMap, body: Body) -
         Ok(media) => media,
         Err(refusal) => return refusal.respond(MediaType::Json),
     };
+    let caller = match admit(&app, Presented::from_headers(&headers)).await {
+        Ok(caller) => caller,
+        Err(refusal) => return refusal.respond(media),
+    };
     if let Err(refusal) = check_content_type(&headers) {
         return refusal.respond(media);
     }
@@ -268,13 +334,13 @@ pub async fn post(State(app): State<AppState>, headers: HeaderMap, body: Body) -
                     "the request body is larger than {} bytes",
                     app.limits.max_body_bytes
                 ),
-                allow: None,
+                header: None,
             }
             .respond(media)
         }
     };
     match Params::from_json(&bytes) {
-        Ok(params) => run(&app, params, media, Method::POST).await,
+        Ok(params) => run(&app, &caller, params, media, Method::POST).await,
         Err(refusal) => refusal.respond(media),
     }
 }
@@ -296,13 +362,23 @@ pub async fn get(
         Ok(media) => media,
         Err(refusal) => return refusal.respond(MediaType::Json),
     };
+    let caller = match admit(&app, Presented::from_headers(&headers)).await {
+        Ok(caller) => caller,
+        Err(refusal) => return refusal.respond(media),
+    };
     match Params::from_query_string(raw.as_deref().unwrap_or_default()) {
-        Ok(params) => run(&app, params, media, Method::GET).await,
+        Ok(params) => run(&app, &caller, params, media, Method::GET).await,
         Err(refusal) => refusal.respond(media),
     }
 }
 
-async fn run(app: &AppState, params: Params, media: MediaType, method: Method) -> Response {
+async fn run(
+    app: &AppState,
+    caller: &Caller,
+    params: Params,
+    media: MediaType,
+    method: Method,
+) -> Response {
     let started = Instant::now();
     let operation = app
         .metrics
@@ -318,6 +394,20 @@ async fn run(app: &AppState, params: Params, media: MediaType, method: Method) -
             .observe(started.elapsed().as_secs_f64());
         response
     };
+    if let Some(query) = &params.query {
+        let limit = app.limits.max_document_bytes;
+        if query.len() > limit {
+            let error = crate::graph::limits::refusal(
+                crate::graph::limits::code::QUERY_TOO_LARGE,
+                "size in bytes",
+                query.len(),
+                limit,
+            );
+            let body = errors_only(vec![serde_json::to_value(&error).expect("errors serialize")]);
+            let status = request_error_status(media);
+            return finish("too_large", no_store(json_response(status, media, &body)));
+        }
+    }
     let query = match app
         .persisted
         .resolve(params.query, params.extensions.as_ref())
@@ -349,7 +439,8 @@ async fn run(app: &AppState, params: Params, media: MediaType, method: Method) -
     };
     let cache_key = app.responses.as_ref().map(|_| {
         ResponseCache::key(
-            app.source.scope().value(),
+            caller.access.scope.value(),
+            caller.permissions.bits(),
             &query,
             params.operation_name.as_deref(),
             params.variables.as_ref(),
@@ -381,16 +472,20 @@ async fn run(app: &AppState, params: Params, media: MediaType, method: Method) -
         Err(_) => None, // execution reports the parse error in the usual way
     };
     if method == Method::GET && kind.is_some_and(|k| k != OperationType::Query) {
-        let refusal = Refusal {
-            status: StatusCode::METHOD_NOT_ALLOWED,
-            code: "METHOD_NOT_ALLOWED",
-            message: "only queries may be sent with GET; send mutations with POST".into(),
-            allow: Some("POST"),
-        };
+        let refusal = Refusal::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "METHOD_NOT_ALLOWED",
+            "only queries may be sent with GET; send mutations with POST",
+        )
+        .with_header(header::ALLOW, HeaderValue::from_static("POST"));
         return finish("bad_request", refusal.respond(media));
     }
     let generation = app.responses.as_ref().map(|r| r.generation());
-    let request = request.data(Loaders::new(&app.source));
+    let source = app.source_for(caller);
+    let request = request
+        .data(Loaders::new(&source))
+        .data(source)
+        .data(caller.clone());
     let freshness = Freshness::default();
     let execution = freshness.clone().scope(app.schema.execute(request));
     let response = match tokio::time::timeout(app.limits.request_timeout, execution).await {
@@ -411,6 +506,18 @@ async fn run(app: &AppState, params: Params, media: MediaType, method: Method) -
             return finish("timeout", no_store(response));
         }
     };
+    // Upstream refused a passed-through token that was proven before (it
+    // expired or was revoked since): the whole request is unauthenticated.
+    if response
+        .errors
+        .iter()
+        .any(|e| error_code(e) == Some("UNAUTHENTICATED"))
+    {
+        app.auth.forget(caller).await;
+        let refusal =
+            unauthenticated("upstream refused the token: it is invalid, expired or revoked".into());
+        return finish("unauthenticated", refusal.respond(media));
+    }
     let request_error = response.errors.iter().all(|e| e.path.is_empty())
         && !response.errors.is_empty()
         && response.data == async_graphql::Value::Null;
@@ -448,6 +555,13 @@ async fn run(app: &AppState, params: Params, media: MediaType, method: Method) -
     http.headers_mut()
         .insert(header::CACHE_CONTROL, cache_control);
     finish(outcome, http)
+}
+
+fn error_code(error: &async_graphql::ServerError) -> Option<&str> {
+    match error.extensions.as_ref()?.get("code")? {
+        async_graphql::Value::String(code) => Some(code),
+        _ => None,
+    }
 }
 
 fn request_error_status(media: MediaType) -> StatusCode {
@@ -521,6 +635,7 @@ fn no_store(mut response: Response) -> Response {
 #[derive(Clone, Debug)]
 pub struct HttpLimits {
     pub max_body_bytes: usize,
+    pub max_document_bytes: usize,
     pub request_timeout: Duration,
     /// `max-age` of responses that read nothing from upstream (introspection).
     pub schema_max_age: Duration,

@@ -4,7 +4,9 @@
 pub mod apq;
 pub mod graphiql;
 pub mod graphql;
+pub mod rate_limit;
 pub mod response_cache;
+pub mod subscriptions;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -43,6 +45,80 @@ pub struct AppState {
     pub responses: Option<Arc<response_cache::ResponseCache>>,
     pub updates: tokio::sync::broadcast::Sender<SessionUpdate>,
     pub webhooks: WebhookConfig,
+    pub auth: Arc<crate::auth::Authenticator>,
+    pub rate_limiter: Option<Arc<rate_limit::RateLimiter>>,
+    pub lifecycle: Lifecycle,
+}
+
+impl AppState {
+    /// The data source a caller reads through: the gateway's own, or one
+    /// bound to the caller's credentials.
+    pub fn source_for(&self, caller: &crate::auth::Caller) -> Arc<Source> {
+        if caller.access.scope == self.source.scope() {
+            Arc::clone(&self.source)
+        } else {
+            Arc::new(self.source.with_access(caller.access.clone()))
+        }
+    }
+}
+
+/// What long-lived connections (subscriptions) hold: the signal to stop, and
+/// a token that keeps the gateway waiting for them until they have closed.
+#[derive(Clone)]
+pub struct Lifecycle {
+    stop: tokio::sync::watch::Receiver<bool>,
+    _alive: tokio::sync::mpsc::Sender<()>,
+}
+
+/// The gateway's end of a [`Lifecycle`].
+pub struct LifecycleControl {
+    stop: tokio::sync::watch::Sender<bool>,
+    alive: tokio::sync::mpsc::Receiver<()>,
+}
+
+impl Lifecycle {
+    /// A lifecycle and its control.
+    pub fn new() -> (Self, LifecycleControl) {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let (alive_tx, alive_rx) = tokio::sync::mpsc::channel(1);
+        (
+            Self {
+                stop: stop_rx,
+                _alive: alive_tx,
+            },
+            LifecycleControl {
+                stop: stop_tx,
+                alive: alive_rx,
+            },
+        )
+    }
+
+    /// Resolves once the gateway is stopping.
+    pub fn stopping(&self) -> Stopping {
+        Stopping(self.stop.clone())
+    }
+}
+
+/// A wait for the gateway to stop.
+pub struct Stopping(tokio::sync::watch::Receiver<bool>);
+
+impl Stopping {
+    /// Resolves when the gateway stops (or its control is gone).
+    pub async fn wait(&mut self) {
+        let _ = self.0.wait_for(|stopping| *stopping).await;
+    }
+}
+
+impl LifecycleControl {
+    /// Tells every holder to stop.
+    pub fn stop(&self) {
+        self.stop.send_replace(true);
+    }
+
+    /// Resolves once every [`Lifecycle`] clone is gone.
+    pub async fn all_closed(&mut self) {
+        while self.alive.recv().await.is_some() {}
+    }
 }
 
 /// How webhooks are received.
@@ -57,7 +133,7 @@ pub struct WebhookConfig {
 pub fn router(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
-        .route("/graphql/ws", get(graphql_ws))
+        .route("/graphql/ws", get(subscriptions::upgrade))
         .route("/webhooks/zoom", axum::routing::post(webhooks::zoom))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -85,24 +161,6 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-}
-
-/// `GET /graphql/ws`: subscriptions over graphql-transport-ws (and the
-/// older graphql-ws protocol). Each connection gets its own loaders.
-async fn graphql_ws(
-    State(app): State<AppState>,
-    protocol: async_graphql_axum::GraphQLProtocol,
-    upgrade: axum::extract::WebSocketUpgrade,
-) -> Response {
-    upgrade
-        .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |stream| {
-            let mut data = async_graphql::Data::default();
-            data.insert(crate::graph::directory::Loaders::new(&app.source));
-            async_graphql_axum::GraphQLWebSocket::new(stream, app.schema.clone(), protocol)
-                .with_data(data)
-                .serve()
-        })
 }
 
 /// `GET /healthz`: the process is up.

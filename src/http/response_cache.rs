@@ -64,12 +64,14 @@ impl ResponseCache {
     /// The key of a request.
     pub fn key(
         scope: u64,
+        permissions: u8,
         query: &str,
         operation: Option<&str>,
         variables: Option<&Map<String, Value>>,
     ) -> [u8; 32] {
         let mut hash = Sha256::new();
         hash.update(scope.to_le_bytes());
+        hash.update([permissions]);
         hash.update(query.as_bytes());
         hash.update([0]);
         hash.update(operation.unwrap_or_default().as_bytes());
@@ -141,7 +143,7 @@ mod tests {
     #[test]
     fn a_kept_response_is_served_until_its_max_age_or_a_mutation() {
         let cache = ResponseCache::new(1 << 20);
-        let key = ResponseCache::key(1, "{ a }", None, None);
+        let key = ResponseCache::key(1, 1, "{ a }", None, None);
         cache.put(
             key,
             Bytes::from_static(b"{}"),
@@ -162,15 +164,17 @@ mod tests {
     }
 
     #[test]
-    fn keys_differ_by_variables_operation_and_scope_but_not_variable_order() {
+    fn keys_differ_by_variables_operation_scope_and_permissions_but_not_variable_order() {
         let vars = |v: serde_json::Value| v.as_object().expect("object").clone();
         let a = ResponseCache::key(
+            1,
             1,
             "q",
             Some("Op"),
             Some(&vars(serde_json::json!({ "x": 1, "y": 2 }))),
         );
         let b = ResponseCache::key(
+            1,
             1,
             "q",
             Some("Op"),
@@ -181,6 +185,7 @@ mod tests {
             a,
             ResponseCache::key(
                 1,
+                1,
                 "q",
                 Some("Op"),
                 Some(&vars(serde_json::json!({ "x": 2, "y": 2 })))
@@ -189,6 +194,7 @@ mod tests {
         assert_ne!(
             a,
             ResponseCache::key(
+                1,
                 1,
                 "q",
                 Some("Other"),
@@ -199,6 +205,17 @@ mod tests {
             a,
             ResponseCache::key(
                 2,
+                1,
+                "q",
+                Some("Op"),
+                Some(&vars(serde_json::json!({ "x": 1, "y": 2 })))
+            )
+        );
+        assert_ne!(
+            a,
+            ResponseCache::key(
+                1,
+                3,
                 "q",
                 Some("Op"),
                 Some(&vars(serde_json::json!({ "x": 1, "y": 2 })))

@@ -68,7 +68,19 @@ pub struct SimConversation {
     pub view: CobrowseConversation,
 }
 
+/// The divisions conversations belong to: `(id, name)`.
+pub const DIVISIONS: [(&str, &str); 2] = [("div-north", "North"), ("div-south", "South")];
+
 impl SimConversation {
+    /// The id of the division the conversation belongs to.
+    pub fn division(&self) -> Option<&str> {
+        self.full
+            .divisions
+            .first()
+            .and_then(|d| d.division.as_ref())
+            .and_then(|d| d.id.as_deref())
+    }
+
     /// Whether any co-browse communication is still going.
     pub fn has_active_cobrowse(&self) -> bool {
         self.full.participants.iter().any(|p| {
@@ -214,7 +226,23 @@ impl World {
             })
             .collect();
         let convs: Vec<SimConversation> = (0..conversations)
-            .map(|i| g.conversation(i, &users, &queues, &wrapup_codes))
+            .map(|i| {
+                let mut conv = g.conversation(i, &users, &queues, &wrapup_codes);
+                // Conversations alternate between two divisions, which
+                // partner clients may be limited to.
+                let (id, name) = DIVISIONS[i % DIVISIONS.len()];
+                let division = DivisionRef {
+                    division: Some(EntityRef {
+                        id: Some(id.into()),
+                        name: Some(name.into()),
+                        self_uri: Some(format!("/api/v2/authorization/divisions/{id}")),
+                    }),
+                    entities: Vec::new(),
+                };
+                conv.full.divisions = vec![division.clone()];
+                conv.view.divisions = vec![division];
+                conv
+            })
             .collect();
         let conversation_index = convs
             .iter()

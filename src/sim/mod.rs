@@ -10,6 +10,10 @@
 //! - `GET /__sim/stats`, `POST /__sim/stats/reset`
 //! - `GET /__sim/faults`, `PUT /__sim/faults` (a JSON [`Faults`])
 //! - `POST /__sim/tokens/expire`: every issued token stops working now.
+//! - `POST /__sim/clients` (`{"divisions": ["div-north"]}`): registers a
+//!   partner OAuth client that sees only those divisions' conversations
+//!   (others are 404 to it, as upstream's division access control has
+//!   them), and answers its `client_id` and `client_secret`.
 
 pub mod data;
 mod routes;
@@ -150,12 +154,35 @@ impl SimConfig {
 /// The most tokens the simulator remembers; the oldest go first.
 const MAX_TOKENS: usize = 10_000;
 
+/// What a token lets its holder see: its client, and the divisions it is
+/// limited to (`None`: every division).
+#[derive(Clone, Debug)]
+pub(crate) struct Grant {
+    pub client: Arc<str>,
+    pub divisions: Option<Arc<[String]>>,
+}
+
+impl Grant {
+    /// Whether the holder may see a conversation.
+    pub fn sees(&self, conversation: &data::SimConversation) -> bool {
+        match &self.divisions {
+            None => true,
+            Some(divisions) => conversation
+                .division()
+                .is_some_and(|d| divisions.iter().any(|allowed| allowed == d)),
+        }
+    }
+}
+
+/// The most partner clients the simulator registers.
+const MAX_CLIENTS: usize = 1_000;
+
 pub(crate) struct SimState {
     world: RwLock<World>,
-    client_id: String,
-    client_secret: Secret,
+    /// OAuth clients by id: their secret and their grant.
+    clients: Mutex<HashMap<String, (Secret, Grant)>>,
     faults: RwLock<Faults>,
-    tokens: Mutex<HashMap<String, Instant>>,
+    tokens: Mutex<HashMap<String, (Instant, Grant)>>,
     counts: Mutex<BTreeMap<String, u64>>,
     in_flight: AtomicU64,
     max_in_flight: AtomicU64,
@@ -182,8 +209,16 @@ impl Simulator {
                 config.seed,
                 chrono::Utc::now(),
             )),
-            client_id: config.client_id.clone(),
-            client_secret: config.client_secret.clone(),
+            clients: Mutex::new(HashMap::from([(
+                config.client_id.clone(),
+                (
+                    config.client_secret.clone(),
+                    Grant {
+                        client: Arc::from(config.client_id.as_str()),
+                        divisions: None,
+                    },
+                ),
+            )])),
             faults: RwLock::new(config.faults.clone()),
             tokens: Mutex::new(HashMap::new()),
             counts: Mutex::new(BTreeMap::new()),
@@ -252,7 +287,8 @@ fn router(state: Arc<SimState>) -> Router {
         .route("/__sim/stats", get(stats))
         .route("/__sim/stats/reset", post(reset_stats))
         .route("/__sim/faults", get(get_faults).put(put_faults))
-        .route("/__sim/tokens/expire", post(expire_tokens));
+        .route("/__sim/tokens/expire", post(expire_tokens))
+        .route("/__sim/clients", post(add_client));
     api.merge(control)
         .layer(middleware::from_fn_with_state(
             Arc::clone(&state),
@@ -307,13 +343,15 @@ async fn serve_counted(
     if path.as_str() == "/oauth/token" {
         return next.run(request).await;
     }
-    if !sim.authorized(&request) {
+    let Some(grant) = sim.grant(&request) else {
         return error_body(
             StatusCode::UNAUTHORIZED,
             "bad.credentials",
             "Invalid login credentials.",
         );
-    }
+    };
+    let mut request = request;
+    request.extensions_mut().insert(grant);
     let (limited, failed) = {
         let mut current = sim.faults.write().expect("faults lock");
         let limited = take_one(&mut current.rate_limit_next);
@@ -354,37 +392,45 @@ fn take_one(counter: &mut u32) -> bool {
 }
 
 impl SimState {
-    fn authorized(&self, request: &Request) -> bool {
-        let Some(token) = request
+    /// The grant of the request's bearer token, if it is valid.
+    fn grant(&self, request: &Request) -> Option<Grant> {
+        let token = request
             .headers()
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-        else {
-            return false;
-        };
+            .and_then(|v| v.strip_prefix("Bearer "))?;
         let tokens = self.tokens.lock().expect("tokens lock");
         tokens
             .get(token)
-            .is_some_and(|&expiry| Instant::now() < expiry)
+            .filter(|(expiry, _)| Instant::now() < *expiry)
+            .map(|(_, grant)| grant.clone())
     }
 
-    fn issue_token(&self, lifetime: Duration) -> String {
+    /// The grant of a client whose credentials match.
+    fn client_grant(&self, id: &str, secret: &str) -> Option<Grant> {
+        let clients = self.clients.lock().expect("clients lock");
+        clients
+            .get(id)
+            .filter(|(expected, _)| expected.expose() == secret)
+            .map(|(_, grant)| grant.clone())
+    }
+
+    fn issue_token(&self, lifetime: Duration, grant: Grant) -> String {
         let token: [u8; 16] = rand::rng().random();
         let token: String = token.iter().map(|b| format!("{b:02x}")).collect();
         let mut tokens = self.tokens.lock().expect("tokens lock");
         let now = Instant::now();
-        tokens.retain(|_, expiry| *expiry > now);
+        tokens.retain(|_, (expiry, _)| *expiry > now);
         if tokens.len() >= MAX_TOKENS {
             if let Some(oldest) = tokens
                 .iter()
-                .min_by_key(|(_, e)| **e)
+                .min_by_key(|(_, (e, _))| *e)
                 .map(|(t, _)| t.clone())
             {
                 tokens.remove(&oldest);
             }
         }
-        tokens.insert(token.clone(), now + lifetime);
+        tokens.insert(token.clone(), (now + lifetime, grant));
         token
     }
 }
@@ -425,6 +471,39 @@ async fn put_faults(State(sim): State<Arc<SimState>>, Json(faults): Json<Faults>
     }
     *sim.faults.write().expect("faults lock") = faults;
     StatusCode::NO_CONTENT.into_response()
+}
+
+/// A partner client to register.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewClient {
+    divisions: Vec<String>,
+}
+
+/// A registered partner client's credentials.
+#[derive(Serialize, Deserialize, Debug)]
+pub struct ClientCredentials {
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+async fn add_client(State(sim): State<Arc<SimState>>, Json(new): Json<NewClient>) -> Response {
+    let mut clients = sim.clients.lock().expect("clients lock");
+    if clients.len() >= MAX_CLIENTS {
+        return (StatusCode::BAD_REQUEST, "too many clients").into_response();
+    }
+    let id = format!("partner-{}", clients.len());
+    let secret = random_secret();
+    let grant = Grant {
+        client: Arc::from(id.as_str()),
+        divisions: Some(new.divisions.into()),
+    };
+    clients.insert(id.clone(), (secret.clone(), grant));
+    Json(ClientCredentials {
+        client_id: id,
+        client_secret: secret.expose().to_owned(),
+    })
+    .into_response()
 }
 
 async fn expire_tokens(State(sim): State<Arc<SimState>>) -> StatusCode {

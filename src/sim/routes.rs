@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Extension, Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::data::SimConversation;
-use super::{error_body, SimState};
+use super::{error_body, Grant, SimState};
 use crate::upstream::analytics::*;
 use crate::upstream::model::*;
 use crate::upstream::wire::Wire;
@@ -37,6 +37,7 @@ pub(super) fn api() -> Router<Arc<SimState>> {
             "/api/v2/conversations/{cid}/participants/{pid}/attributes",
             patch(patch_attributes),
         )
+        .route("/api/v2/tokens/me", get(token_info))
         .route("/api/v2/users", get(users))
         .route("/api/v2/users/{id}", get(user))
         .route("/api/v2/routing/queues", get(queues))
@@ -72,16 +73,19 @@ pub(super) async fn token(State(sim): Sim, headers: HeaderMap, body: Bytes) -> R
         .and_then(|v| v.strip_prefix("Basic "))
         .and_then(|v| base64::engine::general_purpose::STANDARD.decode(v).ok())
         .and_then(|v| String::from_utf8(v).ok());
-    let expected = format!("{}:{}", sim.client_id, sim.client_secret.expose());
-    if credentials.as_deref() != Some(expected.as_str()) {
+    let grant = credentials
+        .as_deref()
+        .and_then(|c| c.split_once(':'))
+        .and_then(|(id, secret)| sim.client_grant(id, secret));
+    let Some(grant) = grant else {
         return refuse(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
             "client authentication failed",
         );
-    }
+    };
     let lifetime = sim.faults.read().expect("faults lock").token_lifetime_s;
-    let access_token = sim.issue_token(Duration::from_secs(lifetime));
+    let access_token = sim.issue_token(Duration::from_secs(lifetime), grant);
     Json(TokenResponse {
         access_token,
         token_type: "bearer".into(),
@@ -111,17 +115,40 @@ fn bad_request(why: &str) -> Reject {
     Reject(StatusCode::BAD_REQUEST, "bad.request", why.to_owned())
 }
 
-async fn conversation(State(sim): Sim, Path(id): Path<String>) -> Response {
+/// `GET /api/v2/tokens/me`: the token's organisation and client.
+async fn token_info(Extension(grant): Extension<Grant>) -> Response {
+    let entity = |id: &str, name: &str| EntityRef {
+        id: Some(id.to_owned()),
+        name: Some(name.to_owned()),
+        self_uri: None,
+    };
+    Json(TokenInfo {
+        organization: Some(entity("sim-org", "Simulated organisation")),
+        oauth_client: Some(entity(&grant.client, &grant.client)),
+        authorized_scope: vec!["conversations".into(), "users:readonly".into()],
+    })
+    .into_response()
+}
+
+async fn conversation(
+    State(sim): Sim,
+    Extension(grant): Extension<Grant>,
+    Path(id): Path<String>,
+) -> Response {
     let world = sim.world.read().expect("world lock");
-    match world.conversation(&id) {
+    match world.conversation(&id).filter(|c| grant.sees(c)) {
         Some(conv) => Json(&conv.full).into_response(),
         None => not_found("conversation").into_response(),
     }
 }
 
-async fn cobrowse_conversation(State(sim): Sim, Path(id): Path<String>) -> Response {
+async fn cobrowse_conversation(
+    State(sim): Sim,
+    Extension(grant): Extension<Grant>,
+    Path(id): Path<String>,
+) -> Response {
     let world = sim.world.read().expect("world lock");
-    match world.conversation(&id) {
+    match world.conversation(&id).filter(|c| grant.sees(c)) {
         Some(conv)
             if conv
                 .view
@@ -135,12 +162,12 @@ async fn cobrowse_conversation(State(sim): Sim, Path(id): Path<String>) -> Respo
     }
 }
 
-async fn listing(State(sim): Sim) -> Response {
+async fn listing(State(sim): Sim, Extension(grant): Extension<Grant>) -> Response {
     let world = sim.world.read().expect("world lock");
     let active: Vec<&CobrowseConversation> = world
         .conversations
         .iter()
-        .filter(|c| c.has_active_cobrowse())
+        .filter(|c| c.has_active_cobrowse() && grant.sees(c))
         .map(|c| &c.view)
         .collect();
     // Upstream's SDKs send no paging parameters here: one page holds all.
@@ -292,6 +319,7 @@ fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Reject> 
 
 async fn patch_participant(
     State(sim): Sim,
+    Extension(grant): Extension<Grant>,
     Path((cid, pid)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
@@ -305,7 +333,7 @@ async fn patch_participant(
         }
     }
     let mut world = sim.world.write().expect("world lock");
-    let Some(conv) = world.conversation_mut(&cid) else {
+    let Some(conv) = world.conversation_mut(&cid).filter(|c| grant.sees(c)) else {
         return not_found("conversation").into_response();
     };
     if conv.participant_mut(&pid).is_none() {
@@ -351,6 +379,7 @@ fn apply_patch(
 
 async fn patch_attributes(
     State(sim): Sim,
+    Extension(grant): Extension<Grant>,
     Path((cid, pid)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
@@ -359,7 +388,7 @@ async fn patch_attributes(
         Err(reject) => return reject.into_response(),
     };
     let mut world = sim.world.write().expect("world lock");
-    let Some(conv) = world.conversation_mut(&cid) else {
+    let Some(conv) = world.conversation_mut(&cid).filter(|c| grant.sees(c)) else {
         return not_found("conversation").into_response();
     };
     let Some(participant) = conv.participant_mut(&pid) else {

@@ -38,6 +38,9 @@ pub enum UpstreamError {
         detail: String,
         correlation_id: Option<String>,
     },
+    /// Upstream refused the caller's own token (passthrough mode).
+    #[error("upstream refused the caller's token: it is invalid, expired or revoked")]
+    CallerUnauthenticated { correlation_id: Option<String> },
     /// Upstream answered 403.
     #[error("upstream does not allow this: {message}")]
     Forbidden {
@@ -68,6 +71,7 @@ impl UpstreamError {
             Self::Unavailable { .. } => "UPSTREAM_UNAVAILABLE",
             Self::Timeout { .. } => "UPSTREAM_TIMEOUT",
             Self::AuthFailed { .. } => "UPSTREAM_AUTH_FAILED",
+            Self::CallerUnauthenticated { .. } => "UNAUTHENTICATED",
             Self::Forbidden { .. } => "FORBIDDEN",
             Self::Rejected { .. } => "UPSTREAM_BAD_REQUEST",
             Self::BadResponse { .. } => "UPSTREAM_BAD_RESPONSE",
@@ -81,6 +85,7 @@ impl UpstreamError {
             | Self::RateLimited { correlation_id, .. }
             | Self::Unavailable { correlation_id, .. }
             | Self::AuthFailed { correlation_id, .. }
+            | Self::CallerUnauthenticated { correlation_id }
             | Self::Forbidden { correlation_id, .. }
             | Self::Rejected { correlation_id, .. }
             | Self::BadResponse { correlation_id, .. } => correlation_id.as_deref(),

@@ -87,6 +87,7 @@ pub enum Route {
     PatchParticipant,
     PatchParticipantAttributes,
     AnalyticsDetails,
+    TokenInfo,
 }
 
 impl Route {
@@ -104,6 +105,7 @@ impl Route {
             Route::PatchParticipant => "patch_participant",
             Route::PatchParticipantAttributes => "patch_participant_attributes",
             Route::AnalyticsDetails => "analytics_details",
+            Route::TokenInfo => "token_info",
         }
     }
 }
@@ -139,6 +141,25 @@ impl Entity for Queue {
 pub struct Fetched<T> {
     pub value: T,
     pub bytes: usize,
+}
+
+/// Whose credentials an upstream call carries.
+#[derive(Clone, Debug)]
+pub enum Credential {
+    /// The gateway's own client-credentials token.
+    Service,
+    /// A caller's own bearer token, passed through as it came. Upstream's
+    /// 401 on it is the caller's problem: it is never refreshed.
+    Bearer(HeaderValue),
+}
+
+impl Credential {
+    /// A caller's bearer token (marked sensitive, so it never prints).
+    pub fn bearer(token: &str) -> Option<Self> {
+        let mut header = HeaderValue::from_str(&format!("Bearer {token}")).ok()?;
+        header.set_sensitive(true);
+        Some(Self::Bearer(header))
+    }
 }
 
 /// The PureCloud client. Cheap to clone.
@@ -195,42 +216,58 @@ impl PureCloud {
     }
 
     /// `GET /api/v2/conversations/{id}`.
-    pub async fn conversation(&self, id: &str) -> Result<Fetched<Conversation>, UpstreamError> {
+    pub async fn conversation(
+        &self,
+        cred: &Credential,
+        id: &str,
+    ) -> Result<Fetched<Conversation>, UpstreamError> {
         let url = self.url(&["conversations", id]);
-        self.get_json(Route::Conversation, url).await
+        self.get_json(cred, Route::Conversation, url).await
     }
 
     /// `GET /api/v2/conversations/cobrowsesessions/{id}`.
     pub async fn cobrowse_conversation(
         &self,
+        cred: &Credential,
         id: &str,
     ) -> Result<Fetched<CobrowseConversation>, UpstreamError> {
         let url = self.url(&["conversations", "cobrowsesessions", id]);
-        self.get_json(Route::CobrowseConversation, url).await
+        self.get_json(cred, Route::CobrowseConversation, url).await
     }
 
     /// `GET /api/v2/conversations/cobrowsesessions`: the active co-browse
     /// conversations, following `nextUri` when upstream pages the listing.
     pub async fn cobrowse_conversations(
         &self,
+        cred: &Credential,
     ) -> Result<Fetched<Vec<CobrowseConversation>>, UpstreamError> {
         let first = self.url(&["conversations", "cobrowsesessions"]);
-        self.all_pages(Route::CobrowseListing, first).await
+        self.all_pages(cred, Route::CobrowseListing, first).await
+    }
+
+    /// `GET /api/v2/tokens/me`: what upstream knows of a token. The gateway
+    /// calls it to prove a passed-through caller token before serving
+    /// anything to its holder.
+    pub async fn token_info(&self, cred: &Credential) -> Result<Fetched<TokenInfo>, UpstreamError> {
+        self.get_json(cred, Route::TokenInfo, self.url(&["tokens", "me"]))
+            .await
     }
 
     /// `GET /api/v2/users/{id}`.
-    pub async fn user(&self, id: &str) -> Result<Fetched<User>, UpstreamError> {
-        self.get_json(Route::User, self.url(&["users", id])).await
+    pub async fn user(&self, cred: &Credential, id: &str) -> Result<Fetched<User>, UpstreamError> {
+        self.get_json(cred, Route::User, self.url(&["users", id]))
+            .await
     }
 
     /// `GET /api/v2/users?id=..&id=..` or `GET /api/v2/routing/queues?id=..`:
     /// at most [`BULK_PAGE_SIZE`] ids of one kind of entity.
     pub async fn entities<T: Entity>(
         &self,
+        cred: &Credential,
         ids: &[&str],
     ) -> Result<Fetched<Vec<T>>, UpstreamError> {
         let url = self.bulk_url(T::PATH, ids);
-        self.get_json::<Listing<T>>(T::BULK_ROUTE, url)
+        self.get_json::<Listing<T>>(cred, T::BULK_ROUTE, url)
             .await
             .map(|f| Fetched {
                 value: f.value.entities,
@@ -239,24 +276,32 @@ impl PureCloud {
     }
 
     /// `GET /api/v2/routing/queues/{id}`.
-    pub async fn queue(&self, id: &str) -> Result<Fetched<Queue>, UpstreamError> {
-        self.get_json(Route::Queue, self.url(&["routing", "queues", id]))
+    pub async fn queue(
+        &self,
+        cred: &Credential,
+        id: &str,
+    ) -> Result<Fetched<Queue>, UpstreamError> {
+        self.get_json(cred, Route::Queue, self.url(&["routing", "queues", id]))
             .await
     }
 
     /// `GET /api/v2/routing/wrapupcodes`, every page.
-    pub async fn wrapup_codes(&self) -> Result<Fetched<Vec<WrapupCode>>, UpstreamError> {
+    pub async fn wrapup_codes(
+        &self,
+        cred: &Credential,
+    ) -> Result<Fetched<Vec<WrapupCode>>, UpstreamError> {
         let mut first = self.url(&["routing", "wrapupcodes"]);
         first
             .query_pairs_mut()
             .append_pair("pageSize", "100")
             .append_pair("pageNumber", "1");
-        self.all_pages(Route::WrapupCodes, first).await
+        self.all_pages(cred, Route::WrapupCodes, first).await
     }
 
     /// `PATCH /api/v2/conversations/{cid}/participants/{pid}`.
     pub async fn patch_participant(
         &self,
+        cred: &Credential,
         conversation_id: &str,
         participant_id: &str,
         body: &MediaParticipantRequest,
@@ -267,14 +312,21 @@ impl PureCloud {
             "participants",
             participant_id,
         ]);
-        self.send(Route::PatchParticipant, Method::PATCH, url, Some(body))
-            .await
-            .map(drop)
+        self.send(
+            cred,
+            Route::PatchParticipant,
+            Method::PATCH,
+            url,
+            Some(body),
+        )
+        .await
+        .map(drop)
     }
 
     /// `PATCH /api/v2/conversations/{cid}/participants/{pid}/attributes`.
     pub async fn patch_participant_attributes(
         &self,
+        cred: &Credential,
         conversation_id: &str,
         participant_id: &str,
         body: &ParticipantAttributes,
@@ -287,6 +339,7 @@ impl PureCloud {
             "attributes",
         ]);
         self.send(
+            cred,
             Route::PatchParticipantAttributes,
             Method::PATCH,
             url,
@@ -299,11 +352,18 @@ impl PureCloud {
     /// `POST /api/v2/analytics/conversations/details/query`.
     pub async fn conversation_details(
         &self,
+        cred: &Credential,
         query: &analytics::DetailsQuery,
     ) -> Result<Fetched<analytics::DetailsResponse>, UpstreamError> {
         let url = self.url(&["analytics", "conversations", "details", "query"]);
         let (body, correlation) = self
-            .send(Route::AnalyticsDetails, Method::POST, url, Some(query))
+            .send(
+                cred,
+                Route::AnalyticsDetails,
+                Method::POST,
+                url,
+                Some(query),
+            )
             .await?;
         decode(Route::AnalyticsDetails, body, correlation)
     }
@@ -333,10 +393,11 @@ impl PureCloud {
 
     async fn all_pages<T: DeserializeOwned>(
         &self,
+        cred: &Credential,
         route: Route,
         first: Url,
     ) -> Result<Fetched<Vec<T>>, UpstreamError> {
-        let mut page: Fetched<Listing<T>> = self.get_json(route, first).await?;
+        let mut page: Fetched<Listing<T>> = self.get_json(cred, route, first).await?;
         let mut bytes = page.bytes;
         let mut entities = std::mem::take(&mut page.value.entities);
         for _ in 1..MAX_PAGES {
@@ -351,7 +412,7 @@ impl PureCloud {
                     detail: format!("{}: nextUri {next:?} is not a URL: {e}", route.name()),
                     correlation_id: None,
                 })?;
-            page = self.get_json(route, url).await?;
+            page = self.get_json(cred, route, url).await?;
             bytes += page.bytes;
             entities.append(&mut page.value.entities);
         }
@@ -363,10 +424,11 @@ impl PureCloud {
 
     async fn get_json<T: DeserializeOwned>(
         &self,
+        cred: &Credential,
         route: Route,
         url: Url,
     ) -> Result<Fetched<T>, UpstreamError> {
-        let (body, correlation) = self.send::<()>(route, Method::GET, url, None).await?;
+        let (body, correlation) = self.send::<()>(cred, route, Method::GET, url, None).await?;
         decode(route, body, correlation)
     }
 
@@ -379,12 +441,13 @@ impl PureCloud {
     /// Sends one logical call and keeps the run of failures for readiness.
     async fn send<B: Serialize + ?Sized>(
         &self,
+        cred: &Credential,
         route: Route,
         method: Method,
         url: Url,
         body: Option<&B>,
     ) -> Result<(Bytes, Option<String>), UpstreamError> {
-        let outcome = self.send_with_retries(route, method, url, body).await;
+        let outcome = self.send_with_retries(cred, route, method, url, body).await;
         match &outcome {
             Err(UpstreamError::Unavailable { .. } | UpstreamError::Timeout { .. }) => {
                 self.inner.failures.fetch_add(1, Ordering::Relaxed);
@@ -398,6 +461,7 @@ impl PureCloud {
     #[tracing::instrument(name = "upstream.call", skip_all, fields(route = route.name(), correlation_id))]
     async fn send_with_retries<B: Serialize + ?Sized>(
         &self,
+        cred: &Credential,
         route: Route,
         method: Method,
         url: Url,
@@ -412,9 +476,15 @@ impl PureCloud {
         let mut refreshed = false;
         loop {
             attempt += 1;
-            let token = inner.tokens.get().await?;
+            let (header, generation) = match cred {
+                Credential::Service => {
+                    let token = inner.tokens.get().await?;
+                    (token.header, Some(token.generation))
+                }
+                Credential::Bearer(header) => (header.clone(), None),
+            };
             let outcome = self
-                .attempt(route, &method, &url, &token.header, body.as_deref())
+                .attempt(route, &method, &url, &header, body.as_deref())
                 .await;
             let (status, retry_after, body_bytes, correlation) = match outcome {
                 Ok(answer) => answer,
@@ -433,14 +503,19 @@ impl PureCloud {
                 return Ok((body_bytes, correlation));
             }
             let error = status_error(route, &url, status, retry_after, &body_bytes, correlation);
-            match status.as_u16() {
-                401 if !refreshed => {
+            match (status.as_u16(), generation) {
+                (401, None) => {
+                    return Err(UpstreamError::CallerUnauthenticated {
+                        correlation_id: error.correlation_id().map(str::to_owned),
+                    })
+                }
+                (401, Some(generation)) if !refreshed => {
                     debug!("upstream refused the token; refreshing once");
-                    inner.tokens.invalidate(token.generation);
+                    inner.tokens.invalidate(generation);
                     refreshed = true;
                     attempt -= 1;
                 }
-                429 => {
+                (429, _) => {
                     let wait = retry_after.unwrap_or_else(|| self.backoff_for(attempt));
                     if wait > inner.retry.max_retry_after || attempt >= inner.retry.max_attempts {
                         return Err(error);
@@ -456,7 +531,7 @@ impl PureCloud {
                     );
                     tokio::time::sleep(wait).await;
                 }
-                502..=504 if attempt < inner.retry.max_attempts => {
+                (502..=504, _) if attempt < inner.retry.max_attempts => {
                     self.backoff(route, attempt, &error).await;
                 }
                 _ => return Err(error),

@@ -205,6 +205,17 @@ pub struct DivisionRef {
     pub entities: Vec<EntityRef>,
 }
 
+/// What upstream says of the token a call carried (`TokenInfo`).
+#[skip_serializing_none]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct TokenInfo {
+    pub organization: Option<EntityRef>,
+    #[serde(rename = "OAuthClient")]
+    pub oauth_client: Option<EntityRef>,
+    #[serde(default, rename = "authorizedScope")]
+    pub authorized_scope: Vec<String>,
+}
+
 /// Error details as upstream reports them (`ErrorBody`).
 #[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]

@@ -195,10 +195,30 @@ async fn secrets_never_appear_in_logs() {
         .env("COBROWSE_LOGIN_URL", sim.url())
         .env("COBROWSE_CLIENT_ID", sim.client_id())
         .env("COBROWSE_CLIENT_SECRET", sim.client_secret().expose())
+        .env("COBROWSE_AUTH_JWT_SECRET", JWT_SECRET)
+        .env("COBROWSE_AUTH_JWT_ISSUER", "https://idp.example.com")
+        .env("COBROWSE_AUTH_JWT_AUDIENCE", "cobrowse-gateway")
         .env("COBROWSE_LOG_FILTER", "debug")
         .env("COBROWSE_LOG_FORMAT", "json");
     let (mut child, base, printed, logs) = start(cmd).await;
-    post_query(&base, "{ activeCobrowseConversations { totalCount } }").await;
+    let token = crate::auth::hs256(
+        JWT_SECRET,
+        &serde_json::json!({
+            "sub": "log-test", "iss": "https://idp.example.com", "aud": "cobrowse-gateway",
+            "exp": chrono::Utc::now().timestamp() + 600, "scope": "read",
+        }),
+    );
+    let body: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/graphql"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "query": "{ activeCobrowseConversations { totalCount } }" }))
+        .send()
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("json");
+    assert!(body.get("errors").is_none(), "{body:#}");
     child.kill().await.expect("stops");
     let logs = format!(
         "{}{}",
@@ -218,6 +238,78 @@ async fn secrets_never_appear_in_logs() {
         format!("{}:s3cr3t-value-for-log-test", sim.client_id()),
     );
     assert!(!logs.contains(&basic), "the Basic credentials leaked");
+    assert!(!logs.contains(JWT_SECRET), "the JWT secret leaked");
+    assert!(!logs.contains(&token), "the caller's token leaked");
+}
+
+const JWT_SECRET: &str = "a-jwt-secret-of-at-least-32-characters-for-the-log-test";
+
+#[tokio::test]
+async fn outside_demo_mode_it_refuses_to_start_without_authentication() {
+    let sim =
+        cobrowse_gateway::sim::Simulator::start(cobrowse_gateway::sim::SimConfig::local(2, 1))
+            .await
+            .expect("simulator");
+    let output = command(&["--listen", "127.0.0.1:0"])
+        .env("COBROWSE_UPSTREAM_URL", sim.url())
+        .env("COBROWSE_LOGIN_URL", sim.url())
+        .env("COBROWSE_CLIENT_ID", sim.client_id())
+        .env("COBROWSE_CLIENT_SECRET", sim.client_secret().expose())
+        .output()
+        .await
+        .expect("runs");
+
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("no authentication is configured")
+            && stderr.contains("COBROWSE_AUTH_API_KEYS_FILE")
+            && stderr.contains("only demo mode may run open"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn demo_mode_without_authentication_says_so_at_start_up() {
+    let (mut child, _base, printed, _logs) = start(command(&["--listen", "127.0.0.1:0"])).await;
+    child.kill().await.expect("stops");
+    assert!(
+        printed
+            .iter()
+            .any(|l| l.contains("WARNING: authentication is off")),
+        "{printed:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_api_key_subcommand_makes_a_key_and_the_entry_that_admits_it() {
+    let output = command(&["api-key", "--id", "ops", "--scopes", "read,write"])
+        .output()
+        .await
+        .expect("runs");
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    let key = text
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("cbg_"))
+        .expect("the key is printed");
+    let entry = &text[text.find("[[key]]").expect("the entry is printed")..];
+    assert!(
+        !entry.contains(key),
+        "the entry holds the digest, not the key"
+    );
+    let keys = cobrowse_gateway::auth::api_keys::ApiKeys::parse(entry).expect("a valid entry");
+    let (id, permissions) = keys.check(key).expect("the key is admitted");
+    assert_eq!(&*id, "key:ops");
+    assert_eq!(permissions.to_string(), "read write");
+
+    let bad = command(&["api-key", "--id", "ops", "--scopes", "admin"])
+        .output()
+        .await
+        .expect("runs");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown scope \"admin\""));
 }
 
 #[tokio::test]

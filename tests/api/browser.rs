@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use tokio::process::Command;
 
 use crate::binary::{command, start};
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, test_key};
 
 fn web() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("web")
@@ -15,6 +15,11 @@ fn web() -> PathBuf {
 
 /// Runs a node script from `web/tests` and fails with its output if it fails.
 async fn node(script: &str, arg: &str) -> String {
+    node_with(script, arg, &[]).await
+}
+
+/// [`node`] with environment variables.
+async fn node_with(script: &str, arg: &str, env: &[(&str, &str)]) -> String {
     let modules = web().join("node_modules");
     assert!(
         modules.join("playwright-core").is_dir() && modules.join("graphql-http").is_dir(),
@@ -24,6 +29,7 @@ async fn node(script: &str, arg: &str) -> String {
         .arg(web().join("tests").join(script))
         .arg(arg)
         .current_dir(web())
+        .envs(env.iter().copied())
         .output()
         .await
         .expect("node runs (install Node.js)");
@@ -40,7 +46,12 @@ async fn node(script: &str, arg: &str) -> String {
 async fn the_graphql_over_http_audit_reports_no_error_and_no_warning() {
     let app = spawn_app().await;
 
-    let report = node("audit.mjs", &format!("http://{}/graphql", app.addr)).await;
+    let report = node_with(
+        "audit.mjs",
+        &format!("http://{}/graphql", app.addr),
+        &[("AUDIT_AUTHORIZATION", &format!("Bearer {}", test_key()))],
+    )
+    .await;
 
     assert!(report.contains(", 0 failed"), "{report}");
     assert!(

@@ -197,7 +197,7 @@ async fn an_unreachable_upstream_gives_upstream_unavailable_not_a_hang() {
     let addr = gateway.local_addr();
     tokio::spawn(gateway.run_until_stopped(std::future::pending()));
 
-    let body: serde_json::Value = reqwest::Client::new()
+    let body: serde_json::Value = crate::helpers::authorized_client()
         .post(format!("http://{addr}/graphql"))
         .json(&json!({ "query": "{ activeCobrowseConversations { totalCount } }" }))
         .send()
@@ -270,7 +270,7 @@ async fn malformed_and_invalid_documents_get_codes() {
         "participants { conversation { ".repeat(10) + "name" + &" } }".repeat(10)
     );
     let body = app.graphql(&deep, json!({})).await;
-    assert_eq!(first_code(&body), "QUERY_TOO_COMPLEX", "{body:#}");
+    assert_eq!(first_code(&body), "QUERY_TOO_DEEP", "{body:#}");
 }
 
 #[tokio::test]

@@ -90,6 +90,44 @@ pub async fn spawn_app() -> TestApp {
 /// The webhook secret of test gateways.
 pub const ZOOM_SECRET: &str = "test-zoom-secret";
 
+/// The API key test gateways accept, with every scope. Made afresh for each
+/// test run.
+pub fn test_key() -> &'static str {
+    static KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    KEY.get_or_init(cobrowse_gateway::auth::api_keys::generate)
+}
+
+/// An HTTP client that sends [`test_key`] with every request.
+pub fn authorized_client() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {}", test_key()).parse().expect("a header"),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("a client")
+}
+
+/// Writes a keys file in `dir` holding `keys` (`(id, key, scopes)`), and
+/// returns its path.
+pub fn keys_file(dir: &std::path::Path, keys: &[(&str, &str, &[&str])]) -> String {
+    use cobrowse_gateway::auth::api_keys::entry;
+    let text: String = keys
+        .iter()
+        .map(|(id, key, scopes)| entry(id, key, scopes))
+        .collect();
+    let path = dir.join(format!("keys-{}.toml", rand_suffix()));
+    std::fs::write(&path, text).expect("the keys file is written");
+    path.display().to_string()
+}
+
+fn rand_suffix() -> usize {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Settings of a gateway that reads from `sim`, with fast retries and its
 /// event store in `dir`.
 pub fn settings_for(
@@ -117,6 +155,16 @@ pub fn settings_for(
         ),
         ("upstream.base_backoff", "5ms".into()),
         ("upstream.max_backoff", "20ms".into()),
+        (
+            "auth.api_keys_file",
+            keys_file(
+                dir,
+                &[("tests", test_key(), &["read", "write", "webhooks:admin"])],
+            ),
+        ),
+        // Tests fire hundreds of requests at once; the rate-limit tests set
+        // their own limits.
+        ("limits.requests_per_second", "0".into()),
     ];
     pairs.extend(extra.iter().cloned());
     for (path, value) in pairs {
@@ -143,7 +191,7 @@ pub async fn spawn_with(options: Options) -> TestApp {
     let app = TestApp {
         addr,
         sim,
-        http: reqwest::Client::new(),
+        http: authorized_client(),
         dir,
         shutdown: Some(tx),
     };
@@ -158,6 +206,24 @@ impl TestApp {
             .http
             .post(format!("http://{}/graphql", self.addr))
             .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("the gateway answers");
+        assert!(response.status().is_success(), "HTTP {}", response.status());
+        response.json().await.expect("a JSON body")
+    }
+
+    /// Posts one operation of a document and returns the whole body.
+    pub async fn graphql_operation(
+        &self,
+        document: &str,
+        operation: &str,
+        variables: Value,
+    ) -> Value {
+        let response = self
+            .http
+            .post(format!("http://{}/graphql", self.addr))
+            .json(&json!({ "query": document, "operationName": operation, "variables": variables }))
             .send()
             .await
             .expect("the gateway answers");

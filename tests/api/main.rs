@@ -1,6 +1,7 @@
 //! Integration tests: the gateway and the simulator as real HTTP servers on
 //! loopback, driven through their front doors.
 
+mod auth;
 mod binary;
 mod browser;
 mod dashboard;
@@ -8,6 +9,7 @@ mod edge;
 mod errors;
 mod graph;
 mod helpers;
+mod limits;
 mod schema;
 mod simulator;
 pub(crate) mod webhooks;

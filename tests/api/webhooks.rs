@@ -511,7 +511,10 @@ async fn subscribers_see_sessions_change_as_webhooks_arrive() {
         .expect("the socket opens");
     let send = |value: Value| Message::Text(value.to_string().into());
     socket
-        .send(send(json!({ "type": "connection_init" })))
+        .send(send(json!({
+            "type": "connection_init",
+            "payload": { "Authorization": format!("Bearer {}", crate::helpers::test_key()) }
+        })))
         .await
         .expect("sent");
     let next_json = |message: Option<Result<Message, _>>| -> Value {

@@ -8,7 +8,16 @@ if (!url) {
   console.error('usage: node tests/audit.mjs <graphql url>');
   process.exit(2);
 }
-const results = await auditServer({ url });
+// AUDIT_AUTHORIZATION, when set, goes on every request as `Authorization`.
+const authorization = process.env.AUDIT_AUTHORIZATION;
+const fetchFn = authorization
+  ? (input, init = {}) => {
+      const headers = new Headers(init.headers);
+      headers.set('authorization', authorization);
+      return fetch(input, { ...init, headers });
+    }
+  : fetch;
+const results = await auditServer({ url, fetchFn });
 let failed = 0;
 for (const result of results.sort((a, b) => a.id.localeCompare(b.id))) {
   const bad = result.status === 'error' || result.status === 'warn';

@@ -1,0 +1,378 @@
+//! Who is calling, and what they may do.
+//!
+//! Every GraphQL request and subscription is authenticated before anything
+//! else happens (before the response cache, before parsing). The outcome is
+//! a [`Caller`]: an id (for rate limits and logs), its [`Permissions`], and
+//! the [`Access`] its upstream reads use. Three modes:
+//!
+//! - **service**: the gateway reads upstream with its own client
+//!   credentials. Callers present a bearer JWT ([`jwt`]: HS256 with a
+//!   shared secret, or RS256/ES256 keys from a JWKS file; `exp`, `nbf`,
+//!   `iss` and `aud` are checked) or an API key ([`api_keys`], stored as
+//!   SHA-256 digests). Scopes in the token or key grant permissions.
+//! - **passthrough**: the caller's bearer token is an upstream token. It is
+//!   proven once with upstream (`GET /api/v2/tokens/me`, remembered for
+//!   `auth.token_check_ttl`), forwarded on every call, and everything
+//!   cached from it is scoped to it.
+//! - **open**: demo mode without configured authentication. Everyone may do
+//!   everything; start-up says so loudly. No other mode may run open.
+//!
+//! Failures are [`AuthError`]s: `UNAUTHENTICATED`, HTTP 401 for the whole
+//! request. A missing permission is checked at the field ([`Needs`]) and
+//! gives `FORBIDDEN` there.
+
+pub mod api_keys;
+pub mod jwt;
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_graphql::{Context, Guard};
+use axum::http::{header, HeaderMap};
+
+use crate::cache::Scope;
+use crate::graph::errors::coded;
+use crate::settings::{AuthMode, AuthSettings};
+use crate::source::{Access, Source};
+use crate::upstream::{Credential, UpstreamError};
+use api_keys::ApiKeys;
+use jwt::JwtVerifier;
+
+/// What a caller may do: a set of scopes.
+#[derive(Copy, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Permissions(u8);
+
+impl Permissions {
+    /// Read the graph (queries and subscriptions).
+    pub const READ: Self = Self(1);
+    /// Change upstream (mutations on conversations).
+    pub const WRITE: Self = Self(2);
+    /// Administer the webhook event store.
+    pub const WEBHOOKS_ADMIN: Self = Self(4);
+    /// Everything (open mode).
+    pub const ALL: Self = Self(7);
+
+    const NAMES: [(Self, &'static str); 3] = [
+        (Self::READ, "read"),
+        (Self::WRITE, "write"),
+        (Self::WEBHOOKS_ADMIN, "webhooks:admin"),
+    ];
+
+    /// No permission at all.
+    pub const fn none() -> Self {
+        Self(0)
+    }
+
+    /// Both sets.
+    pub const fn union(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+
+    /// Whether every permission of `other` is in `self`.
+    pub fn contains(self, other: Self) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// The permission a scope name grants, if it is one of ours.
+    pub fn parse_scope(name: &str) -> Option<Self> {
+        Self::NAMES
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map(|(p, _)| *p)
+    }
+
+    /// The permissions of a list of scope names; names that are not ours
+    /// are ignored (tokens carry scopes of other services too).
+    pub fn from_scopes<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
+        names
+            .into_iter()
+            .filter_map(Self::parse_scope)
+            .fold(Self::none(), Self::union)
+    }
+
+    /// The bits, for cache keys.
+    pub fn bits(self) -> u8 {
+        self.0
+    }
+}
+
+impl fmt::Display for Permissions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = Self::NAMES
+            .iter()
+            .filter(|(p, _)| self.contains(*p))
+            .map(|(_, n)| *n)
+            .collect();
+        if names.is_empty() {
+            f.write_str("none")
+        } else {
+            f.write_str(&names.join(" "))
+        }
+    }
+}
+
+impl fmt::Debug for Permissions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Permissions({self})")
+    }
+}
+
+/// An authenticated caller.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    /// Stable within its kind: `key:<id>`, `jwt:<sub>`, `token:<hash>`,
+    /// `anonymous`. Rate limits count per id.
+    pub id: Arc<str>,
+    pub permissions: Permissions,
+    /// Whose credentials upstream reads carry.
+    pub access: Access,
+}
+
+/// Why a request was not authenticated.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AuthError {
+    #[error(
+        "authentication is required: send `Authorization: Bearer <token>` or `X-API-Key: <key>`"
+    )]
+    Missing,
+    #[error("the credentials were refused: {0}")]
+    Invalid(String),
+    /// Upstream could not say whether a passed-through token is good.
+    #[error("cannot check the token with upstream: {0}")]
+    Upstream(UpstreamError),
+}
+
+impl AuthError {
+    /// The stable code clients see.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Missing | Self::Invalid(_) => "UNAUTHENTICATED",
+            Self::Upstream(e) => e.code(),
+        }
+    }
+}
+
+/// The header an API key may come in (besides `Authorization: Bearer`).
+pub const API_KEY_HEADER: &str = "x-api-key";
+
+/// Credentials as a request presented them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Presented<'a> {
+    pub bearer: Option<&'a str>,
+    pub api_key: Option<&'a str>,
+}
+
+impl<'a> Presented<'a> {
+    /// The credentials in request headers. A malformed `Authorization`
+    /// header is an error, not an absence.
+    pub fn from_headers(headers: &'a HeaderMap) -> Result<Self, AuthError> {
+        let bearer = match headers.get(header::AUTHORIZATION) {
+            None => None,
+            Some(value) => {
+                let value = value.to_str().map_err(|_| {
+                    AuthError::Invalid("the Authorization header is not text".into())
+                })?;
+                let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+                if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+                    return Err(AuthError::Invalid(
+                        "the Authorization header must be `Bearer <token>`".into(),
+                    ));
+                }
+                Some(token.trim())
+            }
+        };
+        let api_key = match headers.get(API_KEY_HEADER) {
+            None => None,
+            Some(value) => Some(
+                value
+                    .to_str()
+                    .map_err(|_| AuthError::Invalid("the X-API-Key header is not text".into()))?
+                    .trim(),
+            ),
+        };
+        Ok(Self { bearer, api_key })
+    }
+}
+
+/// Authenticates requests in the configured mode.
+pub struct Authenticator {
+    mode: Mode,
+    service: Access,
+    api_url: String,
+}
+
+enum Mode {
+    Open,
+    Service {
+        keys: ApiKeys,
+        jwt: Option<Box<JwtVerifier>>,
+    },
+    Passthrough {
+        /// Tokens upstream accepted lately (by scope), and when.
+        proven: moka::future::Cache<Scope, ()>,
+    },
+}
+
+/// The most passed-through tokens remembered as proven.
+const MAX_PROVEN_TOKENS: u64 = 100_000;
+
+impl Authenticator {
+    /// Builds the authenticator. `demo` allows running open when nothing is
+    /// configured; otherwise service mode without a JWT key or an API key
+    /// is an error.
+    pub fn new(
+        settings: &AuthSettings,
+        demo: bool,
+        service: Access,
+        api_url: &str,
+    ) -> anyhow::Result<Self> {
+        let mode = match settings.mode {
+            AuthMode::Passthrough => Mode::Passthrough {
+                proven: moka::future::Cache::builder()
+                    .max_capacity(MAX_PROVEN_TOKENS)
+                    .time_to_live(settings.token_check_ttl)
+                    .build(),
+            },
+            AuthMode::Service => {
+                let keys = match &settings.api_keys_file {
+                    Some(path) => ApiKeys::load(path)?,
+                    None => ApiKeys::default(),
+                };
+                let jwt = JwtVerifier::from_settings(settings)?.map(Box::new);
+                if keys.is_empty() && jwt.is_none() {
+                    if !demo {
+                        anyhow::bail!(
+                            "no authentication is configured: set auth.api_keys_file (COBROWSE_AUTH_API_KEYS_FILE), \
+                             auth.jwt_secret (COBROWSE_AUTH_JWT_SECRET) or auth.jwks_file (COBROWSE_AUTH_JWKS_FILE), \
+                             or auth.mode = passthrough; only demo mode may run open"
+                        );
+                    }
+                    Mode::Open
+                } else {
+                    Mode::Service { keys, jwt }
+                }
+            }
+        };
+        Ok(Self {
+            mode,
+            service,
+            api_url: api_url.to_owned(),
+        })
+    }
+
+    /// Whether everyone gets in (demo mode without authentication).
+    pub fn is_open(&self) -> bool {
+        matches!(self.mode, Mode::Open)
+    }
+
+    /// The mode's name, for logs.
+    pub fn mode_name(&self) -> &'static str {
+        match self.mode {
+            Mode::Open => "open",
+            Mode::Service { .. } => "service",
+            Mode::Passthrough { .. } => "passthrough",
+        }
+    }
+
+    /// Forgets that upstream accepted a caller's token (upstream has
+    /// refused it since), so the next request checks it again.
+    pub async fn forget(&self, caller: &Caller) {
+        if let Mode::Passthrough { proven } = &self.mode {
+            proven.invalidate(&caller.access.scope).await;
+        }
+    }
+
+    /// Authenticates presented credentials. `source` proves passed-through
+    /// tokens with upstream.
+    pub async fn authenticate(
+        &self,
+        presented: Presented<'_>,
+        source: &Source,
+    ) -> Result<Caller, AuthError> {
+        match &self.mode {
+            Mode::Open => Ok(Caller {
+                id: Arc::from("anonymous"),
+                permissions: Permissions::ALL,
+                access: self.service.clone(),
+            }),
+            Mode::Service { keys, jwt } => {
+                let (id, permissions) = match (presented.api_key, presented.bearer) {
+                    (Some(key), _) => keys.check(key)?,
+                    (None, Some(token)) if jwt::looks_like_jwt(token) => match jwt {
+                        Some(verifier) => verifier.verify(token)?,
+                        None => {
+                            return Err(AuthError::Invalid(
+                                "this gateway does not accept JWTs; use an API key".into(),
+                            ))
+                        }
+                    },
+                    (None, Some(token)) => keys.check(token)?,
+                    (None, None) => return Err(AuthError::Missing),
+                };
+                Ok(Caller {
+                    id,
+                    permissions,
+                    access: self.service.clone(),
+                })
+            }
+            Mode::Passthrough { proven } => {
+                let token = presented.bearer.ok_or(AuthError::Missing)?;
+                let credential = Credential::bearer(token).ok_or_else(|| {
+                    AuthError::Invalid(
+                        "the bearer token has characters a header cannot carry".into(),
+                    )
+                })?;
+                let scope = Scope::of(&[&self.api_url, "bearer", token]);
+                let access = Access { credential, scope };
+                let check = source.with_access(access.clone());
+                proven
+                    .try_get_with(scope, async move {
+                        check
+                            .client()
+                            .token_info(&check.access().credential)
+                            .await
+                            .map(drop)
+                    })
+                    .await
+                    .map_err(|e| match &*e {
+                        UpstreamError::CallerUnauthenticated { .. } => AuthError::Invalid(
+                            "upstream refused the token: it is invalid, expired or revoked".into(),
+                        ),
+                        other => AuthError::Upstream(other.clone()),
+                    })?;
+                Ok(Caller {
+                    id: Arc::from(format!("token:{:016x}", scope.value())),
+                    permissions: Permissions::READ.union(Permissions::WRITE),
+                    access,
+                })
+            }
+        }
+    }
+}
+
+/// A field guard: the caller must hold `0`.
+pub struct Needs(pub Permissions);
+
+impl Needs {
+    pub const READ: Self = Self(Permissions::READ);
+    pub const WRITE: Self = Self(Permissions::WRITE);
+    pub const WEBHOOKS_ADMIN: Self = Self(Permissions::WEBHOOKS_ADMIN);
+}
+
+impl Guard for Needs {
+    async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
+        let held = ctx
+            .data_opt::<Caller>()
+            .map_or(Permissions::none(), |c| c.permissions);
+        if held.contains(self.0) {
+            return Ok(());
+        }
+        Err(coded(
+            "FORBIDDEN",
+            format!(
+                "this field needs the `{}` scope; the caller has: {held}",
+                self.0
+            ),
+        ))
+    }
+}
