@@ -5,12 +5,20 @@
 //! another. Each kind has a TTL class (live state or directory data). The
 //! cache is bounded by bytes *and* entries: every entry weighs at least one
 //! "slot" (`max_bytes / max_entries`), so the byte bound also bounds the count.
-//! Concurrent misses for one key make one upstream call (moka's
-//! `try_get_with` runs one initializer per key and shares its result).
+//! Concurrent misses for one key make one upstream call (a single-flight
+//! group per key).
+//!
+//! Stale-if-error: an entry stays in the cache for `cache.stale_grace` past
+//! its TTL. A read of such an entry refetches it; if upstream fails for a
+//! transient reason (5xx, timeout, rate limit, open circuit), the expired
+//! value is served instead, the response is marked (`no-store`, a warning
+//! in its `extensions`), and the fetch is retried in the background until it
+//! succeeds or the grace runs out.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::hash::BuildHasher;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use moka::future::Cache as Moka;
@@ -19,6 +27,7 @@ use moka::Expiry;
 
 use crate::metrics::Metrics;
 use crate::settings::CacheSettings;
+use crate::singleflight;
 use crate::upstream::model::{CobrowseConversation, Conversation, Queue, User, WrapupCode};
 use crate::upstream::{Fetched, UpstreamError};
 
@@ -52,6 +61,18 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// A name for warnings and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Conversation => "conversation",
+            Kind::CobrowseConversation => "cobrowse_conversation",
+            Kind::ActiveListing => "active_listing",
+            Kind::User => "user",
+            Kind::Queue => "queue",
+            Kind::WrapupCodes => "wrapup_codes",
+        }
+    }
+
     fn is_live(self) -> bool {
         matches!(
             self,
@@ -134,6 +155,8 @@ const ENTRY_OVERHEAD: u64 = 256;
 struct TtlByKind {
     live: Duration,
     directory: Duration,
+    /// How long past its TTL an entry is kept for stale-if-error.
+    grace: Duration,
 }
 
 impl TtlByKind {
@@ -148,9 +171,14 @@ impl TtlByKind {
 
 impl Expiry<Key, Entry> for TtlByKind {
     fn expire_after_create(&self, key: &Key, _: &Entry, _: Instant) -> Option<Duration> {
-        Some(self.of(key.kind))
+        Some(self.of(key.kind) + self.grace)
     }
 }
+
+type Flight = Result<Entry, Arc<UpstreamError>>;
+
+/// The most keys being refetched in the background at once.
+const MAX_BACKGROUND_REFRESHES: usize = 1_024;
 
 /// The upstream cache. Cheap to clone.
 #[derive(Clone)]
@@ -159,6 +187,21 @@ pub struct Cache {
     ttl: TtlByKind,
     slot: u64,
     metrics: Arc<Metrics>,
+    flights: Arc<singleflight::Group<Key, Flight>>,
+    /// Keys a background task is refetching.
+    refreshing: Arc<Mutex<HashSet<Key>>>,
+}
+
+/// Whether an error is an outage worth riding out on stale data (and not an
+/// answer about the data, like a 404).
+fn serves_stale(error: &UpstreamError) -> bool {
+    matches!(
+        error,
+        UpstreamError::Unavailable { .. }
+            | UpstreamError::Timeout { .. }
+            | UpstreamError::RateLimited { .. }
+            | UpstreamError::CircuitOpen { .. }
+    )
 }
 
 impl Cache {
@@ -168,6 +211,7 @@ impl Cache {
         let ttl = TtlByKind {
             live: settings.live_ttl,
             directory: settings.directory_ttl,
+            grace: settings.stale_grace,
         };
         let inner = settings.enabled.then(|| {
             let evictions = metrics.cache_evictions.clone();
@@ -187,6 +231,8 @@ impl Cache {
             ttl,
             slot,
             metrics,
+            flights: Arc::default(),
+            refreshing: Arc::default(),
         }
     }
 
@@ -210,42 +256,55 @@ impl Cache {
     }
 
     /// The cached value, fetching it on a miss. Concurrent misses for one key
-    /// share one fetch.
-    pub async fn get_or_fetch<T, Fut>(
+    /// share one fetch. When the fetch fails for a transient reason and an
+    /// expired value is still held (within the grace), that is served.
+    pub async fn get_or_fetch<T, F, Fut>(
         &self,
         scope: Scope,
         id: &str,
-        fetch: Fut,
+        fetch: F,
     ) -> Result<Arc<T>, Arc<UpstreamError>>
     where
         T: Cacheable,
-        Fut: Future<Output = Result<Fetched<T>, UpstreamError>>,
+        F: Fn() -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = Result<Fetched<T>, UpstreamError>> + Send + 'static,
     {
         let Some(cache) = &self.inner else {
             // Nothing is kept: the response must not be cached either.
             crate::freshness::note(Duration::ZERO);
-            return fetch.await.map(|f| Arc::new(f.value)).map_err(Arc::new);
+            return fetch().await.map(|f| Arc::new(f.value)).map_err(Arc::new);
         };
         let key = Key {
             scope,
             kind: T::KIND,
             id: id.into(),
         };
-        let mut fetched = false;
-        let entry = cache
-            .try_get_with(key, async {
-                fetched = true;
-                fetch
-                    .await
-                    .map(|f| self.entry(T::wrap(Arc::new(f.value)), f.bytes))
-            })
-            .await?;
-        self.count(!fetched);
-        self.note_freshness(T::KIND, &entry);
-        Ok(T::unwrap(entry.value).expect("a key's kind matches its value"))
+        let held = cache.get(&key).await;
+        if let Some(entry) = &held {
+            if self.is_fresh(T::KIND, entry) {
+                self.count(true);
+                self.note_freshness(T::KIND, entry);
+                return Ok(T::unwrap(entry.value.clone()).expect("a key's kind matches its value"));
+            }
+        }
+        self.count(false);
+        match self.refetch(key.clone(), fetch.clone()).await {
+            Ok(entry) => {
+                self.note_freshness(T::KIND, &entry);
+                Ok(T::unwrap(entry.value).expect("a key's kind matches its value"))
+            }
+            Err(error) => match held {
+                Some(stale) if serves_stale(&error) => {
+                    self.serve_stale(&key, &stale, &error);
+                    self.retry_in_background(key, fetch);
+                    Ok(T::unwrap(stale.value).expect("a key's kind matches its value"))
+                }
+                _ => Err(error),
+            },
+        }
     }
 
-    /// The cached value, if present.
+    /// The cached value, if present and fresh.
     pub async fn get<T: Cacheable>(&self, scope: Scope, id: &str) -> Option<Arc<T>> {
         let cache = self.inner.as_ref()?;
         let key = Key {
@@ -253,13 +312,119 @@ impl Cache {
             kind: T::KIND,
             id: id.into(),
         };
-        let entry = cache.get(&key).await;
+        let entry = cache.get(&key).await.filter(|e| self.is_fresh(T::KIND, e));
         if let Some(entry) = &entry {
             self.note_freshness(T::KIND, entry);
         }
         let found = entry.and_then(|e| T::unwrap(e.value));
         self.count(found.is_some());
         found
+    }
+
+    /// An expired value still held within the grace, served because a
+    /// fetch failed with `error` (marks the response as stale).
+    pub async fn get_stale<T: Cacheable>(
+        &self,
+        scope: Scope,
+        id: &str,
+        error: &UpstreamError,
+    ) -> Option<Arc<T>> {
+        if !serves_stale(error) {
+            return None;
+        }
+        let key = Key {
+            scope,
+            kind: T::KIND,
+            id: id.into(),
+        };
+        let entry = self.inner.as_ref()?.get(&key).await?;
+        self.serve_stale(&key, &entry, error);
+        T::unwrap(entry.value)
+    }
+
+    /// Fetches `key` (one flight per key) and stores the result.
+    async fn refetch<T, F, Fut>(&self, key: Key, fetch: F) -> Flight
+    where
+        T: Cacheable,
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Fetched<T>, UpstreamError>> + Send + 'static,
+    {
+        let this = self.clone();
+        let flights = Arc::clone(&self.flights);
+        flights
+            .run(key.clone(), move || async move {
+                let cache = this.inner.as_ref().expect("only a real cache refetches");
+                // A flight that finished just before this one started has
+                // stored a fresh value already: serve that instead.
+                if let Some(entry) = cache.get(&key).await {
+                    if this.is_fresh(key.kind, &entry) {
+                        return Ok(entry);
+                    }
+                }
+                let fetched = fetch().await.map_err(Arc::new)?;
+                let entry = this.entry(T::wrap(Arc::new(fetched.value)), fetched.bytes);
+                cache.insert(key, entry.clone()).await;
+                Ok(entry)
+            })
+            .await
+    }
+
+    fn serve_stale(&self, key: &Key, entry: &Entry, error: &UpstreamError) {
+        self.metrics.cache_stale_served.inc();
+        let stale_for = entry
+            .created
+            .elapsed()
+            .saturating_sub(self.ttl.of(key.kind));
+        tracing::warn!(
+            kind = key.kind.name(),
+            id = &*key.id,
+            stale_ms = stale_for.as_millis() as u64,
+            code = error.code(),
+            "upstream failed; serving an expired cache entry"
+        );
+        crate::freshness::note_stale(crate::freshness::StaleRead {
+            kind: key.kind.name(),
+            id: key.id.to_string(),
+            stale_for,
+            upstream_code: error.code(),
+        });
+    }
+
+    /// Refetches `key` in the background, with backoff, until it succeeds
+    /// or the entry's grace is over. One task per key; bounded in number.
+    fn retry_in_background<T, F, Fut>(&self, key: Key, fetch: F)
+    where
+        T: Cacheable,
+        F: Fn() -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = Result<Fetched<T>, UpstreamError>> + Send + 'static,
+    {
+        {
+            let mut refreshing = self.refreshing.lock().expect("refreshing lock");
+            if refreshing.len() >= MAX_BACKGROUND_REFRESHES || !refreshing.insert(key.clone()) {
+                return;
+            }
+        }
+        let this = self.clone();
+        let deadline = Instant::now() + self.ttl.grace;
+        tokio::spawn(async move {
+            let mut wait = Duration::from_millis(250);
+            while Instant::now() + wait < deadline {
+                tokio::time::sleep(wait).await;
+                match this.refetch(key.clone(), fetch.clone()).await {
+                    Ok(_) => break,
+                    Err(e) if !serves_stale(&e) => break,
+                    Err(_) => wait = (wait * 2).min(Duration::from_secs(10)),
+                }
+            }
+            this.refreshing
+                .lock()
+                .expect("refreshing lock")
+                .remove(&key);
+        });
+    }
+
+    fn is_fresh(&self, kind: Kind, entry: &Entry) -> bool {
+        entry.created.elapsed() < self.ttl.of(kind)
     }
 
     /// Stores a value fetched elsewhere (for example by a bulk call).
@@ -329,6 +494,7 @@ mod tests {
             max_bytes,
             live_ttl: Duration::from_secs(60),
             directory_ttl: Duration::from_secs(60),
+            stale_grace: Duration::ZERO,
         }
     }
 

@@ -4,6 +4,10 @@
 //! The cache [`note`]s the remaining time to live of every entry it serves or
 //! stores; the response's `Cache-Control: max-age` is the shortest of them.
 //! Outside a scope (background tasks, tests) noting does nothing.
+//!
+//! The scope also gathers the stale reads of the response (data served past
+//! its TTL because upstream failed), which the server reports as warnings in
+//! the response's `extensions`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -13,20 +17,44 @@ tokio::task_local! {
     static CURRENT: Freshness;
 }
 
-/// The shortest remaining TTL noted so far.
+/// The shortest remaining TTL noted so far, and the stale reads.
 #[derive(Clone, Debug)]
-pub struct Freshness(Arc<AtomicU64>);
+pub struct Freshness(
+    Arc<AtomicU64>,
+    Arc<std::sync::Mutex<(Vec<StaleRead>, usize)>>,
+);
 
 impl Default for Freshness {
     fn default() -> Self {
-        Self(Arc::new(AtomicU64::new(u64::MAX)))
+        Self(Arc::new(AtomicU64::new(u64::MAX)), Arc::default())
     }
 }
+
+/// A value served past its TTL because upstream failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StaleRead {
+    /// What kind of upstream value (`conversation`, `user`, ...).
+    pub kind: &'static str,
+    pub id: String,
+    /// How long past its TTL it was.
+    pub stale_for: Duration,
+    /// The code of the upstream failure.
+    pub upstream_code: &'static str,
+}
+
+/// The most stale reads one response lists (the count is always exact).
+pub const MAX_STALE_LISTED: usize = 20;
 
 impl Freshness {
     /// Runs `future` with this scope current.
     pub async fn scope<F: std::future::Future>(self, future: F) -> F::Output {
         CURRENT.scope(self, future).await
+    }
+
+    /// The stale reads noted (at most [`MAX_STALE_LISTED`]) and their count.
+    pub fn stale(&self) -> (Vec<StaleRead>, usize) {
+        let reads = self.1.lock().expect("stale reads lock");
+        (reads.0.clone(), reads.1)
     }
 
     /// The shortest remaining TTL noted, or `None` when nothing was read.
@@ -36,6 +64,19 @@ impl Freshness {
             ms => Some(Duration::from_millis(ms)),
         }
     }
+}
+
+/// Notes that the response contains data served past its TTL; such a
+/// response is fresh for no time at all.
+pub fn note_stale(read: StaleRead) {
+    let _ = CURRENT.try_with(|f| {
+        f.0.store(0, Ordering::Relaxed);
+        let mut reads = f.1.lock().expect("stale reads lock");
+        reads.1 += 1;
+        if reads.0.len() < MAX_STALE_LISTED {
+            reads.0.push(read);
+        }
+    });
 }
 
 /// Notes that the response contains data fresh for `remaining` more.

@@ -38,6 +38,12 @@ pub struct Metrics {
     pub cache_misses: IntCounter,
     /// Entries evicted to stay within the size bound.
     pub cache_evictions: IntCounter,
+    /// Expired entries served because upstream failed (stale-if-error).
+    pub cache_stale_served: IntCounter,
+    /// Circuit breakers opened, by route.
+    pub circuit_opened: IntCounterVec,
+    /// Calls refused at once by an open circuit, by route.
+    pub circuit_rejected: IntCounterVec,
     /// Entries held (set when scraped).
     pub cache_entries: IntGauge,
     /// Weighted bytes held (set when scraped).
@@ -126,6 +132,20 @@ impl Metrics {
             cache_evictions: counter(
                 "cache_evictions_total",
                 "Entries evicted to stay within the size bound.",
+            ),
+            cache_stale_served: counter(
+                "cache_stale_served_total",
+                "Expired entries served because upstream failed (stale-if-error).",
+            ),
+            circuit_opened: counter_vec(
+                "upstream_circuit_opened_total",
+                "Circuit breakers opened after repeated upstream failures, by route.",
+                &["route"],
+            ),
+            circuit_rejected: counter_vec(
+                "upstream_circuit_rejected_total",
+                "Upstream calls refused at once by an open circuit, by route.",
+                &["route"],
             ),
             cache_entries: gauge("cache_entries", "Entries in the cache."),
             cache_bytes: gauge("cache_weighted_bytes", "Weighted bytes in the cache."),

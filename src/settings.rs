@@ -64,12 +64,15 @@ settings_table! {
     "upstream.base_backoff", "COBROWSE_UPSTREAM_BASE_BACKOFF", Some("100ms"), "First backoff after a 5xx; doubles per attempt, with jitter.";
     "upstream.max_backoff", "COBROWSE_UPSTREAM_MAX_BACKOFF", Some("2s"), "Longest backoff between attempts.";
     "upstream.max_retry_after", "COBROWSE_UPSTREAM_MAX_RETRY_AFTER", Some("5s"), "Longest Retry-After the gateway waits; beyond it a query fails fast with UPSTREAM_RATE_LIMITED.";
+    "upstream.breaker_threshold", "COBROWSE_UPSTREAM_BREAKER_THRESHOLD", Some("5"), "Failed calls in a row (5xx, timeouts, unreachable) that open a route's circuit.";
+    "upstream.breaker_cooldown", "COBROWSE_UPSTREAM_BREAKER_COOLDOWN", Some("10s"), "How long an open circuit fails calls at once before one probe call may try again.";
     "upstream.token_refresh_margin", "COBROWSE_UPSTREAM_TOKEN_REFRESH_MARGIN", Some("60s"), "Refresh the access token this long before it expires.";
     "cache.enabled", "COBROWSE_CACHE_ENABLED", Some("true"), "Cache upstream reads.";
     "cache.max_entries", "COBROWSE_CACHE_MAX_ENTRIES", Some("20000"), "Most entries in the cache.";
     "cache.max_bytes", "COBROWSE_CACHE_MAX_BYTES", Some("67108864"), "Most bytes of upstream bodies held in the cache.";
     "cache.live_ttl", "COBROWSE_CACHE_LIVE_TTL", Some("5s"), "Time to live of live conversation state (conversations, co-browse listings).";
     "cache.directory_ttl", "COBROWSE_CACHE_DIRECTORY_TTL", Some("10m"), "Time to live of users, queues and wrap-up codes.";
+    "cache.stale_grace", "COBROWSE_CACHE_STALE_GRACE", Some("5m"), "Stale-if-error: how long past its TTL an entry may still be served when upstream fails (with a warning); 0s turns it off.";
     "limits.max_depth", "COBROWSE_LIMITS_MAX_DEPTH", Some("16"), "Deepest GraphQL selection accepted.";
     "limits.max_complexity", "COBROWSE_LIMITS_MAX_COMPLEXITY", Some("5000"), "Largest GraphQL query complexity accepted.";
     "limits.max_aliases", "COBROWSE_LIMITS_MAX_ALIASES", Some("40"), "Most aliased fields in one GraphQL document.";
@@ -200,6 +203,10 @@ pub struct UpstreamSettings {
     pub max_retry_after: Duration,
     #[serde(deserialize_with = "de::duration")]
     pub token_refresh_margin: Duration,
+    #[serde(deserialize_with = "de::positive")]
+    pub breaker_threshold: u32,
+    #[serde(deserialize_with = "de::duration")]
+    pub breaker_cooldown: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -215,6 +222,8 @@ pub struct CacheSettings {
     pub live_ttl: Duration,
     #[serde(deserialize_with = "de::duration")]
     pub directory_ttl: Duration,
+    #[serde(deserialize_with = "de::duration")]
+    pub stale_grace: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -567,6 +576,7 @@ impl Settings {
             ("upstream.timeout", up.timeout),
             ("server.request_timeout", self.server.request_timeout),
             ("auth.token_check_ttl", self.auth.token_check_ttl),
+            ("upstream.breaker_cooldown", up.breaker_cooldown),
         ] {
             if ttl.is_zero() {
                 return fail(path, "must be longer than zero");

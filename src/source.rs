@@ -98,15 +98,24 @@ impl Source {
         &self.access.credential
     }
 
+    /// A fetcher the cache can run (again, for background retries): it
+    /// owns a handle on the client and this source's credential.
+    fn fetcher(&self) -> (PureCloud, Arc<Credential>) {
+        (self.client().clone(), Arc::new(self.credential().clone()))
+    }
+
     /// A whole conversation.
     pub async fn conversation(&self, id: &str) -> Result<Arc<Conversation>, SharedError> {
+        let (client, credential) = self.fetcher();
+        let owned: Arc<str> = id.into();
+        let fetch = move || {
+            let (client, credential, id) =
+                (client.clone(), Arc::clone(&credential), Arc::clone(&owned));
+            async move { client.conversation(&credential, &id).await }
+        };
         self.shared
             .cache
-            .get_or_fetch(
-                self.scope(),
-                id,
-                self.client().conversation(self.credential(), id),
-            )
+            .get_or_fetch(self.scope(), id, fetch)
             .await
     }
 
@@ -115,27 +124,31 @@ impl Source {
         &self,
         id: &str,
     ) -> Result<Arc<CobrowseConversation>, SharedError> {
+        let (client, credential) = self.fetcher();
+        let owned: Arc<str> = id.into();
+        let fetch = move || {
+            let (client, credential, id) =
+                (client.clone(), Arc::clone(&credential), Arc::clone(&owned));
+            async move { client.cobrowse_conversation(&credential, &id).await }
+        };
         self.shared
             .cache
-            .get_or_fetch(
-                self.scope(),
-                id,
-                self.client().cobrowse_conversation(self.credential(), id),
-            )
+            .get_or_fetch(self.scope(), id, fetch)
             .await
     }
 
     /// The active co-browse conversations.
     pub async fn active_listing(&self) -> Result<Arc<ActiveListing>, SharedError> {
-        let fetch = async {
-            let listing = self
-                .client()
-                .cobrowse_conversations(self.credential())
-                .await?;
-            Ok(Fetched {
-                value: ActiveListing(listing.value.into_iter().map(Arc::new).collect()),
-                bytes: listing.bytes,
-            })
+        let (client, credential) = self.fetcher();
+        let fetch = move || {
+            let (client, credential) = (client.clone(), Arc::clone(&credential));
+            async move {
+                let listing = client.cobrowse_conversations(&credential).await?;
+                Ok(Fetched {
+                    value: ActiveListing(listing.value.into_iter().map(Arc::new).collect()),
+                    bytes: listing.bytes,
+                })
+            }
         };
         self.shared
             .cache
@@ -145,12 +158,16 @@ impl Source {
 
     /// Every wrap-up code of the organisation.
     pub async fn wrapup_codes(&self) -> Result<Arc<WrapupCodes>, SharedError> {
-        let fetch = async {
-            let codes = self.client().wrapup_codes(self.credential()).await?;
-            Ok(Fetched {
-                value: WrapupCodes(codes.value),
-                bytes: codes.bytes,
-            })
+        let (client, credential) = self.fetcher();
+        let fetch = move || {
+            let (client, credential) = (client.clone(), Arc::clone(&credential));
+            async move {
+                let codes = client.wrapup_codes(&credential).await?;
+                Ok(Fetched {
+                    value: WrapupCodes(codes.value),
+                    bytes: codes.bytes,
+                })
+            }
         };
         self.shared
             .cache
@@ -273,7 +290,28 @@ impl Source {
                 }
             })
         });
-        for values in try_join_all(flights).await? {
+        let fetched = match try_join_all(flights).await {
+            Ok(fetched) => fetched,
+            // Stale-if-error: ride out an outage on expired values, if every
+            // missing one is still held.
+            Err(error) => {
+                for id in &missing {
+                    match self
+                        .shared
+                        .cache
+                        .get_stale::<T>(self.scope(), id, &error)
+                        .await
+                    {
+                        Some(value) => {
+                            found.insert(Arc::clone(id), value);
+                        }
+                        None => return Err(error),
+                    }
+                }
+                return Ok(found);
+            }
+        };
+        for values in fetched {
             for (id, value) in values.iter() {
                 if let Some(value) = T::unwrap(value.clone()) {
                     found.insert(Arc::clone(id), value);

@@ -85,6 +85,8 @@ impl Gateway {
                     max_retry_after: up.max_retry_after,
                 },
                 token_refresh_margin: up.token_refresh_margin,
+                breaker_threshold: up.breaker_threshold,
+                breaker_cooldown: up.breaker_cooldown,
             },
             Arc::clone(&metrics),
         )?;

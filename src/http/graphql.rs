@@ -488,7 +488,7 @@ async fn run(
         .data(caller.clone());
     let freshness = Freshness::default();
     let execution = freshness.clone().scope(app.schema.execute(request));
-    let response = match tokio::time::timeout(app.limits.request_timeout, execution).await {
+    let mut response = match tokio::time::timeout(app.limits.request_timeout, execution).await {
         Ok(response) => response,
         Err(_) => {
             let error = json_error(
@@ -533,7 +533,14 @@ async fn run(
             responses.invalidate_all();
         }
     }
-    let cacheable = response.errors.is_empty() && kind == Some(OperationType::Query);
+    let (stale, stale_count) = freshness.stale();
+    if stale_count > 0 {
+        response
+            .extensions
+            .insert("warnings".into(), stale_warning(&stale, stale_count));
+    }
+    let cacheable =
+        response.errors.is_empty() && kind == Some(OperationType::Query) && stale_count == 0;
     let max_age = freshness.shortest().unwrap_or(app.limits.schema_max_age);
     let cache_control = if cacheable {
         HeaderValue::from_str(&format!("public, max-age={}", max_age.as_secs())).expect("digits")
@@ -555,6 +562,30 @@ async fn run(
     http.headers_mut()
         .insert(header::CACHE_CONTROL, cache_control);
     finish(outcome, http)
+}
+
+/// The warning of a response that holds data served past its TTL.
+fn stale_warning(reads: &[crate::freshness::StaleRead], count: usize) -> async_graphql::Value {
+    let reads: Vec<Value> = reads
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "kind": r.kind,
+                "id": r.id,
+                "staleForSeconds": r.stale_for.as_secs_f64(),
+                "upstreamCode": r.upstream_code,
+            })
+        })
+        .collect();
+    let warning = serde_json::json!([{
+        "code": "STALE_DATA",
+        "message": format!(
+            "upstream is failing: {count} value(s) in this response are cached data past their time to live"
+        ),
+        "count": count,
+        "reads": reads,
+    }]);
+    async_graphql::Value::from_json(warning).expect("JSON is a GraphQL value")
 }
 
 fn error_code(error: &async_graphql::ServerError) -> Option<&str> {

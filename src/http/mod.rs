@@ -181,6 +181,7 @@ async fn readyz(State(app): State<AppState>) -> Response {
             "upstream_token": match &token { Ok(()) => "ok".to_owned(), Err(e) => format!("{}: {e}", e.code()) },
             "upstream_calls": if failing < 3 { "ok".to_owned() } else { format!("the last {failing} upstream calls failed") },
             "store": match &store { Ok(()) => "ok".to_owned(), Err(e) => e.to_string() },
+            "open_circuits": client.open_circuits(),
         }
     });
     let status = if ready {

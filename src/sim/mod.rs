@@ -62,6 +62,8 @@ pub struct Faults {
     pub rate_limit_next: u32,
     /// The next N API requests are answered `error_status`.
     pub error_next: u32,
+    /// The token endpoint answers `error_status` (API routes are unaffected).
+    pub token_down: bool,
 }
 
 impl Default for Faults {
@@ -75,6 +77,7 @@ impl Default for Faults {
             token_lifetime_s: 86_400,
             rate_limit_next: 0,
             error_next: 0,
+            token_down: false,
         }
     }
 }
@@ -264,6 +267,20 @@ impl Simulator {
         &self.config.client_secret
     }
 
+    /// What it was started with (to start it again in the same place).
+    pub fn config(&self) -> &SimConfig {
+        &self.config
+    }
+
+    /// Stops serving and waits until the port is closed.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let task = std::mem::replace(&mut self.task, tokio::spawn(async {}));
+        let _ = task.await;
+    }
+
     /// Serves until the process is stopped.
     pub async fn wait(mut self) {
         let task = std::mem::replace(&mut self.task, tokio::spawn(async {}));
@@ -341,6 +358,14 @@ async fn serve_counted(
         tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
     }
     if path.as_str() == "/oauth/token" {
+        if faults.token_down {
+            let status = StatusCode::from_u16(faults.error_status).expect("checked 5xx");
+            return error_body(
+                status,
+                "service.unavailable",
+                "The login service is unavailable.",
+            );
+        }
         return next.run(request).await;
     }
     let Some(grant) = sim.grant(&request) else {

@@ -29,6 +29,14 @@ pub enum UpstreamError {
         detail: String,
         correlation_id: Option<String>,
     },
+    /// The route's circuit is open after repeated failures: the call was
+    /// not made.
+    #[error("upstream is unavailable: {route} failed {failures} times in a row; calls fail at once for {} s more", retry_after.as_secs().max(1))]
+    CircuitOpen {
+        route: &'static str,
+        failures: u32,
+        retry_after: Duration,
+    },
     /// Upstream did not answer in time.
     #[error("upstream did not answer within {} ms", timeout.as_millis())]
     Timeout { timeout: Duration },
@@ -68,7 +76,7 @@ impl UpstreamError {
         match self {
             Self::NotFound { .. } => "UPSTREAM_NOT_FOUND",
             Self::RateLimited { .. } => "UPSTREAM_RATE_LIMITED",
-            Self::Unavailable { .. } => "UPSTREAM_UNAVAILABLE",
+            Self::Unavailable { .. } | Self::CircuitOpen { .. } => "UPSTREAM_UNAVAILABLE",
             Self::Timeout { .. } => "UPSTREAM_TIMEOUT",
             Self::AuthFailed { .. } => "UPSTREAM_AUTH_FAILED",
             Self::CallerUnauthenticated { .. } => "UNAUTHENTICATED",
@@ -89,14 +97,16 @@ impl UpstreamError {
             | Self::Forbidden { correlation_id, .. }
             | Self::Rejected { correlation_id, .. }
             | Self::BadResponse { correlation_id, .. } => correlation_id.as_deref(),
-            Self::Timeout { .. } => None,
+            Self::Timeout { .. } | Self::CircuitOpen { .. } => None,
         }
     }
 
     /// How long the caller should wait before trying again, where known.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            Self::RateLimited { retry_after, .. } => Some(*retry_after),
+            Self::RateLimited { retry_after, .. } | Self::CircuitOpen { retry_after, .. } => {
+                Some(*retry_after)
+            }
             _ => None,
         }
     }

@@ -7,6 +7,7 @@
 //! reqwest types. Caching is not its business: see `crate::cache`.
 
 pub mod analytics;
+mod breaker;
 pub mod enums;
 pub mod error;
 pub mod model;
@@ -71,6 +72,10 @@ pub struct ClientConfig {
     pub max_in_flight: usize,
     pub retry: RetryPolicy,
     pub token_refresh_margin: Duration,
+    /// Failed calls in a row that open a route's circuit.
+    pub breaker_threshold: u32,
+    /// How long an open circuit refuses calls before a probe.
+    pub breaker_cooldown: Duration,
 }
 
 /// The upstream routes the client calls, named for logs and metrics.
@@ -91,6 +96,26 @@ pub enum Route {
 }
 
 impl Route {
+    /// Every route, in index order.
+    pub const ALL: [Route; 12] = [
+        Route::Conversation,
+        Route::CobrowseListing,
+        Route::CobrowseConversation,
+        Route::User,
+        Route::Users,
+        Route::Queue,
+        Route::Queues,
+        Route::WrapupCodes,
+        Route::PatchParticipant,
+        Route::PatchParticipantAttributes,
+        Route::AnalyticsDetails,
+        Route::TokenInfo,
+    ];
+
+    fn index(self) -> usize {
+        self as usize
+    }
+
     /// A stable name for logs and metrics.
     pub fn name(self) -> &'static str {
         match self {
@@ -177,6 +202,8 @@ struct Inner {
     timeout: Duration,
     metrics: Arc<Metrics>,
     failures: AtomicU32,
+    /// One circuit breaker per route, by [`Route::index`].
+    breakers: Vec<breaker::Breaker>,
 }
 
 impl PureCloud {
@@ -206,6 +233,12 @@ impl PureCloud {
                 timeout: config.timeout,
                 metrics,
                 failures: AtomicU32::new(0),
+                breakers: Route::ALL
+                    .iter()
+                    .map(|_| {
+                        breaker::Breaker::new(config.breaker_threshold, config.breaker_cooldown)
+                    })
+                    .collect(),
             }),
         })
     }
@@ -438,7 +471,17 @@ impl PureCloud {
         self.inner.failures.load(Ordering::Relaxed)
     }
 
-    /// Sends one logical call and keeps the run of failures for readiness.
+    /// The routes whose circuit is open (or probing) now.
+    pub fn open_circuits(&self) -> Vec<&'static str> {
+        Route::ALL
+            .iter()
+            .filter(|r| self.inner.breakers[r.index()].is_open())
+            .map(|r| r.name())
+            .collect()
+    }
+
+    /// Sends one logical call through the route's circuit breaker, and
+    /// keeps the run of failures for readiness.
     async fn send<B: Serialize + ?Sized>(
         &self,
         cred: &Credential,
@@ -447,12 +490,45 @@ impl PureCloud {
         url: Url,
         body: Option<&B>,
     ) -> Result<(Bytes, Option<String>), UpstreamError> {
+        let inner = &*self.inner;
+        let ticket = match inner.breakers[route.index()].admit() {
+            breaker::Admission::Go(ticket) => ticket,
+            breaker::Admission::Refused {
+                retry_after,
+                failures,
+            } => {
+                inner
+                    .metrics
+                    .circuit_rejected
+                    .with_label_values(&[route.name()])
+                    .inc();
+                return Err(UpstreamError::CircuitOpen {
+                    route: route.name(),
+                    failures,
+                    retry_after,
+                });
+            }
+        };
         let outcome = self.send_with_retries(cred, route, method, url, body).await;
         match &outcome {
             Err(UpstreamError::Unavailable { .. } | UpstreamError::Timeout { .. }) => {
-                self.inner.failures.fetch_add(1, Ordering::Relaxed);
+                inner.failures.fetch_add(1, Ordering::Relaxed);
+                if ticket.failed() {
+                    inner
+                        .metrics
+                        .circuit_opened
+                        .with_label_values(&[route.name()])
+                        .inc();
+                    warn!(
+                        route = route.name(),
+                        "upstream keeps failing: circuit opened; calls fail at once until a probe succeeds"
+                    );
+                }
             }
-            _ => self.inner.failures.store(0, Ordering::Relaxed),
+            _ => {
+                inner.failures.store(0, Ordering::Relaxed);
+                ticket.succeeded();
+            }
         }
         outcome
     }

@@ -124,10 +124,16 @@ async fn an_expired_token_is_refreshed_once_and_the_queries_succeed() {
     .await;
     let ids = app.active_conversation_ids().await;
     app.expire_tokens().await;
+    // Latency makes the calls overlap, so that many meet the dead token.
+    app.set_faults(&Faults {
+        latency_ms: 50,
+        ..Faults::default()
+    })
+    .await;
     app.reset_calls().await;
 
-    // Several different conversations at once: each call gets a 401, but
-    // only one new token is fetched.
+    // Several different conversations at once: the calls that meet the dead
+    // token get a 401 each, but only one new token is fetched.
     let queries = ids.iter().map(|id| {
         app.data(
             "query($id: String!) { conversation(conversationId: $id) { name startTime } }",
@@ -141,10 +147,10 @@ async fn an_expired_token_is_refreshed_once_and_the_queries_succeed() {
         .all(|a| a["conversation"]["name"].is_string()));
     let calls = app.upstream_calls().await;
     assert_eq!(calls.route(route::TOKEN), 1, "{calls:?}");
-    assert_eq!(
-        calls.route(route::CONVERSATION),
-        2 * ids.len() as u64,
-        "{calls:?}"
+    let conversation_calls = calls.route(route::CONVERSATION);
+    assert!(
+        conversation_calls > ids.len() as u64 && conversation_calls <= 2 * ids.len() as u64,
+        "each call at most twice: {calls:?}"
     );
 }
 

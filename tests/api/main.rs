@@ -10,6 +10,7 @@ mod errors;
 mod graph;
 mod helpers;
 mod limits;
+mod resilience;
 mod schema;
 mod simulator;
 pub(crate) mod webhooks;
