@@ -419,3 +419,180 @@ async fn killing_the_gateway_right_after_a_2xx_loses_no_event() {
         .expect("count");
     assert_eq!(stored, events.len() as i64, "every acknowledged event");
 }
+
+#[tokio::test]
+async fn sigterm_finishes_requests_in_flight_refuses_new_ones_closes_subscriptions_and_loses_no_webhook(
+) {
+    use cobrowse_gateway::secret::Secret;
+    use cobrowse_gateway::sim::{Faults, SimConfig, Simulator};
+    use cobrowse_gateway::zoom::signature::sign;
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let sim = Simulator::start(SimConfig::local(4, 1))
+        .await
+        .expect("simulator");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = dir.path().join("shutdown.sqlite");
+    let key = crate::helpers::test_key();
+    let keys = crate::helpers::keys_file(dir.path(), &[("ops", key, &["read"])]);
+    let gateway = || {
+        let mut cmd = command(&["--listen", "127.0.0.1:0"]);
+        cmd.env("COBROWSE_UPSTREAM_URL", sim.url())
+            .env("COBROWSE_LOGIN_URL", sim.url())
+            .env("COBROWSE_CLIENT_ID", sim.client_id())
+            .env("COBROWSE_CLIENT_SECRET", sim.client_secret().expose())
+            .env("COBROWSE_AUTH_API_KEYS_FILE", &keys)
+            .env("COBROWSE_STORE_PATH", &store)
+            .env("COBROWSE_STORE_RETENTION", "36500d")
+            .env("COBROWSE_ZOOM_WEBHOOK_SECRET", "shutdown-secret")
+            .env("COBROWSE_SERVER_SHUTDOWN_GRACE", "10s");
+        cmd
+    };
+    let client = crate::helpers::authorized_client();
+    let (mut child, base, _, _logs) = start(gateway()).await;
+
+    // A subscriber.
+    let mut request = format!("{}/graphql/ws", base.replace("http://", "ws://"))
+        .into_client_request()
+        .expect("request");
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().expect("header"),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("the socket opens");
+    let init = serde_json::json!({ "type": "connection_init", "payload": { "X-API-Key": key } });
+    socket
+        .send(Message::Text(init.to_string().into()))
+        .await
+        .expect("sent");
+    let ack = socket.next().await.expect("an answer").expect("a message");
+    assert!(ack.to_text().expect("text").contains("connection_ack"));
+
+    // An acknowledged webhook.
+    let event = &crate::webhooks::session_events("shutdown", "Ada", "2026-11-22T09:00:00Z")[0];
+    let body = event.to_string();
+    let timestamp = chrono::Utc::now().timestamp().to_string();
+    let response = client
+        .post(format!("{base}/webhooks/zoom"))
+        .header("x-zm-request-timestamp", &timestamp)
+        .header(
+            "x-zm-signature",
+            sign(&Secret::new("shutdown-secret"), &timestamp, body.as_bytes()),
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), 200);
+
+    // A request in flight: upstream takes 1.5 s to answer it.
+    let http = reqwest::Client::new();
+    http.put(format!("{}/__sim/faults", sim.url()))
+        .json(&Faults {
+            latency_ms: 1_500,
+            ..Faults::default()
+        })
+        .send()
+        .await
+        .expect("faults set");
+    http.post(format!("{}/__sim/stats/reset", sim.url()))
+        .send()
+        .await
+        .expect("reset");
+    let in_flight = tokio::spawn({
+        let (client, base) = (client.clone(), base.clone());
+        async move {
+            let response = client
+                .post(format!("{base}/graphql"))
+                .json(&serde_json::json!({ "query": "{ activeCobrowseConversations { totalCount } }" }))
+                .send()
+                .await
+                .expect("the request in flight is answered");
+            let status = response.status();
+            (
+                status,
+                response.json::<serde_json::Value>().await.expect("json"),
+            )
+        }
+    });
+    // It has reached upstream once the simulator counts it.
+    loop {
+        let stats: cobrowse_gateway::sim::Stats = http
+            .get(format!("{}/__sim/stats", sim.url()))
+            .send()
+            .await
+            .expect("stats")
+            .json()
+            .await
+            .expect("json");
+        if stats.total > 0 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+
+    let pid = child.id().expect("running").to_string();
+    let killed = tokio::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .expect("kill runs");
+    assert!(killed.success());
+
+    // The subscriber is told, with "going away".
+    match socket
+        .next()
+        .await
+        .expect("a message")
+        .expect("no transport error")
+    {
+        Message::Close(Some(frame)) => assert_eq!(u16::from(frame.code), 1001),
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+    // New connections are refused.
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    loop {
+        match reqwest::Client::new()
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+        {
+            Err(e) if e.is_connect() => break,
+            _ => assert!(std::time::Instant::now() < deadline, "still accepting"),
+        }
+        tokio::task::yield_now().await;
+    }
+    // The request in flight finishes, whole.
+    let (status, body) = in_flight.await.expect("joined");
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["data"]["activeCobrowseConversations"]["totalCount"].as_u64() > Some(0),
+        "{body}"
+    );
+    let exit = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("exits within the grace")
+        .expect("exit status");
+    assert!(exit.success(), "{exit:?}");
+
+    // The acknowledged webhook is there after a restart.
+    let (mut again, base, _, _) = start(gateway()).await;
+    let sessions: serde_json::Value = client
+        .post(format!("{base}/graphql"))
+        .json(&serde_json::json!({ "query": "{ cobrowseSessions(filter: { provider: ZOOM }) { nodes { providerSessionId } } }" }))
+        .send()
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("json");
+    again.kill().await.expect("stops");
+    assert_eq!(
+        sessions["data"]["cobrowseSessions"]["nodes"][0]["providerSessionId"], "shutdown",
+        "{sessions}"
+    );
+}

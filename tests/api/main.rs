@@ -7,6 +7,7 @@ mod browser;
 mod dashboard;
 mod edge;
 mod errors;
+mod fuzz;
 mod graph;
 mod helpers;
 mod limits;
