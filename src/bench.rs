@@ -408,6 +408,7 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<()> {
         "\n4. peak resident memory of this process (gateway, simulator and load generator): {}",
         peak_rss().unwrap_or_else(|| "unknown".into())
     );
+    let _ = std::fs::remove_file(keys_file()?);
     if failed > 0 {
         bail!("{failed} responses failed");
     }

@@ -1,86 +1,8 @@
 //! The binary as a newcomer runs it.
 
-use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
-
-const BIN: &str = env!("CARGO_BIN_EXE_cobrowse-gateway");
-
-/// The binary with a clean `COBROWSE_*` environment and its event store in a
-/// fresh file under this test run's temp dir.
-pub(crate) fn command(args: &[&str]) -> Command {
-    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let dir = DIR.get_or_init(|| tempfile::tempdir().expect("a temp dir"));
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let mut command = Command::new(BIN);
-    command.args(args).kill_on_drop(true);
-    for (name, _) in std::env::vars() {
-        if name.starts_with("COBROWSE_") {
-            command.env_remove(name);
-        }
-    }
-    command.env(
-        "COBROWSE_STORE_PATH",
-        dir.path().join(format!("events-{n}.sqlite")),
-    );
-    command
-}
-
-/// Starts the binary and waits for the line that gives its address. Its
-/// stderr (the logs) is collected by a task so the pipe never fills.
-pub(crate) async fn start(
-    mut command: Command,
-) -> (Child, String, Vec<String>, tokio::task::JoinHandle<String>) {
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
-    let mut stderr = child.stderr.take().expect("stderr");
-    let logs = tokio::spawn(async move {
-        let mut text = String::new();
-        tokio::io::AsyncReadExt::read_to_string(&mut stderr, &mut text)
-            .await
-            .expect("readable stderr");
-        text
-    });
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let mut seen = Vec::new();
-    let base = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = lines.next_line().await.expect("readable stdout") {
-            seen.push(line.clone());
-            if let Some(rest) = line.strip_prefix("cobrowse-gateway listening on ") {
-                return rest.to_owned();
-            }
-        }
-        panic!("the binary exited without listening: {seen:?}");
-    })
-    .await
-    .expect("the binary listens within 30 s");
-    (child, base, seen, logs)
-}
-
-/// Posts a GraphQL query to a running binary at `base`.
-async fn post_query(base: &str, query: &str) -> reqwest::Response {
-    reqwest::Client::new()
-        .post(format!("{base}/graphql"))
-        .json(&serde_json::json!({ "query": query }))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("the gateway answers: {e:?}"))
-}
-
-/// Posts a GraphQL query to a running binary and returns the whole body.
-async fn query_json(base: &str, query: &str) -> serde_json::Value {
-    post_query(base, query)
-        .await
-        .json()
-        .await
-        .expect("a JSON body")
-}
+use crate::helpers::{command, command_for, post_query, query_json, start};
 
 #[tokio::test]
 async fn with_no_configuration_it_serves_demo_data_from_the_built_in_simulator() {
@@ -190,12 +112,8 @@ async fn secrets_never_appear_in_logs() {
     let sim = cobrowse_gateway::sim::Simulator::start(config)
         .await
         .expect("simulator");
-    let mut cmd = command(&["--listen", "127.0.0.1:0"]);
-    cmd.env("COBROWSE_UPSTREAM_URL", sim.url())
-        .env("COBROWSE_LOGIN_URL", sim.url())
-        .env("COBROWSE_CLIENT_ID", sim.client_id())
-        .env("COBROWSE_CLIENT_SECRET", sim.client_secret().expose())
-        .env("COBROWSE_AUTH_JWT_SECRET", JWT_SECRET)
+    let mut cmd = command_for(&sim, &["--listen", "127.0.0.1:0"]);
+    cmd.env("COBROWSE_AUTH_JWT_SECRET", JWT_SECRET)
         .env("COBROWSE_AUTH_JWT_ISSUER", "https://idp.example.com")
         .env("COBROWSE_AUTH_JWT_AUDIENCE", "cobrowse-gateway")
         .env("COBROWSE_LOG_FILTER", "debug")
@@ -250,11 +168,7 @@ async fn outside_demo_mode_it_refuses_to_start_without_authentication() {
         cobrowse_gateway::sim::Simulator::start(cobrowse_gateway::sim::SimConfig::local(2, 1))
             .await
             .expect("simulator");
-    let output = command(&["--listen", "127.0.0.1:0"])
-        .env("COBROWSE_UPSTREAM_URL", sim.url())
-        .env("COBROWSE_LOGIN_URL", sim.url())
-        .env("COBROWSE_CLIENT_ID", sim.client_id())
-        .env("COBROWSE_CLIENT_SECRET", sim.client_secret().expose())
+    let output = command_for(&sim, &["--listen", "127.0.0.1:0"])
         .output()
         .await
         .expect("runs");
@@ -377,7 +291,7 @@ async fn killing_the_gateway_right_after_a_2xx_loses_no_event() {
     let query = "{ cobrowseSessions(filter: { provider: ZOOM }) { nodes { providerSessionId state startTime endTime pin participants { name role connections { connectionId joinTime leaveTime leaveReason } } } } }";
 
     let (mut first, base, _, _) = start(gateway()).await;
-    let events = crate::webhooks::session_events("durable", "Noah", "2026-11-22T09:00:00Z");
+    let events = crate::helpers::session_events("durable", "Noah", "2026-11-22T09:00:00Z");
     for event in &events {
         let body = event.to_string();
         let timestamp = chrono::Utc::now().timestamp().to_string();
@@ -438,12 +352,8 @@ async fn sigterm_finishes_requests_in_flight_refuses_new_ones_closes_subscriptio
     let key = crate::helpers::test_key();
     let keys = crate::helpers::keys_file(dir.path(), &[("ops", key, &["read"])]);
     let gateway = || {
-        let mut cmd = command(&["--listen", "127.0.0.1:0"]);
-        cmd.env("COBROWSE_UPSTREAM_URL", sim.url())
-            .env("COBROWSE_LOGIN_URL", sim.url())
-            .env("COBROWSE_CLIENT_ID", sim.client_id())
-            .env("COBROWSE_CLIENT_SECRET", sim.client_secret().expose())
-            .env("COBROWSE_AUTH_API_KEYS_FILE", &keys)
+        let mut cmd = command_for(&sim, &["--listen", "127.0.0.1:0"]);
+        cmd.env("COBROWSE_AUTH_API_KEYS_FILE", &keys)
             .env("COBROWSE_STORE_PATH", &store)
             .env("COBROWSE_STORE_RETENTION", "36500d")
             .env("COBROWSE_ZOOM_WEBHOOK_SECRET", "shutdown-secret")
@@ -473,7 +383,7 @@ async fn sigterm_finishes_requests_in_flight_refuses_new_ones_closes_subscriptio
     assert!(ack.to_text().expect("text").contains("connection_ack"));
 
     // An acknowledged webhook.
-    let event = &crate::webhooks::session_events("shutdown", "Ada", "2026-11-22T09:00:00Z")[0];
+    let event = &crate::helpers::session_events("shutdown", "Ada", "2026-11-22T09:00:00Z")[0];
     let body = event.to_string();
     let timestamp = chrono::Utc::now().timestamp().to_string();
     let response = client

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use tokio::process::Command;
 
-use crate::binary::{command, start};
+use crate::helpers::{command, start};
 use crate::helpers::{spawn_app, test_key};
 
 fn web() -> PathBuf {

@@ -98,7 +98,7 @@ fn mutate(value: &mut Value, path: &[String], with: Option<Value>) {
 /// A webhook body: a valid event with up to three random mutations, or
 /// random bytes.
 fn webhook_body() -> impl Strategy<Value = Vec<u8>> {
-    let events = crate::webhooks::session_events("fuzz", "Ada", "2026-11-22T09:00:00Z");
+    let events = crate::helpers::session_events("fuzz", "Ada", "2026-11-22T09:00:00Z");
     let mutated = (
         0..events.len(),
         prop::collection::vec(

@@ -2,6 +2,11 @@
 //! to query the one and count calls at the other.
 
 use std::net::SocketAddr;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
 
 use cobrowse_gateway::settings::{Layers, Settings};
 use cobrowse_gateway::sim::{Faults, SimConfig, Simulator, Stats};
@@ -321,4 +326,150 @@ pub fn first_code(body: &Value) -> &str {
     body["errors"][0]["extensions"]["code"]
         .as_str()
         .unwrap_or_else(|| panic!("no error code in {body:#}"))
+}
+
+/// The deliveries of one session: started, customer and agent join, the
+/// agent drops and rejoins, everyone leaves, the session ends. Times are
+/// minutes after `base` (an RFC 3339 instant).
+pub fn session_events(session: &str, agent: &str, base: &str) -> Vec<Value> {
+    let at = |minute: i64| {
+        let t = chrono::DateTime::parse_from_rfc3339(base).expect("base time")
+            + chrono::Duration::minutes(minute);
+        t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    let event = |name: &str, ts: i64, object: Value| {
+        let mut object = object;
+        object["session_id"] = json!(session);
+        json!({ "event": name, "event_ts": 1_763_802_000_000_i64 + ts, "payload": { "account_id": "acc-1", "object": object } })
+    };
+    vec![
+        event(
+            "cobrowse.session_started",
+            1,
+            json!({ "start_time": at(0), "start_url": "https://shop.example.com/checkout", "user_id": "u-c", "user_name": "Ava", "role_type": "customer" }),
+        ),
+        event(
+            "cobrowse.session_user_joined",
+            2,
+            json!({ "user_connection_id": "c1", "user_id": "u-c", "user_name": "Ava", "role_type": "customer", "join_time": at(0) }),
+        ),
+        event(
+            "cobrowse.session_user_joined",
+            3,
+            json!({ "user_connection_id": "c2", "user_id": "u-a", "user_name": agent, "role_type": "agent", "join_time": at(1) }),
+        ),
+        event(
+            "cobrowse.session_user_left",
+            4,
+            json!({ "user_connection_id": "c2", "user_id": "u-a", "user_name": agent, "role_type": "agent", "leave_time": at(3), "leave_reason": "Network connection error" }),
+        ),
+        event(
+            "cobrowse.session_user_joined",
+            5,
+            json!({ "user_connection_id": "c3", "user_id": "u-a", "user_name": agent, "role_type": "agent", "join_time": at(4) }),
+        ),
+        event(
+            "cobrowse.session_user_left",
+            6,
+            json!({ "user_connection_id": "c3", "user_id": "u-a", "role_type": "agent", "leave_time": at(10) }),
+        ),
+        event(
+            "cobrowse.session_user_left",
+            7,
+            json!({ "user_connection_id": "c1", "user_id": "u-c", "role_type": "customer", "leave_time": at(10), "leave_reason": "The session end" }),
+        ),
+        event(
+            "cobrowse.session_ended",
+            8,
+            json!({ "end_time": at(10), "session_pin": "482913", "end_reason": "The session ended", "start_time": at(0) }),
+        ),
+    ]
+}
+
+/// The gateway binary, as a newcomer runs it.
+const BIN: &str = env!("CARGO_BIN_EXE_cobrowse-gateway");
+
+/// The binary with a clean `COBROWSE_*` environment and its event store in a
+/// fresh file under this test run's temp dir.
+pub fn command(args: &[&str]) -> Command {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let dir = DIR.get_or_init(|| tempfile::tempdir().expect("a temp dir"));
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut command = Command::new(BIN);
+    command.args(args).kill_on_drop(true);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("COBROWSE_") {
+            command.env_remove(name);
+        }
+    }
+    command.env(
+        "COBROWSE_STORE_PATH",
+        dir.path().join(format!("events-{n}.sqlite")),
+    );
+    command
+}
+
+/// Starts the binary and waits for the line that gives its address. Its
+/// stderr (the logs) is collected by a task so the pipe never fills.
+pub async fn start(
+    mut command: Command,
+) -> (Child, String, Vec<String>, tokio::task::JoinHandle<String>) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let logs = tokio::spawn(async move {
+        let mut text = String::new();
+        tokio::io::AsyncReadExt::read_to_string(&mut stderr, &mut text)
+            .await
+            .expect("readable stderr");
+        text
+    });
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut seen = Vec::new();
+    let base = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.expect("readable stdout") {
+            seen.push(line.clone());
+            if let Some(rest) = line.strip_prefix("cobrowse-gateway listening on ") {
+                return rest.to_owned();
+            }
+        }
+        panic!("the binary exited without listening: {seen:?}");
+    })
+    .await
+    .expect("the binary listens within 30 s");
+    (child, base, seen, logs)
+}
+
+/// The binary reading from `sim`, with its credentials.
+pub fn command_for(sim: &Simulator, args: &[&str]) -> Command {
+    let mut command = command(args);
+    command
+        .env("COBROWSE_UPSTREAM_URL", sim.url())
+        .env("COBROWSE_LOGIN_URL", sim.url())
+        .env("COBROWSE_CLIENT_ID", sim.client_id())
+        .env("COBROWSE_CLIENT_SECRET", sim.client_secret().expose());
+    command
+}
+
+/// Posts a GraphQL query to a running gateway at `base` with [`test_key`].
+pub async fn post_query(base: &str, query: &str) -> reqwest::Response {
+    authorized_client()
+        .post(format!("{base}/graphql"))
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("the gateway answers: {e:?}"))
+}
+
+/// Posts a GraphQL query to a running gateway and returns the whole body.
+pub async fn query_json(base: &str, query: &str) -> Value {
+    post_query(base, query)
+        .await
+        .json()
+        .await
+        .expect("a JSON body")
 }

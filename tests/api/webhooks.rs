@@ -7,65 +7,7 @@ use cobrowse_gateway::zoom::signature::sign;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, spawn_with, Options, TestApp, ZOOM_SECRET};
-
-/// The deliveries of one session: started, customer and agent join, the
-/// agent drops and rejoins, everyone leaves, the session ends. Times are
-/// minutes after `base` (an RFC 3339 instant).
-pub fn session_events(session: &str, agent: &str, base: &str) -> Vec<Value> {
-    let at = |minute: i64| {
-        let t = chrono::DateTime::parse_from_rfc3339(base).expect("base time")
-            + chrono::Duration::minutes(minute);
-        t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-    };
-    let event = |name: &str, ts: i64, object: Value| {
-        let mut object = object;
-        object["session_id"] = json!(session);
-        json!({ "event": name, "event_ts": 1_763_802_000_000_i64 + ts, "payload": { "account_id": "acc-1", "object": object } })
-    };
-    vec![
-        event(
-            "cobrowse.session_started",
-            1,
-            json!({ "start_time": at(0), "start_url": "https://shop.example.com/checkout", "user_id": "u-c", "user_name": "Ava", "role_type": "customer" }),
-        ),
-        event(
-            "cobrowse.session_user_joined",
-            2,
-            json!({ "user_connection_id": "c1", "user_id": "u-c", "user_name": "Ava", "role_type": "customer", "join_time": at(0) }),
-        ),
-        event(
-            "cobrowse.session_user_joined",
-            3,
-            json!({ "user_connection_id": "c2", "user_id": "u-a", "user_name": agent, "role_type": "agent", "join_time": at(1) }),
-        ),
-        event(
-            "cobrowse.session_user_left",
-            4,
-            json!({ "user_connection_id": "c2", "user_id": "u-a", "user_name": agent, "role_type": "agent", "leave_time": at(3), "leave_reason": "Network connection error" }),
-        ),
-        event(
-            "cobrowse.session_user_joined",
-            5,
-            json!({ "user_connection_id": "c3", "user_id": "u-a", "user_name": agent, "role_type": "agent", "join_time": at(4) }),
-        ),
-        event(
-            "cobrowse.session_user_left",
-            6,
-            json!({ "user_connection_id": "c3", "user_id": "u-a", "role_type": "agent", "leave_time": at(10) }),
-        ),
-        event(
-            "cobrowse.session_user_left",
-            7,
-            json!({ "user_connection_id": "c1", "user_id": "u-c", "role_type": "customer", "leave_time": at(10), "leave_reason": "The session end" }),
-        ),
-        event(
-            "cobrowse.session_ended",
-            8,
-            json!({ "end_time": at(10), "session_pin": "482913", "end_reason": "The session ended", "start_time": at(0) }),
-        ),
-    ]
-}
+use crate::helpers::{session_events, spawn_app, spawn_with, Options, TestApp, ZOOM_SECRET};
 
 impl TestApp {
     /// Posts a webhook body with a valid signature.
