@@ -38,6 +38,9 @@ pub struct Metrics {
     pub cache_misses: IntCounter,
     /// Entries evicted to stay within the size bound.
     pub cache_evictions: IntCounter,
+    /// Requests refused before GraphQL ran, by reason
+    /// (`unauthenticated`, `rate_limited`, `upstream`).
+    pub refused: IntCounterVec,
     /// Expired entries served because upstream failed (stale-if-error).
     pub cache_stale_served: IntCounter,
     /// Circuit breakers opened, by route.
@@ -132,6 +135,11 @@ impl Metrics {
             cache_evictions: counter(
                 "cache_evictions_total",
                 "Entries evicted to stay within the size bound.",
+            ),
+            refused: counter_vec(
+                "requests_refused_total",
+                "Requests refused before GraphQL ran, by reason.",
+                &["reason"],
             ),
             cache_stale_served: counter(
                 "cache_stale_served_total",

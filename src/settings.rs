@@ -548,6 +548,20 @@ impl Settings {
                 "must not exceed upstream.max_backoff",
             );
         }
+        let auth = &self.auth;
+        let jwt_keys = auth.jwt_secret.is_some() || auth.jwks_file.is_some();
+        if auth.mode == AuthMode::Passthrough && (jwt_keys || auth.api_keys_file.is_some()) {
+            return fail(
+                "auth.mode",
+                "passthrough takes the caller's own upstream token; auth.api_keys_file, auth.jwt_secret and auth.jwks_file are for service mode",
+            );
+        }
+        if !jwt_keys && (auth.jwt_issuer.is_some() || auth.jwt_audience.is_some()) {
+            return fail(
+                "auth.jwt_issuer",
+                "auth.jwt_issuer and auth.jwt_audience need a key to check tokens with: auth.jwt_secret or auth.jwks_file",
+            );
+        }
         if !(self.limits.requests_per_second.is_finite() && self.limits.requests_per_second >= 0.0)
         {
             return fail("limits.requests_per_second", "must be a number, 0 or more");
@@ -683,6 +697,44 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect()
+    }
+
+    #[test]
+    fn contradictory_auth_settings_are_refused_by_name() {
+        let passthrough_with_keys = Layers::defaults()
+            .set("auth.mode", "passthrough")
+            .unwrap()
+            .set("auth.api_keys_file", "keys.toml")
+            .unwrap()
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            passthrough_with_keys.contains("`auth.mode`")
+                && passthrough_with_keys.contains("for service mode"),
+            "{passthrough_with_keys}"
+        );
+        let issuer_without_key = Layers::defaults()
+            .set("auth.jwt_issuer", "https://idp.example.com")
+            .unwrap()
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            issuer_without_key.contains("auth.jwt_secret or auth.jwks_file"),
+            "{issuer_without_key}"
+        );
+        let bad_mode = Layers::defaults()
+            .set("auth.mode", "open")
+            .unwrap()
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            bad_mode.contains("COBROWSE_AUTH_MODE")
+                && bad_mode.contains("`service` or `passthrough`"),
+            "{bad_mode}"
+        );
     }
 
     #[test]

@@ -202,3 +202,36 @@ fn algorithm_of(jwk: &Jwk) -> anyhow::Result<Algorithm> {
         Some(other) => anyhow::bail!("algorithm {other:?} is not accepted; use RS256 or ES256"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(json: &str) -> String {
+        let set: JwkSet = serde_json::from_str(json).expect("a JWK set");
+        format!("{:#}", load_jwks(&set).err().expect("refused"))
+    }
+
+    #[test]
+    fn a_jwks_with_keys_it_cannot_use_is_refused_with_the_reason() {
+        let hmac = r#"{"keys": [{"kty": "oct", "k": "c2VjcmV0", "kid": "h"}]}"#;
+        assert!(
+            load(hmac).contains("only RSA and P-256 keys"),
+            "{}",
+            load(hmac)
+        );
+        let ec = r#"{"kty": "EC", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}"#;
+        let two_without_kid = format!(r#"{{"keys": [{ec}, {ec}]}}"#);
+        assert!(
+            load(&two_without_kid).contains("no `kid`"),
+            "{}",
+            load(&two_without_kid)
+        );
+        assert!(load(r#"{"keys": []}"#).contains("no keys"));
+        let hs_alg = format!(
+            r#"{{"keys": [{}]}}"#,
+            ec.replace("\"kty\"", "\"alg\": \"HS256\", \"kty\"")
+        );
+        assert!(load(&hs_alg).contains("not accepted"), "{}", load(&hs_alg));
+    }
+}

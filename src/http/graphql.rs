@@ -100,18 +100,24 @@ pub(crate) async fn admit(
         Ok(presented) => app.auth.authenticate(presented, &app.source).await,
         Err(e) => Err(e),
     };
+    let refused = |reason: &str| app.metrics.refused.with_label_values(&[reason]).inc();
     let caller = caller.map_err(|e| match &e {
         AuthError::Upstream(up) => {
+            refused("upstream");
             let refusal = Refusal::new(StatusCode::SERVICE_UNAVAILABLE, up.code(), e.to_string());
             match up.retry_after() {
                 Some(wait) => refusal.with_header(header::RETRY_AFTER, seconds(wait)),
                 None => refusal,
             }
         }
-        AuthError::Missing | AuthError::Invalid(_) => unauthenticated(e.to_string()),
+        AuthError::Missing | AuthError::Invalid(_) => {
+            refused("unauthenticated");
+            unauthenticated(e.to_string())
+        }
     })?;
     if let Some(limiter) = &app.rate_limiter {
         if let Err(wait) = limiter.check(&caller.id) {
+            refused("rate_limited");
             return Err(Refusal::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "RATE_LIMITED",

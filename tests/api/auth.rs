@@ -631,6 +631,16 @@ async fn each_caller_has_its_own_token_bucket_and_a_refusal_says_when_to_retry()
     assert!((1..=2).contains(&retry), "{retry}");
     let body: Value = refused.json().await.expect("json");
     assert_eq!(first_code(&body), "RATE_LIMITED");
+    let metrics = reqwest::get(format!("http://{}/metrics", app.addr))
+        .await
+        .expect("answers")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains(r#"cobrowse_gateway_requests_refused_total{reason="rate_limited"} 1"#),
+        "{metrics}"
+    );
 
     assert_eq!(
         post_as(&app, &[("x-api-key", &b)], COUNT).await.status(),

@@ -160,17 +160,21 @@ pub fn settings_for(
         ),
         ("upstream.base_backoff", "5ms".into()),
         ("upstream.max_backoff", "20ms".into()),
-        (
+        // Tests fire hundreds of requests at once; the rate-limit tests set
+        // their own limits.
+        ("limits.requests_per_second", "0".into()),
+    ];
+    // Service mode (the default) needs a credential: the test key, with
+    // every scope. Passthrough mode takes none.
+    if !extra.contains(&("auth.mode", "passthrough".to_owned())) {
+        pairs.push((
             "auth.api_keys_file",
             keys_file(
                 dir,
                 &[("tests", test_key(), &["read", "write", "webhooks:admin"])],
             ),
-        ),
-        // Tests fire hundreds of requests at once; the rate-limit tests set
-        // their own limits.
-        ("limits.requests_per_second", "0".into()),
-    ];
+        ));
+    }
     pairs.extend(extra.iter().cloned());
     for (path, value) in pairs {
         layers = layers.set(path, &value).map_err(|e| e.to_string())?;
