@@ -208,7 +208,7 @@ enum Mode {
         jwt: Option<Box<JwtVerifier>>,
     },
     Passthrough {
-        /// Tokens upstream accepted lately (by scope), and when.
+        /// Tokens upstream accepted within `auth.token_check_ttl`, by scope.
         proven: moka::future::Cache<Scope, ()>,
     },
 }

@@ -136,6 +136,46 @@ async fn with_30_percent_429s_clients_get_every_answer_and_no_error() {
 }
 
 #[tokio::test]
+async fn when_upstream_rate_limits_for_longer_than_the_gateway_waits_stale_data_is_served_with_a_warning(
+) {
+    let app = spawn_with(options(&[])).await;
+    let before = conversations(&dashboard(&app).await);
+    // Every call is answered 429 with a minute's Retry-After: more than
+    // upstream.max_retry_after (5 s), so the gateway does not wait.
+    app.set_faults(&Faults {
+        rate_limit_fraction: 1.0,
+        retry_after_s: 60,
+        ..Faults::default()
+    })
+    .await;
+
+    let started = Instant::now();
+    let body = dashboard(&app).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(codes(&body).is_empty(), "{body:#}");
+    assert_eq!(conversations(&body), before);
+    let warning = stale_warning(&body).expect("a stale-data warning");
+    let reads = warning["reads"].as_array().expect("reads");
+    assert!(
+        reads
+            .iter()
+            .all(|r| r["upstreamCode"] == "UPSTREAM_RATE_LIMITED"),
+        "{warning}"
+    );
+    assert!(
+        reads.iter().any(|r| r["kind"] == "conversation"),
+        "{warning}"
+    );
+
+    app.set_faults(&Faults::default()).await;
+    until_recovered(&app, Duration::from_secs(10)).await;
+}
+
+#[tokio::test]
 async fn with_20_percent_5xx_clients_get_every_answer_and_no_error() {
     let app = spawn_with(options(&[])).await;
     let before = conversations(&dashboard(&app).await);
