@@ -12,14 +12,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cobrowse_gateway::secret::Secret;
 use cobrowse_gateway::sim::{Faults, SimConfig, Simulator};
-use cobrowse_gateway::zoom::signature::sign;
 use futures::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use rand::seq::SliceRandom;
 use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
 #[allow(dead_code)] // the load test uses a part of the shared helpers
@@ -147,17 +144,9 @@ async fn webhooks(base: String, until: Instant, tally: Arc<Tally>) -> (usize, u6
                 Arc::clone(&stored),
             );
             async move {
-                let body = event.to_string();
-                let timestamp = chrono::Utc::now().timestamp().to_string();
-                let signature = sign(&Secret::new(SECRET), &timestamp, body.as_bytes());
                 tally.requests.fetch_add(1, Ordering::Relaxed);
-                let response = client
-                    .post(format!("{base}/webhooks/zoom"))
-                    .header("x-zm-request-timestamp", timestamp)
-                    .header("x-zm-signature", signature)
-                    .body(body)
-                    .send()
-                    .await;
+                let response =
+                    helpers::post_signed_webhook(&client, &base, SECRET, event.to_string()).await;
                 match response {
                     Ok(r) if r.status() == 200 => {
                         let answer: Value = r.json().await.unwrap_or(Value::Null);
@@ -187,16 +176,7 @@ async fn subscriber(
     tally: Arc<Tally>,
     ready: tokio::sync::mpsc::Sender<()>,
 ) {
-    let mut request = format!("{}/graphql/ws", base.replace("http://", "ws://"))
-        .into_client_request()
-        .expect("request");
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().expect("header"),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("the socket opens");
+    let mut socket = helpers::ws_connect(&base).await;
     let send = |v: Value| Message::Text(v.to_string().into());
     socket
         .send(send(

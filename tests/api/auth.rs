@@ -651,23 +651,13 @@ async fn each_caller_has_its_own_token_bucket_and_a_refusal_says_when_to_retry()
 #[tokio::test]
 async fn a_subscription_needs_credentials_in_its_connection_init() {
     use futures::{SinkExt, StreamExt};
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     use tokio_tungstenite::tungstenite::Message;
 
     let app = jwt_app(&[]).await;
     let connect = |payload: Value| {
         let app = &app;
         async move {
-            let mut request = format!("ws://{}/graphql/ws", app.addr)
-                .into_client_request()
-                .expect("request");
-            request.headers_mut().insert(
-                "sec-websocket-protocol",
-                "graphql-transport-ws".parse().expect("header"),
-            );
-            let (mut socket, _) = tokio_tungstenite::connect_async(request)
-                .await
-                .expect("opens");
+            let mut socket = crate::helpers::ws_connect(&app.addr.to_string()).await;
             socket
                 .send(Message::Text(
                     json!({ "type": "connection_init", "payload": payload })

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::helpers::{command, command_for, post_query, query_json, start};
+use crate::helpers::{command, command_for, post_query, post_signed_webhook, query_json, start};
 
 #[tokio::test]
 async fn with_no_configuration_it_serves_demo_data_from_the_built_in_simulator() {
@@ -274,9 +274,6 @@ async fn every_log_line_about_an_upstream_call_has_the_request_id_and_the_correl
 
 #[tokio::test]
 async fn killing_the_gateway_right_after_a_2xx_loses_no_event() {
-    use cobrowse_gateway::secret::Secret;
-    use cobrowse_gateway::zoom::signature::sign;
-
     let dir = tempfile::tempdir().expect("temp dir");
     let store = dir.path().join("durable.sqlite");
     let gateway = || {
@@ -293,17 +290,7 @@ async fn killing_the_gateway_right_after_a_2xx_loses_no_event() {
     let (mut first, base, _, _) = start(gateway()).await;
     let events = crate::helpers::session_events("durable", "Noah", "2026-11-22T09:00:00Z");
     for event in &events {
-        let body = event.to_string();
-        let timestamp = chrono::Utc::now().timestamp().to_string();
-        let response = client
-            .post(format!("{base}/webhooks/zoom"))
-            .header("x-zm-request-timestamp", &timestamp)
-            .header(
-                "x-zm-signature",
-                sign(&Secret::new("durable-secret"), &timestamp, body.as_bytes()),
-            )
-            .body(body)
-            .send()
+        let response = post_signed_webhook(&client, &base, "durable-secret", event.to_string())
             .await
             .expect("answers");
         assert_eq!(response.status(), reqwest::StatusCode::OK);
@@ -337,11 +324,8 @@ async fn killing_the_gateway_right_after_a_2xx_loses_no_event() {
 #[tokio::test]
 async fn sigterm_finishes_requests_in_flight_refuses_new_ones_closes_subscriptions_and_loses_no_webhook(
 ) {
-    use cobrowse_gateway::secret::Secret;
     use cobrowse_gateway::sim::{Faults, SimConfig, Simulator};
-    use cobrowse_gateway::zoom::signature::sign;
     use futures::{SinkExt, StreamExt};
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     use tokio_tungstenite::tungstenite::Message;
 
     let sim = Simulator::start(SimConfig::local(4, 1))
@@ -364,16 +348,7 @@ async fn sigterm_finishes_requests_in_flight_refuses_new_ones_closes_subscriptio
     let (mut child, base, _, _logs) = start(gateway()).await;
 
     // A subscriber.
-    let mut request = format!("{}/graphql/ws", base.replace("http://", "ws://"))
-        .into_client_request()
-        .expect("request");
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().expect("header"),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("the socket opens");
+    let mut socket = crate::helpers::ws_connect(&base).await;
     let init = serde_json::json!({ "type": "connection_init", "payload": { "X-API-Key": key } });
     socket
         .send(Message::Text(init.to_string().into()))
@@ -384,17 +359,7 @@ async fn sigterm_finishes_requests_in_flight_refuses_new_ones_closes_subscriptio
 
     // An acknowledged webhook.
     let event = &crate::helpers::session_events("shutdown", "Ada", "2026-11-22T09:00:00Z")[0];
-    let body = event.to_string();
-    let timestamp = chrono::Utc::now().timestamp().to_string();
-    let response = client
-        .post(format!("{base}/webhooks/zoom"))
-        .header("x-zm-request-timestamp", &timestamp)
-        .header(
-            "x-zm-signature",
-            sign(&Secret::new("shutdown-secret"), &timestamp, body.as_bytes()),
-        )
-        .body(body)
-        .send()
+    let response = post_signed_webhook(&client, &base, "shutdown-secret", event.to_string())
         .await
         .expect("answers");
     assert_eq!(response.status(), 200);

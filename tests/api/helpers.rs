@@ -477,3 +477,45 @@ pub async fn query_json(base: &str, query: &str) -> Value {
         .await
         .expect("a JSON body")
 }
+
+/// A WebSocket speaking graphql-transport-ws.
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens a graphql-transport-ws socket to the gateway at `base`
+/// (`http://…` or `127.0.0.1:…`).
+pub async fn ws_connect(base: &str) -> Socket {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let host = base.trim_start_matches("http://");
+    let mut request = format!("ws://{host}/graphql/ws")
+        .into_client_request()
+        .expect("a request");
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().expect("a header"),
+    );
+    let (socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("the socket opens");
+    socket
+}
+
+/// Posts `body` to the gateway's `/webhooks/zoom`, signed now with `secret`.
+pub async fn post_signed_webhook(
+    client: &reqwest::Client,
+    base: &str,
+    secret: &str,
+    body: String,
+) -> reqwest::Result<reqwest::Response> {
+    use cobrowse_gateway::secret::Secret;
+    let timestamp = chrono::Utc::now().timestamp().to_string();
+    let signature =
+        cobrowse_gateway::zoom::signature::sign(&Secret::new(secret), &timestamp, body.as_bytes());
+    client
+        .post(format!("{base}/webhooks/zoom"))
+        .header("x-zm-request-timestamp", timestamp)
+        .header("x-zm-signature", signature)
+        .body(body)
+        .send()
+        .await
+}

@@ -437,20 +437,10 @@ async fn purecloud_conversations_expose_the_engage_keys_of_their_sessions() {
 #[tokio::test]
 async fn subscribers_see_sessions_change_as_webhooks_arrive() {
     use futures::{SinkExt, StreamExt};
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     use tokio_tungstenite::tungstenite::Message;
 
     let app = spawn_app().await;
-    let mut request = format!("ws://{}/graphql/ws", app.addr)
-        .into_client_request()
-        .expect("request");
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().expect("header"),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("the socket opens");
+    let mut socket = crate::helpers::ws_connect(&app.addr.to_string()).await;
     let send = |value: Value| Message::Text(value.to_string().into());
     socket
         .send(send(json!({
