@@ -41,6 +41,8 @@ pub struct Metrics {
     /// Requests refused before GraphQL ran, by reason
     /// (`unauthenticated`, `rate_limited`, `upstream`).
     pub refused: IntCounterVec,
+    /// Reloads of changed key files, by outcome (`ok`, `failed`).
+    pub auth_reloads: IntCounterVec,
     /// Expired entries served because upstream failed (stale-if-error).
     pub cache_stale_served: IntCounter,
     /// Circuit breakers opened, by route.
@@ -140,6 +142,11 @@ impl Metrics {
                 "requests_refused_total",
                 "Requests refused before GraphQL ran, by reason.",
                 &["reason"],
+            ),
+            auth_reloads: counter_vec(
+                "auth_reloads_total",
+                "Reloads of changed key files, by outcome.",
+                &["outcome"],
             ),
             cache_stale_served: counter(
                 "cache_stale_served_total",

@@ -52,6 +52,7 @@ settings_table! {
     "auth.jwt_issuer", "COBROWSE_AUTH_JWT_ISSUER", None, "The `iss` every JWT must carry (required when JWTs are accepted).";
     "auth.jwt_audience", "COBROWSE_AUTH_JWT_AUDIENCE", None, "The `aud` every JWT must carry (required when JWTs are accepted).";
     "auth.jwt_leeway", "COBROWSE_AUTH_JWT_LEEWAY", Some("30s"), "Clock skew allowed on `exp` and `nbf`.";
+    "auth.reload_interval", "COBROWSE_AUTH_RELOAD_INTERVAL", Some("10s"), "How often the key files (api_keys_file, jwks_file) are checked for changes and read again; 0s never.";
     "auth.token_check_ttl", "COBROWSE_AUTH_TOKEN_CHECK_TTL", Some("60s"), "Passthrough: how long upstream's acceptance of a caller's token is trusted before it is checked again.";
     "upstream.url", "COBROWSE_UPSTREAM_URL", None, "PureCloud API base URL, e.g. https://api.mypurecloud.com. Unset: demo mode with the built-in simulator.";
     "upstream.login_url", "COBROWSE_LOGIN_URL", None, "OAuth base URL. Default: the API URL with `api.` replaced by `login.`.";
@@ -152,6 +153,8 @@ pub struct AuthSettings {
     pub jwt_audience: Option<String>,
     #[serde(deserialize_with = "de::duration")]
     pub jwt_leeway: Duration,
+    #[serde(deserialize_with = "de::duration")]
+    pub reload_interval: Duration,
     #[serde(deserialize_with = "de::duration")]
     pub token_check_ttl: Duration,
 }

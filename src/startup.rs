@@ -36,6 +36,8 @@ pub struct Gateway {
     introspection: bool,
     simulator: Option<Simulator>,
     retention: tokio::task::JoinHandle<()>,
+    /// Reads changed key files again.
+    key_watcher: Option<tokio::task::JoinHandle<()>>,
     /// Demo mode: the task playing Zoom webhooks into this gateway.
     demo_zoom: Option<tokio::task::JoinHandle<()>>,
 }
@@ -129,6 +131,13 @@ impl Gateway {
             &settings.limits,
             settings.server.introspection,
         );
+        let key_watcher = (!settings.auth.reload_interval.is_zero()).then(|| {
+            tokio::spawn(watch_key_files(
+                Arc::clone(&auth),
+                settings.auth.reload_interval,
+                Arc::clone(&metrics),
+            ))
+        });
         let retention = tokio::spawn(purge_periodically(
             Arc::clone(&store),
             settings.store.retention,
@@ -194,6 +203,7 @@ impl Gateway {
                 },
             },
             retention,
+            key_watcher,
             demo_zoom,
             simulator,
         })
@@ -285,11 +295,42 @@ impl Gateway {
         }
         info!("stopped");
         self.retention.abort();
+        if let Some(watcher) = self.key_watcher {
+            watcher.abort();
+        }
         if let Some(player) = self.demo_zoom {
             player.abort();
         }
         drop(self.simulator);
         Ok(())
+    }
+}
+
+/// Reads the key files again whenever they change, so keys are added and
+/// revoked without a restart.
+async fn watch_key_files(
+    auth: Arc<crate::auth::Authenticator>,
+    every: std::time::Duration,
+    metrics: Arc<Metrics>,
+) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match auth.reload_if_changed() {
+            crate::auth::Reload::Unchanged => {}
+            crate::auth::Reload::Reloaded => {
+                metrics.auth_reloads.with_label_values(&["ok"]).inc();
+                info!("key files changed: the new keys are in force");
+            }
+            crate::auth::Reload::Failed(e) => {
+                metrics.auth_reloads.with_label_values(&["failed"]).inc();
+                tracing::error!(
+                    error = format!("{e:#}"),
+                    "a key file changed but does not load; the previous keys stay in force"
+                );
+            }
+        }
     }
 }
 

@@ -17,6 +17,12 @@
 //! - **open**: demo mode without configured authentication. Everyone may do
 //!   everything; start-up says so loudly. No other mode may run open.
 //!
+//! In service mode the key files are watched: when `auth.api_keys_file` or
+//! `auth.jwks_file` changes, it is read again ([`Authenticator::reload_if_changed`],
+//! every `auth.reload_interval`) and the new keys replace the old ones at
+//! once, so a key is added or revoked without a restart. A file that does
+//! not load leaves the keys in force as they were.
+//!
 //! Failures are [`AuthError`]s: `UNAUTHENTICATED`, HTTP 401 for the whole
 //! request. A missing permission is checked at the field ([`Needs`]) and
 //! gives `FORBIDDEN` there.
@@ -25,7 +31,7 @@ pub mod api_keys;
 pub mod jwt;
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, RwLock};
 
 use async_graphql::{Context, Guard};
 use axum::http::{header, HeaderMap};
@@ -204,13 +210,72 @@ pub struct Authenticator {
 enum Mode {
     Open,
     Service {
-        keys: ApiKeys,
-        jwt: Option<Box<JwtVerifier>>,
+        current: RwLock<Arc<ServiceKeys>>,
+        settings: Box<AuthSettings>,
+        stamps: Mutex<Vec<Option<FileStamp>>>,
     },
     Passthrough {
         /// Tokens upstream accepted within `auth.token_check_ttl`, by scope.
         proven: moka::future::Cache<Scope, ()>,
     },
+}
+
+/// What service mode checks credentials against; replaced whole on reload.
+struct ServiceKeys {
+    keys: ApiKeys,
+    jwt: Option<JwtVerifier>,
+}
+
+impl ServiceKeys {
+    fn load(settings: &AuthSettings) -> anyhow::Result<Self> {
+        let keys = match &settings.api_keys_file {
+            Some(path) => ApiKeys::load(path)?,
+            None => ApiKeys::default(),
+        };
+        Ok(Self {
+            keys,
+            jwt: JwtVerifier::from_settings(settings)?,
+        })
+    }
+
+    fn is_empty(&self) -> bool {
+        self.keys.is_empty() && self.jwt.is_none()
+    }
+}
+
+/// What tells a file changed: modification time, length and inode (a file
+/// replaced by a rename has a new one).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct FileStamp {
+    modified: Option<std::time::SystemTime>,
+    len: u64,
+    inode: u64,
+}
+
+impl FileStamp {
+    fn of(path: &std::path::Path) -> Option<Self> {
+        let meta = std::fs::metadata(path).ok()?;
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+        #[cfg(not(unix))]
+        let inode = 0;
+        Some(Self {
+            modified: meta.modified().ok(),
+            len: meta.len(),
+            inode,
+        })
+    }
+}
+
+/// What a look at the key files found.
+#[derive(Debug)]
+pub enum Reload {
+    /// No file changed (or there are none to watch).
+    Unchanged,
+    /// A file changed and the new keys are in force.
+    Reloaded,
+    /// A file changed but did not load; the old keys stay in force.
+    Failed(anyhow::Error),
 }
 
 /// The most passed-through tokens remembered as proven.
@@ -234,12 +299,9 @@ impl Authenticator {
                     .build(),
             },
             AuthMode::Service => {
-                let keys = match &settings.api_keys_file {
-                    Some(path) => ApiKeys::load(path)?,
-                    None => ApiKeys::default(),
-                };
-                let jwt = JwtVerifier::from_settings(settings)?.map(Box::new);
-                if keys.is_empty() && jwt.is_none() {
+                let stamps = Mutex::new(Self::stamps(settings));
+                let loaded = ServiceKeys::load(settings)?;
+                if loaded.is_empty() {
                     if !demo {
                         anyhow::bail!(
                             "no authentication is configured: set auth.api_keys_file (COBROWSE_AUTH_API_KEYS_FILE), \
@@ -249,7 +311,11 @@ impl Authenticator {
                     }
                     Mode::Open
                 } else {
-                    Mode::Service { keys, jwt }
+                    Mode::Service {
+                        current: RwLock::new(Arc::new(loaded)),
+                        settings: Box::new(settings.clone()),
+                        stamps,
+                    }
                 }
             }
         };
@@ -258,6 +324,38 @@ impl Authenticator {
             service,
             api_url: api_url.to_owned(),
         })
+    }
+
+    fn stamps(settings: &AuthSettings) -> Vec<Option<FileStamp>> {
+        [&settings.api_keys_file, &settings.jwks_file]
+            .into_iter()
+            .map(|path| path.as_deref().and_then(FileStamp::of))
+            .collect()
+    }
+
+    /// Reads the key files again if one changed since the last look.
+    pub fn reload_if_changed(&self) -> Reload {
+        let Mode::Service {
+            current,
+            settings,
+            stamps,
+        } = &self.mode
+        else {
+            return Reload::Unchanged;
+        };
+        let now = Self::stamps(settings);
+        let mut seen = stamps.lock().expect("stamps lock");
+        if *seen == now {
+            return Reload::Unchanged;
+        }
+        *seen = now;
+        match ServiceKeys::load(settings) {
+            Ok(loaded) => {
+                *current.write().expect("keys lock") = Arc::new(loaded);
+                Reload::Reloaded
+            }
+            Err(e) => Reload::Failed(e),
+        }
     }
 
     /// Whether everyone gets in (demo mode without authentication).
@@ -295,7 +393,9 @@ impl Authenticator {
                 permissions: Permissions::ALL,
                 access: self.service.clone(),
             }),
-            Mode::Service { keys, jwt } => {
+            Mode::Service { current, .. } => {
+                let current = Arc::clone(&current.read().expect("keys lock"));
+                let ServiceKeys { keys, jwt } = &*current;
                 let (id, permissions) = match (presented.api_key, presented.bearer) {
                     (Some(key), _) => keys.check(key)?,
                     (None, Some(token)) if jwt::looks_like_jwt(token) => match jwt {

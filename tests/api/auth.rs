@@ -721,3 +721,74 @@ async fn jwt_settings_without_issuer_and_audience_refuse_to_start() {
         "{short}"
     );
 }
+
+#[tokio::test]
+async fn a_changed_keys_file_takes_effect_without_a_restart_and_a_broken_one_changes_nothing() {
+    use cobrowse_gateway::auth::api_keys::{entry, generate};
+    let dir = tempfile::tempdir().expect("dir");
+    let (old, new) = (generate(), generate());
+    let path = dir.path().join("keys.toml");
+    // Files are replaced whole, as deployment tools do: write, then rename.
+    let replace = |text: String| {
+        let next = dir.path().join("keys.toml.next");
+        std::fs::write(&next, text).expect("written");
+        std::fs::rename(&next, &path).expect("renamed");
+    };
+    replace(entry("old", &old, &["read"]));
+    let app = spawn_with(Options {
+        settings: vec![
+            ("auth.api_keys_file", path.display().to_string()),
+            ("auth.reload_interval", "20ms".into()),
+        ],
+        ..Options::default()
+    })
+    .await;
+    assert_eq!(
+        post_as(&app, &[("x-api-key", &old)], COUNT).await.status(),
+        200
+    );
+
+    // The old key is revoked and a new one added.
+    replace(entry("new", &new, &["read"]));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while post_as(&app, &[("x-api-key", &old)], COUNT).await.status() != 401 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the old key still works"
+        );
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(
+        post_as(&app, &[("x-api-key", &new)], COUNT).await.status(),
+        200
+    );
+
+    // A broken file is reported and leaves the keys in force.
+    replace("[[key]]\nid = \"broken\"\n".into());
+    let metrics = || async {
+        reqwest::get(format!("http://{}/metrics", app.addr))
+            .await
+            .expect("answers")
+            .text()
+            .await
+            .expect("text")
+    };
+    while !metrics()
+        .await
+        .contains(r#"cobrowse_gateway_auth_reloads_total{outcome="failed"} 1"#)
+    {
+        assert!(
+            std::time::Instant::now() < deadline + std::time::Duration::from_secs(5),
+            "no failed reload seen"
+        );
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(
+        post_as(&app, &[("x-api-key", &new)], COUNT).await.status(),
+        200
+    );
+    assert_eq!(
+        post_as(&app, &[("x-api-key", &old)], COUNT).await.status(),
+        401
+    );
+}
