@@ -12,6 +12,7 @@
 //! change.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 
 use futures::future::try_join_all;
@@ -98,25 +99,31 @@ impl Source {
         &self.access.credential
     }
 
-    /// A fetcher the cache can run (again, for background retries): it
-    /// owns a handle on the client and this source's credential.
-    fn fetcher(&self) -> (PureCloud, Arc<Credential>) {
-        (self.client().clone(), Arc::new(self.credential().clone()))
-    }
-
-    /// A whole conversation.
-    pub async fn conversation(&self, id: &str) -> Result<Arc<Conversation>, SharedError> {
-        let (client, credential) = self.fetcher();
+    /// A cached read of `id`. `call` fetches it from the client with this
+    /// source's credential; the cache may run it again later (background
+    /// retries), so it gets owned handles each time.
+    async fn cached<T, F, Fut>(&self, id: &str, call: F) -> Result<Arc<T>, SharedError>
+    where
+        T: Cacheable,
+        F: Fn(PureCloud, Arc<Credential>, Arc<str>) -> Fut + Copy + Send + Sync + 'static,
+        Fut: Future<Output = Result<Fetched<T>, UpstreamError>> + Send + 'static,
+    {
+        let client = self.client().clone();
+        let credential = Arc::new(self.credential().clone());
         let owned: Arc<str> = id.into();
-        let fetch = move || {
-            let (client, credential, id) =
-                (client.clone(), Arc::clone(&credential), Arc::clone(&owned));
-            async move { client.conversation(&credential, &id).await }
-        };
+        let fetch = move || call(client.clone(), Arc::clone(&credential), Arc::clone(&owned));
         self.shared
             .cache
             .get_or_fetch(self.scope(), id, fetch)
             .await
+    }
+
+    /// A whole conversation.
+    pub async fn conversation(&self, id: &str) -> Result<Arc<Conversation>, SharedError> {
+        self.cached(id, |client, credential, id| async move {
+            client.conversation(&credential, &id).await
+        })
+        .await
     }
 
     /// The co-browse view of a conversation.
@@ -124,55 +131,34 @@ impl Source {
         &self,
         id: &str,
     ) -> Result<Arc<CobrowseConversation>, SharedError> {
-        let (client, credential) = self.fetcher();
-        let owned: Arc<str> = id.into();
-        let fetch = move || {
-            let (client, credential, id) =
-                (client.clone(), Arc::clone(&credential), Arc::clone(&owned));
-            async move { client.cobrowse_conversation(&credential, &id).await }
-        };
-        self.shared
-            .cache
-            .get_or_fetch(self.scope(), id, fetch)
-            .await
+        self.cached(id, |client, credential, id| async move {
+            client.cobrowse_conversation(&credential, &id).await
+        })
+        .await
     }
 
     /// The active co-browse conversations.
     pub async fn active_listing(&self) -> Result<Arc<ActiveListing>, SharedError> {
-        let (client, credential) = self.fetcher();
-        let fetch = move || {
-            let (client, credential) = (client.clone(), Arc::clone(&credential));
-            async move {
-                let listing = client.cobrowse_conversations(&credential).await?;
-                Ok(Fetched {
-                    value: ActiveListing(listing.value.into_iter().map(Arc::new).collect()),
-                    bytes: listing.bytes,
-                })
-            }
-        };
-        self.shared
-            .cache
-            .get_or_fetch(self.scope(), "", fetch)
-            .await
+        self.cached("", |client, credential, _| async move {
+            let listing = client.cobrowse_conversations(&credential).await?;
+            Ok(Fetched {
+                value: ActiveListing(listing.value.into_iter().map(Arc::new).collect()),
+                bytes: listing.bytes,
+            })
+        })
+        .await
     }
 
     /// Every wrap-up code of the organisation.
     pub async fn wrapup_codes(&self) -> Result<Arc<WrapupCodes>, SharedError> {
-        let (client, credential) = self.fetcher();
-        let fetch = move || {
-            let (client, credential) = (client.clone(), Arc::clone(&credential));
-            async move {
-                let codes = client.wrapup_codes(&credential).await?;
-                Ok(Fetched {
-                    value: WrapupCodes(codes.value),
-                    bytes: codes.bytes,
-                })
-            }
-        };
-        self.shared
-            .cache
-            .get_or_fetch(self.scope(), "", fetch)
-            .await
+        self.cached("", |client, credential, _| async move {
+            let codes = client.wrapup_codes(&credential).await?;
+            Ok(Fetched {
+                value: WrapupCodes(codes.value),
+                bytes: codes.bytes,
+            })
+        })
+        .await
     }
 
     /// Users by id; ids upstream does not know are absent from the map.

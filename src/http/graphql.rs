@@ -276,22 +276,21 @@ fn negotiate(headers: &HeaderMap) -> Result<MediaType, Refusal> {
     match best {
         Some((_, media)) => Ok(media),
         None if accept.trim().is_empty() => Ok(MediaType::Json),
-        None => Err(Refusal {
-            status: StatusCode::NOT_ACCEPTABLE,
-            code: "NOT_ACCEPTABLE",
-            message: "Accept must allow application/graphql-response+json or application/json"
-                .into(),
-            header: None,
-        }),
+        None => Err(Refusal::new(
+            StatusCode::NOT_ACCEPTABLE,
+            "NOT_ACCEPTABLE",
+            "Accept must allow application/graphql-response+json or application/json",
+        )),
     }
 }
 
 fn check_content_type(headers: &HeaderMap) -> Result<(), Refusal> {
-    let unsupported = |why: String| Refusal {
-        status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        code: "UNSUPPORTED_MEDIA_TYPE",
-        message: why,
-        header: None,
+    let unsupported = |why: String| {
+        Refusal::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            why,
+        )
     };
     let Some(value) = headers.get(header::CONTENT_TYPE) else {
         return Err(unsupported("Content-Type must be application/json".into()));
@@ -333,15 +332,14 @@ pub async fn post(State(app): State<AppState>, headers: HeaderMap, body: Body) -
     let bytes: Bytes = match axum::body::to_bytes(body, app.limits.max_body_bytes).await {
         Ok(bytes) => bytes,
         Err(_) => {
-            return Refusal {
-                status: StatusCode::PAYLOAD_TOO_LARGE,
-                code: "PAYLOAD_TOO_LARGE",
-                message: format!(
+            return Refusal::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                format!(
                     "the request body is larger than {} bytes",
                     app.limits.max_body_bytes
                 ),
-                header: None,
-            }
+            )
             .respond(media)
         }
     };

@@ -72,14 +72,16 @@ fn conversations(body: &Value) -> Vec<(String, String)> {
 }
 
 /// Queries until a dashboard comes back complete, fresh and error-free, and
-/// returns it; fails after `within`. Each attempt is a real query: the
-/// gateway must recover from its own retries and probes.
-async fn until_recovered(app: &TestApp, within: Duration) -> Value {
+/// asserts it holds the conversations of `before`; fails after `within`.
+/// Each attempt is a real query: the gateway must recover from its own
+/// retries and probes.
+async fn until_recovered(app: &TestApp, before: &[(String, String)], within: Duration) {
     let deadline = Instant::now() + within;
     loop {
         let body = dashboard(app).await;
         if codes(&body).is_empty() && stale_warning(&body).is_none() {
-            return body;
+            assert_eq!(conversations(&body), before);
+            return;
         }
         assert!(
             Instant::now() < deadline,
@@ -127,8 +129,7 @@ async fn rides_out(faults: Faults) {
     );
 
     app.set_faults(&Faults::default()).await;
-    let after = until_recovered(&app, Duration::from_secs(10)).await;
-    assert_eq!(conversations(&after), before);
+    until_recovered(&app, &before, Duration::from_secs(10)).await;
 }
 
 #[tokio::test]
@@ -178,7 +179,7 @@ async fn when_upstream_rate_limits_for_longer_than_the_gateway_waits_stale_data_
     );
 
     app.set_faults(&Faults::default()).await;
-    until_recovered(&app, Duration::from_secs(10)).await;
+    until_recovered(&app, &before, Duration::from_secs(10)).await;
 }
 
 #[tokio::test]
@@ -255,8 +256,7 @@ async fn a_slow_upstream_is_ridden_out_on_stale_data_then_the_circuit_fails_fast
     );
 
     app.set_faults(&Faults::default()).await;
-    let after = until_recovered(&app, Duration::from_secs(15)).await;
-    assert_eq!(conversations(&after), before);
+    until_recovered(&app, &before, Duration::from_secs(15)).await;
 }
 
 #[tokio::test]
@@ -318,8 +318,7 @@ async fn upstream_down_then_back_serves_stale_data_reports_not_ready_and_recover
         assert!(Instant::now() < deadline, "no background refetch");
         tokio::task::yield_now().await;
     }
-    let after = until_recovered(&app, Duration::from_secs(15)).await;
-    assert_eq!(conversations(&after), before);
+    until_recovered(&app, &before, Duration::from_secs(15)).await;
     assert_eq!(ready(&app).await, 200);
 }
 
@@ -355,5 +354,5 @@ async fn a_failing_token_endpoint_does_not_matter_while_the_token_is_valid() {
     assert!(codes(&body).is_empty(), "{body:#}");
     assert!(stale_warning(&body).is_some(), "{body:#}");
     app.set_faults(&Faults::default()).await;
-    until_recovered(&app, Duration::from_secs(15)).await;
+    until_recovered(&app, &before, Duration::from_secs(15)).await;
 }
