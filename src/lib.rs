@@ -11,6 +11,7 @@ pub mod freshness;
 pub mod graph;
 pub mod http;
 pub mod metrics;
+pub mod nesting;
 pub mod secret;
 pub mod settings;
 pub mod sim;

@@ -5,15 +5,11 @@
 //! get an `Arc<Metrics>` and update the collectors they own.
 
 use std::collections::HashSet;
-use std::sync::Mutex;
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
     TextEncoder,
 };
-
-/// The most distinct operation names kept as label values; the rest are `other`.
-const MAX_OPERATION_LABELS: usize = 100;
 
 /// Every collector of the gateway.
 pub struct Metrics {
@@ -55,7 +51,12 @@ pub struct Metrics {
     pub cache_bytes: IntGauge,
     /// Automatic persisted queries by outcome.
     pub persisted_queries: IntCounterVec,
-    operations: Mutex<HashSet<String>>,
+    /// Client connections open now (WebSockets included).
+    pub connections_open: IntGauge,
+    /// Connections refused because `server.max_connections` were open.
+    pub connections_refused: IntCounter,
+    /// Operation names that are label values (`server.operation_names`).
+    operations: HashSet<String>,
 }
 
 impl Default for Metrics {
@@ -65,8 +66,15 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// A fresh registry with every collector registered.
+    /// A fresh registry with every collector registered; no operation name
+    /// is a label value.
     pub fn new() -> Self {
+        Self::with_operations(Vec::new())
+    }
+
+    /// A fresh registry whose operation label names these operations; any
+    /// other name is `other`, so callers cannot grow the label set.
+    pub fn with_operations(operations: Vec<String>) -> Self {
         let latency = vec![
             0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
         ];
@@ -169,30 +177,23 @@ impl Metrics {
                 "Automatic persisted queries by outcome.",
                 &["outcome"],
             ),
-            operations: Mutex::new(HashSet::new()),
+            connections_open: gauge("connections_open", "Client connections open now."),
+            connections_refused: counter(
+                "connections_refused_total",
+                "Connections refused because server.max_connections were open.",
+            ),
+            operations: operations.into_iter().collect(),
             registry,
         }
     }
 
-    /// The label value for an operation name: the name itself while few
-    /// names have been seen and it looks like a name, else `other`.
-    pub fn operation_label(&self, name: Option<&str>) -> String {
-        let Some(name) = name else {
-            return "anonymous".into();
-        };
-        let looks_like_a_name = !name.is_empty()
-            && name.len() <= 64
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !looks_like_a_name {
-            return "other".into();
-        }
-        let mut seen = self.operations.lock().expect("operations lock");
-        if seen.contains(name)
-            || (seen.len() < MAX_OPERATION_LABELS && seen.insert(name.to_owned()))
-        {
-            name.to_owned()
-        } else {
-            "other".into()
+    /// The label value for an operation name: the name itself when it is
+    /// one of `server.operation_names`, `anonymous` without a name, else
+    /// `other`. The label set is fixed at start-up whatever callers send.
+    pub fn operation_label(&self, name: Option<&str>) -> &str {
+        match name {
+            None => "anonymous",
+            Some(name) => self.operations.get(name).map_or("other", String::as_str),
         }
     }
 
@@ -211,15 +212,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn operation_labels_are_bounded() {
-        let metrics = Metrics::new();
+    fn operation_labels_are_the_configured_names_only() {
+        let metrics = Metrics::with_operations(vec!["Dashboard".into()]);
         assert_eq!(metrics.operation_label(Some("Dashboard")), "Dashboard");
         assert_eq!(metrics.operation_label(None), "anonymous");
         assert_eq!(metrics.operation_label(Some("drop table; --")), "other");
         for i in 0..200 {
-            metrics.operation_label(Some(&format!("Op{i}")));
+            assert_eq!(metrics.operation_label(Some(&format!("Op{i}"))), "other");
         }
-        assert_eq!(metrics.operation_label(Some("Op150")), "other");
         assert_eq!(metrics.operation_label(Some("Dashboard")), "Dashboard");
     }
 

@@ -45,6 +45,12 @@ settings_table! {
     "server.response_cache", "COBROWSE_SERVER_RESPONSE_CACHE", Some("true"), "Keep successful query responses for as long as their Cache-Control max-age.";
     "server.introspection", "COBROWSE_SERVER_INTROSPECTION", Some("true"), "Answer introspection queries (`__schema`, `__type`). Turn off in production if the schema is not public; GraphiQL needs it.";
     "server.response_cache_max_bytes", "COBROWSE_SERVER_RESPONSE_CACHE_MAX_BYTES", Some("33554432"), "Bytes of response bodies the response cache holds.";
+    "server.max_connections", "COBROWSE_SERVER_MAX_CONNECTIONS", Some("1024"), "Most client connections open at once, WebSockets included; one more is answered 503 and closed.";
+    "server.header_read_timeout", "COBROWSE_SERVER_HEADER_READ_TIMEOUT", Some("10s"), "Longest wait for a request's headers, and so the longest an idle keep-alive connection is kept.";
+    "server.websocket_init_timeout", "COBROWSE_SERVER_WEBSOCKET_INIT_TIMEOUT", Some("10s"), "How long a WebSocket may stay open without `connection_init` (then closed with 4408).";
+    "server.max_subscriptions_per_socket", "COBROWSE_SERVER_MAX_SUBSCRIPTIONS_PER_SOCKET", Some("100"), "Most operations one WebSocket runs at once.";
+    "server.readiness_interval", "COBROWSE_SERVER_READINESS_INTERVAL", Some("5s"), "/readyz probes upstream and the store at most once per interval and answers the last result in between.";
+    "server.operation_names", "COBROWSE_SERVER_OPERATION_NAMES", Some(""), "Operation names (comma-separated) that get their own label in metrics; every other name is counted as `other`.";
     "auth.mode", "COBROWSE_AUTH_MODE", Some("service"), "`service`: callers authenticate to the gateway (JWT or API key), upstream is read with the gateway's credentials. `passthrough`: callers send their own upstream bearer token.";
     "auth.api_keys_file", "COBROWSE_AUTH_API_KEYS_FILE", None, "TOML file of API keys (`[[key]] id, sha256, scopes`); make keys with `cobrowse-gateway api-key`.";
     "auth.jwt_secret", "COBROWSE_AUTH_JWT_SECRET", None, "Shared secret of HS256 bearer JWTs. Never logged.";
@@ -79,6 +85,7 @@ settings_table! {
     "limits.max_aliases", "COBROWSE_LIMITS_MAX_ALIASES", Some("40"), "Most aliased fields in one GraphQL document.";
     "limits.max_root_fields", "COBROWSE_LIMITS_MAX_ROOT_FIELDS", Some("10"), "Most fields at the root of one operation.";
     "limits.max_document_bytes", "COBROWSE_LIMITS_MAX_DOCUMENT_BYTES", Some("32768"), "Longest GraphQL document (query text) accepted.";
+    "limits.max_nesting", "COBROWSE_LIMITS_MAX_NESTING", Some("64"), "Deepest nesting of braces, brackets and parentheses in a GraphQL document, and of arrays and objects in its variables; measured before parsing.";
     "limits.requests_per_second", "COBROWSE_LIMITS_REQUESTS_PER_SECOND", Some("50"), "Sustained GraphQL requests per second per caller (a token bucket); 0 means no limit.";
     "limits.request_burst", "COBROWSE_LIMITS_REQUEST_BURST", Some("100"), "Requests a caller may make at once above the sustained rate.";
     "limits.max_page_size", "COBROWSE_LIMITS_MAX_PAGE_SIZE", Some("100"), "Largest `first`/`last` of a connection.";
@@ -134,6 +141,18 @@ pub struct ServerSettings {
     pub introspection: bool,
     #[serde(deserialize_with = "de::positive")]
     pub response_cache_max_bytes: u64,
+    #[serde(deserialize_with = "de::positive")]
+    pub max_connections: usize,
+    #[serde(deserialize_with = "de::duration")]
+    pub header_read_timeout: Duration,
+    #[serde(deserialize_with = "de::duration")]
+    pub websocket_init_timeout: Duration,
+    #[serde(deserialize_with = "de::positive")]
+    pub max_subscriptions_per_socket: usize,
+    #[serde(deserialize_with = "de::duration")]
+    pub readiness_interval: Duration,
+    #[serde(deserialize_with = "de::list")]
+    pub operation_names: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -242,6 +261,8 @@ pub struct LimitSettings {
     pub max_root_fields: usize,
     #[serde(deserialize_with = "de::positive")]
     pub max_document_bytes: usize,
+    #[serde(deserialize_with = "de::positive")]
+    pub max_nesting: usize,
     #[serde(deserialize_with = "de::parsed")]
     pub requests_per_second: f64,
     #[serde(deserialize_with = "de::positive")]
@@ -559,6 +580,28 @@ impl Settings {
                 "passthrough takes the caller's own upstream token; auth.api_keys_file, auth.jwt_secret and auth.jwks_file are for service mode",
             );
         }
+        for (path, value) in [
+            ("auth.jwt_issuer", &auth.jwt_issuer),
+            ("auth.jwt_audience", &auth.jwt_audience),
+        ] {
+            if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                return fail(
+                    path,
+                    "must not be empty when set: a JWT's claim is compared with it",
+                );
+            }
+        }
+        if let Some(bad) = self
+            .server
+            .operation_names
+            .iter()
+            .find(|n| !is_operation_name(n))
+        {
+            return fail(
+                "server.operation_names",
+                &format!("`{bad}` is not a GraphQL name (letters, digits and `_`, at most 64)"),
+            );
+        }
         if !jwt_keys && (auth.jwt_issuer.is_some() || auth.jwt_audience.is_some()) {
             return fail(
                 "auth.jwt_issuer",
@@ -594,6 +637,14 @@ impl Settings {
             ("server.request_timeout", self.server.request_timeout),
             ("auth.token_check_ttl", self.auth.token_check_ttl),
             ("upstream.breaker_cooldown", up.breaker_cooldown),
+            (
+                "server.header_read_timeout",
+                self.server.header_read_timeout,
+            ),
+            (
+                "server.websocket_init_timeout",
+                self.server.websocket_init_timeout,
+            ),
         ] {
             if ttl.is_zero() {
                 return fail(path, "must be longer than zero");
@@ -614,6 +665,14 @@ pub fn derive_login_url(api_url: &Url) -> Option<Url> {
     login.set_host(Some(&format!("login.{rest}"))).ok()?;
     login.set_path("/");
     Some(login)
+}
+
+/// Whether `name` may be an operation's metric label.
+pub fn is_operation_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 fn lookup(path: &str) -> Option<&'static Setting> {
@@ -676,6 +735,30 @@ mod de {
         humantime::parse_duration(text.trim()).map_err(|e| {
             serde::de::Error::custom(format!("`{text}` is not a duration like 5s or 2m: {e}"))
         })
+    }
+
+    /// A list: a TOML array of strings, or comma-separated text.
+    pub fn list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+        let items: Vec<String> = match toml::Value::deserialize(d)? {
+            toml::Value::String(s) => s.split(',').map(|i| i.trim().to_owned()).collect(),
+            toml::Value::Array(items) => items
+                .into_iter()
+                .map(|i| match i {
+                    toml::Value::String(s) => Ok(s.trim().to_owned()),
+                    other => Err(serde::de::Error::custom(format!(
+                        "expected strings, got {}",
+                        other.type_str()
+                    ))),
+                })
+                .collect::<Result<_, _>>()?,
+            other => {
+                return Err(serde::de::Error::custom(format!(
+                    "expected a list, got {}",
+                    other.type_str()
+                )))
+            }
+        };
+        Ok(items.into_iter().filter(|i| !i.is_empty()).collect())
     }
 
     pub fn url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Url>, D::Error> {

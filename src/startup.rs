@@ -5,7 +5,7 @@
 //! demo mode, proves the upstream credentials, and assembles the schema.
 //! [`Gateway::run_until_stopped`] serves until the shutdown future resolves.
 
-use std::future::{Future, IntoFuture as _};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -30,6 +30,7 @@ use crate::upstream::{ClientConfig, PureCloud, RetryPolicy, UpstreamError};
 /// A gateway ready to serve.
 pub struct Gateway {
     listener: TcpListener,
+    serve: http::serve::ServeOptions,
     state: AppState,
     lifecycle: crate::http::LifecycleControl,
     shutdown_grace: std::time::Duration,
@@ -68,7 +69,9 @@ impl Gateway {
             } => (None, api_url, login_url, client_id, client_secret),
         };
         let up = &settings.upstream;
-        let metrics = Arc::new(Metrics::new());
+        let metrics = Arc::new(Metrics::with_operations(
+            settings.server.operation_names.clone(),
+        ));
         let scope = Scope::of(&[api_url.as_str(), &client_id]);
         let api_url_text = api_url.to_string();
         let client = PureCloud::new(
@@ -164,6 +167,10 @@ impl Gateway {
         let (lifecycle, lifecycle_control) = crate::http::Lifecycle::new();
         Ok(Self {
             listener,
+            serve: http::serve::ServeOptions {
+                max_connections: settings.server.max_connections,
+                header_read_timeout: settings.server.header_read_timeout,
+            },
             lifecycle: lifecycle_control,
             shutdown_grace: settings.server.shutdown_grace,
             introspection: settings.server.introspection,
@@ -179,6 +186,7 @@ impl Gateway {
                 limits: HttpLimits {
                     max_body_bytes: settings.server.max_body_bytes,
                     max_document_bytes: settings.limits.max_document_bytes,
+                    max_nesting: settings.limits.max_nesting,
                     request_timeout: settings.server.request_timeout,
                     schema_max_age: settings.cache.directory_ttl,
                 },
@@ -196,6 +204,12 @@ impl Gateway {
                     settings.limits.request_burst,
                 )
                 .map(Arc::new),
+                sockets: http::subscriptions::SocketLimits {
+                    init_timeout: settings.server.websocket_init_timeout,
+                    max_subscriptions: settings.server.max_subscriptions_per_socket,
+                    max_message_bytes: settings.server.max_body_bytes,
+                },
+                readiness: Arc::new(http::Readiness::new(settings.server.readiness_interval)),
                 webhooks: WebhookConfig {
                     secret: zoom_secret,
                     max_skew: settings.webhooks.max_skew,
@@ -257,35 +271,31 @@ impl Gateway {
         if self.state.graphiql && !graphiql::assets_are_embedded() {
             warn!("GraphiQL assets were not installed at build time (npm ci --prefix web): /graphiql loads them from a CDN");
         }
+        let metrics = Arc::clone(&self.state.metrics);
         let app = http::router(self.state);
         let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = axum::serve(self.listener, app).with_graceful_shutdown(async move {
+        let server = http::serve::serve(self.listener, app, self.serve, metrics, async move {
             shutdown.await;
             let _ = signalled_tx.send(());
         });
-        let mut server = std::pin::pin!(server.into_future());
-        let outcome = tokio::select! {
-            outcome = &mut server => Some(outcome),
-            _ = signalled_rx => None,
+        let mut server = std::pin::pin!(server);
+        let stopped = tokio::select! {
+            () = &mut server => true,
+            _ = signalled_rx => false,
         };
-        let outcome = match outcome {
-            Some(outcome) => outcome,
-            None => {
-                info!(
-                    grace_ms = self.shutdown_grace.as_millis() as u64,
-                    "stopping: no new connections; finishing requests in flight"
-                );
-                self.lifecycle.stop();
-                match tokio::time::timeout(self.shutdown_grace, &mut server).await {
-                    Ok(outcome) => outcome,
-                    Err(_) => {
-                        warn!("requests were still in flight after server.shutdown_grace; stopping anyway");
-                        Ok(())
-                    }
-                }
+        if !stopped {
+            info!(
+                grace_ms = self.shutdown_grace.as_millis() as u64,
+                "stopping: no new connections; finishing requests in flight"
+            );
+            self.lifecycle.stop();
+            if tokio::time::timeout(self.shutdown_grace, &mut server)
+                .await
+                .is_err()
+            {
+                warn!("requests were still in flight after server.shutdown_grace; stopping anyway");
             }
-        };
-        outcome.context("the HTTP server failed")?;
+        }
         // Subscriptions were told to close; give them a moment to say so.
         if tokio::time::timeout(self.shutdown_grace, self.lifecycle.all_closed())
             .await

@@ -39,6 +39,7 @@ pub struct JwtVerifier {
 #[derive(Deserialize)]
 struct Claims {
     sub: Option<String>,
+    exp: Option<u64>,
     scope: Option<Scopes>,
     scp: Option<Scopes>,
 }
@@ -102,11 +103,20 @@ impl JwtVerifier {
         }))
     }
 
-    /// Verifies a token: the caller's id and permissions.
-    pub fn verify(&self, token: &str) -> Result<(Arc<str>, Permissions), AuthError> {
+    /// Verifies a token: the caller's id and permissions, and when the token
+    /// stops being accepted (`exp` plus the leeway).
+    pub fn verify(&self, token: &str) -> Result<Verified, AuthError> {
         let invalid = |why: &str| AuthError::Invalid(why.to_owned());
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| invalid("the bearer token is not a well-formed JWT"))?;
+        if names_critical_extensions(token) {
+            // RFC 7515 §4.1.11: a recipient that does not understand every
+            // extension `crit` names must refuse the token; this gateway
+            // understands none.
+            return Err(invalid(
+                "the token's header names critical extensions (`crit`) this gateway does not understand",
+            ));
+        }
         let key = match header.alg {
             Algorithm::HS256 => self
                 .hs256
@@ -152,8 +162,33 @@ impl JwtVerifier {
             .or(claims.scp)
             .map_or(Permissions::none(), |s| s.permissions());
         let id = format!("jwt:{}", claims.sub.as_deref().unwrap_or("-"));
-        Ok((Arc::from(id), permissions))
+        let expires = claims.exp.map(|exp| {
+            std::time::UNIX_EPOCH
+                + std::time::Duration::from_secs(exp.saturating_add(self.validation.leeway))
+        });
+        Ok((Arc::from(id), permissions, expires))
     }
+}
+
+/// A verified token: the caller's id, its permissions, and when the token
+/// stops being accepted.
+pub type Verified = (Arc<str>, Permissions, Option<std::time::SystemTime>);
+
+/// Whether a JWT's header has a `crit` member.
+fn names_critical_extensions(token: &str) -> bool {
+    use base64::Engine as _;
+    #[derive(Deserialize)]
+    struct Header {
+        crit: Option<serde::de::IgnoredAny>,
+    }
+    let Some(encoded) = token.split('.').next() else {
+        return false;
+    };
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(encoded.trim_end_matches('='))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Header>(&bytes).ok())
+        .is_some_and(|header| header.crit.is_some())
 }
 
 type Keys = (

@@ -132,6 +132,9 @@ pub struct Caller {
     pub permissions: Permissions,
     /// Whose credentials upstream reads carry.
     pub access: Access,
+    /// When the credentials stop admitting the caller by themselves (a
+    /// JWT's `exp` plus the leeway), if ever.
+    pub expires: Option<std::time::SystemTime>,
 }
 
 /// Why a request was not authenticated.
@@ -205,6 +208,11 @@ pub struct Authenticator {
     mode: Mode,
     service: Access,
     api_url: String,
+    /// Bumped whenever the key files were read again, so that long-lived
+    /// connections check their credentials against the new keys.
+    changes: tokio::sync::watch::Sender<u64>,
+    /// Passthrough: how long upstream's word on a token is trusted.
+    token_check_ttl: std::time::Duration,
 }
 
 enum Mode {
@@ -323,6 +331,8 @@ impl Authenticator {
             mode,
             service,
             api_url: api_url.to_owned(),
+            changes: tokio::sync::watch::channel(0).0,
+            token_check_ttl: settings.token_check_ttl,
         })
     }
 
@@ -352,10 +362,24 @@ impl Authenticator {
         match ServiceKeys::load(settings) {
             Ok(loaded) => {
                 *current.write().expect("keys lock") = Arc::new(loaded);
+                self.changes.send_modify(|generation| *generation += 1);
                 Reload::Reloaded
             }
             Err(e) => Reload::Failed(e),
         }
+    }
+
+    /// Changes whenever the keys in force change (a key file was read
+    /// again).
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// How often a long-lived connection's credentials must be proven
+    /// again, besides key changes and expiry: passthrough tokens, every
+    /// `auth.token_check_ttl` (upstream may have revoked them).
+    pub fn recheck_every(&self) -> Option<std::time::Duration> {
+        matches!(self.mode, Mode::Passthrough { .. }).then_some(self.token_check_ttl)
     }
 
     /// Whether everyone gets in (demo mode without authentication).
@@ -392,12 +416,13 @@ impl Authenticator {
                 id: Arc::from("anonymous"),
                 permissions: Permissions::ALL,
                 access: self.service.clone(),
+                expires: None,
             }),
             Mode::Service { current, .. } => {
                 let current = Arc::clone(&current.read().expect("keys lock"));
                 let ServiceKeys { keys, jwt } = &*current;
-                let (id, permissions) = match (presented.api_key, presented.bearer) {
-                    (Some(key), _) => keys.check(key)?,
+                let (id, permissions, expires) = match (presented.api_key, presented.bearer) {
+                    (Some(key), _) => with_no_expiry(keys.check(key)?),
                     (None, Some(token)) if jwt::looks_like_jwt(token) => match jwt {
                         Some(verifier) => verifier.verify(token)?,
                         None => {
@@ -406,13 +431,14 @@ impl Authenticator {
                             ))
                         }
                     },
-                    (None, Some(token)) => keys.check(token)?,
+                    (None, Some(token)) => with_no_expiry(keys.check(token)?),
                     (None, None) => return Err(AuthError::Missing),
                 };
                 Ok(Caller {
                     id,
                     permissions,
                     access: self.service.clone(),
+                    expires,
                 })
             }
             Mode::Passthrough { proven } => {
@@ -444,10 +470,18 @@ impl Authenticator {
                     id: Arc::from(format!("token:{:016x}", scope.value())),
                     permissions: Permissions::READ.union(Permissions::WRITE),
                     access,
+                    expires: None,
                 })
             }
         }
     }
+}
+
+/// An API key's caller: it admits until it is revoked.
+fn with_no_expiry(
+    (id, permissions): (Arc<str>, Permissions),
+) -> (Arc<str>, Permissions, Option<std::time::SystemTime>) {
+    (id, permissions, None)
 }
 
 /// A field guard: the caller must hold `0`.

@@ -6,8 +6,10 @@
 //! weighting their selection by `first`/`last` and `nodes` by its ids). An
 //! over-limit document is refused with a specific code and the measured
 //! value and the limit in `extensions` (`measured`, `limit`), before any
-//! resolver (and so before any upstream call) runs. The document's size is
-//! checked before parsing, by the HTTP handler.
+//! resolver (and so before any upstream call) runs. The document's size and
+//! the nesting of its brackets are checked before parsing ([`check_text`]),
+//! whatever transport brought it: a recursive parser never sees a document
+//! that could overflow its stack.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -31,6 +33,7 @@ pub mod code {
     pub const TOO_MANY_ALIASES: &str = "TOO_MANY_ALIASES";
     pub const TOO_MANY_ROOT_FIELDS: &str = "TOO_MANY_ROOT_FIELDS";
     pub const QUERY_TOO_LARGE: &str = "QUERY_TOO_LARGE";
+    pub const NESTING_TOO_DEEP: &str = "NESTING_TOO_DEEP";
     pub const INTROSPECTION_DISABLED: &str = "INTROSPECTION_DISABLED";
 }
 
@@ -41,6 +44,8 @@ pub struct QueryLimits {
     pub max_complexity: usize,
     pub max_aliases: usize,
     pub max_root_fields: usize,
+    pub max_document_bytes: usize,
+    pub max_nesting: usize,
     pub introspection: bool,
 }
 
@@ -52,6 +57,8 @@ impl QueryLimits {
             max_complexity: limits.max_complexity,
             max_aliases: limits.max_aliases,
             max_root_fields: limits.max_root_fields,
+            max_document_bytes: limits.max_document_bytes,
+            max_nesting: limits.max_nesting,
             introspection,
         }
     }
@@ -61,6 +68,50 @@ impl ExtensionFactory for QueryLimits {
     fn create(&self) -> Arc<dyn Extension> {
         Arc::new(self.clone())
     }
+}
+
+/// Checks a document's text before it is parsed: its size, then how deeply
+/// its brackets nest (a loop over the bytes, no recursion).
+pub fn check_text(query: &str, max_bytes: usize, max_nesting: usize) -> Result<(), ServerError> {
+    if query.len() > max_bytes {
+        return Err(refusal(
+            code::QUERY_TOO_LARGE,
+            "size in bytes",
+            query.len(),
+            max_bytes,
+        ));
+    }
+    let nesting = crate::nesting::graphql(query);
+    if nesting > max_nesting {
+        return Err(refusal(
+            code::NESTING_TOO_DEEP,
+            "nesting of braces, brackets and parentheses",
+            nesting,
+            max_nesting,
+        ));
+    }
+    Ok(())
+}
+
+/// Checks how deeply variables nest (arrays and objects).
+pub fn check_variables(
+    variables: &serde_json::Map<String, serde_json::Value>,
+    max_nesting: usize,
+) -> Result<(), ServerError> {
+    let nesting = variables
+        .values()
+        .map(crate::nesting::value)
+        .max()
+        .unwrap_or(0);
+    if nesting > max_nesting {
+        return Err(refusal(
+            code::NESTING_TOO_DEEP,
+            "nesting of arrays and objects in the variables",
+            nesting,
+            max_nesting,
+        ));
+    }
+    Ok(())
 }
 
 /// A refusal with its code, measured value and limit.
@@ -83,6 +134,7 @@ impl Extension for QueryLimits {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
+        check_text(query, self.max_document_bytes, self.max_nesting)?;
         let document = next.run(ctx, query, variables).await?;
         let measure = Measure::of(&document);
         if measure.aliases > self.max_aliases {

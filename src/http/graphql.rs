@@ -30,6 +30,7 @@ use super::AppState;
 use crate::auth::{AuthError, Caller, Presented};
 use crate::freshness::Freshness;
 use crate::graph::directory::Loaders;
+use crate::graph::limits;
 
 /// The response media types the gateway speaks.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -52,7 +53,9 @@ pub(crate) struct Refusal {
     status: StatusCode,
     code: &'static str,
     message: String,
-    header: Option<(HeaderName, HeaderValue)>,
+    header: Option<Box<(HeaderName, HeaderValue)>>,
+    /// The measured value and the limit, for refusals by a limit.
+    measured: Option<Box<(usize, usize)>>,
 }
 
 impl Refusal {
@@ -62,6 +65,7 @@ impl Refusal {
             code,
             message: message.into(),
             header: None,
+            measured: None,
         }
     }
 
@@ -70,7 +74,7 @@ impl Refusal {
     }
 
     fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
-        self.header = Some((name, value));
+        self.header = Some(Box::new((name, value)));
         self
     }
 
@@ -80,11 +84,16 @@ impl Refusal {
     }
 
     pub(crate) fn respond(self, media: MediaType) -> Response {
-        let body = errors_only(vec![json_error(&self.message, self.code)]);
+        let mut error = json_error(&self.message, self.code);
+        if let Some((measured, limit)) = self.measured.as_deref().copied() {
+            error["extensions"]["measured"] = measured.into();
+            error["extensions"]["limit"] = limit.into();
+        }
+        let body = errors_only(vec![error]);
         let mut response = json_response(self.status, media, &body);
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if let Some((name, value)) = self.header {
+        if let Some((name, value)) = self.header.map(|h| *h) {
             headers.insert(name, value);
         }
         response
@@ -154,11 +163,18 @@ struct Params {
 }
 
 impl Params {
-    fn from_json(body: &[u8]) -> Result<Self, Refusal> {
+    /// Reads a POST body. `max_nesting` bounds the variables and extensions
+    /// (the body object and `variables` itself add two levels); it is
+    /// measured before the JSON reader, which recurses, sees the body.
+    fn from_json(body: &[u8], max_nesting: usize) -> Result<Self, Refusal> {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Err(Refusal::bad_request(
                 "the request body is empty; send a JSON object with `query`",
             ));
+        }
+        let nesting = crate::nesting::json(body);
+        if nesting > max_nesting + 2 {
+            return Err(too_nested("the request body", nesting, max_nesting + 2));
         }
         let value: Value = serde_json::from_slice(body).map_err(|e| {
             Refusal::bad_request(format!("the request body is not valid JSON: {e}"))
@@ -184,7 +200,7 @@ impl Params {
         })
     }
 
-    fn from_query_string(raw: &str) -> Result<Self, Refusal> {
+    fn from_query_string(raw: &str, max_nesting: usize) -> Result<Self, Refusal> {
         let mut params = Self::default();
         let mut seen = Vec::new();
         for (key, value) in form_urlencoded::parse(raw.as_bytes()) {
@@ -203,6 +219,10 @@ impl Params {
                 if value.is_empty() {
                     return Ok(None);
                 }
+                let nesting = crate::nesting::json(value.as_bytes());
+                if nesting > max_nesting + 1 {
+                    return Err(too_nested(name, nesting, max_nesting + 1));
+                }
                 let parsed: Value = serde_json::from_str(&value).map_err(|e| {
                     Refusal::bad_request(format!("`{name}` is not valid JSON: {e}"))
                 })?;
@@ -220,6 +240,19 @@ impl Params {
         }
         Ok(params)
     }
+}
+
+/// A body or parameter whose JSON nests deeper than the gateway reads.
+fn too_nested(what: &str, nesting: usize, limit: usize) -> Refusal {
+    let mut refusal = Refusal::new(
+        StatusCode::BAD_REQUEST,
+        limits::code::NESTING_TOO_DEEP,
+        format!(
+            "{what} nests arrays and objects {nesting} levels deep, above the limit of {limit}"
+        ),
+    );
+    refusal.measured = Some(Box::new((nesting, limit)));
+    refusal
 }
 
 fn string_param(value: Option<Value>, name: &str) -> Result<Option<String>, Refusal> {
@@ -343,7 +376,7 @@ pub async fn post(State(app): State<AppState>, headers: HeaderMap, body: Body) -
             .respond(media)
         }
     };
-    match Params::from_json(&bytes) {
+    match Params::from_json(&bytes, app.limits.max_nesting) {
         Ok(params) => run(&app, &caller, params, media, Method::POST).await,
         Err(refusal) => refusal.respond(media),
     }
@@ -370,7 +403,7 @@ pub async fn get(
         Ok(caller) => caller,
         Err(refusal) => return refusal.respond(media),
     };
-    match Params::from_query_string(raw.as_deref().unwrap_or_default()) {
+    match Params::from_query_string(raw.as_deref().unwrap_or_default(), app.limits.max_nesting) {
         Ok(params) => run(&app, &caller, params, media, Method::GET).await,
         Err(refusal) => refusal.respond(media),
     }
@@ -390,27 +423,30 @@ async fn run(
     let finish = |outcome: &str, response: Response| {
         app.metrics
             .requests
-            .with_label_values(&[&operation, outcome])
+            .with_label_values(&[operation, outcome])
             .inc();
         app.metrics
             .request_seconds
-            .with_label_values(&[&operation])
+            .with_label_values(&[operation])
             .observe(started.elapsed().as_secs_f64());
         response
     };
-    if let Some(query) = &params.query {
-        let limit = app.limits.max_document_bytes;
-        if query.len() > limit {
-            let error = crate::graph::limits::refusal(
-                crate::graph::limits::code::QUERY_TOO_LARGE,
-                "size in bytes",
-                query.len(),
-                limit,
-            );
-            let body = errors_only(vec![serde_json::to_value(&error).expect("errors serialize")]);
-            let status = request_error_status(media);
-            return finish("too_large", no_store(json_response(status, media, &body)));
+    // Size and nesting are measured before anything parses the document
+    // (the persisted query store and the operation-type check below do).
+    let checked = match &params.query {
+        Some(query) => {
+            limits::check_text(query, app.limits.max_document_bytes, app.limits.max_nesting)
         }
+        None => Ok(()),
+    };
+    let checked = checked.and_then(|()| match &params.variables {
+        Some(variables) => limits::check_variables(variables, app.limits.max_nesting),
+        None => Ok(()),
+    });
+    if let Err(error) = checked {
+        let body = errors_only(vec![serde_json::to_value(&error).expect("errors serialize")]);
+        let status = request_error_status(media);
+        return finish("too_large", no_store(json_response(status, media, &body)));
     }
     let query = match app
         .persisted
@@ -671,6 +707,8 @@ fn no_store(mut response: Response) -> Response {
 pub struct HttpLimits {
     pub max_body_bytes: usize,
     pub max_document_bytes: usize,
+    /// Deepest nesting of a document's brackets and of its variables.
+    pub max_nesting: usize,
     pub request_timeout: Duration,
     /// `max-age` of responses that read nothing from upstream (introspection).
     pub schema_max_age: Duration,

@@ -6,6 +6,7 @@ pub mod graphiql;
 pub mod graphql;
 pub mod rate_limit;
 pub mod response_cache;
+pub mod serve;
 pub mod subscriptions;
 pub mod webhooks;
 
@@ -48,6 +49,8 @@ pub struct AppState {
     pub auth: Arc<crate::auth::Authenticator>,
     pub rate_limiter: Option<Arc<rate_limit::RateLimiter>>,
     pub lifecycle: Lifecycle,
+    pub sockets: subscriptions::SocketLimits,
+    pub readiness: Arc<Readiness>,
 }
 
 impl AppState {
@@ -168,8 +171,43 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// `GET /readyz`: upstream answers with a valid token and is not failing.
-async fn readyz(State(app): State<AppState>) -> Response {
+/// The last readiness probe, kept for `server.readiness_interval`: a flood
+/// of `/readyz` costs one probe per interval (one token check, one store
+/// write), not one per call.
+pub struct Readiness {
+    interval: std::time::Duration,
+    last: tokio::sync::Mutex<Option<(std::time::Instant, Probed)>>,
+}
+
+/// Whether the gateway was ready, and the body that says why.
+type Probed = Arc<(bool, serde_json::Value)>;
+
+impl Readiness {
+    /// Probes at most once per `interval`.
+    pub fn new(interval: std::time::Duration) -> Self {
+        Self {
+            interval,
+            last: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// The last probe's result, probing again when it is older than the
+    /// interval (concurrent callers wait for one probe).
+    async fn get(&self, app: &AppState) -> Probed {
+        let mut last = self.last.lock().await;
+        if let Some((at, result)) = &*last {
+            if at.elapsed() < self.interval {
+                return Arc::clone(result);
+            }
+        }
+        let result = Arc::new(probe(app).await);
+        *last = Some((std::time::Instant::now(), Arc::clone(&result)));
+        result
+    }
+}
+
+/// Upstream gives a valid token and is not failing; the store takes a write.
+async fn probe(app: &AppState) -> (bool, serde_json::Value) {
     let client = app.source.client();
     let token = client.check_credentials().await;
     let failing = client.consecutive_failures();
@@ -177,6 +215,7 @@ async fn readyz(State(app): State<AppState>) -> Response {
     let ready = token.is_ok() && failing < 3 && store.is_ok();
     let body = serde_json::json!({
         "status": if ready { "ready" } else { "not ready" },
+        "probed_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         "checks": {
             "upstream_token": match &token { Ok(()) => "ok".to_owned(), Err(e) => format!("{}: {e}", e.code()) },
             "upstream_calls": if failing < 3 { "ok".to_owned() } else { format!("the last {failing} upstream calls failed") },
@@ -184,12 +223,20 @@ async fn readyz(State(app): State<AppState>) -> Response {
             "open_circuits": client.open_circuits(),
         }
     });
-    let status = if ready {
+    (ready, body)
+}
+
+/// `GET /readyz`: upstream answers with a valid token and is not failing,
+/// and the store takes writes (as of the last probe).
+async fn readyz(State(app): State<AppState>) -> Response {
+    let result = app.readiness.get(&app).await;
+    let (ready, body) = &*result;
+    let status = if *ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let mut response = (status, Json(body)).into_response();
+    let mut response = (status, Json(body.clone())).into_response();
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

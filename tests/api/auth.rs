@@ -12,7 +12,7 @@ use crate::helpers::{first_code, keys_file, route, spawn_with, Options, TestApp}
 
 const ISSUER: &str = "https://idp.example.com";
 const AUDIENCE: &str = "cobrowse-gateway";
-const SECRET: &str = "an-hs256-secret-that-is-long-enough-for-tests";
+pub(crate) const SECRET: &str = "an-hs256-secret-that-is-long-enough-for-tests";
 
 const COUNT: &str = "{ activeCobrowseConversations { totalCount } }";
 const DISCONNECT: &str =
@@ -29,7 +29,7 @@ pub fn hs256(secret: &str, claims: &Value) -> String {
 }
 
 /// Claims that pass, with `extra` merged over them.
-fn claims(extra: Value) -> Value {
+pub(crate) fn claims(extra: Value) -> Value {
     let mut claims = json!({
         "sub": "alice", "iss": ISSUER, "aud": AUDIENCE,
         "exp": chrono::Utc::now().timestamp() + 600, "scope": "read",
@@ -40,7 +40,7 @@ fn claims(extra: Value) -> Value {
     claims
 }
 
-fn jwt_settings(extra: &[(&'static str, String)]) -> Vec<(&'static str, String)> {
+pub(crate) fn jwt_settings(extra: &[(&'static str, String)]) -> Vec<(&'static str, String)> {
     let mut settings = vec![
         ("auth.jwt_secret", SECRET.to_owned()),
         ("auth.jwt_issuer", ISSUER.to_owned()),
@@ -368,7 +368,7 @@ async fn rs256_and_es256_tokens_verify_against_the_jwks_file_by_kid() {
 }
 
 /// Registers a simulator client limited to `divisions` and gets a token.
-async fn partner_token(app: &TestApp, divisions: &[&str]) -> String {
+pub(crate) async fn partner_token(app: &TestApp, divisions: &[&str]) -> String {
     let http = reqwest::Client::new();
     let client: ClientCredentials = http
         .post(format!("{}/__sim/clients", app.sim.url()))

@@ -334,7 +334,11 @@ async fn cache_control_follows_the_shortest_ttl_of_the_data_and_is_no_store_on_e
 
 #[tokio::test]
 async fn readiness_follows_upstream_and_health_does_not() {
-    let app = spawn_app().await;
+    let app = spawn_with(Options {
+        settings: vec![("server.readiness_interval", "0s".into())],
+        ..Options::default()
+    })
+    .await;
     let get = |path: &str| app.http.get(app.url(path)).send();
 
     assert_eq!(
@@ -388,8 +392,55 @@ async fn readiness_follows_upstream_and_health_does_not() {
 }
 
 #[tokio::test]
+async fn a_flood_of_readiness_checks_costs_one_probe_per_interval() {
+    let app = spawn_with(Options {
+        settings: vec![("server.readiness_interval", "1h".into())],
+        ..Options::default()
+    })
+    .await;
+    let probe = || async {
+        let response = app
+            .http
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .expect("answers");
+        (response.status(), json_of(response).await)
+    };
+    let (status, first) = probe().await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let probed_at = first["probed_at"]
+        .as_str()
+        .expect("a probe time")
+        .to_owned();
+
+    // Upstream fails now, but the last probe stands until the interval ends.
+    app.set_faults(&cobrowse_gateway::sim::Faults {
+        error_fraction: 1.0,
+        ..Default::default()
+    })
+    .await;
+    for _ in 0..3 {
+        app.graphql(
+            r#"{ conversation(conversationId: "x") { name } }"#,
+            json!({}),
+        )
+        .await;
+    }
+    let answers = futures::future::join_all((0..200).map(|_| probe())).await;
+    for (status, body) in answers {
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["probed_at"], probed_at.as_str(), "{body}");
+    }
+}
+
+#[tokio::test]
 async fn metrics_count_requests_upstream_calls_and_the_cache() {
-    let app = spawn_app().await;
+    let app = spawn_with(Options {
+        settings: vec![("server.operation_names", "Dashboard, Other".into())],
+        ..Options::default()
+    })
+    .await;
     // One 429 with `Retry-After: 0` makes one retry to count.
     app.set_faults(&cobrowse_gateway::sim::Faults {
         rate_limit_next: 1,
@@ -406,6 +457,16 @@ async fn metrics_count_requests_upstream_calls_and_the_cache() {
     };
     post(DASHBOARD).await;
     post(DASHBOARD).await;
+    // Names the operator did not list are one label, whatever callers send.
+    for junk in ["Junk1", "Junk2", "Junk3"] {
+        app.post_raw(
+            None,
+            Some("application/json"),
+            json!({ "query": format!("query {junk} {{ __typename }}"), "operationName": junk })
+                .to_string(),
+        )
+        .await;
+    }
 
     let text = app
         .http
@@ -421,6 +482,7 @@ async fn metrics_count_requests_upstream_calls_and_the_cache() {
         "cobrowse_gateway_graphql_requests_total{operation=\"Dashboard\",outcome=\"ok\"} 1",
         "cobrowse_gateway_graphql_requests_total{operation=\"Dashboard\",outcome=\"cached\"} 1",
         "cobrowse_gateway_graphql_request_duration_seconds_bucket{operation=\"Dashboard\"",
+        "cobrowse_gateway_graphql_requests_total{operation=\"other\",outcome=\"ok\"} 3",
         "cobrowse_gateway_upstream_requests_total{route=\"cobrowse_listing\",status=\"200\"} 1",
         "cobrowse_gateway_upstream_requests_total{route=\"users\",status=\"200\"} 1",
         "cobrowse_gateway_upstream_token_refreshes_total 1",
@@ -432,6 +494,7 @@ async fn metrics_count_requests_upstream_calls_and_the_cache() {
     ] {
         assert!(text.contains(needle), "metrics lack {needle}:\n{text}");
     }
+    assert!(!text.contains("Junk"), "caller-chosen names are not labels");
     let calls = app.upstream_calls().await;
     assert_eq!(calls.route(route::LISTING), 2, "the 429 and its retry");
 }

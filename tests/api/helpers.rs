@@ -519,3 +519,128 @@ pub async fn post_signed_webhook(
         .send()
         .await
 }
+
+/// What a test socket received next.
+#[derive(Debug)]
+pub enum Frame {
+    /// A text message, as JSON.
+    Json(Value),
+    /// A close frame: its code and reason.
+    Closed(u16, String),
+    /// The connection ended without a close frame.
+    Gone,
+}
+
+/// A GraphQL-over-WebSocket client for tests (graphql-transport-ws unless
+/// opened with another subprotocol).
+pub struct Ws {
+    socket: Socket,
+}
+
+impl Ws {
+    /// Opens a socket speaking `subprotocol` to the gateway at `base`.
+    pub async fn open_with(base: &str, subprotocol: &str) -> Self {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let host = base.trim_start_matches("http://");
+        let mut request = format!("ws://{host}/graphql/ws")
+            .into_client_request()
+            .expect("a request");
+        request.headers_mut().insert(
+            "sec-websocket-protocol",
+            subprotocol.parse().expect("a header"),
+        );
+        let (socket, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("the socket opens");
+        Self { socket }
+    }
+
+    /// Opens a graphql-transport-ws socket.
+    pub async fn open(base: &str) -> Self {
+        Self::open_with(base, "graphql-transport-ws").await
+    }
+
+    /// Opens a socket and sends `connection_init` with the test key; the
+    /// gateway's acknowledgement is checked.
+    pub async fn ready(base: &str) -> Self {
+        Self::ready_with(
+            base,
+            json!({ "Authorization": format!("Bearer {}", test_key()) }),
+        )
+        .await
+    }
+
+    /// Opens a socket and initialises it with `payload`, expecting the ack.
+    pub async fn ready_with(base: &str, payload: Value) -> Self {
+        let mut ws = Self::open(base).await;
+        ws.send(json!({ "type": "connection_init", "payload": payload }))
+            .await;
+        match ws.next().await {
+            Frame::Json(ack) if ack["type"] == "connection_ack" => ws,
+            other => panic!("expected connection_ack, got {other:?}"),
+        }
+    }
+
+    /// Sends one message.
+    pub async fn send(&mut self, message: Value) {
+        self.send_text(message.to_string()).await;
+    }
+
+    /// Sends one text message as it is.
+    pub async fn send_text(&mut self, text: String) {
+        use futures::SinkExt;
+        self.socket
+            .send(tokio_tungstenite::tungstenite::Message::Text(text.into()))
+            .await
+            .expect("sent");
+    }
+
+    /// Subscribes to `query` under `id`.
+    pub async fn subscribe(&mut self, id: &str, query: &str) {
+        self.send(json!({ "id": id, "type": "subscribe", "payload": { "query": query } }))
+            .await;
+    }
+
+    /// Proves the gateway has read every message sent so far (a ping's
+    /// pong comes after them).
+    pub async fn sync(&mut self) {
+        self.send(json!({ "type": "ping" })).await;
+        match self.next().await {
+            Frame::Json(pong) if pong["type"] == "pong" => {}
+            other => panic!("expected pong, got {other:?}"),
+        }
+    }
+
+    /// The next message (within 10 s).
+    pub async fn next(&mut self) -> Frame {
+        use futures::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        loop {
+            let message = tokio::time::timeout(Duration::from_secs(10), self.socket.next())
+                .await
+                .expect("the gateway says something within 10 s");
+            return match message {
+                Some(Ok(Message::Text(text))) => {
+                    Frame::Json(serde_json::from_str(&text).expect("JSON"))
+                }
+                Some(Ok(Message::Close(frame))) => frame.map_or(Frame::Gone, |f| {
+                    Frame::Closed(u16::from(f.code), f.reason.to_string())
+                }),
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => Frame::Gone,
+            };
+        }
+    }
+
+    /// The close code and reason the socket ends with (messages before it
+    /// are skipped).
+    pub async fn closed(&mut self) -> (u16, String) {
+        loop {
+            match self.next().await {
+                Frame::Json(_) => continue,
+                Frame::Closed(code, reason) => return (code, reason),
+                Frame::Gone => panic!("the socket ended without a close frame"),
+            }
+        }
+    }
+}

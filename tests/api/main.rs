@@ -1,7 +1,8 @@
 //! Integration tests: the gateway and the simulator as real HTTP servers on
 //! loopback, driven through their front doors.
 
-mod auth;
+mod abuse;
+pub(crate) mod auth;
 mod binary;
 mod browser;
 mod dashboard;
@@ -14,4 +15,5 @@ mod limits;
 mod resilience;
 mod schema;
 mod simulator;
+mod sockets;
 pub(crate) mod webhooks;

@@ -19,6 +19,9 @@ fn options(extra: &[(&'static str, &str)]) -> Options {
         ("cache.directory_ttl", "1ms".into()),
         ("cache.stale_grace", "1m".into()),
         ("upstream.breaker_cooldown", "300ms".into()),
+        // Readiness is probed on every call here (it is kept for an interval
+        // by default), so that tests see it change at once.
+        ("server.readiness_interval", "0s".into()),
     ];
     settings.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
     Options {

@@ -1,0 +1,478 @@
+//! `GET /graphql/ws`: GraphQL over WebSocket, for subscriptions (and any
+//! other operation a client sends that way).
+//!
+//! The gateway speaks the protocol itself ([`protocol`]), so that a socket is
+//! held to the same rules as an HTTP request, and to a few of its own:
+//!
+//! - **Authenticated** like any request, from the upgrade's headers or, since
+//!   browsers cannot set headers on a WebSocket, from the `connection_init`
+//!   payload (`{"Authorization": "Bearer ..."}` or `{"X-API-Key": "..."}`).
+//!   A refused `connection_init` closes with 4403; none within
+//!   `server.websocket_init_timeout` closes with 4408; `subscribe` before
+//!   the acknowledgement closes with 4401.
+//! - **Held to its credentials while it lives**: when the key files are read
+//!   again, when a JWT passes its `exp`, and (passthrough) every
+//!   `auth.token_check_ttl`, the credentials are checked again; once they no
+//!   longer admit the caller, the socket closes with 4403.
+//! - **Bounded**: messages by `server.max_body_bytes`, subscriptions per
+//!   socket by `server.max_subscriptions_per_socket`; every `subscribe`
+//!   counts against its caller's rate limit; documents and variables pass
+//!   the same size and nesting checks as over HTTP before anything parses
+//!   them; an id in use is refused with 4409.
+//! - **Closed with 1001** ("going away") when the gateway shuts down.
+//!
+//! Every operation runs in the socket's own task: its results are polled
+//! together ([`SelectAll`]), so a socket costs one task however many
+//! subscriptions it holds, and a client that stops reading stops its own
+//! subscriptions (the bounded update channel then reports the gap to it).
+
+pub mod protocol;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
+use axum::response::{IntoResponse as _, Response};
+use futures::stream::{AbortHandle, Abortable, BoxStream, SelectAll};
+use futures::{SinkExt as _, StreamExt as _};
+use serde_json::Value;
+
+use super::{graphql, AppState};
+use crate::auth::{Caller, Presented, API_KEY_HEADER};
+use crate::graph::directory::Loaders;
+use crate::graph::limits;
+use protocol::{close, ClientMessage, Dialect, Operation};
+
+/// Limits of one socket.
+#[derive(Clone, Debug)]
+pub struct SocketLimits {
+    /// How long a socket may stay open without `connection_init`.
+    pub init_timeout: Duration,
+    /// Most operations one socket runs at once.
+    pub max_subscriptions: usize,
+    /// Largest message (and frame) read.
+    pub max_message_bytes: usize,
+}
+
+/// Upgrades the request and serves the socket. `slot` is the connection's
+/// place under `server.max_connections`; the socket keeps it while it lives.
+pub async fn upgrade(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    slot: Option<axum::Extension<super::serve::ConnectionSlot>>,
+    upgrade: axum::extract::WebSocketUpgrade,
+) -> Response {
+    let offered = headers
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let Some(dialect) = Dialect::negotiate(offered) else {
+        return (
+            axum::http::StatusCode::BAD_REQUEST,
+            "Sec-WebSocket-Protocol must name graphql-transport-ws or graphql-ws",
+        )
+            .into_response();
+    };
+    let max = app.sockets.max_message_bytes;
+    upgrade
+        .protocols(Dialect::NAMES)
+        .max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| async move {
+            let _slot = slot;
+            Connection::new(app, headers, dialect).serve(socket).await;
+        })
+}
+
+/// What the loop does after a message.
+enum Step {
+    Send(Vec<String>),
+    /// Sends the messages, then closes with a code and a reason.
+    Close(u16, String),
+    /// Sends one message, then closes (the older dialect's refusal).
+    SayAndClose(String, u16, String),
+}
+
+impl Step {
+    fn none() -> Self {
+        Step::Send(Vec::new())
+    }
+}
+
+/// One result of an operation: `Some` response, or `None` when it is over.
+struct Output {
+    serial: u64,
+    id: Arc<str>,
+    response: Option<async_graphql::Response>,
+}
+
+/// An acknowledged connection: who is calling, with which credentials.
+struct Session {
+    caller: Caller,
+    credentials: HeaderMap,
+    /// When the credentials must be checked again (JWT expiry, passthrough
+    /// re-check), if ever.
+    recheck_at: Option<tokio::time::Instant>,
+}
+
+/// One socket's state.
+struct Connection {
+    app: AppState,
+    dialect: Dialect,
+    upgrade_headers: HeaderMap,
+    init_seen: bool,
+    session: Option<Session>,
+    /// Running operations by id, with the serial of the one started last
+    /// under that id (a finished operation's id may be used again).
+    running: HashMap<Arc<str>, (u64, AbortHandle)>,
+    serial: u64,
+    outputs: SelectAll<BoxStream<'static, Output>>,
+}
+
+impl Connection {
+    fn new(app: AppState, upgrade_headers: HeaderMap, dialect: Dialect) -> Self {
+        Self {
+            app,
+            dialect,
+            upgrade_headers,
+            init_seen: false,
+            session: None,
+            running: HashMap::new(),
+            serial: 0,
+            outputs: SelectAll::new(),
+        }
+    }
+
+    async fn serve(mut self, socket: WebSocket) {
+        let (mut sink, mut stream) = socket.split();
+        let mut stopping = self.app.lifecycle.stopping();
+        let mut key_changes = self.app.auth.changes();
+        let init_deadline = tokio::time::sleep(self.app.sockets.init_timeout);
+        tokio::pin!(init_deadline);
+        loop {
+            let recheck_at = self.session.as_ref().and_then(|s| s.recheck_at);
+            let step = tokio::select! {
+                message = stream.next() => match message {
+                    Some(Ok(Message::Text(text))) => self.on_message(text.as_bytes()).await,
+                    Some(Ok(Message::Binary(bytes))) => self.on_message(&bytes).await,
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                    Some(Ok(_)) => Step::none(),
+                },
+                Some(output) = self.outputs.next(), if !self.outputs.is_empty() => self.on_output(output),
+                () = &mut init_deadline, if self.session.is_none() => {
+                    Step::Close(close::INIT_TIMEOUT, "Connection initialisation timeout".into())
+                }
+                changed = key_changes.changed(), if self.session.is_some() => match changed {
+                    Ok(()) => self.recheck().await,
+                    // The authenticator is gone: the gateway is stopping.
+                    Err(_) => Step::Close(close::GOING_AWAY, "the gateway is shutting down; reconnect".into()),
+                },
+                () = sleep_until(recheck_at), if recheck_at.is_some() => self.recheck().await,
+                () = stopping.wait() => {
+                    Step::Close(close::GOING_AWAY, "the gateway is shutting down; reconnect".into())
+                }
+            };
+            match step {
+                Step::Send(texts) => {
+                    for text in texts {
+                        if sink.send(Message::Text(text.into())).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                Step::Close(code, reason) => {
+                    let _ = sink.send(close_frame(code, &reason)).await;
+                    return;
+                }
+                Step::SayAndClose(text, code, reason) => {
+                    if sink.send(Message::Text(text.into())).await.is_ok() {
+                        let _ = sink.send(close_frame(code, &reason)).await;
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn on_message(&mut self, text: &[u8]) -> Step {
+        let message = match protocol::read(self.dialect, text) {
+            Ok(message) => message,
+            Err(invalid) => return Step::Close(close::BAD_REQUEST, invalid.0),
+        };
+        match message {
+            ClientMessage::Init { payload } => self.on_init(&payload).await,
+            ClientMessage::Subscribe { id, payload } => self.on_subscribe(id, payload),
+            ClientMessage::Complete { id } => {
+                if let Some((_, handle)) = self.running.remove(id.as_str()) {
+                    handle.abort();
+                    // The older dialect confirms a `stop`.
+                    if self.dialect == Dialect::Legacy {
+                        return Step::Send(vec![protocol::complete(&id)]);
+                    }
+                }
+                Step::none()
+            }
+            ClientMessage::Ping => Step::Send(vec![protocol::pong()]),
+            ClientMessage::Pong => Step::none(),
+            ClientMessage::Terminate => Step::Close(close::NORMAL, String::new()),
+        }
+    }
+
+    async fn on_init(&mut self, payload: &Value) -> Step {
+        if std::mem::replace(&mut self.init_seen, true) {
+            return Step::Close(
+                close::TOO_MANY_INITS,
+                "Too many initialisation requests".into(),
+            );
+        }
+        let credentials = if self.upgrade_headers.contains_key(header::AUTHORIZATION)
+            || self.upgrade_headers.contains_key(API_KEY_HEADER)
+        {
+            std::mem::take(&mut self.upgrade_headers)
+        } else {
+            init_headers(payload)
+        };
+        match graphql::admit(&self.app, Presented::from_headers(&credentials)).await {
+            Ok(caller) => {
+                let recheck_at = self.recheck_at(&caller);
+                self.session = Some(Session {
+                    caller,
+                    credentials,
+                    recheck_at,
+                });
+                Step::Send(vec![protocol::ack()])
+            }
+            Err(refusal) => self.refuse(refusal.message()),
+        }
+    }
+
+    /// Closes a connection whose credentials do not (or no longer) admit it.
+    fn refuse(&self, why: &str) -> Step {
+        if self.dialect == Dialect::Legacy {
+            // Its clients read the reason from `connection_error`.
+            return Step::SayAndClose(
+                protocol::connection_error(why),
+                close::FORBIDDEN,
+                why.to_owned(),
+            );
+        }
+        Step::Close(close::FORBIDDEN, why.to_owned())
+    }
+
+    /// When `caller`'s credentials must be checked again: at a JWT's
+    /// expiry; every `auth.token_check_ttl` for a passed-through token.
+    fn recheck_at(&self, caller: &Caller) -> Option<tokio::time::Instant> {
+        let now = tokio::time::Instant::now();
+        let expiry = caller.expires.map(|at| {
+            now + at
+                .duration_since(SystemTime::now())
+                .unwrap_or(Duration::ZERO)
+        });
+        let periodic = self.app.auth.recheck_every().map(|every| now + every);
+        match (expiry, periodic) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Checks the session's credentials again; closes with 4403 when they
+    /// no longer admit the caller. An upstream that cannot say (passthrough)
+    /// is not a refusal: the check is tried again later.
+    async fn recheck(&mut self) -> Step {
+        let Some(session) = &self.session else {
+            return Step::none();
+        };
+        let presented = Presented::from_headers(&session.credentials);
+        let outcome = match presented {
+            Ok(presented) => {
+                self.app
+                    .auth
+                    .authenticate(presented, &self.app.source)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(caller) => {
+                let recheck_at = self.recheck_at(&caller);
+                let session = self.session.as_mut().expect("checked above");
+                session.caller = caller;
+                session.recheck_at = recheck_at;
+                Step::none()
+            }
+            Err(crate::auth::AuthError::Upstream(e)) => {
+                tracing::warn!(error = %e, "cannot check a subscriber's token with upstream; checking again later");
+                let session = self.session.as_mut().expect("checked above");
+                session.recheck_at = Some(tokio::time::Instant::now() + Duration::from_secs(5));
+                Step::none()
+            }
+            Err(e) => {
+                self.app
+                    .metrics
+                    .refused
+                    .with_label_values(&["unauthenticated"])
+                    .inc();
+                self.refuse(&format!("the credentials are no longer valid: {e}"))
+            }
+        }
+    }
+
+    fn on_subscribe(&mut self, id: String, operation: Operation) -> Step {
+        let Some(session) = &self.session else {
+            return Step::Close(close::UNAUTHORIZED, "Unauthorized".into());
+        };
+        let id: Arc<str> = id.into();
+        if self.running.contains_key(&id) {
+            return Step::Close(
+                close::DUPLICATE_ID,
+                format!("Subscriber for {id} already exists"),
+            );
+        }
+        if let Err(error) = self.admit(session, &operation) {
+            return Step::Send(protocol::error(self.dialect, &id, &[error]));
+        }
+        let request = self.request(session, operation);
+        self.serial += 1;
+        let serial = self.serial;
+        let (handle, registration) = AbortHandle::new_pair();
+        let owned = Arc::clone(&id);
+        let results = self
+            .app
+            .schema
+            .execute_stream(request)
+            .map(Some)
+            .chain(futures::stream::once(async { None }))
+            .map(move |response| Output {
+                serial,
+                id: Arc::clone(&owned),
+                response,
+            });
+        self.outputs
+            .push(Abortable::new(results, registration).boxed());
+        self.running.insert(id, (serial, handle));
+        Step::none()
+    }
+
+    /// The checks an operation passes before it runs: the caller's rate
+    /// limit, the socket's operation count, the nesting of the variables.
+    /// (The document's size and nesting are checked where every document is,
+    /// before parsing.)
+    fn admit(&self, session: &Session, operation: &Operation) -> Result<(), Value> {
+        if let Some(limiter) = &self.app.rate_limiter {
+            if let Err(wait) = limiter.check(&session.caller.id) {
+                self.app
+                    .metrics
+                    .refused
+                    .with_label_values(&["rate_limited"])
+                    .inc();
+                let mut error = protocol::coded_error(
+                    "RATE_LIMITED",
+                    &format!(
+                        "too many requests from this caller; retry after {} s",
+                        wait.as_secs_f64().ceil()
+                    ),
+                );
+                error["extensions"]["retryAfterSeconds"] = wait.as_secs_f64().ceil().into();
+                return Err(error);
+            }
+        }
+        let max = self.app.sockets.max_subscriptions;
+        if self.running.len() >= max {
+            let mut error = protocol::coded_error(
+                "TOO_MANY_SUBSCRIPTIONS",
+                &format!("this socket already runs {max} operations, the most it may; complete one first"),
+            );
+            error["extensions"]["limit"] = max.into();
+            return Err(error);
+        }
+        limits::check_variables(&operation.variables, self.app.limits.max_nesting)
+            .map_err(|e| serde_json::to_value(e).expect("errors serialize"))
+    }
+
+    fn request(&self, session: &Session, operation: Operation) -> async_graphql::Request {
+        let source = self.app.source_for(&session.caller);
+        let mut request = async_graphql::Request::new(operation.query)
+            .variables(async_graphql::Variables::from_json(Value::Object(
+                operation.variables,
+            )))
+            .data(Loaders::new(&source))
+            .data(source)
+            .data(session.caller.clone());
+        if let Some(name) = operation.operation_name {
+            request = request.operation_name(name);
+        }
+        request
+    }
+
+    fn on_output(&mut self, output: Output) -> Step {
+        // A result of an operation the client completed (its id may since
+        // name a newer one) is dropped.
+        match self.running.get(&output.id) {
+            Some((serial, _)) if *serial == output.serial => {}
+            _ => return Step::none(),
+        }
+        let Some(response) = output.response else {
+            self.running.remove(&output.id);
+            return Step::Send(vec![protocol::complete(&output.id)]);
+        };
+        if is_request_error(&response) {
+            self.running.remove(&output.id);
+            let errors: Vec<Value> = response
+                .errors
+                .iter()
+                .map(|e| serde_json::to_value(e).expect("errors serialize"))
+                .collect();
+            return Step::Send(protocol::error(self.dialect, &output.id, &errors));
+        }
+        Step::Send(vec![protocol::next(self.dialect, &output.id, &response)])
+    }
+}
+
+/// Whether a response is a request error (the operation did not run: it
+/// was refused, invalid, or named no operation) rather than a result.
+fn is_request_error(response: &async_graphql::Response) -> bool {
+    !response.errors.is_empty()
+        && response.data == async_graphql::Value::Null
+        && response.errors.iter().all(|e| e.path.is_empty())
+}
+
+/// A close frame; the reason is cut to the 123 bytes a frame may carry.
+fn close_frame(code: u16, reason: &str) -> Message {
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: reason[..end].into(),
+    }))
+}
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The credential entries of a `connection_init` payload, as headers.
+fn init_headers(payload: &Value) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    let Some(object) = payload.as_object() else {
+        return headers;
+    };
+    for (key, value) in object {
+        let name = match key.to_ascii_lowercase().as_str() {
+            "authorization" => header::AUTHORIZATION,
+            "x-api-key" => HeaderName::from_static(API_KEY_HEADER),
+            _ => continue,
+        };
+        if let Some(value) = value.as_str().and_then(|v| HeaderValue::from_str(v).ok()) {
+            headers.insert(name, value);
+        }
+    }
+    headers
+}
