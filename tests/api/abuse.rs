@@ -178,3 +178,199 @@ async fn a_socket_that_never_initialises_is_closed_with_4408() {
     assert!(started.elapsed() >= Duration::from_millis(300));
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+/// The resident memory of process `pid`, in MiB.
+fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS");
+    kib / 1024.0
+}
+
+/// How a connection the test opened ended.
+struct Ended {
+    /// How it behaved (see [`misbehave`]).
+    kind: usize,
+    /// The first bytes the gateway sent, if any.
+    said: String,
+    /// When the gateway closed it, from when it was opened.
+    after: Duration,
+}
+
+/// Opens a connection that behaves as `kind` says, and reports when the
+/// gateway closes it (reads until EOF; gives up after 20 s).
+async fn misbehave(addr: String, kind: usize) -> Ended {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connects");
+    let opened = std::time::Instant::now();
+    let (mut read, mut write) = stream.split();
+    let mut said = Vec::new();
+    let behave = async {
+        match kind {
+            // Idle: connects and says nothing.
+            0 => std::future::pending::<()>().await,
+            // Slowloris: headers a byte at a time, never finished.
+            1 => {
+                for byte in b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: "
+                    .iter()
+                    .cycle()
+                {
+                    if write.write_all(&[*byte]).await.is_err() {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                std::future::pending::<()>().await
+            }
+            // A WebSocket that never sends connection_init.
+            _ => {
+                let _ = write
+                    .write_all(
+                        b"GET /graphql/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+                          Sec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n",
+                    )
+                    .await;
+                std::future::pending::<()>().await
+            }
+        }
+    };
+    let until_eof = async {
+        let mut buffer = [0u8; 4096];
+        loop {
+            match read.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => said.extend_from_slice(&buffer[..n]),
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(20), async {
+        tokio::select! {
+            () = behave => {},
+            () = until_eof => {},
+        }
+    })
+    .await;
+    Ended {
+        kind,
+        said: String::from_utf8_lossy(&said[..said.len().min(64)]).into_owned(),
+        after: opened.elapsed(),
+    }
+}
+
+#[tokio::test]
+async fn idle_slow_and_silent_connections_are_bounded_in_number_and_time_and_memory() {
+    let mut command = command(&["--listen", "127.0.0.1:0"]);
+    command
+        .env("COBROWSE_SERVER_MAX_CONNECTIONS", "1000")
+        .env("COBROWSE_SERVER_HEADER_READ_TIMEOUT", "1s")
+        .env("COBROWSE_SERVER_WEBSOCKET_INIT_TIMEOUT", "1s");
+    let (mut child, base, _, _logs) = start(command).await;
+    let pid = child.id().expect("a pid");
+    let before = rss_mib(pid);
+    let addr = base.trim_start_matches("http://").to_owned();
+
+    // 3,000 connections: idle ones, slowloris ones, and WebSockets that
+    // never initialise, a third each.
+    // (In batches of 100 every 50 ms, so that the kernel's accept queue
+    // does not overflow: a connection it drops is never seen by the
+    // gateway, and the test measures the gateway, not TCP's timers.)
+    let sampler = tokio::spawn(async move {
+        let mut peak: f64 = 0.0;
+        for _ in 0..60 {
+            peak = peak.max(rss_mib(pid));
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        peak
+    });
+    let mut connections = Vec::new();
+    for i in 0..3_000 {
+        connections.push(tokio::spawn(misbehave(addr.clone(), i % 3)));
+        if i % 100 == 99 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let mut ended = Vec::new();
+    for connection in connections {
+        ended.push(connection.await.expect("the task ends"));
+    }
+    let peak = sampler.await.expect("sampled");
+    let after = rss_mib(pid);
+
+    let refused = ended
+        .iter()
+        .filter(|e| e.said.starts_with("HTTP/1.1 503"))
+        .count();
+    let slowest = ended.iter().map(|e| e.after).max().expect("some");
+    if let Some(e) = ended.iter().max_by_key(|e| e.after) {
+        println!("the slowest: kind {} said {:?}", e.kind, e.said);
+    }
+    println!(
+        "3000 connections: {refused} refused at the cap; all closed within {slowest:?}; RSS {before:.1} -> {peak:.1} -> {after:.1} MiB"
+    );
+    let metrics = reqwest::get(format!("{base}/metrics"))
+        .await
+        .expect("answers")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains(&format!(
+            "cobrowse_gateway_connections_refused_total {refused}"
+        )),
+        "every refusal is counted"
+    );
+    assert!(refused > 0, "the cap of 1,000 was reached");
+    // A task lets go of its place just after its socket is closed: allow it
+    // a moment.
+    let mut open = String::new();
+    for _ in 0..100 {
+        let metrics = reqwest::get(format!("{base}/metrics"))
+            .await
+            .expect("answers")
+            .text()
+            .await
+            .expect("text");
+        open = metrics
+            .lines()
+            .find(|l| l.starts_with("cobrowse_gateway_connections_open "))
+            .expect("the gauge")
+            .to_owned();
+        if open.ends_with(" 1") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        open, "cobrowse_gateway_connections_open 1",
+        "none is left open but the one asking"
+    );
+    assert!(
+        slowest < Duration::from_secs(8),
+        "every connection is closed soon after its timeout: the slowest took {slowest:?}"
+    );
+    let websockets_told = ended
+        .iter()
+        .filter(|e| e.said.starts_with("HTTP/1.1 101"))
+        .count();
+    assert!(
+        websockets_told > 0,
+        "some WebSockets were upgraded and then closed"
+    );
+    assert!(
+        peak - before < 96.0,
+        "1,000 open connections cost {:.1} MiB",
+        peak - before
+    );
+
+    // And the gateway serves as before.
+    let body = crate::helpers::query_json(&base, "{ __typename }").await;
+    assert_eq!(body["data"]["__typename"], "Query", "{body}");
+    assert!(child.try_wait().expect("a status").is_none());
+    child.kill().await.expect("stops");
+}

@@ -57,6 +57,9 @@ pub struct SocketLimits {
     pub max_message_bytes: usize,
 }
 
+/// The read and write buffer of a socket.
+const SOCKET_BUFFER_BYTES: usize = 8 * 1024;
+
 /// Upgrades the request and serves the socket. `slot` is the connection's
 /// place under `server.max_connections`; the socket keeps it while it lives.
 pub async fn upgrade(
@@ -77,8 +80,13 @@ pub async fn upgrade(
             .into_response();
     };
     let max = app.sockets.max_message_bytes;
+    // tungstenite's default buffers are 128 KiB each way per socket; a
+    // socket that mostly waits needs far less (a larger message is still
+    // read, in several reads).
     upgrade
         .protocols(Dialect::NAMES)
+        .read_buffer_size(SOCKET_BUFFER_BYTES)
+        .write_buffer_size(SOCKET_BUFFER_BYTES)
         .max_message_size(max)
         .max_frame_size(max)
         .on_upgrade(move |socket| async move {
