@@ -207,11 +207,12 @@ pub fn purecloud_steps(
 /// The steps of a Zoom session (the interaction itself): each agent
 /// connection joins and exits. A join while the same agent (by display name:
 /// Zoom's user ids hold within one session only) is connected in `limit`
-/// other sessions is denied (0: no limit).
+/// other sessions is denied (0: no limit); `load` says, per connection
+/// (user id, connection id), in how many other sessions its agent was.
 pub fn zoom_steps(
     session: &crate::zoom::fold::ZoomSession,
     limit: usize,
-    others: &[crate::zoom::fold::ZoomSession],
+    load: &crate::store::AgentLoad,
 ) -> Vec<Step> {
     use crate::zoom::event::ZoomRole;
     let first_join = session
@@ -232,23 +233,10 @@ pub fn zoom_steps(
             let Some(joined) = connection.join_time else {
                 continue;
             };
-            let busy = others
-                .iter()
-                .filter(|other| {
-                    other.session_id != session.session_id || other.account_id != session.account_id
-                })
-                .filter(|other| {
-                    other.participants.iter().any(|p| {
-                        p.role == Some(ZoomRole::Agent)
-                            && p.name.is_some()
-                            && p.name == agent.name
-                            && p.connections.iter().any(|c| {
-                                c.join_time.is_some_and(|j| j <= joined)
-                                    && c.leave_time.is_none_or(|l| l > joined)
-                            })
-                    })
-                })
-                .count();
+            let busy = load
+                .get(&(agent.user_id.clone(), connection.connection_id.clone()))
+                .copied()
+                .unwrap_or(0);
             if limit > 0 && busy >= limit {
                 steps.push(Step::Denied {
                     at: joined,

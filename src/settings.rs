@@ -95,6 +95,7 @@ settings_table! {
     "store.path", "COBROWSE_STORE_PATH", Some("data/cobrowse-gateway.sqlite"), "SQLite file of the webhook event store (created with its folder).";
     "store.retention", "COBROWSE_STORE_RETENTION", Some("30d"), "Ended Zoom sessions older than this are deleted with their events.";
     "engage.agent_sessions_limit", "COBROWSE_ENGAGE_AGENT_SESSIONS_LIMIT", Some("0"), "Simultaneous co-browse sessions an agent may join (Engage agentSessionsLimit); 0 means no limit.";
+    "engage.max_session_length", "COBROWSE_ENGAGE_MAX_SESSION_LENGTH", Some("12h"), "The agent limit counts an agent's other sessions joined at most this long before (bounds its cost).";
     "demo.conversations", "COBROWSE_DEMO_CONVERSATIONS", Some("24"), "Conversations the demo simulator seeds.";
     "demo.seed", "COBROWSE_DEMO_SEED", Some("7"), "Seed of the demo simulator's data.";
     "log.format", "COBROWSE_LOG_FORMAT", Some("text"), "Log format: text or json.";
@@ -295,6 +296,8 @@ pub struct StoreSettings {
 pub struct EngageSettings {
     #[serde(deserialize_with = "de::parsed")]
     pub agent_sessions_limit: usize,
+    #[serde(deserialize_with = "de::duration")]
+    pub max_session_length: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -117,6 +117,7 @@ impl Gateway {
         let store: Arc<dyn EventStore> = Arc::new(
             SqliteStore::open(&settings.store.path)
                 .await
+                .map(|store| store.probe_bytes(settings.webhooks.max_body_bytes))
                 .with_context(|| {
                     format!(
                         "cannot open the event store at {}",
@@ -129,7 +130,10 @@ impl Gateway {
             graph::SchemaData {
                 store: Arc::clone(&store),
                 updates: updates.clone(),
-                agent_sessions_limit: settings.engage.agent_sessions_limit,
+                agent_sessions_limit: graph::engage::AgentSessionsLimit {
+                    limit: settings.engage.agent_sessions_limit,
+                    look_back: settings.engage.max_session_length,
+                },
             },
             &settings.limits,
             settings.server.introspection,

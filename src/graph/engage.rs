@@ -6,12 +6,17 @@ use async_graphql::{Context, Object, Result};
 use super::conversation::Attribute;
 use super::errors::coded;
 use crate::engage::{attached, purecloud_steps, zoom_steps, AttachedData};
+use crate::store::AgentLoad;
 use crate::upstream::model::{Conversation, Time};
 use crate::zoom::fold::ZoomSession;
 
-/// The Engage `agentSessionsLimit` (0: no limit), shared by the schema.
+/// The Engage `agentSessionsLimit` (0: no limit), shared by the schema, and
+/// how far back an agent's other sessions are looked for.
 #[derive(Clone, Copy, Debug)]
-pub struct AgentSessionsLimit(pub usize);
+pub struct AgentSessionsLimit {
+    pub limit: usize,
+    pub look_back: std::time::Duration,
+}
 
 /// Engage co-browse reporting data of one interaction.
 pub struct EngageData {
@@ -27,34 +32,28 @@ impl EngageData {
 
     /// The keys of a PureCloud conversation, from its co-browse communications.
     pub fn of_conversation(ctx: &Context<'_>, conversation: &Conversation) -> Self {
-        let limit = ctx.data_unchecked::<AgentSessionsLimit>().0;
+        let limit = ctx.data_unchecked::<AgentSessionsLimit>().limit;
         Self::new(attached(&purecloud_steps(conversation, limit)))
     }
 
-    /// The keys of a Zoom session; the agent limit looks at the sessions
-    /// the store holds that overlap this one.
+    /// The keys of a Zoom session. With an agent limit, the store answers
+    /// how many other sessions each agent was in when it joined (one
+    /// bounded query per session, counted in query complexity).
     pub async fn of_zoom(ctx: &Context<'_>, session: &ZoomSession) -> Result<Self> {
-        let limit = ctx.data_unchecked::<AgentSessionsLimit>().0;
-        let others = if limit == 0 {
-            Vec::new()
+        let limits = ctx.data_unchecked::<AgentSessionsLimit>();
+        let load = if limits.limit == 0 {
+            AgentLoad::default()
         } else {
-            let joins: Vec<Time> = session
-                .participants
-                .iter()
-                .flat_map(|p| &p.connections)
-                .filter_map(|c| c.join_time)
-                .collect();
-            let (from, to) = match (joins.iter().min(), joins.iter().max()) {
-                (Some(from), Some(to)) => (*from, *to),
-                _ => return Ok(Self::new(attached(&[]))),
-            };
-            let store = super::store(ctx);
-            store
-                .sessions_overlapping(from, to)
+            super::store(ctx)
+                .agent_load(session, limits.limit, limits.look_back)
                 .await
                 .map_err(|e| coded("STORE_UNAVAILABLE", e.to_string()))?
         };
-        Ok(Self::new(attached(&zoom_steps(session, limit, &others))))
+        Ok(Self::new(attached(&zoom_steps(
+            session,
+            limits.limit,
+            &load,
+        ))))
     }
 }
 

@@ -15,6 +15,7 @@ pub mod limits;
 pub mod mutation;
 pub mod query;
 pub mod session;
+pub mod sessions;
 pub mod subscription;
 
 use std::sync::Arc;
@@ -40,7 +41,7 @@ pub struct Limits {
 pub struct SchemaData {
     pub store: Arc<dyn EventStore>,
     pub updates: tokio::sync::broadcast::Sender<subscription::SessionUpdate>,
-    pub agent_sessions_limit: usize,
+    pub agent_sessions_limit: engage::AgentSessionsLimit,
 }
 
 /// Builds the schema.
@@ -53,7 +54,7 @@ pub fn schema(data: SchemaData, limits: &LimitSettings, introspection: bool) -> 
     builder
         .data(data.store)
         .data(data.updates)
-        .data(engage::AgentSessionsLimit(data.agent_sessions_limit))
+        .data(data.agent_sessions_limit)
         .data(Limits {
             max_page_size: limits.max_page_size,
         })

@@ -6,10 +6,9 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use async_graphql::connection::{Connection, CursorType, Edge, EmptyFields};
-use async_graphql::{Context, InputObject, Interface, Object, Result, SimpleObject, ID};
+use async_graphql::{Context, Interface, Object, Result, SimpleObject, ID};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use chrono::{DateTime, Utc};
 
 use super::communication::{load_communication, CobrowseComm, Communication, ScreenshareComm};
 use super::conversation::{Conversation, ConversationData, Participant};
@@ -19,9 +18,9 @@ use super::directory::{
 };
 use super::errors::{bad_input, coded, GqlResult};
 use super::ids::NodeId;
-use super::session::{load_session, CoBrowseSession, SessionProvider, SessionState};
+use super::session::{load_session, CoBrowseSession};
+use super::sessions::{SessionCount, SessionCursor, SessionFilter};
 use super::{source, Limits};
-use crate::store;
 use crate::upstream::model::CobrowseConversation;
 
 /// An object with a global id that `node(id:)` can fetch again.
@@ -156,54 +155,7 @@ impl Query {
         #[graphql(desc = "A cursor from a previous page.")] before: Option<String>,
     ) -> Result<Connection<SessionCursor, CoBrowseSession, SessionCount, EmptyFields>> {
         let page: Page<SessionCursor> = Page::parse(ctx, first, after, last, before)?;
-        let filter = filter.unwrap_or_default();
-        if let (Some(a), Some(b)) = (filter.started_after, filter.started_before) {
-            if a >= b {
-                return Err(bad_input("`startedAfter` must be before `startedBefore`"));
-            }
-        }
-        let mut sessions: Vec<CoBrowseSession> = Vec::new();
-        if filter
-            .provider
-            .is_none_or(|p| p == SessionProvider::Purecloud)
-        {
-            sessions.extend(purecloud_sessions(ctx).await?);
-        }
-        if filter.provider.is_none_or(|p| p == SessionProvider::Zoom) {
-            let store = super::store(ctx);
-            let found = store
-                .sessions(&store::SessionFilter {
-                    ended: filter.state.map(|s| s == SessionState::Ended),
-                    started_after: filter.started_after,
-                    started_before: filter.started_before,
-                    limit: MAX_LISTED_SESSIONS,
-                })
-                .await
-                .map_err(|e| coded("STORE_UNAVAILABLE", e.to_string()))?;
-            sessions.extend(
-                found
-                    .into_iter()
-                    .map(|z| CoBrowseSession::Zoom(Arc::new(z))),
-            );
-        }
-        sessions.retain(|s| filter.matches(s));
-        let mut sorted: Vec<(SessionCursor, CoBrowseSession)> = sessions
-            .into_iter()
-            .map(|s| (SessionCursor::of(&s), s))
-            .collect();
-        sorted.sort_by(|a, b| a.0.cmp(&b.0));
-        let (start, end) = page.window(&sorted);
-        let mut connection = Connection::with_additional_fields(
-            start > 0,
-            end < sorted.len(),
-            SessionCount {
-                total_count: sorted.len(),
-            },
-        );
-        for (cursor, session) in sorted.drain(start..end) {
-            connection.edges.push(Edge::new(cursor, session));
-        }
-        Ok(connection)
+        super::sessions::list(ctx, filter.unwrap_or_default(), page).await
     }
 
     /// Fetches any object by its global id.
@@ -422,11 +374,11 @@ fn page_weight(first: Option<i32>, last: Option<i32>) -> usize {
 }
 
 /// Checked pagination arguments over keyset cursors of type `C`.
-struct Page<C> {
-    first: Option<usize>,
-    last: Option<usize>,
-    after: Option<C>,
-    before: Option<C>,
+pub(super) struct Page<C> {
+    pub(super) first: Option<usize>,
+    pub(super) last: Option<usize>,
+    pub(super) after: Option<C>,
+    pub(super) before: Option<C>,
 }
 
 impl<C: CursorType<Error = String> + Ord> Page<C> {
@@ -489,142 +441,13 @@ impl<C: CursorType<Error = String> + Ord> Page<C> {
     }
 }
 
-/// The most sessions a listing considers from the store.
-const MAX_LISTED_SESSIONS: usize = 1000;
-
-/// Which co-browse sessions to list.
-#[derive(InputObject, Default)]
-pub struct SessionFilter {
-    /// Only sessions of this provider.
-    provider: Option<SessionProvider>,
-    /// Only active or only ended sessions.
-    state: Option<SessionState>,
-    /// Only sessions that started at or after this time.
-    started_after: Option<DateTime<Utc>>,
-    /// Only sessions that started before this time.
-    started_before: Option<DateTime<Utc>>,
-}
-
-impl SessionFilter {
-    fn matches(&self, session: &CoBrowseSession) -> bool {
-        let start = session.start();
-        self.provider.is_none_or(|p| p == session.provider())
-            && self.state.is_none_or(|s| s == session.state())
-            && self
-                .started_after
-                .is_none_or(|a| start.is_some_and(|t| t >= a))
-            && self
-                .started_before
-                .is_none_or(|b| start.is_some_and(|t| t < b))
-    }
-}
-
-/// Extra fields of a session connection.
-#[derive(SimpleObject)]
-pub struct SessionCount {
-    /// How many sessions match, over all pages.
-    total_count: usize,
-}
-
-/// The PureCloud sessions of the conversations the active listing names.
-/// A conversation that cannot be read is reported at this field's path; the
-/// others are still listed.
-async fn purecloud_sessions(ctx: &Context<'_>) -> Result<Vec<CoBrowseSession>> {
-    let source = source(ctx);
-    let listing = source.active_listing().await.gql()?;
-    let fetched = futures::future::join_all(
-        listing
-            .0
-            .iter()
-            .map(|c| ConversationData::from_view(Arc::clone(c)).with_full(source)),
-    )
-    .await;
-    let mut sessions = Vec::new();
-    for result in fetched {
-        match result {
-            Ok(data) => {
-                sessions.extend(data.sessions().into_iter().map(CoBrowseSession::PureCloud))
-            }
-            Err(e) => ctx.add_error(super::errors::upstream(&e).into_server_error(ctx.item.pos)),
-        }
-    }
-    Ok(sessions)
-}
-
-/// A keyset cursor over sessions: newest start first, then provider and id.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SessionCursor {
-    start_ms: i64,
-    provider: SessionProvider,
-    id: String,
-}
-
-impl SessionCursor {
-    fn of(session: &CoBrowseSession) -> Self {
-        Self {
-            start_ms: session.start().map_or(i64::MIN, |t| t.timestamp_millis()),
-            provider: session.provider(),
-            id: session.provider_id().to_owned(),
-        }
-    }
-}
-
-impl Ord for SessionCursor {
-    fn cmp(&self, other: &Self) -> Ordering {
-        other
-            .start_ms
-            .cmp(&self.start_ms)
-            .then_with(|| self.provider.cmp(&other.provider))
-            .then_with(|| self.id.cmp(&other.id))
-    }
-}
-
-impl PartialOrd for SessionCursor {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl CursorType for SessionCursor {
-    type Error = String;
-
-    fn decode_cursor(s: &str) -> Result<Self, Self::Error> {
-        let invalid = || invalid_cursor(s);
-        let rest = cursor_text(s, "s1:")?;
-        let mut parts = rest.splitn(3, ':');
-        let start_ms = parts
-            .next()
-            .and_then(|p| p.parse().ok())
-            .ok_or_else(invalid)?;
-        let provider = match parts.next() {
-            Some("P") => SessionProvider::Purecloud,
-            Some("Z") => SessionProvider::Zoom,
-            _ => return Err(invalid()),
-        };
-        let id = parts.next().ok_or_else(invalid)?.to_owned();
-        Ok(Self {
-            start_ms,
-            provider,
-            id,
-        })
-    }
-
-    fn encode_cursor(&self) -> String {
-        let provider = match self.provider {
-            SessionProvider::Purecloud => "P",
-            SessionProvider::Zoom => "Z",
-        };
-        URL_SAFE_NO_PAD.encode(format!("s1:{}:{provider}:{}", self.start_ms, self.id))
-    }
-}
-
-fn invalid_cursor(cursor: &str) -> String {
+pub(super) fn invalid_cursor(cursor: &str) -> String {
     format!("`{cursor}` is not a cursor of this connection")
 }
 
 /// The text of an opaque cursor after its `prefix` (which names its kind
 /// and version).
-fn cursor_text(cursor: &str, prefix: &str) -> Result<String, String> {
+pub(super) fn cursor_text(cursor: &str, prefix: &str) -> Result<String, String> {
     let bytes = URL_SAFE_NO_PAD
         .decode(cursor)
         .map_err(|_| invalid_cursor(cursor))?;

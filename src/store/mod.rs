@@ -1,12 +1,19 @@
 //! The durable event store behind webhooks.
 //!
 //! [`EventStore`] is the small trait the rest of the gateway sees: append an
-//! event (durably, once), read folded sessions, purge old ended ones, prove
-//! it is writable. [`sqlite::SqliteStore`] is the embedded default; a server
-//! database is another implementation of the same trait (sqlx speaks
-//! PostgreSQL with the same code shape).
+//! event (durably, once), read sessions (one, or a page of a filtered
+//! listing, with its count), answer the Engage agent limit, purge old ended
+//! sessions, prove it is writable. [`sqlite::SqliteStore`] is the embedded
+//! default; a server database is another implementation of the same trait.
+//!
+//! What an append costs does not depend on a session's history: a session's
+//! state is kept in parts ([`crate::zoom::parts`]) and an event merges into
+//! the few it touches. Every query a listing makes is bounded by its page;
+//! the agent limit looks back a bounded window.
 
 pub mod sqlite;
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
@@ -18,17 +25,62 @@ use crate::zoom::fold::ZoomSession;
 pub struct Appended {
     /// False when the same event had been stored before (a re-delivery).
     pub inserted: bool,
-    /// The session's state after the append.
-    pub session: ZoomSession,
+    /// The session's state after the append, read once the event was
+    /// committed; `None` for a re-delivery, or when that read failed (the
+    /// event is stored either way).
+    pub session: Option<ZoomSession>,
 }
 
-/// Which sessions to list.
+/// Which sessions a listing holds.
 #[derive(Debug, Clone, Default)]
 pub struct SessionFilter {
     pub ended: Option<bool>,
+    /// Started at or after (a session with no known start is left out).
     pub started_after: Option<DateTime<Utc>>,
+    /// Started before (a session with no known start is left out).
     pub started_before: Option<DateTime<Utc>>,
+}
+
+/// A place in the listing order: newest start first, then session id, then
+/// account id. A place with an empty session id sits before every session
+/// that started at the same instant (where the listing puts a PureCloud
+/// session with that start).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    /// The start, in epoch milliseconds; `None`: unknown (listed last).
+    pub start_ms: Option<i64>,
+    pub session_id: String,
+    pub account_id: String,
+}
+
+impl Place {
+    /// The place of `session` itself.
+    pub fn of(session: &ZoomSession) -> Self {
+        Self {
+            start_ms: session.start().map(|t| t.timestamp_millis()),
+            session_id: session.session_id.clone(),
+            account_id: session.account_id.clone(),
+        }
+    }
+}
+
+/// One end of a window: a place, and whether a session at that very place
+/// is inside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bound {
+    pub place: Place,
+    pub inclusive: bool,
+}
+
+/// One page of a listing: the sessions between `after` and `before`, at
+/// most `limit` of them, from the front (or from the back when
+/// `from_back`), returned in listing order.
+#[derive(Debug, Clone, Default)]
+pub struct Window {
+    pub after: Option<Bound>,
+    pub before: Option<Bound>,
     pub limit: usize,
+    pub from_back: bool,
 }
 
 /// A store failure (the webhook answers 5xx so that Zoom retries).
@@ -48,11 +100,16 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
     }
 }
 
+/// For each agent connection of a session: how many other sessions the same
+/// agent (by name) was connected to when it joined, counted up to a cap.
+/// Keyed by (user id, connection id).
+pub type AgentLoad = HashMap<(String, String), usize>;
+
 /// Where webhook events live.
 #[async_trait::async_trait]
 pub trait EventStore: Send + Sync + 'static {
-    /// Stores `event` unless it is stored already, and returns the session's
-    /// folded state. Returns only once the event is durably committed.
+    /// Stores `event` unless it is stored already. Returns only once the
+    /// event is durably committed; on any failure nothing of it is kept.
     async fn append(&self, event: &ZoomEvent) -> Result<Appended, StoreError>;
 
     /// One session by provider id (any account when `account_id` is `None`).
@@ -62,20 +119,30 @@ pub trait EventStore: Send + Sync + 'static {
         session_id: &str,
     ) -> Result<Option<ZoomSession>, StoreError>;
 
-    /// Sessions matching `filter`, newest start first.
-    async fn sessions(&self, filter: &SessionFilter) -> Result<Vec<ZoomSession>, StoreError>;
-
-    /// Sessions with an agent connection open at some time in `[from, to]`
-    /// (for the agent session limit of the Engage keys).
-    async fn sessions_overlapping(
+    /// A window of the sessions matching `filter`, in listing order.
+    async fn sessions(
         &self,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
+        filter: &SessionFilter,
+        window: &Window,
     ) -> Result<Vec<ZoomSession>, StoreError>;
+
+    /// How many sessions match `filter`.
+    async fn count(&self, filter: &SessionFilter) -> Result<usize, StoreError>;
+
+    /// How busy each agent of a session was when it joined: for each of its
+    /// agent connections, the other sessions (at most `cap`) in which an agent
+    /// of the same name had a connection open at that moment, looking back
+    /// at most `look_back` (the longest session considered).
+    async fn agent_load(
+        &self,
+        session: &ZoomSession,
+        cap: usize,
+        look_back: std::time::Duration,
+    ) -> Result<AgentLoad, StoreError>;
 
     /// Deletes sessions that ended before `cutoff`, and their events.
     async fn purge_ended_before(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError>;
 
-    /// Proves the store is writable.
+    /// Proves the store takes a write as large as the largest webhook.
     async fn check(&self) -> Result<(), StoreError>;
 }

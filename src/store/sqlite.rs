@@ -1,27 +1,53 @@
 //! The embedded SQLite event store: WAL, `synchronous = FULL`, migrations at
-//! start-up. An append is one transaction: insert the event (ignored when its
-//! digest is known), re-fold the session from all its events, upsert the
-//! folded state.
+//! start-up.
+//!
+//! Two pools over one file. Writes go through a pool of **one** connection,
+//! so they are serialised in the process and never queue behind reads;
+//! reads go through read-only connections, which WAL lets run beside the
+//! writer. An append is one `BEGIN IMMEDIATE` transaction: insert the event
+//! (nothing more when its digest is known), then merge it into the session's
+//! head, the person and the connection it names (a few rows, whatever the
+//! session's history). Any error rolls the transaction back and closes the
+//! connection, so a failed commit (a full disk) can never leave a half-open
+//! transaction for the next append to write into; the next append opens a
+//! fresh connection, and succeeds as soon as there is room again.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use serde::de::DeserializeOwned;
+use sqlx::pool::PoolConnection;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Connection as _, QueryBuilder, Row, Sqlite, SqlitePool};
 
-use super::{Appended, EventStore, SessionFilter, StoreError};
+use super::{AgentLoad, Appended, Bound, EventStore, SessionFilter, StoreError, Window};
 use crate::zoom::event::{parse, Inbound, ZoomEvent};
-use crate::zoom::fold::{fold, ZoomSession};
+use crate::zoom::fold::{assemble, ZoomSession};
+use crate::zoom::parts::{touched, Head, Link, Person, Rank};
+
+/// The version of the parts this code writes; other versions are rebuilt
+/// from the events at start-up.
+const PARTS_VERSION: &str = "1";
+
+/// Sessions deleted per transaction by a purge (so that webhooks wait for
+/// one batch at most).
+const PURGE_BATCH: i64 = 500;
 
 /// SQLite behind [`EventStore`].
 pub struct SqliteStore {
-    pool: SqlitePool,
+    writer: SqlitePool,
+    reader: SqlitePool,
+    probe_bytes: usize,
 }
 
 impl SqliteStore {
-    /// Opens (creating when missing) the database file and migrates it.
+    /// Opens (creating when missing) the database file, migrates it, and
+    /// rebuilds the session parts if they were written by another version.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
@@ -31,24 +57,318 @@ impl SqliteStore {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(5))
+            .busy_timeout(Duration::from_secs(2))
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(2))
+            .connect_with(options.clone())
             .await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Self { pool })
+        sqlx::migrate!("./migrations").run(&writer).await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options.read_only(true))
+            .await?;
+        let store = Self {
+            writer,
+            reader,
+            probe_bytes: 64 * 1024,
+        };
+        store.rebuild_if_stale().await?;
+        Ok(store)
     }
+
+    /// Makes the readiness probe write `bytes` (the largest webhook body),
+    /// so that it fails when a webhook would.
+    pub fn probe_bytes(mut self, bytes: usize) -> Self {
+        self.probe_bytes = bytes;
+        self
+    }
+
+    /// The writer's one connection (waiting for it while another write runs).
+    async fn writer(&self) -> Result<PoolConnection<Sqlite>, StoreError> {
+        Ok(self.writer.acquire().await?)
+    }
+
+    async fn rebuild_if_stale(&self) -> Result<(), StoreError> {
+        let version: Option<String> =
+            sqlx::query_scalar("SELECT value FROM store_meta WHERE key = 'parts'")
+                .fetch_optional(&self.writer)
+                .await?;
+        if version.as_deref() == Some(PARTS_VERSION) {
+            return Ok(());
+        }
+        let mut connection = self.writer().await?;
+        let outcome = rebuild(&mut connection).await;
+        settle(&mut connection, outcome)
+    }
+
+    /// Heads and parts of `ids`, assembled, in the order of `heads`.
+    async fn assemble_all(&self, heads: Vec<(i64, Head)>) -> Result<Vec<ZoomSession>, StoreError> {
+        if heads.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<i64> = heads.iter().map(|(id, _)| *id).collect();
+        let mut people: HashMap<i64, Vec<Person>> = HashMap::new();
+        for row in rows_of(&self.reader, "SELECT session, state FROM zoom_people", &ids).await? {
+            people
+                .entry(row.get("session"))
+                .or_default()
+                .push(decode("a person", row.get("state"))?);
+        }
+        let mut links: HashMap<i64, Vec<Link>> = HashMap::new();
+        for row in rows_of(&self.reader, "SELECT session, state FROM zoom_links", &ids).await? {
+            links
+                .entry(row.get("session"))
+                .or_default()
+                .push(decode("a connection", row.get("state"))?);
+        }
+        Ok(heads
+            .into_iter()
+            .map(|(id, head)| {
+                assemble(
+                    &head,
+                    people.remove(&id).unwrap_or_default(),
+                    links.remove(&id).unwrap_or_default(),
+                )
+            })
+            .collect())
+    }
+}
+
+/// Passes on the outcome of a write. On any error the connection is closed
+/// instead of going back to the pool: whatever state a failed statement or
+/// commit left it in, no later write sees it.
+fn settle<T>(
+    connection: &mut PoolConnection<Sqlite>,
+    outcome: Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    if outcome.is_err() {
+        connection.close_on_drop();
+    }
+    outcome
+}
+
+/// Rows of `select` (which names `session`) for the sessions `ids`.
+async fn rows_of(
+    pool: &SqlitePool,
+    select: &str,
+    ids: &[i64],
+) -> Result<Vec<sqlx::sqlite::SqliteRow>, StoreError> {
+    let mut query = QueryBuilder::<Sqlite>::new(select);
+    query.push(" WHERE session IN (");
+    let mut list = query.separated(", ");
+    for id in ids {
+        list.push_bind(*id);
+    }
+    query.push(")");
+    Ok(query.build().fetch_all(pool).await?)
+}
+
+fn decode<T: DeserializeOwned>(what: &str, text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError(format!("stored {what} is unreadable: {e}")))
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("parts serialize")
+}
+
+fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
 }
 
 fn millis(time: Option<DateTime<Utc>>) -> Option<i64> {
     time.map(|t| t.timestamp_millis())
 }
 
-fn decode_session(state: &str) -> Result<ZoomSession, StoreError> {
-    serde_json::from_str(state)
-        .map_err(|e| StoreError(format!("stored session state is unreadable: {e}")))
+/// A start's place in the listing order (ascending): minus the start, or
+/// the largest integer when it is unknown.
+fn rank_ms(start_ms: Option<i64>) -> i64 {
+    start_ms.map_or(i64::MAX, i64::saturating_neg)
+}
+
+/// Inserts `event` unless it is known, then merges it into its session's
+/// parts, in one transaction. True when it was new.
+async fn store_event(
+    connection: &mut SqliteConnection,
+    event: &ZoomEvent,
+) -> Result<bool, StoreError> {
+    let mut tx = connection.begin_with("BEGIN IMMEDIATE").await?;
+    let inserted = sqlx::query(
+        "INSERT INTO zoom_events (digest, account_id, session_id, event, event_ts, body, received_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING",
+    )
+    .bind(&event.digest[..])
+    .bind(&event.account_id)
+    .bind(&event.session_id)
+    .bind(event.kind.wire())
+    .bind(event.event_ts)
+    .bind(&event.canonical)
+    .bind(now_ms())
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if inserted {
+        merge(&mut tx, event).await?;
+    }
+    tx.commit().await?;
+    Ok(inserted)
+}
+
+/// Merges one new event into the head, the person and the connection it
+/// touches: a read and a write of each, whatever the session's history.
+async fn merge(connection: &mut SqliteConnection, event: &ZoomEvent) -> Result<(), StoreError> {
+    let row: Option<(i64, String)> = sqlx::query_as(
+        "SELECT id, head FROM zoom_sessions WHERE account_id = ? AND session_id = ?",
+    )
+    .bind(&event.account_id)
+    .bind(&event.session_id)
+    .fetch_optional(&mut *connection)
+    .await?;
+    let (known, mut head) = match row {
+        Some((id, text)) => (Some(id), decode::<Head>("a session", &text)?),
+        None => (None, Head::new(&event.account_id, &event.session_id)),
+    };
+    head.apply(event);
+    let rank = rank_ms(millis(head.start()));
+    let session: i64 = match known {
+        Some(id) => {
+            sqlx::query(
+                "UPDATE zoom_sessions SET ended = ?, rank_ms = ?, end_ms = ?, updated_at = ?, head = ?
+                 WHERE id = ?",
+            )
+            .bind(head.ended)
+            .bind(rank)
+            .bind(millis(head.end_time))
+            .bind(now_ms())
+            .bind(encode(&head))
+            .bind(id)
+            .execute(&mut *connection)
+            .await?;
+            id
+        }
+        None => {
+            sqlx::query_scalar(
+                "INSERT INTO zoom_sessions (account_id, session_id, ended, rank_ms, end_ms, updated_at, head)
+                 VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            )
+            .bind(&head.account_id)
+            .bind(&head.session_id)
+            .bind(head.ended)
+            .bind(rank)
+            .bind(millis(head.end_time))
+            .bind(now_ms())
+            .bind(encode(&head))
+            .fetch_one(&mut *connection)
+            .await?
+        }
+    };
+    let (user, link) = touched(event);
+    let Some((user_id, user)) = user else {
+        return Ok(());
+    };
+    let rank = Rank::of(event);
+    let stored: Option<String> =
+        sqlx::query_scalar("SELECT state FROM zoom_people WHERE session = ? AND user_id = ?")
+            .bind(session)
+            .bind(user_id)
+            .fetch_optional(&mut *connection)
+            .await?;
+    let new = stored.is_none();
+    let mut person = match stored {
+        Some(text) => decode("a person", &text)?,
+        None => Person::new(user_id),
+    };
+    let changed = person.apply(rank, user);
+    if new || changed {
+        sqlx::query(
+            "INSERT INTO zoom_people (session, user_id, state) VALUES (?, ?, ?)
+             ON CONFLICT (session, user_id) DO UPDATE SET state = excluded.state",
+        )
+        .bind(session)
+        .bind(user_id)
+        .bind(encode(&person))
+        .execute(&mut *connection)
+        .await?;
+    }
+    if changed && !new {
+        // A name or role told earlier in the canonical order: the user's
+        // connections count under the agent it is now.
+        sqlx::query("UPDATE zoom_links SET agent = ? WHERE session = ? AND user_id = ?")
+            .bind(person.agent_name())
+            .bind(session)
+            .bind(user_id)
+            .execute(&mut *connection)
+            .await?;
+    }
+    let Some(connection_id) = link else {
+        return Ok(());
+    };
+    let stored: Option<String> = sqlx::query_scalar(
+        "SELECT state FROM zoom_links WHERE session = ? AND user_id = ? AND connection_id = ?",
+    )
+    .bind(session)
+    .bind(user_id)
+    .bind(connection_id)
+    .fetch_optional(&mut *connection)
+    .await?;
+    let mut link = match stored {
+        Some(text) => decode("a connection", &text)?,
+        None => Link::new(user_id, connection_id),
+    };
+    link.apply(rank, &event.details);
+    sqlx::query(
+        "INSERT INTO zoom_links (session, user_id, connection_id, agent, join_ms, leave_ms, state)
+         VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (session, user_id, connection_id) DO UPDATE SET
+           agent = excluded.agent, join_ms = excluded.join_ms, leave_ms = excluded.leave_ms,
+           state = excluded.state",
+    )
+    .bind(session)
+    .bind(user_id)
+    .bind(connection_id)
+    .bind(person.agent_name())
+    .bind(millis(link.join_time))
+    .bind(millis(link.leave_time()))
+    .bind(encode(&link))
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
+}
+
+/// Rebuilds every session's parts from the stored events (after an upgrade
+/// that changed how parts are written), a page of events at a time.
+async fn rebuild(connection: &mut SqliteConnection) -> Result<(), StoreError> {
+    let mut tx = connection.begin_with("BEGIN IMMEDIATE").await?;
+    for table in ["zoom_links", "zoom_people", "zoom_sessions"] {
+        sqlx::query(&format!("DELETE FROM {table}"))
+            .execute(&mut *tx)
+            .await?;
+    }
+    let mut last = 0i64;
+    loop {
+        let page: Vec<(i64, String)> =
+            sqlx::query_as("SELECT id, body FROM zoom_events WHERE id > ? ORDER BY id LIMIT 500")
+                .bind(last)
+                .fetch_all(&mut *tx)
+                .await?;
+        let Some((id, _)) = page.last() else { break };
+        last = *id;
+        for (_, body) in &page {
+            merge(&mut tx, &decode_event(body)?).await?;
+        }
+    }
+    sqlx::query(
+        "INSERT INTO store_meta (key, value) VALUES ('parts', ?)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )
+    .bind(PARTS_VERSION)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 fn decode_event(body: &str) -> Result<ZoomEvent, StoreError> {
@@ -61,67 +381,70 @@ fn decode_event(body: &str) -> Result<ZoomEvent, StoreError> {
     }
 }
 
+/// Adds `filter`'s conditions to a query over `zoom_sessions`.
+fn push_filter(query: &mut QueryBuilder<'_, Sqlite>, filter: &SessionFilter) {
+    query.push(" WHERE 1 = 1");
+    if let Some(ended) = filter.ended {
+        query.push(" AND ended = ").push_bind(ended);
+    }
+    if let Some(after) = filter.started_after {
+        // start >= after, so -start <= -after (and the start is known).
+        query
+            .push(" AND rank_ms <= ")
+            .push_bind(rank_ms(Some(after.timestamp_millis())));
+    }
+    if let Some(before) = filter.started_before {
+        query
+            .push(" AND rank_ms > ")
+            .push_bind(rank_ms(Some(before.timestamp_millis())))
+            .push(" AND rank_ms < ")
+            .push_bind(i64::MAX);
+    }
+}
+
+/// Adds "after (or before) `bound`" in the listing order.
+fn push_bound(query: &mut QueryBuilder<'_, Sqlite>, bound: &Bound, after: bool) {
+    let place = &bound.place;
+    query
+        .push(" AND (rank_ms, session_id, account_id) ")
+        .push(match (after, bound.inclusive) {
+            (true, false) => "> (",
+            (true, true) => ">= (",
+            (false, false) => "< (",
+            (false, true) => "<= (",
+        })
+        .push_bind(rank_ms(place.start_ms))
+        .push(", ")
+        .push_bind(place.session_id.clone())
+        .push(", ")
+        .push_bind(place.account_id.clone())
+        .push(")");
+}
+
 #[async_trait::async_trait]
 impl EventStore for SqliteStore {
     async fn append(&self, event: &ZoomEvent) -> Result<Appended, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO zoom_events (digest, account_id, session_id, event, event_ts, body, received_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING",
-        )
-        .bind(&event.digest[..])
-        .bind(&event.account_id)
-        .bind(&event.session_id)
-        .bind(event.kind.wire())
-        .bind(event.event_ts)
-        .bind(&event.canonical)
-        .bind(Utc::now().timestamp_millis())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        let session = if inserted {
-            let rows =
-                sqlx::query("SELECT body FROM zoom_events WHERE account_id = ? AND session_id = ?")
-                    .bind(&event.account_id)
-                    .bind(&event.session_id)
-                    .fetch_all(&mut *tx)
-                    .await?;
-            let events = rows
-                .iter()
-                .map(|row| decode_event(row.get::<&str, _>("body")))
-                .collect::<Result<Vec<_>, _>>()?;
-            let session =
-                fold(&events).ok_or_else(|| StoreError("a session without events".into()))?;
-            let state = serde_json::to_string(&session).expect("sessions serialize");
-            sqlx::query(
-                "INSERT INTO zoom_sessions (account_id, session_id, ended, start_ms, end_ms, updated_at, state)
-                 VALUES (?, ?, ?, ?, ?, ?, ?)
-                 ON CONFLICT (account_id, session_id) DO UPDATE SET
-                   ended = excluded.ended, start_ms = excluded.start_ms, end_ms = excluded.end_ms,
-                   updated_at = excluded.updated_at, state = excluded.state",
-            )
-            .bind(&session.account_id)
-            .bind(&session.session_id)
-            .bind(session.ended)
-            .bind(millis(session.start_time))
-            .bind(millis(session.end_time))
-            .bind(Utc::now().timestamp_millis())
-            .bind(state)
-            .execute(&mut *tx)
-            .await?;
-            session
-        } else {
-            let row = sqlx::query(
-                "SELECT state FROM zoom_sessions WHERE account_id = ? AND session_id = ?",
-            )
-            .bind(&event.account_id)
-            .bind(&event.session_id)
-            .fetch_one(&mut *tx)
-            .await?;
-            decode_session(row.get::<&str, _>("state"))?
+        let mut connection = self.writer().await?;
+        let outcome = store_event(&mut connection, event).await;
+        let inserted = settle(&mut connection, outcome)?;
+        drop(connection);
+        if !inserted {
+            return Ok(Appended {
+                inserted,
+                session: None,
+            });
+        }
+        // Committed: read the session as it is now, beside the writer.
+        let session = match self
+            .session(Some(&event.account_id), &event.session_id)
+            .await
+        {
+            Ok(session) => session,
+            Err(e) => {
+                tracing::warn!(error = %e, "a stored event's session could not be read back; subscribers miss this update");
+                None
+            }
         };
-        tx.commit().await?;
         Ok(Appended { inserted, session })
     }
 
@@ -130,128 +453,225 @@ impl EventStore for SqliteStore {
         account_id: Option<&str>,
         session_id: &str,
     ) -> Result<Option<ZoomSession>, StoreError> {
-        let row = sqlx::query(
-            "SELECT state FROM zoom_sessions WHERE session_id = ? AND (? IS NULL OR account_id = ?)
+        let row: Option<(i64, String)> = sqlx::query_as(
+            "SELECT id, head FROM zoom_sessions WHERE session_id = ? AND (? IS NULL OR account_id = ?)
              ORDER BY updated_at DESC LIMIT 1",
         )
         .bind(session_id)
         .bind(account_id)
         .bind(account_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.reader)
         .await?;
-        row.map(|r| decode_session(r.get::<&str, _>("state")))
-            .transpose()
+        let Some((id, head)) = row else {
+            return Ok(None);
+        };
+        let head = decode("a session", &head)?;
+        Ok(self.assemble_all(vec![(id, head)]).await?.pop())
     }
 
-    async fn sessions(&self, filter: &SessionFilter) -> Result<Vec<ZoomSession>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT state FROM zoom_sessions
-             WHERE (? IS NULL OR ended = ?)
-               AND (? IS NULL OR start_ms >= ?)
-               AND (? IS NULL OR start_ms < ?)
-             ORDER BY start_ms DESC, session_id LIMIT ?",
-        )
-        .bind(filter.ended)
-        .bind(filter.ended)
-        .bind(millis(filter.started_after))
-        .bind(millis(filter.started_after))
-        .bind(millis(filter.started_before))
-        .bind(millis(filter.started_before))
-        .bind(i64::try_from(filter.limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| decode_session(r.get::<&str, _>("state")))
-            .collect()
-    }
-
-    async fn sessions_overlapping(
+    async fn sessions(
         &self,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
+        filter: &SessionFilter,
+        window: &Window,
     ) -> Result<Vec<ZoomSession>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT state FROM zoom_sessions
-             WHERE (start_ms IS NULL OR start_ms <= ?) AND (end_ms IS NULL OR end_ms >= ?)
-             LIMIT 10000",
+        let mut query = QueryBuilder::<Sqlite>::new("SELECT id, head FROM zoom_sessions");
+        push_filter(&mut query, filter);
+        if let Some(after) = &window.after {
+            push_bound(&mut query, after, true);
+        }
+        if let Some(before) = &window.before {
+            push_bound(&mut query, before, false);
+        }
+        query.push(if window.from_back {
+            " ORDER BY rank_ms DESC, session_id DESC, account_id DESC"
+        } else {
+            " ORDER BY rank_ms, session_id, account_id"
+        });
+        query
+            .push(" LIMIT ")
+            .push_bind(i64::try_from(window.limit).unwrap_or(i64::MAX));
+        let rows = query.build().fetch_all(&self.reader).await?;
+        let mut heads = rows
+            .iter()
+            .map(|row| Ok((row.get("id"), decode("a session", row.get("head"))?)))
+            .collect::<Result<Vec<(i64, Head)>, StoreError>>()?;
+        if window.from_back {
+            heads.reverse();
+        }
+        self.assemble_all(heads).await
+    }
+
+    async fn count(&self, filter: &SessionFilter) -> Result<usize, StoreError> {
+        let mut query = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM zoom_sessions");
+        push_filter(&mut query, filter);
+        let count: i64 = query.build_query_scalar().fetch_one(&self.reader).await?;
+        Ok(usize::try_from(count).unwrap_or(0))
+    }
+
+    async fn agent_load(
+        &self,
+        session: &ZoomSession,
+        cap: usize,
+        look_back: Duration,
+    ) -> Result<AgentLoad, StoreError> {
+        let look_back = i64::try_from(look_back.as_millis()).unwrap_or(i64::MAX);
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT mine.user_id, mine.connection_id, (
+               SELECT COUNT(*) FROM (
+                 SELECT DISTINCT other.session FROM zoom_links other
+                 JOIN zoom_sessions s ON s.id = other.session
+                 WHERE other.agent = mine.agent AND other.session <> mine.session
+                   AND other.join_ms <= mine.join_ms AND other.join_ms >= mine.join_ms - ?
+                   AND (other.leave_ms IS NULL OR other.leave_ms > mine.join_ms)
+                   AND (s.end_ms IS NULL OR s.end_ms > mine.join_ms)
+                 LIMIT ?)) AS busy
+             FROM zoom_links mine JOIN zoom_sessions me ON me.id = mine.session
+             WHERE me.account_id = ? AND me.session_id = ?
+               AND mine.agent IS NOT NULL AND mine.join_ms IS NOT NULL",
         )
-        .bind(to.timestamp_millis())
-        .bind(from.timestamp_millis())
-        .fetch_all(&self.pool)
+        .bind(look_back)
+        .bind(i64::try_from(cap).unwrap_or(i64::MAX))
+        .bind(&session.account_id)
+        .bind(&session.session_id)
+        .fetch_all(&self.reader)
         .await?;
-        rows.iter()
-            .map(|r| decode_session(r.get::<&str, _>("state")))
-            .collect()
+        Ok(rows
+            .into_iter()
+            .map(|(user, connection, busy)| {
+                ((user, connection), usize::try_from(busy).unwrap_or(0))
+            })
+            .collect())
     }
 
     async fn purge_ended_before(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin().await?;
         let cutoff = cutoff.timestamp_millis();
-        sqlx::query(
-            "DELETE FROM zoom_events WHERE (account_id, session_id) IN
-               (SELECT account_id, session_id FROM zoom_sessions WHERE ended = 1 AND end_ms < ?)",
-        )
-        .bind(cutoff)
-        .execute(&mut *tx)
-        .await?;
-        let purged = sqlx::query("DELETE FROM zoom_sessions WHERE ended = 1 AND end_ms < ?")
-            .bind(cutoff)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        tx.commit().await?;
-        Ok(purged)
+        let mut purged = 0;
+        loop {
+            let mut connection = self.writer().await?;
+            let outcome = purge_batch(&mut connection, cutoff).await;
+            let batch = settle(&mut connection, outcome)?;
+            purged += batch;
+            if batch < PURGE_BATCH as u64 {
+                return Ok(purged);
+            }
+        }
     }
 
     async fn check(&self) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO store_health (id, checked_at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at")
-            .bind(Utc::now().timestamp_millis())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        let bytes = i64::try_from(self.probe_bytes).unwrap_or(i64::MAX);
+        let mut connection = self.writer().await?;
+        let outcome = sqlx::query(
+            "INSERT INTO store_health (id, checked_at, pad) VALUES (1, ?, zeroblob(?))
+             ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at, pad = excluded.pad",
+        )
+        .bind(now_ms())
+        .bind(bytes)
+        .execute(&mut *connection)
+        .await
+        .map(drop)
+        .map_err(StoreError::from);
+        settle(&mut connection, outcome)
     }
+}
+
+/// Deletes up to [`PURGE_BATCH`] sessions that ended before `cutoff`, with
+/// their events and parts.
+async fn purge_batch(connection: &mut SqliteConnection, cutoff: i64) -> Result<u64, StoreError> {
+    let mut tx = connection.begin_with("BEGIN IMMEDIATE").await?;
+    let doomed: Vec<(i64, String, String)> = sqlx::query_as(
+        "SELECT id, account_id, session_id FROM zoom_sessions WHERE ended = 1 AND end_ms < ? LIMIT ?",
+    )
+    .bind(cutoff)
+    .bind(PURGE_BATCH)
+    .fetch_all(&mut *tx)
+    .await?;
+    for (id, account, session) in &doomed {
+        sqlx::query("DELETE FROM zoom_events WHERE account_id = ? AND session_id = ?")
+            .bind(account)
+            .bind(session)
+            .execute(&mut *tx)
+            .await?;
+        // People and connections go with it (ON DELETE CASCADE).
+        sqlx::query("DELETE FROM zoom_sessions WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(doomed.len() as u64)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::zoom::fold::fold;
     use crate::zoom::fold::tests::events;
 
-    #[tokio::test]
-    async fn events_are_stored_once_and_fold_into_the_session() {
+    async fn store() -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = SqliteStore::open(&dir.path().join("events.sqlite"))
             .await
             .expect("opens");
+        (dir, store)
+    }
+
+    fn everything(limit: usize) -> Window {
+        Window {
+            limit,
+            ..Window::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn events_are_stored_once_and_fold_into_the_session() {
+        let (_dir, store) = store().await;
         let events = events("s1");
         for event in events.iter().rev() {
             assert!(store.append(event).await.expect("stored").inserted);
         }
         let again = store.append(&events[3]).await.expect("stored");
         assert!(!again.inserted, "a re-delivery is not stored twice");
-        assert_eq!(Some(again.session.clone()), fold(&events));
         assert_eq!(
             store.session(Some("acc"), "s1").await.expect("read"),
             fold(&events)
         );
-        let listed = store
-            .sessions(&SessionFilter {
-                ended: Some(true),
-                limit: 10,
-                ..Default::default()
-            })
-            .await
-            .expect("list");
+        let ended = SessionFilter {
+            ended: Some(true),
+            ..Default::default()
+        };
+        let listed = store.sessions(&ended, &everything(10)).await.expect("list");
         assert_eq!(listed.len(), 1);
+        assert_eq!(store.count(&ended).await.expect("count"), 1);
         store.check().await.expect("writable");
     }
 
     #[tokio::test]
-    async fn old_ended_sessions_are_purged_with_their_events() {
+    async fn parts_are_rebuilt_from_the_events_when_their_version_changed() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store = SqliteStore::open(&dir.path().join("events.sqlite"))
+        let path = dir.path().join("events.sqlite");
+        let store = SqliteStore::open(&path).await.expect("opens");
+        for event in events("s1") {
+            store.append(&event).await.expect("stored");
+        }
+        sqlx::query("UPDATE store_meta SET value = 'old'")
+            .execute(&store.writer)
             .await
-            .expect("opens");
+            .expect("written");
+        sqlx::query("DELETE FROM zoom_links")
+            .execute(&store.writer)
+            .await
+            .expect("written");
+        drop(store);
+        let store = SqliteStore::open(&path).await.expect("opens again");
+        assert_eq!(
+            store.session(None, "s1").await.expect("read"),
+            fold(&events("s1"))
+        );
+    }
+
+    #[tokio::test]
+    async fn old_ended_sessions_are_purged_with_their_events() {
+        let (_dir, store) = store().await;
         for event in events("old") {
             store.append(&event).await.expect("stored");
         }
@@ -275,10 +695,12 @@ mod tests {
             1
         );
         assert!(store.session(None, "old").await.expect("read").is_none());
-        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM zoom_events")
-            .fetch_one(&store.pool)
-            .await
-            .expect("count");
-        assert_eq!(left, 0);
+        for table in ["zoom_events", "zoom_people", "zoom_links"] {
+            let left: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+                .fetch_one(&store.reader)
+                .await
+                .expect("count");
+            assert_eq!(left, 0, "{table}");
+        }
     }
 }

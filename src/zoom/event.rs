@@ -248,7 +248,7 @@ fn string(
 ) -> Result<Option<String>, EventError> {
     match map.get(key) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.len() <= 2048 => Ok(Some(s.clone())),
+        Some(Value::String(s)) if s.chars().count() <= 2048 => Ok(Some(s.clone())),
         Some(Value::String(_)) => Err(EventError::Invalid {
             field,
             why: "longer than 2048 characters".into(),

@@ -1,17 +1,20 @@
 //! Folding a session's events into its state.
 //!
-//! The state is a function of the *set* of events: they are put in one
-//! canonical order (event time, kind, digest) before folding, and the merge
-//! rules only fill or combine fields. So the same events give the same state
-//! whatever order they arrived in (a `user_left` before its `user_joined`, an
-//! `ended` before a late `user_left`).
+//! The state is a function of the *set* of events: every merge rule only
+//! fills or combines fields (earliest start, latest end, latest leave), and
+//! a "first" value (a name, a start URL) is the one of the earliest event in
+//! one canonical order (event time, kind, digest). So the same events give
+//! the same state whatever order they arrived in (a `user_left` before its
+//! `user_joined`, an `ended` before a late `user_left`), and one event at a
+//! time gives what all at once give ([`super::parts`]).
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::event::{Details, UserInfo, ZoomEvent, ZoomRole};
+use super::event::{ZoomEvent, ZoomRole};
+use super::parts::{touched, Head, Link, Person, Rank};
 
 /// One connection of a user to a session.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -54,107 +57,77 @@ pub struct ZoomSession {
     pub last_event_ts: i64,
 }
 
-/// Folds the events of one session (in any order) into its state.
+impl ZoomSession {
+    /// When the session started: its start time, or else its first join.
+    pub fn start(&self) -> Option<DateTime<Utc>> {
+        self.start_time.or_else(|| {
+            self.participants
+                .iter()
+                .filter_map(|p| p.first_join())
+                .min()
+        })
+    }
+}
+
+/// Folds the events of one session (in any order, re-deliveries included)
+/// into its state: every distinct event applied to the session's parts.
 pub fn fold(events: &[ZoomEvent]) -> Option<ZoomSession> {
     let first = events.first()?;
-    let mut ordered: Vec<&ZoomEvent> = events.iter().collect();
-    ordered.sort_by_key(|e| (e.event_ts, e.kind, e.digest));
-    ordered.dedup_by(|a, b| a.digest == b.digest);
+    let mut seen = std::collections::HashSet::new();
+    let mut head = Head::new(&first.account_id, &first.session_id);
+    let mut people: BTreeMap<String, Person> = BTreeMap::new();
+    let mut links: BTreeMap<(String, String), Link> = BTreeMap::new();
+    for event in events.iter().filter(|e| seen.insert(e.digest)) {
+        head.apply(event);
+        let rank = Rank::of(event);
+        let (user, connection) = touched(event);
+        if let Some((user_id, user)) = user {
+            people
+                .entry(user_id.to_owned())
+                .or_insert_with(|| Person::new(user_id))
+                .apply(rank, user);
+            if let Some(connection_id) = connection {
+                links
+                    .entry((user_id.to_owned(), connection_id.to_owned()))
+                    .or_insert_with(|| Link::new(user_id, connection_id))
+                    .apply(rank, &event.details);
+            }
+        }
+    }
+    Some(assemble(
+        &head,
+        people.into_values().collect(),
+        links.into_values().collect(),
+    ))
+}
 
-    let mut session = ZoomSession {
-        account_id: first.account_id.clone(),
-        session_id: first.session_id.clone(),
-        ended: false,
-        start_time: None,
-        end_time: None,
-        start_url: None,
-        session_pin: None,
-        end_reason: None,
-        participants: Vec::new(),
-        events: ordered.len(),
-        last_event_ts: ordered.iter().map(|e| e.event_ts).max().unwrap_or_default(),
-    };
-    let mut people: BTreeMap<String, ZoomParticipant> = BTreeMap::new();
-    let mut person = |user: &UserInfo| -> Option<String> {
-        let id = user.user_id.clone()?;
-        let entry = people.entry(id.clone()).or_insert_with(|| ZoomParticipant {
-            user_id: id.clone(),
-            name: None,
-            role: None,
-            connections: Vec::new(),
-        });
-        entry.name = entry.name.take().or_else(|| user.user_name.clone());
-        entry.role = entry.role.or(user.role);
-        Some(id)
-    };
-    let mut connections: BTreeMap<(String, String), Connection> = BTreeMap::new();
-    for event in ordered {
-        match &event.details {
-            Details::Started {
-                start_time,
-                start_url,
-                user,
-            } => {
-                session.start_time = Some(
-                    session
-                        .start_time
-                        .map_or(*start_time, |t| t.min(*start_time)),
-                );
-                session.start_url = session.start_url.take().or_else(|| start_url.clone());
-                person(user);
-            }
-            Details::Joined {
-                connection_id,
-                join_time,
-                user,
-            } => {
-                if let Some(id) = person(user) {
-                    let c = connections
-                        .entry((id, connection_id.clone()))
-                        .or_insert_with(|| empty(connection_id));
-                    c.join_time = Some(c.join_time.map_or(*join_time, |t| t.min(*join_time)));
-                }
-            }
-            Details::Left {
-                connection_id,
-                leave_time,
-                leave_reason,
-                user,
-            } => {
-                if let Some(id) = person(user) {
-                    let c = connections
-                        .entry((id, connection_id.clone()))
-                        .or_insert_with(|| empty(connection_id));
-                    if c.leave_time.is_none_or(|t| *leave_time > t) {
-                        c.leave_time = Some(*leave_time);
-                        c.leave_reason = Some(leave_reason.clone());
-                    }
-                }
-            }
-            Details::Ended {
-                end_time,
-                start_time,
-                session_pin,
-                end_reason,
-                user,
-            } => {
-                session.ended = true;
-                session.end_time = Some(session.end_time.map_or(*end_time, |t| t.max(*end_time)));
-                if let Some(start) = start_time {
-                    session.start_time = Some(session.start_time.map_or(*start, |t| t.min(*start)));
-                }
-                session.session_pin = session.session_pin.take().or_else(|| session_pin.clone());
-                session.end_reason = session.end_reason.take().or_else(|| end_reason.clone());
-                person(user);
-            }
+/// The session its parts describe. People are ordered by first join (those
+/// who never joined last), then id; each one's connections by join time,
+/// then id.
+pub fn assemble(head: &Head, people: Vec<Person>, links: Vec<Link>) -> ZoomSession {
+    let mut participants: BTreeMap<String, ZoomParticipant> = people
+        .into_iter()
+        .map(|p| {
+            let participant = ZoomParticipant {
+                user_id: p.user_id.clone(),
+                name: p.name().map(str::to_owned),
+                role: p.role(),
+                connections: Vec::new(),
+            };
+            (p.user_id, participant)
+        })
+        .collect();
+    for link in links {
+        if let Some(p) = participants.get_mut(&link.user_id) {
+            p.connections.push(Connection {
+                leave_time: link.leave_time(),
+                leave_reason: link.leave_reason().map(str::to_owned),
+                join_time: link.join_time,
+                connection_id: link.connection_id,
+            });
         }
     }
-    for ((user_id, _), connection) in connections {
-        if let Some(p) = people.get_mut(&user_id) {
-            p.connections.push(connection);
-        }
-    }
-    let mut participants: Vec<ZoomParticipant> = people.into_values().collect();
+    let mut participants: Vec<ZoomParticipant> = participants.into_values().collect();
     for p in &mut participants {
         p.connections
             .sort_by(|a, b| (a.join_time, &a.connection_id).cmp(&(b.join_time, &b.connection_id)));
@@ -166,16 +139,18 @@ pub fn fold(events: &[ZoomEvent]) -> Option<ZoomSession> {
             &b.user_id,
         ))
     });
-    session.participants = participants;
-    Some(session)
-}
-
-fn empty(connection_id: &str) -> Connection {
-    Connection {
-        connection_id: connection_id.to_owned(),
-        join_time: None,
-        leave_time: None,
-        leave_reason: None,
+    ZoomSession {
+        account_id: head.account_id.clone(),
+        session_id: head.session_id.clone(),
+        ended: head.ended,
+        start_time: head.start_time,
+        end_time: head.end_time,
+        start_url: head.start_url().map(str::to_owned),
+        session_pin: head.session_pin().map(str::to_owned),
+        end_reason: head.end_reason().map(str::to_owned),
+        participants,
+        events: head.events,
+        last_event_ts: head.last_event_ts,
     }
 }
 

@@ -2,4 +2,5 @@
 
 pub mod event;
 pub mod fold;
+pub mod parts;
 pub mod signature;

@@ -16,4 +16,5 @@ mod resilience;
 mod schema;
 mod simulator;
 mod sockets;
+mod store;
 pub(crate) mod webhooks;

@@ -1,0 +1,373 @@
+//! `Query.cobrowseSessions`: co-browse sessions of every provider in one
+//! keyset-paged listing, newest start first.
+//!
+//! PureCloud sessions come from the conversations with co-browse going on
+//! now (a few dozen, in memory). Zoom sessions can be many (every session
+//! the webhook store holds within its retention), so their filter, order
+//! and paging go into the store's query: a page reads at most one more
+//! session than it returns, `totalCount` is a count, and every stored
+//! session is reachable by paging.
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use async_graphql::connection::{Connection, CursorType, Edge, EmptyFields};
+use async_graphql::{Context, InputObject, Result, SimpleObject};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+
+use super::conversation::ConversationData;
+use super::errors::{bad_input, coded, GqlResult};
+use super::query::{cursor_text, invalid_cursor, Page};
+use super::session::{CoBrowseSession, SessionProvider, SessionState};
+use super::source;
+use crate::store::{self, Bound, Place, Window};
+
+/// Which co-browse sessions to list.
+#[derive(InputObject, Default)]
+pub struct SessionFilter {
+    /// Only sessions of this provider.
+    provider: Option<SessionProvider>,
+    /// Only active or only ended sessions.
+    state: Option<SessionState>,
+    /// Only sessions that started at or after this time.
+    started_after: Option<DateTime<Utc>>,
+    /// Only sessions that started before this time.
+    started_before: Option<DateTime<Utc>>,
+}
+
+impl SessionFilter {
+    fn matches(&self, session: &CoBrowseSession) -> bool {
+        let start = session.start();
+        self.provider.is_none_or(|p| p == session.provider())
+            && self.state.is_none_or(|s| s == session.state())
+            && self
+                .started_after
+                .is_none_or(|a| start.is_some_and(|t| t >= a))
+            && self
+                .started_before
+                .is_none_or(|b| start.is_some_and(|t| t < b))
+    }
+
+    fn wants(&self, provider: SessionProvider) -> bool {
+        self.provider.is_none_or(|p| p == provider)
+    }
+
+    /// The same filter, as the store takes it.
+    fn for_store(&self) -> store::SessionFilter {
+        store::SessionFilter {
+            ended: self.state.map(|s| s == SessionState::Ended),
+            started_after: self.started_after,
+            started_before: self.started_before,
+        }
+    }
+}
+
+/// Extra fields of a session connection.
+#[derive(SimpleObject)]
+pub struct SessionCount {
+    /// How many sessions match, over all pages.
+    total_count: usize,
+}
+
+type Listed = (SessionCursor, CoBrowseSession);
+
+/// One page of the listing.
+pub(super) async fn list(
+    ctx: &Context<'_>,
+    filter: SessionFilter,
+    page: Page<SessionCursor>,
+) -> Result<Connection<SessionCursor, CoBrowseSession, SessionCount, EmptyFields>> {
+    if let (Some(a), Some(b)) = (filter.started_after, filter.started_before) {
+        if a >= b {
+            return Err(bad_input("`startedAfter` must be before `startedBefore`"));
+        }
+    }
+    let mut purecloud: Vec<Listed> = Vec::new();
+    if filter.wants(SessionProvider::Purecloud) {
+        purecloud = purecloud_sessions(ctx)
+            .await?
+            .into_iter()
+            .filter(|s| filter.matches(s))
+            .map(|s| (SessionCursor::of(&s), s))
+            .collect();
+        purecloud.sort_by(|a, b| a.0.cmp(&b.0));
+    }
+    let zoom = filter
+        .wants(SessionProvider::Zoom)
+        .then(|| Zoom::new(ctx, filter.for_store()));
+    let (after, before) = (page.after.as_ref(), page.before.as_ref());
+    let inside = |c: &SessionCursor| after.is_none_or(|a| c > a) && before.is_none_or(|b| c < b);
+    let n = page.first.or(page.last).unwrap_or(0);
+    let from_back = page.first.is_none();
+
+    // The page: every PureCloud session of the window, and at most n + 1
+    // Zoom sessions from the right end of it, merged.
+    let mut window: Vec<Listed> = purecloud
+        .iter()
+        .filter(|(c, _)| inside(c))
+        .cloned()
+        .collect();
+    let mut zoom_total = 0;
+    if let Some(zoom) = &zoom {
+        window.extend(
+            zoom.window(Window {
+                after: after.map(|c| c.bound(false)),
+                before: before.map(|c| c.bound(false)),
+                limit: n + 1,
+                from_back,
+            })
+            .await?,
+        );
+        zoom_total = zoom.count().await?;
+    }
+    window.sort_by(|a, b| a.0.cmp(&b.0));
+    let more_inside = window.len() > n;
+    if from_back {
+        window.drain(..window.len().saturating_sub(n));
+    } else {
+        window.truncate(n);
+    }
+
+    // Is there anything before `after` (at it included), or after `before`?
+    let earlier = match after {
+        Some(a) => {
+            purecloud.iter().any(|(c, _)| c <= a) || Zoom::any(&zoom, a.bound(true), true).await?
+        }
+        None => false,
+    };
+    let later = match before {
+        Some(b) => {
+            purecloud.iter().any(|(c, _)| c >= b) || Zoom::any(&zoom, b.bound(true), false).await?
+        }
+        None => false,
+    };
+    let (has_previous, has_next) = if from_back {
+        (more_inside || earlier, later)
+    } else {
+        (earlier, more_inside || later)
+    };
+    let mut connection = Connection::with_additional_fields(
+        has_previous,
+        has_next,
+        SessionCount {
+            total_count: purecloud.len() + zoom_total,
+        },
+    );
+    for (cursor, session) in window {
+        connection.edges.push(Edge::new(cursor, session));
+    }
+    Ok(connection)
+}
+
+/// The Zoom side of a listing: the store, and the filter in its terms.
+struct Zoom<'a> {
+    store: &'a dyn crate::store::EventStore,
+    filter: store::SessionFilter,
+}
+
+impl<'a> Zoom<'a> {
+    fn new(ctx: &Context<'a>, filter: store::SessionFilter) -> Self {
+        Self {
+            store: super::store(ctx),
+            filter,
+        }
+    }
+
+    async fn window(&self, window: Window) -> Result<Vec<Listed>> {
+        let found = self
+            .store
+            .sessions(&self.filter, &window)
+            .await
+            .map_err(unavailable)?;
+        Ok(found
+            .into_iter()
+            .map(|z| {
+                let session = CoBrowseSession::Zoom(Arc::new(z));
+                (SessionCursor::of(&session), session)
+            })
+            .collect())
+    }
+
+    async fn count(&self) -> Result<usize> {
+        self.store.count(&self.filter).await.map_err(unavailable)
+    }
+
+    /// Whether any Zoom session lies before `bound` (or after it, when
+    /// `before` is false).
+    async fn any(zoom: &Option<Self>, bound: Bound, before: bool) -> Result<bool> {
+        let Some(zoom) = zoom else { return Ok(false) };
+        let window = if before {
+            Window {
+                before: Some(bound),
+                limit: 1,
+                from_back: true,
+                ..Window::default()
+            }
+        } else {
+            Window {
+                after: Some(bound),
+                limit: 1,
+                ..Window::default()
+            }
+        };
+        Ok(!zoom.window(window).await?.is_empty())
+    }
+}
+
+fn unavailable(e: crate::store::StoreError) -> async_graphql::Error {
+    coded("STORE_UNAVAILABLE", e.to_string())
+}
+
+/// The PureCloud sessions of the conversations the active listing names.
+/// A conversation that cannot be read is reported at this field's path; the
+/// others are still listed.
+async fn purecloud_sessions(ctx: &Context<'_>) -> Result<Vec<CoBrowseSession>> {
+    let source = source(ctx);
+    let listing = source.active_listing().await.gql()?;
+    let fetched = futures::future::join_all(
+        listing
+            .0
+            .iter()
+            .map(|c| ConversationData::from_view(Arc::clone(c)).with_full(source)),
+    )
+    .await;
+    let mut sessions = Vec::new();
+    for result in fetched {
+        match result {
+            Ok(data) => {
+                sessions.extend(data.sessions().into_iter().map(CoBrowseSession::PureCloud))
+            }
+            Err(e) => ctx.add_error(super::errors::upstream(&e).into_server_error(ctx.item.pos)),
+        }
+    }
+    Ok(sessions)
+}
+
+/// A keyset cursor over sessions: newest start first, then provider, id
+/// and (Zoom) account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionCursor {
+    start_ms: i64,
+    provider: SessionProvider,
+    id: String,
+    /// Zoom's account id (a Zoom session id is unique within its account).
+    account: String,
+}
+
+impl SessionCursor {
+    fn of(session: &CoBrowseSession) -> Self {
+        let account = match session {
+            CoBrowseSession::Zoom(z) => z.account_id.clone(),
+            CoBrowseSession::PureCloud(_) => String::new(),
+        };
+        Self {
+            start_ms: session.start().map_or(i64::MIN, |t| t.timestamp_millis()),
+            provider: session.provider(),
+            id: session.provider_id().to_owned(),
+            account,
+        }
+    }
+
+    /// This cursor's place among Zoom sessions. A PureCloud session sits
+    /// before every Zoom session with the same start.
+    fn bound(&self, inclusive: bool) -> Bound {
+        let zoom = self.provider == SessionProvider::Zoom;
+        Bound {
+            place: Place {
+                start_ms: (self.start_ms != i64::MIN).then_some(self.start_ms),
+                session_id: if zoom { self.id.clone() } else { String::new() },
+                account_id: if zoom {
+                    self.account.clone()
+                } else {
+                    String::new()
+                },
+            },
+            inclusive,
+        }
+    }
+}
+
+impl Ord for SessionCursor {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other
+            .start_ms
+            .cmp(&self.start_ms)
+            .then_with(|| self.provider.cmp(&other.provider))
+            .then_with(|| self.id.cmp(&other.id))
+            .then_with(|| self.account.cmp(&other.account))
+    }
+}
+
+impl PartialOrd for SessionCursor {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl CursorType for SessionCursor {
+    type Error = String;
+
+    fn decode_cursor(s: &str) -> Result<Self, Self::Error> {
+        let invalid = || invalid_cursor(s);
+        let rest = cursor_text(s, "s1:")?;
+        let (start, rest) = rest.split_once(':').ok_or_else(invalid)?;
+        let start_ms = start.parse().map_err(|_| invalid())?;
+        let (provider, rest) = rest.split_once(':').ok_or_else(invalid)?;
+        let (provider, account, id) = match provider {
+            "P" => (SessionProvider::Purecloud, String::new(), rest.to_owned()),
+            "Z" => {
+                let (account, id) = rest.split_once(':').ok_or_else(invalid)?;
+                let account = account.replace("%3A", ":").replace("%25", "%");
+                (SessionProvider::Zoom, account, id.to_owned())
+            }
+            _ => return Err(invalid()),
+        };
+        Ok(Self {
+            start_ms,
+            provider,
+            id,
+            account,
+        })
+    }
+
+    fn encode_cursor(&self) -> String {
+        let text = match self.provider {
+            SessionProvider::Purecloud => format!("s1:{}:P:{}", self.start_ms, self.id),
+            SessionProvider::Zoom => format!(
+                "s1:{}:Z:{}:{}",
+                self.start_ms,
+                self.account.replace('%', "%25").replace(':', "%3A"),
+                self.id
+            ),
+        };
+        URL_SAFE_NO_PAD.encode(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_survive_their_text_with_colons_in_ids() {
+        for cursor in [
+            SessionCursor {
+                start_ms: 1_700_000_000_000,
+                provider: SessionProvider::Zoom,
+                id: "a:b".into(),
+                account: "acc:1%".into(),
+            },
+            SessionCursor {
+                start_ms: i64::MIN,
+                provider: SessionProvider::Purecloud,
+                id: "x:y".into(),
+                account: String::new(),
+            },
+        ] {
+            let text = cursor.encode_cursor();
+            assert_eq!(SessionCursor::decode_cursor(&text), Ok(cursor));
+        }
+    }
+}
