@@ -10,6 +10,10 @@ use crate::store::AgentLoad;
 use crate::upstream::model::{Conversation, Time};
 use crate::zoom::fold::ZoomSession;
 
+/// What `attachedData` counts for in query complexity besides its fields:
+/// with an agent limit, a Zoom session's keys cost a store query.
+pub const COMPLEXITY: usize = 10;
+
 /// The Engage `agentSessionsLimit` (0: no limit), shared by the schema, and
 /// how far back an agent's other sessions are looked for.
 #[derive(Clone, Copy, Debug)]

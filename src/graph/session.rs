@@ -293,6 +293,7 @@ impl CoBrowseSession {
     }
     /// Engage reporting keys of the interaction this session belongs to: for
     /// PureCloud the conversation, for Zoom the session itself.
+    #[graphql(complexity = "super::engage::COMPLEXITY + child_complexity")]
     async fn attached_data(&self, ctx: &Context<'_>) -> Result<EngageData> {
         match self {
             CoBrowseSession::PureCloud(s) => {

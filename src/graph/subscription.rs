@@ -5,13 +5,17 @@
 //! channel after the event is committed. A subscriber that falls more than
 //! the channel's capacity behind gets an error item saying how many updates
 //! it missed (never a silent gap) and keeps receiving.
+//!
+//! An update names its session; the session's state is read from the store
+//! only when a subscriber asks for it, once per update however many ask
+//! (so a webhook's acknowledgement never waits on reading a long session).
 
 use crate::auth::Needs;
 use std::sync::Arc;
 
 use async_graphql::{Context, Object, Result, Subscription as SubscriptionMacro};
 use futures::Stream;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, OnceCell};
 
 use super::errors::coded;
 use super::session::{CoBrowseSession, SessionProvider};
@@ -25,7 +29,22 @@ pub const UPDATE_BUFFER: usize = 1024;
 #[derive(Clone, Debug)]
 pub struct SessionUpdate {
     pub event: EventKind,
-    pub session: Arc<ZoomSession>,
+    pub account_id: Arc<str>,
+    pub session_id: Arc<str>,
+    /// The session's state, read once when the first subscriber asks.
+    state: Arc<OnceCell<Option<Arc<ZoomSession>>>>,
+}
+
+impl SessionUpdate {
+    /// A change of session `session_id` of `account_id` by `event`.
+    pub fn new(event: EventKind, account_id: &str, session_id: &str) -> Self {
+        Self {
+            event,
+            account_id: account_id.into(),
+            session_id: session_id.into(),
+            state: Arc::default(),
+        }
+    }
 }
 
 /// One change of a co-browse session.
@@ -35,9 +54,20 @@ impl SessionUpdate {
     async fn event(&self) -> &str {
         self.event.wire()
     }
-    /// The session as it is after the change.
-    async fn session(&self) -> CoBrowseSession {
-        CoBrowseSession::Zoom(Arc::clone(&self.session))
+    /// The session as it is after the change (read when this update is
+    /// delivered: it may include later changes too).
+    async fn session(&self, ctx: &Context<'_>) -> Result<Option<CoBrowseSession>> {
+        let state = self
+            .state
+            .get_or_try_init(|| async {
+                super::store(ctx)
+                    .session(Some(&self.account_id), &self.session_id)
+                    .await
+                    .map(|found| found.map(Arc::new))
+            })
+            .await
+            .map_err(|e| coded("STORE_UNAVAILABLE", e.to_string()))?;
+        Ok(state.clone().map(CoBrowseSession::Zoom))
     }
 }
 
@@ -63,7 +93,7 @@ impl Subscription {
             provider.is_none_or(|p| p == SessionProvider::Zoom)
                 && provider_session_id
                     .as_deref()
-                    .is_none_or(|id| id == update.session.session_id)
+                    .is_none_or(|id| id == &*update.session_id)
         };
         futures::stream::unfold((receiver, wanted), |(mut receiver, wanted)| async move {
             loop {

@@ -77,13 +77,12 @@ pub async fn zoom(State(app): State<AppState>, headers: HeaderMap, body: Body) -
         Ok(appended) => {
             if appended.inserted {
                 info!("stored a webhook event");
-            }
-            if let Some(session) = appended.session {
                 // Nobody listening is fine; the event is stored either way.
-                let _ = app.updates.send(SessionUpdate {
-                    event: event.kind,
-                    session: std::sync::Arc::new(session),
-                });
+                let _ = app.updates.send(SessionUpdate::new(
+                    event.kind,
+                    &event.account_id,
+                    &event.session_id,
+                ));
             }
             let status = if appended.inserted {
                 "stored"

@@ -21,14 +21,10 @@ use crate::zoom::event::ZoomEvent;
 use crate::zoom::fold::ZoomSession;
 
 /// The outcome of an append.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct Appended {
     /// False when the same event had been stored before (a re-delivery).
     pub inserted: bool,
-    /// The session's state after the append, read once the event was
-    /// committed; `None` for a re-delivery, or when that read failed (the
-    /// event is stored either way).
-    pub session: Option<ZoomSession>,
 }
 
 /// Which sessions a listing holds.

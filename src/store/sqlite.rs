@@ -427,25 +427,7 @@ impl EventStore for SqliteStore {
         let mut connection = self.writer().await?;
         let outcome = store_event(&mut connection, event).await;
         let inserted = settle(&mut connection, outcome)?;
-        drop(connection);
-        if !inserted {
-            return Ok(Appended {
-                inserted,
-                session: None,
-            });
-        }
-        // Committed: read the session as it is now, beside the writer.
-        let session = match self
-            .session(Some(&event.account_id), &event.session_id)
-            .await
-        {
-            Ok(session) => session,
-            Err(e) => {
-                tracing::warn!(error = %e, "a stored event's session could not be read back; subscribers miss this update");
-                None
-            }
-        };
-        Ok(Appended { inserted, session })
+        Ok(Appended { inserted })
     }
 
     async fn session(
@@ -702,5 +684,59 @@ mod tests {
                 .expect("count");
             assert_eq!(left, 0, "{table}");
         }
+    }
+
+    /// One `user_joined` (or `user_left`) of connection `i` of session `s`.
+    pub(crate) fn connection_event(session: &str, i: usize, left: bool) -> ZoomEvent {
+        let (event, time_key) = if left {
+            ("cobrowse.session_user_left", "leave_time")
+        } else {
+            ("cobrowse.session_user_joined", "join_time")
+        };
+        let body = serde_json::json!({
+            "event": event, "event_ts": 1_763_802_000_000_i64 + i as i64,
+            "payload": { "account_id": "acc", "object": {
+                "session_id": session, "user_id": format!("u{}", i % 50), "user_name": "Noah",
+                "role_type": "agent", "user_connection_id": format!("c{i}"),
+                time_key: "2026-11-22T09:00:00Z",
+            } }
+        });
+        match parse(body.to_string().as_bytes()).expect("valid") {
+            Inbound::Event(event) => *event,
+            Inbound::UrlValidation { .. } => unreachable!("events only"),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_append_costs_the_same_whatever_the_sessions_history() {
+        let (_dir, store) = store().await;
+        let mut timings = Vec::new();
+        for i in 0..3_000 {
+            let event = connection_event("busy", i / 2, i % 2 == 1);
+            let started = std::time::Instant::now();
+            store.append(&event).await.expect("stored");
+            timings.push(started.elapsed());
+        }
+        let first: std::time::Duration = timings[..300].iter().sum();
+        let last: std::time::Duration = timings[2_700..].iter().sum();
+        println!("300 appends: {first:?} at the start of the session, {last:?} after 2,700 events");
+        assert!(
+            last < first * 3,
+            "appends slow down with history: {first:?} for the first 300, {last:?} for the last"
+        );
+        let session = store
+            .session(None, "busy")
+            .await
+            .expect("read")
+            .expect("there");
+        assert_eq!(session.events, 3_000);
+        assert_eq!(
+            session
+                .participants
+                .iter()
+                .map(|p| p.connections.len())
+                .sum::<usize>(),
+            1_500
+        );
     }
 }

@@ -149,6 +149,27 @@ async fn over_limit_documents_are_refused_with_the_measured_value_and_no_upstrea
 }
 
 #[tokio::test]
+async fn engage_keys_weigh_more_than_a_field_in_complexity() {
+    // With an agent limit, a Zoom session's keys cost a store query.
+    let app = spawn_with(Options {
+        settings: vec![("limits.max_complexity", "1".into())],
+        ..Options::default()
+    })
+    .await;
+    let sessions = |selection: &str| {
+        format!("{{ cobrowseSessions(first: 20) {{ nodes {{ providerSessionId {selection} }} }} }}")
+    };
+    let (_, without, _) = refused(&app, &sessions("")).await;
+    let (code, with, _) = refused(&app, &sessions("attachedData { isCoBrowseDenied }")).await;
+    assert_eq!(code, "QUERY_TOO_COMPLEX");
+    assert_eq!(
+        with - without,
+        20 * (10 + 1),
+        "20 nodes, each 10 plus its one field"
+    );
+}
+
+#[tokio::test]
 async fn a_too_large_document_is_a_request_error_under_graphql_response_json() {
     let app = spawn_app().await;
     let response = app

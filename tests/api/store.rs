@@ -220,3 +220,212 @@ async fn on_a_full_disk_webhooks_get_503_every_200_is_committed_and_the_store_re
         "{body}"
     );
 }
+
+/// A `session_started` event of session `id` that started `minute`
+/// minutes after a base instant (many sessions share each minute).
+fn started_at(id: &str, minute: i64) -> cobrowse_gateway::zoom::event::ZoomEvent {
+    let start = chrono::DateTime::parse_from_rfc3339("2026-11-01T00:00:00Z").expect("time")
+        + chrono::Duration::minutes(minute);
+    event(json!({
+        "event": "cobrowse.session_started", "event_ts": 1_763_802_000_000_i64,
+        "payload": { "account_id": "acc-many", "object": {
+            "session_id": id, "start_time": start.to_rfc3339(),
+        } }
+    }))
+}
+
+fn event(body: Value) -> cobrowse_gateway::zoom::event::ZoomEvent {
+    match cobrowse_gateway::zoom::event::parse(body.to_string().as_bytes()).expect("valid") {
+        cobrowse_gateway::zoom::event::Inbound::Event(event) => *event,
+        _ => unreachable!("events only"),
+    }
+}
+
+/// A gateway whose store already holds `events` (appended through the
+/// store itself, before the gateway opens it).
+async fn gateway_over(
+    events: impl IntoIterator<Item = cobrowse_gateway::zoom::event::ZoomEvent>,
+    settings: Vec<(&'static str, String)>,
+) -> (TestApp, tempfile::TempDir) {
+    use cobrowse_gateway::store::EventStore;
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("events.sqlite");
+    let store = cobrowse_gateway::store::sqlite::SqliteStore::open(&path)
+        .await
+        .expect("opens");
+    for event in events {
+        store.append(&event).await.expect("stored");
+    }
+    drop(store);
+    let mut settings = settings;
+    settings.push(("store.path", path.display().to_string()));
+    let app = spawn_with(Options {
+        settings,
+        ..Options::default()
+    })
+    .await;
+    (app, dir)
+}
+
+const PAGE: &str = "query($after: String, $before: String, $first: Int, $last: Int) {
+  cobrowseSessions(filter: { provider: ZOOM }, first: $first, after: $after, last: $last, before: $before) {
+    totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    nodes { providerSessionId }
+  }
+}";
+
+#[tokio::test]
+async fn every_stored_session_is_reachable_by_paging_and_the_count_is_true() {
+    // 2,500 sessions, 25 to each start minute (the old listing stopped at
+    // 1,000).
+    let total = 2_500;
+    let (app, _dir) = gateway_over(
+        (0..total).map(|i| started_at(&format!("z{i:05}"), (i / 25) as i64)),
+        Vec::new(),
+    )
+    .await;
+    let mut seen = std::collections::HashSet::new();
+    let (mut after, mut pages) = (Value::Null, 0);
+    let mut slowest = Duration::ZERO;
+    loop {
+        let started = Instant::now();
+        let body = app
+            .graphql(PAGE, json!({ "first": 100, "after": after }))
+            .await;
+        slowest = slowest.max(started.elapsed());
+        let listing = &body["data"]["cobrowseSessions"];
+        assert_eq!(listing["totalCount"], total, "{body}");
+        assert_eq!(listing["pageInfo"]["hasPreviousPage"], pages > 0);
+        for node in listing["nodes"].as_array().expect("nodes") {
+            assert!(seen.insert(node["providerSessionId"].as_str().expect("id").to_owned()));
+        }
+        pages += 1;
+        if listing["pageInfo"]["hasNextPage"] == false {
+            break;
+        }
+        after = listing["pageInfo"]["endCursor"].clone();
+    }
+    assert_eq!(seen.len(), total, "every session, once");
+    assert_eq!(pages, 25);
+    println!("25 pages of 100 out of 2,500; the slowest took {slowest:?}");
+
+    // Backwards from the end, a page at a time, the same sessions.
+    let mut back = std::collections::HashSet::new();
+    let mut before = Value::Null;
+    loop {
+        let body = app
+            .graphql(PAGE, json!({ "last": 100, "before": before }))
+            .await;
+        let listing = &body["data"]["cobrowseSessions"];
+        for node in listing["nodes"].as_array().expect("nodes") {
+            back.insert(node["providerSessionId"].as_str().expect("id").to_owned());
+        }
+        if listing["pageInfo"]["hasPreviousPage"] == false {
+            break;
+        }
+        before = listing["pageInfo"]["startCursor"].clone();
+    }
+    assert_eq!(back, seen);
+}
+
+#[tokio::test]
+async fn a_busy_session_does_not_hold_up_other_sessions_acknowledgements() {
+    use cobrowse_gateway::zoom::event::ZoomEvent;
+    // A session with 3,000 events already, and more arriving all the time.
+    fn connection(i: usize) -> Value {
+        json!({
+            "event": if i % 2 == 0 { "cobrowse.session_user_joined" } else { "cobrowse.session_user_left" },
+            "event_ts": 1_763_802_000_000_i64 + i as i64,
+            "payload": { "account_id": "acc-busy", "object": {
+                "session_id": "busy", "user_id": format!("u{}", i % 40), "user_name": "Noah",
+                "role_type": "agent", "user_connection_id": format!("c{}", i / 2),
+                "join_time": "2026-11-22T09:00:00Z", "leave_time": "2026-11-22T09:05:00Z",
+            } }
+        })
+    }
+    let history: Vec<ZoomEvent> = (0..3_000).map(|i| event(connection(i))).collect();
+    let (app, _dir) = gateway_over(history, Vec::new()).await;
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let hammer = |from: usize| {
+        let (app, stop) = (&app, &stop);
+        async move {
+            let mut i = from;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let (status, _) = app.webhook(&connection(i)).await;
+                assert_eq!(status, StatusCode::OK);
+                i += 4;
+            }
+        }
+    };
+    let others = async {
+        let mut slowest = Duration::ZERO;
+        for i in 0..100 {
+            let sent = Instant::now();
+            let (status, body) = app.webhook(&started(&format!("other-{i}"), 10)).await;
+            slowest = slowest.max(sent.elapsed());
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        slowest
+    };
+    let (slowest, ..) = tokio::join!(
+        others,
+        hammer(3_000),
+        hammer(3_001),
+        hammer(3_002),
+        hammer(3_003)
+    );
+    println!("other sessions' slowest acknowledgement beside a 3,000-event session: {slowest:?}");
+    assert!(slowest < Duration::from_secs(1), "{slowest:?}");
+}
+
+#[tokio::test]
+async fn the_agent_limit_is_answered_by_bounded_queries_and_webhooks_do_not_wait_on_it() {
+    // 1,500 sessions of one agent, a minute apart, all still connected.
+    let session = |i: usize| {
+        let at = (chrono::DateTime::parse_from_rfc3339("2026-11-22T00:00:00Z").expect("time")
+            + chrono::Duration::seconds(20 * i as i64))
+        .to_rfc3339();
+        [
+            json!({ "event": "cobrowse.session_started", "event_ts": 1_763_802_000_000_i64 + i as i64,
+                "payload": { "account_id": "acc-load", "object": { "session_id": format!("load-{i}"), "start_time": at } } }),
+            json!({ "event": "cobrowse.session_user_joined", "event_ts": 1_763_802_000_001_i64 + i as i64,
+                "payload": { "account_id": "acc-load", "object": { "session_id": format!("load-{i}"),
+                    "user_id": "u-a", "user_name": "Noah", "role_type": "agent", "user_connection_id": "c1", "join_time": at } } }),
+        ]
+    };
+    let events = (0..1_500).flat_map(session).map(event);
+    let (app, _dir) = gateway_over(events, vec![("engage.agent_sessions_limit", "2".into())]).await;
+    let query = "{ cobrowseSessions(filter: { provider: ZOOM }, first: 100) { nodes { providerSessionId attachedData { isCoBrowseDenied } } } }";
+    let read = async {
+        let started = Instant::now();
+        let body = app.graphql(query, json!({})).await;
+        (started.elapsed(), body)
+    };
+    let acknowledge = async {
+        let mut slowest = Duration::ZERO;
+        for i in 0..30 {
+            let sent = Instant::now();
+            let (status, _) = app.webhook(&started(&format!("beside-{i}"), 10)).await;
+            assert_eq!(status, StatusCode::OK);
+            slowest = slowest.max(sent.elapsed());
+        }
+        slowest
+    };
+    let ((took, body), slowest) = tokio::join!(read, acknowledge);
+    println!("a page of 100 sessions with the agent limit over 1,500 sessions: {took:?}; slowest webhook beside it: {slowest:?}");
+    let nodes = body["data"]["cobrowseSessions"]["nodes"]
+        .as_array()
+        .expect("nodes");
+    assert_eq!(nodes.len(), 100, "{body}");
+    // The newest sessions are the agent's 3rd and later at once: denied.
+    assert!(
+        nodes
+            .iter()
+            .take(90)
+            .all(|n| n["attachedData"]["isCoBrowseDenied"] == true),
+        "{body}"
+    );
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    assert!(slowest < Duration::from_secs(1), "{slowest:?}");
+}
