@@ -56,7 +56,7 @@ impl SessionUpdate {
     }
     /// The session as it is after the change (read when this update is
     /// delivered: it may include later changes too).
-    async fn session(&self, ctx: &Context<'_>) -> Result<Option<CoBrowseSession>> {
+    async fn session(&self, ctx: &Context<'_>) -> Result<CoBrowseSession> {
         let state = self
             .state
             .get_or_try_init(|| async {
@@ -67,7 +67,14 @@ impl SessionUpdate {
             })
             .await
             .map_err(|e| coded("STORE_UNAVAILABLE", e.to_string()))?;
-        Ok(state.clone().map(CoBrowseSession::Zoom))
+        match state {
+            Some(session) => Ok(CoBrowseSession::Zoom(Arc::clone(session))),
+            // Purged since (retention or `purgeEndedZoomSessions`).
+            None => Err(coded(
+                "NOT_FOUND",
+                format!("session {} is no longer stored", self.session_id),
+            )),
+        }
     }
 }
 

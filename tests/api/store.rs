@@ -334,7 +334,7 @@ async fn a_busy_session_does_not_hold_up_other_sessions_acknowledgements() {
     // A session with 3,000 events already, and more arriving all the time.
     fn connection(i: usize) -> Value {
         json!({
-            "event": if i % 2 == 0 { "cobrowse.session_user_joined" } else { "cobrowse.session_user_left" },
+            "event": if i.is_multiple_of(2) { "cobrowse.session_user_joined" } else { "cobrowse.session_user_left" },
             "event_ts": 1_763_802_000_000_i64 + i as i64,
             "payload": { "account_id": "acc-busy", "object": {
                 "session_id": "busy", "user_id": format!("u{}", i % 40), "user_name": "Noah",
