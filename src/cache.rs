@@ -269,6 +269,9 @@ impl Cache {
         F: Fn() -> Fut + Clone + Send + Sync + 'static,
         Fut: Future<Output = Result<Fetched<T>, UpstreamError>> + Send + 'static,
     {
+        if let Some(tag) = crate::changes::tag(T::KIND, id) {
+            crate::freshness::note_read(tag);
+        }
         let Some(cache) = &self.inner else {
             // Nothing is kept: the response must not be cached either.
             crate::freshness::note(Duration::ZERO);

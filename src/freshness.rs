@@ -7,26 +7,46 @@
 //!
 //! The scope also gathers the stale reads of the response (data served past
 //! its TTL because upstream failed), which the server reports as warnings in
-//! the response's `extensions`.
+//! the response's `extensions`, and the [`Tag`]s of the live upstream values
+//! it read, which a kept response is invalidated by ([`crate::changes`]).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::changes::{Reads, Tag};
+
 tokio::task_local! {
     static CURRENT: Freshness;
 }
 
-/// The shortest remaining TTL noted so far, and the stale reads.
+/// The shortest remaining TTL noted so far, the stale reads, and the tags
+/// read.
 #[derive(Clone, Debug)]
 pub struct Freshness(
     Arc<AtomicU64>,
     Arc<std::sync::Mutex<(Vec<StaleRead>, usize)>>,
+    Arc<std::sync::Mutex<TagsRead>>,
 );
+
+/// The tags a response read, up to [`MAX_TAGS`].
+#[derive(Debug, Default)]
+struct TagsRead {
+    tags: Vec<Tag>,
+    overflowed: bool,
+}
+
+/// The most tags one response keeps track of; beyond, any change makes it
+/// stale.
+pub const MAX_TAGS: usize = 512;
 
 impl Default for Freshness {
     fn default() -> Self {
-        Self(Arc::new(AtomicU64::new(u64::MAX)), Arc::default())
+        Self(
+            Arc::new(AtomicU64::new(u64::MAX)),
+            Arc::default(),
+            Arc::default(),
+        )
     }
 }
 
@@ -57,6 +77,18 @@ impl Freshness {
         (reads.0.clone(), reads.1)
     }
 
+    /// The live upstream values the response read.
+    pub fn reads(&self) -> Reads {
+        let read = self.2.lock().expect("tags lock");
+        if read.overflowed {
+            return Reads::Everything;
+        }
+        let mut tags = read.tags.clone();
+        tags.sort_unstable();
+        tags.dedup();
+        Reads::Tags(tags.into_boxed_slice())
+    }
+
     /// The shortest remaining TTL noted, or `None` when nothing was read.
     pub fn shortest(&self) -> Option<Duration> {
         match self.0.load(Ordering::Relaxed) {
@@ -75,6 +107,18 @@ pub fn note_stale(read: StaleRead) {
         reads.1 += 1;
         if reads.0.len() < MAX_STALE_LISTED {
             reads.0.push(read);
+        }
+    });
+}
+
+/// Notes that the response read the live upstream value `tag`.
+pub fn note_read(tag: Tag) {
+    let _ = CURRENT.try_with(|f| {
+        let mut read = f.2.lock().expect("tags lock");
+        if read.tags.len() < MAX_TAGS {
+            read.tags.push(tag);
+        } else {
+            read.overflowed = true;
         }
     });
 }

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod bench;
 pub mod cache;
 pub mod canonical;
+pub mod changes;
 pub mod engage;
 pub mod freshness;
 pub mod graph;

@@ -9,7 +9,7 @@
 //! bulk reads (users, queues) serve what the cache has and fetch the rest in
 //! chunks of [`BULK_PAGE_SIZE`], with identical concurrent bulk fetches
 //! coalesced by a [`singleflight::Group`]. Mutations invalidate what they
-//! change.
+//! change, and record it in [`Changes`] for the response cache.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -18,6 +18,7 @@ use std::sync::Arc;
 use futures::future::try_join_all;
 
 use crate::cache::{ActiveListing, Cache, Cacheable, Kind, Scope, Value, WrapupCodes};
+use crate::changes::Changes;
 use crate::singleflight;
 use crate::upstream::model::*;
 use crate::upstream::{Credential, Entity, Fetched, PureCloud, UpstreamError, BULK_PAGE_SIZE};
@@ -48,6 +49,7 @@ struct Shared {
     client: PureCloud,
     cache: Cache,
     bulk: singleflight::Group<BulkKey, BulkResult>,
+    changes: Arc<Changes>,
 }
 
 impl Source {
@@ -59,6 +61,7 @@ impl Source {
                 client,
                 cache,
                 bulk: singleflight::Group::default(),
+                changes: Arc::new(Changes::new()),
             }),
             access: Access {
                 credential: Credential::Service,
@@ -88,6 +91,11 @@ impl Source {
     /// The credential scope of every read.
     pub fn scope(&self) -> Scope {
         self.access.scope
+    }
+
+    /// The record of what mutations changed (the response cache reads it).
+    pub fn changes(&self) -> &Arc<Changes> {
+        &self.shared.changes
     }
 
     /// The cache underneath.
@@ -205,6 +213,9 @@ impl Source {
         Ok(())
     }
 
+    /// Forgets a conversation a mutation changed (and the listing that
+    /// shows it), and records the change, so that kept responses that read
+    /// either go stale.
     async fn forget_conversation(&self, id: &str) {
         for kind in [Kind::Conversation, Kind::CobrowseConversation] {
             self.shared.cache.invalidate(self.scope(), kind, id).await;
@@ -213,6 +224,14 @@ impl Source {
             .cache
             .invalidate(self.scope(), Kind::ActiveListing, "")
             .await;
+        self.shared.changes.record(
+            [
+                crate::changes::tag(Kind::Conversation, id),
+                crate::changes::tag(Kind::ActiveListing, ""),
+            ]
+            .into_iter()
+            .flatten(),
+        );
     }
 
     /// Serves `ids` from the cache and fetches the misses in bulk chunks.

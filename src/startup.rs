@@ -169,6 +169,12 @@ impl Gateway {
             _ => None,
         };
         let (lifecycle, lifecycle_control) = crate::http::Lifecycle::new();
+        let responses = settings.server.response_cache.then(|| {
+            Arc::new(http::response_cache::ResponseCache::new(
+                settings.server.response_cache_max_bytes,
+                Arc::clone(source.changes()),
+            ))
+        });
         Ok(Self {
             listener,
             serve: http::serve::ServeOptions {
@@ -196,11 +202,7 @@ impl Gateway {
                 },
                 graphiql: settings.server.graphiql,
                 store,
-                responses: settings.server.response_cache.then(|| {
-                    Arc::new(http::response_cache::ResponseCache::new(
-                        settings.server.response_cache_max_bytes,
-                    ))
-                }),
+                responses,
                 updates,
                 auth,
                 rate_limiter: crate::http::rate_limit::RateLimiter::new(

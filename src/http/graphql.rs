@@ -491,11 +491,8 @@ async fn run(
     if let (Some(responses), Some(key)) = (&app.responses, &cache_key) {
         if let Some(hit) = responses.get(key) {
             let mut http = bytes_response(StatusCode::OK, media, hit.body);
-            let max_age = format!("public, max-age={}", hit.remaining.as_secs());
-            http.headers_mut().insert(
-                header::CACHE_CONTROL,
-                HeaderValue::from_str(&max_age).expect("digits"),
-            );
+            http.headers_mut()
+                .insert(header::CACHE_CONTROL, cacheable_for(app, hit.remaining));
             http.headers_mut()
                 .insert("x-cache", HeaderValue::from_static("HIT"));
             return finish("cached", http);
@@ -520,7 +517,7 @@ async fn run(
         .with_header(header::ALLOW, HeaderValue::from_static("POST"));
         return finish("bad_request", refusal.respond(media));
     }
-    let generation = app.responses.as_ref().map(|r| r.generation());
+    let epoch = app.responses.as_ref().map(|r| r.epoch());
     let source = app.source_for(caller);
     let request = request
         .data(Loaders::new(&source))
@@ -568,11 +565,6 @@ async fn run(
     } else {
         (StatusCode::OK, "partial")
     };
-    if kind == Some(OperationType::Mutation) {
-        if let Some(responses) = &app.responses {
-            responses.invalidate_all();
-        }
-    }
     let (stale, stale_count) = freshness.stale();
     if stale_count > 0 {
         response
@@ -583,7 +575,7 @@ async fn run(
         response.errors.is_empty() && kind == Some(OperationType::Query) && stale_count == 0;
     let max_age = freshness.shortest().unwrap_or(app.limits.schema_max_age);
     let cache_control = if cacheable {
-        HeaderValue::from_str(&format!("public, max-age={}", max_age.as_secs())).expect("digits")
+        cacheable_for(app, max_age)
     } else {
         HeaderValue::from_static("no-store")
     };
@@ -593,15 +585,28 @@ async fn run(
         extensions: (!response.extensions.is_empty()).then_some(&response.extensions),
     };
     let bytes = Bytes::from(serde_json::to_vec(&body).expect("responses serialize"));
-    if let (true, Some(responses), Some(key), Some(generation)) =
-        (cacheable, &app.responses, cache_key, generation)
+    if let (true, Some(responses), Some(key), Some(epoch)) =
+        (cacheable, &app.responses, cache_key, epoch)
     {
-        responses.put(key, bytes.clone(), max_age, generation);
+        responses.put(key, bytes.clone(), max_age, epoch, freshness.reads());
     }
     let mut http = bytes_response(status, media, bytes);
     http.headers_mut()
         .insert(header::CACHE_CONTROL, cache_control);
     finish(outcome, http)
+}
+
+/// The `Cache-Control` of a response fresh for `max_age`: `public` only when
+/// the gateway runs open (everyone sees the same data); an authenticated
+/// caller's response is `private`, so that no shared cache serves it to
+/// another caller.
+fn cacheable_for(app: &AppState, max_age: Duration) -> HeaderValue {
+    let visibility = if app.auth.is_open() {
+        "public"
+    } else {
+        "private"
+    };
+    HeaderValue::from_str(&format!("{visibility}, max-age={}", max_age.as_secs())).expect("digits")
 }
 
 /// The warning of a response that holds data served past its TTL.
@@ -691,7 +696,11 @@ fn bytes_response(status: StatusCode, media: MediaType, bytes: Bytes) -> Respons
     let mut response = (status, bytes).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, media.header());
-    headers.insert(header::VARY, HeaderValue::from_static("Accept"));
+    // The body depends on the media type and on who asks.
+    headers.insert(
+        header::VARY,
+        HeaderValue::from_static("Accept, Authorization, X-API-Key"),
+    );
     response
 }
 

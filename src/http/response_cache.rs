@@ -4,12 +4,12 @@
 //! operation name, the variables (canonical JSON) and the credential scope,
 //! for exactly as long as its `Cache-Control: max-age` says: the shortest
 //! remaining TTL of the upstream data it read. Responses with errors, with
-//! pushed (webhook) data (max-age 0) and mutations are never kept. Any
-//! mutation makes every kept response stale at once (a generation bump), so a
-//! client never reads its own write from before the write. The cache is
-//! bounded by bytes.
+//! pushed (webhook) data (max-age 0) and mutations are never kept. A kept
+//! response remembers what live upstream values it read; a mutation that
+//! changed one of them upstream makes it stale ([`Changes`]), so a client
+//! never reads its own write from before the write, while responses that
+//! read nothing it changed stay. The cache is bounded by bytes.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,13 +18,17 @@ use moka::Expiry;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use crate::changes::{Changes, Reads};
+
 /// A kept response.
 #[derive(Clone)]
 struct Kept {
     body: Bytes,
     stored: Instant,
     max_age: Duration,
-    generation: u64,
+    /// The epoch of [`Changes`] its request started in, and what it read.
+    epoch: u64,
+    reads: Arc<Reads>,
 }
 
 struct UntilMaxAge;
@@ -38,7 +42,7 @@ impl Expiry<[u8; 32], Kept> for UntilMaxAge {
 /// The response cache.
 pub struct ResponseCache {
     store: moka::sync::Cache<[u8; 32], Kept>,
-    generation: AtomicU64,
+    changes: Arc<Changes>,
 }
 
 /// A cached body and how much longer it stays fresh.
@@ -48,17 +52,15 @@ pub struct Hit {
 }
 
 impl ResponseCache {
-    /// A cache holding at most `max_bytes` of response bodies.
-    pub fn new(max_bytes: u64) -> Self {
+    /// A cache holding at most `max_bytes` of response bodies, whose
+    /// entries go stale by `changes`.
+    pub fn new(max_bytes: u64, changes: Arc<Changes>) -> Self {
         let store = moka::sync::Cache::builder()
             .max_capacity(max_bytes)
             .weigher(|_, kept: &Kept| u32::try_from(kept.body.len() + 128).unwrap_or(u32::MAX))
             .expire_after(UntilMaxAge)
             .build();
-        Self {
-            store,
-            generation: AtomicU64::new(0),
-        }
+        Self { store, changes }
     }
 
     /// The key of a request.
@@ -87,7 +89,8 @@ impl ResponseCache {
     /// A fresh kept response, if there is one.
     pub fn get(&self, key: &[u8; 32]) -> Option<Hit> {
         let kept = self.store.get(key)?;
-        if kept.generation != self.generation.load(Ordering::Acquire) {
+        if !self.changes.unchanged_since(kept.epoch, &kept.reads) {
+            self.store.invalidate(key);
             return None;
         }
         let remaining = kept.max_age.checked_sub(kept.stored.elapsed())?;
@@ -97,9 +100,10 @@ impl ResponseCache {
         })
     }
 
-    /// Keeps a response for `max_age` (nothing when it is zero).
-    pub fn put(&self, key: [u8; 32], body: Bytes, max_age: Duration, generation: u64) {
-        if max_age.is_zero() || generation != self.generation.load(Ordering::Acquire) {
+    /// Keeps a response for `max_age` (nothing when it is zero, or when
+    /// something it read changed since its request started in `epoch`).
+    pub fn put(&self, key: [u8; 32], body: Bytes, max_age: Duration, epoch: u64, reads: Reads) {
+        if max_age.is_zero() || !self.changes.unchanged_since(epoch, &reads) {
             return;
         }
         self.store.insert(
@@ -108,20 +112,15 @@ impl ResponseCache {
                 body,
                 stored: Instant::now(),
                 max_age,
-                generation,
+                epoch,
+                reads: Arc::new(reads),
             },
         );
     }
 
-    /// The generation a request starts in (a response computed across a
-    /// mutation is not kept).
-    pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
-    }
-
-    /// Makes every kept response stale (after a mutation).
-    pub fn invalidate_all(&self) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
+    /// The epoch a request starts in.
+    pub fn epoch(&self) -> u64 {
+        self.changes.epoch()
     }
 }
 
@@ -133,34 +132,55 @@ impl std::fmt::Debug for ResponseCache {
     }
 }
 
-/// Shared handle.
-pub type SharedResponseCache = Option<Arc<ResponseCache>>;
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn a_kept_response_is_served_until_its_max_age_or_a_mutation() {
-        let cache = ResponseCache::new(1 << 20);
+    fn a_kept_response_is_served_until_its_max_age_or_a_change_to_what_it_read() {
+        let changes = Arc::new(Changes::new());
+        let cache = ResponseCache::new(1 << 20, Arc::clone(&changes));
         let key = ResponseCache::key(1, 1, "{ a }", None, None);
+        let a = crate::changes::tag(crate::cache::Kind::Conversation, "a").expect("a tag");
+        let b = crate::changes::tag(crate::cache::Kind::Conversation, "b").expect("a tag");
+        let reads = || Reads::Tags(Box::new([a]));
         cache.put(
             key,
             Bytes::from_static(b"{}"),
             Duration::from_secs(5),
-            cache.generation(),
+            cache.epoch(),
+            reads(),
         );
         let hit = cache.get(&key).expect("kept");
         assert!(hit.remaining <= Duration::from_secs(5) && hit.remaining > Duration::from_secs(4));
-        cache.invalidate_all();
-        assert!(cache.get(&key).is_none(), "stale after a mutation");
+        changes.record([b]);
+        assert!(cache.get(&key).is_some(), "b changed, the response read a");
+        changes.record([a]);
+        assert!(
+            cache.get(&key).is_none(),
+            "stale after a change to what it read"
+        );
+        let started = cache.epoch();
         cache.put(
             key,
             Bytes::from_static(b"{}"),
             Duration::ZERO,
-            cache.generation(),
+            started,
+            reads(),
         );
         assert!(cache.get(&key).is_none(), "max-age 0 is not kept");
+        changes.record([a]);
+        cache.put(
+            key,
+            Bytes::from_static(b"{}"),
+            Duration::from_secs(5),
+            started,
+            reads(),
+        );
+        assert!(
+            cache.get(&key).is_none(),
+            "computed across a change: not kept"
+        );
     }
 
     #[test]

@@ -12,11 +12,21 @@ async fn with_no_configuration_it_serves_demo_data_from_the_built_in_simulator()
         "{printed:?}"
     );
 
-    let body = query_json(
+    let response = post_query(
         &base,
         "{ activeCobrowseConversations { totalCount nodes { participants { user { name } } } } }",
     )
     .await;
+    // Open demo mode: everyone sees the same data, so shared caches may keep it.
+    assert!(
+        response.headers()["cache-control"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("public, max-age="),
+        "{:?}",
+        response.headers()
+    );
+    let body: serde_json::Value = response.json().await.expect("JSON");
     assert!(body.get("errors").is_none(), "{body:#}");
     assert!(
         body["data"]["activeCobrowseConversations"]["totalCount"]

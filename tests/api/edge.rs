@@ -304,8 +304,8 @@ async fn cache_control_follows_the_shortest_ttl_of_the_data_and_is_no_store_on_e
     let dashboard = post(DASHBOARD).await;
     let value = cache_control(&dashboard);
     let max_age: u64 = value
-        .strip_prefix("public, max-age=")
-        .expect("public with max-age")
+        .strip_prefix("private, max-age=")
+        .expect("private (an authenticated caller's) with max-age")
         .parse()
         .expect("seconds");
     assert!(max_age <= 5, "live data lives 5 s: {value}");
@@ -314,8 +314,8 @@ async fn cache_control_follows_the_shortest_ttl_of_the_data_and_is_no_store_on_e
     let users = post("{ wrapupCodes { name } }").await;
     let value = cache_control(&users);
     let max_age: u64 = value
-        .strip_prefix("public, max-age=")
-        .expect("public")
+        .strip_prefix("private, max-age=")
+        .expect("private")
         .parse()
         .expect("seconds");
     assert!(
@@ -607,11 +607,16 @@ async fn repeated_queries_are_served_from_the_response_cache_until_a_mutation() 
     let first = first.text().await.expect("body");
     let second = post(&ids[0]).await;
     assert_eq!(second.headers()["x-cache"], "HIT");
+    assert_eq!(
+        second.headers()["vary"],
+        "Accept, Authorization, X-API-Key",
+        "what the body depends on"
+    );
     let max_age: u64 = second.headers()[CACHE_CONTROL]
         .to_str()
         .expect("ascii")
-        .strip_prefix("public, max-age=")
-        .expect("public")
+        .strip_prefix("private, max-age=")
+        .expect("private")
         .parse()
         .expect("seconds");
     assert!(max_age <= 5);
@@ -621,7 +626,20 @@ async fn repeated_queries_are_served_from_the_response_cache_until_a_mutation() 
         "other variables, other entry"
     );
 
-    // A mutation makes every kept response stale.
+    // Mutations that change nothing upstream leave kept responses alone,
+    // whoever sends them: a bare `__typename`, an invalid one, one that
+    // upstream refuses.
+    for nothing in [
+        "mutation { __typename }",
+        "mutation { disconnectParticipant }",
+        r#"mutation { disconnectParticipant(conversationId: "missing", participantId: "p") { state } }"#,
+    ] {
+        app.graphql(nothing, json!({})).await;
+        assert_eq!(post(&ids[0]).await.headers()["x-cache"], "HIT", "{nothing}");
+    }
+
+    // A mutation makes the kept responses that read what it changed stale,
+    // and no other.
     let customer = serde_json::from_str::<Value>(&first).expect("json")["data"]["conversation"]
         ["participants"]
         .as_array()
@@ -641,6 +659,36 @@ async fn repeated_queries_are_served_from_the_response_cache_until_a_mutation() 
         "recomputed after the mutation"
     );
     assert!(after.text().await.expect("body").contains("DISCONNECTED"));
+    assert_eq!(
+        post(&ids[1]).await.headers()["x-cache"],
+        "HIT",
+        "another conversation's response stays"
+    );
+
+    // Over a WebSocket too.
+    let kept = post(&ids[1]).await.text().await.expect("body");
+    let agent = serde_json::from_str::<Value>(&kept).expect("json")["data"]["conversation"]
+        ["participants"]
+        .as_array()
+        .expect("participants")
+        .iter()
+        .find(|p| p["purpose"] == "CUSTOMER")
+        .expect("customer")["participantId"]
+        .clone();
+    let mut ws = crate::helpers::Ws::ready(&app.addr.to_string()).await;
+    ws.send(json!({ "id": "m", "type": "subscribe", "payload": {
+        "query": "mutation($c: String!, $p: String!) { disconnectParticipant(conversationId: $c, participantId: $p) { state } }",
+        "variables": { "c": ids[1], "p": agent },
+    } }))
+    .await;
+    match ws.next().await {
+        crate::helpers::Frame::Json(m) => assert_eq!(m["type"], "next", "{m}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        post(&ids[1]).await.headers().get("x-cache").is_none(),
+        "recomputed after the mutation over the socket"
+    );
 }
 
 #[tokio::test]
@@ -665,5 +713,5 @@ async fn the_response_cache_can_be_turned_off() {
     assert!(again.headers()[CACHE_CONTROL]
         .to_str()
         .expect("ascii")
-        .starts_with("public, max-age="));
+        .starts_with("private, max-age="));
 }

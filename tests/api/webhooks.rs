@@ -618,7 +618,7 @@ async fn responses_with_pushed_zoom_data_are_not_cacheable() {
 
     assert_eq!(
         response.headers()["cache-control"],
-        "public, max-age=0",
+        "private, max-age=0",
         "webhook data changes at any moment"
     );
 }
