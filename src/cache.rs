@@ -470,6 +470,13 @@ impl Cache {
         }
     }
 
+    /// Tells the current response that it says an id does not exist: true
+    /// only for as long as live state (a user or queue may be created at
+    /// any moment).
+    pub fn note_absent(&self) {
+        crate::freshness::note(self.ttl.of(Kind::Conversation));
+    }
+
     /// Tells the current response how much longer this entry stays fresh.
     fn note_freshness(&self, kind: Kind, entry: &Entry) {
         let remaining = self.ttl.of(kind).saturating_sub(entry.created.elapsed());

@@ -111,6 +111,12 @@ pub fn note_stale(read: StaleRead) {
     });
 }
 
+/// The scope of the current request, if there is one (to carry it into a
+/// task the request spawns).
+pub fn current() -> Option<Freshness> {
+    CURRENT.try_with(Clone::clone).ok()
+}
+
 /// Notes that the response read the live upstream value `tag`.
 pub fn note_read(tag: Tag) {
     let _ = CURRENT.try_with(|f| {

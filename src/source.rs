@@ -323,6 +323,11 @@ impl Source {
                 }
             }
         }
+        if missing.iter().any(|id| !found.contains_key(id)) {
+            // Upstream knows no such id now; it may tomorrow. A response
+            // that says so is fresh only as long as live state.
+            self.shared.cache.note_absent();
+        }
         Ok(found)
     }
 }

@@ -45,6 +45,30 @@ pub enum NodeId {
 
 const VERSION: &str = "v1";
 
+/// The most characters of an id that is not an upstream path segment (Zoom
+/// account and session ids, co-browse session ids).
+pub const MAX_ID_CHARS: usize = crate::upstream::MAX_ID_CHARS;
+
+/// Checks an id that goes into an upstream URL (`conversationId`,
+/// `participantId`, `userId`, ...): a refusal names the argument.
+pub fn check_upstream_id(name: &str, id: &str) -> async_graphql::Result<()> {
+    match crate::upstream::path_segment_error(id) {
+        None => Ok(()),
+        Some(why) => Err(super::errors::bad_input(format!("`{name}` {why}"))),
+    }
+}
+
+/// Checks an id that only names a value the gateway holds (never part of a
+/// URL): not empty, at most [`MAX_ID_CHARS`] characters.
+pub fn check_other_id(name: &str, id: &str) -> async_graphql::Result<()> {
+    if id.trim().is_empty() || id.chars().count() > MAX_ID_CHARS {
+        return Err(super::errors::bad_input(format!(
+            "`{name}` must be a non-empty id of at most {MAX_ID_CHARS} characters"
+        )));
+    }
+    Ok(())
+}
+
 impl NodeId {
     /// The opaque form.
     pub fn encode(&self) -> String {
@@ -84,6 +108,43 @@ impl NodeId {
             text.push_str(&part.replace('%', "%25").replace(':', "%3A"));
         }
         URL_SAFE_NO_PAD.encode(text)
+    }
+
+    /// Checks every part the way the arguments it stands for are checked:
+    /// upstream ids must be plain path segments, other ids short.
+    pub fn check(&self) -> async_graphql::Result<()> {
+        match self {
+            NodeId::Conversation { conversation } => {
+                check_upstream_id("conversation", conversation)
+            }
+            NodeId::Participant {
+                conversation,
+                participant,
+            } => check_upstream_id("conversation", conversation)
+                .and_then(|()| check_upstream_id("participant", participant)),
+            NodeId::Cobrowsesession {
+                conversation,
+                participant,
+                communication,
+            }
+            | NodeId::Screenshare {
+                conversation,
+                participant,
+                communication,
+            } => check_upstream_id("conversation", conversation)
+                .and_then(|()| check_upstream_id("participant", participant))
+                .and_then(|()| check_other_id("communication", communication)),
+            NodeId::PureCloudSession {
+                conversation,
+                session,
+            } => check_upstream_id("conversation", conversation)
+                .and_then(|()| check_other_id("session", session)),
+            NodeId::ZoomSession { account, session } => {
+                check_other_id("account", account).and_then(|()| check_other_id("session", session))
+            }
+            NodeId::User { user } => check_upstream_id("user", user),
+            NodeId::Queue { queue } => check_upstream_id("queue", queue),
+        }
     }
 
     /// Reads an id; `None` when it is not one of ours.

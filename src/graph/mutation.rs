@@ -9,6 +9,7 @@ use async_graphql::{Context, InputObject, Object, Result};
 
 use super::conversation::{ConversationData, Participant};
 use super::errors::{bad_input, GqlResult};
+use super::ids::check_upstream_id;
 use super::source;
 use crate::upstream::model::{MediaParticipantRequest, ParticipantAttributes, Wrapup};
 
@@ -151,17 +152,8 @@ impl Mutation {
 }
 
 fn check_ids(conversation_id: &str, participant_id: &str) -> Result<()> {
-    for (name, id) in [
-        ("conversationId", conversation_id),
-        ("participantId", participant_id),
-    ] {
-        if id.trim().is_empty() || id.len() > 256 {
-            return Err(bad_input(format!(
-                "`{name}` must be a non-empty id of at most 256 characters"
-            )));
-        }
-    }
-    Ok(())
+    check_upstream_id("conversationId", conversation_id)?;
+    check_upstream_id("participantId", participant_id)
 }
 
 async fn patch(

@@ -17,7 +17,7 @@ use super::directory::{
     WrapupCode,
 };
 use super::errors::{bad_input, coded, GqlResult};
-use super::ids::NodeId;
+use super::ids::{check_other_id, check_upstream_id, NodeId};
 use super::session::{load_session, CoBrowseSession};
 use super::sessions::{SessionCount, SessionCursor, SessionFilter};
 use super::{source, Limits};
@@ -43,18 +43,6 @@ pub enum Node {
 /// The most ids `nodes(ids:)` takes at once.
 const MAX_NODE_IDS: usize = 100;
 
-/// The most characters of an upstream id argument.
-const MAX_ID_LEN: usize = 256;
-
-fn upstream_id(name: &str, value: &str) -> Result<()> {
-    if value.trim().is_empty() || value.len() > MAX_ID_LEN {
-        return Err(bad_input(format!(
-            "`{name}` must be a non-empty id of at most {MAX_ID_LEN} characters"
-        )));
-    }
-    Ok(())
-}
-
 /// Extra fields of a conversation connection.
 #[derive(SimpleObject)]
 pub struct ConversationCount {
@@ -74,7 +62,7 @@ impl Query {
         ctx: &Context<'_>,
         conversation_id: String,
     ) -> Result<Option<Conversation>> {
-        upstream_id("conversationId", &conversation_id)?;
+        check_upstream_id("conversationId", &conversation_id)?;
         let full = source(ctx).conversation(&conversation_id).await.gql()?;
         Ok(Some(Conversation(ConversationData::from_full(
             &conversation_id,
@@ -133,8 +121,8 @@ impl Query {
         conversation_id: String,
         cobrowse_session_id: String,
     ) -> Result<Option<CoBrowseSession>> {
-        upstream_id("conversationId", &conversation_id)?;
-        upstream_id("cobrowseSessionId", &cobrowse_session_id)?;
+        check_upstream_id("conversationId", &conversation_id)?;
+        check_other_id("cobrowseSessionId", &cobrowse_session_id)?;
         load_session(ctx, &conversation_id, &cobrowse_session_id).await
     }
 
@@ -164,7 +152,7 @@ impl Query {
         let Some(node_id) = NodeId::decode(&id) else {
             return Err(bad_input(format!(
                 "`{}` is not a node id of this gateway",
-                id.as_str()
+                shortened(id.as_str())
             )));
         };
         load_node(ctx, node_id).await
@@ -186,7 +174,7 @@ impl Query {
                 None => {
                     return Err(bad_input(format!(
                         "`{}` is not a node id of this gateway",
-                        id.as_str()
+                        shortened(id.as_str())
                     )))
                 }
             }
@@ -197,14 +185,14 @@ impl Query {
     /// One user by PureCloud id.
     #[graphql(guard = "Needs::READ")]
     async fn user(&self, ctx: &Context<'_>, user_id: String) -> Result<Option<User>> {
-        upstream_id("userId", &user_id)?;
+        check_upstream_id("userId", &user_id)?;
         load_user(ctx, &user_id).await
     }
 
     /// One routing queue by PureCloud id.
     #[graphql(guard = "Needs::READ")]
     async fn queue(&self, ctx: &Context<'_>, queue_id: String) -> Result<Option<Queue>> {
-        upstream_id("queueId", &queue_id)?;
+        check_upstream_id("queueId", &queue_id)?;
         load_queue(ctx, &queue_id).await
     }
 
@@ -216,6 +204,7 @@ impl Query {
 }
 
 async fn load_node(ctx: &Context<'_>, id: NodeId) -> Result<Option<Node>> {
+    id.check()?;
     let source = source(ctx);
     Ok(match id {
         NodeId::Conversation { conversation } => {
@@ -441,8 +430,17 @@ impl<C: CursorType<Error = String> + Ord> Page<C> {
     }
 }
 
+/// At most 64 characters of a value a client sent, for an error message
+/// (a refusal never echoes kilobytes back).
+pub(super) fn shortened(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(64) {
+        Some((end, _)) => format!("{}…", &text[..end]).into(),
+        None => text.into(),
+    }
+}
+
 pub(super) fn invalid_cursor(cursor: &str) -> String {
-    format!("`{cursor}` is not a cursor of this connection")
+    format!("`{}` is not a cursor of this connection", shortened(cursor))
 }
 
 /// The text of an opaque cursor after its `prefix` (which names its kind

@@ -62,6 +62,9 @@ pub enum UpstreamError {
         message: String,
         correlation_id: Option<String>,
     },
+    /// An id cannot be part of an upstream URL (the call was not made).
+    #[error("not an upstream id: {detail}")]
+    InvalidId { detail: String },
     /// Upstream answered with a body the gateway cannot read.
     #[error("upstream sent a response the gateway cannot read: {detail}")]
     BadResponse {
@@ -83,6 +86,7 @@ impl UpstreamError {
             Self::Forbidden { .. } => "FORBIDDEN",
             Self::Rejected { .. } => "UPSTREAM_BAD_REQUEST",
             Self::BadResponse { .. } => "UPSTREAM_BAD_RESPONSE",
+            Self::InvalidId { .. } => "BAD_USER_INPUT",
         }
     }
 
@@ -97,7 +101,7 @@ impl UpstreamError {
             | Self::Forbidden { correlation_id, .. }
             | Self::Rejected { correlation_id, .. }
             | Self::BadResponse { correlation_id, .. } => correlation_id.as_deref(),
-            Self::Timeout { .. } | Self::CircuitOpen { .. } => None,
+            Self::Timeout { .. } | Self::CircuitOpen { .. } | Self::InvalidId { .. } => None,
         }
     }
 

@@ -254,7 +254,7 @@ impl PureCloud {
         cred: &Credential,
         id: &str,
     ) -> Result<Fetched<Conversation>, UpstreamError> {
-        let url = self.url(&["conversations", id]);
+        let url = self.url(&["conversations", id])?;
         self.get_json(cred, Route::Conversation, url).await
     }
 
@@ -264,7 +264,7 @@ impl PureCloud {
         cred: &Credential,
         id: &str,
     ) -> Result<Fetched<CobrowseConversation>, UpstreamError> {
-        let url = self.url(&["conversations", "cobrowsesessions", id]);
+        let url = self.url(&["conversations", "cobrowsesessions", id])?;
         self.get_json(cred, Route::CobrowseConversation, url).await
     }
 
@@ -274,7 +274,7 @@ impl PureCloud {
         &self,
         cred: &Credential,
     ) -> Result<Fetched<Vec<CobrowseConversation>>, UpstreamError> {
-        let first = self.url(&["conversations", "cobrowsesessions"]);
+        let first = self.url(&["conversations", "cobrowsesessions"])?;
         self.all_pages(cred, Route::CobrowseListing, first).await
     }
 
@@ -282,13 +282,13 @@ impl PureCloud {
     /// calls it to prove a passed-through caller token before serving
     /// anything to its holder.
     pub async fn token_info(&self, cred: &Credential) -> Result<Fetched<TokenInfo>, UpstreamError> {
-        self.get_json(cred, Route::TokenInfo, self.url(&["tokens", "me"]))
+        self.get_json(cred, Route::TokenInfo, self.url(&["tokens", "me"])?)
             .await
     }
 
     /// `GET /api/v2/users/{id}`.
     pub async fn user(&self, cred: &Credential, id: &str) -> Result<Fetched<User>, UpstreamError> {
-        self.get_json(cred, Route::User, self.url(&["users", id]))
+        self.get_json(cred, Route::User, self.url(&["users", id])?)
             .await
     }
 
@@ -299,7 +299,7 @@ impl PureCloud {
         cred: &Credential,
         ids: &[&str],
     ) -> Result<Fetched<Vec<T>>, UpstreamError> {
-        let url = self.bulk_url(T::PATH, ids);
+        let url = self.bulk_url(T::PATH, ids)?;
         self.get_json::<Listing<T>>(cred, T::BULK_ROUTE, url)
             .await
             .map(|f| Fetched {
@@ -314,7 +314,7 @@ impl PureCloud {
         cred: &Credential,
         id: &str,
     ) -> Result<Fetched<Queue>, UpstreamError> {
-        self.get_json(cred, Route::Queue, self.url(&["routing", "queues", id]))
+        self.get_json(cred, Route::Queue, self.url(&["routing", "queues", id])?)
             .await
     }
 
@@ -323,7 +323,7 @@ impl PureCloud {
         &self,
         cred: &Credential,
     ) -> Result<Fetched<Vec<WrapupCode>>, UpstreamError> {
-        let mut first = self.url(&["routing", "wrapupcodes"]);
+        let mut first = self.url(&["routing", "wrapupcodes"])?;
         first
             .query_pairs_mut()
             .append_pair("pageSize", "100")
@@ -344,7 +344,7 @@ impl PureCloud {
             conversation_id,
             "participants",
             participant_id,
-        ]);
+        ])?;
         self.send(
             cred,
             Route::PatchParticipant,
@@ -370,7 +370,7 @@ impl PureCloud {
             "participants",
             participant_id,
             "attributes",
-        ]);
+        ])?;
         self.send(
             cred,
             Route::PatchParticipantAttributes,
@@ -388,7 +388,7 @@ impl PureCloud {
         cred: &Credential,
         query: &analytics::DetailsQuery,
     ) -> Result<Fetched<analytics::DetailsResponse>, UpstreamError> {
-        let url = self.url(&["analytics", "conversations", "details", "query"]);
+        let url = self.url(&["analytics", "conversations", "details", "query"])?;
         let (body, correlation) = self
             .send(
                 cred,
@@ -401,19 +401,30 @@ impl PureCloud {
         decode(Route::AnalyticsDetails, body, correlation)
     }
 
-    fn url(&self, segments: &[&str]) -> Url {
+    /// The URL of `segments` under `/api/v2`. Every segment must be a plain
+    /// path segment ([`path_segment_error`]): an id like `..` or `a/b` would
+    /// otherwise name another resource.
+    fn url(&self, segments: &[&str]) -> Result<Url, UpstreamError> {
+        if let Some((segment, why)) = segments
+            .iter()
+            .find_map(|s| path_segment_error(s).map(|why| (s, why)))
+        {
+            return Err(UpstreamError::InvalidId {
+                detail: format!("`{}` {why}", truncate(segment, 64)),
+            });
+        }
         let mut url = self.inner.api.clone();
         url.path_segments_mut()
             .expect("the API URL was checked to be a base URL")
             .pop_if_empty()
             .extend(["api", "v2"])
             .extend(segments);
-        url
+        Ok(url)
     }
 
-    fn bulk_url(&self, segments: &[&str], ids: &[&str]) -> Url {
+    fn bulk_url(&self, segments: &[&str], ids: &[&str]) -> Result<Url, UpstreamError> {
         debug_assert!(ids.len() <= BULK_PAGE_SIZE);
-        let mut url = self.url(segments);
+        let mut url = self.url(segments)?;
         {
             let mut query = url.query_pairs_mut();
             for id in ids {
@@ -421,7 +432,7 @@ impl PureCloud {
             }
             query.append_pair("pageSize", &ids.len().max(1).to_string());
         }
-        url
+        Ok(url)
     }
 
     async fn all_pages<T: DeserializeOwned>(
@@ -437,14 +448,7 @@ impl PureCloud {
             let Some(next) = page.value.next_uri.take() else {
                 break;
             };
-            let url = self
-                .inner
-                .api
-                .join(&next)
-                .map_err(|e| UpstreamError::BadResponse {
-                    detail: format!("{}: nextUri {next:?} is not a URL: {e}", route.name()),
-                    correlation_id: None,
-                })?;
+            let url = next_page(&self.inner.api, route, &next)?;
             page = self.get_json(cred, route, url).await?;
             bytes += page.bytes;
             entities.append(&mut page.value.entities);
@@ -864,4 +868,109 @@ pub(crate) async fn read_body(
         body.extend_from_slice(&chunk);
     }
     Ok(body.freeze())
+}
+/// The URL a page's `nextUri` names. Only the configured upstream's own
+/// origin is followed: the gateway's bearer token goes with the call, and an
+/// absolute `nextUri` to any other host would carry it there.
+fn next_page(api: &Url, route: Route, next: &str) -> Result<Url, UpstreamError> {
+    let refuse = |why: String| UpstreamError::BadResponse {
+        detail: format!("{}: nextUri {:?} {why}", route.name(), truncate(next, 200)),
+        correlation_id: None,
+    };
+    let url = api
+        .join(next)
+        .map_err(|e| refuse(format!("is not a URL: {e}")))?;
+    if url.origin() != api.origin() {
+        return Err(refuse(format!(
+            "leaves the upstream origin {}; it is not followed",
+            api.origin().ascii_serialization()
+        )));
+    }
+    Ok(url)
+}
+
+/// The most characters of an id in an upstream URL.
+pub const MAX_ID_CHARS: usize = 256;
+
+/// Why `id` cannot be one path segment of an upstream URL, or `None` when it
+/// can: it must be 1 to [`MAX_ID_CHARS`] characters of letters, digits, `-`,
+/// `_`, `.` and `~` (RFC 3986's unreserved characters, as PureCloud's ids
+/// are), and neither `.` nor `..`.
+pub fn path_segment_error(id: &str) -> Option<&'static str> {
+    if id.is_empty() {
+        return Some("must not be empty");
+    }
+    if id.chars().count() > MAX_ID_CHARS {
+        return Some("must be at most 256 characters");
+    }
+    if id == "." || id == ".." {
+        return Some("is not an id");
+    }
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~');
+    if !id.chars().all(plain) {
+        return Some("may hold only letters, digits, `-`, `_`, `.` and `~`");
+    }
+    None
+}
+
+/// At most `max` characters of `text`, with `…` when cut.
+fn truncate(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_pages_are_followed_only_within_the_upstream_origin() {
+        let api: Url = "https://api.mypurecloud.com/".parse().expect("a URL");
+        let route = Route::CobrowseListing;
+        for followed in [
+            "/api/v2/conversations/cobrowsesessions?pageNumber=2",
+            "https://api.mypurecloud.com/api/v2/conversations/cobrowsesessions?pageNumber=2",
+        ] {
+            let url = next_page(&api, route, followed).expect("followed");
+            assert_eq!(url.host_str(), Some("api.mypurecloud.com"));
+        }
+        for refused in [
+            "https://evil.example.com/api/v2/conversations/cobrowsesessions",
+            "//evil.example.com/steal",
+            "http://api.mypurecloud.com/api/v2/x",
+            "https://api.mypurecloud.com:8443/api/v2/x",
+        ] {
+            let error = next_page(&api, route, refused).expect_err(refused);
+            assert_eq!(error.code(), "UPSTREAM_BAD_RESPONSE");
+            assert!(error.to_string().contains("not followed"), "{error}");
+        }
+    }
+
+    #[test]
+    fn only_plain_path_segments_are_ids() {
+        for id in [
+            "3b5c9e2a-1d4f-4a7b-9c2e-5f6a7b8c9d0e",
+            "abc",
+            "a.b",
+            "a_b~c",
+        ] {
+            assert_eq!(path_segment_error(id), None, "{id}");
+        }
+        for id in [
+            "",
+            ".",
+            "..",
+            "a/b",
+            "a%2Fb",
+            "a b",
+            "ä",
+            "a?b",
+            "a#b",
+            &"x".repeat(257),
+        ] {
+            assert!(path_segment_error(id).is_some(), "{id:?}");
+        }
+    }
 }

@@ -374,3 +374,100 @@ async fn idle_slow_and_silent_connections_are_bounded_in_number_and_time_and_mem
     assert!(child.try_wait().expect("a status").is_none());
     child.kill().await.expect("stops");
 }
+
+#[tokio::test]
+async fn ids_that_are_not_plain_path_segments_are_refused_everywhere_before_any_upstream_call() {
+    use cobrowse_gateway::graph::ids::NodeId;
+    let app = crate::helpers::spawn_app().await;
+    let long = "x".repeat(10_000);
+    let node = |id: NodeId| json!(id.encode());
+    let cases: Vec<(&str, Value)> = vec![
+        ("query($id: String!) { user(userId: $id) { name } }", json!({ "id": ".." })),
+        ("query($id: String!) { user(userId: $id) { name } }", json!({ "id": "a/b" })),
+        ("query($id: String!) { queue(queueId: $id) { name } }", json!({ "id": "%2e%2e" })),
+        ("query($id: String!) { conversation(conversationId: $id) { name } }", json!({ "id": "../users" })),
+        (
+            "query($id: String!) { conversation(conversationId: $id) { name } }",
+            json!({ "id": long }),
+        ),
+        (
+            "mutation($id: String!) { disconnectParticipant(conversationId: \"c\", participantId: $id) { name } }",
+            json!({ "id": "p?x=1" }),
+        ),
+        ("query($id: ID!) { node(id: $id) { id } }", json!({ "id": node(NodeId::User { user: "..".into() }) })),
+        (
+            "query($id: ID!) { node(id: $id) { id } }",
+            json!({ "id": node(NodeId::Conversation { conversation: long.clone() }) }),
+        ),
+        (
+            "query($id: ID!) { nodes(ids: [$id]) { id } }",
+            json!({ "id": node(NodeId::ZoomSession { account: "a".into(), session: long.clone() }) }),
+        ),
+    ];
+    app.reset_calls().await;
+    for (query, variables) in cases {
+        let body = app.graphql(query, variables.clone()).await;
+        assert_eq!(
+            crate::helpers::first_code(&body),
+            "BAD_USER_INPUT",
+            "{query} {variables}: {body}"
+        );
+        let message = body["errors"][0]["message"].as_str().expect("a message");
+        assert!(
+            message.len() < 200,
+            "the refusal does not echo the input: {message}"
+        );
+    }
+    assert_eq!(
+        app.upstream_calls().await.total,
+        0,
+        "refused before upstream"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_cursor_is_named_not_echoed() {
+    let app = crate::helpers::spawn_app().await;
+    let cursor = "A".repeat(20_000);
+    for field in ["activeCobrowseConversations", "cobrowseSessions"] {
+        let body = app
+            .graphql(
+                &format!("query($c: String) {{ {field}(after: $c) {{ totalCount }} }}"),
+                json!({ "c": cursor }),
+            )
+            .await;
+        assert_eq!(
+            crate::helpers::first_code(&body),
+            "BAD_USER_INPUT",
+            "{field}"
+        );
+        let message = body["errors"][0]["message"].as_str().expect("a message");
+        assert!(message.len() < 200, "{field}: {} bytes", message.len());
+    }
+}
+
+#[tokio::test]
+async fn a_user_upstream_does_not_know_is_fresh_only_as_long_as_live_state() {
+    let app = crate::helpers::spawn_app().await;
+    let response = app
+        .http
+        .post(format!("http://{}/graphql", app.addr))
+        .json(&json!({ "query": r#"{ user(userId: "00000000-0000-4000-8000-00000000dead") { name } }"# }))
+        .send()
+        .await
+        .expect("answers");
+    let cache_control = response.headers()["cache-control"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    let body: Value = response.json().await.expect("JSON");
+    assert!(body["data"]["user"].is_null(), "{body}");
+    let max_age: u64 = cache_control
+        .strip_prefix("private, max-age=")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{cache_control}"));
+    assert!(
+        max_age <= 5,
+        "not the directory's 10 minutes: {cache_control}"
+    );
+}

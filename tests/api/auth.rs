@@ -693,6 +693,64 @@ async fn a_subscription_needs_credentials_in_its_connection_init() {
 }
 
 #[tokio::test]
+async fn a_jwt_naming_critical_extensions_is_refused() {
+    use hmac::Mac;
+    let app = jwt_app(&[]).await;
+    let encode = |value: &Value| URL_SAFE_NO_PAD.encode(value.to_string());
+    let signed = |header: Value| {
+        let input = format!("{}.{}", encode(&header), encode(&claims(json!({}))));
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).expect("a key");
+        mac.update(input.as_bytes());
+        format!(
+            "{input}.{}",
+            URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        )
+    };
+    let plain = signed(json!({ "alg": "HS256", "typ": "JWT" }));
+    let (status, body) = body_as(&app, &[("authorization", &bearer(&plain))], COUNT).await;
+    assert_eq!(status, 200, "the same token without crit: {body}");
+    let critical = signed(json!({ "alg": "HS256", "typ": "JWT", "crit": ["exp"], "exp": 1 }));
+    let (status, body) = body_as(&app, &[("authorization", &bearer(&critical))], COUNT).await;
+    assert_eq!(
+        (status, first_code(&body)),
+        (401, "UNAUTHENTICATED"),
+        "{body}"
+    );
+    assert!(body["errors"][0]["message"]
+        .as_str()
+        .expect("message")
+        .contains("crit"));
+}
+
+#[tokio::test]
+async fn empty_jwt_issuer_or_audience_refuse_to_start() {
+    let sim =
+        cobrowse_gateway::sim::Simulator::start(cobrowse_gateway::sim::SimConfig::local(2, 1))
+            .await
+            .expect("simulator");
+    let dir = tempfile::tempdir().expect("dir");
+    for (path, other) in [
+        ("auth.jwt_issuer", "auth.jwt_audience"),
+        ("auth.jwt_audience", "auth.jwt_issuer"),
+    ] {
+        let refused = crate::helpers::settings_for(
+            &sim,
+            dir.path(),
+            &[
+                ("auth.jwt_secret", SECRET.into()),
+                (path, " ".into()),
+                (other, "x".into()),
+            ],
+        )
+        .expect_err("refused");
+        assert!(
+            refused.contains(path) && refused.contains("must not be empty"),
+            "{refused}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn jwt_settings_without_issuer_and_audience_refuse_to_start() {
     let sim =
         cobrowse_gateway::sim::Simulator::start(cobrowse_gateway::sim::SimConfig::local(2, 1))

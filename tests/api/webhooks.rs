@@ -110,6 +110,26 @@ async fn missing_wrong_or_stale_signatures_are_401_and_store_nothing() {
 }
 
 #[tokio::test]
+async fn text_fields_are_measured_in_characters_not_bytes() {
+    let app = spawn_app().await;
+    let named = |name: String| {
+        let mut event = session_events("s-names", "Noah", "2026-11-22T09:00:00Z")[1].clone();
+        event["payload"]["object"]["user_name"] = json!(name);
+        event
+    };
+    // 2,048 two-byte characters are 4,096 bytes and within the limit.
+    let (status, answer) = app.webhook(&named("é".repeat(2_048))).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (status, answer) = app.webhook(&named("é".repeat(2_049))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(answer["error"]["code"], "INVALID_FIELD");
+    assert!(answer["error"]["message"]
+        .as_str()
+        .expect("message")
+        .contains("2048 characters"));
+}
+
+#[tokio::test]
 async fn malformed_unknown_or_incomplete_events_are_400_and_store_nothing() {
     let app = spawn_app().await;
     let mut unknown = session_events("s-bad", "Noah", "2026-11-22T09:00:00Z")[0].clone();
