@@ -345,3 +345,212 @@ async fn random_graphql_requests_get_a_2xx_or_a_clear_4xx() {
         .await;
     assert!(body["data"]["activeCobrowseConversations"]["totalCount"].as_u64() > Some(0));
 }
+
+/// A document with brackets nested to a random depth (up to 6,000, far past
+/// what recursion survives) at a random place, and variables likewise.
+fn nested_request() -> impl Strategy<Value = (bool, String, Option<String>)> {
+    let opener = prop_oneof![Just('['), Just('{'), Just('(')];
+    (
+        any::<bool>(),
+        prop::collection::vec(opener, 0..6_000),
+        0..4usize,
+        prop::option::of(0..6_000usize),
+    )
+        .prop_map(|(get, mut openers, place, mut variables)| {
+            // A URL carries at most some 64 KB (each bracket is 3 bytes
+            // escaped there).
+            if get {
+                openers.truncate(2_000);
+                variables = variables.map(|d| d.min(2_000));
+            }
+            let open: String = openers.iter().collect();
+            let close: String = openers
+                .iter()
+                .rev()
+                .map(|c| match c {
+                    '[' => ']',
+                    '{' => '}',
+                    _ => ')',
+                })
+                .collect();
+            let document = match place {
+                0 => format!("{{ user(userId: {open}\"x\"{close}) {{ id }} }}"),
+                1 => format!("{{ cobrowseSessions(filter: {open}1{close}) {{ totalCount }} }}"),
+                2 => format!("{open}{close}"),
+                _ => format!("query($x: {open}String{close}) {{ __typename }}"),
+            };
+            let variables =
+                variables.map(|d| format!("{{\"x\": {}1{}}}", "[".repeat(d), "]".repeat(d)));
+            (get, document, variables)
+        })
+}
+
+#[tokio::test]
+async fn documents_and_variables_nested_to_any_depth_get_a_clear_answer() {
+    let app = spawn_app().await;
+    let url = format!("http://{}/graphql", app.addr);
+    for (get, document, variables) in draw(nested_request(), cases() / 3) {
+        let request = if get {
+            let mut params = vec![("query", document.clone())];
+            if let Some(v) = &variables {
+                params.push(("variables", v.clone()));
+            }
+            app.http.get(&url).query(&params)
+        } else {
+            let body = match &variables {
+                Some(v) => format!(
+                    r#"{{"query": {}, "variables": {v}}}"#,
+                    Value::String(document.clone())
+                ),
+                None => json!({ "query": document }).to_string(),
+            };
+            app.http
+                .post(&url)
+                .header("content-type", "application/json")
+                .body(body)
+        };
+        let input = (get, document.len(), variables.as_ref().map(String::len));
+        clear_answer(request.send().await, &input).await;
+    }
+    // Alive, and serving.
+    let body = app
+        .graphql("{ activeCobrowseConversations { totalCount } }", json!({}))
+        .await;
+    assert!(body["data"]["activeCobrowseConversations"]["totalCount"].as_u64() > Some(0));
+}
+
+/// Strings an id or a cursor might be: plain ids, path tricks, escapes,
+/// any text, long text.
+fn id_like() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("..".to_owned()),
+        Just(".".to_owned()),
+        Just("a/../b".to_owned()),
+        Just("%2e%2e".to_owned()),
+        Just("00000000-0000-4000-8000-000000000000".to_owned()),
+        "[a-z0-9-]{1,40}",
+        "[ -~]{0,40}",
+        ".{0,20}",
+        (1..20_000usize).prop_map(|n| "x".repeat(n)),
+    ]
+}
+
+#[tokio::test]
+async fn random_ids_cursors_and_node_ids_get_data_or_a_clear_refusal() {
+    use cobrowse_gateway::graph::ids::NodeId;
+    let app = spawn_app().await;
+    let queries = [
+        "query($v: String!) { user(userId: $v) { name } }",
+        "query($v: String!) { queue(queueId: $v) { name } }",
+        "query($v: String!) { conversation(conversationId: $v) { name } }",
+        "query($v: String!) { cobrowseSession(conversationId: $v, cobrowseSessionId: $v) { state } }",
+        "query($v: String) { activeCobrowseConversations(after: $v) { totalCount } }",
+        "query($v: String) { cobrowseSessions(before: $v, last: 2) { totalCount } }",
+        "query($v: ID!) { node(id: $v) { id } }",
+        "mutation($v: String!) { setParticipantAttributes(conversationId: $v, participantId: $v, attributes: []) { name } }",
+    ];
+    let inputs = draw((0..queries.len() + 2, id_like()), cases());
+    for (which, value) in inputs {
+        let (query, value) = match which {
+            // Node ids of ours with the value inside.
+            w if w == queries.len() => (queries[6], NodeId::User { user: value }.encode()),
+            w if w > queries.len() => (
+                queries[6],
+                NodeId::ZoomSession {
+                    account: "a".into(),
+                    session: value,
+                }
+                .encode(),
+            ),
+            w => (queries[w], value),
+        };
+        let body = app.graphql(query, json!({ "v": value })).await;
+        for error in body["errors"].as_array().into_iter().flatten() {
+            let code = error["extensions"]["code"].as_str().unwrap_or_default();
+            assert!(
+                ["BAD_USER_INPUT", "UPSTREAM_NOT_FOUND", "NOT_FOUND"].contains(&code),
+                "{query} with {:?}: {error}",
+                &value[..value.len().min(80)]
+            );
+            let message = error["message"].as_str().expect("a message");
+            assert!(message.len() < 400, "echoed: {} bytes", message.len());
+        }
+    }
+}
+
+/// A client message: a valid one of either dialect, a mutated one, or junk.
+fn socket_message() -> impl Strategy<Value = String> {
+    let valid = prop_oneof![
+        Just(json!({ "type": "connection_init", "payload": {} })),
+        Just(json!({ "type": "ping" })),
+        Just(json!({ "type": "pong" })),
+        Just(
+            json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { cobrowseSessionUpdates { event } }" } })
+        ),
+        Just(json!({ "id": "2", "type": "subscribe", "payload": { "query": "{ __typename }" } })),
+        Just(json!({ "id": "1", "type": "complete" })),
+        Just(json!({ "id": "3", "type": "start", "payload": { "query": "{ __typename }" } })),
+        Just(json!({ "type": "connection_terminate" })),
+    ];
+    let mutated = (
+        valid.clone(),
+        prop::collection::vec(
+            (any::<prop::sample::Index>(), prop::option::of(any_json())),
+            0..3,
+        ),
+    )
+        .prop_map(|(mut message, mutations)| {
+            for (index, with) in mutations {
+                let mut all = Vec::new();
+                paths(&message, Vec::new(), &mut all);
+                let path = index.get(&all).clone();
+                mutate(&mut message, &path, with);
+            }
+            message
+        });
+    prop_oneof![
+        3 => valid.prop_map(|v| v.to_string()),
+        4 => mutated.prop_map(|v| v.to_string()),
+        1 => "[ -~]{0,60}",
+    ]
+}
+
+#[tokio::test]
+async fn random_socket_conversations_end_in_an_answer_or_a_protocol_close() {
+    use crate::helpers::{Frame, Ws};
+    let app = spawn_app().await;
+    let closes = [1000u16, 4400, 4401, 4403, 4409, 4429];
+    let conversations = draw(prop::collection::vec(socket_message(), 1..6), cases() / 3);
+    for (n, messages) in conversations.iter().enumerate() {
+        let dialect = if n % 2 == 0 {
+            "graphql-transport-ws"
+        } else {
+            "graphql-ws"
+        };
+        let mut ws = Ws::open_with(&app.addr.to_string(), dialect).await;
+        for message in messages {
+            ws.send_text(message.clone()).await;
+        }
+        // A ping (in the dialect that has it) proves the socket still reads;
+        // either way the socket answers or closes with a protocol code.
+        ws.send_text(json!({ "type": "ping" }).to_string()).await;
+        loop {
+            match ws.next().await {
+                Frame::Json(message) => {
+                    if message["type"] == "pong"
+                        || (n % 2 == 1 && message["type"] != "connection_ack")
+                    {
+                        break;
+                    }
+                }
+                Frame::Closed(code, reason) => {
+                    assert!(closes.contains(&code), "{code} {reason} after {messages:?}");
+                    break;
+                }
+                Frame::Gone => panic!("the socket ended without a close frame after {messages:?}"),
+            }
+        }
+    }
+    let body = app.graphql("{ __typename }", json!({})).await;
+    assert_eq!(body["data"]["__typename"], "Query");
+}
