@@ -181,8 +181,15 @@ fn settings_for(sim: &Simulator, extra: &[(&str, &str)]) -> anyhow::Result<Setti
     let mut layers = Layers::defaults();
     let url = sim.url();
     let keys = keys_file()?.display().to_string();
+    // The event store goes to the temp dir, not into `./data` of whatever
+    // directory the benchmark runs in.
+    let store = std::env::temp_dir()
+        .join(format!("cobrowse-bench-{}.sqlite", std::process::id()))
+        .display()
+        .to_string();
     for (path, value) in [
         ("server.listen", "127.0.0.1:0"),
+        ("store.path", store.as_str()),
         ("upstream.url", url.as_str()),
         ("upstream.login_url", url.as_str()),
         ("upstream.client_id", sim.client_id()),

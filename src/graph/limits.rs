@@ -73,6 +73,12 @@ impl ExtensionFactory for QueryLimits {
 /// Checks a document's text before it is parsed: its size, then how deeply
 /// its brackets nest (a loop over the bytes, no recursion).
 pub fn check_text(query: &str, max_bytes: usize, max_nesting: usize) -> Result<(), ServerError> {
+    check_size(query, max_bytes)?;
+    check_nesting(query, max_nesting)
+}
+
+/// Checks a document's size in bytes.
+pub fn check_size(query: &str, max_bytes: usize) -> Result<(), ServerError> {
     if query.len() > max_bytes {
         return Err(refusal(
             code::QUERY_TOO_LARGE,
@@ -81,6 +87,11 @@ pub fn check_text(query: &str, max_bytes: usize, max_nesting: usize) -> Result<(
             max_bytes,
         ));
     }
+    Ok(())
+}
+
+/// Checks how deeply a document's braces, brackets and parentheses nest.
+pub fn check_nesting(query: &str, max_nesting: usize) -> Result<(), ServerError> {
     let nesting = crate::nesting::graphql(query);
     if nesting > max_nesting {
         return Err(refusal(

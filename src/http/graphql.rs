@@ -431,22 +431,14 @@ async fn run(
             .observe(started.elapsed().as_secs_f64());
         response
     };
-    // Size and nesting are measured before anything parses the document
-    // (the persisted query store and the operation-type check below do).
-    let checked = match &params.query {
-        Some(query) => {
-            limits::check_text(query, app.limits.max_document_bytes, app.limits.max_nesting)
-        }
-        None => Ok(()),
-    };
-    let checked = checked.and_then(|()| match &params.variables {
-        Some(variables) => limits::check_variables(variables, app.limits.max_nesting),
-        None => Ok(()),
-    });
-    if let Err(error) = checked {
-        let body = errors_only(vec![serde_json::to_value(&error).expect("errors serialize")]);
-        let status = request_error_status(media);
-        return finish("too_large", no_store(json_response(status, media, &body)));
+    // The size is measured before the text is kept anywhere (the persisted
+    // query store).
+    if let Some(Err(error)) = params
+        .query
+        .as_deref()
+        .map(|q| limits::check_size(q, app.limits.max_document_bytes))
+    {
+        return finish("too_large", refused_document(&error, media));
     }
     let query = match app
         .persisted
@@ -497,6 +489,18 @@ async fn run(
                 .insert("x-cache", HeaderValue::from_static("HIT"));
             return finish("cached", http);
         }
+    }
+    // The nesting of the document and of its variables is measured before
+    // anything parses them (the operation-type check below does). A kept
+    // response's request passed these checks already.
+    let nested = limits::check_nesting(&query, app.limits.max_nesting).and_then(|()| match &params
+        .variables
+    {
+        Some(variables) => limits::check_variables(variables, app.limits.max_nesting),
+        None => Ok(()),
+    });
+    if let Err(error) = nested {
+        return finish("too_large", refused_document(&error, media));
     }
     let mut request = async_graphql::Request::new(&*query).variables(
         async_graphql::Variables::from_json(Value::Object(params.variables.unwrap_or_default())),
@@ -607,6 +611,13 @@ fn cacheable_for(app: &AppState, max_age: Duration) -> HeaderValue {
         "private"
     };
     HeaderValue::from_str(&format!("{visibility}, max-age={}", max_age.as_secs())).expect("digits")
+}
+
+/// The answer to a document refused by a limit before it was parsed: a
+/// GraphQL request error.
+fn refused_document(error: &async_graphql::ServerError, media: MediaType) -> Response {
+    let body = errors_only(vec![serde_json::to_value(error).expect("errors serialize")]);
+    no_store(json_response(request_error_status(media), media, &body))
 }
 
 /// The warning of a response that holds data served past its TTL.

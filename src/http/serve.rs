@@ -122,7 +122,11 @@ async fn connection(
     _alive: tokio::sync::mpsc::Sender<()>,
 ) {
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
-        request.extensions_mut().insert(slot.clone());
+        // Only an upgrade (a WebSocket) outlives its connection's task and
+        // needs to carry the place with it.
+        if request.headers().contains_key(hyper::header::UPGRADE) {
+            request.extensions_mut().insert(slot.clone());
+        }
         app.clone().call(request)
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
