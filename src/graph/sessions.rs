@@ -97,56 +97,28 @@ pub(super) async fn list(
     let zoom = filter
         .wants(SessionProvider::Zoom)
         .then(|| Zoom::new(ctx, filter.for_store()));
-    let (after, before) = (page.after.as_ref(), page.before.as_ref());
-    let inside = |c: &SessionCursor| after.is_none_or(|a| c > a) && before.is_none_or(|b| c < b);
-    let n = page.first.or(page.last).unwrap_or(0);
-    let from_back = page.first.is_none();
-
-    // The page: every PureCloud session of the window, and at most n + 1
-    // Zoom sessions from the right end of it, merged.
-    let mut window: Vec<Listed> = purecloud
-        .iter()
-        .filter(|(c, _)| inside(c))
-        .cloned()
-        .collect();
-    let mut zoom_total = 0;
-    if let Some(zoom) = &zoom {
-        window.extend(
-            zoom.window(Window {
-                after: after.map(|c| c.bound(false)),
-                before: before.map(|c| c.bound(false)),
-                limit: n + 1,
-                from_back,
-            })
-            .await?,
-        );
-        zoom_total = zoom.count().await?;
-    }
-    window.sort_by(|a, b| a.0.cmp(&b.0));
-    let more_inside = window.len() > n;
-    if from_back {
-        window.drain(..window.len().saturating_sub(n));
-    } else {
-        window.truncate(n);
-    }
-
+    let (window, more_inside) = window(&page, &purecloud, zoom.as_ref()).await?;
     // Is there anything before `after` (at it included), or after `before`?
-    let earlier = match after {
+    let earlier = match &page.after {
         Some(a) => {
             purecloud.iter().any(|(c, _)| c <= a) || Zoom::any(&zoom, a.bound(true), true).await?
         }
         None => false,
     };
-    let later = match before {
+    let later = match &page.before {
         Some(b) => {
             purecloud.iter().any(|(c, _)| c >= b) || Zoom::any(&zoom, b.bound(true), false).await?
         }
         None => false,
     };
-    let (has_previous, has_next) = if from_back {
+    let (has_previous, has_next) = if page.first.is_none() {
         (more_inside || earlier, later)
     } else {
         (earlier, more_inside || later)
+    };
+    let zoom_total = match &zoom {
+        Some(zoom) => zoom.count().await?,
+        None => 0,
     };
     let mut connection = Connection::with_additional_fields(
         has_previous,
@@ -159,6 +131,44 @@ pub(super) async fn list(
         connection.edges.push(Edge::new(cursor, session));
     }
     Ok(connection)
+}
+
+/// The sessions of the page, and whether the window between its cursors
+/// holds more than the page: every PureCloud session of the window, and at
+/// most n + 1 Zoom sessions from the page's end of it, merged.
+async fn window(
+    page: &Page<SessionCursor>,
+    purecloud: &[Listed],
+    zoom: Option<&Zoom<'_>>,
+) -> Result<(Vec<Listed>, bool)> {
+    let (after, before) = (page.after.as_ref(), page.before.as_ref());
+    let inside = |c: &SessionCursor| after.is_none_or(|a| c > a) && before.is_none_or(|b| c < b);
+    let n = page.first.or(page.last).unwrap_or(0);
+    let from_back = page.first.is_none();
+    let mut window: Vec<Listed> = purecloud
+        .iter()
+        .filter(|(c, _)| inside(c))
+        .cloned()
+        .collect();
+    if let Some(zoom) = zoom {
+        window.extend(
+            zoom.window(Window {
+                after: after.map(|c| c.bound(false)),
+                before: before.map(|c| c.bound(false)),
+                limit: n + 1,
+                from_back,
+            })
+            .await?,
+        );
+    }
+    window.sort_by(|a, b| a.0.cmp(&b.0));
+    let more = window.len() > n;
+    if from_back {
+        window.drain(..window.len().saturating_sub(n));
+    } else {
+        window.truncate(n);
+    }
+    Ok((window, more))
 }
 
 /// The Zoom side of a listing: the store, and the filter in its terms.

@@ -220,6 +220,25 @@ async fn store_event(
 /// Merges one new event into the head, the person and the connection it
 /// touches: a read and a write of each, whatever the session's history.
 async fn merge(connection: &mut SqliteConnection, event: &ZoomEvent) -> Result<(), StoreError> {
+    let session = merge_head(connection, event).await?;
+    let (user, link) = touched(event);
+    let Some((user_id, user)) = user else {
+        return Ok(());
+    };
+    let rank = Rank::of(event);
+    let person = merge_person(connection, session, user_id, user, rank).await?;
+    if let Some(connection_id) = link {
+        let link = Link::new(user_id, connection_id);
+        merge_link(connection, session, &person, link, rank, event).await?;
+    }
+    Ok(())
+}
+
+/// Merges `event` into its session's head; the session's row id.
+async fn merge_head(
+    connection: &mut SqliteConnection,
+    event: &ZoomEvent,
+) -> Result<i64, StoreError> {
     let row: Option<(i64, String)> = sqlx::query_as(
         "SELECT id, head FROM zoom_sessions WHERE account_id = ? AND session_id = ?",
     )
@@ -233,43 +252,45 @@ async fn merge(connection: &mut SqliteConnection, event: &ZoomEvent) -> Result<(
     };
     head.apply(event);
     let rank = rank_ms(millis(head.start()));
-    let session: i64 = match known {
-        Some(id) => {
-            sqlx::query(
-                "UPDATE zoom_sessions SET ended = ?, rank_ms = ?, end_ms = ?, updated_at = ?, head = ?
-                 WHERE id = ?",
-            )
-            .bind(head.ended)
-            .bind(rank)
-            .bind(millis(head.end_time))
-            .bind(now_ms())
-            .bind(encode(&head))
-            .bind(id)
-            .execute(&mut *connection)
-            .await?;
-            id
-        }
-        None => {
-            sqlx::query_scalar(
-                "INSERT INTO zoom_sessions (account_id, session_id, ended, rank_ms, end_ms, updated_at, head)
-                 VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            )
-            .bind(&head.account_id)
-            .bind(&head.session_id)
-            .bind(head.ended)
-            .bind(rank)
-            .bind(millis(head.end_time))
-            .bind(now_ms())
-            .bind(encode(&head))
-            .fetch_one(&mut *connection)
-            .await?
-        }
-    };
-    let (user, link) = touched(event);
-    let Some((user_id, user)) = user else {
-        return Ok(());
-    };
-    let rank = Rank::of(event);
+    if let Some(id) = known {
+        sqlx::query(
+            "UPDATE zoom_sessions SET ended = ?, rank_ms = ?, end_ms = ?, updated_at = ?, head = ?
+             WHERE id = ?",
+        )
+        .bind(head.ended)
+        .bind(rank)
+        .bind(millis(head.end_time))
+        .bind(now_ms())
+        .bind(encode(&head))
+        .bind(id)
+        .execute(&mut *connection)
+        .await?;
+        return Ok(id);
+    }
+    Ok(sqlx::query_scalar(
+        "INSERT INTO zoom_sessions (account_id, session_id, ended, rank_ms, end_ms, updated_at, head)
+         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(&head.account_id)
+    .bind(&head.session_id)
+    .bind(head.ended)
+    .bind(rank)
+    .bind(millis(head.end_time))
+    .bind(now_ms())
+    .bind(encode(&head))
+    .fetch_one(&mut *connection)
+    .await?)
+}
+
+/// Merges what an event says of `user_id` into that person; the person as
+/// it is now.
+async fn merge_person(
+    connection: &mut SqliteConnection,
+    session: i64,
+    user_id: &str,
+    user: &crate::zoom::event::UserInfo,
+    rank: Rank,
+) -> Result<Person, StoreError> {
     let stored: Option<String> =
         sqlx::query_scalar("SELECT state FROM zoom_people WHERE session = ? AND user_id = ?")
             .bind(session)
@@ -303,20 +324,30 @@ async fn merge(connection: &mut SqliteConnection, event: &ZoomEvent) -> Result<(
             .execute(&mut *connection)
             .await?;
     }
-    let Some(connection_id) = link else {
-        return Ok(());
-    };
+    Ok(person)
+}
+
+/// Merges a join or a leave into its connection (`fresh`, when it is not
+/// stored yet).
+async fn merge_link(
+    connection: &mut SqliteConnection,
+    session: i64,
+    person: &Person,
+    fresh: Link,
+    rank: Rank,
+    event: &ZoomEvent,
+) -> Result<(), StoreError> {
     let stored: Option<String> = sqlx::query_scalar(
         "SELECT state FROM zoom_links WHERE session = ? AND user_id = ? AND connection_id = ?",
     )
     .bind(session)
-    .bind(user_id)
-    .bind(connection_id)
+    .bind(&fresh.user_id)
+    .bind(&fresh.connection_id)
     .fetch_optional(&mut *connection)
     .await?;
     let mut link = match stored {
         Some(text) => decode("a connection", &text)?,
-        None => Link::new(user_id, connection_id),
+        None => fresh,
     };
     link.apply(rank, &event.details);
     sqlx::query(
@@ -327,8 +358,8 @@ async fn merge(connection: &mut SqliteConnection, event: &ZoomEvent) -> Result<(
            state = excluded.state",
     )
     .bind(session)
-    .bind(user_id)
-    .bind(connection_id)
+    .bind(&link.user_id)
+    .bind(&link.connection_id)
     .bind(person.agent_name())
     .bind(millis(link.join_time))
     .bind(millis(link.leave_time()))
