@@ -239,8 +239,15 @@ async fn a_slow_upstream_is_ridden_out_on_stale_data_then_the_circuit_fails_fast
     assert!(codes(&body).is_empty(), "{body:#}");
     assert_eq!(body["data"]["conversation"]["name"], before[0].1.as_str());
     let warning = stale_warning(&body).expect("a stale-data warning");
-    assert_eq!(
-        warning["reads"][0]["upstreamCode"], "UPSTREAM_UNAVAILABLE",
+    // The open circuit refused the call at once, or (on a busy machine) the
+    // read joined a background retry or a half-open probe already under way,
+    // which timed out: stale data at once either way.
+    assert!(
+        ["UPSTREAM_UNAVAILABLE", "UPSTREAM_TIMEOUT"].contains(
+            &warning["reads"][0]["upstreamCode"]
+                .as_str()
+                .unwrap_or_default()
+        ),
         "{warning}"
     );
     // What was never cached fails fast with a clear code.
