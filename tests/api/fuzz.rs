@@ -554,3 +554,62 @@ async fn random_socket_conversations_end_in_an_answer_or_a_protocol_close() {
     let body = app.graphql("{ __typename }", json!({})).await;
     assert_eq!(body["data"]["__typename"], "Query");
 }
+
+/// A JWT-shaped bearer token: a header (sometimes with `crit`, `alg: none`,
+/// a foreign `kid`), claims, and a signature that verifies only sometimes.
+fn jwt_like() -> impl Strategy<Value = (String, bool)> {
+    let header = prop_oneof![
+        Just(json!({ "alg": "HS256", "typ": "JWT" })),
+        Just(json!({ "alg": "HS256", "crit": ["exp"] })),
+        Just(json!({ "alg": "HS256", "crit": [] })),
+        Just(json!({ "alg": "none" })),
+        Just(json!({ "alg": "RS256", "kid": "nope" })),
+        any_json(),
+    ];
+    let claims = prop_oneof![
+        Just(
+            json!({ "sub": "f", "iss": "https://idp.example.com", "aud": "cobrowse-gateway", "exp": 4_102_444_800_i64, "scope": "read" })
+        ),
+        any_json(),
+    ];
+    (header, claims, any::<bool>()).prop_map(|(header, claims, sign)| {
+        use base64::Engine as _;
+        use hmac::Mac;
+        let encode =
+            |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        let input = format!("{}.{}", encode(&header), encode(&claims));
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(crate::auth::SECRET.as_bytes())
+            .expect("a key");
+        mac.update(input.as_bytes());
+        let signature = if sign {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        } else {
+            "c2lnbmF0dXJl".to_owned()
+        };
+        // Only a plain HS256 header with good claims and a true signature
+        // may pass.
+        let valid = sign
+            && header == json!({ "alg": "HS256", "typ": "JWT" })
+            && claims["iss"] == "https://idp.example.com";
+        (format!("{input}.{signature}"), valid)
+    })
+}
+
+#[tokio::test]
+async fn random_jwt_shaped_tokens_are_admitted_only_when_valid() {
+    let app = crate::helpers::spawn_with(crate::helpers::Options {
+        settings: crate::auth::jwt_settings(&[]),
+        ..Default::default()
+    })
+    .await;
+    for (token, valid) in draw(jwt_like(), cases()) {
+        let response = reqwest::Client::new()
+            .post(format!("http://{}/graphql", app.addr))
+            .header("authorization", format!("Bearer {token}"))
+            .json(&json!({ "query": "{ __typename }" }))
+            .send()
+            .await;
+        let status = clear_answer(response, &token).await;
+        assert_eq!(status, if valid { 200 } else { 401 }, "{token}");
+    }
+}
