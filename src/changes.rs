@@ -74,9 +74,15 @@ impl Changes {
         let forgotten = Arc::clone(&floor);
         let changed = moka::sync::Cache::builder()
             .max_capacity(REMEMBERED)
-            .eviction_listener(move |_, epoch: u64, _| {
-                forgotten.fetch_max(epoch, Ordering::AcqRel);
-            })
+            .eviction_listener(
+                move |_, epoch: u64, cause: moka::notification::RemovalCause| {
+                    // Dropped to make room: what it said is forgotten. (A tag
+                    // changed again just replaces its epoch.)
+                    if cause.was_evicted() {
+                        forgotten.fetch_max(epoch, Ordering::AcqRel);
+                    }
+                },
+            )
             .build();
         Self {
             epoch: AtomicU64::new(0),
@@ -149,5 +155,20 @@ mod tests {
             changes.unchanged_since(changes.epoch(), &read_a),
             "a response started after"
         );
+    }
+
+    #[test]
+    fn a_tag_changed_again_does_not_make_other_responses_stale() {
+        let changes = Changes::new();
+        let (a, c) = (
+            tag(Kind::Conversation, "a").expect("a tag"),
+            tag(Kind::Conversation, "c").expect("a tag"),
+        );
+        let kept = changes.epoch();
+        changes.record([a]);
+        changes.record([a]);
+        changes.changed.run_pending_tasks();
+        assert!(changes.unchanged_since(kept, &Reads::Tags(Box::new([c]))));
+        assert!(!changes.unchanged_since(kept, &Reads::Tags(Box::new([a]))));
     }
 }
