@@ -22,6 +22,7 @@ use super::session::{load_session, CoBrowseSession};
 use super::sessions::{SessionCount, SessionCursor, SessionFilter};
 use super::{source, Limits};
 use crate::upstream::model::CobrowseConversation;
+use crate::upstream::shortened;
 
 /// An object with a global id that `node(id:)` can fetch again.
 #[derive(Interface)]
@@ -152,7 +153,7 @@ impl Query {
         let Some(node_id) = NodeId::decode(&id) else {
             return Err(bad_input(format!(
                 "`{}` is not a node id of this gateway",
-                shortened(id.as_str())
+                shortened(id.as_str(), 64)
             )));
         };
         load_node(ctx, node_id).await
@@ -174,7 +175,7 @@ impl Query {
                 None => {
                     return Err(bad_input(format!(
                         "`{}` is not a node id of this gateway",
-                        shortened(id.as_str())
+                        shortened(id.as_str(), 64)
                     )))
                 }
             }
@@ -430,17 +431,11 @@ impl<C: CursorType<Error = String> + Ord> Page<C> {
     }
 }
 
-/// At most 64 characters of a value a client sent, for an error message
-/// (a refusal never echoes kilobytes back).
-pub(super) fn shortened(text: &str) -> std::borrow::Cow<'_, str> {
-    match text.char_indices().nth(64) {
-        Some((end, _)) => format!("{}…", &text[..end]).into(),
-        None => text.into(),
-    }
-}
-
 pub(super) fn invalid_cursor(cursor: &str) -> String {
-    format!("`{}` is not a cursor of this connection", shortened(cursor))
+    format!(
+        "`{}` is not a cursor of this connection",
+        shortened(cursor, 64)
+    )
 }
 
 /// The text of an opaque cursor after its `prefix` (which names its kind

@@ -410,7 +410,7 @@ impl PureCloud {
             .find_map(|s| path_segment_error(s).map(|why| (s, why)))
         {
             return Err(UpstreamError::InvalidId {
-                detail: format!("`{}` {why}", truncate(segment, 64)),
+                detail: format!("`{}` {why}", shortened(segment, 64)),
             });
         }
         let mut url = self.inner.api.clone();
@@ -874,7 +874,7 @@ pub(crate) async fn read_body(
 /// absolute `nextUri` to any other host would carry it there.
 fn next_page(api: &Url, route: Route, next: &str) -> Result<Url, UpstreamError> {
     let refuse = |why: String| UpstreamError::BadResponse {
-        detail: format!("{}: nextUri {:?} {why}", route.name(), truncate(next, 200)),
+        detail: format!("{}: nextUri {:?} {why}", route.name(), shortened(next, 200)),
         correlation_id: None,
     };
     let url = api
@@ -913,11 +913,13 @@ pub fn path_segment_error(id: &str) -> Option<&'static str> {
     None
 }
 
-/// At most `max` characters of `text`, with `…` when cut.
-fn truncate(text: &str, max: usize) -> String {
+/// At most `max` characters of `text`, with `…` when cut: how an error
+/// message names a value a client or upstream sent, without echoing
+/// kilobytes of it.
+pub(crate) fn shortened(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
     match text.char_indices().nth(max) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text.to_owned(),
+        Some((end, _)) => format!("{}…", &text[..end]).into(),
+        None => text.into(),
     }
 }
 

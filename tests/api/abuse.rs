@@ -313,12 +313,7 @@ async fn idle_slow_and_silent_connections_are_bounded_in_number_and_time_and_mem
     println!(
         "3000 connections: {refused} refused at the cap; all closed within {slowest:?}; RSS {before:.1} -> {peak:.1} -> {after:.1} MiB"
     );
-    let metrics = reqwest::get(format!("{base}/metrics"))
-        .await
-        .expect("answers")
-        .text()
-        .await
-        .expect("text");
+    let metrics = crate::helpers::metrics_text(&base).await;
     assert!(
         metrics.contains(&format!(
             "cobrowse_gateway_connections_refused_total {refused}"
@@ -330,13 +325,8 @@ async fn idle_slow_and_silent_connections_are_bounded_in_number_and_time_and_mem
     // a moment.
     let mut open = String::new();
     for _ in 0..100 {
-        let metrics = reqwest::get(format!("{base}/metrics"))
+        open = crate::helpers::metrics_text(&base)
             .await
-            .expect("answers")
-            .text()
-            .await
-            .expect("text");
-        open = metrics
             .lines()
             .find(|l| l.starts_with("cobrowse_gateway_connections_open "))
             .expect("the gauge")

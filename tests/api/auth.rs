@@ -631,12 +631,7 @@ async fn each_caller_has_its_own_token_bucket_and_a_refusal_says_when_to_retry()
     assert!((1..=2).contains(&retry), "{retry}");
     let body: Value = refused.json().await.expect("json");
     assert_eq!(first_code(&body), "RATE_LIMITED");
-    let metrics = reqwest::get(format!("http://{}/metrics", app.addr))
-        .await
-        .expect("answers")
-        .text()
-        .await
-        .expect("text");
+    let metrics = crate::helpers::metrics_text(&format!("http://{}", app.addr)).await;
     assert!(
         metrics.contains(r#"cobrowse_gateway_requests_refused_total{reason="rate_limited"} 1"#),
         "{metrics}"
@@ -823,14 +818,7 @@ async fn a_changed_keys_file_takes_effect_without_a_restart_and_a_broken_one_cha
 
     // A broken file is reported and leaves the keys in force.
     replace("[[key]]\nid = \"broken\"\n".into());
-    let metrics = || async {
-        reqwest::get(format!("http://{}/metrics", app.addr))
-            .await
-            .expect("answers")
-            .text()
-            .await
-            .expect("text")
-    };
+    let metrics = || async { crate::helpers::metrics_text(&format!("http://{}", app.addr)).await };
     while !metrics()
         .await
         .contains(r#"cobrowse_gateway_auth_reloads_total{outcome="failed"} 1"#)

@@ -332,6 +332,23 @@ async fn cache_control_follows_the_shortest_ttl_of_the_data_and_is_no_store_on_e
     assert_eq!(cache_control(&mutation), "no-store");
 }
 
+/// Makes upstream answer 5xx to everything, and has three calls fail (what
+/// makes readiness say "not ready").
+async fn fail_upstream_three_times(app: &crate::helpers::TestApp) {
+    app.set_faults(&cobrowse_gateway::sim::Faults {
+        error_fraction: 1.0,
+        ..Default::default()
+    })
+    .await;
+    for _ in 0..3 {
+        app.graphql(
+            r#"{ conversation(conversationId: "x") { name } }"#,
+            json!({}),
+        )
+        .await;
+    }
+}
+
 #[tokio::test]
 async fn readiness_follows_upstream_and_health_does_not() {
     let app = spawn_with(Options {
@@ -350,18 +367,7 @@ async fn readiness_follows_upstream_and_health_does_not() {
         StatusCode::OK
     );
 
-    app.set_faults(&cobrowse_gateway::sim::Faults {
-        error_fraction: 1.0,
-        ..Default::default()
-    })
-    .await;
-    for _ in 0..3 {
-        app.graphql(
-            r#"{ conversation(conversationId: "x") { name } }"#,
-            json!({}),
-        )
-        .await;
-    }
+    fail_upstream_three_times(&app).await;
     let not_ready = get("/readyz").await.expect("answers");
     assert_eq!(not_ready.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body = json_of(not_ready).await;
@@ -415,18 +421,7 @@ async fn a_flood_of_readiness_checks_costs_one_probe_per_interval() {
         .to_owned();
 
     // Upstream fails now, but the last probe stands until the interval ends.
-    app.set_faults(&cobrowse_gateway::sim::Faults {
-        error_fraction: 1.0,
-        ..Default::default()
-    })
-    .await;
-    for _ in 0..3 {
-        app.graphql(
-            r#"{ conversation(conversationId: "x") { name } }"#,
-            json!({}),
-        )
-        .await;
-    }
+    fail_upstream_three_times(&app).await;
     let answers = futures::future::join_all((0..200).map(|_| probe())).await;
     for (status, body) in answers {
         assert_eq!(status, StatusCode::OK, "{body}");

@@ -485,6 +485,11 @@ pub type Socket =
 /// Opens a graphql-transport-ws socket to the gateway at `base`
 /// (`http://…` or `127.0.0.1:…`).
 pub async fn ws_connect(base: &str) -> Socket {
+    ws_connect_with(base, "graphql-transport-ws").await
+}
+
+/// Opens a socket speaking `subprotocol` to the gateway at `base`.
+pub async fn ws_connect_with(base: &str, subprotocol: &str) -> Socket {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let host = base.trim_start_matches("http://");
     let mut request = format!("ws://{host}/graphql/ws")
@@ -492,12 +497,22 @@ pub async fn ws_connect(base: &str) -> Socket {
         .expect("a request");
     request.headers_mut().insert(
         "sec-websocket-protocol",
-        "graphql-transport-ws".parse().expect("a header"),
+        subprotocol.parse().expect("a header"),
     );
     let (socket, _) = tokio_tungstenite::connect_async(request)
         .await
         .expect("the socket opens");
     socket
+}
+
+/// The Prometheus text of the gateway at `base` (`http://…`).
+pub async fn metrics_text(base: &str) -> String {
+    reqwest::get(format!("{base}/metrics"))
+        .await
+        .expect("the gateway answers")
+        .text()
+        .await
+        .expect("text")
 }
 
 /// Posts `body` to the gateway's `/webhooks/zoom`, signed now with `secret`.
@@ -540,19 +555,9 @@ pub struct Ws {
 impl Ws {
     /// Opens a socket speaking `subprotocol` to the gateway at `base`.
     pub async fn open_with(base: &str, subprotocol: &str) -> Self {
-        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-        let host = base.trim_start_matches("http://");
-        let mut request = format!("ws://{host}/graphql/ws")
-            .into_client_request()
-            .expect("a request");
-        request.headers_mut().insert(
-            "sec-websocket-protocol",
-            subprotocol.parse().expect("a header"),
-        );
-        let (socket, _) = tokio_tungstenite::connect_async(request)
-            .await
-            .expect("the socket opens");
-        Self { socket }
+        Self {
+            socket: ws_connect_with(base, subprotocol).await,
+        }
     }
 
     /// Opens a graphql-transport-ws socket.
