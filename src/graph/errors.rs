@@ -3,17 +3,21 @@
 //! Upstream errors carry their code, correlation id and retry hint through
 //! [`GqlResult::gql`]. The [`ErrorCodes`] extension gives the errors that
 //! async-graphql raises itself (parse, validation, limits, coercion) a code
-//! too, so a client never has to match on message text.
+//! too, so a client never has to match on message text, and completes
+//! partial results as the specification says ([`super::partial`]).
 
 use std::sync::Arc;
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextRequest,
+    NextResolve, NextValidation, ResolveInfo,
 };
 use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{
-    ErrorExtensions, Response, ServerError, ServerResult, ValidationResult, Variables,
+    ErrorExtensions, Response, ServerError, ServerResult, ValidationResult, Value, Variables,
 };
+
+use super::partial::Completion;
 
 use crate::upstream::UpstreamError;
 
@@ -49,6 +53,12 @@ pub fn upstream(error: &UpstreamError) -> async_graphql::Error {
     })
 }
 
+/// Whether `error` says that what was asked for does not exist.
+pub fn is_not_found(error: &async_graphql::Error) -> bool {
+    let code = error.extensions.as_ref().and_then(|e| e.get("code"));
+    matches!(code, Some(async_graphql::Value::String(c)) if c == "UPSTREAM_NOT_FOUND" || c == code::NOT_FOUND)
+}
+
 /// Converts upstream results into GraphQL results with codes. Use it instead
 /// of `?` on an upstream error, which would lose the code.
 pub trait GqlResult<T> {
@@ -67,16 +77,20 @@ impl<T> GqlResult<T> for Result<T, Arc<UpstreamError>> {
     }
 }
 
-/// Gives every error of a response a code.
+/// Gives every error of a response a code, and puts field errors where
+/// the specification says.
 pub struct ErrorCodes;
 
 impl ExtensionFactory for ErrorCodes {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorCodesExtension)
+        Arc::new(ErrorCodesExtension::default())
     }
 }
 
-struct ErrorCodesExtension;
+#[derive(Default)]
+struct ErrorCodesExtension {
+    completion: Completion,
+}
 
 fn with_code(mut error: ServerError, code: &str) -> ServerError {
     let has_code = error
@@ -113,6 +127,28 @@ impl Extension for ErrorCodesExtension {
             })
             .collect();
         response
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        let mut response = next.run(ctx, operation_name).await;
+        self.completion.finish(&mut response);
+        response
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<Value>> {
+        let (path, return_type) = (info.path_node, info.return_type);
+        let result = next.run(ctx, info).await;
+        self.completion.settle(path, return_type, result)
     }
 
     async fn parse_query(

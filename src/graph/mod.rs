@@ -13,6 +13,7 @@ pub mod errors;
 pub mod ids;
 pub mod limits;
 pub mod mutation;
+mod partial;
 pub mod query;
 pub mod session;
 pub mod sessions;

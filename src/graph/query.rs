@@ -16,7 +16,7 @@ use super::directory::{
     self, load_queue, load_user, wants_queue_data, wants_user_data, Loaders, Queue, User,
     WrapupCode,
 };
-use super::errors::{bad_input, coded, GqlResult};
+use super::errors::{self, bad_input, coded, GqlResult};
 use super::ids::{check_other_id, check_upstream_id, NodeId};
 use super::session::{load_session, CoBrowseSession};
 use super::sessions::{SessionCount, SessionCursor, SessionFilter};
@@ -164,7 +164,7 @@ impl Query {
         guard = "Needs::READ",
         complexity = "ids.len().max(1) * child_complexity + 1"
     )]
-    async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
+    async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Result<Node>>>> {
         if ids.len() > MAX_NODE_IDS {
             return Err(bad_input(format!("at most {MAX_NODE_IDS} ids at once")));
         }
@@ -180,7 +180,16 @@ impl Query {
                 }
             }
         }
-        futures::future::try_join_all(decoded.into_iter().map(|id| load_node(ctx, id))).await
+        // Each id stands alone: one that upstream does not know is null,
+        // one that fails is null with its error at its index.
+        let loads = decoded.into_iter().map(|id| async move {
+            match load_node(ctx, id).await {
+                Ok(node) => node.map(Ok),
+                Err(e) if errors::is_not_found(&e) => None,
+                Err(e) => Some(Err(e)),
+            }
+        });
+        Ok(futures::future::join_all(loads).await)
     }
 
     /// One user by PureCloud id.

@@ -12,6 +12,7 @@ mod fuzz;
 mod graph;
 mod helpers;
 mod limits;
+mod partial;
 mod resilience;
 mod schema;
 mod simulator;
