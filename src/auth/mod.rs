@@ -24,8 +24,9 @@
 //! not load leaves the keys in force as they were.
 //!
 //! Failures are [`AuthError`]s: `UNAUTHENTICATED`, HTTP 401 for the whole
-//! request. A missing permission is checked at the field ([`Needs`]) and
-//! gives `FORBIDDEN` there.
+//! request. A missing permission is checked at the field by the graph's
+//! guard (`graph::guard::Needs`), which gives `FORBIDDEN` there; this module
+//! knows nothing of GraphQL.
 
 pub mod api_keys;
 pub mod jwt;
@@ -33,11 +34,9 @@ pub mod jwt;
 use std::fmt;
 use std::sync::{Arc, Mutex, RwLock};
 
-use async_graphql::{Context, Guard};
 use axum::http::{header, HeaderMap};
 
 use crate::cache::Scope;
-use crate::graph::errors::coded;
 use crate::settings::{AuthMode, AuthSettings};
 use crate::source::{Access, Source};
 use crate::upstream::{Credential, UpstreamError};
@@ -482,31 +481,4 @@ fn with_no_expiry(
     (id, permissions): (Arc<str>, Permissions),
 ) -> (Arc<str>, Permissions, Option<std::time::SystemTime>) {
     (id, permissions, None)
-}
-
-/// A field guard: the caller must hold `0`.
-pub struct Needs(pub Permissions);
-
-impl Needs {
-    pub const READ: Self = Self(Permissions::READ);
-    pub const WRITE: Self = Self(Permissions::WRITE);
-    pub const WEBHOOKS_ADMIN: Self = Self(Permissions::WEBHOOKS_ADMIN);
-}
-
-impl Guard for Needs {
-    async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
-        let held = ctx
-            .data_opt::<Caller>()
-            .map_or(Permissions::none(), |c| c.permissions);
-        if held.contains(self.0) {
-            return Ok(());
-        }
-        Err(coded(
-            "FORBIDDEN",
-            format!(
-                "this field needs the `{}` scope; the caller has: {held}",
-                self.0
-            ),
-        ))
-    }
 }

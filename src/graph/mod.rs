@@ -10,6 +10,7 @@ pub mod conversation;
 pub mod directory;
 pub mod engage;
 pub mod errors;
+pub mod guard;
 pub mod ids;
 pub mod limits;
 pub mod mutation;

@@ -2,7 +2,7 @@
 //! Each one invalidates the cached conversation it changed and answers with
 //! the participant as upstream now has it.
 
-use crate::auth::Needs;
+use crate::graph::guard::Needs;
 use std::collections::BTreeMap;
 
 use async_graphql::{Context, InputObject, Object, Result};

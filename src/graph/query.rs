@@ -1,7 +1,7 @@
 //! The query root: entry points, `node(id:)` and the active-conversations
 //! connection with its look-ahead prefetch.
 
-use crate::auth::Needs;
+use crate::graph::guard::Needs;
 use std::cmp::Ordering;
 use std::sync::Arc;
 
