@@ -6,7 +6,7 @@ use async_graphql::{Context, Object, Result, Union, ID};
 use super::conversation::{Attribute, ConversationData, Participant};
 use super::errors::GqlResult;
 use super::ids::NodeId;
-use super::session::{CoBrowseSession, PureCloudSession};
+use super::session::{PureCloudSession, Session};
 use super::{duration_seconds, source};
 use crate::upstream::enums::*;
 use crate::upstream::model::{self, Time};
@@ -181,7 +181,8 @@ macro_rules! communication {
 communication! {
     /// One participant's co-browse communication (`Cobrowsesession` upstream).
     /// The customer's communication shares; the agent's views. Both carry the
-    /// same `cobrowseSessionId`.
+    /// same `cobrowseSessionId`; the session they make up, for any provider,
+    /// is a `Session`.
     CobrowseComm, "Cobrowsesession", model::Cobrowsesession, cobrowsesessions, Cobrowsesession,
     {
         /// Name and address of this end of the communication.
@@ -232,9 +233,9 @@ communication! {
             self.dto().provider_event_time
         }
         /// The co-browse session this communication is part of.
-        async fn session(&self) -> Option<CoBrowseSession> {
+        async fn session(&self) -> Option<Session> {
             let id = self.dto().cobrowse_session_id.as_deref()?;
-            Some(CoBrowseSession::PureCloud(PureCloudSession::new(
+            Some(Session::PureCloud(PureCloudSession::new(
                 self.conversation.clone(),
                 id,
             )))

@@ -19,7 +19,7 @@ use super::directory::{queue_ref, user_ref, Queue, User};
 use super::engage::EngageData;
 use super::errors::GqlResult;
 use super::ids::NodeId;
-use super::session::{CoBrowseSession, PureCloudSession};
+use super::session::{PureCloudSession, Session};
 use super::{duration_seconds, selects_any, source};
 use crate::source::{SharedError, Source};
 use crate::upstream::enums::*;
@@ -361,7 +361,7 @@ impl Conversation {
         Ok(participants)
     }
     /// The co-browse sessions of this conversation, oldest first.
-    async fn cobrowse_sessions(&self, ctx: &Context<'_>) -> Result<Vec<CoBrowseSession>> {
+    async fn cobrowse_sessions(&self, ctx: &Context<'_>) -> Result<Vec<Session>> {
         let data = ConversationData {
             full: Some(self.full(ctx).await?),
             ..self.0.clone()
@@ -369,7 +369,7 @@ impl Conversation {
         Ok(data
             .sessions()
             .into_iter()
-            .map(CoBrowseSession::PureCloud)
+            .map(Session::PureCloud)
             .collect())
     }
     /// Engage co-browse reporting keys of this conversation, computed from

@@ -18,7 +18,7 @@ use super::directory::{
 };
 use super::errors::{self, bad_input, coded, GqlResult};
 use super::ids::{check_other_id, check_upstream_id, NodeId};
-use super::session::{load_session, CoBrowseSession};
+use super::session::{load_session, Session};
 use super::sessions::{SessionCount, SessionCursor, SessionFilter};
 use super::{source, Limits};
 use crate::upstream::model::CobrowseConversation;
@@ -36,7 +36,7 @@ pub enum Node {
     Participant(Participant),
     Cobrowsesession(CobrowseComm),
     Screenshare(ScreenshareComm),
-    Session(CoBrowseSession),
+    Session(Session),
     User(User),
     Queue(Queue),
 }
@@ -121,7 +121,7 @@ impl Query {
         ctx: &Context<'_>,
         conversation_id: String,
         cobrowse_session_id: String,
-    ) -> Result<Option<CoBrowseSession>> {
+    ) -> Result<Option<Session>> {
         check_upstream_id("conversationId", &conversation_id)?;
         check_other_id("cobrowseSessionId", &cobrowse_session_id)?;
         load_session(ctx, &conversation_id, &cobrowse_session_id).await
@@ -142,7 +142,7 @@ impl Query {
         #[graphql(desc = "A cursor from a previous page.")] after: Option<String>,
         #[graphql(desc = "Return the last N before `before`.")] last: Option<i32>,
         #[graphql(desc = "A cursor from a previous page.")] before: Option<String>,
-    ) -> Result<Connection<SessionCursor, CoBrowseSession, SessionCount, EmptyFields>> {
+    ) -> Result<Connection<SessionCursor, Session, SessionCount, EmptyFields>> {
         let page: Page<SessionCursor> = Page::parse(ctx, first, after, last, before)?;
         super::sessions::list(ctx, filter.unwrap_or_default(), page).await
     }
@@ -261,7 +261,7 @@ async fn load_node(ctx: &Context<'_>, id: NodeId) -> Result<Option<Node>> {
                 .session(Some(&account), &session)
                 .await
                 .map_err(|e| coded("STORE_UNAVAILABLE", e.to_string()))?;
-            found.map(|z| Node::Session(CoBrowseSession::Zoom(Arc::new(z))))
+            found.map(|z| Node::Session(Session::Zoom(Arc::new(z))))
         }
         NodeId::User { user } => load_user(ctx, &user).await?.map(Node::User),
         NodeId::Queue { queue } => load_queue(ctx, &queue).await?.map(Node::Queue),

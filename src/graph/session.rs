@@ -91,41 +91,44 @@ impl PureCloudSession {
     }
 }
 
-/// A co-browse session of either provider.
+/// A co-browse session of either provider, as one node (`Session` in the
+/// schema). Not PureCloud's `Cobrowsesession`, which is one participant's
+/// co-browse communication: a PureCloud session holds the communications of
+/// every participant that share its `cobrowseSessionId`.
 #[derive(Clone)]
-pub enum CoBrowseSession {
+pub enum Session {
     PureCloud(PureCloudSession),
     Zoom(Arc<ZoomSession>),
 }
 
-impl From<PureCloudSession> for CoBrowseSession {
+impl From<PureCloudSession> for Session {
     fn from(session: PureCloudSession) -> Self {
-        CoBrowseSession::PureCloud(session)
+        Session::PureCloud(session)
     }
 }
 
-impl CoBrowseSession {
+impl Session {
     /// The provider.
     pub fn provider(&self) -> SessionProvider {
         match self {
-            CoBrowseSession::PureCloud(_) => SessionProvider::Purecloud,
-            CoBrowseSession::Zoom(_) => SessionProvider::Zoom,
+            Session::PureCloud(_) => SessionProvider::Purecloud,
+            Session::Zoom(_) => SessionProvider::Zoom,
         }
     }
 
     /// The provider's id of the session.
     pub fn provider_id(&self) -> &str {
         match self {
-            CoBrowseSession::PureCloud(s) => &s.session_id,
-            CoBrowseSession::Zoom(z) => &z.session_id,
+            Session::PureCloud(s) => &s.session_id,
+            Session::Zoom(z) => &z.session_id,
         }
     }
 
     /// When it started.
     pub fn start(&self) -> Option<Time> {
         match self {
-            CoBrowseSession::PureCloud(s) => s.start(),
-            CoBrowseSession::Zoom(z) => z
+            Session::PureCloud(s) => s.start(),
+            Session::Zoom(z) => z
                 .start_time
                 .or_else(|| z.participants.iter().filter_map(|p| p.first_join()).min()),
         }
@@ -134,16 +137,16 @@ impl CoBrowseSession {
     /// When it ended (null while it goes on).
     pub fn end(&self) -> Option<Time> {
         match self {
-            CoBrowseSession::PureCloud(s) => s.end(),
-            CoBrowseSession::Zoom(z) => z.end_time.filter(|_| z.ended),
+            Session::PureCloud(s) => s.end(),
+            Session::Zoom(z) => z.end_time.filter(|_| z.ended),
         }
     }
 
     /// Whether it goes on.
     pub fn state(&self) -> SessionState {
         let active = match self {
-            CoBrowseSession::PureCloud(s) => s.comms.iter().any(CobrowseComm::is_active),
-            CoBrowseSession::Zoom(z) => !z.ended,
+            Session::PureCloud(s) => s.comms.iter().any(CobrowseComm::is_active),
+            Session::Zoom(z) => !z.ended,
         };
         if active {
             SessionState::Active
@@ -156,16 +159,16 @@ impl CoBrowseSession {
 /// A co-browse session, whatever its provider. PureCloud sessions group the
 /// co-browse communications of a conversation that share one
 /// `cobrowseSessionId`; Zoom sessions are folded from Zoom Cobrowse webhooks.
-#[Object(name = "CoBrowseSession")]
-impl CoBrowseSession {
+#[Object(name = "Session")]
+impl Session {
     /// Global id of this session (opaque; use it with `node(id:)`).
     pub async fn id(&self) -> ID {
         let id = match self {
-            CoBrowseSession::PureCloud(s) => NodeId::PureCloudSession {
+            Session::PureCloud(s) => NodeId::PureCloudSession {
                 conversation: s.conversation.id.to_string(),
                 session: s.session_id.to_string(),
             },
-            CoBrowseSession::Zoom(z) => NodeId::ZoomSession {
+            Session::Zoom(z) => NodeId::ZoomSession {
                 account: z.account_id.clone(),
                 session: z.session_id.clone(),
             },
@@ -201,40 +204,38 @@ impl CoBrowseSession {
     /// The page the session started from (Zoom).
     async fn start_url(&self) -> Option<&str> {
         match self {
-            CoBrowseSession::Zoom(z) => z.start_url.as_deref(),
-            CoBrowseSession::PureCloud(_) => None,
+            Session::Zoom(z) => z.start_url.as_deref(),
+            Session::PureCloud(_) => None,
         }
     }
     /// The PIN that joins the session (Zoom).
     async fn pin(&self) -> Option<&str> {
         match self {
-            CoBrowseSession::Zoom(z) => z.session_pin.as_deref(),
-            CoBrowseSession::PureCloud(_) => None,
+            Session::Zoom(z) => z.session_pin.as_deref(),
+            Session::PureCloud(_) => None,
         }
     }
     /// Why the session ended (Zoom: "The session ended", "Network connection error", ...).
     async fn end_reason(&self) -> Option<&str> {
         match self {
-            CoBrowseSession::Zoom(z) => z.end_reason.as_deref(),
-            CoBrowseSession::PureCloud(_) => None,
+            Session::Zoom(z) => z.end_reason.as_deref(),
+            Session::PureCloud(_) => None,
         }
     }
     /// The URL a viewer opens the session with (PureCloud).
     async fn viewer_url(&self) -> Option<&str> {
         match self {
-            CoBrowseSession::PureCloud(s) => {
-                s.comms.iter().find_map(|c| c.dto().viewer_url.as_deref())
-            }
-            CoBrowseSession::Zoom(_) => None,
+            Session::PureCloud(s) => s.comms.iter().find_map(|c| c.dto().viewer_url.as_deref()),
+            Session::Zoom(_) => None,
         }
     }
     /// The people in the session, with every connection they made.
     async fn participants(&self, ctx: &Context<'_>) -> Result<Vec<SessionParticipant>> {
         match self {
-            CoBrowseSession::Zoom(z) => Ok((0..z.participants.len())
+            Session::Zoom(z) => Ok((0..z.participants.len())
                 .map(|i| SessionParticipant::Zoom(Arc::clone(z), i))
                 .collect()),
-            CoBrowseSession::PureCloud(s) => {
+            Session::PureCloud(s) => {
                 let look = ctx.look_ahead().field("participant");
                 let data = s.conversation.clone().for_participants(ctx, &look).await?;
                 let all = data.participants();
@@ -260,20 +261,20 @@ impl CoBrowseSession {
     /// The conversation the session belongs to (PureCloud).
     async fn conversation(&self) -> Option<Conversation> {
         match self {
-            CoBrowseSession::PureCloud(s) => Some(Conversation(s.conversation.clone())),
-            CoBrowseSession::Zoom(_) => None,
+            Session::PureCloud(s) => Some(Conversation(s.conversation.clone())),
+            Session::Zoom(_) => None,
         }
     }
     /// The co-browse communications of the session (PureCloud).
     async fn communications(&self) -> Vec<CobrowseComm> {
         match self {
-            CoBrowseSession::PureCloud(s) => s.comms.clone(),
-            CoBrowseSession::Zoom(_) => Vec::new(),
+            Session::PureCloud(s) => s.comms.clone(),
+            Session::Zoom(_) => Vec::new(),
         }
     }
     /// The segments of every communication of the session, by start time (PureCloud).
     async fn segments(&self) -> Vec<SegmentObject<'_>> {
-        let CoBrowseSession::PureCloud(s) = self else {
+        let Session::PureCloud(s) = self else {
             return Vec::new();
         };
         let full = s
@@ -296,7 +297,7 @@ impl CoBrowseSession {
     #[graphql(complexity = "super::engage::COMPLEXITY + child_complexity")]
     async fn attached_data(&self, ctx: &Context<'_>) -> Result<EngageData> {
         match self {
-            CoBrowseSession::PureCloud(s) => {
+            Session::PureCloud(s) => {
                 let full = s
                     .conversation
                     .full
@@ -304,7 +305,7 @@ impl CoBrowseSession {
                     .expect("sessions come from the full form");
                 Ok(EngageData::of_conversation(ctx, full))
             }
-            CoBrowseSession::Zoom(z) => EngageData::of_zoom(ctx, z).await,
+            Session::Zoom(z) => EngageData::of_zoom(ctx, z).await,
         }
     }
 }
@@ -316,7 +317,7 @@ pub enum SessionParticipant {
 }
 
 /// One connection of a person to a session.
-pub struct SessionConnection {
+pub struct SessionJoin {
     id: Option<String>,
     join: Option<DateTime<Utc>>,
     leave: Option<DateTime<Utc>>,
@@ -366,11 +367,11 @@ impl SessionParticipant {
         }
     }
     /// Every connection, oldest first (PureCloud: each co-browse communication).
-    async fn connections(&self) -> Vec<SessionConnection> {
+    async fn connections(&self) -> Vec<SessionJoin> {
         match self {
             SessionParticipant::PureCloud(_, comms) => comms
                 .iter()
-                .map(|c| SessionConnection {
+                .map(|c| SessionJoin {
                     id: c.dto().id.clone(),
                     join: c.dto().connected_time,
                     leave: c.dto().disconnected_time,
@@ -380,7 +381,7 @@ impl SessionParticipant {
             SessionParticipant::Zoom(z, i) => z.participants[*i]
                 .connections
                 .iter()
-                .map(|c| SessionConnection {
+                .map(|c| SessionJoin {
                     id: Some(c.connection_id.clone()),
                     join: c.join_time,
                     leave: c.leave_time,
@@ -400,7 +401,7 @@ impl SessionParticipant {
 
 /// One connection of a person to a session.
 #[Object]
-impl SessionConnection {
+impl SessionJoin {
     /// The connection's id (Zoom `user_connection_id`; PureCloud communication id).
     async fn connection_id(&self) -> Option<&str> {
         self.id.as_deref()
@@ -428,12 +429,12 @@ pub async fn load_session(
     ctx: &Context<'_>,
     conversation: &str,
     session: &str,
-) -> Result<Option<CoBrowseSession>> {
+) -> Result<Option<Session>> {
     let full = source(ctx).conversation(conversation).await.gql()?;
     let data = ConversationData::from_full(conversation, full);
     Ok(data
         .sessions()
         .into_iter()
         .find(|s| &*s.session_id == session)
-        .map(CoBrowseSession::PureCloud))
+        .map(Session::PureCloud))
 }

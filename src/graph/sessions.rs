@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use super::conversation::ConversationData;
 use super::errors::{bad_input, coded, GqlResult};
 use super::query::{cursor_text, invalid_cursor, Page};
-use super::session::{CoBrowseSession, SessionProvider, SessionState};
+use super::session::{Session, SessionProvider, SessionState};
 use super::source;
 use crate::store::{self, Bound, Place, Window};
 
@@ -38,7 +38,7 @@ pub struct SessionFilter {
 }
 
 impl SessionFilter {
-    fn matches(&self, session: &CoBrowseSession) -> bool {
+    fn matches(&self, session: &Session) -> bool {
         let start = session.start();
         self.provider.is_none_or(|p| p == session.provider())
             && self.state.is_none_or(|s| s == session.state())
@@ -71,14 +71,14 @@ pub struct SessionCount {
     total_count: usize,
 }
 
-type Listed = (SessionCursor, CoBrowseSession);
+type Listed = (SessionCursor, Session);
 
 /// One page of the listing.
 pub(super) async fn list(
     ctx: &Context<'_>,
     filter: SessionFilter,
     page: Page<SessionCursor>,
-) -> Result<Connection<SessionCursor, CoBrowseSession, SessionCount, EmptyFields>> {
+) -> Result<Connection<SessionCursor, Session, SessionCount, EmptyFields>> {
     if let (Some(a), Some(b)) = (filter.started_after, filter.started_before) {
         if a >= b {
             return Err(bad_input("`startedAfter` must be before `startedBefore`"));
@@ -194,7 +194,7 @@ impl<'a> Zoom<'a> {
         Ok(found
             .into_iter()
             .map(|z| {
-                let session = CoBrowseSession::Zoom(Arc::new(z));
+                let session = Session::Zoom(Arc::new(z));
                 (SessionCursor::of(&session), session)
             })
             .collect())
@@ -233,7 +233,7 @@ fn unavailable(e: crate::store::StoreError) -> async_graphql::Error {
 /// The PureCloud sessions of the conversations the active listing names.
 /// A conversation that cannot be read is reported at this field's path; the
 /// others are still listed.
-async fn purecloud_sessions(ctx: &Context<'_>) -> Result<Vec<CoBrowseSession>> {
+async fn purecloud_sessions(ctx: &Context<'_>) -> Result<Vec<Session>> {
     let source = source(ctx);
     let listing = source.active_listing().await.gql()?;
     let fetched = futures::future::join_all(
@@ -246,9 +246,7 @@ async fn purecloud_sessions(ctx: &Context<'_>) -> Result<Vec<CoBrowseSession>> {
     let mut sessions = Vec::new();
     for result in fetched {
         match result {
-            Ok(data) => {
-                sessions.extend(data.sessions().into_iter().map(CoBrowseSession::PureCloud))
-            }
+            Ok(data) => sessions.extend(data.sessions().into_iter().map(Session::PureCloud)),
             Err(e) => ctx.add_error(super::errors::upstream(&e).into_server_error(ctx.item.pos)),
         }
     }
@@ -267,10 +265,10 @@ pub struct SessionCursor {
 }
 
 impl SessionCursor {
-    fn of(session: &CoBrowseSession) -> Self {
+    fn of(session: &Session) -> Self {
         let account = match session {
-            CoBrowseSession::Zoom(z) => z.account_id.clone(),
-            CoBrowseSession::PureCloud(_) => String::new(),
+            Session::Zoom(z) => z.account_id.clone(),
+            Session::PureCloud(_) => String::new(),
         };
         Self {
             start_ms: session.start().map_or(i64::MIN, |t| t.timestamp_millis()),

@@ -325,10 +325,7 @@ async fn global_ids_fetch_their_nodes_again() {
             "Cobrowsesession",
         ),
         (agent["screenshares"][0]["id"].clone(), "Screenshare"),
-        (
-            conversation["cobrowseSessions"][0]["id"].clone(),
-            "CoBrowseSession",
-        ),
+        (conversation["cobrowseSessions"][0]["id"].clone(), "Session"),
         (agent["user"]["id"].clone(), "User"),
         (agent["queue"]["id"].clone(), "Queue"),
     ];

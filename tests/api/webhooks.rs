@@ -305,10 +305,10 @@ async fn sessions_of_both_providers_are_listed_filtered_and_fetched_by_id() {
     assert_eq!(old["nodes"][0]["providerSessionId"], "zoom-old");
 
     let id = old["nodes"][0]["id"].clone();
-    let node = app.data("query($id: ID!) { node(id: $id) { __typename ... on CoBrowseSession { provider providerSessionId state } } }", json!({ "id": id })).await;
+    let node = app.data("query($id: ID!) { node(id: $id) { __typename ... on Session { provider providerSessionId state } } }", json!({ "id": id })).await;
     assert_eq!(
         node["node"],
-        json!({ "__typename": "CoBrowseSession", "provider": "ZOOM", "providerSessionId": "zoom-old", "state": "ENDED" })
+        json!({ "__typename": "Session", "provider": "ZOOM", "providerSessionId": "zoom-old", "state": "ENDED" })
     );
 
     let body = app.graphql(r#"{ cobrowseSessions(filter: { startedAfter: "2026-01-01T00:00:00Z", startedBefore: "2025-01-01T00:00:00Z" }) { totalCount } }"#, json!({})).await;
