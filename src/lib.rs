@@ -3,7 +3,6 @@
 //! See `ARCHITECTURE.md` for the map of the code and its invariants.
 
 pub mod auth;
-pub mod bench;
 pub mod cache;
 pub mod canonical;
 pub mod changes;

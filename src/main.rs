@@ -50,28 +50,6 @@ enum Command {
     /// shown once) and the entry for auth.api_keys_file (which holds only
     /// its SHA-256).
     ApiKey(ApiKeyArgs),
-    /// Measure the gateway: warm and cold dashboard queries, single-flight,
-    /// memory. Starts its own simulator and gateways on loopback.
-    Bench(BenchArgs),
-}
-
-#[derive(clap::Args)]
-struct BenchArgs {
-    /// Seconds per load run.
-    #[arg(long, default_value_t = 10)]
-    duration_s: u64,
-    /// Concurrent clients of the load runs.
-    #[arg(long, default_value_t = 32)]
-    concurrency: usize,
-    /// Conversations the simulator seeds.
-    #[arg(long, default_value_t = 24)]
-    conversations: usize,
-    /// Cold queries measured one after another.
-    #[arg(long, default_value_t = 50)]
-    cold_queries: usize,
-    /// Concurrent identical cold queries of the single-flight run.
-    #[arg(long, default_value_t = 500)]
-    single_flight: usize,
 }
 
 #[derive(clap::Args)]
@@ -181,7 +159,7 @@ async fn main() -> ExitCode {
     if let Some(Command::ApiKey(args)) = &cli.command {
         return api_key(args);
     }
-    let mut settings = match overrides(&cli)
+    let settings = match overrides(&cli)
         .and_then(|o| Settings::load(cli.config.as_deref(), &o).map_err(|e| e.to_string()))
     {
         Ok(settings) => settings,
@@ -190,23 +168,9 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Some(Command::Bench(_)) = cli.command {
-        // The report is the output; logs would only interleave with it.
-        settings.log.filter = "warn".into();
-    }
     init_logs(&settings);
     let result = match cli.command {
         Some(Command::Simulate(args)) => simulate(cli.listen.as_deref(), args).await,
-        Some(Command::Bench(args)) => {
-            cobrowse_gateway::bench::run(cobrowse_gateway::bench::BenchOptions {
-                duration: std::time::Duration::from_secs(args.duration_s),
-                concurrency: args.concurrency,
-                conversations: args.conversations,
-                cold_queries: args.cold_queries,
-                single_flight: args.single_flight,
-            })
-            .await
-        }
         _ => serve(settings).await,
     };
     match result {

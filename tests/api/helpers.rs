@@ -17,38 +17,7 @@ use tokio::sync::oneshot;
 /// The query a co-browse dashboard sends: every active co-browse
 /// conversation with its participants, their user and queue names, and the
 /// co-browse sessions with their segments.
-pub const DASHBOARD: &str = r#"
-query Dashboard {
-  activeCobrowseConversations {
-    totalCount
-    nodes {
-      id
-      conversationId
-      name
-      startTime
-      participants {
-        participantId
-        name
-        purpose
-        state
-        user { name }
-        queue { name }
-        cobrowseSessions {
-          cobrowseSessionId
-          cobrowseRole
-          state
-          segments { type startTime endTime }
-        }
-      }
-      cobrowseSessions {
-        providerSessionId
-        state
-        startTime
-        durationSeconds
-      }
-    }
-  }
-}"#;
+pub const DASHBOARD: &str = include_str!("../queries/dashboard.graphql");
 
 /// How to start the pair.
 pub struct Options {

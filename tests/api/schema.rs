@@ -26,3 +26,13 @@ fn the_readme_documents_every_setting() {
         );
     }
 }
+
+#[test]
+fn the_readme_shows_the_dashboard_query_the_tests_and_the_benchmark_send() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    assert!(
+        readme.contains(&format!("```graphql\n{}```", crate::helpers::DASHBOARD)),
+        "README.md shows tests/queries/dashboard.graphql exactly"
+    );
+}

@@ -1,4 +1,7 @@
-//! `cobrowse-gateway bench`: the product's speed, measured in one run.
+//! `cargo bench --bench gateway`: the product's speed, measured in one run.
+//! (Options after `--`: `cargo bench --bench gateway -- --duration-s 5`.)
+//! The load generator lives here, outside the product: neither its code nor
+//! `hdrhistogram` ships in the gateway.
 //!
 //! Everything runs in this process on loopback: the simulator, the gateway,
 //! a bare axum server (the HTTP ceiling) and the load generator (tokio tasks
@@ -25,32 +28,63 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 use tokio::net::TcpListener;
 
-use crate::settings::{Layers, Settings};
-use crate::sim::{Faults, SimConfig, Simulator};
-use crate::startup::Gateway;
+use cobrowse_gateway::settings::{Layers, Settings};
+use cobrowse_gateway::sim::{Faults, SimConfig, Simulator};
+use cobrowse_gateway::startup::Gateway;
 
 /// The dashboard query of the README.
-pub const DASHBOARD: &str = "query Dashboard { activeCobrowseConversations { totalCount nodes { id conversationId name startTime participants { participantId name purpose state user { name } queue { name } cobrowseSessions { cobrowseSessionId cobrowseRole state segments { type startTime endTime } } } cobrowseSessions { providerSessionId state startTime durationSeconds } } } }";
+const DASHBOARD: &str = include_str!("../tests/queries/dashboard.graphql");
 
 /// How hard to push.
-#[derive(Clone, Debug)]
-pub struct BenchOptions {
-    pub duration: Duration,
-    pub concurrency: usize,
-    pub conversations: usize,
-    pub cold_queries: usize,
-    pub single_flight: usize,
+#[derive(Clone, Debug, clap::Parser)]
+struct BenchOptions {
+    /// Seconds per load run.
+    #[arg(long = "duration-s", default_value = "10", value_parser = seconds)]
+    duration: Duration,
+    /// Concurrent clients of the load runs.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Conversations the simulator seeds.
+    #[arg(long, default_value_t = 24)]
+    conversations: usize,
+    /// Cold queries measured one after another.
+    #[arg(long, default_value_t = 50)]
+    cold_queries: usize,
+    /// Concurrent identical cold queries of the single-flight run.
+    #[arg(long, default_value_t = 500)]
+    single_flight: usize,
+    /// Passed by `cargo bench`; means nothing here.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+fn seconds(text: &str) -> Result<Duration, String> {
+    match text.parse::<u64>() {
+        Ok(s) if s > 0 => Ok(Duration::from_secs(s)),
+        _ => Err(format!("`{text}` is not a positive number of seconds")),
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    use clap::Parser as _;
+    match run(BenchOptions::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
 
 /// Throughput and latency of one load run.
 #[derive(Debug)]
-pub struct LoadReport {
-    pub requests: u64,
-    pub failures: u64,
-    pub per_second: f64,
-    pub p50: Duration,
-    pub p99: Duration,
-    pub first_failure: Option<String>,
+struct LoadReport {
+    failures: u64,
+    per_second: f64,
+    p50: Duration,
+    p99: Duration,
+    first_failure: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -81,7 +115,7 @@ fn check(status: reqwest::StatusCode, body: &[u8]) -> Result<(), String> {
 }
 
 /// Runs `concurrency` clients posting `body` to `url` for `duration`.
-pub async fn load(url: &str, body: Bytes, concurrency: usize, duration: Duration) -> LoadReport {
+async fn load(url: &str, body: Bytes, concurrency: usize, duration: Duration) -> LoadReport {
     let client = client(concurrency);
     let failures = Arc::new(AtomicU64::new(0));
     let first_failure = Arc::new(std::sync::Mutex::new(None::<String>));
@@ -131,7 +165,6 @@ pub async fn load(url: &str, body: Bytes, concurrency: usize, duration: Duration
     let elapsed = started.elapsed();
     let first_failure = first_failure.lock().expect("lock").take();
     LoadReport {
-        requests: histogram.len(),
         failures: failures.load(Ordering::Relaxed),
         per_second: histogram.len() as f64 / elapsed.as_secs_f64(),
         p50: Duration::from_micros(histogram.value_at_quantile(0.50)),
@@ -143,7 +176,7 @@ pub async fn load(url: &str, body: Bytes, concurrency: usize, duration: Duration
 /// The API key bench clients send (made afresh for each run).
 fn bench_key() -> &'static str {
     static KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    KEY.get_or_init(crate::auth::api_keys::generate)
+    KEY.get_or_init(cobrowse_gateway::auth::api_keys::generate)
 }
 
 /// A client that authenticates as the bench's caller, as a real one would.
@@ -172,7 +205,7 @@ fn keys_file() -> anyhow::Result<std::path::PathBuf> {
         std::env::temp_dir().join(format!("cobrowse-bench-keys-{}.toml", std::process::id()));
     std::fs::write(
         &path,
-        crate::auth::api_keys::entry("bench", bench_key(), &["read"]),
+        cobrowse_gateway::auth::api_keys::entry("bench", bench_key(), &["read"]),
     )?;
     Ok(PATH.get_or_init(|| path).clone())
 }
@@ -211,7 +244,7 @@ fn settings_for(sim: &Simulator, extra: &[(&str, &str)]) -> anyhow::Result<Setti
 struct Running {
     url: String,
     sim: Simulator,
-    source: Arc<crate::source::Source>,
+    source: Arc<cobrowse_gateway::source::Source>,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -239,7 +272,7 @@ async fn start(
 }
 
 async fn upstream_calls(sim: &Simulator) -> anyhow::Result<u64> {
-    let stats: crate::sim::Stats = reqwest::get(format!("{}/__sim/stats", sim.url()))
+    let stats: cobrowse_gateway::sim::Stats = reqwest::get(format!("{}/__sim/stats", sim.url()))
         .await?
         .json()
         .await?;
@@ -279,7 +312,7 @@ fn ms(d: Duration) -> String {
 }
 
 /// Runs every scenario and prints the report. Fails if any response failed.
-pub async fn run(options: BenchOptions) -> anyhow::Result<()> {
+async fn run(options: BenchOptions) -> anyhow::Result<()> {
     let body = Bytes::from(
         serde_json::json!({ "query": DASHBOARD, "operationName": "Dashboard" }).to_string(),
     );
