@@ -1,23 +1,30 @@
 //! cobrowse-gateway: one GraphQL graph over co-browse conversations.
 //!
 //! See `ARCHITECTURE.md` for the map of the code and its invariants.
+//!
+//! The public surface is what the binary, the benchmark and the integration
+//! tests use: building and running a gateway ([`startup`], [`settings`]),
+//! the simulator that stands in for PureCloud ([`sim`]), API keys
+//! ([`auth`]), the schema's SDL and node ids ([`graph`]), the webhook event
+//! store ([`store`]) and Zoom's webhook wire format ([`zoom`]). Everything
+//! else is private to the crate, so the compiler reports what nothing uses.
 
 pub mod auth;
-pub mod cache;
-pub mod canonical;
-pub mod changes;
-pub mod engage;
-pub mod freshness;
+mod cache;
+mod canonical;
+mod changes;
+mod engage;
+mod freshness;
 pub mod graph;
 pub mod http;
-pub mod metrics;
-pub mod nesting;
+mod metrics;
+mod nesting;
 pub mod secret;
 pub mod settings;
 pub mod sim;
 mod singleflight;
-pub mod source;
+mod source;
 pub mod startup;
 pub mod store;
-pub mod upstream;
+mod upstream;
 pub mod zoom;

@@ -251,9 +251,10 @@ impl Gateway {
         self.simulator.as_ref()
     }
 
-    /// The data source (for counters in tests and benchmarks).
-    pub fn source(&self) -> &Arc<Source> {
-        &self.state.source
+    /// Empties the data cache when called (the benchmark's cold runs).
+    pub fn cache_clearer(&self) -> impl Fn() + Send + Sync + 'static {
+        let source = Arc::clone(&self.state.source);
+        move || source.cache().clear()
     }
 
     /// Serves until `shutdown` resolves, then stops gracefully: the

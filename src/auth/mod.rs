@@ -29,7 +29,7 @@
 //! knows nothing of GraphQL.
 
 pub mod api_keys;
-pub mod jwt;
+pub(crate) mod jwt;
 
 use std::fmt;
 use std::sync::{Arc, Mutex, RwLock};

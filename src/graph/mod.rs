@@ -5,20 +5,20 @@
 //! attached to each request by the server; the schema holds only what is
 //! shared by every request.
 
-pub mod communication;
-pub mod conversation;
-pub mod directory;
-pub mod engage;
-pub mod errors;
-pub mod guard;
+pub(crate) mod communication;
+pub(crate) mod conversation;
+pub(crate) mod directory;
+pub(crate) mod engage;
+pub(crate) mod errors;
+pub(crate) mod guard;
 pub mod ids;
-pub mod limits;
-pub mod mutation;
+pub(crate) mod limits;
+pub(crate) mod mutation;
 mod partial;
-pub mod query;
-pub mod session;
-pub mod sessions;
-pub mod subscription;
+pub(crate) mod query;
+pub(crate) mod session;
+pub(crate) mod sessions;
+pub(crate) mod subscription;
 
 use std::sync::Arc;
 

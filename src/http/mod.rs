@@ -1,14 +1,14 @@
 //! The HTTP edge: GraphQL over HTTP, GraphiQL, health, readiness, metrics,
 //! request ids and access logs.
 
-pub mod apq;
+pub(crate) mod apq;
 pub mod graphiql;
-pub mod graphql;
-pub mod rate_limit;
-pub mod response_cache;
-pub mod serve;
-pub mod subscriptions;
-pub mod webhooks;
+pub(crate) mod graphql;
+pub(crate) mod rate_limit;
+pub(crate) mod response_cache;
+pub(crate) mod serve;
+pub(crate) mod subscriptions;
+pub(crate) mod webhooks;
 
 use std::sync::Arc;
 

@@ -15,9 +15,9 @@
 //!   (others are 404 to it, as upstream's division access control has
 //!   them), and answers its `client_id` and `client_secret`.
 
-pub mod data;
+pub(crate) mod data;
 mod routes;
-pub mod zoom;
+pub(crate) mod zoom;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;

@@ -13,8 +13,12 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::event::{ZoomEvent, ZoomRole};
-use super::parts::{touched, Head, Link, Person, Rank};
+use super::event::ZoomRole;
+#[cfg(test)]
+use super::event::ZoomEvent;
+use super::parts::{Head, Link, Person};
+#[cfg(test)]
+use super::parts::{touched, Rank};
 
 /// One connection of a user to a session.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -71,6 +75,9 @@ impl ZoomSession {
 
 /// Folds the events of one session (in any order, re-deliveries included)
 /// into its state: every distinct event applied to the session's parts.
+/// The definition the store's incremental parts are tested against (the
+/// store itself applies one event at a time).
+#[cfg(test)]
 pub fn fold(events: &[ZoomEvent]) -> Option<ZoomSession> {
     let first = events.first()?;
     let mut seen = std::collections::HashSet::new();

@@ -1,6 +1,6 @@
 //! Zoom Cobrowse webhooks: parsing, signatures, and the folded session state.
 
 pub mod event;
-pub mod fold;
-pub mod parts;
+pub(crate) mod fold;
+pub(crate) mod parts;
 pub mod signature;
