@@ -109,79 +109,79 @@ pub const CONFIG_ENV: &str = "COBROWSE_CONFIG";
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
-    pub server: ServerSettings,
-    pub auth: AuthSettings,
+    pub(crate) server: ServerSettings,
+    pub(crate) auth: AuthSettings,
     pub upstream: UpstreamSettings,
-    pub cache: CacheSettings,
-    pub limits: LimitSettings,
-    pub webhooks: WebhookSettings,
-    pub store: StoreSettings,
-    pub engage: EngageSettings,
-    pub demo: DemoSettings,
+    pub(crate) cache: CacheSettings,
+    pub(crate) limits: LimitSettings,
+    pub(crate) webhooks: WebhookSettings,
+    pub(crate) store: StoreSettings,
+    pub(crate) engage: EngageSettings,
+    pub(crate) demo: DemoSettings,
     pub log: LogSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ServerSettings {
+pub(crate) struct ServerSettings {
     #[serde(deserialize_with = "de::parsed")]
-    pub listen: SocketAddr,
+    pub(crate) listen: SocketAddr,
     #[serde(deserialize_with = "de::duration")]
-    pub request_timeout: Duration,
+    pub(crate) request_timeout: Duration,
     #[serde(deserialize_with = "de::duration")]
-    pub shutdown_grace: Duration,
+    pub(crate) shutdown_grace: Duration,
     #[serde(deserialize_with = "de::positive")]
-    pub max_body_bytes: usize,
+    pub(crate) max_body_bytes: usize,
     #[serde(deserialize_with = "de::positive")]
-    pub persisted_queries_max_bytes: u64,
+    pub(crate) persisted_queries_max_bytes: u64,
     #[serde(deserialize_with = "de::parsed")]
-    pub graphiql: bool,
+    pub(crate) graphiql: bool,
     #[serde(deserialize_with = "de::parsed")]
-    pub response_cache: bool,
+    pub(crate) response_cache: bool,
     #[serde(deserialize_with = "de::parsed")]
-    pub introspection: bool,
+    pub(crate) introspection: bool,
     #[serde(deserialize_with = "de::positive")]
-    pub response_cache_max_bytes: u64,
+    pub(crate) response_cache_max_bytes: u64,
     #[serde(deserialize_with = "de::positive")]
-    pub max_connections: usize,
+    pub(crate) max_connections: usize,
     #[serde(deserialize_with = "de::duration")]
-    pub header_read_timeout: Duration,
+    pub(crate) header_read_timeout: Duration,
     #[serde(deserialize_with = "de::duration")]
-    pub websocket_init_timeout: Duration,
+    pub(crate) websocket_init_timeout: Duration,
     #[serde(deserialize_with = "de::positive")]
-    pub max_subscriptions_per_socket: usize,
+    pub(crate) max_subscriptions_per_socket: usize,
     #[serde(deserialize_with = "de::duration")]
-    pub readiness_interval: Duration,
+    pub(crate) readiness_interval: Duration,
     #[serde(deserialize_with = "de::list")]
-    pub operation_names: Vec<String>,
+    pub(crate) operation_names: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AuthSettings {
+pub(crate) struct AuthSettings {
     #[serde(deserialize_with = "de::parsed")]
-    pub mode: AuthMode,
+    pub(crate) mode: AuthMode,
     #[serde(default)]
-    pub api_keys_file: Option<std::path::PathBuf>,
+    pub(crate) api_keys_file: Option<std::path::PathBuf>,
     #[serde(default)]
-    pub jwt_secret: Option<Secret>,
+    pub(crate) jwt_secret: Option<Secret>,
     #[serde(default)]
-    pub jwks_file: Option<std::path::PathBuf>,
+    pub(crate) jwks_file: Option<std::path::PathBuf>,
     #[serde(default)]
-    pub jwt_issuer: Option<String>,
+    pub(crate) jwt_issuer: Option<String>,
     #[serde(default)]
-    pub jwt_audience: Option<String>,
+    pub(crate) jwt_audience: Option<String>,
     #[serde(deserialize_with = "de::duration")]
-    pub jwt_leeway: Duration,
+    pub(crate) jwt_leeway: Duration,
     #[serde(deserialize_with = "de::duration")]
-    pub reload_interval: Duration,
+    pub(crate) reload_interval: Duration,
     #[serde(deserialize_with = "de::duration")]
-    pub token_check_ttl: Duration,
+    pub(crate) token_check_ttl: Duration,
 }
 
 /// How callers authenticate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthMode {
+pub(crate) enum AuthMode {
     Service,
     Passthrough,
 }
@@ -207,106 +207,106 @@ pub struct UpstreamSettings {
     #[serde(default, deserialize_with = "de::url")]
     pub login_url: Option<Url>,
     #[serde(default)]
-    pub client_id: Option<String>,
+    pub(crate) client_id: Option<String>,
     #[serde(default)]
-    pub client_secret: Option<Secret>,
+    pub(crate) client_secret: Option<Secret>,
     #[serde(deserialize_with = "de::duration")]
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
     #[serde(deserialize_with = "de::duration")]
-    pub connect_timeout: Duration,
+    pub(crate) connect_timeout: Duration,
     #[serde(deserialize_with = "de::positive")]
-    pub max_in_flight: usize,
+    pub(crate) max_in_flight: usize,
     #[serde(deserialize_with = "de::positive")]
-    pub max_attempts: u32,
+    pub(crate) max_attempts: u32,
     #[serde(deserialize_with = "de::duration")]
-    pub base_backoff: Duration,
+    pub(crate) base_backoff: Duration,
     #[serde(deserialize_with = "de::duration")]
-    pub max_backoff: Duration,
+    pub(crate) max_backoff: Duration,
     #[serde(deserialize_with = "de::duration")]
-    pub max_retry_after: Duration,
+    pub(crate) max_retry_after: Duration,
     #[serde(deserialize_with = "de::duration")]
-    pub token_refresh_margin: Duration,
+    pub(crate) token_refresh_margin: Duration,
     #[serde(deserialize_with = "de::positive")]
-    pub breaker_threshold: u32,
+    pub(crate) breaker_threshold: u32,
     #[serde(deserialize_with = "de::duration")]
-    pub breaker_cooldown: Duration,
+    pub(crate) breaker_cooldown: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CacheSettings {
+pub(crate) struct CacheSettings {
     #[serde(deserialize_with = "de::parsed")]
-    pub enabled: bool,
+    pub(crate) enabled: bool,
     #[serde(deserialize_with = "de::positive")]
-    pub max_entries: u64,
+    pub(crate) max_entries: u64,
     #[serde(deserialize_with = "de::positive")]
-    pub max_bytes: u64,
+    pub(crate) max_bytes: u64,
     #[serde(deserialize_with = "de::duration")]
-    pub live_ttl: Duration,
+    pub(crate) live_ttl: Duration,
     #[serde(deserialize_with = "de::duration")]
-    pub directory_ttl: Duration,
+    pub(crate) directory_ttl: Duration,
     #[serde(deserialize_with = "de::duration")]
-    pub stale_grace: Duration,
+    pub(crate) stale_grace: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct LimitSettings {
+pub(crate) struct LimitSettings {
     #[serde(deserialize_with = "de::positive")]
-    pub max_depth: usize,
+    pub(crate) max_depth: usize,
     #[serde(deserialize_with = "de::positive")]
-    pub max_complexity: usize,
+    pub(crate) max_complexity: usize,
     #[serde(deserialize_with = "de::positive")]
-    pub max_aliases: usize,
+    pub(crate) max_aliases: usize,
     #[serde(deserialize_with = "de::positive")]
-    pub max_root_fields: usize,
+    pub(crate) max_root_fields: usize,
     #[serde(deserialize_with = "de::positive")]
-    pub max_document_bytes: usize,
+    pub(crate) max_document_bytes: usize,
     #[serde(deserialize_with = "de::positive")]
-    pub max_nesting: usize,
+    pub(crate) max_nesting: usize,
     #[serde(deserialize_with = "de::parsed")]
-    pub requests_per_second: f64,
+    pub(crate) requests_per_second: f64,
     #[serde(deserialize_with = "de::positive")]
-    pub request_burst: u32,
+    pub(crate) request_burst: u32,
     #[serde(deserialize_with = "de::positive")]
-    pub max_page_size: usize,
+    pub(crate) max_page_size: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct WebhookSettings {
+pub(crate) struct WebhookSettings {
     #[serde(default)]
-    pub zoom_secret: Option<Secret>,
+    pub(crate) zoom_secret: Option<Secret>,
     #[serde(deserialize_with = "de::duration")]
-    pub max_skew: Duration,
+    pub(crate) max_skew: Duration,
     #[serde(deserialize_with = "de::positive")]
-    pub max_body_bytes: usize,
+    pub(crate) max_body_bytes: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct StoreSettings {
-    pub path: std::path::PathBuf,
+pub(crate) struct StoreSettings {
+    pub(crate) path: std::path::PathBuf,
     #[serde(deserialize_with = "de::duration")]
-    pub retention: Duration,
+    pub(crate) retention: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct EngageSettings {
+pub(crate) struct EngageSettings {
     #[serde(deserialize_with = "de::parsed")]
-    pub agent_sessions_limit: usize,
+    pub(crate) agent_sessions_limit: usize,
     #[serde(deserialize_with = "de::duration")]
-    pub max_session_length: Duration,
+    pub(crate) max_session_length: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DemoSettings {
+pub(crate) struct DemoSettings {
     #[serde(deserialize_with = "de::positive")]
-    pub conversations: usize,
+    pub(crate) conversations: usize,
     #[serde(deserialize_with = "de::parsed")]
-    pub seed: u64,
+    pub(crate) seed: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -339,7 +339,7 @@ impl FromStr for LogFormat {
 // Built once at start-up: the size of the variants does not matter.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
-pub enum UpstreamMode {
+pub(crate) enum UpstreamMode {
     /// Start the simulator in-process and talk to it.
     Demo,
     /// Talk to a real PureCloud organisation.
@@ -353,7 +353,7 @@ pub enum UpstreamMode {
 
 /// Where a value came from, for error messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
+pub(crate) enum Source {
     Default,
     File,
     Environment,
@@ -400,7 +400,7 @@ impl Layers {
     }
 
     /// Adds a TOML settings file.
-    pub fn file(mut self, path: &Path) -> Result<Self, SettingsError> {
+    pub(crate) fn file(mut self, path: &Path) -> Result<Self, SettingsError> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             SettingsError(format!("cannot read settings file {}: {e}", path.display()))
         })?;
@@ -433,7 +433,7 @@ impl Layers {
 
     /// Adds every `COBROWSE_*` variable of `vars`. Unknown ones are errors,
     /// so that a typo does not silently fall back to a default.
-    pub fn env(
+    pub(crate) fn env(
         mut self,
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, SettingsError> {
@@ -495,7 +495,8 @@ impl Layers {
 
 impl Settings {
     /// The defaults alone (demo mode).
-    pub fn defaults() -> Self {
+    #[cfg(test)]
+    pub(crate) fn defaults() -> Self {
         Layers::defaults().build().expect("the defaults are valid")
     }
 
@@ -518,7 +519,7 @@ impl Settings {
     }
 
     /// Where the gateway gets its data.
-    pub fn upstream_mode(&self) -> UpstreamMode {
+    pub(crate) fn upstream_mode(&self) -> UpstreamMode {
         let up = &self.upstream;
         match (&up.url, &up.client_id, &up.client_secret) {
             (Some(api_url), Some(client_id), Some(client_secret)) => UpstreamMode::Remote {
@@ -661,7 +662,7 @@ impl Settings {
 }
 
 /// The login URL of a PureCloud API URL: `api.` becomes `login.`.
-pub fn derive_login_url(api_url: &Url) -> Option<Url> {
+pub(crate) fn derive_login_url(api_url: &Url) -> Option<Url> {
     let host = api_url.host_str()?;
     let rest = host.strip_prefix("api.")?;
     let mut login = api_url.clone();
@@ -671,7 +672,7 @@ pub fn derive_login_url(api_url: &Url) -> Option<Url> {
 }
 
 /// Whether `name` may be an operation's metric label.
-pub fn is_operation_name(name: &str) -> bool {
+pub(crate) fn is_operation_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
         && !name.starts_with(|c: char| c.is_ascii_digit())
@@ -708,7 +709,7 @@ mod de {
         }
     }
 
-    pub fn parsed<'de, D, T>(d: D) -> Result<T, D::Error>
+    pub(crate) fn parsed<'de, D, T>(d: D) -> Result<T, D::Error>
     where
         D: Deserializer<'de>,
         T: FromStr,
@@ -720,7 +721,7 @@ mod de {
             .map_err(|e| serde::de::Error::custom(format!("`{text}`: {e}")))
     }
 
-    pub fn positive<'de, D, T>(d: D) -> Result<T, D::Error>
+    pub(crate) fn positive<'de, D, T>(d: D) -> Result<T, D::Error>
     where
         D: Deserializer<'de>,
         T: FromStr + PartialEq + Default,
@@ -733,7 +734,7 @@ mod de {
         Ok(value)
     }
 
-    pub fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    pub(crate) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let text = text_or_value(d)?;
         humantime::parse_duration(text.trim()).map_err(|e| {
             serde::de::Error::custom(format!("`{text}` is not a duration like 5s or 2m: {e}"))
@@ -741,7 +742,7 @@ mod de {
     }
 
     /// A list: a TOML array of strings, or comma-separated text.
-    pub fn list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    pub(crate) fn list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
         let items: Vec<String> = match toml::Value::deserialize(d)? {
             toml::Value::String(s) => s.split(',').map(|i| i.trim().to_owned()).collect(),
             toml::Value::Array(items) => items
@@ -764,7 +765,7 @@ mod de {
         Ok(items.into_iter().filter(|i| !i.is_empty()).collect())
     }
 
-    pub fn url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Url>, D::Error> {
+    pub(crate) fn url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Url>, D::Error> {
         let text = text_or_value(d)?;
         let url = Url::parse(text.trim())
             .map_err(|e| serde::de::Error::custom(format!("`{text}` is not a URL: {e}")))?;

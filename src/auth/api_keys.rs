@@ -29,7 +29,7 @@ use super::{AuthError, Permissions};
 
 /// The prefix of keys `cobrowse-gateway api-key` makes (so that leaked keys
 /// are easy to spot in code and logs).
-pub const KEY_PREFIX: &str = "cbg_";
+pub(crate) const KEY_PREFIX: &str = "cbg_";
 
 /// The configured keys, by digest.
 #[derive(Default)]
@@ -55,7 +55,7 @@ struct KeyEntry {
 impl ApiKeys {
     /// Reads a keys file. Every entry must have an id, a 64-hex-digit
     /// digest and known scopes; ids and digests must be unique.
-    pub fn load(path: &Path) -> anyhow::Result<Self> {
+    pub(crate) fn load(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read auth.api_keys_file {}", path.display()))?;
         Self::parse(&text).with_context(|| format!("auth.api_keys_file {}", path.display()))
@@ -96,7 +96,7 @@ impl ApiKeys {
     }
 
     /// Whether no key is configured.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.by_digest.is_empty()
     }
 
@@ -110,7 +110,7 @@ impl ApiKeys {
 }
 
 /// The SHA-256 of a key.
-pub fn digest(key: &str) -> [u8; 32] {
+pub(crate) fn digest(key: &str) -> [u8; 32] {
     Sha256::digest(key.as_bytes()).into()
 }
 

@@ -49,13 +49,13 @@ pub struct Permissions(u8);
 
 impl Permissions {
     /// Read the graph (queries and subscriptions).
-    pub const READ: Self = Self(1);
+    pub(crate) const READ: Self = Self(1);
     /// Change upstream (mutations on conversations).
-    pub const WRITE: Self = Self(2);
+    pub(crate) const WRITE: Self = Self(2);
     /// Administer the webhook event store.
-    pub const WEBHOOKS_ADMIN: Self = Self(4);
+    pub(crate) const WEBHOOKS_ADMIN: Self = Self(4);
     /// Everything (open mode).
-    pub const ALL: Self = Self(7);
+    pub(crate) const ALL: Self = Self(7);
 
     const NAMES: [(Self, &'static str); 3] = [
         (Self::READ, "read"),
@@ -64,17 +64,17 @@ impl Permissions {
     ];
 
     /// No permission at all.
-    pub const fn none() -> Self {
+    pub(crate) const fn none() -> Self {
         Self(0)
     }
 
     /// Both sets.
-    pub const fn union(self, other: Self) -> Self {
+    pub(crate) const fn union(self, other: Self) -> Self {
         Self(self.0 | other.0)
     }
 
     /// Whether every permission of `other` is in `self`.
-    pub fn contains(self, other: Self) -> bool {
+    pub(crate) fn contains(self, other: Self) -> bool {
         self.0 & other.0 == other.0
     }
 
@@ -88,7 +88,7 @@ impl Permissions {
 
     /// The permissions of a list of scope names; names that are not ours
     /// are ignored (tokens carry scopes of other services too).
-    pub fn from_scopes<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
+    pub(crate) fn from_scopes<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
         names
             .into_iter()
             .filter_map(Self::parse_scope)
@@ -96,7 +96,7 @@ impl Permissions {
     }
 
     /// The bits, for cache keys.
-    pub fn bits(self) -> u8 {
+    pub(crate) fn bits(self) -> u8 {
         self.0
     }
 }
@@ -124,16 +124,16 @@ impl fmt::Debug for Permissions {
 
 /// An authenticated caller.
 #[derive(Clone, Debug)]
-pub struct Caller {
+pub(crate) struct Caller {
     /// Stable within its kind: `key:<id>`, `jwt:<sub>`, `token:<hash>`,
     /// `anonymous`. Rate limits count per id.
-    pub id: Arc<str>,
-    pub permissions: Permissions,
+    pub(crate) id: Arc<str>,
+    pub(crate) permissions: Permissions,
     /// Whose credentials upstream reads carry.
-    pub access: Access,
+    pub(crate) access: Access,
     /// When the credentials stop admitting the caller by themselves (a
     /// JWT's `exp` plus the leeway), if ever.
-    pub expires: Option<std::time::SystemTime>,
+    pub(crate) expires: Option<std::time::SystemTime>,
 }
 
 /// Why a request was not authenticated.
@@ -150,30 +150,20 @@ pub enum AuthError {
     Upstream(UpstreamError),
 }
 
-impl AuthError {
-    /// The stable code clients see.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::Missing | Self::Invalid(_) => "UNAUTHENTICATED",
-            Self::Upstream(e) => e.code(),
-        }
-    }
-}
-
 /// The header an API key may come in (besides `Authorization: Bearer`).
-pub const API_KEY_HEADER: &str = "x-api-key";
+pub(crate) const API_KEY_HEADER: &str = "x-api-key";
 
 /// Credentials as a request presented them.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Presented<'a> {
-    pub bearer: Option<&'a str>,
-    pub api_key: Option<&'a str>,
+pub(crate) struct Presented<'a> {
+    pub(crate) bearer: Option<&'a str>,
+    pub(crate) api_key: Option<&'a str>,
 }
 
 impl<'a> Presented<'a> {
     /// The credentials in request headers. A malformed `Authorization`
     /// header is an error, not an absence.
-    pub fn from_headers(headers: &'a HeaderMap) -> Result<Self, AuthError> {
+    pub(crate) fn from_headers(headers: &'a HeaderMap) -> Result<Self, AuthError> {
         let bearer = match headers.get(header::AUTHORIZATION) {
             None => None,
             Some(value) => {
@@ -203,7 +193,7 @@ impl<'a> Presented<'a> {
 }
 
 /// Authenticates requests in the configured mode.
-pub struct Authenticator {
+pub(crate) struct Authenticator {
     mode: Mode,
     service: Access,
     api_url: String,
@@ -276,7 +266,7 @@ impl FileStamp {
 
 /// What a look at the key files found.
 #[derive(Debug)]
-pub enum Reload {
+pub(crate) enum Reload {
     /// No file changed (or there are none to watch).
     Unchanged,
     /// A file changed and the new keys are in force.
@@ -292,7 +282,7 @@ impl Authenticator {
     /// Builds the authenticator. `demo` allows running open when nothing is
     /// configured; otherwise service mode without a JWT key or an API key
     /// is an error.
-    pub fn new(
+    pub(crate) fn new(
         settings: &AuthSettings,
         demo: bool,
         service: Access,
@@ -343,7 +333,7 @@ impl Authenticator {
     }
 
     /// Reads the key files again if one changed since the last look.
-    pub fn reload_if_changed(&self) -> Reload {
+    pub(crate) fn reload_if_changed(&self) -> Reload {
         let Mode::Service {
             current,
             settings,
@@ -370,24 +360,24 @@ impl Authenticator {
 
     /// Changes whenever the keys in force change (a key file was read
     /// again).
-    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+    pub(crate) fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
         self.changes.subscribe()
     }
 
     /// How often a long-lived connection's credentials must be proven
     /// again, besides key changes and expiry: passthrough tokens, every
     /// `auth.token_check_ttl` (upstream may have revoked them).
-    pub fn recheck_every(&self) -> Option<std::time::Duration> {
+    pub(crate) fn recheck_every(&self) -> Option<std::time::Duration> {
         matches!(self.mode, Mode::Passthrough { .. }).then_some(self.token_check_ttl)
     }
 
     /// Whether everyone gets in (demo mode without authentication).
-    pub fn is_open(&self) -> bool {
+    pub(crate) fn is_open(&self) -> bool {
         matches!(self.mode, Mode::Open)
     }
 
     /// The mode's name, for logs.
-    pub fn mode_name(&self) -> &'static str {
+    pub(crate) fn mode_name(&self) -> &'static str {
         match self.mode {
             Mode::Open => "open",
             Mode::Service { .. } => "service",
@@ -397,7 +387,7 @@ impl Authenticator {
 
     /// Forgets that upstream accepted a caller's token (upstream has
     /// refused it since), so the next request checks it again.
-    pub async fn forget(&self, caller: &Caller) {
+    pub(crate) async fn forget(&self, caller: &Caller) {
         if let Mode::Passthrough { proven } = &self.mode {
             proven.invalidate(&caller.access.scope).await;
         }
@@ -405,7 +395,7 @@ impl Authenticator {
 
     /// Authenticates presented credentials. `source` proves passed-through
     /// tokens with upstream.
-    pub async fn authenticate(
+    pub(crate) async fn authenticate(
         &self,
         presented: Presented<'_>,
         source: &Source,

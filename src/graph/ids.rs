@@ -47,11 +47,11 @@ const VERSION: &str = "v1";
 
 /// The most characters of an id that is not an upstream path segment (Zoom
 /// account and session ids, co-browse session ids).
-pub const MAX_ID_CHARS: usize = crate::upstream::MAX_ID_CHARS;
+pub(crate) const MAX_ID_CHARS: usize = crate::upstream::MAX_ID_CHARS;
 
 /// Checks an id that goes into an upstream URL (`conversationId`,
 /// `participantId`, `userId`, ...): a refusal names the argument.
-pub fn check_upstream_id(name: &str, id: &str) -> async_graphql::Result<()> {
+pub(crate) fn check_upstream_id(name: &str, id: &str) -> async_graphql::Result<()> {
     match crate::upstream::path_segment_error(id) {
         None => Ok(()),
         Some(why) => Err(super::errors::bad_input(format!("`{name}` {why}"))),
@@ -60,7 +60,7 @@ pub fn check_upstream_id(name: &str, id: &str) -> async_graphql::Result<()> {
 
 /// Checks an id that only names a value the gateway holds (never part of a
 /// URL): not empty, at most [`MAX_ID_CHARS`] characters.
-pub fn check_other_id(name: &str, id: &str) -> async_graphql::Result<()> {
+pub(crate) fn check_other_id(name: &str, id: &str) -> async_graphql::Result<()> {
     if id.trim().is_empty() || id.chars().count() > MAX_ID_CHARS {
         return Err(super::errors::bad_input(format!(
             "`{name}` must be a non-empty id of at most {MAX_ID_CHARS} characters"
@@ -112,7 +112,7 @@ impl NodeId {
 
     /// Checks every part the way the arguments it stands for are checked:
     /// upstream ids must be plain path segments, other ids short.
-    pub fn check(&self) -> async_graphql::Result<()> {
+    pub(crate) fn check(&self) -> async_graphql::Result<()> {
         match self {
             NodeId::Conversation { conversation } => {
                 check_upstream_id("conversation", conversation)
@@ -148,7 +148,7 @@ impl NodeId {
     }
 
     /// Reads an id; `None` when it is not one of ours.
-    pub fn decode(id: &str) -> Option<Self> {
+    pub(crate) fn decode(id: &str) -> Option<Self> {
         let bytes = URL_SAFE_NO_PAD.decode(id.trim()).ok()?;
         let text = String::from_utf8(bytes).ok()?;
         let mut fields = text.split(':');

@@ -31,23 +31,28 @@ use crate::store::EventStore;
 use crate::upstream::model::Time;
 
 /// The schema type.
-pub type GatewaySchema = Schema<query::Query, mutation::Mutation, subscription::Subscription>;
+pub(crate) type GatewaySchema =
+    Schema<query::Query, mutation::Mutation, subscription::Subscription>;
 
 /// Limits resolvers enforce.
 #[derive(Clone, Debug)]
-pub struct Limits {
-    pub max_page_size: usize,
+pub(crate) struct Limits {
+    pub(crate) max_page_size: usize,
 }
 
 /// What the schema reads from, besides upstream.
-pub struct SchemaData {
-    pub store: Arc<dyn EventStore>,
-    pub updates: tokio::sync::broadcast::Sender<subscription::SessionUpdate>,
-    pub agent_sessions_limit: engage::AgentSessionsLimit,
+pub(crate) struct SchemaData {
+    pub(crate) store: Arc<dyn EventStore>,
+    pub(crate) updates: tokio::sync::broadcast::Sender<subscription::SessionUpdate>,
+    pub(crate) agent_sessions_limit: engage::AgentSessionsLimit,
 }
 
 /// Builds the schema.
-pub fn schema(data: SchemaData, limits: &LimitSettings, introspection: bool) -> GatewaySchema {
+pub(crate) fn schema(
+    data: SchemaData,
+    limits: &LimitSettings,
+    introspection: bool,
+) -> GatewaySchema {
     let builder = if introspection {
         builder()
     } else {

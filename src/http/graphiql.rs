@@ -62,7 +62,7 @@ fn asset_urls() -> [String; 4] {
 }
 
 /// The GraphiQL page.
-pub async fn page() -> Response {
+pub(crate) async fn page() -> Response {
     let [css, react, react_dom, graphiql] = asset_urls();
     let config = serde_json::json!({ "defaultQuery": DEFAULT_QUERY })
         .to_string()
@@ -103,7 +103,7 @@ pub async fn page() -> Response {
 }
 
 /// `GET /graphiql/app.js`: the page's own script.
-pub async fn app_js() -> Response {
+pub(crate) async fn app_js() -> Response {
     static_bytes(
         "text/javascript; charset=utf-8",
         include_bytes!("graphiql.js"),
@@ -112,7 +112,7 @@ pub async fn app_js() -> Response {
 }
 
 /// `GET /graphiql/assets/{name}`: an embedded asset.
-pub async fn asset(Path(name): Path<String>) -> Response {
+pub(crate) async fn asset(Path(name): Path<String>) -> Response {
     let found = EMBEDDED.and_then(|assets| assets.iter().find(|(n, _, _)| *n == name));
     match found {
         // Names change with versions only through a rebuild; a day is safe.

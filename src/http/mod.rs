@@ -31,32 +31,32 @@ use apq::PersistedQueries;
 use graphql::HttpLimits;
 
 /// The header that carries a request's id (taken from the client or made).
-pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// What every handler shares.
 #[derive(Clone)]
-pub struct AppState {
-    pub schema: GatewaySchema,
-    pub source: Arc<Source>,
-    pub metrics: Arc<Metrics>,
-    pub persisted: Arc<PersistedQueries>,
-    pub limits: HttpLimits,
-    pub graphiql: bool,
-    pub store: Arc<dyn EventStore>,
-    pub responses: Option<Arc<response_cache::ResponseCache>>,
-    pub updates: tokio::sync::broadcast::Sender<SessionUpdate>,
-    pub webhooks: WebhookConfig,
-    pub auth: Arc<crate::auth::Authenticator>,
-    pub rate_limiter: Option<Arc<rate_limit::RateLimiter>>,
-    pub lifecycle: Lifecycle,
-    pub sockets: subscriptions::SocketLimits,
-    pub readiness: Arc<Readiness>,
+pub(crate) struct AppState {
+    pub(crate) schema: GatewaySchema,
+    pub(crate) source: Arc<Source>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) persisted: Arc<PersistedQueries>,
+    pub(crate) limits: HttpLimits,
+    pub(crate) graphiql: bool,
+    pub(crate) store: Arc<dyn EventStore>,
+    pub(crate) responses: Option<Arc<response_cache::ResponseCache>>,
+    pub(crate) updates: tokio::sync::broadcast::Sender<SessionUpdate>,
+    pub(crate) webhooks: WebhookConfig,
+    pub(crate) auth: Arc<crate::auth::Authenticator>,
+    pub(crate) rate_limiter: Option<Arc<rate_limit::RateLimiter>>,
+    pub(crate) lifecycle: Lifecycle,
+    pub(crate) sockets: subscriptions::SocketLimits,
+    pub(crate) readiness: Arc<Readiness>,
 }
 
 impl AppState {
     /// The data source a caller reads through: the gateway's own, or one
     /// bound to the caller's credentials.
-    pub fn source_for(&self, caller: &crate::auth::Caller) -> Arc<Source> {
+    pub(crate) fn source_for(&self, caller: &crate::auth::Caller) -> Arc<Source> {
         if caller.access.scope == self.source.scope() {
             Arc::clone(&self.source)
         } else {
@@ -68,20 +68,20 @@ impl AppState {
 /// What long-lived connections (subscriptions) hold: the signal to stop, and
 /// a token that keeps the gateway waiting for them until they have closed.
 #[derive(Clone)]
-pub struct Lifecycle {
+pub(crate) struct Lifecycle {
     stop: tokio::sync::watch::Receiver<bool>,
     _alive: tokio::sync::mpsc::Sender<()>,
 }
 
 /// The gateway's end of a [`Lifecycle`].
-pub struct LifecycleControl {
+pub(crate) struct LifecycleControl {
     stop: tokio::sync::watch::Sender<bool>,
     alive: tokio::sync::mpsc::Receiver<()>,
 }
 
 impl Lifecycle {
     /// A lifecycle and its control.
-    pub fn new() -> (Self, LifecycleControl) {
+    pub(crate) fn new() -> (Self, LifecycleControl) {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let (alive_tx, alive_rx) = tokio::sync::mpsc::channel(1);
         (
@@ -97,43 +97,43 @@ impl Lifecycle {
     }
 
     /// Resolves once the gateway is stopping.
-    pub fn stopping(&self) -> Stopping {
+    pub(crate) fn stopping(&self) -> Stopping {
         Stopping(self.stop.clone())
     }
 }
 
 /// A wait for the gateway to stop.
-pub struct Stopping(tokio::sync::watch::Receiver<bool>);
+pub(crate) struct Stopping(tokio::sync::watch::Receiver<bool>);
 
 impl Stopping {
     /// Resolves when the gateway stops (or its control is gone).
-    pub async fn wait(&mut self) {
+    pub(crate) async fn wait(&mut self) {
         let _ = self.0.wait_for(|stopping| *stopping).await;
     }
 }
 
 impl LifecycleControl {
     /// Tells every holder to stop.
-    pub fn stop(&self) {
+    pub(crate) fn stop(&self) {
         self.stop.send_replace(true);
     }
 
     /// Resolves once every [`Lifecycle`] clone is gone.
-    pub async fn all_closed(&mut self) {
+    pub(crate) async fn all_closed(&mut self) {
         while self.alive.recv().await.is_some() {}
     }
 }
 
 /// How webhooks are received.
 #[derive(Clone, Debug)]
-pub struct WebhookConfig {
-    pub secret: Option<crate::secret::Secret>,
-    pub max_skew: std::time::Duration,
-    pub max_body_bytes: usize,
+pub(crate) struct WebhookConfig {
+    pub(crate) secret: Option<crate::secret::Secret>,
+    pub(crate) max_skew: std::time::Duration,
+    pub(crate) max_body_bytes: usize,
 }
 
 /// The gateway's routes and layers.
-pub fn router(state: AppState) -> Router {
+pub(crate) fn router(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphql/ws", get(subscriptions::upgrade))
@@ -174,7 +174,7 @@ async fn healthz() -> &'static str {
 /// The last readiness probe, kept for `server.readiness_interval`: a flood
 /// of `/readyz` costs one probe per interval (one token check, one store
 /// write), not one per call.
-pub struct Readiness {
+pub(crate) struct Readiness {
     interval: std::time::Duration,
     last: tokio::sync::Mutex<Option<(std::time::Instant, Probed)>>,
 }
@@ -184,7 +184,7 @@ type Probed = Arc<(bool, serde_json::Value)>;
 
 impl Readiness {
     /// Probes at most once per `interval`.
-    pub fn new(interval: std::time::Duration) -> Self {
+    pub(crate) fn new(interval: std::time::Duration) -> Self {
         Self {
             interval,
             last: tokio::sync::Mutex::new(None),

@@ -106,7 +106,7 @@ impl Faults {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Stats {
     pub total: u64,
-    pub routes: BTreeMap<String, u64>,
+    pub(crate) routes: BTreeMap<String, u64>,
     /// The most requests that were being served at once.
     pub max_in_flight: u64,
 }
@@ -130,7 +130,7 @@ pub struct SimConfig {
 }
 
 /// A fresh random secret (demo credentials, demo webhook secret).
-pub fn random_secret() -> Secret {
+pub(crate) fn random_secret() -> Secret {
     let secret: [u8; 24] = rand::rng().random();
     Secret::new(
         secret
@@ -161,13 +161,13 @@ const MAX_TOKENS: usize = 10_000;
 /// limited to (`None`: every division).
 #[derive(Clone, Debug)]
 pub(crate) struct Grant {
-    pub client: Arc<str>,
-    pub divisions: Option<Arc<[String]>>,
+    pub(crate) client: Arc<str>,
+    pub(crate) divisions: Option<Arc<[String]>>,
 }
 
 impl Grant {
     /// Whether the holder may see a conversation.
-    pub fn sees(&self, conversation: &data::SimConversation) -> bool {
+    pub(crate) fn sees(&self, conversation: &data::SimConversation) -> bool {
         match &self.divisions {
             None => true,
             Some(divisions) => conversation

@@ -24,17 +24,17 @@ use crate::zoom::fold::ZoomSession;
 #[derive(Debug, Clone, Copy)]
 pub struct Appended {
     /// False when the same event had been stored before (a re-delivery).
-    pub inserted: bool,
+    pub(crate) inserted: bool,
 }
 
 /// Which sessions a listing holds.
 #[derive(Debug, Clone, Default)]
 pub struct SessionFilter {
-    pub ended: Option<bool>,
+    pub(crate) ended: Option<bool>,
     /// Started at or after (a session with no known start is left out).
-    pub started_after: Option<DateTime<Utc>>,
+    pub(crate) started_after: Option<DateTime<Utc>>,
     /// Started before (a session with no known start is left out).
-    pub started_before: Option<DateTime<Utc>>,
+    pub(crate) started_before: Option<DateTime<Utc>>,
 }
 
 /// A place in the listing order: newest start first, then session id, then
@@ -42,30 +42,19 @@ pub struct SessionFilter {
 /// that started at the same instant (where the listing puts a PureCloud
 /// session with that start).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Place {
+pub(crate) struct Place {
     /// The start, in epoch milliseconds; `None`: unknown (listed last).
-    pub start_ms: Option<i64>,
-    pub session_id: String,
-    pub account_id: String,
-}
-
-impl Place {
-    /// The place of `session` itself.
-    pub fn of(session: &ZoomSession) -> Self {
-        Self {
-            start_ms: session.start().map(|t| t.timestamp_millis()),
-            session_id: session.session_id.clone(),
-            account_id: session.account_id.clone(),
-        }
-    }
+    pub(crate) start_ms: Option<i64>,
+    pub(crate) session_id: String,
+    pub(crate) account_id: String,
 }
 
 /// One end of a window: a place, and whether a session at that very place
 /// is inside.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bound {
-    pub place: Place,
-    pub inclusive: bool,
+    pub(crate) place: Place,
+    pub(crate) inclusive: bool,
 }
 
 /// One page of a listing: the sessions between `after` and `before`, at
@@ -73,10 +62,10 @@ pub struct Bound {
 /// `from_back`), returned in listing order.
 #[derive(Debug, Clone, Default)]
 pub struct Window {
-    pub after: Option<Bound>,
-    pub before: Option<Bound>,
-    pub limit: usize,
-    pub from_back: bool,
+    pub(crate) after: Option<Bound>,
+    pub(crate) before: Option<Bound>,
+    pub(crate) limit: usize,
+    pub(crate) from_back: bool,
 }
 
 /// A store failure (the webhook answers 5xx so that Zoom retries).
@@ -99,7 +88,7 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
 /// For each agent connection of a session: how many other sessions the same
 /// agent (by name) was connected to when it joined, counted up to a cap.
 /// Keyed by (user id, connection id).
-pub type AgentLoad = HashMap<(String, String), usize>;
+pub(crate) type AgentLoad = HashMap<(String, String), usize>;
 
 /// Where webhook events live.
 #[async_trait::async_trait]

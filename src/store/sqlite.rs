@@ -81,7 +81,7 @@ impl SqliteStore {
 
     /// Makes the readiness probe write `bytes` (the largest webhook body),
     /// so that it fails when a webhook would.
-    pub fn probe_bytes(mut self, bytes: usize) -> Self {
+    pub(crate) fn probe_bytes(mut self, bytes: usize) -> Self {
         self.probe_bytes = bytes;
         self
     }

@@ -286,12 +286,6 @@ impl PureCloud {
             .await
     }
 
-    /// `GET /api/v2/users/{id}`.
-    pub async fn user(&self, cred: &Credential, id: &str) -> Result<Fetched<User>, UpstreamError> {
-        self.get_json(cred, Route::User, self.url(&["users", id])?)
-            .await
-    }
-
     /// `GET /api/v2/users?id=..&id=..` or `GET /api/v2/routing/queues?id=..`:
     /// at most [`BULK_PAGE_SIZE`] ids of one kind of entity.
     pub async fn entities<T: Entity>(
@@ -306,16 +300,6 @@ impl PureCloud {
                 value: f.value.entities,
                 bytes: f.bytes,
             })
-    }
-
-    /// `GET /api/v2/routing/queues/{id}`.
-    pub async fn queue(
-        &self,
-        cred: &Credential,
-        id: &str,
-    ) -> Result<Fetched<Queue>, UpstreamError> {
-        self.get_json(cred, Route::Queue, self.url(&["routing", "queues", id])?)
-            .await
     }
 
     /// `GET /api/v2/routing/wrapupcodes`, every page.
@@ -380,25 +364,6 @@ impl PureCloud {
         )
         .await
         .map(drop)
-    }
-
-    /// `POST /api/v2/analytics/conversations/details/query`.
-    pub async fn conversation_details(
-        &self,
-        cred: &Credential,
-        query: &analytics::DetailsQuery,
-    ) -> Result<Fetched<analytics::DetailsResponse>, UpstreamError> {
-        let url = self.url(&["analytics", "conversations", "details", "query"])?;
-        let (body, correlation) = self
-            .send(
-                cred,
-                Route::AnalyticsDetails,
-                Method::POST,
-                url,
-                Some(query),
-            )
-            .await?;
-        decode(Route::AnalyticsDetails, body, correlation)
     }
 
     /// The URL of `segments` under `/api/v2`. Every segment must be a plain

@@ -23,7 +23,7 @@ pub enum Inbound {
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
 )]
-pub enum EventKind {
+pub(crate) enum EventKind {
     SessionStarted,
     UserJoined,
     UserLeft,
@@ -32,7 +32,7 @@ pub enum EventKind {
 
 impl EventKind {
     /// The wire name.
-    pub fn wire(self) -> &'static str {
+    pub(crate) fn wire(self) -> &'static str {
         match self {
             EventKind::SessionStarted => "cobrowse.session_started",
             EventKind::UserJoined => "cobrowse.session_user_joined",
@@ -62,15 +62,15 @@ pub enum ZoomRole {
 
 /// The user an event is about (all optional on `started` and `ended`).
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct UserInfo {
-    pub user_id: Option<String>,
-    pub user_name: Option<String>,
-    pub role: Option<ZoomRole>,
+pub(crate) struct UserInfo {
+    pub(crate) user_id: Option<String>,
+    pub(crate) user_name: Option<String>,
+    pub(crate) role: Option<ZoomRole>,
 }
 
 /// What an event says, by kind.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub enum Details {
+pub(crate) enum Details {
     Started {
         start_time: DateTime<Utc>,
         start_url: Option<String>,
@@ -99,15 +99,15 @@ pub enum Details {
 /// One checked Cobrowse event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ZoomEvent {
-    pub kind: EventKind,
-    pub event_ts: i64,
-    pub account_id: String,
-    pub session_id: String,
-    pub details: Details,
+    pub(crate) kind: EventKind,
+    pub(crate) event_ts: i64,
+    pub(crate) account_id: String,
+    pub(crate) session_id: String,
+    pub(crate) details: Details,
     /// SHA-256 of the canonical JSON: the identity of a delivery.
-    pub digest: [u8; 32],
+    pub(crate) digest: [u8; 32],
     /// The canonical JSON, as stored.
-    pub canonical: String,
+    pub(crate) canonical: String,
 }
 
 /// Why a body was refused.
@@ -125,7 +125,7 @@ pub enum EventError {
 
 impl EventError {
     /// A stable code for the error.
-    pub fn code(&self) -> &'static str {
+    pub(crate) fn code(&self) -> &'static str {
         match self {
             EventError::Json(_) => "MALFORMED_JSON",
             EventError::UnknownEvent(_) => "UNKNOWN_EVENT",

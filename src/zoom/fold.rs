@@ -13,12 +13,12 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::event::ZoomRole;
 #[cfg(test)]
 use super::event::ZoomEvent;
-use super::parts::{Head, Link, Person};
+use super::event::ZoomRole;
 #[cfg(test)]
 use super::parts::{touched, Rank};
+use super::parts::{Head, Link, Person};
 
 /// One connection of a user to a session.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

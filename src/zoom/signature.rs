@@ -12,7 +12,7 @@ type HmacSha256 = Hmac<Sha256>;
 
 /// Why a signature was refused.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
-pub enum SignatureError {
+pub(crate) enum SignatureError {
     #[error("x-zm-request-timestamp is missing")]
     MissingTimestamp,
     #[error("x-zm-request-timestamp is not a number of seconds")]
@@ -26,7 +26,7 @@ pub enum SignatureError {
 }
 
 /// Checks a delivery's signature. `now` is epoch seconds.
-pub fn verify(
+pub(crate) fn verify(
     secret: &Secret,
     timestamp: Option<&str>,
     signature: Option<&str>,
