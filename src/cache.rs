@@ -33,16 +33,16 @@ use crate::upstream::{Fetched, UpstreamError};
 
 /// The credentials a value was fetched with, as an opaque hash.
 #[derive(Copy, Clone, Debug, Hash, PartialEq, Eq)]
-pub struct Scope(u64);
+pub(crate) struct Scope(u64);
 
 impl Scope {
     /// The opaque value (for keys of other caches).
-    pub fn value(self) -> u64 {
+    pub(crate) fn value(self) -> u64 {
         self.0
     }
 
     /// The scope of a set of credentials (hashed with a per-process key).
-    pub fn of(parts: &[&str]) -> Self {
+    pub(crate) fn of(parts: &[&str]) -> Self {
         static KEYS: std::sync::OnceLock<std::collections::hash_map::RandomState> =
             std::sync::OnceLock::new();
         Scope(KEYS.get_or_init(Default::default).hash_one(parts))
@@ -51,7 +51,7 @@ impl Scope {
 
 /// What kind of upstream value an entry holds.
 #[derive(Copy, Clone, Debug, Hash, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     Conversation,
     CobrowseConversation,
     ActiveListing,
@@ -62,7 +62,7 @@ pub enum Kind {
 
 impl Kind {
     /// A name for warnings and logs.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Kind::Conversation => "conversation",
             Kind::CobrowseConversation => "cobrowse_conversation",
@@ -83,7 +83,7 @@ impl Kind {
 
 /// A cache key: scope, kind and upstream id.
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
-pub struct Key {
+pub(crate) struct Key {
     scope: Scope,
     kind: Kind,
     id: Arc<str>,
@@ -91,15 +91,15 @@ pub struct Key {
 
 /// The active co-browse conversations, as the listing returned them.
 #[derive(Debug)]
-pub struct ActiveListing(pub Vec<Arc<CobrowseConversation>>);
+pub(crate) struct ActiveListing(pub Vec<Arc<CobrowseConversation>>);
 
 /// All wrap-up codes of the organisation.
 #[derive(Debug)]
-pub struct WrapupCodes(pub Vec<WrapupCode>);
+pub(crate) struct WrapupCodes(pub Vec<WrapupCode>);
 
 /// A value the cache can hold.
 #[derive(Clone)]
-pub enum Value {
+pub(crate) enum Value {
     Conversation(Arc<Conversation>),
     CobrowseConversation(Arc<CobrowseConversation>),
     ActiveListing(Arc<ActiveListing>),
@@ -109,7 +109,7 @@ pub enum Value {
 }
 
 /// A type that has a [`Kind`] and lives in a [`Value`].
-pub trait Cacheable: Send + Sync + Sized + 'static {
+pub(crate) trait Cacheable: Send + Sync + Sized + 'static {
     const KIND: Kind;
     fn wrap(value: Arc<Self>) -> Value;
     fn unwrap(value: Value) -> Option<Arc<Self>>;
@@ -182,7 +182,7 @@ const MAX_BACKGROUND_REFRESHES: usize = 1_024;
 
 /// The upstream cache. Cheap to clone.
 #[derive(Clone)]
-pub struct Cache {
+pub(crate) struct Cache {
     inner: Option<Moka<Key, Entry>>,
     ttl: TtlByKind,
     slot: u64,
@@ -206,7 +206,7 @@ fn serves_stale(error: &UpstreamError) -> bool {
 
 impl Cache {
     /// Builds the cache from its settings (`enabled = false` caches nothing).
-    pub fn new(settings: &CacheSettings, metrics: Arc<Metrics>) -> Self {
+    pub(crate) fn new(settings: &CacheSettings, metrics: Arc<Metrics>) -> Self {
         let slot = (settings.max_bytes / settings.max_entries).max(1);
         let ttl = TtlByKind {
             live: settings.live_ttl,
@@ -238,7 +238,7 @@ impl Cache {
 
     /// Entries and weighted bytes held now (after pending maintenance);
     /// also sets the size gauges.
-    pub async fn size(&self) -> (u64, u64) {
+    pub(crate) async fn size(&self) -> (u64, u64) {
         let (entries, bytes) = match &self.inner {
             Some(cache) => {
                 cache.run_pending_tasks().await;
@@ -258,7 +258,7 @@ impl Cache {
     /// The cached value, fetching it on a miss. Concurrent misses for one key
     /// share one fetch. When the fetch fails for a transient reason and an
     /// expired value is still held (within the grace), that is served.
-    pub async fn get_or_fetch<T, F, Fut>(
+    pub(crate) async fn get_or_fetch<T, F, Fut>(
         &self,
         scope: Scope,
         id: &str,
@@ -308,7 +308,7 @@ impl Cache {
     }
 
     /// The cached value, if present and fresh.
-    pub async fn get<T: Cacheable>(&self, scope: Scope, id: &str) -> Option<Arc<T>> {
+    pub(crate) async fn get<T: Cacheable>(&self, scope: Scope, id: &str) -> Option<Arc<T>> {
         let cache = self.inner.as_ref()?;
         let key = Key {
             scope,
@@ -326,7 +326,7 @@ impl Cache {
 
     /// An expired value still held within the grace, served because a
     /// fetch failed with `error` (marks the response as stale).
-    pub async fn get_stale<T: Cacheable>(
+    pub(crate) async fn get_stale<T: Cacheable>(
         &self,
         scope: Scope,
         id: &str,
@@ -431,7 +431,13 @@ impl Cache {
     }
 
     /// Stores a value fetched elsewhere (for example by a bulk call).
-    pub async fn insert<T: Cacheable>(&self, scope: Scope, id: &str, value: Arc<T>, bytes: usize) {
+    pub(crate) async fn insert<T: Cacheable>(
+        &self,
+        scope: Scope,
+        id: &str,
+        value: Arc<T>,
+        bytes: usize,
+    ) {
         if let Some(cache) = &self.inner {
             let key = Key {
                 scope,
@@ -443,14 +449,14 @@ impl Cache {
     }
 
     /// Forgets everything (the benchmark's cold runs).
-    pub fn clear(&self) {
+    pub(crate) fn clear(&self) {
         if let Some(cache) = &self.inner {
             cache.invalidate_all();
         }
     }
 
     /// Forgets a value (after a mutation changed it upstream).
-    pub async fn invalidate(&self, scope: Scope, kind: Kind, id: &str) {
+    pub(crate) async fn invalidate(&self, scope: Scope, kind: Kind, id: &str) {
         if let Some(cache) = &self.inner {
             let key = Key {
                 scope,
@@ -473,7 +479,7 @@ impl Cache {
     /// Tells the current response that it says an id does not exist: true
     /// only for as long as live state (a user or queue may be created at
     /// any moment).
-    pub fn note_absent(&self) {
+    pub(crate) fn note_absent(&self) {
         crate::freshness::note(self.ttl.of(Kind::Conversation));
     }
 

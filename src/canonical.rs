@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 /// JSON with object keys sorted at every level: one text per value.
-pub fn canonical_json(value: &Value) -> String {
+pub(crate) fn canonical_json(value: &Value) -> String {
     fn write(value: &Value, out: &mut String) {
         match value {
             Value::Object(map) => {

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use crate::cache::Kind;
 
 /// A hashed name of one upstream value that mutations can change.
-pub type Tag = u64;
+pub(crate) type Tag = u64;
 
 /// The most changed tags remembered; older ones fold into the floor.
 const REMEMBERED: u64 = 10_000;
@@ -30,7 +30,7 @@ const REMEMBERED: u64 = 10_000;
 /// The tag of a read of `kind` `id`, or `None` for kinds mutations do not
 /// change (users, queues, wrap-up codes). A conversation's full form and
 /// co-browse view share one tag.
-pub fn tag(kind: Kind, id: &str) -> Option<Tag> {
+pub(crate) fn tag(kind: Kind, id: &str) -> Option<Tag> {
     static KEYS: std::sync::OnceLock<std::collections::hash_map::RandomState> =
         std::sync::OnceLock::new();
     let keys = KEYS.get_or_init(Default::default);
@@ -43,14 +43,14 @@ pub fn tag(kind: Kind, id: &str) -> Option<Tag> {
 
 /// What a response read: some tags, or too many to list.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Reads {
+pub(crate) enum Reads {
     Tags(Box<[Tag]>),
     /// More than a response keeps track of: any change makes it stale.
     Everything,
 }
 
 /// The record of changes.
-pub struct Changes {
+pub(crate) struct Changes {
     epoch: AtomicU64,
     /// The epoch of the latest change of any tag (a fast path: a response
     /// kept after it needs no look at its tags).
@@ -69,7 +69,7 @@ impl Default for Changes {
 
 impl Changes {
     /// An empty record.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let floor = Arc::new(AtomicU64::new(0));
         let forgotten = Arc::clone(&floor);
         let changed = moka::sync::Cache::builder()
@@ -93,12 +93,12 @@ impl Changes {
     }
 
     /// The current epoch (taken when a request starts).
-    pub fn epoch(&self) -> u64 {
+    pub(crate) fn epoch(&self) -> u64 {
         self.epoch.load(Ordering::Acquire)
     }
 
     /// Records that `tags` changed (a mutation succeeded upstream).
-    pub fn record(&self, tags: impl IntoIterator<Item = Tag>) {
+    pub(crate) fn record(&self, tags: impl IntoIterator<Item = Tag>) {
         let epoch = self.epoch.fetch_add(1, Ordering::AcqRel) + 1;
         for tag in tags {
             self.changed.insert(tag, epoch);
@@ -107,7 +107,7 @@ impl Changes {
     }
 
     /// Whether nothing `reads` names changed after `epoch`.
-    pub fn unchanged_since(&self, epoch: u64, reads: &Reads) -> bool {
+    pub(crate) fn unchanged_since(&self, epoch: u64, reads: &Reads) -> bool {
         if self.latest.load(Ordering::Acquire) <= epoch {
             return true;
         }

@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 
 /// One event that updates the attached data of an interaction.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Step {
+pub(crate) enum Step {
     /// An agent joined `session` (which started at `session_start`).
     Join {
         at: DateTime<Utc>,
@@ -52,7 +52,7 @@ impl Step {
 
 /// The reporting keys of one interaction; `None` is an absent key.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct AttachedData {
+pub(crate) struct AttachedData {
     pub associated: Option<bool>,
     pub sessions_quantity: Option<u32>,
     pub session_id: Option<String>,
@@ -69,7 +69,7 @@ fn yes_no(value: bool) -> String {
 impl AttachedData {
     /// The keys as Engage attaches them, with their exact names, in a fixed
     /// order; absent keys are left out.
-    pub fn pairs(&self) -> Vec<(&'static str, String)> {
+    pub(crate) fn pairs(&self) -> Vec<(&'static str, String)> {
         let mut pairs = Vec::new();
         if let Some(v) = self.associated {
             pairs.push(("CoBrowseAssociated", yes_no(v)));
@@ -97,7 +97,7 @@ impl AttachedData {
 }
 
 /// Replays `steps` (in any order; they are sorted by time) into the keys.
-pub fn attached(steps: &[Step]) -> AttachedData {
+pub(crate) fn attached(steps: &[Step]) -> AttachedData {
     let mut steps: Vec<&Step> = steps.iter().collect();
     steps.sort_by_key(|s| (s.at(), s.rank()));
     let mut data = AttachedData::default();
@@ -140,7 +140,7 @@ pub fn attached(steps: &[Step]) -> AttachedData {
 /// join while the same agent already holds `limit` connected viewer
 /// communications in this conversation is denied (0: no limit). The gateway
 /// sees one conversation at a time here, so the limit is applied within it.
-pub fn purecloud_steps(
+pub(crate) fn purecloud_steps(
     conversation: &crate::upstream::model::Conversation,
     limit: usize,
 ) -> Vec<Step> {
@@ -209,7 +209,7 @@ pub fn purecloud_steps(
 /// Zoom's user ids hold within one session only) is connected in `limit`
 /// other sessions is denied (0: no limit); `load` says, per connection
 /// (user id, connection id), in how many other sessions its agent was.
-pub fn zoom_steps(
+pub(crate) fn zoom_steps(
     session: &crate::zoom::fold::ZoomSession,
     limit: usize,
     load: &crate::store::AgentLoad,

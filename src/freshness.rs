@@ -23,7 +23,7 @@ tokio::task_local! {
 /// The shortest remaining TTL noted so far, the stale reads, and the tags
 /// read.
 #[derive(Clone, Debug)]
-pub struct Freshness(
+pub(crate) struct Freshness(
     Arc<AtomicU64>,
     Arc<std::sync::Mutex<(Vec<StaleRead>, usize)>>,
     Arc<std::sync::Mutex<TagsRead>>,
@@ -38,7 +38,7 @@ struct TagsRead {
 
 /// The most tags one response keeps track of; beyond, any change makes it
 /// stale.
-pub const MAX_TAGS: usize = 512;
+pub(crate) const MAX_TAGS: usize = 512;
 
 impl Default for Freshness {
     fn default() -> Self {
@@ -52,7 +52,7 @@ impl Default for Freshness {
 
 /// A value served past its TTL because upstream failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StaleRead {
+pub(crate) struct StaleRead {
     /// What kind of upstream value (`conversation`, `user`, ...).
     pub kind: &'static str,
     pub id: String,
@@ -63,22 +63,22 @@ pub struct StaleRead {
 }
 
 /// The most stale reads one response lists (the count is always exact).
-pub const MAX_STALE_LISTED: usize = 20;
+pub(crate) const MAX_STALE_LISTED: usize = 20;
 
 impl Freshness {
     /// Runs `future` with this scope current.
-    pub async fn scope<F: std::future::Future>(self, future: F) -> F::Output {
+    pub(crate) async fn scope<F: std::future::Future>(self, future: F) -> F::Output {
         CURRENT.scope(self, future).await
     }
 
     /// The stale reads noted (at most [`MAX_STALE_LISTED`]) and their count.
-    pub fn stale(&self) -> (Vec<StaleRead>, usize) {
+    pub(crate) fn stale(&self) -> (Vec<StaleRead>, usize) {
         let reads = self.1.lock().expect("stale reads lock");
         (reads.0.clone(), reads.1)
     }
 
     /// The live upstream values the response read.
-    pub fn reads(&self) -> Reads {
+    pub(crate) fn reads(&self) -> Reads {
         let read = self.2.lock().expect("tags lock");
         if read.overflowed {
             return Reads::Everything;
@@ -90,7 +90,7 @@ impl Freshness {
     }
 
     /// The shortest remaining TTL noted, or `None` when nothing was read.
-    pub fn shortest(&self) -> Option<Duration> {
+    pub(crate) fn shortest(&self) -> Option<Duration> {
         match self.0.load(Ordering::Relaxed) {
             u64::MAX => None,
             ms => Some(Duration::from_millis(ms)),
@@ -100,7 +100,7 @@ impl Freshness {
 
 /// Notes that the response contains data served past its TTL; such a
 /// response is fresh for no time at all.
-pub fn note_stale(read: StaleRead) {
+pub(crate) fn note_stale(read: StaleRead) {
     let _ = CURRENT.try_with(|f| {
         f.0.store(0, Ordering::Relaxed);
         let mut reads = f.1.lock().expect("stale reads lock");
@@ -113,12 +113,12 @@ pub fn note_stale(read: StaleRead) {
 
 /// The scope of the current request, if there is one (to carry it into a
 /// task the request spawns).
-pub fn current() -> Option<Freshness> {
+pub(crate) fn current() -> Option<Freshness> {
     CURRENT.try_with(Clone::clone).ok()
 }
 
 /// Notes that the response read the live upstream value `tag`.
-pub fn note_read(tag: Tag) {
+pub(crate) fn note_read(tag: Tag) {
     let _ = CURRENT.try_with(|f| {
         let mut read = f.2.lock().expect("tags lock");
         if read.tags.len() < MAX_TAGS {
@@ -130,7 +130,7 @@ pub fn note_read(tag: Tag) {
 }
 
 /// Notes that the response contains data fresh for `remaining` more.
-pub fn note(remaining: Duration) {
+pub(crate) fn note(remaining: Duration) {
     let ms = u64::try_from(remaining.as_millis()).unwrap_or(u64::MAX - 1);
     let _ = CURRENT.try_with(|f| f.0.fetch_min(ms, Ordering::Relaxed));
 }

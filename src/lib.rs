@@ -9,6 +9,8 @@
 //! store ([`store`]) and Zoom's webhook wire format ([`zoom`]). Everything
 //! else is private to the crate, so the compiler reports what nothing uses.
 
+#![warn(unreachable_pub)]
+
 pub mod auth;
 mod cache;
 mod canonical;

@@ -12,7 +12,7 @@ use prometheus::{
 };
 
 /// Every collector of the gateway.
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: Registry,
     /// GraphQL requests by operation and outcome.
     pub requests: IntCounterVec,
@@ -68,13 +68,13 @@ impl Default for Metrics {
 impl Metrics {
     /// A fresh registry with every collector registered; no operation name
     /// is a label value.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::with_operations(Vec::new())
     }
 
     /// A fresh registry whose operation label names these operations; any
     /// other name is `other`, so callers cannot grow the label set.
-    pub fn with_operations(operations: Vec<String>) -> Self {
+    pub(crate) fn with_operations(operations: Vec<String>) -> Self {
         let latency = vec![
             0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
         ];
@@ -190,7 +190,7 @@ impl Metrics {
     /// The label value for an operation name: the name itself when it is
     /// one of `server.operation_names`, `anonymous` without a name, else
     /// `other`. The label set is fixed at start-up whatever callers send.
-    pub fn operation_label(&self, name: Option<&str>) -> &str {
+    pub(crate) fn operation_label(&self, name: Option<&str>) -> &str {
         match name {
             None => "anonymous",
             Some(name) => self.operations.get(name).map_or("other", String::as_str),
@@ -198,7 +198,7 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition of every collector.
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let mut buffer = Vec::new();
         TextEncoder::new()
             .encode(&self.registry.gather(), &mut buffer)

@@ -11,7 +11,7 @@
 /// The deepest nesting of `{`, `[` and `(` in GraphQL text, outside strings,
 /// block strings and comments. Unbalanced text is measured as far as it
 /// goes; the parser reports what is wrong with it.
-pub fn graphql(text: &str) -> usize {
+pub(crate) fn graphql(text: &str) -> usize {
     let bytes = text.as_bytes();
     let (mut depth, mut deepest, mut i) = (0usize, 0usize, 0usize);
     while i < bytes.len() {
@@ -47,7 +47,7 @@ pub fn graphql(text: &str) -> usize {
 }
 
 /// The deepest nesting of `{` and `[` in JSON text, outside strings.
-pub fn json(bytes: &[u8]) -> usize {
+pub(crate) fn json(bytes: &[u8]) -> usize {
     let (mut depth, mut deepest, mut i) = (0usize, 0usize, 0usize);
     while i < bytes.len() {
         match bytes[i] {
@@ -66,7 +66,7 @@ pub fn json(bytes: &[u8]) -> usize {
 
 /// The deepest nesting of arrays and objects in a JSON value (a scalar is 0),
 /// without recursion.
-pub fn value(value: &serde_json::Value) -> usize {
+pub(crate) fn value(value: &serde_json::Value) -> usize {
     let mut deepest = 0;
     let mut pending: Vec<(&serde_json::Value, usize)> = vec![(value, 0)];
     while let Some((value, depth)) = pending.pop() {

@@ -15,7 +15,7 @@ use futures::future::{BoxFuture, FutureExt, Shared};
 type Flight<V> = (u64, Shared<BoxFuture<'static, V>>);
 
 /// A group of in-flight calls keyed by `K`.
-pub struct Group<K, V: Clone> {
+pub(crate) struct Group<K, V: Clone> {
     calls: Arc<Mutex<HashMap<K, Flight<V>>>>,
     next: AtomicU64,
 }
@@ -39,7 +39,7 @@ where
 {
     /// Runs `work` for `key` unless a call for `key` is in flight, in which
     /// case its result is awaited instead.
-    pub async fn run<F>(&self, key: K, work: impl FnOnce() -> F) -> V
+    pub(crate) async fn run<F>(&self, key: K, work: impl FnOnce() -> F) -> V
     where
         F: Future<Output = V> + Send + 'static,
     {

@@ -24,7 +24,7 @@ use crate::upstream::model::*;
 use crate::upstream::{Credential, Entity, Fetched, PureCloud, UpstreamError, BULK_PAGE_SIZE};
 
 /// An upstream error shared between the callers of one flight.
-pub type SharedError = Arc<UpstreamError>;
+pub(crate) type SharedError = Arc<UpstreamError>;
 
 type BulkKey = (Scope, Kind, Arc<[Arc<str>]>);
 type BulkResult = Result<Arc<Vec<(Arc<str>, Value)>>, SharedError>;
@@ -32,7 +32,7 @@ type BulkResult = Result<Arc<Vec<(Arc<str>, Value)>>, SharedError>;
 /// The credential a caller's upstream calls carry, and the cache scope
 /// that credential's data lives under.
 #[derive(Clone, Debug)]
-pub struct Access {
+pub(crate) struct Access {
     pub credential: Credential,
     pub scope: Scope,
 }
@@ -40,7 +40,7 @@ pub struct Access {
 /// Upstream reads and writes, cached and coalesced, on behalf of one
 /// [`Access`]. Cheap to clone.
 #[derive(Clone)]
-pub struct Source {
+pub(crate) struct Source {
     shared: Arc<Shared>,
     access: Access,
 }
@@ -55,7 +55,7 @@ struct Shared {
 impl Source {
     /// A source reading with the gateway's own credentials, whose data is
     /// cached under `scope`.
-    pub fn new(client: PureCloud, cache: Cache, scope: Scope) -> Self {
+    pub(crate) fn new(client: PureCloud, cache: Cache, scope: Scope) -> Self {
         Self {
             shared: Arc::new(Shared {
                 client,
@@ -71,7 +71,7 @@ impl Source {
     }
 
     /// The same client and cache on behalf of another caller.
-    pub fn with_access(&self, access: Access) -> Self {
+    pub(crate) fn with_access(&self, access: Access) -> Self {
         Self {
             shared: Arc::clone(&self.shared),
             access,
@@ -79,27 +79,27 @@ impl Source {
     }
 
     /// Whose credentials this source reads with.
-    pub fn access(&self) -> &Access {
+    pub(crate) fn access(&self) -> &Access {
         &self.access
     }
 
     /// The client underneath (for readiness checks and counters).
-    pub fn client(&self) -> &PureCloud {
+    pub(crate) fn client(&self) -> &PureCloud {
         &self.shared.client
     }
 
     /// The credential scope of every read.
-    pub fn scope(&self) -> Scope {
+    pub(crate) fn scope(&self) -> Scope {
         self.access.scope
     }
 
     /// The record of what mutations changed (the response cache reads it).
-    pub fn changes(&self) -> &Arc<Changes> {
+    pub(crate) fn changes(&self) -> &Arc<Changes> {
         &self.shared.changes
     }
 
     /// The cache underneath.
-    pub fn cache(&self) -> &Cache {
+    pub(crate) fn cache(&self) -> &Cache {
         &self.shared.cache
     }
 
@@ -127,7 +127,7 @@ impl Source {
     }
 
     /// A whole conversation.
-    pub async fn conversation(&self, id: &str) -> Result<Arc<Conversation>, SharedError> {
+    pub(crate) async fn conversation(&self, id: &str) -> Result<Arc<Conversation>, SharedError> {
         self.cached(id, |client, credential, id| async move {
             client.conversation(&credential, &id).await
         })
@@ -135,7 +135,7 @@ impl Source {
     }
 
     /// The co-browse view of a conversation.
-    pub async fn cobrowse_conversation(
+    pub(crate) async fn cobrowse_conversation(
         &self,
         id: &str,
     ) -> Result<Arc<CobrowseConversation>, SharedError> {
@@ -146,7 +146,7 @@ impl Source {
     }
 
     /// The active co-browse conversations.
-    pub async fn active_listing(&self) -> Result<Arc<ActiveListing>, SharedError> {
+    pub(crate) async fn active_listing(&self) -> Result<Arc<ActiveListing>, SharedError> {
         self.cached("", |client, credential, _| async move {
             let listing = client.cobrowse_conversations(&credential).await?;
             Ok(Fetched {
@@ -158,7 +158,7 @@ impl Source {
     }
 
     /// Every wrap-up code of the organisation.
-    pub async fn wrapup_codes(&self) -> Result<Arc<WrapupCodes>, SharedError> {
+    pub(crate) async fn wrapup_codes(&self) -> Result<Arc<WrapupCodes>, SharedError> {
         self.cached("", |client, credential, _| async move {
             let codes = client.wrapup_codes(&credential).await?;
             Ok(Fetched {
@@ -170,7 +170,7 @@ impl Source {
     }
 
     /// Users by id; ids upstream does not know are absent from the map.
-    pub async fn users(
+    pub(crate) async fn users(
         &self,
         ids: &[Arc<str>],
     ) -> Result<HashMap<Arc<str>, Arc<User>>, SharedError> {
@@ -178,7 +178,7 @@ impl Source {
     }
 
     /// Queues by id; ids upstream does not know are absent from the map.
-    pub async fn queues(
+    pub(crate) async fn queues(
         &self,
         ids: &[Arc<str>],
     ) -> Result<HashMap<Arc<str>, Arc<Queue>>, SharedError> {
@@ -186,7 +186,7 @@ impl Source {
     }
 
     /// Disconnects a participant, or applies a wrap-up / hold / skip to it.
-    pub async fn patch_participant(
+    pub(crate) async fn patch_participant(
         &self,
         conversation_id: &str,
         participant_id: &str,
@@ -200,7 +200,7 @@ impl Source {
     }
 
     /// Sets attributes of a participant.
-    pub async fn patch_participant_attributes(
+    pub(crate) async fn patch_participant_attributes(
         &self,
         conversation_id: &str,
         participant_id: &str,

@@ -22,12 +22,12 @@ use crate::settings::AuthSettings;
 
 /// Whether a bearer token has a JWT's shape (three dot-separated parts);
 /// anything else is taken for an API key.
-pub fn looks_like_jwt(token: &str) -> bool {
+pub(crate) fn looks_like_jwt(token: &str) -> bool {
     token.split('.').count() == 3
 }
 
 /// Verifies JWTs against the configured keys and claims.
-pub struct JwtVerifier {
+pub(crate) struct JwtVerifier {
     hs256: Option<DecodingKey>,
     /// JWKS keys by `kid`, each with the one algorithm it may verify.
     keys: HashMap<String, (Algorithm, DecodingKey)>,
@@ -64,7 +64,7 @@ impl Scopes {
 impl JwtVerifier {
     /// The verifier the settings ask for, or `None` when no JWT key is
     /// configured.
-    pub fn from_settings(settings: &AuthSettings) -> anyhow::Result<Option<Self>> {
+    pub(crate) fn from_settings(settings: &AuthSettings) -> anyhow::Result<Option<Self>> {
         let hs256 = settings
             .jwt_secret
             .as_ref()
@@ -105,7 +105,7 @@ impl JwtVerifier {
 
     /// Verifies a token: the caller's id and permissions, and when the token
     /// stops being accepted (`exp` plus the leeway).
-    pub fn verify(&self, token: &str) -> Result<Verified, AuthError> {
+    pub(crate) fn verify(&self, token: &str) -> Result<Verified, AuthError> {
         let invalid = |why: &str| AuthError::Invalid(why.to_owned());
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| invalid("the bearer token is not a well-formed JWT"))?;
@@ -172,7 +172,7 @@ impl JwtVerifier {
 
 /// A verified token: the caller's id, its permissions, and when the token
 /// stops being accepted.
-pub type Verified = (Arc<str>, Permissions, Option<std::time::SystemTime>);
+pub(crate) type Verified = (Arc<str>, Permissions, Option<std::time::SystemTime>);
 
 /// Whether a JWT's header has a `crit` member.
 fn names_critical_extensions(token: &str) -> bool {

@@ -14,7 +14,7 @@ use crate::upstream::wire::Wire;
 
 /// A co-browse or screen-share communication.
 #[derive(Union)]
-pub enum Communication {
+pub(crate) enum Communication {
     Cobrowsesession(CobrowseComm),
     Screenshare(ScreenshareComm),
 }
@@ -60,7 +60,7 @@ macro_rules! communication {
         { $($extra:tt)* }
     ) => {
         #[derive(Clone)]
-        pub struct $ty {
+        pub(crate) struct $ty {
             conversation: ConversationData,
             participant: usize,
             index: usize,
@@ -69,7 +69,7 @@ macro_rules! communication {
         impl $ty {
             /// Communication `index` of participant `participant`;
             /// `conversation` must hold the full form.
-            pub fn new(conversation: ConversationData, participant: usize, index: usize) -> Self {
+            pub(crate) fn new(conversation: ConversationData, participant: usize, index: usize) -> Self {
                 debug_assert!(conversation.full.is_some());
                 Self { conversation, participant, index }
             }
@@ -92,7 +92,7 @@ macro_rules! communication {
         #[Object(name = $gql)]
         impl $ty {
             /// Global id of this communication (opaque; use it with `node(id:)`).
-            pub async fn id(&self) -> ID {
+            pub(crate) async fn id(&self) -> ID {
                 ID(NodeId::$variant {
                     conversation: self.conversation.id.to_string(),
                     participant: self.full_participant().id.clone().unwrap_or_default(),
@@ -276,7 +276,7 @@ communication! {
 }
 
 /// One stretch of a communication's timeline.
-pub struct SegmentObject<'a>(pub(crate) &'a model::Segment);
+pub(crate) struct SegmentObject<'a>(pub(crate) &'a model::Segment);
 
 /// One stretch of a communication's timeline.
 #[Object(name = "Segment")]
@@ -317,7 +317,7 @@ impl SegmentObject<'_> {
 }
 
 /// Wrap-up (disposition) data.
-pub struct WrapupObject<'a>(pub(crate) &'a model::Wrapup);
+pub(crate) struct WrapupObject<'a>(pub(crate) &'a model::Wrapup);
 
 /// Wrap-up (disposition) data.
 #[Object(name = "Wrapup")]
@@ -353,7 +353,7 @@ impl WrapupObject<'_> {
 }
 
 /// After-call work of a communication.
-pub struct AfterCallWorkObject<'a>(&'a model::AfterCallWork);
+pub(crate) struct AfterCallWorkObject<'a>(&'a model::AfterCallWork);
 
 /// After-call work of a communication.
 #[Object(name = "AfterCallWork")]
@@ -381,7 +381,7 @@ impl AfterCallWorkObject<'_> {
 }
 
 /// Address and name data of an endpoint.
-pub struct AddressObject<'a>(&'a model::Address);
+pub(crate) struct AddressObject<'a>(&'a model::Address);
 
 /// Address and name data of an endpoint.
 #[Object(name = "Address")]
@@ -409,7 +409,7 @@ impl AddressObject<'_> {
 }
 
 /// A reference to another PureCloud entity.
-pub struct EntityRefObject<'a>(pub(crate) &'a model::EntityRef);
+pub(crate) struct EntityRefObject<'a>(pub(crate) &'a model::EntityRef);
 
 /// A reference to another PureCloud entity.
 #[Object(name = "EntityRef")]
@@ -429,7 +429,7 @@ impl EntityRefObject<'_> {
 }
 
 /// Upstream's account of an error a conversation ended in.
-pub struct ErrorInfo<'a>(pub(crate) &'a model::ErrorBody);
+pub(crate) struct ErrorInfo<'a>(pub(crate) &'a model::ErrorBody);
 
 /// Upstream's account of an error a conversation ended in.
 #[Object(name = "ErrorInfo")]
@@ -481,7 +481,7 @@ impl<'a> ErrorInfo<'a> {
 }
 
 /// One detail of an [`ErrorInfo`].
-pub struct ErrorDetailObject<'a>(&'a model::ErrorDetail);
+pub(crate) struct ErrorDetailObject<'a>(&'a model::ErrorDetail);
 
 /// One field-level detail of an error.
 #[Object(name = "ErrorDetail")]
@@ -505,7 +505,7 @@ impl ErrorDetailObject<'_> {
 }
 
 /// Loads a communication for `node(id:)`.
-pub async fn load_communication(
+pub(crate) async fn load_communication(
     ctx: &Context<'_>,
     conversation: &str,
     communication: &str,

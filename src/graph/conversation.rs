@@ -79,7 +79,7 @@ const FULL_CONVERSATION_FIELDS: &[&str] = &[
 
 /// What the graph holds of one conversation.
 #[derive(Clone)]
-pub struct ConversationData {
+pub(crate) struct ConversationData {
     pub(crate) id: Arc<str>,
     pub(crate) full: Option<Arc<model::Conversation>>,
     pub(crate) view: Option<Arc<model::CobrowseConversation>>,
@@ -87,7 +87,7 @@ pub struct ConversationData {
 
 impl ConversationData {
     /// From the full form.
-    pub fn from_full(id: &str, full: Arc<model::Conversation>) -> Self {
+    pub(crate) fn from_full(id: &str, full: Arc<model::Conversation>) -> Self {
         Self {
             id: id.into(),
             full: Some(full),
@@ -96,7 +96,7 @@ impl ConversationData {
     }
 
     /// From the co-browse view (a listing entry).
-    pub fn from_view(view: Arc<model::CobrowseConversation>) -> Self {
+    pub(crate) fn from_view(view: Arc<model::CobrowseConversation>) -> Self {
         let id = view.id.as_deref().unwrap_or_default().into();
         Self {
             id,
@@ -106,7 +106,7 @@ impl ConversationData {
     }
 
     /// Fetches the full form if it is missing.
-    pub async fn with_full(mut self, source: &Source) -> Result<Self, SharedError> {
+    pub(crate) async fn with_full(mut self, source: &Source) -> Result<Self, SharedError> {
         if self.full.is_none() {
             self.full = Some(source.conversation(&self.id).await?);
         }
@@ -115,7 +115,7 @@ impl ConversationData {
 
     /// Fetches the co-browse view if it is missing. A conversation without
     /// co-browse has no view (upstream answers 404): that is not an error.
-    pub async fn with_view(mut self, source: &Source) -> Result<Self, SharedError> {
+    pub(crate) async fn with_view(mut self, source: &Source) -> Result<Self, SharedError> {
         if self.view.is_none() {
             match source.cobrowse_conversation(&self.id).await {
                 Ok(view) => self.view = Some(view),
@@ -127,7 +127,11 @@ impl ConversationData {
     }
 
     /// Fetches what a selection of participants needs.
-    pub async fn for_participants(self, ctx: &Context<'_>, look: &Lookahead<'_>) -> Result<Self> {
+    pub(crate) async fn for_participants(
+        self,
+        ctx: &Context<'_>,
+        look: &Lookahead<'_>,
+    ) -> Result<Self> {
         let source = source(ctx);
         let want_view = self.view.is_none() && selects_any(look, VIEW_FIELDS);
         let want_full = self.full.is_none() && selects_any(look, FULL_PARTICIPANT_FIELDS);
@@ -154,13 +158,13 @@ impl ConversationData {
     }
 
     /// Whether a selection of conversations needs the full form.
-    pub fn selection_needs_full(look: &Lookahead<'_>) -> bool {
+    pub(crate) fn selection_needs_full(look: &Lookahead<'_>) -> bool {
         selects_any(look, FULL_CONVERSATION_FIELDS)
             || selects_any(&look.field("participants"), FULL_PARTICIPANT_FIELDS)
     }
 
     /// Every participant, in upstream order.
-    pub fn participants(&self) -> Vec<Participant> {
+    pub(crate) fn participants(&self) -> Vec<Participant> {
         let view_index = |id: Option<&str>| {
             let view = self.view.as_ref()?;
             view.participants
@@ -187,14 +191,14 @@ impl ConversationData {
     }
 
     /// One participant by id.
-    pub fn participant(&self, id: &str) -> Option<Participant> {
+    pub(crate) fn participant(&self, id: &str) -> Option<Participant> {
         self.participants()
             .into_iter()
             .find(|p| p.pid() == Some(id))
     }
 
     /// Every co-browse communication, with its participant index.
-    pub fn cobrowse_comms(&self) -> Vec<CobrowseComm> {
+    pub(crate) fn cobrowse_comms(&self) -> Vec<CobrowseComm> {
         let Some(full) = &self.full else {
             return Vec::new();
         };
@@ -209,7 +213,7 @@ impl ConversationData {
     }
 
     /// The co-browse sessions, in order of first start.
-    pub fn sessions(&self) -> Vec<PureCloudSession> {
+    pub(crate) fn sessions(&self) -> Vec<PureCloudSession> {
         let mut ids: Vec<(Option<Time>, &str)> = Vec::new();
         let Some(full) = &self.full else {
             return Vec::new();
@@ -231,7 +235,7 @@ impl ConversationData {
     }
 
     /// Finds a communication (co-browse or screenshare) by its id.
-    pub fn communication(&self, id: &str) -> Option<Communication> {
+    pub(crate) fn communication(&self, id: &str) -> Option<Communication> {
         let full = self.full.as_ref()?;
         for (p, participant) in full.participants.iter().enumerate() {
             if let Some(c) = participant
@@ -262,7 +266,7 @@ impl ConversationData {
 }
 
 /// A conversation that has (or had) co-browse or screen-share media.
-pub struct Conversation(pub(crate) ConversationData);
+pub(crate) struct Conversation(pub(crate) ConversationData);
 
 impl Conversation {
     async fn full(&self, ctx: &Context<'_>) -> Result<Arc<model::Conversation>> {
@@ -410,7 +414,7 @@ macro_rules! either {
 
 /// A participant of a conversation, as co-browse sees it.
 #[derive(Clone)]
-pub struct Participant {
+pub(crate) struct Participant {
     pub(crate) conversation: ConversationData,
     pub(crate) full: Option<usize>,
     pub(crate) view: Option<usize>,
@@ -730,7 +734,7 @@ impl Participant {
 }
 
 /// One key/value attribute.
-pub struct Attribute<'a> {
+pub(crate) struct Attribute<'a> {
     key: &'a str,
     value: &'a str,
 }

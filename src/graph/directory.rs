@@ -21,7 +21,7 @@ use crate::upstream::BULK_PAGE_SIZE;
 
 /// The per-request batch loaders. Each keeps what it loaded for the rest
 /// of the request, so a reference asked for twice is loaded once.
-pub struct Loaders {
+pub(crate) struct Loaders {
     users: DataLoader<UserLoader, HashMapCache>,
     queues: DataLoader<QueueLoader, HashMapCache>,
 }
@@ -30,7 +30,7 @@ impl Loaders {
     /// Loads these users and queues in one batch each, ahead of the
     /// resolvers that will ask for them one by one. Failures are left for
     /// those resolvers to report at their own paths.
-    pub async fn prefetch(&self, users: Vec<Arc<str>>, queues: Vec<Arc<str>>) {
+    pub(crate) async fn prefetch(&self, users: Vec<Arc<str>>, queues: Vec<Arc<str>>) {
         let users = async {
             if !users.is_empty() {
                 drop(self.users.load_many(users).await);
@@ -45,7 +45,7 @@ impl Loaders {
     }
 
     /// Fresh loaders for one request.
-    pub fn new(source: &Arc<Source>) -> Self {
+    pub(crate) fn new(source: &Arc<Source>) -> Self {
         // The delay gathers every reference of one resolution wave.
         let delay = Duration::from_millis(2);
         Self {
@@ -103,7 +103,7 @@ const USER_DATA_FIELDS: &[&str] = &["name", "email", "username", "title", "depar
 const QUEUE_DATA_FIELDS: &[&str] = &["name", "description", "memberCount"];
 
 /// Resolves a user reference: without a load when only its id is asked for.
-pub async fn user_ref(ctx: &Context<'_>, id: Option<Arc<str>>) -> Result<Option<User>> {
+pub(crate) async fn user_ref(ctx: &Context<'_>, id: Option<Arc<str>>) -> Result<Option<User>> {
     let Some(id) = id else { return Ok(None) };
     if !selects_any(&ctx.look_ahead(), USER_DATA_FIELDS) {
         return Ok(Some(User { id, data: None }));
@@ -119,7 +119,7 @@ pub async fn user_ref(ctx: &Context<'_>, id: Option<Arc<str>>) -> Result<Option<
 }
 
 /// Resolves a queue reference: without a load when only its id is asked for.
-pub async fn queue_ref(ctx: &Context<'_>, id: Option<Arc<str>>) -> Result<Option<Queue>> {
+pub(crate) async fn queue_ref(ctx: &Context<'_>, id: Option<Arc<str>>) -> Result<Option<Queue>> {
     let Some(id) = id else { return Ok(None) };
     if !selects_any(&ctx.look_ahead(), QUEUE_DATA_FIELDS) {
         return Ok(Some(Queue { id, data: None }));
@@ -142,17 +142,17 @@ fn not_found(what: &str, id: &str) -> async_graphql::Error {
 }
 
 /// Whether a selection of users needs their data (for prefetching).
-pub fn wants_user_data(look: &Lookahead<'_>) -> bool {
+pub(crate) fn wants_user_data(look: &Lookahead<'_>) -> bool {
     selects_any(look, USER_DATA_FIELDS)
 }
 
 /// Whether a selection of queues needs their data (for prefetching).
-pub fn wants_queue_data(look: &Lookahead<'_>) -> bool {
+pub(crate) fn wants_queue_data(look: &Lookahead<'_>) -> bool {
     selects_any(look, QUEUE_DATA_FIELDS)
 }
 
 /// A PureCloud user, usually the agent behind a participant.
-pub struct User {
+pub(crate) struct User {
     pub(crate) id: Arc<str>,
     pub(crate) data: Option<Arc<model::User>>,
 }
@@ -198,7 +198,7 @@ impl User {
 }
 
 /// A routing queue that offered the conversation.
-pub struct Queue {
+pub(crate) struct Queue {
     pub(crate) id: Arc<str>,
     pub(crate) data: Option<Arc<model::Queue>>,
 }
@@ -232,7 +232,7 @@ impl Queue {
 }
 
 /// A wrap-up code an agent can apply after a conversation.
-pub struct WrapupCode(pub(crate) model::WrapupCode);
+pub(crate) struct WrapupCode(pub(crate) model::WrapupCode);
 
 /// A wrap-up code an agent can apply after a conversation.
 #[Object]
@@ -252,13 +252,13 @@ impl WrapupCode {
 }
 
 /// Every wrap-up code of the organisation.
-pub async fn wrapup_codes(source: &Source) -> Result<Vec<WrapupCode>> {
+pub(crate) async fn wrapup_codes(source: &Source) -> Result<Vec<WrapupCode>> {
     let codes = source.wrapup_codes().await.gql()?;
     Ok(codes.0.iter().cloned().map(WrapupCode).collect())
 }
 
 /// Loads one user for `node(id:)` and `Query.user`.
-pub async fn load_user(ctx: &Context<'_>, id: &str) -> Result<Option<User>> {
+pub(crate) async fn load_user(ctx: &Context<'_>, id: &str) -> Result<Option<User>> {
     let loaders = ctx.data_unchecked::<Loaders>();
     let id: Arc<str> = id.into();
     let data = loaders.users.load_one(Arc::clone(&id)).await.gql()?;
@@ -269,7 +269,7 @@ pub async fn load_user(ctx: &Context<'_>, id: &str) -> Result<Option<User>> {
 }
 
 /// Loads one queue for `node(id:)` and `Query.queue`.
-pub async fn load_queue(ctx: &Context<'_>, id: &str) -> Result<Option<Queue>> {
+pub(crate) async fn load_queue(ctx: &Context<'_>, id: &str) -> Result<Option<Queue>> {
     let loaders = ctx.data_unchecked::<Loaders>();
     let id: Arc<str> = id.into();
     let data = loaders.queues.load_one(Arc::clone(&id)).await.gql()?;

@@ -12,18 +12,18 @@ use crate::zoom::fold::ZoomSession;
 
 /// What `attachedData` counts for in query complexity besides its fields:
 /// with an agent limit, a Zoom session's keys cost a store query.
-pub const COMPLEXITY: usize = 10;
+pub(crate) const COMPLEXITY: usize = 10;
 
 /// The Engage `agentSessionsLimit` (0: no limit), shared by the schema, and
 /// how far back an agent's other sessions are looked for.
 #[derive(Clone, Copy, Debug)]
-pub struct AgentSessionsLimit {
+pub(crate) struct AgentSessionsLimit {
     pub limit: usize,
     pub look_back: std::time::Duration,
 }
 
 /// Engage co-browse reporting data of one interaction.
-pub struct EngageData {
+pub(crate) struct EngageData {
     data: AttachedData,
     pairs: Vec<(&'static str, String)>,
 }
@@ -35,7 +35,7 @@ impl EngageData {
     }
 
     /// The keys of a PureCloud conversation, from its co-browse communications.
-    pub fn of_conversation(ctx: &Context<'_>, conversation: &Conversation) -> Self {
+    pub(crate) fn of_conversation(ctx: &Context<'_>, conversation: &Conversation) -> Self {
         let limit = ctx.data_unchecked::<AgentSessionsLimit>().limit;
         Self::new(attached(&purecloud_steps(conversation, limit)))
     }
@@ -43,7 +43,7 @@ impl EngageData {
     /// The keys of a Zoom session. With an agent limit, the store answers
     /// how many other sessions each agent was in when it joined (one
     /// bounded query per session, counted in query complexity).
-    pub async fn of_zoom(ctx: &Context<'_>, session: &ZoomSession) -> Result<Self> {
+    pub(crate) async fn of_zoom(ctx: &Context<'_>, session: &ZoomSession) -> Result<Self> {
         let limits = ctx.data_unchecked::<AgentSessionsLimit>();
         let load = if limits.limit == 0 {
             AgentLoad::default()

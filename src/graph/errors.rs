@@ -22,26 +22,26 @@ use super::partial::Completion;
 use crate::upstream::UpstreamError;
 
 /// Codes of errors raised by the graph itself.
-pub mod code {
-    pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
-    pub const NOT_FOUND: &str = "NOT_FOUND";
-    pub const PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
-    pub const VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
-    pub const INTERNAL: &str = "INTERNAL_SERVER_ERROR";
+pub(crate) mod code {
+    pub(crate) const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+    pub(crate) const NOT_FOUND: &str = "NOT_FOUND";
+    pub(crate) const PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
+    pub(crate) const VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
+    pub(crate) const INTERNAL: &str = "INTERNAL_SERVER_ERROR";
 }
 
 /// An error with a code and a message for the client.
-pub fn coded(code: &'static str, message: impl Into<String>) -> async_graphql::Error {
+pub(crate) fn coded(code: &'static str, message: impl Into<String>) -> async_graphql::Error {
     async_graphql::Error::new(message).extend_with(|_, e| e.set("code", code))
 }
 
 /// A `BAD_USER_INPUT` error.
-pub fn bad_input(message: impl Into<String>) -> async_graphql::Error {
+pub(crate) fn bad_input(message: impl Into<String>) -> async_graphql::Error {
     coded(code::BAD_USER_INPUT, message)
 }
 
 /// The GraphQL form of an upstream error.
-pub fn upstream(error: &UpstreamError) -> async_graphql::Error {
+pub(crate) fn upstream(error: &UpstreamError) -> async_graphql::Error {
     async_graphql::Error::new(error.to_string()).extend_with(|_, e| {
         e.set("code", error.code());
         if let Some(id) = error.correlation_id() {
@@ -54,14 +54,14 @@ pub fn upstream(error: &UpstreamError) -> async_graphql::Error {
 }
 
 /// Whether `error` says that what was asked for does not exist.
-pub fn is_not_found(error: &async_graphql::Error) -> bool {
+pub(crate) fn is_not_found(error: &async_graphql::Error) -> bool {
     let code = error.extensions.as_ref().and_then(|e| e.get("code"));
     matches!(code, Some(async_graphql::Value::String(c)) if c == "UPSTREAM_NOT_FOUND" || c == code::NOT_FOUND)
 }
 
 /// Converts upstream results into GraphQL results with codes. Use it instead
 /// of `?` on an upstream error, which would lose the code.
-pub trait GqlResult<T> {
+pub(crate) trait GqlResult<T> {
     fn gql(self) -> async_graphql::Result<T>;
 }
 
@@ -79,7 +79,7 @@ impl<T> GqlResult<T> for Result<T, Arc<UpstreamError>> {
 
 /// Gives every error of a response a code, and puts field errors where
 /// the specification says.
-pub struct ErrorCodes;
+pub(crate) struct ErrorCodes;
 
 impl ExtensionFactory for ErrorCodes {
     fn create(&self) -> Arc<dyn Extension> {

@@ -6,12 +6,12 @@ use super::errors::coded;
 use crate::auth::{Caller, Permissions};
 
 /// A field guard: the caller must hold `0`.
-pub struct Needs(pub Permissions);
+pub(crate) struct Needs(pub Permissions);
 
 impl Needs {
-    pub const READ: Self = Self(Permissions::READ);
-    pub const WRITE: Self = Self(Permissions::WRITE);
-    pub const WEBHOOKS_ADMIN: Self = Self(Permissions::WEBHOOKS_ADMIN);
+    pub(crate) const READ: Self = Self(Permissions::READ);
+    pub(crate) const WRITE: Self = Self(Permissions::WRITE);
+    pub(crate) const WEBHOOKS_ADMIN: Self = Self(Permissions::WEBHOOKS_ADMIN);
 }
 
 impl Guard for Needs {

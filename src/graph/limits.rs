@@ -24,22 +24,22 @@ use crate::settings::LimitSettings;
 
 /// The page size connection fields assume in complexity when neither
 /// `first` nor `last` is given (what they return then, at most).
-pub const DEFAULT_PAGE_SIZE: usize = 50;
+pub(crate) const DEFAULT_PAGE_SIZE: usize = 50;
 
 /// Codes of refused documents.
-pub mod code {
-    pub const QUERY_TOO_DEEP: &str = "QUERY_TOO_DEEP";
-    pub const QUERY_TOO_COMPLEX: &str = "QUERY_TOO_COMPLEX";
-    pub const TOO_MANY_ALIASES: &str = "TOO_MANY_ALIASES";
-    pub const TOO_MANY_ROOT_FIELDS: &str = "TOO_MANY_ROOT_FIELDS";
-    pub const QUERY_TOO_LARGE: &str = "QUERY_TOO_LARGE";
-    pub const NESTING_TOO_DEEP: &str = "NESTING_TOO_DEEP";
-    pub const INTROSPECTION_DISABLED: &str = "INTROSPECTION_DISABLED";
+pub(crate) mod code {
+    pub(crate) const QUERY_TOO_DEEP: &str = "QUERY_TOO_DEEP";
+    pub(crate) const QUERY_TOO_COMPLEX: &str = "QUERY_TOO_COMPLEX";
+    pub(crate) const TOO_MANY_ALIASES: &str = "TOO_MANY_ALIASES";
+    pub(crate) const TOO_MANY_ROOT_FIELDS: &str = "TOO_MANY_ROOT_FIELDS";
+    pub(crate) const QUERY_TOO_LARGE: &str = "QUERY_TOO_LARGE";
+    pub(crate) const NESTING_TOO_DEEP: &str = "NESTING_TOO_DEEP";
+    pub(crate) const INTROSPECTION_DISABLED: &str = "INTROSPECTION_DISABLED";
 }
 
 /// The limits, as an async-graphql extension.
 #[derive(Clone, Debug)]
-pub struct QueryLimits {
+pub(crate) struct QueryLimits {
     pub max_depth: usize,
     pub max_complexity: usize,
     pub max_aliases: usize,
@@ -51,7 +51,7 @@ pub struct QueryLimits {
 
 impl QueryLimits {
     /// The limits of the settings.
-    pub fn new(limits: &LimitSettings, introspection: bool) -> Self {
+    pub(crate) fn new(limits: &LimitSettings, introspection: bool) -> Self {
         Self {
             max_depth: limits.max_depth,
             max_complexity: limits.max_complexity,
@@ -72,13 +72,17 @@ impl ExtensionFactory for QueryLimits {
 
 /// Checks a document's text before it is parsed: its size, then how deeply
 /// its brackets nest (a loop over the bytes, no recursion).
-pub fn check_text(query: &str, max_bytes: usize, max_nesting: usize) -> Result<(), ServerError> {
+pub(crate) fn check_text(
+    query: &str,
+    max_bytes: usize,
+    max_nesting: usize,
+) -> Result<(), ServerError> {
     check_size(query, max_bytes)?;
     check_nesting(query, max_nesting)
 }
 
 /// Checks a document's size in bytes.
-pub fn check_size(query: &str, max_bytes: usize) -> Result<(), ServerError> {
+pub(crate) fn check_size(query: &str, max_bytes: usize) -> Result<(), ServerError> {
     if query.len() > max_bytes {
         return Err(refusal(
             code::QUERY_TOO_LARGE,
@@ -91,7 +95,7 @@ pub fn check_size(query: &str, max_bytes: usize) -> Result<(), ServerError> {
 }
 
 /// Checks how deeply a document's braces, brackets and parentheses nest.
-pub fn check_nesting(query: &str, max_nesting: usize) -> Result<(), ServerError> {
+pub(crate) fn check_nesting(query: &str, max_nesting: usize) -> Result<(), ServerError> {
     let nesting = crate::nesting::graphql(query);
     if nesting > max_nesting {
         return Err(refusal(
@@ -105,7 +109,7 @@ pub fn check_nesting(query: &str, max_nesting: usize) -> Result<(), ServerError>
 }
 
 /// Checks how deeply variables nest (arrays and objects).
-pub fn check_variables(
+pub(crate) fn check_variables(
     variables: &serde_json::Map<String, serde_json::Value>,
     max_nesting: usize,
 ) -> Result<(), ServerError> {
@@ -126,7 +130,12 @@ pub fn check_variables(
 }
 
 /// A refusal with its code, measured value and limit.
-pub fn refusal(code: &'static str, what: &str, measured: usize, limit: usize) -> ServerError {
+pub(crate) fn refusal(
+    code: &'static str,
+    what: &str,
+    measured: usize,
+    limit: usize,
+) -> ServerError {
     let message = format!("the query's {what} is {measured}, above the limit of {limit}");
     let mut error = ServerError::new(message, None);
     let extensions = error.extensions.get_or_insert_with(Default::default);

@@ -20,7 +20,7 @@ const MAX_NOTES_LEN: usize = 4096;
 
 /// One attribute to set.
 #[derive(InputObject)]
-pub struct AttributeInput {
+pub(crate) struct AttributeInput {
     /// The attribute's name (1 to 256 characters).
     pub key: String,
     /// The attribute's value (at most 4096 characters).
@@ -29,7 +29,7 @@ pub struct AttributeInput {
 
 /// A wrap-up to apply.
 #[derive(InputObject)]
-pub struct WrapupInput {
+pub(crate) struct WrapupInput {
     /// The wrap-up code's id (see `Query.wrapupCodes`).
     pub code: String,
     /// Notes (at most 4096 characters).
@@ -42,7 +42,7 @@ pub struct WrapupInput {
 }
 
 /// The root of mutations.
-pub struct Mutation;
+pub(crate) struct Mutation;
 
 #[Object]
 impl Mutation {

@@ -31,7 +31,7 @@ use crate::upstream::shortened;
     ty = "ID",
     desc = "Global id (opaque; use it with `node(id:)`)."
 ))]
-pub enum Node {
+pub(crate) enum Node {
     Conversation(Conversation),
     Participant(Participant),
     Cobrowsesession(CobrowseComm),
@@ -46,13 +46,13 @@ const MAX_NODE_IDS: usize = 100;
 
 /// Extra fields of a conversation connection.
 #[derive(SimpleObject)]
-pub struct ConversationCount {
+pub(crate) struct ConversationCount {
     /// How many conversations match, over all pages.
     total_count: usize,
 }
 
 /// The entry points of the graph.
-pub struct Query;
+pub(crate) struct Query;
 
 #[Object]
 impl Query {
@@ -312,7 +312,7 @@ async fn prefetch(ctx: &Context<'_>, nodes: Vec<ConversationData>) -> Vec<Conver
 
 /// A keyset cursor over the active listing: newest start first, then id.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ListingCursor {
+pub(crate) struct ListingCursor {
     start_ms: i64,
     id: String,
 }

@@ -54,7 +54,7 @@ pub enum SessionRole {
 
 /// One PureCloud co-browse session of a conversation.
 #[derive(Clone)]
-pub struct PureCloudSession {
+pub(crate) struct PureCloudSession {
     conversation: ConversationData,
     session_id: Arc<str>,
     /// The communications of the session, found once.
@@ -63,7 +63,7 @@ pub struct PureCloudSession {
 
 impl PureCloudSession {
     /// Session `session_id` of `conversation` (which holds the full form).
-    pub fn new(conversation: ConversationData, session_id: &str) -> Self {
+    pub(crate) fn new(conversation: ConversationData, session_id: &str) -> Self {
         let mut comms = conversation.cobrowse_comms();
         comms.retain(|c| c.dto().cobrowse_session_id.as_deref() == Some(session_id));
         Self {
@@ -96,7 +96,7 @@ impl PureCloudSession {
 /// co-browse communication: a PureCloud session holds the communications of
 /// every participant that share its `cobrowseSessionId`.
 #[derive(Clone)]
-pub enum Session {
+pub(crate) enum Session {
     PureCloud(PureCloudSession),
     Zoom(Arc<ZoomSession>),
 }
@@ -109,7 +109,7 @@ impl From<PureCloudSession> for Session {
 
 impl Session {
     /// The provider.
-    pub fn provider(&self) -> SessionProvider {
+    pub(crate) fn provider(&self) -> SessionProvider {
         match self {
             Session::PureCloud(_) => SessionProvider::Purecloud,
             Session::Zoom(_) => SessionProvider::Zoom,
@@ -117,7 +117,7 @@ impl Session {
     }
 
     /// The provider's id of the session.
-    pub fn provider_id(&self) -> &str {
+    pub(crate) fn provider_id(&self) -> &str {
         match self {
             Session::PureCloud(s) => &s.session_id,
             Session::Zoom(z) => &z.session_id,
@@ -125,7 +125,7 @@ impl Session {
     }
 
     /// When it started.
-    pub fn start(&self) -> Option<Time> {
+    pub(crate) fn start(&self) -> Option<Time> {
         match self {
             Session::PureCloud(s) => s.start(),
             Session::Zoom(z) => z
@@ -135,7 +135,7 @@ impl Session {
     }
 
     /// When it ended (null while it goes on).
-    pub fn end(&self) -> Option<Time> {
+    pub(crate) fn end(&self) -> Option<Time> {
         match self {
             Session::PureCloud(s) => s.end(),
             Session::Zoom(z) => z.end_time.filter(|_| z.ended),
@@ -143,7 +143,7 @@ impl Session {
     }
 
     /// Whether it goes on.
-    pub fn state(&self) -> SessionState {
+    pub(crate) fn state(&self) -> SessionState {
         let active = match self {
             Session::PureCloud(s) => s.comms.iter().any(CobrowseComm::is_active),
             Session::Zoom(z) => !z.ended,
@@ -311,13 +311,13 @@ impl Session {
 }
 
 /// A person in a co-browse session.
-pub enum SessionParticipant {
+pub(crate) enum SessionParticipant {
     PureCloud(Participant, Vec<CobrowseComm>),
     Zoom(Arc<ZoomSession>, usize),
 }
 
 /// One connection of a person to a session.
-pub struct SessionJoin {
+pub(crate) struct SessionJoin {
     id: Option<String>,
     join: Option<DateTime<Utc>>,
     leave: Option<DateTime<Utc>>,
@@ -425,7 +425,7 @@ impl SessionJoin {
 }
 
 /// Loads a PureCloud session for `node(id:)` and `Query.cobrowseSession`.
-pub async fn load_session(
+pub(crate) async fn load_session(
     ctx: &Context<'_>,
     conversation: &str,
     session: &str,

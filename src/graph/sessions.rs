@@ -26,7 +26,7 @@ use crate::store::{self, Bound, Place, Window};
 
 /// Which co-browse sessions to list.
 #[derive(InputObject, Default)]
-pub struct SessionFilter {
+pub(crate) struct SessionFilter {
     /// Only sessions of this provider.
     provider: Option<SessionProvider>,
     /// Only active or only ended sessions.
@@ -66,7 +66,7 @@ impl SessionFilter {
 
 /// Extra fields of a session connection.
 #[derive(SimpleObject)]
-pub struct SessionCount {
+pub(crate) struct SessionCount {
     /// How many sessions match, over all pages.
     total_count: usize,
 }
@@ -256,7 +256,7 @@ async fn purecloud_sessions(ctx: &Context<'_>) -> Result<Vec<Session>> {
 /// A keyset cursor over sessions: newest start first, then provider, id
 /// and (Zoom) account.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SessionCursor {
+pub(crate) struct SessionCursor {
     start_ms: i64,
     provider: SessionProvider,
     id: String,

@@ -23,11 +23,11 @@ use crate::zoom::event::EventKind;
 use crate::zoom::fold::ZoomSession;
 
 /// How many updates the channel holds for slow subscribers.
-pub const UPDATE_BUFFER: usize = 1024;
+pub(crate) const UPDATE_BUFFER: usize = 1024;
 
 /// One change of a session.
 #[derive(Clone, Debug)]
-pub struct SessionUpdate {
+pub(crate) struct SessionUpdate {
     pub event: EventKind,
     pub account_id: Arc<str>,
     pub session_id: Arc<str>,
@@ -37,7 +37,7 @@ pub struct SessionUpdate {
 
 impl SessionUpdate {
     /// A change of session `session_id` of `account_id` by `event`.
-    pub fn new(event: EventKind, account_id: &str, session_id: &str) -> Self {
+    pub(crate) fn new(event: EventKind, account_id: &str, session_id: &str) -> Self {
         Self {
             event,
             account_id: account_id.into(),
@@ -79,7 +79,7 @@ impl SessionUpdate {
 }
 
 /// The root of subscriptions.
-pub struct Subscription;
+pub(crate) struct Subscription;
 
 #[SubscriptionMacro]
 impl Subscription {

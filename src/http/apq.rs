@@ -16,7 +16,7 @@ use crate::metrics::Metrics;
 
 /// Why a persisted query could not be resolved.
 #[derive(Debug, PartialEq, Eq)]
-pub enum ApqError {
+pub(crate) enum ApqError {
     /// The hash is not (or no longer) known: send the query with it.
     NotFound,
     /// The query's hash is not the one given.
@@ -28,14 +28,14 @@ pub enum ApqError {
 }
 
 /// The persisted query store.
-pub struct PersistedQueries {
+pub(crate) struct PersistedQueries {
     store: moka::sync::Cache<[u8; 32], Arc<str>>,
     metrics: Arc<Metrics>,
 }
 
 impl PersistedQueries {
     /// A store holding at most `max_bytes` of query text.
-    pub fn new(max_bytes: u64, metrics: Arc<Metrics>) -> Self {
+    pub(crate) fn new(max_bytes: u64, metrics: Arc<Metrics>) -> Self {
         let store = moka::sync::Cache::builder()
             .max_capacity(max_bytes)
             .weigher(|_, query: &Arc<str>| u32::try_from(query.len() + 64).unwrap_or(u32::MAX))
@@ -45,7 +45,7 @@ impl PersistedQueries {
     }
 
     /// The query text to run, from `query` and/or the APQ extension.
-    pub fn resolve(
+    pub(crate) fn resolve(
         &self,
         query: Option<String>,
         extensions: Option<&Map<String, Value>>,

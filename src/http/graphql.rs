@@ -34,7 +34,7 @@ use crate::graph::limits;
 
 /// The response media types the gateway speaks.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum MediaType {
+pub(crate) enum MediaType {
     Json,
     GraphqlResponseJson,
 }
@@ -350,7 +350,7 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), Refusal> {
 }
 
 /// `POST /graphql`.
-pub async fn post(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+pub(crate) async fn post(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let media = match negotiate(&headers) {
         Ok(media) => media,
         Err(refusal) => return refusal.respond(MediaType::Json),
@@ -383,7 +383,7 @@ pub async fn post(State(app): State<AppState>, headers: HeaderMap, body: Body) -
 }
 
 /// `GET /graphql` for queries; browsers get GraphiQL.
-pub async fn get(
+pub(crate) async fn get(
     State(app): State<AppState>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
@@ -724,7 +724,7 @@ fn no_store(mut response: Response) -> Response {
 
 /// Limits the handler enforces.
 #[derive(Clone, Debug)]
-pub struct HttpLimits {
+pub(crate) struct HttpLimits {
     pub max_body_bytes: usize,
     pub max_document_bytes: usize,
     /// Deepest nesting of a document's brackets and of its variables.

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 const MAX_CALLERS: u64 = 100_000;
 
 /// Rate limits per caller.
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     /// Nanoseconds between requests at the sustained rate.
     interval: u64,
     /// Nanoseconds of requests a full bucket holds (`burst` intervals).
@@ -27,7 +27,7 @@ pub struct RateLimiter {
 impl RateLimiter {
     /// `rate` requests per second sustained, `burst` at once. `None` when
     /// `rate` is zero (no limit).
-    pub fn new(rate: f64, burst: u32) -> Option<Self> {
+    pub(crate) fn new(rate: f64, burst: u32) -> Option<Self> {
         if rate <= 0.0 {
             return None;
         }
@@ -45,7 +45,7 @@ impl RateLimiter {
     }
 
     /// Takes one request from `caller`'s bucket, or says how long to wait.
-    pub fn check(&self, caller: &Arc<str>) -> Result<(), Duration> {
+    pub(crate) fn check(&self, caller: &Arc<str>) -> Result<(), Duration> {
         let bucket = self
             .buckets
             .get_with_by_ref(caller, || Arc::new(AtomicU64::new(0)));

@@ -40,13 +40,13 @@ impl Expiry<[u8; 32], Kept> for UntilMaxAge {
 }
 
 /// The response cache.
-pub struct ResponseCache {
+pub(crate) struct ResponseCache {
     store: moka::sync::Cache<[u8; 32], Kept>,
     changes: Arc<Changes>,
 }
 
 /// A cached body and how much longer it stays fresh.
-pub struct Hit {
+pub(crate) struct Hit {
     pub body: Bytes,
     pub remaining: Duration,
 }
@@ -54,7 +54,7 @@ pub struct Hit {
 impl ResponseCache {
     /// A cache holding at most `max_bytes` of response bodies, whose
     /// entries go stale by `changes`.
-    pub fn new(max_bytes: u64, changes: Arc<Changes>) -> Self {
+    pub(crate) fn new(max_bytes: u64, changes: Arc<Changes>) -> Self {
         let store = moka::sync::Cache::builder()
             .max_capacity(max_bytes)
             .weigher(|_, kept: &Kept| u32::try_from(kept.body.len() + 128).unwrap_or(u32::MAX))
@@ -64,7 +64,7 @@ impl ResponseCache {
     }
 
     /// The key of a request.
-    pub fn key(
+    pub(crate) fn key(
         scope: u64,
         permissions: u8,
         query: &str,
@@ -87,7 +87,7 @@ impl ResponseCache {
     }
 
     /// A fresh kept response, if there is one.
-    pub fn get(&self, key: &[u8; 32]) -> Option<Hit> {
+    pub(crate) fn get(&self, key: &[u8; 32]) -> Option<Hit> {
         let kept = self.store.get(key)?;
         if !self.changes.unchanged_since(kept.epoch, &kept.reads) {
             self.store.invalidate(key);
@@ -102,7 +102,14 @@ impl ResponseCache {
 
     /// Keeps a response for `max_age` (nothing when it is zero, or when
     /// something it read changed since its request started in `epoch`).
-    pub fn put(&self, key: [u8; 32], body: Bytes, max_age: Duration, epoch: u64, reads: Reads) {
+    pub(crate) fn put(
+        &self,
+        key: [u8; 32],
+        body: Bytes,
+        max_age: Duration,
+        epoch: u64,
+        reads: Reads,
+    ) {
         if max_age.is_zero() || !self.changes.unchanged_since(epoch, &reads) {
             return;
         }
@@ -119,7 +126,7 @@ impl ResponseCache {
     }
 
     /// The epoch a request starts in.
-    pub fn epoch(&self) -> u64 {
+    pub(crate) fn epoch(&self) -> u64 {
         self.changes.epoch()
     }
 }

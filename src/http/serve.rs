@@ -31,7 +31,7 @@ use crate::metrics::Metrics;
 
 /// How connections are accepted.
 #[derive(Clone, Debug)]
-pub struct ServeOptions {
+pub(crate) struct ServeOptions {
     pub max_connections: usize,
     pub header_read_timeout: Duration,
 }
@@ -40,7 +40,7 @@ pub struct ServeOptions {
 /// (and by a WebSocket's task after an upgrade). The place is free again
 /// when the last holder is gone.
 #[derive(Clone)]
-pub struct ConnectionSlot(#[allow(dead_code)] Arc<Held>);
+pub(crate) struct ConnectionSlot(#[allow(dead_code)] Arc<Held>);
 
 /// A held place: a permit, and the open-connection gauge.
 struct Held {
@@ -59,7 +59,7 @@ const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: applicat
 
 /// Serves `app` on `listener` until `shutdown` resolves, then stops
 /// accepting and returns once every connection has closed.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     app: Router,
     options: ServeOptions,

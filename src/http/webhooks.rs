@@ -30,7 +30,7 @@ fn refuse(status: StatusCode, code: &str, message: impl std::fmt::Display) -> Re
 
 /// Receives one delivery.
 #[tracing::instrument(name = "webhook.zoom", skip_all, fields(event, session_id))]
-pub async fn zoom(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+pub(crate) async fn zoom(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let Some(secret) = &app.webhooks.secret else {
         return refuse(
             StatusCode::SERVICE_UNAVAILABLE,

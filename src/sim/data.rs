@@ -59,21 +59,21 @@ const WRAPUPS: &[&str] = &[
 ];
 
 /// The provider name the simulator reports for co-browse.
-pub const COBROWSE_PROVIDER: &str = "PureCloud Cobrowse";
+pub(crate) const COBROWSE_PROVIDER: &str = "PureCloud Cobrowse";
 
 /// One conversation in both of its upstream shapes.
 #[derive(Clone, Debug)]
-pub struct SimConversation {
+pub(crate) struct SimConversation {
     pub full: Conversation,
     pub view: CobrowseConversation,
 }
 
 /// The divisions conversations belong to: `(id, name)`.
-pub const DIVISIONS: [(&str, &str); 2] = [("div-north", "North"), ("div-south", "South")];
+pub(crate) const DIVISIONS: [(&str, &str); 2] = [("div-north", "North"), ("div-south", "South")];
 
 impl SimConversation {
     /// The id of the division the conversation belongs to.
-    pub fn division(&self) -> Option<&str> {
+    pub(crate) fn division(&self) -> Option<&str> {
         self.full
             .divisions
             .first()
@@ -82,7 +82,7 @@ impl SimConversation {
     }
 
     /// Whether any co-browse communication is still going.
-    pub fn has_active_cobrowse(&self) -> bool {
+    pub(crate) fn has_active_cobrowse(&self) -> bool {
         self.full.participants.iter().any(|p| {
             p.cobrowsesessions
                 .iter()
@@ -91,7 +91,7 @@ impl SimConversation {
     }
 
     /// Disconnects every live communication of a participant.
-    pub fn disconnect(&mut self, participant_id: &str, now: DateTime<Utc>) -> bool {
+    pub(crate) fn disconnect(&mut self, participant_id: &str, now: DateTime<Utc>) -> bool {
         let Some(participant) = self
             .full
             .participants
@@ -129,7 +129,10 @@ impl SimConversation {
     }
 
     /// The co-browse view of a participant.
-    pub fn media_mut(&mut self, participant_id: &str) -> Option<&mut CobrowseMediaParticipant> {
+    pub(crate) fn media_mut(
+        &mut self,
+        participant_id: &str,
+    ) -> Option<&mut CobrowseMediaParticipant> {
         self.view
             .participants
             .iter_mut()
@@ -137,7 +140,7 @@ impl SimConversation {
     }
 
     /// The full form of a participant.
-    pub fn participant_mut(&mut self, participant_id: &str) -> Option<&mut Participant> {
+    pub(crate) fn participant_mut(&mut self, participant_id: &str) -> Option<&mut Participant> {
         self.full
             .participants
             .iter_mut()
@@ -154,7 +157,7 @@ fn close_segments(segments: &mut [Segment], now: DateTime<Utc>) {
 
 /// Everything the simulator serves.
 #[derive(Clone, Debug)]
-pub struct World {
+pub(crate) struct World {
     pub conversations: Vec<SimConversation>,
     pub conversation_index: HashMap<String, usize>,
     pub users: BTreeMap<String, User>,
@@ -164,20 +167,20 @@ pub struct World {
 
 impl World {
     /// The conversation with this id.
-    pub fn conversation(&self, id: &str) -> Option<&SimConversation> {
+    pub(crate) fn conversation(&self, id: &str) -> Option<&SimConversation> {
         self.conversation_index
             .get(id)
             .map(|&i| &self.conversations[i])
     }
 
     /// The conversation with this id, to change it.
-    pub fn conversation_mut(&mut self, id: &str) -> Option<&mut SimConversation> {
+    pub(crate) fn conversation_mut(&mut self, id: &str) -> Option<&mut SimConversation> {
         let index = *self.conversation_index.get(id)?;
         self.conversations.get_mut(index)
     }
 
     /// Generates `conversations` conversations from `seed`, timed around `now`.
-    pub fn generate(conversations: usize, seed: u64, now: DateTime<Utc>) -> Self {
+    pub(crate) fn generate(conversations: usize, seed: u64, now: DateTime<Utc>) -> Self {
         let mut g = Gen {
             rng: StdRng::seed_from_u64(seed),
             now: now.trunc_subsecs(3),

@@ -86,7 +86,7 @@ const STEPS: usize = 8;
 /// Posts demo events to `url` (a gateway's `/webhooks/zoom`) until the task
 /// is dropped: every `period`, each running session plays its next event,
 /// and every `STEPS / 2` periods a new session starts (so two overlap).
-pub async fn play(url: String, secret: Secret, period: Duration) {
+pub(crate) async fn play(url: String, secret: Secret, period: Duration) {
     let client = reqwest::Client::new();
     let mut ticks = tokio::time::interval(period);
     let mut running: Vec<(usize, usize)> = Vec::with_capacity(2);

@@ -10,7 +10,7 @@ use super::model::Time;
 #[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct DetailsQuery {
+pub(crate) struct DetailsQuery {
     /// `start/end`, both ISO-8601.
     pub interval: String,
     pub order: Option<String>,
@@ -22,7 +22,7 @@ pub struct DetailsQuery {
 /// Paging of the details query.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct Paging {
+pub(crate) struct Paging {
     pub page_size: u32,
     pub page_number: u32,
 }
@@ -30,7 +30,7 @@ pub struct Paging {
 /// A filter clause (`type` is `and` or `or`).
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct Filter {
+pub(crate) struct Filter {
     #[serde(rename = "type")]
     pub filter_type: String,
     #[serde(default)]
@@ -40,7 +40,7 @@ pub struct Filter {
 /// One predicate of a filter.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct Predicate {
+pub(crate) struct Predicate {
     pub dimension: String,
     pub value: String,
 }
@@ -49,7 +49,7 @@ pub struct Predicate {
 #[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct DetailsResponse {
+pub(crate) struct DetailsResponse {
     #[serde(default)]
     pub conversations: Vec<AnalyticsConversation>,
     pub total_hits: Option<i64>,
@@ -59,7 +59,7 @@ pub struct DetailsResponse {
 #[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct AnalyticsConversation {
+pub(crate) struct AnalyticsConversation {
     pub conversation_id: Option<String>,
     pub conversation_start: Option<Time>,
     pub conversation_end: Option<Time>,
@@ -72,7 +72,7 @@ pub struct AnalyticsConversation {
 #[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct AnalyticsParticipant {
+pub(crate) struct AnalyticsParticipant {
     pub participant_id: Option<String>,
     pub participant_name: Option<String>,
     pub purpose: Option<String>,
@@ -85,7 +85,7 @@ pub struct AnalyticsParticipant {
 #[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct AnalyticsSession {
+pub(crate) struct AnalyticsSession {
     pub session_id: Option<String>,
     pub media_type: Option<String>,
     pub direction: Option<String>,
@@ -103,7 +103,7 @@ pub struct AnalyticsSession {
 #[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct AnalyticsSegment {
+pub(crate) struct AnalyticsSegment {
     pub segment_start: Option<Time>,
     pub segment_end: Option<Time>,
     pub segment_type: Option<String>,

@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// What a call should do.
-pub enum Admission<'a> {
+pub(super) enum Admission<'a> {
     /// Go ahead; report the outcome on the ticket.
     Go(Ticket<'a>),
     /// The circuit is open: fail at once, retry after this long.
@@ -25,7 +25,7 @@ pub enum Admission<'a> {
 }
 
 /// One admitted call.
-pub struct Ticket<'a> {
+pub(super) struct Ticket<'a> {
     breaker: &'a Breaker,
     probe: bool,
     reported: bool,
@@ -39,14 +39,14 @@ enum State {
 }
 
 /// The breaker of one route.
-pub struct Breaker {
+pub(super) struct Breaker {
     state: Mutex<State>,
     threshold: u32,
     cooldown: Duration,
 }
 
 impl Breaker {
-    pub fn new(threshold: u32, cooldown: Duration) -> Self {
+    pub(super) fn new(threshold: u32, cooldown: Duration) -> Self {
         Self {
             state: Mutex::new(State::Closed { failures: 0 }),
             threshold: threshold.max(1),
@@ -55,7 +55,7 @@ impl Breaker {
     }
 
     /// Whether a call may go now.
-    pub fn admit(&self) -> Admission<'_> {
+    pub(super) fn admit(&self) -> Admission<'_> {
         let mut state = self.state.lock().expect("breaker lock");
         let now = Instant::now();
         let probe = match *state {
@@ -95,7 +95,7 @@ impl Breaker {
     }
 
     /// Whether the circuit is open or probing now (for readiness).
-    pub fn is_open(&self) -> bool {
+    pub(super) fn is_open(&self) -> bool {
         !matches!(
             *self.state.lock().expect("breaker lock"),
             State::Closed { .. }
@@ -105,13 +105,13 @@ impl Breaker {
 
 impl Ticket<'_> {
     /// The call got an answer that shows upstream is up.
-    pub fn succeeded(mut self) {
+    pub(super) fn succeeded(mut self) {
         self.reported = true;
         *self.breaker.state.lock().expect("breaker lock") = State::Closed { failures: 0 };
     }
 
     /// The call failed as an outage does. True when this opened the circuit.
-    pub fn failed(mut self) -> bool {
+    pub(super) fn failed(mut self) -> bool {
         self.reported = true;
         let breaker = self.breaker;
         let mut state = breaker.state.lock().expect("breaker lock");

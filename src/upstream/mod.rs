@@ -6,13 +6,13 @@
 //! a typed [`UpstreamError`]. Callers get decoded DTOs ([`model`]), never
 //! reqwest types. Caching is not its business: see `crate::cache`.
 
-pub mod analytics;
+pub(crate) mod analytics;
 mod breaker;
-pub mod enums;
-pub mod error;
-pub mod model;
+pub(crate) mod enums;
+pub(crate) mod error;
+pub(crate) mod model;
 mod token;
-pub mod wire;
+pub(crate) mod wire;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -27,7 +27,7 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 use tracing::{debug, warn};
 
-pub use error::UpstreamError;
+pub(crate) use error::UpstreamError;
 use model::*;
 use token::TokenSource;
 
@@ -35,7 +35,7 @@ use crate::metrics::Metrics;
 use crate::secret::Secret;
 
 /// The header PureCloud puts on every answer to identify it.
-pub const CORRELATION_HEADER: &str = "ININ-Correlation-Id";
+pub(crate) const CORRELATION_HEADER: &str = "ININ-Correlation-Id";
 
 /// The largest upstream body the gateway will read.
 const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
@@ -44,11 +44,11 @@ const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 const MAX_PAGES: usize = 50;
 
 /// The most ids one bulk users/queues call carries.
-pub const BULK_PAGE_SIZE: usize = 100;
+pub(crate) const BULK_PAGE_SIZE: usize = 100;
 
 /// Retry behaviour.
 #[derive(Clone, Debug)]
-pub struct RetryPolicy {
+pub(crate) struct RetryPolicy {
     /// Attempts per call, the first included.
     pub max_attempts: u32,
     /// The first backoff after a 5xx; it doubles each time.
@@ -62,7 +62,7 @@ pub struct RetryPolicy {
 
 /// Everything the client needs to talk to one PureCloud organisation.
 #[derive(Clone, Debug)]
-pub struct ClientConfig {
+pub(crate) struct ClientConfig {
     pub api_url: Url,
     pub login_url: Url,
     pub client_id: String,
@@ -80,7 +80,7 @@ pub struct ClientConfig {
 
 /// The upstream routes the client calls, named for logs and metrics.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Route {
+pub(crate) enum Route {
     Conversation,
     CobrowseListing,
     CobrowseConversation,
@@ -97,7 +97,7 @@ pub enum Route {
 
 impl Route {
     /// Every route, in index order.
-    pub const ALL: [Route; 12] = [
+    pub(crate) const ALL: [Route; 12] = [
         Route::Conversation,
         Route::CobrowseListing,
         Route::CobrowseConversation,
@@ -117,7 +117,7 @@ impl Route {
     }
 
     /// A stable name for logs and metrics.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Route::Conversation => "conversation",
             Route::CobrowseListing => "cobrowse_listing",
@@ -136,7 +136,7 @@ impl Route {
 }
 
 /// An entity the bulk endpoints return by id (users, queues).
-pub trait Entity: DeserializeOwned + Send + 'static {
+pub(crate) trait Entity: DeserializeOwned + Send + 'static {
     /// The collection's path under `/api/v2`.
     const PATH: &'static [&'static str];
     /// The route of the bulk call, for logs and metrics.
@@ -163,14 +163,14 @@ impl Entity for Queue {
 
 /// A decoded answer and the size of its body (what the cache weighs).
 #[derive(Debug)]
-pub struct Fetched<T> {
+pub(crate) struct Fetched<T> {
     pub value: T,
     pub bytes: usize,
 }
 
 /// Whose credentials an upstream call carries.
 #[derive(Clone, Debug)]
-pub enum Credential {
+pub(crate) enum Credential {
     /// The gateway's own client-credentials token.
     Service,
     /// A caller's own bearer token, passed through as it came. Upstream's
@@ -180,7 +180,7 @@ pub enum Credential {
 
 impl Credential {
     /// A caller's bearer token (marked sensitive, so it never prints).
-    pub fn bearer(token: &str) -> Option<Self> {
+    pub(crate) fn bearer(token: &str) -> Option<Self> {
         let mut header = HeaderValue::from_str(&format!("Bearer {token}")).ok()?;
         header.set_sensitive(true);
         Some(Self::Bearer(header))
@@ -189,7 +189,7 @@ impl Credential {
 
 /// The PureCloud client. Cheap to clone.
 #[derive(Clone)]
-pub struct PureCloud {
+pub(crate) struct PureCloud {
     inner: Arc<Inner>,
 }
 
@@ -208,7 +208,7 @@ struct Inner {
 
 impl PureCloud {
     /// Builds the client. No request is made until the first call.
-    pub fn new(config: ClientConfig, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
+    pub(crate) fn new(config: ClientConfig, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.connect_timeout)
@@ -244,12 +244,12 @@ impl PureCloud {
     }
 
     /// Fetches a token now: proves the credentials at start-up.
-    pub async fn check_credentials(&self) -> Result<(), UpstreamError> {
+    pub(crate) async fn check_credentials(&self) -> Result<(), UpstreamError> {
         self.inner.tokens.get().await.map(drop)
     }
 
     /// `GET /api/v2/conversations/{id}`.
-    pub async fn conversation(
+    pub(crate) async fn conversation(
         &self,
         cred: &Credential,
         id: &str,
@@ -259,7 +259,7 @@ impl PureCloud {
     }
 
     /// `GET /api/v2/conversations/cobrowsesessions/{id}`.
-    pub async fn cobrowse_conversation(
+    pub(crate) async fn cobrowse_conversation(
         &self,
         cred: &Credential,
         id: &str,
@@ -270,7 +270,7 @@ impl PureCloud {
 
     /// `GET /api/v2/conversations/cobrowsesessions`: the active co-browse
     /// conversations, following `nextUri` when upstream pages the listing.
-    pub async fn cobrowse_conversations(
+    pub(crate) async fn cobrowse_conversations(
         &self,
         cred: &Credential,
     ) -> Result<Fetched<Vec<CobrowseConversation>>, UpstreamError> {
@@ -281,14 +281,17 @@ impl PureCloud {
     /// `GET /api/v2/tokens/me`: what upstream knows of a token. The gateway
     /// calls it to prove a passed-through caller token before serving
     /// anything to its holder.
-    pub async fn token_info(&self, cred: &Credential) -> Result<Fetched<TokenInfo>, UpstreamError> {
+    pub(crate) async fn token_info(
+        &self,
+        cred: &Credential,
+    ) -> Result<Fetched<TokenInfo>, UpstreamError> {
         self.get_json(cred, Route::TokenInfo, self.url(&["tokens", "me"])?)
             .await
     }
 
     /// `GET /api/v2/users?id=..&id=..` or `GET /api/v2/routing/queues?id=..`:
     /// at most [`BULK_PAGE_SIZE`] ids of one kind of entity.
-    pub async fn entities<T: Entity>(
+    pub(crate) async fn entities<T: Entity>(
         &self,
         cred: &Credential,
         ids: &[&str],
@@ -303,7 +306,7 @@ impl PureCloud {
     }
 
     /// `GET /api/v2/routing/wrapupcodes`, every page.
-    pub async fn wrapup_codes(
+    pub(crate) async fn wrapup_codes(
         &self,
         cred: &Credential,
     ) -> Result<Fetched<Vec<WrapupCode>>, UpstreamError> {
@@ -316,7 +319,7 @@ impl PureCloud {
     }
 
     /// `PATCH /api/v2/conversations/{cid}/participants/{pid}`.
-    pub async fn patch_participant(
+    pub(crate) async fn patch_participant(
         &self,
         cred: &Credential,
         conversation_id: &str,
@@ -341,7 +344,7 @@ impl PureCloud {
     }
 
     /// `PATCH /api/v2/conversations/{cid}/participants/{pid}/attributes`.
-    pub async fn patch_participant_attributes(
+    pub(crate) async fn patch_participant_attributes(
         &self,
         cred: &Credential,
         conversation_id: &str,
@@ -436,12 +439,12 @@ impl PureCloud {
 
     /// Upstream calls that failed in a row (unreachable, 5xx, timeouts);
     /// any answer that is not such a failure resets it.
-    pub fn consecutive_failures(&self) -> u32 {
+    pub(crate) fn consecutive_failures(&self) -> u32 {
         self.inner.failures.load(Ordering::Relaxed)
     }
 
     /// The routes whose circuit is open (or probing) now.
-    pub fn open_circuits(&self) -> Vec<&'static str> {
+    pub(crate) fn open_circuits(&self) -> Vec<&'static str> {
         Route::ALL
             .iter()
             .filter(|r| self.inner.breakers[r.index()].is_open())
@@ -855,13 +858,13 @@ fn next_page(api: &Url, route: Route, next: &str) -> Result<Url, UpstreamError> 
 }
 
 /// The most characters of an id in an upstream URL.
-pub const MAX_ID_CHARS: usize = 256;
+pub(crate) const MAX_ID_CHARS: usize = 256;
 
 /// Why `id` cannot be one path segment of an upstream URL, or `None` when it
 /// can: it must be 1 to [`MAX_ID_CHARS`] characters of letters, digits, `-`,
 /// `_`, `.` and `~` (RFC 3986's unreserved characters, as PureCloud's ids
 /// are), and neither `.` nor `..`.
-pub fn path_segment_error(id: &str) -> Option<&'static str> {
+pub(crate) fn path_segment_error(id: &str) -> Option<&'static str> {
     if id.is_empty() {
         return Some("must not be empty");
     }

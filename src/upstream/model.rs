@@ -15,13 +15,13 @@ use super::enums::*;
 use super::wire::Wire;
 
 /// A timestamp as upstream sends it (ISO-8601, UTC).
-pub type Time = DateTime<Utc>;
+pub(crate) type Time = DateTime<Utc>;
 
 /// A reference to another entity (`DomainEntityRef` / `UriReference`).
 #[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct EntityRef {
+pub(crate) struct EntityRef {
     pub id: Option<String>,
     pub name: Option<String>,
     pub self_uri: Option<String>,
@@ -31,7 +31,7 @@ pub struct EntityRef {
 #[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct Address {
+pub(crate) struct Address {
     pub name: Option<String>,
     pub name_raw: Option<String>,
     pub address_normalized: Option<String>,
@@ -43,7 +43,7 @@ pub struct Address {
 #[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct Segment {
+pub(crate) struct Segment {
     pub start_time: Option<Time>,
     pub end_time: Option<Time>,
     #[serde(rename = "type")]
@@ -56,7 +56,7 @@ pub struct Segment {
 #[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct Wrapup {
+pub(crate) struct Wrapup {
     pub code: Option<String>,
     pub name: Option<String>,
     pub notes: Option<String>,
@@ -71,7 +71,7 @@ pub struct Wrapup {
 #[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct AfterCallWork {
+pub(crate) struct AfterCallWork {
     pub start_time: Option<Time>,
     pub end_time: Option<Time>,
     pub state: Option<Wire<AfterCallWorkState>>,
@@ -81,7 +81,7 @@ pub struct AfterCallWork {
 #[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct Cobrowsesession {
+pub(crate) struct Cobrowsesession {
     pub state: Option<Wire<CommunicationState>>,
     pub initial_state: Option<Wire<CommunicationState>>,
     pub id: Option<String>,
@@ -110,7 +110,7 @@ pub struct Cobrowsesession {
 #[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct Screenshare {
+pub(crate) struct Screenshare {
     pub state: Option<Wire<CommunicationState>>,
     pub initial_state: Option<Wire<CommunicationState>>,
     pub id: Option<String>,
@@ -134,7 +134,7 @@ pub struct Screenshare {
 #[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct Participant {
+pub(crate) struct Participant {
     pub id: Option<String>,
     pub start_time: Option<Time>,
     pub end_time: Option<Time>,
@@ -177,7 +177,7 @@ pub struct Participant {
 #[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct Conversation {
+pub(crate) struct Conversation {
     pub id: Option<String>,
     pub name: Option<String>,
     pub external_tag: Option<String>,
@@ -199,7 +199,7 @@ pub struct Conversation {
 #[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct DivisionRef {
+pub(crate) struct DivisionRef {
     pub division: Option<EntityRef>,
     #[serde(default)]
     pub entities: Vec<EntityRef>,
@@ -208,7 +208,7 @@ pub struct DivisionRef {
 /// What upstream says of the token a call carried (`TokenInfo`).
 #[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-pub struct TokenInfo {
+pub(crate) struct TokenInfo {
     pub organization: Option<EntityRef>,
     #[serde(rename = "OAuthClient")]
     pub oauth_client: Option<EntityRef>,
@@ -220,7 +220,7 @@ pub struct TokenInfo {
 #[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct ErrorBody {
+pub(crate) struct ErrorBody {
     pub message: Option<String>,
     pub code: Option<String>,
     pub status: Option<i32>,
@@ -240,7 +240,7 @@ pub struct ErrorBody {
 #[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct ErrorDetail {
+pub(crate) struct ErrorDetail {
     pub error_code: Option<String>,
     pub field_name: Option<String>,
     pub entity_id: Option<String>,
@@ -251,7 +251,7 @@ pub struct ErrorDetail {
 #[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct CobrowseMediaParticipant {
+pub(crate) struct CobrowseMediaParticipant {
     pub id: Option<String>,
     pub name: Option<String>,
     pub address: Option<String>,
@@ -296,7 +296,7 @@ pub struct CobrowseMediaParticipant {
 #[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct CobrowseConversation {
+pub(crate) struct CobrowseConversation {
     pub id: Option<String>,
     pub name: Option<String>,
     #[serde(default)]
@@ -312,7 +312,7 @@ pub struct CobrowseConversation {
 #[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct Listing<T> {
+pub(crate) struct Listing<T> {
     #[serde(default = "Vec::new")]
     pub entities: Vec<T>,
     pub page_size: Option<i64>,
@@ -330,7 +330,7 @@ pub struct Listing<T> {
 #[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct User {
+pub(crate) struct User {
     pub id: Option<String>,
     pub name: Option<String>,
     pub email: Option<String>,
@@ -345,7 +345,7 @@ pub struct User {
 #[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct Queue {
+pub(crate) struct Queue {
     pub id: Option<String>,
     pub name: Option<String>,
     pub description: Option<String>,
@@ -357,7 +357,7 @@ pub struct Queue {
 #[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct WrapupCode {
+pub(crate) struct WrapupCode {
     pub id: Option<String>,
     pub name: Option<String>,
     pub date_created: Option<Time>,
@@ -368,7 +368,7 @@ pub struct WrapupCode {
 #[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct MediaParticipantRequest {
+pub(crate) struct MediaParticipantRequest {
     pub wrapup: Option<Wrapup>,
     pub state: Option<String>,
     pub recording: Option<bool>,
@@ -381,13 +381,13 @@ pub struct MediaParticipantRequest {
 /// The body of `PATCH .../participants/{pid}/attributes`.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct ParticipantAttributes {
+pub(crate) struct ParticipantAttributes {
     pub attributes: BTreeMap<String, String>,
 }
 
 /// The OAuth token endpoint's answer.
 #[derive(Serialize, Deserialize, Clone, Debug)]
-pub struct TokenResponse {
+pub(crate) struct TokenResponse {
     pub access_token: String,
     pub token_type: String,
     pub expires_in: u64,
@@ -396,7 +396,7 @@ pub struct TokenResponse {
 /// The OAuth token endpoint's error body.
 #[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default)]
-pub struct TokenError {
+pub(crate) struct TokenError {
     pub error: Option<String>,
     pub description: Option<String>,
     pub error_description: Option<String>,

@@ -42,7 +42,7 @@ pub(crate) struct TokenSource {
 }
 
 impl TokenSource {
-    pub fn new(
+    pub(super) fn new(
         http: reqwest::Client,
         login_url: &reqwest::Url,
         (client_id, client_secret): (&str, &Secret),
@@ -71,7 +71,7 @@ impl TokenSource {
     }
 
     /// A valid token, fetching one if there is none or it is about to expire.
-    pub async fn get(&self) -> Result<Token, UpstreamError> {
+    pub(super) async fn get(&self) -> Result<Token, UpstreamError> {
         if let Some(token) = self.valid() {
             return Ok(token);
         }
@@ -86,7 +86,7 @@ impl TokenSource {
 
     /// Drops the token of `generation` after upstream refused it; a newer
     /// token (already refreshed by another caller) is kept.
-    pub fn invalidate(&self, generation: u64) {
+    pub(super) fn invalidate(&self, generation: u64) {
         let mut current = self.current.write().expect("token lock poisoned");
         if current.as_ref().map(|t| t.generation) == Some(generation) {
             *current = None;

@@ -11,7 +11,7 @@ use std::marker::PhantomData;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// An enumeration whose wire form is a string.
-pub trait WireEnum: Copy + Sized + 'static {
+pub(crate) trait WireEnum: Copy + Sized + 'static {
     /// The fallback for values this build does not know.
     const UNKNOWN: Self;
     /// Every known value with its wire spelling.
@@ -27,14 +27,14 @@ pub trait WireEnum: Copy + Sized + 'static {
 }
 
 /// A wire string that reads as the enumeration `E`.
-pub struct Wire<E> {
+pub(crate) struct Wire<E> {
     raw: Box<str>,
     kind: PhantomData<fn() -> E>,
 }
 
 impl<E: WireEnum> Wire<E> {
     /// Wraps a raw value.
-    pub fn new(raw: impl Into<Box<str>>) -> Self {
+    pub(crate) fn new(raw: impl Into<Box<str>>) -> Self {
         Self {
             raw: raw.into(),
             kind: PhantomData,
@@ -42,12 +42,12 @@ impl<E: WireEnum> Wire<E> {
     }
 
     /// The known value, or `E::UNKNOWN`.
-    pub fn get(&self) -> E {
+    pub(crate) fn get(&self) -> E {
         E::from_wire(&self.raw)
     }
 
     /// The value exactly as upstream sent it.
-    pub fn raw(&self) -> &str {
+    pub(crate) fn raw(&self) -> &str {
         &self.raw
     }
 }

@@ -78,7 +78,7 @@ impl ZoomSession {
 /// The definition the store's incremental parts are tested against (the
 /// store itself applies one event at a time).
 #[cfg(test)]
-pub fn fold(events: &[ZoomEvent]) -> Option<ZoomSession> {
+pub(crate) fn fold(events: &[ZoomEvent]) -> Option<ZoomSession> {
     let first = events.first()?;
     let mut seen = std::collections::HashSet::new();
     let mut head = Head::new(&first.account_id, &first.session_id);
@@ -111,7 +111,7 @@ pub fn fold(events: &[ZoomEvent]) -> Option<ZoomSession> {
 /// The session its parts describe. People are ordered by first join (those
 /// who never joined last), then id; each one's connections by join time,
 /// then id.
-pub fn assemble(head: &Head, people: Vec<Person>, links: Vec<Link>) -> ZoomSession {
+pub(crate) fn assemble(head: &Head, people: Vec<Person>, links: Vec<Link>) -> ZoomSession {
     let mut participants: BTreeMap<String, ZoomParticipant> = people
         .into_iter()
         .map(|p| {

@@ -24,18 +24,18 @@ use super::event::{Details, EventKind, UserInfo, ZoomEvent, ZoomRole};
 
 /// An event's place in the canonical order: time, kind, digest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct Rank(i64, EventKind, [u8; 32]);
+pub(crate) struct Rank(i64, EventKind, [u8; 32]);
 
 impl Rank {
     /// The rank of `event`.
-    pub fn of(event: &ZoomEvent) -> Self {
+    pub(crate) fn of(event: &ZoomEvent) -> Self {
         Self(event.event_ts, event.kind, event.digest)
     }
 }
 
 /// A value set by the earliest event (in canonical order) that carried one.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Earliest<T> {
+pub(crate) struct Earliest<T> {
     rank: Rank,
     value: T,
 }
@@ -63,7 +63,7 @@ fn later(held: &mut Option<DateTime<Utc>>, time: DateTime<Utc>) {
 
 /// What the events say of the session as a whole.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Head {
+pub(crate) struct Head {
     pub account_id: String,
     pub session_id: String,
     pub ended: bool,
@@ -80,7 +80,7 @@ pub struct Head {
 
 impl Head {
     /// The head of a session no event has been applied to.
-    pub fn new(account_id: &str, session_id: &str) -> Self {
+    pub(crate) fn new(account_id: &str, session_id: &str) -> Self {
         Self {
             account_id: account_id.to_owned(),
             session_id: session_id.to_owned(),
@@ -97,7 +97,7 @@ impl Head {
     }
 
     /// Applies one event that was not applied before.
-    pub fn apply(&mut self, event: &ZoomEvent) {
+    pub(crate) fn apply(&mut self, event: &ZoomEvent) {
         let rank = Rank::of(event);
         self.events += 1;
         self.last_event_ts = self.last_event_ts.max(event.event_ts);
@@ -137,26 +137,26 @@ impl Head {
     }
 
     /// When the session started: its start time, or else its first join.
-    pub fn start(&self) -> Option<DateTime<Utc>> {
+    pub(crate) fn start(&self) -> Option<DateTime<Utc>> {
         self.start_time.or(self.first_join)
     }
 
-    pub fn start_url(&self) -> Option<&str> {
+    pub(crate) fn start_url(&self) -> Option<&str> {
         self.start_url.as_ref().map(|e| e.value.as_str())
     }
 
-    pub fn session_pin(&self) -> Option<&str> {
+    pub(crate) fn session_pin(&self) -> Option<&str> {
         self.session_pin.as_ref().map(|e| e.value.as_str())
     }
 
-    pub fn end_reason(&self) -> Option<&str> {
+    pub(crate) fn end_reason(&self) -> Option<&str> {
         self.end_reason.as_ref().map(|e| e.value.as_str())
     }
 }
 
 /// What the events say of one user of a session.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Person {
+pub(crate) struct Person {
     pub user_id: String,
     name: Option<Earliest<String>>,
     role: Option<Earliest<ZoomRole>>,
@@ -164,7 +164,7 @@ pub struct Person {
 
 impl Person {
     /// A user no event has been applied to.
-    pub fn new(user_id: &str) -> Self {
+    pub(crate) fn new(user_id: &str) -> Self {
         Self {
             user_id: user_id.to_owned(),
             name: None,
@@ -174,23 +174,23 @@ impl Person {
 
     /// Applies what an event of `rank` says of this user; true when the
     /// name or the role changed.
-    pub fn apply(&mut self, rank: Rank, user: &UserInfo) -> bool {
+    pub(crate) fn apply(&mut self, rank: Rank, user: &UserInfo) -> bool {
         let named = offer(&mut self.name, rank, user.user_name.as_ref());
         let cast = offer(&mut self.role, rank, user.role.as_ref());
         named || cast
     }
 
-    pub fn name(&self) -> Option<&str> {
+    pub(crate) fn name(&self) -> Option<&str> {
         self.name.as_ref().map(|e| e.value.as_str())
     }
 
-    pub fn role(&self) -> Option<ZoomRole> {
+    pub(crate) fn role(&self) -> Option<ZoomRole> {
         self.role.as_ref().map(|e| e.value)
     }
 
     /// The name this user counts under for the Engage agent limit: agents
     /// with a name only (Zoom's user ids hold within one session).
-    pub fn agent_name(&self) -> Option<&str> {
+    pub(crate) fn agent_name(&self) -> Option<&str> {
         self.name().filter(|_| self.role() == Some(ZoomRole::Agent))
     }
 }
@@ -205,7 +205,7 @@ struct Leave {
 
 /// What the events say of one connection of a user.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Link {
+pub(crate) struct Link {
     pub user_id: String,
     pub connection_id: String,
     pub join_time: Option<DateTime<Utc>>,
@@ -214,7 +214,7 @@ pub struct Link {
 
 impl Link {
     /// A connection no event has been applied to.
-    pub fn new(user_id: &str, connection_id: &str) -> Self {
+    pub(crate) fn new(user_id: &str, connection_id: &str) -> Self {
         Self {
             user_id: user_id.to_owned(),
             connection_id: connection_id.to_owned(),
@@ -224,7 +224,7 @@ impl Link {
     }
 
     /// Applies a join or a leave of this connection.
-    pub fn apply(&mut self, rank: Rank, details: &Details) {
+    pub(crate) fn apply(&mut self, rank: Rank, details: &Details) {
         match details {
             Details::Joined { join_time, .. } => earlier(&mut self.join_time, *join_time),
             Details::Left {
@@ -249,18 +249,18 @@ impl Link {
         }
     }
 
-    pub fn leave_time(&self) -> Option<DateTime<Utc>> {
+    pub(crate) fn leave_time(&self) -> Option<DateTime<Utc>> {
         self.leave.as_ref().map(|l| l.time)
     }
 
-    pub fn leave_reason(&self) -> Option<&str> {
+    pub(crate) fn leave_reason(&self) -> Option<&str> {
         self.leave.as_ref().map(|l| l.reason.as_str())
     }
 }
 
 /// The parts one event touches besides the head: the user it names (with
 /// an id), and the connection it joins or leaves.
-pub fn touched(event: &ZoomEvent) -> (Option<(&str, &UserInfo)>, Option<&str>) {
+pub(crate) fn touched(event: &ZoomEvent) -> (Option<(&str, &UserInfo)>, Option<&str>) {
     let (user, connection) = match &event.details {
         Details::Started { user, .. } | Details::Ended { user, .. } => (user, None),
         Details::Joined {

@@ -26,7 +26,7 @@
 //! subscriptions it holds, and a client that stops reading stops its own
 //! subscriptions (the bounded update channel then reports the gap to it).
 
-pub mod protocol;
+pub(crate) mod protocol;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -48,7 +48,7 @@ use protocol::{close, ClientMessage, Dialect, Operation};
 
 /// Limits of one socket.
 #[derive(Clone, Debug)]
-pub struct SocketLimits {
+pub(crate) struct SocketLimits {
     /// How long a socket may stay open without `connection_init`.
     pub init_timeout: Duration,
     /// Most operations one socket runs at once.
@@ -62,7 +62,7 @@ const SOCKET_BUFFER_BYTES: usize = 8 * 1024;
 
 /// Upgrades the request and serves the socket. `slot` is the connection's
 /// place under `server.max_connections`; the socket keeps it while it lives.
-pub async fn upgrade(
+pub(crate) async fn upgrade(
     State(app): State<AppState>,
     headers: HeaderMap,
     slot: Option<axum::Extension<super::serve::ConnectionSlot>>,

@@ -7,28 +7,28 @@
 use serde_json::{json, Map, Value};
 
 /// Close codes (graphql-transport-ws; the older dialect uses the same).
-pub mod close {
+pub(crate) mod close {
     /// A message the server cannot read.
-    pub const BAD_REQUEST: u16 = 4400;
+    pub(crate) const BAD_REQUEST: u16 = 4400;
     /// `subscribe` before the connection was acknowledged.
-    pub const UNAUTHORIZED: u16 = 4401;
+    pub(crate) const UNAUTHORIZED: u16 = 4401;
     /// `connection_init` refused, or the credentials stopped being valid.
-    pub const FORBIDDEN: u16 = 4403;
+    pub(crate) const FORBIDDEN: u16 = 4403;
     /// No `connection_init` within `server.websocket_init_timeout`.
-    pub const INIT_TIMEOUT: u16 = 4408;
+    pub(crate) const INIT_TIMEOUT: u16 = 4408;
     /// A `subscribe` with an id that is in use.
-    pub const DUPLICATE_ID: u16 = 4409;
+    pub(crate) const DUPLICATE_ID: u16 = 4409;
     /// A second `connection_init`.
-    pub const TOO_MANY_INITS: u16 = 4429;
+    pub(crate) const TOO_MANY_INITS: u16 = 4429;
     /// The gateway is shutting down (RFC 6455 "going away").
-    pub const GOING_AWAY: u16 = 1001;
+    pub(crate) const GOING_AWAY: u16 = 1001;
     /// The client asked to end the connection (older dialect).
-    pub const NORMAL: u16 = 1000;
+    pub(crate) const NORMAL: u16 = 1000;
 }
 
 /// Which dialect a socket speaks.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Dialect {
+pub(crate) enum Dialect {
     /// graphql-transport-ws: `subscribe`, `next`, `complete`, `ping`/`pong`.
     TransportWs,
     /// subscriptions-transport-ws: `start`, `data`, `stop`.
@@ -37,10 +37,10 @@ pub enum Dialect {
 
 impl Dialect {
     /// The subprotocol names, as offered in `Sec-WebSocket-Protocol`.
-    pub const NAMES: [&'static str; 2] = ["graphql-transport-ws", "graphql-ws"];
+    pub(crate) const NAMES: [&'static str; 2] = ["graphql-transport-ws", "graphql-ws"];
 
     /// The first offered subprotocol the gateway speaks.
-    pub fn negotiate(offered: &str) -> Option<Self> {
+    pub(crate) fn negotiate(offered: &str) -> Option<Self> {
         offered.split(',').find_map(|p| match p.trim() {
             "graphql-transport-ws" => Some(Self::TransportWs),
             "graphql-ws" => Some(Self::Legacy),
@@ -51,7 +51,7 @@ impl Dialect {
 
 /// What a client sent.
 #[derive(Debug, PartialEq)]
-pub enum ClientMessage {
+pub(crate) enum ClientMessage {
     Init { payload: Value },
     Subscribe { id: String, payload: Operation },
     Complete { id: String },
@@ -62,7 +62,7 @@ pub enum ClientMessage {
 
 /// The operation of a `subscribe` (or `start`).
 #[derive(Debug, PartialEq)]
-pub struct Operation {
+pub(crate) struct Operation {
     pub query: String,
     pub operation_name: Option<String>,
     pub variables: Map<String, Value>,
@@ -71,13 +71,13 @@ pub struct Operation {
 /// Why a message could not be read (the socket closes with 4400).
 #[derive(Debug, PartialEq, thiserror::Error)]
 #[error("{0}")]
-pub struct Invalid(pub String);
+pub(crate) struct Invalid(pub String);
 
 /// The largest id the gateway keeps for a subscription.
 const MAX_ID_BYTES: usize = 128;
 
 /// Reads one client message of `dialect`.
-pub fn read(dialect: Dialect, text: &[u8]) -> Result<ClientMessage, Invalid> {
+pub(crate) fn read(dialect: Dialect, text: &[u8]) -> Result<ClientMessage, Invalid> {
     let value: Value = serde_json::from_slice(text)
         .map_err(|e| Invalid(format!("the message is not JSON: {e}")))?;
     let Value::Object(mut message) = value else {
@@ -143,22 +143,22 @@ fn subscribe(message: &mut Map<String, Value>) -> Result<ClientMessage, Invalid>
 }
 
 /// `connection_ack`.
-pub fn ack() -> String {
+pub(crate) fn ack() -> String {
     json!({ "type": "connection_ack" }).to_string()
 }
 
 /// `pong`.
-pub fn pong() -> String {
+pub(crate) fn pong() -> String {
     json!({ "type": "pong" }).to_string()
 }
 
 /// `connection_error` (older dialect: its way of refusing `connection_init`).
-pub fn connection_error(message: &str) -> String {
+pub(crate) fn connection_error(message: &str) -> String {
     json!({ "type": "connection_error", "payload": { "message": message } }).to_string()
 }
 
 /// One result of operation `id` (`next`, or `data` in the older dialect).
-pub fn next(dialect: Dialect, id: &str, response: &async_graphql::Response) -> String {
+pub(crate) fn next(dialect: Dialect, id: &str, response: &async_graphql::Response) -> String {
     let kind = match dialect {
         Dialect::TransportWs => "next",
         Dialect::Legacy => "data",
@@ -167,7 +167,7 @@ pub fn next(dialect: Dialect, id: &str, response: &async_graphql::Response) -> S
 }
 
 /// Operation `id` is over.
-pub fn complete(id: &str) -> String {
+pub(crate) fn complete(id: &str) -> String {
     json!({ "id": id, "type": "complete" }).to_string()
 }
 
@@ -175,7 +175,7 @@ pub fn complete(id: &str) -> String {
 /// unknown operation). graphql-transport-ws sends `error` and no
 /// `complete`; the older dialect's clients read a `data` message with
 /// `errors` followed by `complete`.
-pub fn error(dialect: Dialect, id: &str, errors: &[Value]) -> Vec<String> {
+pub(crate) fn error(dialect: Dialect, id: &str, errors: &[Value]) -> Vec<String> {
     match dialect {
         Dialect::TransportWs => {
             vec![json!({ "id": id, "type": "error", "payload": errors }).to_string()]
@@ -188,7 +188,7 @@ pub fn error(dialect: Dialect, id: &str, errors: &[Value]) -> Vec<String> {
 }
 
 /// One error with a code (and more extensions when given).
-pub fn coded_error(code: &str, message: &str) -> Value {
+pub(crate) fn coded_error(code: &str, message: &str) -> Value {
     json!({ "message": message, "extensions": { "code": code } })
 }
 
