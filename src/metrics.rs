@@ -190,7 +190,7 @@ impl Metrics {
     /// The label value for an operation name: the name itself when it is
     /// one of `server.operation_names`, `anonymous` without a name, else
     /// `other`. The label set is fixed at start-up whatever callers send.
-    pub(crate) fn operation_label(&self, name: Option<&str>) -> &str {
+    pub(crate) fn operation_label<'a>(&'a self, name: Option<&str>) -> &'a str {
         match name {
             None => "anonymous",
             Some(name) => self.operations.get(name).map_or("other", String::as_str),
