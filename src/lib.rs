@@ -21,6 +21,7 @@ pub mod graph;
 pub mod http;
 mod metrics;
 mod nesting;
+mod purecloud;
 pub mod secret;
 pub mod settings;
 pub mod sim;

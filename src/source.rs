@@ -19,6 +19,7 @@ use futures::future::try_join_all;
 
 use crate::cache::{ActiveListing, Cache, Cacheable, Kind, Scope, Value, WrapupCodes};
 use crate::changes::Changes;
+use crate::purecloud::{self, Inputs, Models, Shapes};
 use crate::singleflight;
 use crate::upstream::model::*;
 use crate::upstream::{Credential, Entity, Fetched, PureCloud, UpstreamError, BULK_PAGE_SIZE};
@@ -50,7 +51,14 @@ struct Shared {
     cache: Cache,
     bulk: singleflight::Group<BulkKey, BulkResult>,
     changes: Arc<Changes>,
+    models: Models,
 }
+
+/// How many conversations [`Models`] keeps built, and for how long unread.
+/// Each holds its upstream records, so this also bounds how long those
+/// outlive the data cache.
+const MODELS: u64 = 2_048;
+const MODELS_IDLE: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl Source {
     /// A source reading with the gateway's own credentials, whose data is
@@ -62,6 +70,7 @@ impl Source {
                 cache,
                 bulk: singleflight::Group::default(),
                 changes: Arc::new(Changes::new()),
+                models: Models::new(MODELS, MODELS_IDLE),
             }),
             access: Access {
                 credential: Credential::Service,
@@ -126,8 +135,55 @@ impl Source {
             .await
     }
 
-    /// A whole conversation.
-    pub(crate) async fn conversation(&self, id: &str) -> Result<Arc<Conversation>, SharedError> {
+    /// Conversation `id` with at least `shapes`: what `known` holds (a
+    /// listing entry, or a conversation read before) and the rest fetched.
+    /// A conversation without co-browse has no view (upstream answers 404):
+    /// that is not an error, the view is left out.
+    pub(crate) async fn conversation(
+        &self,
+        id: &str,
+        shapes: Shapes,
+        known: Option<&Arc<purecloud::Conversation>>,
+    ) -> Result<Arc<purecloud::Conversation>, SharedError> {
+        let inputs = known.map(|k| k.inputs.clone()).unwrap_or_default();
+        let want_full = shapes.full && inputs.full.is_none();
+        let want_view = shapes.view && inputs.view.is_none();
+        if let (false, false, Some(known)) = (want_full, want_view, known) {
+            return Ok(Arc::clone(known));
+        }
+        let (full, view) = futures::try_join!(
+            async {
+                match want_full {
+                    true => self.full_form(id).await.map(Some),
+                    false => Ok(inputs.full.clone()),
+                }
+            },
+            async {
+                match want_view {
+                    true => match self.view_form(id).await {
+                        Ok(view) => Ok(Some(view)),
+                        Err(e) if matches!(*e, UpstreamError::NotFound { .. }) => Ok(None),
+                        Err(e) => Err(e),
+                    },
+                    false => Ok(inputs.view.clone()),
+                }
+            }
+        )?;
+        Ok(self.shared.models.of(id, Inputs { full, view }))
+    }
+
+    /// The conversation a listing entry is (its co-browse view).
+    pub(crate) fn listed(&self, view: &Arc<CobrowseConversation>) -> Arc<purecloud::Conversation> {
+        let id = view.id.as_deref().unwrap_or_default();
+        let inputs = Inputs {
+            full: None,
+            view: Some(Arc::clone(view)),
+        };
+        self.shared.models.of(id, inputs)
+    }
+
+    /// The full form of a conversation.
+    async fn full_form(&self, id: &str) -> Result<Arc<Conversation>, SharedError> {
         self.cached(id, |client, credential, id| async move {
             client.conversation(&credential, &id).await
         })
@@ -135,10 +191,7 @@ impl Source {
     }
 
     /// The co-browse view of a conversation.
-    pub(crate) async fn cobrowse_conversation(
-        &self,
-        id: &str,
-    ) -> Result<Arc<CobrowseConversation>, SharedError> {
+    async fn view_form(&self, id: &str) -> Result<Arc<CobrowseConversation>, SharedError> {
         self.cached(id, |client, credential, id| async move {
             client.cobrowse_conversation(&credential, &id).await
         })

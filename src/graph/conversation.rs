@@ -1,287 +1,48 @@
-//! Conversations and their participants.
-//!
-//! A conversation reaches the graph in one or both of its upstream shapes:
-//! the full form (`GET /conversations/{id}`: participants with their
-//! co-browse and screenshare communications) and the co-browse view
-//! (`CobrowseConversation`: participants as `CobrowseMediaParticipant`, also
-//! what the active listing returns). [`ConversationData`] holds what has been
-//! fetched; resolvers that produce participants look ahead at the selection
-//! and fetch the missing shape only when a selected field needs it.
+//! Conversations, their participants and communications, and co-browse
+//! sessions of either provider: the graph's types that refer to each other
+//! (a participant names its conversation, a session its communications),
+//! kept in one file so that no two files import each other. Each is a thin
+//! view over the domain: [`crate::purecloud::Conversation`] for PureCloud,
+//! [`ZoomSession`] for Zoom. What a selection needs fetched comes from
+//! [`super::shape`].
 
 use std::sync::Arc;
 
-use async_graphql::{Context, Lookahead, Object, Result, ID};
+use async_graphql::{Context, Enum, Object, Result, Union, ID};
+use chrono::{DateTime, Utc};
 
-use super::communication::{
-    CobrowseComm, Communication, EntityRefObject, ErrorInfo, ScreenshareComm, WrapupObject,
-};
+use super::context::{duration_seconds, source};
 use super::directory::{queue_ref, user_ref, Queue, User};
-use super::engage::EngageData;
+use super::engage::{EngageData, COMPLEXITY};
 use super::errors::GqlResult;
 use super::ids::NodeId;
-use super::session::{PureCloudSession, Session};
-use super::{duration_seconds, selects_any, source};
-use crate::source::{SharedError, Source};
+use super::shape;
+use super::values::{Address, AfterCallWork, Attribute, EntityRef, ErrorInfo, Segment, Wrapup};
+use crate::purecloud::{self, CommunicationAt, Shapes, Time};
 use crate::upstream::enums::*;
-use crate::upstream::model::{self, Time};
 use crate::upstream::wire::Wire;
-use crate::upstream::UpstreamError;
+use crate::zoom::event::ZoomRole;
+use crate::zoom::fold::ZoomSession;
 
-/// Participant fields only the co-browse view carries.
-const VIEW_FIELDS: &[&str] = &[
-    "startHoldTime",
-    "state",
-    "stateRaw",
-    "direction",
-    "directionRaw",
-    "disconnectType",
-    "disconnectTypeRaw",
-    "held",
-    "errorInfo",
-    "script",
-    "team",
-    "provider",
-    "peer",
-    "cobrowseSessionId",
-    "cobrowseRole",
-    "cobrowseRoleRaw",
-    "controlling",
-    "viewerUrl",
-    "providerEventTime",
-    "startAlertingTime",
-    "externalOrganization",
-];
+type Model = Arc<purecloud::Conversation>;
 
-/// Participant fields only the full conversation carries.
-const FULL_PARTICIPANT_FIELDS: &[&str] = &[
-    "cobrowseSessions",
-    "screenshares",
-    "participantType",
-    "locale",
-    "startAcwTime",
-    "endAcwTime",
-];
-
-/// Conversation fields only the full conversation carries.
-const FULL_CONVERSATION_FIELDS: &[&str] = &[
-    "startTime",
-    "endTime",
-    "durationSeconds",
-    "externalTag",
-    "address",
-    "recordingState",
-    "recordingStateRaw",
-    "maxParticipants",
-    "conversationIds",
-    "cobrowseSessions",
-    "screenshares",
-];
-
-/// What the graph holds of one conversation.
-#[derive(Clone)]
-pub(crate) struct ConversationData {
-    pub(crate) id: Arc<str>,
-    pub(crate) full: Option<Arc<model::Conversation>>,
-    pub(crate) view: Option<Arc<model::CobrowseConversation>>,
-}
-
-impl ConversationData {
-    /// From the full form.
-    pub(crate) fn from_full(id: &str, full: Arc<model::Conversation>) -> Self {
-        Self {
-            id: id.into(),
-            full: Some(full),
-            view: None,
-        }
-    }
-
-    /// From the co-browse view (a listing entry).
-    pub(crate) fn from_view(view: Arc<model::CobrowseConversation>) -> Self {
-        let id = view.id.as_deref().unwrap_or_default().into();
-        Self {
-            id,
-            full: None,
-            view: Some(view),
-        }
-    }
-
-    /// Fetches the full form if it is missing.
-    pub(crate) async fn with_full(mut self, source: &Source) -> Result<Self, SharedError> {
-        if self.full.is_none() {
-            self.full = Some(source.conversation(&self.id).await?);
-        }
-        Ok(self)
-    }
-
-    /// Fetches the co-browse view if it is missing. A conversation without
-    /// co-browse has no view (upstream answers 404): that is not an error.
-    pub(crate) async fn with_view(mut self, source: &Source) -> Result<Self, SharedError> {
-        if self.view.is_none() {
-            match source.cobrowse_conversation(&self.id).await {
-                Ok(view) => self.view = Some(view),
-                Err(e) if matches!(*e, UpstreamError::NotFound { .. }) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(self)
-    }
-
-    /// Fetches what a selection of participants needs.
-    pub(crate) async fn for_participants(
-        self,
-        ctx: &Context<'_>,
-        look: &Lookahead<'_>,
-    ) -> Result<Self> {
-        let source = source(ctx);
-        let want_view = self.view.is_none() && selects_any(look, VIEW_FIELDS);
-        let want_full = self.full.is_none() && selects_any(look, FULL_PARTICIPANT_FIELDS);
-        let (view, full) = futures::try_join!(
-            async {
-                match want_view {
-                    true => self.clone().with_view(source).await.map(|d| d.view),
-                    false => Ok(self.view.clone()),
-                }
-            },
-            async {
-                match want_full {
-                    true => self.clone().with_full(source).await.map(|d| d.full),
-                    false => Ok(self.full.clone()),
-                }
-            }
-        )
-        .gql()?;
-        Ok(Self {
-            id: self.id,
-            full,
-            view,
-        })
-    }
-
-    /// Whether a selection of conversations needs the full form.
-    pub(crate) fn selection_needs_full(look: &Lookahead<'_>) -> bool {
-        selects_any(look, FULL_CONVERSATION_FIELDS)
-            || selects_any(&look.field("participants"), FULL_PARTICIPANT_FIELDS)
-    }
-
-    /// Every participant, in upstream order.
-    pub(crate) fn participants(&self) -> Vec<Participant> {
-        let view_index = |id: Option<&str>| {
-            let view = self.view.as_ref()?;
-            view.participants
-                .iter()
-                .position(|p| p.id.as_deref() == id && id.is_some())
-        };
-        match (&self.full, &self.view) {
-            (Some(full), _) => (0..full.participants.len())
-                .map(|i| Participant {
-                    conversation: self.clone(),
-                    full: Some(i),
-                    view: view_index(full.participants[i].id.as_deref()),
-                })
-                .collect(),
-            (None, Some(view)) => (0..view.participants.len())
-                .map(|i| Participant {
-                    conversation: self.clone(),
-                    full: None,
-                    view: Some(i),
-                })
-                .collect(),
-            (None, None) => Vec::new(),
-        }
-    }
-
-    /// One participant by id.
-    pub(crate) fn participant(&self, id: &str) -> Option<Participant> {
-        self.participants()
-            .into_iter()
-            .find(|p| p.pid() == Some(id))
-    }
-
-    /// Every co-browse communication, with its participant index.
-    pub(crate) fn cobrowse_comms(&self) -> Vec<CobrowseComm> {
-        let Some(full) = &self.full else {
-            return Vec::new();
-        };
-        full.participants
-            .iter()
-            .enumerate()
-            .flat_map(|(p, participant)| {
-                (0..participant.cobrowsesessions.len())
-                    .map(move |c| CobrowseComm::new(self.clone(), p, c))
-            })
-            .collect()
-    }
-
-    /// The co-browse sessions, in order of first start.
-    pub(crate) fn sessions(&self) -> Vec<PureCloudSession> {
-        let mut ids: Vec<(Option<Time>, &str)> = Vec::new();
-        let Some(full) = &self.full else {
-            return Vec::new();
-        };
-        for comm in full.participants.iter().flat_map(|p| &p.cobrowsesessions) {
-            let Some(id) = comm.cobrowse_session_id.as_deref() else {
-                continue;
-            };
-            let start = comm.connected_time.or(comm.start_alerting_time);
-            match ids.iter_mut().find(|(_, known)| *known == id) {
-                Some(entry) => entry.0 = entry.0.min(start).or(entry.0).or(start),
-                None => ids.push((start, id)),
-            }
-        }
-        ids.sort_by_key(|(start, _)| *start);
-        ids.into_iter()
-            .map(|(_, id)| PureCloudSession::new(self.clone(), id))
-            .collect()
-    }
-
-    /// Finds a communication (co-browse or screenshare) by its id.
-    pub(crate) fn communication(&self, id: &str) -> Option<Communication> {
-        let full = self.full.as_ref()?;
-        for (p, participant) in full.participants.iter().enumerate() {
-            if let Some(c) = participant
-                .cobrowsesessions
-                .iter()
-                .position(|c| c.id.as_deref() == Some(id))
-            {
-                return Some(Communication::Cobrowsesession(CobrowseComm::new(
-                    self.clone(),
-                    p,
-                    c,
-                )));
-            }
-            if let Some(s) = participant
-                .screenshares
-                .iter()
-                .position(|s| s.id.as_deref() == Some(id))
-            {
-                return Some(Communication::Screenshare(ScreenshareComm::new(
-                    self.clone(),
-                    p,
-                    s,
-                )));
-            }
-        }
-        None
-    }
+/// `model` with at least `shapes`, fetched (and built) when missing.
+async fn with(ctx: &Context<'_>, model: &Model, shapes: Shapes) -> Result<Model> {
+    source(ctx)
+        .conversation(&model.id, shapes, Some(model))
+        .await
+        .gql()
 }
 
 /// A conversation that has (or had) co-browse or screen-share media.
-pub(crate) struct Conversation(pub(crate) ConversationData);
-
-impl Conversation {
-    async fn full(&self, ctx: &Context<'_>) -> Result<Arc<model::Conversation>> {
-        match &self.0.full {
-            Some(full) => Ok(Arc::clone(full)),
-            None => source(ctx).conversation(&self.0.id).await.gql(),
-        }
-    }
-}
+#[derive(Clone)]
+pub(crate) struct Conversation(pub(crate) Model);
 
 /// A conversation that has (or had) co-browse or screen-share media.
 #[Object]
 impl Conversation {
     /// Global id of this conversation (opaque; use it with `node(id:)`).
-    pub async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         ID(NodeId::Conversation {
             conversation: self.0.id.to_string(),
         }
@@ -293,57 +54,49 @@ impl Conversation {
     }
     /// The conversation's name.
     async fn name(&self) -> Option<&str> {
-        if let Some(full) = &self.0.full {
-            return full.name.as_deref();
-        }
-        self.0.view.as_ref()?.name.as_deref()
+        self.0.name.as_deref()
     }
     /// When the conversation started.
     async fn start_time(&self, ctx: &Context<'_>) -> Result<Option<Time>> {
-        Ok(self.full(ctx).await?.start_time)
+        Ok(with(ctx, &self.0, Shapes::FULL).await?.start_time)
     }
     /// When the conversation ended; null while it goes on.
     async fn end_time(&self, ctx: &Context<'_>) -> Result<Option<Time>> {
-        Ok(self.full(ctx).await?.end_time)
+        Ok(with(ctx, &self.0, Shapes::FULL).await?.end_time)
     }
     /// Seconds from start to end (or to now, while it goes on).
     async fn duration_seconds(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
-        let full = self.full(ctx).await?;
+        let full = with(ctx, &self.0, Shapes::FULL).await?;
         Ok(duration_seconds(full.start_time, full.end_time))
     }
     /// A tag set by an external system.
     async fn external_tag(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        Ok(self.full(ctx).await?.external_tag.clone())
+        Ok(with(ctx, &self.0, Shapes::FULL).await?.external_tag.clone())
     }
     /// The conversation's address (for web conversations, the page it started on).
     async fn address(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        Ok(self.full(ctx).await?.address.clone())
+        Ok(with(ctx, &self.0, Shapes::FULL).await?.address.clone())
     }
     /// Whether the conversation is being recorded.
     async fn recording_state(&self, ctx: &Context<'_>) -> Result<Option<RecordingState>> {
-        Ok(self
-            .full(ctx)
-            .await?
-            .recording_state
-            .as_ref()
-            .map(Wire::get))
+        let full = with(ctx, &self.0, Shapes::FULL).await?;
+        Ok(full.recording_state.as_ref().map(Wire::get))
     }
     /// `recordingState` exactly as upstream sent it.
     async fn recording_state_raw(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        Ok(self
-            .full(ctx)
-            .await?
-            .recording_state
-            .as_ref()
-            .map(|w| w.raw().to_owned()))
+        let full = with(ctx, &self.0, Shapes::FULL).await?;
+        Ok(full.recording_state.as_ref().map(|w| w.raw().to_owned()))
     }
     /// The most participants the conversation has had at once.
     async fn max_participants(&self, ctx: &Context<'_>) -> Result<Option<i32>> {
-        Ok(self.full(ctx).await?.max_participants)
+        Ok(with(ctx, &self.0, Shapes::FULL).await?.max_participants)
     }
     /// Ids of conversations this one was merged with.
     async fn conversation_ids(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
-        Ok(self.full(ctx).await?.conversation_ids.clone())
+        Ok(with(ctx, &self.0, Shapes::FULL)
+            .await?
+            .conversation_ids
+            .clone())
     }
     /// The participants, optionally only those of the given purposes.
     async fn participants(
@@ -352,238 +105,190 @@ impl Conversation {
         #[graphql(desc = "Only participants with one of these purposes.")] purpose: Option<
             Vec<ParticipantPurpose>,
         >,
-    ) -> Result<Vec<Participant>> {
-        let data = self
-            .0
-            .clone()
-            .for_participants(ctx, &ctx.look_ahead())
-            .await?;
-        let mut participants = data.participants();
-        if let Some(purposes) = purpose {
-            participants.retain(|p| p.purpose_value().is_some_and(|x| purposes.contains(&x)));
-        }
-        Ok(participants)
+    ) -> Result<Vec<CobrowseMediaParticipant>> {
+        let model = with(ctx, &self.0, shape::participant(&ctx.look_ahead())).await?;
+        let wanted = |p: &purecloud::Participant| match &purpose {
+            None => true,
+            Some(purposes) => p
+                .purpose
+                .as_ref()
+                .is_some_and(|x| purposes.contains(&x.get())),
+        };
+        Ok((0..model.participants.len())
+            .filter(|&i| wanted(&model.participants[i]))
+            .map(|i| CobrowseMediaParticipant::new(&model, i))
+            .collect())
     }
     /// The co-browse sessions of this conversation, oldest first.
     async fn cobrowse_sessions(&self, ctx: &Context<'_>) -> Result<Vec<Session>> {
-        let data = ConversationData {
-            full: Some(self.full(ctx).await?),
-            ..self.0.clone()
-        };
-        Ok(data
+        let model = with(ctx, &self.0, Shapes::FULL).await?;
+        Ok(model
             .sessions()
             .into_iter()
-            .map(Session::PureCloud)
+            .map(|session| Session::PureCloud(PureCloudSession::new(&model, session)))
             .collect())
     }
     /// Engage co-browse reporting keys of this conversation, computed from
     /// its co-browse communications.
     async fn attached_data(&self, ctx: &Context<'_>) -> Result<EngageData> {
-        let full = self.full(ctx).await?;
-        Ok(EngageData::of_conversation(ctx, &full))
+        let model = with(ctx, &self.0, Shapes::FULL).await?;
+        Ok(EngageData::of_conversation(ctx, &model))
     }
     /// Every screen-share communication of every participant.
-    async fn screenshares(&self, ctx: &Context<'_>) -> Result<Vec<ScreenshareComm>> {
-        let full = self.full(ctx).await?;
-        let data = ConversationData {
-            full: Some(Arc::clone(&full)),
-            ..self.0.clone()
-        };
-        Ok(full
+    async fn screenshares(&self, ctx: &Context<'_>) -> Result<Vec<Screenshare>> {
+        let model = with(ctx, &self.0, Shapes::FULL).await?;
+        Ok(model
             .participants
             .iter()
             .enumerate()
             .flat_map(|(p, participant)| {
-                let data = data.clone();
-                (0..participant.screenshares.len())
-                    .map(move |s| ScreenshareComm::new(data.clone(), p, s))
+                let model = &model;
+                (0..participant.screenshares.len()).map(move |s| Screenshare::new(model, p, s))
             })
             .collect())
     }
 }
 
-/// Picks a field from the co-browse view, else from the full participant.
-macro_rules! either {
-    ($self:ident . $field:ident) => {
-        $self
-            .media()
-            .and_then(|m| m.$field.as_ref())
-            .or_else(|| $self.full().and_then(|f| f.$field.as_ref()))
-    };
-}
-
 /// A participant of a conversation, as co-browse sees it.
 #[derive(Clone)]
-pub(crate) struct Participant {
-    pub(crate) conversation: ConversationData,
-    pub(crate) full: Option<usize>,
-    pub(crate) view: Option<usize>,
+pub(crate) struct CobrowseMediaParticipant {
+    conversation: Model,
+    index: usize,
 }
 
-impl Participant {
-    fn full(&self) -> Option<&model::Participant> {
-        self.conversation
-            .full
-            .as_ref()?
-            .participants
-            .get(self.full?)
+impl CobrowseMediaParticipant {
+    /// Participant `index` of `conversation`.
+    pub(crate) fn new(conversation: &Model, index: usize) -> Self {
+        Self {
+            conversation: Arc::clone(conversation),
+            index,
+        }
     }
 
-    fn media(&self) -> Option<&model::CobrowseMediaParticipant> {
-        self.conversation
-            .view
-            .as_ref()?
-            .participants
-            .get(self.view?)
+    /// The participant with this id, with what `look` (a selection of it)
+    /// needs.
+    pub(crate) async fn find(
+        ctx: &Context<'_>,
+        conversation: &Model,
+        id: &str,
+    ) -> Result<Option<Self>> {
+        let model = with(ctx, conversation, shape::participant(&ctx.look_ahead())).await?;
+        Ok(model.participant(id).map(|i| Self::new(&model, i)))
     }
 
-    pub(crate) fn display_name(&self) -> Option<&str> {
-        either!(self.name).map(String::as_str)
-    }
-
-    pub(crate) fn pid(&self) -> Option<&str> {
-        self.media()
-            .and_then(|m| m.id.as_deref())
-            .or_else(|| self.full().and_then(|f| f.id.as_deref()))
-    }
-
-    /// The user and queue ids this participant refers to.
-    pub(crate) fn references(&self) -> (Option<Arc<str>>, Option<Arc<str>>) {
-        let user = self
-            .media()
-            .and_then(|m| m.user.as_ref()?.id.as_deref())
-            .or_else(|| self.full()?.user_id.as_deref());
-        let queue = self
-            .media()
-            .and_then(|m| m.queue.as_ref()?.id.as_deref())
-            .or_else(|| self.full()?.queue_id.as_deref());
-        (user.map(Arc::from), queue.map(Arc::from))
-    }
-
-    fn purpose_value(&self) -> Option<ParticipantPurpose> {
-        self.purpose_wire().map(Wire::get)
-    }
-
-    fn purpose_wire(&self) -> Option<&Wire<ParticipantPurpose>> {
-        self.media()
-            .and_then(|m| m.purpose.as_ref())
-            .or_else(|| self.full().and_then(|f| f.purpose.as_ref()))
+    fn get(&self) -> &purecloud::Participant {
+        &self.conversation.participants[self.index]
     }
 }
 
 /// A participant of a conversation, as co-browse sees it (the
 /// `CobrowseMediaParticipant` of PureCloud, joined with the participant's
 /// co-browse and screen-share communications).
-#[Object(name = "CobrowseMediaParticipant")]
-impl Participant {
+#[Object]
+impl CobrowseMediaParticipant {
     /// Global id of this participant (opaque; use it with `node(id:)`).
-    pub async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         ID(NodeId::Participant {
             conversation: self.conversation.id.to_string(),
-            participant: self.pid().unwrap_or_default().to_owned(),
+            participant: self.get().id.clone().unwrap_or_default(),
         }
         .encode())
     }
     /// The participant's PureCloud id.
     async fn participant_id(&self) -> Option<&str> {
-        self.pid()
+        self.get().id.as_deref()
     }
     /// The participant's display name.
     async fn name(&self) -> Option<&str> {
-        either!(self.name).map(String::as_str)
+        self.get().name.as_deref()
     }
     /// The participant's address (an e-mail address or URL for web participants).
     async fn address(&self) -> Option<&str> {
-        either!(self.address).map(String::as_str)
+        self.get().address.as_deref()
     }
     /// When the participant first joined the conversation.
     async fn start_time(&self) -> Option<Time> {
-        either!(self.start_time).copied()
+        self.get().start_time
     }
     /// When the participant's co-browse communication first started alerting.
     async fn start_alerting_time(&self) -> Option<Time> {
-        self.media()?.start_alerting_time
+        self.get().start_alerting_time
     }
     /// When the participant's co-browse media connected.
     async fn connected_time(&self) -> Option<Time> {
-        either!(self.connected_time).copied()
+        self.get().connected_time
     }
     /// When the participant's co-browse media disconnected.
     async fn end_time(&self) -> Option<Time> {
-        either!(self.end_time).copied()
+        self.get().end_time
     }
     /// When the participant's current hold began.
     async fn start_hold_time(&self) -> Option<Time> {
-        self.media()?.start_hold_time
+        self.get().start_hold_time
     }
     /// Why the participant is in the conversation.
     async fn purpose(&self) -> Option<ParticipantPurpose> {
-        self.purpose_value()
+        self.get().purpose.as_ref().map(Wire::get)
     }
     /// `purpose` exactly as upstream sent it.
     async fn purpose_raw(&self) -> Option<&str> {
-        self.purpose_wire().map(Wire::raw)
+        self.get().purpose.as_ref().map(Wire::raw)
     }
     /// The participant's co-browse state.
     async fn state(&self) -> Option<CommunicationState> {
-        self.media()?.state.as_ref().map(Wire::get)
+        self.get().state.as_ref().map(Wire::get)
     }
     /// `state` exactly as upstream sent it.
     async fn state_raw(&self) -> Option<&str> {
-        self.media()?.state.as_ref().map(Wire::raw)
+        self.get().state.as_ref().map(Wire::raw)
     }
     /// Whether the participant came in (`INBOUND`) or was called out to.
     async fn direction(&self) -> Option<Direction> {
-        self.media()?.direction.as_ref().map(Wire::get)
+        self.get().direction.as_ref().map(Wire::get)
     }
     /// `direction` exactly as upstream sent it.
     async fn direction_raw(&self) -> Option<&str> {
-        self.media()?.direction.as_ref().map(Wire::raw)
+        self.get().direction.as_ref().map(Wire::raw)
     }
     /// Why the participant disconnected; null until then.
     async fn disconnect_type(&self) -> Option<DisconnectType> {
-        self.media()?.disconnect_type.as_ref().map(Wire::get)
+        self.get().disconnect_type.as_ref().map(Wire::get)
     }
     /// `disconnectType` exactly as upstream sent it.
     async fn disconnect_type_raw(&self) -> Option<&str> {
-        self.media()?.disconnect_type.as_ref().map(Wire::raw)
+        self.get().disconnect_type.as_ref().map(Wire::raw)
     }
     /// Whether the participant is on hold.
     async fn held(&self) -> Option<bool> {
-        self.media()?.held
+        self.get().held
     }
     /// Whether the participant must wrap up.
     async fn wrapup_required(&self) -> Option<bool> {
-        either!(self.wrapup_required).copied()
+        self.get().wrapup_required
     }
     /// How wrap-up is asked of the participant.
     async fn wrapup_prompt(&self) -> Option<WrapupPrompt> {
-        either!(self.wrapup_prompt).map(Wire::get)
+        self.get().wrapup_prompt.as_ref().map(Wire::get)
     }
     /// `wrapupPrompt` exactly as upstream sent it.
     async fn wrapup_prompt_raw(&self) -> Option<&str> {
-        either!(self.wrapup_prompt).map(Wire::raw)
+        self.get().wrapup_prompt.as_ref().map(Wire::raw)
     }
     /// The PureCloud user behind this participant (agents).
     async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        user_ref(ctx, self.references().0).await
+        user_ref(ctx, self.get().user_id.clone()).await
     }
     /// The routing queue of this participant.
     async fn queue(&self, ctx: &Context<'_>) -> Result<Option<Queue>> {
-        queue_ref(ctx, self.references().1).await
+        queue_ref(ctx, self.get().queue_id.clone()).await
     }
     /// The team of this participant.
-    async fn team(&self) -> Option<EntityRefObject<'_>> {
-        self.media()?.team.as_ref().map(EntityRefObject)
+    async fn team(&self) -> Option<EntityRef<'_>> {
+        self.get().team.as_ref().map(EntityRef)
     }
     /// Ad-hoc attributes of the participant, as key/value pairs sorted by key.
     async fn attributes(&self) -> Vec<Attribute<'_>> {
-        let attributes = match (self.media(), self.full()) {
-            (Some(m), _) if !m.attributes.is_empty() => &m.attributes,
-            (_, Some(f)) => &f.attributes,
-            (Some(m), None) => &m.attributes,
-            (None, None) => return Vec::new(),
-        };
+        let attributes = &self.get().attributes;
         attributes
             .iter()
             .map(|(k, v)| Attribute::new(k, v))
@@ -591,169 +296,730 @@ impl Participant {
     }
     /// Details of the error the conversation ended in, if it did.
     async fn error_info(&self) -> Option<ErrorInfo<'_>> {
-        self.media()?.error_info.as_ref().map(ErrorInfo)
+        self.get().error_info.as_ref().map(ErrorInfo)
     }
     /// The script this participant should follow.
-    async fn script(&self) -> Option<EntityRefObject<'_>> {
-        self.media()?.script.as_ref().map(EntityRefObject)
+    async fn script(&self) -> Option<EntityRef<'_>> {
+        self.get().script.as_ref().map(EntityRef)
     }
     /// How long the participant has to wrap up, in milliseconds.
     async fn wrapup_timeout_ms(&self) -> Option<i64> {
-        either!(self.wrapup_timeout_ms).copied()
+        self.get().wrapup_timeout_ms
     }
     /// Whether the participant skipped wrap-up.
     async fn wrapup_skipped(&self) -> Option<bool> {
-        either!(self.wrapup_skipped).copied()
+        self.get().wrapup_skipped
     }
     /// How long the participant may alert before timing out, in milliseconds.
     async fn alerting_timeout_ms(&self) -> Option<i64> {
-        either!(self.alerting_timeout_ms).copied()
+        self.get().alerting_timeout_ms
     }
     /// The provider of the participant's co-browse communication.
     async fn provider(&self) -> Option<&str> {
-        self.media()?.provider.as_deref()
+        self.get().provider.as_deref()
     }
     /// The external contact this participant is (customers).
-    async fn external_contact(&self) -> Option<EntityRefObject<'_>> {
-        self.media()?.external_contact.as_ref().map(EntityRefObject)
+    async fn external_contact(&self) -> Option<EntityRef<'_>> {
+        self.get().external_contact.as_ref().map(EntityRef)
     }
     /// The external contact's id, from whichever upstream shape has it.
     async fn external_contact_id(&self) -> Option<&str> {
-        self.media()
-            .and_then(|m| m.external_contact.as_ref()?.id.as_deref())
-            .or_else(|| self.full()?.external_contact_id.as_deref())
+        self.get().external_contact_id.as_deref()
     }
     /// The external organisation this participant represents.
-    async fn external_organization(&self) -> Option<EntityRefObject<'_>> {
-        self.media()?
-            .external_organization
-            .as_ref()
-            .map(EntityRefObject)
+    async fn external_organization(&self) -> Option<EntityRef<'_>> {
+        self.get().external_organization.as_ref().map(EntityRef)
     }
     /// The wrap-up applied to this participant, if any.
-    async fn wrapup(&self) -> Option<WrapupObject<'_>> {
-        either!(self.wrapup).map(WrapupObject)
+    async fn wrapup(&self) -> Option<Wrapup<'_>> {
+        self.get().wrapup.as_ref().map(Wrapup)
     }
     /// The communication on the other leg of this participant's co-browse.
     async fn peer(&self, ctx: &Context<'_>) -> Result<Option<Communication>> {
-        let Some(peer) = self.media().and_then(|m| m.peer.as_deref()) else {
+        let Some(peer) = self.get().peer.as_deref() else {
             return Ok(None);
         };
-        let data = self
-            .conversation
-            .clone()
-            .with_full(source(ctx))
-            .await
-            .gql()?;
-        Ok(data.communication(peer))
+        let model = with(ctx, &self.conversation, Shapes::FULL).await?;
+        Ok(Communication::at(&model, peer))
     }
     /// The id of the peer communication, as upstream sent it.
     async fn peer_id(&self) -> Option<&str> {
-        self.media()?.peer.as_deref()
+        self.get().peer.as_deref()
     }
     /// The co-browse session this participant is in now (or was in last).
     async fn cobrowse_session_id(&self) -> Option<&str> {
-        self.media()?.cobrowse_session_id.as_deref()
+        self.get().cobrowse_session_id.as_deref()
     }
     /// Whether this participant shares (`SHARER`) or views (`VIEWER`).
     async fn cobrowse_role(&self) -> Option<CobrowseRole> {
-        self.media()?.cobrowse_role.as_ref().map(Wire::get)
+        self.get().cobrowse_role.as_ref().map(Wire::get)
     }
     /// `cobrowseRole` exactly as upstream sent it.
     async fn cobrowse_role_raw(&self) -> Option<&str> {
-        self.media()?.cobrowse_role.as_ref().map(Wire::raw)
+        self.get().cobrowse_role.as_ref().map(Wire::raw)
     }
     /// The participants this one has been granted control of (empty when it
     /// cannot control any shared page).
-    async fn controlling(&self, ctx: &Context<'_>) -> Result<Vec<Participant>> {
-        let Some(ids) = self.media().map(|m| &m.controlling) else {
-            return Ok(Vec::new());
-        };
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let data = self
-            .conversation
-            .clone()
-            .for_participants(ctx, &ctx.look_ahead())
-            .await?;
-        Ok(ids.iter().filter_map(|id| data.participant(id)).collect())
+    async fn controlling(&self, ctx: &Context<'_>) -> Result<Vec<CobrowseMediaParticipant>> {
+        controlled(ctx, &self.conversation, &self.get().controlling).await
     }
     /// Ids of the participants this one controls, as upstream sent them.
     async fn controlling_ids(&self) -> Vec<&str> {
-        self.media()
-            .map(|m| m.controlling.iter().map(String::as_str).collect())
-            .unwrap_or_default()
+        self.get().controlling.iter().map(String::as_str).collect()
     }
     /// The URL that opens the co-browse session in a browser (viewers).
     async fn viewer_url(&self) -> Option<&str> {
-        self.media()?.viewer_url.as_deref()
+        self.get().viewer_url.as_deref()
     }
     /// When the provider event behind the latest update happened (provider clock, corrected).
     async fn provider_event_time(&self) -> Option<Time> {
-        self.media()?.provider_event_time
+        self.get().provider_event_time
     }
     /// The participant's co-browse communications.
-    async fn cobrowse_sessions(&self) -> Vec<CobrowseComm> {
-        let (Some(p), Some(full)) = (self.full, self.full()) else {
-            return Vec::new();
-        };
-        (0..full.cobrowsesessions.len())
-            .map(|c| CobrowseComm::new(self.conversation.clone(), p, c))
+    async fn cobrowse_sessions(&self) -> Vec<Cobrowsesession> {
+        (0..self.get().cobrowsesessions.len())
+            .map(|c| Cobrowsesession::new(&self.conversation, self.index, c))
             .collect()
     }
     /// The participant's screen-share communications.
-    async fn screenshares(&self) -> Vec<ScreenshareComm> {
-        let (Some(p), Some(full)) = (self.full, self.full()) else {
-            return Vec::new();
-        };
-        (0..full.screenshares.len())
-            .map(|s| ScreenshareComm::new(self.conversation.clone(), p, s))
+    async fn screenshares(&self) -> Vec<Screenshare> {
+        (0..self.get().screenshares.len())
+            .map(|s| Screenshare::new(&self.conversation, self.index, s))
             .collect()
     }
     /// `External` or `Internal`.
     async fn participant_type(&self) -> Option<&str> {
-        self.full()?.participant_type.as_deref()
+        self.get().participant_type.as_deref()
     }
     /// The participant's locale.
     async fn locale(&self) -> Option<&str> {
-        self.full()?.locale.as_deref()
+        self.get().locale.as_deref()
     }
     /// When after-call work started.
     async fn start_acw_time(&self) -> Option<Time> {
-        either!(self.start_acw_time).copied()
+        self.get().start_acw_time
     }
     /// When after-call work ended.
     async fn end_acw_time(&self) -> Option<Time> {
-        either!(self.end_acw_time).copied()
+        self.get().end_acw_time
     }
     /// The conversation this participant is in.
     async fn conversation(&self) -> Conversation {
-        Conversation(self.conversation.clone())
+        Conversation(Arc::clone(&self.conversation))
     }
 }
 
-/// One key/value attribute.
-pub(crate) struct Attribute<'a> {
-    key: &'a str,
-    value: &'a str,
+/// The participants of `conversation` with these ids, with what the
+/// selection of them needs.
+async fn controlled(
+    ctx: &Context<'_>,
+    conversation: &Model,
+    ids: &[String],
+) -> Result<Vec<CobrowseMediaParticipant>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let model = with(ctx, conversation, shape::participant(&ctx.look_ahead())).await?;
+    Ok(ids
+        .iter()
+        .filter_map(|id| model.participant(id))
+        .map(|i| CobrowseMediaParticipant::new(&model, i))
+        .collect())
 }
 
-impl<'a> Attribute<'a> {
-    pub(crate) fn new(key: &'a str, value: &'a str) -> Self {
-        Self { key, value }
+/// A co-browse or screen-share communication.
+#[derive(Union)]
+pub(crate) enum Communication {
+    Cobrowsesession(Cobrowsesession),
+    Screenshare(Screenshare),
+}
+
+impl Communication {
+    /// The communication with this id in `model`.
+    pub(crate) fn at(model: &Model, id: &str) -> Option<Self> {
+        Some(match model.communication(id)? {
+            CommunicationAt::Cobrowse { participant, index } => {
+                Communication::Cobrowsesession(Cobrowsesession::new(model, participant, index))
+            }
+            CommunicationAt::Screenshare { participant, index } => {
+                Communication::Screenshare(Screenshare::new(model, participant, index))
+            }
+        })
     }
 }
 
-/// One key/value attribute.
+/// Declares a communication type: the struct (a view of communication
+/// `index` of participant `participant`), and a GraphQL object with the
+/// fields every communication has (PureCloud's `Cobrowsesession` and
+/// `Screenshare` share most of their model) plus the type's own `$extra`
+/// resolvers.
+macro_rules! communication {
+    (
+        $(#[$doc:meta])*
+        $ty:ident, $record:ty, $list:ident,
+        { $($extra:tt)* }
+    ) => {
+        #[derive(Clone)]
+        pub(crate) struct $ty {
+            conversation: Model,
+            participant: usize,
+            index: usize,
+        }
+
+        impl $ty {
+            pub(crate) fn new(conversation: &Model, participant: usize, index: usize) -> Self {
+                Self { conversation: Arc::clone(conversation), participant, index }
+            }
+
+            fn get(&self) -> &$record {
+                &self.conversation.participants[self.participant].$list[self.index]
+            }
+        }
+
+        $(#[$doc])*
+        #[Object]
+        impl $ty {
+            /// Global id of this communication (opaque; use it with `node(id:)`).
+            pub(crate) async fn id(&self) -> ID {
+                ID(NodeId::$ty {
+                    conversation: self.conversation.id.to_string(),
+                    participant: self.conversation.participants[self.participant]
+                        .id
+                        .clone()
+                        .unwrap_or_default(),
+                    communication: self.get().id.clone().unwrap_or_default(),
+                }
+                .encode())
+            }
+            /// The communication's PureCloud id.
+            async fn communication_id(&self) -> Option<&str> {
+                self.get().id.as_deref()
+            }
+            /// The connection state.
+            async fn state(&self) -> Option<CommunicationState> {
+                self.get().state.as_ref().map(Wire::get)
+            }
+            /// `state` exactly as upstream sent it.
+            async fn state_raw(&self) -> Option<&str> {
+                self.get().state.as_ref().map(Wire::raw)
+            }
+            /// The state the communication started in.
+            async fn initial_state(&self) -> Option<CommunicationState> {
+                self.get().initial_state.as_ref().map(Wire::get)
+            }
+            /// What caused the disconnect; null until then.
+            async fn disconnect_type(&self) -> Option<DisconnectType> {
+                self.get().disconnect_type.as_ref().map(Wire::get)
+            }
+            /// `disconnectType` exactly as upstream sent it.
+            async fn disconnect_type_raw(&self) -> Option<&str> {
+                self.get().disconnect_type.as_ref().map(Wire::raw)
+            }
+            /// When the communication started alerting.
+            async fn start_alerting_time(&self) -> Option<Time> {
+                self.get().start_alerting_time
+            }
+            /// When the communication connected.
+            async fn connected_time(&self) -> Option<Time> {
+                self.get().connected_time
+            }
+            /// When the communication disconnected; null while connected.
+            async fn disconnected_time(&self) -> Option<Time> {
+                self.get().disconnected_time
+            }
+            /// Seconds connected: to the disconnect, or to now while connected.
+            async fn duration_seconds(&self) -> Option<f64> {
+                duration_seconds(self.get().connected_time, self.get().disconnected_time)
+            }
+            /// The provider of the communication.
+            async fn provider(&self) -> Option<&str> {
+                self.get().provider.as_deref()
+            }
+            /// The id of the communication on the matching leg, as upstream sent it.
+            async fn peer_id(&self) -> Option<&str> {
+                self.get().peer_id.as_deref()
+            }
+            /// The communication on the matching leg.
+            async fn peer(&self) -> Option<Communication> {
+                Communication::at(&self.conversation, self.get().peer_id.as_deref()?)
+            }
+            /// The communication's timeline.
+            async fn segments(&self) -> Vec<Segment<'_>> {
+                self.get().segments.iter().map(Segment).collect()
+            }
+            /// Wrap-up data, once applied.
+            async fn wrapup(&self) -> Option<Wrapup<'_>> {
+                self.get().wrapup.as_ref().map(Wrapup)
+            }
+            /// After-call work of the communication.
+            async fn after_call_work(&self) -> Option<AfterCallWork<'_>> {
+                self.get().after_call_work.as_ref().map(AfterCallWork)
+            }
+            /// Whether after-call work is required (agent-requested ACW only).
+            async fn after_call_work_required(&self) -> Option<bool> {
+                self.get().after_call_work_required
+            }
+            /// The participant this communication belongs to.
+            async fn participant(&self, ctx: &Context<'_>) -> Result<CobrowseMediaParticipant> {
+                owner(ctx, &self.conversation, self.participant).await
+            }
+            $($extra)*
+        }
+    };
+}
+
+/// Participant `index` of `conversation`, with what the selection of it
+/// needs (its index is the same in every model that holds the full form,
+/// which any model a communication comes from does).
+async fn owner(
+    ctx: &Context<'_>,
+    conversation: &Model,
+    index: usize,
+) -> Result<CobrowseMediaParticipant> {
+    let model = with(ctx, conversation, shape::participant(&ctx.look_ahead())).await?;
+    Ok(CobrowseMediaParticipant::new(&model, index))
+}
+
+communication! {
+    /// One participant's co-browse communication (`Cobrowsesession` upstream).
+    /// The customer's communication shares; the agent's views. Both carry the
+    /// same `cobrowseSessionId`; the session they make up, for any provider,
+    /// is a `Session`.
+    Cobrowsesession, purecloud::Cobrowsesession, cobrowsesessions,
+    {
+        /// Name and address of this end of the communication.
+        #[graphql(name = "self")]
+        async fn self_address(&self) -> Option<Address<'_>> {
+            self.get().self_address.as_ref().map(Address)
+        }
+        /// The co-browse session id the sharer and its viewers share.
+        async fn cobrowse_session_id(&self) -> Option<&str> {
+            self.get().cobrowse_session_id.as_deref()
+        }
+        /// Whether this client shares or views.
+        async fn cobrowse_role(&self) -> Option<CobrowseRole> {
+            self.get().cobrowse_role.as_ref().map(Wire::get)
+        }
+        /// `cobrowseRole` exactly as upstream sent it.
+        async fn cobrowse_role_raw(&self) -> Option<&str> {
+            self.get().cobrowse_role.as_ref().map(Wire::raw)
+        }
+        /// The participants this client has been granted control of (empty when
+        /// it cannot control any shared page).
+        async fn controlling(&self, ctx: &Context<'_>) -> Result<Vec<CobrowseMediaParticipant>> {
+            controlled(ctx, &self.conversation, &self.get().controlling).await
+        }
+        /// Ids of the participants this client controls, as upstream sent them.
+        async fn controlling_ids(&self) -> Vec<&str> {
+            self.get().controlling.iter().map(String::as_str).collect()
+        }
+        /// The URL that opens the session in a browser (viewers).
+        async fn viewer_url(&self) -> Option<&str> {
+            self.get().viewer_url.as_deref()
+        }
+        /// When the provider event behind the latest update happened.
+        async fn provider_event_time(&self) -> Option<Time> {
+            self.get().provider_event_time
+        }
+        /// The co-browse session this communication is part of.
+        async fn session(&self) -> Option<Session> {
+            let id = self.get().cobrowse_session_id.as_deref()?;
+            let session = self.conversation.session(id)?;
+            Some(Session::PureCloud(PureCloudSession::new(&self.conversation, session)))
+        }
+    }
+}
+
+communication! {
+    /// One participant's screen-share communication (`Screenshare` upstream).
+    Screenshare, purecloud::Screenshare, screenshares,
+    {
+        /// The conference room of the share (an XMPP JID).
+        async fn context(&self) -> Option<&str> {
+            self.get().context.as_deref()
+        }
+        /// Whether this participant is the one sharing its screen.
+        async fn sharing(&self) -> Option<bool> {
+            self.get().sharing
+        }
+        /// How many peers this participant sees in the conference.
+        async fn peer_count(&self) -> Option<i32> {
+            self.get().peer_count
+        }
+    }
+}
+
+/// Where a co-browse session comes from.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum SessionProvider {
+    /// Genesys Cloud (PureCloud) co-browse, read from its API.
+    Purecloud,
+    /// Zoom Cobrowse SDK, pushed to the gateway as webhooks.
+    Zoom,
+}
+
+/// Whether a co-browse session goes on.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum SessionState {
+    /// It goes on.
+    Active,
+    /// It is over.
+    Ended,
+}
+
+/// The part a person plays in a session.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum SessionRole {
+    /// PureCloud: the client whose browser is shared.
+    Sharer,
+    /// PureCloud: a client viewing the shared browser.
+    Viewer,
+    /// Zoom: the customer.
+    Customer,
+    /// Zoom: the agent.
+    Agent,
+    /// Upstream did not say.
+    Unknown,
+}
+
+/// One PureCloud co-browse session of a conversation (which holds the full
+/// form).
+#[derive(Clone)]
+pub(crate) struct PureCloudSession {
+    conversation: Model,
+    session: purecloud::CobrowseSession,
+}
+
+impl PureCloudSession {
+    pub(crate) fn new(conversation: &Model, session: purecloud::CobrowseSession) -> Self {
+        Self {
+            conversation: Arc::clone(conversation),
+            session,
+        }
+    }
+
+    fn communications(&self) -> impl Iterator<Item = &purecloud::Cobrowsesession> {
+        self.session
+            .comms
+            .iter()
+            .map(|&(p, c)| self.conversation.cobrowse(p, c))
+    }
+}
+
+/// A co-browse session of either provider, as one node (`Session` in the
+/// schema). Not PureCloud's `Cobrowsesession`, which is one participant's
+/// co-browse communication: a PureCloud session holds the communications of
+/// every participant that share its `cobrowseSessionId`.
+#[derive(Clone)]
+pub(crate) enum Session {
+    PureCloud(PureCloudSession),
+    Zoom(Arc<ZoomSession>),
+}
+
+impl Session {
+    /// The provider.
+    pub(crate) fn provider(&self) -> SessionProvider {
+        match self {
+            Session::PureCloud(_) => SessionProvider::Purecloud,
+            Session::Zoom(_) => SessionProvider::Zoom,
+        }
+    }
+
+    /// The provider's id of the session.
+    pub(crate) fn provider_id(&self) -> &str {
+        match self {
+            Session::PureCloud(s) => &s.session.id,
+            Session::Zoom(z) => &z.session_id,
+        }
+    }
+
+    /// When it started.
+    pub(crate) fn start(&self) -> Option<Time> {
+        match self {
+            Session::PureCloud(s) => s.session.start(&s.conversation),
+            Session::Zoom(z) => z.start(),
+        }
+    }
+
+    /// When it ended (null while it goes on).
+    pub(crate) fn end(&self) -> Option<Time> {
+        match self {
+            Session::PureCloud(s) => s.session.end(&s.conversation),
+            Session::Zoom(z) => z.end_time.filter(|_| z.ended),
+        }
+    }
+
+    /// Whether it goes on.
+    pub(crate) fn state(&self) -> SessionState {
+        let active = match self {
+            Session::PureCloud(s) => s.session.active(&s.conversation),
+            Session::Zoom(z) => !z.ended,
+        };
+        if active {
+            SessionState::Active
+        } else {
+            SessionState::Ended
+        }
+    }
+}
+
+/// A co-browse session, whatever its provider. PureCloud sessions group the
+/// co-browse communications of a conversation that share one
+/// `cobrowseSessionId`; Zoom sessions are folded from Zoom Cobrowse webhooks.
 #[Object]
-impl Attribute<'_> {
-    /// The attribute's name.
-    async fn key(&self) -> &str {
-        self.key
+impl Session {
+    /// Global id of this session (opaque; use it with `node(id:)`).
+    pub(crate) async fn id(&self) -> ID {
+        let id = match self {
+            Session::PureCloud(s) => NodeId::PureCloudSession {
+                conversation: s.conversation.id.to_string(),
+                session: s.session.id.to_string(),
+            },
+            Session::Zoom(z) => NodeId::ZoomSession {
+                account: z.account_id.clone(),
+                session: z.session_id.clone(),
+            },
+        };
+        ID(id.encode())
     }
-    /// The attribute's value.
-    async fn value(&self) -> &str {
-        self.value
+    /// Where the session comes from.
+    #[graphql(name = "provider")]
+    async fn provider_field(&self) -> SessionProvider {
+        self.provider()
+    }
+    /// The provider's id of the session (PureCloud's `cobrowseSessionId`, Zoom's `session_id`).
+    async fn provider_session_id(&self) -> &str {
+        self.provider_id()
+    }
+    /// Whether the session goes on.
+    #[graphql(name = "state")]
+    async fn state_field(&self) -> SessionState {
+        self.state()
+    }
+    /// When the session started.
+    async fn start_time(&self) -> Option<Time> {
+        self.start()
+    }
+    /// When the session ended; null while it goes on.
+    async fn end_time(&self) -> Option<Time> {
+        self.end()
+    }
+    /// Seconds from start to end (or to now while the session goes on).
+    async fn duration_seconds(&self) -> Option<f64> {
+        duration_seconds(self.start(), self.end())
+    }
+    /// The page the session started from (Zoom).
+    async fn start_url(&self) -> Option<&str> {
+        match self {
+            Session::Zoom(z) => z.start_url.as_deref(),
+            Session::PureCloud(_) => None,
+        }
+    }
+    /// The PIN that joins the session (Zoom).
+    async fn pin(&self) -> Option<&str> {
+        match self {
+            Session::Zoom(z) => z.session_pin.as_deref(),
+            Session::PureCloud(_) => None,
+        }
+    }
+    /// Why the session ended (Zoom: "The session ended", "Network connection error", ...).
+    async fn end_reason(&self) -> Option<&str> {
+        match self {
+            Session::Zoom(z) => z.end_reason.as_deref(),
+            Session::PureCloud(_) => None,
+        }
+    }
+    /// The URL a viewer opens the session with (PureCloud).
+    async fn viewer_url(&self) -> Option<&str> {
+        match self {
+            Session::PureCloud(s) => s.communications().find_map(|c| c.viewer_url.as_deref()),
+            Session::Zoom(_) => None,
+        }
+    }
+    /// The people in the session, with every connection they made.
+    async fn participants(&self, ctx: &Context<'_>) -> Result<Vec<SessionParticipant>> {
+        match self {
+            Session::Zoom(z) => Ok((0..z.participants.len())
+                .map(|i| SessionParticipant::Zoom(Arc::clone(z), i))
+                .collect()),
+            Session::PureCloud(s) => session_people(ctx, s).await,
+        }
+    }
+    /// The conversation the session belongs to (PureCloud).
+    async fn conversation(&self) -> Option<Conversation> {
+        match self {
+            Session::PureCloud(s) => Some(Conversation(Arc::clone(&s.conversation))),
+            Session::Zoom(_) => None,
+        }
+    }
+    /// The co-browse communications of the session (PureCloud).
+    async fn communications(&self) -> Vec<Cobrowsesession> {
+        match self {
+            Session::PureCloud(s) => s
+                .session
+                .comms
+                .iter()
+                .map(|&(p, c)| Cobrowsesession::new(&s.conversation, p, c))
+                .collect(),
+            Session::Zoom(_) => Vec::new(),
+        }
+    }
+    /// The segments of every communication of the session, by start time (PureCloud).
+    async fn segments(&self) -> Vec<Segment<'_>> {
+        let Session::PureCloud(s) = self else {
+            return Vec::new();
+        };
+        let mut segments: Vec<Segment<'_>> = s
+            .communications()
+            .flat_map(|c| c.segments.iter().map(Segment))
+            .collect();
+        segments.sort_by_key(|seg| seg.0.start_time);
+        segments
+    }
+    /// Engage reporting keys of the interaction this session belongs to: for
+    /// PureCloud the conversation, for Zoom the session itself.
+    #[graphql(complexity = "COMPLEXITY + child_complexity")]
+    async fn attached_data(&self, ctx: &Context<'_>) -> Result<EngageData> {
+        match self {
+            Session::PureCloud(s) => Ok(EngageData::of_conversation(ctx, &s.conversation)),
+            Session::Zoom(z) => EngageData::of_zoom(ctx, z).await,
+        }
+    }
+}
+
+/// The people of a PureCloud session: each participant with a
+/// communication in it, with those communications, with what the selection
+/// of `participant` needs.
+async fn session_people(
+    ctx: &Context<'_>,
+    s: &PureCloudSession,
+) -> Result<Vec<SessionParticipant>> {
+    let look = ctx.look_ahead().field("participant");
+    let model = with(ctx, &s.conversation, shape::participant(&look)).await?;
+    let mut people: Vec<(usize, Vec<Cobrowsesession>)> = Vec::new();
+    for &(p, c) in &s.session.comms {
+        let comm = Cobrowsesession::new(&model, p, c);
+        match people.iter_mut().find(|(i, _)| *i == p) {
+            Some((_, comms)) => comms.push(comm),
+            None => people.push((p, vec![comm])),
+        }
+    }
+    Ok(people
+        .into_iter()
+        .map(|(p, comms)| {
+            SessionParticipant::PureCloud(CobrowseMediaParticipant::new(&model, p), comms)
+        })
+        .collect())
+}
+
+/// A person in a co-browse session.
+pub(crate) enum SessionParticipant {
+    PureCloud(CobrowseMediaParticipant, Vec<Cobrowsesession>),
+    Zoom(Arc<ZoomSession>, usize),
+}
+
+/// A person in a co-browse session, whatever the provider.
+#[Object]
+impl SessionParticipant {
+    /// The person's display name.
+    async fn name(&self) -> Option<String> {
+        match self {
+            SessionParticipant::PureCloud(p, comms) => p.get().name.clone().or_else(|| {
+                comms
+                    .iter()
+                    .find_map(|c| c.get().self_address.as_ref()?.name.clone())
+            }),
+            SessionParticipant::Zoom(z, i) => z.participants[*i].name.clone(),
+        }
+    }
+    /// The provider's id of the person (PureCloud participant id; Zoom user id, unique within the session only).
+    async fn provider_user_id(&self) -> Option<String> {
+        match self {
+            SessionParticipant::PureCloud(p, _) => p.get().id.clone(),
+            SessionParticipant::Zoom(z, i) => Some(z.participants[*i].user_id.clone()),
+        }
+    }
+    /// Sharer or viewer (PureCloud); customer or agent (Zoom).
+    async fn role(&self) -> SessionRole {
+        match self {
+            SessionParticipant::PureCloud(_, comms) => match comms
+                .first()
+                .and_then(|c| c.get().cobrowse_role.as_ref())
+                .map(Wire::get)
+            {
+                Some(CobrowseRole::Sharer) => SessionRole::Sharer,
+                Some(CobrowseRole::Viewer) => SessionRole::Viewer,
+                _ => SessionRole::Unknown,
+            },
+            SessionParticipant::Zoom(z, i) => match z.participants[*i].role {
+                Some(ZoomRole::Customer) => SessionRole::Customer,
+                Some(ZoomRole::Agent) => SessionRole::Agent,
+                None => SessionRole::Unknown,
+            },
+        }
+    }
+    /// Every connection, oldest first (PureCloud: each co-browse communication).
+    async fn connections(&self) -> Vec<SessionJoin> {
+        match self {
+            SessionParticipant::PureCloud(_, comms) => comms
+                .iter()
+                .map(|c| SessionJoin {
+                    id: c.get().id.clone(),
+                    join: c.get().connected_time,
+                    leave: c.get().disconnected_time,
+                    reason: c.get().disconnect_type.as_ref().map(|d| d.raw().to_owned()),
+                })
+                .collect(),
+            SessionParticipant::Zoom(z, i) => z.participants[*i]
+                .connections
+                .iter()
+                .map(|c| SessionJoin {
+                    id: Some(c.connection_id.clone()),
+                    join: c.join_time,
+                    leave: c.leave_time,
+                    reason: c.leave_reason.clone(),
+                })
+                .collect(),
+        }
+    }
+    /// The PureCloud participant behind this person (PureCloud).
+    async fn participant(&self) -> Option<CobrowseMediaParticipant> {
+        match self {
+            SessionParticipant::PureCloud(p, _) => Some(p.clone()),
+            SessionParticipant::Zoom(..) => None,
+        }
+    }
+}
+
+/// One connection of a person to a session.
+pub(crate) struct SessionJoin {
+    id: Option<String>,
+    join: Option<DateTime<Utc>>,
+    leave: Option<DateTime<Utc>>,
+    reason: Option<String>,
+}
+
+/// One connection of a person to a session.
+#[Object]
+impl SessionJoin {
+    /// The connection's id (Zoom `user_connection_id`; PureCloud communication id).
+    async fn connection_id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+    /// When the connection joined.
+    async fn join_time(&self) -> Option<Time> {
+        self.join
+    }
+    /// When it left; null while connected.
+    async fn leave_time(&self) -> Option<Time> {
+        self.leave
+    }
+    /// Why it left (Zoom `leave_reason`; PureCloud `disconnectType`).
+    async fn leave_reason(&self) -> Option<&str> {
+        self.reason.as_deref()
+    }
+    /// Seconds connected (to now while connected).
+    async fn duration_seconds(&self) -> Option<f64> {
+        duration_seconds(self.join, self.leave)
     }
 }

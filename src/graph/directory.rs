@@ -10,11 +10,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use async_graphql::{Context, Lookahead, Object, Result, ID};
+use async_graphql::{Context, Object, Result, ID};
 
 use super::errors::{coded, GqlResult};
 use super::ids::NodeId;
-use super::selects_any;
+use super::shape;
 use crate::source::{SharedError, Source};
 use crate::upstream::model;
 use crate::upstream::BULK_PAGE_SIZE;
@@ -99,13 +99,10 @@ impl Loader<Arc<str>> for QueueLoader {
     }
 }
 
-const USER_DATA_FIELDS: &[&str] = &["name", "email", "username", "title", "department", "state"];
-const QUEUE_DATA_FIELDS: &[&str] = &["name", "description", "memberCount"];
-
 /// Resolves a user reference: without a load when only its id is asked for.
 pub(crate) async fn user_ref(ctx: &Context<'_>, id: Option<Arc<str>>) -> Result<Option<User>> {
     let Some(id) = id else { return Ok(None) };
-    if !selects_any(&ctx.look_ahead(), USER_DATA_FIELDS) {
+    if !shape::user_data(&ctx.look_ahead()) {
         return Ok(Some(User { id, data: None }));
     }
     let loaders = ctx.data_unchecked::<Loaders>();
@@ -121,7 +118,7 @@ pub(crate) async fn user_ref(ctx: &Context<'_>, id: Option<Arc<str>>) -> Result<
 /// Resolves a queue reference: without a load when only its id is asked for.
 pub(crate) async fn queue_ref(ctx: &Context<'_>, id: Option<Arc<str>>) -> Result<Option<Queue>> {
     let Some(id) = id else { return Ok(None) };
-    if !selects_any(&ctx.look_ahead(), QUEUE_DATA_FIELDS) {
+    if !shape::queue_data(&ctx.look_ahead()) {
         return Ok(Some(Queue { id, data: None }));
     }
     let loaders = ctx.data_unchecked::<Loaders>();
@@ -139,16 +136,6 @@ fn not_found(what: &str, id: &str) -> async_graphql::Error {
         "UPSTREAM_NOT_FOUND",
         format!("{what} {id} was not found upstream"),
     )
-}
-
-/// Whether a selection of users needs their data (for prefetching).
-pub(crate) fn wants_user_data(look: &Lookahead<'_>) -> bool {
-    selects_any(look, USER_DATA_FIELDS)
-}
-
-/// Whether a selection of queues needs their data (for prefetching).
-pub(crate) fn wants_queue_data(look: &Lookahead<'_>) -> bool {
-    selects_any(look, QUEUE_DATA_FIELDS)
 }
 
 /// A PureCloud user, usually the agent behind a participant.

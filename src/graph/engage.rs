@@ -3,11 +3,12 @@
 
 use async_graphql::{Context, Object, Result};
 
-use super::conversation::Attribute;
+use super::context::store;
 use super::errors::coded;
+use super::values::Attribute;
 use crate::engage::{attached, purecloud_steps, zoom_steps, AttachedData};
+use crate::purecloud::{Conversation, Time};
 use crate::store::AgentLoad;
-use crate::upstream::model::{Conversation, Time};
 use crate::zoom::fold::ZoomSession;
 
 /// What `attachedData` counts for in query complexity besides its fields:
@@ -48,7 +49,7 @@ impl EngageData {
         let load = if limits.limit == 0 {
             AgentLoad::default()
         } else {
-            super::store(ctx)
+            store(ctx)
                 .agent_load(session, limits.limit, limits.look_back)
                 .await
                 .map_err(|e| coded("STORE_UNAVAILABLE", e.to_string()))?

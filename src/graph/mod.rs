@@ -5,7 +5,7 @@
 //! attached to each request by the server; the schema holds only what is
 //! shared by every request.
 
-pub(crate) mod communication;
+mod context;
 pub(crate) mod conversation;
 pub(crate) mod directory;
 pub(crate) mod engage;
@@ -13,32 +13,26 @@ pub(crate) mod errors;
 pub(crate) mod guard;
 pub mod ids;
 pub(crate) mod limits;
-pub(crate) mod mutation;
+mod mutation;
+mod paging;
 mod partial;
-pub(crate) mod query;
-pub(crate) mod session;
-pub(crate) mod sessions;
+mod query;
+mod sessions;
+mod shape;
 pub(crate) mod subscription;
+mod values;
 
 use std::sync::Arc;
 
-use async_graphql::{Context, Lookahead, Schema};
-use chrono::Utc;
+use async_graphql::Schema;
 
 use crate::settings::LimitSettings;
-use crate::source::Source;
 use crate::store::EventStore;
-use crate::upstream::model::Time;
+use paging::Limits;
 
 /// The schema type.
 pub(crate) type GatewaySchema =
     Schema<query::Query, mutation::Mutation, subscription::Subscription>;
-
-/// Limits resolvers enforce.
-#[derive(Clone, Debug)]
-pub(crate) struct Limits {
-    pub(crate) max_page_size: usize,
-}
 
 /// What the schema reads from, besides upstream.
 pub(crate) struct SchemaData {
@@ -78,30 +72,4 @@ fn builder(
 ) -> async_graphql::SchemaBuilder<query::Query, mutation::Mutation, subscription::Subscription> {
     Schema::build(query::Query, mutation::Mutation, subscription::Subscription)
         .extension(errors::ErrorCodes)
-}
-
-/// The webhook event store. Its data is pushed and changes at any moment,
-/// so a response that reads it must not be cached: reading notes a
-/// freshness of zero.
-pub(crate) fn store<'a>(ctx: &Context<'a>) -> &'a dyn EventStore {
-    crate::freshness::note(std::time::Duration::ZERO);
-    ctx.data_unchecked::<Arc<dyn EventStore>>().as_ref()
-}
-
-/// The request's data source: the gateway's, or its caller's in
-/// passthrough mode. The server puts it in every request's data.
-pub(crate) fn source<'a>(ctx: &Context<'a>) -> &'a Source {
-    ctx.data_unchecked::<Arc<Source>>()
-}
-
-/// Whether the selection asks for any of `fields`.
-pub(crate) fn selects_any(look: &Lookahead<'_>, fields: &[&str]) -> bool {
-    fields.iter().any(|f| look.field(f).exists())
-}
-
-/// Seconds from `start` to `end`, or to now when `end` is not yet known.
-pub(crate) fn duration_seconds(start: Option<Time>, end: Option<Time>) -> Option<f64> {
-    let start = start?;
-    let end = end.unwrap_or_else(Utc::now);
-    Some((end - start).num_milliseconds().max(0) as f64 / 1000.0)
 }

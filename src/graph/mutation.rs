@@ -2,15 +2,16 @@
 //! Each one invalidates the cached conversation it changed and answers with
 //! the participant as upstream now has it.
 
-use crate::graph::guard::Needs;
 use std::collections::BTreeMap;
 
 use async_graphql::{Context, InputObject, Object, Result};
 
-use super::conversation::{ConversationData, Participant};
+use super::context::{source, store};
+use super::conversation::CobrowseMediaParticipant;
 use super::errors::{bad_input, GqlResult};
+use super::guard::Needs;
 use super::ids::check_upstream_id;
-use super::source;
+use crate::purecloud::Shapes;
 use crate::upstream::model::{MediaParticipantRequest, ParticipantAttributes, Wrapup};
 
 const MAX_ATTRIBUTES: usize = 50;
@@ -54,7 +55,7 @@ impl Mutation {
         ctx: &Context<'_>,
         conversation_id: String,
         participant_id: String,
-    ) -> Result<Option<Participant>> {
+    ) -> Result<Option<CobrowseMediaParticipant>> {
         let body = MediaParticipantRequest {
             state: Some("disconnected".into()),
             ..MediaParticipantRequest::default()
@@ -70,7 +71,7 @@ impl Mutation {
         conversation_id: String,
         participant_id: String,
         wrapup: WrapupInput,
-    ) -> Result<Option<Participant>> {
+    ) -> Result<Option<CobrowseMediaParticipant>> {
         if wrapup.code.trim().is_empty() {
             return Err(bad_input("`wrapup.code` must not be empty"));
         }
@@ -109,7 +110,7 @@ impl Mutation {
         ctx: &Context<'_>,
         ended_before: chrono::DateTime<chrono::Utc>,
     ) -> Result<u64> {
-        super::store(ctx)
+        store(ctx)
             .purge_ended_before(ended_before)
             .await
             .map_err(|e| super::errors::coded("STORE_UNAVAILABLE", e.to_string()))
@@ -123,7 +124,7 @@ impl Mutation {
         conversation_id: String,
         participant_id: String,
         attributes: Vec<AttributeInput>,
-    ) -> Result<Option<Participant>> {
+    ) -> Result<Option<CobrowseMediaParticipant>> {
         if attributes.is_empty() || attributes.len() > MAX_ATTRIBUTES {
             return Err(bad_input(format!("pass 1 to {MAX_ATTRIBUTES} attributes")));
         }
@@ -161,7 +162,7 @@ async fn patch(
     conversation_id: &str,
     participant_id: &str,
     body: &MediaParticipantRequest,
-) -> Result<Option<Participant>> {
+) -> Result<Option<CobrowseMediaParticipant>> {
     check_ids(conversation_id, participant_id)?;
     source(ctx)
         .patch_participant(conversation_id, participant_id, body)
@@ -174,10 +175,10 @@ async fn reread(
     ctx: &Context<'_>,
     conversation_id: &str,
     participant_id: &str,
-) -> Result<Option<Participant>> {
-    let full = source(ctx).conversation(conversation_id).await.gql()?;
-    let data = ConversationData::from_full(conversation_id, full)
-        .for_participants(ctx, &ctx.look_ahead())
-        .await?;
-    Ok(data.participant(participant_id))
+) -> Result<Option<CobrowseMediaParticipant>> {
+    let model = source(ctx)
+        .conversation(conversation_id, Shapes::FULL, None)
+        .await
+        .gql()?;
+    CobrowseMediaParticipant::find(ctx, &model, participant_id).await
 }

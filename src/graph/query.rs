@@ -1,7 +1,6 @@
 //! The query root: entry points, `node(id:)` and the active-conversations
 //! connection with its look-ahead prefetch.
 
-use crate::graph::guard::Needs;
 use std::cmp::Ordering;
 use std::sync::Arc;
 
@@ -10,19 +9,22 @@ use async_graphql::{Context, Interface, Object, Result, SimpleObject, ID};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 
-use super::communication::{load_communication, CobrowseComm, Communication, ScreenshareComm};
-use super::conversation::{Conversation, ConversationData, Participant};
-use super::directory::{
-    self, load_queue, load_user, wants_queue_data, wants_user_data, Loaders, Queue, User,
-    WrapupCode,
+use super::context::{source, store};
+use super::conversation::{
+    CobrowseMediaParticipant, Cobrowsesession, Communication, Conversation, PureCloudSession,
+    Screenshare, Session,
 };
+use super::directory::{self, load_queue, load_user, Loaders, Queue, User, WrapupCode};
 use super::errors::{self, bad_input, coded, GqlResult};
+use super::guard::Needs;
 use super::ids::{check_other_id, check_upstream_id, NodeId};
-use super::session::{load_session, Session};
+use super::paging::{cursor_text, invalid_cursor, page_weight, Page};
 use super::sessions::{SessionCount, SessionCursor, SessionFilter};
-use super::{source, Limits};
-use crate::upstream::model::CobrowseConversation;
+use super::shape;
+use crate::purecloud::{self, Shapes};
 use crate::upstream::shortened;
+
+type Model = Arc<purecloud::Conversation>;
 
 /// An object with a global id that `node(id:)` can fetch again.
 #[derive(Interface)]
@@ -33,9 +35,9 @@ use crate::upstream::shortened;
 ))]
 pub(crate) enum Node {
     Conversation(Conversation),
-    Participant(Participant),
-    Cobrowsesession(CobrowseComm),
-    Screenshare(ScreenshareComm),
+    Participant(CobrowseMediaParticipant),
+    Cobrowsesession(Cobrowsesession),
+    Screenshare(Screenshare),
     Session(Session),
     User(User),
     Queue(Queue),
@@ -64,11 +66,11 @@ impl Query {
         conversation_id: String,
     ) -> Result<Option<Conversation>> {
         check_upstream_id("conversationId", &conversation_id)?;
-        let full = source(ctx).conversation(&conversation_id).await.gql()?;
-        Ok(Some(Conversation(ConversationData::from_full(
-            &conversation_id,
-            full,
-        ))))
+        let model = source(ctx)
+            .conversation(&conversation_id, Shapes::FULL, None)
+            .await
+            .gql()?;
+        Ok(Some(Conversation(model)))
     }
 
     /// The conversations with co-browse going on now, newest first.
@@ -86,11 +88,15 @@ impl Query {
         #[graphql(desc = "A cursor from a previous page.")] before: Option<String>,
     ) -> Result<Connection<ListingCursor, Conversation, ConversationCount, EmptyFields>> {
         let page: Page<ListingCursor> = Page::parse(ctx, first, after, last, before)?;
-        let listing = source(ctx).active_listing().await.gql()?;
-        let mut sorted: Vec<(ListingCursor, &Arc<CobrowseConversation>)> = listing
+        let source = source(ctx);
+        let listing = source.active_listing().await.gql()?;
+        let mut sorted: Vec<(ListingCursor, Model)> = listing
             .0
             .iter()
-            .map(|c| (ListingCursor::of(c), c))
+            .map(|view| {
+                let model = source.listed(view);
+                (ListingCursor::of(&model), model)
+            })
             .collect();
         sorted.sort_by(|a, b| a.0.cmp(&b.0));
         let (start, end) = page.window(&sorted);
@@ -101,9 +107,9 @@ impl Query {
                 total_count: sorted.len(),
             },
         );
-        let nodes: Vec<ConversationData> = sorted[start..end]
+        let nodes: Vec<Model> = sorted[start..end]
             .iter()
-            .map(|(_, c)| ConversationData::from_view(Arc::clone(c)))
+            .map(|(_, model)| Arc::clone(model))
             .collect();
         let nodes = prefetch(ctx, nodes).await;
         for ((cursor, _), node) in sorted[start..end].iter().zip(nodes) {
@@ -124,7 +130,7 @@ impl Query {
     ) -> Result<Option<Session>> {
         check_upstream_id("conversationId", &conversation_id)?;
         check_other_id("cobrowseSessionId", &cobrowse_session_id)?;
-        load_session(ctx, &conversation_id, &cobrowse_session_id).await
+        purecloud_session(ctx, &conversation_id, &cobrowse_session_id).await
     }
 
     /// Co-browse sessions of every provider, newest start first: PureCloud
@@ -215,29 +221,30 @@ impl Query {
 
 async fn load_node(ctx: &Context<'_>, id: NodeId) -> Result<Option<Node>> {
     id.check()?;
-    let source = source(ctx);
+    let full = |conversation: String| async move {
+        source(ctx)
+            .conversation(&conversation, Shapes::FULL, None)
+            .await
+            .gql()
+    };
     Ok(match id {
         NodeId::Conversation { conversation } => {
-            let full = source.conversation(&conversation).await.gql()?;
-            Some(Node::Conversation(Conversation(
-                ConversationData::from_full(&conversation, full),
-            )))
+            Some(Node::Conversation(Conversation(full(conversation).await?)))
         }
         NodeId::Participant {
             conversation,
             participant,
         } => {
-            let full = source.conversation(&conversation).await.gql()?;
-            let data = ConversationData::from_full(&conversation, full)
-                .for_participants(ctx, &ctx.look_ahead())
-                .await?;
-            data.participant(&participant).map(Node::Participant)
+            let model = full(conversation).await?;
+            CobrowseMediaParticipant::find(ctx, &model, &participant)
+                .await?
+                .map(Node::Participant)
         }
         NodeId::Cobrowsesession {
             conversation,
             communication,
             ..
-        } => match load_communication(ctx, &conversation, &communication).await? {
+        } => match Communication::at(&full(conversation).await?, &communication) {
             Some(Communication::Cobrowsesession(c)) => Some(Node::Cobrowsesession(c)),
             _ => None,
         },
@@ -245,19 +252,18 @@ async fn load_node(ctx: &Context<'_>, id: NodeId) -> Result<Option<Node>> {
             conversation,
             communication,
             ..
-        } => match load_communication(ctx, &conversation, &communication).await? {
+        } => match Communication::at(&full(conversation).await?, &communication) {
             Some(Communication::Screenshare(s)) => Some(Node::Screenshare(s)),
             _ => None,
         },
         NodeId::PureCloudSession {
             conversation,
             session,
-        } => load_session(ctx, &conversation, &session)
+        } => purecloud_session(ctx, &conversation, &session)
             .await?
             .map(Node::Session),
         NodeId::ZoomSession { account, session } => {
-            let store = super::store(ctx);
-            let found = store
+            let found = store(ctx)
                 .session(Some(&account), &session)
                 .await
                 .map_err(|e| coded("STORE_UNAVAILABLE", e.to_string()))?;
@@ -268,40 +274,53 @@ async fn load_node(ctx: &Context<'_>, id: NodeId) -> Result<Option<Node>> {
     })
 }
 
+/// Session `session` of PureCloud conversation `conversation`.
+async fn purecloud_session(
+    ctx: &Context<'_>,
+    conversation: &str,
+    session: &str,
+) -> Result<Option<Session>> {
+    let model = source(ctx)
+        .conversation(conversation, Shapes::FULL, None)
+        .await
+        .gql()?;
+    let found = model.session(session);
+    Ok(found.map(|s| Session::PureCloud(PureCloudSession::new(&model, s))))
+}
+
 /// Loads, for one page of listed conversations, what the selection needs,
-/// all at once: the full conversations concurrently, then users and queues
-/// in one batch each (kept by the request's loaders). Failures are left for the fields to report at
-/// their own paths.
-async fn prefetch(ctx: &Context<'_>, nodes: Vec<ConversationData>) -> Vec<ConversationData> {
+/// all at once: the missing shapes concurrently, then users and queues in
+/// one batch each (kept by the request's loaders). Failures are left for the
+/// fields to report at their own paths.
+async fn prefetch(ctx: &Context<'_>, nodes: Vec<Model>) -> Vec<Model> {
     let look = ctx.look_ahead();
     let selections = [look.field("edges").field("node"), look.field("nodes")];
-    let needs_full = selections
+    let needs = selections
         .iter()
-        .any(ConversationData::selection_needs_full);
+        .fold(Shapes::NONE, |all, s| all.and(shape::conversation(s)));
     let source = source(ctx);
-    let nodes = if needs_full {
+    let nodes = if needs == Shapes::NONE {
+        nodes
+    } else {
         futures::future::join_all(nodes.into_iter().map(|node| async move {
-            let fallback = node.clone();
-            node.with_full(source).await.unwrap_or(fallback)
+            match source.conversation(&node.id, needs, Some(&node)).await {
+                Ok(model) => model,
+                Err(_) => node,
+            }
         }))
         .await
-    } else {
-        nodes
     };
     let wants_users = selections
         .iter()
-        .any(|s| wants_user_data(&s.field("participants").field("user")));
+        .any(|s| shape::user_data(&s.field("participants").field("user")));
     let wants_queues = selections
         .iter()
-        .any(|s| wants_queue_data(&s.field("participants").field("queue")));
+        .any(|s| shape::queue_data(&s.field("participants").field("queue")));
     if wants_users || wants_queues {
         let (mut users, mut queues) = (Vec::new(), Vec::new());
-        for node in &nodes {
-            for participant in node.participants() {
-                let (user, queue) = participant.references();
-                users.extend(user.filter(|_| wants_users));
-                queues.extend(queue.filter(|_| wants_queues));
-            }
+        for participant in nodes.iter().flat_map(|node| &node.participants) {
+            users.extend(participant.user_id.clone().filter(|_| wants_users));
+            queues.extend(participant.queue_id.clone().filter(|_| wants_queues));
         }
         ctx.data_unchecked::<Loaders>()
             .prefetch(users, queues)
@@ -318,7 +337,7 @@ pub(crate) struct ListingCursor {
 }
 
 impl ListingCursor {
-    fn of(conversation: &CobrowseConversation) -> Self {
+    fn of(conversation: &purecloud::Conversation) -> Self {
         let start = conversation
             .participants
             .iter()
@@ -326,7 +345,7 @@ impl ListingCursor {
             .min();
         Self {
             start_ms: start.map_or(i64::MIN, |t| t.timestamp_millis()),
-            id: conversation.id.clone().unwrap_or_default(),
+            id: conversation.id.to_string(),
         }
     }
 }
@@ -362,99 +381,4 @@ impl CursorType for ListingCursor {
     fn encode_cursor(&self) -> String {
         URL_SAFE_NO_PAD.encode(format!("c1:{}:{}", self.start_ms, self.id))
     }
-}
-
-/// How many items a connection's selection is counted for in complexity:
-/// its `first` or `last`, or the default page.
-fn page_weight(first: Option<i32>, last: Option<i32>) -> usize {
-    first
-        .or(last)
-        .map_or(super::limits::DEFAULT_PAGE_SIZE, |n| n.max(0) as usize)
-}
-
-/// Checked pagination arguments over keyset cursors of type `C`.
-pub(super) struct Page<C> {
-    pub(super) first: Option<usize>,
-    pub(super) last: Option<usize>,
-    pub(super) after: Option<C>,
-    pub(super) before: Option<C>,
-}
-
-impl<C: CursorType<Error = String> + Ord> Page<C> {
-    fn parse(
-        ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
-    ) -> Result<Self> {
-        let max = ctx.data_unchecked::<Limits>().max_page_size;
-        let count = |name: &str, n: Option<i32>| -> Result<Option<usize>> {
-            match n {
-                None => Ok(None),
-                Some(n) if n < 0 => Err(bad_input(format!("`{name}` must not be negative"))),
-                Some(n) if n as usize > max => {
-                    Err(bad_input(format!("`{name}` must be at most {max}")))
-                }
-                Some(n) => Ok(Some(n as usize)),
-            }
-        };
-        let cursor = |c: Option<String>| -> Result<Option<C>> {
-            c.map(|c| C::decode_cursor(&c).map_err(bad_input))
-                .transpose()
-        };
-        let (first, last) = (count("first", first)?, count("last", last)?);
-        if first.is_some() && last.is_some() {
-            return Err(bad_input("pass `first` or `last`, not both"));
-        }
-        Ok(Self {
-            first: first.or(if last.is_none() {
-                Some(max.min(super::limits::DEFAULT_PAGE_SIZE))
-            } else {
-                None
-            }),
-            last,
-            after: cursor(after)?,
-            before: cursor(before)?,
-        })
-    }
-
-    /// The half-open range of `sorted` this page covers.
-    fn window<T>(&self, sorted: &[(C, T)]) -> (usize, usize) {
-        let mut start = match &self.after {
-            Some(after) => sorted.partition_point(|(c, _)| c <= after),
-            None => 0,
-        };
-        let mut end = match &self.before {
-            Some(before) => sorted.partition_point(|(c, _)| c < before),
-            None => sorted.len(),
-        };
-        end = end.max(start);
-        if let Some(first) = self.first {
-            end = end.min(start + first);
-        }
-        if let Some(last) = self.last {
-            start = start.max(end.saturating_sub(last));
-        }
-        (start, end)
-    }
-}
-
-pub(super) fn invalid_cursor(cursor: &str) -> String {
-    format!(
-        "`{}` is not a cursor of this connection",
-        shortened(cursor, 64)
-    )
-}
-
-/// The text of an opaque cursor after its `prefix` (which names its kind
-/// and version).
-pub(super) fn cursor_text(cursor: &str, prefix: &str) -> Result<String, String> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(cursor)
-        .map_err(|_| invalid_cursor(cursor))?;
-    let text = String::from_utf8(bytes).map_err(|_| invalid_cursor(cursor))?;
-    text.strip_prefix(prefix)
-        .map(str::to_owned)
-        .ok_or_else(|| invalid_cursor(cursor))
 }

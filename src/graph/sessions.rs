@@ -17,11 +17,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 
-use super::conversation::ConversationData;
+use super::context::{source, store};
+use super::conversation::{PureCloudSession, Session, SessionProvider, SessionState};
 use super::errors::{bad_input, coded, GqlResult};
-use super::query::{cursor_text, invalid_cursor, Page};
-use super::session::{Session, SessionProvider, SessionState};
-use super::source;
+use super::paging::{cursor_text, invalid_cursor, Page};
+use crate::purecloud::Shapes;
 use crate::store::{self, Bound, Place, Window};
 
 /// Which co-browse sessions to list.
@@ -180,7 +180,7 @@ struct Zoom<'a> {
 impl<'a> Zoom<'a> {
     fn new(ctx: &Context<'a>, filter: store::SessionFilter) -> Self {
         Self {
-            store: super::store(ctx),
+            store: store(ctx),
             filter,
         }
     }
@@ -236,17 +236,22 @@ fn unavailable(e: crate::store::StoreError) -> async_graphql::Error {
 async fn purecloud_sessions(ctx: &Context<'_>) -> Result<Vec<Session>> {
     let source = source(ctx);
     let listing = source.active_listing().await.gql()?;
-    let fetched = futures::future::join_all(
-        listing
-            .0
-            .iter()
-            .map(|c| ConversationData::from_view(Arc::clone(c)).with_full(source)),
-    )
+    let fetched = futures::future::join_all(listing.0.iter().map(|view| async move {
+        let listed = source.listed(view);
+        source
+            .conversation(&listed.id, Shapes::FULL, Some(&listed))
+            .await
+    }))
     .await;
     let mut sessions = Vec::new();
     for result in fetched {
         match result {
-            Ok(data) => sessions.extend(data.sessions().into_iter().map(Session::PureCloud)),
+            Ok(model) => sessions.extend(
+                model
+                    .sessions()
+                    .into_iter()
+                    .map(|s| Session::PureCloud(PureCloudSession::new(&model, s))),
+            ),
             Err(e) => ctx.add_error(super::errors::upstream(&e).into_server_error(ctx.item.pos)),
         }
     }

@@ -17,8 +17,9 @@ use async_graphql::{Context, Object, Result, Subscription as SubscriptionMacro};
 use futures::Stream;
 use tokio::sync::{broadcast, OnceCell};
 
+use super::context::store;
+use super::conversation::{Session, SessionProvider};
 use super::errors::coded;
-use super::session::{Session, SessionProvider};
 use crate::zoom::event::EventKind;
 use crate::zoom::fold::ZoomSession;
 
@@ -60,7 +61,7 @@ impl SessionUpdate {
         let state = self
             .state
             .get_or_try_init(|| async {
-                super::store(ctx)
+                store(ctx)
                     .session(Some(&self.account_id), &self.session_id)
                     .await
                     .map(|found| found.map(Arc::new))

@@ -1,0 +1,199 @@
+//! What a selection needs fetched, derived from the query in one place.
+//!
+//! Each table names every field of its GraphQL type with what serves it: a
+//! conversation's and a participant's fields need the full form, the
+//! co-browse view, or either ([`Shapes`]); a user's and a queue's fields
+//! need its directory record or only its id. A test walks every field of
+//! the schema and fails when a table misses one (or names one that does not
+//! exist), so no field can silently resolve from a shape that was not
+//! fetched; `tests/api/shape.rs` proves over HTTP that each field, selected
+//! alone, answers what it answers with every shape fetched.
+
+use async_graphql::Lookahead;
+
+use crate::purecloud::Shapes;
+
+const E: Shapes = Shapes::NONE;
+const F: Shapes = Shapes::FULL;
+const V: Shapes = Shapes::VIEW;
+
+/// Every field of `Conversation`. `participants` adds what its own
+/// selection needs ([`PARTICIPANT`]).
+const CONVERSATION: &[(&str, Shapes)] = &[
+    ("id", E),
+    ("conversationId", E),
+    ("name", E),
+    ("startTime", F),
+    ("endTime", F),
+    ("durationSeconds", F),
+    ("externalTag", F),
+    ("address", F),
+    ("recordingState", F),
+    ("recordingStateRaw", F),
+    ("maxParticipants", F),
+    ("conversationIds", F),
+    ("participants", E),
+    ("cobrowseSessions", F),
+    ("attachedData", F),
+    ("screenshares", F),
+];
+
+/// Every field of `CobrowseMediaParticipant`.
+const PARTICIPANT: &[(&str, Shapes)] = &[
+    ("id", E),
+    ("participantId", E),
+    ("name", E),
+    ("address", E),
+    ("startTime", E),
+    ("startAlertingTime", V),
+    ("connectedTime", E),
+    ("endTime", E),
+    ("startHoldTime", V),
+    ("purpose", E),
+    ("purposeRaw", E),
+    ("state", V),
+    ("stateRaw", V),
+    ("direction", V),
+    ("directionRaw", V),
+    ("disconnectType", V),
+    ("disconnectTypeRaw", V),
+    ("held", V),
+    ("wrapupRequired", E),
+    ("wrapupPrompt", E),
+    ("wrapupPromptRaw", E),
+    ("user", E),
+    ("queue", E),
+    ("team", V),
+    ("attributes", E),
+    ("errorInfo", V),
+    ("script", V),
+    ("wrapupTimeoutMs", E),
+    ("wrapupSkipped", E),
+    ("alertingTimeoutMs", E),
+    ("provider", V),
+    ("externalContact", V),
+    ("externalContactId", E),
+    ("externalOrganization", V),
+    ("wrapup", E),
+    ("peer", V),
+    ("peerId", V),
+    ("cobrowseSessionId", V),
+    ("cobrowseRole", V),
+    ("cobrowseRoleRaw", V),
+    ("controlling", V),
+    ("controllingIds", V),
+    ("viewerUrl", V),
+    ("providerEventTime", V),
+    ("cobrowseSessions", F),
+    ("screenshares", F),
+    ("participantType", F),
+    ("locale", F),
+    ("startAcwTime", E),
+    ("endAcwTime", E),
+    ("conversation", E),
+];
+
+/// Every field of `User`: whether it needs the user's record.
+const USER: &[(&str, bool)] = &[
+    ("id", false),
+    ("userId", false),
+    ("name", true),
+    ("email", true),
+    ("username", true),
+    ("title", true),
+    ("department", true),
+    ("state", true),
+];
+
+/// Every field of `Queue`: whether it needs the queue's record.
+const QUEUE: &[(&str, bool)] = &[
+    ("id", false),
+    ("queueId", false),
+    ("name", true),
+    ("description", true),
+    ("memberCount", true),
+];
+
+fn needs(look: &Lookahead<'_>, table: &[(&str, Shapes)]) -> Shapes {
+    table
+        .iter()
+        .filter(|(_, shapes)| *shapes != Shapes::NONE)
+        .filter(|(field, _)| look.field(field).exists())
+        .fold(Shapes::NONE, |all, (_, shapes)| all.and(*shapes))
+}
+
+/// The shapes a selection of participants needs.
+pub(crate) fn participant(look: &Lookahead<'_>) -> Shapes {
+    needs(look, PARTICIPANT)
+}
+
+/// The shapes a selection of conversations needs, its participants' included.
+pub(crate) fn conversation(look: &Lookahead<'_>) -> Shapes {
+    needs(look, CONVERSATION).and(participant(&look.field("participants")))
+}
+
+/// Whether a selection of users needs their records.
+pub(crate) fn user_data(look: &Lookahead<'_>) -> bool {
+    USER.iter()
+        .any(|(field, data)| *data && look.field(field).exists())
+}
+
+/// Whether a selection of queues needs their records.
+pub(crate) fn queue_data(look: &Lookahead<'_>) -> bool {
+    QUEUE
+        .iter()
+        .any(|(field, data)| *data && look.field(field).exists())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fields of `type` in the SDL the code builds.
+    fn fields_of(sdl: &str, type_name: &str) -> Vec<String> {
+        let start = sdl
+            .find(&format!("\ntype {type_name} "))
+            .unwrap_or_else(|| panic!("type {type_name} in the schema"));
+        let body = &sdl[start..];
+        let body = &body[..body.find("\n}").expect("the type's end")];
+        let mut in_doc = false;
+        let mut fields = Vec::new();
+        for line in body.lines() {
+            if line.trim() == "\"\"\"" {
+                in_doc = !in_doc;
+                continue;
+            }
+            let Some(field) = line.strip_prefix('\t') else {
+                continue;
+            };
+            if in_doc || !field.starts_with(|c: char| c.is_ascii_alphabetic()) {
+                continue;
+            }
+            if let Some(end) = field.find([':', '(']) {
+                fields.push(field[..end].to_owned());
+            }
+        }
+        fields
+    }
+
+    fn names<T>(table: &[(&str, T)]) -> Vec<String> {
+        table.iter().map(|(name, _)| (*name).to_owned()).collect()
+    }
+
+    #[test]
+    fn every_field_of_the_schema_says_what_serves_it() {
+        let sdl = super::super::sdl();
+        for (type_name, table) in [
+            ("Conversation", names(CONVERSATION)),
+            ("CobrowseMediaParticipant", names(PARTICIPANT)),
+            ("User", names(USER)),
+            ("Queue", names(QUEUE)),
+        ] {
+            let mut in_schema = fields_of(&sdl, type_name);
+            let mut in_table = table;
+            in_schema.sort();
+            in_table.sort();
+            assert_eq!(in_table, in_schema, "the table of {type_name}");
+        }
+    }
+}

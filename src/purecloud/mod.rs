@@ -1,0 +1,697 @@
+//! PureCloud conversations as one owned domain model, as `zoom` is for Zoom
+//! sessions.
+//!
+//! Upstream gives a conversation in two shapes: the full form (`GET
+//! /conversations/{id}`: participants with their co-browse and screenshare
+//! communications) and the co-browse view (`CobrowseConversation`, also what
+//! the active listing returns: participants as `CobrowseMediaParticipant`,
+//! with state, direction, roles and controls). [`Conversation::build`] makes
+//! one [`Conversation`] of whichever shapes were fetched, by plain functions
+//! ([`from_full`], [`from_view`], [`overlay_view`]); a new source of
+//! conversations (notification events, analytics records) is one more such
+//! function, not a branch in the graph. [`Models`] keeps what was built, so
+//! a hot read builds nothing.
+//!
+//! Communications and their value types (segments, wrap-up, after-call
+//! work, addresses) are upstream's own records, kept as they came.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::upstream::enums::*;
+use crate::upstream::model;
+use crate::upstream::wire::Wire;
+
+pub(crate) use crate::upstream::model::{
+    Address, AfterCallWork, Cobrowsesession, EntityRef, ErrorBody, ErrorDetail, Screenshare,
+    Segment, Time, Wrapup,
+};
+
+/// Which upstream shapes a conversation holds, or a selection needs.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Shapes {
+    pub full: bool,
+    pub view: bool,
+}
+
+impl Shapes {
+    pub(crate) const NONE: Self = Self {
+        full: false,
+        view: false,
+    };
+    pub(crate) const FULL: Self = Self {
+        full: true,
+        view: false,
+    };
+    pub(crate) const VIEW: Self = Self {
+        full: false,
+        view: true,
+    };
+
+    /// Both sets.
+    pub(crate) fn and(self, other: Self) -> Self {
+        Self {
+            full: self.full || other.full,
+            view: self.view || other.view,
+        }
+    }
+}
+
+/// The upstream records a conversation was built from. They are the data
+/// cache's own values (shared, not copied).
+#[derive(Clone, Default)]
+pub(crate) struct Inputs {
+    pub full: Option<Arc<model::Conversation>>,
+    pub view: Option<Arc<model::CobrowseConversation>>,
+}
+
+impl Inputs {
+    fn key(&self) -> (usize, usize) {
+        (
+            self.full.as_ref().map_or(0, |f| Arc::as_ptr(f) as usize),
+            self.view.as_ref().map_or(0, |v| Arc::as_ptr(v) as usize),
+        )
+    }
+
+    fn same(&self, other: &Inputs) -> bool {
+        fn eq<T>(a: &Option<Arc<T>>, b: &Option<Arc<T>>) -> bool {
+            match (a, b) {
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                (None, None) => true,
+                _ => false,
+            }
+        }
+        eq(&self.full, &other.full) && eq(&self.view, &other.view)
+    }
+}
+
+/// One conversation, from whichever shapes were fetched.
+#[derive(Default)]
+pub(crate) struct Conversation {
+    pub id: Arc<str>,
+    pub inputs: Inputs,
+    pub name: Option<String>,
+    pub external_tag: Option<String>,
+    pub start_time: Option<Time>,
+    pub end_time: Option<Time>,
+    pub address: Option<String>,
+    pub recording_state: Option<Wire<RecordingState>>,
+    pub max_participants: Option<i32>,
+    pub conversation_ids: Vec<String>,
+    /// In upstream order: the full form's when it is there, else the view's.
+    pub participants: Vec<Participant>,
+}
+
+/// One participant: the full form's participant and the co-browse view's
+/// `CobrowseMediaParticipant` of the same id, as one record.
+#[derive(Default, Debug, PartialEq)]
+pub(crate) struct Participant {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub address: Option<String>,
+    pub start_time: Option<Time>,
+    pub start_alerting_time: Option<Time>,
+    pub connected_time: Option<Time>,
+    pub end_time: Option<Time>,
+    pub start_hold_time: Option<Time>,
+    pub purpose: Option<Wire<ParticipantPurpose>>,
+    pub state: Option<Wire<CommunicationState>>,
+    pub direction: Option<Wire<Direction>>,
+    pub disconnect_type: Option<Wire<DisconnectType>>,
+    pub held: Option<bool>,
+    pub wrapup_required: Option<bool>,
+    pub wrapup_prompt: Option<Wire<WrapupPrompt>>,
+    pub wrapup_timeout_ms: Option<i64>,
+    pub wrapup_skipped: Option<bool>,
+    pub wrapup: Option<Wrapup>,
+    pub alerting_timeout_ms: Option<i64>,
+    pub user_id: Option<Arc<str>>,
+    pub queue_id: Option<Arc<str>>,
+    pub team: Option<EntityRef>,
+    pub script: Option<EntityRef>,
+    pub external_contact: Option<EntityRef>,
+    pub external_contact_id: Option<String>,
+    pub external_organization: Option<EntityRef>,
+    pub attributes: BTreeMap<String, String>,
+    pub error_info: Option<ErrorBody>,
+    pub provider: Option<String>,
+    pub peer: Option<String>,
+    pub cobrowse_session_id: Option<String>,
+    pub cobrowse_role: Option<Wire<CobrowseRole>>,
+    pub controlling: Vec<String>,
+    pub viewer_url: Option<String>,
+    pub provider_event_time: Option<Time>,
+    pub participant_type: Option<String>,
+    pub locale: Option<String>,
+    pub start_acw_time: Option<Time>,
+    pub end_acw_time: Option<Time>,
+    pub cobrowsesessions: Vec<Cobrowsesession>,
+    pub screenshares: Vec<Screenshare>,
+}
+
+/// Where a communication sits in its conversation.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum CommunicationAt {
+    /// Co-browse communication `index` of participant `participant`.
+    Cobrowse { participant: usize, index: usize },
+    /// Screen-share communication `index` of participant `participant`.
+    Screenshare { participant: usize, index: usize },
+}
+
+/// A PureCloud co-browse session: the co-browse communications of one
+/// conversation that share a `cobrowseSessionId`.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct CobrowseSession {
+    pub id: Arc<str>,
+    /// (participant, communication) of each, in participant order.
+    pub comms: Vec<(usize, usize)>,
+}
+
+impl Conversation {
+    /// The conversation of these inputs (empty when there are none).
+    pub(crate) fn build(id: &str, inputs: Inputs) -> Self {
+        let mut conversation = match (&inputs.full, &inputs.view) {
+            (Some(full), view) => {
+                let mut conversation = from_full(id, full);
+                if let Some(view) = view {
+                    overlay_view(&mut conversation, view);
+                }
+                conversation
+            }
+            (None, Some(view)) => from_view(id, view),
+            (None, None) => Conversation {
+                id: id.into(),
+                ..Conversation::default()
+            },
+        };
+        conversation.inputs = inputs;
+        conversation
+    }
+
+    /// The shapes this was built from.
+    #[cfg(test)]
+    pub(crate) fn shapes(&self) -> Shapes {
+        Shapes {
+            full: self.inputs.full.is_some(),
+            view: self.inputs.view.is_some(),
+        }
+    }
+
+    /// The index of the participant with this id.
+    pub(crate) fn participant(&self, id: &str) -> Option<usize> {
+        self.participants
+            .iter()
+            .position(|p| p.id.as_deref() == Some(id))
+    }
+
+    /// Where the communication with this id is.
+    pub(crate) fn communication(&self, id: &str) -> Option<CommunicationAt> {
+        self.participants
+            .iter()
+            .enumerate()
+            .find_map(|(participant, p)| {
+                let cobrowse = p
+                    .cobrowsesessions
+                    .iter()
+                    .position(|c| c.id.as_deref() == Some(id));
+                let share = || {
+                    p.screenshares
+                        .iter()
+                        .position(|s| s.id.as_deref() == Some(id))
+                };
+                match cobrowse {
+                    Some(index) => Some(CommunicationAt::Cobrowse { participant, index }),
+                    None => {
+                        share().map(|index| CommunicationAt::Screenshare { participant, index })
+                    }
+                }
+            })
+    }
+
+    /// Co-browse communication `index` of participant `participant`.
+    pub(crate) fn cobrowse(&self, participant: usize, index: usize) -> &Cobrowsesession {
+        &self.participants[participant].cobrowsesessions[index]
+    }
+
+    /// The co-browse sessions, in order of first start (those without a
+    /// start last, in order of appearance).
+    pub(crate) fn sessions(&self) -> Vec<CobrowseSession> {
+        let mut sessions: Vec<(Option<Time>, CobrowseSession)> = Vec::new();
+        for (p, participant) in self.participants.iter().enumerate() {
+            for (c, comm) in participant.cobrowsesessions.iter().enumerate() {
+                let Some(id) = comm.cobrowse_session_id.as_deref() else {
+                    continue;
+                };
+                let start = comm.connected_time.or(comm.start_alerting_time);
+                match sessions.iter_mut().find(|(_, s)| &*s.id == id) {
+                    Some((first, session)) => {
+                        *first = (*first).min(start).or(*first).or(start);
+                        session.comms.push((p, c));
+                    }
+                    None => sessions.push((
+                        start,
+                        CobrowseSession {
+                            id: id.into(),
+                            comms: vec![(p, c)],
+                        },
+                    )),
+                }
+            }
+        }
+        sessions.sort_by_key(|(start, _)| *start);
+        sessions.into_iter().map(|(_, s)| s).collect()
+    }
+
+    /// The co-browse session with this id.
+    pub(crate) fn session(&self, id: &str) -> Option<CobrowseSession> {
+        self.sessions().into_iter().find(|s| &*s.id == id)
+    }
+}
+
+impl CobrowseSession {
+    fn communications<'a>(
+        &'a self,
+        c: &'a Conversation,
+    ) -> impl Iterator<Item = &'a Cobrowsesession> {
+        self.comms.iter().map(|&(p, i)| c.cobrowse(p, i))
+    }
+
+    /// When it started: its first communication's connect (or alert).
+    pub(crate) fn start(&self, conversation: &Conversation) -> Option<Time> {
+        self.communications(conversation)
+            .filter_map(|c| c.connected_time.or(c.start_alerting_time))
+            .min()
+    }
+
+    /// Whether any of its communications goes on.
+    pub(crate) fn active(&self, conversation: &Conversation) -> bool {
+        self.communications(conversation).any(is_active)
+    }
+
+    /// When it ended: its last disconnect, once none goes on.
+    pub(crate) fn end(&self, conversation: &Conversation) -> Option<Time> {
+        if self.comms.is_empty() || self.active(conversation) {
+            return None;
+        }
+        self.communications(conversation)
+            .filter_map(|c| c.disconnected_time)
+            .max()
+    }
+}
+
+/// Whether a co-browse communication goes on.
+pub(crate) fn is_active(comm: &Cobrowsesession) -> bool {
+    comm.state.as_ref().is_some_and(|s| !s.get().is_ended())
+}
+
+/// A conversation from its full form.
+pub(crate) fn from_full(id: &str, full: &model::Conversation) -> Conversation {
+    Conversation {
+        id: id.into(),
+        inputs: Inputs::default(),
+        name: full.name.clone(),
+        external_tag: full.external_tag.clone(),
+        start_time: full.start_time,
+        end_time: full.end_time,
+        address: full.address.clone(),
+        recording_state: full.recording_state.clone(),
+        max_participants: full.max_participants,
+        conversation_ids: full.conversation_ids.clone(),
+        participants: full.participants.iter().map(full_participant).collect(),
+    }
+}
+
+fn full_participant(p: &model::Participant) -> Participant {
+    Participant {
+        id: p.id.clone(),
+        name: p.name.clone(),
+        address: p.address.clone(),
+        start_time: p.start_time,
+        connected_time: p.connected_time,
+        end_time: p.end_time,
+        purpose: p.purpose.clone(),
+        wrapup_required: p.wrapup_required,
+        wrapup_prompt: p.wrapup_prompt.clone(),
+        wrapup_timeout_ms: p.wrapup_timeout_ms,
+        wrapup_skipped: p.wrapup_skipped,
+        wrapup: p.wrapup.clone(),
+        alerting_timeout_ms: p.alerting_timeout_ms,
+        user_id: p.user_id.as_deref().map(Arc::from),
+        queue_id: p.queue_id.as_deref().map(Arc::from),
+        external_contact_id: p.external_contact_id.clone(),
+        attributes: p.attributes.clone(),
+        participant_type: p.participant_type.clone(),
+        locale: p.locale.clone(),
+        start_acw_time: p.start_acw_time,
+        end_acw_time: p.end_acw_time,
+        cobrowsesessions: p.cobrowsesessions.clone(),
+        screenshares: p.screenshares.clone(),
+        ..Participant::default()
+    }
+}
+
+/// A conversation from its co-browse view alone.
+pub(crate) fn from_view(id: &str, view: &model::CobrowseConversation) -> Conversation {
+    Conversation {
+        id: id.into(),
+        name: view.name.clone(),
+        participants: view
+            .participants
+            .iter()
+            .map(|m| {
+                let mut participant = Participant {
+                    id: m.id.clone(),
+                    ..Participant::default()
+                };
+                overlay_participant(&mut participant, m);
+                participant
+            })
+            .collect(),
+        ..Conversation::default()
+    }
+}
+
+/// Lays the co-browse view over a conversation built from the full form:
+/// each participant of the full form takes what the view says of the
+/// participant with its id (the view wins where both speak). A participant
+/// only the view has is left out: the full form is the conversation's roll.
+pub(crate) fn overlay_view(conversation: &mut Conversation, view: &model::CobrowseConversation) {
+    for participant in &mut conversation.participants {
+        let Some(id) = participant.id.as_deref() else {
+            continue;
+        };
+        if let Some(m) = view
+            .participants
+            .iter()
+            .find(|m| m.id.as_deref() == Some(id))
+        {
+            overlay_participant(participant, m);
+        }
+    }
+}
+
+fn overlay_participant(p: &mut Participant, m: &model::CobrowseMediaParticipant) {
+    fn over<T: Clone>(field: &mut Option<T>, view: &Option<T>) {
+        if view.is_some() {
+            field.clone_from(view);
+        }
+    }
+    over(&mut p.id, &m.id);
+    over(&mut p.name, &m.name);
+    over(&mut p.address, &m.address);
+    over(&mut p.start_time, &m.start_time);
+    over(&mut p.start_alerting_time, &m.start_alerting_time);
+    over(&mut p.connected_time, &m.connected_time);
+    over(&mut p.end_time, &m.end_time);
+    over(&mut p.start_hold_time, &m.start_hold_time);
+    over(&mut p.purpose, &m.purpose);
+    over(&mut p.state, &m.state);
+    over(&mut p.direction, &m.direction);
+    over(&mut p.disconnect_type, &m.disconnect_type);
+    over(&mut p.held, &m.held);
+    over(&mut p.wrapup_required, &m.wrapup_required);
+    over(&mut p.wrapup_prompt, &m.wrapup_prompt);
+    over(&mut p.wrapup_timeout_ms, &m.wrapup_timeout_ms);
+    over(&mut p.wrapup_skipped, &m.wrapup_skipped);
+    over(&mut p.wrapup, &m.wrapup);
+    over(&mut p.alerting_timeout_ms, &m.alerting_timeout_ms);
+    over(&mut p.team, &m.team);
+    over(&mut p.script, &m.script);
+    over(&mut p.external_contact, &m.external_contact);
+    over(&mut p.external_organization, &m.external_organization);
+    over(&mut p.error_info, &m.error_info);
+    over(&mut p.provider, &m.provider);
+    over(&mut p.peer, &m.peer);
+    over(&mut p.cobrowse_session_id, &m.cobrowse_session_id);
+    over(&mut p.cobrowse_role, &m.cobrowse_role);
+    over(&mut p.viewer_url, &m.viewer_url);
+    over(&mut p.provider_event_time, &m.provider_event_time);
+    over(&mut p.start_acw_time, &m.start_acw_time);
+    over(&mut p.end_acw_time, &m.end_acw_time);
+    if let Some(user) = m.user.as_ref().and_then(|u| u.id.as_deref()) {
+        p.user_id = Some(user.into());
+    }
+    if let Some(queue) = m.queue.as_ref().and_then(|q| q.id.as_deref()) {
+        p.queue_id = Some(queue.into());
+    }
+    if let Some(contact) = m.external_contact.as_ref().and_then(|c| c.id.as_deref()) {
+        p.external_contact_id = Some(contact.to_owned());
+    }
+    if !m.attributes.is_empty() {
+        p.attributes.clone_from(&m.attributes);
+    }
+    p.controlling.clone_from(&m.controlling);
+}
+
+/// What was built from which inputs, so that a hot read builds nothing:
+/// bounded, keyed by the identity of the inputs (the data cache's values,
+/// which an entry holds, so an address is never reused under it).
+pub(crate) struct Models {
+    built: moka::sync::Cache<(usize, usize), Arc<Conversation>>,
+}
+
+impl Models {
+    /// Keeps at most `capacity` conversations, each for at most `idle`
+    /// after its last read.
+    pub(crate) fn new(capacity: u64, idle: std::time::Duration) -> Self {
+        Self {
+            built: moka::sync::Cache::builder()
+                .max_capacity(capacity)
+                .time_to_idle(idle)
+                .build(),
+        }
+    }
+
+    /// The conversation of `inputs`, built once.
+    pub(crate) fn of(&self, id: &str, inputs: Inputs) -> Arc<Conversation> {
+        let key = inputs.key();
+        if let Some(built) = self.built.get(&key) {
+            if built.inputs.same(&inputs) && &*built.id == id {
+                return built;
+            }
+        }
+        let built = Arc::new(Conversation::build(id, inputs));
+        self.built.insert(key, Arc::clone(&built));
+        built
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn time(s: &str) -> Time {
+        s.parse().expect("a time")
+    }
+
+    fn full() -> model::Conversation {
+        model::Conversation {
+            id: Some("c1".into()),
+            name: Some("full name".into()),
+            start_time: Some(time("2026-11-30T10:00:00Z")),
+            participants: vec![
+                model::Participant {
+                    id: Some("customer".into()),
+                    name: Some("Customer (full)".into()),
+                    purpose: Some(Wire::new("customer")),
+                    attributes: [("k".to_owned(), "full".to_owned())].into(),
+                    cobrowsesessions: vec![model::Cobrowsesession {
+                        id: Some("comm-1".into()),
+                        cobrowse_session_id: Some("s1".into()),
+                        connected_time: Some(time("2026-11-30T10:01:00Z")),
+                        state: Some(Wire::new("connected")),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                },
+                model::Participant {
+                    id: Some("agent".into()),
+                    user_id: Some("user-from-full".into()),
+                    locale: Some("en-GB".into()),
+                    cobrowsesessions: vec![model::Cobrowsesession {
+                        id: Some("comm-2".into()),
+                        cobrowse_session_id: Some("s0".into()),
+                        connected_time: Some(time("2026-11-30T10:00:30Z")),
+                        disconnected_time: Some(time("2026-11-30T10:00:50Z")),
+                        state: Some(Wire::new("disconnected")),
+                        ..Default::default()
+                    }],
+                    screenshares: vec![model::Screenshare {
+                        id: Some("share-1".into()),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        }
+    }
+
+    fn view() -> model::CobrowseConversation {
+        model::CobrowseConversation {
+            id: Some("c1".into()),
+            name: Some("view name".into()),
+            participants: vec![
+                model::CobrowseMediaParticipant {
+                    id: Some("agent".into()),
+                    state: Some(Wire::new("connected")),
+                    user: Some(EntityRef {
+                        id: Some("user-from-view".into()),
+                        ..Default::default()
+                    }),
+                    controlling: vec!["customer".into()],
+                    ..Default::default()
+                },
+                model::CobrowseMediaParticipant {
+                    id: Some("customer".into()),
+                    name: Some("Customer (view)".into()),
+                    ..Default::default()
+                },
+                model::CobrowseMediaParticipant {
+                    id: Some("only-in-the-view".into()),
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_full_form_gives_the_roll_and_the_view_wins_where_both_speak() {
+        let c = Conversation::build(
+            "c1",
+            Inputs {
+                full: Some(Arc::new(full())),
+                view: Some(Arc::new(view())),
+            },
+        );
+        assert_eq!(
+            c.shapes(),
+            Shapes {
+                full: true,
+                view: true
+            }
+        );
+        assert_eq!(
+            c.name.as_deref(),
+            Some("full name"),
+            "the conversation's own fields come from the full form"
+        );
+        let ids: Vec<_> = c.participants.iter().map(|p| p.id.as_deref()).collect();
+        assert_eq!(
+            ids,
+            [Some("customer"), Some("agent")],
+            "full order; view-only participants left out"
+        );
+        let (customer, agent) = (&c.participants[0], &c.participants[1]);
+        assert_eq!(customer.name.as_deref(), Some("Customer (view)"));
+        assert_eq!(
+            customer.attributes["k"], "full",
+            "an empty view keeps the full form's attributes"
+        );
+        assert_eq!(agent.user_id.as_deref(), Some("user-from-view"));
+        assert_eq!(
+            agent.locale.as_deref(),
+            Some("en-GB"),
+            "full-only fields stay"
+        );
+        assert_eq!(agent.controlling, ["customer"]);
+        assert_eq!(
+            agent.state.as_ref().map(Wire::get),
+            Some(CommunicationState::Connected)
+        );
+        assert_eq!(customer.state, None, "the view said nothing of it");
+    }
+
+    #[test]
+    fn each_shape_alone_gives_what_it_has() {
+        let from_full = Conversation::build(
+            "c1",
+            Inputs {
+                full: Some(Arc::new(full())),
+                view: None,
+            },
+        );
+        assert_eq!(
+            from_full.participants[1].user_id.as_deref(),
+            Some("user-from-full")
+        );
+        assert_eq!(from_full.participants[1].state, None);
+        let from_view = Conversation::build(
+            "c1",
+            Inputs {
+                full: None,
+                view: Some(Arc::new(view())),
+            },
+        );
+        assert_eq!(from_view.name.as_deref(), Some("view name"));
+        assert_eq!(from_view.participants.len(), 3, "the view's roll");
+        assert!(from_view
+            .participants
+            .iter()
+            .all(|p| p.cobrowsesessions.is_empty()));
+        assert_eq!(from_view.start_time, None);
+    }
+
+    #[test]
+    fn sessions_group_communications_by_session_id_in_order_of_first_start() {
+        let c = Conversation::build(
+            "c1",
+            Inputs {
+                full: Some(Arc::new(full())),
+                view: None,
+            },
+        );
+        let sessions = c.sessions();
+        let ids: Vec<&str> = sessions.iter().map(|s| &*s.id).collect();
+        assert_eq!(ids, ["s0", "s1"]);
+        assert!(!sessions[0].active(&c));
+        assert_eq!(sessions[0].end(&c), Some(time("2026-11-30T10:00:50Z")));
+        assert!(sessions[1].active(&c));
+        assert_eq!(sessions[1].end(&c), None);
+        assert_eq!(sessions[1].start(&c), Some(time("2026-11-30T10:01:00Z")));
+        assert_eq!(
+            c.communication("share-1"),
+            Some(CommunicationAt::Screenshare {
+                participant: 1,
+                index: 0
+            })
+        );
+        assert_eq!(
+            c.communication("comm-1"),
+            Some(CommunicationAt::Cobrowse {
+                participant: 0,
+                index: 0
+            })
+        );
+        assert_eq!(c.communication("nothing"), None);
+    }
+
+    #[test]
+    fn the_same_inputs_are_built_once_and_other_inputs_afresh() {
+        let models = Models::new(16, std::time::Duration::from_secs(60));
+        let full = Arc::new(full());
+        let inputs = || Inputs {
+            full: Some(Arc::clone(&full)),
+            view: None,
+        };
+        let a = models.of("c1", inputs());
+        let b = models.of("c1", inputs());
+        assert!(Arc::ptr_eq(&a, &b));
+        let with_view = models.of(
+            "c1",
+            Inputs {
+                full: Some(Arc::clone(&full)),
+                view: Some(Arc::new(view())),
+            },
+        );
+        assert!(!Arc::ptr_eq(&a, &with_view));
+        assert_eq!(
+            with_view.shapes(),
+            Shapes {
+                full: true,
+                view: true
+            }
+        );
+    }
+}
