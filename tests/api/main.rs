@@ -15,6 +15,7 @@ mod limits;
 mod partial;
 mod resilience;
 mod schema;
+mod shape;
 mod simulator;
 mod sockets;
 mod store;
