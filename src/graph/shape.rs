@@ -182,7 +182,7 @@ mod tests {
 
     #[test]
     fn every_field_of_the_schema_says_what_serves_it() {
-        let sdl = super::super::sdl();
+        let sdl = crate::graph::sdl();
         for (type_name, table) in [
             ("Conversation", names(CONVERSATION)),
             ("CobrowseMediaParticipant", names(PARTICIPANT)),

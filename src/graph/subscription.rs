@@ -10,7 +10,7 @@
 //! only when a subscriber asks for it, once per update however many ask
 //! (so a webhook's acknowledgement never waits on reading a long session).
 
-use crate::graph::guard::Needs;
+use super::guard::Needs;
 use std::sync::Arc;
 
 use async_graphql::{Context, Object, Result, Subscription as SubscriptionMacro};

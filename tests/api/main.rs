@@ -11,6 +11,7 @@ mod errors;
 mod fuzz;
 mod graph;
 mod helpers;
+mod layers;
 mod limits;
 mod partial;
 mod resilience;
