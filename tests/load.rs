@@ -19,8 +19,8 @@ use rand::seq::SliceRandom;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
-#[allow(dead_code)] // the load test uses a part of the shared helpers
-#[path = "api/helpers.rs"]
+#[allow(dead_code, unused_imports)] // the load test uses a part of the shared helpers
+#[path = "api/helpers/mod.rs"]
 mod helpers;
 
 use helpers::{authorized_client, command_for, keys_file, query_json, start, test_key, DASHBOARD};

@@ -439,13 +439,7 @@ async fn a_bad_cursor_is_named_not_echoed() {
 #[tokio::test]
 async fn a_user_upstream_does_not_know_is_fresh_only_as_long_as_live_state() {
     let app = crate::helpers::spawn_app().await;
-    let response = app
-        .http
-        .post(format!("http://{}/graphql", app.addr))
-        .json(&json!({ "query": r#"{ user(userId: "00000000-0000-4000-8000-00000000dead") { name } }"# }))
-        .send()
-        .await
-        .expect("answers");
+    let response = app.post_graphql(&json!({ "query": r#"{ user(userId: "00000000-0000-4000-8000-00000000dead") { name } }"# })).await;
     let cache_control = response.headers()["cache-control"]
         .to_str()
         .expect("ascii")

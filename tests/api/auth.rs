@@ -61,7 +61,7 @@ async fn jwt_app(extra: &[(&'static str, String)]) -> TestApp {
 /// Posts `query` with `headers` and no default credentials.
 async fn post_as(app: &TestApp, headers: &[(&str, &str)], query: &str) -> reqwest::Response {
     let mut request = reqwest::Client::new()
-        .post(format!("http://{}/graphql", app.addr))
+        .post(app.url("/graphql"))
         .json(&json!({ "query": query }));
     for (name, value) in headers {
         request = request.header(*name, *value);
@@ -423,7 +423,7 @@ async fn upstream_view(app: &TestApp, token: &str, id: &str) -> Option<String> {
 /// with `UPSTREAM_NOT_FOUND`.
 async fn gateway_view(app: &TestApp, token: &str, id: &str) -> Option<String> {
     let response = reqwest::Client::new()
-        .post(format!("http://{}/graphql", app.addr))
+        .post(app.url("/graphql"))
         .bearer_auth(token)
         .json(&json!({ "query": CONVERSATION, "variables": { "id": id } }))
         .send()

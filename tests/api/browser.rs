@@ -48,7 +48,7 @@ async fn the_graphql_over_http_audit_reports_no_error_and_no_warning() {
 
     let report = node_with(
         "audit.mjs",
-        &format!("http://{}/graphql", app.addr),
+        &app.url("/graphql"),
         &[("AUDIT_AUTHORIZATION", &format!("Bearer {}", test_key()))],
     )
     .await;

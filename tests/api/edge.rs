@@ -10,28 +10,6 @@ use crate::helpers::{route, spawn_app, spawn_with, Options, DASHBOARD};
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 
-impl crate::helpers::TestApp {
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    async fn post_raw(
-        &self,
-        accept: Option<&str>,
-        content_type: Option<&str>,
-        body: impl Into<reqwest::Body>,
-    ) -> reqwest::Response {
-        let mut request = self.http.post(self.url("/graphql")).body(body);
-        if let Some(accept) = accept {
-            request = request.header(ACCEPT, accept);
-        }
-        if let Some(content_type) = content_type {
-            request = request.header(CONTENT_TYPE, content_type);
-        }
-        request.send().await.expect("the gateway answers")
-    }
-}
-
 async fn json_of(response: reqwest::Response) -> Value {
     response.json().await.expect("a JSON body")
 }

@@ -297,7 +297,7 @@ async fn random_graphql_requests_get_a_2xx_or_a_clear_4xx() {
     let app = spawn_app().await;
     let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
     for input in draw(graphql_request(), cases()) {
-        let url = format!("http://{}/graphql", app.addr);
+        let url = app.url("/graphql");
         let mut request = if input.get {
             // The body's JSON fields become query-string parameters.
             let params: Vec<(String, String)> = serde_json::from_slice::<Value>(&input.body)
@@ -388,7 +388,7 @@ fn nested_request() -> impl Strategy<Value = (bool, String, Option<String>)> {
 #[tokio::test]
 async fn documents_and_variables_nested_to_any_depth_get_a_clear_answer() {
     let app = spawn_app().await;
-    let url = format!("http://{}/graphql", app.addr);
+    let url = app.url("/graphql");
     for (get, document, variables) in draw(nested_request(), cases() / 3) {
         let request = if get {
             let mut params = vec![("query", document.clone())];
@@ -604,7 +604,7 @@ async fn random_jwt_shaped_tokens_are_admitted_only_when_valid() {
     .await;
     for (token, valid) in draw(jwt_like(), cases()) {
         let response = reqwest::Client::new()
-            .post(format!("http://{}/graphql", app.addr))
+            .post(app.url("/graphql"))
             .header("authorization", format!("Bearer {token}"))
             .json(&json!({ "query": "{ __typename }" }))
             .send()

@@ -174,7 +174,7 @@ async fn a_too_large_document_is_a_request_error_under_graphql_response_json() {
     let app = spawn_app().await;
     let response = app
         .http
-        .post(format!("http://{}/graphql", app.addr))
+        .post(app.url("/graphql"))
         .header("accept", "application/graphql-response+json")
         .json(&json!({ "query": format!("{{ __typename }}{}", " ".repeat(40_000)) }))
         .send()

@@ -148,7 +148,7 @@ async fn a_response_with_a_field_error_is_never_kept_by_the_response_cache() {
 
     let mut bodies = Vec::new();
     for _ in 0..2 {
-        let response = post(&app, partial.query).await;
+        let response = app.post_graphql(&json!({ "query": partial.query })).await;
         assert!(
             response.headers().get("x-cache").is_none(),
             "computed afresh"
@@ -170,17 +170,13 @@ async fn a_response_with_a_field_error_is_never_kept_by_the_response_cache() {
     );
 
     // The cache is on: a response without errors is kept.
-    post(&app, working).await;
-    assert_eq!(post(&app, working).await.headers()["x-cache"], "HIT");
-}
-
-async fn post(app: &TestApp, query: &str) -> reqwest::Response {
-    app.http
-        .post(format!("http://{}/graphql", app.addr))
-        .json(&json!({ "query": query }))
-        .send()
-        .await
-        .expect("the gateway answers")
+    app.post_graphql(&json!({ "query": working })).await;
+    assert_eq!(
+        app.post_graphql(&json!({ "query": working }))
+            .await
+            .headers()["x-cache"],
+        "HIT"
+    );
 }
 
 fn variables(query: &str, id: &str) -> Value {

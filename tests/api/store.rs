@@ -7,20 +7,16 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_with, Options, TestApp};
+use crate::helpers::{spawn_with, zoom_event, Options, TestApp};
 
 /// A `session_started` event of session `id`, with a long start URL so
 /// that each one takes room.
 fn started(id: &str, padding: usize) -> Value {
-    json!({
-        "event": "cobrowse.session_started",
-        "event_ts": 1_763_802_000_000_i64,
-        "payload": { "account_id": "acc-disk", "object": {
-            "session_id": id,
-            "start_time": "2026-11-22T09:00:00Z",
-            "start_url": format!("https://shop.example.com/{}", "x".repeat(padding)),
-        } }
-    })
+    let object = json!({
+        "start_time": "2026-11-22T09:00:00Z",
+        "start_url": format!("https://shop.example.com/{}", "x".repeat(padding)),
+    });
+    zoom_event("acc-disk", id, "cobrowse.session_started", 0, object)
 }
 
 /// A tmpfs mounted for one test, unmounted when dropped.
@@ -226,12 +222,14 @@ async fn on_a_full_disk_webhooks_get_503_every_200_is_committed_and_the_store_re
 fn started_at(id: &str, minute: i64) -> cobrowse_gateway::zoom::event::ZoomEvent {
     let start = chrono::DateTime::parse_from_rfc3339("2026-11-01T00:00:00Z").expect("time")
         + chrono::Duration::minutes(minute);
-    event(json!({
-        "event": "cobrowse.session_started", "event_ts": 1_763_802_000_000_i64,
-        "payload": { "account_id": "acc-many", "object": {
-            "session_id": id, "start_time": start.to_rfc3339(),
-        } }
-    }))
+    let object = json!({ "start_time": start.to_rfc3339() });
+    event(zoom_event(
+        "acc-many",
+        id,
+        "cobrowse.session_started",
+        0,
+        object,
+    ))
 }
 
 fn event(body: Value) -> cobrowse_gateway::zoom::event::ZoomEvent {
@@ -333,15 +331,17 @@ async fn a_busy_session_does_not_hold_up_other_sessions_acknowledgements() {
     use cobrowse_gateway::zoom::event::ZoomEvent;
     // A session with 3,000 events already, and more arriving all the time.
     fn connection(i: usize) -> Value {
-        json!({
-            "event": if i.is_multiple_of(2) { "cobrowse.session_user_joined" } else { "cobrowse.session_user_left" },
-            "event_ts": 1_763_802_000_000_i64 + i as i64,
-            "payload": { "account_id": "acc-busy", "object": {
-                "session_id": "busy", "user_id": format!("u{}", i % 40), "user_name": "Noah",
-                "role_type": "agent", "user_connection_id": format!("c{}", i / 2),
-                "join_time": "2026-11-22T09:00:00Z", "leave_time": "2026-11-22T09:05:00Z",
-            } }
-        })
+        let kind = if i.is_multiple_of(2) {
+            "cobrowse.session_user_joined"
+        } else {
+            "cobrowse.session_user_left"
+        };
+        let object = json!({
+            "user_id": format!("u{}", i % 40), "user_name": "Noah",
+            "role_type": "agent", "user_connection_id": format!("c{}", i / 2),
+            "join_time": "2026-11-22T09:00:00Z", "leave_time": "2026-11-22T09:05:00Z",
+        });
+        zoom_event("acc-busy", "busy", kind, i as i64, object)
     }
     let history: Vec<ZoomEvent> = (0..3_000).map(|i| event(connection(i))).collect();
     let (app, _dir) = gateway_over(history, Vec::new()).await;
@@ -386,12 +386,24 @@ async fn the_agent_limit_is_answered_by_bounded_queries_and_webhooks_do_not_wait
         let at = (chrono::DateTime::parse_from_rfc3339("2026-11-22T00:00:00Z").expect("time")
             + chrono::Duration::seconds(20 * i as i64))
         .to_rfc3339();
+        let id = format!("load-{i}");
+        let agent = json!({ "user_id": "u-a", "user_name": "Noah", "role_type": "agent",
+            "user_connection_id": "c1", "join_time": at });
         [
-            json!({ "event": "cobrowse.session_started", "event_ts": 1_763_802_000_000_i64 + i as i64,
-                "payload": { "account_id": "acc-load", "object": { "session_id": format!("load-{i}"), "start_time": at } } }),
-            json!({ "event": "cobrowse.session_user_joined", "event_ts": 1_763_802_000_001_i64 + i as i64,
-                "payload": { "account_id": "acc-load", "object": { "session_id": format!("load-{i}"),
-                    "user_id": "u-a", "user_name": "Noah", "role_type": "agent", "user_connection_id": "c1", "join_time": at } } }),
+            zoom_event(
+                "acc-load",
+                &id,
+                "cobrowse.session_started",
+                i as i64,
+                json!({ "start_time": at }),
+            ),
+            zoom_event(
+                "acc-load",
+                &id,
+                "cobrowse.session_user_joined",
+                1 + i as i64,
+                agent,
+            ),
         ]
     };
     let events = (0..1_500).flat_map(session).map(event);

@@ -10,38 +10,6 @@ use serde_json::{json, Value};
 use crate::helpers::{session_events, spawn_app, spawn_with, Options, TestApp, ZOOM_SECRET};
 
 impl TestApp {
-    /// Posts a webhook body with a valid signature.
-    pub async fn webhook(&self, body: &Value) -> (StatusCode, Value) {
-        let raw = body.to_string();
-        let timestamp = chrono::Utc::now().timestamp().to_string();
-        let signature = sign(&Secret::new(ZOOM_SECRET), &timestamp, raw.as_bytes());
-        self.webhook_raw(raw, Some(&timestamp), Some(&signature))
-            .await
-    }
-
-    /// Posts a webhook body with the given headers.
-    pub async fn webhook_raw(
-        &self,
-        body: String,
-        timestamp: Option<&str>,
-        signature: Option<&str>,
-    ) -> (StatusCode, Value) {
-        let mut request = self
-            .http
-            .post(format!("http://{}/webhooks/zoom", self.addr))
-            .header("content-type", "application/json")
-            .body(body);
-        if let Some(t) = timestamp {
-            request = request.header("x-zm-request-timestamp", t);
-        }
-        if let Some(s) = signature {
-            request = request.header("x-zm-signature", s);
-        }
-        let response = request.send().await.expect("the gateway answers");
-        let status = response.status();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
     async fn zoom_sessions(&self) -> Value {
         self.data(
             r#"{ cobrowseSessions(filter: { provider: ZOOM }) { totalCount nodes {
@@ -628,7 +596,7 @@ async fn responses_with_pushed_zoom_data_are_not_cacheable() {
 
     let response = app
         .http
-        .post(format!("http://{}/graphql", app.addr))
+        .post(app.url("/graphql"))
         .json(
             &json!({ "query": "{ cobrowseSessions(filter: { provider: ZOOM }) { totalCount } }" }),
         )

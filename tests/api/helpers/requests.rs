@@ -1,0 +1,381 @@
+//! Requests: GraphQL over HTTP and WebSocket, webhooks, metrics, and the
+//! simulator's side doors, each typed once.
+
+use std::time::Duration;
+
+use cobrowse_gateway::sim::{Faults, Stats};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use super::fixtures::{test_key, ZOOM_SECRET};
+use super::spawn::{authorized_client, TestApp};
+
+impl TestApp {
+    /// The gateway's URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Posts `body` (JSON) to `/graphql` as the test client; the response
+    /// as it came.
+    pub async fn post_graphql(&self, body: &Value) -> reqwest::Response {
+        self.http
+            .post(self.url("/graphql"))
+            .json(body)
+            .send()
+            .await
+            .expect("the gateway answers")
+    }
+
+    /// Posts raw bytes to `/graphql` with these `Accept` and
+    /// `Content-Type` headers.
+    pub async fn post_raw(
+        &self,
+        accept: Option<&str>,
+        content_type: Option<&str>,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        let mut request = self.http.post(self.url("/graphql")).body(body);
+        if let Some(accept) = accept {
+            request = request.header(reqwest::header::ACCEPT, accept);
+        }
+        if let Some(content_type) = content_type {
+            request = request.header(reqwest::header::CONTENT_TYPE, content_type);
+        }
+        request.send().await.expect("the gateway answers")
+    }
+
+    /// Posts a webhook body with a valid signature.
+    pub async fn webhook(&self, body: &Value) -> (StatusCode, Value) {
+        let raw = body.to_string();
+        let (timestamp, signature) = signed(ZOOM_SECRET, &raw);
+        self.webhook_raw(raw, Some(&timestamp), Some(&signature))
+            .await
+    }
+
+    /// Posts a webhook body with the given headers.
+    pub async fn webhook_raw(
+        &self,
+        body: String,
+        timestamp: Option<&str>,
+        signature: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .post(format!("http://{}/webhooks/zoom", self.addr))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(t) = timestamp {
+            request = request.header("x-zm-request-timestamp", t);
+        }
+        if let Some(s) = signature {
+            request = request.header("x-zm-signature", s);
+        }
+        let response = request.send().await.expect("the gateway answers");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+}
+
+/// The `x-zm-request-timestamp` and `x-zm-signature` of `body` signed now
+/// with `secret`.
+pub fn signed(secret: &str, body: &str) -> (String, String) {
+    use cobrowse_gateway::secret::Secret;
+    let timestamp = chrono::Utc::now().timestamp().to_string();
+    let signature =
+        cobrowse_gateway::zoom::signature::sign(&Secret::new(secret), &timestamp, body.as_bytes());
+    (timestamp, signature)
+}
+
+impl TestApp {
+    /// Posts a GraphQL request and returns the whole response body.
+    pub async fn graphql(&self, query: &str, variables: Value) -> Value {
+        let response = self
+            .http
+            .post(format!("http://{}/graphql", self.addr))
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("the gateway answers");
+        assert!(response.status().is_success(), "HTTP {}", response.status());
+        response.json().await.expect("a JSON body")
+    }
+
+    /// Posts one operation of a document and returns the whole body.
+    pub async fn graphql_operation(
+        &self,
+        document: &str,
+        operation: &str,
+        variables: Value,
+    ) -> Value {
+        let response = self
+            .http
+            .post(format!("http://{}/graphql", self.addr))
+            .json(&json!({ "query": document, "operationName": operation, "variables": variables }))
+            .send()
+            .await
+            .expect("the gateway answers");
+        assert!(response.status().is_success(), "HTTP {}", response.status());
+        response.json().await.expect("a JSON body")
+    }
+
+    /// Posts a GraphQL request and returns `data`, failing on any error.
+    pub async fn data(&self, query: &str, variables: Value) -> Value {
+        let body = self.graphql(query, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
+        body["data"].clone()
+    }
+
+    /// The calls the simulator has served since the last reset.
+    pub async fn upstream_calls(&self) -> Stats {
+        self.http
+            .get(format!("{}/__sim/stats", self.sim.url()))
+            .send()
+            .await
+            .expect("the simulator answers")
+            .json()
+            .await
+            .expect("stats JSON")
+    }
+
+    /// Forgets the calls counted so far.
+    pub async fn reset_calls(&self) {
+        let status = self
+            .http
+            .post(format!("{}/__sim/stats/reset", self.sim.url()))
+            .send()
+            .await
+            .expect("the simulator answers")
+            .status();
+        assert!(status.is_success());
+    }
+
+    /// Changes how the simulator misbehaves.
+    pub async fn set_faults(&self, faults: &Faults) {
+        let status = self
+            .http
+            .put(format!("{}/__sim/faults", self.sim.url()))
+            .json(faults)
+            .send()
+            .await
+            .expect("the simulator answers")
+            .status();
+        assert!(status.is_success());
+    }
+
+    /// Makes every token the simulator issued stop working.
+    pub async fn expire_tokens(&self) {
+        let status = self
+            .http
+            .post(format!("{}/__sim/tokens/expire", self.sim.url()))
+            .send()
+            .await
+            .expect("the simulator answers")
+            .status();
+        assert!(status.is_success());
+    }
+
+    /// The ids of the conversations the simulator lists as active.
+    pub async fn active_conversation_ids(&self) -> Vec<String> {
+        let data = self
+            .data(
+                "{ activeCobrowseConversations { nodes { conversationId } } }",
+                json!({}),
+            )
+            .await;
+        data["activeCobrowseConversations"]["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .map(|n| n["conversationId"].as_str().expect("id").to_owned())
+            .collect()
+    }
+}
+
+/// Posts a GraphQL query to a running gateway at `base` with [`test_key`].
+pub async fn post_query(base: &str, query: &str) -> reqwest::Response {
+    authorized_client()
+        .post(format!("{base}/graphql"))
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("the gateway answers: {e:?}"))
+}
+
+/// Posts a GraphQL query to a running gateway and returns the whole body.
+pub async fn query_json(base: &str, query: &str) -> Value {
+    post_query(base, query)
+        .await
+        .json()
+        .await
+        .expect("a JSON body")
+}
+
+/// A WebSocket speaking graphql-transport-ws.
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens a graphql-transport-ws socket to the gateway at `base`
+/// (`http://…` or `127.0.0.1:…`).
+pub async fn ws_connect(base: &str) -> Socket {
+    ws_connect_with(base, "graphql-transport-ws").await
+}
+
+/// Opens a socket speaking `subprotocol` to the gateway at `base`.
+pub async fn ws_connect_with(base: &str, subprotocol: &str) -> Socket {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let host = base.trim_start_matches("http://");
+    let mut request = format!("ws://{host}/graphql/ws")
+        .into_client_request()
+        .expect("a request");
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        subprotocol.parse().expect("a header"),
+    );
+    let (socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("the socket opens");
+    socket
+}
+
+/// The Prometheus text of the gateway at `base` (`http://…`).
+pub async fn metrics_text(base: &str) -> String {
+    reqwest::get(format!("{base}/metrics"))
+        .await
+        .expect("the gateway answers")
+        .text()
+        .await
+        .expect("text")
+}
+
+/// Posts `body` to the gateway's `/webhooks/zoom`, signed now with `secret`.
+pub async fn post_signed_webhook(
+    client: &reqwest::Client,
+    base: &str,
+    secret: &str,
+    body: String,
+) -> reqwest::Result<reqwest::Response> {
+    let (timestamp, signature) = signed(secret, &body);
+    client
+        .post(format!("{base}/webhooks/zoom"))
+        .header("x-zm-request-timestamp", timestamp)
+        .header("x-zm-signature", signature)
+        .body(body)
+        .send()
+        .await
+}
+
+/// What a test socket received next.
+#[derive(Debug)]
+pub enum Frame {
+    /// A text message, as JSON.
+    Json(Value),
+    /// A close frame: its code and reason.
+    Closed(u16, String),
+    /// The connection ended without a close frame.
+    Gone,
+}
+
+/// A GraphQL-over-WebSocket client for tests (graphql-transport-ws unless
+/// opened with another subprotocol).
+pub struct Ws {
+    socket: Socket,
+}
+
+impl Ws {
+    /// Opens a socket speaking `subprotocol` to the gateway at `base`.
+    pub async fn open_with(base: &str, subprotocol: &str) -> Self {
+        Self {
+            socket: ws_connect_with(base, subprotocol).await,
+        }
+    }
+
+    /// Opens a graphql-transport-ws socket.
+    pub async fn open(base: &str) -> Self {
+        Self::open_with(base, "graphql-transport-ws").await
+    }
+
+    /// Opens a socket and sends `connection_init` with the test key; the
+    /// gateway's acknowledgement is checked.
+    pub async fn ready(base: &str) -> Self {
+        Self::ready_with(
+            base,
+            json!({ "Authorization": format!("Bearer {}", test_key()) }),
+        )
+        .await
+    }
+
+    /// Opens a socket and initialises it with `payload`, expecting the ack.
+    pub async fn ready_with(base: &str, payload: Value) -> Self {
+        let mut ws = Self::open(base).await;
+        ws.send(json!({ "type": "connection_init", "payload": payload }))
+            .await;
+        match ws.next().await {
+            Frame::Json(ack) if ack["type"] == "connection_ack" => ws,
+            other => panic!("expected connection_ack, got {other:?}"),
+        }
+    }
+
+    /// Sends one message.
+    pub async fn send(&mut self, message: Value) {
+        self.send_text(message.to_string()).await;
+    }
+
+    /// Sends one text message as it is.
+    pub async fn send_text(&mut self, text: String) {
+        use futures::SinkExt;
+        self.socket
+            .send(tokio_tungstenite::tungstenite::Message::Text(text.into()))
+            .await
+            .expect("sent");
+    }
+
+    /// Subscribes to `query` under `id`.
+    pub async fn subscribe(&mut self, id: &str, query: &str) {
+        self.send(json!({ "id": id, "type": "subscribe", "payload": { "query": query } }))
+            .await;
+    }
+
+    /// Proves the gateway has read every message sent so far (a ping's
+    /// pong comes after them).
+    pub async fn sync(&mut self) {
+        self.send(json!({ "type": "ping" })).await;
+        match self.next().await {
+            Frame::Json(pong) if pong["type"] == "pong" => {}
+            other => panic!("expected pong, got {other:?}"),
+        }
+    }
+
+    /// The next message (within 10 s).
+    pub async fn next(&mut self) -> Frame {
+        use futures::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        loop {
+            let message = tokio::time::timeout(Duration::from_secs(10), self.socket.next())
+                .await
+                .expect("the gateway says something within 10 s");
+            return match message {
+                Some(Ok(Message::Text(text))) => {
+                    Frame::Json(serde_json::from_str(&text).expect("JSON"))
+                }
+                Some(Ok(Message::Close(frame))) => frame.map_or(Frame::Gone, |f| {
+                    Frame::Closed(u16::from(f.code), f.reason.to_string())
+                }),
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => Frame::Gone,
+            };
+        }
+    }
+
+    /// The close code and reason the socket ends with (messages before it
+    /// are skipped).
+    pub async fn closed(&mut self) -> (u16, String) {
+        loop {
+            match self.next().await {
+                Frame::Json(_) => continue,
+                Frame::Closed(code, reason) => return (code, reason),
+                Frame::Gone => panic!("the socket ended without a close frame"),
+            }
+        }
+    }
+}
