@@ -169,7 +169,10 @@ impl Source {
                 }
             }
         )?;
-        Ok(self.shared.models.of(id, Inputs { full, view }))
+        Ok(self
+            .shared
+            .models
+            .of(self.scope().value(), id, Inputs { full, view }))
     }
 
     /// The conversation a listing entry is (its co-browse view).
@@ -179,7 +182,7 @@ impl Source {
             full: None,
             view: Some(Arc::clone(view)),
         };
-        self.shared.models.of(id, inputs)
+        self.shared.models.of(self.scope().value(), id, inputs)
     }
 
     /// The full form of a conversation.

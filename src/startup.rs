@@ -47,84 +47,23 @@ impl Gateway {
     /// Builds the gateway. Fails when a setting cannot be honoured or when
     /// upstream refuses the gateway's credentials.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let (simulator, api_url, login_url, client_id, client_secret) = match settings
-            .upstream_mode()
-        {
-            UpstreamMode::Demo => {
-                let sim = Simulator::start(SimConfig::local(
-                    settings.demo.conversations,
-                    settings.demo.seed,
-                ))
-                .await
-                .context("cannot start the demo simulator")?;
-                let url: reqwest::Url = sim.url().parse().expect("the simulator's URL is valid");
-                let (id, secret) = (sim.client_id().to_owned(), sim.client_secret().clone());
-                (Some(sim), url.clone(), url, id, secret)
-            }
-            UpstreamMode::Remote {
-                api_url,
-                login_url,
-                client_id,
-                client_secret,
-            } => (None, api_url, login_url, client_id, client_secret),
-        };
-        let up = &settings.upstream;
+        let (simulator, target) = upstream_target(&settings).await?;
         let metrics = Arc::new(Metrics::with_operations(
             settings.server.operation_names.clone(),
         ));
-        let scope = Scope::of(&[api_url.as_str(), &client_id]);
-        let api_url_text = api_url.to_string();
-        let client = PureCloud::new(
-            ClientConfig {
-                api_url,
-                login_url,
-                client_id,
-                client_secret,
-                timeout: up.timeout,
-                connect_timeout: up.connect_timeout,
-                max_in_flight: up.max_in_flight,
-                retry: RetryPolicy {
-                    max_attempts: up.max_attempts,
-                    base_backoff: up.base_backoff,
-                    max_backoff: up.max_backoff,
-                    max_retry_after: up.max_retry_after,
-                },
-                token_refresh_margin: up.token_refresh_margin,
-                breaker_threshold: up.breaker_threshold,
-                breaker_cooldown: up.breaker_cooldown,
-            },
-            Arc::clone(&metrics),
-        )?;
-        match client.check_credentials().await {
-            Ok(()) => {}
-            Err(e @ UpstreamError::AuthFailed { .. }) => {
-                anyhow::bail!(
-                    "{e}. Check upstream.client_id and upstream.client_secret (COBROWSE_CLIENT_ID, COBROWSE_CLIENT_SECRET)"
-                );
-            }
-            Err(e) => {
-                warn!(error = %e, code = e.code(), "cannot fetch an upstream token yet; will retry on demand")
-            }
-        }
+        let scope = Scope::of(&[target.api_url.as_str(), &target.client_id]);
+        let api_url = target.api_url.to_string();
+        let client = PureCloud::new(client_config(&settings, target), Arc::clone(&metrics))?;
+        check_credentials(&client).await?;
         let cache = Cache::new(&settings.cache, Arc::clone(&metrics));
         let source = Arc::new(Source::new(client, cache, scope));
         let auth = Arc::new(crate::auth::Authenticator::new(
             &settings.auth,
             simulator.is_some(),
             source.access().clone(),
-            &api_url_text,
+            &api_url,
         )?);
-        let store: Arc<dyn EventStore> = Arc::new(
-            SqliteStore::open(&settings.store.path)
-                .await
-                .map(|store| store.probe_bytes(settings.webhooks.max_body_bytes))
-                .with_context(|| {
-                    format!(
-                        "cannot open the event store at {}",
-                        settings.store.path.display()
-                    )
-                })?,
-        );
+        let store = open_store(&settings).await?;
         let (updates, _) = tokio::sync::broadcast::channel(UPDATE_BUFFER);
         let schema = graph::schema(
             graph::SchemaData {
@@ -152,29 +91,18 @@ impl Gateway {
         let listener = TcpListener::bind(settings.server.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
-        // Demo mode without a configured webhook secret plays Zoom Cobrowse
-        // sessions into this gateway with a secret of its own.
-        let mut zoom_secret = settings.webhooks.zoom_secret.clone();
-        let demo_zoom = match (&simulator, &zoom_secret) {
-            (Some(_), None) => {
-                let secret = crate::sim::random_secret();
-                zoom_secret = Some(secret.clone());
-                let url = format!("http://{}/webhooks/zoom", listener.local_addr()?);
-                Some(tokio::spawn(crate::sim::zoom::play(
-                    url,
-                    secret,
-                    std::time::Duration::from_secs(3),
-                )))
-            }
-            _ => None,
-        };
+        let (zoom_secret, demo_zoom) = demo_zoom(&settings, simulator.is_some(), &listener)?;
         let (lifecycle, lifecycle_control) = crate::http::Lifecycle::new();
-        let responses = settings.server.response_cache.then(|| {
-            Arc::new(http::response_cache::ResponseCache::new(
-                settings.server.response_cache_max_bytes,
-                Arc::clone(source.changes()),
-            ))
-        });
+        let parts = Parts {
+            lifecycle,
+            schema,
+            source,
+            metrics,
+            store,
+            updates,
+            auth,
+            zoom_secret,
+        };
         Ok(Self {
             listener,
             serve: http::serve::ServeOptions {
@@ -184,44 +112,7 @@ impl Gateway {
             lifecycle: lifecycle_control,
             shutdown_grace: settings.server.shutdown_grace,
             introspection: settings.server.introspection,
-            state: AppState {
-                lifecycle,
-                schema,
-                source,
-                persisted: Arc::new(PersistedQueries::new(
-                    settings.server.persisted_queries_max_bytes,
-                    Arc::clone(&metrics),
-                )),
-                metrics,
-                limits: HttpLimits {
-                    max_body_bytes: settings.server.max_body_bytes,
-                    max_document_bytes: settings.limits.max_document_bytes,
-                    max_nesting: settings.limits.max_nesting,
-                    request_timeout: settings.server.request_timeout,
-                    schema_max_age: settings.cache.directory_ttl,
-                },
-                graphiql: settings.server.graphiql,
-                store,
-                responses,
-                updates,
-                auth,
-                rate_limiter: crate::http::rate_limit::RateLimiter::new(
-                    settings.limits.requests_per_second,
-                    settings.limits.request_burst,
-                )
-                .map(Arc::new),
-                sockets: http::subscriptions::SocketLimits {
-                    init_timeout: settings.server.websocket_init_timeout,
-                    max_subscriptions: settings.server.max_subscriptions_per_socket,
-                    max_message_bytes: settings.server.max_body_bytes,
-                },
-                readiness: Arc::new(http::Readiness::new(settings.server.readiness_interval)),
-                webhooks: WebhookConfig {
-                    secret: zoom_secret,
-                    max_skew: settings.webhooks.max_skew,
-                    max_body_bytes: settings.webhooks.max_body_bytes,
-                },
-            },
+            state: app_state(&settings, parts),
             retention,
             key_watcher,
             demo_zoom,
@@ -365,6 +256,187 @@ async fn purge_periodically(store: Arc<dyn EventStore>, retention: std::time::Du
             Ok(purged) => info!(purged, "deleted ended Zoom sessions past their retention"),
             Err(e) => warn!(error = %e, "could not purge old sessions"),
         }
+    }
+}
+
+/// Where upstream is, and whose credentials the gateway calls it with.
+struct Target {
+    api_url: reqwest::Url,
+    login_url: reqwest::Url,
+    client_id: String,
+    client_secret: crate::secret::Secret,
+}
+
+/// Upstream as the settings say: a simulator started here (demo mode), or
+/// a real organisation.
+async fn upstream_target(settings: &Settings) -> anyhow::Result<(Option<Simulator>, Target)> {
+    Ok(match settings.upstream_mode() {
+        UpstreamMode::Demo => {
+            let sim = Simulator::start(SimConfig::local(
+                settings.demo.conversations,
+                settings.demo.seed,
+            ))
+            .await
+            .context("cannot start the demo simulator")?;
+            let url: reqwest::Url = sim.url().parse().expect("the simulator's URL is valid");
+            let target = Target {
+                api_url: url.clone(),
+                login_url: url,
+                client_id: sim.client_id().to_owned(),
+                client_secret: sim.client_secret().clone(),
+            };
+            (Some(sim), target)
+        }
+        UpstreamMode::Remote {
+            api_url,
+            login_url,
+            client_id,
+            client_secret,
+        } => (
+            None,
+            Target {
+                api_url,
+                login_url,
+                client_id,
+                client_secret,
+            },
+        ),
+    })
+}
+
+fn client_config(settings: &Settings, target: Target) -> ClientConfig {
+    let up = &settings.upstream;
+    ClientConfig {
+        api_url: target.api_url,
+        login_url: target.login_url,
+        client_id: target.client_id,
+        client_secret: target.client_secret,
+        timeout: up.timeout,
+        connect_timeout: up.connect_timeout,
+        max_in_flight: up.max_in_flight,
+        retry: RetryPolicy {
+            max_attempts: up.max_attempts,
+            base_backoff: up.base_backoff,
+            max_backoff: up.max_backoff,
+            max_retry_after: up.max_retry_after,
+        },
+        token_refresh_margin: up.token_refresh_margin,
+        breaker_threshold: up.breaker_threshold,
+        breaker_cooldown: up.breaker_cooldown,
+    }
+}
+
+/// Refuses to start with credentials upstream refuses; an upstream that
+/// cannot answer yet is only a warning (tokens are fetched on demand).
+async fn check_credentials(client: &PureCloud) -> anyhow::Result<()> {
+    match client.check_credentials().await {
+        Ok(()) => Ok(()),
+        Err(e @ UpstreamError::AuthFailed { .. }) => anyhow::bail!(
+            "{e}. Check upstream.client_id and upstream.client_secret (COBROWSE_CLIENT_ID, COBROWSE_CLIENT_SECRET)"
+        ),
+        Err(e) => {
+            warn!(error = %e, code = e.code(), "cannot fetch an upstream token yet; will retry on demand");
+            Ok(())
+        }
+    }
+}
+
+async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn EventStore>> {
+    let store = SqliteStore::open(&settings.store.path)
+        .await
+        .map(|store| store.probe_bytes(settings.webhooks.max_body_bytes))
+        .with_context(|| {
+            format!(
+                "cannot open the event store at {}",
+                settings.store.path.display()
+            )
+        })?;
+    Ok(Arc::new(store))
+}
+
+/// The webhook secret, and in demo mode without a configured one, a task
+/// playing Zoom Cobrowse sessions into this gateway with a secret of its
+/// own.
+fn demo_zoom(
+    settings: &Settings,
+    demo: bool,
+    listener: &TcpListener,
+) -> anyhow::Result<(
+    Option<crate::secret::Secret>,
+    Option<tokio::task::JoinHandle<()>>,
+)> {
+    match (demo, &settings.webhooks.zoom_secret) {
+        (true, None) => {
+            let secret = crate::sim::random_secret();
+            let url = format!("http://{}/webhooks/zoom", listener.local_addr()?);
+            let player = tokio::spawn(crate::sim::zoom::play(
+                url,
+                secret.clone(),
+                std::time::Duration::from_secs(3),
+            ));
+            Ok((Some(secret), Some(player)))
+        }
+        (_, configured) => Ok((configured.clone(), None)),
+    }
+}
+
+/// What [`app_state`] assembles besides the settings.
+struct Parts {
+    lifecycle: crate::http::Lifecycle,
+    schema: graph::GatewaySchema,
+    source: Arc<Source>,
+    metrics: Arc<Metrics>,
+    store: Arc<dyn EventStore>,
+    updates: tokio::sync::broadcast::Sender<graph::subscription::SessionUpdate>,
+    auth: Arc<crate::auth::Authenticator>,
+    zoom_secret: Option<crate::secret::Secret>,
+}
+
+/// The state every handler shares.
+fn app_state(settings: &Settings, parts: Parts) -> AppState {
+    let server = &settings.server;
+    AppState {
+        lifecycle: parts.lifecycle,
+        schema: parts.schema,
+        persisted: Arc::new(PersistedQueries::new(
+            server.persisted_queries_max_bytes,
+            Arc::clone(&parts.metrics),
+        )),
+        responses: server.response_cache.then(|| {
+            Arc::new(http::response_cache::ResponseCache::new(
+                server.response_cache_max_bytes,
+                Arc::clone(parts.source.changes()),
+            ))
+        }),
+        source: parts.source,
+        metrics: parts.metrics,
+        limits: HttpLimits {
+            max_body_bytes: server.max_body_bytes,
+            max_document_bytes: settings.limits.max_document_bytes,
+            max_nesting: settings.limits.max_nesting,
+            request_timeout: server.request_timeout,
+            schema_max_age: settings.cache.directory_ttl,
+        },
+        graphiql: server.graphiql,
+        store: parts.store,
+        updates: parts.updates,
+        auth: parts.auth,
+        rate_limiter: crate::http::rate_limit::RateLimiter::new(
+            settings.limits.requests_per_second,
+            settings.limits.request_burst,
+        )
+        .map(Arc::new),
+        sockets: http::subscriptions::SocketLimits {
+            init_timeout: server.websocket_init_timeout,
+            max_subscriptions: server.max_subscriptions_per_socket,
+            max_message_bytes: server.max_body_bytes,
+        },
+        readiness: Arc::new(http::Readiness::new(server.readiness_interval)),
+        webhooks: WebhookConfig {
+            secret: parts.zoom_secret,
+            max_skew: settings.webhooks.max_skew,
+            max_body_bytes: settings.webhooks.max_body_bytes,
+        },
     }
 }
 

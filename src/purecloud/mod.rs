@@ -66,13 +66,6 @@ pub(crate) struct Inputs {
 }
 
 impl Inputs {
-    fn key(&self) -> (usize, usize) {
-        (
-            self.full.as_ref().map_or(0, |f| Arc::as_ptr(f) as usize),
-            self.view.as_ref().map_or(0, |v| Arc::as_ptr(v) as usize),
-        )
-    }
-
     fn same(&self, other: &Inputs) -> bool {
         fn eq<T>(a: &Option<Arc<T>>, b: &Option<Arc<T>>) -> bool {
             match (a, b) {
@@ -443,11 +436,12 @@ fn overlay_participant(p: &mut Participant, m: &model::CobrowseMediaParticipant)
     p.controlling.clone_from(&m.controlling);
 }
 
-/// What was built from which inputs, so that a hot read builds nothing:
-/// bounded, keyed by the identity of the inputs (the data cache's values,
-/// which an entry holds, so an address is never reused under it).
+/// What was built from which inputs, so that a hot read builds nothing.
+/// One conversation is kept per credential scope, id and set of shapes: a
+/// newer input replaces the older, so no past generation of upstream
+/// records is kept alive here. Bounded by entries and idle time.
 pub(crate) struct Models {
-    built: moka::sync::Cache<(usize, usize), Arc<Conversation>>,
+    built: moka::sync::Cache<(u64, Arc<str>, u8), Arc<Conversation>>,
 }
 
 impl Models {
@@ -462,11 +456,13 @@ impl Models {
         }
     }
 
-    /// The conversation of `inputs`, built once.
-    pub(crate) fn of(&self, id: &str, inputs: Inputs) -> Arc<Conversation> {
-        let key = inputs.key();
+    /// The conversation of `inputs` (read under credential scope `scope`),
+    /// built once.
+    pub(crate) fn of(&self, scope: u64, id: &str, inputs: Inputs) -> Arc<Conversation> {
+        let shapes = u8::from(inputs.full.is_some()) | (u8::from(inputs.view.is_some()) << 1);
+        let key = (scope, Arc::<str>::from(id), shapes);
         if let Some(built) = self.built.get(&key) {
-            if built.inputs.same(&inputs) && &*built.id == id {
+            if built.inputs.same(&inputs) {
                 return built;
             }
         }
@@ -675,10 +671,15 @@ mod tests {
             full: Some(Arc::clone(&full)),
             view: None,
         };
-        let a = models.of("c1", inputs());
-        let b = models.of("c1", inputs());
+        let a = models.of(1, "c1", inputs());
+        let b = models.of(1, "c1", inputs());
         assert!(Arc::ptr_eq(&a, &b));
+        assert!(
+            !Arc::ptr_eq(&a, &models.of(2, "c1", inputs())),
+            "another scope"
+        );
         let with_view = models.of(
+            1,
             "c1",
             Inputs {
                 full: Some(Arc::clone(&full)),
@@ -692,6 +693,24 @@ mod tests {
                 full: true,
                 view: true
             }
+        );
+        // A newer full form replaces the older one, which is let go.
+        let newer = Arc::new(super::tests::full());
+        let replaced = models.of(
+            1,
+            "c1",
+            Inputs {
+                full: Some(Arc::clone(&newer)),
+                view: None,
+            },
+        );
+        assert!(!Arc::ptr_eq(&a, &replaced));
+        drop((a, b, replaced));
+        models.built.run_pending_tasks();
+        assert_eq!(
+            Arc::strong_count(&full),
+            3,
+            "held by this test, the model of both shapes and the model of scope 2; not by the replaced one"
         );
     }
 }
