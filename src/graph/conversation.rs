@@ -34,6 +34,11 @@ async fn with(ctx: &Context<'_>, model: &Model, shapes: Shapes) -> Result<Model>
         .gql()
 }
 
+/// Conversation `id` in its full form (upstream's 404 is an error).
+pub(crate) async fn read_full(ctx: &Context<'_>, id: &str) -> Result<Model> {
+    source(ctx).conversation(id, Shapes::FULL, None).await.gql()
+}
+
 /// A conversation that has (or had) co-browse or screen-share media.
 #[derive(Clone)]
 pub(crate) struct Conversation(pub(crate) Model);

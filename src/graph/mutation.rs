@@ -7,11 +7,10 @@ use std::collections::BTreeMap;
 use async_graphql::{Context, InputObject, Object, Result};
 
 use super::context::{source, store};
-use super::conversation::CobrowseMediaParticipant;
+use super::conversation::{read_full, CobrowseMediaParticipant};
 use super::errors::{bad_input, GqlResult};
 use super::guard::Needs;
 use super::ids::check_upstream_id;
-use crate::purecloud::Shapes;
 use crate::upstream::model::{MediaParticipantRequest, ParticipantAttributes, Wrapup};
 
 const MAX_ATTRIBUTES: usize = 50;
@@ -176,9 +175,6 @@ async fn reread(
     conversation_id: &str,
     participant_id: &str,
 ) -> Result<Option<CobrowseMediaParticipant>> {
-    let model = source(ctx)
-        .conversation(conversation_id, Shapes::FULL, None)
-        .await
-        .gql()?;
+    let model = read_full(ctx, conversation_id).await?;
     CobrowseMediaParticipant::find(ctx, &model, participant_id).await
 }

@@ -11,8 +11,8 @@ use base64::Engine as _;
 
 use super::context::{source, store};
 use super::conversation::{
-    CobrowseMediaParticipant, Cobrowsesession, Communication, Conversation, PureCloudSession,
-    Screenshare, Session,
+    read_full, CobrowseMediaParticipant, Cobrowsesession, Communication, Conversation,
+    PureCloudSession, Screenshare, Session,
 };
 use super::directory::{self, load_queue, load_user, Loaders, Queue, User, WrapupCode};
 use super::errors::{self, bad_input, coded, GqlResult};
@@ -66,11 +66,7 @@ impl Query {
         conversation_id: String,
     ) -> Result<Option<Conversation>> {
         check_upstream_id("conversationId", &conversation_id)?;
-        let model = source(ctx)
-            .conversation(&conversation_id, Shapes::FULL, None)
-            .await
-            .gql()?;
-        Ok(Some(Conversation(model)))
+        Ok(Some(Conversation(read_full(ctx, &conversation_id).await?)))
     }
 
     /// The conversations with co-browse going on now, newest first.
@@ -221,12 +217,7 @@ impl Query {
 
 async fn load_node(ctx: &Context<'_>, id: NodeId) -> Result<Option<Node>> {
     id.check()?;
-    let full = |conversation: String| async move {
-        source(ctx)
-            .conversation(&conversation, Shapes::FULL, None)
-            .await
-            .gql()
-    };
+    let full = |conversation: String| async move { read_full(ctx, &conversation).await };
     Ok(match id {
         NodeId::Conversation { conversation } => {
             Some(Node::Conversation(Conversation(full(conversation).await?)))
@@ -280,10 +271,7 @@ async fn purecloud_session(
     conversation: &str,
     session: &str,
 ) -> Result<Option<Session>> {
-    let model = source(ctx)
-        .conversation(conversation, Shapes::FULL, None)
-        .await
-        .gql()?;
+    let model = read_full(ctx, conversation).await?;
     let found = model.session(session);
     Ok(found.map(|s| Session::PureCloud(PureCloudSession::new(&model, s))))
 }
