@@ -317,14 +317,58 @@ impl Gen {
         let agent = &users[self.rng.random_range(0..users.len())];
         let queue = &queues[self.rng.random_range(0..queues.len())];
         let (first, last) = self.name();
-        let customer_name = format!("{first} {last}");
-        let customer_email = format!(
-            "{}.{}@mail.example.net",
-            first.to_lowercase(),
-            last.to_lowercase()
-        );
+        let customer = Person {
+            name: format!("{first} {last}"),
+            email: format!(
+                "{}.{}@mail.example.net",
+                first.to_lowercase(),
+                last.to_lowercase()
+            ),
+        };
         let page = PAGES[self.rng.random_range(0..PAGES.len())];
+        let plans = self.session_plans(index, active, start);
+        let ids = [self.uuid(), self.uuid(), self.uuid()];
+        let end = (!active)
+            .then(|| plans.last().and_then(|p| p.end))
+            .flatten();
+        let (customer_comms, agent_comms) =
+            self.cobrowse_comms(&plans, &ids[0], &customer, agent, codes, page);
+        let screenshare = self.screenshares(&plans);
+        let script = EntityRef {
+            id: Some(self.uuid()),
+            name: Some("Co-browse assist".into()),
+            self_uri: None,
+        };
+        let setting = Setting {
+            index,
+            start,
+            end,
+            page,
+            queue,
+            agent,
+        };
+        let [customer_id, agent_id, acd_id] = ids;
+        let mut people = [
+            self.customer(&setting, customer_id, &customer, customer_comms),
+            acd(&setting, acd_id),
+            agent_participant(&setting, agent_id, agent_comms),
+        ];
+        if let Some((customer_share, agent_share)) = screenshare {
+            people[0].screenshares.push(customer_share);
+            people[2].screenshares.push(agent_share);
+        }
+        let view = view_participants(&people, &setting, script);
+        assemble(id, &setting, people, view)
+    }
 
+    /// One or two sessions, one after the other; the last goes on while the
+    /// conversation is active.
+    fn session_plans(
+        &mut self,
+        index: usize,
+        active: bool,
+        start: DateTime<Utc>,
+    ) -> Vec<SessionPlan> {
         let session_count = if self.rng.random_bool(0.25) { 2 } else { 1 };
         let mut plans = Vec::with_capacity(session_count);
         let mut at = start + Duration::seconds(self.rng.random_range(45..120));
@@ -348,18 +392,23 @@ impl Gen {
                 at = (end + gap).min(self.now - Duration::seconds(60));
             }
         }
+        plans
+    }
 
-        let customer_id = self.uuid();
-        let agent_id = self.uuid();
-        let acd_id = self.uuid();
-        let agent_connected = start + Duration::seconds(25);
-        let conversation_end = (!active)
-            .then(|| plans.last().and_then(|p| p.end))
-            .flatten();
-
+    /// Per session, the customer's sharing communication and the agent's
+    /// viewing one (wrapped up once the session ended).
+    fn cobrowse_comms(
+        &mut self,
+        plans: &[SessionPlan],
+        customer_id: &str,
+        customer: &Person,
+        agent: &User,
+        codes: &[WrapupCode],
+        page: &str,
+    ) -> (Vec<Cobrowsesession>, Vec<Cobrowsesession>) {
         let mut customer_comms = Vec::new();
         let mut agent_comms = Vec::new();
-        for plan in &plans {
+        for plan in plans {
             let customer_comm = self.uuid();
             let agent_comm = self.uuid();
             customer_comms.push(self.comm(
@@ -367,11 +416,11 @@ impl Gen {
                 &customer_comm,
                 &agent_comm,
                 "sharer",
-                &customer_name,
-                &customer_email,
+                &customer.name,
+                &customer.email,
                 None,
             ));
-            let control = plan.control_granted.then(|| customer_id.clone());
+            let control = plan.control_granted.then(|| customer_id.to_owned());
             let mut viewer = self.comm(
                 plan,
                 &agent_comm,
@@ -404,173 +453,93 @@ impl Gen {
             }
             agent_comms.push(viewer);
         }
+        (customer_comms, agent_comms)
+    }
 
-        let screenshare = self.rng.random_bool(0.3).then(|| {
-            let plan = plans.last().expect("at least one session");
-            let room = format!("{:016x}@conference.example.com", self.rng.random::<u64>());
-            let customer_share = self.uuid();
-            let agent_share = self.uuid();
-            let share = |id: &str, peer: &str, sharing: bool| Screenshare {
-                state: Some(Wire::new(if plan.end.is_some() {
-                    "disconnected"
-                } else {
-                    "connected"
-                })),
-                initial_state: Some(Wire::new("alerting")),
-                id: Some(id.into()),
-                context: Some(room.clone()),
-                sharing: Some(sharing),
-                peer_count: Some(1),
-                disconnect_type: plan.end.map(|_| Wire::new("endpoint")),
-                start_alerting_time: Some(plan.start + Duration::seconds(20)),
-                connected_time: Some(plan.start + Duration::seconds(24)),
-                disconnected_time: plan.end,
-                provider: Some("PureCloud Screenshare".into()),
-                peer_id: Some(peer.into()),
-                segments: vec![
-                    segment(
-                        plan.start + Duration::seconds(20),
-                        Some(plan.start + Duration::seconds(24)),
-                        "Alert",
-                        None,
-                    ),
-                    segment(
-                        plan.start + Duration::seconds(24),
-                        plan.end,
-                        "Interact",
-                        plan.end.map(|_| "endpoint"),
-                    ),
-                ],
-                wrapup: None,
-                after_call_work: None,
-                after_call_work_required: Some(false),
-            };
-            (
-                share(&customer_share, &agent_share, true),
-                share(&agent_share, &customer_share, false),
-            )
-        });
-
-        let script = EntityRef {
-            id: Some(self.uuid()),
-            name: Some("Co-browse assist".into()),
-            self_uri: None,
+    /// Sometimes (three times in ten) a screen share alongside the last
+    /// session: the customer's and the agent's ends.
+    fn screenshares(&mut self, plans: &[SessionPlan]) -> Option<(Screenshare, Screenshare)> {
+        if !self.rng.random_bool(0.3) {
+            return None;
+        }
+        let plan = plans.last().expect("at least one session");
+        let room = format!("{:016x}@conference.example.com", self.rng.random::<u64>());
+        let customer_share = self.uuid();
+        let agent_share = self.uuid();
+        let share = |id: &str, peer: &str, sharing: bool| Screenshare {
+            state: Some(Wire::new(if plan.end.is_some() {
+                "disconnected"
+            } else {
+                "connected"
+            })),
+            initial_state: Some(Wire::new("alerting")),
+            id: Some(id.into()),
+            context: Some(room.clone()),
+            sharing: Some(sharing),
+            peer_count: Some(1),
+            disconnect_type: plan.end.map(|_| Wire::new("endpoint")),
+            start_alerting_time: Some(plan.start + Duration::seconds(20)),
+            connected_time: Some(plan.start + Duration::seconds(24)),
+            disconnected_time: plan.end,
+            provider: Some("PureCloud Screenshare".into()),
+            peer_id: Some(peer.into()),
+            segments: vec![
+                segment(
+                    plan.start + Duration::seconds(20),
+                    Some(plan.start + Duration::seconds(24)),
+                    "Alert",
+                    None,
+                ),
+                segment(
+                    plan.start + Duration::seconds(24),
+                    plan.end,
+                    "Interact",
+                    plan.end.map(|_| "endpoint"),
+                ),
+            ],
+            wrapup: None,
+            after_call_work: None,
+            after_call_work_required: Some(false),
         };
-        let mut customer = Participant {
-            id: Some(customer_id.clone()),
-            start_time: Some(start),
-            connected_time: Some(start + Duration::seconds(2)),
-            end_time: conversation_end,
-            name: Some(customer_name.clone()),
+        Some((
+            share(&customer_share, &agent_share, true),
+            share(&agent_share, &customer_share, false),
+        ))
+    }
+
+    fn customer(
+        &mut self,
+        at: &Setting<'_>,
+        id: String,
+        person: &Person,
+        comms: Vec<Cobrowsesession>,
+    ) -> Participant {
+        Participant {
+            id: Some(id),
+            start_time: Some(at.start),
+            connected_time: Some(at.start + Duration::seconds(2)),
+            end_time: at.end,
+            name: Some(person.name.clone()),
             external_contact_id: self.rng.random_bool(0.5).then(|| self.uuid()),
             purpose: Some(Wire::new("customer")),
             participant_type: Some("External".into()),
-            address: Some(customer_email.clone()),
+            address: Some(person.email.clone()),
             locale: Some("en-US".into()),
             wrapup_required: Some(false),
             attributes: BTreeMap::from([
                 ("source".to_owned(), "web".to_owned()),
-                ("url".to_owned(), format!("https://shop.example.com{page}")),
+                (
+                    "url".to_owned(),
+                    format!("https://shop.example.com{}", at.page),
+                ),
                 (
                     "pageTitle".to_owned(),
-                    format!("Example Shop - {}", &page[1..]),
+                    format!("Example Shop - {}", &at.page[1..]),
                 ),
             ]),
-            cobrowsesessions: customer_comms,
+            cobrowsesessions: comms,
             ..Participant::default()
-        };
-        let acd = Participant {
-            id: Some(acd_id.clone()),
-            start_time: Some(start + Duration::seconds(1)),
-            end_time: Some(start + Duration::seconds(20)),
-            connected_time: Some(start + Duration::seconds(1)),
-            name: queue.name.clone(),
-            queue_id: queue.id.clone(),
-            queue_name: queue.name.clone(),
-            purpose: Some(Wire::new("acd")),
-            participant_type: Some("Internal".into()),
-            wrapup_required: Some(false),
-            ..Participant::default()
-        };
-        let mut agent_participant = Participant {
-            id: Some(agent_id.clone()),
-            start_time: Some(start + Duration::seconds(20)),
-            connected_time: Some(agent_connected),
-            end_time: conversation_end,
-            name: agent.name.clone(),
-            user_uri: agent.self_uri.clone(),
-            user_id: agent.id.clone(),
-            queue_id: queue.id.clone(),
-            queue_name: queue.name.clone(),
-            purpose: Some(Wire::new("agent")),
-            participant_type: Some("Internal".into()),
-            address: agent.email.clone(),
-            wrapup_required: Some(true),
-            wrapup_prompt: Some(Wire::new(if index.is_multiple_of(3) {
-                "mandatory"
-            } else {
-                "optional"
-            })),
-            wrapup_timeout_ms: Some(60_000),
-            wrapup_skipped: Some(false),
-            wrapup: agent_comms.last().and_then(|c| c.wrapup.clone()),
-            alerting_timeout_ms: Some(8_000),
-            start_acw_time: conversation_end,
-            end_acw_time: conversation_end.map(|e| e + Duration::seconds(40)),
-            cobrowsesessions: agent_comms,
-            ..Participant::default()
-        };
-        if let Some((customer_share, agent_share)) = screenshare {
-            customer.screenshares.push(customer_share);
-            agent_participant.screenshares.push(agent_share);
         }
-
-        let mut view_participants = vec![
-            media(&customer, "inbound", None),
-            media(&acd, "inbound", None),
-            media(&agent_participant, "inbound", Some(script)),
-        ];
-        view_participants[1].state = Some(Wire::new("disconnected"));
-        view_participants[1].disconnect_type = Some(Wire::new("transfer"));
-        view_participants[1].queue = ref_to("routing/queues", queue.id.as_deref());
-        view_participants[2].user = ref_to("users", agent.id.as_deref());
-        view_participants[2].queue = ref_to("routing/queues", queue.id.as_deref());
-        view_participants[0].external_contact = ref_to(
-            "externalcontacts/contacts",
-            customer.external_contact_id.as_deref(),
-        );
-        if index % 10 == 9 {
-            view_participants[0].error_info = Some(ErrorBody {
-                message: Some("The co-browse viewer lost its connection.".into()),
-                code: Some("cobrowse.viewer.connection.lost".into()),
-                status: Some(500),
-                ..ErrorBody::default()
-            });
-        }
-
-        let full = Conversation {
-            id: Some(id.clone()),
-            name: Some(format!("Co-browse with {customer_name}")),
-            external_tag: Some(format!("web-{:06}", index + 1)),
-            start_time: Some(start),
-            end_time: conversation_end,
-            address: Some(format!("https://shop.example.com{page}")),
-            participants: vec![customer, acd, agent_participant],
-            conversation_ids: Vec::new(),
-            max_participants: Some(3),
-            recording_state: Some(Wire::new("NONE")),
-            divisions: Vec::new(),
-            self_uri: Some(format!("/api/v2/conversations/{id}")),
-        };
-        let view = CobrowseConversation {
-            id: Some(id.clone()),
-            name: full.name.clone(),
-            participants: view_participants,
-            other_media_uris: Vec::new(),
-            divisions: Vec::new(),
-            self_uri: Some(format!("/api/v2/conversations/cobrowsesessions/{id}")),
-        };
-        SimConversation { full, view }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -635,6 +604,140 @@ impl Gen {
             after_call_work_required: None,
         }
     }
+}
+
+/// The customer of a conversation.
+struct Person {
+    name: String,
+    email: String,
+}
+
+/// What the participants of one conversation share.
+struct Setting<'a> {
+    index: usize,
+    start: DateTime<Utc>,
+    /// The conversation's end, once it ended.
+    end: Option<DateTime<Utc>>,
+    page: &'a str,
+    queue: &'a Queue,
+    agent: &'a User,
+}
+
+/// The queue's leg: it routed the conversation and handed it on.
+fn acd(at: &Setting<'_>, id: String) -> Participant {
+    Participant {
+        id: Some(id),
+        start_time: Some(at.start + Duration::seconds(1)),
+        end_time: Some(at.start + Duration::seconds(20)),
+        connected_time: Some(at.start + Duration::seconds(1)),
+        name: at.queue.name.clone(),
+        queue_id: at.queue.id.clone(),
+        queue_name: at.queue.name.clone(),
+        purpose: Some(Wire::new("acd")),
+        participant_type: Some("Internal".into()),
+        wrapup_required: Some(false),
+        ..Participant::default()
+    }
+}
+
+fn agent_participant(at: &Setting<'_>, id: String, comms: Vec<Cobrowsesession>) -> Participant {
+    let agent = at.agent;
+    Participant {
+        id: Some(id),
+        start_time: Some(at.start + Duration::seconds(20)),
+        connected_time: Some(at.start + Duration::seconds(25)),
+        end_time: at.end,
+        name: agent.name.clone(),
+        user_uri: agent.self_uri.clone(),
+        user_id: agent.id.clone(),
+        queue_id: at.queue.id.clone(),
+        queue_name: at.queue.name.clone(),
+        purpose: Some(Wire::new("agent")),
+        participant_type: Some("Internal".into()),
+        address: agent.email.clone(),
+        wrapup_required: Some(true),
+        wrapup_prompt: Some(Wire::new(if at.index.is_multiple_of(3) {
+            "mandatory"
+        } else {
+            "optional"
+        })),
+        wrapup_timeout_ms: Some(60_000),
+        wrapup_skipped: Some(false),
+        wrapup: comms.last().and_then(|c| c.wrapup.clone()),
+        alerting_timeout_ms: Some(8_000),
+        start_acw_time: at.end,
+        end_acw_time: at.end.map(|e| e + Duration::seconds(40)),
+        cobrowsesessions: comms,
+        ..Participant::default()
+    }
+}
+
+/// The conversation in both upstream shapes.
+fn assemble(
+    id: String,
+    at: &Setting<'_>,
+    people: [Participant; 3],
+    view: Vec<CobrowseMediaParticipant>,
+) -> SimConversation {
+    let name = format!(
+        "Co-browse with {}",
+        people[0].name.as_deref().unwrap_or_default()
+    );
+    let full = Conversation {
+        id: Some(id.clone()),
+        name: Some(name),
+        external_tag: Some(format!("web-{:06}", at.index + 1)),
+        start_time: Some(at.start),
+        end_time: at.end,
+        address: Some(format!("https://shop.example.com{}", at.page)),
+        participants: people.into(),
+        conversation_ids: Vec::new(),
+        max_participants: Some(3),
+        recording_state: Some(Wire::new("NONE")),
+        divisions: Vec::new(),
+        self_uri: Some(format!("/api/v2/conversations/{id}")),
+    };
+    let view = CobrowseConversation {
+        id: Some(id.clone()),
+        name: full.name.clone(),
+        participants: view,
+        other_media_uris: Vec::new(),
+        divisions: Vec::new(),
+        self_uri: Some(format!("/api/v2/conversations/cobrowsesessions/{id}")),
+    };
+    SimConversation { full, view }
+}
+
+/// The co-browse view of the three participants (customer, queue, agent).
+fn view_participants(
+    people: &[Participant; 3],
+    at: &Setting<'_>,
+    script: EntityRef,
+) -> Vec<CobrowseMediaParticipant> {
+    let [customer, acd, agent] = people;
+    let mut view = vec![
+        media(customer, "inbound", None),
+        media(acd, "inbound", None),
+        media(agent, "inbound", Some(script)),
+    ];
+    view[1].state = Some(Wire::new("disconnected"));
+    view[1].disconnect_type = Some(Wire::new("transfer"));
+    view[1].queue = ref_to("routing/queues", at.queue.id.as_deref());
+    view[2].user = ref_to("users", at.agent.id.as_deref());
+    view[2].queue = ref_to("routing/queues", at.queue.id.as_deref());
+    view[0].external_contact = ref_to(
+        "externalcontacts/contacts",
+        customer.external_contact_id.as_deref(),
+    );
+    if at.index % 10 == 9 {
+        view[0].error_info = Some(ErrorBody {
+            message: Some("The co-browse viewer lost its connection.".into()),
+            code: Some("cobrowse.viewer.connection.lost".into()),
+            status: Some(500),
+            ..ErrorBody::default()
+        });
+    }
+    view
 }
 
 fn segment(
