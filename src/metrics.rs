@@ -59,6 +59,47 @@ pub(crate) struct Metrics {
     operations: HashSet<String>,
 }
 
+/// Registers collectors in one registry.
+#[derive(Clone, Copy)]
+struct Register<'a>(&'a Registry);
+
+impl Register<'_> {
+    fn counter_vec(self, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+        self.add(IntCounterVec::new(Opts::new(name, help), labels))
+    }
+
+    fn histogram_vec(self, name: &str, help: &str, labels: &[&str]) -> HistogramVec {
+        let opts = HistogramOpts::new(name, help).buckets(latency());
+        self.add(HistogramVec::new(opts, labels))
+    }
+
+    fn counter(self, name: &str, help: &str) -> IntCounter {
+        self.add(IntCounter::new(name, help))
+    }
+
+    fn gauge(self, name: &str, help: &str) -> IntGauge {
+        self.add(IntGauge::new(name, help))
+    }
+
+    fn add<C: prometheus::core::Collector + Clone + 'static>(
+        self,
+        made: prometheus::Result<C>,
+    ) -> C {
+        let collector = made.expect("valid metric");
+        self.0
+            .register(Box::new(collector.clone()))
+            .expect("unique metric");
+        collector
+    }
+}
+
+/// Latency buckets, in seconds.
+fn latency() -> Vec<f64> {
+    vec![
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    ]
+}
+
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
@@ -75,110 +116,76 @@ impl Metrics {
     /// A fresh registry whose operation label names these operations; any
     /// other name is `other`, so callers cannot grow the label set.
     pub(crate) fn with_operations(operations: Vec<String>) -> Self {
-        let latency = vec![
-            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-        ];
         let registry =
             Registry::new_custom(Some("cobrowse_gateway".into()), None).expect("valid prefix");
-        let counter_vec = |name: &str, help: &str, labels: &[&str]| {
-            let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
-            registry
-                .register(Box::new(c.clone()))
-                .expect("unique metric");
-            c
-        };
-        let histogram_vec = |name: &str, help: &str, labels: &[&str]| {
-            let h = HistogramVec::new(
-                HistogramOpts::new(name, help).buckets(latency.clone()),
-                labels,
-            )
-            .expect("valid metric");
-            registry
-                .register(Box::new(h.clone()))
-                .expect("unique metric");
-            h
-        };
-        let counter = |name: &str, help: &str| {
-            let c = IntCounter::new(name, help).expect("valid metric");
-            registry
-                .register(Box::new(c.clone()))
-                .expect("unique metric");
-            c
-        };
-        let gauge = |name: &str, help: &str| {
-            let g = IntGauge::new(name, help).expect("valid metric");
-            registry
-                .register(Box::new(g.clone()))
-                .expect("unique metric");
-            g
-        };
+        let r = Register(&registry);
         Self {
-            requests: counter_vec(
+            requests: r.counter_vec(
                 "graphql_requests_total",
                 "GraphQL requests by operation and outcome.",
                 &["operation", "outcome"],
             ),
-            request_seconds: histogram_vec(
+            request_seconds: r.histogram_vec(
                 "graphql_request_duration_seconds",
                 "GraphQL request latency.",
                 &["operation"],
             ),
-            upstream_calls: counter_vec(
+            upstream_calls: r.counter_vec(
                 "upstream_requests_total",
                 "Upstream HTTP attempts by route and status.",
                 &["route", "status"],
             ),
-            upstream_seconds: histogram_vec(
+            upstream_seconds: r.histogram_vec(
                 "upstream_request_duration_seconds",
                 "Upstream attempt latency.",
                 &["route"],
             ),
-            upstream_retries: counter_vec(
+            upstream_retries: r.counter_vec(
                 "upstream_retries_total",
                 "Upstream retries by route and reason.",
                 &["route", "reason"],
             ),
-            upstream_in_flight: gauge("upstream_in_flight", "Upstream HTTP calls in flight."),
-            token_refreshes: counter("upstream_token_refreshes_total", "Access tokens fetched."),
-            cache_hits: counter("cache_hits_total", "Cache lookups that found a value."),
-            cache_misses: counter("cache_misses_total", "Cache lookups that did not."),
-            cache_evictions: counter(
+            upstream_in_flight: r.gauge("upstream_in_flight", "Upstream HTTP calls in flight."),
+            token_refreshes: r.counter("upstream_token_refreshes_total", "Access tokens fetched."),
+            cache_hits: r.counter("cache_hits_total", "Cache lookups that found a value."),
+            cache_misses: r.counter("cache_misses_total", "Cache lookups that did not."),
+            cache_evictions: r.counter(
                 "cache_evictions_total",
                 "Entries evicted to stay within the size bound.",
             ),
-            refused: counter_vec(
+            refused: r.counter_vec(
                 "requests_refused_total",
                 "Requests refused before GraphQL ran, by reason.",
                 &["reason"],
             ),
-            auth_reloads: counter_vec(
+            auth_reloads: r.counter_vec(
                 "auth_reloads_total",
                 "Reloads of changed key files, by outcome.",
                 &["outcome"],
             ),
-            cache_stale_served: counter(
+            cache_stale_served: r.counter(
                 "cache_stale_served_total",
                 "Expired entries served because upstream failed (stale-if-error).",
             ),
-            circuit_opened: counter_vec(
+            circuit_opened: r.counter_vec(
                 "upstream_circuit_opened_total",
                 "Circuit breakers opened after repeated upstream failures, by route.",
                 &["route"],
             ),
-            circuit_rejected: counter_vec(
+            circuit_rejected: r.counter_vec(
                 "upstream_circuit_rejected_total",
                 "Upstream calls refused at once by an open circuit, by route.",
                 &["route"],
             ),
-            cache_entries: gauge("cache_entries", "Entries in the cache."),
-            cache_bytes: gauge("cache_weighted_bytes", "Weighted bytes in the cache."),
-            persisted_queries: counter_vec(
+            cache_entries: r.gauge("cache_entries", "Entries in the cache."),
+            cache_bytes: r.gauge("cache_weighted_bytes", "Weighted bytes in the cache."),
+            persisted_queries: r.counter_vec(
                 "persisted_queries_total",
                 "Automatic persisted queries by outcome.",
                 &["outcome"],
             ),
-            connections_open: gauge("connections_open", "Client connections open now."),
-            connections_refused: counter(
+            connections_open: r.gauge("connections_open", "Client connections open now."),
+            connections_refused: r.counter(
                 "connections_refused_total",
                 "Connections refused because server.max_connections were open.",
             ),

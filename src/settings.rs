@@ -537,49 +537,61 @@ impl Settings {
     }
 
     fn check(&self, sources: &BTreeMap<String, Source>) -> Result<(), SettingsError> {
-        let fail = |path: &str, why: &str| {
-            Err(SettingsError(format!(
-                "invalid setting {}: {why}",
-                describe(path, sources)
-            )))
-        };
+        self.check_upstream()
+            .and_then(|()| self.check_auth())
+            .and_then(|()| self.check_values())
+            .map_err(|(path, why)| {
+                SettingsError(format!(
+                    "invalid setting {}: {why}",
+                    describe(path, sources)
+                ))
+            })
+    }
+
+    /// Demo mode, or a whole set of upstream credentials.
+    fn check_upstream(&self) -> Result<(), Invalid> {
         let up = &self.upstream;
         if let Some(url) = &up.url {
             if up.client_id.as_deref().is_none_or(str::is_empty) {
-                return fail("upstream.client_id", "required when upstream.url is set");
+                return invalid("upstream.client_id", "required when upstream.url is set");
             }
             if up
                 .client_secret
                 .as_ref()
                 .is_none_or(|s| s.expose().is_empty())
             {
-                return fail(
+                return invalid(
                     "upstream.client_secret",
                     "required when upstream.url is set",
                 );
             }
             if up.login_url.is_none() && derive_login_url(url).is_none() {
-                return fail(
+                return invalid(
                     "upstream.login_url",
                     "required when the API host does not start with `api.`",
                 );
             }
         } else if up.login_url.is_some() || up.client_id.is_some() || up.client_secret.is_some() {
-            return fail(
+            return invalid(
                 "upstream.url",
                 "required when login_url, client_id or client_secret is set (unset means demo mode)",
             );
         }
         if up.base_backoff > up.max_backoff {
-            return fail(
+            return invalid(
                 "upstream.base_backoff",
                 "must not exceed upstream.max_backoff",
             );
         }
+        Ok(())
+    }
+
+    /// Keys and claims that fit the mode, and a JWT secret long enough.
+    fn check_auth(&self) -> Result<(), Invalid> {
         let auth = &self.auth;
         let jwt_keys = auth.jwt_secret.is_some() || auth.jwks_file.is_some();
         if auth.mode == AuthMode::Passthrough && (jwt_keys || auth.api_keys_file.is_some()) {
-            return fail(
+            return invalid(
                 "auth.mode",
                 "passthrough takes the caller's own upstream token; auth.api_keys_file, auth.jwt_secret and auth.jwks_file are for service mode",
             );
@@ -589,40 +601,44 @@ impl Settings {
             ("auth.jwt_audience", &auth.jwt_audience),
         ] {
             if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
-                return fail(
+                return invalid(
                     path,
                     "must not be empty when set: a JWT's claim is compared with it",
                 );
             }
         }
+        if !jwt_keys && (auth.jwt_issuer.is_some() || auth.jwt_audience.is_some()) {
+            return invalid(
+                "auth.jwt_issuer",
+                "auth.jwt_issuer and auth.jwt_audience need a key to check tokens with: auth.jwt_secret or auth.jwks_file",
+            );
+        }
+        if auth
+            .jwt_secret
+            .as_ref()
+            .is_some_and(|s| s.expose().len() < 32)
+        {
+            return invalid("auth.jwt_secret", "must be at least 32 characters");
+        }
+        Ok(())
+    }
+
+    /// Names, rates, secrets, durations and the log filter.
+    fn check_values(&self) -> Result<(), Invalid> {
         if let Some(bad) = self
             .server
             .operation_names
             .iter()
             .find(|n| !is_operation_name(n))
         {
-            return fail(
+            return invalid(
                 "server.operation_names",
                 &format!("`{bad}` is not a GraphQL name (letters, digits and `_`, at most 64)"),
             );
         }
-        if !jwt_keys && (auth.jwt_issuer.is_some() || auth.jwt_audience.is_some()) {
-            return fail(
-                "auth.jwt_issuer",
-                "auth.jwt_issuer and auth.jwt_audience need a key to check tokens with: auth.jwt_secret or auth.jwks_file",
-            );
-        }
         if !(self.limits.requests_per_second.is_finite() && self.limits.requests_per_second >= 0.0)
         {
-            return fail("limits.requests_per_second", "must be a number, 0 or more");
-        }
-        if self
-            .auth
-            .jwt_secret
-            .as_ref()
-            .is_some_and(|s| s.expose().len() < 32)
-        {
-            return fail("auth.jwt_secret", "must be at least 32 characters");
+            return invalid("limits.requests_per_second", "must be a number, 0 or more");
         }
         if self
             .webhooks
@@ -630,35 +646,40 @@ impl Settings {
             .as_ref()
             .is_some_and(|s| s.expose().is_empty())
         {
-            return fail("webhooks.zoom_secret", "must not be empty when set");
+            return invalid("webhooks.zoom_secret", "must not be empty when set");
         }
+        let (up, server) = (&self.upstream, &self.server);
         for (path, ttl) in [
             ("store.retention", self.store.retention),
             ("webhooks.max_skew", self.webhooks.max_skew),
             ("cache.live_ttl", self.cache.live_ttl),
             ("cache.directory_ttl", self.cache.directory_ttl),
             ("upstream.timeout", up.timeout),
-            ("server.request_timeout", self.server.request_timeout),
+            ("server.request_timeout", server.request_timeout),
             ("auth.token_check_ttl", self.auth.token_check_ttl),
             ("upstream.breaker_cooldown", up.breaker_cooldown),
-            (
-                "server.header_read_timeout",
-                self.server.header_read_timeout,
-            ),
+            ("server.header_read_timeout", server.header_read_timeout),
             (
                 "server.websocket_init_timeout",
-                self.server.websocket_init_timeout,
+                server.websocket_init_timeout,
             ),
         ] {
             if ttl.is_zero() {
-                return fail(path, "must be longer than zero");
+                return invalid(path, "must be longer than zero");
             }
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.filter) {
-            return fail("log.filter", &e.to_string());
+            return invalid("log.filter", &e.to_string());
         }
         Ok(())
     }
+}
+
+/// A setting that cannot be honoured: its path and why.
+type Invalid = (&'static str, String);
+
+fn invalid(path: &'static str, why: &str) -> Result<(), Invalid> {
+    Err((path, why.to_owned()))
 }
 
 /// The login URL of a PureCloud API URL: `api.` becomes `login.`.

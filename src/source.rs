@@ -315,40 +315,13 @@ impl Source {
         let flights = missing.chunks(BULK_PAGE_SIZE).map(|chunk| {
             let key: BulkKey = (self.scope(), T::KIND, chunk.into());
             self.shared.bulk.run(key, || {
-                let (cache, scope) = (self.shared.cache.clone(), self.scope());
-                let chunk = chunk.to_vec();
-                let client = self.client().clone();
-                let credential = self.credential().clone();
-                async move {
-                    // A flight that finished just before this one started has
-                    // filled the cache already: serve that instead.
-                    let mut cached = Vec::with_capacity(chunk.len());
-                    for id in &chunk {
-                        match cache.get::<T>(scope, id).await {
-                            Some(value) => cached.push((Arc::clone(id), T::wrap(value))),
-                            None => break,
-                        }
-                    }
-                    if cached.len() == chunk.len() {
-                        return Ok(Arc::new(cached));
-                    }
-                    let ids: Vec<&str> = chunk.iter().map(|id| &**id).collect();
-                    let fetched = client
-                        .entities::<T>(&credential, &ids)
-                        .await
-                        .map_err(Arc::new)?;
-                    let bytes = fetched.bytes / fetched.value.len().max(1);
-                    let mut values = Vec::with_capacity(fetched.value.len());
-                    for entity in fetched.value {
-                        let Some(id) = entity.id().map(Arc::<str>::from) else {
-                            continue;
-                        };
-                        let value = Arc::new(entity);
-                        cache.insert(scope, &id, Arc::clone(&value), bytes).await;
-                        values.push((id, T::wrap(value)));
-                    }
-                    Ok(Arc::new(values))
-                }
+                fetch_chunk::<T>(
+                    self.shared.cache.clone(),
+                    self.scope(),
+                    self.client().clone(),
+                    self.credential().clone(),
+                    chunk.to_vec(),
+                )
             })
         });
         let fetched = match try_join_all(flights).await {
@@ -386,4 +359,41 @@ impl Source {
         }
         Ok(found)
     }
+}
+
+/// One bulk flight: `chunk` from the cache if a flight that finished just
+/// before this one filled it, else from upstream (and into the cache).
+async fn fetch_chunk<T: Cacheable + Entity>(
+    cache: Cache,
+    scope: Scope,
+    client: PureCloud,
+    credential: Credential,
+    chunk: Vec<Arc<str>>,
+) -> BulkResult {
+    let mut cached = Vec::with_capacity(chunk.len());
+    for id in &chunk {
+        match cache.get::<T>(scope, id).await {
+            Some(value) => cached.push((Arc::clone(id), T::wrap(value))),
+            None => break,
+        }
+    }
+    if cached.len() == chunk.len() {
+        return Ok(Arc::new(cached));
+    }
+    let ids: Vec<&str> = chunk.iter().map(|id| &**id).collect();
+    let fetched = client
+        .entities::<T>(&credential, &ids)
+        .await
+        .map_err(Arc::new)?;
+    let bytes = fetched.bytes / fetched.value.len().max(1);
+    let mut values = Vec::with_capacity(fetched.value.len());
+    for entity in fetched.value {
+        let Some(id) = entity.id().map(Arc::<str>::from) else {
+            continue;
+        };
+        let value = Arc::new(entity);
+        cache.insert(scope, &id, Arc::clone(&value), bytes).await;
+        values.push((id, T::wrap(value)));
+    }
+    Ok(Arc::new(values))
 }
