@@ -26,6 +26,14 @@ use crate::zoom::fold::ZoomSession;
 
 type Model = Arc<purecloud::Conversation>;
 
+/// The answer of a field that reads from upstream or the store beyond what
+/// its parent holds. Such a field is nullable, so that its failure nulls it
+/// alone (partial results, `super::partial`) and not the parents up to the
+/// nearest nullable one: one conversation's failure never blanks a
+/// dashboard. A communication's own `participant` is the exception: it is
+/// always there, and fails only with its conversation's extra shape.
+pub(crate) type Fallible<T> = Result<Option<T>>;
+
 /// `model` with at least `shapes`, fetched (and built) when missing.
 async fn with(ctx: &Context<'_>, model: &Model, shapes: Shapes) -> Result<Model> {
     source(ctx)
@@ -97,11 +105,9 @@ impl Conversation {
         Ok(with(ctx, &self.0, Shapes::FULL).await?.max_participants)
     }
     /// Ids of conversations this one was merged with.
-    async fn conversation_ids(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
-        Ok(with(ctx, &self.0, Shapes::FULL)
-            .await?
-            .conversation_ids
-            .clone())
+    async fn conversation_ids(&self, ctx: &Context<'_>) -> Fallible<Vec<String>> {
+        let model = with(ctx, &self.0, Shapes::FULL).await?;
+        Ok(Some(model.conversation_ids.clone()))
     }
     /// The participants, optionally only those of the given purposes.
     async fn participants(
@@ -110,7 +116,7 @@ impl Conversation {
         #[graphql(desc = "Only participants with one of these purposes.")] purpose: Option<
             Vec<ParticipantPurpose>,
         >,
-    ) -> Result<Vec<CobrowseMediaParticipant>> {
+    ) -> Fallible<Vec<CobrowseMediaParticipant>> {
         let model = with(ctx, &self.0, shape::participant(&ctx.look_ahead())).await?;
         let wanted = |p: &purecloud::Participant| match &purpose {
             None => true,
@@ -119,38 +125,43 @@ impl Conversation {
                 .as_ref()
                 .is_some_and(|x| purposes.contains(&x.get())),
         };
-        Ok((0..model.participants.len())
-            .filter(|&i| wanted(&model.participants[i]))
-            .map(|i| CobrowseMediaParticipant::new(&model, i))
-            .collect())
+        Ok(Some(
+            (0..model.participants.len())
+                .filter(|&i| wanted(&model.participants[i]))
+                .map(|i| CobrowseMediaParticipant::new(&model, i))
+                .collect(),
+        ))
     }
     /// The co-browse sessions of this conversation, oldest first.
-    async fn cobrowse_sessions(&self, ctx: &Context<'_>) -> Result<Vec<Session>> {
+    async fn cobrowse_sessions(&self, ctx: &Context<'_>) -> Fallible<Vec<Session>> {
         let model = with(ctx, &self.0, Shapes::FULL).await?;
-        Ok(model
-            .sessions()
-            .into_iter()
-            .map(|session| Session::PureCloud(PureCloudSession::new(&model, session)))
-            .collect())
+        let sessions = model.sessions().into_iter();
+        Ok(Some(
+            sessions
+                .map(|session| Session::PureCloud(PureCloudSession::new(&model, session)))
+                .collect(),
+        ))
     }
     /// Engage co-browse reporting keys of this conversation, computed from
     /// its co-browse communications.
-    async fn attached_data(&self, ctx: &Context<'_>) -> Result<EngageData> {
+    async fn attached_data(&self, ctx: &Context<'_>) -> Fallible<EngageData> {
         let model = with(ctx, &self.0, Shapes::FULL).await?;
-        Ok(EngageData::of_conversation(ctx, &model))
+        Ok(Some(EngageData::of_conversation(ctx, &model)))
     }
     /// Every screen-share communication of every participant.
-    async fn screenshares(&self, ctx: &Context<'_>) -> Result<Vec<Screenshare>> {
+    async fn screenshares(&self, ctx: &Context<'_>) -> Fallible<Vec<Screenshare>> {
         let model = with(ctx, &self.0, Shapes::FULL).await?;
-        Ok(model
-            .participants
-            .iter()
-            .enumerate()
-            .flat_map(|(p, participant)| {
-                let model = &model;
-                (0..participant.screenshares.len()).map(move |s| Screenshare::new(model, p, s))
-            })
-            .collect())
+        Ok(Some(
+            model
+                .participants
+                .iter()
+                .enumerate()
+                .flat_map(|(p, participant)| {
+                    let model = &model;
+                    (0..participant.screenshares.len()).map(move |s| Screenshare::new(model, p, s))
+                })
+                .collect(),
+        ))
     }
 }
 
@@ -365,8 +376,10 @@ impl CobrowseMediaParticipant {
     }
     /// The participants this one has been granted control of (empty when it
     /// cannot control any shared page).
-    async fn controlling(&self, ctx: &Context<'_>) -> Result<Vec<CobrowseMediaParticipant>> {
-        controlled(ctx, &self.conversation, &self.get().controlling).await
+    async fn controlling(&self, ctx: &Context<'_>) -> Fallible<Vec<CobrowseMediaParticipant>> {
+        controlled(ctx, &self.conversation, &self.get().controlling)
+            .await
+            .map(Some)
     }
     /// Ids of the participants this one controls, as upstream sent them.
     async fn controlling_ids(&self) -> Vec<&str> {
@@ -611,8 +624,10 @@ communication! {
         }
         /// The participants this client has been granted control of (empty when
         /// it cannot control any shared page).
-        async fn controlling(&self, ctx: &Context<'_>) -> Result<Vec<CobrowseMediaParticipant>> {
-            controlled(ctx, &self.conversation, &self.get().controlling).await
+        async fn controlling(&self, ctx: &Context<'_>) -> Fallible<Vec<CobrowseMediaParticipant>> {
+            controlled(ctx, &self.conversation, &self.get().controlling)
+                .await
+                .map(Some)
         }
         /// Ids of the participants this client controls, as upstream sent them.
         async fn controlling_ids(&self) -> Vec<&str> {
@@ -842,12 +857,14 @@ impl Session {
         }
     }
     /// The people in the session, with every connection they made.
-    async fn participants(&self, ctx: &Context<'_>) -> Result<Vec<SessionParticipant>> {
+    async fn participants(&self, ctx: &Context<'_>) -> Fallible<Vec<SessionParticipant>> {
         match self {
-            Session::Zoom(z) => Ok((0..z.participants.len())
-                .map(|i| SessionParticipant::Zoom(Arc::clone(z), i))
-                .collect()),
-            Session::PureCloud(s) => session_people(ctx, s).await,
+            Session::Zoom(z) => Ok(Some(
+                (0..z.participants.len())
+                    .map(|i| SessionParticipant::Zoom(Arc::clone(z), i))
+                    .collect(),
+            )),
+            Session::PureCloud(s) => session_people(ctx, s).await.map(Some),
         }
     }
     /// The conversation the session belongs to (PureCloud).
@@ -884,10 +901,10 @@ impl Session {
     /// Engage reporting keys of the interaction this session belongs to: for
     /// PureCloud the conversation, for Zoom the session itself.
     #[graphql(complexity = "COMPLEXITY + child_complexity")]
-    async fn attached_data(&self, ctx: &Context<'_>) -> Result<EngageData> {
+    async fn attached_data(&self, ctx: &Context<'_>) -> Fallible<EngageData> {
         match self {
-            Session::PureCloud(s) => Ok(EngageData::of_conversation(ctx, &s.conversation)),
-            Session::Zoom(z) => EngageData::of_zoom(ctx, z).await,
+            Session::PureCloud(s) => Ok(Some(EngageData::of_conversation(ctx, &s.conversation))),
+            Session::Zoom(z) => EngageData::of_zoom(ctx, z).await.map(Some),
         }
     }
 }

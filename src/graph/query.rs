@@ -11,7 +11,7 @@ use base64::Engine as _;
 
 use super::context::{source, store};
 use super::conversation::{
-    read_full, CobrowseMediaParticipant, Cobrowsesession, Communication, Conversation,
+    read_full, CobrowseMediaParticipant, Cobrowsesession, Communication, Conversation, Fallible,
     PureCloudSession, Screenshare, Session,
 };
 use super::directory::{self, load_queue, load_user, Loaders, Queue, User, WrapupCode};
@@ -82,7 +82,7 @@ impl Query {
         #[graphql(desc = "A cursor from a previous page.")] after: Option<String>,
         #[graphql(desc = "Return the last N before `before`.")] last: Option<i32>,
         #[graphql(desc = "A cursor from a previous page.")] before: Option<String>,
-    ) -> Result<Connection<ListingCursor, Conversation, ConversationCount, EmptyFields>> {
+    ) -> Fallible<Connection<ListingCursor, Conversation, ConversationCount, EmptyFields>> {
         let page: Page<ListingCursor> = Page::parse(ctx, first, after, last, before)?;
         let source = source(ctx);
         let listing = source.active_listing().await.gql()?;
@@ -113,7 +113,7 @@ impl Query {
                 .edges
                 .push(Edge::new(cursor.clone(), Conversation(node)));
         }
-        Ok(connection)
+        Ok(Some(connection))
     }
 
     /// One co-browse session of a conversation.
@@ -144,9 +144,10 @@ impl Query {
         #[graphql(desc = "A cursor from a previous page.")] after: Option<String>,
         #[graphql(desc = "Return the last N before `before`.")] last: Option<i32>,
         #[graphql(desc = "A cursor from a previous page.")] before: Option<String>,
-    ) -> Result<Connection<SessionCursor, Session, SessionCount, EmptyFields>> {
+    ) -> Fallible<Connection<SessionCursor, Session, SessionCount, EmptyFields>> {
         let page: Page<SessionCursor> = Page::parse(ctx, first, after, last, before)?;
-        super::sessions::list(ctx, filter.unwrap_or_default(), page).await
+        let filter = filter.unwrap_or_default();
+        super::sessions::list(ctx, filter, page).await.map(Some)
     }
 
     /// Fetches any object by its global id.
@@ -210,8 +211,8 @@ impl Query {
 
     /// Every wrap-up code of the organisation.
     #[graphql(guard = "Needs::READ")]
-    async fn wrapup_codes(&self, ctx: &Context<'_>) -> Result<Vec<WrapupCode>> {
-        directory::wrapup_codes(source(ctx)).await
+    async fn wrapup_codes(&self, ctx: &Context<'_>) -> Fallible<Vec<WrapupCode>> {
+        directory::wrapup_codes(source(ctx)).await.map(Some)
     }
 }
 

@@ -18,7 +18,7 @@ use futures::Stream;
 use tokio::sync::{broadcast, OnceCell};
 
 use super::context::store;
-use super::conversation::{Session, SessionProvider};
+use super::conversation::{Fallible, Session, SessionProvider};
 use super::errors::coded;
 use crate::zoom::event::EventKind;
 use crate::zoom::fold::ZoomSession;
@@ -57,7 +57,7 @@ impl SessionUpdate {
     }
     /// The session as it is after the change (read when this update is
     /// delivered: it may include later changes too).
-    async fn session(&self, ctx: &Context<'_>) -> Result<Session> {
+    async fn session(&self, ctx: &Context<'_>) -> Fallible<Session> {
         let state = self
             .state
             .get_or_try_init(|| async {
@@ -69,7 +69,7 @@ impl SessionUpdate {
             .await
             .map_err(|e| coded("STORE_UNAVAILABLE", e.to_string()))?;
         match state {
-            Some(session) => Ok(Session::Zoom(Arc::clone(session))),
+            Some(session) => Ok(Some(Session::Zoom(Arc::clone(session)))),
             // Purged since (retention or `purgeEndedZoomSessions`).
             None => Err(coded(
                 "NOT_FOUND",
