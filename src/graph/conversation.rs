@@ -26,6 +26,20 @@ use crate::zoom::fold::ZoomSession;
 
 type Model = Arc<purecloud::Conversation>;
 
+/// `model` with what a selection of its participants (`look`) needs; the
+/// selection is looked at only for the shapes `model` does not hold.
+async fn with_participants(
+    ctx: &Context<'_>,
+    model: &Model,
+    look: &async_graphql::Lookahead<'_>,
+) -> Result<Model> {
+    let held = model.shapes();
+    if held.full && held.view {
+        return Ok(Arc::clone(model));
+    }
+    with(ctx, model, shape::participant(look, held)).await
+}
+
 /// The answer of a field that reads from upstream or the store beyond what
 /// its parent holds. Such a field is nullable, so that its failure nulls it
 /// alone (partial results, `super::partial`) and not the parents up to the
@@ -117,7 +131,7 @@ impl Conversation {
             Vec<ParticipantPurpose>,
         >,
     ) -> Fallible<Vec<CobrowseMediaParticipant>> {
-        let model = with(ctx, &self.0, shape::participant(&ctx.look_ahead())).await?;
+        let model = with_participants(ctx, &self.0, &ctx.look_ahead()).await?;
         let wanted = |p: &purecloud::Participant| match &purpose {
             None => true,
             Some(purposes) => p
@@ -188,7 +202,7 @@ impl CobrowseMediaParticipant {
         conversation: &Model,
         id: &str,
     ) -> Result<Option<Self>> {
-        let model = with(ctx, conversation, shape::participant(&ctx.look_ahead())).await?;
+        let model = with_participants(ctx, conversation, &ctx.look_ahead()).await?;
         Ok(model.participant(id).map(|i| Self::new(&model, i)))
     }
 
@@ -437,7 +451,7 @@ async fn controlled(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let model = with(ctx, conversation, shape::participant(&ctx.look_ahead())).await?;
+    let model = with_participants(ctx, conversation, &ctx.look_ahead()).await?;
     Ok(ids
         .iter()
         .filter_map(|id| model.participant(id))
@@ -594,7 +608,7 @@ async fn owner(
     conversation: &Model,
     index: usize,
 ) -> Result<CobrowseMediaParticipant> {
-    let model = with(ctx, conversation, shape::participant(&ctx.look_ahead())).await?;
+    let model = with_participants(ctx, conversation, &ctx.look_ahead()).await?;
     Ok(CobrowseMediaParticipant::new(&model, index))
 }
 
@@ -917,7 +931,7 @@ async fn session_people(
     s: &PureCloudSession,
 ) -> Result<Vec<SessionParticipant>> {
     let look = ctx.look_ahead().field("participant");
-    let model = with(ctx, &s.conversation, shape::participant(&look)).await?;
+    let model = with_participants(ctx, &s.conversation, &look).await?;
     let mut people: Vec<(usize, Vec<Cobrowsesession>)> = Vec::new();
     for &(p, c) in &s.session.comms {
         let comm = Cobrowsesession::new(&model, p, c);

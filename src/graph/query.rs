@@ -284,9 +284,11 @@ async fn purecloud_session(
 async fn prefetch(ctx: &Context<'_>, nodes: Vec<Model>) -> Vec<Model> {
     let look = ctx.look_ahead();
     let selections = [look.field("edges").field("node"), look.field("nodes")];
+    // What the listing entries (the view) do not hold.
+    let held = Shapes::VIEW;
     let needs = selections
         .iter()
-        .fold(Shapes::NONE, |all, s| all.and(shape::conversation(s)));
+        .fold(Shapes::NONE, |all, s| all.and(shape::conversation(s, held)));
     let source = source(ctx);
     let nodes = if needs == Shapes::NONE {
         nodes

@@ -114,22 +114,26 @@ const QUEUE: &[(&str, bool)] = &[
     ("memberCount", true),
 ];
 
-fn needs(look: &Lookahead<'_>, table: &[(&str, Shapes)]) -> Shapes {
+/// The shapes of `table` that `look` selects a field of, leaving out those
+/// in `held` (whose fields are not looked for at all).
+fn needs(look: &Lookahead<'_>, table: &[(&str, Shapes)], held: Shapes) -> Shapes {
+    let missing = |shapes: Shapes| (shapes.full && !held.full) || (shapes.view && !held.view);
     table
         .iter()
-        .filter(|(_, shapes)| *shapes != Shapes::NONE)
+        .filter(|(_, shapes)| missing(*shapes))
         .filter(|(field, _)| look.field(field).exists())
         .fold(Shapes::NONE, |all, (_, shapes)| all.and(*shapes))
 }
 
-/// The shapes a selection of participants needs.
-pub(crate) fn participant(look: &Lookahead<'_>) -> Shapes {
-    needs(look, PARTICIPANT)
+/// The shapes a selection of participants needs beyond those `held`.
+pub(crate) fn participant(look: &Lookahead<'_>, held: Shapes) -> Shapes {
+    needs(look, PARTICIPANT, held)
 }
 
-/// The shapes a selection of conversations needs, its participants' included.
-pub(crate) fn conversation(look: &Lookahead<'_>) -> Shapes {
-    needs(look, CONVERSATION).and(participant(&look.field("participants")))
+/// The shapes a selection of conversations needs beyond those `held`, its
+/// participants' included.
+pub(crate) fn conversation(look: &Lookahead<'_>, held: Shapes) -> Shapes {
+    needs(look, CONVERSATION, held).and(participant(&look.field("participants"), held))
 }
 
 /// Whether a selection of users needs their records.

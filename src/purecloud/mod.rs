@@ -182,7 +182,6 @@ impl Conversation {
     }
 
     /// The shapes this was built from.
-    #[cfg(test)]
     pub(crate) fn shapes(&self) -> Shapes {
         Shapes {
             full: self.inputs.full.is_some(),
@@ -461,14 +460,15 @@ impl Models {
     pub(crate) fn of(&self, scope: u64, id: &str, inputs: Inputs) -> Arc<Conversation> {
         let shapes = u8::from(inputs.full.is_some()) | (u8::from(inputs.view.is_some()) << 1);
         let key = (scope, Arc::<str>::from(id), shapes);
-        if let Some(built) = self.built.get(&key) {
-            if built.inputs.same(&inputs) {
-                return built;
-            }
-        }
-        let built = Arc::new(Conversation::build(id, inputs));
-        self.built.insert(key, Arc::clone(&built));
-        built
+        // Concurrent callers with the same key wait for one build (500
+        // requests of one cold dashboard would otherwise build 500 copies
+        // at once); a kept conversation of other inputs is replaced.
+        let replace = |built: &Arc<Conversation>| !built.inputs.same(&inputs);
+        let build = || Arc::new(Conversation::build(id, inputs.clone()));
+        self.built
+            .entry(key)
+            .or_insert_with_if(build, replace)
+            .into_value()
     }
 }
 
