@@ -151,28 +151,38 @@ impl Source {
         if let (false, false, Some(known)) = (want_full, want_view, known) {
             return Ok(Arc::clone(known));
         }
-        let (full, view) = futures::try_join!(
-            async {
-                match want_full {
-                    true => self.full_form(id).await.map(Some),
-                    false => Ok(inputs.full.clone()),
-                }
-            },
-            async {
-                match want_view {
-                    true => match self.view_form(id).await {
-                        Ok(view) => Ok(Some(view)),
-                        Err(e) if matches!(*e, UpstreamError::NotFound { .. }) => Ok(None),
-                        Err(e) => Err(e),
-                    },
-                    false => Ok(inputs.view.clone()),
-                }
+        // One shape is the common case: its fetch is awaited inline. Both at
+        // once are boxed, so that a waiting call holds one fetch's state,
+        // not two (a cold page has hundreds of these waiting at once).
+        let (full, view) = match (want_full, want_view) {
+            (true, true) => {
+                let both = Box::pin(async {
+                    futures::try_join!(self.full_form(id), self.optional_view(id))
+                });
+                let (full, view) = both.await?;
+                (Some(full), view)
             }
-        )?;
+            (true, false) => (Some(self.full_form(id).await?), inputs.view.clone()),
+            (false, true) => (inputs.full.clone(), self.optional_view(id).await?),
+            (false, false) => (inputs.full.clone(), inputs.view.clone()),
+        };
         Ok(self
             .shared
             .models
             .of(self.scope().value(), id, Inputs { full, view }))
+    }
+
+    /// The co-browse view of a conversation, or none when it has none
+    /// (upstream answers 404 for a conversation without co-browse).
+    async fn optional_view(
+        &self,
+        id: &str,
+    ) -> Result<Option<Arc<CobrowseConversation>>, SharedError> {
+        match self.view_form(id).await {
+            Ok(view) => Ok(Some(view)),
+            Err(e) if matches!(*e, UpstreamError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// The conversation a listing entry is (its co-browse view).

@@ -48,17 +48,23 @@ async fn with_participants(
 /// always there, and fails only with its conversation's extra shape.
 pub(crate) type Fallible<T> = Result<Option<T>>;
 
-/// `model` with at least `shapes`, fetched (and built) when missing.
+/// `model` with at least `shapes`, fetched (and built) when missing. The
+/// fetch is boxed: every resolver that may fetch awaits this, and a fetch's
+/// state would otherwise sit inline in each of their futures, which are all
+/// alive at once while a page resolves.
 async fn with(ctx: &Context<'_>, model: &Model, shapes: Shapes) -> Result<Model> {
-    source(ctx)
-        .conversation(&model.id, shapes, Some(model))
-        .await
-        .gql()
+    let held = model.shapes();
+    if (held.full || !shapes.full) && (held.view || !shapes.view) {
+        return Ok(Arc::clone(model));
+    }
+    let fetch = source(ctx).conversation(&model.id, shapes, Some(model));
+    Box::pin(fetch).await.gql()
 }
 
 /// Conversation `id` in its full form (upstream's 404 is an error).
 pub(crate) async fn read_full(ctx: &Context<'_>, id: &str) -> Result<Model> {
-    source(ctx).conversation(id, Shapes::FULL, None).await.gql()
+    let fetch = source(ctx).conversation(id, Shapes::FULL, None);
+    Box::pin(fetch).await.gql()
 }
 
 /// A conversation that has (or had) co-browse or screen-share media.
