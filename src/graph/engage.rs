@@ -4,7 +4,7 @@
 use async_graphql::{Context, Object, Result};
 
 use super::context::store;
-use super::errors::coded;
+use super::errors::GqlResult;
 use super::values::Attribute;
 use crate::engage::{attached, purecloud_steps, zoom_steps, AttachedData};
 use crate::purecloud::{Conversation, Time};
@@ -52,7 +52,7 @@ impl EngageData {
             store(ctx)
                 .agent_load(session, limits.limit, limits.look_back)
                 .await
-                .map_err(|e| coded("STORE_UNAVAILABLE", e.to_string()))?
+                .gql()?
         };
         Ok(Self::new(attached(&zoom_steps(
             session,

@@ -19,6 +19,7 @@ use async_graphql::{
 
 use super::partial::Completion;
 
+use crate::store::StoreError;
 use crate::upstream::UpstreamError;
 
 /// Codes of errors raised by the graph itself.
@@ -28,6 +29,7 @@ pub(crate) mod code {
     pub(crate) const PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
     pub(crate) const VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
     pub(crate) const INTERNAL: &str = "INTERNAL_SERVER_ERROR";
+    pub(crate) const STORE_UNAVAILABLE: &str = "STORE_UNAVAILABLE";
 }
 
 /// An error with a code and a message for the client.
@@ -59,8 +61,8 @@ pub(crate) fn is_not_found(error: &async_graphql::Error) -> bool {
     matches!(code, Some(async_graphql::Value::String(c)) if c == "UPSTREAM_NOT_FOUND" || c == code::NOT_FOUND)
 }
 
-/// Converts upstream results into GraphQL results with codes. Use it instead
-/// of `?` on an upstream error, which would lose the code.
+/// Converts upstream and store results into GraphQL results with codes. Use
+/// it instead of `?` on such an error, which would lose the code.
 pub(crate) trait GqlResult<T> {
     fn gql(self) -> async_graphql::Result<T>;
 }
@@ -74,6 +76,12 @@ impl<T> GqlResult<T> for Result<T, UpstreamError> {
 impl<T> GqlResult<T> for Result<T, Arc<UpstreamError>> {
     fn gql(self) -> async_graphql::Result<T> {
         self.map_err(|e| upstream(&e))
+    }
+}
+
+impl<T> GqlResult<T> for Result<T, StoreError> {
+    fn gql(self) -> async_graphql::Result<T> {
+        self.map_err(|e| coded(code::STORE_UNAVAILABLE, e.to_string()))
     }
 }
 

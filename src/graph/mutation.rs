@@ -109,10 +109,7 @@ impl Mutation {
         ctx: &Context<'_>,
         ended_before: chrono::DateTime<chrono::Utc>,
     ) -> Result<u64> {
-        store(ctx)
-            .purge_ended_before(ended_before)
-            .await
-            .map_err(|e| super::errors::coded("STORE_UNAVAILABLE", e.to_string()))
+        store(ctx).purge_ended_before(ended_before).await.gql()
     }
 
     /// Sets (adds or replaces) attributes of a participant.

@@ -15,7 +15,7 @@ use super::conversation::{
     PureCloudSession, Screenshare, Session,
 };
 use super::directory::{self, load_queue, load_user, Loaders, Queue, User, WrapupCode};
-use super::errors::{self, bad_input, coded, GqlResult};
+use super::errors::{self, bad_input, GqlResult};
 use super::guard::Needs;
 use super::ids::{check_other_id, check_upstream_id, NodeId};
 use super::paging::{cursor_text, invalid_cursor, page_weight, Page};
@@ -255,10 +255,7 @@ async fn load_node(ctx: &Context<'_>, id: NodeId) -> Result<Option<Node>> {
             .await?
             .map(Node::Session),
         NodeId::ZoomSession { account, session } => {
-            let found = store(ctx)
-                .session(Some(&account), &session)
-                .await
-                .map_err(|e| coded("STORE_UNAVAILABLE", e.to_string()))?;
+            let found = store(ctx).session(Some(&account), &session).await.gql()?;
             found.map(|z| Node::Session(Session::Zoom(Arc::new(z))))
         }
         NodeId::User { user } => load_user(ctx, &user).await?.map(Node::User),

@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 
 use super::context::{source, store};
 use super::conversation::{PureCloudSession, Session, SessionProvider, SessionState};
-use super::errors::{bad_input, coded, GqlResult};
+use super::errors::{bad_input, GqlResult};
 use super::paging::{cursor_text, invalid_cursor, Page};
 use crate::purecloud::Shapes;
 use crate::store::{self, Bound, Place, Window};
@@ -186,11 +186,7 @@ impl<'a> Zoom<'a> {
     }
 
     async fn window(&self, window: Window) -> Result<Vec<Listed>> {
-        let found = self
-            .store
-            .sessions(&self.filter, &window)
-            .await
-            .map_err(unavailable)?;
+        let found = self.store.sessions(&self.filter, &window).await.gql()?;
         Ok(found
             .into_iter()
             .map(|z| {
@@ -201,7 +197,7 @@ impl<'a> Zoom<'a> {
     }
 
     async fn count(&self) -> Result<usize> {
-        self.store.count(&self.filter).await.map_err(unavailable)
+        self.store.count(&self.filter).await.gql()
     }
 
     /// Whether any Zoom session lies before `bound` (or after it, when
@@ -224,10 +220,6 @@ impl<'a> Zoom<'a> {
         };
         Ok(!zoom.window(window).await?.is_empty())
     }
-}
-
-fn unavailable(e: crate::store::StoreError) -> async_graphql::Error {
-    coded("STORE_UNAVAILABLE", e.to_string())
 }
 
 /// The PureCloud sessions of the conversations the active listing names.

@@ -19,7 +19,7 @@ use tokio::sync::{broadcast, OnceCell};
 
 use super::context::store;
 use super::conversation::{Fallible, Session, SessionProvider};
-use super::errors::coded;
+use super::errors::{coded, GqlResult};
 use crate::zoom::event::EventKind;
 use crate::zoom::fold::ZoomSession;
 
@@ -67,7 +67,7 @@ impl SessionUpdate {
                     .map(|found| found.map(Arc::new))
             })
             .await
-            .map_err(|e| coded("STORE_UNAVAILABLE", e.to_string()))?;
+            .gql()?;
         match state {
             Some(session) => Ok(Some(Session::Zoom(Arc::clone(session)))),
             // Purged since (retention or `purgeEndedZoomSessions`).

@@ -282,6 +282,17 @@ struct SessionPlan {
     odd_segment: bool,
 }
 
+impl SessionPlan {
+    /// The state of a communication of this session: over once it ended.
+    fn state<E: crate::upstream::wire::WireEnum>(&self) -> Wire<E> {
+        Wire::new(if self.end.is_some() {
+            "disconnected"
+        } else {
+            "connected"
+        })
+    }
+}
+
 impl Gen {
     fn uuid(&mut self) -> String {
         let b: [u8; 16] = self.rng.random();
@@ -467,11 +478,7 @@ impl Gen {
         let customer_share = self.uuid();
         let agent_share = self.uuid();
         let share = |id: &str, peer: &str, sharing: bool| Screenshare {
-            state: Some(Wire::new(if plan.end.is_some() {
-                "disconnected"
-            } else {
-                "connected"
-            })),
+            state: Some(plan.state()),
             initial_state: Some(Wire::new("alerting")),
             id: Some(id.into()),
             context: Some(room.clone()),
@@ -568,11 +575,7 @@ impl Gen {
             ));
         }
         Cobrowsesession {
-            state: Some(Wire::new(if plan.end.is_some() {
-                "disconnected"
-            } else {
-                "connected"
-            })),
+            state: Some(plan.state()),
             initial_state: Some(Wire::new("alerting")),
             id: Some(id.into()),
             disconnect_type: plan

@@ -10,6 +10,18 @@ use crate::helpers::{route, spawn_app, spawn_with, Options, DASHBOARD};
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 
+/// The participant id of the customer in a `conversation { participants
+/// { participantId purpose } }` response body.
+fn customer_id(body: &str) -> Value {
+    serde_json::from_str::<Value>(body).expect("json")["data"]["conversation"]["participants"]
+        .as_array()
+        .expect("participants")
+        .iter()
+        .find(|p| p["purpose"] == "CUSTOMER")
+        .expect("customer")["participantId"]
+        .clone()
+}
+
 async fn json_of(response: reqwest::Response) -> Value {
     response.json().await.expect("a JSON body")
 }
@@ -613,14 +625,7 @@ async fn repeated_queries_are_served_from_the_response_cache_until_a_mutation() 
 
     // A mutation makes the kept responses that read what it changed stale,
     // and no other.
-    let customer = serde_json::from_str::<Value>(&first).expect("json")["data"]["conversation"]
-        ["participants"]
-        .as_array()
-        .expect("participants")
-        .iter()
-        .find(|p| p["purpose"] == "CUSTOMER")
-        .expect("customer")["participantId"]
-        .clone();
+    let customer = customer_id(&first);
     app.data(
         "mutation($c: String!, $p: String!) { disconnectParticipant(conversationId: $c, participantId: $p) { state } }",
         json!({ "c": ids[0], "p": customer }),
@@ -640,18 +645,11 @@ async fn repeated_queries_are_served_from_the_response_cache_until_a_mutation() 
 
     // Over a WebSocket too.
     let kept = post(&ids[1]).await.text().await.expect("body");
-    let agent = serde_json::from_str::<Value>(&kept).expect("json")["data"]["conversation"]
-        ["participants"]
-        .as_array()
-        .expect("participants")
-        .iter()
-        .find(|p| p["purpose"] == "CUSTOMER")
-        .expect("customer")["participantId"]
-        .clone();
+    let customer_of_other = customer_id(&kept);
     let mut ws = crate::helpers::Ws::ready(&app.addr.to_string()).await;
     ws.send(json!({ "id": "m", "type": "subscribe", "payload": {
         "query": "mutation($c: String!, $p: String!) { disconnectParticipant(conversationId: $c, participantId: $p) { state } }",
-        "variables": { "c": ids[1], "p": agent },
+        "variables": { "c": ids[1], "p": customer_of_other },
     } }))
     .await;
     match ws.next().await {
