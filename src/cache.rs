@@ -89,9 +89,17 @@ pub(crate) struct Key {
     id: Arc<str>,
 }
 
-/// The active co-browse conversations, as the listing returned them.
+/// The active co-browse conversations, as upstream listed them.
 #[derive(Debug)]
-pub(crate) struct ActiveListing(pub Vec<Arc<CobrowseConversation>>);
+pub(crate) struct ActiveListing(pub Vec<Listed>);
+
+/// One conversation of the active listing: a co-browse view (the per-user
+/// listing) or an analytics record (the org-wide details query).
+#[derive(Debug, Clone)]
+pub(crate) enum Listed {
+    View(Arc<CobrowseConversation>),
+    Record(Arc<crate::upstream::analytics::AnalyticsConversation>),
+}
 
 /// All wrap-up codes of the organisation.
 #[derive(Debug)]

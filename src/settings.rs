@@ -73,6 +73,7 @@ settings_table! {
     "upstream.max_retry_after", "COBROWSE_UPSTREAM_MAX_RETRY_AFTER", Some("5s"), "Longest Retry-After the gateway waits; beyond it a query fails fast with UPSTREAM_RATE_LIMITED.";
     "upstream.breaker_threshold", "COBROWSE_UPSTREAM_BREAKER_THRESHOLD", Some("5"), "Failed calls in a row (5xx, timeouts, unreachable) that open a route's circuit.";
     "upstream.breaker_cooldown", "COBROWSE_UPSTREAM_BREAKER_COOLDOWN", Some("10s"), "How long an open circuit fails calls at once before one probe call may try again.";
+    "upstream.active_lookback", "COBROWSE_UPSTREAM_ACTIVE_LOOKBACK", Some("7d"), "Service mode: how far back the organisation-wide active set (the analytics details query of conversations not yet ended) looks; long enough for the longest conversation, at most 31d.";
     "upstream.token_refresh_margin", "COBROWSE_UPSTREAM_TOKEN_REFRESH_MARGIN", Some("60s"), "Refresh the access token this long before it expires.";
     "cache.enabled", "COBROWSE_CACHE_ENABLED", Some("true"), "Cache upstream reads.";
     "cache.max_entries", "COBROWSE_CACHE_MAX_ENTRIES", Some("20000"), "Most entries in the cache.";
@@ -224,6 +225,8 @@ pub struct UpstreamSettings {
     pub(crate) max_backoff: Duration,
     #[serde(deserialize_with = "de::duration")]
     pub(crate) max_retry_after: Duration,
+    #[serde(deserialize_with = "de::duration")]
+    pub(crate) active_lookback: Duration,
     #[serde(deserialize_with = "de::duration")]
     pub(crate) token_refresh_margin: Duration,
     #[serde(deserialize_with = "de::positive")]
@@ -575,6 +578,12 @@ impl Settings {
             return invalid(
                 "upstream.url",
                 "required when login_url, client_id or client_secret is set (unset means demo mode)",
+            );
+        }
+        if up.active_lookback.is_zero() || up.active_lookback > Duration::from_secs(31 * 86_400) {
+            return invalid(
+                "upstream.active_lookback",
+                "must be more than 0s and at most 31d (the longest interval analytics takes)",
             );
         }
         if up.base_backoff > up.max_backoff {

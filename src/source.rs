@@ -17,10 +17,11 @@ use std::sync::Arc;
 
 use futures::future::try_join_all;
 
-use crate::cache::{ActiveListing, Cache, Cacheable, Kind, Scope, Value, WrapupCodes};
+use crate::cache::{ActiveListing, Cache, Cacheable, Kind, Listed, Scope, Value, WrapupCodes};
 use crate::changes::Changes;
 use crate::purecloud::{self, Inputs, Models, Shapes};
 use crate::singleflight;
+use crate::upstream::analytics::{DetailsQuery, Filter, Paging, Predicate};
 use crate::upstream::model::*;
 use crate::upstream::{Credential, Entity, Fetched, PureCloud, UpstreamError, BULK_PAGE_SIZE};
 
@@ -52,6 +53,8 @@ struct Shared {
     bulk: singleflight::Group<BulkKey, BulkResult>,
     changes: Arc<Changes>,
     models: Models,
+    /// How far back the org-wide active set looks for conversations.
+    active_lookback: std::time::Duration,
 }
 
 /// How many conversations [`Models`] keeps built, and for how long unread.
@@ -63,7 +66,12 @@ const MODELS_IDLE: std::time::Duration = std::time::Duration::from_secs(30);
 impl Source {
     /// A source reading with the gateway's own credentials, whose data is
     /// cached under `scope`.
-    pub(crate) fn new(client: PureCloud, cache: Cache, scope: Scope) -> Self {
+    pub(crate) fn new(
+        client: PureCloud,
+        cache: Cache,
+        scope: Scope,
+        active_lookback: std::time::Duration,
+    ) -> Self {
         Self {
             shared: Arc::new(Shared {
                 client,
@@ -71,6 +79,7 @@ impl Source {
                 bulk: singleflight::Group::default(),
                 changes: Arc::new(Changes::new()),
                 models: Models::new(MODELS, MODELS_IDLE),
+                active_lookback,
             }),
             access: Access {
                 credential: Credential::Service,
@@ -166,10 +175,15 @@ impl Source {
             (false, true) => (inputs.full.clone(), self.optional_view(id).await?),
             (false, false) => (inputs.full.clone(), inputs.view.clone()),
         };
-        Ok(self
-            .shared
-            .models
-            .of(self.scope().value(), id, Inputs { full, view }))
+        Ok(self.shared.models.of(
+            self.scope().value(),
+            id,
+            Inputs {
+                full,
+                view,
+                record: None,
+            },
+        ))
     }
 
     /// The co-browse view of a conversation, or none when it has none
@@ -185,13 +199,26 @@ impl Source {
         }
     }
 
-    /// The conversation a listing entry is (its co-browse view).
-    pub(crate) fn listed(&self, view: &Arc<CobrowseConversation>) -> Arc<purecloud::Conversation> {
-        let id = view.id.as_deref().unwrap_or_default();
-        let inputs = Inputs {
-            full: None,
-            view: Some(Arc::clone(view)),
+    /// The conversation a listing entry is: its co-browse view, or its
+    /// analytics record (which holds neither shape).
+    pub(crate) fn listed(&self, entry: &Listed) -> Arc<purecloud::Conversation> {
+        let (id, inputs) = match entry {
+            Listed::View(view) => (
+                view.id.as_deref(),
+                Inputs {
+                    view: Some(Arc::clone(view)),
+                    ..Inputs::default()
+                },
+            ),
+            Listed::Record(record) => (
+                record.conversation_id.as_deref(),
+                Inputs {
+                    record: Some(Arc::clone(record)),
+                    ..Inputs::default()
+                },
+            ),
         };
+        let id = id.unwrap_or_default();
         self.shared.models.of(self.scope().value(), id, inputs)
     }
 
@@ -211,13 +238,40 @@ impl Source {
         .await
     }
 
-    /// The active co-browse conversations.
+    /// The active co-browse conversations. A caller's own token (passthrough)
+    /// has a user: upstream's per-user listing answers "my co-browse
+    /// sessions". The gateway's client-credentials token has none, and that
+    /// listing refuses it: the whole organisation's active set comes from
+    /// the analytics details query ([`active_query`]), every page, one
+    /// record per conversation.
     pub(crate) async fn active_listing(&self) -> Result<Arc<ActiveListing>, SharedError> {
-        self.cached("", |client, credential, _| async move {
-            let listing = client.cobrowse_conversations(&credential).await?;
+        let lookback = self.shared.active_lookback;
+        self.cached("", move |client, credential, _| async move {
+            if let Credential::Bearer(_) = *credential {
+                let listing = client.cobrowse_conversations(&credential).await?;
+                return Ok(Fetched {
+                    value: ActiveListing(
+                        listing
+                            .value
+                            .into_iter()
+                            .map(|v| Listed::View(Arc::new(v)))
+                            .collect(),
+                    ),
+                    bytes: listing.bytes,
+                });
+            }
+            let query = active_query(chrono::Utc::now(), lookback);
+            let records = client.details_all_pages(&credential, &query).await?;
             Ok(Fetched {
-                value: ActiveListing(listing.value.into_iter().map(Arc::new).collect()),
-                bytes: listing.bytes,
+                value: ActiveListing(
+                    records
+                        .value
+                        .into_iter()
+                        .filter(|r| r.conversation_end.is_none())
+                        .map(|r| Listed::Record(Arc::new(r)))
+                        .collect(),
+                ),
+                bytes: records.bytes,
             })
         })
         .await
@@ -370,6 +424,38 @@ impl Source {
         Ok(found)
     }
 }
+
+/// The details query of the conversations going on now with co-browse or
+/// screen-share media: started within `lookback` (upstream matches whole
+/// days), not yet ended, newest first, in pages of the most upstream takes.
+pub(crate) fn active_query(
+    now: chrono::DateTime<chrono::Utc>,
+    lookback: std::time::Duration,
+) -> DetailsQuery {
+    let lookback = chrono::Duration::from_std(lookback).unwrap_or(chrono::Duration::days(1));
+    let format = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%S%.3fZ");
+    DetailsQuery {
+        interval: format!(
+            "{}/{}",
+            format(now - lookback),
+            format(now + chrono::Duration::minutes(1))
+        ),
+        order: Some("desc".into()),
+        order_by: Some("conversationStart".into()),
+        paging: Some(Paging {
+            page_size: ANALYTICS_PAGE_SIZE,
+            page_number: 1,
+        }),
+        conversation_filters: vec![Filter::and(vec![Predicate::not_exists("conversationEnd")])],
+        segment_filters: vec![Filter::or(vec![
+            Predicate::matches("mediaType", "cobrowse"),
+            Predicate::matches("mediaType", "screenshare"),
+        ])],
+    }
+}
+
+/// Records per analytics details page: the most upstream is known to take.
+pub(crate) const ANALYTICS_PAGE_SIZE: u32 = 100;
 
 /// One bulk flight: `chunk` from the cache if a flight that finished just
 /// before this one filled it, else from upstream (and into the cache).

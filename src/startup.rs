@@ -56,7 +56,12 @@ impl Gateway {
         let client = PureCloud::new(client_config(&settings, target), Arc::clone(&metrics))?;
         check_credentials(&client).await?;
         let cache = Cache::new(&settings.cache, Arc::clone(&metrics));
-        let source = Arc::new(Source::new(client, cache, scope));
+        let source = Arc::new(Source::new(
+            client,
+            cache,
+            scope,
+            settings.upstream.active_lookback,
+        ));
         let auth = Arc::new(crate::auth::Authenticator::new(
             &settings.auth,
             simulator.is_some(),

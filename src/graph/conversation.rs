@@ -54,9 +54,16 @@ pub(crate) type Fallible<T> = Result<Option<T>>;
 /// alive at once while a page resolves.
 async fn with(ctx: &Context<'_>, model: &Model, shapes: Shapes) -> Result<Model> {
     let held = model.shapes();
-    if (held.full || !shapes.full) && (held.view || !shapes.view) {
+    if (held.full || !shapes.full) && (held.view || !shapes.view) && held != Shapes::NONE {
         return Ok(Arc::clone(model));
     }
+    // A conversation listed by its analytics record holds neither shape:
+    // any field beyond its id needs one, the full form unless told otherwise.
+    let shapes = if shapes == Shapes::NONE {
+        Shapes::FULL
+    } else {
+        shapes
+    };
     let fetch = source(ctx).conversation(&model.id, shapes, Some(model));
     Box::pin(fetch).await.gql()
 }
@@ -86,8 +93,9 @@ impl Conversation {
         &self.0.id
     }
     /// The conversation's name.
-    async fn name(&self) -> Option<&str> {
-        self.0.name.as_deref()
+    async fn name(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        let model = with(ctx, &self.0, Shapes::ANY).await?;
+        Ok(model.name.clone())
     }
     /// When the conversation started.
     async fn start_time(&self, ctx: &Context<'_>) -> Result<Option<Time>> {

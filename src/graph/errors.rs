@@ -55,6 +55,31 @@ pub(crate) fn upstream(error: &UpstreamError) -> async_graphql::Error {
     })
 }
 
+/// The GraphQL form of an upstream error met by `feature` (a field, such
+/// as `cobrowseStatistics`): a missing permission names both, so that an
+/// operator knows what to grant for what.
+pub(crate) fn upstream_for(feature: &str, error: &UpstreamError) -> async_graphql::Error {
+    let UpstreamError::Forbidden {
+        permission: Some(permission),
+        ..
+    } = error
+    else {
+        return upstream(error);
+    };
+    let message = format!(
+        "{feature} is unavailable: the gateway's upstream OAuth client lacks the permission {permission}"
+    );
+    let (permission, feature) = (permission.clone(), feature.to_owned());
+    async_graphql::Error::new(message).extend_with(move |_, e| {
+        e.set("code", error.code());
+        e.set("permission", permission.as_str());
+        e.set("feature", feature.as_str());
+        if let Some(id) = error.correlation_id() {
+            e.set("correlationId", id);
+        }
+    })
+}
+
 /// Whether `error` says that what was asked for does not exist.
 pub(crate) fn is_not_found(error: &async_graphql::Error) -> bool {
     let code = error.extensions.as_ref().and_then(|e| e.get("code"));

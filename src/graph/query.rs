@@ -69,7 +69,12 @@ impl Query {
         Ok(Some(Conversation(read_full(ctx, &conversation_id).await?)))
     }
 
-    /// The conversations with co-browse going on now, newest first.
+    /// The conversations with co-browse going on now, newest first. With the
+    /// gateway's own credentials (service mode): every conversation of the
+    /// organisation that has co-browse or screen-share media and has not
+    /// ended (from analytics, so one whose co-browse is over but whose agent
+    /// is still wrapping up is listed). With a caller's own token
+    /// (passthrough): that user's conversations with co-browse going on.
     #[graphql(
         guard = "Needs::READ",
         complexity = "page_weight(first, last) * child_complexity + 1"
@@ -85,7 +90,10 @@ impl Query {
     ) -> Fallible<Connection<ListingCursor, Conversation, ConversationCount, EmptyFields>> {
         let page: Page<ListingCursor> = Page::parse(ctx, first, after, last, before)?;
         let source = source(ctx);
-        let listing = source.active_listing().await.gql()?;
+        let listing = source
+            .active_listing()
+            .await
+            .map_err(|e| errors::upstream_for("activeCobrowseConversations", &e))?;
         let mut sorted: Vec<(ListingCursor, Model)> = listing
             .0
             .iter()
@@ -281,8 +289,9 @@ async fn purecloud_session(
 async fn prefetch(ctx: &Context<'_>, nodes: Vec<Model>) -> Vec<Model> {
     let look = ctx.look_ahead();
     let selections = [look.field("edges").field("node"), look.field("nodes")];
-    // What the listing entries (the view) do not hold.
-    let held = Shapes::VIEW;
+    // What the listing entries (views, or analytics records: neither
+    // shape) do not hold.
+    let held = nodes.first().map_or(Shapes::NONE, |n| n.shapes());
     let needs = selections
         .iter()
         .fold(Shapes::NONE, |all, s| all.and(shape::conversation(s, held)));
@@ -326,11 +335,15 @@ pub(crate) struct ListingCursor {
 
 impl ListingCursor {
     fn of(conversation: &purecloud::Conversation) -> Self {
-        let start = conversation
-            .participants
-            .iter()
-            .filter_map(|p| p.start_time)
-            .min();
+        // An analytics record says when the conversation started; a view
+        // says when each participant did.
+        let start = conversation.start_time.or_else(|| {
+            conversation
+                .participants
+                .iter()
+                .filter_map(|p| p.start_time)
+                .min()
+        });
         Self {
             start_ms: start.map_or(i64::MIN, |t| t.timestamp_millis()),
             id: conversation.id.to_string(),

@@ -227,9 +227,12 @@ impl<'a> Zoom<'a> {
 /// others are still listed.
 async fn purecloud_sessions(ctx: &Context<'_>) -> Result<Vec<Session>> {
     let source = source(ctx);
-    let listing = source.active_listing().await.gql()?;
-    let fetched = futures::future::join_all(listing.0.iter().map(|view| async move {
-        let listed = source.listed(view);
+    let listing = source
+        .active_listing()
+        .await
+        .map_err(|e| super::errors::upstream_for("cobrowseSessions", &e))?;
+    let fetched = futures::future::join_all(listing.0.iter().map(|entry| async move {
+        let listed = source.listed(entry);
         source
             .conversation(&listed.id, Shapes::FULL, Some(&listed))
             .await

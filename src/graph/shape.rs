@@ -13,15 +13,42 @@ use async_graphql::Lookahead;
 
 use crate::purecloud::Shapes;
 
-const E: Shapes = Shapes::NONE;
-const F: Shapes = Shapes::FULL;
-const V: Shapes = Shapes::VIEW;
+/// Needs nothing fetched: the id a conversation was listed by.
+const N: Serves = Serves::Nothing;
+/// Either shape serves it; a conversation listed by its analytics record,
+/// which holds neither, needs one (the full form) fetched.
+const E: Serves = Serves::Either;
+const F: Serves = Serves::Shape(Shapes::FULL);
+const V: Serves = Serves::Shape(Shapes::VIEW);
+
+/// What serves a field.
+#[derive(Copy, Clone, Debug)]
+enum Serves {
+    Nothing,
+    Either,
+    Shape(Shapes),
+}
+
+impl Serves {
+    /// What must be fetched for it beyond `held`.
+    fn beyond(self, held: Shapes) -> Shapes {
+        match self {
+            Serves::Nothing => Shapes::NONE,
+            Serves::Either if held == Shapes::NONE => Shapes::FULL,
+            Serves::Either => Shapes::NONE,
+            Serves::Shape(shapes) => Shapes {
+                full: shapes.full && !held.full,
+                view: shapes.view && !held.view,
+            },
+        }
+    }
+}
 
 /// Every field of `Conversation`. `participants` adds what its own
 /// selection needs ([`PARTICIPANT`]).
-const CONVERSATION: &[(&str, Shapes)] = &[
-    ("id", E),
-    ("conversationId", E),
+const CONVERSATION: &[(&str, Serves)] = &[
+    ("id", N),
+    ("conversationId", N),
     ("name", E),
     ("startTime", F),
     ("endTime", F),
@@ -39,7 +66,7 @@ const CONVERSATION: &[(&str, Shapes)] = &[
 ];
 
 /// Every field of `CobrowseMediaParticipant`.
-const PARTICIPANT: &[(&str, Shapes)] = &[
+const PARTICIPANT: &[(&str, Serves)] = &[
     ("id", E),
     ("participantId", E),
     ("name", E),
@@ -51,8 +78,8 @@ const PARTICIPANT: &[(&str, Shapes)] = &[
     ("startHoldTime", V),
     ("purpose", E),
     ("purposeRaw", E),
-    ("state", V),
-    ("stateRaw", V),
+    ("state", E),
+    ("stateRaw", E),
     ("direction", V),
     ("directionRaw", V),
     ("disconnectType", V),
@@ -116,18 +143,25 @@ const QUEUE: &[(&str, bool)] = &[
 
 /// The shapes of `table` that `look` selects a field of, leaving out those
 /// in `held` (whose fields are not looked for at all).
-fn needs(look: &Lookahead<'_>, table: &[(&str, Shapes)], held: Shapes) -> Shapes {
-    let missing = |shapes: Shapes| (shapes.full && !held.full) || (shapes.view && !held.view);
+fn needs(look: &Lookahead<'_>, table: &[(&str, Serves)], held: Shapes) -> Shapes {
     table
         .iter()
-        .filter(|(_, shapes)| missing(*shapes))
+        .map(|(field, serves)| (field, serves.beyond(held)))
+        .filter(|(_, missing)| *missing != Shapes::NONE)
         .filter(|(field, _)| look.field(field).exists())
-        .fold(Shapes::NONE, |all, (_, shapes)| all.and(*shapes))
+        .fold(Shapes::NONE, |all, (_, missing)| all.and(missing))
 }
 
-/// The shapes a selection of participants needs beyond those `held`.
+/// The shapes a selection of participants needs beyond those `held`. A
+/// conversation that holds neither shape has no participants yet: it
+/// needs the full form whatever is selected.
 pub(crate) fn participant(look: &Lookahead<'_>, held: Shapes) -> Shapes {
-    needs(look, PARTICIPANT, held)
+    let needs = needs(look, PARTICIPANT, held);
+    if held == Shapes::NONE && look.exists() {
+        needs.and(Shapes::FULL)
+    } else {
+        needs
+    }
 }
 
 /// The shapes a selection of conversations needs beyond those `held`, its

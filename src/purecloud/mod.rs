@@ -15,8 +15,12 @@
 //! Communications and their value types (segments, wrap-up, after-call
 //! work, addresses) are upstream's own records, kept as they came.
 
+mod record;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
+
+pub(crate) use record::from_record;
 
 use crate::upstream::enums::*;
 use crate::upstream::model;
@@ -47,6 +51,8 @@ impl Shapes {
         full: false,
         view: true,
     };
+    /// Either shape will do (a field both serve).
+    pub(crate) const ANY: Self = Self::NONE;
 
     /// Both sets.
     pub(crate) fn and(self, other: Self) -> Self {
@@ -63,6 +69,9 @@ impl Shapes {
 pub(crate) struct Inputs {
     pub full: Option<Arc<model::Conversation>>,
     pub view: Option<Arc<model::CobrowseConversation>>,
+    /// The analytics record it was listed with, while neither shape is
+    /// held (it is neither: a selection beyond ids needs one fetched).
+    pub record: Option<Arc<crate::upstream::analytics::AnalyticsConversation>>,
 }
 
 impl Inputs {
@@ -74,7 +83,9 @@ impl Inputs {
                 _ => false,
             }
         }
-        eq(&self.full, &other.full) && eq(&self.view, &other.view)
+        eq(&self.full, &other.full)
+            && eq(&self.view, &other.view)
+            && eq(&self.record, &other.record)
     }
 }
 
@@ -172,9 +183,12 @@ impl Conversation {
                 conversation
             }
             (None, Some(view)) => from_view(id, view),
-            (None, None) => Conversation {
-                id: id.into(),
-                ..Conversation::default()
+            (None, None) => match &inputs.record {
+                Some(record) => from_record(id, record),
+                None => Conversation {
+                    id: id.into(),
+                    ..Conversation::default()
+                },
             },
         };
         conversation.inputs = inputs;
@@ -336,9 +350,24 @@ fn full_participant(p: &model::Participant) -> Participant {
         locale: p.locale.clone(),
         start_acw_time: p.start_acw_time,
         end_acw_time: p.end_acw_time,
+        state: Some(participant_state(p)),
         cobrowsesessions: p.cobrowsesessions.clone(),
         screenshares: p.screenshares.clone(),
         ..Participant::default()
+    }
+}
+
+/// A participant's state as the co-browse view gives it, from the full
+/// form: its latest co-browse communication's, or (with none) whether it
+/// has left.
+fn participant_state(p: &model::Participant) -> Wire<CommunicationState> {
+    match p.cobrowsesessions.last().and_then(|c| c.state.clone()) {
+        Some(state) => state,
+        None => Wire::new(if p.end_time.is_some() {
+            "disconnected"
+        } else {
+            "connected"
+        }),
     }
 }
 
@@ -559,6 +588,7 @@ mod tests {
             Inputs {
                 full: Some(Arc::new(full())),
                 view: Some(Arc::new(view())),
+                record: None,
             },
         );
         assert_eq!(
@@ -596,7 +626,11 @@ mod tests {
             agent.state.as_ref().map(Wire::get),
             Some(CommunicationState::Connected)
         );
-        assert_eq!(customer.state, None, "the view said nothing of it");
+        assert_eq!(
+            customer.state.as_ref().map(Wire::get),
+            Some(CommunicationState::Connected),
+            "the view said nothing of it: its latest co-browse communication's"
+        );
     }
 
     #[test]
@@ -606,18 +640,24 @@ mod tests {
             Inputs {
                 full: Some(Arc::new(full())),
                 view: None,
+                record: None,
             },
         );
         assert_eq!(
             from_full.participants[1].user_id.as_deref(),
             Some("user-from-full")
         );
-        assert_eq!(from_full.participants[1].state, None);
+        assert_eq!(
+            from_full.participants[1].state.as_ref().map(Wire::get),
+            Some(CommunicationState::Disconnected),
+            "its latest co-browse communication's state"
+        );
         let from_view = Conversation::build(
             "c1",
             Inputs {
                 full: None,
                 view: Some(Arc::new(view())),
+                record: None,
             },
         );
         assert_eq!(from_view.name.as_deref(), Some("view name"));
@@ -636,6 +676,7 @@ mod tests {
             Inputs {
                 full: Some(Arc::new(full())),
                 view: None,
+                record: None,
             },
         );
         let sessions = c.sessions();
@@ -670,6 +711,7 @@ mod tests {
         let inputs = || Inputs {
             full: Some(Arc::clone(&full)),
             view: None,
+            record: None,
         };
         let a = models.of(1, "c1", inputs());
         let b = models.of(1, "c1", inputs());
@@ -684,6 +726,7 @@ mod tests {
             Inputs {
                 full: Some(Arc::clone(&full)),
                 view: Some(Arc::new(view())),
+                record: None,
             },
         );
         assert!(!Arc::ptr_eq(&a, &with_view));
@@ -702,6 +745,7 @@ mod tests {
             Inputs {
                 full: Some(Arc::clone(&newer)),
                 view: None,
+                record: None,
             },
         );
         assert!(!Arc::ptr_eq(&a, &replaced));

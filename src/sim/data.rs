@@ -16,14 +16,15 @@ use chrono::{DateTime, Duration, SubsecRound, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use super::life::Phase;
 use crate::upstream::model::*;
 use crate::upstream::wire::Wire;
 
-const FIRST_NAMES: &[&str] = &[
+pub(super) const FIRST_NAMES: &[&str] = &[
     "Ava", "Noah", "Mia", "Liam", "Zoe", "Ethan", "Aria", "Lucas", "Chloe", "Mateo", "Nora",
     "Omar", "Ines", "Kenji", "Priya", "Sven", "Leila", "Tomas", "Yara", "Felix",
 ];
-const LAST_NAMES: &[&str] = &[
+pub(super) const LAST_NAMES: &[&str] = &[
     "Thompson", "Garcia", "Okafor", "Nakamura", "Schmidt", "Rossi", "Haddad", "Novak", "Silva",
     "Kowalski", "Dubois", "Larsen", "Moreau", "Ibrahim", "Chen", "Murphy",
 ];
@@ -35,7 +36,7 @@ const QUEUES: &[&str] = &[
     "Premium Care",
     "Claims",
 ];
-const PAGES: &[&str] = &[
+pub(super) const PAGES: &[&str] = &[
     "/checkout",
     "/account/settings",
     "/loans/apply",
@@ -61,11 +62,15 @@ const WRAPUPS: &[&str] = &[
 /// The provider name the simulator reports for co-browse.
 pub(crate) const COBROWSE_PROVIDER: &str = "PureCloud Cobrowse";
 
-/// One conversation in both of its upstream shapes.
+/// One conversation in both of its upstream shapes, and where it is in its
+/// life ([`Phase`]).
 #[derive(Clone, Debug)]
 pub(crate) struct SimConversation {
     pub full: Conversation,
     pub view: CobrowseConversation,
+    pub phase: Phase,
+    /// When it last changed.
+    pub changed: DateTime<Utc>,
 }
 
 /// The divisions conversations belong to: `(id, name)`.
@@ -90,8 +95,23 @@ impl SimConversation {
         })
     }
 
-    /// Disconnects every live communication of a participant.
+    /// Disconnects every live communication of a participant (upstream's
+    /// participant PATCH): the conversation ends with its last co-browse.
     pub(crate) fn disconnect(&mut self, participant_id: &str, now: DateTime<Utc>) -> bool {
+        if !self.hang_up(participant_id, now) {
+            return false;
+        }
+        if !self.has_active_cobrowse() {
+            self.full.end_time.get_or_insert(now);
+            self.phase = Phase::Ended;
+        }
+        self.changed = now;
+        true
+    }
+
+    /// Disconnects every live communication of a participant, and ends its
+    /// participation; the conversation goes on.
+    pub(super) fn hang_up(&mut self, participant_id: &str, now: DateTime<Utc>) -> bool {
         let Some(participant) = self
             .full
             .participants
@@ -121,9 +141,6 @@ impl SimConversation {
             media.state = Some(Wire::new("disconnected"));
             media.disconnect_type = Some(Wire::new("client"));
             media.end_time.get_or_insert(now);
-        }
-        if !self.has_active_cobrowse() {
-            self.full.end_time.get_or_insert(now);
         }
         true
     }
@@ -163,6 +180,10 @@ pub(crate) struct World {
     pub users: BTreeMap<String, User>,
     pub queues: BTreeMap<String, Queue>,
     pub wrapup_codes: Vec<WrapupCode>,
+    /// Drives the world's changes ([`super::life`]), seeded with the world.
+    pub(super) rng: StdRng,
+    /// Conversations started so far (numbers their external tags).
+    pub(super) started: usize,
 }
 
 impl World {
@@ -244,6 +265,11 @@ impl World {
                 };
                 conv.full.divisions = vec![division.clone()];
                 conv.view.divisions = vec![division];
+                conv.phase = if conv.full.end_time.is_some() {
+                    Phase::Ended
+                } else {
+                    Phase::ScreenshareStarted
+                };
                 conv
             })
             .collect();
@@ -264,8 +290,23 @@ impl World {
                 .map(|q| (q.id.clone().expect("generated with an id"), q))
                 .collect(),
             wrapup_codes,
+            rng: StdRng::seed_from_u64(seed ^ 0x5eed_11fe),
+            started: conversations,
         }
     }
+}
+
+/// A random version-4 UUID.
+pub(super) fn uuid(rng: &mut StdRng) -> String {
+    let b: [u8; 16] = rng.random();
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
+        u16::from_be_bytes([b[4], b[5]]),
+        u16::from_be_bytes([b[6], b[7]]) & 0x0fff,
+        (u16::from_be_bytes([b[8], b[9]]) & 0x3fff) | 0x8000,
+        u64::from_be_bytes([0, 0, b[10], b[11], b[12], b[13], b[14], b[15]]),
+    )
 }
 
 struct Gen {
@@ -295,15 +336,7 @@ impl SessionPlan {
 
 impl Gen {
     fn uuid(&mut self) -> String {
-        let b: [u8; 16] = self.rng.random();
-        format!(
-            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-            u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
-            u16::from_be_bytes([b[4], b[5]]),
-            u16::from_be_bytes([b[6], b[7]]) & 0x0fff,
-            (u16::from_be_bytes([b[8], b[9]]) & 0x3fff) | 0x8000,
-            u64::from_be_bytes([0, 0, b[10], b[11], b[12], b[13], b[14], b[15]]),
-        )
+        uuid(&mut self.rng)
     }
 
     fn name(&mut self) -> (&'static str, &'static str) {
@@ -708,7 +741,12 @@ fn assemble(
         divisions: Vec::new(),
         self_uri: Some(format!("/api/v2/conversations/cobrowsesessions/{id}")),
     };
-    SimConversation { full, view }
+    SimConversation {
+        full,
+        view,
+        phase: Phase::Started,
+        changed: at.end.unwrap_or(at.start),
+    }
 }
 
 /// The co-browse view of the three participants (customer, queue, agent).
@@ -743,7 +781,7 @@ fn view_participants(
     view
 }
 
-fn segment(
+pub(super) fn segment(
     start: DateTime<Utc>,
     end: Option<DateTime<Utc>>,
     kind: &str,
@@ -765,7 +803,7 @@ fn segment(
     }
 }
 
-fn ref_to(collection: &str, id: Option<&str>) -> Option<EntityRef> {
+pub(super) fn ref_to(collection: &str, id: Option<&str>) -> Option<EntityRef> {
     id.map(|id| EntityRef {
         id: Some(id.into()),
         name: None,
@@ -775,7 +813,11 @@ fn ref_to(collection: &str, id: Option<&str>) -> Option<EntityRef> {
 
 /// The co-browse view of a participant: its own fields plus those of its
 /// latest co-browse communication.
-fn media(p: &Participant, direction: &str, script: Option<EntityRef>) -> CobrowseMediaParticipant {
+pub(super) fn media(
+    p: &Participant,
+    direction: &str,
+    script: Option<EntityRef>,
+) -> CobrowseMediaParticipant {
     let comm = p.cobrowsesessions.last();
     CobrowseMediaParticipant {
         id: p.id.clone(),

@@ -14,10 +14,26 @@
 //!   partner OAuth client that sees only those divisions' conversations
 //!   (others are 404 to it, as upstream's division access control has
 //!   them), and answers its `client_id` and `client_secret`.
+//! - `PUT /__sim/clients/{id}/withheld` (`["analytics:conversationDetail:view"]`):
+//!   the permissions that client lacks from now on (its calls that need one
+//!   are answered 403 `missing.permissions`, as upstream's are).
+//! - `POST /__sim/tokens` (`{"userId": "..."}`): a user token for that user
+//!   (standing in for the authorization-code grant). A client-credentials
+//!   token has no user: `GET /api/v2/conversations/cobrowsesessions`
+//!   refuses it with 400, and lists only the user's conversations for a
+//!   user token.
+//! - `POST /__sim/world/conversations`: a customer starts a conversation;
+//!   `POST /__sim/world/conversations/{id}/step`: it moves to its next
+//!   [`Phase`]; `POST /__sim/world/tick`: one step of the demo pace. Each
+//!   answers the [`Change`]. [`SimConfig::pace`] ticks on its own.
 
+mod analytics;
 pub(crate) mod data;
+mod life;
 mod routes;
 pub(crate) mod zoom;
+
+pub use life::{Change, Phase};
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -29,7 +45,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
@@ -64,6 +80,9 @@ pub struct Faults {
     pub error_next: u32,
     /// The token endpoint answers `error_status` (API routes are unaffected).
     pub token_down: bool,
+    /// Records of the previous analytics details page that the next page
+    /// repeats (upstream may repeat a record across pages).
+    pub analytics_page_overlap: u32,
 }
 
 impl Default for Faults {
@@ -78,6 +97,7 @@ impl Default for Faults {
             rate_limit_next: 0,
             error_next: 0,
             token_down: false,
+            analytics_page_overlap: 1,
         }
     }
 }
@@ -127,6 +147,9 @@ pub struct SimConfig {
     pub client_id: String,
     pub client_secret: Secret,
     pub faults: Faults,
+    /// How often the world moves on by itself ([`World::tick`]); none:
+    /// only when told to.
+    pub pace: Option<Duration>,
 }
 
 /// A fresh random secret (demo credentials, demo webhook secret).
@@ -150,6 +173,7 @@ impl SimConfig {
             client_id: "cobrowse-gateway-demo".into(),
             client_secret: random_secret(),
             faults: Faults::default(),
+            pace: None,
         }
     }
 }
@@ -157,12 +181,14 @@ impl SimConfig {
 /// The most tokens the simulator remembers; the oldest go first.
 const MAX_TOKENS: usize = 10_000;
 
-/// What a token lets its holder see: its client, and the divisions it is
-/// limited to (`None`: every division).
+/// What a token lets its holder see: its client, the divisions it is
+/// limited to (`None`: every division), and its user (`None`: a
+/// client-credentials token, which has no user).
 #[derive(Clone, Debug)]
 pub(crate) struct Grant {
     pub(crate) client: Arc<str>,
     pub(crate) divisions: Option<Arc<[String]>>,
+    pub(crate) user: Option<Arc<str>>,
 }
 
 impl Grant {
@@ -184,6 +210,10 @@ pub(crate) struct SimState {
     world: RwLock<World>,
     /// OAuth clients by id: their secret and their grant.
     clients: Mutex<HashMap<String, (Secret, Grant)>>,
+    /// Permissions withheld from a client, by client id.
+    withheld: RwLock<HashMap<String, Vec<String>>>,
+    /// How many conversations the demo pace keeps going on.
+    target: usize,
     faults: RwLock<Faults>,
     tokens: Mutex<HashMap<String, (Instant, Grant)>>,
     counts: Mutex<BTreeMap<String, u64>>,
@@ -219,9 +249,12 @@ impl Simulator {
                     Grant {
                         client: Arc::from(config.client_id.as_str()),
                         divisions: None,
+                        user: None,
                     },
                 ),
             )])),
+            withheld: RwLock::new(HashMap::new()),
+            target: config.conversations - config.conversations / 4,
             faults: RwLock::new(config.faults.clone()),
             tokens: Mutex::new(HashMap::new()),
             counts: Mutex::new(BTreeMap::new()),
@@ -229,14 +262,24 @@ impl Simulator {
             max_in_flight: AtomicU64::new(0),
             correlation: AtomicU64::new(0),
         });
-        let app = router(state);
+        let app = router(Arc::clone(&state));
         let (tx, rx) = oneshot::channel();
+        let pace = config.pace;
         let task = tokio::spawn(async move {
             let serve = axum::serve(listener, app).with_graceful_shutdown(async {
                 let _ = rx.await;
             });
-            if let Err(e) = serve.await {
-                tracing::error!(error = %e, "simulator stopped");
+            let ticking = async {
+                match pace {
+                    Some(pace) => tick_at(&state, pace).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                outcome = serve => if let Err(e) = outcome {
+                    tracing::error!(error = %e, "simulator stopped");
+                },
+                () = ticking => {}
             }
         });
         Ok(Self {
@@ -305,7 +348,18 @@ fn router(state: Arc<SimState>) -> Router {
         .route("/__sim/stats/reset", post(reset_stats))
         .route("/__sim/faults", get(get_faults).put(put_faults))
         .route("/__sim/tokens/expire", post(expire_tokens))
-        .route("/__sim/clients", post(add_client));
+        .route("/__sim/tokens", post(routes::user_token))
+        .route("/__sim/clients", post(add_client))
+        .route("/__sim/clients/{id}/withheld", put(withhold))
+        .route(
+            "/__sim/world/conversations",
+            post(routes::start_conversation),
+        )
+        .route(
+            "/__sim/world/conversations/{id}/step",
+            post(routes::step_conversation),
+        )
+        .route("/__sim/world/tick", post(routes::tick));
     api.merge(control)
         .layer(middleware::from_fn_with_state(
             Arc::clone(&state),
@@ -375,6 +429,11 @@ async fn serve_counted(
             "Invalid login credentials.",
         );
     };
+    if let Some(permission) = routes::permission(request.method(), path.as_str()) {
+        if sim.withheld(&grant.client, permission) {
+            return missing_permission(permission);
+        }
+    }
     let mut request = request;
     request.extensions_mut().insert(grant);
     let (limited, failed) = {
@@ -409,6 +468,38 @@ async fn serve_counted(
     next.run(request).await
 }
 
+/// Upstream's answer to a call its client lacks a permission for.
+fn missing_permission(permission: &str) -> Response {
+    let body = ErrorBody {
+        message: Some(format!(
+            "Unable to perform the requested action. You are missing the following permission(s): {permission}"
+        )),
+        code: Some("missing.permissions".into()),
+        status: Some(403),
+        message_with_params: Some(
+            "Unable to perform the requested action. You are missing the following permission(s): {permissions}".into(),
+        ),
+        message_params: BTreeMap::from([("permissions".to_owned(), permission.to_owned())]),
+        ..ErrorBody::default()
+    };
+    (StatusCode::FORBIDDEN, Json(body)).into_response()
+}
+
+/// Moves the world on every `pace`, for as long as the simulator serves.
+async fn tick_at(state: &SimState, pace: Duration) {
+    let mut interval = tokio::time::interval(pace);
+    interval.tick().await;
+    loop {
+        interval.tick().await;
+        let change = state
+            .world
+            .write()
+            .expect("world lock")
+            .tick(chrono::Utc::now(), state.target);
+        tracing::debug!(conversation = %change.conversation_id, phase = ?change.phase, "simulated world moved on");
+    }
+}
+
 /// Counts a knob down; true when it was above zero.
 fn take_one(counter: &mut u32) -> bool {
     let taken = *counter > 0;
@@ -417,6 +508,15 @@ fn take_one(counter: &mut u32) -> bool {
 }
 
 impl SimState {
+    /// Whether `client` lacks `permission`.
+    fn withheld(&self, client: &str, permission: &str) -> bool {
+        self.withheld
+            .read()
+            .expect("withheld lock")
+            .get(client)
+            .is_some_and(|w| w.iter().any(|p| p == permission))
+    }
+
     /// The grant of the request's bearer token, if it is valid.
     fn grant(&self, request: &Request) -> Option<Grant> {
         let token = request
@@ -522,6 +622,7 @@ async fn add_client(State(sim): State<Arc<SimState>>, Json(new): Json<NewClient>
     let grant = Grant {
         client: Arc::from(id.as_str()),
         divisions: Some(new.divisions.into()),
+        user: None,
     };
     clients.insert(id.clone(), (secret.clone(), grant));
     Json(ClientCredentials {
@@ -529,6 +630,21 @@ async fn add_client(State(sim): State<Arc<SimState>>, Json(new): Json<NewClient>
         client_secret: secret.expose().to_owned(),
     })
     .into_response()
+}
+
+async fn withhold(
+    State(sim): State<Arc<SimState>>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    Json(permissions): Json<Vec<String>>,
+) -> Response {
+    if !sim.clients.lock().expect("clients lock").contains_key(&id) {
+        return (StatusCode::NOT_FOUND, "no such client").into_response();
+    }
+    sim.withheld
+        .write()
+        .expect("withheld lock")
+        .insert(id, permissions);
+    StatusCode::NO_CONTENT.into_response()
 }
 
 async fn expire_tokens(State(sim): State<Arc<SimState>>) -> StatusCode {

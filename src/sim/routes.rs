@@ -14,10 +14,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::data::SimConversation;
-use super::{error_body, Grant, SimState};
+use super::life::StepError;
+use super::{analytics, error_body, Grant, SimState};
 use crate::upstream::analytics::*;
 use crate::upstream::model::*;
-use crate::upstream::wire::Wire;
 
 type Sim = State<Arc<SimState>>;
 
@@ -47,6 +47,26 @@ pub(super) fn api() -> Router<Arc<SimState>> {
             "/api/v2/analytics/conversations/details/query",
             post(details_query),
         )
+        .route(
+            "/api/v2/analytics/conversations/aggregates/query",
+            post(aggregates_query),
+        )
+}
+
+/// The permission a route needs, as Genesys names it. Reading a
+/// conversation or a user takes none beyond the client's division access.
+pub(super) fn permission(method: &axum::http::Method, path: &str) -> Option<&'static str> {
+    Some(match (method.as_str(), path) {
+        ("POST", "/api/v2/analytics/conversations/details/query") => {
+            "analytics:conversationDetail:view"
+        }
+        ("POST", "/api/v2/analytics/conversations/aggregates/query") => {
+            "analytics:conversationAggregate:view"
+        }
+        ("GET", "/api/v2/routing/queues" | "/api/v2/routing/queues/{id}") => "routing:queue:view",
+        ("GET", "/api/v2/routing/wrapupcodes") => "routing:wrapupCode:view",
+        _ => return None,
+    })
 }
 
 /// `POST /oauth/token`: client credentials with Basic auth.
@@ -162,12 +182,26 @@ async fn cobrowse_conversation(
     }
 }
 
+/// The active co-browse conversations of the token's user. A
+/// client-credentials token has no user, and upstream refuses it here.
 async fn listing(State(sim): Sim, Extension(grant): Extension<Grant>) -> Response {
+    let Some(user) = grant.user.as_deref() else {
+        return bad_request(
+            "This request requires a user context. Client credentials cannot be used for requests to this resource.",
+        )
+        .into_response();
+    };
     let world = sim.world.read().expect("world lock");
     let active: Vec<&CobrowseConversation> = world
         .conversations
         .iter()
         .filter(|c| c.has_active_cobrowse() && grant.sees(c))
+        .filter(|c| {
+            c.full
+                .participants
+                .iter()
+                .any(|p| p.user_id.as_deref() == Some(user))
+        })
         .map(|c| &c.view)
         .collect();
     // Upstream's SDKs send no paging parameters here: one page holds all.
@@ -401,124 +435,108 @@ async fn patch_attributes(
     StatusCode::ACCEPTED.into_response()
 }
 
-async fn details_query(State(sim): Sim, body: Bytes) -> Response {
+async fn details_query(
+    State(sim): Sim,
+    Extension(grant): Extension<Grant>,
+    body: Bytes,
+) -> Response {
     let query: DetailsQuery = match parse_json(&body) {
         Ok(query) => query,
         Err(reject) => return reject.into_response(),
     };
-    let Some((start, end)) = query.interval.split_once('/').and_then(|(a, b)| {
-        Some((
-            DateTime::parse_from_rfc3339(a).ok()?.with_timezone(&Utc),
-            DateTime::parse_from_rfc3339(b).ok()?.with_timezone(&Utc),
-        ))
-    }) else {
-        return bad_request("interval must be two ISO-8601 instants separated by /")
-            .into_response();
-    };
-    let paging = query.paging.clone().unwrap_or(Paging {
-        page_size: 25,
-        page_number: 1,
-    });
-    if paging.page_size == 0 || paging.page_size > 100 || paging.page_number == 0 {
-        return bad_request("paging.pageSize must be 1..=100 and pageNumber positive")
-            .into_response();
-    }
-    let media: Vec<&str> = query
-        .segment_filters
-        .iter()
-        .flat_map(|f| f.predicates.iter())
-        .filter(|p| p.dimension == "mediaType")
-        .map(|p| p.value.as_str())
-        .collect();
-    let wants = |m: &str| media.is_empty() || media.contains(&m);
+    let faults = sim.faults.read().expect("faults lock").clone();
     let world = sim.world.read().expect("world lock");
-    let mut matches: Vec<AnalyticsConversation> = world
-        .conversations
-        .iter()
-        .filter(|c| c.full.start_time.is_some_and(|t| t >= start && t < end))
-        .map(|c| to_analytics(&c.full, &wants))
-        .filter(|c| c.participants.iter().any(|p| !p.sessions.is_empty()))
-        .collect();
-    matches.sort_by_key(|c| c.conversation_start);
-    if query.order.as_deref() != Some("asc") {
-        matches.reverse();
+    match analytics::details(&world, &query, &faults, &|c| grant.sees(c)) {
+        Ok(answer) => Json(answer).into_response(),
+        Err(why) => bad_request(&why).into_response(),
     }
-    let total = matches.len() as i64;
-    let skip = (paging.page_number as usize - 1) * paging.page_size as usize;
-    let conversations = matches
-        .into_iter()
-        .skip(skip)
-        .take(paging.page_size as usize)
-        .collect();
-    Json(DetailsResponse {
-        conversations,
-        total_hits: Some(total),
+}
+
+async fn aggregates_query(
+    State(sim): Sim,
+    Extension(grant): Extension<Grant>,
+    body: Bytes,
+) -> Response {
+    let query: AggregatesQuery = match parse_json(&body) {
+        Ok(query) => query,
+        Err(reject) => return reject.into_response(),
+    };
+    let world = sim.world.read().expect("world lock");
+    match analytics::aggregates(&world, &query, &|c| grant.sees(c)) {
+        Ok(answer) => Json(answer).into_response(),
+        Err(why) => bad_request(&why).into_response(),
+    }
+}
+
+/// Whom a user token is for.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct UserTokenRequest {
+    user_id: String,
+}
+
+/// `POST /__sim/tokens`: a token with the user context of a known user, as
+/// the authorization-code grant would give that user's browser.
+pub(super) async fn user_token(State(sim): Sim, Json(request): Json<UserTokenRequest>) -> Response {
+    if !sim
+        .world
+        .read()
+        .expect("world lock")
+        .users
+        .contains_key(&request.user_id)
+    {
+        return not_found("user").into_response();
+    }
+    let lifetime = sim.faults.read().expect("faults lock").token_lifetime_s;
+    let grant = Grant {
+        client: Arc::from("sim-agent-desktop"),
+        divisions: None,
+        user: Some(Arc::from(request.user_id.as_str())),
+    };
+    let access_token = sim.issue_token(Duration::from_secs(lifetime), grant);
+    Json(TokenResponse {
+        access_token,
+        token_type: "bearer".into(),
+        expires_in: lifetime,
     })
     .into_response()
 }
 
-fn to_analytics(conv: &Conversation, wants: &dyn Fn(&str) -> bool) -> AnalyticsConversation {
-    let segments = |segments: &[Segment], queue: Option<&String>, wrapup: Option<&Wrapup>| {
-        segments
-            .iter()
-            .map(|s| AnalyticsSegment {
-                segment_start: s.start_time,
-                segment_end: s.end_time,
-                segment_type: s.segment_type.as_ref().map(|t| t.raw().to_lowercase()),
-                disconnect_type: s.disconnect_type.as_ref().map(|d| d.raw().to_owned()),
-                queue_id: queue.cloned(),
-                wrap_up_code: wrapup.and_then(|w| w.code.clone()),
-                wrap_up_note: wrapup.and_then(|w| w.notes.clone()),
-            })
-            .collect()
-    };
-    let participants = conv
-        .participants
-        .iter()
-        .map(|p| {
-            let mut sessions: Vec<AnalyticsSession> = Vec::new();
-            if wants("cobrowse") {
-                sessions.extend(p.cobrowsesessions.iter().map(|c| AnalyticsSession {
-                    session_id: c.id.clone(),
-                    media_type: Some("cobrowse".into()),
-                    direction: Some("inbound".into()),
-                    provider: c.provider.clone(),
-                    peer_id: c.peer_id.clone(),
-                    cobrowse_role: c.cobrowse_role.as_ref().map(|r| r.raw().to_owned()),
-                    cobrowse_room_id: c.cobrowse_session_id.clone(),
-                    screen_share_room_id: None,
-                    sharing_screen: None,
-                    segments: segments(&c.segments, p.queue_id.as_ref(), c.wrapup.as_ref()),
-                }));
-            }
-            if wants("screenshare") {
-                sessions.extend(p.screenshares.iter().map(|s| AnalyticsSession {
-                    session_id: s.id.clone(),
-                    media_type: Some("screenshare".into()),
-                    direction: Some("inbound".into()),
-                    provider: s.provider.clone(),
-                    peer_id: s.peer_id.clone(),
-                    cobrowse_role: None,
-                    cobrowse_room_id: None,
-                    screen_share_room_id: s.context.clone(),
-                    sharing_screen: s.sharing,
-                    segments: segments(&s.segments, p.queue_id.as_ref(), s.wrapup.as_ref()),
-                }));
-            }
-            AnalyticsParticipant {
-                participant_id: p.id.clone(),
-                participant_name: p.name.clone(),
-                purpose: p.purpose.as_ref().map(Wire::raw).map(str::to_owned),
-                user_id: p.user_id.clone(),
-                sessions,
-            }
-        })
-        .collect();
-    AnalyticsConversation {
-        conversation_id: conv.id.clone(),
-        conversation_start: conv.start_time,
-        conversation_end: conv.end_time,
-        originating_direction: Some("inbound".into()),
-        participants,
+/// `POST /__sim/world/conversations`: a customer starts a conversation.
+pub(super) async fn start_conversation(State(sim): Sim) -> Response {
+    let change = sim
+        .world
+        .write()
+        .expect("world lock")
+        .start_conversation(Utc::now());
+    (StatusCode::CREATED, Json(change)).into_response()
+}
+
+/// `POST /__sim/world/conversations/{id}/step`: the conversation moves on.
+pub(super) async fn step_conversation(State(sim): Sim, Path(id): Path<String>) -> Response {
+    let outcome = sim
+        .world
+        .write()
+        .expect("world lock")
+        .advance(&id, Utc::now());
+    match outcome {
+        Ok(change) => Json(change).into_response(),
+        Err(StepError::NotFound) => not_found("conversation").into_response(),
+        Err(StepError::Over) => Reject(
+            StatusCode::CONFLICT,
+            "conflict",
+            "The conversation has ended.".into(),
+        )
+        .into_response(),
     }
+}
+
+/// `POST /__sim/world/tick`: one step of the demo pace.
+pub(super) async fn tick(State(sim): Sim) -> Response {
+    let change = sim
+        .world
+        .write()
+        .expect("world lock")
+        .tick(Utc::now(), sim.target);
+    Json(change).into_response()
 }

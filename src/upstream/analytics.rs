@@ -1,5 +1,7 @@
-//! DTOs of the analytics conversation details query (UPSTREAM.md §1,
-//! "Analytics (historical) query").
+//! DTOs of the analytics queries (UPSTREAM.md §4): conversation details
+//! (the org-wide active set, history) and aggregates (statistics).
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
@@ -13,9 +15,15 @@ use super::model::Time;
 pub(crate) struct DetailsQuery {
     /// `start/end`, both ISO-8601.
     pub interval: String,
+    /// `asc` (upstream's default), `desc` or `unordered`.
     pub order: Option<String>,
+    /// `conversationStart` (upstream's default), `conversationEnd`,
+    /// `segmentStart` or `segmentEnd`.
+    pub order_by: Option<String>,
     pub paging: Option<Paging>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conversation_filters: Vec<Filter>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub segment_filters: Vec<Filter>,
 }
 
@@ -27,22 +35,82 @@ pub(crate) struct Paging {
     pub page_number: u32,
 }
 
-/// A filter clause (`type` is `and` or `or`).
+/// A filter: predicates and clauses joined by `type` (`and` or `or`).
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Filter {
     #[serde(rename = "type")]
     pub filter_type: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub predicates: Vec<Predicate>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clauses: Vec<Clause>,
+}
+
+/// A group of predicates inside a filter.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Clause {
+    #[serde(rename = "type")]
+    pub clause_type: String,
     #[serde(default)]
     pub predicates: Vec<Predicate>,
 }
 
 /// One predicate of a filter.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Predicate {
-    pub dimension: String,
-    pub value: String,
+    /// `dimension` (upstream's default), `property` or `metric`.
+    #[serde(rename = "type")]
+    pub predicate_type: Option<String>,
+    pub dimension: Option<String>,
+    /// `matches` (upstream's default), `exists` or `notExists`.
+    pub operator: Option<String>,
+    pub value: Option<String>,
+}
+
+impl Predicate {
+    /// `dimension` matches `value`.
+    pub(crate) fn matches(dimension: &str, value: &str) -> Self {
+        Self {
+            predicate_type: Some("dimension".into()),
+            dimension: Some(dimension.into()),
+            operator: None,
+            value: Some(value.into()),
+        }
+    }
+
+    /// `dimension` has no value (for `conversationEnd`: still going on).
+    pub(crate) fn not_exists(dimension: &str) -> Self {
+        Self {
+            predicate_type: Some("dimension".into()),
+            dimension: Some(dimension.into()),
+            operator: Some("notExists".into()),
+            value: None,
+        }
+    }
+}
+
+impl Filter {
+    /// Predicates that must all hold.
+    pub(crate) fn and(predicates: Vec<Predicate>) -> Self {
+        Self {
+            filter_type: "and".into(),
+            predicates,
+            clauses: Vec::new(),
+        }
+    }
+
+    /// Predicates of which one must hold.
+    pub(crate) fn or(predicates: Vec<Predicate>) -> Self {
+        Self {
+            filter_type: "or".into(),
+            predicates,
+            clauses: Vec::new(),
+        }
+    }
 }
 
 /// The answer of the details query.
@@ -52,6 +120,7 @@ pub(crate) struct Predicate {
 pub(crate) struct DetailsResponse {
     #[serde(default)]
     pub conversations: Vec<AnalyticsConversation>,
+    /// Approximate while data streams in.
     pub total_hits: Option<i64>,
 }
 
@@ -64,6 +133,9 @@ pub(crate) struct AnalyticsConversation {
     pub conversation_start: Option<Time>,
     pub conversation_end: Option<Time>,
     pub originating_direction: Option<String>,
+    #[serde(default)]
+    pub division_ids: Vec<String>,
+    pub external_tag: Option<String>,
     #[serde(default)]
     pub participants: Vec<AnalyticsParticipant>,
 }
@@ -97,6 +169,8 @@ pub(crate) struct AnalyticsSession {
     pub sharing_screen: Option<bool>,
     #[serde(default)]
     pub segments: Vec<AnalyticsSegment>,
+    #[serde(default)]
+    pub metrics: Vec<SessionMetric>,
 }
 
 /// One segment of an analytics session (`segmentType` is lower case).
@@ -111,4 +185,78 @@ pub(crate) struct AnalyticsSegment {
     pub queue_id: Option<String>,
     pub wrap_up_code: Option<String>,
     pub wrap_up_note: Option<String>,
+}
+
+/// A metric of a session (`tHandle` in milliseconds, ...).
+#[skip_serializing_none]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SessionMetric {
+    pub name: Option<String>,
+    pub value: Option<f64>,
+    pub emit_date: Option<Time>,
+}
+
+/// The request body of `POST /api/v2/analytics/conversations/aggregates/query`.
+#[skip_serializing_none]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AggregatesQuery {
+    pub interval: String,
+    /// An ISO-8601 period (`PT30M`, `P1D`); none: the whole interval.
+    pub granularity: Option<String>,
+    pub time_zone: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_by: Vec<String>,
+    pub filter: Option<Filter>,
+    #[serde(default)]
+    pub metrics: Vec<String>,
+}
+
+/// The answer of the aggregates query.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AggregatesResponse {
+    #[serde(default)]
+    pub results: Vec<AggregateResult>,
+}
+
+/// The buckets of one group.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AggregateResult {
+    /// The group's dimension values (`queueId`, `mediaType`, ...).
+    #[serde(default)]
+    pub group: BTreeMap<String, String>,
+    #[serde(default)]
+    pub data: Vec<AggregateBucket>,
+}
+
+/// The metrics of one time bucket.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AggregateBucket {
+    pub interval: String,
+    #[serde(default)]
+    pub metrics: Vec<AggregateMetric>,
+}
+
+/// One metric's statistics in a bucket.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AggregateMetric {
+    pub metric: String,
+    #[serde(default)]
+    pub stats: Stats,
+}
+
+/// Statistics of a metric: `t*` metrics in milliseconds, `n*` as a count.
+#[skip_serializing_none]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Stats {
+    pub max: Option<f64>,
+    pub min: Option<f64>,
+    pub count: Option<i64>,
+    pub sum: Option<f64>,
 }

@@ -49,10 +49,12 @@ pub enum UpstreamError {
     /// Upstream refused the caller's own token (passthrough mode).
     #[error("upstream refused the caller's token: it is invalid, expired or revoked")]
     CallerUnauthenticated { correlation_id: Option<String> },
-    /// Upstream answered 403.
+    /// Upstream answered 403: the gateway's OAuth client (or the caller's
+    /// token) lacks a permission, named when upstream said which.
     #[error("upstream does not allow this: {message}")]
     Forbidden {
         message: String,
+        permission: Option<String>,
         correlation_id: Option<String>,
     },
     /// Upstream rejected the request (a 4xx other than 401/403/404/429).
@@ -83,7 +85,7 @@ impl UpstreamError {
             Self::Timeout { .. } => "UPSTREAM_TIMEOUT",
             Self::AuthFailed { .. } => "UPSTREAM_AUTH_FAILED",
             Self::CallerUnauthenticated { .. } => "UNAUTHENTICATED",
-            Self::Forbidden { .. } => "FORBIDDEN",
+            Self::Forbidden { .. } => "UPSTREAM_FORBIDDEN",
             Self::Rejected { .. } => "UPSTREAM_BAD_REQUEST",
             Self::BadResponse { .. } => "UPSTREAM_BAD_RESPONSE",
             Self::InvalidId { .. } => "BAD_USER_INPUT",

@@ -27,6 +27,7 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 use tracing::{debug, warn};
 
+use analytics::*;
 pub(crate) use error::UpstreamError;
 use model::*;
 use token::TokenSource;
@@ -42,6 +43,9 @@ const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
 /// How many pages of a listing the client follows at most.
 const MAX_PAGES: usize = 50;
+
+/// How many pages of an analytics details query the client follows at most.
+const MAX_ANALYTICS_PAGES: u32 = 100;
 
 /// The most ids one bulk users/queues call carries.
 pub(crate) const BULK_PAGE_SIZE: usize = 100;
@@ -92,12 +96,13 @@ pub(crate) enum Route {
     PatchParticipant,
     PatchParticipantAttributes,
     AnalyticsDetails,
+    AnalyticsAggregates,
     TokenInfo,
 }
 
 impl Route {
     /// Every route, in index order.
-    pub(crate) const ALL: [Route; 12] = [
+    pub(crate) const ALL: [Route; 13] = [
         Route::Conversation,
         Route::CobrowseListing,
         Route::CobrowseConversation,
@@ -109,6 +114,7 @@ impl Route {
         Route::PatchParticipant,
         Route::PatchParticipantAttributes,
         Route::AnalyticsDetails,
+        Route::AnalyticsAggregates,
         Route::TokenInfo,
     ];
 
@@ -130,6 +136,7 @@ impl Route {
             Route::PatchParticipant => "patch_participant",
             Route::PatchParticipantAttributes => "patch_participant_attributes",
             Route::AnalyticsDetails => "analytics_details",
+            Route::AnalyticsAggregates => "analytics_aggregates",
             Route::TokenInfo => "token_info",
         }
     }
@@ -276,6 +283,77 @@ impl PureCloud {
     ) -> Result<Fetched<Vec<CobrowseConversation>>, UpstreamError> {
         let first = self.url(&["conversations", "cobrowsesessions"])?;
         self.all_pages(cred, Route::CobrowseListing, first).await
+    }
+
+    /// `POST /api/v2/analytics/conversations/details/query`, every page:
+    /// the records of every page, each conversation once (analytics may
+    /// repeat a record across pages; the first is kept). Pages are followed
+    /// until one comes back short or adds nothing new; `totalHits` is
+    /// approximate and not relied on.
+    pub(crate) async fn details_all_pages(
+        &self,
+        cred: &Credential,
+        query: &DetailsQuery,
+    ) -> Result<Fetched<Vec<AnalyticsConversation>>, UpstreamError> {
+        let mut query = query.clone();
+        let page_size = query.paging.as_ref().map_or(25, |p| p.page_size).max(1);
+        let mut seen = std::collections::HashSet::new();
+        let mut records = Vec::new();
+        let mut bytes = 0;
+        for page_number in 1..=MAX_ANALYTICS_PAGES {
+            query.paging = Some(Paging {
+                page_size,
+                page_number,
+            });
+            let page = self.details_page(cred, &query).await?;
+            bytes += page.bytes;
+            let count = page.value.conversations.len();
+            let mut new = 0;
+            for record in page.value.conversations {
+                let Some(id) = record.conversation_id.clone() else {
+                    continue;
+                };
+                if seen.insert(id) {
+                    records.push(record);
+                    new += 1;
+                }
+            }
+            if count < page_size as usize || new == 0 {
+                return Ok(Fetched {
+                    value: records,
+                    bytes,
+                });
+            }
+        }
+        Err(UpstreamError::BadResponse {
+            detail: format!(
+                "{}: more than {MAX_ANALYTICS_PAGES} pages of {page_size}; narrow the query",
+                Route::AnalyticsDetails.name()
+            ),
+            correlation_id: None,
+        })
+    }
+
+    /// `POST /api/v2/analytics/conversations/details/query`: one page.
+    pub(crate) async fn details_page(
+        &self,
+        cred: &Credential,
+        query: &DetailsQuery,
+    ) -> Result<Fetched<DetailsResponse>, UpstreamError> {
+        let url = self.url(&["analytics", "conversations", "details", "query"])?;
+        self.post_json(cred, Route::AnalyticsDetails, url, query)
+            .await
+    }
+
+    /// `POST /api/v2/analytics/conversations/aggregates/query`.
+    pub(crate) async fn aggregates(
+        &self,
+        cred: &Credential,
+        query: &AggregatesQuery,
+    ) -> Result<Fetched<AggregatesResponse>, UpstreamError> {
+        let url = self.url(&["analytics", "conversations", "aggregates", "query"])?;
+        self.post_json(cred, Route::AnalyticsAggregates, url, query)
+            .await
     }
 
     /// `GET /api/v2/tokens/me`: what upstream knows of a token. The gateway
@@ -425,6 +503,19 @@ impl PureCloud {
             value: entities,
             bytes,
         })
+    }
+
+    async fn post_json<T: DeserializeOwned, B: Serialize>(
+        &self,
+        cred: &Credential,
+        route: Route,
+        url: Url,
+        body: &B,
+    ) -> Result<Fetched<T>, UpstreamError> {
+        let (body, correlation) = self
+            .send(cred, route, Method::POST, url, Some(body))
+            .await?;
+        decode(route, body, correlation)
     }
 
     async fn get_json<T: DeserializeOwned>(
@@ -752,6 +843,10 @@ fn status_error(
         },
         403 => UpstreamError::Forbidden {
             message,
+            permission: upstream
+                .message_params
+                .get("permissions")
+                .map(|p| p.trim_matches(['[', ']']).to_owned()),
             correlation_id,
         },
         404 => UpstreamError::NotFound {

@@ -461,24 +461,31 @@ async fn passthrough_callers_see_only_what_their_own_tokens_return_even_when_rac
     let north = partner_token(&app, &["div-north"]).await;
     let south = partner_token(&app, &["div-south"]).await;
     let everyone = partner_token(&app, &["div-north", "div-south"]).await;
+    // Every conversation, as a client of both divisions finds them in
+    // analytics (a client-credentials token has no user to list for).
     let ids: Vec<String> = {
+        let now = chrono::Utc::now();
         let all: Value = reqwest::Client::new()
-            .get(format!(
-                "{}/api/v2/conversations/cobrowsesessions",
+            .post(format!(
+                "{}/api/v2/analytics/conversations/details/query",
                 app.sim.url()
             ))
             .bearer_auth(&everyone)
+            .json(&json!({
+                "interval": format!("{}/{}", (now - chrono::Duration::days(1)).to_rfc3339(), now.to_rfc3339()),
+                "paging": { "pageSize": 100, "pageNumber": 1 },
+            }))
             .send()
             .await
             .expect("answers")
             .json()
             .await
             .expect("json");
-        all["entities"]
+        all["conversations"]
             .as_array()
-            .expect("entities")
+            .expect("conversations")
             .iter()
-            .map(|c| c["id"].as_str().expect("id").to_owned())
+            .map(|c| c["conversationId"].as_str().expect("id").to_owned())
             .collect()
     };
     assert!(ids.len() >= 4, "{ids:?}");
@@ -547,19 +554,19 @@ async fn passthrough_callers_see_only_what_their_own_tokens_return_even_when_rac
         not_found
     );
 
-    // The listing differs too.
-    let count = |token: String| {
-        let app = &app;
-        async move {
-            let (_, body) = body_as(app, &[("authorization", &bearer(&token))], COUNT).await;
-            body["data"]["activeCobrowseConversations"]["totalCount"]
-                .as_u64()
-                .expect("count")
-        }
-    };
-    let (n, s) = (count(north.clone()).await, count(south.clone()).await);
-    assert_eq!(n + s, ids.len() as u64);
-    assert!(n > 0 && s > 0);
+    // The per-user listing differs too: two agents' tokens, each listing
+    // its own conversations, never the other's.
+    let agents = app.agents().await;
+    let (first, second) = (&agents[0], &agents[1]);
+    assert_ne!(first.2, second.2, "{agents:?}");
+    for (_, token, mine) in [first, second] {
+        let (_, body) = body_as(&app, &[("authorization", &bearer(token))], COUNT).await;
+        assert_eq!(
+            body["data"]["activeCobrowseConversations"]["totalCount"],
+            mine.len(),
+            "{body}"
+        );
+    }
 }
 
 #[tokio::test]

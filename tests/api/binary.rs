@@ -264,7 +264,7 @@ async fn every_log_line_about_an_upstream_call_has_the_request_id_and_the_correl
         .iter()
         .filter_map(|c| c["fields"]["route"].as_str())
         .collect();
-    for route in ["cobrowse_listing", "conversation", "users", "queues"] {
+    for route in ["analytics_details", "conversation", "users", "queues"] {
         assert!(routes.contains(&route), "a line for {route}: {routes:?}");
     }
     for call in &calls {

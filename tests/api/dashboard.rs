@@ -33,22 +33,9 @@ fn listed(data: &Value) -> usize {
         .len()
 }
 
-#[tokio::test]
-async fn a_cold_dashboard_query_costs_one_listing_one_call_per_conversation_and_one_bulk_call_per_directory(
-) {
-    let app = spawn_app().await;
-
-    let data = app.data(DASHBOARD, json!({})).await;
-
-    let n = listed(&data) as u64;
-    assert!(n > 3, "the simulator lists several active conversations");
-    let calls = app.upstream_calls().await;
-    assert_eq!(calls.route(route::LISTING), 1, "{calls:?}");
-    assert_eq!(calls.route(route::CONVERSATION), n, "{calls:?}");
-    assert_eq!(calls.route(route::USERS), 1, "{calls:?}");
-    assert_eq!(calls.route(route::QUEUES), 1, "{calls:?}");
-    assert_eq!(calls.total, n + 3, "no other call: {calls:?}");
-    // The references resolved: every agent has a user name, every queue a name.
+/// Checks that every agent has a user name and every queue a name, and
+/// that every conversation lists its co-browse sessions.
+fn assert_resolved(data: &Value) {
     for node in data["activeCobrowseConversations"]["nodes"]
         .as_array()
         .expect("nodes")
@@ -64,6 +51,68 @@ async fn a_cold_dashboard_query_costs_one_listing_one_call_per_conversation_and_
             .expect("sessions")
             .is_empty());
     }
+}
+
+#[tokio::test]
+async fn a_cold_dashboard_query_in_service_mode_costs_one_analytics_page_one_read_per_conversation_and_one_bulk_call_per_directory(
+) {
+    let app = spawn_app().await;
+
+    let data = app.data(DASHBOARD, json!({})).await;
+
+    let n = listed(&data) as u64;
+    assert!(n > 3, "the simulator lists several active conversations");
+    let calls = app.upstream_calls().await;
+    assert_eq!(calls.route(route::DETAILS), 1, "{calls:?}");
+    assert_eq!(calls.route(route::LISTING), 0, "{calls:?}");
+    assert_eq!(calls.route(route::CONVERSATION), n, "{calls:?}");
+    assert_eq!(calls.route(route::USERS), 1, "{calls:?}");
+    assert_eq!(calls.route(route::QUEUES), 1, "{calls:?}");
+    assert_eq!(calls.total, n + 3, "no other call: {calls:?}");
+    assert_resolved(&data);
+}
+
+#[tokio::test]
+async fn a_cold_dashboard_query_in_passthrough_mode_lists_the_callers_own_conversations_at_the_same_cost(
+) {
+    let app = spawn_with(Options {
+        conversations: 40,
+        settings: vec![("auth.mode", "passthrough".into())],
+        ..Options::default()
+    })
+    .await;
+    let agents = app.agents().await;
+    let (_, token, mine) = &agents[0];
+    assert!(mine.len() > 1, "the busiest agent has several: {agents:?}");
+    app.reset_calls().await;
+
+    let bearer = format!("Bearer {token}");
+    let data = app.data_as(&[("authorization", &bearer)], DASHBOARD).await;
+
+    let mut listed: Vec<String> = data["activeCobrowseConversations"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| n["conversationId"].as_str().expect("id").to_owned())
+        .collect();
+    listed.sort();
+    let mut expected = mine.clone();
+    expected.sort();
+    assert_eq!(listed, expected, "only the agent's own conversations");
+    let n = listed.len() as u64;
+    let calls = app.upstream_calls().await;
+    assert_eq!(calls.route(route::LISTING), 1, "{calls:?}");
+    assert_eq!(calls.route(route::DETAILS), 0, "{calls:?}");
+    assert_eq!(calls.route(route::CONVERSATION), n, "{calls:?}");
+    assert_eq!(calls.route(route::USERS), 1, "{calls:?}");
+    assert_eq!(calls.route(route::QUEUES), 1, "{calls:?}");
+    assert_eq!(
+        calls.route(route::TOKEN_INFO),
+        1,
+        "the token proven once: {calls:?}"
+    );
+    assert_eq!(calls.total, n + 4, "no other call: {calls:?}");
+    assert_resolved(&data);
 }
 
 #[tokio::test]
@@ -93,7 +142,7 @@ async fn live_state_is_fetched_again_once_its_ttl_has_passed() {
     app.data(DASHBOARD, json!({})).await;
 
     let calls = app.upstream_calls().await;
-    assert_eq!(calls.route(route::LISTING), 1, "{calls:?}");
+    assert_eq!(calls.route(route::DETAILS), 1, "{calls:?}");
     assert_eq!(calls.route(route::USERS), 0, "users live longer: {calls:?}");
 }
 
@@ -121,7 +170,7 @@ async fn a_hundred_concurrent_identical_cold_queries_cost_the_same_calls_as_one(
         "every answer is the same"
     );
     let calls = app.upstream_calls().await;
-    assert_eq!(calls.route(route::LISTING), 1, "{calls:?}");
+    assert_eq!(calls.route(route::DETAILS), 1, "{calls:?}");
     assert_eq!(calls.route(route::CONVERSATION), n, "{calls:?}");
     assert_eq!(calls.route(route::USERS), 1, "{calls:?}");
     assert_eq!(calls.route(route::QUEUES), 1, "{calls:?}");
@@ -147,7 +196,7 @@ async fn cold_latency_is_about_three_upstream_round_trips_whatever_the_number_of
         let data = app.data(DASHBOARD, json!({})).await;
         let took = started.elapsed();
         assert!(listed(&data) >= conversations / 2, "{conversations} seeded");
-        // Three round trips: the listing, the conversations (concurrently),
+        // Three round trips: the analytics page, the conversations (concurrently),
         // then users and queues (concurrently).
         assert!(
             took >= latency * 3,
@@ -162,17 +211,36 @@ async fn cold_latency_is_about_three_upstream_round_trips_whatever_the_number_of
 }
 
 #[tokio::test]
-async fn asking_only_for_listed_fields_costs_only_the_listing() {
+async fn asking_only_for_what_the_listing_holds_costs_only_the_listing_in_either_mode() {
+    // Service mode: analytics records hold ids (and start times) only.
     let app = spawn_app().await;
-
-    app.data(
-        "{ activeCobrowseConversations { nodes { name participants { name state cobrowseSessionId user { userId } } } } }",
-        json!({}),
-    )
-    .await;
-
+    let data = app
+        .data(
+            "{ activeCobrowseConversations { totalCount nodes { id conversationId } } }",
+            json!({}),
+        )
+        .await;
+    assert!(listed(&data) > 3, "{data}");
     let calls = app.upstream_calls().await;
     assert_eq!(calls.total, 1, "{calls:?}");
+    assert_eq!(calls.route(route::DETAILS), 1);
+
+    // Passthrough: the per-user listing holds each conversation's co-browse view.
+    let app = spawn_with(Options {
+        settings: vec![("auth.mode", "passthrough".into())],
+        ..Options::default()
+    })
+    .await;
+    let agents = app.agents().await;
+    app.reset_calls().await;
+    let bearer = format!("Bearer {}", agents[0].1);
+    app.data_as(
+        &[("authorization", &bearer)],
+        "{ activeCobrowseConversations { nodes { name participants { name state cobrowseSessionId user { userId } } } } }",
+    )
+    .await;
+    let calls = app.upstream_calls().await;
+    assert_eq!(calls.total - calls.route(route::TOKEN_INFO), 1, "{calls:?}");
     assert_eq!(calls.route(route::LISTING), 1);
 }
 
@@ -289,7 +357,7 @@ async fn a_token_about_to_expire_is_refreshed_before_it_is_used() {
         "refreshed ahead of expiry: {calls:?}"
     );
     assert_eq!(
-        calls.route(route::LISTING),
+        calls.route(route::DETAILS),
         1,
         "and never refused: {calls:?}"
     );

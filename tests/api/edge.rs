@@ -468,20 +468,20 @@ async fn metrics_count_requests_upstream_calls_and_the_cache() {
         "cobrowse_gateway_graphql_requests_total{operation=\"Dashboard\",outcome=\"cached\"} 1",
         "cobrowse_gateway_graphql_request_duration_seconds_bucket{operation=\"Dashboard\"",
         "cobrowse_gateway_graphql_requests_total{operation=\"other\",outcome=\"ok\"} 3",
-        "cobrowse_gateway_upstream_requests_total{route=\"cobrowse_listing\",status=\"200\"} 1",
+        "cobrowse_gateway_upstream_requests_total{route=\"analytics_details\",status=\"200\"} 1",
         "cobrowse_gateway_upstream_requests_total{route=\"users\",status=\"200\"} 1",
         "cobrowse_gateway_upstream_token_refreshes_total 1",
         "cobrowse_gateway_upstream_in_flight 0",
         "cobrowse_gateway_cache_hits_total",
         "cobrowse_gateway_cache_entries",
-        "cobrowse_gateway_upstream_retries_total{reason=\"rate_limited\",route=\"cobrowse_listing\"} 1",
-        "cobrowse_gateway_upstream_requests_total{route=\"cobrowse_listing\",status=\"429\"} 1",
+        "cobrowse_gateway_upstream_retries_total{reason=\"rate_limited\",route=\"analytics_details\"} 1",
+        "cobrowse_gateway_upstream_requests_total{route=\"analytics_details\",status=\"429\"} 1",
     ] {
         assert!(text.contains(needle), "metrics lack {needle}:\n{text}");
     }
     assert!(!text.contains("Junk"), "caller-chosen names are not labels");
     let calls = app.upstream_calls().await;
-    assert_eq!(calls.route(route::LISTING), 2, "the 429 and its retry");
+    assert_eq!(calls.route(route::DETAILS), 2, "the 429 and its retry");
 }
 
 #[tokio::test]

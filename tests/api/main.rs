@@ -9,6 +9,7 @@ mod dashboard;
 mod edge;
 mod errors;
 mod fuzz;
+mod genesys;
 mod graph;
 mod helpers;
 mod layers;

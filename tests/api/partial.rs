@@ -65,7 +65,7 @@ fn cases() -> Vec<Case> {
             name: "a failing non-null field nulls its nearest nullable parent",
             warm: &["query($id: String!) { wrapupCodes { name } conversation(conversationId: $id) { participants { cobrowseSessions { id } } } }"],
             fail_upstream: true,
-            query: "query($id: String!) { codes: wrapupCodes { name } conversation(conversationId: $id) { id participants { cobrowseSessions { participant { state } } } } }",
+            query: "query($id: String!) { codes: wrapupCodes { name } conversation(conversationId: $id) { id participants { cobrowseSessions { participant { cobrowseRole } } } } }",
             data: json!({ "codes": "*", "conversation": { "id": "*", "participants": null } }),
             errors: &[(
                 &["conversation", "participants", "*", "cobrowseSessions", "*", "participant"],

@@ -94,72 +94,6 @@ async fn api_calls_need_a_valid_bearer_token_and_errors_are_error_bodies() {
 }
 
 #[tokio::test]
-async fn the_listing_has_upstream_paging_fields_and_co_browse_participants() {
-    let s = sim().await;
-    let listing: Value = s
-        .get("/api/v2/conversations/cobrowsesessions")
-        .await
-        .json()
-        .await
-        .expect("json");
-    for field in [
-        "entities",
-        "pageSize",
-        "pageNumber",
-        "total",
-        "pageCount",
-        "firstUri",
-        "selfUri",
-        "lastUri",
-    ] {
-        assert!(listing.get(field).is_some(), "listing has {field}");
-    }
-    let first = &listing["entities"][0];
-    let participants = first["participants"].as_array().expect("participants");
-    let sharer = participants
-        .iter()
-        .find(|p| p["cobrowseRole"] == "sharer")
-        .expect("a sharer");
-    let viewer = participants
-        .iter()
-        .find(|p| p["cobrowseRole"] == "viewer")
-        .expect("a viewer");
-    assert_eq!(sharer["cobrowseSessionId"], viewer["cobrowseSessionId"]);
-    assert!(viewer["viewerUrl"].is_string());
-    assert!(viewer["user"]["id"].is_string());
-
-    let conversation: Value = s
-        .get(&format!(
-            "/api/v2/conversations/{}",
-            first["id"].as_str().expect("id")
-        ))
-        .await
-        .json()
-        .await
-        .expect("json");
-    let comm = &conversation["participants"][0]["cobrowsesessions"][0];
-    for field in [
-        "state",
-        "id",
-        "self",
-        "cobrowseSessionId",
-        "cobrowseRole",
-        "controlling",
-        "providerEventTime",
-        "startAlertingTime",
-        "connectedTime",
-        "provider",
-        "peerId",
-        "segments",
-    ] {
-        assert!(
-            comm.get(field).is_some(),
-            "communication has {field}: {comm:#}"
-        );
-    }
-}
-
-#[tokio::test]
 async fn users_and_queues_answer_in_bulk_and_check_their_parameters() {
     let s = sim().await;
     let listing: Value = s
@@ -202,56 +136,6 @@ async fn users_and_queues_answer_in_bulk_and_check_their_parameters() {
         .await
         .expect("json");
     assert!(queues["entities"].as_array().expect("queues").len() >= 4);
-}
-
-#[tokio::test]
-async fn the_analytics_query_returns_co_browse_and_screenshare_sessions() {
-    let s = sim().await;
-    let now = chrono::Utc::now();
-    let body = json!({
-        "interval": format!("{}/{}", (now - chrono::Duration::hours(2)).to_rfc3339(), now.to_rfc3339()),
-        "order": "desc",
-        "paging": { "pageSize": 25, "pageNumber": 1 },
-        "segmentFilters": [{ "type": "or", "predicates": [
-            { "dimension": "mediaType", "value": "cobrowse" },
-            { "dimension": "mediaType", "value": "screenshare" }
-        ]}]
-    });
-    let answer: Value = s
-        .http
-        .post(format!(
-            "{}/api/v2/analytics/conversations/details/query",
-            s.sim.url()
-        ))
-        .bearer_auth(&s.token)
-        .json(&body)
-        .send()
-        .await
-        .expect("answers")
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(answer["totalHits"], 10);
-    let session = &answer["conversations"][0]["participants"][0]["sessions"][0];
-    assert_eq!(session["mediaType"], "cobrowse");
-    assert!(session["segments"][0]["segmentType"]
-        .as_str()
-        .expect("type")
-        .chars()
-        .all(|c| c.is_lowercase()));
-
-    let bad = s
-        .http
-        .post(format!(
-            "{}/api/v2/analytics/conversations/details/query",
-            s.sim.url()
-        ))
-        .bearer_auth(&s.token)
-        .json(&json!({ "interval": "yesterday" }))
-        .send()
-        .await
-        .expect("answers");
-    assert_eq!(bad.status(), 400);
 }
 
 #[tokio::test]

@@ -46,6 +46,9 @@ pub mod route {
     pub const USER: &str = "GET /api/v2/users/{id}";
     pub const QUEUES: &str = "GET /api/v2/routing/queues";
     pub const QUEUE: &str = "GET /api/v2/routing/queues/{id}";
+    pub const DETAILS: &str = "POST /api/v2/analytics/conversations/details/query";
+    pub const AGGREGATES: &str = "POST /api/v2/analytics/conversations/aggregates/query";
+    pub const TOKEN_INFO: &str = "GET /api/v2/tokens/me";
 }
 
 /// One Zoom Cobrowse webhook event: `kind` (`cobrowse.session_started`,

@@ -176,6 +176,98 @@ impl TestApp {
     }
 
     /// The ids of the conversations the simulator lists as active.
+    /// A client-credentials token of the gateway's own client, straight
+    /// from the simulator.
+    pub async fn sim_token(&self) -> String {
+        let token: Value = reqwest::Client::new()
+            .post(format!("{}/oauth/token", self.sim.url()))
+            .basic_auth(
+                self.sim.client_id(),
+                Some(self.sim.client_secret().expose()),
+            )
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .expect("the simulator answers")
+            .json()
+            .await
+            .expect("a token");
+        token["access_token"].as_str().expect("a token").to_owned()
+    }
+
+    /// A user token of `user_id` (an agent signed in), from the simulator.
+    pub async fn user_token(&self, user_id: &str) -> String {
+        let token: Value = reqwest::Client::new()
+            .post(format!("{}/__sim/tokens", self.sim.url()))
+            .json(&json!({ "userId": user_id }))
+            .send()
+            .await
+            .expect("the simulator answers")
+            .json()
+            .await
+            .expect("a token");
+        token["access_token"].as_str().expect("a token").to_owned()
+    }
+
+    /// The simulator as `token` sees it at `path` (a GET).
+    pub async fn sim_get(&self, token: &str, path: &str) -> (StatusCode, Value) {
+        let response = reqwest::Client::new()
+            .get(format!("{}{path}", self.sim.url()))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("the simulator answers");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The agents of the simulator's world, each with a user token and the
+    /// ids of its active co-browse conversations (upstream's per-user
+    /// listing), busiest first.
+    pub async fn agents(&self) -> Vec<(String, String, Vec<String>)> {
+        let service = self.sim_token().await;
+        let (_, users) = self.sim_get(&service, "/api/v2/users?pageSize=100").await;
+        let mut agents = Vec::new();
+        for user in users["entities"].as_array().expect("users") {
+            let id = user["id"].as_str().expect("an id").to_owned();
+            let token = self.user_token(&id).await;
+            let (status, listing) = self
+                .sim_get(&token, "/api/v2/conversations/cobrowsesessions")
+                .await;
+            assert_eq!(status, StatusCode::OK, "{listing}");
+            let ids = listing["entities"]
+                .as_array()
+                .expect("entities")
+                .iter()
+                .map(|c| c["id"].as_str().expect("an id").to_owned())
+                .collect();
+            agents.push((id, token, ids));
+        }
+        agents.sort_by_key(|(_, _, ids): &(String, String, Vec<String>)| {
+            std::cmp::Reverse(ids.len())
+        });
+        agents
+    }
+
+    /// Posts a GraphQL query with these headers instead of the test key.
+    pub async fn data_as(&self, headers: &[(&str, &str)], query: &str) -> Value {
+        let mut request = reqwest::Client::new()
+            .post(self.url("/graphql"))
+            .json(&json!({ "query": query }));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let body: Value = request
+            .send()
+            .await
+            .expect("the gateway answers")
+            .json()
+            .await
+            .expect("a JSON body");
+        assert!(body.get("errors").is_none(), "{body}");
+        body["data"].clone()
+    }
+
     pub async fn active_conversation_ids(&self) -> Vec<String> {
         let data = self
             .data(

@@ -1,0 +1,608 @@
+//! The simulator's analytics queries (UPSTREAM.md §4), answered from the
+//! same world as every other route.
+//!
+//! Details: `interval` matches conversations that *started* on a day the
+//! interval touches (upstream's granularity, so a client must trim to the
+//! exact interval itself); `order`/`orderBy`; `paging` (at most 100 a
+//! page); conversation filters on `conversationEnd` (`exists`,
+//! `notExists`) and `conversationId`; segment filters on `mediaType`,
+//! `queueId`, `userId` and `purpose`. As upstream does, a record can appear
+//! on two pages (page 2 starts with the last [`Faults::analytics_page_overlap`]
+//! records of page 1) and `totalHits` is approximate (it counts them).
+//!
+//! Aggregates: `nCobrowseSessions`, `nConnected`, `nOffered`, `tAlert`,
+//! `tTalk`, `tAcw` and `tHandle` of agents' co-browse and screen-share
+//! communications, grouped by `queueId`, `userId` and `mediaType`, in
+//! buckets of `granularity`; empty groups and buckets are left out.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, DurationRound, TimeDelta, Utc};
+
+use super::data::{SimConversation, World};
+use super::Faults;
+use crate::upstream::analytics::*;
+use crate::upstream::model::{Conversation, Participant, Segment, Wrapup};
+use crate::upstream::wire::Wire;
+
+/// The most records a details page holds.
+pub(crate) const MAX_PAGE_SIZE: u32 = 100;
+
+/// The most buckets an aggregates query may ask for.
+const MAX_BUCKETS: i64 = 1_000;
+
+/// The longest interval upstream takes.
+const MAX_INTERVAL_DAYS: i64 = 31;
+
+/// Why a query is refused (upstream answers 400 with it).
+pub(crate) type Refusal = String;
+
+/// `start/end`, both ISO-8601 instants, start before end.
+pub(crate) fn parse_interval(text: &str) -> Result<(DateTime<Utc>, DateTime<Utc>), Refusal> {
+    let (start, end) = text
+        .split_once('/')
+        .and_then(|(a, b)| {
+            Some((
+                DateTime::parse_from_rfc3339(a).ok()?.with_timezone(&Utc),
+                DateTime::parse_from_rfc3339(b).ok()?.with_timezone(&Utc),
+            ))
+        })
+        .ok_or("interval must be two ISO-8601 instants separated by /")?;
+    if start >= end {
+        return Err("the interval's start must be before its end".into());
+    }
+    if end - start > Duration::days(MAX_INTERVAL_DAYS) {
+        return Err(format!(
+            "the interval may span at most {MAX_INTERVAL_DAYS} days"
+        ));
+    }
+    Ok((start, end))
+}
+
+/// One page of the details query.
+pub(crate) fn details(
+    world: &World,
+    query: &DetailsQuery,
+    faults: &Faults,
+    sees: &dyn Fn(&SimConversation) -> bool,
+) -> Result<DetailsResponse, Refusal> {
+    let (start, end) = parse_interval(&query.interval)?;
+    let paging = query.paging.clone().unwrap_or(Paging {
+        page_size: 25,
+        page_number: 1,
+    });
+    if paging.page_size == 0 || paging.page_size > MAX_PAGE_SIZE || paging.page_number == 0 {
+        return Err(format!(
+            "paging.pageSize must be 1 to {MAX_PAGE_SIZE} and paging.pageNumber positive"
+        ));
+    }
+    // Whole days: upstream matches conversations that started on a day the
+    // interval touches.
+    let day = TimeDelta::days(1);
+    let first_day = start.duration_trunc(day).expect("a day divides time");
+    let after_last_day = end.duration_trunc(day).expect("a day divides time")
+        + if end.duration_trunc(day).expect("a day") == end {
+            TimeDelta::zero()
+        } else {
+            day
+        };
+    let mut matches: Vec<AnalyticsConversation> = Vec::new();
+    for conv in world.conversations.iter().filter(|c| sees(c)) {
+        let Some(started) = conv.full.start_time else {
+            continue;
+        };
+        if started < first_day || started >= after_last_day {
+            continue;
+        }
+        let record = to_analytics(&conv.full);
+        if conversation_matches(&record, &query.conversation_filters)?
+            && segments_match(&conv.full, &query.segment_filters)?
+        {
+            matches.push(record);
+        }
+    }
+    sort(&mut matches, query)?;
+    let total = matches.len();
+    let size = paging.page_size as usize;
+    let overlap = (faults.analytics_page_overlap as usize).min(size - 1);
+    let skip = match paging.page_number as usize {
+        1 => 0,
+        n => (n - 1) * size - overlap,
+    };
+    Ok(DetailsResponse {
+        conversations: matches.into_iter().skip(skip).take(size).collect(),
+        total_hits: Some((total + overlap.min(total)) as i64),
+    })
+}
+
+fn sort(matches: &mut [AnalyticsConversation], query: &DetailsQuery) -> Result<(), Refusal> {
+    type Key = fn(&AnalyticsConversation) -> Option<DateTime<Utc>>;
+    let key: Key = match query.order_by.as_deref().unwrap_or("conversationStart") {
+        "conversationStart" => |c| c.conversation_start,
+        "conversationEnd" => |c| c.conversation_end,
+        "segmentStart" => |c| segment_times(c).filter_map(|s| s.segment_start).min(),
+        "segmentEnd" => |c| segment_times(c).filter_map(|s| s.segment_end).max(),
+        other => return Err(format!("orderBy {other} is not supported")),
+    };
+    let id = |c: &AnalyticsConversation| c.conversation_id.clone();
+    match query.order.as_deref().unwrap_or("asc") {
+        "asc" => matches.sort_by_key(|c| (key(c), id(c))),
+        "desc" => matches.sort_by_key(|c| std::cmp::Reverse((key(c), id(c)))),
+        "unordered" => matches.sort_by_key(id),
+        other => return Err(format!("order must be asc, desc or unordered, not {other}")),
+    }
+    Ok(())
+}
+
+fn segment_times(c: &AnalyticsConversation) -> impl Iterator<Item = &AnalyticsSegment> {
+    c.participants
+        .iter()
+        .flat_map(|p| &p.sessions)
+        .flat_map(|s| &s.segments)
+}
+
+/// Whether a predicate of a filter holds, by operator: `matches` compares
+/// the value, `exists`/`notExists` ask whether there is one.
+fn holds(predicate: &Predicate, value: Option<&str>) -> Result<bool, Refusal> {
+    match predicate.operator.as_deref().unwrap_or("matches") {
+        "matches" => {
+            let wanted = predicate
+                .value
+                .as_deref()
+                .ok_or("a `matches` predicate needs a value")?;
+            Ok(value == Some(wanted))
+        }
+        "exists" => Ok(value.is_some()),
+        "notExists" => Ok(value.is_none()),
+        other => Err(format!("operator {other} is not supported")),
+    }
+}
+
+/// Every filter holds: each is its predicates and clauses joined by its type.
+fn all_hold(
+    filters: &[Filter],
+    test: &dyn Fn(&Predicate) -> Result<bool, Refusal>,
+) -> Result<bool, Refusal> {
+    for filter in filters {
+        let mut results = Vec::new();
+        for p in &filter.predicates {
+            results.push(test(p)?);
+        }
+        for clause in &filter.clauses {
+            let mut inner = Vec::new();
+            for p in &clause.predicates {
+                inner.push(test(p)?);
+            }
+            results.push(join(&clause.clause_type, &inner)?);
+        }
+        if !join(&filter.filter_type, &results)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+fn join(kind: &str, results: &[bool]) -> Result<bool, Refusal> {
+    match kind {
+        "and" => Ok(results.iter().all(|r| *r)),
+        "or" => Ok(results.is_empty() || results.iter().any(|r| *r)),
+        other => Err(format!("filter type must be and or or, not {other}")),
+    }
+}
+
+fn conversation_matches(c: &AnalyticsConversation, filters: &[Filter]) -> Result<bool, Refusal> {
+    let end = c.conversation_end.map(|t| t.to_rfc3339());
+    all_hold(filters, &|p| match p.dimension.as_deref() {
+        Some("conversationEnd") => holds(p, end.as_deref()),
+        Some("conversationId") => holds(p, c.conversation_id.as_deref()),
+        other => Err(format!(
+            "conversation dimension {} is not supported",
+            other.unwrap_or("(none)")
+        )),
+    })
+}
+
+/// One communication as segment filters see it.
+struct Facet<'a> {
+    media: &'static str,
+    participant: &'a Participant,
+}
+
+/// Whether every segment filter holds for at least one communication.
+fn segments_match(conv: &Conversation, filters: &[Filter]) -> Result<bool, Refusal> {
+    if filters.is_empty() {
+        return Ok(true);
+    }
+    let facets = conv.participants.iter().flat_map(|p| {
+        let cobrowse = p.cobrowsesessions.iter().map(move |_| Facet {
+            media: "cobrowse",
+            participant: p,
+        });
+        let shares = p.screenshares.iter().map(move |_| Facet {
+            media: "screenshare",
+            participant: p,
+        });
+        cobrowse.chain(shares)
+    });
+    for filter in filters {
+        let mut any = false;
+        for facet in facets.clone() {
+            if all_hold(std::slice::from_ref(filter), &|p| facet_holds(&facet, p))? {
+                any = true;
+                break;
+            }
+        }
+        if !any {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+fn facet_holds(facet: &Facet<'_>, p: &Predicate) -> Result<bool, Refusal> {
+    let participant = facet.participant;
+    match p.dimension.as_deref() {
+        Some("mediaType") => holds(p, Some(facet.media)),
+        Some("queueId") => holds(p, participant.queue_id.as_deref()),
+        Some("userId") => holds(p, participant.user_id.as_deref()),
+        Some("purpose") => holds(p, participant.purpose.as_ref().map(Wire::raw)),
+        other => Err(format!(
+            "segment dimension {} is not supported",
+            other.unwrap_or("(none)")
+        )),
+    }
+}
+
+/// A conversation as analytics reports it: every participant, with a
+/// session per co-browse and screen-share communication.
+pub(crate) fn to_analytics(conv: &Conversation) -> AnalyticsConversation {
+    let participants = conv
+        .participants
+        .iter()
+        .map(|p| {
+            let queue = p.queue_id.as_ref();
+            let cobrowse = p.cobrowsesessions.iter().map(|c| AnalyticsSession {
+                session_id: c.id.clone(),
+                media_type: Some("cobrowse".into()),
+                direction: Some("inbound".into()),
+                provider: c.provider.clone(),
+                peer_id: c.peer_id.clone(),
+                cobrowse_role: c.cobrowse_role.as_ref().map(|r| r.raw().to_owned()),
+                cobrowse_room_id: c.cobrowse_session_id.clone(),
+                segments: segments(&c.segments, queue, c.wrapup.as_ref()),
+                ..AnalyticsSession::default()
+            });
+            let shares = p.screenshares.iter().map(|s| AnalyticsSession {
+                session_id: s.id.clone(),
+                media_type: Some("screenshare".into()),
+                direction: Some("inbound".into()),
+                provider: s.provider.clone(),
+                peer_id: s.peer_id.clone(),
+                screen_share_room_id: s.context.clone(),
+                sharing_screen: s.sharing,
+                segments: segments(&s.segments, queue, s.wrapup.as_ref()),
+                ..AnalyticsSession::default()
+            });
+            AnalyticsParticipant {
+                participant_id: p.id.clone(),
+                participant_name: p.name.clone(),
+                purpose: p.purpose.as_ref().map(Wire::raw).map(str::to_owned),
+                user_id: p.user_id.clone(),
+                sessions: cobrowse.chain(shares).collect(),
+            }
+        })
+        .collect();
+    AnalyticsConversation {
+        conversation_id: conv.id.clone(),
+        conversation_start: conv.start_time,
+        conversation_end: conv.end_time,
+        originating_direction: Some("inbound".into()),
+        division_ids: conv
+            .divisions
+            .iter()
+            .filter_map(|d| d.division.as_ref()?.id.clone())
+            .collect(),
+        external_tag: conv.external_tag.clone(),
+        participants,
+    }
+}
+
+fn segments(
+    segments: &[Segment],
+    queue: Option<&String>,
+    wrapup: Option<&Wrapup>,
+) -> Vec<AnalyticsSegment> {
+    segments
+        .iter()
+        .map(|s| AnalyticsSegment {
+            segment_start: s.start_time,
+            segment_end: s.end_time,
+            segment_type: s.segment_type.as_ref().map(|t| t.raw().to_lowercase()),
+            disconnect_type: s.disconnect_type.as_ref().map(|d| camel(d.raw())),
+            queue_id: queue.cloned(),
+            wrap_up_code: wrapup.and_then(|w| w.code.clone()),
+            wrap_up_note: wrapup.and_then(|w| w.notes.clone()),
+        })
+        .collect()
+}
+
+/// `transport.failure` as analytics writes it: `transportFailure`.
+fn camel(dotted: &str) -> String {
+    let mut out = String::with_capacity(dotted.len());
+    let mut upper = false;
+    for c in dotted.chars() {
+        if c == '.' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The metrics the simulator computes.
+const METRICS: &[&str] = &[
+    "nCobrowseSessions",
+    "nConnected",
+    "nOffered",
+    "tAlert",
+    "tTalk",
+    "tAcw",
+    "tHandle",
+];
+
+/// The dimensions aggregates may be grouped by.
+const GROUP_BY: &[&str] = &["queueId", "userId", "mediaType"];
+
+/// One agent communication: what its metrics are made of.
+struct Work<'a> {
+    media: &'static str,
+    participant: &'a Participant,
+    alert: Option<DateTime<Utc>>,
+    connected: Option<DateTime<Utc>>,
+    disconnected: Option<DateTime<Utc>>,
+    acw: Option<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
+impl Work<'_> {
+    /// The metric's value (milliseconds for `t*`, 1 for `n*`) and when it
+    /// was emitted, if this communication has it.
+    fn metric(&self, name: &str) -> Option<(f64, DateTime<Utc>)> {
+        let ms = |a: DateTime<Utc>, b: DateTime<Utc>| (b - a).num_milliseconds() as f64;
+        let acw = self.acw.map(|(a, b)| ms(a, b)).unwrap_or(0.0);
+        match name {
+            "nOffered" => Some((1.0, self.alert?)),
+            "nConnected" => Some((1.0, self.connected?)),
+            "nCobrowseSessions" if self.media == "cobrowse" => Some((1.0, self.connected?)),
+            "tAlert" => Some((ms(self.alert?, self.connected?), self.connected?)),
+            "tTalk" => Some((ms(self.connected?, self.disconnected?), self.disconnected?)),
+            "tAcw" => self.acw.map(|(_, end)| (acw, end)),
+            "tHandle" => {
+                let talk = ms(self.connected?, self.disconnected?);
+                let done = self.acw.map_or(self.disconnected?, |(_, end)| end);
+                Some((talk + acw, done))
+            }
+            _ => None,
+        }
+    }
+
+    fn dimension(&self, name: &str) -> Option<String> {
+        match name {
+            "mediaType" => Some(self.media.to_owned()),
+            "queueId" => self.participant.queue_id.clone(),
+            "userId" => self.participant.user_id.clone(),
+            _ => None,
+        }
+    }
+}
+
+fn work_of(conv: &Conversation) -> Vec<Work<'_>> {
+    let mut work = Vec::new();
+    for p in conv
+        .participants
+        .iter()
+        .filter(|p| p.purpose.as_ref().map(Wire::raw) == Some("agent"))
+    {
+        for c in &p.cobrowsesessions {
+            let acw = c
+                .after_call_work
+                .as_ref()
+                .and_then(|a| Some((a.start_time?, a.end_time?)));
+            work.push(Work {
+                media: "cobrowse",
+                participant: p,
+                alert: c.start_alerting_time,
+                connected: c.connected_time,
+                disconnected: c.disconnected_time,
+                acw,
+            });
+        }
+        for s in &p.screenshares {
+            work.push(Work {
+                media: "screenshare",
+                participant: p,
+                alert: s.start_alerting_time,
+                connected: s.connected_time,
+                disconnected: s.disconnected_time,
+                acw: None,
+            });
+        }
+    }
+    work
+}
+
+/// An ISO-8601 period of days, hours, minutes and seconds (`P1D`, `PT30M`,
+/// `P1DT12H`, `P1W`).
+pub(crate) fn parse_period(text: &str) -> Option<Duration> {
+    let rest = text.strip_prefix('P')?;
+    let (date, time) = match rest.split_once('T') {
+        Some((d, t)) => (d, Some(t)),
+        None => (rest, None),
+    };
+    let mut total = Duration::zero();
+    let mut take = |part: &str, units: &[(char, i64)]| -> Option<()> {
+        let mut number = String::new();
+        for c in part.chars() {
+            if c.is_ascii_digit() {
+                number.push(c);
+            } else {
+                let (_, seconds) = units.iter().find(|(u, _)| *u == c)?;
+                let n: i64 = number.parse().ok()?;
+                total += Duration::seconds(n.checked_mul(*seconds)?);
+                number.clear();
+            }
+        }
+        number.is_empty().then_some(())
+    };
+    take(date, &[('W', 604_800), ('D', 86_400)])?;
+    if let Some(time) = time {
+        if time.is_empty() {
+            return None;
+        }
+        take(time, &[('H', 3_600), ('M', 60), ('S', 1)])?;
+    }
+    (total > Duration::zero()).then_some(total)
+}
+
+/// The aggregates query.
+pub(crate) fn aggregates(
+    world: &World,
+    query: &AggregatesQuery,
+    sees: &dyn Fn(&SimConversation) -> bool,
+) -> Result<AggregatesResponse, Refusal> {
+    let (start, end) = parse_interval(&query.interval)?;
+    let step = match &query.granularity {
+        None => end - start,
+        Some(g) => parse_period(g).ok_or_else(|| {
+            format!("granularity {g} is not an ISO-8601 period such as PT30M or P1D")
+        })?,
+    };
+    if (end - start).num_seconds() / step.num_seconds().max(1) > MAX_BUCKETS {
+        return Err(format!(
+            "the granularity makes more than {MAX_BUCKETS} buckets"
+        ));
+    }
+    if query.metrics.is_empty() {
+        return Err("metrics must name at least one metric".into());
+    }
+    if let Some(m) = query
+        .metrics
+        .iter()
+        .find(|m| !METRICS.contains(&m.as_str()))
+    {
+        return Err(format!("metric {m} is not supported"));
+    }
+    if let Some(g) = query
+        .group_by
+        .iter()
+        .find(|g| !GROUP_BY.contains(&g.as_str()))
+    {
+        return Err(format!("groupBy {g} is not supported"));
+    }
+    // group -> bucket start -> metric -> stats
+    type Buckets = BTreeMap<DateTime<Utc>, BTreeMap<String, Stats>>;
+    let mut groups: BTreeMap<BTreeMap<String, String>, Buckets> = BTreeMap::new();
+    for conv in world.conversations.iter().filter(|c| sees(c)) {
+        for work in work_of(&conv.full) {
+            let facet = Facet {
+                media: work.media,
+                participant: work.participant,
+            };
+            if let Some(filter) = &query.filter {
+                if !all_hold(std::slice::from_ref(filter), &|p| facet_holds(&facet, p))? {
+                    continue;
+                }
+            }
+            for metric in &query.metrics {
+                let Some((value, at)) = work.metric(metric) else {
+                    continue;
+                };
+                if at < start || at >= end {
+                    continue;
+                }
+                let bucket =
+                    start + step * ((at - start).num_seconds() / step.num_seconds()) as i32;
+                let group = query
+                    .group_by
+                    .iter()
+                    .filter_map(|g| Some((g.clone(), work.dimension(g)?)))
+                    .collect();
+                let stats = groups
+                    .entry(group)
+                    .or_default()
+                    .entry(bucket)
+                    .or_default()
+                    .entry(metric.clone())
+                    .or_default();
+                add(stats, metric, value);
+            }
+        }
+    }
+    let results = groups
+        .into_iter()
+        .map(|(group, buckets)| AggregateResult {
+            group,
+            data: buckets
+                .into_iter()
+                .map(|(from, metrics)| AggregateBucket {
+                    interval: format!(
+                        "{}/{}",
+                        from.format("%Y-%m-%dT%H:%M:%S%.3fZ"),
+                        (from + step).min(end).format("%Y-%m-%dT%H:%M:%S%.3fZ")
+                    ),
+                    metrics: metrics
+                        .into_iter()
+                        .map(|(metric, stats)| AggregateMetric { metric, stats })
+                        .collect(),
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(AggregatesResponse { results })
+}
+
+/// Counts a value into a metric's statistics: `n*` carry a count, `t*` a
+/// count, sum, min and max.
+fn add(stats: &mut Stats, metric: &str, value: f64) {
+    stats.count = Some(stats.count.unwrap_or(0) + 1);
+    if metric.starts_with('t') {
+        stats.sum = Some(stats.sum.unwrap_or(0.0) + value);
+        stats.min = Some(stats.min.map_or(value, |m| m.min(value)));
+        stats.max = Some(stats.max.map_or(value, |m| m.max(value)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_are_read_as_iso_8601_says() {
+        for (text, seconds) in [
+            ("PT30M", 1_800),
+            ("P1D", 86_400),
+            ("P1DT12H", 129_600),
+            ("P1W", 604_800),
+            ("PT1H30M15S", 5_415),
+        ] {
+            assert_eq!(
+                parse_period(text),
+                Some(Duration::seconds(seconds)),
+                "{text}"
+            );
+        }
+        for text in ["", "P", "PT", "1D", "P1X", "PT5", "P0D", "P1H"] {
+            assert_eq!(parse_period(text), None, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn dotted_disconnect_types_are_camel_cased() {
+        assert_eq!(camel("transport.failure"), "transportFailure");
+        assert_eq!(camel("endpoint"), "endpoint");
+        assert_eq!(camel("transfer.no.answer"), "transferNoAnswer");
+    }
+}
