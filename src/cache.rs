@@ -58,6 +58,11 @@ pub(crate) enum Kind {
     User,
     Queue,
     WrapupCodes,
+    /// An analytics answer about an interval that is still going on (or
+    /// just ended, while analytics catches up).
+    OpenReport,
+    /// An analytics answer about an interval well in the past.
+    ClosedReport,
 }
 
 impl Kind {
@@ -70,13 +75,18 @@ impl Kind {
             Kind::User => "user",
             Kind::Queue => "queue",
             Kind::WrapupCodes => "wrapup_codes",
+            Kind::OpenReport => "open_report",
+            Kind::ClosedReport => "closed_report",
         }
     }
 
     fn is_live(self) -> bool {
         matches!(
             self,
-            Kind::Conversation | Kind::CobrowseConversation | Kind::ActiveListing
+            Kind::Conversation
+                | Kind::CobrowseConversation
+                | Kind::ActiveListing
+                | Kind::OpenReport
         )
     }
 }
@@ -101,6 +111,18 @@ pub(crate) enum Listed {
     Record(Arc<crate::upstream::analytics::AnalyticsConversation>),
 }
 
+/// An analytics answer (statistics or a page of history).
+#[derive(Debug)]
+pub(crate) enum Report {
+    Aggregates(crate::upstream::analytics::AggregatesResponse),
+    Details(crate::upstream::analytics::DetailsResponse),
+}
+
+/// An analytics answer about an interval well in the past: it changes
+/// rarely, and lives as long as directory data.
+#[derive(Debug)]
+pub(crate) struct ClosedReport(pub Arc<Report>);
+
 /// All wrap-up codes of the organisation.
 #[derive(Debug)]
 pub(crate) struct WrapupCodes(pub Vec<WrapupCode>);
@@ -114,6 +136,8 @@ pub(crate) enum Value {
     User(Arc<User>),
     Queue(Arc<Queue>),
     WrapupCodes(Arc<WrapupCodes>),
+    OpenReport(Arc<Report>),
+    ClosedReport(Arc<ClosedReport>),
 }
 
 /// A type that has a [`Kind`] and lives in a [`Value`].
@@ -147,6 +171,8 @@ cacheable! {
     User => User,
     Queue => Queue,
     WrapupCodes => WrapupCodes,
+    Report => OpenReport,
+    ClosedReport => ClosedReport,
 }
 
 #[derive(Clone)]

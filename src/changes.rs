@@ -28,7 +28,8 @@ pub(crate) type Tag = u64;
 const REMEMBERED: u64 = 10_000;
 
 /// The tag of a read of `kind` `id`, or `None` for kinds mutations do not
-/// change (users, queues, wrap-up codes). A conversation's full form and
+/// change (users, queues, wrap-up codes; analytics reports, which lag
+/// upstream's own changes and live by their TTL). A conversation's full form and
 /// co-browse view share one tag.
 pub(crate) fn tag(kind: Kind, id: &str) -> Option<Tag> {
     static KEYS: std::sync::OnceLock<std::collections::hash_map::RandomState> =
@@ -37,7 +38,9 @@ pub(crate) fn tag(kind: Kind, id: &str) -> Option<Tag> {
     match kind {
         Kind::Conversation | Kind::CobrowseConversation => Some(keys.hash_one(("c", id))),
         Kind::ActiveListing => Some(keys.hash_one("listing")),
-        Kind::User | Kind::Queue | Kind::WrapupCodes => None,
+        Kind::User | Kind::Queue | Kind::WrapupCodes | Kind::OpenReport | Kind::ClosedReport => {
+            None
+        }
     }
 }
 

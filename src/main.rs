@@ -88,6 +88,11 @@ struct SimulateArgs {
     /// Lifetime of issued tokens, in seconds.
     #[arg(long, default_value_t = 86_400)]
     token_lifetime_s: u64,
+    /// Seconds between steps of the world (conversations start, agents
+    /// join, sessions end, ...); 0 keeps it still (POST /__sim/world/tick
+    /// moves it).
+    #[arg(long, default_value_t = 0)]
+    pace_s: u64,
 }
 
 fn settings_help() -> String {
@@ -229,6 +234,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 
 async fn simulate(listen: Option<&str>, args: SimulateArgs) -> anyhow::Result<()> {
     let mut config = SimConfig::local(args.conversations, args.seed);
+    config.pace = (args.pace_s > 0).then(|| std::time::Duration::from_secs(args.pace_s));
     config.listen = listen.unwrap_or("127.0.0.1:8090").parse()?;
     config.client_id = args.client_id;
     if let Some(secret) = args.client_secret {

@@ -99,6 +99,7 @@ settings_table! {
     "engage.max_session_length", "COBROWSE_ENGAGE_MAX_SESSION_LENGTH", Some("12h"), "The agent limit counts an agent's other sessions joined at most this long before (bounds its cost).";
     "demo.conversations", "COBROWSE_DEMO_CONVERSATIONS", Some("24"), "Conversations the demo simulator seeds.";
     "demo.seed", "COBROWSE_DEMO_SEED", Some("7"), "Seed of the demo simulator's data.";
+    "demo.pace", "COBROWSE_DEMO_PACE", Some("5s"), "How often the demo simulator's world moves on by one step (a conversation starts, an agent joins, a session ends, ...); 0s keeps it still.";
     "log.format", "COBROWSE_LOG_FORMAT", Some("text"), "Log format: text or json.";
     "log.filter", "COBROWSE_LOG_FILTER", Some("info"), "Log filter, in tracing's EnvFilter syntax.";
 }
@@ -310,6 +311,8 @@ pub(crate) struct DemoSettings {
     pub(crate) conversations: usize,
     #[serde(deserialize_with = "de::parsed")]
     pub(crate) seed: u64,
+    #[serde(deserialize_with = "de::duration")]
+    pub(crate) pace: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -17,11 +17,13 @@ use std::sync::Arc;
 
 use futures::future::try_join_all;
 
-use crate::cache::{ActiveListing, Cache, Cacheable, Kind, Listed, Scope, Value, WrapupCodes};
+use crate::cache::{
+    ActiveListing, Cache, Cacheable, ClosedReport, Kind, Listed, Report, Scope, Value, WrapupCodes,
+};
 use crate::changes::Changes;
 use crate::purecloud::{self, Inputs, Models, Shapes};
 use crate::singleflight;
-use crate::upstream::analytics::{DetailsQuery, Filter, Paging, Predicate};
+use crate::upstream::analytics::{AggregatesQuery, DetailsQuery, Filter, Paging, Predicate};
 use crate::upstream::model::*;
 use crate::upstream::{Credential, Entity, Fetched, PureCloud, UpstreamError, BULK_PAGE_SIZE};
 
@@ -277,6 +279,80 @@ impl Source {
         .await
     }
 
+    /// The aggregates query's answer, cached by the query: an interval that
+    /// ended well before now ([`closed`]) as long as directory data, the
+    /// current one as long as live state.
+    pub(crate) async fn aggregates(
+        &self,
+        query: &AggregatesQuery,
+    ) -> Result<Arc<Report>, SharedError> {
+        let key = format!(
+            "aggregates:{}",
+            serde_json::to_string(query).expect("a DTO")
+        );
+        self.report(
+            &key,
+            closed(&query.interval),
+            |client, credential, key| async move {
+                let query: AggregatesQuery = report_query(&key)?;
+                let answer = client.aggregates(&credential, &query).await?;
+                Ok(Fetched {
+                    value: Report::Aggregates(answer.value),
+                    bytes: answer.bytes,
+                })
+            },
+        )
+        .await
+    }
+
+    /// One page of the details query, cached as [`Source::aggregates`] is.
+    pub(crate) async fn details_page(
+        &self,
+        query: &DetailsQuery,
+    ) -> Result<Arc<Report>, SharedError> {
+        let key = format!("details:{}", serde_json::to_string(query).expect("a DTO"));
+        self.report(
+            &key,
+            closed(&query.interval),
+            |client, credential, key| async move {
+                let query: DetailsQuery = report_query(&key)?;
+                let answer = client.details_page(&credential, &query).await?;
+                Ok(Fetched {
+                    value: Report::Details(answer.value),
+                    bytes: answer.bytes,
+                })
+            },
+        )
+        .await
+    }
+
+    /// A cached report: `key` is its kind and query, which `call` reads
+    /// back (so that a retry in the background can make it again).
+    async fn report<F, Fut>(
+        &self,
+        key: &str,
+        closed: bool,
+        call: F,
+    ) -> Result<Arc<Report>, SharedError>
+    where
+        F: Fn(PureCloud, Arc<Credential>, Arc<str>) -> Fut + Copy + Send + Sync + 'static,
+        Fut: Future<Output = Result<Fetched<Report>, UpstreamError>> + Send + 'static,
+    {
+        if !closed {
+            return self.cached::<Report, _, _>(key, call).await;
+        }
+        let closed = self
+            .cached::<ClosedReport, _, _>(key, move |client, credential, key| async move {
+                let open = call(client, credential, key).await?;
+                Ok(Fetched {
+                    value: ClosedReport(Arc::new(open.value)),
+                    bytes: open.bytes,
+                })
+            })
+            .await?;
+        Ok(Arc::clone(&closed.0))
+    }
+
     /// Every wrap-up code of the organisation.
     pub(crate) async fn wrapup_codes(&self) -> Result<Arc<WrapupCodes>, SharedError> {
         self.cached("", |client, credential, _| async move {
@@ -452,6 +528,28 @@ pub(crate) fn active_query(
             Predicate::matches("mediaType", "screenshare"),
         ])],
     }
+}
+
+/// How long after an interval's end analytics is taken to have caught up
+/// (its data lags real time by seconds): from then on the interval is
+/// closed, and its reports are cached as long as directory data.
+const ANALYTICS_SETTLE: chrono::Duration = chrono::Duration::minutes(5);
+
+/// Whether an interval (`start/end`) ended well before now.
+fn closed(interval: &str) -> bool {
+    interval
+        .split_once('/')
+        .and_then(|(_, end)| chrono::DateTime::parse_from_rfc3339(end).ok())
+        .is_some_and(|end| end < chrono::Utc::now() - ANALYTICS_SETTLE)
+}
+
+/// The query a report's cache key carries.
+fn report_query<T: serde::de::DeserializeOwned>(key: &str) -> Result<T, UpstreamError> {
+    let json = key.split_once(':').map_or(key, |(_, json)| json);
+    serde_json::from_str(json).map_err(|e| UpstreamError::BadResponse {
+        detail: format!("a cached report's query does not read back: {e}"),
+        correlation_id: None,
+    })
 }
 
 /// Records per analytics details page: the most upstream is known to take.

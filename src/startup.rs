@@ -25,7 +25,7 @@ use crate::sim::{SimConfig, Simulator};
 use crate::source::Source;
 use crate::store::sqlite::SqliteStore;
 use crate::store::EventStore;
-use crate::upstream::{ClientConfig, PureCloud, RetryPolicy, UpstreamError};
+use crate::upstream::{ClientConfig, Credential, PureCloud, RetryPolicy, UpstreamError};
 
 /// A gateway ready to serve.
 pub struct Gateway {
@@ -55,6 +55,9 @@ impl Gateway {
         let api_url = target.api_url.to_string();
         let client = PureCloud::new(client_config(&settings, target), Arc::clone(&metrics))?;
         check_credentials(&client).await?;
+        if settings.auth.mode == crate::settings::AuthMode::Service {
+            check_permissions(&client).await;
+        }
         let cache = Cache::new(&settings.cache, Arc::clone(&metrics));
         let source = Arc::new(Source::new(
             client,
@@ -277,12 +280,11 @@ struct Target {
 async fn upstream_target(settings: &Settings) -> anyhow::Result<(Option<Simulator>, Target)> {
     Ok(match settings.upstream_mode() {
         UpstreamMode::Demo => {
-            let sim = Simulator::start(SimConfig::local(
-                settings.demo.conversations,
-                settings.demo.seed,
-            ))
-            .await
-            .context("cannot start the demo simulator")?;
+            let mut config = SimConfig::local(settings.demo.conversations, settings.demo.seed);
+            config.pace = (!settings.demo.pace.is_zero()).then_some(settings.demo.pace);
+            let sim = Simulator::start(config)
+                .await
+                .context("cannot start the demo simulator")?;
             let url: reqwest::Url = sim.url().parse().expect("the simulator's URL is valid");
             let target = Target {
                 api_url: url.clone(),
@@ -342,6 +344,65 @@ async fn check_credentials(client: &PureCloud) -> anyhow::Result<()> {
         Err(e) => {
             warn!(error = %e, code = e.code(), "cannot fetch an upstream token yet; will retry on demand");
             Ok(())
+        }
+    }
+}
+
+/// The features that need an upstream permission of the gateway's own
+/// OAuth client, as Genesys names it.
+const PERMISSIONS: [(&str, &str); 3] = [
+    (
+        "activeCobrowseConversations, cobrowseSessions and cobrowseHistory (analytics details)",
+        "analytics:conversationDetail:view",
+    ),
+    (
+        "cobrowseStatistics (analytics aggregates)",
+        "analytics:conversationAggregate:view",
+    ),
+    ("queue names (routing queues)", "routing:queue:view"),
+];
+
+/// Tries each feature that needs a permission once, with the least upstream
+/// can answer, and says which are unavailable. Never fails start-up: a
+/// permission granted later works at once.
+#[tracing::instrument(name = "startup.check_permissions", skip_all)]
+async fn check_permissions(client: &PureCloud) {
+    use crate::upstream::analytics::{AggregatesQuery, DetailsQuery, Paging};
+    let now = chrono::Utc::now();
+    let interval = format!(
+        "{}/{}",
+        (now - chrono::Duration::minutes(1)).format("%Y-%m-%dT%H:%M:%S%.3fZ"),
+        now.format("%Y-%m-%dT%H:%M:%S%.3fZ")
+    );
+    let cred = Credential::Service;
+    let details = DetailsQuery {
+        interval: interval.clone(),
+        paging: Some(Paging {
+            page_size: 1,
+            page_number: 1,
+        }),
+        ..DetailsQuery::default()
+    };
+    let aggregates = AggregatesQuery {
+        interval,
+        metrics: vec!["nConnected".into()],
+        ..AggregatesQuery::default()
+    };
+    let (details, aggregates, queues) = tokio::join!(
+        client.details_page(&cred, &details),
+        client.aggregates(&cred, &aggregates),
+        client.entities::<crate::upstream::model::Queue>(&cred, &[]),
+    );
+    let outcomes = [details.map(drop), aggregates.map(drop), queues.map(drop)];
+    for ((feature, permission), outcome) in PERMISSIONS.iter().zip(outcomes) {
+        match outcome {
+            Ok(()) => {}
+            Err(UpstreamError::Forbidden { .. }) => warn!(
+                feature,
+                permission,
+                "unavailable: the gateway's upstream OAuth client lacks {permission}; {feature} will answer UPSTREAM_FORBIDDEN until it is granted"
+            ),
+            Err(e) => warn!(feature, code = e.code(), error = %e, "cannot check an upstream permission now"),
         }
     }
 }

@@ -17,8 +17,10 @@ use super::engage::{EngageData, COMPLEXITY};
 use super::errors::GqlResult;
 use super::ids::NodeId;
 use super::shape;
-use super::values::{Address, AfterCallWork, Attribute, EntityRef, ErrorInfo, Segment, Wrapup};
-use crate::purecloud::{self, CommunicationAt, Shapes, Time};
+use super::values::{
+    Address, AfterCallWork, Attribute, EntityRef, ErrorInfo, Segment, SessionMedia, Wrapup,
+};
+use crate::purecloud::{self, CommunicationAt, Media, Shapes, Time};
 use crate::upstream::enums::*;
 use crate::upstream::wire::Wire;
 use crate::zoom::event::ZoomRole;
@@ -37,7 +39,12 @@ async fn with_participants(
     if held.full && held.view {
         return Ok(Arc::clone(model));
     }
-    with(ctx, model, shape::participant(look, held)).await
+    with(
+        ctx,
+        model,
+        shape::participant(look, held, model.final_record()),
+    )
+    .await
 }
 
 /// The answer of a field that reads from upstream or the store beyond what
@@ -54,16 +61,9 @@ pub(crate) type Fallible<T> = Result<Option<T>>;
 /// alive at once while a page resolves.
 async fn with(ctx: &Context<'_>, model: &Model, shapes: Shapes) -> Result<Model> {
     let held = model.shapes();
-    if (held.full || !shapes.full) && (held.view || !shapes.view) && held != Shapes::NONE {
+    if (held.full || !shapes.full) && (held.view || !shapes.view) {
         return Ok(Arc::clone(model));
     }
-    // A conversation listed by its analytics record holds neither shape:
-    // any field beyond its id needs one, the full form unless told otherwise.
-    let shapes = if shapes == Shapes::NONE {
-        Shapes::FULL
-    } else {
-        shapes
-    };
     let fetch = source(ctx).conversation(&model.id, shapes, Some(model));
     Box::pin(fetch).await.gql()
 }
@@ -94,7 +94,14 @@ impl Conversation {
     }
     /// The conversation's name.
     async fn name(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        let model = with(ctx, &self.0, Shapes::ANY).await?;
+        // Either shape has it; a conversation built from its analytics
+        // record holds neither.
+        let needs = if self.0.shapes() == Shapes::NONE {
+            Shapes::FULL
+        } else {
+            Shapes::NONE
+        };
+        let model = with(ctx, &self.0, needs).await?;
         Ok(model.name.clone())
     }
     /// When the conversation started.
@@ -615,15 +622,23 @@ macro_rules! communication {
 }
 
 /// Participant `index` of `conversation`, with what the selection of it
-/// needs (its index is the same in every model that holds the full form,
-/// which any model a communication comes from does).
+/// needs. Its index is the same in every model that holds the full form;
+/// a conversation built from its analytics record holds neither shape, and
+/// the participant is found again by id in the one fetched.
 async fn owner(
     ctx: &Context<'_>,
     conversation: &Model,
     index: usize,
 ) -> Result<CobrowseMediaParticipant> {
     let model = with_participants(ctx, conversation, &ctx.look_ahead()).await?;
-    Ok(CobrowseMediaParticipant::new(&model, index))
+    if conversation.shapes() != Shapes::NONE || Arc::ptr_eq(&model, conversation) {
+        return Ok(CobrowseMediaParticipant::new(&model, index));
+    }
+    let id = conversation.participants[index].id.as_deref();
+    Ok(match id.and_then(|id| model.participant(id)) {
+        Some(found) => CobrowseMediaParticipant::new(&model, found),
+        None => CobrowseMediaParticipant::new(conversation, index),
+    })
 }
 
 communication! {
@@ -730,27 +745,23 @@ pub(crate) enum SessionRole {
     Unknown,
 }
 
-/// One PureCloud co-browse session of a conversation (which holds the full
-/// form).
+/// One PureCloud co-browse or screen-share session of a conversation.
 #[derive(Clone)]
 pub(crate) struct PureCloudSession {
     conversation: Model,
-    session: purecloud::CobrowseSession,
+    session: purecloud::MediaSession,
 }
 
 impl PureCloudSession {
-    pub(crate) fn new(conversation: &Model, session: purecloud::CobrowseSession) -> Self {
+    pub(crate) fn new(conversation: &Model, session: purecloud::MediaSession) -> Self {
         Self {
             conversation: Arc::clone(conversation),
             session,
         }
     }
 
-    fn communications(&self) -> impl Iterator<Item = &purecloud::Cobrowsesession> {
-        self.session
-            .comms
-            .iter()
-            .map(|&(p, c)| self.conversation.cobrowse(p, c))
+    fn legs(&self) -> impl Iterator<Item = purecloud::Leg<'_>> {
+        self.session.legs(&self.conversation)
     }
 }
 
@@ -835,6 +846,15 @@ impl Session {
     async fn provider_field(&self) -> SessionProvider {
         self.provider()
     }
+    /// Co-browse (a shared browser page) or screen share (PureCloud only).
+    async fn media_type(&self) -> SessionMedia {
+        match self {
+            Session::PureCloud(s) if s.session.media == Media::Screenshare => {
+                SessionMedia::Screenshare
+            }
+            _ => SessionMedia::Cobrowse,
+        }
+    }
     /// The provider's id of the session (PureCloud's `cobrowseSessionId`, Zoom's `session_id`).
     async fn provider_session_id(&self) -> &str {
         self.provider_id()
@@ -877,10 +897,10 @@ impl Session {
             Session::PureCloud(_) => None,
         }
     }
-    /// The URL a viewer opens the session with (PureCloud).
+    /// The URL a viewer opens the session with (PureCloud co-browse).
     async fn viewer_url(&self) -> Option<&str> {
         match self {
-            Session::PureCloud(s) => s.communications().find_map(|c| c.viewer_url.as_deref()),
+            Session::PureCloud(s) => s.legs().find_map(|l| l.viewer_url),
             Session::Zoom(_) => None,
         }
     }
@@ -902,16 +922,28 @@ impl Session {
             Session::Zoom(_) => None,
         }
     }
-    /// The co-browse communications of the session (PureCloud).
+    /// The co-browse communications of the session (PureCloud co-browse).
     async fn communications(&self) -> Vec<Cobrowsesession> {
         match self {
-            Session::PureCloud(s) => s
+            Session::PureCloud(s) if s.session.media == Media::Cobrowse => s
                 .session
                 .comms
                 .iter()
                 .map(|&(p, c)| Cobrowsesession::new(&s.conversation, p, c))
                 .collect(),
-            Session::Zoom(_) => Vec::new(),
+            _ => Vec::new(),
+        }
+    }
+    /// The screen-share communications of the session (PureCloud screen share).
+    async fn screenshares(&self) -> Vec<Screenshare> {
+        match self {
+            Session::PureCloud(s) if s.session.media == Media::Screenshare => s
+                .session
+                .comms
+                .iter()
+                .map(|&(p, c)| Screenshare::new(&s.conversation, p, c))
+                .collect(),
+            _ => Vec::new(),
         }
     }
     /// The segments of every communication of the session, by start time (PureCloud).
@@ -920,8 +952,8 @@ impl Session {
             return Vec::new();
         };
         let mut segments: Vec<Segment<'_>> = s
-            .communications()
-            .flat_map(|c| c.segments.iter().map(Segment))
+            .legs()
+            .flat_map(|l| l.segments.iter().map(Segment))
             .collect();
         segments.sort_by_key(|seg| seg.0.start_time);
         segments
@@ -945,26 +977,53 @@ async fn session_people(
     s: &PureCloudSession,
 ) -> Result<Vec<SessionParticipant>> {
     let look = ctx.look_ahead().field("participant");
-    let model = with_participants(ctx, &s.conversation, &look).await?;
-    let mut people: Vec<(usize, Vec<Cobrowsesession>)> = Vec::new();
-    for &(p, c) in &s.session.comms {
-        let comm = Cobrowsesession::new(&model, p, c);
-        match people.iter_mut().find(|(i, _)| *i == p) {
-            Some((_, comms)) => comms.push(comm),
-            None => people.push((p, vec![comm])),
+    let fetched = with_participants(ctx, &s.conversation, &look).await?;
+    // A conversation fetched beyond its analytics record may list its
+    // participants in another order: find the session in it again.
+    let (model, session) = match fetched.session(&s.session.id) {
+        Some(session) if !Arc::ptr_eq(&fetched, &s.conversation) => (fetched, session),
+        _ => (Arc::clone(&s.conversation), s.session.clone()),
+    };
+    let mut people: Vec<(usize, PureCloudPerson)> = Vec::new();
+    for leg in session.legs(&model) {
+        let join = SessionJoin {
+            id: leg.id.map(str::to_owned),
+            join: leg.connected,
+            leave: leg.disconnected,
+            reason: leg.disconnect_type.map(str::to_owned),
+        };
+        match people.iter_mut().find(|(i, _)| *i == leg.participant) {
+            Some((_, person)) => person.joins.push(join),
+            None => people.push((
+                leg.participant,
+                PureCloudPerson {
+                    participant: CobrowseMediaParticipant::new(&model, leg.participant),
+                    role: leg.role,
+                    name: leg.name.map(str::to_owned),
+                    joins: vec![join],
+                },
+            )),
         }
     }
     Ok(people
         .into_iter()
-        .map(|(p, comms)| {
-            SessionParticipant::PureCloud(CobrowseMediaParticipant::new(&model, p), comms)
-        })
+        .map(|(_, person)| SessionParticipant::PureCloud(person))
         .collect())
+}
+
+/// A PureCloud participant of a session, with its communications in it.
+pub(crate) struct PureCloudPerson {
+    participant: CobrowseMediaParticipant,
+    /// Its first communication's role.
+    role: Option<CobrowseRole>,
+    /// The name on its first communication's address.
+    name: Option<String>,
+    joins: Vec<SessionJoin>,
 }
 
 /// A person in a co-browse session.
 pub(crate) enum SessionParticipant {
-    PureCloud(CobrowseMediaParticipant, Vec<Cobrowsesession>),
+    PureCloud(PureCloudPerson),
     Zoom(Arc<ZoomSession>, usize),
 }
 
@@ -974,29 +1033,23 @@ impl SessionParticipant {
     /// The person's display name.
     async fn name(&self) -> Option<String> {
         match self {
-            SessionParticipant::PureCloud(p, comms) => p.get().name.clone().or_else(|| {
-                comms
-                    .iter()
-                    .find_map(|c| c.get().self_address.as_ref()?.name.clone())
-            }),
+            SessionParticipant::PureCloud(p) => {
+                p.participant.get().name.clone().or_else(|| p.name.clone())
+            }
             SessionParticipant::Zoom(z, i) => z.participants[*i].name.clone(),
         }
     }
     /// The provider's id of the person (PureCloud participant id; Zoom user id, unique within the session only).
     async fn provider_user_id(&self) -> Option<String> {
         match self {
-            SessionParticipant::PureCloud(p, _) => p.get().id.clone(),
+            SessionParticipant::PureCloud(p) => p.participant.get().id.clone(),
             SessionParticipant::Zoom(z, i) => Some(z.participants[*i].user_id.clone()),
         }
     }
     /// Sharer or viewer (PureCloud); customer or agent (Zoom).
     async fn role(&self) -> SessionRole {
         match self {
-            SessionParticipant::PureCloud(_, comms) => match comms
-                .first()
-                .and_then(|c| c.get().cobrowse_role.as_ref())
-                .map(Wire::get)
-            {
+            SessionParticipant::PureCloud(p) => match p.role {
                 Some(CobrowseRole::Sharer) => SessionRole::Sharer,
                 Some(CobrowseRole::Viewer) => SessionRole::Viewer,
                 _ => SessionRole::Unknown,
@@ -1011,15 +1064,7 @@ impl SessionParticipant {
     /// Every connection, oldest first (PureCloud: each co-browse communication).
     async fn connections(&self) -> Vec<SessionJoin> {
         match self {
-            SessionParticipant::PureCloud(_, comms) => comms
-                .iter()
-                .map(|c| SessionJoin {
-                    id: c.get().id.clone(),
-                    join: c.get().connected_time,
-                    leave: c.get().disconnected_time,
-                    reason: c.get().disconnect_type.as_ref().map(|d| d.raw().to_owned()),
-                })
-                .collect(),
+            SessionParticipant::PureCloud(p) => p.joins.clone(),
             SessionParticipant::Zoom(z, i) => z.participants[*i]
                 .connections
                 .iter()
@@ -1035,13 +1080,14 @@ impl SessionParticipant {
     /// The PureCloud participant behind this person (PureCloud).
     async fn participant(&self) -> Option<CobrowseMediaParticipant> {
         match self {
-            SessionParticipant::PureCloud(p, _) => Some(p.clone()),
+            SessionParticipant::PureCloud(p) => Some(p.participant.clone()),
             SessionParticipant::Zoom(..) => None,
         }
     }
 }
 
 /// One connection of a person to a session.
+#[derive(Clone)]
 pub(crate) struct SessionJoin {
     id: Option<String>,
     join: Option<DateTime<Utc>>,

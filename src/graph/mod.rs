@@ -11,6 +11,7 @@ pub(crate) mod directory;
 pub(crate) mod engage;
 pub(crate) mod errors;
 pub(crate) mod guard;
+mod history;
 pub mod ids;
 pub(crate) mod limits;
 mod mutation;
@@ -19,6 +20,7 @@ mod partial;
 mod query;
 mod sessions;
 mod shape;
+mod statistics;
 pub(crate) mod subscription;
 mod values;
 

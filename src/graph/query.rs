@@ -17,10 +17,13 @@ use super::conversation::{
 use super::directory::{self, load_queue, load_user, Loaders, Queue, User, WrapupCode};
 use super::errors::{self, bad_input, GqlResult};
 use super::guard::Needs;
+use super::history::{History, HistoryCursor, HistoryFilter};
 use super::ids::{check_other_id, check_upstream_id, NodeId};
 use super::paging::{cursor_text, invalid_cursor, page_weight, Page};
 use super::sessions::{SessionCount, SessionCursor, SessionFilter};
 use super::shape;
+use super::statistics::{CobrowseStatistics, StatisticsGroupBy};
+use super::values::{IntervalInput, SessionMedia};
 use crate::purecloud::{self, Shapes};
 use crate::upstream::shortened;
 
@@ -215,6 +218,47 @@ impl Query {
     async fn queue(&self, ctx: &Context<'_>, queue_id: String) -> Result<Option<Queue>> {
         check_upstream_id("queueId", &queue_id)?;
         load_queue(ctx, &queue_id).await
+    }
+
+    /// Co-browse and screen-share sessions of every provider in an interval
+    /// (at most 31 days), newest interaction first: PureCloud sessions from
+    /// analytics (upstream needs `analytics:conversationDetail:view`), Zoom
+    /// sessions from the webhook store. By default only those of
+    /// conversations (and Zoom sessions) that ended.
+    #[graphql(
+        guard = "Needs::READ",
+        complexity = "page_weight(first, None) * child_complexity + 1"
+    )]
+    async fn cobrowse_history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The interval the interactions started in.")] interval: IntervalInput,
+        #[graphql(desc = "Only the sessions that match.")] filter: Option<HistoryFilter>,
+        #[graphql(desc = "Return the first N after `after`.")] first: Option<i32>,
+        #[graphql(desc = "A cursor from a previous page.")] after: Option<String>,
+    ) -> Fallible<History> {
+        let page: Page<HistoryCursor> = Page::parse(ctx, first, after, None, None)?;
+        super::history::history(ctx, interval, filter.unwrap_or_default(), page).await
+    }
+
+    /// Counts and durations of agents' co-browse and screen-share work in
+    /// an interval (at most 31 days), per queue, user or media type and
+    /// time bucket, from analytics. Upstream needs the permission
+    /// `analytics:conversationAggregate:view` for it.
+    #[graphql(guard = "Needs::READ")]
+    async fn cobrowse_statistics(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The interval to report on.")] interval: IntervalInput,
+        #[graphql(
+            desc = "The length of each time bucket, an ISO-8601 period (`PT30M`, `PT1H`, `P1D`); none: one bucket for the whole interval."
+        )]
+        granularity: Option<String>,
+        #[graphql(desc = "What to group by.", default_with = "StatisticsGroupBy::Queue")]
+        group_by: StatisticsGroupBy,
+        #[graphql(desc = "Only these media (none: both).")] media_types: Option<Vec<SessionMedia>>,
+    ) -> Fallible<CobrowseStatistics> {
+        super::statistics::statistics(ctx, interval, granularity, group_by, media_types).await
     }
 
     /// Every wrap-up code of the organisation.

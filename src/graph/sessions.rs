@@ -172,20 +172,20 @@ async fn window(
 }
 
 /// The Zoom side of a listing: the store, and the filter in its terms.
-struct Zoom<'a> {
+pub(super) struct Zoom<'a> {
     store: &'a dyn crate::store::EventStore,
     filter: store::SessionFilter,
 }
 
 impl<'a> Zoom<'a> {
-    fn new(ctx: &Context<'a>, filter: store::SessionFilter) -> Self {
+    pub(super) fn new(ctx: &Context<'a>, filter: store::SessionFilter) -> Self {
         Self {
             store: store(ctx),
             filter,
         }
     }
 
-    async fn window(&self, window: Window) -> Result<Vec<Listed>> {
+    pub(super) async fn window(&self, window: Window) -> Result<Vec<Listed>> {
         let found = self.store.sessions(&self.filter, &window).await.gql()?;
         Ok(found
             .into_iter()
@@ -265,6 +265,21 @@ pub(crate) struct SessionCursor {
 }
 
 impl SessionCursor {
+    /// The cursor of these parts.
+    pub(super) fn new(
+        start_ms: i64,
+        provider: SessionProvider,
+        id: String,
+        account: String,
+    ) -> Self {
+        Self {
+            start_ms,
+            provider,
+            id,
+            account,
+        }
+    }
+
     fn of(session: &Session) -> Self {
         let account = match session {
             Session::Zoom(z) => z.account_id.clone(),
@@ -280,7 +295,7 @@ impl SessionCursor {
 
     /// This cursor's place among Zoom sessions. A PureCloud session sits
     /// before every Zoom session with the same start.
-    fn bound(&self, inclusive: bool) -> Bound {
+    pub(super) fn bound(&self, inclusive: bool) -> Bound {
         let zoom = self.provider == SessionProvider::Zoom;
         Bound {
             place: Place {

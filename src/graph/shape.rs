@@ -18,6 +18,9 @@ const N: Serves = Serves::Nothing;
 /// Either shape serves it; a conversation listed by its analytics record,
 /// which holds neither, needs one (the full form) fetched.
 const E: Serves = Serves::Either;
+/// Either shape serves it, or the final analytics record of an ended
+/// conversation (see [`participant`]).
+const A: Serves = Serves::Any;
 const F: Serves = Serves::Shape(Shapes::FULL);
 const V: Serves = Serves::Shape(Shapes::VIEW);
 
@@ -26,16 +29,18 @@ const V: Serves = Serves::Shape(Shapes::VIEW);
 enum Serves {
     Nothing,
     Either,
+    Any,
     Shape(Shapes),
 }
 
 impl Serves {
-    /// What must be fetched for it beyond `held`.
-    fn beyond(self, held: Shapes) -> Shapes {
+    /// What must be fetched for it beyond `held` (and a final `record`).
+    fn beyond(self, held: Shapes, record: bool) -> Shapes {
         match self {
             Serves::Nothing => Shapes::NONE,
-            Serves::Either if held == Shapes::NONE => Shapes::FULL,
-            Serves::Either => Shapes::NONE,
+            Serves::Any if record => Shapes::NONE,
+            Serves::Either | Serves::Any if held == Shapes::NONE => Shapes::FULL,
+            Serves::Either | Serves::Any => Shapes::NONE,
             Serves::Shape(shapes) => Shapes {
                 full: shapes.full && !held.full,
                 view: shapes.view && !held.view,
@@ -69,15 +74,15 @@ const CONVERSATION: &[(&str, Serves)] = &[
 const PARTICIPANT: &[(&str, Serves)] = &[
     ("id", E),
     ("participantId", E),
-    ("name", E),
+    ("name", A),
     ("address", E),
     ("startTime", E),
     ("startAlertingTime", V),
     ("connectedTime", E),
     ("endTime", E),
     ("startHoldTime", V),
-    ("purpose", E),
-    ("purposeRaw", E),
+    ("purpose", A),
+    ("purposeRaw", A),
     ("state", E),
     ("stateRaw", E),
     ("direction", V),
@@ -88,8 +93,8 @@ const PARTICIPANT: &[(&str, Serves)] = &[
     ("wrapupRequired", E),
     ("wrapupPrompt", E),
     ("wrapupPromptRaw", E),
-    ("user", E),
-    ("queue", E),
+    ("user", A),
+    ("queue", A),
     ("team", V),
     ("attributes", E),
     ("errorInfo", V),
@@ -143,21 +148,23 @@ const QUEUE: &[(&str, bool)] = &[
 
 /// The shapes of `table` that `look` selects a field of, leaving out those
 /// in `held` (whose fields are not looked for at all).
-fn needs(look: &Lookahead<'_>, table: &[(&str, Serves)], held: Shapes) -> Shapes {
+fn needs(look: &Lookahead<'_>, table: &[(&str, Serves)], held: Shapes, record: bool) -> Shapes {
     table
         .iter()
-        .map(|(field, serves)| (field, serves.beyond(held)))
+        .map(|(field, serves)| (field, serves.beyond(held, record)))
         .filter(|(_, missing)| *missing != Shapes::NONE)
         .filter(|(field, _)| look.field(field).exists())
         .fold(Shapes::NONE, |all, (_, missing)| all.and(missing))
 }
 
 /// The shapes a selection of participants needs beyond those `held`. A
-/// conversation that holds neither shape has no participants yet: it
-/// needs the full form whatever is selected.
-pub(crate) fn participant(look: &Lookahead<'_>, held: Shapes) -> Shapes {
-    let needs = needs(look, PARTICIPANT, held);
-    if held == Shapes::NONE && look.exists() {
+/// conversation that holds neither shape has no participants yet (it
+/// needs the full form whatever is selected), unless it was built from
+/// the `record` analytics keeps of an ended conversation: that is final,
+/// and serves the participants' names, purposes, users and queues.
+pub(crate) fn participant(look: &Lookahead<'_>, held: Shapes, record: bool) -> Shapes {
+    let needs = needs(look, PARTICIPANT, held, record);
+    if held == Shapes::NONE && !record && look.exists() {
         needs.and(Shapes::FULL)
     } else {
         needs
@@ -167,7 +174,11 @@ pub(crate) fn participant(look: &Lookahead<'_>, held: Shapes) -> Shapes {
 /// The shapes a selection of conversations needs beyond those `held`, its
 /// participants' included.
 pub(crate) fn conversation(look: &Lookahead<'_>, held: Shapes) -> Shapes {
-    needs(look, CONVERSATION, held).and(participant(&look.field("participants"), held))
+    needs(look, CONVERSATION, held, false).and(participant(
+        &look.field("participants"),
+        held,
+        false,
+    ))
 }
 
 /// Whether a selection of users needs their records.

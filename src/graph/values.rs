@@ -1,9 +1,13 @@
 //! The value types of communications and participants: segments, wrap-up,
-//! after-call work, addresses, references, errors and attributes. Thin
-//! views over the domain's records; they refer to nothing else in the
-//! graph.
+//! after-call work, addresses, references, errors and attributes; and the
+//! values reports take (intervals, media). Thin views over the domain's
+//! records; they refer to nothing else in the graph but error codes.
 
-use async_graphql::Object;
+use async_graphql::{Enum, InputObject, Object, Result};
+use chrono::{DateTime, Utc};
+
+use super::errors::bad_input;
+use crate::upstream::analytics::{Filter, Predicate};
 
 use super::context::duration_seconds;
 use crate::purecloud::{self, Time};
@@ -261,5 +265,71 @@ impl Attribute<'_> {
     /// The attribute's value.
     async fn value(&self) -> &str {
         self.value
+    }
+}
+
+/// The longest interval a report covers: analytics' own limit.
+pub(crate) const MAX_INTERVAL_DAYS: i64 = 31;
+
+/// A span of time: from `start` (included) to `end` (excluded).
+#[derive(InputObject, Clone, Copy)]
+pub(crate) struct IntervalInput {
+    /// Where it starts (included).
+    pub(crate) start: DateTime<Utc>,
+    /// Where it ends (excluded).
+    pub(crate) end: DateTime<Utc>,
+}
+
+impl IntervalInput {
+    /// Refuses an empty, backwards or too long interval.
+    pub(crate) fn check(&self) -> Result<()> {
+        if self.start >= self.end {
+            return Err(bad_input("the interval's `start` must be before its `end`"));
+        }
+        if self.end - self.start > chrono::Duration::days(MAX_INTERVAL_DAYS) {
+            return Err(bad_input(format!(
+                "an interval may span at most {MAX_INTERVAL_DAYS} days (what analytics answers); ask for several"
+            )));
+        }
+        Ok(())
+    }
+
+    /// As analytics writes it: `start/end`.
+    pub(crate) fn wire(&self) -> String {
+        let format = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+        format!("{}/{}", format(self.start), format(self.end))
+    }
+}
+
+/// The media of a PureCloud session.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum SessionMedia {
+    /// Co-browse: a shared browser page.
+    Cobrowse,
+    /// Screen share.
+    Screenshare,
+}
+
+impl SessionMedia {
+    /// Both media.
+    pub(crate) const ALL: [SessionMedia; 2] = [SessionMedia::Cobrowse, SessionMedia::Screenshare];
+
+    /// As analytics writes it.
+    pub(crate) fn wire(self) -> &'static str {
+        match self {
+            SessionMedia::Cobrowse => "cobrowse",
+            SessionMedia::Screenshare => "screenshare",
+        }
+    }
+
+    /// The filter of analytics queries on these media (none: both).
+    pub(crate) fn filter(media: Option<&[SessionMedia]>) -> Filter {
+        let media = media.filter(|m| !m.is_empty()).unwrap_or(&Self::ALL);
+        Filter::or(
+            media
+                .iter()
+                .map(|m| Predicate::matches("mediaType", m.wire()))
+                .collect(),
+        )
     }
 }

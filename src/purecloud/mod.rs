@@ -51,8 +51,6 @@ impl Shapes {
         full: false,
         view: true,
     };
-    /// Either shape will do (a field both serve).
-    pub(crate) const ANY: Self = Self::NONE;
 
     /// Both sets.
     pub(crate) fn and(self, other: Self) -> Self {
@@ -162,13 +160,39 @@ pub(crate) enum CommunicationAt {
     Screenshare { participant: usize, index: usize },
 }
 
-/// A PureCloud co-browse session: the co-browse communications of one
-/// conversation that share a `cobrowseSessionId`.
+/// What a session's communications are.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Media {
+    Cobrowse,
+    Screenshare,
+}
+
+/// A PureCloud session: the co-browse communications of one conversation
+/// that share a `cobrowseSessionId`, or its screen-share communications
+/// that share a room (`context`).
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) struct CobrowseSession {
+pub(crate) struct MediaSession {
     pub id: Arc<str>,
+    pub media: Media,
     /// (participant, communication) of each, in participant order.
     pub comms: Vec<(usize, usize)>,
+}
+
+/// One communication of a session, whatever its media.
+pub(crate) struct Leg<'a> {
+    pub participant: usize,
+    pub id: Option<&'a str>,
+    pub alerted: Option<Time>,
+    pub connected: Option<Time>,
+    pub disconnected: Option<Time>,
+    pub disconnect_type: Option<&'a str>,
+    /// Co-browse: its role; screen share: sharer when it shares its screen.
+    pub role: Option<CobrowseRole>,
+    pub segments: &'a [Segment],
+    pub active: bool,
+    pub viewer_url: Option<&'a str>,
+    /// The name on its own address (co-browse).
+    pub name: Option<&'a str>,
 }
 
 impl Conversation {
@@ -203,6 +227,15 @@ impl Conversation {
         }
     }
 
+    /// Whether it was built from the analytics record of a conversation
+    /// that ended: a record that will not change.
+    pub(crate) fn final_record(&self) -> bool {
+        self.inputs.record.is_some()
+            && self.inputs.full.is_none()
+            && self.inputs.view.is_none()
+            && self.end_time.is_some()
+    }
+
     /// The index of the participant with this id.
     pub(crate) fn participant(&self, id: &str) -> Option<usize> {
         self.participants
@@ -234,21 +267,47 @@ impl Conversation {
             })
     }
 
-    /// Co-browse communication `index` of participant `participant`.
-    pub(crate) fn cobrowse(&self, participant: usize, index: usize) -> &Cobrowsesession {
-        &self.participants[participant].cobrowsesessions[index]
-    }
-
     /// The co-browse sessions, in order of first start (those without a
     /// start last, in order of appearance).
-    pub(crate) fn sessions(&self) -> Vec<CobrowseSession> {
-        let mut sessions: Vec<(Option<Time>, CobrowseSession)> = Vec::new();
+    pub(crate) fn sessions(&self) -> Vec<MediaSession> {
+        self.grouped(Media::Cobrowse, |p| {
+            p.cobrowsesessions
+                .iter()
+                .map(|c| {
+                    let start = c.connected_time.or(c.start_alerting_time);
+                    (c.cobrowse_session_id.as_deref(), start)
+                })
+                .collect()
+        })
+    }
+
+    /// The screen-share sessions (a communication without a room is a
+    /// session of its own), in order of first start.
+    pub(crate) fn screenshare_sessions(&self) -> Vec<MediaSession> {
+        self.grouped(Media::Screenshare, |p| {
+            p.screenshares
+                .iter()
+                .map(|s| {
+                    let start = s.connected_time.or(s.start_alerting_time);
+                    (s.context.as_deref().or(s.id.as_deref()), start)
+                })
+                .collect()
+        })
+    }
+
+    /// Communications grouped into sessions by the id `keys` gives each of
+    /// a participant's (none: in no session), in order of first start.
+    fn grouped(
+        &self,
+        media: Media,
+        keys: impl Fn(&Participant) -> Vec<(Option<&str>, Option<Time>)>,
+    ) -> Vec<MediaSession> {
+        let mut sessions: Vec<(Option<Time>, MediaSession)> = Vec::new();
         for (p, participant) in self.participants.iter().enumerate() {
-            for (c, comm) in participant.cobrowsesessions.iter().enumerate() {
-                let Some(id) = comm.cobrowse_session_id.as_deref() else {
+            for (c, (id, start)) in keys(participant).into_iter().enumerate() {
+                let Some(id) = id else {
                     continue;
                 };
-                let start = comm.connected_time.or(comm.start_alerting_time);
                 match sessions.iter_mut().find(|(_, s)| &*s.id == id) {
                     Some((first, session)) => {
                         *first = (*first).min(start).or(*first).or(start);
@@ -256,8 +315,9 @@ impl Conversation {
                     }
                     None => sessions.push((
                         start,
-                        CobrowseSession {
+                        MediaSession {
                             id: id.into(),
+                            media,
                             comms: vec![(p, c)],
                         },
                     )),
@@ -268,30 +328,73 @@ impl Conversation {
         sessions.into_iter().map(|(_, s)| s).collect()
     }
 
-    /// The co-browse session with this id.
-    pub(crate) fn session(&self, id: &str) -> Option<CobrowseSession> {
-        self.sessions().into_iter().find(|s| &*s.id == id)
+    /// The session with this id: a co-browse session, else a screen share.
+    pub(crate) fn session(&self, id: &str) -> Option<MediaSession> {
+        self.sessions()
+            .into_iter()
+            .chain(self.screenshare_sessions())
+            .find(|s| &*s.id == id)
     }
 }
 
-impl CobrowseSession {
-    fn communications<'a>(
-        &'a self,
-        c: &'a Conversation,
-    ) -> impl Iterator<Item = &'a Cobrowsesession> {
-        self.comms.iter().map(|&(p, i)| c.cobrowse(p, i))
+impl MediaSession {
+    /// Its communications, whatever the media.
+    pub(crate) fn legs<'a>(&'a self, c: &'a Conversation) -> impl Iterator<Item = Leg<'a>> + 'a {
+        self.comms.iter().map(move |&(p, i)| {
+            let participant = &c.participants[p];
+            match self.media {
+                Media::Cobrowse => {
+                    let comm = &participant.cobrowsesessions[i];
+                    Leg {
+                        participant: p,
+                        id: comm.id.as_deref(),
+                        alerted: comm.start_alerting_time,
+                        connected: comm.connected_time,
+                        disconnected: comm.disconnected_time,
+                        disconnect_type: comm.disconnect_type.as_ref().map(Wire::raw),
+                        role: comm.cobrowse_role.as_ref().map(Wire::get),
+                        segments: &comm.segments,
+                        active: is_active(comm),
+                        viewer_url: comm.viewer_url.as_deref(),
+                        name: comm.self_address.as_ref().and_then(|a| a.name.as_deref()),
+                    }
+                }
+                Media::Screenshare => {
+                    let share = &participant.screenshares[i];
+                    Leg {
+                        participant: p,
+                        id: share.id.as_deref(),
+                        alerted: share.start_alerting_time,
+                        connected: share.connected_time,
+                        disconnected: share.disconnected_time,
+                        disconnect_type: share.disconnect_type.as_ref().map(Wire::raw),
+                        role: share.sharing.map(|sharing| {
+                            if sharing {
+                                CobrowseRole::Sharer
+                            } else {
+                                CobrowseRole::Viewer
+                            }
+                        }),
+                        segments: &share.segments,
+                        active: share.state.as_ref().is_some_and(|s| !s.get().is_ended()),
+                        viewer_url: None,
+                        name: None,
+                    }
+                }
+            }
+        })
     }
 
     /// When it started: its first communication's connect (or alert).
     pub(crate) fn start(&self, conversation: &Conversation) -> Option<Time> {
-        self.communications(conversation)
-            .filter_map(|c| c.connected_time.or(c.start_alerting_time))
+        self.legs(conversation)
+            .filter_map(|l| l.connected.or(l.alerted))
             .min()
     }
 
     /// Whether any of its communications goes on.
     pub(crate) fn active(&self, conversation: &Conversation) -> bool {
-        self.communications(conversation).any(is_active)
+        self.legs(conversation).any(|l| l.active)
     }
 
     /// When it ended: its last disconnect, once none goes on.
@@ -299,9 +402,7 @@ impl CobrowseSession {
         if self.comms.is_empty() || self.active(conversation) {
             return None;
         }
-        self.communications(conversation)
-            .filter_map(|c| c.disconnected_time)
-            .max()
+        self.legs(conversation).filter_map(|l| l.disconnected).max()
     }
 }
 

@@ -21,6 +21,7 @@ use chrono::{DateTime, Duration, DurationRound, TimeDelta, Utc};
 
 use super::data::{SimConversation, World};
 use super::Faults;
+use crate::upstream::analytics::parse_period;
 use crate::upstream::analytics::*;
 use crate::upstream::model::{Conversation, Participant, Segment, Wrapup};
 use crate::upstream::wire::Wire;
@@ -434,39 +435,6 @@ fn work_of(conv: &Conversation) -> Vec<Work<'_>> {
     work
 }
 
-/// An ISO-8601 period of days, hours, minutes and seconds (`P1D`, `PT30M`,
-/// `P1DT12H`, `P1W`).
-pub(crate) fn parse_period(text: &str) -> Option<Duration> {
-    let rest = text.strip_prefix('P')?;
-    let (date, time) = match rest.split_once('T') {
-        Some((d, t)) => (d, Some(t)),
-        None => (rest, None),
-    };
-    let mut total = Duration::zero();
-    let mut take = |part: &str, units: &[(char, i64)]| -> Option<()> {
-        let mut number = String::new();
-        for c in part.chars() {
-            if c.is_ascii_digit() {
-                number.push(c);
-            } else {
-                let (_, seconds) = units.iter().find(|(u, _)| *u == c)?;
-                let n: i64 = number.parse().ok()?;
-                total += Duration::seconds(n.checked_mul(*seconds)?);
-                number.clear();
-            }
-        }
-        number.is_empty().then_some(())
-    };
-    take(date, &[('W', 604_800), ('D', 86_400)])?;
-    if let Some(time) = time {
-        if time.is_empty() {
-            return None;
-        }
-        take(time, &[('H', 3_600), ('M', 60), ('S', 1)])?;
-    }
-    (total > Duration::zero()).then_some(total)
-}
-
 /// The aggregates query.
 pub(crate) fn aggregates(
     world: &World,
@@ -578,26 +546,6 @@ fn add(stats: &mut Stats, metric: &str, value: f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn periods_are_read_as_iso_8601_says() {
-        for (text, seconds) in [
-            ("PT30M", 1_800),
-            ("P1D", 86_400),
-            ("P1DT12H", 129_600),
-            ("P1W", 604_800),
-            ("PT1H30M15S", 5_415),
-        ] {
-            assert_eq!(
-                parse_period(text),
-                Some(Duration::seconds(seconds)),
-                "{text}"
-            );
-        }
-        for text in ["", "P", "PT", "1D", "P1X", "PT5", "P0D", "P1H"] {
-            assert_eq!(parse_period(text), None, "{text:?}");
-        }
-    }
 
     #[test]
     fn dotted_disconnect_types_are_camel_cased() {

@@ -82,6 +82,15 @@ impl Predicate {
         }
     }
 
+    /// `dimension` has a value (for `conversationEnd`: ended).
+    pub(crate) fn exists(dimension: &str) -> Self {
+        Self {
+            operator: Some("exists".into()),
+            value: None,
+            ..Self::matches(dimension, "")
+        }
+    }
+
     /// `dimension` has no value (for `conversationEnd`: still going on).
     pub(crate) fn not_exists(dimension: &str) -> Self {
         Self {
@@ -259,4 +268,62 @@ pub(crate) struct Stats {
     pub min: Option<f64>,
     pub count: Option<i64>,
     pub sum: Option<f64>,
+}
+
+/// An ISO-8601 period of days, hours, minutes and seconds (`P1D`, `PT30M`,
+/// `P1DT12H`, `P1W`).
+pub(crate) fn parse_period(text: &str) -> Option<chrono::Duration> {
+    let rest = text.strip_prefix('P')?;
+    let (date, time) = match rest.split_once('T') {
+        Some((d, t)) => (d, Some(t)),
+        None => (rest, None),
+    };
+    let mut total = chrono::Duration::zero();
+    let mut take = |part: &str, units: &[(char, i64)]| -> Option<()> {
+        let mut number = String::new();
+        for c in part.chars() {
+            if c.is_ascii_digit() {
+                number.push(c);
+            } else {
+                let (_, seconds) = units.iter().find(|(u, _)| *u == c)?;
+                let n: i64 = number.parse().ok()?;
+                total += chrono::Duration::seconds(n.checked_mul(*seconds)?);
+                number.clear();
+            }
+        }
+        number.is_empty().then_some(())
+    };
+    take(date, &[('W', 604_800), ('D', 86_400)])?;
+    if let Some(time) = time {
+        if time.is_empty() {
+            return None;
+        }
+        take(time, &[('H', 3_600), ('M', 60), ('S', 1)])?;
+    }
+    (total > chrono::Duration::zero()).then_some(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_are_read_as_iso_8601_says() {
+        for (text, seconds) in [
+            ("PT30M", 1_800),
+            ("P1D", 86_400),
+            ("P1DT12H", 129_600),
+            ("P1W", 604_800),
+            ("PT1H30M15S", 5_415),
+        ] {
+            assert_eq!(
+                parse_period(text),
+                Some(chrono::Duration::seconds(seconds)),
+                "{text}"
+            );
+        }
+        for text in ["", "P", "PT", "1D", "P1X", "PT5", "P0D", "P1H"] {
+            assert_eq!(parse_period(text), None, "{text:?}");
+        }
+    }
 }

@@ -113,6 +113,46 @@ async fn a_cold_dashboard_query_in_passthrough_mode_lists_the_callers_own_conver
     );
     assert_eq!(calls.total, n + 4, "no other call: {calls:?}");
     assert_resolved(&data);
+
+    // Warm: nothing more upstream.
+    app.reset_calls().await;
+    app.data_as(&[("authorization", &bearer)], DASHBOARD).await;
+    assert_eq!(app.upstream_calls().await.total, 0);
+}
+
+#[tokio::test]
+async fn a_hundred_concurrent_cold_passthrough_queries_of_one_token_cost_the_same_calls_as_one() {
+    let app = spawn_with(Options {
+        conversations: 40,
+        faults: Faults {
+            latency_ms: 30,
+            ..Faults::default()
+        },
+        settings: vec![("auth.mode", "passthrough".into())],
+        ..Options::default()
+    })
+    .await;
+    let agents = app.agents().await;
+    let (_, token, mine) = &agents[0];
+    app.reset_calls().await;
+    let bearer = format!("Bearer {token}");
+
+    let headers = [("authorization", bearer.as_str())];
+    let answers =
+        futures::future::join_all((0..100).map(|_| app.data_as(&headers, DASHBOARD))).await;
+
+    let first = without_durations(answers[0].clone());
+    assert!(answers
+        .iter()
+        .all(|a| without_durations(a.clone()) == first));
+    let n = mine.len() as u64;
+    let calls = app.upstream_calls().await;
+    assert_eq!(calls.route(route::LISTING), 1, "{calls:?}");
+    assert_eq!(calls.route(route::CONVERSATION), n, "{calls:?}");
+    assert_eq!(calls.route(route::USERS), 1, "{calls:?}");
+    assert_eq!(calls.route(route::QUEUES), 1, "{calls:?}");
+    assert_eq!(calls.route(route::TOKEN_INFO), 1, "{calls:?}");
+    assert_eq!(calls.total, n + 4, "{calls:?}");
 }
 
 #[tokio::test]

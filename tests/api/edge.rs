@@ -468,7 +468,8 @@ async fn metrics_count_requests_upstream_calls_and_the_cache() {
         "cobrowse_gateway_graphql_requests_total{operation=\"Dashboard\",outcome=\"cached\"} 1",
         "cobrowse_gateway_graphql_request_duration_seconds_bucket{operation=\"Dashboard\"",
         "cobrowse_gateway_graphql_requests_total{operation=\"other\",outcome=\"ok\"} 3",
-        "cobrowse_gateway_upstream_requests_total{route=\"analytics_details\",status=\"200\"} 1",
+        // The start-up permission check, then the query's retry.
+        "cobrowse_gateway_upstream_requests_total{route=\"analytics_details\",status=\"200\"} 2",
         "cobrowse_gateway_upstream_requests_total{route=\"users\",status=\"200\"} 1",
         "cobrowse_gateway_upstream_token_refreshes_total 1",
         "cobrowse_gateway_upstream_in_flight 0",

@@ -15,6 +15,7 @@ mod helpers;
 mod layers;
 mod limits;
 mod partial;
+mod reports;
 mod resilience;
 mod schema;
 mod shape;

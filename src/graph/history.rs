@@ -1,0 +1,382 @@
+//! `Query.cobrowseHistory`: the sessions of an interval, of every provider,
+//! newest interaction first, page by page.
+//!
+//! PureCloud sessions come from the analytics details query (co-browse and
+//! screen-share media, ended conversations unless asked otherwise, the
+//! queue and user filters as segment filters), read one analytics page at
+//! a time and built from their records ([`crate::purecloud::from_record`]):
+//! an ended conversation's record is final, and serves its sessions,
+//! roles, times, segments and participants' names without a conversation
+//! read. Zoom sessions come from the webhook store. The two are merged on
+//! one keyset order: the interaction's start (the conversation's, the Zoom
+//! session's), newest first, then provider and id.
+//!
+//! A cursor carries its keyset place and the analytics page it was on, so
+//! that the next page starts reading there; analytics may shift records
+//! between pages (new data streams in), so a page that starts past the
+//! cursor sends the reading one page back, and records already passed are
+//! skipped by their key.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use async_graphql::connection::{
+    Connection, ConnectionNameType, CursorType, Edge, EdgeNameType, EmptyFields,
+};
+use async_graphql::{Context, InputObject, OutputType, Result};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+
+use super::context::source;
+use super::conversation::{Fallible, PureCloudSession, Session, SessionProvider};
+use super::errors::{bad_input, upstream_for};
+use super::ids::check_upstream_id;
+use super::paging::{cursor_text, invalid_cursor, Page};
+use super::sessions::{SessionCursor, Zoom};
+use super::values::{IntervalInput, SessionMedia};
+use crate::cache::{Listed, Report};
+use crate::purecloud;
+use crate::source::ANALYTICS_PAGE_SIZE;
+use crate::store::{self, Window};
+use crate::upstream::analytics::{DetailsQuery, Filter, Paging, Predicate};
+
+/// The most analytics pages one history page reads.
+const MAX_PAGES_PER_REQUEST: u32 = 20;
+
+/// The most ids a queue or user filter takes.
+const MAX_FILTER_IDS: usize = 20;
+
+/// Which sessions the history lists.
+#[derive(InputObject, Default)]
+pub(crate) struct HistoryFilter {
+    /// Only sessions of conversations routed through one of these queues
+    /// (PureCloud; Zoom sessions have no queue and are left out).
+    queue_ids: Option<Vec<String>>,
+    /// Only sessions of conversations one of these agents took part in
+    /// (PureCloud; Zoom sessions are left out).
+    user_ids: Option<Vec<String>>,
+    /// Only these media (Zoom sessions are co-browse).
+    media_types: Option<Vec<SessionMedia>>,
+    /// Only these providers.
+    providers: Option<Vec<SessionProvider>>,
+    /// Also sessions of conversations (and Zoom sessions) still going on;
+    /// by default only those that ended.
+    #[graphql(default)]
+    include_active: bool,
+}
+
+impl HistoryFilter {
+    fn check(&self) -> Result<()> {
+        for (name, ids) in [("queueIds", &self.queue_ids), ("userIds", &self.user_ids)] {
+            let Some(ids) = ids else { continue };
+            if ids.len() > MAX_FILTER_IDS {
+                return Err(bad_input(format!(
+                    "`{name}` takes at most {MAX_FILTER_IDS} ids"
+                )));
+            }
+            for id in ids {
+                check_upstream_id(name, id)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn wants(&self, provider: SessionProvider) -> bool {
+        self.providers
+            .as_ref()
+            .is_none_or(|p| p.is_empty() || p.contains(&provider))
+    }
+
+    fn wants_media(&self, media: SessionMedia) -> bool {
+        self.media_types
+            .as_ref()
+            .is_none_or(|m| m.is_empty() || m.contains(&media))
+    }
+
+    /// Whether Zoom sessions can match: they have no queue or user, and
+    /// are co-browse.
+    fn wants_zoom(&self) -> bool {
+        self.wants(SessionProvider::Zoom)
+            && self.queue_ids.as_ref().is_none_or(Vec::is_empty)
+            && self.user_ids.as_ref().is_none_or(Vec::is_empty)
+            && self.wants_media(SessionMedia::Cobrowse)
+    }
+
+    /// The details query of page `page`.
+    fn query(&self, interval: &IntervalInput, page: u32) -> DetailsQuery {
+        let mut segment_filters = vec![SessionMedia::filter(self.media_types.as_deref())];
+        for (dimension, ids) in [("queueId", &self.queue_ids), ("userId", &self.user_ids)] {
+            if let Some(ids) = ids.as_ref().filter(|ids| !ids.is_empty()) {
+                segment_filters.push(Filter::or(
+                    ids.iter()
+                        .map(|id| Predicate::matches(dimension, id))
+                        .collect(),
+                ));
+            }
+        }
+        DetailsQuery {
+            interval: interval.wire(),
+            order: Some("desc".into()),
+            order_by: Some("conversationStart".into()),
+            paging: Some(Paging {
+                page_size: ANALYTICS_PAGE_SIZE,
+                page_number: page,
+            }),
+            conversation_filters: if self.include_active {
+                Vec::new()
+            } else {
+                vec![Filter::and(vec![Predicate::exists("conversationEnd")])]
+            },
+            segment_filters,
+        }
+    }
+}
+
+/// A place in the history: its keyset place and the analytics page it came
+/// from.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct HistoryCursor {
+    key: SessionCursor,
+    page: u32,
+}
+
+impl CursorType for HistoryCursor {
+    type Error = String;
+
+    fn decode_cursor(s: &str) -> Result<Self, Self::Error> {
+        let rest = cursor_text(s, "h1:")?;
+        let (page, key) = rest.split_once(':').ok_or_else(|| invalid_cursor(s))?;
+        Ok(Self {
+            page: page
+                .parse()
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| invalid_cursor(s))?,
+            key: SessionCursor::decode_cursor(key).map_err(|_| invalid_cursor(s))?,
+        })
+    }
+
+    fn encode_cursor(&self) -> String {
+        URL_SAFE_NO_PAD.encode(format!("h1:{}:{}", self.page, self.key.encode_cursor()))
+    }
+}
+
+/// Names the history's connection types apart from `cobrowseSessions`'.
+pub(crate) struct HistoryName;
+
+impl ConnectionNameType for HistoryName {
+    fn type_name<T: OutputType>() -> String {
+        "SessionHistoryConnection".into()
+    }
+}
+
+impl EdgeNameType for HistoryName {
+    fn type_name<T: OutputType>() -> String {
+        "SessionHistoryEdge".into()
+    }
+}
+
+/// The history's connection.
+pub(crate) type History =
+    Connection<HistoryCursor, Session, EmptyFields, EmptyFields, HistoryName, HistoryName>;
+
+/// One listed session with its key and the analytics page it came from.
+type Found = (SessionCursor, u32, Session);
+
+/// One page of `Query.cobrowseHistory`.
+pub(crate) async fn history(
+    ctx: &Context<'_>,
+    interval: IntervalInput,
+    filter: HistoryFilter,
+    page: Page<HistoryCursor>,
+) -> Fallible<History> {
+    interval.check()?;
+    filter.check()?;
+    let want = page.first.unwrap_or(0);
+    let after = page.after.as_ref();
+    let mut found: Vec<Found> = Vec::new();
+    let mut more = false;
+    if filter.wants(SessionProvider::Purecloud) {
+        let (sessions, exhausted) = purecloud(ctx, &interval, &filter, after, want).await?;
+        found.extend(sessions);
+        more |= !exhausted;
+    }
+    if filter.wants_zoom() {
+        found.extend(zoom(ctx, &interval, &filter, after, want).await?);
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    more |= found.len() > want;
+    found.truncate(want);
+    let mut connection = History::new(after.is_some(), more);
+    // A Zoom session keeps the analytics page of the PureCloud session
+    // before it, so that reading resumes where PureCloud left off.
+    let mut page_of = after.map_or(1, |c| c.page);
+    for (key, page, session) in found {
+        if session.provider() == SessionProvider::Purecloud {
+            page_of = page;
+        }
+        let cursor = HistoryCursor { key, page: page_of };
+        connection.edges.push(Edge::new(cursor, session));
+    }
+    Ok(Some(connection))
+}
+
+/// The PureCloud sessions after `after`, at least `want + 1` of them unless
+/// analytics runs out first (then `true`).
+async fn purecloud(
+    ctx: &Context<'_>,
+    interval: &IntervalInput,
+    filter: &HistoryFilter,
+    after: Option<&HistoryCursor>,
+    want: usize,
+) -> Result<(Vec<Found>, bool)> {
+    let source = source(ctx);
+    let mut page = after.map_or(1, |c| c.page);
+    let mut stepped_back = false;
+    let mut seen = HashSet::new();
+    let mut found = Vec::new();
+    for _ in 0..MAX_PAGES_PER_REQUEST {
+        let report = source
+            .details_page(&filter.query(interval, page))
+            .await
+            .map_err(|e| upstream_for("cobrowseHistory", &e))?;
+        let Report::Details(answer) = &*report else {
+            unreachable!("a details key holds a details report");
+        };
+        let records = &answer.conversations;
+        // Records shifted to later pages since the cursor was made: the
+        // cursor's own place may be on the page before.
+        if let (Some(after), Some(first)) = (after, records.first()) {
+            let first_key = conversation_key(first.conversation_start, first_id(first), "");
+            if page > 1 && !stepped_back && first_key > after.key {
+                page -= 1;
+                stepped_back = true;
+                continue;
+            }
+        }
+        for record in records {
+            let Some(id) = record.conversation_id.as_deref() else {
+                continue;
+            };
+            let started = record.conversation_start;
+            // Analytics matches whole days: keep the interval's own.
+            if !seen.insert(id.to_owned())
+                || started.is_none_or(|t| t < interval.start || t >= interval.end)
+            {
+                continue;
+            }
+            let model = source.listed(&Listed::Record(Arc::new(record.clone())));
+            for session in sessions_of(&model, filter) {
+                let key = conversation_key(started, id, &session.id);
+                if after.is_none_or(|a| key > a.key) {
+                    found.push((
+                        key,
+                        page,
+                        Session::PureCloud(PureCloudSession::new(&model, session)),
+                    ));
+                }
+            }
+        }
+        if records.len() < ANALYTICS_PAGE_SIZE as usize {
+            return Ok((found, true));
+        }
+        if found.len() > want {
+            return Ok((found, false));
+        }
+        page += 1;
+    }
+    if found.is_empty() {
+        return Err(bad_input(format!(
+            "the history read {MAX_PAGES_PER_REQUEST} analytics pages without finding a session; narrow the interval or the filter"
+        )));
+    }
+    Ok((found, false))
+}
+
+fn first_id(record: &crate::upstream::analytics::AnalyticsConversation) -> &str {
+    record.conversation_id.as_deref().unwrap_or_default()
+}
+
+/// The key of a PureCloud session in the history: its conversation's
+/// start, then the conversation and session ids.
+fn conversation_key(
+    start: Option<purecloud::Time>,
+    conversation: &str,
+    session: &str,
+) -> SessionCursor {
+    SessionCursor::new(
+        start.map_or(i64::MIN, |t| t.timestamp_millis()),
+        SessionProvider::Purecloud,
+        format!("{conversation}/{session}"),
+        String::new(),
+    )
+}
+
+/// The co-browse and screen-share sessions of a conversation the filter wants.
+fn sessions_of(
+    model: &purecloud::Conversation,
+    filter: &HistoryFilter,
+) -> Vec<purecloud::MediaSession> {
+    let mut sessions = Vec::new();
+    if filter.wants_media(SessionMedia::Cobrowse) {
+        sessions.extend(model.sessions());
+    }
+    if filter.wants_media(SessionMedia::Screenshare) {
+        sessions.extend(model.screenshare_sessions());
+    }
+    sessions.retain(|s| filter.include_active || !s.active(model));
+    sessions
+}
+
+/// The Zoom sessions after `after`: at most `want + 1`.
+async fn zoom(
+    ctx: &Context<'_>,
+    interval: &IntervalInput,
+    filter: &HistoryFilter,
+    after: Option<&HistoryCursor>,
+    want: usize,
+) -> Result<Vec<Found>> {
+    let zoom = Zoom::new(
+        ctx,
+        store::SessionFilter {
+            ended: (!filter.include_active).then_some(true),
+            started_after: Some(interval.start),
+            started_before: Some(interval.end),
+        },
+    );
+    let found = zoom
+        .window(Window {
+            after: after.map(|c| c.key.bound(false)),
+            before: None,
+            limit: want + 1,
+            from_back: false,
+        })
+        .await?;
+    Ok(found
+        .into_iter()
+        .map(|(key, session)| (key, 0, session))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_survive_their_text() {
+        let cursor = HistoryCursor {
+            key: SessionCursor::new(
+                1_700_000_000_000,
+                SessionProvider::Purecloud,
+                "c:1/s".into(),
+                String::new(),
+            ),
+            page: 7,
+        };
+        let text = cursor.encode_cursor();
+        assert_eq!(HistoryCursor::decode_cursor(&text), Ok(cursor));
+        assert!(HistoryCursor::decode_cursor("bm9wZQ").is_err());
+        let zero = URL_SAFE_NO_PAD.encode("h1:0:x");
+        assert!(HistoryCursor::decode_cursor(&zero).is_err());
+    }
+}
