@@ -54,10 +54,7 @@ impl Gateway {
         let scope = Scope::of(&[target.api_url.as_str(), &target.client_id]);
         let api_url = target.api_url.to_string();
         let client = PureCloud::new(client_config(&settings, target), Arc::clone(&metrics))?;
-        check_credentials(&client).await?;
-        if settings.auth.mode == crate::settings::AuthMode::Service {
-            check_permissions(&client).await;
-        }
+        check_upstream(&client, &settings).await?;
         let cache = Cache::new(&settings.cache, Arc::clone(&metrics));
         let source = Arc::new(Source::new(
             client,
@@ -335,6 +332,16 @@ fn client_config(settings: &Settings, target: Target) -> ClientConfig {
 
 /// Refuses to start with credentials upstream refuses; an upstream that
 /// cannot answer yet is only a warning (tokens are fetched on demand).
+/// Proves the gateway's credentials, and (in service mode, where upstream
+/// is read with them) says which features their permissions leave out.
+async fn check_upstream(client: &PureCloud, settings: &Settings) -> anyhow::Result<()> {
+    check_credentials(client).await?;
+    if settings.auth.mode == crate::settings::AuthMode::Service {
+        check_permissions(client).await;
+    }
+    Ok(())
+}
+
 async fn check_credentials(client: &PureCloud) -> anyhow::Result<()> {
     match client.check_credentials().await {
         Ok(()) => Ok(()),

@@ -435,12 +435,9 @@ fn work_of(conv: &Conversation) -> Vec<Work<'_>> {
     work
 }
 
-/// The aggregates query.
-pub(crate) fn aggregates(
-    world: &World,
-    query: &AggregatesQuery,
-    sees: &dyn Fn(&SimConversation) -> bool,
-) -> Result<AggregatesResponse, Refusal> {
+/// What an aggregates query asks for, checked: its interval and the length
+/// of its buckets.
+fn checked(query: &AggregatesQuery) -> Result<(DateTime<Utc>, DateTime<Utc>, Duration), Refusal> {
     let (start, end) = parse_interval(&query.interval)?;
     let step = match &query.granularity {
         None => end - start,
@@ -470,9 +467,20 @@ pub(crate) fn aggregates(
     {
         return Err(format!("groupBy {g} is not supported"));
     }
-    // group -> bucket start -> metric -> stats
-    type Buckets = BTreeMap<DateTime<Utc>, BTreeMap<String, Stats>>;
-    let mut groups: BTreeMap<BTreeMap<String, String>, Buckets> = BTreeMap::new();
+    Ok((start, end, step))
+}
+
+/// Statistics by group, bucket start and metric.
+type Groups = BTreeMap<BTreeMap<String, String>, BTreeMap<DateTime<Utc>, BTreeMap<String, Stats>>>;
+
+/// The aggregates query.
+pub(crate) fn aggregates(
+    world: &World,
+    query: &AggregatesQuery,
+    sees: &dyn Fn(&SimConversation) -> bool,
+) -> Result<AggregatesResponse, Refusal> {
+    let (start, end, step) = checked(query)?;
+    let mut groups = Groups::new();
     for conv in world.conversations.iter().filter(|c| sees(c)) {
         for work in work_of(&conv.full) {
             let facet = Facet {
@@ -509,6 +517,12 @@ pub(crate) fn aggregates(
             }
         }
     }
+    Ok(answer(groups, step, end))
+}
+
+/// The answer's shape: each group with its buckets, each bucket with its
+/// metrics.
+fn answer(groups: Groups, step: Duration, end: DateTime<Utc>) -> AggregatesResponse {
     let results = groups
         .into_iter()
         .map(|(group, buckets)| AggregateResult {
@@ -529,7 +543,7 @@ pub(crate) fn aggregates(
                 .collect(),
         })
         .collect();
-    Ok(AggregatesResponse { results })
+    AggregatesResponse { results }
 }
 
 /// Counts a value into a metric's statistics: `n*` carry a count, `t*` a
