@@ -149,12 +149,18 @@ const QUEUE: &[(&str, bool)] = &[
 /// The shapes of `table` that `look` selects a field of, leaving out those
 /// in `held` (whose fields are not looked for at all).
 fn needs(look: &Lookahead<'_>, table: &[(&str, Serves)], held: Shapes, record: bool) -> Shapes {
-    table
-        .iter()
-        .map(|(field, serves)| (field, serves.beyond(held, record)))
-        .filter(|(_, missing)| *missing != Shapes::NONE)
-        .filter(|(field, _)| look.field(field).exists())
-        .fold(Shapes::NONE, |all, (_, missing)| all.and(missing))
+    // One walk over the selection (fragments included), each field looked
+    // up in the table: no lookahead is built per field of the table.
+    let mut all = Shapes::NONE;
+    for field in look.selection_fields() {
+        for child in field.selection_set() {
+            let name = child.name();
+            if let Some((_, serves)) = table.iter().find(|(field, _)| *field == name) {
+                all = all.and(serves.beyond(held, record));
+            }
+        }
+    }
+    all
 }
 
 /// The shapes a selection of participants needs beyond those `held`. A
@@ -183,15 +189,22 @@ pub(crate) fn conversation(look: &Lookahead<'_>, held: Shapes) -> Shapes {
 
 /// Whether a selection of users needs their records.
 pub(crate) fn user_data(look: &Lookahead<'_>) -> bool {
-    USER.iter()
-        .any(|(field, data)| *data && look.field(field).exists())
+    needs_record(look, USER)
 }
 
 /// Whether a selection of queues needs their records.
 pub(crate) fn queue_data(look: &Lookahead<'_>) -> bool {
-    QUEUE
-        .iter()
-        .any(|(field, data)| *data && look.field(field).exists())
+    needs_record(look, QUEUE)
+}
+
+/// Whether `look` selects a field of `table` that needs the record.
+fn needs_record(look: &Lookahead<'_>, table: &[(&str, bool)]) -> bool {
+    look.selection_fields().iter().any(|field| {
+        field.selection_set().any(|child| {
+            let name = child.name();
+            table.iter().any(|(field, data)| *data && *field == name)
+        })
+    })
 }
 
 #[cfg(test)]
