@@ -279,6 +279,8 @@ async fn upstream_target(settings: &Settings) -> anyhow::Result<(Option<Simulato
         UpstreamMode::Demo => {
             let mut config = SimConfig::local(settings.demo.conversations, settings.demo.seed);
             config.pace = (!settings.demo.pace.is_zero()).then_some(settings.demo.pace);
+            // As Genesys's analytics does, the demo's lags real time.
+            config.faults.analytics_lag_ms = 2_000;
             let sim = Simulator::start(config)
                 .await
                 .context("cannot start the demo simulator")?;

@@ -8,7 +8,9 @@
 //! `notExists`) and `conversationId`; segment filters on `mediaType`,
 //! `queueId`, `userId` and `purpose`. As upstream does, a record can appear
 //! on two pages (page 2 starts with the last [`Faults::analytics_page_overlap`]
-//! records of page 1) and `totalHits` is approximate (it counts them).
+//! records of page 1) and `totalHits` is approximate (it counts them). Both
+//! queries lag real time by [`Faults::analytics_lag_ms`]: a conversation
+//! that changed more recently reads as it was before its last change.
 //!
 //! Aggregates: `nCobrowseSessions`, `nConnected`, `nOffered`, `tAlert`,
 //! `tTalk`, `tAcw` and `tHandle` of agents' co-browse and screen-share
@@ -60,6 +62,22 @@ pub(crate) fn parse_interval(text: &str) -> Result<(DateTime<Utc>, DateTime<Utc>
     Ok((start, end))
 }
 
+/// The conversations a caller who `sees` them finds in analytics now: as
+/// they were [`Faults::analytics_lag_ms`] ago.
+fn reported<'a>(
+    world: &'a World,
+    faults: &Faults,
+    sees: &'a dyn Fn(&SimConversation) -> bool,
+) -> impl Iterator<Item = &'a Conversation> + 'a {
+    let now = Utc::now();
+    let lag = Duration::milliseconds(i64::try_from(faults.analytics_lag_ms).unwrap_or(i64::MAX));
+    world
+        .conversations
+        .iter()
+        .filter(move |c| sees(c))
+        .filter_map(move |c| c.as_analytics_sees(now, lag))
+}
+
 /// One page of the details query.
 pub(crate) fn details(
     world: &World,
@@ -88,16 +106,16 @@ pub(crate) fn details(
             day
         };
     let mut matches: Vec<AnalyticsConversation> = Vec::new();
-    for conv in world.conversations.iter().filter(|c| sees(c)) {
-        let Some(started) = conv.full.start_time else {
+    for full in reported(world, faults, sees) {
+        let Some(started) = full.start_time else {
             continue;
         };
         if started < first_day || started >= after_last_day {
             continue;
         }
-        let record = to_analytics(&conv.full);
+        let record = to_analytics(full);
         if conversation_matches(&record, &query.conversation_filters)?
-            && segments_match(&conv.full, &query.segment_filters)?
+            && segments_match(full, &query.segment_filters)?
         {
             matches.push(record);
         }
@@ -477,12 +495,13 @@ type Groups = BTreeMap<BTreeMap<String, String>, BTreeMap<DateTime<Utc>, BTreeMa
 pub(crate) fn aggregates(
     world: &World,
     query: &AggregatesQuery,
+    faults: &Faults,
     sees: &dyn Fn(&SimConversation) -> bool,
 ) -> Result<AggregatesResponse, Refusal> {
     let (start, end, step) = checked(query)?;
     let mut groups = Groups::new();
-    for conv in world.conversations.iter().filter(|c| sees(c)) {
-        for work in work_of(&conv.full) {
+    for full in reported(world, faults, sees) {
+        for work in work_of(full) {
             let facet = Facet {
                 media: work.media,
                 participant: work.participant,

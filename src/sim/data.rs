@@ -71,12 +71,36 @@ pub(crate) struct SimConversation {
     pub phase: Phase,
     /// When it last changed.
     pub changed: DateTime<Utc>,
+    /// Its full form before that change: what analytics, which lags real
+    /// time, still reports for a while (none: it did not exist).
+    pub before: Option<Box<Conversation>>,
 }
 
 /// The divisions conversations belong to: `(id, name)`.
 pub(crate) const DIVISIONS: [(&str, &str); 2] = [("div-north", "North"), ("div-south", "South")];
 
 impl SimConversation {
+    /// Notes that it is about to change at `now` (keeping the form that
+    /// analytics reports until its lag has passed).
+    pub(crate) fn will_change(&mut self, now: DateTime<Utc>) {
+        self.before = Some(Box::new(self.full.clone()));
+        self.changed = now;
+    }
+
+    /// The full form analytics reports at `now`, lagging real time by
+    /// `lag`: the one before the last change while that change is recent
+    /// (none when the conversation itself is that recent).
+    pub(crate) fn as_analytics_sees(
+        &self,
+        now: DateTime<Utc>,
+        lag: Duration,
+    ) -> Option<&Conversation> {
+        if self.changed <= now - lag {
+            Some(&self.full)
+        } else {
+            self.before.as_deref()
+        }
+    }
     /// The id of the division the conversation belongs to.
     pub(crate) fn division(&self) -> Option<&str> {
         self.full
@@ -746,6 +770,7 @@ fn assemble(
         view,
         phase: Phase::Started,
         changed: at.end.unwrap_or(at.start),
+        before: None,
     }
 }
 

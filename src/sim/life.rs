@@ -153,6 +153,7 @@ impl World {
             },
             phase: Phase::Started,
             changed: now,
+            before: None,
         };
         self.conversation_index
             .insert(id.clone(), self.conversations.len());
@@ -182,6 +183,7 @@ impl World {
         let ids = [uuid(&mut self.rng), uuid(&mut self.rng)];
         let session = format!("cb-{:012x}", self.rng.random::<u64>() & 0xffff_ffff_ffff);
         let conv = &mut self.conversations[index];
+        conv.will_change(now);
         match next {
             Phase::Started => unreachable!("no phase leads to the first"),
             Phase::Routed => route(conv, &queue, &ids[0], now),
@@ -199,7 +201,6 @@ impl World {
             Phase::Ended => end(conv, now),
         }
         conv.phase = next;
-        conv.changed = now;
         let pids: Vec<String> = conv
             .full
             .participants

@@ -83,6 +83,9 @@ pub struct Faults {
     /// Records of the previous analytics details page that the next page
     /// repeats (upstream may repeat a record across pages).
     pub analytics_page_overlap: u32,
+    /// How far analytics lags real time, in milliseconds: a conversation
+    /// that changed more recently reads as it was before.
+    pub analytics_lag_ms: u64,
 }
 
 impl Default for Faults {
@@ -98,6 +101,7 @@ impl Default for Faults {
             error_next: 0,
             token_down: false,
             analytics_page_overlap: 1,
+            analytics_lag_ms: 0,
         }
     }
 }
@@ -117,6 +121,9 @@ impl Faults {
         }
         if self.token_lifetime_s == 0 {
             return Err("token_lifetime_s must be positive".into());
+        }
+        if self.analytics_lag_ms > 3_600_000 {
+            return Err("analytics_lag_ms must be at most an hour".into());
         }
         Ok(())
     }

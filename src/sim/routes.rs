@@ -373,7 +373,9 @@ async fn patch_participant(
     if conv.participant_mut(&pid).is_none() {
         return not_found("participant").into_response();
     }
-    apply_patch(conv, &pid, &request, Utc::now());
+    let now = Utc::now();
+    conv.will_change(now);
+    apply_patch(conv, &pid, &request, now);
     StatusCode::ACCEPTED.into_response()
 }
 
@@ -425,9 +427,11 @@ async fn patch_attributes(
     let Some(conv) = world.conversation_mut(&cid).filter(|c| grant.sees(c)) else {
         return not_found("conversation").into_response();
     };
-    let Some(participant) = conv.participant_mut(&pid) else {
+    if conv.participant_mut(&pid).is_none() {
         return not_found("participant").into_response();
-    };
+    }
+    conv.will_change(Utc::now());
+    let participant = conv.participant_mut(&pid).expect("found above");
     participant.attributes.extend(request.attributes.clone());
     if let Some(media) = conv.media_mut(&pid) {
         media.attributes.extend(request.attributes);
@@ -461,8 +465,9 @@ async fn aggregates_query(
         Ok(query) => query,
         Err(reject) => return reject.into_response(),
     };
+    let faults = sim.faults.read().expect("faults lock").clone();
     let world = sim.world.read().expect("world lock");
-    match analytics::aggregates(&world, &query, &|c| grant.sees(c)) {
+    match analytics::aggregates(&world, &query, &faults, &|c| grant.sees(c)) {
         Ok(answer) => Json(answer).into_response(),
         Err(why) => bad_request(&why).into_response(),
     }

@@ -379,20 +379,7 @@ pub(crate) async fn partner_token(app: &TestApp, divisions: &[&str]) -> String {
         .json()
         .await
         .expect("credentials");
-    let token: Value = http
-        .post(format!("{}/oauth/token", app.sim.url()))
-        .basic_auth(&client.client_id, Some(&client.client_secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .expect("the simulator answers")
-        .json()
-        .await
-        .expect("a token");
-    token["access_token"]
-        .as_str()
-        .expect("access_token")
-        .to_owned()
+    crate::helpers::client_token(&app.sim.url(), &client.client_id, &client.client_secret).await
 }
 
 const CONVERSATION: &str =

@@ -6,10 +6,11 @@
 use std::collections::BTreeSet;
 
 use chrono::{Duration, Utc};
+use cobrowse_gateway::sim::Faults;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_with, Options, TestApp};
+use crate::helpers::{spawn_with, withhold, Options, TestApp};
 
 const LISTING: &str = "/api/v2/conversations/cobrowsesessions";
 const DETAILS: &str = "/api/v2/analytics/conversations/details/query";
@@ -21,19 +22,6 @@ async fn sim(conversations: usize) -> TestApp {
         ..Options::default()
     })
     .await
-}
-
-/// Posts `body` to the simulator at `path` with `token` (none: a side door).
-async fn post(app: &TestApp, token: Option<&str>, path: &str, body: &Value) -> (StatusCode, Value) {
-    let mut request = reqwest::Client::new()
-        .post(format!("{}{path}", app.sim.url()))
-        .json(body);
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    let response = request.send().await.expect("the simulator answers");
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 /// The interval of the last day, as analytics takes it.
@@ -54,7 +42,7 @@ async fn all_pages(app: &TestApp, token: &str, query: &Value, size: u64) -> (Vec
     for page in 1.. {
         let mut query = query.clone();
         query["paging"] = json!({ "pageSize": size, "pageNumber": page });
-        let (status, body) = post(app, Some(token), DETAILS, &query).await;
+        let (status, body) = app.sim_post(Some(token), DETAILS, &query).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         total.get_or_insert(body["totalHits"].as_u64().expect("totalHits"));
         let got = body["conversations"].as_array().expect("conversations");
@@ -111,25 +99,27 @@ async fn the_per_user_listing_refuses_a_client_credentials_token_and_lists_only_
             assert!(listing.get(field).is_some(), "listing has {field}");
         }
     }
-    let (_, going_on) = post(
-        &app,
-        Some(&service),
-        DETAILS,
-        &json!({
-            "interval": last_day(),
-            "paging": { "pageSize": 100, "pageNumber": 1 },
-            "conversationFilters": [{ "type": "and", "predicates": [
-                { "type": "dimension", "dimension": "conversationEnd", "operator": "notExists" }
-            ]}],
-        }),
-    )
-    .await;
+    let (_, going_on) = app
+        .sim_post(
+            Some(&service),
+            DETAILS,
+            &json!({
+                "interval": last_day(),
+                "paging": { "pageSize": 100, "pageNumber": 1 },
+                "conversationFilters": [{ "type": "and", "predicates": [
+                    { "type": "dimension", "dimension": "conversationEnd", "operator": "notExists" }
+                ]}],
+            }),
+        )
+        .await;
     let going_on: BTreeSet<String> = ids(going_on["conversations"].as_array().expect("records"))
         .into_iter()
         .collect();
     assert_eq!(listed, going_on);
 
-    let (status, _) = post(&app, None, "/__sim/tokens", &json!({ "userId": "nobody" })).await;
+    let (status, _) = app
+        .sim_post(None, "/__sim/tokens", &json!({ "userId": "nobody" }))
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "only known users get tokens");
 }
 
@@ -137,7 +127,9 @@ async fn the_per_user_listing_refuses_a_client_credentials_token_and_lists_only_
 async fn a_conversation_lives_step_by_step_and_every_route_answers_from_the_same_world() {
     let app = sim(6).await;
     let service = app.sim_token().await;
-    let (status, change) = post(&app, None, "/__sim/world/conversations", &json!({})).await;
+    let (status, change) = app
+        .sim_post(None, "/__sim/world/conversations", &json!({}))
+        .await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(change["phase"], "started");
     let id = change["conversationId"].as_str().expect("an id").to_owned();
@@ -208,7 +200,7 @@ async fn a_conversation_lives_step_by_step_and_every_route_answers_from_the_same
             assert_eq!(listed, live, "{phase}: the agent's listing");
         }
         // Analytics lists it from the first co-browse until it ends.
-        let (_, records) = post(&app, Some(&service), DETAILS, &going_on).await;
+        let (_, records) = app.sim_post(Some(&service), DETAILS, &going_on).await;
         let in_analytics = ids(records["conversations"].as_array().expect("records")).contains(&id);
         assert_eq!(
             in_analytics,
@@ -220,13 +212,13 @@ async fn a_conversation_lives_step_by_step_and_every_route_answers_from_the_same
             phase == "ended",
             "{phase}"
         );
-        let (status, change) = post(
-            &app,
-            None,
-            &format!("/__sim/world/conversations/{id}/step"),
-            &json!({}),
-        )
-        .await;
+        let (status, change) = app
+            .sim_post(
+                None,
+                &format!("/__sim/world/conversations/{id}/step"),
+                &json!({}),
+            )
+            .await;
         if phase == "ended" {
             assert_eq!(
                 status,
@@ -252,13 +244,9 @@ async fn a_conversation_lives_step_by_step_and_every_route_answers_from_the_same
             "ended"
         ]
     );
-    let (status, _) = post(
-        &app,
-        None,
-        "/__sim/world/conversations/nope/step",
-        &json!({}),
-    )
-    .await;
+    let (status, _) = app
+        .sim_post(None, "/__sim/world/conversations/nope/step", &json!({}))
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -383,7 +371,7 @@ async fn analytics_details_honours_interval_order_paging_and_filters_and_repeats
         json!({ "interval": last_day(), "order": "sideways" }),
         json!({ "interval": last_day(), "segmentFilters": [{ "type": "or", "predicates": [{ "dimension": "colour", "value": "red" }] }] }),
     ] {
-        let (status, body) = post(&app, Some(&token), DETAILS, &bad).await;
+        let (status, body) = app.sim_post(Some(&token), DETAILS, &bad).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
         assert!(body["message"].is_string());
     }
@@ -399,9 +387,7 @@ async fn analytics_aggregates_count_and_time_agents_work_by_group_and_bucket() {
         (now - Duration::hours(2)).to_rfc3339(),
         (now + Duration::minutes(1)).to_rfc3339()
     );
-    let (status, body) = post(
-        &app,
-        Some(&token),
+    let (status, body) = app.sim_post(Some(&token),
         AGGREGATES,
         &json!({
             "interval": interval,
@@ -458,13 +444,13 @@ async fn analytics_aggregates_count_and_time_agents_work_by_group_and_bucket() {
         .count() as u64;
     assert_eq!(sessions, viewers);
 
-    let (_, by_media) = post(
-        &app,
-        Some(&token),
-        AGGREGATES,
-        &json!({ "interval": interval, "groupBy": ["mediaType"], "metrics": ["nConnected"] }),
-    )
-    .await;
+    let (_, by_media) = app
+        .sim_post(
+            Some(&token),
+            AGGREGATES,
+            &json!({ "interval": interval, "groupBy": ["mediaType"], "metrics": ["nConnected"] }),
+        )
+        .await;
     let media: BTreeSet<&str> = by_media["results"]
         .as_array()
         .expect("results")
@@ -479,7 +465,7 @@ async fn analytics_aggregates_count_and_time_agents_work_by_group_and_bucket() {
         json!({ "interval": interval, "metrics": ["nConnected"], "groupBy": ["colour"] }),
         json!({ "interval": interval, "metrics": [] }),
     ] {
-        let (status, body) = post(&app, Some(&token), AGGREGATES, &bad).await;
+        let (status, body) = app.sim_post(Some(&token), AGGREGATES, &bad).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
     }
 }
@@ -519,38 +505,87 @@ fn ids_of(listing: &Value) -> Vec<String> {
 async fn a_withheld_permission_is_refused_with_403_naming_it() {
     let app = sim(4).await;
     let token = app.sim_token().await;
-    let status = reqwest::Client::new()
-        .put(format!(
-            "{}/__sim/clients/{}/withheld",
-            app.sim.url(),
-            app.sim.client_id()
-        ))
-        .json(&json!(["analytics:conversationDetail:view"]))
-        .send()
-        .await
-        .expect("answers")
-        .status();
-    assert_eq!(status, StatusCode::NO_CONTENT);
-
-    let (status, body) = post(
-        &app,
-        Some(&token),
-        DETAILS,
-        &json!({ "interval": last_day() }),
+    withhold(
+        &app.sim.url(),
+        app.sim.client_id(),
+        &["analytics:conversationDetail:view"],
     )
     .await;
+
+    let (status, body) = app
+        .sim_post(Some(&token), DETAILS, &json!({ "interval": last_day() }))
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(body["code"], "missing.permissions");
     assert_eq!(
         body["messageParams"]["permissions"],
         "analytics:conversationDetail:view"
     );
-    let (status, _) = post(
-        &app,
-        Some(&token),
-        AGGREGATES,
-        &json!({ "interval": last_day(), "metrics": ["nConnected"] }),
-    )
-    .await;
+    let (status, _) = app
+        .sim_post(
+            Some(&token),
+            AGGREGATES,
+            &json!({ "interval": last_day(), "metrics": ["nConnected"] }),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "only that permission is withheld");
+}
+
+#[tokio::test]
+async fn analytics_lags_real_time_while_the_conversation_routes_answer_at_once() {
+    let app = sim(4).await;
+    let service = app.sim_token().await;
+    app.set_faults(&Faults {
+        analytics_lag_ms: 300_000,
+        ..Faults::default()
+    })
+    .await;
+    let going_on = json!({
+        "interval": last_day(),
+        "conversationFilters": [{ "type": "and", "predicates": [
+            { "dimension": "conversationEnd", "operator": "notExists" }
+        ]}],
+    });
+    let analytics_ids = |body: &Value| ids(body["conversations"].as_array().expect("records"));
+
+    // A conversation that started within the lag is not in analytics yet.
+    let (_, change) = app
+        .sim_post(None, "/__sim/world/conversations", &json!({}))
+        .await;
+    let id = change["conversationId"].as_str().expect("an id").to_owned();
+    let (status, _) = app
+        .sim_get(&service, &format!("/api/v2/conversations/{id}"))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the conversation route knows it at once"
+    );
+    let (_, before) = app.sim_post(Some(&service), DETAILS, &going_on).await;
+    assert!(!analytics_ids(&before).contains(&id));
+
+    // A conversation that ended within the lag still reads as going on.
+    let generated = analytics_ids(&before)[0].clone();
+    loop {
+        let path = format!("/__sim/world/conversations/{generated}/step");
+        let (status, change) = app.sim_post(None, &path, &json!({})).await;
+        assert_eq!(status, StatusCode::OK);
+        if change["phase"] == "ended" {
+            break;
+        }
+    }
+    let (_, lagging) = app.sim_post(Some(&service), DETAILS, &going_on).await;
+    assert!(
+        analytics_ids(&lagging).contains(&generated),
+        "still going on, as analytics sees it"
+    );
+
+    // Once the lag has passed, both show as they are.
+    app.set_faults(&Faults::default()).await;
+    let (_, now) = app.sim_post(Some(&service), DETAILS, &going_on).await;
+    assert!(!analytics_ids(&now).contains(&generated), "ended");
+    assert!(
+        analytics_ids(&now).contains(&id),
+        "started, no media filter asked"
+    );
 }

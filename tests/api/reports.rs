@@ -8,7 +8,7 @@ use chrono::{Duration, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    command_for, first_code, route, session_events, spawn_with, start, Options, TestApp,
+    command_for, first_code, route, session_events, spawn_with, start, withhold, Options, TestApp,
 };
 
 fn rfc3339(t: chrono::DateTime<Utc>) -> String {
@@ -21,33 +21,10 @@ fn last_hours(hours: i64) -> Value {
     json!({ "start": rfc3339(now - Duration::hours(hours)), "end": rfc3339(now + Duration::minutes(1)) })
 }
 
-async fn sim_post(app: &TestApp, path: &str, body: &Value) -> Value {
+/// What the simulator answers the gateway's own client at `path`.
+async fn upstream(app: &TestApp, path: &str, body: &Value) -> Value {
     let token = app.sim_token().await;
-    reqwest::Client::new()
-        .post(format!("{}{path}", app.sim.url()))
-        .bearer_auth(token)
-        .json(body)
-        .send()
-        .await
-        .expect("the simulator answers")
-        .json()
-        .await
-        .expect("JSON")
-}
-
-async fn withhold(app: &TestApp, permissions: &[&str]) {
-    let status = reqwest::Client::new()
-        .put(format!(
-            "{}/__sim/clients/{}/withheld",
-            app.sim.url(),
-            app.sim.client_id()
-        ))
-        .json(&permissions)
-        .send()
-        .await
-        .expect("answers")
-        .status();
-    assert_eq!(status, 204);
+    app.sim_post(Some(&token), path, body).await.1
 }
 
 #[tokio::test]
@@ -128,27 +105,16 @@ async fn the_active_set_follows_the_world_as_it_changes() {
     })
     .await;
     let step = |id: String| {
-        let url = app.sim.url();
+        let app = &app;
         async move {
-            let change: Value = reqwest::Client::new()
-                .post(format!("{url}/__sim/world/conversations/{id}/step"))
-                .send()
-                .await
-                .expect("answers")
-                .json()
-                .await
-                .expect("JSON");
+            let path = format!("/__sim/world/conversations/{id}/step");
+            let (_, change) = app.sim_post(None, &path, &json!({})).await;
             change["phase"].as_str().expect("a phase").to_owned()
         }
     };
-    let started: Value = reqwest::Client::new()
-        .post(format!("{}/__sim/world/conversations", app.sim.url()))
-        .send()
-        .await
-        .expect("answers")
-        .json()
-        .await
-        .expect("JSON");
+    let (_, started) = app
+        .sim_post(None, "/__sim/world/conversations", &json!({}))
+        .await;
     let id = started["conversationId"]
         .as_str()
         .expect("an id")
@@ -253,7 +219,7 @@ async fn statistics_are_upstreams_aggregates_in_seconds_with_the_raw_figures_bes
         }
     }
     // The same figures as upstream's own answer.
-    let upstream = sim_post(
+    let upstream = upstream(
         &app,
         "/api/v2/analytics/conversations/aggregates/query",
         &json!({
@@ -457,7 +423,7 @@ async fn history_lists_ended_sessions_of_every_provider_page_by_page_without_rea
     }
     // What the simulator ended: each ended conversation's co-browse and
     // screen-share rooms.
-    let upstream = sim_post(
+    let upstream = upstream(
         &app,
         "/api/v2/analytics/conversations/details/query",
         &json!({ "interval": format!("{}/{}", last_hours(24)["start"].as_str().expect("start"), last_hours(24)["end"].as_str().expect("end")),
@@ -544,7 +510,8 @@ async fn history_filters_by_media_queue_user_and_provider() {
 async fn a_missing_permission_fails_only_its_fields_naming_the_feature_and_the_permission() {
     let app = spawn_with(Options::default()).await;
     withhold(
-        &app,
+        &app.sim.url(),
+        app.sim.client_id(),
         &[
             "analytics:conversationDetail:view",
             "analytics:conversationAggregate:view",
@@ -596,18 +563,12 @@ async fn start_up_says_which_features_a_missing_permission_makes_unavailable() {
         cobrowse_gateway::sim::Simulator::start(cobrowse_gateway::sim::SimConfig::local(4, 1))
             .await
             .expect("simulator");
-    let status = reqwest::Client::new()
-        .put(format!(
-            "{}/__sim/clients/{}/withheld",
-            sim.url(),
-            sim.client_id()
-        ))
-        .json(&["analytics:conversationAggregate:view"])
-        .send()
-        .await
-        .expect("answers")
-        .status();
-    assert_eq!(status, 204);
+    withhold(
+        &sim.url(),
+        sim.client_id(),
+        &["analytics:conversationAggregate:view"],
+    )
+    .await;
     let mut command = command_for(&sim, &["--listen", "127.0.0.1:0"]);
     command
         .env(

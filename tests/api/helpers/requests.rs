@@ -179,34 +179,41 @@ impl TestApp {
     /// A client-credentials token of the gateway's own client, straight
     /// from the simulator.
     pub async fn sim_token(&self) -> String {
-        let token: Value = reqwest::Client::new()
-            .post(format!("{}/oauth/token", self.sim.url()))
-            .basic_auth(
-                self.sim.client_id(),
-                Some(self.sim.client_secret().expose()),
-            )
-            .form(&[("grant_type", "client_credentials")])
-            .send()
-            .await
-            .expect("the simulator answers")
-            .json()
-            .await
-            .expect("a token");
-        token["access_token"].as_str().expect("a token").to_owned()
+        client_token(
+            &self.sim.url(),
+            self.sim.client_id(),
+            self.sim.client_secret().expose(),
+        )
+        .await
     }
 
     /// A user token of `user_id` (an agent signed in), from the simulator.
     pub async fn user_token(&self, user_id: &str) -> String {
-        let token: Value = reqwest::Client::new()
-            .post(format!("{}/__sim/tokens", self.sim.url()))
-            .json(&json!({ "userId": user_id }))
-            .send()
-            .await
-            .expect("the simulator answers")
-            .json()
-            .await
-            .expect("a token");
-        token["access_token"].as_str().expect("a token").to_owned()
+        access_token(
+            reqwest::Client::new()
+                .post(format!("{}/__sim/tokens", self.sim.url()))
+                .json(&json!({ "userId": user_id })),
+        )
+        .await
+    }
+
+    /// Posts `body` (JSON) to the simulator at `path`, with `token` (none:
+    /// a side door); the status and the JSON answer (null when none).
+    pub async fn sim_post(
+        &self,
+        token: Option<&str>,
+        path: &str,
+        body: &Value,
+    ) -> (StatusCode, Value) {
+        let mut request = reqwest::Client::new()
+            .post(format!("{}{path}", self.sim.url()))
+            .json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("the simulator answers");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
     }
 
     /// The simulator as `token` sees it at `path` (a GET).
@@ -282,6 +289,44 @@ impl TestApp {
             .map(|n| n["conversationId"].as_str().expect("id").to_owned())
             .collect()
     }
+}
+
+/// A client-credentials token from the simulator at `sim`.
+pub async fn client_token(sim: &str, id: &str, secret: &str) -> String {
+    access_token(
+        reqwest::Client::new()
+            .post(format!("{sim}/oauth/token"))
+            .basic_auth(id, Some(secret))
+            .form(&[("grant_type", "client_credentials")]),
+    )
+    .await
+}
+
+/// The `access_token` of a token request's answer.
+async fn access_token(request: reqwest::RequestBuilder) -> String {
+    let token: Value = request
+        .send()
+        .await
+        .expect("the simulator answers")
+        .json()
+        .await
+        .expect("a token");
+    token["access_token"]
+        .as_str()
+        .expect("an access_token")
+        .to_owned()
+}
+
+/// Withholds `permissions` from the simulator's OAuth client `client`.
+pub async fn withhold(sim: &str, client: &str, permissions: &[&str]) {
+    let status = reqwest::Client::new()
+        .put(format!("{sim}/__sim/clients/{client}/withheld"))
+        .json(&permissions)
+        .send()
+        .await
+        .expect("the simulator answers")
+        .status();
+    assert_eq!(status, StatusCode::NO_CONTENT);
 }
 
 /// Posts a GraphQL query to a running gateway at `base` with [`test_key`].
