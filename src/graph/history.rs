@@ -17,7 +17,7 @@
 //! cursor sends the reading one page back, and records already passed are
 //! skipped by their key.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_graphql::connection::{
@@ -235,6 +235,10 @@ async fn purecloud(
     let mut stepped_back = false;
     let mut seen = HashSet::new();
     let mut found = Vec::new();
+    // The first page each start (ms) was seen on: a cursor resumes there,
+    // so that conversations of one instant that analytics orders otherwise
+    // than the keyset are read again, not skipped over a page boundary.
+    let mut first_page: HashMap<i64, u32> = HashMap::new();
     for _ in 0..MAX_PAGES_PER_REQUEST {
         let report = source
             .details_page(&filter.query(interval, page))
@@ -266,12 +270,14 @@ async fn purecloud(
                 continue;
             }
             let model = source.listed(&Listed::Record(Arc::new(record.clone())));
+            let ms = started.map_or(i64::MIN, |t| t.timestamp_millis());
+            let resume = *first_page.entry(ms).or_insert(page);
             for session in sessions_of(&model, filter) {
                 let key = conversation_key(started, id, &session.id);
                 if after.is_none_or(|a| key > a.key) {
                     found.push((
                         key,
-                        page,
+                        resume,
                         Session::PureCloud(PureCloudSession::new(&model, session)),
                     ));
                 }
