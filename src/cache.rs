@@ -115,7 +115,9 @@ pub(crate) enum Listed {
 #[derive(Debug)]
 pub(crate) enum Report {
     Aggregates(crate::upstream::analytics::AggregatesResponse),
-    Details(crate::upstream::analytics::DetailsResponse),
+    /// A details page's records, shared: the conversations built from them
+    /// are kept by record (`purecloud::Models`), not built per request.
+    Details(Vec<Arc<crate::upstream::analytics::AnalyticsConversation>>),
 }
 
 /// An analytics answer about an interval well in the past: it changes

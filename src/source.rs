@@ -23,7 +23,7 @@ use crate::cache::{
 use crate::changes::Changes;
 use crate::purecloud::{self, Inputs, Models, Shapes};
 use crate::singleflight;
-use crate::upstream::analytics::{AggregatesQuery, DetailsQuery, Filter, Paging, Predicate};
+use crate::upstream::analytics::{self, AggregatesQuery, DetailsQuery, Filter, Paging, Predicate};
 use crate::upstream::model::*;
 use crate::upstream::{Credential, Entity, Fetched, PureCloud, UpstreamError, BULK_PAGE_SIZE};
 
@@ -318,7 +318,14 @@ impl Source {
                 let query: DetailsQuery = report_query(&key)?;
                 let answer = client.details_page(&credential, &query).await?;
                 Ok(Fetched {
-                    value: Report::Details(answer.value),
+                    value: Report::Details(
+                        answer
+                            .value
+                            .conversations
+                            .into_iter()
+                            .map(Arc::new)
+                            .collect(),
+                    ),
                     bytes: answer.bytes,
                 })
             },
@@ -509,13 +516,8 @@ pub(crate) fn active_query(
     lookback: std::time::Duration,
 ) -> DetailsQuery {
     let lookback = chrono::Duration::from_std(lookback).unwrap_or(chrono::Duration::days(1));
-    let format = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%S%.3fZ");
     DetailsQuery {
-        interval: format!(
-            "{}/{}",
-            format(now - lookback),
-            format(now + chrono::Duration::minutes(1))
-        ),
+        interval: analytics::interval(now - lookback, now + chrono::Duration::minutes(1)),
         order: Some("desc".into()),
         order_by: Some("conversationStart".into()),
         paging: Some(Paging {
@@ -537,10 +539,8 @@ const ANALYTICS_SETTLE: chrono::Duration = chrono::Duration::minutes(5);
 
 /// Whether an interval (`start/end`) ended well before now.
 fn closed(interval: &str) -> bool {
-    interval
-        .split_once('/')
-        .and_then(|(_, end)| chrono::DateTime::parse_from_rfc3339(end).ok())
-        .is_some_and(|end| end < chrono::Utc::now() - ANALYTICS_SETTLE)
+    analytics::parse_interval(interval)
+        .is_some_and(|(_, end)| end < chrono::Utc::now() - ANALYTICS_SETTLE)
 }
 
 /// The query a report's cache key carries.

@@ -376,13 +376,9 @@ const PERMISSIONS: [(&str, &str); 3] = [
 /// permission granted later works at once.
 #[tracing::instrument(name = "startup.check_permissions", skip_all)]
 async fn check_permissions(client: &PureCloud) {
-    use crate::upstream::analytics::{AggregatesQuery, DetailsQuery, Paging};
+    use crate::upstream::analytics::{self, AggregatesQuery, DetailsQuery, Paging};
     let now = chrono::Utc::now();
-    let interval = format!(
-        "{}/{}",
-        (now - chrono::Duration::minutes(1)).format("%Y-%m-%dT%H:%M:%S%.3fZ"),
-        now.format("%Y-%m-%dT%H:%M:%S%.3fZ")
-    );
+    let interval = analytics::interval(now - chrono::Duration::minutes(1), now);
     let cred = Credential::Service;
     let details = DetailsQuery {
         interval: interval.clone(),

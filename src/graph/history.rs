@@ -244,10 +244,9 @@ async fn purecloud(
             .details_page(&filter.query(interval, page))
             .await
             .map_err(|e| upstream_for("cobrowseHistory", &e))?;
-        let Report::Details(answer) = &*report else {
+        let Report::Details(records) = &*report else {
             unreachable!("a details key holds a details report");
         };
-        let records = &answer.conversations;
         // Records shifted to later pages since the cursor was made: the
         // cursor's own place may be on the page before.
         if let (Some(after), Some(first)) = (after, records.first()) {
@@ -269,7 +268,7 @@ async fn purecloud(
             {
                 continue;
             }
-            let model = source.listed(&Listed::Record(Arc::new(record.clone())));
+            let model = source.listed(&Listed::Record(Arc::clone(record)));
             let ms = started.map_or(i64::MIN, |t| t.timestamp_millis());
             let resume = *first_page.entry(ms).or_insert(page);
             for session in sessions_of(&model, filter) {

@@ -276,18 +276,11 @@ pub(crate) async fn statistics(
 
 /// A bucket's `start/end`.
 fn bucket_interval(text: &str) -> Result<(DateTime<Utc>, DateTime<Utc>), UpstreamError> {
-    let parse = |t: &str| {
-        DateTime::parse_from_rfc3339(t)
-            .ok()
-            .map(|t| t.with_timezone(&Utc))
-    };
-    text.split_once('/')
-        .and_then(|(a, b)| Some((parse(a)?, parse(b)?)))
-        .ok_or_else(|| UpstreamError::BadResponse {
-            detail: format!(
-                "analytics_aggregates: a bucket's interval `{}` is not start/end",
-                crate::upstream::shortened(text, 80)
-            ),
-            correlation_id: None,
-        })
+    crate::upstream::analytics::parse_interval(text).ok_or_else(|| UpstreamError::BadResponse {
+        detail: format!(
+            "analytics_aggregates: a bucket's interval `{}` is not start/end",
+            crate::upstream::shortened(text, 80)
+        ),
+        correlation_id: None,
+    })
 }

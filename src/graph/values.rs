@@ -7,7 +7,7 @@ use async_graphql::{Enum, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
 
 use super::errors::bad_input;
-use crate::upstream::analytics::{Filter, Predicate};
+use crate::upstream::analytics::{self, Filter, Predicate};
 
 use super::context::duration_seconds;
 use crate::purecloud::{self, Time};
@@ -296,8 +296,7 @@ impl IntervalInput {
 
     /// As analytics writes it: `start/end`.
     pub(crate) fn wire(&self) -> String {
-        let format = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
-        format!("{}/{}", format(self.start), format(self.end))
+        analytics::interval(self.start, self.end)
     }
 }
 

@@ -23,8 +23,8 @@ use chrono::{DateTime, Duration, DurationRound, TimeDelta, Utc};
 
 use super::data::{SimConversation, World};
 use super::Faults;
-use crate::upstream::analytics::parse_period;
 use crate::upstream::analytics::*;
+use crate::upstream::analytics::{self, parse_period};
 use crate::upstream::model::{Conversation, Participant, Segment, Wrapup};
 use crate::upstream::wire::Wire;
 
@@ -42,14 +42,7 @@ pub(crate) type Refusal = String;
 
 /// `start/end`, both ISO-8601 instants, start before end.
 pub(crate) fn parse_interval(text: &str) -> Result<(DateTime<Utc>, DateTime<Utc>), Refusal> {
-    let (start, end) = text
-        .split_once('/')
-        .and_then(|(a, b)| {
-            Some((
-                DateTime::parse_from_rfc3339(a).ok()?.with_timezone(&Utc),
-                DateTime::parse_from_rfc3339(b).ok()?.with_timezone(&Utc),
-            ))
-        })
+    let (start, end) = analytics::parse_interval(text)
         .ok_or("interval must be two ISO-8601 instants separated by /")?;
     if start >= end {
         return Err("the interval's start must be before its end".into());
@@ -549,11 +542,7 @@ fn answer(groups: Groups, step: Duration, end: DateTime<Utc>) -> AggregatesRespo
             data: buckets
                 .into_iter()
                 .map(|(from, metrics)| AggregateBucket {
-                    interval: format!(
-                        "{}/{}",
-                        from.format("%Y-%m-%dT%H:%M:%S%.3fZ"),
-                        (from + step).min(end).format("%Y-%m-%dT%H:%M:%S%.3fZ")
-                    ),
+                    interval: analytics::interval(from, (from + step).min(end)),
                     metrics: metrics
                         .into_iter()
                         .map(|(metric, stats)| AggregateMetric { metric, stats })

@@ -104,6 +104,12 @@ pub(super) async fn token(State(sim): Sim, headers: HeaderMap, body: Bytes) -> R
             "client authentication failed",
         );
     };
+    issued(&sim, grant)
+}
+
+/// A new token for `grant`, living as long as the faults say, in
+/// upstream's token answer.
+fn issued(sim: &SimState, grant: Grant) -> Response {
     let lifetime = sim.faults.read().expect("faults lock").token_lifetime_s;
     let access_token = sim.issue_token(Duration::from_secs(lifetime), grant);
     Json(TokenResponse {
@@ -492,19 +498,12 @@ pub(super) async fn user_token(State(sim): Sim, Json(request): Json<UserTokenReq
     {
         return not_found("user").into_response();
     }
-    let lifetime = sim.faults.read().expect("faults lock").token_lifetime_s;
     let grant = Grant {
         client: Arc::from("sim-agent-desktop"),
         divisions: None,
         user: Some(Arc::from(request.user_id.as_str())),
     };
-    let access_token = sim.issue_token(Duration::from_secs(lifetime), grant);
-    Json(TokenResponse {
-        access_token,
-        token_type: "bearer".into(),
-        expires_in: lifetime,
-    })
-    .into_response()
+    issued(&sim, grant)
 }
 
 /// `POST /__sim/world/conversations`: a customer starts a conversation.

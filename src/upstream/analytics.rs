@@ -270,6 +270,29 @@ pub(crate) struct Stats {
     pub sum: Option<f64>,
 }
 
+/// An interval as analytics writes it: `start/end`, UTC, milliseconds.
+pub(crate) fn interval(
+    start: chrono::DateTime<chrono::Utc>,
+    end: chrono::DateTime<chrono::Utc>,
+) -> String {
+    const FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.3fZ";
+    format!("{}/{}", start.format(FORMAT), end.format(FORMAT))
+}
+
+/// An interval as analytics reads it (`start/end`, both ISO-8601 instants),
+/// or none when it is not one.
+pub(crate) fn parse_interval(
+    text: &str,
+) -> Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> {
+    let instant = |t: &str| {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .ok()
+            .map(|t| t.with_timezone(&chrono::Utc))
+    };
+    let (start, end) = text.split_once('/')?;
+    Some((instant(start)?, instant(end)?))
+}
+
 /// An ISO-8601 period of days, hours, minutes and seconds (`P1D`, `PT30M`,
 /// `P1DT12H`, `P1W`).
 pub(crate) fn parse_period(text: &str) -> Option<chrono::Duration> {
