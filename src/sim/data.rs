@@ -126,11 +126,22 @@ impl SimConversation {
             return false;
         }
         if !self.has_active_cobrowse() {
-            self.full.end_time.get_or_insert(now);
+            self.finish(now);
             self.phase = Phase::Ended;
         }
         self.changed = now;
         true
+    }
+
+    /// The conversation is over: it has its end, and the view reports
+    /// every participant `terminated` (after-call work done), which is how
+    /// a notification event says that a conversation ended.
+    pub(crate) fn finish(&mut self, now: DateTime<Utc>) {
+        self.full.end_time.get_or_insert(now);
+        for participant in &mut self.view.participants {
+            participant.state = Some(Wire::new("terminated"));
+            participant.end_time.get_or_insert(now);
+        }
     }
 
     /// Disconnects every live communication of a participant, and ends its

@@ -235,6 +235,27 @@ impl World {
         }
     }
 
+    /// An administrator creates `count` queues; answers their ids.
+    pub(crate) fn add_queues(&mut self, count: usize) -> Vec<String> {
+        (0..count)
+            .map(|_| {
+                let id = uuid(&mut self.rng);
+                let n = self.queues.len() + 1;
+                self.queues.insert(
+                    id.clone(),
+                    Queue {
+                        self_uri: Some(format!("/api/v2/routing/queues/{id}")),
+                        id: Some(id.clone()),
+                        name: Some(format!("Co-browse queue {n}")),
+                        description: Some("Created while the world ran".into()),
+                        member_count: Some(5),
+                    },
+                );
+                id
+            })
+            .collect()
+    }
+
     /// Forgets the oldest ended conversation when the world is full.
     fn make_room(&mut self) {
         if self.conversations.len() < MAX_CONVERSATIONS {
@@ -489,7 +510,7 @@ fn end(conv: &mut SimConversation, now: DateTime<Utc>) {
     {
         conv.hang_up(&pid, now);
     }
-    conv.full.end_time.get_or_insert(now);
+    conv.finish(now);
 }
 
 /// The co-browse view of participant `pid`, made again from its full form
@@ -504,7 +525,10 @@ fn refresh_view(conv: &mut SimConversation, pid: &str) {
         return;
     };
     let mut fresh = media(p, "inbound", None);
-    if fresh.state.is_none() {
+    if conv.full.end_time.is_some() {
+        // The conversation is over (see `SimConversation::finish`).
+        fresh.state = Some(Wire::new("terminated"));
+    } else if fresh.state.is_none() {
         fresh.state = Some(Wire::new(if p.end_time.is_some() {
             "disconnected"
         } else {

@@ -30,6 +30,7 @@
 mod analytics;
 pub(crate) mod data;
 mod life;
+mod notify;
 mod routes;
 pub(crate) mod zoom;
 
@@ -86,6 +87,20 @@ pub struct Faults {
     /// How far analytics lags real time, in milliseconds: a conversation
     /// that changed more recently reads as it was before.
     pub analytics_lag_ms: u64,
+    /// Notification sockets: how often a heartbeat is sent (read when a
+    /// socket connects).
+    pub heartbeat_ms: u64,
+    /// Notification sockets send no heartbeats (a connection that died
+    /// silently).
+    pub heartbeats_stopped: bool,
+    /// How long a notification channel lives after its last subscription.
+    pub channel_lifetime_ms: u64,
+    /// How long a socket told `v2.system.socket_closing` stays open.
+    pub socket_closing_grace_ms: u64,
+    /// Topics containing any of these are answered `Rejected`.
+    pub reject_topics: Vec<String>,
+    /// Notification sockets are refused (503).
+    pub refuse_sockets: bool,
 }
 
 impl Default for Faults {
@@ -102,6 +117,12 @@ impl Default for Faults {
             token_down: false,
             analytics_page_overlap: 1,
             analytics_lag_ms: 0,
+            heartbeat_ms: 30_000,
+            heartbeats_stopped: false,
+            channel_lifetime_ms: 86_400_000,
+            socket_closing_grace_ms: 60_000,
+            reject_topics: Vec::new(),
+            refuse_sockets: false,
         }
     }
 }
@@ -124,6 +145,12 @@ impl Faults {
         }
         if self.analytics_lag_ms > 3_600_000 {
             return Err("analytics_lag_ms must be at most an hour".into());
+        }
+        if self.heartbeat_ms < 10 {
+            return Err("heartbeat_ms must be at least 10".into());
+        }
+        if self.channel_lifetime_ms == 0 {
+            return Err("channel_lifetime_ms must be positive".into());
         }
         Ok(())
     }
@@ -227,6 +254,10 @@ pub(crate) struct SimState {
     in_flight: AtomicU64,
     max_in_flight: AtomicU64,
     correlation: AtomicU64,
+    /// Notification channels and their sockets.
+    hub: notify::Hub,
+    /// Where sockets connect (`ws://host:port`).
+    ws_base: String,
 }
 
 /// A running simulator.
@@ -268,6 +299,8 @@ impl Simulator {
             in_flight: AtomicU64::new(0),
             max_in_flight: AtomicU64::new(0),
             correlation: AtomicU64::new(0),
+            hub: notify::Hub::default(),
+            ws_base: format!("ws://{addr}"),
         });
         let app = router(Arc::clone(&state));
         let (tx, rx) = oneshot::channel();
@@ -366,7 +399,16 @@ fn router(state: Arc<SimState>) -> Router {
             "/__sim/world/conversations/{id}/step",
             post(routes::step_conversation),
         )
-        .route("/__sim/world/tick", post(routes::tick));
+        .route("/__sim/world/tick", post(routes::tick))
+        .route("/__sim/world/queues", post(routes::add_queues))
+        .route("/__sim/notifications", get(notify::snapshot))
+        .route("/__sim/notifications/drop", post(notify::drop_sockets))
+        .route("/__sim/notifications/expire", post(notify::expire))
+        .route(
+            "/__sim/notifications/socket_closing",
+            post(notify::socket_closing),
+        )
+        .route("/channels/{id}", get(notify::socket));
     api.merge(control)
         .layer(middleware::from_fn_with_state(
             Arc::clone(&state),
@@ -498,11 +540,7 @@ async fn tick_at(state: &SimState, pace: Duration) {
     interval.tick().await;
     loop {
         interval.tick().await;
-        let change = state
-            .world
-            .write()
-            .expect("world lock")
-            .tick(chrono::Utc::now(), state.target);
+        let change = state.tick();
         tracing::debug!(conversation = %change.conversation_id, phase = ?change.phase, "simulated world moved on");
     }
 }
@@ -515,8 +553,35 @@ fn take_one(counter: &mut u32) -> bool {
 }
 
 impl SimState {
+    /// Tells the sockets subscribed to its queues that conversation `id`
+    /// changed (called with the world still locked, so that changes go out
+    /// in the order they were made).
+    pub(crate) fn changed(&self, world: &World, id: &str) {
+        if let Some(conversation) = world.conversation(id) {
+            self.hub.publish(conversation);
+        }
+    }
+
+    /// One step of the demo pace, told to the sockets.
+    pub(crate) fn tick(&self) -> Change {
+        let mut world = self.world.write().expect("world lock");
+        let change = world.tick(chrono::Utc::now(), self.target);
+        self.changed(&world, &change.conversation_id);
+        change
+    }
+
+    /// Counts a request of a route served outside the counted routes.
+    pub(crate) fn count(&self, route: &str) {
+        *self
+            .counts
+            .lock()
+            .expect("counts lock")
+            .entry(route.to_owned())
+            .or_default() += 1;
+    }
+
     /// Whether `client` lacks `permission`.
-    fn withheld(&self, client: &str, permission: &str) -> bool {
+    pub(crate) fn withheld(&self, client: &str, permission: &str) -> bool {
         self.withheld
             .read()
             .expect("withheld lock")

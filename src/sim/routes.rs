@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use super::data::SimConversation;
 use super::life::StepError;
-use super::{analytics, error_body, Grant, SimState};
+use super::{analytics, error_body, notify, Grant, SimState};
 use crate::upstream::analytics::*;
 use crate::upstream::model::*;
 
@@ -50,6 +50,21 @@ pub(super) fn api() -> Router<Arc<SimState>> {
         .route(
             "/api/v2/analytics/conversations/aggregates/query",
             post(aggregates_query),
+        )
+        .route(
+            "/api/v2/notifications/channels",
+            post(notify::create_channel).get(notify::list_channels),
+        )
+        .route(
+            "/api/v2/notifications/channels/{id}",
+            axum::routing::head(notify::channel_exists),
+        )
+        .route(
+            "/api/v2/notifications/channels/{id}/subscriptions",
+            get(notify::get_subscriptions)
+                .put(notify::put_subscriptions)
+                .post(notify::post_subscriptions)
+                .delete(notify::delete_subscriptions),
         )
 }
 
@@ -121,7 +136,7 @@ fn issued(sim: &SimState, grant: Grant) -> Response {
 }
 
 /// An upstream-shaped error answer.
-struct Reject(StatusCode, &'static str, String);
+pub(super) struct Reject(StatusCode, &'static str, String);
 
 impl IntoResponse for Reject {
     fn into_response(self) -> Response {
@@ -353,7 +368,7 @@ async fn wrapup_codes(State(sim): Sim, RawQuery(raw): RawQuery) -> Response {
     .into_response()
 }
 
-fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Reject> {
+pub(super) fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Reject> {
     serde_json::from_slice(body).map_err(|e| bad_request(&format!("Invalid request body: {e}")))
 }
 
@@ -382,6 +397,7 @@ async fn patch_participant(
     let now = Utc::now();
     conv.will_change(now);
     apply_patch(conv, &pid, &request, now);
+    sim.changed(&world, &cid);
     StatusCode::ACCEPTED.into_response()
 }
 
@@ -442,6 +458,7 @@ async fn patch_attributes(
     if let Some(media) = conv.media_mut(&pid) {
         media.attributes.extend(request.attributes);
     }
+    sim.changed(&world, &cid);
     StatusCode::ACCEPTED.into_response()
 }
 
@@ -518,11 +535,12 @@ pub(super) async fn start_conversation(State(sim): Sim) -> Response {
 
 /// `POST /__sim/world/conversations/{id}/step`: the conversation moves on.
 pub(super) async fn step_conversation(State(sim): Sim, Path(id): Path<String>) -> Response {
-    let outcome = sim
-        .world
-        .write()
-        .expect("world lock")
-        .advance(&id, Utc::now());
+    let mut world = sim.world.write().expect("world lock");
+    let outcome = world.advance(&id, Utc::now());
+    if outcome.is_ok() {
+        sim.changed(&world, &id);
+    }
+    drop(world);
     match outcome {
         Ok(change) => Json(change).into_response(),
         Err(StepError::NotFound) => not_found("conversation").into_response(),
@@ -537,10 +555,22 @@ pub(super) async fn step_conversation(State(sim): Sim, Path(id): Path<String>) -
 
 /// `POST /__sim/world/tick`: one step of the demo pace.
 pub(super) async fn tick(State(sim): Sim) -> Response {
-    let change = sim
-        .world
-        .write()
-        .expect("world lock")
-        .tick(Utc::now(), sim.target);
-    Json(change).into_response()
+    Json(sim.tick()).into_response()
+}
+
+/// A queue to add to the world.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NewQueues {
+    count: usize,
+}
+
+/// `POST /__sim/world/queues` (`{"count": n}`): an administrator creates
+/// `n` queues; answers their ids.
+pub(super) async fn add_queues(State(sim): Sim, Json(new): Json<NewQueues>) -> Response {
+    if new.count > 10_000 {
+        return bad_request("at most 10000 queues at once").into_response();
+    }
+    let ids = sim.world.write().expect("world lock").add_queues(new.count);
+    (StatusCode::CREATED, Json(ids)).into_response()
 }

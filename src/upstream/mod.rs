@@ -11,6 +11,7 @@ mod breaker;
 pub(crate) mod enums;
 pub(crate) mod error;
 pub(crate) mod model;
+pub(crate) mod notifications;
 mod token;
 pub(crate) mod wire;
 

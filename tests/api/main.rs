@@ -14,6 +14,7 @@ mod graph;
 mod helpers;
 mod layers;
 mod limits;
+mod notifications;
 mod partial;
 mod reports;
 mod resilience;

@@ -1,0 +1,242 @@
+//! The Notifications API's wire (UPSTREAM.md §5): channels, their topic
+//! subscriptions, and the messages a channel's WebSocket carries.
+//!
+//! As with the REST DTOs, every field is optional and unknown fields are
+//! ignored; the simulator serializes the same types.
+
+use serde::{Deserialize, Serialize};
+use serde_with::skip_serializing_none;
+
+use super::enums::CommunicationState;
+use super::model::{DivisionRef, EntityRef, Time};
+use super::wire::Wire;
+
+/// The most topics one channel may carry (upstream answers 400 beyond).
+pub(crate) const MAX_TOPICS_PER_CHANNEL: usize = 1_000;
+
+/// The most channels one OAuth client may hold (creating one more removes
+/// the least recently used).
+pub(crate) const MAX_CHANNELS_PER_CLIENT: usize = 20;
+
+/// The topic of heartbeats and pongs.
+pub(crate) const METADATA_TOPIC: &str = "channel.metadata";
+
+/// The topic of the notice that the socket is about to close.
+pub(crate) const SOCKET_CLOSING_TOPIC: &str = "v2.system.socket_closing";
+
+/// A notification channel.
+#[skip_serializing_none]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Channel {
+    pub id: Option<String>,
+    pub connect_uri: Option<String>,
+    pub expires: Option<Time>,
+}
+
+/// The channels of a client.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub(crate) struct Channels {
+    #[serde(default)]
+    pub entities: Vec<Channel>,
+}
+
+/// One topic of a subscription request.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub(crate) struct TopicRequest {
+    pub id: String,
+}
+
+/// What upstream says of one subscribed topic.
+#[skip_serializing_none]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TopicAnswer {
+    pub id: Option<String>,
+    /// `Permitted` or `Rejected`.
+    pub state: Option<String>,
+    pub rejection_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_permissions: Vec<String>,
+}
+
+impl TopicAnswer {
+    /// Whether upstream will deliver this topic.
+    pub(crate) fn permitted(&self) -> bool {
+        self.state.as_deref() == Some("Permitted")
+    }
+}
+
+/// The topics of a channel, as a subscription call answers them.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub(crate) struct TopicAnswers {
+    #[serde(default)]
+    pub entities: Vec<TopicAnswer>,
+}
+
+/// The media a queue topic is about.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum TopicMedia {
+    Cobrowse,
+    Screenshare,
+}
+
+impl TopicMedia {
+    /// Both, in topic order.
+    pub(crate) const BOTH: [TopicMedia; 2] = [TopicMedia::Cobrowse, TopicMedia::Screenshare];
+
+    fn suffix(self) -> &'static str {
+        match self {
+            TopicMedia::Cobrowse => "cobrowseSessions",
+            TopicMedia::Screenshare => "screenshares",
+        }
+    }
+}
+
+/// The topic of a queue's conversations of one media
+/// (`v2.routing.queues.{id}.conversations.cobrowseSessions`; note the
+/// capital S, unlike the REST path).
+pub(crate) fn queue_topic(queue_id: &str, media: TopicMedia) -> String {
+    format!(
+        "v2.routing.queues.{queue_id}.conversations.{}",
+        media.suffix()
+    )
+}
+
+/// What a topic name is about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Topic<'a> {
+    /// A queue's conversations of one media.
+    Queue {
+        queue_id: &'a str,
+        media: TopicMedia,
+    },
+    /// Heartbeats and pongs.
+    Metadata,
+    /// The socket is about to close.
+    SocketClosing,
+    /// Anything else.
+    Other,
+}
+
+/// Reads a topic name.
+pub(crate) fn topic(name: &str) -> Topic<'_> {
+    match name {
+        METADATA_TOPIC => return Topic::Metadata,
+        SOCKET_CLOSING_TOPIC => return Topic::SocketClosing,
+        _ => {}
+    }
+    let queue = name
+        .strip_prefix("v2.routing.queues.")
+        .and_then(|rest| rest.split_once(".conversations."));
+    match queue {
+        Some((queue_id, suffix)) if !queue_id.is_empty() && !queue_id.contains('.') => {
+            match TopicMedia::BOTH.into_iter().find(|m| m.suffix() == suffix) {
+                Some(media) => Topic::Queue { queue_id, media },
+                None => Topic::Other,
+            }
+        }
+        _ => Topic::Other,
+    }
+}
+
+/// A message on a channel's socket. The body stays raw until its topic
+/// says what it is.
+#[skip_serializing_none]
+#[derive(Serialize, Deserialize, Clone, Debug)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Message<B> {
+    pub topic_name: Option<String>,
+    pub version: Option<String>,
+    pub event_body: Option<B>,
+    pub metadata: Option<Metadata>,
+}
+
+/// A message's metadata.
+#[skip_serializing_none]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub(crate) struct Metadata {
+    #[serde(rename = "CorrelationId")]
+    pub correlation_id: Option<String>,
+}
+
+/// The body of a `channel.metadata` message.
+#[skip_serializing_none]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub(crate) struct MetadataBody {
+    pub message: Option<String>,
+}
+
+/// The heartbeat's message.
+pub(crate) const HEARTBEAT: &str = "WebSocket Heartbeat";
+
+/// The conversation a screen-share topic's event carries: its participants
+/// with their screen-share fields.
+#[skip_serializing_none]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ScreenshareConversation {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    #[serde(default)]
+    pub participants: Vec<ScreenshareMediaParticipant>,
+    #[serde(default)]
+    pub divisions: Vec<DivisionRef>,
+}
+
+/// A participant of a screen-share event.
+#[skip_serializing_none]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ScreenshareMediaParticipant {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub address: Option<String>,
+    pub start_time: Option<Time>,
+    pub connected_time: Option<Time>,
+    pub end_time: Option<Time>,
+    pub purpose: Option<String>,
+    pub state: Option<Wire<CommunicationState>>,
+    pub user: Option<EntityRef>,
+    pub queue: Option<EntityRef>,
+    pub context: Option<String>,
+    pub peer_count: Option<i32>,
+    pub sharing: Option<bool>,
+    pub provider: Option<String>,
+    pub peer: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_names_read_back() {
+        let name = queue_topic("q-1", TopicMedia::Cobrowse);
+        assert_eq!(name, "v2.routing.queues.q-1.conversations.cobrowseSessions");
+        assert_eq!(
+            topic(&name),
+            Topic::Queue {
+                queue_id: "q-1",
+                media: TopicMedia::Cobrowse
+            }
+        );
+        assert_eq!(
+            topic("v2.routing.queues.q-1.conversations.screenshares"),
+            Topic::Queue {
+                queue_id: "q-1",
+                media: TopicMedia::Screenshare
+            }
+        );
+        assert_eq!(topic("channel.metadata"), Topic::Metadata);
+        assert_eq!(topic("v2.system.socket_closing"), Topic::SocketClosing);
+        for other in [
+            "v2.routing.queues.q-1.conversations.cobrowsesessions",
+            "v2.routing.queues..conversations.cobrowseSessions",
+            "v2.users.u-1.conversations.cobrowseSessions",
+            "",
+        ] {
+            assert_eq!(topic(other), Topic::Other, "{other}");
+        }
+    }
+}
