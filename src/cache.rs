@@ -182,6 +182,116 @@ struct Entry {
     value: Value,
     weight: u32,
     created: Instant,
+    /// The [`Vouch`] generation it was stored in (0: not vouched for).
+    vouched: u64,
+}
+
+/// Pushed notifications vouch for the live data of the conversations they
+/// cover: while they do, those conversations' cached forms stay fresh
+/// (every change arrives as an event, which replaces or invalidates them)
+/// for as long as the last heartbeat allows, not for the TTL's guess.
+///
+/// The live index ([`crate::live`]) extends the vouch at every message it
+/// hears, covers the conversations of its active set, and revokes the
+/// vouch when it stops hearing; a revoked vouch never comes back for the
+/// entries stored before (their generation is over), so every gap ends
+/// in fresh reads.
+pub(crate) struct Vouch {
+    scope: Scope,
+    origin: Instant,
+    /// Vouched until this many ms after `origin` (0: not vouched).
+    until_ms: std::sync::atomic::AtomicU64,
+    generation: std::sync::atomic::AtomicU64,
+    covered: std::sync::RwLock<HashSet<Arc<str>>>,
+    /// Counts the changes heard: a fetch during which one was heard may
+    /// hold what it replaced, and is not vouched for.
+    heard: std::sync::atomic::AtomicU64,
+}
+
+impl Vouch {
+    /// A vouch for data cached under `scope`; not vouching yet.
+    pub(crate) fn new(scope: Scope) -> Self {
+        Self {
+            scope,
+            origin: Instant::now(),
+            until_ms: std::sync::atomic::AtomicU64::new(0),
+            generation: std::sync::atomic::AtomicU64::new(1),
+            covered: std::sync::RwLock::default(),
+            heard: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Notes that a change was heard (before its data is replaced).
+    pub(crate) fn heard(&self) {
+        self.heard.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    fn heard_so_far(&self) -> u64 {
+        self.heard.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Vouches until `until` (a heartbeat or an event was heard).
+    pub(crate) fn extend(&self, until: Instant) {
+        let ms = until
+            .saturating_duration_since(self.origin)
+            .as_millis()
+            .max(1);
+        self.until_ms.store(
+            u64::try_from(ms).unwrap_or(u64::MAX),
+            std::sync::atomic::Ordering::Release,
+        );
+    }
+
+    /// Stops vouching: what was stored so far lives by its TTL again.
+    pub(crate) fn revoke(&self) {
+        use std::sync::atomic::Ordering;
+        if self.until_ms.swap(0, Ordering::AcqRel) != 0 {
+            self.generation.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// How much longer it vouches (none: it does not).
+    pub(crate) fn remaining(&self) -> Option<Duration> {
+        let until = self.until_ms.load(std::sync::atomic::Ordering::Acquire);
+        if until == 0 {
+            return None;
+        }
+        Duration::from_millis(until)
+            .checked_sub(self.origin.elapsed())
+            .filter(|d| !d.is_zero())
+    }
+
+    /// Whether it vouches for conversation `id` now.
+    pub(crate) fn covers(&self, id: &str) -> bool {
+        self.covered.read().expect("covered lock").contains(id)
+    }
+
+    /// The conversations it covers are these.
+    pub(crate) fn cover(&self, ids: HashSet<Arc<str>>) {
+        *self.covered.write().expect("covered lock") = ids;
+    }
+
+    /// The generation an entry stored now under `scope` would be vouched
+    /// in (0: none).
+    fn generation_for(&self, scope: Scope, kind: Kind) -> u64 {
+        let vouchable = matches!(kind, Kind::Conversation | Kind::CobrowseConversation);
+        if vouchable && scope == self.scope && self.remaining().is_some() {
+            self.generation.load(std::sync::atomic::Ordering::Acquire)
+        } else {
+            0
+        }
+    }
+
+    /// How long an entry stays fresh because of the vouch, if it does.
+    fn vouched_for(&self, key: &Key, entry: &Entry) -> Option<Duration> {
+        if entry.vouched == 0
+            || entry.vouched != self.generation.load(std::sync::atomic::Ordering::Acquire)
+            || !self.covers(&key.id)
+        {
+            return None;
+        }
+        self.remaining()
+    }
 }
 
 /// Bytes an entry is charged beyond its body: key, enum and moka overhead.
@@ -195,6 +305,10 @@ struct TtlByKind {
     grace: Duration,
 }
 
+/// How long an entry stored under a vouch is held (fresh only while the
+/// vouch lasts; bounded by the cache's bytes like every entry).
+const VOUCHED_HOLD: Duration = Duration::from_secs(3_600);
+
 impl TtlByKind {
     fn of(&self, kind: Kind) -> Duration {
         if kind.is_live() {
@@ -206,8 +320,13 @@ impl TtlByKind {
 }
 
 impl Expiry<Key, Entry> for TtlByKind {
-    fn expire_after_create(&self, key: &Key, _: &Entry, _: Instant) -> Option<Duration> {
-        Some(self.of(key.kind) + self.grace)
+    fn expire_after_create(&self, key: &Key, entry: &Entry, _: Instant) -> Option<Duration> {
+        let ttl = self.of(key.kind) + self.grace;
+        Some(if entry.vouched == 0 {
+            ttl
+        } else {
+            ttl.max(VOUCHED_HOLD)
+        })
     }
 }
 
@@ -226,6 +345,8 @@ pub(crate) struct Cache {
     flights: Arc<singleflight::Group<Key, Flight>>,
     /// Keys a background task is refetching.
     refreshing: Arc<Mutex<HashSet<Key>>>,
+    /// What pushed notifications keep fresh (service mode).
+    vouch: Option<Arc<Vouch>>,
 }
 
 /// Whether an error is an outage worth riding out on stale data (and not an
@@ -269,7 +390,14 @@ impl Cache {
             metrics,
             flights: Arc::default(),
             refreshing: Arc::default(),
+            vouch: None,
         }
+    }
+
+    /// The same cache, whose live conversation data `vouch` keeps fresh.
+    pub(crate) fn vouched_by(mut self, vouch: Arc<Vouch>) -> Self {
+        self.vouch = Some(vouch);
+        self
     }
 
     /// Entries and weighted bytes held now (after pending maintenance);
@@ -320,16 +448,16 @@ impl Cache {
         };
         let held = cache.get(&key).await;
         if let Some(entry) = &held {
-            if self.is_fresh(T::KIND, entry) {
+            if self.is_fresh(&key, entry) {
                 self.count(true);
-                self.note_freshness(T::KIND, entry);
+                self.note_freshness(&key, entry);
                 return Ok(T::unwrap(entry.value.clone()).expect("a key's kind matches its value"));
             }
         }
         self.count(false);
         match self.refetch(key.clone(), fetch.clone()).await {
             Ok(entry) => {
-                self.note_freshness(T::KIND, &entry);
+                self.note_freshness(&key, &entry);
                 Ok(T::unwrap(entry.value).expect("a key's kind matches its value"))
             }
             Err(error) => match held {
@@ -351,9 +479,9 @@ impl Cache {
             kind: T::KIND,
             id: id.into(),
         };
-        let entry = cache.get(&key).await.filter(|e| self.is_fresh(T::KIND, e));
+        let entry = cache.get(&key).await.filter(|e| self.is_fresh(&key, e));
         if let Some(entry) = &entry {
-            self.note_freshness(T::KIND, entry);
+            self.note_freshness(&key, entry);
         }
         let found = entry.and_then(|e| T::unwrap(e.value));
         self.count(found.is_some());
@@ -396,12 +524,18 @@ impl Cache {
                 // A flight that finished just before this one started has
                 // stored a fresh value already: serve that instead.
                 if let Some(entry) = cache.get(&key).await {
-                    if this.is_fresh(key.kind, &entry) {
+                    if this.is_fresh(&key, &entry) {
                         return Ok(entry);
                     }
                 }
+                let heard = this.vouch.as_ref().map(|v| v.heard_so_far());
                 let fetched = fetch().await.map_err(Arc::new)?;
-                let entry = this.entry(T::wrap(Arc::new(fetched.value)), fetched.bytes);
+                let mut entry = this.entry(&key, T::wrap(Arc::new(fetched.value)), fetched.bytes);
+                if heard != this.vouch.as_ref().map(|v| v.heard_so_far()) {
+                    // A change was heard while this was fetched: it may be
+                    // from before the change, and lives by its TTL.
+                    entry.vouched = 0;
+                }
                 cache.insert(key, entry.clone()).await;
                 Ok(entry)
             })
@@ -462,8 +596,12 @@ impl Cache {
         });
     }
 
-    fn is_fresh(&self, kind: Kind, entry: &Entry) -> bool {
-        entry.created.elapsed() < self.ttl.of(kind)
+    fn is_fresh(&self, key: &Key, entry: &Entry) -> bool {
+        self.vouched_for(key, entry).is_some() || entry.created.elapsed() < self.ttl.of(key.kind)
+    }
+
+    fn vouched_for(&self, key: &Key, entry: &Entry) -> Option<Duration> {
+        self.vouch.as_ref()?.vouched_for(key, entry)
     }
 
     /// Stores a value fetched elsewhere (for example by a bulk call).
@@ -480,7 +618,8 @@ impl Cache {
                 kind: T::KIND,
                 id: id.into(),
             };
-            cache.insert(key, self.entry(T::wrap(value), bytes)).await;
+            let entry = self.entry(&key, T::wrap(value), bytes);
+            cache.insert(key, entry).await;
         }
     }
 
@@ -503,12 +642,16 @@ impl Cache {
         }
     }
 
-    fn entry(&self, value: Value, bytes: usize) -> Entry {
+    fn entry(&self, key: &Key, value: Value, bytes: usize) -> Entry {
         let weight = (bytes as u64 + ENTRY_OVERHEAD).max(self.slot);
         Entry {
             value,
             weight: u32::try_from(weight).unwrap_or(u32::MAX),
             created: Instant::now(),
+            vouched: self
+                .vouch
+                .as_ref()
+                .map_or(0, |v| v.generation_for(key.scope, key.kind)),
         }
     }
 
@@ -520,8 +663,15 @@ impl Cache {
     }
 
     /// Tells the current response how much longer this entry stays fresh.
-    fn note_freshness(&self, kind: Kind, entry: &Entry) {
-        let remaining = self.ttl.of(kind).saturating_sub(entry.created.elapsed());
+    fn note_freshness(&self, key: &Key, entry: &Entry) {
+        if let Some(vouched) = self.vouched_for(key, entry) {
+            crate::freshness::note_pushed(vouched);
+            return;
+        }
+        let remaining = self
+            .ttl
+            .of(key.kind)
+            .saturating_sub(entry.created.elapsed());
         crate::freshness::note(remaining);
     }
 

@@ -20,13 +20,16 @@ tokio::task_local! {
     static CURRENT: Freshness;
 }
 
-/// The shortest remaining TTL noted so far, the stale reads, and the tags
-/// read.
+/// The shortest remaining TTL noted so far (for clients), the stale reads,
+/// the tags read, and how long the gateway itself may keep the response
+/// (longer than clients when what it read is kept fresh by pushed events,
+/// which invalidate a kept response but cannot reach a client's cache).
 #[derive(Clone, Debug)]
 pub(crate) struct Freshness(
     Arc<AtomicU64>,
     Arc<std::sync::Mutex<(Vec<StaleRead>, usize)>>,
     Arc<std::sync::Mutex<TagsRead>>,
+    Arc<AtomicU64>,
 );
 
 /// The tags a response read, up to [`MAX_TAGS`].
@@ -46,6 +49,7 @@ impl Default for Freshness {
             Arc::new(AtomicU64::new(u64::MAX)),
             Arc::default(),
             Arc::default(),
+            Arc::new(AtomicU64::new(u64::MAX)),
         )
     }
 }
@@ -89,9 +93,19 @@ impl Freshness {
         Reads::Tags(tags.into_boxed_slice())
     }
 
-    /// The shortest remaining TTL noted, or `None` when nothing was read.
+    /// The shortest remaining TTL noted, or `None` when nothing was read:
+    /// how long a client may cache the response.
     pub(crate) fn shortest(&self) -> Option<Duration> {
         match self.0.load(Ordering::Relaxed) {
+            u64::MAX => None,
+            ms => Some(Duration::from_millis(ms)),
+        }
+    }
+
+    /// How long the gateway may keep the response (invalidated earlier by
+    /// a change of what it read), or `None` when nothing was read.
+    pub(crate) fn keep(&self) -> Option<Duration> {
+        match self.3.load(Ordering::Relaxed) {
             u64::MAX => None,
             ms => Some(Duration::from_millis(ms)),
         }
@@ -103,6 +117,7 @@ impl Freshness {
 pub(crate) fn note_stale(read: StaleRead) {
     let _ = CURRENT.try_with(|f| {
         f.0.store(0, Ordering::Relaxed);
+        f.3.store(0, Ordering::Relaxed);
         let mut reads = f.1.lock().expect("stale reads lock");
         reads.1 += 1;
         if reads.0.len() < MAX_STALE_LISTED {
@@ -132,7 +147,22 @@ pub(crate) fn note_read(tag: Tag) {
 /// Notes that the response contains data fresh for `remaining` more.
 pub(crate) fn note(remaining: Duration) {
     let ms = u64::try_from(remaining.as_millis()).unwrap_or(u64::MAX - 1);
-    let _ = CURRENT.try_with(|f| f.0.fetch_min(ms, Ordering::Relaxed));
+    let _ = CURRENT.try_with(|f| {
+        f.0.fetch_min(ms, Ordering::Relaxed);
+        f.3.fetch_min(ms, Ordering::Relaxed);
+    });
+}
+
+/// Notes that the response contains data that pushed events keep fresh,
+/// vouched for `vouched` more: the gateway may keep the response that long
+/// (an event that changes what it read invalidates it at once), while a
+/// client, which no event reaches, must ask again (`max-age=0`).
+pub(crate) fn note_pushed(vouched: Duration) {
+    let ms = u64::try_from(vouched.as_millis()).unwrap_or(u64::MAX - 1);
+    let _ = CURRENT.try_with(|f| {
+        f.0.store(0, Ordering::Relaxed);
+        f.3.fetch_min(ms, Ordering::Relaxed);
+    });
 }
 
 #[cfg(test)]
@@ -151,6 +181,21 @@ mod tests {
             })
             .await;
         assert_eq!(freshness.shortest(), Some(Duration::from_millis(2500)));
+        assert_eq!(freshness.keep(), Some(Duration::from_millis(2500)));
         assert_eq!(Freshness::default().shortest(), None);
+    }
+
+    #[tokio::test]
+    async fn pushed_data_is_kept_by_the_gateway_but_not_by_clients() {
+        let freshness = Freshness::default();
+        freshness
+            .clone()
+            .scope(async {
+                note(Duration::from_secs(30));
+                note_pushed(Duration::from_secs(20));
+            })
+            .await;
+        assert_eq!(freshness.shortest(), Some(Duration::ZERO));
+        assert_eq!(freshness.keep(), Some(Duration::from_secs(20)));
     }
 }

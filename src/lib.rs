@@ -19,6 +19,7 @@ mod engage;
 mod freshness;
 pub mod graph;
 pub mod http;
+mod live;
 mod metrics;
 mod nesting;
 mod purecloud;

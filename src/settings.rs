@@ -97,6 +97,11 @@ settings_table! {
     "store.retention", "COBROWSE_STORE_RETENTION", Some("30d"), "Ended Zoom sessions older than this are deleted with their events.";
     "engage.agent_sessions_limit", "COBROWSE_ENGAGE_AGENT_SESSIONS_LIMIT", Some("0"), "Simultaneous co-browse sessions an agent may join (Engage agentSessionsLimit); 0 means no limit.";
     "engage.max_session_length", "COBROWSE_ENGAGE_MAX_SESSION_LENGTH", Some("12h"), "The agent limit counts an agent's other sessions joined at most this long before (bounds its cost).";
+    "notifications.enabled", "COBROWSE_NOTIFICATIONS_ENABLED", Some("true"), "Service mode: keep the active set by listening to Genesys's Notifications API (both co-browse topics of every queue) instead of polling analytics; false polls every notifications.poll_interval.";
+    "notifications.heartbeat_timeout", "COBROWSE_NOTIFICATIONS_HEARTBEAT_TIMEOUT", Some("75s"), "A notification socket silent this long is taken for dead, reconnected and back-filled (Genesys sends a heartbeat about every 30s; the gateway pings at half of this). Data kept by events is vouched for at most this long after the last message.";
+    "notifications.poll_interval", "COBROWSE_NOTIFICATIONS_POLL_INTERVAL", Some("10s"), "When notifications cannot be had (topics rejected, sockets refused, or notifications.enabled off): how often the active set is polled from analytics.";
+    "notifications.relist_interval", "COBROWSE_NOTIFICATIONS_RELIST_INTERVAL", Some("5m"), "How often the queues are listed again, so that new queues are listened to and rejected topics are tried again; each re-list ends in a back-fill.";
+    "notifications.analytics_lag", "COBROWSE_NOTIFICATIONS_ANALYTICS_LAG", Some("10s"), "How far Genesys analytics lags real time: a back-fill leaves alone what events said within it, and is taken again this long after a gap.";
     "demo.conversations", "COBROWSE_DEMO_CONVERSATIONS", Some("24"), "Conversations the demo simulator seeds.";
     "demo.seed", "COBROWSE_DEMO_SEED", Some("7"), "Seed of the demo simulator's data.";
     "demo.pace", "COBROWSE_DEMO_PACE", Some("5s"), "How often the demo simulator's world moves on by one step (a conversation starts, an agent joins, a session ends, ...); 0s keeps it still.";
@@ -119,6 +124,7 @@ pub struct Settings {
     pub(crate) webhooks: WebhookSettings,
     pub(crate) store: StoreSettings,
     pub(crate) engage: EngageSettings,
+    pub(crate) notifications: NotificationSettings,
     pub(crate) demo: DemoSettings,
     pub log: LogSettings,
 }
@@ -302,6 +308,21 @@ pub(crate) struct EngageSettings {
     pub(crate) agent_sessions_limit: usize,
     #[serde(deserialize_with = "de::duration")]
     pub(crate) max_session_length: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NotificationSettings {
+    #[serde(deserialize_with = "de::parsed")]
+    pub(crate) enabled: bool,
+    #[serde(deserialize_with = "de::duration")]
+    pub(crate) heartbeat_timeout: Duration,
+    #[serde(deserialize_with = "de::duration")]
+    pub(crate) poll_interval: Duration,
+    #[serde(deserialize_with = "de::duration")]
+    pub(crate) relist_interval: Duration,
+    #[serde(deserialize_with = "de::duration")]
+    pub(crate) analytics_lag: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -675,10 +696,24 @@ impl Settings {
                 "server.websocket_init_timeout",
                 server.websocket_init_timeout,
             ),
+            (
+                "notifications.poll_interval",
+                self.notifications.poll_interval,
+            ),
+            (
+                "notifications.relist_interval",
+                self.notifications.relist_interval,
+            ),
         ] {
             if ttl.is_zero() {
                 return invalid(path, "must be longer than zero");
             }
+        }
+        if self.notifications.heartbeat_timeout < Duration::from_millis(100) {
+            return invalid(
+                "notifications.heartbeat_timeout",
+                "must be at least 100ms (Genesys sends a heartbeat about every 30s)",
+            );
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.filter) {
             return invalid("log.filter", &e.to_string());

@@ -57,6 +57,16 @@ struct Shared {
     models: Models,
     /// How far back the org-wide active set looks for conversations.
     active_lookback: std::time::Duration,
+    /// The org-wide active set kept by pushed events, asked before
+    /// upstream (service mode).
+    kept: std::sync::OnceLock<Arc<dyn KeptActiveSet>>,
+}
+
+/// An org-wide active set kept up to date elsewhere (the live index).
+pub(crate) trait KeptActiveSet: Send + Sync {
+    /// The active set, when it may be served now (noting its freshness in
+    /// the request's scope); none: read it from upstream.
+    fn listing(&self) -> Option<Arc<ActiveListing>>;
 }
 
 /// How many conversations [`Models`] keeps built, and for how long unread.
@@ -82,6 +92,7 @@ impl Source {
                 changes: Arc::new(Changes::new()),
                 models: Models::new(MODELS, MODELS_IDLE),
                 active_lookback,
+                kept: std::sync::OnceLock::new(),
             }),
             access: Access {
                 credential: Credential::Service,
@@ -101,6 +112,11 @@ impl Source {
     /// Whose credentials this source reads with.
     pub(crate) fn access(&self) -> &Access {
         &self.access
+    }
+
+    /// Serves the gateway's own active set from `kept` when it can.
+    pub(crate) fn keep_active_set(&self, kept: Arc<dyn KeptActiveSet>) {
+        let _ = self.shared.kept.set(kept);
     }
 
     /// The client underneath (for readiness checks and counters).
@@ -247,6 +263,11 @@ impl Source {
     /// the analytics details query ([`active_query`]), every page, one
     /// record per conversation.
     pub(crate) async fn active_listing(&self) -> Result<Arc<ActiveListing>, SharedError> {
+        if let (Credential::Service, Some(kept)) = (self.credential(), self.shared.kept.get()) {
+            if let Some(listing) = kept.listing() {
+                return Ok(listing);
+            }
+        }
         let lookback = self.shared.active_lookback;
         self.cached("", move |client, credential, _| async move {
             if let Credential::Bearer(_) = *credential {

@@ -41,6 +41,8 @@ pub struct Gateway {
     key_watcher: Option<tokio::task::JoinHandle<()>>,
     /// Demo mode: the task playing Zoom webhooks into this gateway.
     demo_zoom: Option<tokio::task::JoinHandle<()>>,
+    /// Service mode: the task listening to Genesys notifications.
+    live_task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Gateway {
@@ -55,7 +57,9 @@ impl Gateway {
         let api_url = target.api_url.to_string();
         let client = PureCloud::new(client_config(&settings, target), Arc::clone(&metrics))?;
         check_upstream(&client, &settings).await?;
-        let cache = Cache::new(&settings.cache, Arc::clone(&metrics));
+        let vouch = Arc::new(crate::cache::Vouch::new(scope));
+        let cache =
+            Cache::new(&settings.cache, Arc::clone(&metrics)).vouched_by(Arc::clone(&vouch));
         let source = Arc::new(Source::new(
             client,
             cache,
@@ -70,6 +74,7 @@ impl Gateway {
         )?);
         let store = open_store(&settings).await?;
         let (updates, _) = tokio::sync::broadcast::channel(UPDATE_BUFFER);
+        let (live, live_task) = start_live(&settings, &source, vouch, &updates, &metrics);
         let schema = graph::schema(
             graph::SchemaData {
                 store: Arc::clone(&store),
@@ -99,6 +104,7 @@ impl Gateway {
         let (zoom_secret, demo_zoom) = demo_zoom(&settings, simulator.is_some(), &listener)?;
         let (lifecycle, lifecycle_control) = crate::http::Lifecycle::new();
         let parts = Parts {
+            live,
             lifecycle,
             schema,
             source,
@@ -121,6 +127,7 @@ impl Gateway {
             retention,
             key_watcher,
             demo_zoom,
+            live_task,
             simulator,
         })
     }
@@ -214,6 +221,9 @@ impl Gateway {
         if let Some(player) = self.demo_zoom {
             player.abort();
         }
+        if let Some(listener) = self.live_task {
+            listener.abort();
+        }
         drop(self.simulator);
         Ok(())
     }
@@ -262,6 +272,51 @@ async fn purge_periodically(store: Arc<dyn EventStore>, retention: std::time::Du
             Err(e) => warn!(error = %e, "could not purge old sessions"),
         }
     }
+}
+
+/// In service mode with `notifications.enabled`: the live index, and the
+/// task that keeps it by listening to Genesys's notifications.
+fn start_live(
+    settings: &Settings,
+    source: &Arc<Source>,
+    vouch: Arc<crate::cache::Vouch>,
+    updates: &tokio::sync::broadcast::Sender<graph::subscription::SessionUpdate>,
+    metrics: &Arc<Metrics>,
+) -> (
+    Option<Arc<crate::live::Live>>,
+    Option<tokio::task::JoinHandle<()>>,
+) {
+    let service = settings.auth.mode == crate::settings::AuthMode::Service;
+    if !service || !settings.notifications.enabled {
+        return (None, None);
+    }
+    let live = Arc::new(crate::live::Live::new(vouch));
+    source.keep_active_set(Arc::clone(&live) as Arc<dyn crate::source::KeptActiveSet>);
+    let n = &settings.notifications;
+    let config = crate::live::LiveSettings {
+        heartbeat_timeout: n.heartbeat_timeout,
+        poll_interval: n.poll_interval,
+        relist_interval: n.relist_interval,
+        analytics_lag: n.analytics_lag,
+        lookback: settings.upstream.active_lookback,
+        connect_timeout: settings
+            .upstream
+            .connect_timeout
+            .max(settings.upstream.timeout),
+    };
+    let updates = updates.clone();
+    let publish: crate::live::Publish = Arc::new(move |update| {
+        // No subscriber is not an error.
+        let _ = updates.send(graph::subscription::SessionUpdate::purecloud(update));
+    });
+    let task = crate::live::spawn(
+        (**source).clone(),
+        Arc::clone(&live),
+        config,
+        publish,
+        Arc::clone(metrics),
+    );
+    (Some(live), Some(task))
 }
 
 /// Where upstream is, and whose credentials the gateway calls it with.
@@ -453,6 +508,7 @@ fn demo_zoom(
 
 /// What [`app_state`] assembles besides the settings.
 struct Parts {
+    live: Option<Arc<crate::live::Live>>,
     lifecycle: crate::http::Lifecycle,
     schema: graph::GatewaySchema,
     source: Arc<Source>,
@@ -480,6 +536,7 @@ fn app_state(settings: &Settings, parts: Parts) -> AppState {
             ))
         }),
         source: parts.source,
+        live: parts.live,
         metrics: parts.metrics,
         limits: HttpLimits {
             max_body_bytes: server.max_body_bytes,

@@ -1,49 +1,131 @@
 //! Subscriptions: co-browse session changes as they arrive, over
 //! graphql-transport-ws at `/graphql/ws`.
 //!
-//! Webhook ingest publishes a [`SessionUpdate`] on a bounded broadcast
-//! channel after the event is committed. A subscriber that falls more than
-//! the channel's capacity behind gets an error item saying how many updates
-//! it missed (never a silent gap) and keeps receiving.
+//! Both providers publish on one bounded broadcast channel: webhook ingest
+//! a Zoom [`SessionUpdate`] after its event is committed, the live index a
+//! PureCloud one when a notification (or a back-fill) changed a session. A
+//! subscriber that falls more than the channel's capacity behind gets an
+//! error item saying how many updates it missed (never a silent gap) and
+//! keeps receiving.
 //!
-//! An update names its session; the session's state is read from the store
-//! only when a subscriber asks for it, once per update however many ask
-//! (so a webhook's acknowledgement never waits on reading a long session).
+//! An update names its session; the session is read (Zoom: from the store;
+//! PureCloud: the conversation through the cache, which the event that
+//! caused the update has just refreshed) only when a subscriber asks for
+//! it, once per update however many ask (so a webhook's acknowledgement
+//! never waits on reading a long session).
 
 use super::guard::Needs;
 use std::sync::Arc;
 
-use async_graphql::{Context, Object, Result, Subscription as SubscriptionMacro};
+use async_graphql::{Context, Enum, Object, Result, Subscription as SubscriptionMacro};
 use futures::Stream;
 use tokio::sync::{broadcast, OnceCell};
 
-use super::context::store;
-use super::conversation::{Fallible, Session, SessionProvider};
+use super::context::{source, store};
+use super::conversation::{Fallible, PureCloudSession, Session, SessionProvider};
 use super::errors::{coded, GqlResult};
+use crate::live::{LiveUpdate, UpdateKind};
+use crate::purecloud::Shapes;
 use crate::zoom::event::EventKind;
-use crate::zoom::fold::ZoomSession;
 
 /// How many updates the channel holds for slow subscribers.
 pub(crate) const UPDATE_BUFFER: usize = 1024;
 
+/// What happened to a session.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(name = "SessionUpdateKind")]
+pub(crate) enum Kind {
+    /// It started (or was first heard of).
+    Started,
+    /// Someone joined or left, control was granted, or its state moved.
+    Changed,
+    /// It is over.
+    Ended,
+}
+
 /// One change of a session.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) struct SessionUpdate {
-    pub event: EventKind,
-    pub account_id: Arc<str>,
-    pub session_id: Arc<str>,
-    /// The session's state, read once when the first subscriber asks.
-    state: Arc<OnceCell<Option<Arc<ZoomSession>>>>,
+    origin: Origin,
+    /// The session as it is after the change, read once when the first
+    /// subscriber asks.
+    state: Arc<OnceCell<Option<Session>>>,
+}
+
+impl std::fmt::Debug for SessionUpdate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionUpdate")
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Origin {
+    Zoom {
+        event: EventKind,
+        account_id: Arc<str>,
+        session_id: Arc<str>,
+    },
+    PureCloud(LiveUpdate),
 }
 
 impl SessionUpdate {
-    /// A change of session `session_id` of `account_id` by `event`.
+    /// A change of Zoom session `session_id` of `account_id` by `event`.
     pub(crate) fn new(event: EventKind, account_id: &str, session_id: &str) -> Self {
         Self {
-            event,
-            account_id: account_id.into(),
-            session_id: session_id.into(),
+            origin: Origin::Zoom {
+                event,
+                account_id: account_id.into(),
+                session_id: session_id.into(),
+            },
             state: Arc::default(),
+        }
+    }
+
+    /// A change of a PureCloud session, heard by the live index.
+    pub(crate) fn purecloud(update: LiveUpdate) -> Self {
+        Self {
+            origin: Origin::PureCloud(update),
+            state: Arc::default(),
+        }
+    }
+
+    fn provider(&self) -> SessionProvider {
+        match self.origin {
+            Origin::Zoom { .. } => SessionProvider::Zoom,
+            Origin::PureCloud(_) => SessionProvider::Purecloud,
+        }
+    }
+
+    /// The provider's id of the session.
+    fn provider_session_id(&self) -> &str {
+        match &self.origin {
+            Origin::Zoom { session_id, .. } => session_id,
+            Origin::PureCloud(update) => &update.session_id,
+        }
+    }
+
+    async fn read(&self, ctx: &Context<'_>) -> Result<Option<Session>> {
+        match &self.origin {
+            Origin::Zoom {
+                account_id,
+                session_id,
+                ..
+            } => store(ctx)
+                .session(Some(account_id), session_id)
+                .await
+                .map(|found| found.map(|s| Session::Zoom(Arc::new(s))))
+                .gql(),
+            Origin::PureCloud(update) => {
+                let model = source(ctx)
+                    .conversation(&update.conversation_id, Shapes::FULL, None)
+                    .await
+                    .map_err(|e| super::errors::upstream(&e))?;
+                Ok(model
+                    .session(&update.session_id)
+                    .map(|s| Session::PureCloud(PureCloudSession::new(&model, s))))
+            }
         }
     }
 }
@@ -51,29 +133,56 @@ impl SessionUpdate {
 /// One change of a co-browse session.
 #[Object(name = "SessionUpdate")]
 impl SessionUpdate {
-    /// The webhook event behind the change (e.g. `cobrowse.session_user_joined`).
+    /// What caused the change: the Zoom webhook event (e.g.
+    /// `cobrowse.session_user_joined`), or for PureCloud
+    /// `purecloud.session_started`, `purecloud.session_changed` or
+    /// `purecloud.session_ended`.
     async fn event(&self) -> &str {
-        self.event.wire()
+        match &self.origin {
+            Origin::Zoom { event, .. } => event.wire(),
+            Origin::PureCloud(update) => match update.kind {
+                UpdateKind::Started => "purecloud.session_started",
+                UpdateKind::Changed => "purecloud.session_changed",
+                UpdateKind::Ended => "purecloud.session_ended",
+            },
+        }
+    }
+    /// What happened to the session.
+    async fn kind(&self) -> Kind {
+        match &self.origin {
+            Origin::Zoom { event, .. } => match event {
+                EventKind::SessionStarted => Kind::Started,
+                EventKind::UserJoined | EventKind::UserLeft => Kind::Changed,
+                EventKind::SessionEnded => Kind::Ended,
+            },
+            Origin::PureCloud(update) => match update.kind {
+                UpdateKind::Started => Kind::Started,
+                UpdateKind::Changed => Kind::Changed,
+                UpdateKind::Ended => Kind::Ended,
+            },
+        }
+    }
+    /// Which provider's session changed.
+    #[graphql(name = "provider")]
+    async fn provider_field(&self) -> SessionProvider {
+        self.provider()
+    }
+    /// The provider's id of the session (Zoom's session id; PureCloud's
+    /// `cobrowseSessionId`, or a screen share's room).
+    #[graphql(name = "providerSessionId")]
+    async fn provider_session_id_field(&self) -> &str {
+        self.provider_session_id()
     }
     /// The session as it is after the change (read when this update is
     /// delivered: it may include later changes too).
     async fn session(&self, ctx: &Context<'_>) -> Fallible<Session> {
-        let state = self
-            .state
-            .get_or_try_init(|| async {
-                store(ctx)
-                    .session(Some(&self.account_id), &self.session_id)
-                    .await
-                    .map(|found| found.map(Arc::new))
-            })
-            .await
-            .gql()?;
+        let state = self.state.get_or_try_init(|| self.read(ctx)).await?;
         match state {
-            Some(session) => Ok(Some(Session::Zoom(Arc::clone(session)))),
-            // Purged since (retention or `purgeEndedZoomSessions`).
+            Some(session) => Ok(Some(session.clone())),
+            // Purged since (Zoom: retention or `purgeEndedZoomSessions`).
             None => Err(coded(
                 "NOT_FOUND",
-                format!("session {} is no longer stored", self.session_id),
+                format!("session {} is no longer known", self.provider_session_id()),
             )),
         }
     }
@@ -84,8 +193,11 @@ pub(crate) struct Subscription;
 
 #[SubscriptionMacro]
 impl Subscription {
-    /// Session changes as they happen: Zoom sessions as their webhooks are
-    /// stored. PureCloud sessions are read on demand and are not pushed.
+    /// Session changes as they happen, of both providers in one stream:
+    /// Zoom sessions as their webhooks are stored, PureCloud sessions as
+    /// Genesys's notifications (or a back-fill after a gap) tell the
+    /// gateway. Only in service mode for PureCloud (passthrough callers
+    /// read their own sessions on demand).
     #[graphql(guard = "Needs::READ")]
     async fn cobrowse_session_updates(
         &self,
@@ -98,10 +210,10 @@ impl Subscription {
             .data_unchecked::<broadcast::Sender<SessionUpdate>>()
             .subscribe();
         let wanted = move |update: &SessionUpdate| {
-            provider.is_none_or(|p| p == SessionProvider::Zoom)
+            provider.is_none_or(|p| p == update.provider())
                 && provider_session_id
                     .as_deref()
-                    .is_none_or(|id| id == &*update.session_id)
+                    .is_none_or(|id| id == update.provider_session_id())
         };
         futures::stream::unfold((receiver, wanted), |(mut receiver, wanted)| async move {
             loop {

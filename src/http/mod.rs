@@ -45,6 +45,8 @@ pub(crate) struct AppState {
     pub(crate) store: Arc<dyn EventStore>,
     pub(crate) responses: Option<Arc<response_cache::ResponseCache>>,
     pub(crate) updates: tokio::sync::broadcast::Sender<SessionUpdate>,
+    /// Service mode: the live index and its listener's status.
+    pub(crate) live: Option<Arc<crate::live::Live>>,
     pub(crate) webhooks: WebhookConfig,
     pub(crate) auth: Arc<crate::auth::Authenticator>,
     pub(crate) rate_limiter: Option<Arc<rate_limit::RateLimiter>>,
@@ -221,6 +223,10 @@ async fn probe(app: &AppState) -> (bool, serde_json::Value) {
             "upstream_calls": if failing < 3 { "ok".to_owned() } else { format!("the last {failing} upstream calls failed") },
             "store": match &store { Ok(()) => "ok".to_owned(), Err(e) => e.to_string() },
             "open_circuits": client.open_circuits(),
+            "notifications": app.live.as_ref().map_or_else(
+                || serde_json::json!("off: the active set is read from analytics on demand"),
+                |live| serde_json::to_value(live.status()).expect("a status serializes"),
+            ),
         }
     });
     (ready, body)

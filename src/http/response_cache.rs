@@ -25,7 +25,11 @@ use crate::changes::{Changes, Reads};
 struct Kept {
     body: Bytes,
     stored: Instant,
+    /// How long it is kept.
     max_age: Duration,
+    /// How long a client may cache it (shorter when pushed events keep
+    /// what it read fresh: they reach the gateway, not the client).
+    client_max_age: Duration,
     /// The epoch of [`Changes`] its request started in, and what it read.
     epoch: u64,
     reads: Arc<Reads>,
@@ -45,10 +49,17 @@ pub(crate) struct ResponseCache {
     changes: Arc<Changes>,
 }
 
-/// A cached body and how much longer it stays fresh.
+/// A cached body and how much longer a client may cache it.
 pub(crate) struct Hit {
     pub body: Bytes,
     pub remaining: Duration,
+}
+
+/// How long a response is kept, and how long its clients may cache it.
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct Lifetimes {
+    pub keep: Duration,
+    pub client: Duration,
 }
 
 impl ResponseCache {
@@ -93,10 +104,11 @@ impl ResponseCache {
             self.store.invalidate(key);
             return None;
         }
-        let remaining = kept.max_age.checked_sub(kept.stored.elapsed())?;
+        let elapsed = kept.stored.elapsed();
+        let remaining = kept.max_age.checked_sub(elapsed)?;
         (remaining > Duration::ZERO).then(|| Hit {
             body: kept.body,
-            remaining,
+            remaining: remaining.min(kept.client_max_age.saturating_sub(elapsed)),
         })
     }
 
@@ -106,10 +118,11 @@ impl ResponseCache {
         &self,
         key: [u8; 32],
         body: Bytes,
-        max_age: Duration,
+        lifetimes: Lifetimes,
         epoch: u64,
         reads: Reads,
     ) {
+        let max_age = lifetimes.keep;
         if max_age.is_zero() || !self.changes.unchanged_since(epoch, &reads) {
             return;
         }
@@ -119,6 +132,7 @@ impl ResponseCache {
                 body,
                 stored: Instant::now(),
                 max_age,
+                client_max_age: lifetimes.client.min(max_age),
                 epoch,
                 reads: Arc::new(reads),
             },
@@ -143,6 +157,29 @@ impl std::fmt::Debug for ResponseCache {
 mod tests {
     use super::*;
 
+    fn both(d: Duration) -> Lifetimes {
+        Lifetimes { keep: d, client: d }
+    }
+
+    #[test]
+    fn a_response_of_pushed_data_is_kept_but_clients_are_told_to_ask_again() {
+        let cache = ResponseCache::new(1 << 20, Arc::new(Changes::new()));
+        let key = ResponseCache::key(1, 1, "{ a }", None, None);
+        let lifetimes = Lifetimes {
+            keep: Duration::from_secs(30),
+            client: Duration::ZERO,
+        };
+        cache.put(
+            key,
+            Bytes::from_static(b"{}"),
+            lifetimes,
+            cache.epoch(),
+            Reads::Tags(Box::new([])),
+        );
+        let hit = cache.get(&key).expect("kept");
+        assert_eq!(hit.remaining, Duration::ZERO);
+    }
+
     #[test]
     fn a_kept_response_is_served_until_its_max_age_or_a_change_to_what_it_read() {
         let changes = Arc::new(Changes::new());
@@ -154,7 +191,7 @@ mod tests {
         cache.put(
             key,
             Bytes::from_static(b"{}"),
-            Duration::from_secs(5),
+            both(Duration::from_secs(5)),
             cache.epoch(),
             reads(),
         );
@@ -171,7 +208,7 @@ mod tests {
         cache.put(
             key,
             Bytes::from_static(b"{}"),
-            Duration::ZERO,
+            both(Duration::ZERO),
             started,
             reads(),
         );
@@ -180,7 +217,7 @@ mod tests {
         cache.put(
             key,
             Bytes::from_static(b"{}"),
-            Duration::from_secs(5),
+            both(Duration::from_secs(5)),
             started,
             reads(),
         );

@@ -99,11 +99,14 @@ pub(crate) enum Route {
     AnalyticsDetails,
     AnalyticsAggregates,
     TokenInfo,
+    NotificationChannels,
+    NotificationChannel,
+    NotificationSubscriptions,
 }
 
 impl Route {
     /// Every route, in index order.
-    pub(crate) const ALL: [Route; 13] = [
+    pub(crate) const ALL: [Route; 16] = [
         Route::Conversation,
         Route::CobrowseListing,
         Route::CobrowseConversation,
@@ -117,6 +120,9 @@ impl Route {
         Route::AnalyticsDetails,
         Route::AnalyticsAggregates,
         Route::TokenInfo,
+        Route::NotificationChannels,
+        Route::NotificationChannel,
+        Route::NotificationSubscriptions,
     ];
 
     fn index(self) -> usize {
@@ -139,6 +145,9 @@ impl Route {
             Route::AnalyticsDetails => "analytics_details",
             Route::AnalyticsAggregates => "analytics_aggregates",
             Route::TokenInfo => "token_info",
+            Route::NotificationChannels => "notification_channels",
+            Route::NotificationChannel => "notification_channel",
+            Route::NotificationSubscriptions => "notification_subscriptions",
         }
     }
 }
@@ -395,6 +404,77 @@ impl PureCloud {
             .append_pair("pageSize", "100")
             .append_pair("pageNumber", "1");
         self.all_pages(cred, Route::WrapupCodes, first).await
+    }
+
+    /// `GET /api/v2/routing/queues`, every page: every queue of the
+    /// organisation.
+    pub(crate) async fn all_queues(
+        &self,
+        cred: &Credential,
+    ) -> Result<Fetched<Vec<Queue>>, UpstreamError> {
+        let mut first = self.url(&["routing", "queues"])?;
+        first
+            .query_pairs_mut()
+            .append_pair("pageSize", "100")
+            .append_pair("pageNumber", "1");
+        self.all_pages(cred, Route::Queues, first).await
+    }
+
+    /// `POST /api/v2/notifications/channels`: a new channel.
+    pub(crate) async fn create_channel(
+        &self,
+        cred: &Credential,
+    ) -> Result<Fetched<notifications::Channel>, UpstreamError> {
+        let url = self.url(&["notifications", "channels"])?;
+        let (body, correlation) = self
+            .send::<()>(cred, Route::NotificationChannels, Method::POST, url, None)
+            .await?;
+        decode(Route::NotificationChannels, body, correlation)
+    }
+
+    /// `HEAD /api/v2/notifications/channels/{id}`: whether the channel is
+    /// still valid.
+    pub(crate) async fn channel_exists(
+        &self,
+        cred: &Credential,
+        id: &str,
+    ) -> Result<bool, UpstreamError> {
+        let url = self.url(&["notifications", "channels", id])?;
+        match self
+            .send::<()>(cred, Route::NotificationChannel, Method::HEAD, url, None)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(UpstreamError::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `PUT /api/v2/notifications/channels/{id}/subscriptions?ignoreErrors=true`:
+    /// the channel's topics are `topics` (a rejected one does not fail the
+    /// others; the answer says which were).
+    pub(crate) async fn subscribe(
+        &self,
+        cred: &Credential,
+        id: &str,
+        topics: &[String],
+    ) -> Result<Fetched<notifications::TopicAnswers>, UpstreamError> {
+        let mut url = self.url(&["notifications", "channels", id, "subscriptions"])?;
+        url.query_pairs_mut().append_pair("ignoreErrors", "true");
+        let body: Vec<notifications::TopicRequest> = topics
+            .iter()
+            .map(|t| notifications::TopicRequest { id: t.clone() })
+            .collect();
+        let (body, correlation) = self
+            .send(
+                cred,
+                Route::NotificationSubscriptions,
+                Method::PUT,
+                url,
+                Some(&body),
+            )
+            .await?;
+        decode(Route::NotificationSubscriptions, body, correlation)
     }
 
     /// `PATCH /api/v2/conversations/{cid}/participants/{pid}`.

@@ -4,8 +4,12 @@
 //! As with the REST DTOs, every field is optional and unknown fields are
 //! ignored; the simulator serializes the same types.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
+
+use super::UpstreamError;
 
 use super::enums::CommunicationState;
 use super::model::{DivisionRef, EntityRef, Time};
@@ -204,6 +208,34 @@ pub(crate) struct ScreenshareMediaParticipant {
     pub sharing: Option<bool>,
     pub provider: Option<String>,
     pub peer: Option<String>,
+}
+
+/// A channel's WebSocket.
+pub(crate) type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Connects to a channel's `connectUri` (`wss://` in production).
+pub(crate) async fn connect(uri: &str, timeout: Duration) -> Result<Socket, UpstreamError> {
+    let unavailable = |status: Option<u16>, detail: String| UpstreamError::Unavailable {
+        status,
+        detail,
+        correlation_id: None,
+    };
+    match tokio::time::timeout(timeout, tokio_tungstenite::connect_async(uri)).await {
+        Ok(Ok((socket, _))) => Ok(socket),
+        Ok(Err(tokio_tungstenite::tungstenite::Error::Http(response))) => Err(unavailable(
+            Some(response.status().as_u16()),
+            format!(
+                "the notification socket was refused with {}",
+                response.status()
+            ),
+        )),
+        Ok(Err(e)) => Err(unavailable(
+            None,
+            format!("cannot connect the notification socket: {e}"),
+        )),
+        Err(_) => Err(UpstreamError::Timeout { timeout }),
+    }
 }
 
 #[cfg(test)]

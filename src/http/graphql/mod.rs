@@ -397,6 +397,10 @@ fn respond(
     let cacheable =
         response.errors.is_empty() && kind == Some(OperationType::Query) && stale_count == 0;
     let max_age = freshness.shortest().unwrap_or(app.limits.schema_max_age);
+    let lifetimes = crate::http::response_cache::Lifetimes {
+        keep: freshness.keep().unwrap_or(max_age),
+        client: max_age,
+    };
     let body = Envelope {
         data: (!request_error).then_some(&response.data),
         errors: &response.errors,
@@ -405,7 +409,7 @@ fn respond(
     let bytes = Bytes::from(serde_json::to_vec(&body).expect("responses serialize"));
     let cache_control = match (cacheable, &app.responses, kept) {
         (true, Some(responses), Some((key, epoch))) => {
-            responses.put(key, bytes.clone(), max_age, epoch, freshness.reads());
+            responses.put(key, bytes.clone(), lifetimes, epoch, freshness.reads());
             cacheable_for(app, max_age)
         }
         (true, _, _) => cacheable_for(app, max_age),

@@ -100,6 +100,10 @@ pub fn settings_for(
         // Tests fire hundreds of requests at once; the rate-limit tests set
         // their own limits.
         ("limits.requests_per_second", "0".into()),
+        // Most tests count the upstream calls of a query exactly: a
+        // listener calling upstream in the background would blur them.
+        // Live tests (`live.rs`) turn notifications on.
+        ("notifications.enabled", "false".into()),
     ];
     // Service mode (the default) needs a credential: the test key, with
     // every scope. Passthrough mode takes none.

@@ -1,0 +1,576 @@
+//! Live PureCloud: the organisation's active set kept by the Notifications
+//! API instead of polled.
+//!
+//! In service mode the gateway lists the queues, subscribes both co-browse
+//! topics of every queue ([`channel`]: at most 1,000 topics per channel and
+//! 20 channels), back-fills the active set from analytics, and from then on
+//! applies every event as it arrives ([`index`]): the conversation's
+//! co-browse view in the cache is replaced by the event's body, its full
+//! form is dropped, the kept responses that read it go stale, and
+//! subscribers are told ([`marks`]).
+//!
+//! Every gap ends in a back-fill: a socket that closes or goes silent past
+//! the heartbeat timeout, a maintenance notice, a channel that expired, a
+//! message that does not read. While the index is being recovered it is
+//! not served (reads go to analytics). When notifications cannot be had
+//! (topics rejected, sockets refused, queues unlisted) the index is polled
+//! from analytics every `notifications.poll_interval` instead, and
+//! `/readyz`, the metrics and the log say so; listening resumes when it can.
+
+mod channel;
+pub(crate) mod index;
+pub(crate) mod marks;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+use tracing::{info, warn, Instrument as _};
+
+use crate::cache::Kind;
+use crate::metrics::Metrics;
+use crate::source::Source;
+use crate::upstream::model::CobrowseConversation;
+use crate::upstream::notifications::{
+    queue_topic, TopicAnswer, TopicMedia, MAX_CHANNELS_PER_CLIENT, MAX_TOPICS_PER_CHANNEL,
+};
+use crate::upstream::Credential;
+use channel::{Heard, Report, SlotConfig};
+pub(crate) use index::{Index, Serving};
+pub(crate) use marks::{LiveUpdate, UpdateKind};
+
+/// How the listener keeps the index.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LiveSettings {
+    /// Silence after which a socket is taken for dead.
+    pub heartbeat_timeout: Duration,
+    /// How often analytics is polled when notifications cannot be had.
+    pub poll_interval: Duration,
+    /// How often queues are listed again (new queues get topics).
+    pub relist_interval: Duration,
+    /// How far analytics lags real time (a back-fill does not undo what
+    /// events said within it, and is taken again once it has passed).
+    pub analytics_lag: Duration,
+    /// How far back the active set looks.
+    pub lookback: Duration,
+    /// How long connecting a socket may take.
+    pub connect_timeout: Duration,
+}
+
+/// Tells subscribers of a change.
+pub(crate) type Publish = Arc<dyn Fn(LiveUpdate) + Send + Sync>;
+
+/// What `/readyz` shows of the listener.
+#[derive(Clone, Debug, serde::Serialize)]
+pub(crate) struct Status {
+    /// `starting`, `listening`, `recovering` or `polling`.
+    pub mode: &'static str,
+    /// Why it is not listening.
+    pub reason: Option<String>,
+    pub channels: usize,
+    pub topics: usize,
+    pub conversations: usize,
+    pub last_backfill: Option<String>,
+}
+
+/// The live index and what the listener says of itself.
+pub(crate) struct Live {
+    pub index: Index,
+    status: Mutex<Status>,
+}
+
+impl crate::source::KeptActiveSet for Live {
+    fn listing(&self) -> Option<Arc<crate::cache::ActiveListing>> {
+        self.index.listing()
+    }
+}
+
+impl Live {
+    /// An empty index; nothing is served from it until it is filled.
+    pub(crate) fn new(vouch: Arc<crate::cache::Vouch>) -> Self {
+        Self {
+            index: Index::new(vouch),
+            status: Mutex::new(Status {
+                mode: "starting",
+                reason: None,
+                channels: 0,
+                topics: 0,
+                conversations: 0,
+                last_backfill: None,
+            }),
+        }
+    }
+
+    /// What the listener is doing now.
+    pub(crate) fn status(&self) -> Status {
+        self.status.lock().expect("status lock").clone()
+    }
+}
+
+/// Starts listening with `source`'s (the gateway's own) credentials.
+pub(crate) fn spawn(
+    source: Source,
+    live: Arc<Live>,
+    settings: LiveSettings,
+    publish: Publish,
+    metrics: Arc<Metrics>,
+) -> tokio::task::JoinHandle<()> {
+    let (reports, received) = mpsc::channel(REPORTS);
+    let listener = Listener {
+        source,
+        live,
+        settings,
+        publish,
+        metrics,
+        reports,
+        slots: Vec::new(),
+        why_not: None,
+        pending: None,
+        backfill_at: None,
+        last_backfill: None,
+        relisted: None,
+    };
+    tokio::spawn(
+        listener
+            .run(received)
+            .instrument(tracing::info_span!("live.listener")),
+    )
+}
+
+/// Reports the slots may queue before they wait for the listener.
+const REPORTS: usize = 8_192;
+
+/// Failed connections in a row after which a slot counts as refused.
+const REFUSED_AFTER: u32 = 3;
+
+struct Slot {
+    topics: watch::Sender<Arc<[String]>>,
+    task: tokio::task::JoinHandle<()>,
+    connected: bool,
+    last_heard: Instant,
+    rejected: Vec<TopicAnswer>,
+    failures: u32,
+    why: Option<String>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+struct Listener {
+    source: Source,
+    live: Arc<Live>,
+    settings: LiveSettings,
+    publish: Publish,
+    metrics: Arc<Metrics>,
+    reports: mpsc::Sender<Report>,
+    slots: Vec<Slot>,
+    /// Why the queues cannot be listened to as a whole (none: they can).
+    why_not: Option<String>,
+    /// A socket connected at this instant; until a back-fill started after
+    /// it succeeds, the index is not served.
+    pending: Option<Instant>,
+    backfill_at: Option<Instant>,
+    last_backfill: Option<Instant>,
+    relisted: Option<Instant>,
+}
+
+impl Listener {
+    async fn run(mut self, mut received: mpsc::Receiver<Report>) {
+        let mut relist = tokio::time::interval(self.settings.relist_interval);
+        let mut poll = tokio::time::interval(self.settings.poll_interval);
+        relist.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let backfill_at = self.backfill_at;
+            tokio::select! {
+                _ = relist.tick() => self.relist().await,
+                report = received.recv() => match report {
+                    Some(report) => self.on_report(report).await,
+                    None => return,
+                },
+                _ = poll.tick() => {
+                    if self.mode() == "polling" {
+                        self.backfill().await;
+                    }
+                }
+                () = sleep_until(backfill_at), if backfill_at.is_some() => self.backfill().await,
+            }
+            self.update_serving();
+        }
+    }
+
+    /// Lists the queues and shares their topics out over the slots.
+    async fn relist(&mut self) {
+        let queues = match self.source.client().all_queues(&Credential::Service).await {
+            Ok(queues) => queues.value,
+            Err(e) => {
+                warn!(code = e.code(), error = %e, "cannot list the queues to listen to");
+                self.why_not = Some(format!("the queues cannot be listed: {}: {e}", e.code()));
+                return;
+            }
+        };
+        let mut ids: Vec<&str> = queues.iter().filter_map(|q| q.id.as_deref()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let topics: Vec<String> = ids
+            .iter()
+            .flat_map(|id| TopicMedia::BOTH.map(|m| queue_topic(id, m)))
+            .collect();
+        let mut chunks: Vec<Arc<[String]>> = topics
+            .chunks(MAX_TOPICS_PER_CHANNEL)
+            .map(Arc::from)
+            .collect();
+        self.why_not = None;
+        if chunks.is_empty() {
+            self.why_not = Some("there are no queues to listen to".into());
+        }
+        if chunks.len() > MAX_CHANNELS_PER_CLIENT {
+            self.why_not = Some(format!(
+                "{} queues need more than {MAX_CHANNELS_PER_CLIENT} channels",
+                ids.len()
+            ));
+            chunks.truncate(MAX_CHANNELS_PER_CLIENT);
+        }
+        self.slots.truncate(chunks.len());
+        for (i, chunk) in chunks.into_iter().enumerate() {
+            match self.slots.get(i) {
+                Some(slot) => {
+                    slot.topics.send_replace(chunk);
+                }
+                None => self.start_slot(i, chunk),
+            }
+        }
+        self.relisted = Some(Instant::now());
+        self.metrics
+            .notification_channels
+            .set(i64::try_from(self.slots.len()).unwrap_or(i64::MAX));
+    }
+
+    fn start_slot(&mut self, i: usize, topics: Arc<[String]>) {
+        let (tx, rx) = watch::channel(topics);
+        let config = SlotConfig {
+            heartbeat_timeout: self.settings.heartbeat_timeout,
+            connect_timeout: self.settings.connect_timeout,
+        };
+        let task = tokio::spawn(
+            channel::run(
+                i,
+                self.source.client().clone(),
+                rx,
+                self.reports.clone(),
+                config,
+            )
+            .instrument(tracing::info_span!("live.channel", slot = i)),
+        );
+        self.slots.push(Slot {
+            topics: tx,
+            task,
+            connected: false,
+            last_heard: Instant::now(),
+            rejected: Vec::new(),
+            failures: 0,
+            why: None,
+        });
+    }
+
+    async fn on_report(&mut self, report: Report) {
+        match report {
+            Report::Connected {
+                slot,
+                topics,
+                rejected,
+                gap,
+            } => {
+                let Some(s) = self.slots.get_mut(slot) else {
+                    return;
+                };
+                if !rejected.is_empty() {
+                    warn!(slot, rejected = rejected.len(), missing_permissions = ?missing(&rejected), "notification topics were rejected; the active set is polled from analytics until they are permitted");
+                }
+                info!(slot, topics, gap, "notification channel subscribed");
+                s.connected = true;
+                s.failures = 0;
+                s.why = None;
+                s.last_heard = Instant::now();
+                s.rejected = rejected;
+                let now = Instant::now();
+                if gap {
+                    self.pending = Some(now);
+                }
+                self.backfill_at = Some(now);
+            }
+            Report::Heard { slot, at, heard } => {
+                if let Some(s) = self.slots.get_mut(slot) {
+                    s.last_heard = at;
+                }
+                self.heard(at, heard).await;
+            }
+            Report::Lost { slot, why } => {
+                warn!(
+                    slot,
+                    why, "notification socket lost; reconnecting, then back-filling"
+                );
+                self.metrics
+                    .notification_gaps
+                    .with_label_values(&["lost"])
+                    .inc();
+                if let Some(s) = self.slots.get_mut(slot) {
+                    s.connected = false;
+                    s.why = Some(why);
+                }
+            }
+            Report::Failed { slot, why } => {
+                warn!(slot, why, "cannot connect a notification socket; retrying");
+                self.metrics
+                    .notification_gaps
+                    .with_label_values(&["failed"])
+                    .inc();
+                if let Some(s) = self.slots.get_mut(slot) {
+                    s.connected = false;
+                    s.failures += 1;
+                    s.why = Some(why);
+                }
+            }
+        }
+    }
+
+    /// Applies what a socket said.
+    async fn heard(&mut self, at: Instant, heard: Heard) {
+        let kind = match &heard {
+            Heard::Alive => "heartbeat",
+            Heard::Cobrowse(_) => "cobrowse",
+            Heard::Screenshare(_) => "screenshare",
+            Heard::Garbled(_) => "garbled",
+        };
+        self.metrics
+            .notifications_heard
+            .with_label_values(&[kind])
+            .inc();
+        let index = &self.live.index;
+        match heard {
+            Heard::Alive => {}
+            Heard::Cobrowse(view) => {
+                index.vouch().heard();
+                let applied = index.apply_view(Arc::clone(&view), at.into_std());
+                if let Some(id) = applied.changed.first() {
+                    self.write_through(id, view).await;
+                }
+                self.announce(applied).await;
+            }
+            Heard::Screenshare(body) => {
+                index.vouch().heard();
+                let applied = index.apply_screenshare(&body);
+                self.announce(applied).await;
+            }
+            Heard::Garbled(why) => {
+                warn!(
+                    why,
+                    "a notification does not read; back-filling so that nothing is lost"
+                );
+                self.backfill_at = Some(Instant::now());
+            }
+        }
+    }
+
+    /// The event's body replaces the cached co-browse view.
+    async fn write_through(&self, id: &str, view: Arc<CobrowseConversation>) {
+        let cache = self.source.cache();
+        cache
+            .insert(self.source.scope(), id, view, EVENT_BYTES)
+            .await;
+    }
+
+    /// Forgets the full forms of what changed, marks kept responses that
+    /// read it stale, and tells subscribers.
+    async fn announce(&self, applied: index::Applied) {
+        if applied.changed.is_empty() {
+            return;
+        }
+        let cache = self.source.cache();
+        for id in &applied.changed {
+            cache
+                .invalidate(self.source.scope(), Kind::Conversation, id)
+                .await;
+        }
+        let mut tags: Vec<crate::changes::Tag> = applied
+            .changed
+            .iter()
+            .filter_map(|id| crate::changes::tag(Kind::Conversation, id))
+            .collect();
+        if applied.membership {
+            tags.extend(crate::changes::tag(Kind::ActiveListing, ""));
+        }
+        self.source.changes().record(tags);
+        for update in applied.updates {
+            (self.publish)(update);
+        }
+    }
+
+    /// Reconciles the index with analytics.
+    async fn backfill(&mut self) {
+        let started = Instant::now();
+        self.backfill_at = None;
+        let query = crate::source::active_query(chrono::Utc::now(), self.settings.lookback);
+        let records = self
+            .source
+            .client()
+            .details_all_pages(&Credential::Service, &query)
+            .await;
+        let records = match records {
+            Ok(records) => records.value,
+            Err(e) => {
+                warn!(code = e.code(), error = %e, "cannot back-fill the live index; trying again");
+                self.metrics.backfills.with_label_values(&["failed"]).inc();
+                self.backfill_at = Some(Instant::now() + Duration::from_secs(2));
+                return;
+            }
+        };
+        let records = records
+            .into_iter()
+            .filter(|r| r.conversation_end.is_none())
+            .map(Arc::new)
+            .collect();
+        self.live.index.vouch().heard();
+        let applied =
+            self.live
+                .index
+                .reconcile(records, started.into_std(), self.settings.analytics_lag);
+        for id in &applied.changed {
+            self.source
+                .cache()
+                .invalidate(self.source.scope(), Kind::CobrowseConversation, id)
+                .await;
+        }
+        self.announce(applied).await;
+        self.metrics.backfills.with_label_values(&["ok"]).inc();
+        let recovered = self.pending.is_some_and(|p| p <= started);
+        if recovered {
+            self.pending = None;
+            if !self.settings.analytics_lag.is_zero() {
+                // Once analytics has caught up with the gap, once more.
+                self.backfill_at = Some(Instant::now() + self.settings.analytics_lag);
+            }
+        }
+        self.last_backfill = Some(started);
+    }
+
+    /// Why the index cannot be kept by events now (none: it can).
+    fn cannot_listen(&self) -> Option<String> {
+        if let Some(why) = &self.why_not {
+            return Some(why.clone());
+        }
+        if let Some(slot) = self.slots.iter().find(|s| !s.rejected.is_empty()) {
+            return Some(format!(
+                "{} notification topics were rejected (missing permissions: {})",
+                slot.rejected.len(),
+                missing(&slot.rejected).join(", ")
+            ));
+        }
+        self.slots
+            .iter()
+            .find(|s| s.failures >= REFUSED_AFTER)
+            .map(|s| {
+                format!(
+                    "notification sockets are refused: {}",
+                    s.why.as_deref().unwrap_or("unknown")
+                )
+            })
+    }
+
+    fn mode(&self) -> &'static str {
+        if self.cannot_listen().is_some() {
+            "polling"
+        } else if self.relisted.is_some()
+            && self.pending.is_none()
+            && self.last_backfill.is_some()
+            && self.slots.iter().all(|s| s.connected)
+        {
+            "listening"
+        } else if self.last_backfill.is_none() {
+            "starting"
+        } else {
+            "recovering"
+        }
+    }
+
+    /// Says how the index may be served, vouches for what events keep,
+    /// and updates the status.
+    fn update_serving(&self) {
+        let mode = self.mode();
+        let index = &self.live.index;
+        match mode {
+            "listening" => {
+                let heard = self.slots.iter().map(|s| s.last_heard).min();
+                if let Some(heard) = heard {
+                    index
+                        .vouch()
+                        .extend((heard + self.settings.heartbeat_timeout).into_std());
+                }
+                index.serve(Serving::Pushed);
+            }
+            "polling" => {
+                index.vouch().revoke();
+                index.serve(match self.last_backfill {
+                    Some(at) => Serving::PolledUntil((at + self.settings.poll_interval).into_std()),
+                    None => Serving::No,
+                });
+            }
+            _ => {
+                index.vouch().revoke();
+                index.serve(Serving::No);
+            }
+        }
+        for m in ["listening", "polling", "recovering", "starting"] {
+            self.metrics
+                .live_mode
+                .with_label_values(&[m])
+                .set(i64::from(m == mode));
+        }
+        let mut status = self.live.status.lock().expect("status lock");
+        if status.mode != mode {
+            match mode {
+                "polling" => warn!(
+                    reason = self.cannot_listen().unwrap_or_default(),
+                    "not listening: the active set is polled from analytics"
+                ),
+                _ => info!(mode, "live index"),
+            }
+        }
+        *status = Status {
+            mode,
+            reason: self.cannot_listen(),
+            channels: self.slots.len(),
+            topics: self.slots.iter().map(|s| s.topics.borrow().len()).sum(),
+            conversations: index.len(),
+            last_backfill: self.last_backfill.map(|at| {
+                let ago = chrono::Duration::from_std(at.elapsed()).unwrap_or_default();
+                (chrono::Utc::now() - ago).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            }),
+        };
+    }
+}
+
+/// The cache weight charged for an event's body.
+const EVENT_BYTES: usize = 4_096;
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The permissions rejected topics lack.
+fn missing(rejected: &[TopicAnswer]) -> Vec<String> {
+    let mut missing: Vec<String> = rejected
+        .iter()
+        .flat_map(|r| r.missing_permissions.iter().cloned())
+        .collect();
+    missing.sort();
+    missing.dedup();
+    missing
+}
