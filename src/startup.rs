@@ -305,9 +305,9 @@ fn start_live(
             .max(settings.upstream.timeout),
     };
     let updates = updates.clone();
-    let publish: crate::live::Publish = Arc::new(move |update| {
+    let publish: crate::live::Publish = Arc::new(move |notice| {
         // No subscriber is not an error.
-        let _ = updates.send(graph::subscription::SessionUpdate::purecloud(update));
+        let _ = updates.send(graph::subscription::SessionUpdate::purecloud(notice));
     });
     let task = crate::live::spawn(
         (**source).clone(),

@@ -24,7 +24,7 @@ use tokio::sync::{broadcast, OnceCell};
 use super::context::{source, store};
 use super::conversation::{Fallible, PureCloudSession, Session, SessionProvider};
 use super::errors::{coded, GqlResult};
-use crate::live::{LiveUpdate, UpdateKind};
+use crate::live::{LiveUpdate, Notice, UpdateKind};
 use crate::purecloud::Shapes;
 use crate::zoom::event::EventKind;
 
@@ -68,6 +68,9 @@ enum Origin {
         session_id: Arc<str>,
     },
     PureCloud(LiveUpdate),
+    /// PureCloud changes were not heard for this long (never delivered as
+    /// an update: subscribers get a lag notice).
+    Gap(std::time::Duration),
 }
 
 impl SessionUpdate {
@@ -83,10 +86,14 @@ impl SessionUpdate {
         }
     }
 
-    /// A change of a PureCloud session, heard by the live index.
-    pub(crate) fn purecloud(update: LiveUpdate) -> Self {
+    /// A change of a PureCloud session heard by the live index, or a gap
+    /// in what it heard.
+    pub(crate) fn purecloud(notice: Notice) -> Self {
         Self {
-            origin: Origin::PureCloud(update),
+            origin: match notice {
+                Notice::Session(update) => Origin::PureCloud(update),
+                Notice::Gap(unheard) => Origin::Gap(unheard),
+            },
             state: Arc::default(),
         }
     }
@@ -94,7 +101,7 @@ impl SessionUpdate {
     fn provider(&self) -> SessionProvider {
         match self.origin {
             Origin::Zoom { .. } => SessionProvider::Zoom,
-            Origin::PureCloud(_) => SessionProvider::Purecloud,
+            Origin::PureCloud(_) | Origin::Gap(_) => SessionProvider::Purecloud,
         }
     }
 
@@ -103,6 +110,7 @@ impl SessionUpdate {
         match &self.origin {
             Origin::Zoom { session_id, .. } => session_id,
             Origin::PureCloud(update) => &update.session_id,
+            Origin::Gap(_) => "",
         }
     }
 
@@ -126,6 +134,7 @@ impl SessionUpdate {
                     .session(&update.session_id)
                     .map(|s| Session::PureCloud(PureCloudSession::new(&model, s))))
             }
+            Origin::Gap(_) => Ok(None),
         }
     }
 }
@@ -145,6 +154,7 @@ impl SessionUpdate {
                 UpdateKind::Changed => "purecloud.session_changed",
                 UpdateKind::Ended => "purecloud.session_ended",
             },
+            Origin::Gap(_) => "purecloud.gap",
         }
     }
     /// What happened to the session.
@@ -160,6 +170,7 @@ impl SessionUpdate {
                 UpdateKind::Changed => Kind::Changed,
                 UpdateKind::Ended => Kind::Ended,
             },
+            Origin::Gap(_) => Kind::Changed,
         }
     }
     /// Which provider's session changed.
@@ -211,14 +222,24 @@ impl Subscription {
             .subscribe();
         let wanted = move |update: &SessionUpdate| {
             provider.is_none_or(|p| p == update.provider())
-                && provider_session_id
-                    .as_deref()
-                    .is_none_or(|id| id == update.provider_session_id())
+                && (matches!(update.origin, Origin::Gap(_))
+                    || provider_session_id
+                        .as_deref()
+                        .is_none_or(|id| id == update.provider_session_id()))
         };
         futures::stream::unfold((receiver, wanted), |(mut receiver, wanted)| async move {
             loop {
                 match receiver.recv().await {
-                    Ok(update) if wanted(&update) => return Some((Ok(update), (receiver, wanted))),
+                    Ok(update) if wanted(&update) => {
+                        if let Origin::Gap(unheard) = update.origin {
+                            let error = coded(
+                                "SUBSCRIPTION_LAGGED",
+                                format!("Genesys notifications were not heard for {} ms; sessions that began and ended meanwhile were missed; query the sessions again", unheard.as_millis()),
+                            );
+                            return Some((Err(error), (receiver, wanted)));
+                        }
+                        return Some((Ok(update), (receiver, wanted)));
+                    }
                     Ok(_) => continue,
                     Err(broadcast::error::RecvError::Lagged(missed)) => {
                         let error = coded(

@@ -42,6 +42,17 @@ pub(crate) struct LiveUpdate {
     pub media: Media,
 }
 
+/// What the live index tells subscribers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Notice {
+    /// A session changed.
+    Session(LiveUpdate),
+    /// Notifications were not heard for this long; the back-fill after it
+    /// reported what it could see, but a session that began and ended
+    /// meanwhile is not in it.
+    Gap(std::time::Duration),
+}
+
 /// One communication of a session: its participant, whether it goes on,
 /// and whether it controls (or shares, for a screen share).
 type Leg<'a> = (&'a str, bool, bool);

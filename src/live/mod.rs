@@ -38,7 +38,7 @@ use crate::upstream::notifications::{
 use crate::upstream::Credential;
 use channel::{Heard, Report, SlotConfig};
 pub(crate) use index::{Index, Serving};
-pub(crate) use marks::{LiveUpdate, UpdateKind};
+pub(crate) use marks::{LiveUpdate, Notice, UpdateKind};
 
 /// How the listener keeps the index.
 #[derive(Clone, Copy, Debug)]
@@ -58,8 +58,8 @@ pub(crate) struct LiveSettings {
     pub connect_timeout: Duration,
 }
 
-/// Tells subscribers of a change.
-pub(crate) type Publish = Arc<dyn Fn(LiveUpdate) + Send + Sync>;
+/// Tells subscribers of a change, or of a gap.
+pub(crate) type Publish = Arc<dyn Fn(Notice) + Send + Sync>;
 
 /// What `/readyz` shows of the listener.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -130,6 +130,7 @@ pub(crate) fn spawn(
         backfill_at: None,
         last_backfill: None,
         relisted: None,
+        unheard_since: None,
     };
     tokio::spawn(
         listener
@@ -176,6 +177,9 @@ struct Listener {
     backfill_at: Option<Instant>,
     last_backfill: Option<Instant>,
     relisted: Option<Instant>,
+    /// Since when some topics have not been heard (a socket lost or not
+    /// connected after being so).
+    unheard_since: Option<Instant>,
 }
 
 impl Listener {
@@ -318,6 +322,7 @@ impl Listener {
                     .notification_gaps
                     .with_label_values(&["lost"])
                     .inc();
+                self.unheard_since.get_or_insert_with(Instant::now);
                 if let Some(s) = self.slots.get_mut(slot) {
                     s.connected = false;
                     s.why = Some(why);
@@ -401,12 +406,12 @@ impl Listener {
             .iter()
             .filter_map(|id| crate::changes::tag(Kind::Conversation, id))
             .collect();
-        if applied.membership {
-            tags.extend(crate::changes::tag(Kind::ActiveListing, ""));
-        }
+        // The active set holds what changed (its view or record), so a
+        // response that read the set read the change too.
+        tags.extend(crate::changes::tag(Kind::ActiveListing, ""));
         self.source.changes().record(tags);
         for update in applied.updates {
-            (self.publish)(update);
+            (self.publish)(Notice::Session(update));
         }
     }
 
@@ -450,6 +455,9 @@ impl Listener {
         let recovered = self.pending.is_some_and(|p| p <= started);
         if recovered {
             self.pending = None;
+            if let Some(since) = self.unheard_since.take() {
+                (self.publish)(Notice::Gap(since.elapsed()));
+            }
             if !self.settings.analytics_lag.is_zero() {
                 // Once analytics has caught up with the gap, once more.
                 self.backfill_at = Some(Instant::now() + self.settings.analytics_lag);

@@ -90,8 +90,9 @@ pub struct Faults {
     /// Notification sockets: how often a heartbeat is sent (read when a
     /// socket connects).
     pub heartbeat_ms: u64,
-    /// Notification sockets send no heartbeats (a connection that died
-    /// silently).
+    /// Notification sockets go silent: no heartbeats, pongs or events
+    /// (a connection that died without closing; what would have been sent
+    /// is lost, as upstream queues nothing).
     pub heartbeats_stopped: bool,
     /// How long a notification channel lives after its last subscription.
     pub channel_lifetime_ms: u64,

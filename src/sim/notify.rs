@@ -578,18 +578,17 @@ async fn run_socket(
                 // Dropped by the hub: another socket, an expiry, a fault.
                 None => break,
             },
-            _ = heartbeat.tick() => {
-                if sim.faults.read().expect("faults lock").heartbeats_stopped {
-                    continue;
-                }
-                beat.clone()
-            }
+            _ = heartbeat.tick() => beat.clone(),
             incoming = ws.recv() => match incoming {
                 Some(Ok(WsMessage::Text(text))) if is_ping(&text) => pong.clone(),
                 Some(Ok(WsMessage::Close(_)) | Err(_)) | None => break,
                 Some(Ok(_)) => continue,
             },
         };
+        if sim.faults.read().expect("faults lock").heartbeats_stopped {
+            // The connection died without closing: nothing gets through.
+            continue;
+        }
         if ws.send(WsMessage::Text(send.into())).await.is_err() {
             break;
         }

@@ -14,6 +14,7 @@ mod graph;
 mod helpers;
 mod layers;
 mod limits;
+mod live;
 mod notifications;
 mod partial;
 mod reports;
