@@ -14,7 +14,13 @@
 //!    against a static JSON endpoint of the same bytes on a bare axum server;
 //! 2. cold dashboard query (cache emptied first) with 20 ms of upstream latency;
 //! 3. single-flight: 500 concurrent identical cold queries;
-//! 4. peak resident memory of the process.
+//! 4. peak resident memory of the process;
+//! 5. economy: dashboards refreshing a wall while the world changes, with
+//!    the live index kept by notifications and with TTL polling, side by
+//!    side in one run: upstream calls per minute of each.
+//!
+//! Scenarios 1 to 3 read with notifications off (`notifications.enabled =
+//! false`), so that their upstream call counts are the query's own.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -53,6 +59,12 @@ struct BenchOptions {
     /// Concurrent identical cold queries of the single-flight run.
     #[arg(long, default_value_t = 500)]
     single_flight: usize,
+    /// Minutes of the economy run (0 skips it).
+    #[arg(long = "economy-minutes", default_value_t = 5)]
+    economy_minutes: u64,
+    /// Dashboards of the economy run, each refreshing every 2 s.
+    #[arg(long, default_value_t = 50)]
+    dashboards: usize,
     /// Passed by `cargo bench`; means nothing here.
     #[arg(long, hide = true)]
     bench: bool,
@@ -232,6 +244,8 @@ fn settings_for(sim: &Simulator, extra: &[(&str, &str)]) -> anyhow::Result<Setti
         ("auth.api_keys_file", keys.as_str()),
         // One caller makes every request here: no per-caller limit.
         ("limits.requests_per_second", "0"),
+        ("notifications.enabled", "false"),
+        ("server.readiness_interval", "100ms"),
     ]
     .into_iter()
     .chain(extra.iter().copied())
@@ -255,6 +269,10 @@ async fn start(
 ) -> anyhow::Result<Running> {
     let mut config = SimConfig::local(options.conversations, 7);
     config.faults = faults;
+    start_on(config, extra).await
+}
+
+async fn start_on(config: SimConfig, extra: &[(&str, &str)]) -> anyhow::Result<Running> {
     let sim = Simulator::start(config).await?;
     let gateway = Gateway::build(settings_for(&sim, extra)?).await?;
     let url = format!("http://{}/graphql", gateway.local_addr());
@@ -443,6 +461,11 @@ async fn run(options: BenchOptions) -> anyhow::Result<()> {
     println!("   upstream calls: {calls} in all ({:.3} per query), all answered in {}, failures {errors}", calls as f64 / options.single_flight as f64, ms(took));
     drop(flight);
 
+    // 5. Economy.
+    if options.economy_minutes > 0 {
+        failed += economy(&options, &body).await?;
+    }
+
     // 4. Memory.
     println!(
         "\n4. peak resident memory of this process (gateway, simulator and load generator): {}",
@@ -454,6 +477,138 @@ async fn run(options: BenchOptions) -> anyhow::Result<()> {
     }
     println!("\nall responses checked: 200, data, no errors");
     Ok(())
+}
+
+/// What one side of the economy run cost upstream.
+struct Economy {
+    calls: u64,
+    by_route: Vec<(String, u64)>,
+    queries: u64,
+    failures: u64,
+    first_failure: Option<String>,
+}
+
+/// Scenario 5: `options.dashboards` dashboards refresh the README's wall
+/// every 2 s for `options.economy_minutes` while the world changes once a
+/// second, against two gateways side by side (each with its own simulator
+/// of the same seed): one keeping the active set by notifications, one by
+/// TTL polling. Prints the upstream calls per minute of each; answers the
+/// failed responses.
+async fn economy(options: &BenchOptions, body: &Bytes) -> anyhow::Result<u64> {
+    let minutes = options.economy_minutes;
+    println!(
+        "\n5. economy: {} dashboards refreshing a ~30-conversation wall every 2 s for {minutes} min, the world changing once a second",
+        options.dashboards
+    );
+    let (on, off) = tokio::join!(
+        economy_side(options, body, true),
+        economy_side(options, body, false)
+    );
+    let (on, off) = (on?, off?);
+    let per_minute = |e: &Economy| e.calls as f64 / minutes as f64;
+    for (name, side) in [
+        ("notifications on", &on),
+        ("notifications off (TTL polling)", &off),
+    ] {
+        println!(
+            "   {name:<32} {:>8.1} upstream calls/min ({} queries answered, {} failures)",
+            per_minute(side),
+            side.queries,
+            side.failures
+        );
+        let routes: Vec<String> = side
+            .by_route
+            .iter()
+            .map(|(route, n)| format!("{route} {:.1}", *n as f64 / minutes as f64))
+            .collect();
+        println!("   {:<32} per minute: {}", "", routes.join(", "));
+        if let Some(why) = &side.first_failure {
+            println!("   first failure: {why}");
+        }
+    }
+    println!(
+        "   on / off: {:.3} of the calls (the budget of one client-credentials token is about 300/min)",
+        per_minute(&on) / per_minute(&off).max(1e-9)
+    );
+    Ok(on.failures + off.failures)
+}
+
+async fn economy_side(options: &BenchOptions, body: &Bytes, live: bool) -> anyhow::Result<Economy> {
+    // ~30 conversations going on, moving on once a second.
+    let mut config = SimConfig::local(40, 7);
+    config.pace = Some(Duration::from_secs(1));
+    let enabled = if live { "true" } else { "false" };
+    let running = start_on(config, &[("notifications.enabled", enabled)]).await?;
+    // Warm-up: the listener subscribes and back-fills, the dashboards
+    // fill the caches; then the counted minutes.
+    let warm = Duration::from_secs(10);
+    let counted = Duration::from_secs(60 * options.economy_minutes);
+    let client = client(options.dashboards);
+    let reset_at = Instant::now() + warm;
+    let until = reset_at + counted;
+    let failures = Arc::new(AtomicU64::new(0));
+    let queries = Arc::new(AtomicU64::new(0));
+    let first_failure = Arc::new(std::sync::Mutex::new(None));
+    let dashboards = (0..options.dashboards).map(|i| {
+        let (client, url, body) = (client.clone(), running.url.clone(), body.clone());
+        let (failures, queries, first) = (
+            Arc::clone(&failures),
+            Arc::clone(&queries),
+            Arc::clone(&first_failure),
+        );
+        tokio::spawn(async move {
+            let stagger = Duration::from_millis(2_000 * i as u64 / 50);
+            let mut every = tokio::time::interval_at(
+                tokio::time::Instant::now() + stagger,
+                Duration::from_secs(2),
+            );
+            loop {
+                every.tick().await;
+                if Instant::now() >= until {
+                    return;
+                }
+                let counted = Instant::now() >= reset_at;
+                match one(&client, &url, &body).await {
+                    Ok(_) if counted => {
+                        queries.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        failures.fetch_add(1, Ordering::Relaxed);
+                        first
+                            .lock()
+                            .expect("lock")
+                            .get_or_insert_with(|| e.to_string());
+                    }
+                }
+            }
+        })
+    });
+    let tasks: Vec<_> = dashboards.collect();
+    tokio::time::sleep_until(reset_at.into()).await;
+    reset(&running.sim).await?;
+    for task in tasks {
+        task.await?;
+    }
+    let stats: cobrowse_gateway::sim::Stats =
+        reqwest::get(format!("{}/__sim/stats", running.sim.url()))
+            .await?
+            .json()
+            .await?;
+    let mut by_route: Vec<(String, u64)> = stats
+        .routes()
+        .filter(|(route, _)| *route != "POST /oauth/token")
+        .map(|(route, n)| (route.to_owned(), n))
+        .collect();
+    by_route.sort_by(|a, b| b.1.cmp(&a.1));
+    let first_failure = first_failure.lock().expect("lock").take();
+    Ok(Economy {
+        calls: by_route.iter().map(|(_, n)| n).sum(),
+        by_route,
+        queries: queries.load(Ordering::Relaxed),
+        failures: failures.load(Ordering::Relaxed),
+        first_failure,
+    })
 }
 
 /// A bare axum server answering every POST with `body`: the HTTP ceiling.

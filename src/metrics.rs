@@ -55,21 +55,57 @@ pub(crate) struct Metrics {
     pub connections_open: IntGauge,
     /// Connections refused because `server.max_connections` were open.
     pub connections_refused: IntCounter,
-    /// Notification messages heard, by kind (`cobrowse`, `screenshare`,
-    /// `heartbeat`, `garbled`).
-    pub notifications_heard: IntCounterVec,
-    /// Notification sockets lost or refused, by what happened (`lost`,
-    /// `failed`).
-    pub notification_gaps: IntCounterVec,
-    /// Back-fills of the live index from analytics, by outcome.
-    pub backfills: IntCounterVec,
-    /// How the live index is kept now: 1 for the mode it is in
-    /// (`listening`, `polling`, `recovering`), 0 for the others.
-    pub live_mode: prometheus::IntGaugeVec,
-    /// Notification channels held.
-    pub notification_channels: IntGauge,
+    /// The live index and its notification listener.
+    pub live: LiveMetrics,
     /// Operation names that are label values (`server.operation_names`).
     operations: HashSet<String>,
+}
+
+/// The collectors of the live index ([`crate::live`]).
+pub(crate) struct LiveMetrics {
+    /// Notification messages heard, by kind (`cobrowse`, `screenshare`,
+    /// `heartbeat`, `garbled`).
+    pub(crate) notifications_heard: IntCounterVec,
+    /// Notification sockets lost or refused, by what happened (`lost`,
+    /// `failed`).
+    pub(crate) notification_gaps: IntCounterVec,
+    /// Back-fills of the live index from analytics, by outcome.
+    pub(crate) backfills: IntCounterVec,
+    /// How the live index is kept now: 1 for the mode it is in
+    /// (`listening`, `polling`, `recovering`), 0 for the others.
+    pub(crate) mode: prometheus::IntGaugeVec,
+    /// Notification channels held.
+    pub(crate) channels: IntGauge,
+}
+
+impl LiveMetrics {
+    fn register(r: Register<'_>) -> Self {
+        Self {
+            notifications_heard: r.counter_vec(
+                "notifications_heard_total",
+                "Notification messages heard, by kind.",
+                &["kind"],
+            ),
+            notification_gaps: r.counter_vec(
+                "notification_gaps_total",
+                "Notification sockets lost or refused, by what happened.",
+                &["what"],
+            ),
+            backfills: r.counter_vec(
+                "live_backfills_total",
+                "Back-fills of the live index from analytics, by outcome.",
+                &["outcome"],
+            ),
+            mode: r.add(prometheus::IntGaugeVec::new(
+                Opts::new(
+                    "live_mode",
+                    "How the live index is kept: 1 for the current mode.",
+                ),
+                &["mode"],
+            )),
+            channels: r.gauge("notification_channels", "Notification channels held."),
+        }
+    }
 }
 
 /// Registers collectors in one registry.
@@ -180,29 +216,7 @@ impl Metrics {
                 "cache_stale_served_total",
                 "Expired entries served because upstream failed (stale-if-error).",
             ),
-            notifications_heard: r.counter_vec(
-                "notifications_heard_total",
-                "Notification messages heard, by kind.",
-                &["kind"],
-            ),
-            notification_gaps: r.counter_vec(
-                "notification_gaps_total",
-                "Notification sockets lost or refused, by what happened.",
-                &["what"],
-            ),
-            backfills: r.counter_vec(
-                "live_backfills_total",
-                "Back-fills of the live index from analytics, by outcome.",
-                &["outcome"],
-            ),
-            live_mode: r.add(prometheus::IntGaugeVec::new(
-                Opts::new(
-                    "live_mode",
-                    "How the live index is kept: 1 for the current mode.",
-                ),
-                &["mode"],
-            )),
-            notification_channels: r.gauge("notification_channels", "Notification channels held."),
+            live: LiveMetrics::register(r),
             circuit_opened: r.counter_vec(
                 "upstream_circuit_opened_total",
                 "Circuit breakers opened after repeated upstream failures, by route.",

@@ -57,15 +57,7 @@ impl Gateway {
         let api_url = target.api_url.to_string();
         let client = PureCloud::new(client_config(&settings, target), Arc::clone(&metrics))?;
         check_upstream(&client, &settings).await?;
-        let vouch = Arc::new(crate::cache::Vouch::new(scope));
-        let cache =
-            Cache::new(&settings.cache, Arc::clone(&metrics)).vouched_by(Arc::clone(&vouch));
-        let source = Arc::new(Source::new(
-            client,
-            cache,
-            scope,
-            settings.upstream.active_lookback,
-        ));
+        let (source, vouch) = source(&settings, client, scope, &metrics);
         let auth = Arc::new(crate::auth::Authenticator::new(
             &settings.auth,
             simulator.is_some(),
@@ -272,6 +264,20 @@ async fn purge_periodically(store: Arc<dyn EventStore>, retention: std::time::Du
             Err(e) => warn!(error = %e, "could not purge old sessions"),
         }
     }
+}
+
+/// The source of upstream data, and the vouch by which pushed events keep
+/// its cached conversations fresh.
+fn source(
+    settings: &Settings,
+    client: PureCloud,
+    scope: Scope,
+    metrics: &Arc<Metrics>,
+) -> (Arc<Source>, Arc<crate::cache::Vouch>) {
+    let vouch = Arc::new(crate::cache::Vouch::new(scope));
+    let cache = Cache::new(&settings.cache, Arc::clone(metrics)).vouched_by(Arc::clone(&vouch));
+    let source = Source::new(client, cache, scope, settings.upstream.active_lookback);
+    (Arc::new(source), vouch)
 }
 
 /// In service mode with `notifications.enabled`: the live index, and the

@@ -236,8 +236,7 @@ impl Listening<'_> {
         topics: &mut watch::Receiver<Arc<[String]>>,
     ) -> Stop {
         let timeout = self.config.heartbeat_timeout;
-        let mut last = Instant::now();
-        let mut pinged = false;
+        let (mut last, mut pinged) = (Instant::now(), false);
         let mut watchdog = tokio::time::interval(timeout / 8);
         let mut replacement: Option<Replacement> = None;
         loop {
@@ -254,13 +253,10 @@ impl Listening<'_> {
                         }
                         Some(Ok(_)) => continue,
                     };
-                    last = Instant::now();
-                    pinged = false;
+                    (last, pinged) = (Instant::now(), false);
                     match read(&text) {
                         Read::Closing => {
-                            if replacement.is_none() {
-                                replacement = Some(self.replacement(topics));
-                            }
+                            replacement.get_or_insert_with(|| self.replacement(topics));
                         }
                         Read::Heard(heard) => {
                             let report = Report::Heard { slot: self.slot, at: last, heard };
@@ -272,60 +268,56 @@ impl Listening<'_> {
                 }
                 done = async { replacement.as_mut().expect("guarded").await }, if replacement.is_some() => {
                     replacement = None;
-                    match done {
+                    let told = match done {
                         Ok((next, next_socket)) => {
                             // The new socket is connected: the old one goes.
                             let _ = socket.close(None).await;
-                            open = next;
-                            socket = next_socket;
-                            last = Instant::now();
-                            if !self.connected(&open).await {
-                                return Stop::Quit;
-                            }
+                            (open, socket, last) = (next, next_socket, Instant::now());
+                            self.connected(&open).await
                         }
-                        Err(e) => {
-                            let why = format!("{}: {e}", e.code());
-                            if self.reports.send(Report::Failed { slot: self.slot, why }).await.is_err() {
-                                return Stop::Quit;
-                            }
-                        }
+                        Err(e) => self.failed(&e).await,
+                    };
+                    if !told {
+                        return Stop::Quit;
                     }
                 }
                 _ = watchdog.tick() => {
-                    let silent = last.elapsed();
-                    if silent >= timeout {
-                        return Stop::Lost(open, format!("no heartbeat for {} ms", silent.as_millis()));
-                    }
-                    if silent >= timeout / 2 && !pinged {
-                        pinged = true;
-                        let ping = WsMessage::Text(r#"{"message":"ping"}"#.into());
-                        if socket.send(ping).await.is_err() {
-                            return Stop::Lost(open, "the socket does not take a ping".into());
-                        }
+                    if let Err(why) = ping_or_give_up(&mut socket, last, &mut pinged, timeout).await {
+                        return Stop::Lost(open, why);
                     }
                 }
-                () = tokio::time::sleep_until(open.renew_at) => {
-                    let wanted = Arc::clone(&topics.borrow());
-                    match self.resubscribe(&open, &wanted).await {
-                        Ok(renewed) => open = renewed,
-                        Err(why) => return Stop::Lost(open, why),
+                // Subscribed again before the channel expires, or to a
+                // new share of topics (which the listener is told of).
+                renew = async {
+                    tokio::select! {
+                        () = tokio::time::sleep_until(open.renew_at) => Some(false),
+                        changed = topics.changed() => changed.ok().map(|()| true),
                     }
-                }
-                changed = topics.changed() => {
-                    if changed.is_err() {
+                } => {
+                    let Some(told) = renew else {
                         return Stop::Quit;
-                    }
+                    };
                     let wanted = Arc::clone(&topics.borrow_and_update());
                     match self.resubscribe(&open, &wanted).await {
                         Ok(renewed) => open = renewed,
                         Err(why) => return Stop::Lost(open, why),
                     }
-                    if !self.connected(&open).await {
+                    if told && !self.connected(&open).await {
                         return Stop::Quit;
                     }
                 }
             }
         }
+    }
+
+    /// Tells the listener a connection failed (false: it is gone).
+    async fn failed(&self, e: &UpstreamError) -> bool {
+        let why = format!("{}: {e}", e.code());
+        let report = Report::Failed {
+            slot: self.slot,
+            why,
+        };
+        self.reports.send(report).await.is_ok()
     }
 
     /// Tells the listener the slot is connected and subscribed.
@@ -376,6 +368,28 @@ impl Listening<'_> {
             Err(_) => Stop::Lost(open, why),
         }
     }
+}
+
+/// The watchdog: a socket silent for half the timeout is pinged (once);
+/// one silent for the whole timeout is given up (the error says why).
+async fn ping_or_give_up(
+    socket: &mut Socket,
+    last: Instant,
+    pinged: &mut bool,
+    timeout: Duration,
+) -> Result<(), String> {
+    let silent = last.elapsed();
+    if silent >= timeout {
+        return Err(format!("no heartbeat for {} ms", silent.as_millis()));
+    }
+    if silent >= timeout / 2 && !*pinged {
+        *pinged = true;
+        let ping = WsMessage::Text(r#"{"message":"ping"}"#.into());
+        if socket.send(ping).await.is_err() {
+            return Err("the socket does not take a ping".into());
+        }
+    }
+    Ok(())
 }
 
 /// What one text frame is.

@@ -250,7 +250,8 @@ impl Listener {
         }
         self.relisted = Some(Instant::now());
         self.metrics
-            .notification_channels
+            .live
+            .channels
             .set(i64::try_from(self.slots.len()).unwrap_or(i64::MAX));
     }
 
@@ -319,6 +320,7 @@ impl Listener {
                     why, "notification socket lost; reconnecting, then back-filling"
                 );
                 self.metrics
+                    .live
                     .notification_gaps
                     .with_label_values(&["lost"])
                     .inc();
@@ -331,6 +333,7 @@ impl Listener {
             Report::Failed { slot, why } => {
                 warn!(slot, why, "cannot connect a notification socket; retrying");
                 self.metrics
+                    .live
                     .notification_gaps
                     .with_label_values(&["failed"])
                     .inc();
@@ -352,6 +355,7 @@ impl Listener {
             Heard::Garbled(_) => "garbled",
         };
         self.metrics
+            .live
             .notifications_heard
             .with_label_values(&[kind])
             .inc();
@@ -429,7 +433,11 @@ impl Listener {
             Ok(records) => records.value,
             Err(e) => {
                 warn!(code = e.code(), error = %e, "cannot back-fill the live index; trying again");
-                self.metrics.backfills.with_label_values(&["failed"]).inc();
+                self.metrics
+                    .live
+                    .backfills
+                    .with_label_values(&["failed"])
+                    .inc();
                 self.backfill_at = Some(Instant::now() + Duration::from_secs(2));
                 return;
             }
@@ -451,7 +459,7 @@ impl Listener {
                 .await;
         }
         self.announce(applied).await;
-        self.metrics.backfills.with_label_values(&["ok"]).inc();
+        self.metrics.live.backfills.with_label_values(&["ok"]).inc();
         let recovered = self.pending.is_some_and(|p| p <= started);
         if recovered {
             self.pending = None;
@@ -534,7 +542,8 @@ impl Listener {
         }
         for m in ["listening", "polling", "recovering", "starting"] {
             self.metrics
-                .live_mode
+                .live
+                .mode
                 .with_label_values(&[m])
                 .set(i64::from(m == mode));
         }

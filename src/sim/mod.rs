@@ -171,6 +171,11 @@ impl Stats {
     pub fn route(&self, route: &str) -> u64 {
         self.routes.get(route).copied().unwrap_or(0)
     }
+
+    /// Every route served, with its count.
+    pub fn routes(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.routes.iter().map(|(route, n)| (route.as_str(), *n))
+    }
 }
 
 /// What the simulator serves and how.

@@ -116,13 +116,9 @@ impl HubState {
     fn channel(&mut self, client: &str, id: &str) -> Option<&mut Channel> {
         let now = Instant::now();
         self.prune(now);
-        self.channels
-            .get_mut(id)
-            .filter(|c| &*c.client == client)
-            .map(|c| {
-                c.used = now;
-                c
-            })
+        let channel = self.channels.get_mut(id).filter(|c| &*c.client == client)?;
+        channel.used = now;
+        Some(channel)
     }
 }
 
