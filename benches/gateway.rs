@@ -14,10 +14,10 @@
 //!    against a static JSON endpoint of the same bytes on a bare axum server;
 //! 2. cold dashboard query (cache emptied first) with 20 ms of upstream latency;
 //! 3. single-flight: 500 concurrent identical cold queries;
-//! 4. peak resident memory of the process;
-//! 5. economy: dashboards refreshing a wall while the world changes, with
+//! 4. economy: dashboards refreshing a wall while the world changes, with
 //!    the live index kept by notifications and with TTL polling, side by
-//!    side in one run: upstream calls per minute of each.
+//!    side in one run: upstream calls per minute of each;
+//! 5. peak resident memory of the process.
 //!
 //! Scenarios 1 to 3 read with notifications off (`notifications.enabled =
 //! false`), so that their upstream call counts are the query's own.
@@ -461,14 +461,14 @@ async fn run(options: BenchOptions) -> anyhow::Result<()> {
     println!("   upstream calls: {calls} in all ({:.3} per query), all answered in {}, failures {errors}", calls as f64 / options.single_flight as f64, ms(took));
     drop(flight);
 
-    // 5. Economy.
+    // 4. Economy.
     if options.economy_minutes > 0 {
         failed += economy(&options, &body).await?;
     }
 
-    // 4. Memory.
+    // 5. Memory.
     println!(
-        "\n4. peak resident memory of this process (gateway, simulator and load generator): {}",
+        "\n5. peak resident memory of this process (gateway, simulator and load generator): {}",
         peak_rss().unwrap_or_else(|| "unknown".into())
     );
     let _ = std::fs::remove_file(keys_file()?);
@@ -488,7 +488,7 @@ struct Economy {
     first_failure: Option<String>,
 }
 
-/// Scenario 5: `options.dashboards` dashboards refresh the README's wall
+/// Scenario 4: `options.dashboards` dashboards refresh the README's wall
 /// every 2 s for `options.economy_minutes` while the world changes once a
 /// second, against two gateways side by side (each with its own simulator
 /// of the same seed): one keeping the active set by notifications, one by
@@ -497,7 +497,7 @@ struct Economy {
 async fn economy(options: &BenchOptions, body: &Bytes) -> anyhow::Result<u64> {
     let minutes = options.economy_minutes;
     println!(
-        "\n5. economy: {} dashboards refreshing a ~30-conversation wall every 2 s for {minutes} min, the world changing once a second",
+        "\n4. economy: {} dashboards refreshing a ~30-conversation wall every 2 s for {minutes} min, the world changing once a second",
         options.dashboards
     );
     let (on, off) = tokio::join!(

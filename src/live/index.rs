@@ -250,8 +250,15 @@ impl Index {
             if inner.ended.contains_key(&id) {
                 continue;
             }
-            if inner.entries.get(&id).is_some_and(|e| e.heard >= cutoff) {
-                continue;
+            if let Some(entry) = inner.entries.get_mut(&id) {
+                if entry.heard >= cutoff {
+                    continue;
+                }
+                if matches!(&entry.listed, Listed::Record(old) if **old == *record) {
+                    // The same record again (polling): nothing changed.
+                    entry.heard = started;
+                    continue;
+                }
             }
             let model = crate::purecloud::Conversation::build(
                 &id,
@@ -336,4 +343,123 @@ fn remember_ended(inner: &mut Inner, id: &Arc<str>, at: Instant) {
         }
     }
     inner.ended.insert(Arc::clone(id), at);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::Scope;
+    use crate::upstream::model::CobrowseMediaParticipant;
+    use crate::upstream::wire::Wire;
+
+    fn index() -> Index {
+        Index::new(Arc::new(Vouch::new(Scope::of(&["test"]))))
+    }
+
+    fn view(id: &str, state: &str) -> Arc<CobrowseConversation> {
+        Arc::new(CobrowseConversation {
+            id: Some(id.into()),
+            participants: ["a", "b"]
+                .iter()
+                .map(|p| CobrowseMediaParticipant {
+                    id: Some((*p).into()),
+                    state: Some(Wire::new(state)),
+                    cobrowse_session_id: Some(format!("s-{id}")),
+                    ..CobrowseMediaParticipant::default()
+                })
+                .collect(),
+            ..CobrowseConversation::default()
+        })
+    }
+
+    fn record(id: &str) -> Arc<AnalyticsConversation> {
+        Arc::new(AnalyticsConversation {
+            conversation_id: Some(id.into()),
+            ..AnalyticsConversation::default()
+        })
+    }
+
+    fn ids(index: &Index) -> Vec<String> {
+        index.serve(Serving::PolledUntil(
+            Instant::now() + Duration::from_secs(60),
+        ));
+        let mut ids: Vec<String> = index
+            .listing()
+            .expect("served")
+            .0
+            .iter()
+            .map(|l| match l {
+                Listed::View(v) => v.id.clone().unwrap_or_default(),
+                Listed::Record(r) => r.conversation_id.clone().unwrap_or_default(),
+            })
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    #[test]
+    fn events_add_change_and_end_conversations_and_say_what_changed() {
+        let index = index();
+        let at = Instant::now();
+        let started = index.apply_view(view("c1", "connected"), at);
+        assert!(started.membership);
+        assert_eq!(started.updates.len(), 1, "a session started");
+        let again = index.apply_view(view("c1", "connected"), at);
+        assert!(
+            again.changed.is_empty(),
+            "a redelivered event changes nothing"
+        );
+        let over = index.apply_view(view("c1", "terminated"), at);
+        assert!(over.membership);
+        assert_eq!(ids(&index), Vec::<String>::new());
+        let late = index.apply_view(view("c1", "connected"), at);
+        assert!(late.changed.is_empty(), "nothing comes back after its end");
+    }
+
+    #[test]
+    fn a_back_fill_replaces_what_was_heard_before_it_and_keeps_what_events_said_since() {
+        let index = index();
+        let before = Instant::now();
+        index.apply_view(view("old", "connected"), before);
+        index.apply_view(view("gone", "connected"), before);
+        index.apply_view(view("ended", "connected"), before);
+        index.apply_view(view("ended", "terminated"), before);
+        let started = before + Duration::from_millis(10);
+        // An event heard while the back-fill ran: newer than its records.
+        index.apply_view(view("new", "connected"), started + Duration::from_millis(5));
+        let applied = index.reconcile(
+            vec![record("old"), record("ended"), record("listed")],
+            started,
+            Duration::ZERO,
+        );
+        assert_eq!(ids(&index), ["listed", "new", "old"]);
+        assert!(applied.membership);
+        assert!(
+            applied
+                .updates
+                .iter()
+                .any(|u| &*u.conversation_id == "gone" && u.kind == marks::UpdateKind::Ended),
+            "a conversation the back-fill no longer lists ended: {:?}",
+            applied.updates
+        );
+        // With a lag, what was heard within it stays.
+        let index = self::index();
+        let heard = Instant::now();
+        index.apply_view(view("recent", "connected"), heard);
+        index.reconcile(
+            Vec::new(),
+            heard + Duration::from_millis(10),
+            Duration::from_secs(5),
+        );
+        assert_eq!(ids(&index), ["recent"], "analytics may not have it yet");
+    }
+
+    #[test]
+    fn polling_the_same_records_again_changes_nothing() {
+        let index = index();
+        let first = index.reconcile(vec![record("a")], Instant::now(), Duration::ZERO);
+        assert_eq!(first.changed.len(), 1);
+        let again = index.reconcile(vec![record("a")], Instant::now(), Duration::ZERO);
+        assert!(again.changed.is_empty() && !again.membership, "{again:?}");
+    }
 }

@@ -78,7 +78,25 @@ fn no_layer_imports_what_it_must_not() {
         ),
         ("engage", &["crate::graph", "crate::http", "async_graphql"]),
         ("graph", &["crate::http", "reqwest", "axum"]),
-        ("source", &["crate::graph", "crate::http", "async_graphql"]),
+        (
+            "source",
+            &[
+                "crate::graph",
+                "crate::http",
+                "async_graphql",
+                "crate::live",
+            ],
+        ),
+        (
+            "live",
+            &[
+                "crate::graph",
+                "crate::http",
+                "async_graphql",
+                "reqwest",
+                "axum",
+            ],
+        ),
     ];
     for (layer, forbidden) in rules {
         for (path, code) in code_of(layer) {

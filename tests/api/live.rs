@@ -488,3 +488,45 @@ async fn passthrough_mode_does_not_listen_and_reads_the_callers_own_listing() {
         .expect("JSON");
     assert_eq!(hub["channels"], json!([]));
 }
+
+#[tokio::test]
+async fn a_channel_is_subscribed_again_before_it_expires_and_keeps_its_socket() {
+    let app = live_app(
+        6,
+        Faults {
+            channel_lifetime_ms: 600,
+            ..faults()
+        },
+        &[],
+    )
+    .await;
+    wait_mode(&app, "listening").await;
+    let hub = |app: &TestApp| {
+        let url = format!("{}/__sim/notifications", app.sim.url());
+        async move {
+            let body: Value = reqwest::get(url)
+                .await
+                .expect("answers")
+                .json()
+                .await
+                .expect("JSON");
+            body
+        }
+    };
+    let opened = hub(&app).await["socketsOpened"].clone();
+    // Three lifetimes pass: the channel lives on, its socket untouched.
+    let until = Instant::now() + Duration::from_millis(1_800);
+    while Instant::now() < until {
+        let now = hub(&app).await;
+        assert_eq!(now["socketsOpened"], opened, "{now}");
+        assert_eq!(now["channels"].as_array().map(Vec::len), Some(1), "{now}");
+        assert_eq!(status(&app).await["mode"], "listening");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let id = start(&app).await;
+    let mut phase = String::new();
+    while phase != "cobrowse_started" {
+        phase = step(&app, &id).await;
+    }
+    converges(&app, "renewed channel").await;
+}
