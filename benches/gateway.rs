@@ -600,7 +600,7 @@ async fn economy_side(options: &BenchOptions, body: &Bytes, live: bool) -> anyho
         .filter(|(route, _)| *route != "POST /oauth/token")
         .map(|(route, n)| (route.to_owned(), n))
         .collect();
-    by_route.sort_by(|a, b| b.1.cmp(&a.1));
+    by_route.sort_by_key(|b| std::cmp::Reverse(b.1));
     let first_failure = first_failure.lock().expect("lock").take();
     Ok(Economy {
         calls: by_route.iter().map(|(_, n)| n).sum(),

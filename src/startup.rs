@@ -185,12 +185,14 @@ impl Gateway {
             () = &mut server => true,
             _ = signalled_rx => false,
         };
+        // Long-lived connections are told to stop however the server
+        // ended: it may finish draining before the signal's own branch runs.
+        self.lifecycle.stop();
         if !stopped {
             info!(
                 grace_ms = self.shutdown_grace.as_millis() as u64,
                 "stopping: no new connections; finishing requests in flight"
             );
-            self.lifecycle.stop();
             if tokio::time::timeout(self.shutdown_grace, &mut server)
                 .await
                 .is_err()

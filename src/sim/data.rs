@@ -332,7 +332,7 @@ impl World {
 }
 
 /// A random version-4 UUID.
-pub(super) fn uuid(rng: &mut StdRng) -> String {
+pub(super) fn uuid(rng: &mut impl Rng) -> String {
     let b: [u8; 16] = rng.random();
     format!(
         "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",

@@ -454,8 +454,16 @@ fn message(topic: &str, body: &str) -> String {
     let topic = serde_json::to_string(topic).expect("a string");
     format!(
         r#"{{"topicName":{topic},"version":"2","eventBody":{body},"metadata":{{"CorrelationId":"{}"}}}}"#,
-        uuid::new()
+        super::data::uuid(&mut rand::rng())
     )
+}
+
+/// A reference to an entity by id.
+fn reference(id: Option<&String>) -> Option<crate::upstream::model::EntityRef> {
+    id.map(|id| crate::upstream::model::EntityRef {
+        id: Some(id.clone()),
+        ..Default::default()
+    })
 }
 
 /// A conversation as a topic of `media` carries it (none: it has no such
@@ -479,20 +487,8 @@ fn event_body(conversation: &SimConversation, media: TopicMedia) -> Option<Strin
                         end_time: p.end_time,
                         purpose: p.purpose.as_ref().map(|w| w.raw().to_owned()),
                         state: share.state.clone(),
-                        user: p
-                            .user_id
-                            .as_ref()
-                            .map(|id| crate::upstream::model::EntityRef {
-                                id: Some(id.clone()),
-                                ..Default::default()
-                            }),
-                        queue: p
-                            .queue_id
-                            .as_ref()
-                            .map(|id| crate::upstream::model::EntityRef {
-                                id: Some(id.clone()),
-                                ..Default::default()
-                            }),
+                        user: reference(p.user_id.as_ref()),
+                        queue: reference(p.queue_id.as_ref()),
                         context: share.context.clone(),
                         peer_count: share.peer_count,
                         sharing: share.sharing,
@@ -512,21 +508,6 @@ fn event_body(conversation: &SimConversation, media: TopicMedia) -> Option<Strin
             };
             Some(serde_json::to_string(&body).expect("a DTO"))
         }
-    }
-}
-
-mod uuid {
-    /// A random version-4 UUID.
-    pub(super) fn new() -> String {
-        let b: [u8; 16] = rand::random();
-        format!(
-            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-            u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
-            u16::from_be_bytes([b[4], b[5]]),
-            u16::from_be_bytes([b[6], b[7]]) & 0x0fff,
-            (u16::from_be_bytes([b[8], b[9]]) & 0x3fff) | 0x8000,
-            u64::from_be_bytes([0, 0, b[10], b[11], b[12], b[13], b[14], b[15]]),
-        )
     }
 }
 

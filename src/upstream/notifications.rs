@@ -210,6 +210,10 @@ pub(crate) struct ScreenshareMediaParticipant {
     pub peer: Option<String>,
 }
 
+/// The largest notification message read (bigger ones close the socket,
+/// which is then reconnected and back-filled).
+pub(crate) const MAX_MESSAGE_BYTES: usize = 1 << 20;
+
 /// A channel's WebSocket.
 pub(crate) type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -221,7 +225,13 @@ pub(crate) async fn connect(uri: &str, timeout: Duration) -> Result<Socket, Upst
         detail,
         correlation_id: None,
     };
-    match tokio::time::timeout(timeout, tokio_tungstenite::connect_async(uri)).await {
+    // An event is one conversation: a few kilobytes. Far larger frames are
+    // refused rather than held.
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .max_message_size(Some(MAX_MESSAGE_BYTES))
+        .max_frame_size(Some(MAX_MESSAGE_BYTES));
+    let connecting = tokio_tungstenite::connect_async_with_config(uri, Some(config), true);
+    match tokio::time::timeout(timeout, connecting).await {
         Ok(Ok((socket, _))) => Ok(socket),
         Ok(Err(tokio_tungstenite::tungstenite::Error::Http(response))) => Err(unavailable(
             Some(response.status().as_u16()),

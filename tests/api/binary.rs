@@ -359,7 +359,10 @@ async fn sigterm_finishes_requests_in_flight_refuses_new_ones_closes_subscriptio
             .env("COBROWSE_STORE_PATH", &store)
             .env("COBROWSE_STORE_RETENTION", "36500d")
             .env("COBROWSE_ZOOM_WEBHOOK_SECRET", "shutdown-secret")
-            .env("COBROWSE_SERVER_SHUTDOWN_GRACE", "10s");
+            .env("COBROWSE_SERVER_SHUTDOWN_GRACE", "10s")
+            // The request below must reach upstream (the simulator's count
+            // says when), not be answered from the live index.
+            .env("COBROWSE_NOTIFICATIONS_ENABLED", "false");
         cmd
     };
     let client = crate::helpers::authorized_client();

@@ -119,6 +119,21 @@ async fn truth(app: &TestApp) -> BTreeSet<String> {
         .collect()
 }
 
+/// The simulator's notification channels and high-water marks.
+async fn hub(app: &TestApp) -> Value {
+    reqwest::get(format!("{}/__sim/notifications", app.sim.url()))
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("JSON")
+}
+
+/// How many notification sockets the simulator has opened so far.
+async fn sockets_opened(app: &TestApp) -> u64 {
+    hub(app).await["socketsOpened"].as_u64().expect("a count")
+}
+
 async fn start(app: &TestApp) -> String {
     let (_, change) = app
         .sim_post(None, "/__sim/world/conversations", &json!({}))
@@ -307,20 +322,8 @@ async fn after_every_kind_of_gap_the_index_equals_upstream_and_subscribers_heard
     let mut ws = Ws::ready(&app.url("")).await;
     ws.subscribe("live", UPDATES).await;
     ws.sync().await;
-    let sockets = |app: &TestApp| {
-        let url = format!("{}/__sim/notifications", app.sim.url());
-        async move {
-            let body: Value = reqwest::get(url)
-                .await
-                .expect("answers")
-                .json()
-                .await
-                .expect("JSON");
-            body["socketsOpened"].as_u64().expect("a count")
-        }
-    };
     for fault in ["drop", "heartbeats", "socket_closing", "expire"] {
-        let opened = sockets(&app).await;
+        let opened = sockets_opened(&app).await;
         let (stop, changing) = keep_changing(&app);
         match fault {
             "heartbeats" => {
@@ -337,7 +340,7 @@ async fn after_every_kind_of_gap_the_index_equals_upstream_and_subscribers_heard
         }
         // The gateway notices and connects a new socket.
         let deadline = Instant::now() + Duration::from_secs(10);
-        while sockets(&app).await == opened {
+        while sockets_opened(&app).await == opened {
             assert!(Instant::now() < deadline, "{fault}: no new socket");
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
@@ -447,12 +450,7 @@ async fn six_hundred_queues_take_two_channels_within_upstreams_limits_and_new_qu
         assert!(Instant::now() < deadline, "{status}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let hub: Value = reqwest::get(format!("{}/__sim/notifications", app.sim.url()))
-        .await
-        .expect("answers")
-        .json()
-        .await
-        .expect("JSON");
+    let hub = hub(&app).await;
     assert!(hub["mostTopicsPerChannel"].as_u64() <= Some(1_000), "{hub}");
     assert!(hub["mostChannelsPerClient"].as_u64() <= Some(20), "{hub}");
     // A conversation routed through a queue created after start-up is heard.
@@ -480,12 +478,7 @@ async fn passthrough_mode_does_not_listen_and_reads_the_callers_own_listing() {
         status.as_str().is_some_and(|s| s.starts_with("off")),
         "{status}"
     );
-    let hub: Value = reqwest::get(format!("{}/__sim/notifications", app.sim.url()))
-        .await
-        .expect("answers")
-        .json()
-        .await
-        .expect("JSON");
+    let hub = hub(&app).await;
     assert_eq!(hub["channels"], json!([]));
 }
 
@@ -501,18 +494,6 @@ async fn a_channel_is_subscribed_again_before_it_expires_and_keeps_its_socket() 
     )
     .await;
     wait_mode(&app, "listening").await;
-    let hub = |app: &TestApp| {
-        let url = format!("{}/__sim/notifications", app.sim.url());
-        async move {
-            let body: Value = reqwest::get(url)
-                .await
-                .expect("answers")
-                .json()
-                .await
-                .expect("JSON");
-            body
-        }
-    };
     let opened = hub(&app).await["socketsOpened"].clone();
     // Three lifetimes pass: the channel lives on, its socket untouched.
     let until = Instant::now() + Duration::from_millis(1_800);
