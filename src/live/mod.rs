@@ -71,7 +71,7 @@ pub(crate) struct Status {
     pub channels: usize,
     pub topics: usize,
     pub conversations: usize,
-    pub last_backfill: Option<String>,
+    pub last_backfill: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The live index and what the listener says of itself.
@@ -129,6 +129,7 @@ pub(crate) fn spawn(
         pending: None,
         backfill_at: None,
         last_backfill: None,
+        backfilled_at: None,
         relisted: None,
         unheard_since: None,
     };
@@ -176,6 +177,8 @@ struct Listener {
     pending: Option<Instant>,
     backfill_at: Option<Instant>,
     last_backfill: Option<Instant>,
+    /// The same, as a time of day (for `/readyz`).
+    backfilled_at: Option<chrono::DateTime<chrono::Utc>>,
     relisted: Option<Instant>,
     /// Since when some topics have not been heard (a socket lost or not
     /// connected after being so).
@@ -472,6 +475,7 @@ impl Listener {
             }
         }
         self.last_backfill = Some(started);
+        self.backfilled_at = Some(chrono::Utc::now());
     }
 
     /// Why the index cannot be kept by events now (none: it can).
@@ -563,10 +567,7 @@ impl Listener {
             channels: self.slots.len(),
             topics: self.slots.iter().map(|s| s.topics.borrow().len()).sum(),
             conversations: index.len(),
-            last_backfill: self.last_backfill.map(|at| {
-                let ago = chrono::Duration::from_std(at.elapsed()).unwrap_or_default();
-                (chrono::Utc::now() - ago).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-            }),
+            last_backfill: self.backfilled_at,
         };
     }
 }

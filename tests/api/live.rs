@@ -16,7 +16,7 @@ use crate::helpers::{metrics_text, spawn_with, withhold, Frame, Options, TestApp
 
 /// The wall a dashboard shows: every field is one the co-browse view (an
 /// event's body) serves.
-const WALL: &str = "{ activeCobrowseConversations(first: 100) { nodes { conversationId participants { id purpose state cobrowseSessionId controllingIds wrapup { code } } } } }";
+const WALL: &str = "{ activeCobrowseConversations(first: 100) { nodes { conversationId participants { id participantId purpose state cobrowseSessionId controllingIds wrapup { code } } } } }";
 
 const UPDATES: &str = "subscription { cobrowseSessionUpdates(provider: PURECLOUD) { event kind provider providerSessionId } }";
 
@@ -289,13 +289,25 @@ fn keep_changing(
     (stop, task)
 }
 
-/// Waits until the wall equals upstream's truth (it converges once the
-/// listener has recovered and back-filled); fails after 10 s.
+/// Waits until the wall equals upstream's truth: the same conversations,
+/// each with the same participants in the same states as upstream's
+/// co-browse view of it (it converges once the listener has recovered and
+/// back-filled); fails after 10 s.
 async fn converges(app: &TestApp, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);
+    let token = app.sim_token().await;
     loop {
-        let shown: BTreeSet<String> = wall(app).await.into_keys().collect();
-        let truth = truth(app).await;
+        let shown: BTreeMap<String, BTreeSet<(String, String)>> = wall(app)
+            .await
+            .into_iter()
+            .map(|(id, participants)| (id, states(&participants, "participantId")))
+            .collect();
+        let mut truth = BTreeMap::new();
+        for id in self::truth(app).await {
+            let path = format!("/api/v2/conversations/cobrowsesessions/{id}");
+            let (_, view) = app.sim_get(&token, &path).await;
+            truth.insert(id, states(&view["participants"], "id"));
+        }
         if shown == truth {
             return;
         }
@@ -305,6 +317,21 @@ async fn converges(app: &TestApp, what: &str) {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Each participant's id and state (lower case: the wire's spelling).
+fn states(participants: &Value, id: &str) -> BTreeSet<(String, String)> {
+    participants
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            (
+                p[id].as_str().unwrap_or_default().to_owned(),
+                p["state"].as_str().unwrap_or_default().to_lowercase(),
+            )
+        })
+        .collect()
 }
 
 #[tokio::test]
