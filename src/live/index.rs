@@ -292,24 +292,7 @@ impl Index {
                 },
             );
         }
-        let gone: Vec<Arc<str>> = inner
-            .entries
-            .iter()
-            .filter(|(id, e)| !listed.contains(*id) && e.heard < cutoff)
-            .map(|(id, _)| Arc::clone(id))
-            .collect();
-        for id in gone {
-            if let Some(entry) = inner.entries.remove(&id) {
-                applied
-                    .updates
-                    .extend(marks::diff(&id, &entry.cobrowse, &[]));
-                applied
-                    .updates
-                    .extend(marks::diff(&id, &entry.screenshare, &[]));
-                applied.membership = true;
-                applied.changed.push(id);
-            }
-        }
+        remove_unlisted(&mut inner, &listed, cutoff, &mut applied);
         inner.snapshot = None;
         drop(inner);
         self.recover_coverage();
@@ -328,6 +311,34 @@ impl Index {
             .collect();
         drop(inner);
         self.vouch.cover(covered);
+    }
+}
+
+/// Removes what a back-fill no longer lists and was last heard of before
+/// its view of upstream: it ended while nothing was heard.
+fn remove_unlisted(
+    inner: &mut Inner,
+    listed: &HashSet<Arc<str>>,
+    cutoff: Instant,
+    applied: &mut Applied,
+) {
+    let gone: Vec<Arc<str>> = inner
+        .entries
+        .iter()
+        .filter(|(id, e)| !listed.contains(*id) && e.heard < cutoff)
+        .map(|(id, _)| Arc::clone(id))
+        .collect();
+    for id in gone {
+        if let Some(entry) = inner.entries.remove(&id) {
+            applied
+                .updates
+                .extend(marks::diff(&id, &entry.cobrowse, &[]));
+            applied
+                .updates
+                .extend(marks::diff(&id, &entry.screenshare, &[]));
+            applied.membership = true;
+            applied.changed.push(id);
+        }
     }
 }
 
