@@ -120,21 +120,15 @@ pub(crate) async fn run(
             }
         };
         failures = 0;
-        let connected = Report::Connected {
-            slot,
-            topics: open.topics,
-            rejected: open.rejected.clone(),
-            gap: true,
-        };
-        if reports.send(connected).await.is_err() {
-            return;
-        }
         let mut listening = Listening {
             slot,
             client: &client,
             reports: &reports,
             config,
         };
+        if !listening.connected(&open, true).await {
+            return;
+        }
         match listening.listen(open, socket, &mut topics).await {
             Stop::Lost(open, why) => {
                 if reports.send(Report::Lost { slot, why }).await.is_err() {
@@ -273,7 +267,7 @@ impl Listening<'_> {
                             // The new socket is connected: the old one goes.
                             let _ = socket.close(None).await;
                             (open, socket, last) = (next, next_socket, Instant::now());
-                            self.connected(&open).await
+                            self.connected(&open, false).await
                         }
                         Err(e) => self.failed(&e).await,
                     };
@@ -302,7 +296,7 @@ impl Listening<'_> {
                         Ok(renewed) => open = renewed,
                         Err(why) => return Stop::Lost(open, why),
                     }
-                    if told && !self.connected(&open).await {
+                    if told && !self.connected(&open, false).await {
                         return Stop::Quit;
                     }
                 }
@@ -320,13 +314,14 @@ impl Listening<'_> {
         self.reports.send(report).await.is_ok()
     }
 
-    /// Tells the listener the slot is connected and subscribed.
-    async fn connected(&self, open: &Open) -> bool {
+    /// Tells the listener the slot is connected and subscribed (after a
+    /// gap, or without one); false: the listener is gone.
+    async fn connected(&self, open: &Open, gap: bool) -> bool {
         let report = Report::Connected {
             slot: self.slot,
             topics: open.topics,
             rejected: open.rejected.clone(),
-            gap: false,
+            gap,
         };
         self.reports.send(report).await.is_ok()
     }

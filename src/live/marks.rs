@@ -117,12 +117,12 @@ pub(crate) fn of_screenshare(body: &ScreenshareConversation) -> Vec<Mark> {
 /// The sessions of a conversation built from any shape (an analytics
 /// record, in a back-fill), both media.
 pub(crate) fn of_model(model: &purecloud::Conversation) -> Vec<Mark> {
-    let cobrowse = model
+    let sessions = model
         .sessions()
         .into_iter()
         .chain(model.screenshare_sessions());
     let mut all = Vec::new();
-    for session in cobrowse {
+    for session in sessions {
         let legs = session.legs(model).map(|leg| {
             let participant = &model.participants[leg.participant];
             let controls = match session.media {

@@ -116,6 +116,7 @@ pub(crate) fn spawn(
     publish: Publish,
     metrics: Arc<Metrics>,
 ) -> tokio::task::JoinHandle<()> {
+    show_mode(&metrics, "starting");
     let (reports, received) = mpsc::channel(REPORTS);
     let listener = Listener {
         source,
@@ -200,7 +201,7 @@ impl Listener {
                     None => return,
                 },
                 _ = poll.tick() => {
-                    if self.mode() == "polling" {
+                    if self.cannot_listen().is_some() {
                         self.backfill().await;
                     }
                 }
@@ -501,8 +502,9 @@ impl Listener {
             })
     }
 
-    fn mode(&self) -> &'static str {
-        if self.cannot_listen().is_some() {
+    /// The mode the listener is in, given why it cannot listen (if so).
+    fn mode(&self, cannot_listen: Option<&str>) -> &'static str {
+        if cannot_listen.is_some() {
             "polling"
         } else if self.relisted.is_some()
             && self.pending.is_none()
@@ -520,7 +522,8 @@ impl Listener {
     /// Says how the index may be served, vouches for what events keep,
     /// and updates the status.
     fn update_serving(&self) {
-        let mode = self.mode();
+        let reason = self.cannot_listen();
+        let mode = self.mode(reason.as_deref());
         let index = &self.live.index;
         match mode {
             "listening" => {
@@ -544,31 +547,36 @@ impl Listener {
                 index.serve(Serving::No);
             }
         }
-        for m in ["listening", "polling", "recovering", "starting"] {
-            self.metrics
-                .live
-                .mode
-                .with_label_values(&[m])
-                .set(i64::from(m == mode));
-        }
         let mut status = self.live.status.lock().expect("status lock");
         if status.mode != mode {
-            match mode {
-                "polling" => warn!(
-                    reason = self.cannot_listen().unwrap_or_default(),
+            match (mode, &reason) {
+                ("polling", Some(reason)) => warn!(
+                    reason,
                     "not listening: the active set is polled from analytics"
                 ),
                 _ => info!(mode, "live index"),
             }
+            show_mode(&self.metrics, mode);
         }
         *status = Status {
             mode,
-            reason: self.cannot_listen(),
+            reason,
             channels: self.slots.len(),
             topics: self.slots.iter().map(|s| s.topics.borrow().len()).sum(),
             conversations: index.len(),
             last_backfill: self.backfilled_at,
         };
+    }
+}
+
+/// Sets the mode gauges: 1 for `mode`, 0 for the others.
+fn show_mode(metrics: &Metrics, mode: &str) {
+    for m in ["listening", "polling", "recovering", "starting"] {
+        metrics
+            .live
+            .mode
+            .with_label_values(&[m])
+            .set(i64::from(m == mode));
     }
 }
 
