@@ -50,6 +50,7 @@ settings_table! {
     "server.websocket_init_timeout", "COBROWSE_SERVER_WEBSOCKET_INIT_TIMEOUT", Some("10s"), "How long a WebSocket may stay open without `connection_init` (then closed with 4408).";
     "server.max_subscriptions_per_socket", "COBROWSE_SERVER_MAX_SUBSCRIPTIONS_PER_SOCKET", Some("100"), "Most operations one WebSocket runs at once.";
     "server.readiness_interval", "COBROWSE_SERVER_READINESS_INTERVAL", Some("5s"), "/readyz probes upstream and the store at most once per interval and answers the last result in between.";
+    "server.cors_origins", "COBROWSE_SERVER_CORS_ORIGINS", Some(""), "Web origins (comma-separated, as browsers send them: https://wall.example.com) whose pages may call /graphql and open /graphql/ws; `*` allows any. Empty: none, except any loopback origin in demo mode. The gateway's own origin is always allowed.";
     "server.operation_names", "COBROWSE_SERVER_OPERATION_NAMES", Some(""), "Operation names (comma-separated) that get their own label in metrics; every other name is counted as `other`.";
     "auth.mode", "COBROWSE_AUTH_MODE", Some("service"), "`service`: callers authenticate to the gateway (JWT or API key), upstream is read with the gateway's credentials. `passthrough`: callers send their own upstream bearer token.";
     "auth.api_keys_file", "COBROWSE_AUTH_API_KEYS_FILE", None, "TOML file of API keys (`[[key]] id, sha256, scopes`); make keys with `cobrowse-gateway api-key`.";
@@ -162,6 +163,8 @@ pub(crate) struct ServerSettings {
     pub(crate) readiness_interval: Duration,
     #[serde(deserialize_with = "de::list")]
     pub(crate) operation_names: Vec<String>,
+    #[serde(deserialize_with = "de::list")]
+    pub(crate) cors_origins: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -668,6 +671,11 @@ impl Settings {
                 "server.operation_names",
                 &format!("`{bad}` is not a GraphQL name (letters, digits and `_`, at most 64)"),
             );
+        }
+        for origin in &self.server.cors_origins {
+            if let Err(why) = crate::http::origins::check_origin(origin) {
+                return invalid("server.cors_origins", &why);
+            }
         }
         if !(self.limits.requests_per_second.is_finite() && self.limits.requests_per_second >= 0.0)
         {

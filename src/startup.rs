@@ -18,7 +18,7 @@ use crate::graph;
 use crate::graph::subscription::UPDATE_BUFFER;
 use crate::http::apq::PersistedQueries;
 use crate::http::graphql::HttpLimits;
-use crate::http::{self, graphiql, AppState, WebhookConfig};
+use crate::http::{self, AppState, WebhookConfig};
 use crate::metrics::Metrics;
 use crate::settings::{Settings, UpstreamMode};
 use crate::sim::{SimConfig, Simulator};
@@ -105,6 +105,7 @@ impl Gateway {
             updates,
             auth,
             zoom_secret,
+            demo: simulator.is_some(),
         };
         Ok(Self {
             listener,
@@ -169,9 +170,6 @@ impl Gateway {
         }
         if self.state.graphiql && !self.introspection {
             warn!("server.graphiql is on but server.introspection is off: GraphiQL cannot load the schema");
-        }
-        if self.state.graphiql && !graphiql::assets_are_embedded() {
-            warn!("GraphiQL assets were not installed at build time (npm ci --prefix web): /graphiql loads them from a CDN");
         }
         let metrics = Arc::clone(&self.state.metrics);
         let app = http::router(self.state);
@@ -525,6 +523,8 @@ struct Parts {
     updates: tokio::sync::broadcast::Sender<graph::subscription::SessionUpdate>,
     auth: Arc<crate::auth::Authenticator>,
     zoom_secret: Option<crate::secret::Secret>,
+    /// Demo mode: the simulator is upstream.
+    demo: bool,
 }
 
 /// The state every handler shares.
@@ -554,6 +554,8 @@ fn app_state(settings: &Settings, parts: Parts) -> AppState {
             schema_max_age: settings.cache.directory_ttl,
         },
         graphiql: server.graphiql,
+        demo: parts.demo,
+        origins: http::origins::Origins::new(&server.cors_origins, parts.demo),
         store: parts.store,
         updates: parts.updates,
         auth: parts.auth,

@@ -1,25 +1,60 @@
 //! GraphiQL, served from the gateway's own origin.
 //!
-//! The assets (GraphiQL, React) are embedded at build time from
-//! `web/node_modules` (installed by `npm ci --prefix web`, pinned and
-//! checksum-verified by `web/package-lock.json`). A build without them serves
-//! a page that loads the same pinned versions from a CDN, and says so in the
-//! log at start-up.
+//! The assets (GraphiQL, React) are vendored in `web/vendor`, byte for byte
+//! the files of the packages `web/package-lock.json` pins (a test compares
+//! them with the installed packages), and compiled into the binary: the
+//! page needs neither npm nor the network.
 
 use axum::extract::Path;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 
-include!(concat!(env!("OUT_DIR"), "/graphiql_assets.rs"));
-
-/// The versions `web/package.json` pins, for the CDN fallback.
-const GRAPHIQL_VERSION: &str = "3.8.3";
-const REACT_VERSION: &str = "18.3.1";
-
-/// Where the page loads its assets from.
-pub fn assets_are_embedded() -> bool {
-    EMBEDDED.is_some()
+/// One vendored file: the name it is served under, its content type, its
+/// bytes, and the package file it is a copy of.
+pub struct Asset {
+    pub name: &'static str,
+    pub content_type: &'static str,
+    pub bytes: &'static [u8],
+    /// The npm package it comes from.
+    pub package: &'static str,
+    /// Its path inside that package.
+    pub path: &'static str,
 }
+
+const JS: &str = "text/javascript; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+
+/// Every vendored asset, served under `/graphiql/assets/{name}`.
+pub const ASSETS: [Asset; 4] = [
+    Asset {
+        name: "graphiql.min.css",
+        content_type: CSS,
+        bytes: include_bytes!("../../web/vendor/graphiql.min.css"),
+        package: "graphiql",
+        path: "graphiql.min.css",
+    },
+    Asset {
+        name: "react.production.min.js",
+        content_type: JS,
+        bytes: include_bytes!("../../web/vendor/react.production.min.js"),
+        package: "react",
+        path: "umd/react.production.min.js",
+    },
+    Asset {
+        name: "react-dom.production.min.js",
+        content_type: JS,
+        bytes: include_bytes!("../../web/vendor/react-dom.production.min.js"),
+        package: "react-dom",
+        path: "umd/react-dom.production.min.js",
+    },
+    Asset {
+        name: "graphiql.min.js",
+        content_type: JS,
+        bytes: include_bytes!("../../web/vendor/graphiql.min.js"),
+        package: "graphiql",
+        path: "graphiql.min.js",
+    },
+];
 
 const DEFAULT_QUERY: &str = r#"# Every active co-browse conversation, with its people and sessions.
 query Dashboard {
@@ -42,28 +77,9 @@ query Dashboard {
 }
 "#;
 
-fn asset_urls() -> [String; 4] {
-    if assets_are_embedded() {
-        [
-            "graphiql.min.css",
-            "react.production.min.js",
-            "react-dom.production.min.js",
-            "graphiql.min.js",
-        ]
-        .map(|name| format!("/graphiql/assets/{name}"))
-    } else {
-        [
-            format!("https://unpkg.com/graphiql@{GRAPHIQL_VERSION}/graphiql.min.css"),
-            format!("https://unpkg.com/react@{REACT_VERSION}/umd/react.production.min.js"),
-            format!("https://unpkg.com/react-dom@{REACT_VERSION}/umd/react-dom.production.min.js"),
-            format!("https://unpkg.com/graphiql@{GRAPHIQL_VERSION}/graphiql.min.js"),
-        ]
-    }
-}
-
 /// The GraphiQL page.
 pub(crate) async fn page() -> Response {
-    let [css, react, react_dom, graphiql] = asset_urls();
+    let [css, react, react_dom, graphiql] = ASSETS.map(|a| a.name);
     let config = serde_json::json!({ "defaultQuery": DEFAULT_QUERY })
         .to_string()
         .replace('<', "\\u003c");
@@ -74,15 +90,15 @@ pub(crate) async fn page() -> Response {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>cobrowse-gateway · GraphiQL</title>
-<link rel="stylesheet" href="{css}">
+<link rel="stylesheet" href="/graphiql/assets/{css}">
 <style>html, body, #graphiql {{ height: 100%; margin: 0; }}</style>
 </head>
 <body>
 <div id="graphiql">Loading GraphiQL…</div>
 <script id="graphiql-config" type="application/json">{config}</script>
-<script src="{react}"></script>
-<script src="{react_dom}"></script>
-<script src="{graphiql}"></script>
+<script src="/graphiql/assets/{react}"></script>
+<script src="/graphiql/assets/{react_dom}"></script>
+<script src="/graphiql/assets/{graphiql}"></script>
 <script src="/graphiql/app.js"></script>
 </body>
 </html>
@@ -91,14 +107,12 @@ pub(crate) async fn page() -> Response {
     let mut response = Html(html).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    if assets_are_embedded() {
-        headers.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(
-                "default-src 'self'; connect-src 'self'; img-src 'self' data:; font-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
-            ),
-        );
-    }
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; connect-src 'self'; img-src 'self' data:; font-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+        ),
+    );
     response
 }
 
@@ -113,12 +127,9 @@ pub(crate) async fn app_js() -> Response {
 
 /// `GET /graphiql/assets/{name}`: an embedded asset.
 pub(crate) async fn asset(Path(name): Path<String>) -> Response {
-    let found = EMBEDDED.and_then(|assets| assets.iter().find(|(n, _, _)| *n == name));
-    match found {
+    match ASSETS.iter().find(|a| a.name == name) {
         // Names change with versions only through a rebuild; a day is safe.
-        Some((_, content_type, bytes)) => {
-            static_bytes(content_type, bytes, "public, max-age=86400")
-        }
+        Some(a) => static_bytes(a.content_type, a.bytes, "public, max-age=86400"),
         None => (StatusCode::NOT_FOUND, "no such asset").into_response(),
     }
 }
@@ -133,18 +144,4 @@ fn static_bytes(content_type: &'static str, bytes: &'static [u8], cache: &'stati
         HeaderValue::from_static("nosniff"),
     );
     response
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_cdn_fallback_pins_the_versions_of_web_package_json() {
-        let manifest: serde_json::Value =
-            serde_json::from_str(include_str!("../../web/package.json")).expect("package.json");
-        assert_eq!(manifest["dependencies"]["graphiql"], GRAPHIQL_VERSION);
-        assert_eq!(manifest["dependencies"]["react"], REACT_VERSION);
-        assert_eq!(manifest["dependencies"]["react-dom"], REACT_VERSION);
-    }
 }

@@ -4,6 +4,8 @@
 pub(crate) mod apq;
 pub mod graphiql;
 pub(crate) mod graphql;
+pub(crate) mod home;
+pub(crate) mod origins;
 pub(crate) mod rate_limit;
 pub(crate) mod response_cache;
 pub(crate) mod serve;
@@ -42,6 +44,10 @@ pub(crate) struct AppState {
     pub(crate) persisted: Arc<PersistedQueries>,
     pub(crate) limits: HttpLimits,
     pub(crate) graphiql: bool,
+    /// Demo mode: the home page shows the live wall.
+    pub(crate) demo: bool,
+    /// Origins whose pages may call from a browser.
+    pub(crate) origins: origins::Origins,
     pub(crate) store: Arc<dyn EventStore>,
     pub(crate) responses: Option<Arc<response_cache::ResponseCache>>,
     pub(crate) updates: tokio::sync::broadcast::Sender<SessionUpdate>,
@@ -137,7 +143,14 @@ pub(crate) struct WebhookConfig {
 /// The gateway's routes and layers.
 pub(crate) fn router(state: AppState) -> Router {
     let mut router = Router::new()
-        .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/", get(home::page))
+        .route("/wall.js", get(home::wall_js))
+        .route(
+            "/graphql",
+            get(graphql::get)
+                .post(graphql::post)
+                .layer(state.origins.layer()),
+        )
         .route("/graphql/ws", get(subscriptions::upgrade))
         .route("/webhooks/zoom", axum::routing::post(webhooks::zoom))
         .route("/healthz", get(healthz))
@@ -149,23 +162,54 @@ pub(crate) fn router(state: AppState) -> Router {
             .route("/graphiql/app.js", get(graphiql::app_js))
             .route("/graphiql/assets/{name}", get(graphiql::asset));
     }
+    let demo = state.demo;
     router
         .with_state(state)
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(|request: &Request<_>| {
+                .make_span_with(move |request: &Request<_>| {
                     let id = request
                         .extensions()
                         .get::<RequestId>()
                         .and_then(|id| id.header_value().to_str().ok())
                         .unwrap_or_default();
-                    tracing::info_span!("request", method = %request.method(), path = request.uri().path(), request_id = id)
+                    let (method, path) = (request.method(), request.uri().path());
+                    if is_background(request, demo) {
+                        tracing::debug_span!("request", %method, path, request_id = id)
+                    } else {
+                        tracing::info_span!("request", %method, path, request_id = id)
+                    }
                 })
                 .on_request(())
-                .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::DEBUG)),
+                .on_response(access_log),
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// Requests the access log keeps at `debug`: probes (`/healthz`,
+/// `/readyz`, `/metrics`, asked every few seconds by machines) and, in demo
+/// mode, the demo player's webhooks.
+fn is_background<B>(request: &Request<B>, demo: bool) -> bool {
+    matches!(request.uri().path(), "/healthz" | "/readyz" | "/metrics")
+        || (demo
+            && request
+                .headers()
+                .get(header::USER_AGENT)
+                .is_some_and(|agent| agent == crate::sim::zoom::PLAYER_AGENT))
+}
+
+/// The access log: one line per request, at `info` (in its request span,
+/// with the method, path and request id), or at `debug` for background
+/// requests.
+fn access_log<B>(response: &Response<B>, latency: std::time::Duration, span: &tracing::Span) {
+    let status = response.status().as_u16();
+    let latency_ms = latency.as_secs_f64() * 1000.0;
+    if span.metadata().map(|m| *m.level()) == Some(tracing::Level::INFO) {
+        tracing::info!(parent: span, status, latency_ms, "served");
+    } else {
+        tracing::debug!(parent: span, status, latency_ms, "served");
+    }
 }
 
 /// `GET /healthz`: the process is up.

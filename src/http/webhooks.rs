@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
-use tracing::{info, warn};
+use tracing::{debug, warn};
 
 use super::AppState;
 use crate::graph::subscription::SessionUpdate;
@@ -76,7 +76,7 @@ pub(crate) async fn zoom(State(app): State<AppState>, headers: HeaderMap, body: 
     match app.store.append(&event).await {
         Ok(appended) => {
             if appended.inserted {
-                info!("stored a webhook event");
+                debug!("stored a webhook event");
                 // Nobody listening is fine; the event is stored either way.
                 let _ = app.updates.send(SessionUpdate::new(
                     event.kind,

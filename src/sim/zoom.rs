@@ -24,6 +24,10 @@ const PAGES: &[&str] = &[
     "/claims/new",
 ];
 
+/// The `User-Agent` of the demo player's deliveries: a demo gateway logs
+/// them at `debug`, so that its log shows the requests of people.
+pub(crate) const PLAYER_AGENT: &str = "cobrowse-gateway-demo-player";
+
 /// The `step`-th event of demo session `n` of run `run`, timed now.
 fn event(run: &str, n: usize, step: usize) -> Value {
     let now = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
@@ -87,7 +91,10 @@ const STEPS: usize = 8;
 /// is dropped: every `period`, each running session plays its next event,
 /// and every `STEPS / 2` periods a new session starts (so two overlap).
 pub(crate) async fn play(url: String, secret: Secret, period: Duration) {
-    let client = reqwest::Client::new();
+    let client = reqwest::Client::builder()
+        .user_agent(PLAYER_AGENT)
+        .build()
+        .unwrap_or_default();
     let mut ticks = tokio::time::interval(period);
     let mut running: Vec<(usize, usize)> = Vec::with_capacity(2);
     let mut next = 0;

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use tokio::process::Command;
 
-use crate::helpers::{command, start};
-use crate::helpers::{spawn_app, test_key};
+use crate::helpers::{command, start, zoom_event, ZOOM_SECRET};
+use crate::helpers::{spawn_app, spawn_with, test_key, Options};
 
 fn web() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("web")
@@ -15,11 +15,11 @@ fn web() -> PathBuf {
 
 /// Runs a node script from `web/tests` and fails with its output if it fails.
 async fn node(script: &str, arg: &str) -> String {
-    node_with(script, arg, &[]).await
+    node_with(script, &[arg], &[]).await
 }
 
 /// [`node`] with environment variables.
-async fn node_with(script: &str, arg: &str, env: &[(&str, &str)]) -> String {
+async fn node_with(script: &str, args: &[&str], env: &[(&str, &str)]) -> String {
     let modules = web().join("node_modules");
     assert!(
         modules.join("playwright-core").is_dir() && modules.join("graphql-http").is_dir(),
@@ -27,7 +27,7 @@ async fn node_with(script: &str, arg: &str, env: &[(&str, &str)]) -> String {
     );
     let output = Command::new("node")
         .arg(web().join("tests").join(script))
-        .arg(arg)
+        .args(args)
         .current_dir(web())
         .envs(env.iter().copied())
         .output()
@@ -48,7 +48,7 @@ async fn the_graphql_over_http_audit_reports_no_error_and_no_warning() {
 
     let report = node_with(
         "audit.mjs",
-        &app.url("/graphql"),
+        &[&app.url("/graphql")],
         &[("AUDIT_AUTHORIZATION", &format!("Bearer {}", test_key()))],
     )
     .await;
@@ -60,21 +60,155 @@ async fn the_graphql_over_http_audit_reports_no_error_and_no_warning() {
     );
 }
 
-#[tokio::test]
-async fn graphiql_runs_a_query_in_headless_chromium_without_leaving_loopback() {
+/// Fails early, saying what to install, when Chromium is missing.
+fn require_chromium() {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     assert!(
         std::path::Path::new(&chromium).exists(),
         "Chromium is not installed: apt-get install chromium (scripts/test does)"
     );
-    assert!(
-        cobrowse_gateway::http::graphiql::assets_are_embedded(),
-        "the GraphiQL assets were not embedded: run `npm ci --prefix web` and rebuild"
+}
+
+/// A signed-webhook-ready `cobrowse.session_started` of a new Zoom session
+/// started now by a customer: (session id, body).
+fn session_started(customer: &str) -> (String, String) {
+    let session = format!("browser-{:016x}", rand::random::<u64>());
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let event = zoom_event(
+        "acc-browser",
+        &session,
+        "cobrowse.session_started",
+        0,
+        serde_json::json!({ "start_time": now, "start_url": "https://shop.example.com/", "user_id": "u-1", "user_name": customer, "role_type": "customer" }),
     );
+    (session, event.to_string())
+}
+
+/// A web server of its own origin on loopback, serving a blank page at `/`
+/// (a dashboard's origin).
+async fn origin_server() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let origin = format!("http://{}", listener.local_addr().expect("an address"));
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::get(|| async {
+            axum::response::Html("<!doctype html><title>a dashboard</title><p>a dashboard</p>")
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    origin
+}
+
+#[tokio::test]
+async fn the_home_page_wall_shows_a_session_a_signed_webhook_just_started() {
+    require_chromium();
+    // Demo mode; with a webhook secret of its own, the demo plays no Zoom
+    // sessions, so the only one is the test's.
+    let mut demo = command(&["--listen", "127.0.0.1:0"]);
+    demo.env("COBROWSE_ZOOM_WEBHOOK_SECRET", ZOOM_SECRET);
+    let (mut child, base, _printed, _logs) = start(demo).await;
+    let (session, event) = session_started("Wall Test Customer");
+
+    let report = node_with(
+        "wall.mjs",
+        &[&base],
+        &[
+            ("ZOOM_SECRET", ZOOM_SECRET),
+            ("WALL_EVENT", &event),
+            ("SESSION_ID", &session),
+        ],
+    )
+    .await;
+
+    child.kill().await.expect("stops");
+    assert!(report.contains("the wall showed the session"), "{report}");
+}
+
+#[tokio::test]
+async fn pages_of_an_allowed_origin_query_and_subscribe_and_other_origins_cannot() {
+    require_chromium();
+    let (allowed, denied) = (origin_server().await, origin_server().await);
+    let app = spawn_with(Options {
+        settings: vec![("server.cors_origins", allowed.clone())],
+        ..Options::default()
+    })
+    .await;
+    let (_, event) = session_started("Cross Origin Customer");
+
+    let report = node_with(
+        "cors.mjs",
+        &[&app.url(""), &format!("{allowed}/"), &format!("{denied}/")],
+        &[
+            ("API_KEY", test_key()),
+            ("ZOOM_SECRET", ZOOM_SECRET),
+            ("ZOOM_EVENT", &event),
+        ],
+    )
+    .await;
+
+    assert!(report.contains("cors: 2 passed"), "{report}");
+}
+
+#[tokio::test]
+async fn graphiql_runs_a_query_in_headless_chromium_without_leaving_loopback() {
+    require_chromium();
     let (mut child, base, _printed, _logs) = start(command(&["--listen", "127.0.0.1:0"])).await;
 
     let report = node("graphiql.mjs", &base).await;
 
     child.kill().await.expect("stops");
     assert!(report.contains("GraphiQL ran the query"), "{report}");
+}
+
+#[tokio::test]
+async fn the_vendored_assets_are_the_pinned_packages_byte_for_byte() {
+    let lock: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(web().join("package-lock.json")).expect("web/package-lock.json"),
+    )
+    .expect("the lock is JSON");
+    let installed = web().join("node_modules");
+    let app = spawn_app().await;
+    for asset in &cobrowse_gateway::http::graphiql::ASSETS {
+        let pinned = &lock["packages"][format!("node_modules/{}", asset.package)]["version"];
+        assert!(pinned.is_string(), "{} is not in the lock", asset.package);
+        let manifest: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(installed.join(asset.package).join("package.json"))
+                .expect("the package is installed (npm ci --prefix web; scripts/test does)"),
+        )
+        .expect("package.json is JSON");
+        assert_eq!(
+            &manifest["version"], pinned,
+            "{} installed is not the pinned version: run `npm ci --prefix web`",
+            asset.package
+        );
+        let original = std::fs::read(installed.join(asset.package).join(asset.path))
+            .expect("the package has the file");
+        let vendored = std::fs::read(web().join("vendor").join(asset.name)).expect("vendored");
+        assert!(
+            vendored == original && asset.bytes == original.as_slice(),
+            "web/vendor/{} is not {}@{} {}: run scripts/vendor-web",
+            asset.name,
+            asset.package,
+            pinned,
+            asset.path
+        );
+        let served = app
+            .http
+            .get(app.url(&format!("/graphiql/assets/{}", asset.name)))
+            .send()
+            .await
+            .expect("served");
+        assert_eq!(served.status(), 200);
+        assert_eq!(
+            served.headers()["content-type"].to_str().unwrap(),
+            asset.content_type
+        );
+        assert!(
+            served.bytes().await.expect("a body").as_ref() == original.as_slice(),
+            "{} is not served byte for byte",
+            asset.name
+        );
+    }
 }

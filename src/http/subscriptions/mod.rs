@@ -68,6 +68,24 @@ pub(crate) async fn upgrade(
     slot: Option<axum::Extension<super::serve::ConnectionSlot>>,
     upgrade: axum::extract::WebSocketUpgrade,
 ) -> Response {
+    if !app.origins.admits_upgrade(&headers) {
+        let origin = headers
+            .get(header::ORIGIN)
+            .and_then(|o| o.to_str().ok())
+            .unwrap_or_default();
+        tracing::info!(
+            origin,
+            "refused a WebSocket from an origin that is not allowed"
+        );
+        return (
+            axum::http::StatusCode::FORBIDDEN,
+            axum::Json(serde_json::json!({ "errors": [{
+                "message": format!("pages of {origin} may not open this socket: add the origin to server.cors_origins"),
+                "extensions": { "code": "ORIGIN_NOT_ALLOWED" },
+            }]})),
+        )
+            .into_response();
+    }
     let offered = headers
         .get(header::SEC_WEBSOCKET_PROTOCOL)
         .and_then(|v| v.to_str().ok())
