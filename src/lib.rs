@@ -15,6 +15,7 @@ pub mod auth;
 mod cache;
 mod canonical;
 mod changes;
+pub mod check;
 mod engage;
 mod freshness;
 pub mod graph;

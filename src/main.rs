@@ -46,10 +46,29 @@ enum Command {
     Simulate(SimulateArgs),
     /// Print the GraphQL schema (SDL) and exit.
     Schema,
+    /// Send a running gateway a signed Zoom test delivery, as Zoom would:
+    /// the URL validation (proving both hold the same webhooks.zoom_secret),
+    /// then a `cobrowse.session_started` of a new test session, or with
+    /// --end, the `cobrowse.session_ended` of one.
+    ZoomTestEvent(ZoomTestEventArgs),
+    /// Check the settings without starting anything or calling upstream,
+    /// and print each one's value in effect and where it came from
+    /// (secrets are not shown). Exits 2 when they are not valid.
+    Check,
     /// Make a new API key: prints the key (give it to the caller; it is
     /// shown once) and the entry for auth.api_keys_file (which holds only
     /// its SHA-256).
     ApiKey(ApiKeyArgs),
+}
+
+#[derive(clap::Args)]
+struct ZoomTestEventArgs {
+    /// The gateway's webhook URL [default: /webhooks/zoom of server.listen].
+    #[arg(long, value_name = "URL")]
+    url: Option<String>,
+    /// End this test session instead of starting one.
+    #[arg(long, value_name = "SESSION_ID")]
+    end: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -164,6 +183,20 @@ async fn main() -> ExitCode {
     if let Some(Command::ApiKey(args)) = &cli.command {
         return api_key(args);
     }
+    if let Some(Command::Check) = cli.command {
+        return match overrides(&cli)
+            .and_then(|o| cobrowse_gateway::check::report(cli.config.as_deref(), &o))
+        {
+            Ok(report) => {
+                say(&report);
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let settings = match overrides(&cli)
         .and_then(|o| Settings::load(cli.config.as_deref(), &o).map_err(|e| e.to_string()))
     {
@@ -173,6 +206,9 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(Command::ZoomTestEvent(args)) = &cli.command {
+        return zoom_test_event(&settings, args).await;
+    }
     init_logs(&settings);
     let result = match cli.command {
         Some(Command::Simulate(args)) => simulate(cli.listen.as_deref(), args).await,
@@ -208,6 +244,29 @@ fn api_key(args: &ApiKeyArgs) -> ExitCode {
         api_keys::entry(&args.id, &key, &scopes)
     ));
     ExitCode::SUCCESS
+}
+
+async fn zoom_test_event(settings: &Settings, args: &ZoomTestEventArgs) -> ExitCode {
+    use cobrowse_gateway::zoom::test_event::{send, TestEvent};
+    let Some(secret) = settings.zoom_secret() else {
+        eprintln!("error: webhooks.zoom_secret is not set: give the secret of the gateway's Zoom app (COBROWSE_ZOOM_WEBHOOK_SECRET), as the gateway has it");
+        return ExitCode::from(2);
+    };
+    let url = args
+        .url
+        .clone()
+        .unwrap_or_else(|| settings.local_webhook_url());
+    let event = args.end.clone().map_or(TestEvent::Start, TestEvent::End);
+    match send(&url, secret, event).await {
+        Ok(report) => {
+            say(&report);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {

@@ -94,7 +94,7 @@ settings_table! {
     "webhooks.zoom_secret", "COBROWSE_ZOOM_WEBHOOK_SECRET", None, "Zoom webhook secret token (signs deliveries). Unset: /webhooks/zoom answers 503. Never logged.";
     "webhooks.max_skew", "COBROWSE_WEBHOOKS_MAX_SKEW", Some("5m"), "Largest difference between a delivery's timestamp and now.";
     "webhooks.max_body_bytes", "COBROWSE_WEBHOOKS_MAX_BODY_BYTES", Some("65536"), "Largest webhook body accepted (larger: 413).";
-    "store.path", "COBROWSE_STORE_PATH", Some("data/cobrowse-gateway.sqlite"), "SQLite file of the webhook event store (created with its folder).";
+    "store.path", "COBROWSE_STORE_PATH", None, "SQLite file of the webhook event store (created with its folder). Unset: events.sqlite in $STATE_DIRECTORY (systemd's StateDirectory=), else in $XDG_DATA_HOME/cobrowse-gateway, else in ~/.local/share/cobrowse-gateway; never relative to the working directory.";
     "store.retention", "COBROWSE_STORE_RETENTION", Some("30d"), "Ended Zoom sessions older than this are deleted with their events.";
     "engage.agent_sessions_limit", "COBROWSE_ENGAGE_AGENT_SESSIONS_LIMIT", Some("0"), "Simultaneous co-browse sessions an agent may join (Engage agentSessionsLimit); 0 means no limit.";
     "engage.max_session_length", "COBROWSE_ENGAGE_MAX_SESSION_LENGTH", Some("12h"), "The agent limit counts an agent's other sessions joined at most this long before (bounds its cost).";
@@ -109,6 +109,13 @@ settings_table! {
     "log.format", "COBROWSE_LOG_FORMAT", Some("text"), "Log format: text or json.";
     "log.filter", "COBROWSE_LOG_FILTER", Some("info"), "Log filter, in tracing's EnvFilter syntax.";
 }
+
+/// The settings whose values are never printed.
+const SECRETS: [&str; 3] = [
+    "upstream.client_secret",
+    "auth.jwt_secret",
+    "webhooks.zoom_secret",
+];
 
 /// The environment variable naming the optional settings file.
 pub const CONFIG_ENV: &str = "COBROWSE_CONFIG";
@@ -133,7 +140,7 @@ pub struct Settings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ServerSettings {
-    #[serde(deserialize_with = "de::parsed")]
+    #[serde(deserialize_with = "de::listen")]
     pub(crate) listen: SocketAddr,
     #[serde(deserialize_with = "de::duration")]
     pub(crate) request_timeout: Duration,
@@ -213,9 +220,9 @@ impl FromStr for AuthMode {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpstreamSettings {
-    #[serde(default, deserialize_with = "de::url")]
+    #[serde(default, deserialize_with = "de::api_url")]
     pub url: Option<Url>,
-    #[serde(default, deserialize_with = "de::url")]
+    #[serde(default, deserialize_with = "de::login_url")]
     pub login_url: Option<Url>,
     #[serde(default)]
     pub(crate) client_id: Option<String>,
@@ -299,7 +306,8 @@ pub(crate) struct WebhookSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct StoreSettings {
-    pub(crate) path: std::path::PathBuf,
+    #[serde(default)]
+    pub(crate) path: Option<std::path::PathBuf>,
     #[serde(deserialize_with = "de::duration")]
     pub(crate) retention: Duration,
 }
@@ -383,7 +391,7 @@ pub(crate) enum UpstreamMode {
 
 /// Where a value came from, for error messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Source {
+pub enum Source {
     Default,
     File,
     Environment,
@@ -429,6 +437,50 @@ impl Layers {
         layers
     }
 
+    /// Every source of the process: defaults, `COBROWSE_CONFIG` or
+    /// `config`, the environment, then the given flag overrides.
+    pub fn load(
+        config: Option<&Path>,
+        overrides: &[(String, String)],
+    ) -> Result<Self, SettingsError> {
+        let mut layers = Layers::defaults();
+        let from_env = std::env::var_os(CONFIG_ENV).map(std::path::PathBuf::from);
+        if let Some(path) = config.map(Path::to_path_buf).or(from_env) {
+            layers = layers.file(&path)?;
+        }
+        layers = layers.env(std::env::vars())?;
+        for (path, value) in overrides {
+            layers = layers.set(path, value)?;
+        }
+        Ok(layers)
+    }
+
+    /// Each setting's value as given (secrets redacted; `None` when unset)
+    /// and the source it came from.
+    pub(crate) fn given(&self) -> Vec<(&'static Setting, Option<String>, Source)> {
+        SETTINGS
+            .iter()
+            .map(|setting| {
+                let (section, key) = setting.path.split_once('.').expect("section.key");
+                let value = self.values.get(section).and_then(|s| s.get(key)).map(|v| {
+                    if SECRETS.contains(&setting.path) {
+                        "(set; not shown)".to_owned()
+                    } else if let toml::Value::String(text) = v {
+                        text.clone()
+                    } else {
+                        v.to_string()
+                    }
+                });
+                let source = self
+                    .sources
+                    .get(setting.path)
+                    .copied()
+                    .unwrap_or(Source::Default);
+                (setting, value, source)
+            })
+            .collect()
+    }
+
     /// Adds a TOML settings file.
     pub(crate) fn file(mut self, path: &Path) -> Result<Self, SettingsError> {
         let text = std::fs::read_to_string(path).map_err(|e| {
@@ -451,8 +503,9 @@ impl Layers {
                 let path_key = format!("{section}.{key}");
                 if lookup(&path_key).is_none() {
                     return Err(SettingsError(format!(
-                        "settings file {}: unknown setting `{path_key}`",
-                        path.display()
+                        "settings file {}: unknown setting `{path_key}`{}",
+                        path.display(),
+                        suggest_path(&path_key)
                     )));
                 }
                 self.put(&path_key, value, Source::File);
@@ -473,7 +526,12 @@ impl Layers {
             }
             let Some(setting) = SETTINGS.iter().find(|s| s.env == name) else {
                 return Err(SettingsError(format!(
-                    "unknown environment variable {name}: see `cobrowse-gateway --help` for the settings"
+                    "unknown environment variable {name}{}",
+                    suggest(&name, SETTINGS.iter().map(|s| s.env))
+                        .map(|env| format!(": did you mean {env}?"))
+                        .unwrap_or_else(
+                            || ": `cobrowse-gateway --help` lists the settings".to_owned()
+                        )
                 )));
             };
             self.put(
@@ -488,7 +546,10 @@ impl Layers {
     /// Adds one `path=value` override from the command line.
     pub fn set(mut self, path: &str, value: &str) -> Result<Self, SettingsError> {
         if lookup(path).is_none() {
-            return Err(SettingsError(format!("unknown setting `{path}`")));
+            return Err(SettingsError(format!(
+                "unknown setting `{path}`{}",
+                suggest_path(path)
+            )));
         }
         self.put(path, toml::Value::String(value.into()), Source::Flag);
         Ok(self)
@@ -515,7 +576,7 @@ impl Layers {
                 SettingsError(format!(
                     "invalid setting {}: {}",
                     describe(&path, &sources),
-                    e.inner()
+                    e.inner().message().trim()
                 ))
             })?;
         settings.check(&sources)?;
@@ -536,16 +597,36 @@ impl Settings {
         config: Option<&Path>,
         overrides: &[(String, String)],
     ) -> Result<Self, SettingsError> {
-        let mut layers = Layers::defaults();
-        let from_env = std::env::var_os(CONFIG_ENV).map(std::path::PathBuf::from);
-        if let Some(path) = config.map(Path::to_path_buf).or(from_env) {
-            layers = layers.file(&path)?;
+        Layers::load(config, overrides)?.build()
+    }
+
+    /// The event store's file, and why there: `store.path` (made absolute,
+    /// so the log says which file), or the default place.
+    pub(crate) fn store_location(
+        &self,
+    ) -> Result<(std::path::PathBuf, &'static str), SettingsError> {
+        match &self.store.path {
+            Some(path) => Ok((
+                std::path::absolute(path).unwrap_or_else(|_| path.clone()),
+                "store.path",
+            )),
+            None => default_store_path(|name| std::env::var_os(name))
+                .map_err(|why| SettingsError(format!("the event store: {why}"))),
         }
-        layers = layers.env(std::env::vars())?;
-        for (path, value) in overrides {
-            layers = layers.set(path, value)?;
+    }
+
+    /// The Zoom webhook secret, when set.
+    pub fn zoom_secret(&self) -> Option<&Secret> {
+        self.webhooks.zoom_secret.as_ref()
+    }
+
+    /// The gateway's own `/webhooks/zoom` as seen from this machine.
+    pub fn local_webhook_url(&self) -> String {
+        let mut addr = self.server.listen;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
         }
-        layers.build()
+        format!("http://{addr}/webhooks/zoom")
     }
 
     /// Where the gateway gets its data.
@@ -596,6 +677,13 @@ impl Settings {
                 );
             }
             if up.login_url.is_none() && derive_login_url(url).is_none() {
+                let host = url.host_str().unwrap_or_default();
+                if let Some(region) = host.strip_prefix("apps.") {
+                    return invalid(
+                        "upstream.url",
+                        &format!("{host} is the Genesys Cloud web app; the API of that region is https://api.{region}"),
+                    );
+                }
                 return invalid(
                     "upstream.login_url",
                     "required when the API host does not start with `api.`",
@@ -747,12 +835,126 @@ pub(crate) fn derive_login_url(api_url: &Url) -> Option<Url> {
     Some(login)
 }
 
+/// `url` without the first of `suffixes` its path ends with (a trailing
+/// slash aside).
+fn without_suffix(mut url: Url, suffixes: &[&str]) -> Url {
+    let path = url.path().trim_end_matches('/').to_owned();
+    if let Some(base) = suffixes.iter().find_map(|s| path.strip_suffix(s)) {
+        url.set_path(&format!("{base}/"));
+    }
+    url
+}
+
+/// The address `text` names: `ip:port`, or `host:port` resolved (IPv4
+/// first). Mistakes are told with what to write instead.
+fn listen_address(text: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    const EXAMPLES: &str = "127.0.0.1:8080 (this machine only) or 0.0.0.0:8080 (every interface)";
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    if text.contains("://") {
+        return Err(format!(
+            "`{text}` is a URL; write the address alone, like {EXAMPLES}"
+        ));
+    }
+    let Some((host, port)) = text.rsplit_once(':') else {
+        return Err(format!(
+            "`{text}` needs an address and a port, like {EXAMPLES}"
+        ));
+    };
+    let port: u16 = port.parse().map_err(|_| {
+        format!("`{port}` is not a port (0 to 65535); write an address like {EXAMPLES}")
+    })?;
+    if host.is_empty() {
+        return Err(format!("`{text}` has no address: write {EXAMPLES}"));
+    }
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let resolved: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|_| format!("`{host}` does not resolve to an address of this machine; write an address like {EXAMPLES}"))?
+        .collect();
+    resolved
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(resolved.first())
+        .copied()
+        .ok_or_else(|| format!("`{host}` resolves to no address; write an address like {EXAMPLES}"))
+}
+
+/// Where the event store lives when `store.path` is unset, and why there:
+/// systemd's `StateDirectory=` (`$STATE_DIRECTORY`), else the XDG data
+/// directory. Never the working directory, which is `/` under systemd and
+/// in containers.
+pub(crate) fn default_store_path(
+    var: impl Fn(&str) -> Option<std::ffi::OsString>,
+) -> Result<(std::path::PathBuf, &'static str), String> {
+    use std::path::PathBuf;
+    let absolute = |name: &str| {
+        var(name)
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute() && p != Path::new("/"))
+    };
+    if let Some(state) = var("STATE_DIRECTORY") {
+        // systemd gives a colon-separated list; the first is ours.
+        let first = state.to_string_lossy().split(':').next().map(PathBuf::from);
+        if let Some(dir) = first.filter(|p| p.is_absolute()) {
+            return Ok((dir.join("events.sqlite"), "$STATE_DIRECTORY"));
+        }
+    }
+    if let Some(data) = absolute("XDG_DATA_HOME") {
+        return Ok((
+            data.join("cobrowse-gateway").join("events.sqlite"),
+            "$XDG_DATA_HOME",
+        ));
+    }
+    if let Some(home) = absolute("HOME") {
+        return Ok((
+            home.join(".local/share/cobrowse-gateway/events.sqlite"),
+            "~/.local/share",
+        ));
+    }
+    Err("there is no default place for it (none of STATE_DIRECTORY, XDG_DATA_HOME and HOME is set): set store.path (COBROWSE_STORE_PATH) to a file in a writable folder".to_owned())
+}
+
 /// Whether `name` may be an operation's metric label.
 pub(crate) fn is_operation_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
         && !name.starts_with(|c: char| c.is_ascii_digit())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The known name nearest to `name`, if one is near enough to be a typo.
+fn suggest<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let name = name.to_ascii_lowercase();
+    known
+        .map(|k| {
+            (
+                strsim::damerau_levenshtein(&name, &k.to_ascii_lowercase()),
+                k,
+            )
+        })
+        .filter(|(distance, k)| *distance <= (k.len() / 4).max(2))
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, k)| k)
+}
+
+/// `: did you mean cache.live_ttl?` for a mistyped setting path: a near
+/// path, or the one path with the same key in another section.
+fn suggest_path(path: &str) -> String {
+    let key = path.rsplit('.').next().unwrap_or(path);
+    let mut same_key = SETTINGS
+        .iter()
+        .filter(|s| s.path.rsplit('.').next() == Some(key));
+    let by_key = match (same_key.next(), same_key.next()) {
+        (Some(only), None) => Some(only.path),
+        _ => None,
+    };
+    suggest(path, SETTINGS.iter().map(|s| s.path))
+        .or(by_key)
+        .map(|p| format!(": did you mean {p}?"))
+        .unwrap_or_else(|| ": `cobrowse-gateway --help` lists the settings".to_owned())
 }
 
 fn lookup(path: &str) -> Option<&'static Setting> {
@@ -788,19 +990,44 @@ mod de {
     pub(crate) fn parsed<'de, D, T>(d: D) -> Result<T, D::Error>
     where
         D: Deserializer<'de>,
-        T: FromStr,
+        T: FromStr + 'static,
         T::Err: fmt::Display,
     {
         let text = text_or_value(d)?;
-        text.trim()
-            .parse()
-            .map_err(|e| serde::de::Error::custom(format!("`{text}`: {e}")))
+        text.trim().parse().map_err(|e: T::Err| {
+            serde::de::Error::custom(match expected::<T>() {
+                Some(expected) => format!("expected {expected}, got `{text}`"),
+                None => e.to_string(),
+            })
+        })
+    }
+
+    /// What a value of a plain type looks like, in words (the parsers'
+    /// own messages, "invalid digit found in string", are not for people).
+    fn expected<T: 'static>() -> Option<&'static str> {
+        use std::any::TypeId;
+        let t = TypeId::of::<T>();
+        if t == TypeId::of::<bool>() {
+            Some("true or false")
+        } else if [
+            TypeId::of::<usize>(),
+            TypeId::of::<u64>(),
+            TypeId::of::<u32>(),
+        ]
+        .contains(&t)
+        {
+            Some("a whole number, like 100 (no units or separators)")
+        } else if t == TypeId::of::<f64>() {
+            Some("a number, like 2.5")
+        } else {
+            None
+        }
     }
 
     pub(crate) fn positive<'de, D, T>(d: D) -> Result<T, D::Error>
     where
         D: Deserializer<'de>,
-        T: FromStr + PartialEq + Default,
+        T: FromStr + PartialEq + Default + 'static,
         T::Err: fmt::Display,
     {
         let value: T = parsed(d)?;
@@ -812,9 +1039,33 @@ mod de {
 
     pub(crate) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let text = text_or_value(d)?;
-        humantime::parse_duration(text.trim()).map_err(|e| {
-            serde::de::Error::custom(format!("`{text}` is not a duration like 5s or 2m: {e}"))
+        let trimmed = text.trim();
+        humantime::parse_duration(trimmed).map_err(|_| {
+            serde::de::Error::custom(if trimmed.parse::<f64>().is_ok() {
+                format!("`{text}` has no unit: write {trimmed}s, {trimmed}ms or {trimmed}m")
+            } else {
+                format!("expected a duration like 500ms, 5s, 2m, 1h or 7d, got `{text}`")
+            })
         })
+    }
+
+    /// An address to listen on: `ip:port`, or `host:port` resolved now
+    /// (`localhost:8080` listens on 127.0.0.1:8080).
+    pub(crate) fn listen<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+        let text = text_or_value(d)?;
+        super::listen_address(text.trim()).map_err(serde::de::Error::custom)
+    }
+
+    /// The PureCloud API base URL; `https://api.mypurecloud.ie/api/v2`
+    /// (the base with the version, as Genesys's docs write endpoints) is
+    /// taken as `https://api.mypurecloud.ie/`: the gateway adds `/api/v2`.
+    pub(crate) fn api_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Url>, D::Error> {
+        Ok(url(d)?.map(|u| super::without_suffix(u, &["/api/v2", "/api"])))
+    }
+
+    /// The OAuth base URL; one ending in `/oauth/token` is taken without it.
+    pub(crate) fn login_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Url>, D::Error> {
+        Ok(url(d)?.map(|u| super::without_suffix(u, &["/oauth/token", "/oauth"])))
     }
 
     /// A list: a TOML array of strings, or comma-separated text.
@@ -985,5 +1236,151 @@ mod tests {
         std::fs::write(&path, "[cache]\nmax_entrys = 10\n").expect("write");
         let error = Layers::defaults().file(&path).err().expect("typo");
         assert!(error.to_string().contains("cache.max_entrys"));
+    }
+
+    #[test]
+    fn a_mistyped_name_suggests_the_nearest_known_one() {
+        let message = |r: Result<Layers, SettingsError>| r.err().expect("an error").to_string();
+        let typo = message(Layers::defaults().set("cache.livettl", "3s"));
+        assert!(typo.contains("did you mean cache.live_ttl?"), "{typo}");
+        let section = message(Layers::defaults().set("server.live_ttl", "3s"));
+        assert!(
+            section.contains("did you mean cache.live_ttl?"),
+            "{section}"
+        );
+        let env = message(Layers::defaults().env(env(&[("COBROWSE_CACHE_LIVETTL", "3s")])));
+        assert!(
+            env.contains("did you mean COBROWSE_CACHE_LIVE_TTL?"),
+            "{env}"
+        );
+        let nothing_near = message(Layers::defaults().set("frobnicate.everything", "1"));
+        assert!(nothing_near.contains("--help"), "{nothing_near}");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("gateway.toml");
+        std::fs::write(&path, "[upstream]\nclient_ID = \"x\"\n").expect("write");
+        let file = message(Layers::defaults().file(&path));
+        assert!(file.contains("did you mean upstream.client_id?"), "{file}");
+    }
+
+    #[test]
+    fn numbers_and_durations_say_what_is_expected() {
+        let error = |path: &str, value: &str| {
+            Layers::defaults()
+                .set(path, value)
+                .and_then(Layers::build)
+                .expect_err("a bad value")
+                .to_string()
+        };
+        let count = error("cache.max_entries", "10k");
+        assert!(
+            count.contains("expected a whole number")
+                && count.contains("`10k`")
+                && !count.contains("invalid digit"),
+            "{count}"
+        );
+        let unitless = error("cache.live_ttl", "5");
+        assert!(unitless.contains("`5` has no unit: write 5s"), "{unitless}");
+        let words = error("cache.live_ttl", "five seconds");
+        assert!(
+            words.contains("expected a duration like 500ms, 5s"),
+            "{words}"
+        );
+        let flag = error("server.graphiql", "yes");
+        assert!(flag.contains("expected true or false"), "{flag}");
+        assert!(!flag.contains('\n'), "{flag}");
+    }
+
+    #[test]
+    fn the_listen_address_may_name_a_host_and_mistakes_say_what_to_write() {
+        assert_eq!(
+            listen_address("localhost:8080").unwrap().to_string(),
+            "127.0.0.1:8080"
+        );
+        assert_eq!(
+            listen_address("[::1]:8080").unwrap().to_string(),
+            "[::1]:8080"
+        );
+        for (bad, says) in [
+            ("8080", "needs an address and a port"),
+            (":8080", "has no address"),
+            ("http://127.0.0.1:8080", "is a URL"),
+            ("localhost:http", "is not a port"),
+            ("no-such-host.invalid:8080", "does not resolve"),
+        ] {
+            let message = listen_address(bad).expect_err(bad);
+            assert!(
+                message.contains(says) && message.contains("0.0.0.0:8080"),
+                "{bad}: {message}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_api_url_with_the_version_path_is_taken_as_its_base() {
+        let settings = Layers::defaults()
+            .set("upstream.url", "https://api.mypurecloud.ie/api/v2/")
+            .and_then(|l| {
+                l.set(
+                    "upstream.login_url",
+                    "https://login.mypurecloud.ie/oauth/token",
+                )
+            })
+            .and_then(|l| l.set("upstream.client_id", "id"))
+            .and_then(|l| l.set("upstream.client_secret", "s3cr3t"))
+            .and_then(|l| l.set("auth.mode", "passthrough"))
+            .and_then(Layers::build)
+            .expect("valid");
+        let UpstreamMode::Remote {
+            api_url, login_url, ..
+        } = settings.upstream_mode()
+        else {
+            panic!("remote");
+        };
+        assert_eq!(api_url.as_str(), "https://api.mypurecloud.ie/");
+        assert_eq!(login_url.as_str(), "https://login.mypurecloud.ie/");
+        let web_app = Layers::defaults()
+            .set("upstream.url", "https://apps.mypurecloud.de")
+            .and_then(|l| l.set("upstream.client_id", "id"))
+            .and_then(|l| l.set("upstream.client_secret", "s3cr3t"))
+            .and_then(Layers::build)
+            .expect_err("the web app is not the API")
+            .to_string();
+        assert!(web_app.contains("https://api.mypurecloud.de"), "{web_app}");
+    }
+
+    #[test]
+    fn the_default_store_is_in_the_state_or_data_directory_never_the_working_one() {
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| std::ffi::OsString::from(v))
+            }
+        };
+        let all = vars(&[
+            (
+                "STATE_DIRECTORY",
+                "/var/lib/cobrowse-gateway:/var/lib/other",
+            ),
+            ("XDG_DATA_HOME", "/home/ann/.data"),
+            ("HOME", "/home/ann"),
+        ]);
+        assert_eq!(
+            default_store_path(all).unwrap().0,
+            Path::new("/var/lib/cobrowse-gateway/events.sqlite")
+        );
+        let xdg = vars(&[("XDG_DATA_HOME", "/home/ann/.data"), ("HOME", "/home/ann")]);
+        assert_eq!(
+            default_store_path(xdg).unwrap().0,
+            Path::new("/home/ann/.data/cobrowse-gateway/events.sqlite")
+        );
+        let home = vars(&[("XDG_DATA_HOME", "relative"), ("HOME", "/home/ann")]);
+        assert_eq!(
+            default_store_path(home).unwrap().0,
+            Path::new("/home/ann/.local/share/cobrowse-gateway/events.sqlite")
+        );
+        let none = default_store_path(vars(&[("HOME", "/")])).unwrap_err();
+        assert!(none.contains("store.path"), "{none}");
     }
 }

@@ -49,6 +49,8 @@ impl Gateway {
     /// Builds the gateway. Fails when a setting cannot be honoured or when
     /// upstream refuses the gateway's credentials.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        // First, so that a port in use stops start-up at once.
+        let listener = listen(settings.server.listen).await?;
         let (simulator, target) = upstream_target(&settings).await?;
         let metrics = Arc::new(Metrics::with_operations(
             settings.server.operation_names.clone(),
@@ -90,9 +92,6 @@ impl Gateway {
             Arc::clone(&store),
             settings.store.retention,
         ));
-        let listener = TcpListener::bind(settings.server.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
         let (zoom_secret, demo_zoom) = demo_zoom(&settings, simulator.is_some(), &listener)?;
         let (lifecycle, lifecycle_control) = crate::http::Lifecycle::new();
         let parts = Parts {
@@ -219,6 +218,35 @@ impl Gateway {
         drop(self.simulator);
         Ok(())
     }
+}
+
+/// Binds the gateway's address; a failure says what to do about it.
+async fn listen(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    use std::io::ErrorKind;
+    let error = match TcpListener::bind(addr).await {
+        Ok(listener) => return Ok(listener),
+        Err(e) => e,
+    };
+    let port = addr.port();
+    let advice = match error.kind() {
+        ErrorKind::AddrInUse => format!(
+            "the port is in use (another gateway? `ss -ltnp 'sport = :{port}'` shows what has it): choose another with --listen {}:{} (server.listen, COBROWSE_LISTEN)",
+            addr.ip(),
+            port.wrapping_add(1).max(1024)
+        ),
+        ErrorKind::PermissionDenied => format!(
+            "ports below 1024 need privileges: listen on a port such as 8080 with --listen {}:8080 (server.listen) and put a proxy in front",
+            addr.ip()
+        ),
+        ErrorKind::AddrNotAvailable => format!(
+            "{} is not an address of this machine: use --listen 127.0.0.1:{port} (this machine only) or 0.0.0.0:{port} (every interface)",
+            addr.ip()
+        ),
+        _ => "check --listen (server.listen, COBROWSE_LISTEN)".to_owned(),
+    };
+    Err(anyhow::anyhow!(
+        "cannot listen on {addr}: {advice} ({error})"
+    ))
 }
 
 /// Reads the key files again whenever they change, so keys are added and
@@ -474,15 +502,17 @@ async fn check_permissions(client: &PureCloud) {
 }
 
 async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn EventStore>> {
-    let store = SqliteStore::open(&settings.store.path)
+    let (path, why) = settings.store_location()?;
+    let store = SqliteStore::open(&path)
         .await
         .map(|store| store.probe_bytes(settings.webhooks.max_body_bytes))
         .with_context(|| {
             format!(
-                "cannot open the event store at {}",
-                settings.store.path.display()
+                "cannot open the event store at {} (store.path, COBROWSE_STORE_PATH)",
+                path.display()
             )
         })?;
+    info!(path = %path.display(), from = why, "event store open");
     Ok(Arc::new(store))
 }
 

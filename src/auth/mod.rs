@@ -223,6 +223,29 @@ struct ServiceKeys {
     jwt: Option<JwtVerifier>,
 }
 
+/// Reads the key files as start-up would, without starting anything: how
+/// callers will authenticate, in words, or why they cannot.
+pub(crate) fn check_offline(settings: &AuthSettings, demo: bool) -> anyhow::Result<String> {
+    if settings.mode == AuthMode::Passthrough {
+        return Ok("passthrough: callers send their own Genesys Cloud token".to_owned());
+    }
+    let loaded = ServiceKeys::load(settings)?;
+    if loaded.is_empty() {
+        if demo {
+            return Ok("OPEN (demo mode without auth settings): anyone who can reach the port may read and change everything".to_owned());
+        }
+        anyhow::bail!("no authentication is configured: set auth.api_keys_file, auth.jwt_secret or auth.jwks_file, or auth.mode = passthrough");
+    }
+    let mut ways = Vec::new();
+    if settings.api_keys_file.is_some() {
+        ways.push("API keys".to_owned());
+    }
+    if loaded.jwt.is_some() {
+        ways.push("JWTs".to_owned());
+    }
+    Ok(format!("service: callers show {}", ways.join(" or ")))
+}
+
 impl ServiceKeys {
     fn load(settings: &AuthSettings) -> anyhow::Result<Self> {
         let keys = match &settings.api_keys_file {

@@ -14,7 +14,6 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -49,11 +48,32 @@ impl SqliteStore {
     /// Opens (creating when missing) the database file, migrates it, and
     /// rebuilds the session parts if they were written by another version.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| StoreError(format!("cannot create {}: {e}", dir.display())))?;
+        Self::open_checked(path).await.map_err(|e| opening(path, e))
+    }
+
+    async fn open_checked(path: &Path) -> Result<Self, StoreError> {
+        if path.is_dir() {
+            return Err(StoreError(format!(
+                "it is a folder: name a file in it, like {}",
+                path.join("events.sqlite").display()
+            )));
         }
-        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
+        if let Some(file) = path.ancestors().skip(1).find(|a| a.exists() && !a.is_dir()) {
+            return Err(StoreError(format!(
+                "{} is a file, not a folder",
+                file.display()
+            )));
+        }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError(format!(
+                    "its folder {} cannot be created: {e}",
+                    dir.display()
+                ))
+            })?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
@@ -612,6 +632,27 @@ async fn purge_batch(connection: &mut SqliteConnection, cutoff: i64) -> Result<u
     }
     tx.commit().await?;
     Ok(doomed.len() as u64)
+}
+
+/// What went wrong opening the store at `path`, in words: SQLite's result
+/// codes (`code: 14`) say little to someone who has to fix it.
+fn opening(path: &Path, error: StoreError) -> StoreError {
+    let text = &error.0;
+    let words = if text.contains("code: 14") {
+        format!(
+            "SQLite cannot open the file: its folder {} must exist and be writable by this user (SQLite keeps -wal and -shm files beside the database)",
+            path.parent().map_or_else(|| ".".into(), |d| d.display().to_string())
+        )
+    } else if text.contains("code: 8") {
+        "the file is read-only: the gateway writes every webhook event to it".to_owned()
+    } else if text.contains("code: 26") {
+        "the file is not a SQLite database (is store.path naming another file?)".to_owned()
+    } else if text.contains("code: 13") {
+        "the disk is full".to_owned()
+    } else {
+        return error;
+    };
+    StoreError(format!("{words} ({text})"))
 }
 
 #[cfg(test)]

@@ -4,3 +4,4 @@ pub mod event;
 pub(crate) mod fold;
 pub(crate) mod parts;
 pub mod signature;
+pub mod test_event;

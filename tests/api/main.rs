@@ -15,6 +15,7 @@ mod helpers;
 mod layers;
 mod limits;
 mod live;
+mod newcomer;
 mod notifications;
 mod partial;
 mod reports;

@@ -1,0 +1,80 @@
+//! `cobrowse-gateway check`: the settings validated offline (no upstream
+//! call, nothing started), and each one's value in effect with where it
+//! came from, secrets redacted.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::settings::{Layers, Settings, Source, UpstreamMode};
+
+/// The report of valid settings, or the error that stops start-up.
+pub fn report(config: Option<&Path>, overrides: &[(String, String)]) -> Result<String, String> {
+    let layers = Layers::load(config, overrides).map_err(|e| e.to_string())?;
+    let given = layers.given();
+    let settings = layers.build().map_err(|e| e.to_string())?;
+    let (store, store_from) = settings.store_location().map_err(|e| e.to_string())?;
+    let demo = matches!(settings.upstream_mode(), UpstreamMode::Demo);
+    let auth = crate::auth::check_offline(&settings.auth, demo).map_err(|e| format!("{e:#}"))?;
+    let mut out = String::new();
+    let upstream = match settings.upstream_mode() {
+        UpstreamMode::Demo => "demo mode: the built-in PureCloud simulator".to_owned(),
+        UpstreamMode::Remote {
+            api_url, client_id, ..
+        } => format!("Genesys Cloud at {api_url} as OAuth client {client_id}"),
+    };
+    let _ = writeln!(out, "settings are valid (nothing was contacted)");
+    let _ = writeln!(out, "  upstream: {upstream}");
+    let _ = writeln!(out, "  callers:  {auth}");
+    let _ = writeln!(out, "  store:    {} ({store_from})", store.display());
+    let _ = writeln!(out, "\n{:<40} {:<44} from", "setting", "value");
+    for (setting, value, source) in given {
+        let (value, from) = match (setting.path, value) {
+            ("server.listen", Some(given)) => {
+                let bound = settings.server.listen.to_string();
+                let value = if bound == given {
+                    bound
+                } else {
+                    format!("{bound} (`{given}`)")
+                };
+                (value, describe(source, setting.env))
+            }
+            ("upstream.url", Some(_)) => (
+                settings
+                    .upstream
+                    .url
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+                describe(source, setting.env),
+            ),
+            ("upstream.login_url", None) if !demo => {
+                (login_url(&settings), "derived from upstream.url".to_owned())
+            }
+            ("store.path", None) => (
+                store.display().to_string(),
+                format!("default ({store_from})"),
+            ),
+            (_, Some(value)) if value.is_empty() => {
+                ("(empty)".to_owned(), describe(source, setting.env))
+            }
+            (_, Some(value)) => (value, describe(source, setting.env)),
+            (_, None) => ("(unset)".to_owned(), "default".to_owned()),
+        };
+        let _ = writeln!(out, "{:<40} {:<44} {from}", setting.path, value);
+    }
+    Ok(out)
+}
+
+fn login_url(settings: &Settings) -> String {
+    match settings.upstream_mode() {
+        UpstreamMode::Remote { login_url, .. } => login_url.to_string(),
+        UpstreamMode::Demo => String::new(),
+    }
+}
+
+fn describe(source: Source, env: &str) -> String {
+    match source {
+        Source::Environment => format!("environment ({env})"),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,304 @@
+//! The first five minutes: what a newcomer types, and the mistakes they
+//! make, each answered with what to do.
+
+use std::process::Output;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::helpers::{command, post_query, query_json, spawn_with, start, Options};
+
+/// Runs the binary to its end (within 30 s).
+async fn run(mut command: tokio::process::Command) -> (Output, String, String) {
+    let output = tokio::time::timeout(Duration::from_secs(30), command.output())
+        .await
+        .expect("the binary ends within 30 s")
+        .expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (output, stdout, stderr)
+}
+
+/// The line of `report` that shows `path`, split on runs of spaces.
+fn row<'a>(report: &'a str, path: &str) -> Vec<&'a str> {
+    let line = report
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(path))
+        .unwrap_or_else(|| panic!("no line for {path}:\n{report}"));
+    line.split("  ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect()
+}
+
+#[tokio::test]
+async fn check_prints_every_setting_in_effect_with_its_source_and_hides_secrets() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("gateway.toml");
+    std::fs::write(&config, "[cache]\nlive_ttl = \"3s\"\n").expect("write");
+    let mut check = command(&["check", "--listen", "localhost:9099", "--config"]);
+    check
+        .arg(&config)
+        .env("COBROWSE_ZOOM_WEBHOOK_SECRET", "a-very-private-secret")
+        .env("COBROWSE_SERVER_CORS_ORIGINS", "http://localhost:3000");
+
+    let (output, report, stderr) = run(check).await;
+
+    assert!(output.status.success(), "{stderr}");
+    assert!(report.starts_with("settings are valid"), "{report}");
+    for setting in cobrowse_gateway::settings::SETTINGS {
+        row(&report, setting.path);
+    }
+    assert_eq!(
+        row(&report, "server.listen"),
+        [
+            "server.listen",
+            "127.0.0.1:9099 (`localhost:9099`)",
+            "command line"
+        ]
+    );
+    assert_eq!(
+        row(&report, "cache.live_ttl"),
+        ["cache.live_ttl", "3s", "settings file"]
+    );
+    assert_eq!(
+        row(&report, "cache.directory_ttl"),
+        ["cache.directory_ttl", "10m", "default"]
+    );
+    assert_eq!(
+        row(&report, "webhooks.zoom_secret"),
+        [
+            "webhooks.zoom_secret",
+            "(set; not shown)",
+            "environment (COBROWSE_ZOOM_WEBHOOK_SECRET)"
+        ]
+    );
+    assert_eq!(row(&report, "upstream.client_secret")[1], "(unset)");
+    assert!(!report.contains("a-very-private-secret"), "{report}");
+    assert!(report.contains("demo mode"), "{report}");
+}
+
+#[tokio::test]
+async fn check_refuses_a_mistake_with_what_to_write_instead() {
+    for (args, says) in [
+        (
+            vec!["check", "--set", "cache.livettl=3s"],
+            "did you mean cache.live_ttl?",
+        ),
+        (
+            vec!["check", "--set", "cache.live_ttl=5"],
+            "`5` has no unit: write 5s",
+        ),
+        (vec!["check", "--listen", "8080"], "like 127.0.0.1:8080"),
+        (
+            vec![
+                "check",
+                "--set",
+                "server.cors_origins=https://wall.example.com/",
+            ],
+            "write it as the browser sends it, `https://wall.example.com`",
+        ),
+    ] {
+        let (output, _, stderr) = run(command(&args)).await;
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+    let mut typo = command(&["check"]);
+    typo.env("COBROWSE_CACHE_LIVETTL", "3s");
+    let (output, _, stderr) = run(typo).await;
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr.contains("did you mean COBROWSE_CACHE_LIVE_TTL?"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn listen_takes_a_host_name() {
+    let (mut child, base, _printed, _logs) = start(command(&["--listen", "localhost:0"])).await;
+    assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+    let body = query_json(&base, "{ __typename }").await;
+    assert_eq!(body["data"]["__typename"], "Query", "{body}");
+    child.kill().await.expect("stops");
+}
+
+#[tokio::test]
+async fn a_port_in_use_says_to_choose_another_with_listen() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let addr = taken.local_addr().expect("an address");
+
+    let (output, _, stderr) = run(command(&["--listen", &addr.to_string()])).await;
+
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("the port is in use") && stderr.contains("--listen 127.0.0.1:"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_store_path_that_cannot_be_opened_is_named_and_explained() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "not a folder").expect("write");
+    for (path, says) in [
+        (file.join("events.sqlite"), "a-file is a file, not a folder"),
+        (
+            dir.path().to_path_buf(),
+            "it is a folder: name a file in it",
+        ),
+        (file.clone(), "not a SQLite database"),
+    ] {
+        let mut gateway = command(&["--listen", "127.0.0.1:0"]);
+        gateway.env("COBROWSE_STORE_PATH", &path);
+        let (output, _, stderr) = run(gateway).await;
+        assert!(!output.status.success(), "{}", path.display());
+        assert!(
+            stderr.contains("store.path") && stderr.contains(says) && !stderr.contains("code: 14"),
+            "{}: {stderr}",
+            path.display()
+        );
+    }
+}
+
+#[tokio::test]
+async fn without_store_path_the_store_is_in_the_data_directory_whatever_the_working_directory() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (cwd, data) = (dir.path().join("cwd"), dir.path().join("data"));
+    std::fs::create_dir_all(&cwd).expect("mkdir");
+    let mut gateway = command(&["--listen", "127.0.0.1:0"]);
+    gateway
+        .env_remove("COBROWSE_STORE_PATH")
+        .env_remove("STATE_DIRECTORY")
+        .env("XDG_DATA_HOME", &data)
+        .current_dir(&cwd);
+
+    let (mut child, _base, _printed, logs) = start(gateway).await;
+    child.kill().await.expect("stops");
+
+    let store = data.join("cobrowse-gateway").join("events.sqlite");
+    assert!(store.is_file(), "no store at {}", store.display());
+    assert_eq!(std::fs::read_dir(&cwd).expect("readable").count(), 0);
+    let logs = logs.await.expect("logs");
+    assert!(logs.contains(&store.display().to_string()), "{logs}");
+}
+
+#[tokio::test]
+async fn an_upstream_url_ending_in_api_v2_is_taken_as_its_base() {
+    // The simulator's URL as Genesys's docs write endpoints: with the
+    // version, and the token endpoint.
+    let app = spawn_with(Options::default()).await;
+    let base = app.sim.url();
+    let settings = crate::helpers::settings_for(
+        &app.sim,
+        app.dir.path(),
+        &[
+            ("upstream.url", format!("{base}/api/v2/")),
+            ("upstream.login_url", format!("{base}/oauth/token")),
+        ],
+    )
+    .expect("valid settings");
+    let gateway = cobrowse_gateway::startup::Gateway::build(settings)
+        .await
+        .expect("the gateway starts");
+    let url = format!("http://{}/graphql", gateway.local_addr());
+    tokio::spawn(gateway.run_until_stopped(std::future::pending()));
+
+    let body: serde_json::Value = app
+        .http
+        .post(url)
+        .json(&json!({ "query": "{ activeCobrowseConversations { totalCount } }" }))
+        .send()
+        .await
+        .expect("answered")
+        .json()
+        .await
+        .expect("JSON");
+    assert!(
+        body["data"]["activeCobrowseConversations"]["totalCount"].as_u64() > Some(0),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn zoom_test_event_delivers_a_signed_session_a_running_gateway_stores() {
+    let secret = "the-zoom-app-secret";
+    let mut gateway = command(&["--listen", "127.0.0.1:0"]);
+    gateway.env("COBROWSE_ZOOM_WEBHOOK_SECRET", secret);
+    let (mut child, base, _printed, _logs) = start(gateway).await;
+    let url = format!("{base}/webhooks/zoom");
+    let test_event = |args: &[&str], secret: &str| {
+        let mut cmd = command(&["zoom-test-event", "--url", &url]);
+        cmd.args(args).env("COBROWSE_ZOOM_WEBHOOK_SECRET", secret);
+        cmd
+    };
+    let active = || async {
+        let body = query_json(
+            &base,
+            "{ cobrowseSessions(filter: { provider: ZOOM, state: ACTIVE }) { nodes { providerSessionId } } }",
+        )
+        .await;
+        body["data"]["cobrowseSessions"]["nodes"].to_string()
+    };
+
+    let (output, said, stderr) = run(test_event(&[], secret)).await;
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        said.contains("URL validation: answered as Zoom expects"),
+        "{said}"
+    );
+    let session = said
+        .split_whitespace()
+        .find(|w| w.starts_with("zoom-test-"))
+        .expect("the session id is printed")
+        .trim_end_matches(':')
+        .to_owned();
+    let listed = active().await;
+    assert!(listed.contains(&session), "{session} not in {listed}");
+
+    let (output, _, stderr) = run(test_event(&["--end", &session], secret)).await;
+    assert!(output.status.success(), "{stderr}");
+    assert!(!active().await.contains(&session));
+
+    let (output, _, stderr) = run(test_event(&[], "another-secret")).await;
+    assert!(!output.status.success());
+    assert!(stderr.contains("is not this one"), "{stderr}");
+    child.kill().await.expect("stops");
+}
+
+#[tokio::test]
+async fn demo_mode_logs_one_line_per_request_and_none_per_played_webhook() {
+    let (mut child, base, printed, logs) = start(command(&["--listen", "127.0.0.1:0"])).await;
+    assert!(
+        printed.iter().any(|l| l.starts_with("demo mode:")),
+        "{printed:?}"
+    );
+    // The demo plays its first Zoom event at once: wait until it is stored.
+    let zoom = "{ cobrowseSessions(filter: { provider: ZOOM }) { totalCount } }";
+    let mut waited = Duration::ZERO;
+    while query_json(&base, zoom).await["data"]["cobrowseSessions"]["totalCount"] == 0 {
+        assert!(
+            waited < Duration::from_secs(15),
+            "no demo Zoom session was played"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        waited += Duration::from_millis(100);
+    }
+    let home = post_query(&base, "{ __typename }").await;
+    assert!(home.status().is_success());
+    child.kill().await.expect("stops");
+    let logs = logs.await.expect("logs");
+
+    let served: Vec<&str> = logs.lines().filter(|l| l.contains(" served ")).collect();
+    assert!(
+        served.iter().any(|l| l.contains("INFO")
+            && l.contains("path=\"/graphql\"")
+            && l.contains("status=200")),
+        "{logs}"
+    );
+    assert!(
+        served.len() >= 2 && served.iter().all(|l| l.contains("request_id=")),
+        "{logs}"
+    );
+    assert!(!logs.contains("/webhooks/zoom"), "{logs}");
+}
