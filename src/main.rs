@@ -46,6 +46,10 @@ enum Command {
     Simulate(SimulateArgs),
     /// Print the GraphQL schema (SDL) and exit.
     Schema,
+    /// Ask a running gateway whether it is up (GET /healthz), or with
+    /// --ready whether it is ready (GET /readyz); exits 0 if so, 1 if not.
+    /// For container health checks, where there is no curl.
+    Health(HealthArgs),
     /// Send a running gateway a signed Zoom test delivery, as Zoom would:
     /// the URL validation (proving both hold the same webhooks.zoom_secret),
     /// then a `cobrowse.session_started` of a new test session, or with
@@ -59,6 +63,16 @@ enum Command {
     /// shown once) and the entry for auth.api_keys_file (which holds only
     /// its SHA-256).
     ApiKey(ApiKeyArgs),
+}
+
+#[derive(clap::Args)]
+struct HealthArgs {
+    /// The gateway's base URL [default: http:// and server.listen].
+    #[arg(long, value_name = "URL")]
+    url: Option<String>,
+    /// Ask /readyz (upstream and the store answer) instead of /healthz.
+    #[arg(long)]
+    ready: bool,
 }
 
 #[derive(clap::Args)]
@@ -206,6 +220,9 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(Command::Health(args)) = &cli.command {
+        return health(&settings, args).await;
+    }
     if let Some(Command::ZoomTestEvent(args)) = &cli.command {
         return zoom_test_event(&settings, args).await;
     }
@@ -246,6 +263,41 @@ fn api_key(args: &ApiKeyArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+async fn health(settings: &Settings, args: &HealthArgs) -> ExitCode {
+    let base = args
+        .url
+        .clone()
+        .unwrap_or_else(|| settings.local_base_url());
+    let url = format!(
+        "{}/{}",
+        base.trim_end_matches('/'),
+        if args.ready { "readyz" } else { "healthz" }
+    );
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(3))
+        .build();
+    let answer = match client {
+        Ok(client) => client.get(&url).send().await,
+        Err(e) => Err(e),
+    };
+    match answer {
+        Ok(response) if response.status().is_success() => {
+            say(&format!("{url}: {}\n", response.status()));
+            ExitCode::SUCCESS
+        }
+        Ok(response) => {
+            let status = response.status();
+            let body = response.text().await.unwrap_or_default();
+            eprintln!("{url}: {status} {body}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("{url}: no answer: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 async fn zoom_test_event(settings: &Settings, args: &ZoomTestEventArgs) -> ExitCode {
     use cobrowse_gateway::zoom::test_event::{send, TestEvent};
     let Some(secret) = settings.zoom_secret() else {
@@ -255,7 +307,7 @@ async fn zoom_test_event(settings: &Settings, args: &ZoomTestEventArgs) -> ExitC
     let url = args
         .url
         .clone()
-        .unwrap_or_else(|| settings.local_webhook_url());
+        .unwrap_or_else(|| format!("{}/webhooks/zoom", settings.local_base_url()));
     let event = args.end.clone().map_or(TestEvent::Start, TestEvent::End);
     match send(&url, secret, event).await {
         Ok(report) => {

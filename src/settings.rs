@@ -620,13 +620,14 @@ impl Settings {
         self.webhooks.zoom_secret.as_ref()
     }
 
-    /// The gateway's own `/webhooks/zoom` as seen from this machine.
-    pub fn local_webhook_url(&self) -> String {
+    /// The gateway's own base URL as seen from this machine (`0.0.0.0`
+    /// is reached at 127.0.0.1).
+    pub fn local_base_url(&self) -> String {
         let mut addr = self.server.listen;
         if addr.ip().is_unspecified() {
             addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
         }
-        format!("http://{addr}/webhooks/zoom")
+        format!("http://{addr}")
     }
 
     /// Where the gateway gets its data.

@@ -302,3 +302,22 @@ async fn demo_mode_logs_one_line_per_request_and_none_per_played_webhook() {
     );
     assert!(!logs.contains("/webhooks/zoom"), "{logs}");
 }
+
+#[tokio::test]
+async fn health_answers_for_a_running_gateway_and_fails_for_none() {
+    let (mut child, base, _printed, _logs) = start(command(&["--listen", "127.0.0.1:0"])).await;
+    for args in [
+        vec!["health", "--url", &base],
+        vec!["health", "--ready", "--url", &base],
+    ] {
+        let (output, said, stderr) = run(command(&args)).await;
+        assert!(output.status.success(), "{args:?}: {stderr}");
+        assert!(said.contains("200 OK"), "{said}");
+    }
+    child.kill().await.expect("stops");
+    let _ = child.wait().await;
+
+    let (output, _, stderr) = run(command(&["health", "--url", &base])).await;
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr.contains("no answer"), "{stderr}");
+}
