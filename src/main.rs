@@ -46,6 +46,9 @@ enum Command {
     Simulate(SimulateArgs),
     /// Print the GraphQL schema (SDL) and exit.
     Schema,
+    /// Copy the event store (store.path, or its default place) into a new
+    /// file, consistently, while the gateway runs.
+    Backup(BackupArgs),
     /// Ask a running gateway whether it is up (GET /healthz), or with
     /// --ready whether it is ready (GET /readyz); exits 0 if so, 1 if not.
     /// For container health checks, where there is no curl.
@@ -63,6 +66,13 @@ enum Command {
     /// shown once) and the entry for auth.api_keys_file (which holds only
     /// its SHA-256).
     ApiKey(ApiKeyArgs),
+}
+
+#[derive(clap::Args)]
+struct BackupArgs {
+    /// The new file to write (it must not exist).
+    #[arg(long, value_name = "FILE")]
+    to: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -220,6 +230,9 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(Command::Backup(args)) = &cli.command {
+        return backup(&settings, &args.to).await;
+    }
     if let Some(Command::Health(args)) = &cli.command {
         return health(&settings, args).await;
     }
@@ -261,6 +274,26 @@ fn api_key(args: &ApiKeyArgs) -> ExitCode {
         api_keys::entry(&args.id, &key, &scopes)
     ));
     ExitCode::SUCCESS
+}
+
+async fn backup(settings: &Settings, to: &std::path::Path) -> ExitCode {
+    let result = match settings.store_location() {
+        Ok((from, _)) => cobrowse_gateway::store::sqlite::SqliteStore::backup(&from, to)
+            .await
+            .map(|()| from)
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    match result {
+        Ok(from) => {
+            say(&format!("backed up {} to {}\n", from.display(), to.display()));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 async fn health(settings: &Settings, args: &HealthArgs) -> ExitCode {

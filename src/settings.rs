@@ -602,7 +602,7 @@ impl Settings {
 
     /// The event store's file, and why there: `store.path` (made absolute,
     /// so the log says which file), or the default place.
-    pub(crate) fn store_location(
+    pub fn store_location(
         &self,
     ) -> Result<(std::path::PathBuf, &'static str), SettingsError> {
         match &self.store.path {

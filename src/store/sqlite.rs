@@ -99,6 +99,36 @@ impl SqliteStore {
         Ok(store)
     }
 
+    /// Copies the store at `path` into a new file `to`, consistently, while
+    /// a gateway may be writing to it (SQLite's `VACUUM INTO` reads one
+    /// snapshot). `to` must not exist.
+    pub async fn backup(path: &Path, to: &Path) -> Result<(), StoreError> {
+        if !path.is_file() {
+            return Err(StoreError(format!("there is no store at {}", path.display())));
+        }
+        if to.exists() {
+            return Err(StoreError(format!(
+                "{} exists: name a new file (a backup never overwrites)",
+                to.display()
+            )));
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .read_only(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .map_err(|e| opening(path, e.into()))?;
+        sqlx::query("VACUUM INTO ?")
+            .bind(to.to_string_lossy().into_owned())
+            .execute(&pool)
+            .await?;
+        pool.close().await;
+        Ok(())
+    }
+
     /// Makes the readiness probe write `bytes` (the largest webhook body),
     /// so that it fails when a webhook would.
     pub(crate) fn probe_bytes(mut self, bytes: usize) -> Self {

@@ -321,3 +321,51 @@ async fn health_answers_for_a_running_gateway_and_fails_for_none() {
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr.contains("no answer"), "{stderr}");
 }
+
+#[tokio::test]
+async fn backup_copies_the_store_while_the_gateway_runs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (store, copy) = (dir.path().join("events.sqlite"), dir.path().join("copy.sqlite"));
+    let with_store = |args: &[&str], path: &std::path::Path| {
+        let mut cmd = command(args);
+        cmd.env("COBROWSE_STORE_PATH", path)
+            .env("COBROWSE_ZOOM_WEBHOOK_SECRET", crate::helpers::ZOOM_SECRET);
+        cmd
+    };
+    let (mut child, base, _printed, _logs) =
+        start(with_store(&["--listen", "127.0.0.1:0"], &store)).await;
+    let event = crate::helpers::zoom_event(
+        "acc-backup",
+        "backed-up-session",
+        "cobrowse.session_started",
+        0,
+        json!({ "start_time": chrono::Utc::now().to_rfc3339() }),
+    );
+    let stored = crate::helpers::post_signed_webhook(
+        &reqwest::Client::new(),
+        &base,
+        crate::helpers::ZOOM_SECRET,
+        event.to_string(),
+    )
+    .await
+    .expect("delivered");
+    assert_eq!(stored.status(), 200);
+
+    let (output, said, stderr) = run(with_store(&["backup", "--to", copy.to_str().unwrap()], &store)).await;
+    assert!(output.status.success(), "{stderr}");
+    assert!(said.contains("backed up"), "{said}");
+    let (output, _, stderr) = run(with_store(&["backup", "--to", copy.to_str().unwrap()], &store)).await;
+    assert!(!output.status.success() && stderr.contains("never overwrites"), "{stderr}");
+    child.kill().await.expect("stops");
+
+    // A gateway started on the copy has the session.
+    let (mut restored, base, _printed, _logs) =
+        start(with_store(&["--listen", "127.0.0.1:0"], &copy)).await;
+    let body = query_json(
+        &base,
+        "{ cobrowseSessions(filter: { provider: ZOOM }) { nodes { providerSessionId } } }",
+    )
+    .await;
+    assert!(body.to_string().contains("backed-up-session"), "{body}");
+    restored.kill().await.expect("stops");
+}
