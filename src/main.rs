@@ -286,7 +286,11 @@ async fn backup(settings: &Settings, to: &std::path::Path) -> ExitCode {
     };
     match result {
         Ok(from) => {
-            say(&format!("backed up {} to {}\n", from.display(), to.display()));
+            say(&format!(
+                "backed up {} to {}\n",
+                from.display(),
+                to.display()
+            ));
             ExitCode::SUCCESS
         }
         Err(e) => {

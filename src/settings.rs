@@ -602,9 +602,7 @@ impl Settings {
 
     /// The event store's file, and why there: `store.path` (made absolute,
     /// so the log says which file), or the default place.
-    pub fn store_location(
-        &self,
-    ) -> Result<(std::path::PathBuf, &'static str), SettingsError> {
+    pub fn store_location(&self) -> Result<(std::path::PathBuf, &'static str), SettingsError> {
         match &self.store.path {
             Some(path) => Ok((
                 std::path::absolute(path).unwrap_or_else(|_| path.clone()),

@@ -104,7 +104,10 @@ impl SqliteStore {
     /// snapshot). `to` must not exist.
     pub async fn backup(path: &Path, to: &Path) -> Result<(), StoreError> {
         if !path.is_file() {
-            return Err(StoreError(format!("there is no store at {}", path.display())));
+            return Err(StoreError(format!(
+                "there is no store at {}",
+                path.display()
+            )));
         }
         if to.exists() {
             return Err(StoreError(format!(

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use tokio::process::Command;
 
-use crate::helpers::{command, start, zoom_event, ZOOM_SECRET};
+use crate::helpers::{command, keys_file, start, zoom_event, ZOOM_SECRET};
 use crate::helpers::{spawn_app, spawn_with, test_key, Options};
 
 fn web() -> PathBuf {
@@ -211,4 +211,81 @@ async fn the_vendored_assets_are_the_pinned_packages_byte_for_byte() {
             asset.name
         );
     }
+}
+
+/// The README's `js` block that contains `marker`, pointed at `base` with
+/// the test key, written as a module under `web/` (where its imports
+/// resolve); the file is removed when the guard drops.
+fn readme_snippet(marker: &str, base: &str) -> tempfile::TempPath {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let block = readme
+        .split("```js\n")
+        .skip(1)
+        .map(|b| b.split("```").next().expect("a closed block"))
+        .find(|b| b.contains(marker))
+        .unwrap_or_else(|| panic!("the README has no js block with {marker}"));
+    let host = base.trim_start_matches("http://");
+    let code = block
+        .replace("'paste-your-key'", &format!("'{}'", test_key()))
+        .replace("http://127.0.0.1:8080", &format!("http://{host}"))
+        .replace("ws://127.0.0.1:8080", &format!("ws://{host}"));
+    let file = tempfile::Builder::new()
+        .prefix(".snippet-")
+        .suffix(".mjs")
+        .tempfile_in(web())
+        .expect("a file under web/");
+    std::fs::write(file.path(), code).expect("written");
+    file.into_temp_path()
+}
+
+#[tokio::test]
+async fn the_readme_client_snippets_run_as_written() {
+    use tokio::io::AsyncBufReadExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Demo mode (its world moves and its Zoom sessions are played in),
+    // with an API key required.
+    let mut demo = command(&["--listen", "127.0.0.1:0"]);
+    demo.env(
+        "COBROWSE_AUTH_API_KEYS_FILE",
+        keys_file(dir.path(), &[("readme", test_key(), &["read"])]),
+    );
+    let (mut child, base, _printed, _logs) = start(demo).await;
+
+    let query = readme_snippet("fetch(", &base);
+    let ran = Command::new("node")
+        .arg(&*query)
+        .current_dir(web())
+        .output()
+        .await
+        .expect("node runs");
+    let said = String::from_utf8_lossy(&ran.stdout);
+    assert!(
+        ran.status.success() && said.contains("active conversations"),
+        "{said}{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+
+    let subscription = readme_snippet("graphql-ws", &base);
+    let mut listener = Command::new("node")
+        .arg("--experimental-websocket")
+        .arg(&*subscription)
+        .current_dir(web())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs");
+    let mut lines = tokio::io::BufReader::new(listener.stdout.take().expect("stdout")).lines();
+    let update = tokio::time::timeout(std::time::Duration::from_secs(20), lines.next_line())
+        .await
+        .expect("an update within 20 s (the demo plays a Zoom event every 3 s)")
+        .expect("readable")
+        .expect("a line");
+    let update: serde_json::Value = serde_json::from_str(&update).expect("the snippet prints JSON");
+    assert!(
+        update["kind"].is_string() && update["provider"].is_string(),
+        "{update}"
+    );
+    listener.kill().await.expect("stops");
+    child.kill().await.expect("stops");
 }

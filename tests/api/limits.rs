@@ -24,12 +24,22 @@ fn readme_operations() -> Vec<(String, String)> {
         if document.trim_start().starts_with("subscription") {
             continue;
         }
-        for line in document.lines() {
-            if let Some(rest) = line.strip_prefix("query ") {
-                let name: String = rest.chars().take_while(|c| c.is_alphanumeric()).collect();
-                operations.push((document.to_owned(), name));
-            }
-        }
+        let names: Vec<String> = document
+            .lines()
+            .filter_map(|line| line.strip_prefix("query "))
+            .map(|rest| rest.chars().take_while(|c| c.is_alphanumeric()).collect())
+            .collect();
+        // No date that goes stale: intervals are variables.
+        let dated = document.as_bytes().windows(10).any(|w| {
+            w.iter().enumerate().all(|(i, c)| match i {
+                4 | 7 => *c == b'-',
+                _ => c.is_ascii_digit(),
+            })
+        });
+        assert!(!dated, "a README block with a fixed date:\n{document}");
+        // One operation per block: a reader copies a block and runs it.
+        assert_eq!(names.len(), 1, "a README block with {names:?}:\n{document}");
+        operations.push((document.to_owned(), names[0].clone()));
     }
     operations
 }
@@ -59,7 +69,7 @@ async fn the_default_limits_admit_every_query_of_the_readme() {
         .await["activeCobrowseConversations"]["nodes"][0]
         .clone();
     let operations = readme_operations();
-    assert!(operations.len() >= 4, "{operations:?}");
+    assert!(operations.len() >= 6, "{operations:?}");
     for (document, name) in operations {
         // `One` takes a conversation id, `Again` a global node id.
         let id = if name == "Again" {
@@ -67,8 +77,15 @@ async fn the_default_limits_admit_every_query_of_the_readme() {
         } else {
             &first["conversationId"]
         };
+        // The reports take the last day, as the README's shell example
+        // computes it.
+        let now = chrono::Utc::now();
+        let interval = json!({
+            "start": (now - chrono::Duration::hours(24)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "end": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        });
         let body = app
-            .graphql_operation(&document, &name, json!({ "id": id }))
+            .graphql_operation(&document, &name, json!({ "id": id, "interval": interval }))
             .await;
         assert!(body.get("errors").is_none(), "{name}: {body:#}");
         assert!(body["data"].is_object(), "{name}: {body:#}");

@@ -325,7 +325,10 @@ async fn health_answers_for_a_running_gateway_and_fails_for_none() {
 #[tokio::test]
 async fn backup_copies_the_store_while_the_gateway_runs() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (store, copy) = (dir.path().join("events.sqlite"), dir.path().join("copy.sqlite"));
+    let (store, copy) = (
+        dir.path().join("events.sqlite"),
+        dir.path().join("copy.sqlite"),
+    );
     let with_store = |args: &[&str], path: &std::path::Path| {
         let mut cmd = command(args);
         cmd.env("COBROWSE_STORE_PATH", path)
@@ -351,11 +354,22 @@ async fn backup_copies_the_store_while_the_gateway_runs() {
     .expect("delivered");
     assert_eq!(stored.status(), 200);
 
-    let (output, said, stderr) = run(with_store(&["backup", "--to", copy.to_str().unwrap()], &store)).await;
+    let (output, said, stderr) = run(with_store(
+        &["backup", "--to", copy.to_str().unwrap()],
+        &store,
+    ))
+    .await;
     assert!(output.status.success(), "{stderr}");
     assert!(said.contains("backed up"), "{said}");
-    let (output, _, stderr) = run(with_store(&["backup", "--to", copy.to_str().unwrap()], &store)).await;
-    assert!(!output.status.success() && stderr.contains("never overwrites"), "{stderr}");
+    let (output, _, stderr) = run(with_store(
+        &["backup", "--to", copy.to_str().unwrap()],
+        &store,
+    ))
+    .await;
+    assert!(
+        !output.status.success() && stderr.contains("never overwrites"),
+        "{stderr}"
+    );
     child.kill().await.expect("stops");
 
     // A gateway started on the copy has the session.
