@@ -3,10 +3,7 @@
 // Fails if any request (page, asset, fetch, websocket) leaves loopback.
 //   node tests/graphiql.mjs http://127.0.0.1:PORT
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { withBrowser } from './browser.mjs';
 
 const base = process.argv[2];
 if (!base) {
@@ -16,37 +13,9 @@ if (!base) {
 // Named like the default query's operation, so GraphiQL's operation name
 // is right whether or not it has re-parsed the editor yet.
 const QUERY = 'query Dashboard { activeCobrowseConversations { totalCount nodes { conversationId } } }';
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
-const isLocal = (url) => {
-  const parsed = new URL(url);
-  return ['data:', 'blob:', 'about:'].includes(parsed.protocol) || LOOPBACK.has(parsed.hostname);
-};
 
-const profile = mkdtempSync(join(tmpdir(), 'graphiql-profile-'));
-const leaks = [];
-const problems = [];
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  headless: true,
-  args: [
-    '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync',
-    // Nothing but loopback resolves: the network beyond it is unavailable.
-    '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost',
-  ],
-});
-try {
-  await context.route('**/*', (route) => {
-    const url = route.request().url();
-    if (isLocal(url)) return route.continue();
-    leaks.push(url);
-    return route.abort();
-  });
-  const page = await context.newPage();
-  page.on('websocket', (ws) => { if (!isLocal(ws.url())) leaks.push(ws.url()); });
-  page.on('pageerror', (error) => problems.push(`page error: ${error}`));
-  page.on('console', (message) => { if (message.type() === 'error') problems.push(`console: ${message.text()}`); });
-
+await withBrowser(async ({ context, watch, leaks, problems }) => {
+  const page = watch(await context.newPage());
   await page.goto(`${base}/graphiql`, { waitUntil: 'load' });
   await page.waitForSelector('.graphiql-query-editor .CodeMirror', { timeout: 30_000 });
   await page.evaluate((query) => {
@@ -67,11 +36,8 @@ try {
   assert.equal(result.errors, undefined, `the query failed: ${shown}`);
   assert.ok(result.data.activeCobrowseConversations.totalCount > 0, shown);
   assert.ok(result.data.activeCobrowseConversations.nodes[0].conversationId, shown);
+  assert.deepEqual(leaks, [], `requests left loopback: ${leaks.join(', ')}`);
+  assert.deepEqual(problems, [], problems.join('\n'));
   console.log(`GraphiQL ran the query: ${result.data.activeCobrowseConversations.totalCount} active conversations`);
-} finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
-}
-assert.deepEqual(leaks, [], `requests left loopback: ${leaks.join(', ')}`);
-assert.deepEqual(problems, [], problems.join('\n'));
+});
 console.log('graphiql: 1 passed, 0 failed');
