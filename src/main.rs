@@ -230,19 +230,18 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Some(Command::Backup(args)) = &cli.command {
-        return backup(&settings, &args.to).await;
-    }
-    if let Some(Command::Health(args)) = &cli.command {
-        return health(&settings, args).await;
-    }
-    if let Some(Command::ZoomTestEvent(args)) = &cli.command {
-        return zoom_test_event(&settings, args).await;
-    }
-    init_logs(&settings);
     let result = match cli.command {
-        Some(Command::Simulate(args)) => simulate(cli.listen.as_deref(), args).await,
-        _ => serve(settings).await,
+        Some(Command::Backup(args)) => return backup(&settings, &args.to).await,
+        Some(Command::Health(args)) => return health(&settings, &args).await,
+        Some(Command::ZoomTestEvent(args)) => return zoom_test_event(&settings, &args).await,
+        Some(Command::Simulate(args)) => {
+            init_logs(&settings);
+            simulate(cli.listen.as_deref(), args).await
+        }
+        _ => {
+            init_logs(&settings);
+            serve(settings).await
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -375,7 +374,12 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     if gateway.is_open() {
         banner += "WARNING: authentication is off (demo mode without auth settings): anyone who can reach this port may read and change everything\n";
     }
-    banner += &format!("cobrowse-gateway listening on {base}\n  GraphQL:  {base}/graphql\n  GraphiQL: {base}/graphiql\n");
+    let home = if gateway.simulator().is_some() {
+        "the live co-browse wall"
+    } else {
+        "what this is, where to go"
+    };
+    banner += &format!("cobrowse-gateway listening on {base}\n  Home:     {base}/ ({home})\n  GraphQL:  {base}/graphql\n  GraphiQL: {base}/graphiql\n");
     say(&banner);
     gateway.run_until_stopped(shutdown_signal()).await
 }
