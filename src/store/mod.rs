@@ -11,7 +11,10 @@
 //! the few it touches. Every query a listing makes is bounded by its page;
 //! the agent limit looks back a bounded window.
 
+mod sql;
 pub mod sqlite;
+#[cfg(test)]
+mod suite;
 
 use std::collections::HashMap;
 

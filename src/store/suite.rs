@@ -1,0 +1,175 @@
+//! The store test suite: what every [`EventStore`] must do, run against
+//! SQLite (`sqlite.rs`) and PostgreSQL (`postgres.rs`) alike.
+
+use super::{EventStore, SessionFilter, Window};
+use crate::zoom::event::{parse, Inbound, ZoomEvent};
+use crate::zoom::fold::fold;
+use crate::zoom::fold::tests::events;
+
+fn everything(limit: usize) -> Window {
+    Window {
+        limit,
+        ..Window::default()
+    }
+}
+
+/// Events in any order, and a re-delivery, make the session of their fold.
+pub(crate) async fn stored_once_and_folded(store: &dyn EventStore) {
+    let events = events("s1");
+    for event in events.iter().rev() {
+        assert!(store.append(event).await.expect("stored").inserted);
+    }
+    let again = store.append(&events[3]).await.expect("stored");
+    assert!(!again.inserted, "a re-delivery is not stored twice");
+    assert_eq!(
+        store.session(Some("acc"), "s1").await.expect("read"),
+        fold(&events)
+    );
+    let ended = SessionFilter {
+        ended: Some(true),
+        ..Default::default()
+    };
+    let listed = store.sessions(&ended, &everything(10)).await.expect("list");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(store.count(&ended).await.expect("count"), 1);
+    store.check().await.expect("writable");
+}
+
+/// Statements that make the stored parts stale and wrong (run by each
+/// backend between [`fill_for_rebuild`] and [`rebuilt`]).
+pub(crate) const SPOIL_PARTS: [&str; 2] = [
+    "UPDATE store_meta SET value = 'old'",
+    "DELETE FROM zoom_links",
+];
+
+pub(crate) async fn fill_for_rebuild(store: &dyn EventStore) {
+    for event in events("s1") {
+        store.append(&event).await.expect("stored");
+    }
+}
+
+/// After [`SPOIL_PARTS`] and a reopen, the parts are rebuilt from the events.
+pub(crate) async fn rebuilt(store: &dyn EventStore) {
+    assert_eq!(
+        store.session(None, "s1").await.expect("read"),
+        fold(&events("s1"))
+    );
+}
+
+/// Ended sessions are purged after their end, not before. (The backend
+/// then checks no event, person or connection is left.)
+pub(crate) async fn purged_with_their_events(store: &dyn EventStore) {
+    for event in events("old") {
+        store.append(&event).await.expect("stored");
+    }
+    let end = store
+        .session(None, "old")
+        .await
+        .expect("read")
+        .expect("there")
+        .end_time
+        .expect("ended");
+    assert_eq!(
+        store.purge_ended_before(end).await.expect("purge"),
+        0,
+        "not before its end"
+    );
+    assert_eq!(
+        store
+            .purge_ended_before(end + chrono::Duration::seconds(1))
+            .await
+            .expect("purge"),
+        1
+    );
+    assert!(store.session(None, "old").await.expect("read").is_none());
+}
+
+/// One `user_joined` (or `user_left`) of connection `i` of session `s`.
+pub(crate) fn connection_event(session: &str, i: usize, left: bool) -> ZoomEvent {
+    let (event, time_key) = if left {
+        ("cobrowse.session_user_left", "leave_time")
+    } else {
+        ("cobrowse.session_user_joined", "join_time")
+    };
+    let body = serde_json::json!({
+        "event": event, "event_ts": 1_763_802_000_000_i64 + i as i64,
+        "payload": { "account_id": "acc", "object": {
+            "session_id": session, "user_id": format!("u{}", i % 50), "user_name": "Noah",
+            "role_type": "agent", "user_connection_id": format!("c{i}"),
+            time_key: "2026-11-22T09:00:00Z",
+        } }
+    });
+    match parse(body.to_string().as_bytes()).expect("valid") {
+        Inbound::Event(event) => *event,
+        Inbound::UrlValidation { .. } => unreachable!("events only"),
+    }
+}
+
+/// 3,000 events into one session: the last appends cost what the first did.
+pub(crate) async fn append_cost_is_flat(store: &dyn EventStore) {
+    let mut timings = Vec::new();
+    for i in 0..3_000 {
+        let event = connection_event("busy", i / 2, i % 2 == 1);
+        let started = std::time::Instant::now();
+        store.append(&event).await.expect("stored");
+        timings.push(started.elapsed());
+    }
+    let first: std::time::Duration = timings[..300].iter().sum();
+    let last: std::time::Duration = timings[2_700..].iter().sum();
+    println!("300 appends: {first:?} at the start of the session, {last:?} after 2,700 events");
+    assert!(
+        last < first * 3,
+        "appends slow down with history: {first:?} for the first 300, {last:?} for the last"
+    );
+    let session = store
+        .session(None, "busy")
+        .await
+        .expect("read")
+        .expect("there");
+    assert_eq!(session.events, 3_000);
+    assert_eq!(
+        session
+            .participants
+            .iter()
+            .map(|p| p.connections.len())
+            .sum::<usize>(),
+        1_500
+    );
+}
+
+/// Two writers of one database (two replicas) take the events of the same
+/// sessions at once, each event delivered to both (Zoom retries, a load
+/// balancer splits them): every session is stored as the fold of its
+/// events, each event once.
+pub(crate) async fn two_writers_fold_whole(one: &dyn EventStore, other: &dyn EventStore) {
+    for round in 0..20 {
+        let session = format!("shared-{round}");
+        let events = events(&session);
+        let mut reversed = events.clone();
+        reversed.reverse();
+        let (a, b) = tokio::join!(
+            async {
+                let mut inserted = 0;
+                for event in &events {
+                    inserted += usize::from(one.append(event).await.expect("stored").inserted);
+                }
+                inserted
+            },
+            async {
+                let mut inserted = 0;
+                for event in &reversed {
+                    inserted += usize::from(other.append(event).await.expect("stored").inserted);
+                }
+                inserted
+            },
+        );
+        assert_eq!(a + b, events.len(), "each event stored once ({a} + {b})");
+        for store in [one, other] {
+            assert_eq!(
+                store.session(Some("acc"), &session).await.expect("read"),
+                fold(&events),
+                "round {round}"
+            );
+        }
+    }
+}
