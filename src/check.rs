@@ -12,6 +12,11 @@ pub fn report(config: Option<&Path>, overrides: &[(String, String)]) -> Result<S
     let layers = Layers::load(config, overrides).map_err(|e| e.to_string())?;
     let given = layers.given();
     let settings = layers.build().map_err(|e| e.to_string())?;
+    let postgres = settings
+        .store
+        .url
+        .as_ref()
+        .map(|url| crate::settings::postgres_url(url.expose()).unwrap_or_default());
     let (store, store_from) = settings.store_location().map_err(|e| e.to_string())?;
     let demo = matches!(settings.upstream_mode(), UpstreamMode::Demo);
     let auth = crate::auth::check_offline(&settings.auth, demo).map_err(|e| format!("{e:#}"))?;
@@ -25,7 +30,11 @@ pub fn report(config: Option<&Path>, overrides: &[(String, String)]) -> Result<S
     let _ = writeln!(out, "settings are valid (nothing was contacted)");
     let _ = writeln!(out, "  upstream: {upstream}");
     let _ = writeln!(out, "  callers:  {auth}");
-    let _ = writeln!(out, "  store:    {} ({store_from})", store.display());
+    match &postgres {
+        Some(url) => writeln!(out, "  store:    PostgreSQL at {url}"),
+        None => writeln!(out, "  store:    {} ({store_from})", store.display()),
+    }
+    .expect("a String takes writes");
     let _ = writeln!(out, "\n{:<40} {:<44} from", "setting", "value");
     for (setting, value, source) in given {
         let (value, from) = match (setting.path, value) {
@@ -49,6 +58,13 @@ pub fn report(config: Option<&Path>, overrides: &[(String, String)]) -> Result<S
             ),
             ("upstream.login_url", None) if !demo => {
                 (login_url(&settings), "derived from upstream.url".to_owned())
+            }
+            ("store.url", Some(_)) => (
+                postgres.clone().unwrap_or_default(),
+                describe(source, setting.env),
+            ),
+            ("store.path", None) if postgres.is_some() => {
+                ("(unused: store.url)".to_owned(), "default".to_owned())
             }
             ("store.path", None) => (
                 store.display().to_string(),

@@ -276,6 +276,10 @@ fn api_key(args: &ApiKeyArgs) -> ExitCode {
 }
 
 async fn backup(settings: &Settings, to: &std::path::Path) -> ExitCode {
+    if settings.store_is_postgres() {
+        eprintln!("error: the event store is PostgreSQL (store.url): back it up with pg_dump or the database's own backups");
+        return ExitCode::from(2);
+    }
     let result = match settings.store_location() {
         Ok((from, _)) => cobrowse_gateway::store::sqlite::SqliteStore::backup(&from, to)
             .await

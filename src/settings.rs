@@ -95,6 +95,8 @@ settings_table! {
     "webhooks.max_skew", "COBROWSE_WEBHOOKS_MAX_SKEW", Some("5m"), "Largest difference between a delivery's timestamp and now.";
     "webhooks.max_body_bytes", "COBROWSE_WEBHOOKS_MAX_BODY_BYTES", Some("65536"), "Largest webhook body accepted (larger: 413).";
     "store.path", "COBROWSE_STORE_PATH", None, "SQLite file of the webhook event store (created with its folder). Unset: events.sqlite in $STATE_DIRECTORY (systemd's StateDirectory=), else in $XDG_DATA_HOME/cobrowse-gateway, else in ~/.local/share/cobrowse-gateway; never relative to the working directory.";
+    "store.url", "COBROWSE_STORE_URL", None, "PostgreSQL URL of the event store shared by several replicas (postgres://user:password@host:5432/database); unset: the SQLite file at store.path. Never logged.";
+    "store.max_connections", "COBROWSE_STORE_MAX_CONNECTIONS", Some("10"), "With store.url: most connections to PostgreSQL this replica opens.";
     "store.retention", "COBROWSE_STORE_RETENTION", Some("30d"), "Ended Zoom sessions older than this are deleted with their events.";
     "engage.agent_sessions_limit", "COBROWSE_ENGAGE_AGENT_SESSIONS_LIMIT", Some("0"), "Simultaneous co-browse sessions an agent may join (Engage agentSessionsLimit); 0 means no limit.";
     "engage.max_session_length", "COBROWSE_ENGAGE_MAX_SESSION_LENGTH", Some("12h"), "The agent limit counts an agent's other sessions joined at most this long before (bounds its cost).";
@@ -111,10 +113,11 @@ settings_table! {
 }
 
 /// The settings whose values are never printed.
-const SECRETS: [&str; 3] = [
+const SECRETS: [&str; 4] = [
     "upstream.client_secret",
     "auth.jwt_secret",
     "webhooks.zoom_secret",
+    "store.url",
 ];
 
 /// The environment variable naming the optional settings file.
@@ -308,6 +311,10 @@ pub(crate) struct WebhookSettings {
 pub(crate) struct StoreSettings {
     #[serde(default)]
     pub(crate) path: Option<std::path::PathBuf>,
+    #[serde(default)]
+    pub(crate) url: Option<Secret>,
+    #[serde(deserialize_with = "de::positive")]
+    pub(crate) max_connections: u32,
     #[serde(deserialize_with = "de::duration")]
     pub(crate) retention: Duration,
 }
@@ -613,6 +620,11 @@ impl Settings {
         }
     }
 
+    /// Whether the event store is PostgreSQL (`store.url`).
+    pub fn store_is_postgres(&self) -> bool {
+        self.store.url.is_some()
+    }
+
     /// The Zoom webhook secret, when set.
     pub fn zoom_secret(&self) -> Option<&Secret> {
         self.webhooks.zoom_secret.as_ref()
@@ -759,6 +771,17 @@ impl Settings {
                 &format!("`{bad}` is not a GraphQL name (letters, digits and `_`, at most 64)"),
             );
         }
+        if let Some(url) = &self.store.url {
+            if let Err(why) = postgres_url(url.expose()) {
+                return invalid("store.url", &why);
+            }
+            if self.store.path.is_some() {
+                return invalid(
+                    "store.url",
+                    "store.url (PostgreSQL) and store.path (SQLite) name two stores: set one",
+                );
+            }
+        }
         for origin in &self.server.cors_origins {
             if let Err(why) = crate::http::origins::check_origin(origin) {
                 return invalid("server.cors_origins", &why);
@@ -879,6 +902,25 @@ fn listen_address(text: &str) -> Result<SocketAddr, String> {
         .or(resolved.first())
         .copied()
         .ok_or_else(|| format!("`{host}` resolves to no address; write an address like {EXAMPLES}"))
+}
+
+/// `url` as a PostgreSQL URL, with its password hidden (for messages and
+/// `check`), or why it is not one.
+pub(crate) fn postgres_url(url: &str) -> Result<String, String> {
+    let mut parsed = Url::parse(url).map_err(|_| {
+        "expected a PostgreSQL URL like postgres://gateway:password@db.internal:5432/cobrowse"
+            .to_owned()
+    })?;
+    if !matches!(parsed.scheme(), "postgres" | "postgresql") || parsed.host_str().is_none() {
+        return Err(format!(
+            "expected a PostgreSQL URL like postgres://gateway:password@db.internal:5432/cobrowse, got a {}: URL",
+            parsed.scheme()
+        ));
+    }
+    if parsed.password().is_some() {
+        let _ = parsed.set_password(Some("***"));
+    }
+    Ok(parsed.to_string())
 }
 
 /// Where the event store lives when `store.path` is unset, and why there:

@@ -23,6 +23,7 @@ use crate::metrics::Metrics;
 use crate::settings::{Settings, UpstreamMode};
 use crate::sim::{SimConfig, Simulator};
 use crate::source::Source;
+use crate::store::postgres::PgStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::EventStore;
 use crate::upstream::{ClientConfig, Credential, PureCloud, RetryPolicy, UpstreamError};
@@ -502,10 +503,21 @@ async fn check_permissions(client: &PureCloud) {
 }
 
 async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn EventStore>> {
+    let probe = settings.webhooks.max_body_bytes;
+    if let Some(url) = &settings.store.url {
+        let shown = crate::settings::postgres_url(url.expose()).unwrap_or_default();
+        let store = PgStore::open(url.expose(), settings.store.max_connections)
+            .await
+            .with_context(|| {
+                format!("cannot open the event store at {shown} (store.url, COBROWSE_STORE_URL)")
+            })?;
+        info!(url = %shown, "event store open (PostgreSQL)");
+        return Ok(Arc::new(store.probe_bytes(probe)));
+    }
     let (path, why) = settings.store_location()?;
     let store = SqliteStore::open(&path)
         .await
-        .map(|store| store.probe_bytes(settings.webhooks.max_body_bytes))
+        .map(|store| store.probe_bytes(probe))
         .with_context(|| {
             format!(
                 "cannot open the event store at {} (store.path, COBROWSE_STORE_PATH)",

@@ -11,6 +11,7 @@
 //! the few it touches. Every query a listing makes is bounded by its page;
 //! the agent limit looks back a bounded window.
 
+pub mod postgres;
 mod sql;
 pub mod sqlite;
 #[cfg(test)]

@@ -173,3 +173,24 @@ pub(crate) async fn two_writers_fold_whole(one: &dyn EventStore, other: &dyn Eve
         }
     }
 }
+
+/// A new, empty database on the test PostgreSQL server named by
+/// `COBROWSE_TEST_POSTGRES_URL` (`scripts/test` starts one on loopback);
+/// its URL.
+pub(crate) async fn fresh_postgres_database() -> String {
+    use sqlx::Connection as _;
+    let admin = std::env::var("COBROWSE_TEST_POSTGRES_URL").expect(
+        "COBROWSE_TEST_POSTGRES_URL is not set: run the tests with scripts/test, which starts a PostgreSQL server on loopback",
+    );
+    let name = format!("store_{:016x}", rand::random::<u64>());
+    let mut connection = sqlx::PgConnection::connect(&admin)
+        .await
+        .expect("the test PostgreSQL server answers");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut connection)
+        .await
+        .expect("a database is created");
+    let mut url = reqwest::Url::parse(&admin).expect("a URL");
+    url.set_path(&name);
+    url.to_string()
+}

@@ -18,6 +18,7 @@ mod live;
 mod newcomer;
 mod notifications;
 mod partial;
+mod replicas;
 mod reports;
 mod resilience;
 mod schema;

@@ -78,11 +78,15 @@ pub fn settings_for(
     extra: &[(&str, String)],
 ) -> Result<Settings, String> {
     let mut layers = Layers::defaults();
-    let mut pairs: Vec<(&str, String)> = vec![
-        (
+    let mut pairs: Vec<(&str, String)> = Vec::new();
+    // A test that names a PostgreSQL store has no SQLite file.
+    if !extra.iter().any(|(path, _)| *path == "store.url") {
+        pairs.push((
             "store.path",
             dir.join("events.sqlite").display().to_string(),
-        ),
+        ));
+    }
+    pairs.extend([
         // Test sessions have fixed dates; a 30-day retention would purge them
         // at start-up (and, as time passes, in every test).
         ("store.retention", "36500d".into()),
@@ -104,7 +108,7 @@ pub fn settings_for(
         // listener calling upstream in the background would blur them.
         // Live tests (`live.rs`) turn notifications on.
         ("notifications.enabled", "false".into()),
-    ];
+    ]);
     // Service mode (the default) needs a credential: the test key, with
     // every scope. Passthrough mode takes none.
     if !extra.contains(&("auth.mode", "passthrough".to_owned())) {
@@ -216,4 +220,25 @@ pub fn command_for(sim: &Simulator, args: &[&str]) -> Command {
         .env("COBROWSE_CLIENT_ID", sim.client_id())
         .env("COBROWSE_CLIENT_SECRET", sim.client_secret().expose());
     command
+}
+
+/// A new, empty database on the test PostgreSQL server named by
+/// `COBROWSE_TEST_POSTGRES_URL` (`scripts/test` starts one on loopback);
+/// its URL.
+pub async fn postgres_database() -> String {
+    use sqlx::Connection as _;
+    let admin = std::env::var("COBROWSE_TEST_POSTGRES_URL").expect(
+        "COBROWSE_TEST_POSTGRES_URL is not set: run the tests with scripts/test, which starts a PostgreSQL server on loopback",
+    );
+    let name = format!("replicas_{:016x}", rand::random::<u64>());
+    let mut admin_connection = sqlx::PgConnection::connect(&admin)
+        .await
+        .expect("the test PostgreSQL server answers");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin_connection)
+        .await
+        .expect("a database is created");
+    let mut url = reqwest::Url::parse(&admin).expect("a URL");
+    url.set_path(&name);
+    url.to_string()
 }
