@@ -97,6 +97,7 @@ settings_table! {
     "store.path", "COBROWSE_STORE_PATH", None, "SQLite file of the webhook event store (created with its folder). Unset: events.sqlite in $STATE_DIRECTORY (systemd's StateDirectory=), else in $XDG_DATA_HOME/cobrowse-gateway, else in ~/.local/share/cobrowse-gateway; never relative to the working directory.";
     "store.url", "COBROWSE_STORE_URL", None, "PostgreSQL URL of the event store shared by several replicas (postgres://user:password@host:5432/database); unset: the SQLite file at store.path. Never logged.";
     "store.max_connections", "COBROWSE_STORE_MAX_CONNECTIONS", Some("10"), "With store.url: most connections to PostgreSQL this replica opens.";
+    "store.catch_up_interval", "COBROWSE_STORE_CATCH_UP_INTERVAL", Some("1s"), "With store.url: how often a replica reads the change feed even when no NOTIFY woke it (a notification sent while its listening connection was down is lost); the longest a change can take to reach its subscribers then.";
     "store.retention", "COBROWSE_STORE_RETENTION", Some("30d"), "Ended Zoom sessions older than this are deleted with their events.";
     "engage.agent_sessions_limit", "COBROWSE_ENGAGE_AGENT_SESSIONS_LIMIT", Some("0"), "Simultaneous co-browse sessions an agent may join (Engage agentSessionsLimit); 0 means no limit.";
     "engage.max_session_length", "COBROWSE_ENGAGE_MAX_SESSION_LENGTH", Some("12h"), "The agent limit counts an agent's other sessions joined at most this long before (bounds its cost).";
@@ -315,6 +316,8 @@ pub(crate) struct StoreSettings {
     pub(crate) url: Option<Secret>,
     #[serde(deserialize_with = "de::positive")]
     pub(crate) max_connections: u32,
+    #[serde(deserialize_with = "de::duration")]
+    pub(crate) catch_up_interval: Duration,
     #[serde(deserialize_with = "de::duration")]
     pub(crate) retention: Duration,
 }
@@ -802,6 +805,7 @@ impl Settings {
         let (up, server) = (&self.upstream, &self.server);
         for (path, ttl) in [
             ("store.retention", self.store.retention),
+            ("store.catch_up_interval", self.store.catch_up_interval),
             ("webhooks.max_skew", self.webhooks.max_skew),
             ("cache.live_ttl", self.cache.live_ttl),
             ("cache.directory_ttl", self.cache.directory_ttl),

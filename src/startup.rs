@@ -44,6 +44,8 @@ pub struct Gateway {
     demo_zoom: Option<tokio::task::JoinHandle<()>>,
     /// Service mode: the task listening to Genesys notifications.
     live_task: Option<tokio::task::JoinHandle<()>>,
+    /// A shared (PostgreSQL) store: the task following its change feed.
+    feed_task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Gateway {
@@ -67,8 +69,8 @@ impl Gateway {
             source.access().clone(),
             &api_url,
         )?);
-        let store = open_store(&settings).await?;
         let (updates, _) = tokio::sync::broadcast::channel(UPDATE_BUFFER);
+        let (store, feed_task) = open_store(&settings, &updates).await?;
         let (live, live_task) = start_live(&settings, &source, vouch, &updates, &metrics);
         let schema = graph::schema(
             graph::SchemaData {
@@ -121,6 +123,7 @@ impl Gateway {
             key_watcher,
             demo_zoom,
             live_task,
+            feed_task,
             simulator,
         })
     }
@@ -215,6 +218,9 @@ impl Gateway {
         }
         if let Some(listener) = self.live_task {
             listener.abort();
+        }
+        if let Some(follower) = self.feed_task {
+            follower.abort();
         }
         drop(self.simulator);
         Ok(())
@@ -502,7 +508,12 @@ async fn check_permissions(client: &PureCloud) {
     }
 }
 
-async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn EventStore>> {
+/// The event store, and with a shared (PostgreSQL) one the task that
+/// follows its change feed into `updates`.
+async fn open_store(
+    settings: &Settings,
+    updates: &tokio::sync::broadcast::Sender<graph::subscription::SessionUpdate>,
+) -> anyhow::Result<(Arc<dyn EventStore>, Option<tokio::task::JoinHandle<()>>)> {
     let probe = settings.webhooks.max_body_bytes;
     if let Some(url) = &settings.store.url {
         let shown = crate::settings::postgres_url(url.expose()).unwrap_or_default();
@@ -512,7 +523,18 @@ async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn EventStore>> 
                 format!("cannot open the event store at {shown} (store.url, COBROWSE_STORE_URL)")
             })?;
         info!(url = %shown, "event store open (PostgreSQL)");
-        return Ok(Arc::new(store.probe_bytes(probe)));
+        let updates = updates.clone();
+        let follower = store
+            .follow(
+                Arc::new(move |item| {
+                    // No subscriber is not an error.
+                    let _ = updates.send(graph::subscription::SessionUpdate::fed(item));
+                }),
+                settings.store.catch_up_interval,
+            )
+            .await
+            .context("cannot read the change feed of the event store")?;
+        return Ok((Arc::new(store.probe_bytes(probe)), Some(follower)));
     }
     let (path, why) = settings.store_location()?;
     let store = SqliteStore::open(&path)
@@ -525,7 +547,7 @@ async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn EventStore>> 
             )
         })?;
     info!(path = %path.display(), from = why, "event store open");
-    Ok(Arc::new(store))
+    Ok((Arc::new(store), None))
 }
 
 /// The webhook secret, and in demo mode without a configured one, a task

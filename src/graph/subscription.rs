@@ -71,6 +71,9 @@ enum Origin {
     /// PureCloud changes were not heard for this long (never delivered as
     /// an update: subscribers get a lag notice).
     Gap(std::time::Duration),
+    /// Changes of the shared feed that cannot be told, and why (never
+    /// delivered as an update: subscribers get a lag notice).
+    Lagged(Arc<str>),
 }
 
 impl SessionUpdate {
@@ -98,10 +101,37 @@ impl SessionUpdate {
         }
     }
 
-    fn provider(&self) -> SessionProvider {
+    /// What the shared change feed told (several replicas on PostgreSQL).
+    pub(crate) fn fed(item: crate::store::FeedItem) -> Self {
+        match item {
+            crate::store::FeedItem::Zoom {
+                event,
+                account_id,
+                session_id,
+            } => Self::new(event, &account_id, &session_id),
+            crate::store::FeedItem::Lagged(why) => Self {
+                origin: Origin::Lagged(why.into()),
+                state: Arc::default(),
+            },
+        }
+    }
+
+    /// The lag notice this update stands for, if it is one.
+    fn lag(&self) -> Option<String> {
+        match &self.origin {
+            Origin::Gap(unheard) => Some(format!("Genesys notifications were not heard for {} ms; sessions that began and ended meanwhile were missed; query the sessions again", unheard.as_millis())),
+            Origin::Lagged(why) => Some(format!("{why}; query the sessions again")),
+            Origin::Zoom { .. } | Origin::PureCloud(_) => None,
+        }
+    }
+
+    /// The provider of the session; `None` for a lag notice, which every
+    /// subscriber gets.
+    fn provider(&self) -> Option<SessionProvider> {
         match self.origin {
-            Origin::Zoom { .. } => SessionProvider::Zoom,
-            Origin::PureCloud(_) | Origin::Gap(_) => SessionProvider::Purecloud,
+            Origin::Zoom { .. } => Some(SessionProvider::Zoom),
+            Origin::PureCloud(_) => Some(SessionProvider::Purecloud),
+            Origin::Gap(_) | Origin::Lagged(_) => None,
         }
     }
 
@@ -110,7 +140,7 @@ impl SessionUpdate {
         match &self.origin {
             Origin::Zoom { session_id, .. } => session_id,
             Origin::PureCloud(update) => &update.session_id,
-            Origin::Gap(_) => "",
+            Origin::Gap(_) | Origin::Lagged(_) => "",
         }
     }
 
@@ -134,7 +164,7 @@ impl SessionUpdate {
                     .session(&update.session_id)
                     .map(|s| Session::PureCloud(PureCloudSession::new(&model, s))))
             }
-            Origin::Gap(_) => Ok(None),
+            Origin::Gap(_) | Origin::Lagged(_) => Ok(None),
         }
     }
 }
@@ -155,6 +185,7 @@ impl SessionUpdate {
                 UpdateKind::Ended => "purecloud.session_ended",
             },
             Origin::Gap(_) => "purecloud.gap",
+            Origin::Lagged(_) => "feed.lagged",
         }
     }
     /// What happened to the session.
@@ -170,13 +201,13 @@ impl SessionUpdate {
                 UpdateKind::Changed => Kind::Changed,
                 UpdateKind::Ended => Kind::Ended,
             },
-            Origin::Gap(_) => Kind::Changed,
+            Origin::Gap(_) | Origin::Lagged(_) => Kind::Changed,
         }
     }
     /// Which provider's session changed.
     #[graphql(name = "provider")]
     async fn provider_field(&self) -> SessionProvider {
-        self.provider()
+        self.provider().unwrap_or(SessionProvider::Purecloud)
     }
     /// The provider's id of the session (Zoom's session id; PureCloud's
     /// `cobrowseSessionId`, or a screen share's room).
@@ -220,22 +251,22 @@ impl Subscription {
         let receiver = ctx
             .data_unchecked::<broadcast::Sender<SessionUpdate>>()
             .subscribe();
-        let wanted = move |update: &SessionUpdate| {
-            provider.is_none_or(|p| p == update.provider())
-                && (matches!(update.origin, Origin::Gap(_))
-                    || provider_session_id
+        let wanted = move |update: &SessionUpdate| match update.provider() {
+            // A lag notice goes to everyone.
+            None => true,
+            Some(of) => {
+                provider.is_none_or(|p| p == of)
+                    && provider_session_id
                         .as_deref()
-                        .is_none_or(|id| id == update.provider_session_id()))
+                        .is_none_or(|id| id == update.provider_session_id())
+            }
         };
         futures::stream::unfold((receiver, wanted), |(mut receiver, wanted)| async move {
             loop {
                 match receiver.recv().await {
                     Ok(update) if wanted(&update) => {
-                        if let Origin::Gap(unheard) = update.origin {
-                            let error = coded(
-                                "SUBSCRIPTION_LAGGED",
-                                format!("Genesys notifications were not heard for {} ms; sessions that began and ended meanwhile were missed; query the sessions again", unheard.as_millis()),
-                            );
+                        if let Some(lag) = update.lag() {
+                            let error = coded("SUBSCRIPTION_LAGGED", lag);
                             return Some((Err(error), (receiver, wanted)));
                         }
                         return Some((Ok(update), (receiver, wanted)));

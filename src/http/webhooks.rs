@@ -75,9 +75,11 @@ pub(crate) async fn zoom(State(app): State<AppState>, headers: HeaderMap, body: 
     span.record("session_id", event.session_id.as_str());
     match app.store.append(&event).await {
         Ok(appended) => {
-            if appended.inserted {
+            if appended.inserted && !appended.fed {
                 debug!("stored a webhook event");
                 // Nobody listening is fine; the event is stored either way.
+                // (A shared store's feed tells every replica's subscribers,
+                // this one's too.)
                 let _ = app.updates.send(SessionUpdate::new(
                     event.kind,
                     &event.account_id,

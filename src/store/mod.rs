@@ -21,7 +21,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::zoom::event::ZoomEvent;
+use crate::zoom::event::{EventKind, ZoomEvent};
 use crate::zoom::fold::ZoomSession;
 
 /// The outcome of an append.
@@ -29,7 +29,27 @@ use crate::zoom::fold::ZoomSession;
 pub struct Appended {
     /// False when the same event had been stored before (a re-delivery).
     pub(crate) inserted: bool,
+    /// True when the event went into the shared change feed, from which
+    /// every replica (this one too) tells its subscribers; false when the
+    /// appending process must tell its own.
+    pub(crate) fed: bool,
 }
+
+/// One change read from the shared feed, in commit order.
+#[derive(Debug, Clone)]
+pub(crate) enum FeedItem {
+    /// A Zoom webhook event some replica stored.
+    Zoom {
+        event: EventKind,
+        account_id: String,
+        session_id: String,
+    },
+    /// Changes that cannot be told: why, and how many when known.
+    Lagged(String),
+}
+
+/// Where a follower hands what it reads.
+pub(crate) type FeedPublish = std::sync::Arc<dyn Fn(FeedItem) + Send + Sync>;
 
 /// Which sessions a listing holds.
 #[derive(Debug, Clone, Default)]

@@ -15,12 +15,15 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPoolOptions};
 use sqlx::{Connection as _, PgPool};
+use tracing::warn;
 
 use super::sql::{now_ms, PARTS_VERSION, PURGE_BATCH};
-use super::{AgentLoad, Appended, EventStore, SessionFilter, StoreError, Window};
-use crate::zoom::event::ZoomEvent;
+use super::{
+    AgentLoad, Appended, EventStore, FeedItem, FeedPublish, SessionFilter, StoreError, Window,
+};
+use crate::zoom::event::{EventKind, ZoomEvent};
 use crate::zoom::fold::ZoomSession;
 
 /// The statements PostgreSQL shares with SQLite.
@@ -83,6 +86,160 @@ impl PgStore {
     }
 }
 
+/// The feed's NOTIFY channel.
+const FEED_CHANNEL: &str = "cobrowse_feed";
+
+/// Changes read from the feed per query.
+const FEED_PAGE: i64 = 500;
+
+/// How long the feed keeps a change (a follower further behind is told it
+/// lagged).
+const FEED_KEPT_MS: i64 = 3_600_000;
+
+/// Puts `event` into the change feed under the next sequence number, and
+/// wakes the followers (NOTIFY is delivered at commit).
+async fn feed(connection: &mut PgConnection, event: &ZoomEvent) -> Result<i64, StoreError> {
+    let sequence: i64 = sqlx::query_scalar(
+        "WITH next AS (UPDATE feed_head SET seq = seq + 1 WHERE id = 1 RETURNING seq)
+         INSERT INTO feed (seq, at_ms, kind, account_id, session_id, event)
+         SELECT seq, $1, 'zoom', $2, $3, $4 FROM next RETURNING seq",
+    )
+    .bind(now_ms())
+    .bind(&event.account_id)
+    .bind(&event.session_id)
+    .bind(event.kind.wire())
+    .fetch_one(&mut *connection)
+    .await?;
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(FEED_CHANNEL)
+        .bind(sequence.to_string())
+        .execute(&mut *connection)
+        .await?;
+    Ok(sequence)
+}
+
+impl PgStore {
+    /// Follows the change feed from its head now (read before this
+    /// returns, so every change committed after it is told): every change any replica
+    /// commits is handed to `publish`, in order, once; a change that can no
+    /// longer be read (purged, or the feed moved backwards after a
+    /// failover) is handed as [`FeedItem::Lagged`]. NOTIFY wakes the
+    /// follower; it also reads every `catch_up`, since a notification sent
+    /// while its listening connection was down is lost.
+    pub(crate) async fn follow(
+        &self,
+        publish: FeedPublish,
+        catch_up: Duration,
+    ) -> Result<tokio::task::JoinHandle<()>, StoreError> {
+        let pool = self.pool.clone();
+        let mut last = head(&pool).await?;
+        Ok(tokio::spawn(async move {
+            let mut listener: Option<PgListener> = None;
+            let mut ticks = tokio::time::interval(catch_up);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                if listener.is_none() {
+                    listener = listen(&pool).await;
+                }
+                match listener.as_mut() {
+                    Some(listening) => tokio::select! {
+                        woken = listening.try_recv() => match woken {
+                            Ok(_) => {}
+                            Err(e) => {
+                                warn!(error = %e, "the change feed's listening connection failed; reading every {catch_up:?} until it is back");
+                                listener = None;
+                            }
+                        },
+                        _ = ticks.tick() => {}
+                    },
+                    None => {
+                        ticks.tick().await;
+                    }
+                }
+                if let Err(e) = catch_up_from(&pool, &mut last, &publish).await {
+                    warn!(error = %e, "cannot read the change feed; trying again");
+                }
+            }
+        }))
+    }
+}
+
+async fn head(pool: &PgPool) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar("SELECT seq FROM feed_head WHERE id = 1")
+        .fetch_one(pool)
+        .await?)
+}
+
+async fn listen(pool: &PgPool) -> Option<PgListener> {
+    let mut listener = match PgListener::connect_with(pool).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            warn!(error = %e, "cannot listen to the change feed yet");
+            return None;
+        }
+    };
+    match listener.listen(FEED_CHANNEL).await {
+        Ok(()) => Some(listener),
+        Err(e) => {
+            warn!(error = %e, "cannot listen to the change feed yet");
+            None
+        }
+    }
+}
+
+/// Hands every change after `last` to `publish`, in order, and moves
+/// `last` on; a hole (purged changes) or a head behind `last` (the feed
+/// moved backwards) is handed as a lag.
+async fn catch_up_from(
+    pool: &PgPool,
+    last: &mut i64,
+    publish: &FeedPublish,
+) -> Result<(), StoreError> {
+    loop {
+        let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
+            "SELECT seq, account_id, session_id, event FROM feed WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(*last)
+        .bind(FEED_PAGE)
+        .fetch_all(pool)
+        .await?;
+        if rows.is_empty() {
+            let now = head(pool).await?;
+            if now < *last {
+                publish(FeedItem::Lagged(format!(
+                    "the change feed moved back from {} to {now} (a database failover or restore); changes may have been missed",
+                    *last
+                )));
+                *last = now;
+            }
+            return Ok(());
+        }
+        let page = rows.len();
+        for (sequence, account_id, session_id, event) in rows {
+            if sequence != *last + 1 {
+                publish(FeedItem::Lagged(format!(
+                    "{} changes were no longer in the change feed",
+                    sequence - *last - 1
+                )));
+            }
+            *last = sequence;
+            match EventKind::from_wire(&event) {
+                Some(event) => publish(FeedItem::Zoom {
+                    event,
+                    account_id,
+                    session_id,
+                }),
+                None => publish(FeedItem::Lagged(format!(
+                    "change {sequence} of the feed is of an unknown kind ({event})"
+                ))),
+            }
+        }
+        if page < FEED_PAGE as usize {
+            return Ok(());
+        }
+    }
+}
+
 /// Takes the session's advisory lock until the transaction ends.
 async fn lock_session(
     connection: &mut PgConnection,
@@ -103,8 +260,15 @@ impl EventStore for PgStore {
         let mut tx = self.pool.begin().await?;
         lock_session(&mut tx, &event.account_id, &event.session_id).await?;
         let inserted = q::store_event(&mut tx, event).await?;
+        if inserted {
+            // Last, so that the feed's row lock is held only to the commit.
+            feed(&mut tx, event).await?;
+        }
         tx.commit().await?;
-        Ok(Appended { inserted })
+        Ok(Appended {
+            inserted,
+            fed: true,
+        })
     }
 
     async fn session(
@@ -146,6 +310,10 @@ impl EventStore for PgStore {
                 lock_session(&mut tx, &session.1, &session.2).await?;
                 q::delete_session(&mut tx, session).await?;
             }
+            sqlx::query("DELETE FROM feed WHERE at_ms < $1")
+                .bind(now_ms() - FEED_KEPT_MS)
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
             purged += doomed.len() as u64;
             if doomed.len() < PURGE_BATCH as usize {
@@ -228,5 +396,69 @@ mod tests {
             .await
             .expect("a second replica opens");
         suite::two_writers_fold_whole(&one, &other).await;
+    }
+
+    #[tokio::test]
+    async fn the_feed_tells_followers_every_change_in_order_and_every_hole_as_a_lag() {
+        let (_url, store) = store().await;
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let follower = store
+            .follow(
+                std::sync::Arc::new(move |item| {
+                    let _ = tx.send(item);
+                }),
+                Duration::from_millis(50),
+            )
+            .await
+            .expect("the feed's head is read");
+        async fn next(rx: &mut tokio::sync::mpsc::UnboundedReceiver<FeedItem>) -> FeedItem {
+            tokio::time::timeout(Duration::from_secs(5), rx.recv())
+                .await
+                .expect("told within 5 s")
+                .expect("a change")
+        }
+        let events = crate::zoom::fold::tests::events("fed");
+        for event in &events[..2] {
+            store.append(event).await.expect("stored");
+        }
+        for event in &events[..2] {
+            match next(&mut rx).await {
+                FeedItem::Zoom {
+                    event: kind,
+                    session_id,
+                    ..
+                } => {
+                    assert_eq!((kind, session_id.as_str()), (event.kind, "fed"));
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        // Five changes committed and purged before the follower read them.
+        sqlx::query("UPDATE feed_head SET seq = seq + 5")
+            .execute(&store.pool)
+            .await
+            .expect("written");
+        store.append(&events[2]).await.expect("stored");
+        assert!(
+            matches!(next(&mut rx).await, FeedItem::Lagged(why) if why.starts_with("5 changes")),
+            "a hole is a lag"
+        );
+        assert!(matches!(next(&mut rx).await, FeedItem::Zoom { .. }));
+        // A failover to a database that had not seen the last changes.
+        sqlx::query("DELETE FROM feed")
+            .execute(&store.pool)
+            .await
+            .expect("written");
+        sqlx::query("UPDATE feed_head SET seq = 1")
+            .execute(&store.pool)
+            .await
+            .expect("written");
+        assert!(
+            matches!(next(&mut rx).await, FeedItem::Lagged(why) if why.contains("moved back")),
+            "a feed that moved backwards is a lag"
+        );
+        store.append(&events[3]).await.expect("stored");
+        assert!(matches!(next(&mut rx).await, FeedItem::Zoom { .. }));
+        follower.abort();
     }
 }

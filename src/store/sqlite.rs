@@ -187,7 +187,10 @@ impl EventStore for SqliteStore {
         let mut connection = self.writer().await?;
         let outcome = store_event(&mut connection, event).await;
         let inserted = settle(&mut connection, outcome)?;
-        Ok(Appended { inserted })
+        Ok(Appended {
+            inserted,
+            fed: false,
+        })
     }
 
     async fn session(

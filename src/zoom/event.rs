@@ -41,7 +41,7 @@ impl EventKind {
         }
     }
 
-    fn from_wire(name: &str) -> Option<Self> {
+    pub(crate) fn from_wire(name: &str) -> Option<Self> {
         [
             Self::SessionStarted,
             Self::UserJoined,

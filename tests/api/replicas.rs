@@ -72,3 +72,77 @@ async fn two_replicas_taking_one_sessions_events_at_once_store_the_fold_of_them_
         );
     }
 }
+
+#[tokio::test]
+async fn a_webhook_posted_to_one_replica_reaches_subscribers_of_every_replica_in_order_once() {
+    use crate::helpers::{Frame, Ws};
+    let url = postgres_database().await;
+    let mut replicas = Vec::new();
+    for _ in 0..3 {
+        replicas.push(
+            spawn_with(Options {
+                settings: vec![
+                    ("store.url", url.clone()),
+                    ("store.catch_up_interval", "200ms".into()),
+                ],
+                ..Options::default()
+            })
+            .await,
+        );
+    }
+    let mut subscribers = Vec::new();
+    for replica in &replicas {
+        let mut ws = Ws::ready(&replica.url("")).await;
+        ws.subscribe(
+            "1",
+            "subscription { cobrowseSessionUpdates(provider: ZOOM) { event providerSessionId } }",
+        )
+        .await;
+        ws.sync().await;
+        subscribers.push(ws);
+    }
+
+    let events = session_events("fanned-out", "Noah", "2026-11-22T09:00:00Z");
+    for event in &events {
+        assert_eq!(replicas[0].webhook(event).await.0, 200);
+    }
+    // A last event of another session, posted to another replica: the next
+    // update after the session's own, so nothing came twice in between.
+    let marker = &session_events("marker", "Ada", "2026-11-22T10:00:00Z")[0];
+    assert_eq!(replicas[2].webhook(marker).await.0, 200);
+
+    let expected: Vec<(String, String)> = events
+        .iter()
+        .chain(std::iter::once(marker))
+        .map(|e| {
+            (
+                e["event"].as_str().expect("a name").to_owned(),
+                e["payload"]["object"]["session_id"]
+                    .as_str()
+                    .expect("an id")
+                    .to_owned(),
+            )
+        })
+        .collect();
+    for (i, ws) in subscribers.iter_mut().enumerate() {
+        let mut heard = Vec::new();
+        while heard.len() < expected.len() {
+            match ws.next().await {
+                Frame::Json(message) if message["type"] == "next" => {
+                    let update = &message["payload"]["data"]["cobrowseSessionUpdates"];
+                    assert!(message["payload"]["errors"].is_null(), "{message}");
+                    heard.push((
+                        update["event"].as_str().unwrap_or_default().to_owned(),
+                        update["providerSessionId"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned(),
+                    ));
+                }
+                Frame::Json(_) => continue,
+                other => panic!("replica {i}'s subscriber: {other:?}"),
+            }
+        }
+        assert_eq!(heard, expected, "replica {i}'s subscriber");
+    }
+}
