@@ -21,6 +21,14 @@ use std::sync::Arc;
 
 use crate::cache::Kind;
 
+/// Where a replica tells the others what a mutation changed (the shared
+/// store's change feed), so that they forget it too.
+#[async_trait::async_trait]
+pub(crate) trait SharedChanges: Send + Sync {
+    /// A mutation changed this conversation upstream.
+    async fn conversation_changed(&self, conversation_id: &str);
+}
+
 /// A hashed name of one upstream value that mutations can change.
 pub(crate) type Tag = u64;
 

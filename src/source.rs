@@ -60,6 +60,8 @@ struct Shared {
     /// The org-wide active set kept by pushed events, asked before
     /// upstream (service mode).
     kept: std::sync::OnceLock<Arc<dyn KeptActiveSet>>,
+    /// Several replicas: where a mutation's change is told to the others.
+    shared_changes: std::sync::OnceLock<Arc<dyn crate::changes::SharedChanges>>,
 }
 
 /// An org-wide active set kept up to date elsewhere (the live index).
@@ -93,6 +95,7 @@ impl Source {
                 models: Models::new(MODELS, MODELS_IDLE),
                 active_lookback,
                 kept: std::sync::OnceLock::new(),
+                shared_changes: std::sync::OnceLock::new(),
             }),
             access: Access {
                 credential: Credential::Service,
@@ -117,6 +120,12 @@ impl Source {
     /// Serves the gateway's own active set from `kept` when it can.
     pub(crate) fn keep_active_set(&self, kept: Arc<dyn KeptActiveSet>) {
         let _ = self.shared.kept.set(kept);
+    }
+
+    /// Tells `shared` (the other replicas) of every conversation a mutation
+    /// changes.
+    pub(crate) fn share_changes(&self, shared: Arc<dyn crate::changes::SharedChanges>) {
+        let _ = self.shared.shared_changes.set(shared);
     }
 
     /// The client underneath (for readiness checks and counters).
@@ -437,10 +446,19 @@ impl Source {
         Ok(())
     }
 
-    /// Forgets a conversation a mutation changed (and the listing that
+    /// Forgets a conversation a mutation changed, here and (through the
+    /// shared store's feed) on every other replica.
+    async fn forget_conversation(&self, id: &str) {
+        self.forget_changed(id).await;
+        if let Some(shared) = self.shared.shared_changes.get() {
+            shared.conversation_changed(id).await;
+        }
+    }
+
+    /// Forgets a conversation that changed upstream (and the listing that
     /// shows it), and records the change, so that kept responses that read
     /// either go stale.
-    async fn forget_conversation(&self, id: &str) {
+    pub(crate) async fn forget_changed(&self, id: &str) {
         for kind in [Kind::Conversation, Kind::CobrowseConversation] {
             self.shared.cache.invalidate(self.scope(), kind, id).await;
         }

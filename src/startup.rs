@@ -70,7 +70,7 @@ impl Gateway {
             &api_url,
         )?);
         let (updates, _) = tokio::sync::broadcast::channel(UPDATE_BUFFER);
-        let (store, feed_task) = open_store(&settings, &updates).await?;
+        let (store, feed_task) = open_store(&settings, &updates, &source).await?;
         let (live, live_task) = start_live(&settings, &source, vouch, &updates, &metrics);
         let schema = graph::schema(
             graph::SchemaData {
@@ -513,6 +513,7 @@ async fn check_permissions(client: &PureCloud) {
 async fn open_store(
     settings: &Settings,
     updates: &tokio::sync::broadcast::Sender<graph::subscription::SessionUpdate>,
+    source: &Arc<Source>,
 ) -> anyhow::Result<(Arc<dyn EventStore>, Option<tokio::task::JoinHandle<()>>)> {
     let probe = settings.webhooks.max_body_bytes;
     if let Some(url) = &settings.store.url {
@@ -524,17 +525,26 @@ async fn open_store(
             })?;
         info!(url = %shown, "event store open (PostgreSQL)");
         let updates = updates.clone();
+        let forget = Arc::clone(source);
         let follower = store
             .follow(
                 Arc::new(move |item| {
-                    // No subscriber is not an error.
-                    let _ = updates.send(graph::subscription::SessionUpdate::fed(item));
+                    if let crate::store::FeedItem::Conversation(id) = &item {
+                        let (source, id) = (Arc::clone(&forget), id.clone());
+                        tokio::spawn(async move { source.forget_changed(&id).await });
+                    }
+                    if let Some(update) = graph::subscription::SessionUpdate::fed(item) {
+                        // No subscriber is not an error.
+                        let _ = updates.send(update);
+                    }
                 }),
                 settings.store.catch_up_interval,
             )
             .await
             .context("cannot read the change feed of the event store")?;
-        return Ok((Arc::new(store.probe_bytes(probe)), Some(follower)));
+        let store = Arc::new(store.probe_bytes(probe));
+        source.share_changes(Arc::clone(&store) as Arc<dyn crate::changes::SharedChanges>);
+        return Ok((store, Some(follower)));
     }
     let (path, why) = settings.store_location()?;
     let store = SqliteStore::open(&path)

@@ -9,12 +9,15 @@ CREATE TABLE feed_head (
 );
 INSERT INTO feed_head (id, seq) VALUES (1, 0);
 
+-- kind 'zoom': a stored Zoom event (scope: the account, subject: the
+-- session, event: its name); kind 'conversation': a mutation changed a
+-- PureCloud conversation (subject: its id), so every replica forgets it.
 CREATE TABLE feed (
-    seq        BIGINT PRIMARY KEY,
-    at_ms      BIGINT NOT NULL,
-    kind       TEXT   NOT NULL,
-    account_id TEXT   NOT NULL,
-    session_id TEXT   NOT NULL,
-    event      TEXT   NOT NULL
+    seq     BIGINT PRIMARY KEY,
+    at_ms   BIGINT NOT NULL,
+    kind    TEXT   NOT NULL,
+    scope   TEXT   NOT NULL,
+    subject TEXT   NOT NULL,
+    event   TEXT   NOT NULL
 );
 CREATE INDEX feed_by_time ON feed (at_ms);

@@ -101,18 +101,20 @@ impl SessionUpdate {
         }
     }
 
-    /// What the shared change feed told (several replicas on PostgreSQL).
-    pub(crate) fn fed(item: crate::store::FeedItem) -> Self {
+    /// What the shared change feed told (several replicas on PostgreSQL),
+    /// when subscribers are to hear of it.
+    pub(crate) fn fed(item: crate::store::FeedItem) -> Option<Self> {
         match item {
             crate::store::FeedItem::Zoom {
                 event,
                 account_id,
                 session_id,
-            } => Self::new(event, &account_id, &session_id),
-            crate::store::FeedItem::Lagged(why) => Self {
+            } => Some(Self::new(event, &account_id, &session_id)),
+            crate::store::FeedItem::Lagged(why) => Some(Self {
                 origin: Origin::Lagged(why.into()),
                 state: Arc::default(),
-            },
+            }),
+            crate::store::FeedItem::Conversation(_) => None,
         }
     }
 

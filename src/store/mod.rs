@@ -44,6 +44,8 @@ pub(crate) enum FeedItem {
         account_id: String,
         session_id: String,
     },
+    /// A mutation (on some replica) changed this PureCloud conversation.
+    Conversation(String),
     /// Changes that cannot be told: why, and how many when known.
     Lagged(String),
 }

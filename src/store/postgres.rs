@@ -96,18 +96,25 @@ const FEED_PAGE: i64 = 500;
 /// lagged).
 const FEED_KEPT_MS: i64 = 3_600_000;
 
-/// Puts `event` into the change feed under the next sequence number, and
-/// wakes the followers (NOTIFY is delivered at commit).
-async fn feed(connection: &mut PgConnection, event: &ZoomEvent) -> Result<i64, StoreError> {
+/// One change as the feed holds it: kind, scope, subject, event.
+type Change<'a> = (&'a str, &'a str, &'a str, &'a str);
+
+/// Puts a change into the feed under the next sequence number, and wakes
+/// the followers (NOTIFY is delivered at commit).
+async fn feed(
+    connection: &mut PgConnection,
+    (kind, scope, subject, event): Change<'_>,
+) -> Result<i64, StoreError> {
     let sequence: i64 = sqlx::query_scalar(
         "WITH next AS (UPDATE feed_head SET seq = seq + 1 WHERE id = 1 RETURNING seq)
-         INSERT INTO feed (seq, at_ms, kind, account_id, session_id, event)
-         SELECT seq, $1, 'zoom', $2, $3, $4 FROM next RETURNING seq",
+         INSERT INTO feed (seq, at_ms, kind, scope, subject, event)
+         SELECT seq, $1, $2, $3, $4, $5 FROM next RETURNING seq",
     )
     .bind(now_ms())
-    .bind(&event.account_id)
-    .bind(&event.session_id)
-    .bind(event.kind.wire())
+    .bind(kind)
+    .bind(scope)
+    .bind(subject)
+    .bind(event)
     .fetch_one(&mut *connection)
     .await?;
     sqlx::query("SELECT pg_notify($1, $2)")
@@ -196,8 +203,8 @@ async fn catch_up_from(
     publish: &FeedPublish,
 ) -> Result<(), StoreError> {
     loop {
-        let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
-            "SELECT seq, account_id, session_id, event FROM feed WHERE seq > $1 ORDER BY seq LIMIT $2",
+        let rows: Vec<(i64, String, String, String, String)> = sqlx::query_as(
+            "SELECT seq, kind, scope, subject, event FROM feed WHERE seq > $1 ORDER BY seq LIMIT $2",
         )
         .bind(*last)
         .bind(FEED_PAGE)
@@ -215,7 +222,7 @@ async fn catch_up_from(
             return Ok(());
         }
         let page = rows.len();
-        for (sequence, account_id, session_id, event) in rows {
+        for (sequence, kind, scope, subject, event) in rows {
             if sequence != *last + 1 {
                 publish(FeedItem::Lagged(format!(
                     "{} changes were no longer in the change feed",
@@ -223,19 +230,36 @@ async fn catch_up_from(
                 )));
             }
             *last = sequence;
-            match EventKind::from_wire(&event) {
-                Some(event) => publish(FeedItem::Zoom {
+            publish(match (kind.as_str(), EventKind::from_wire(&event)) {
+                ("zoom", Some(event)) => FeedItem::Zoom {
                     event,
-                    account_id,
-                    session_id,
-                }),
-                None => publish(FeedItem::Lagged(format!(
-                    "change {sequence} of the feed is of an unknown kind ({event})"
-                ))),
-            }
+                    account_id: scope,
+                    session_id: subject,
+                },
+                ("conversation", _) => FeedItem::Conversation(subject),
+                _ => FeedItem::Lagged(format!(
+                    "change {sequence} of the feed is of a kind this version does not know ({kind} {event})"
+                )),
+            });
         }
         if page < FEED_PAGE as usize {
             return Ok(());
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::changes::SharedChanges for PgStore {
+    async fn conversation_changed(&self, conversation_id: &str) {
+        let outcome = async {
+            let mut tx = self.pool.begin().await?;
+            feed(&mut tx, ("conversation", "", conversation_id, "changed")).await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(())
+        }
+        .await;
+        if let Err(e) = outcome {
+            warn!(error = %e, conversation_id, "could not tell the other replicas of a changed conversation; their kept copies go stale by their TTL");
         }
     }
 }
@@ -262,7 +286,13 @@ impl EventStore for PgStore {
         let inserted = q::store_event(&mut tx, event).await?;
         if inserted {
             // Last, so that the feed's row lock is held only to the commit.
-            feed(&mut tx, event).await?;
+            let change = (
+                "zoom",
+                &*event.account_id,
+                &*event.session_id,
+                event.kind.wire(),
+            );
+            feed(&mut tx, change).await?;
         }
         tx.commit().await?;
         Ok(Appended {

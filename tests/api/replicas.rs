@@ -146,3 +146,83 @@ async fn a_webhook_posted_to_one_replica_reaches_subscribers_of_every_replica_in
         assert_eq!(heard, expected, "replica {i}'s subscriber");
     }
 }
+
+#[tokio::test]
+async fn a_mutation_through_one_replica_makes_every_replicas_kept_copies_stale() {
+    let url = postgres_database().await;
+    let long_lived = || {
+        vec![
+            ("store.url", url.clone()),
+            ("cache.live_ttl", "60s".to_owned()),
+            ("store.catch_up_interval", "200ms".to_owned()),
+        ]
+    };
+    let a = spawn_with(Options {
+        settings: long_lived(),
+        ..Options::default()
+    })
+    .await;
+    // B reads the same upstream (A's simulator) and the same store.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let settings =
+        crate::helpers::settings_for(&a.sim, dir.path(), &long_lived()).expect("valid settings");
+    let gateway = cobrowse_gateway::startup::Gateway::build(settings)
+        .await
+        .expect("replica B starts");
+    let b = format!("http://{}/graphql", gateway.local_addr());
+    tokio::spawn(gateway.run_until_stopped(std::future::pending()));
+
+    let ids = a.active_conversation_ids().await;
+    let read = |conversation: String| {
+        let (http, b) = (a.http.clone(), b.clone());
+        async move {
+            let response = http
+                .post(&b)
+                .json(&json!({
+                    "query": "query($c: String!) { conversation(conversationId: $c) { participants { participantId purpose attributes { key value } } } }",
+                    "variables": { "c": conversation },
+                }))
+                .send()
+                .await
+                .expect("B answers");
+            let kept = response
+                .headers()
+                .get("x-cache")
+                .is_some_and(|v| v == "HIT");
+            let body: Value = response.json().await.expect("JSON");
+            (kept, body)
+        }
+    };
+    let (_, before) = read(ids[1].clone()).await;
+    let (kept, _) = read(ids[1].clone()).await;
+    assert!(kept, "B keeps the conversation's response");
+    let agent = before["data"]["conversation"]["participants"]
+        .as_array()
+        .expect("participants")
+        .iter()
+        .find(|p| p["purpose"] == "AGENT")
+        .expect("an agent")["participantId"]
+        .clone();
+
+    let changed = a
+        .data(
+            r#"mutation($c: String!, $p: String!) { setParticipantAttributes(conversationId: $c, participantId: $p, attributes: [{ key: "replica.test", value: "through A" }]) { participantId } }"#,
+            json!({ "c": ids[1], "p": agent }),
+        )
+        .await;
+    assert!(changed["setParticipantAttributes"].is_object(), "{changed}");
+
+    // B hears of it through the feed, within its catch-up interval at most.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        let (_, body) = read(ids[1].clone()).await;
+        if body.to_string().contains("through A") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "B still serves the conversation as it was before A's mutation: {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
