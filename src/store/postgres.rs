@@ -47,9 +47,11 @@ impl PgStore {
         let options: PgConnectOptions = url
             .parse()
             .map_err(|e| StoreError(format!("store.url is not a PostgreSQL URL: {e}")))?;
+        // Zoom waits 3 s for an answer: with the database down, a webhook
+        // is refused (503, Zoom retries) within 2.
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(5))
+            .acquire_timeout(Duration::from_secs(2))
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;

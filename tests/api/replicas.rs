@@ -226,3 +226,237 @@ async fn a_mutation_through_one_replica_makes_every_replicas_kept_copies_stale()
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+/// A PostgreSQL server of the test's own, which it may stop and start
+/// (`scripts/postgres`); stopped and removed when dropped.
+struct OwnPostgres {
+    url: String,
+    dir: String,
+}
+
+impl OwnPostgres {
+    fn script(&self, call: &str) -> std::process::Output {
+        std::process::Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                ". scripts/postgres && TEST_POSTGRES_DIR={} && TEST_POSTGRES_BIN=$(pg_bin_dir) && {call}",
+                self.dir
+            ))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("bash runs")
+    }
+
+    fn start() -> Self {
+        let output = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(". scripts/postgres && start_test_postgres >&2 && echo \"$COBROWSE_TEST_POSTGRES_URL $TEST_POSTGRES_DIR\"")
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("bash runs");
+        let said = String::from_utf8_lossy(&output.stdout);
+        let (url, dir) = said.trim().split_once(' ').unwrap_or_else(|| {
+            panic!(
+                "PostgreSQL did not start: {}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+        Self {
+            url: url.to_owned(),
+            dir: dir.to_owned(),
+        }
+    }
+
+    fn pg_ctl(&self, action: &str) {
+        let output = self.script(&format!(
+            "as_postgres \"$TEST_POSTGRES_BIN/pg_ctl\" -D \"$TEST_POSTGRES_DIR/data\" -l \"$TEST_POSTGRES_DIR/log\" -w -s -m fast {action}"
+        ));
+        assert!(
+            output.status.success(),
+            "pg_ctl {action}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+impl Drop for OwnPostgres {
+    fn drop(&mut self) {
+        self.script("stop_test_postgres");
+    }
+}
+
+#[tokio::test]
+async fn postgres_restarted_webhooks_are_refused_meanwhile_and_the_feed_has_no_gap_or_duplicate() {
+    use crate::helpers::{Frame, Ws};
+    let postgres = OwnPostgres::start();
+    let settings = || Options {
+        settings: vec![
+            ("store.url", postgres.url.clone()),
+            ("store.catch_up_interval", "200ms".into()),
+            ("server.readiness_interval", "10ms".into()),
+        ],
+        ..Options::default()
+    };
+    let (a, b) = (spawn_with(settings()).await, spawn_with(settings()).await);
+    let mut subscriber = Ws::ready(&b.url("")).await;
+    subscriber
+        .subscribe(
+            "1",
+            "subscription { cobrowseSessionUpdates(provider: ZOOM) { event } }",
+        )
+        .await;
+    subscriber.sync().await;
+    let events = session_events("through-a-restart", "Noah", "2026-11-22T09:00:00Z");
+    let ready = |app: &TestApp| {
+        let url = app.url("/readyz");
+        async move { reqwest::get(url).await.expect("answers").status().as_u16() }
+    };
+
+    assert_eq!(a.webhook(&events[0]).await.0, 200);
+    postgres.pg_ctl("stop");
+    let refused_at = std::time::Instant::now();
+    let (status, body) = a.webhook(&events[1]).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        refused_at.elapsed() < std::time::Duration::from_secs(3),
+        "refused within Zoom's 3 s: {:?}",
+        refused_at.elapsed()
+    );
+    assert_eq!(body["error"]["code"], "STORE_UNAVAILABLE", "{body}");
+    assert_eq!(ready(&a).await, 503, "/readyz says the store is down");
+
+    postgres.pg_ctl("start");
+    // Zoom retries; the pool connects again.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let (status, _) = a.webhook(&events[1]).await;
+        if status == 200 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still {status} after the restart"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(a.webhook(&events[2]).await.0, 200);
+    assert_eq!(ready(&a).await, 200);
+
+    let mut heard = Vec::new();
+    while heard.len() < 3 {
+        match subscriber.next().await {
+            Frame::Json(message) if message["type"] == "next" => {
+                assert!(message["payload"]["errors"].is_null(), "{message}");
+                heard.push(message["payload"]["data"]["cobrowseSessionUpdates"]["event"].clone());
+            }
+            Frame::Json(_) => continue,
+            other => panic!("B's subscriber: {other:?}"),
+        }
+    }
+    let sent: Vec<Value> = events[..3].iter().map(|e| e["event"].clone()).collect();
+    assert_eq!(heard, sent, "in order, once, across the restart");
+    let sequences: Vec<i64> = {
+        use sqlx::Connection as _;
+        let mut connection = sqlx::PgConnection::connect(&postgres.url)
+            .await
+            .expect("connects");
+        sqlx::query_scalar("SELECT seq FROM feed ORDER BY seq")
+            .fetch_all(&mut connection)
+            .await
+            .expect("the feed")
+    };
+    assert_eq!(
+        sequences,
+        vec![1, 2, 3],
+        "no gap and no duplicate in the feed"
+    );
+}
+
+#[tokio::test]
+async fn kill_9_of_a_replica_in_a_webhook_burst_loses_no_acknowledged_event() {
+    use crate::helpers::{command, post_signed_webhook, start, zoom_event};
+    let url = postgres_database().await;
+    let replica = || {
+        let mut cmd = command(&["--listen", "127.0.0.1:0"]);
+        cmd.env("COBROWSE_STORE_URL", &url)
+            .env_remove("COBROWSE_STORE_PATH")
+            .env("COBROWSE_ZOOM_WEBHOOK_SECRET", "burst-secret");
+        cmd
+    };
+    let (mut a, base, _, _) = start(replica()).await;
+    let client = reqwest::Client::new();
+    let now = chrono::Utc::now().to_rfc3339();
+
+    // 400 sessions started at once against A, which is killed (SIGKILL)
+    // while they are in flight.
+    let burst = (0..400).map(|i| {
+        let (client, base, now) = (client.clone(), base.clone(), now.clone());
+        async move {
+            let session = format!("burst-{i:03}");
+            let event = zoom_event(
+                "acc-burst",
+                &session,
+                "cobrowse.session_started",
+                i,
+                json!({ "start_time": now }),
+            );
+            let answer =
+                post_signed_webhook(&client, &base, "burst-secret", event.to_string()).await;
+            (session, answer.map(|r| r.status().as_u16()).unwrap_or(0))
+        }
+    });
+    let burst = tokio::spawn(join_all(burst));
+    // Kill once some have been acknowledged and others are still coming.
+    {
+        use sqlx::Connection as _;
+        let mut connection = sqlx::PgConnection::connect(&url).await.expect("connects");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM zoom_events")
+                .fetch_one(&mut connection)
+                .await
+                .expect("count");
+            if stored >= 40 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the burst did not start"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+    a.start_kill().expect("SIGKILL");
+    let answers = burst.await.expect("the burst ends");
+    let acknowledged: Vec<&String> = answers
+        .iter()
+        .filter(|(_, status)| *status == 200)
+        .map(|(session, _)| session)
+        .collect();
+    assert!(
+        !acknowledged.is_empty() && acknowledged.len() < 400,
+        "killed mid-burst: {} acknowledged",
+        acknowledged.len()
+    );
+
+    let stored: Vec<String> = {
+        use sqlx::Connection as _;
+        let mut connection = sqlx::PgConnection::connect(&url).await.expect("connects");
+        sqlx::query_scalar("SELECT session_id FROM zoom_sessions")
+            .fetch_all(&mut connection)
+            .await
+            .expect("sessions")
+    };
+    for session in &acknowledged {
+        assert!(
+            stored.contains(session),
+            "{session} was acknowledged but is not stored"
+        );
+    }
+    println!(
+        "{} of 400 acknowledged before the kill, {} stored (a commit whose answer was lost is stored too)",
+        acknowledged.len(),
+        stored.len()
+    );
+    let _ = a.wait().await;
+}
