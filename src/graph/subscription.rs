@@ -66,6 +66,8 @@ enum Origin {
         event: EventKind,
         account_id: Arc<str>,
         session_id: Arc<str>,
+        /// Its place in the shared change feed (several replicas).
+        sequence: Option<i64>,
     },
     PureCloud(LiveUpdate),
     /// PureCloud changes were not heard for this long (never delivered as
@@ -84,6 +86,7 @@ impl SessionUpdate {
                 event,
                 account_id: account_id.into(),
                 session_id: session_id.into(),
+                sequence: None,
             },
             state: Arc::default(),
         }
@@ -106,15 +109,30 @@ impl SessionUpdate {
     pub(crate) fn fed(item: crate::store::FeedItem) -> Option<Self> {
         match item {
             crate::store::FeedItem::Zoom {
+                sequence,
                 event,
                 account_id,
                 session_id,
-            } => Some(Self::new(event, &account_id, &session_id)),
+            } => {
+                let mut update = Self::new(event, &account_id, &session_id);
+                if let Origin::Zoom { sequence: at, .. } = &mut update.origin {
+                    *at = Some(sequence);
+                }
+                Some(update)
+            }
             crate::store::FeedItem::Lagged(why) => Some(Self {
                 origin: Origin::Lagged(why.into()),
                 state: Arc::default(),
             }),
             crate::store::FeedItem::Conversation(_) => None,
+        }
+    }
+
+    /// Its place in the shared change feed, if it came through one.
+    fn sequence(&self) -> Option<i64> {
+        match self.origin {
+            Origin::Zoom { sequence, .. } => sequence,
+            _ => None,
         }
     }
 
@@ -217,6 +235,13 @@ impl SessionUpdate {
     async fn provider_session_id_field(&self) -> &str {
         self.provider_session_id()
     }
+    /// Its place in the shared change feed (several replicas on
+    /// PostgreSQL): pass it as `after` to resume after this update. Null
+    /// for a single process and for PureCloud updates.
+    #[graphql(name = "sequence")]
+    async fn sequence_field(&self) -> Option<String> {
+        self.sequence().map(|s| s.to_string())
+    }
     /// The session as it is after the change (read when this update is
     /// delivered: it may include later changes too).
     async fn session(&self, ctx: &Context<'_>) -> Fallible<Session> {
@@ -249,7 +274,12 @@ impl Subscription {
         #[graphql(desc = "Only updates of this provider.")] provider: Option<SessionProvider>,
         #[graphql(desc = "Only updates of this session (provider session id).")]
         provider_session_id: Option<String>,
-    ) -> impl Stream<Item = Result<SessionUpdate>> {
+        #[graphql(
+            desc = "Resume after this `sequence` (the last update a previous subscription delivered; several replicas on PostgreSQL): the Zoom updates committed since are delivered first, then live ones, none twice. A gap since is a `SUBSCRIPTION_LAGGED` error."
+        )]
+        after: Option<String>,
+    ) -> Result<impl Stream<Item = Result<SessionUpdate>>> {
+        // First, so that nothing falls between the replay and live updates.
         let receiver = ctx
             .data_unchecked::<broadcast::Sender<SessionUpdate>>()
             .subscribe();
@@ -263,27 +293,95 @@ impl Subscription {
                         .is_none_or(|id| id == update.provider_session_id())
             }
         };
-        futures::stream::unfold((receiver, wanted), |(mut receiver, wanted)| async move {
-            loop {
-                match receiver.recv().await {
-                    Ok(update) if wanted(&update) => {
-                        if let Some(lag) = update.lag() {
-                            let error = coded("SUBSCRIPTION_LAGGED", lag);
+        let (replayed, replayed_to) = match after {
+            None => (Vec::new(), None),
+            Some(after) => {
+                if !store(ctx).has_feed() {
+                    return Err(super::errors::bad_input(
+                        "`after` resumes from the change feed several replicas share (store.url); this gateway runs alone and has none",
+                    ));
+                }
+                let after: i64 = after.trim().parse().map_err(|_| {
+                    super::errors::bad_input(
+                        "`after` is the `sequence` of an update a subscription delivered",
+                    )
+                })?;
+                replay(store(ctx), after, &wanted).await?
+            }
+        };
+        let live = futures::stream::unfold(
+            (receiver, wanted),
+            move |(mut receiver, wanted)| async move {
+                loop {
+                    match receiver.recv().await {
+                        // Delivered by the replay already.
+                        Ok(update)
+                            if update
+                                .sequence()
+                                .zip(replayed_to)
+                                .is_some_and(|(at, to)| at <= to) => {}
+                        Ok(update) if wanted(&update) => {
+                            if let Some(lag) = update.lag() {
+                                let error = coded("SUBSCRIPTION_LAGGED", lag);
+                                return Some((Err(error), (receiver, wanted)));
+                            }
+                            return Some((Ok(update), (receiver, wanted)));
+                        }
+                        Ok(_) => {}
+                        Err(broadcast::error::RecvError::Lagged(missed)) => {
+                            let error = coded(
+                                "SUBSCRIPTION_LAGGED",
+                                format!("{missed} updates were missed; query the sessions again"),
+                            );
                             return Some((Err(error), (receiver, wanted)));
                         }
-                        return Some((Ok(update), (receiver, wanted)));
+                        Err(broadcast::error::RecvError::Closed) => return None,
                     }
-                    Ok(_) => continue,
-                    Err(broadcast::error::RecvError::Lagged(missed)) => {
-                        let error = coded(
-                            "SUBSCRIPTION_LAGGED",
-                            format!("{missed} updates were missed; query the sessions again"),
-                        );
-                        return Some((Err(error), (receiver, wanted)));
-                    }
-                    Err(broadcast::error::RecvError::Closed) => return None,
                 }
+            },
+        );
+        Ok(futures::StreamExt::chain(
+            futures::stream::iter(replayed),
+            live,
+        ))
+    }
+}
+
+/// The most changes a resuming subscriber is replayed; further behind, it
+/// is told it lagged and goes on from now.
+const MAX_REPLAY: usize = 10_000;
+
+/// The updates of the shared feed after `after` that `wanted` lets
+/// through, and the last sequence replayed.
+async fn replay(
+    store: &dyn crate::store::EventStore,
+    after: i64,
+    wanted: &impl Fn(&SessionUpdate) -> bool,
+) -> Result<(Vec<Result<SessionUpdate>>, Option<i64>)> {
+    const PAGE: i64 = 500;
+    let (mut replayed, mut last, mut read) = (Vec::new(), after, 0);
+    loop {
+        let page = store.feed_after(last, PAGE).await.gql()?;
+        let done = page.read < PAGE as usize;
+        (last, read) = (page.last, read + page.read);
+        for item in page.items {
+            match SessionUpdate::fed(item) {
+                Some(update) if wanted(&update) => replayed.push(match update.lag() {
+                    Some(lag) => Err(coded("SUBSCRIPTION_LAGGED", lag)),
+                    None => Ok(update),
+                }),
+                _ => {}
             }
-        })
+        }
+        if done {
+            return Ok((replayed, Some(last)));
+        }
+        if read >= MAX_REPLAY {
+            replayed.push(Err(coded(
+                "SUBSCRIPTION_LAGGED",
+                format!("more than {MAX_REPLAY} changes were committed since `after`; query the sessions again"),
+            )));
+            return Ok((replayed, Some(last)));
+        }
     }
 }

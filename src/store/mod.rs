@@ -37,9 +37,11 @@ pub struct Appended {
 
 /// One change read from the shared feed, in commit order.
 #[derive(Debug, Clone)]
-pub(crate) enum FeedItem {
+pub enum FeedItem {
     /// A Zoom webhook event some replica stored.
     Zoom {
+        /// Its place in the feed (resumable after).
+        sequence: i64,
         event: EventKind,
         account_id: String,
         session_id: String,
@@ -48,6 +50,17 @@ pub(crate) enum FeedItem {
     Conversation(String),
     /// Changes that cannot be told: why, and how many when known.
     Lagged(String),
+}
+
+/// A page of the shared feed.
+#[derive(Debug)]
+pub struct FeedPage {
+    /// The changes, in order, a hole told as a lag before the change after it.
+    pub(crate) items: Vec<FeedItem>,
+    /// The sequence of the last change read (the `after` of the next page).
+    pub(crate) last: i64,
+    /// How many changes were read (fewer than asked: the end of the feed).
+    pub(crate) read: usize,
 }
 
 /// Where a follower hands what it reads.
@@ -156,4 +169,19 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// Proves the store takes a write as large as the largest webhook.
     async fn check(&self) -> Result<(), StoreError>;
+
+    /// Whether the store has a shared change feed (several replicas).
+    fn has_feed(&self) -> bool {
+        false
+    }
+
+    /// Up to `limit` changes of the shared feed after `after`, in order (a
+    /// hole first told as [`FeedItem::Lagged`]), for a subscriber resuming;
+    /// a store without a feed (one process) says so.
+    async fn feed_after(&self, after: i64, limit: i64) -> Result<FeedPage, StoreError> {
+        let _ = (after, limit);
+        Err(StoreError(
+            "this gateway has no shared change feed to resume from (it needs store.url)".into(),
+        ))
+    }
 }

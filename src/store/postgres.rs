@@ -21,7 +21,8 @@ use tracing::warn;
 
 use super::sql::{now_ms, PARTS_VERSION, PURGE_BATCH};
 use super::{
-    AgentLoad, Appended, EventStore, FeedItem, FeedPublish, SessionFilter, StoreError, Window,
+    AgentLoad, Appended, EventStore, FeedItem, FeedPage, FeedPublish, SessionFilter, StoreError,
+    Window,
 };
 use crate::zoom::event::{EventKind, ZoomEvent};
 use crate::zoom::fold::ZoomSession;
@@ -205,14 +206,8 @@ async fn catch_up_from(
     publish: &FeedPublish,
 ) -> Result<(), StoreError> {
     loop {
-        let rows: Vec<(i64, String, String, String, String)> = sqlx::query_as(
-            "SELECT seq, kind, scope, subject, event FROM feed WHERE seq > $1 ORDER BY seq LIMIT $2",
-        )
-        .bind(*last)
-        .bind(FEED_PAGE)
-        .fetch_all(pool)
-        .await?;
-        if rows.is_empty() {
+        let (items, read) = read_after(pool, last, FEED_PAGE).await?;
+        if read == 0 {
             let now = head(pool).await?;
             if now < *last {
                 publish(FeedItem::Lagged(format!(
@@ -223,31 +218,54 @@ async fn catch_up_from(
             }
             return Ok(());
         }
-        let page = rows.len();
-        for (sequence, kind, scope, subject, event) in rows {
-            if sequence != *last + 1 {
-                publish(FeedItem::Lagged(format!(
-                    "{} changes were no longer in the change feed",
-                    sequence - *last - 1
-                )));
-            }
-            *last = sequence;
-            publish(match (kind.as_str(), EventKind::from_wire(&event)) {
-                ("zoom", Some(event)) => FeedItem::Zoom {
-                    event,
-                    account_id: scope,
-                    session_id: subject,
-                },
-                ("conversation", _) => FeedItem::Conversation(subject),
-                _ => FeedItem::Lagged(format!(
-                    "change {sequence} of the feed is of a kind this version does not know ({kind} {event})"
-                )),
-            });
+        for item in items {
+            publish(item);
         }
-        if page < FEED_PAGE as usize {
+        if read < FEED_PAGE as usize {
             return Ok(());
         }
     }
+}
+
+/// Up to `limit` changes after `last`, in order, with a hole told as a lag
+/// before the change after it; moves `last` on. Also how many rows were
+/// read.
+async fn read_after(
+    pool: &PgPool,
+    last: &mut i64,
+    limit: i64,
+) -> Result<(Vec<FeedItem>, usize), StoreError> {
+    let rows: Vec<(i64, String, String, String, String)> = sqlx::query_as(
+        "SELECT seq, kind, scope, subject, event FROM feed WHERE seq > $1 ORDER BY seq LIMIT $2",
+    )
+    .bind(*last)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    let read = rows.len();
+    let mut items = Vec::with_capacity(read);
+    for (sequence, kind, scope, subject, event) in rows {
+        if sequence != *last + 1 {
+            items.push(FeedItem::Lagged(format!(
+                "{} changes were no longer in the change feed",
+                sequence - *last - 1
+            )));
+        }
+        *last = sequence;
+        items.push(match (kind.as_str(), EventKind::from_wire(&event)) {
+            ("zoom", Some(event)) => FeedItem::Zoom {
+                sequence,
+                event,
+                account_id: scope,
+                session_id: subject,
+            },
+            ("conversation", _) => FeedItem::Conversation(subject),
+            _ => FeedItem::Lagged(format!(
+                "change {sequence} of the feed is of a kind this version does not know ({kind} {event})"
+            )),
+        });
+    }
+    Ok((items, read))
 }
 
 #[async_trait::async_trait]
@@ -352,6 +370,16 @@ impl EventStore for PgStore {
                 return Ok(purged);
             }
         }
+    }
+
+    fn has_feed(&self) -> bool {
+        true
+    }
+
+    async fn feed_after(&self, after: i64, limit: i64) -> Result<FeedPage, StoreError> {
+        let mut last = after;
+        let (items, read) = read_after(&self.pool, &mut last, limit).await?;
+        Ok(FeedPage { items, last, read })
     }
 
     async fn check(&self) -> Result<(), StoreError> {

@@ -23,7 +23,7 @@ pub enum Inbound {
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
 )]
-pub(crate) enum EventKind {
+pub enum EventKind {
     SessionStarted,
     UserJoined,
     UserLeft,

@@ -460,3 +460,129 @@ async fn kill_9_of_a_replica_in_a_webhook_burst_loses_no_acknowledged_event() {
     );
     let _ = a.wait().await;
 }
+
+/// The next `count` updates of `ws` (subscription "1"): (sequence, event)
+/// or, for an error item, its code.
+async fn updates(ws: &mut crate::helpers::Ws, count: usize) -> Vec<(String, String)> {
+    use crate::helpers::Frame;
+    let mut heard = Vec::new();
+    while heard.len() < count {
+        match ws.next().await {
+            Frame::Json(message) if message["type"] == "next" => {
+                let payload = &message["payload"];
+                let update = &payload["data"]["cobrowseSessionUpdates"];
+                heard.push(match payload["errors"][0]["extensions"]["code"].as_str() {
+                    Some(code) => (String::new(), code.to_owned()),
+                    None => (
+                        update["sequence"].as_str().unwrap_or_default().to_owned(),
+                        update["event"].as_str().unwrap_or_default().to_owned(),
+                    ),
+                });
+            }
+            Frame::Json(_) => continue,
+            other => panic!("the subscriber: {other:?}"),
+        }
+    }
+    heard
+}
+
+#[tokio::test]
+async fn a_subscriber_resumes_after_the_last_sequence_it_was_given_and_hears_a_purged_range_as_a_lag(
+) {
+    use crate::helpers::Ws;
+    let url = postgres_database().await;
+    let replica = || {
+        spawn_with(Options {
+            settings: vec![
+                ("store.url", url.clone()),
+                ("store.catch_up_interval", "200ms".into()),
+            ],
+            ..Options::default()
+        })
+    };
+    let (a, b) = (replica().await, replica().await);
+    let subscription = |after: Option<&str>| {
+        match after {
+        Some(after) => format!("subscription {{ cobrowseSessionUpdates(provider: ZOOM, after: \"{after}\") {{ sequence event }} }}"),
+        None => "subscription { cobrowseSessionUpdates(provider: ZOOM) { sequence event } }".to_owned(),
+    }
+    };
+    let events = session_events("resumed", "Noah", "2026-11-22T09:00:00Z");
+    let names: Vec<String> = events
+        .iter()
+        .map(|e| e["event"].as_str().expect("a name").to_owned())
+        .collect();
+
+    let mut first = Ws::ready(&b.url("")).await;
+    first.subscribe("1", &subscription(None)).await;
+    first.sync().await;
+    for event in &events[..3] {
+        assert_eq!(a.webhook(event).await.0, 200);
+    }
+    let heard = updates(&mut first, 3).await;
+    assert_eq!(
+        heard.iter().map(|(_, e)| e.clone()).collect::<Vec<_>>(),
+        names[..3]
+    );
+    let last = heard[2].0.clone();
+    drop(first);
+
+    // Missed while disconnected.
+    for event in &events[3..6] {
+        assert_eq!(a.webhook(event).await.0, 200);
+    }
+    let mut resumed = Ws::ready(&b.url("")).await;
+    resumed.subscribe("1", &subscription(Some(&last))).await;
+    // The replay comes once the subscription is listening.
+    let mut heard = updates(&mut resumed, 3).await;
+    assert_eq!(a.webhook(&events[6]).await.0, 200);
+    heard.extend(updates(&mut resumed, 1).await);
+    assert_eq!(
+        heard.iter().map(|(_, e)| e.clone()).collect::<Vec<_>>(),
+        names[3..7],
+        "the missed ones replayed, then the live one, none twice"
+    );
+    let sequences: Vec<i64> = heard
+        .iter()
+        .map(|(s, _)| s.parse().expect("a number"))
+        .collect();
+    assert!(
+        sequences.windows(2).all(|w| w[1] == w[0] + 1),
+        "{sequences:?}"
+    );
+
+    // The first two changes purged: resuming from the start is told so.
+    {
+        use sqlx::Connection as _;
+        let mut connection = sqlx::PgConnection::connect(&url).await.expect("connects");
+        sqlx::query("DELETE FROM feed WHERE seq <= 2")
+            .execute(&mut connection)
+            .await
+            .expect("purged");
+    }
+    let mut late = Ws::ready(&b.url("")).await;
+    late.subscribe("1", &subscription(Some("0"))).await;
+    let heard = updates(&mut late, 2).await;
+    assert_eq!(heard[0].1, "SUBSCRIPTION_LAGGED", "{heard:?}");
+    assert_eq!(heard[1], ("3".to_owned(), names[2].clone()), "{heard:?}");
+}
+
+#[tokio::test]
+async fn a_single_process_refuses_to_resume_with_bad_user_input() {
+    use crate::helpers::{spawn_app, Frame, Ws};
+    let app = spawn_app().await;
+    let mut ws = Ws::ready(&app.url("")).await;
+    ws.subscribe(
+        "1",
+        r#"subscription { cobrowseSessionUpdates(after: "3") { sequence } }"#,
+    )
+    .await;
+    match ws.next().await {
+        Frame::Json(message) => assert!(
+            message.to_string().contains("BAD_USER_INPUT")
+                && message.to_string().contains("store.url"),
+            "{message}"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
