@@ -24,6 +24,7 @@ mod live;
 mod metrics;
 mod nesting;
 mod purecloud;
+mod replicas;
 pub mod secret;
 pub mod settings;
 pub mod sim;

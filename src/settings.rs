@@ -106,6 +106,7 @@ settings_table! {
     "notifications.poll_interval", "COBROWSE_NOTIFICATIONS_POLL_INTERVAL", Some("10s"), "When notifications cannot be had (topics rejected, sockets refused, or notifications.enabled off): how often the active set is polled from analytics.";
     "notifications.relist_interval", "COBROWSE_NOTIFICATIONS_RELIST_INTERVAL", Some("5m"), "How often the queues are listed again, so that new queues are listened to and rejected topics are tried again; each re-list ends in a back-fill.";
     "notifications.analytics_lag", "COBROWSE_NOTIFICATIONS_ANALYTICS_LAG", Some("10s"), "How far Genesys analytics lags real time: a back-fill leaves alone what events said within it, and is taken again this long after a gap.";
+    "notifications.lease_ttl", "COBROWSE_NOTIFICATIONS_LEASE_TTL", Some("10s"), "With store.url (several replicas): one replica at a time listens to Genesys, holding a lease it renews every third of this; when it dies or loses the database another takes over within about this long and back-fills.";
     "demo.conversations", "COBROWSE_DEMO_CONVERSATIONS", Some("24"), "Conversations the demo simulator seeds.";
     "demo.seed", "COBROWSE_DEMO_SEED", Some("7"), "Seed of the demo simulator's data.";
     "demo.pace", "COBROWSE_DEMO_PACE", Some("5s"), "How often the demo simulator's world moves on by one step (a conversation starts, an agent joins, a session ends, ...); 0s keeps it still.";
@@ -344,6 +345,8 @@ pub(crate) struct NotificationSettings {
     pub(crate) relist_interval: Duration,
     #[serde(deserialize_with = "de::duration")]
     pub(crate) analytics_lag: Duration,
+    #[serde(deserialize_with = "de::duration")]
+    pub(crate) lease_ttl: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -830,6 +833,12 @@ impl Settings {
             if ttl.is_zero() {
                 return invalid(path, "must be longer than zero");
             }
+        }
+        if self.notifications.lease_ttl < Duration::from_millis(300) {
+            return invalid(
+                "notifications.lease_ttl",
+                "must be at least 300ms (the lease is renewed every third of it)",
+            );
         }
         if self.notifications.heartbeat_timeout < Duration::from_millis(100) {
             return invalid(

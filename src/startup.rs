@@ -46,6 +46,8 @@ pub struct Gateway {
     live_task: Option<tokio::task::JoinHandle<()>>,
     /// A shared (PostgreSQL) store: the task following its change feed.
     feed_task: Option<tokio::task::JoinHandle<()>>,
+    /// A shared store, whose listener lease is given up on the way out.
+    shared: Option<Arc<PgStore>>,
 }
 
 impl Gateway {
@@ -70,8 +72,15 @@ impl Gateway {
             &api_url,
         )?);
         let (updates, _) = tokio::sync::broadcast::channel(UPDATE_BUFFER);
-        let (store, feed_task) = open_store(&settings, &updates, &source).await?;
-        let (live, live_task) = start_live(&settings, &source, vouch, &updates, &metrics);
+        let (store, shared, feed_task) = open_store(&settings, &updates, &source).await?;
+        let (live, live_task) = start_live(
+            &settings,
+            &source,
+            vouch,
+            &updates,
+            &metrics,
+            shared.clone(),
+        );
         let schema = graph::schema(
             graph::SchemaData {
                 store: Arc::clone(&store),
@@ -124,6 +133,7 @@ impl Gateway {
             demo_zoom,
             live_task,
             feed_task,
+            shared,
             simulator,
         })
     }
@@ -221,6 +231,12 @@ impl Gateway {
         }
         if let Some(follower) = self.feed_task {
             follower.abort();
+        }
+        if let Some(store) = self.shared {
+            // Another replica may listen at once instead of after the TTL.
+            if let Err(e) = store.release(crate::replicas::LISTENER_LEASE).await {
+                warn!(error = %e, "could not give up the notification lease; another replica takes it when it expires");
+            }
         }
         drop(self.simulator);
         Ok(())
@@ -323,6 +339,7 @@ fn start_live(
     vouch: Arc<crate::cache::Vouch>,
     updates: &tokio::sync::broadcast::Sender<graph::subscription::SessionUpdate>,
     metrics: &Arc<Metrics>,
+    shared: Option<Arc<PgStore>>,
 ) -> (
     Option<Arc<crate::live::Live>>,
     Option<tokio::task::JoinHandle<()>>,
@@ -345,19 +362,30 @@ fn start_live(
             .connect_timeout
             .max(settings.upstream.timeout),
     };
+    let (source, metrics) = ((**source).clone(), Arc::clone(metrics));
+    let listening = Arc::clone(&live);
+    let listen = move |publish| {
+        crate::live::spawn(
+            source.clone(),
+            Arc::clone(&listening),
+            config,
+            publish,
+            Arc::clone(&metrics),
+        )
+    };
+    // Several replicas: one listens at a time, and what it hears goes
+    // through the feed to every replica's subscribers.
+    if let Some(store) = shared {
+        let ttl = settings.notifications.lease_ttl;
+        let task = crate::replicas::lead(store, Arc::clone(&live), ttl, listen);
+        return (Some(live), Some(task));
+    }
     let updates = updates.clone();
     let publish: crate::live::Publish = Arc::new(move |notice| {
         // No subscriber is not an error.
         let _ = updates.send(graph::subscription::SessionUpdate::purecloud(notice));
     });
-    let task = crate::live::spawn(
-        (**source).clone(),
-        Arc::clone(&live),
-        config,
-        publish,
-        Arc::clone(metrics),
-    );
-    (Some(live), Some(task))
+    (Some(live), Some(listen(publish)))
 }
 
 /// Where upstream is, and whose credentials the gateway calls it with.
@@ -514,7 +542,11 @@ async fn open_store(
     settings: &Settings,
     updates: &tokio::sync::broadcast::Sender<graph::subscription::SessionUpdate>,
     source: &Arc<Source>,
-) -> anyhow::Result<(Arc<dyn EventStore>, Option<tokio::task::JoinHandle<()>>)> {
+) -> anyhow::Result<(
+    Arc<dyn EventStore>,
+    Option<Arc<PgStore>>,
+    Option<tokio::task::JoinHandle<()>>,
+)> {
     let probe = settings.webhooks.max_body_bytes;
     if let Some(url) = &settings.store.url {
         let shown = crate::settings::postgres_url(url.expose()).unwrap_or_default();
@@ -524,27 +556,13 @@ async fn open_store(
                 format!("cannot open the event store at {shown} (store.url, COBROWSE_STORE_URL)")
             })?;
         info!(url = %shown, "event store open (PostgreSQL)");
-        let updates = updates.clone();
-        let forget = Arc::clone(source);
-        let follower = store
-            .follow(
-                Arc::new(move |item| {
-                    if let crate::store::FeedItem::Conversation(id) = &item {
-                        let (source, id) = (Arc::clone(&forget), id.clone());
-                        tokio::spawn(async move { source.forget_changed(&id).await });
-                    }
-                    if let Some(update) = graph::subscription::SessionUpdate::fed(item) {
-                        // No subscriber is not an error.
-                        let _ = updates.send(update);
-                    }
-                }),
-                settings.store.catch_up_interval,
-            )
-            .await
-            .context("cannot read the change feed of the event store")?;
         let store = Arc::new(store.probe_bytes(probe));
+        let follower =
+            crate::replicas::follow(&store, source, updates, settings.store.catch_up_interval)
+                .await
+                .context("cannot read the change feed of the event store")?;
         source.share_changes(Arc::clone(&store) as Arc<dyn crate::changes::SharedChanges>);
-        return Ok((store, Some(follower)));
+        return Ok((store.clone(), Some(Arc::clone(&store)), Some(follower)));
     }
     let (path, why) = settings.store_location()?;
     let store = SqliteStore::open(&path)
@@ -557,7 +575,7 @@ async fn open_store(
             )
         })?;
     info!(path = %path.display(), from = why, "event store open");
-    Ok((Arc::new(store), None))
+    Ok((Arc::new(store), None, None))
 }
 
 /// The webhook secret, and in demo mode without a configured one, a task

@@ -124,7 +124,18 @@ impl SessionUpdate {
                 origin: Origin::Lagged(why.into()),
                 state: Arc::default(),
             }),
-            crate::store::FeedItem::Conversation(_) => None,
+            crate::store::FeedItem::Notice { body, .. } => {
+                match serde_json::from_str::<Notice>(&body) {
+                    Ok(notice) => Some(Self::purecloud(notice)),
+                    Err(e) => Some(Self {
+                        origin: Origin::Lagged(
+                            format!("a PureCloud change in the feed does not read ({e})").into(),
+                        ),
+                        state: Arc::default(),
+                    }),
+                }
+            }
+            crate::store::FeedItem::Conversation { .. } => None,
         }
     }
 

@@ -26,7 +26,7 @@ pub(crate) struct Mark {
 }
 
 /// What happened to a session.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum UpdateKind {
     Started,
     Changed,
@@ -34,7 +34,7 @@ pub(crate) enum UpdateKind {
 }
 
 /// A change of one PureCloud session, for subscribers.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct LiveUpdate {
     pub kind: UpdateKind,
     pub conversation_id: Arc<str>,
@@ -43,7 +43,7 @@ pub(crate) struct LiveUpdate {
 }
 
 /// What the live index tells subscribers.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Notice {
     /// A session changed.
     Session(LiveUpdate),

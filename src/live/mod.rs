@@ -102,6 +102,18 @@ impl Live {
         }
     }
 
+    /// Another replica listens: nothing is served from this index, and
+    /// what it kept is no longer vouched for.
+    pub(crate) fn stand_by(&self, reason: &str) {
+        self.index.serve(index::Serving::No);
+        self.index.vouch().revoke();
+        let mut status = self.status.lock().expect("status lock");
+        status.mode = "standby";
+        status.reason = Some(reason.to_owned());
+        status.channels = 0;
+        status.topics = 0;
+    }
+
     /// What the listener is doing now.
     pub(crate) fn status(&self) -> Status {
         self.status.lock().expect("status lock").clone()

@@ -161,7 +161,7 @@ pub(crate) enum CommunicationAt {
 }
 
 /// What a session's communications are.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Media {
     Cobrowse,
     Screenshare,

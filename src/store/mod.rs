@@ -46,8 +46,12 @@ pub enum FeedItem {
         account_id: String,
         session_id: String,
     },
-    /// A mutation (on some replica) changed this PureCloud conversation.
-    Conversation(String),
+    /// A mutation changed this PureCloud conversation, told by replica
+    /// `writer`.
+    Conversation { writer: String, id: String },
+    /// What the replica holding the notification lease (`writer`) heard
+    /// of PureCloud, as its live index encodes it.
+    Notice { writer: String, body: String },
     /// Changes that cannot be told: why, and how many when known.
     Lagged(String),
 }

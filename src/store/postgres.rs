@@ -39,6 +39,8 @@ const REBUILD_LOCK: i64 = 0x636f_6272_6f77_7365;
 pub struct PgStore {
     pool: PgPool,
     probe_bytes: usize,
+    /// This replica's name in the feed and in leases (random per process).
+    replica: String,
 }
 
 impl PgStore {
@@ -59,9 +61,54 @@ impl PgStore {
         let store = Self {
             pool,
             probe_bytes: 64 * 1024,
+            replica: format!("{:016x}", rand::random::<u64>()),
         };
         store.rebuild_if_stale().await?;
         Ok(store)
+    }
+
+    /// This replica's name in the feed and in leases.
+    pub(crate) fn replica(&self) -> &str {
+        &self.replica
+    }
+
+    /// Takes or renews lease `name` for `ttl`, by the database's clock;
+    /// true when this replica holds it now.
+    pub(crate) async fn lease(&self, name: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let ttl = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        let holder: Option<String> = sqlx::query_scalar(
+            "WITH now AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms)
+             INSERT INTO leases (name, holder, expires_ms) SELECT $1, $2, ms + $3 FROM now
+             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_ms = excluded.expires_ms
+             WHERE leases.holder = excluded.holder
+                OR leases.expires_ms < (SELECT ms FROM now)
+             RETURNING holder",
+        )
+        .bind(name)
+        .bind(&self.replica)
+        .bind(ttl)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(holder.as_deref() == Some(self.replica.as_str()))
+    }
+
+    /// Gives lease `name` up (another replica may take it at once).
+    pub(crate) async fn release(&self, name: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM leases WHERE name = $1 AND holder = $2")
+            .bind(name)
+            .bind(&self.replica)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Puts what the live index heard into the feed (`subject`: the
+    /// conversation, `body`: the notice as the index encodes it).
+    pub(crate) async fn feed_notice(&self, subject: &str, body: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        feed(&mut tx, ("purecloud", &self.replica, subject, body)).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Makes the readiness probe write `bytes` (the largest webhook body).
@@ -259,7 +306,14 @@ async fn read_after(
                 account_id: scope,
                 session_id: subject,
             },
-            ("conversation", _) => FeedItem::Conversation(subject),
+            ("conversation", _) => FeedItem::Conversation {
+                writer: scope,
+                id: subject,
+            },
+            ("purecloud", _) => FeedItem::Notice {
+                writer: scope,
+                body: event,
+            },
             _ => FeedItem::Lagged(format!(
                 "change {sequence} of the feed is of a kind this version does not know ({kind} {event})"
             )),
@@ -273,7 +327,8 @@ impl crate::changes::SharedChanges for PgStore {
     async fn conversation_changed(&self, conversation_id: &str) {
         let outcome = async {
             let mut tx = self.pool.begin().await?;
-            feed(&mut tx, ("conversation", "", conversation_id, "changed")).await?;
+            let change = ("conversation", &*self.replica, conversation_id, "changed");
+            feed(&mut tx, change).await?;
             tx.commit().await?;
             Ok::<_, StoreError>(())
         }

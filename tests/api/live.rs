@@ -71,7 +71,19 @@ async fn wait_mode(app: &TestApp, mode: &str) -> Value {
 /// The wall as the gateway shows it: each conversation's participants
 /// with their state, control and wrap-up.
 async fn wall(app: &TestApp) -> BTreeMap<String, Value> {
-    let response = app.post_graphql(&json!({ "query": WALL })).await;
+    wall_at(app, &app.url("")).await
+}
+
+/// [`wall`] as the gateway at `base` (another replica on `app`'s
+/// simulator) shows it.
+async fn wall_at(app: &TestApp, base: &str) -> BTreeMap<String, Value> {
+    let response = app
+        .http
+        .post(format!("{base}/graphql"))
+        .json(&json!({ "query": WALL }))
+        .send()
+        .await
+        .expect("the gateway answers");
     let status = response.status();
     let body: Value = response.json().await.expect("JSON");
     assert!(status.is_success() && body["errors"].is_null(), "{body}");
@@ -262,7 +274,7 @@ async fn changes_reach_the_wall_and_subscribers_within_a_second_without_an_upstr
 }
 
 /// Moves the world on in the background until told to stop.
-fn keep_changing(
+pub(crate) fn keep_changing(
     app: &TestApp,
 ) -> (
     tokio::sync::oneshot::Sender<()>,
@@ -294,10 +306,16 @@ fn keep_changing(
 /// co-browse view of it (it converges once the listener has recovered and
 /// back-filled); fails after 10 s.
 async fn converges(app: &TestApp, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    converges_at(app, &app.url(""), what, Duration::from_secs(10)).await;
+}
+
+/// [`converges`] for the gateway at `base` (another replica on `app`'s
+/// simulator), within `within`.
+pub(crate) async fn converges_at(app: &TestApp, base: &str, what: &str, within: Duration) {
+    let deadline = Instant::now() + within;
     let token = app.sim_token().await;
     loop {
-        let shown: BTreeMap<String, BTreeSet<(String, String)>> = wall(app)
+        let shown: BTreeMap<String, BTreeSet<(String, String)>> = wall_at(app, base)
             .await
             .into_iter()
             .map(|(id, participants)| (id, states(&participants, "participantId")))

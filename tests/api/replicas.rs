@@ -586,3 +586,111 @@ async fn a_single_process_refuses_to_resume_with_bad_user_input() {
         other => panic!("{other:?}"),
     }
 }
+
+/// The listener's mode on the gateway at `base`, as `/readyz` says.
+async fn listener_mode(base: &str) -> String {
+    let body: Value = reqwest::get(format!("{base}/readyz"))
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("JSON");
+    body["checks"]["notifications"]["mode"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Waits until the gateway at `base` is in `mode`, within `within`.
+async fn until_mode(base: &str, mode: &str, within: std::time::Duration) {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let now = listener_mode(base).await;
+        if now == mode {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{base} is {now}, never {mode}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn kill_9_of_the_listener_replica_another_takes_over_and_converges_with_nothing_lost() {
+    use crate::helpers::{command_for, keys_file, start, test_key, Frame, Ws};
+    use std::time::Duration;
+    // The simulator (and the helpers that read upstream's truth) of a
+    // gateway that does not listen.
+    let app = spawn_with(Options {
+        conversations: 10,
+        faults: cobrowse_gateway::sim::Faults {
+            heartbeat_ms: 100,
+            ..Default::default()
+        },
+        ..Options::default()
+    })
+    .await;
+    let url = postgres_database().await;
+    let keys = keys_file(app.dir.path(), &[("tests", test_key(), &["read"])]);
+    let replica = || {
+        let mut cmd = command_for(&app.sim, &["--listen", "127.0.0.1:0"]);
+        cmd.env("COBROWSE_STORE_URL", &url)
+            .env_remove("COBROWSE_STORE_PATH")
+            .env("COBROWSE_AUTH_API_KEYS_FILE", &keys)
+            .env("COBROWSE_NOTIFICATIONS_LEASE_TTL", "1s")
+            .env("COBROWSE_NOTIFICATIONS_ANALYTICS_LAG", "0s")
+            .env("COBROWSE_NOTIFICATIONS_HEARTBEAT_TIMEOUT", "1s")
+            .env("COBROWSE_SERVER_READINESS_INTERVAL", "10ms")
+            .env("COBROWSE_LIMITS_REQUESTS_PER_SECOND", "0");
+        cmd
+    };
+    let (mut a, base_a, _, _) = start(replica()).await;
+    until_mode(&base_a, "listening", Duration::from_secs(15)).await;
+    let (mut b, base_b, _, _) = start(replica()).await;
+    until_mode(&base_b, "standby", Duration::from_secs(5)).await;
+
+    // B's subscriber hears what A's listener hears, through the feed.
+    let mut subscriber = Ws::ready(&base_b).await;
+    subscriber
+        .subscribe(
+            "1",
+            "subscription { cobrowseSessionUpdates(provider: PURECLOUD) { event } }",
+        )
+        .await;
+    subscriber.sync().await;
+    let (stop, changing) = crate::live::keep_changing(&app);
+    let first = subscriber.next().await;
+    assert!(
+        matches!(&first, Frame::Json(m) if m["type"] == "next"),
+        "B's subscriber hears A's listener: {first:?}"
+    );
+    assert_eq!(
+        listener_mode(&base_b).await,
+        "standby",
+        "one listener at a time"
+    );
+
+    a.start_kill().expect("SIGKILL");
+    let _ = a.wait().await;
+    // B takes the lease once A's expires (1 s), listens and back-fills.
+    until_mode(&base_b, "listening", Duration::from_secs(10)).await;
+    // Its subscriber is told of the gap, not left to miss it silently.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match subscriber.next().await {
+            Frame::Json(m) if m.to_string().contains("SUBSCRIPTION_LAGGED") => break,
+            Frame::Json(_) => {}
+            other => panic!("B's subscriber: {other:?}"),
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no lag notice after the takeover"
+        );
+    }
+    let _ = stop.send(());
+    changing.await.expect("the world stops");
+    crate::live::converges_at(&app, &base_b, "after the takeover", Duration::from_secs(15)).await;
+    b.kill().await.expect("stops");
+}
