@@ -66,7 +66,17 @@ fn no_layer_imports_what_it_must_not() {
                 "crate::auth",
             ],
         ),
-        ("store", &["crate::graph", "crate::http", "async_graphql"]),
+        (
+            "store",
+            &[
+                "crate::graph",
+                "crate::http",
+                "crate::live",
+                "crate::source",
+                "async_graphql",
+            ],
+        ),
+        ("replicas", &["crate::http", "async_graphql", "axum", "reqwest"]),
         (
             "zoom",
             &[
