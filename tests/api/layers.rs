@@ -76,7 +76,10 @@ fn no_layer_imports_what_it_must_not() {
                 "async_graphql",
             ],
         ),
-        ("replicas", &["crate::http", "async_graphql", "axum", "reqwest"]),
+        (
+            "replicas",
+            &["crate::http", "async_graphql", "axum", "reqwest"],
+        ),
         (
             "zoom",
             &[
