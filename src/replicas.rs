@@ -3,6 +3,7 @@
 //! the `notifications` lease — listens to Genesys's notifications and
 //! writes what it hears into the feed.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -118,24 +119,41 @@ pub(crate) fn lead(
 
 /// A publisher that writes the listener's notices into the feed, in the
 /// order heard (one writer task), from which every replica tells its
-/// subscribers.
+/// subscribers. A notice that cannot be written (the writer far behind, the
+/// database failing) is not dropped silently: the next one written is
+/// preceded by a gap notice, so every subscriber hears it lagged.
 fn feed_writer(store: Arc<PgStore>) -> Publish {
     let (tx, mut rx) = mpsc::channel::<Notice>(NOTICES);
+    let lost = Arc::new(AtomicBool::new(false));
+    let lost_by_writer = Arc::clone(&lost);
     tokio::spawn(async move {
         while let Some(notice) = rx.recv().await {
-            let subject = match &notice {
-                Notice::Session(update) => update.conversation_id.to_string(),
-                Notice::Gap(_) => String::new(),
-            };
-            let body = serde_json::to_string(&notice).expect("a notice serializes");
-            if let Err(e) = store.feed_notice(&subject, &body).await {
-                warn!(error = %e, "a PureCloud change could not be written to the feed; other replicas' subscribers miss it");
+            if lost_by_writer.swap(false, Ordering::AcqRel)
+                && write_notice(&store, &Notice::Gap(Duration::ZERO))
+                    .await
+                    .is_err()
+            {
+                lost_by_writer.store(true, Ordering::Release);
+            }
+            if let Err(e) = write_notice(&store, &notice).await {
+                warn!(error = %e, "a PureCloud change could not be written to the feed; subscribers will be told they lagged");
+                lost_by_writer.store(true, Ordering::Release);
             }
         }
     });
     Arc::new(move |notice| {
         if tx.try_send(notice).is_err() {
-            warn!("the feed writer is behind: a PureCloud change was dropped");
+            warn!("the feed writer is behind: a PureCloud change is dropped; subscribers will be told they lagged");
+            lost.store(true, Ordering::Release);
         }
     })
+}
+
+async fn write_notice(store: &PgStore, notice: &Notice) -> Result<(), StoreError> {
+    let subject = match notice {
+        Notice::Session(update) => update.conversation_id.to_string(),
+        Notice::Gap(_) => String::new(),
+    };
+    let body = serde_json::to_string(notice).expect("a notice serializes");
+    store.feed_notice(&subject, &body).await
 }
