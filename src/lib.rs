@@ -29,6 +29,7 @@ pub mod secret;
 pub mod settings;
 pub mod sim;
 mod singleflight;
+mod soft;
 mod source;
 pub mod startup;
 pub mod store;

@@ -107,6 +107,8 @@ settings_table! {
     "notifications.relist_interval", "COBROWSE_NOTIFICATIONS_RELIST_INTERVAL", Some("5m"), "How often the queues are listed again, so that new queues are listened to and rejected topics are tried again; each re-list ends in a back-fill.";
     "notifications.analytics_lag", "COBROWSE_NOTIFICATIONS_ANALYTICS_LAG", Some("10s"), "How far Genesys analytics lags real time: a back-fill leaves alone what events said within it, and is taken again this long after a gap.";
     "notifications.lease_ttl", "COBROWSE_NOTIFICATIONS_LEASE_TTL", Some("10s"), "With store.url (several replicas): one replica at a time listens to Genesys, holding a lease it renews every third of this; when it dies or loses the database another takes over within about this long and back-fills.";
+    "redis.url", "COBROWSE_REDIS_URL", None, "Redis shared by several replicas (redis://host:6379): one rate-limit bucket per caller for all of them. Unset, or Redis not answering: each replica its own. Never logged.";
+    "redis.timeout", "COBROWSE_REDIS_TIMEOUT", Some("50ms"), "Longest wait for Redis before a request goes on with this replica's own state.";
     "demo.conversations", "COBROWSE_DEMO_CONVERSATIONS", Some("24"), "Conversations the demo simulator seeds.";
     "demo.seed", "COBROWSE_DEMO_SEED", Some("7"), "Seed of the demo simulator's data.";
     "demo.pace", "COBROWSE_DEMO_PACE", Some("5s"), "How often the demo simulator's world moves on by one step (a conversation starts, an agent joins, a session ends, ...); 0s keeps it still.";
@@ -115,11 +117,12 @@ settings_table! {
 }
 
 /// The settings whose values are never printed.
-const SECRETS: [&str; 4] = [
+const SECRETS: [&str; 5] = [
     "upstream.client_secret",
     "auth.jwt_secret",
     "webhooks.zoom_secret",
     "store.url",
+    "redis.url",
 ];
 
 /// The environment variable naming the optional settings file.
@@ -138,6 +141,7 @@ pub struct Settings {
     pub(crate) store: StoreSettings,
     pub(crate) engage: EngageSettings,
     pub(crate) notifications: NotificationSettings,
+    pub(crate) redis: RedisSettings,
     pub(crate) demo: DemoSettings,
     pub log: LogSettings,
 }
@@ -347,6 +351,15 @@ pub(crate) struct NotificationSettings {
     pub(crate) analytics_lag: Duration,
     #[serde(deserialize_with = "de::duration")]
     pub(crate) lease_ttl: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RedisSettings {
+    #[serde(default)]
+    pub(crate) url: Option<Secret>,
+    #[serde(deserialize_with = "de::duration")]
+    pub(crate) timeout: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -788,6 +801,15 @@ impl Settings {
                 );
             }
         }
+        if let Some(url) = &self.redis.url {
+            let scheme = url.expose().split("://").next().unwrap_or_default();
+            if !matches!(scheme, "redis" | "rediss") || redis_url_is_bad(url.expose()) {
+                return invalid(
+                    "redis.url",
+                    "expected a Redis URL like redis://cache.internal:6379",
+                );
+            }
+        }
         for origin in &self.server.cors_origins {
             if let Err(why) = crate::http::origins::check_origin(origin) {
                 return invalid("server.cors_origins", &why);
@@ -915,6 +937,11 @@ fn listen_address(text: &str) -> Result<SocketAddr, String> {
         .or(resolved.first())
         .copied()
         .ok_or_else(|| format!("`{host}` resolves to no address; write an address like {EXAMPLES}"))
+}
+
+/// Whether `url` is not a Redis URL its client takes.
+fn redis_url_is_bad(url: &str) -> bool {
+    redis::Client::open(url).is_err()
 }
 
 /// `url` as a PostgreSQL URL, with its password hidden (for messages and

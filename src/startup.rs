@@ -622,6 +622,16 @@ struct Parts {
 /// The state every handler shares.
 fn app_state(settings: &Settings, parts: Parts) -> AppState {
     let server = &settings.server;
+    // (redis.url was checked when the settings were read.)
+    let shared_soft = settings.redis.url.as_ref().and_then(|url| {
+        crate::soft::Soft::new(
+            url.expose(),
+            settings.redis.timeout,
+            Arc::clone(&parts.metrics),
+        )
+        .map(Arc::new)
+        .ok()
+    });
     AppState {
         lifecycle: parts.lifecycle,
         schema: parts.schema,
@@ -654,6 +664,7 @@ fn app_state(settings: &Settings, parts: Parts) -> AppState {
         rate_limiter: crate::http::rate_limit::RateLimiter::new(
             settings.limits.requests_per_second,
             settings.limits.request_burst,
+            shared_soft,
         )
         .map(Arc::new),
         sockets: http::subscriptions::SocketLimits {

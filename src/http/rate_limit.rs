@@ -22,12 +22,19 @@ pub(crate) struct RateLimiter {
     capacity: u64,
     epoch: Instant,
     buckets: moka::sync::Cache<Arc<str>, Arc<AtomicU64>>,
+    /// Several replicas: one bucket per caller for all of them, in Redis
+    /// (this replica's own bucket while Redis does not answer).
+    shared: Option<Arc<crate::soft::Soft>>,
 }
 
 impl RateLimiter {
     /// `rate` requests per second sustained, `burst` at once. `None` when
     /// `rate` is zero (no limit).
-    pub(crate) fn new(rate: f64, burst: u32) -> Option<Self> {
+    pub(crate) fn new(
+        rate: f64,
+        burst: u32,
+        shared: Option<Arc<crate::soft::Soft>>,
+    ) -> Option<Self> {
         if rate <= 0.0 {
             return None;
         }
@@ -41,7 +48,23 @@ impl RateLimiter {
                 .max_capacity(MAX_CALLERS)
                 .time_to_idle(Duration::from_nanos(capacity).max(Duration::from_secs(1)))
                 .build(),
+            shared,
         })
+    }
+
+    /// Takes one request from `caller`'s bucket: the one all replicas
+    /// share when Redis answers, else this replica's own.
+    pub(crate) async fn admit(&self, caller: &Arc<str>) -> Result<(), Duration> {
+        if let Some(shared) = &self.shared {
+            let (interval, capacity) = (
+                Duration::from_nanos(self.interval),
+                Duration::from_nanos(self.capacity),
+            );
+            if let Some(outcome) = shared.take(caller, interval, capacity).await {
+                return outcome;
+            }
+        }
+        self.check(caller)
     }
 
     /// Takes one request from `caller`'s bucket, or says how long to wait.
@@ -73,7 +96,7 @@ mod tests {
 
     #[test]
     fn a_caller_gets_its_burst_then_waits_about_one_interval_and_others_are_unaffected() {
-        let limiter = RateLimiter::new(10.0, 5).unwrap();
+        let limiter = RateLimiter::new(10.0, 5, None).unwrap();
         let (a, b): (Arc<str>, Arc<str>) = (Arc::from("a"), Arc::from("b"));
         for _ in 0..5 {
             limiter.check(&a).unwrap();
@@ -88,6 +111,6 @@ mod tests {
 
     #[test]
     fn zero_means_no_limit() {
-        assert!(RateLimiter::new(0.0, 10).is_none());
+        assert!(RateLimiter::new(0.0, 10, None).is_none());
     }
 }

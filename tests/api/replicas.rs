@@ -694,3 +694,113 @@ async fn kill_9_of_the_listener_replica_another_takes_over_and_converges_with_no
     crate::live::converges_at(&app, &base_b, "after the takeover", Duration::from_secs(15)).await;
     b.kill().await.expect("stops");
 }
+
+/// The test Redis (`scripts/test` starts one on loopback).
+fn redis_url() -> String {
+    std::env::var("COBROWSE_TEST_REDIS_URL").expect(
+        "COBROWSE_TEST_REDIS_URL is not set: run the tests with scripts/test, which starts Redis on loopback",
+    )
+}
+
+/// How many of `count` requests, sent in turn to `replicas`, were let
+/// through (the rest must be 429 RATE_LIMITED).
+async fn admitted(replicas: &[&TestApp], count: usize) -> usize {
+    let mut admitted = 0;
+    for i in 0..count {
+        let app = replicas[i % replicas.len()];
+        let response = app
+            .post_graphql(&json!({ "query": "{ __typename }" }))
+            .await;
+        match response.status().as_u16() {
+            200 => admitted += 1,
+            429 => {
+                let body: Value = response.json().await.expect("JSON");
+                assert_eq!(
+                    body["errors"][0]["extensions"]["code"], "RATE_LIMITED",
+                    "{body}"
+                );
+            }
+            other => panic!("{other}"),
+        }
+    }
+    admitted
+}
+
+#[tokio::test]
+async fn a_callers_rate_limit_holds_across_replicas_with_redis_and_per_replica_without() {
+    let limited = |redis: Option<String>| {
+        let mut settings = vec![
+            ("limits.requests_per_second", "0.1".to_owned()),
+            ("limits.request_burst", "4".to_owned()),
+        ];
+        settings.extend(redis.map(|url| ("redis.url", url)));
+        spawn_with(Options {
+            settings,
+            ..Options::default()
+        })
+    };
+    // Only this test uses the test Redis: start from an empty one.
+    let url = redis_url();
+    {
+        let client = redis::Client::open(url.as_str()).expect("a Redis URL");
+        let mut connection = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("Redis answers");
+        let _: () = redis::cmd("FLUSHDB")
+            .query_async(&mut connection)
+            .await
+            .expect("flushed");
+    }
+    let (a, b) = (limited(Some(url.clone())).await, limited(Some(url)).await);
+    assert_eq!(
+        admitted(&[&a, &b], 8).await,
+        4,
+        "one bucket of 4 for both replicas"
+    );
+
+    let (c, d) = (limited(None).await, limited(None).await);
+    assert_eq!(
+        admitted(&[&c, &d], 8).await,
+        8,
+        "without Redis, a bucket each"
+    );
+}
+
+#[tokio::test]
+async fn redis_down_falls_back_to_the_replicas_own_bucket_and_says_so_in_metrics() {
+    // A port where nothing listens.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let url = format!("redis://{}", closed.local_addr().expect("an address"));
+    drop(closed);
+    let app = spawn_with(Options {
+        settings: vec![
+            ("limits.requests_per_second", "0.1".to_owned()),
+            ("limits.request_burst", "3".to_owned()),
+            ("redis.url", url),
+        ],
+        ..Options::default()
+    })
+    .await;
+
+    assert_eq!(
+        admitted(&[&app], 5).await,
+        3,
+        "its own bucket, no failed request"
+    );
+    let metrics = reqwest::get(app.url("/metrics"))
+        .await
+        .expect("answers")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("cobrowse_gateway_redis_fallbacks_total{use=\"rate_limit\"} 5"),
+        "{}",
+        metrics
+            .lines()
+            .filter(|l| l.contains("redis"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}

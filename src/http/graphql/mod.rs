@@ -64,7 +64,7 @@ pub(crate) async fn admit(
         }
     })?;
     if let Some(limiter) = &app.rate_limiter {
-        if let Err(wait) = limiter.check(&caller.id) {
+        if let Err(wait) = limiter.admit(&caller.id).await {
             refused("rate_limited");
             return Err(Refusal::new(
                 StatusCode::TOO_MANY_REQUESTS,
