@@ -57,10 +57,28 @@ pub(crate) struct Metrics {
     pub connections_refused: IntCounter,
     /// The live index and its notification listener.
     pub live: LiveMetrics,
-    /// Redis uses that fell back to per-replica state, by use.
-    pub(crate) redis_fallbacks: IntCounterVec,
+    /// What several replicas share.
+    pub(crate) replicas: ReplicaMetrics,
     /// Operation names that are label values (`server.operation_names`).
     operations: HashSet<String>,
+}
+
+/// The collectors of what several replicas share ([`crate::soft`]).
+pub(crate) struct ReplicaMetrics {
+    /// Redis uses that fell back to per-replica state, by use.
+    pub(crate) redis_fallbacks: IntCounterVec,
+}
+
+impl ReplicaMetrics {
+    fn register(r: Register<'_>) -> Self {
+        Self {
+            redis_fallbacks: r.counter_vec(
+                "redis_fallbacks_total",
+                "Uses of Redis (redis.url) that failed or timed out and fell back to this replica's own state, by use.",
+                &["use"],
+            ),
+        }
+    }
 }
 
 /// The collectors of the live index ([`crate::live`]).
@@ -219,11 +237,7 @@ impl Metrics {
                 "Expired entries served because upstream failed (stale-if-error).",
             ),
             live: LiveMetrics::register(r),
-            redis_fallbacks: r.counter_vec(
-                "redis_fallbacks_total",
-                "Uses of Redis (redis.url) that failed or timed out and fell back to this replica's own state, by use.",
-                &["use"],
-            ),
+            replicas: ReplicaMetrics::register(r),
             circuit_opened: r.counter_vec(
                 "upstream_circuit_opened_total",
                 "Circuit breakers opened after repeated upstream failures, by route.",

@@ -680,6 +680,7 @@ impl Settings {
     fn check(&self, sources: &BTreeMap<String, Source>) -> Result<(), SettingsError> {
         self.check_upstream()
             .and_then(|()| self.check_auth())
+            .and_then(|()| self.check_shared())
             .and_then(|()| self.check_values())
             .map_err(|(path, why)| {
                 SettingsError(format!(
@@ -777,19 +778,9 @@ impl Settings {
         Ok(())
     }
 
-    /// Names, rates, secrets, durations and the log filter.
-    fn check_values(&self) -> Result<(), Invalid> {
-        if let Some(bad) = self
-            .server
-            .operation_names
-            .iter()
-            .find(|n| !is_operation_name(n))
-        {
-            return invalid(
-                "server.operation_names",
-                &format!("`{bad}` is not a GraphQL name (letters, digits and `_`, at most 64)"),
-            );
-        }
+    /// What several replicas share (PostgreSQL, Redis) and the origins
+    /// browsers may call from.
+    fn check_shared(&self) -> Result<(), Invalid> {
         if let Some(url) = &self.store.url {
             if let Err(why) = postgres_url(url.expose()) {
                 return invalid("store.url", &why);
@@ -814,6 +805,22 @@ impl Settings {
             if let Err(why) = crate::http::origins::check_origin(origin) {
                 return invalid("server.cors_origins", &why);
             }
+        }
+        Ok(())
+    }
+
+    /// Names, rates, secrets, durations and the log filter.
+    fn check_values(&self) -> Result<(), Invalid> {
+        if let Some(bad) = self
+            .server
+            .operation_names
+            .iter()
+            .find(|n| !is_operation_name(n))
+        {
+            return invalid(
+                "server.operation_names",
+                &format!("`{bad}` is not a GraphQL name (letters, digits and `_`, at most 64)"),
+            );
         }
         if !(self.limits.requests_per_second.is_finite() && self.limits.requests_per_second >= 0.0)
         {

@@ -109,6 +109,7 @@ impl Soft {
             Err(_) => format!("no answer within {:?}", self.timeout),
         };
         self.metrics
+            .replicas
             .redis_fallbacks
             .with_label_values(&[usage])
             .inc();

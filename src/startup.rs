@@ -81,18 +81,7 @@ impl Gateway {
             &metrics,
             shared.clone(),
         );
-        let schema = graph::schema(
-            graph::SchemaData {
-                store: Arc::clone(&store),
-                updates: updates.clone(),
-                agent_sessions_limit: graph::engage::AgentSessionsLimit {
-                    limit: settings.engage.agent_sessions_limit,
-                    look_back: settings.engage.max_session_length,
-                },
-            },
-            &settings.limits,
-            settings.server.introspection,
-        );
+        let schema = schema(&settings, &store, &updates);
         let key_watcher = (!settings.auth.reload_interval.is_zero()).then(|| {
             tokio::spawn(watch_key_files(
                 Arc::clone(&auth),
@@ -241,6 +230,27 @@ impl Gateway {
         drop(self.simulator);
         Ok(())
     }
+}
+
+/// The GraphQL schema over `store` and `updates`, with the settings'
+/// limits.
+fn schema(
+    settings: &Settings,
+    store: &Arc<dyn EventStore>,
+    updates: &tokio::sync::broadcast::Sender<graph::subscription::SessionUpdate>,
+) -> graph::GatewaySchema {
+    graph::schema(
+        graph::SchemaData {
+            store: Arc::clone(store),
+            updates: updates.clone(),
+            agent_sessions_limit: graph::engage::AgentSessionsLimit {
+                limit: settings.engage.agent_sessions_limit,
+                look_back: settings.engage.max_session_length,
+            },
+        },
+        &settings.limits,
+        settings.server.introspection,
+    )
 }
 
 /// Binds the gateway's address; a failure says what to do about it.
