@@ -1,6 +1,7 @@
 //! Shared soft state in Redis (optional, `redis.url`): state whose loss
-//! costs nothing but a moment of per-replica behaviour — each caller's
-//! rate-limit bucket, one for all replicas. Redis that is down, slow or
+//! costs nothing but a moment of per-replica behaviour: each caller's
+//! rate-limit bucket, one for all replicas, and the automatic persisted
+//! queries any replica registered. Redis that is down, slow or
 //! failing never fails a request: the call falls back to this replica's own
 //! state, with a warning (at most one a minute) and
 //! `cobrowse_gateway_redis_fallbacks_total{use}`.
@@ -86,6 +87,36 @@ impl Soft {
             0 => Ok(()),
             wait => Err(Duration::from_micros(wait)),
         })
+    }
+
+    /// Remembers a persisted query for every replica (a day, as each
+    /// replica's own store keeps an idle one).
+    pub(crate) async fn put_query(&self, hash: &[u8; 32], query: &str) {
+        let key = format!("cobrowse:apq:{}", hex::encode(hash));
+        let _ = self
+            .call("persisted_query", |mut connection| async move {
+                redis::cmd("SET")
+                    .arg(key)
+                    .arg(query)
+                    .arg("EX")
+                    .arg(24 * 3600)
+                    .query_async::<()>(&mut connection)
+                    .await
+            })
+            .await;
+    }
+
+    /// The persisted query some replica remembered under `hash`.
+    pub(crate) async fn query(&self, hash: &[u8; 32]) -> Option<String> {
+        let key = format!("cobrowse:apq:{}", hex::encode(hash));
+        self.call("persisted_query", |mut connection| async move {
+            redis::cmd("GET")
+                .arg(key)
+                .query_async::<Option<String>>(&mut connection)
+                .await
+        })
+        .await
+        .flatten()
     }
 
     /// Runs `op` on a connection within the timeout; `None` (and a

@@ -648,6 +648,7 @@ fn app_state(settings: &Settings, parts: Parts) -> AppState {
         persisted: Arc::new(PersistedQueries::new(
             server.persisted_queries_max_bytes,
             Arc::clone(&parts.metrics),
+            shared_soft.clone(),
         )),
         responses: server.response_cache.then(|| {
             Arc::new(http::response_cache::ResponseCache::new(

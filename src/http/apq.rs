@@ -31,21 +31,32 @@ pub(crate) enum ApqError {
 pub(crate) struct PersistedQueries {
     store: moka::sync::Cache<[u8; 32], Arc<str>>,
     metrics: Arc<Metrics>,
+    /// Several replicas: queries registered on any of them, in Redis (a
+    /// query registered on one replica is found by the next it asks).
+    shared: Option<Arc<crate::soft::Soft>>,
 }
 
 impl PersistedQueries {
     /// A store holding at most `max_bytes` of query text.
-    pub(crate) fn new(max_bytes: u64, metrics: Arc<Metrics>) -> Self {
+    pub(crate) fn new(
+        max_bytes: u64,
+        metrics: Arc<Metrics>,
+        shared: Option<Arc<crate::soft::Soft>>,
+    ) -> Self {
         let store = moka::sync::Cache::builder()
             .max_capacity(max_bytes)
             .weigher(|_, query: &Arc<str>| u32::try_from(query.len() + 64).unwrap_or(u32::MAX))
             .time_to_idle(Duration::from_secs(24 * 3600))
             .build();
-        Self { store, metrics }
+        Self {
+            store,
+            metrics,
+            shared,
+        }
     }
 
     /// The query text to run, from `query` and/or the APQ extension.
-    pub(crate) fn resolve(
+    pub(crate) async fn resolve(
         &self,
         query: Option<String>,
         extensions: Option<&Map<String, Value>>,
@@ -63,19 +74,37 @@ impl PersistedQueries {
                 let query: Arc<str> = Arc::from(query);
                 self.store.insert(hash, Arc::clone(&query));
                 self.count("registered");
+                if let Some(shared) = &self.shared {
+                    shared.put_query(&hash, &query).await;
+                }
                 Ok(query)
             }
-            None => match self.store.get(&hash) {
-                Some(query) => {
+            None => {
+                if let Some(query) = self.store.get(&hash) {
                     self.count("hit");
-                    Ok(query)
+                    return Ok(query);
                 }
-                None => {
-                    self.count("miss");
-                    Err(ApqError::NotFound)
+                if let Some(query) = self.shared_query(&hash).await {
+                    self.count("shared_hit");
+                    return Ok(query);
                 }
-            },
+                self.count("miss");
+                Err(ApqError::NotFound)
+            }
         }
+    }
+
+    /// The query another replica registered under `hash`, checked against
+    /// it (what Redis holds is not trusted to be what it should be).
+    async fn shared_query(&self, hash: &[u8; 32]) -> Option<Arc<str>> {
+        let text = self.shared.as_ref()?.query(hash).await?;
+        let actual: [u8; 32] = Sha256::digest(text.as_bytes()).into();
+        if &actual != hash {
+            return None;
+        }
+        let query: Arc<str> = Arc::from(text);
+        self.store.insert(*hash, Arc::clone(&query));
+        Some(query)
     }
 
     fn count(&self, outcome: &str) {
@@ -119,41 +148,44 @@ mod tests {
             .clone()
     }
 
-    #[test]
-    fn a_query_is_registered_once_and_found_by_its_hash() {
-        let apq = PersistedQueries::new(1024, Arc::default());
+    #[tokio::test]
+    async fn a_query_is_registered_once_and_found_by_its_hash() {
+        let apq = PersistedQueries::new(1024, Arc::default(), None);
         let query = "{ __typename }";
         let hash = hex::encode(Sha256::digest(query));
         assert_eq!(
-            apq.resolve(None, Some(&extensions(&hash))),
+            apq.resolve(None, Some(&extensions(&hash))).await,
             Err(ApqError::NotFound)
         );
         assert_eq!(
             apq.resolve(Some(query.into()), Some(&extensions(&hash)))
+                .await
                 .as_deref(),
             Ok(query)
         );
         assert_eq!(
-            apq.resolve(None, Some(&extensions(&hash))).as_deref(),
+            apq.resolve(None, Some(&extensions(&hash))).await.as_deref(),
             Ok(query)
         );
         assert_eq!(
-            apq.resolve(Some("{ other }".into()), Some(&extensions(&hash))),
+            apq.resolve(Some("{ other }".into()), Some(&extensions(&hash)))
+                .await,
             Err(ApqError::HashMismatch)
         );
         assert!(matches!(
-            apq.resolve(None, Some(&extensions("zz"))),
+            apq.resolve(None, Some(&extensions("zz"))).await,
             Err(ApqError::Invalid(_))
         ));
     }
 
-    #[test]
-    fn the_store_is_bounded_by_bytes() {
-        let apq = PersistedQueries::new(4096, Arc::default());
+    #[tokio::test]
+    async fn the_store_is_bounded_by_bytes() {
+        let apq = PersistedQueries::new(4096, Arc::default(), None);
         for i in 0..1000 {
             let query = format!("{{ __typename # {i:0>100} }}");
             let hash = hex::encode(Sha256::digest(&query));
             apq.resolve(Some(query), Some(&extensions(&hash)))
+                .await
                 .expect("registered");
         }
         apq.store.run_pending_tasks();

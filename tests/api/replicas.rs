@@ -4,7 +4,7 @@ use futures::future::join_all;
 use rand::seq::SliceRandom;
 use serde_json::{json, Value};
 
-use crate::helpers::{postgres_database, session_events, spawn_with, Options, TestApp};
+use crate::helpers::{postgres_database, session_events, spawn_app, spawn_with, Options, TestApp};
 
 /// A Zoom session as a replica reads it, whole.
 async fn read(app: &TestApp, session: &str) -> Value {
@@ -802,5 +802,43 @@ async fn redis_down_falls_back_to_the_replicas_own_bucket_and_says_so_in_metrics
             .filter(|l| l.contains("redis"))
             .collect::<Vec<_>>()
             .join("\n")
+    );
+}
+
+#[tokio::test]
+async fn a_query_persisted_through_one_replica_is_found_by_another_with_redis() {
+    use sha2::Digest;
+    let with_redis = || {
+        spawn_with(Options {
+            settings: vec![("redis.url", redis_url())],
+            ..Options::default()
+        })
+    };
+    let (a, b) = (with_redis().await, with_redis().await);
+    let alone = spawn_app().await;
+    // Unique to this run, so that no earlier run's registration counts.
+    let query = format!(
+        "query Persisted {{ __typename }} # {:016x}",
+        rand::random::<u64>()
+    );
+    let hash = hex::encode(sha2::Sha256::digest(query.as_bytes()));
+    let persisted = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } });
+    let by_hash = json!({ "extensions": persisted });
+
+    let registered = a
+        .post_graphql(&json!({ "query": query, "extensions": persisted }))
+        .await;
+    assert_eq!(registered.status(), 200);
+    let found: Value = b.post_graphql(&by_hash).await.json().await.expect("JSON");
+    assert_eq!(found["data"]["__typename"], "Query", "{found}");
+    let unknown: Value = alone
+        .post_graphql(&by_hash)
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(
+        unknown["errors"][0]["extensions"]["code"], "PERSISTED_QUERY_NOT_FOUND",
+        "a replica without Redis does not know it: {unknown}"
     );
 }

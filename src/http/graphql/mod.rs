@@ -200,7 +200,7 @@ async fn answer(
     // The size is measured before the text is kept anywhere (the persisted
     // query store).
     check_size(query.as_deref(), app.limits.max_document_bytes)?;
-    let query = persisted(app, query, extensions.as_ref())?;
+    let query = persisted(app, query, extensions.as_ref()).await?;
     let key = app.responses.as_ref().map(|_| {
         ResponseCache::key(
             caller.access.scope.value(),
@@ -235,13 +235,14 @@ fn check_size(query: Option<&str>, max_bytes: usize) -> Result<(), Refusal> {
 }
 
 /// The document: the one sent, or the persisted one its hash names.
-fn persisted(
+async fn persisted(
     app: &AppState,
     query: Option<String>,
     extensions: Option<&Map<String, Value>>,
 ) -> Result<Arc<str>, Refusal> {
     app.persisted
         .resolve(query, extensions)
+        .await
         .map_err(|e| match e {
             ApqError::NotFound => {
                 Refusal::request_error("PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound")
