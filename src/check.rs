@@ -17,7 +17,11 @@ pub fn report(config: Option<&Path>, overrides: &[(String, String)]) -> Result<S
         .url
         .as_ref()
         .map(|url| crate::settings::postgres_url(url.expose()).unwrap_or_default());
-    let (store, store_from) = settings.store_location().map_err(|e| e.to_string())?;
+    // (With PostgreSQL there is no file, and no need for a default place.)
+    let (store, store_from) = match &postgres {
+        Some(_) => (std::path::PathBuf::new(), ""),
+        None => settings.store_location().map_err(|e| e.to_string())?,
+    };
     let demo = matches!(settings.upstream_mode(), UpstreamMode::Demo);
     let auth = crate::auth::check_offline(&settings.auth, demo).map_err(|e| format!("{e:#}"))?;
     let mut out = String::new();
@@ -63,9 +67,10 @@ pub fn report(config: Option<&Path>, overrides: &[(String, String)]) -> Result<S
                 postgres.clone().unwrap_or_default(),
                 describe(source, setting.env),
             ),
-            ("store.path", None) if postgres.is_some() => {
-                ("(unused: store.url)".to_owned(), "default".to_owned())
-            }
+            ("store.path", _) if postgres.is_some() => (
+                "(not used: store.url is set)".to_owned(),
+                describe(source, setting.env),
+            ),
             ("store.path", None) => (
                 store.display().to_string(),
                 format!("default ({store_from})"),

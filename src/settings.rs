@@ -95,7 +95,7 @@ settings_table! {
     "webhooks.max_skew", "COBROWSE_WEBHOOKS_MAX_SKEW", Some("5m"), "Largest difference between a delivery's timestamp and now.";
     "webhooks.max_body_bytes", "COBROWSE_WEBHOOKS_MAX_BODY_BYTES", Some("65536"), "Largest webhook body accepted (larger: 413).";
     "store.path", "COBROWSE_STORE_PATH", None, "SQLite file of the webhook event store (created with its folder). Unset: events.sqlite in $STATE_DIRECTORY (systemd's StateDirectory=), else in $XDG_DATA_HOME/cobrowse-gateway, else in ~/.local/share/cobrowse-gateway; never relative to the working directory.";
-    "store.url", "COBROWSE_STORE_URL", None, "PostgreSQL URL of the event store shared by several replicas (postgres://user:password@host:5432/database); unset: the SQLite file at store.path. Never logged.";
+    "store.url", "COBROWSE_STORE_URL", None, "PostgreSQL URL of the event store shared by several replicas (postgres://user:password@host:5432/database); when set, store.path is not used. Unset: the SQLite file at store.path. Never logged.";
     "store.max_connections", "COBROWSE_STORE_MAX_CONNECTIONS", Some("10"), "With store.url: most connections to PostgreSQL this replica opens.";
     "store.catch_up_interval", "COBROWSE_STORE_CATCH_UP_INTERVAL", Some("1s"), "With store.url: how often a replica reads the change feed even when no NOTIFY woke it (a notification sent while its listening connection was down is lost); the longest a change can take to reach its subscribers then.";
     "store.retention", "COBROWSE_STORE_RETENTION", Some("30d"), "Ended Zoom sessions older than this are deleted with their events.";
@@ -784,12 +784,6 @@ impl Settings {
         if let Some(url) = &self.store.url {
             if let Err(why) = postgres_url(url.expose()) {
                 return invalid("store.url", &why);
-            }
-            if self.store.path.is_some() {
-                return invalid(
-                    "store.url",
-                    "store.url (PostgreSQL) and store.path (SQLite) name two stores: set one",
-                );
             }
         }
         if let Some(url) = &self.redis.url {

@@ -383,3 +383,24 @@ async fn backup_copies_the_store_while_the_gateway_runs() {
     assert!(body.to_string().contains("backed-up-session"), "{body}");
     restored.kill().await.expect("stops");
 }
+
+#[tokio::test]
+async fn check_with_a_postgresql_store_hides_its_password_and_ignores_the_file_path() {
+    // As in the container image, which sets COBROWSE_STORE_PATH.
+    let mut check = command(&["check"]);
+    check.env(
+        "COBROWSE_STORE_URL",
+        "postgres://gateway:s3cr3t@db.internal:5432/cobrowse",
+    );
+    let (output, report, stderr) = run(check).await;
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        report.contains("store:    PostgreSQL at postgres://gateway:***@db.internal:5432/cobrowse"),
+        "{report}"
+    );
+    assert_eq!(
+        row(&report, "store.path")[1],
+        "(not used: store.url is set)"
+    );
+    assert!(!report.contains("s3cr3t"), "{report}");
+}
