@@ -758,6 +758,16 @@ async fn a_callers_rate_limit_holds_across_replicas_with_redis_and_per_replica_w
         4,
         "one bucket of 4 for both replicas"
     );
+    // A WebSocket on B draws on the same, empty, bucket: its
+    // connection_init is refused.
+    let mut ws = crate::helpers::Ws::open(&b.url("")).await;
+    ws.send(json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", crate::helpers::test_key()) } }))
+        .await;
+    let (code, reason) = ws.closed().await;
+    assert!(
+        code == 4403 && reason.contains("too many requests"),
+        "{code} {reason}"
+    );
 
     let (c, d) = (limited(None).await, limited(None).await);
     assert_eq!(

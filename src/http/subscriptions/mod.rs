@@ -230,7 +230,7 @@ impl Connection {
         };
         match message {
             ClientMessage::Init { payload } => self.on_init(&payload).await,
-            ClientMessage::Subscribe { id, payload } => self.on_subscribe(id, payload),
+            ClientMessage::Subscribe { id, payload } => self.on_subscribe(id, payload).await,
             ClientMessage::Complete { id } => {
                 if let Some((_, handle)) = self.running.remove(id.as_str()) {
                     handle.abort();
@@ -346,7 +346,7 @@ impl Connection {
         }
     }
 
-    fn on_subscribe(&mut self, id: String, operation: Operation) -> Step {
+    async fn on_subscribe(&mut self, id: String, operation: Operation) -> Step {
         let Some(session) = &self.session else {
             return Step::Close(close::UNAUTHORIZED, "Unauthorized".into());
         };
@@ -357,7 +357,14 @@ impl Connection {
                 format!("Subscriber for {id} already exists"),
             );
         }
-        if let Err(error) = self.admit(session, &operation) {
+        // The caller's bucket (shared by replicas through Redis) first,
+        // with no borrow of the connection held across the wait.
+        let (limiter, caller) = (self.app.rate_limiter.clone(), session.caller.id.clone());
+        let limited = match limiter {
+            Some(limiter) => limiter.admit(&caller).await.err(),
+            None => None,
+        };
+        if let Err(error) = self.admit(limited, &operation) {
             return Step::Send(protocol::error(self.dialect, &id, &[error]));
         }
         let request = self.request(session, operation);
@@ -386,9 +393,9 @@ impl Connection {
     /// limit, the socket's operation count, the nesting of the variables.
     /// (The document's size and nesting are checked where every document is,
     /// before parsing.)
-    fn admit(&self, session: &Session, operation: &Operation) -> Result<(), Value> {
-        if let Some(limiter) = &self.app.rate_limiter {
-            if let Err(wait) = limiter.check(&session.caller.id) {
+    fn admit(&self, limited: Option<Duration>, operation: &Operation) -> Result<(), Value> {
+        {
+            if let Some(wait) = limited {
                 self.app
                     .metrics
                     .refused
