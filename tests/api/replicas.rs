@@ -852,3 +852,60 @@ async fn a_query_persisted_through_one_replica_is_found_by_another_with_redis() 
         "a replica without Redis does not know it: {unknown}"
     );
 }
+
+/// Upstream calls of API routes (not the token) the simulator counted.
+async fn api_calls(app: &TestApp) -> u64 {
+    app.upstream_calls()
+        .await
+        .routes()
+        .filter(|(route, _)| route.contains("/api/v2/"))
+        .map(|(_, n)| n)
+        .sum()
+}
+
+#[tokio::test]
+async fn thirty_cold_dashboards_over_three_replicas_cost_at_most_three_times_one() {
+    let app = spawn_with(Options::default()).await;
+    // One replica, cold: the cost of one dashboard.
+    app.reset_calls().await;
+    let one = app.data(crate::helpers::DASHBOARD, json!({})).await;
+    assert!(one["activeCobrowseConversations"]["totalCount"].as_u64() > Some(0));
+    let cost_of_one = api_calls(&app).await;
+
+    // Three fresh replicas on the same upstream, 30 identical dashboards
+    // at once, round-robin.
+    let mut replicas = Vec::new();
+    let mut dirs = Vec::new();
+    for _ in 0..3 {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let settings =
+            crate::helpers::settings_for(&app.sim, dir.path(), &[]).expect("valid settings");
+        let gateway = cobrowse_gateway::startup::Gateway::build(settings)
+            .await
+            .expect("a replica starts");
+        replicas.push(format!("http://{}/graphql", gateway.local_addr()));
+        tokio::spawn(gateway.run_until_stopped(std::future::pending()));
+        dirs.push(dir);
+    }
+    app.reset_calls().await;
+    let answers = join_all((0..30).map(|i| {
+        app.http
+            .post(&replicas[i % 3])
+            .json(&json!({ "query": crate::helpers::DASHBOARD }))
+            .send()
+    }))
+    .await;
+    for answer in answers {
+        let body: Value = answer.expect("answered").json().await.expect("JSON");
+        assert!(
+            body["errors"].is_null() && body["data"].is_object(),
+            "{body}"
+        );
+    }
+    let cost_of_thirty = api_calls(&app).await;
+    println!("one cold dashboard: {cost_of_one} upstream calls; 30 over three replicas: {cost_of_thirty}");
+    assert!(
+        cost_of_thirty <= 3 * cost_of_one,
+        "30 dashboards over 3 replicas cost {cost_of_thirty} upstream calls, one costs {cost_of_one}"
+    );
+}
