@@ -38,31 +38,24 @@ pub(crate) async fn follow(
         updates.clone(),
     );
     let publish = Arc::new(move |item: FeedItem| {
-        if let Some(id) = changed_elsewhere(&item, &me) {
+        // What this replica wrote it has forgotten already.
+        let elsewhere = item.writer().is_some_and(|writer| writer != me);
+        let forget = |id: String| {
             let source = Arc::clone(&source);
             tokio::spawn(async move { source.forget_changed(&id).await });
+        };
+        if let (true, FeedItem::Conversation { id, .. }) = (elsewhere, &item) {
+            forget(id.clone());
         }
         if let Some(update) = SessionUpdate::fed(item) {
+            if let (true, Some(id)) = (elsewhere, update.purecloud_conversation()) {
+                forget(id.to_owned());
+            }
             // No subscriber is not an error.
             let _ = updates.send(update);
         }
     });
     store.follow(publish, catch_up).await
-}
-
-/// The conversation another replica changed, which this one must forget
-/// (its own changes it forgot already).
-fn changed_elsewhere(item: &FeedItem, me: &str) -> Option<String> {
-    match item {
-        FeedItem::Conversation { writer, id } if writer != me => Some(id.clone()),
-        FeedItem::Notice { writer, body } if writer != me => {
-            match serde_json::from_str::<Notice>(body) {
-                Ok(Notice::Session(update)) => Some(update.conversation_id.to_string()),
-                _ => None,
-            }
-        }
-        _ => None,
-    }
 }
 
 /// Holds the listener lease when it can, and listens only while it holds

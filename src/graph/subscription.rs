@@ -139,6 +139,14 @@ impl SessionUpdate {
         }
     }
 
+    /// The PureCloud conversation that changed, for a PureCloud update.
+    pub(crate) fn purecloud_conversation(&self) -> Option<&str> {
+        match &self.origin {
+            Origin::PureCloud(update) => Some(&update.conversation_id),
+            _ => None,
+        }
+    }
+
     /// Its place in the shared change feed, if it came through one.
     fn sequence(&self) -> Option<i64> {
         match self.origin {

@@ -56,6 +56,17 @@ pub enum FeedItem {
     Lagged(String),
 }
 
+impl FeedItem {
+    /// The replica that wrote it, for what replicas write (a mutation's
+    /// change, what the listener heard).
+    pub(crate) fn writer(&self) -> Option<&str> {
+        match self {
+            FeedItem::Conversation { writer, .. } | FeedItem::Notice { writer, .. } => Some(writer),
+            FeedItem::Zoom { .. } | FeedItem::Lagged(_) => None,
+        }
+    }
+}
+
 /// A page of the shared feed.
 #[derive(Debug)]
 pub struct FeedPage {

@@ -155,24 +155,21 @@ async fn feed(
     connection: &mut PgConnection,
     (kind, scope, subject, event): Change<'_>,
 ) -> Result<i64, StoreError> {
-    let sequence: i64 = sqlx::query_scalar(
-        "WITH next AS (UPDATE feed_head SET seq = seq + 1 WHERE id = 1 RETURNING seq)
-         INSERT INTO feed (seq, at_ms, kind, scope, subject, event)
-         SELECT seq, $1, $2, $3, $4, $5 FROM next RETURNING seq",
+    // One round trip: the feed's row lock is held from here to the commit.
+    Ok(sqlx::query_scalar(
+        "WITH next AS (UPDATE feed_head SET seq = seq + 1 WHERE id = 1 RETURNING seq),
+              fed AS (INSERT INTO feed (seq, at_ms, kind, scope, subject, event)
+                      SELECT seq, $1, $2, $3, $4, $5 FROM next RETURNING seq)
+         SELECT fed.seq FROM fed CROSS JOIN LATERAL (SELECT pg_notify($6, fed.seq::text)) AS woken",
     )
     .bind(now_ms())
     .bind(kind)
     .bind(scope)
     .bind(subject)
     .bind(event)
+    .bind(FEED_CHANNEL)
     .fetch_one(&mut *connection)
-    .await?;
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(FEED_CHANNEL)
-        .bind(sequence.to_string())
-        .execute(&mut *connection)
-        .await?;
-    Ok(sequence)
+    .await?)
 }
 
 impl PgStore {
