@@ -105,10 +105,15 @@ impl PgStore {
     /// Puts what the live index heard into the feed (`subject`: the
     /// conversation, `body`: the notice as the index encodes it).
     pub(crate) async fn feed_notice(&self, subject: &str, body: &str) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        feed(&mut tx, ("purecloud", &self.replica, subject, body)).await?;
-        tx.commit().await?;
-        Ok(())
+        self.feed_alone(("purecloud", &self.replica, subject, body))
+            .await
+            .map(drop)
+    }
+
+    /// A change of its own into the feed (one statement: it commits alone).
+    async fn feed_alone(&self, change: Change<'_>) -> Result<i64, StoreError> {
+        let mut connection = self.pool.acquire().await?;
+        feed(&mut connection, change).await
     }
 
     /// Makes the readiness probe write `bytes` (the largest webhook body).
@@ -322,15 +327,8 @@ async fn read_after(
 #[async_trait::async_trait]
 impl crate::changes::SharedChanges for PgStore {
     async fn conversation_changed(&self, conversation_id: &str) {
-        let outcome = async {
-            let mut tx = self.pool.begin().await?;
-            let change = ("conversation", &*self.replica, conversation_id, "changed");
-            feed(&mut tx, change).await?;
-            tx.commit().await?;
-            Ok::<_, StoreError>(())
-        }
-        .await;
-        if let Err(e) = outcome {
+        let change = ("conversation", &*self.replica, conversation_id, "changed");
+        if let Err(e) = self.feed_alone(change).await {
             warn!(error = %e, conversation_id, "could not tell the other replicas of a changed conversation; their kept copies go stale by their TTL");
         }
     }
