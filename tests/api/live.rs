@@ -46,7 +46,12 @@ async fn live_app(conversations: usize, faults: Faults, extra: &[(&'static str, 
 
 /// What `/readyz` says of the listener.
 async fn status(app: &TestApp) -> Value {
-    let body: Value = reqwest::get(app.url("/readyz"))
+    status_at(&app.url("")).await
+}
+
+/// [`status`] of the gateway at `base`.
+pub(crate) async fn status_at(base: &str) -> Value {
+    let body: Value = reqwest::get(format!("{base}/readyz"))
         .await
         .expect("the gateway answers")
         .json()
@@ -57,9 +62,14 @@ async fn status(app: &TestApp) -> Value {
 
 /// Waits (up to 15 s) until the listener is in `mode`; its status then.
 async fn wait_mode(app: &TestApp, mode: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(15);
+    wait_mode_at(&app.url(""), mode, Duration::from_secs(15)).await
+}
+
+/// [`wait_mode`] for the gateway at `base`, within `within`.
+pub(crate) async fn wait_mode_at(base: &str, mode: &str, within: Duration) -> Value {
+    let deadline = Instant::now() + within;
     loop {
-        let status = status(app).await;
+        let status = status_at(base).await;
         if status["mode"] == mode {
             return status;
         }

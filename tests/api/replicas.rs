@@ -587,39 +587,10 @@ async fn a_single_process_refuses_to_resume_with_bad_user_input() {
     }
 }
 
-/// The listener's mode on the gateway at `base`, as `/readyz` says.
-async fn listener_mode(base: &str) -> String {
-    let body: Value = reqwest::get(format!("{base}/readyz"))
-        .await
-        .expect("answers")
-        .json()
-        .await
-        .expect("JSON");
-    body["checks"]["notifications"]["mode"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
-}
-
-/// Waits until the gateway at `base` is in `mode`, within `within`.
-async fn until_mode(base: &str, mode: &str, within: std::time::Duration) {
-    let deadline = std::time::Instant::now() + within;
-    loop {
-        let now = listener_mode(base).await;
-        if now == mode {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{base} is {now}, never {mode}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test]
 async fn kill_9_of_the_listener_replica_another_takes_over_and_converges_with_nothing_lost() {
     use crate::helpers::{command_for, keys_file, start, test_key, Frame, Ws};
+    use crate::live::{status_at, wait_mode_at};
     use std::time::Duration;
     // The simulator (and the helpers that read upstream's truth) of a
     // gateway that does not listen.
@@ -647,9 +618,9 @@ async fn kill_9_of_the_listener_replica_another_takes_over_and_converges_with_no
         cmd
     };
     let (mut a, base_a, _, _) = start(replica()).await;
-    until_mode(&base_a, "listening", Duration::from_secs(15)).await;
+    wait_mode_at(&base_a, "listening", Duration::from_secs(15)).await;
     let (mut b, base_b, _, _) = start(replica()).await;
-    until_mode(&base_b, "standby", Duration::from_secs(5)).await;
+    wait_mode_at(&base_b, "standby", Duration::from_secs(5)).await;
 
     // B's subscriber hears what A's listener hears, through the feed.
     let mut subscriber = Ws::ready(&base_b).await;
@@ -667,7 +638,7 @@ async fn kill_9_of_the_listener_replica_another_takes_over_and_converges_with_no
         "B's subscriber hears A's listener: {first:?}"
     );
     assert_eq!(
-        listener_mode(&base_b).await,
+        status_at(&base_b).await["mode"],
         "standby",
         "one listener at a time"
     );
@@ -675,7 +646,7 @@ async fn kill_9_of_the_listener_replica_another_takes_over_and_converges_with_no
     a.start_kill().expect("SIGKILL");
     let _ = a.wait().await;
     // B takes the lease once A's expires (1 s), listens and back-fills.
-    until_mode(&base_b, "listening", Duration::from_secs(10)).await;
+    wait_mode_at(&base_b, "listening", Duration::from_secs(10)).await;
     // Its subscriber is told of the gap, not left to miss it silently.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
