@@ -114,7 +114,7 @@ pub(crate) fn lead(
 /// order heard (one writer task), from which every replica tells its
 /// subscribers. A notice that cannot be written (the writer far behind, the
 /// database failing) is not dropped silently: the next one written is
-/// preceded by a gap notice, so every subscriber hears it lagged.
+/// preceded by a lag in the feed, so every subscriber hears it lagged.
 fn feed_writer(store: Arc<PgStore>) -> Publish {
     let (tx, mut rx) = mpsc::channel::<Notice>(NOTICES);
     let lost = Arc::new(AtomicBool::new(false));
@@ -122,7 +122,8 @@ fn feed_writer(store: Arc<PgStore>) -> Publish {
     tokio::spawn(async move {
         while let Some(notice) = rx.recv().await {
             if lost_by_writer.swap(false, Ordering::AcqRel)
-                && write_notice(&store, &Notice::Gap(Duration::ZERO))
+                && store
+                    .feed_lag("PureCloud changes were lost on their way between replicas")
                     .await
                     .is_err()
             {

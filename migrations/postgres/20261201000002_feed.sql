@@ -11,7 +11,10 @@ INSERT INTO feed_head (id, seq) VALUES (1, 0);
 
 -- kind 'zoom': a stored Zoom event (scope: the account, subject: the
 -- session, event: its name); kind 'conversation': a mutation changed a
--- PureCloud conversation (subject: its id), so every replica forgets it.
+-- PureCloud conversation (subject: its id), so every replica forgets it;
+-- kind 'purecloud': what the listener heard (event: the notice, as JSON);
+-- kind 'lagged': changes were lost on their way (event: why). scope is the
+-- writing replica for the last three.
 CREATE TABLE feed (
     seq     BIGINT PRIMARY KEY,
     at_ms   BIGINT NOT NULL,

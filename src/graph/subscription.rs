@@ -158,8 +158,6 @@ impl SessionUpdate {
     /// The lag notice this update stands for, if it is one.
     fn lag(&self) -> Option<String> {
         match &self.origin {
-            // (Zero: heard, but lost on its way between replicas.)
-            Origin::Gap(unheard) if unheard.is_zero() => Some("PureCloud changes were lost on their way between replicas; query the sessions again".to_owned()),
             Origin::Gap(unheard) => Some(format!("Genesys notifications were not heard for {} ms; sessions that began and ended meanwhile were missed; query the sessions again", unheard.as_millis())),
             Origin::Lagged(why) => Some(format!("{why}; query the sessions again")),
             Origin::Zoom { .. } | Origin::PureCloud(_) => None,

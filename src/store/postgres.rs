@@ -110,6 +110,14 @@ impl PgStore {
             .map(drop)
     }
 
+    /// Tells every follower that changes were lost, and why (they hand it
+    /// on as [`FeedItem::Lagged`]).
+    pub(crate) async fn feed_lag(&self, why: &str) -> Result<(), StoreError> {
+        self.feed_alone(("lagged", &self.replica, "", why))
+            .await
+            .map(drop)
+    }
+
     /// A change of its own into the feed (one statement: it commits alone).
     async fn feed_alone(&self, change: Change<'_>) -> Result<i64, StoreError> {
         let mut connection = self.pool.acquire().await?;
@@ -312,6 +320,7 @@ async fn read_after(
                 writer: scope,
                 id: subject,
             },
+            ("lagged", _) => FeedItem::Lagged(event),
             ("purecloud", _) => FeedItem::Notice {
                 writer: scope,
                 body: event,
