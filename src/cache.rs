@@ -105,7 +105,7 @@ pub(crate) struct ActiveListing(pub Vec<Listed>);
 
 /// One conversation of the active listing: a co-browse view (the per-user
 /// listing) or an analytics record (the org-wide details query).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Listed {
     View(Arc<CobrowseConversation>),
     Record(Arc<crate::upstream::analytics::AnalyticsConversation>),

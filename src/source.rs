@@ -466,6 +466,12 @@ impl Source {
             .cache
             .invalidate(self.scope(), Kind::ActiveListing, "")
             .await;
+        self.note_changed(id);
+    }
+
+    /// Marks the kept responses that read conversation `id` (or the active
+    /// set) stale, at once.
+    pub(crate) fn note_changed(&self, id: &str) {
         self.shared.changes.record(
             [
                 crate::changes::tag(Kind::Conversation, id),
@@ -474,6 +480,15 @@ impl Source {
             .into_iter()
             .flatten(),
         );
+    }
+
+    /// Caches a co-browse view an event brought (it replaces the cached
+    /// one).
+    pub(crate) async fn keep_view(&self, id: &str, view: Arc<CobrowseConversation>) {
+        self.shared
+            .cache
+            .insert(self.scope(), id, view, EVENT_BYTES)
+            .await;
     }
 
     /// Serves `ids` from the cache and fetches the misses in bulk chunks.
@@ -630,3 +645,6 @@ async fn fetch_chunk<T: Cacheable + Entity>(
     }
     Ok(Arc::new(values))
 }
+
+/// The cache weight charged for an event's body.
+const EVENT_BYTES: usize = 4_096;

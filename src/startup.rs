@@ -72,15 +72,19 @@ impl Gateway {
             &api_url,
         )?);
         let (updates, _) = tokio::sync::broadcast::channel(UPDATE_BUFFER);
-        let (store, shared, feed_task) = open_store(&settings, &updates, &source).await?;
-        let (live, live_task) = start_live(
-            &settings,
-            &source,
-            vouch,
-            &updates,
-            &metrics,
-            shared.clone(),
-        );
+        let live = wants_live(&settings).then(|| Arc::new(crate::live::Live::new(vouch)));
+        let (store, shared, feed_task) =
+            open_store(&settings, &updates, &source, live.clone()).await?;
+        let live_task = live.as_ref().map(|live| {
+            start_live(
+                &settings,
+                &source,
+                Arc::clone(live),
+                &updates,
+                &metrics,
+                shared.clone(),
+            )
+        });
         let schema = schema(&settings, &store, &updates);
         let key_watcher = (!settings.auth.reload_interval.is_zero()).then(|| {
             tokio::spawn(watch_key_files(
@@ -341,24 +345,23 @@ fn source(
     (Arc::new(source), vouch)
 }
 
-/// In service mode with `notifications.enabled`: the live index, and the
-/// task that keeps it by listening to Genesys's notifications.
+/// Whether the organisation's active set is kept live: in service mode
+/// with `notifications.enabled`.
+fn wants_live(settings: &Settings) -> bool {
+    settings.auth.mode == crate::settings::AuthMode::Service && settings.notifications.enabled
+}
+
+/// The task that keeps the live index by listening to Genesys's
+/// notifications (several replicas: the task that listens while this
+/// replica holds the lease, and copies the listener's index while not).
 fn start_live(
     settings: &Settings,
     source: &Arc<Source>,
-    vouch: Arc<crate::cache::Vouch>,
+    live: Arc<crate::live::Live>,
     updates: &tokio::sync::broadcast::Sender<graph::subscription::SessionUpdate>,
     metrics: &Arc<Metrics>,
     shared: Option<Arc<PgStore>>,
-) -> (
-    Option<Arc<crate::live::Live>>,
-    Option<tokio::task::JoinHandle<()>>,
-) {
-    let service = settings.auth.mode == crate::settings::AuthMode::Service;
-    if !service || !settings.notifications.enabled {
-        return (None, None);
-    }
-    let live = Arc::new(crate::live::Live::new(vouch));
+) -> tokio::task::JoinHandle<()> {
     source.keep_active_set(Arc::clone(&live) as Arc<dyn crate::source::KeptActiveSet>);
     let n = &settings.notifications;
     let config = crate::live::LiveSettings {
@@ -371,9 +374,11 @@ fn start_live(
             .upstream
             .connect_timeout
             .max(settings.upstream.timeout),
+        shares_index: shared.is_some(),
     };
     let (source, metrics) = ((**source).clone(), Arc::clone(metrics));
     let listening = Arc::clone(&live);
+    let copying = (source.clone(), Arc::clone(&live));
     let listen = move |publish| {
         crate::live::spawn(
             source.clone(),
@@ -384,18 +389,23 @@ fn start_live(
         )
     };
     // Several replicas: one listens at a time, and what it hears goes
-    // through the feed to every replica's subscribers.
+    // through the feed to every replica's subscribers and indexes.
     if let Some(store) = shared {
         let ttl = settings.notifications.lease_ttl;
-        let task = crate::replicas::lead(store, Arc::clone(&live), ttl, listen);
-        return (Some(live), Some(task));
+        let backfill = move || {
+            let (source, live) = (copying.0.clone(), Arc::clone(&copying.1));
+            tokio::spawn(crate::live::backfill_copy(source, live, config))
+        };
+        return crate::replicas::lead(store, live, ttl, listen, backfill);
     }
     let updates = updates.clone();
     let publish: crate::live::Publish = Arc::new(move |notice| {
-        // No subscriber is not an error.
-        let _ = updates.send(graph::subscription::SessionUpdate::purecloud(notice));
+        if let Some(update) = graph::subscription::SessionUpdate::purecloud(notice) {
+            // No subscriber is not an error.
+            let _ = updates.send(update);
+        }
     });
-    (Some(live), Some(listen(publish)))
+    listen(publish)
 }
 
 /// Where upstream is, and whose credentials the gateway calls it with.
@@ -552,6 +562,7 @@ async fn open_store(
     settings: &Settings,
     updates: &tokio::sync::broadcast::Sender<graph::subscription::SessionUpdate>,
     source: &Arc<Source>,
+    live: Option<Arc<crate::live::Live>>,
 ) -> anyhow::Result<(
     Arc<dyn EventStore>,
     Option<Arc<PgStore>>,
@@ -567,10 +578,10 @@ async fn open_store(
             })?;
         info!(url = %shown, "event store open (PostgreSQL)");
         let store = Arc::new(store.probe_bytes(probe));
-        let follower =
-            crate::replicas::follow(&store, source, updates, settings.store.catch_up_interval)
-                .await
-                .context("cannot read the change feed of the event store")?;
+        let catch_up = settings.store.catch_up_interval;
+        let follower = crate::replicas::follow(&store, source, live, updates, catch_up)
+            .await
+            .context("cannot read the change feed of the event store")?;
         source.share_changes(Arc::clone(&store) as Arc<dyn crate::changes::SharedChanges>);
         return Ok((store.clone(), Some(Arc::clone(&store)), Some(follower)));
     }

@@ -93,14 +93,30 @@ impl SessionUpdate {
     }
 
     /// A change of a PureCloud session heard by the live index, or a gap
-    /// in what it heard.
-    pub(crate) fn purecloud(notice: Notice) -> Self {
-        Self {
-            origin: match notice {
-                Notice::Session(update) => Origin::PureCloud(update),
-                Notice::Gap(unheard) => Origin::Gap(unheard),
-            },
+    /// in what it heard (none: a notice that is not for subscribers).
+    pub(crate) fn purecloud(notice: Notice) -> Option<Self> {
+        let origin = match notice {
+            Notice::Session(update) => Origin::PureCloud(update),
+            Notice::Gap(unheard) => Origin::Gap(unheard),
+            Notice::Listed(_) => return None,
+        };
+        Some(Self {
+            origin,
             state: Arc::default(),
+        })
+    }
+
+    /// A PureCloud notice as the feed holds it, read: one that does not
+    /// read is a lag (the change it stood for is not known).
+    pub(crate) fn heard(notice: Result<Notice, serde_json::Error>) -> Option<Self> {
+        match notice {
+            Ok(notice) => Self::purecloud(notice),
+            Err(e) => Some(Self {
+                origin: Origin::Lagged(
+                    format!("a PureCloud change in the feed does not read ({e})").into(),
+                ),
+                state: Arc::default(),
+            }),
         }
     }
 
@@ -125,15 +141,7 @@ impl SessionUpdate {
                 state: Arc::default(),
             }),
             crate::store::FeedItem::Notice { body, .. } => {
-                match serde_json::from_str::<Notice>(&body) {
-                    Ok(notice) => Some(Self::purecloud(notice)),
-                    Err(e) => Some(Self {
-                        origin: Origin::Lagged(
-                            format!("a PureCloud change in the feed does not read ({e})").into(),
-                        ),
-                        state: Arc::default(),
-                    }),
-                }
+                Self::heard(serde_json::from_str::<Notice>(&body))
             }
             crate::store::FeedItem::Conversation { .. } => None,
         }

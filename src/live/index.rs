@@ -260,17 +260,7 @@ impl Index {
                     continue;
                 }
             }
-            let model = crate::purecloud::Conversation::build(
-                &id,
-                crate::purecloud::Inputs {
-                    record: Some(Arc::clone(&record)),
-                    ..Default::default()
-                },
-            );
-            let after = marks::of_model(&model);
-            let (cobrowse, screenshare): (Vec<Mark>, Vec<Mark>) = after
-                .into_iter()
-                .partition(|m| m.media == crate::purecloud::Media::Cobrowse);
+            let (cobrowse, screenshare) = record_marks(&id, &record);
             let before = inner.entries.remove(&id);
             let was = before.is_some();
             let (old_c, old_s) = before
@@ -299,6 +289,67 @@ impl Index {
         applied
     }
 
+    /// What it holds now of each of `ids` (none: not active), for the
+    /// copies of the other replicas.
+    pub(crate) fn listed(&self, ids: &[Arc<str>]) -> Vec<(Arc<str>, Option<Listed>)> {
+        let inner = self.inner.read().expect("index lock");
+        ids.iter()
+            .map(|id| {
+                (
+                    Arc::clone(id),
+                    inner.entries.get(id).map(|e| e.listed.clone()),
+                )
+            })
+            .collect()
+    }
+
+    /// Takes what the listening replica's index holds of some
+    /// conversations (none: no longer active), heard at `heard`: this
+    /// replica's index is a copy of it between back-fills of its own.
+    pub(crate) fn copy(&self, listed: &[(Arc<str>, Option<Listed>)], heard: Instant) {
+        let mut inner = self.inner.write().expect("index lock");
+        for (id, now) in listed {
+            let Some(now) = now else {
+                if inner.entries.remove(id).is_some() {
+                    remember_ended(&mut inner, id, heard);
+                }
+                continue;
+            };
+            let (cobrowse, screenshare) = match now {
+                Listed::View(view) => {
+                    let kept = inner.entries.get(id).map(|e| e.screenshare.clone());
+                    (marks::of_view(view), kept.unwrap_or_default())
+                }
+                Listed::Record(record) => record_marks(id, record),
+            };
+            if inner.entries.len() >= MAX_ENTRIES && !inner.entries.contains_key(id) {
+                continue;
+            }
+            inner.ended.remove(id);
+            inner.entries.insert(
+                Arc::clone(id),
+                Entry {
+                    listed: now.clone(),
+                    heard,
+                    cobrowse,
+                    screenshare,
+                },
+            );
+        }
+        inner.snapshot = None;
+        drop(inner);
+        self.recover_coverage();
+    }
+
+    /// Whether it may be served now.
+    pub(crate) fn servable(&self) -> bool {
+        match self.serving() {
+            Serving::No => false,
+            Serving::Pushed => self.vouch.remaining().is_some(),
+            Serving::PolledUntil(until) => until > Instant::now(),
+        }
+    }
+
     /// Tells the cache which conversations events cover: the active set
     /// and those recently over.
     fn recover_coverage(&self) {
@@ -312,6 +363,21 @@ impl Index {
         drop(inner);
         self.vouch.cover(covered);
     }
+}
+
+/// The co-browse and screen-share marks of a conversation as its
+/// analytics record has it.
+fn record_marks(id: &str, record: &Arc<AnalyticsConversation>) -> (Vec<Mark>, Vec<Mark>) {
+    let model = crate::purecloud::Conversation::build(
+        id,
+        crate::purecloud::Inputs {
+            record: Some(Arc::clone(record)),
+            ..Default::default()
+        },
+    );
+    marks::of_model(&model)
+        .into_iter()
+        .partition(|m| m.media == crate::purecloud::Media::Cobrowse)
 }
 
 /// Removes what a back-fill no longer lists and was last heard of before

@@ -42,8 +42,8 @@ pub(crate) struct LiveUpdate {
     pub media: Media,
 }
 
-/// What the live index tells subscribers.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// What the live index tells subscribers (and the other replicas).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Notice {
     /// A session changed.
     Session(LiveUpdate),
@@ -51,6 +51,11 @@ pub(crate) enum Notice {
     /// reported what it could see, but a session that began and ended
     /// meanwhile is not in it.
     Gap(std::time::Duration),
+    /// What the listening replica's index holds now of conversations that
+    /// changed (none: no longer active), for the other replicas' copies;
+    /// it precedes the sessions' notices, so that a subscriber told of a
+    /// change reads it from any replica. Not for subscribers.
+    Listed(Vec<(Arc<str>, Option<crate::cache::Listed>)>),
 }
 
 /// One communication of a session: its participant, whether it goes on,

@@ -31,7 +31,7 @@ use tracing::{info, warn, Instrument as _};
 use crate::cache::Kind;
 use crate::metrics::Metrics;
 use crate::source::Source;
-use crate::upstream::model::CobrowseConversation;
+use crate::upstream::analytics::AnalyticsConversation;
 use crate::upstream::notifications::{
     queue_topic, TopicAnswer, TopicMedia, MAX_CHANNELS_PER_CLIENT, MAX_TOPICS_PER_CHANNEL,
 };
@@ -56,6 +56,9 @@ pub(crate) struct LiveSettings {
     pub lookback: Duration,
     /// How long connecting a socket may take.
     pub connect_timeout: Duration,
+    /// Other replicas copy the index: what it holds of each change is
+    /// published ([`Notice::Listed`]) before the change's notices.
+    pub shares_index: bool,
 }
 
 /// Tells subscribers of a change, or of a gap.
@@ -72,12 +75,32 @@ pub(crate) struct Status {
     pub topics: usize,
     pub conversations: usize,
     pub last_backfill: Option<chrono::DateTime<chrono::Utc>>,
+    /// The index answers for the active set (reads of it go upstream
+    /// while not).
+    pub served: bool,
 }
 
 /// The live index and what the listener says of itself.
 pub(crate) struct Live {
     pub index: Index,
     status: Mutex<Status>,
+    mirror: Mutex<Mirror>,
+}
+
+/// Several replicas: how this replica's index stands as a copy of the
+/// listening replica's.
+#[derive(Debug)]
+struct Mirror {
+    /// This replica listens: its index is the original.
+    leading: bool,
+    /// Counts the times the copy lost track (a gap in the feed, a new
+    /// listener, this replica's own listening ended).
+    lost: u64,
+    /// The copy is whole: a back-fill of its own that started after it
+    /// last lost track succeeded.
+    whole: bool,
+    /// The listener may be served until then, as its lease last said.
+    leader_serving_until: Option<std::time::Instant>,
 }
 
 impl crate::source::KeptActiveSet for Live {
@@ -98,20 +121,113 @@ impl Live {
                 topics: 0,
                 conversations: 0,
                 last_backfill: None,
+                served: false,
+            }),
+            mirror: Mutex::new(Mirror {
+                leading: false,
+                lost: 0,
+                whole: false,
+                leader_serving_until: None,
             }),
         }
     }
 
-    /// Another replica listens: nothing is served from this index, and
-    /// what it kept is no longer vouched for.
+    /// This replica starts listening: its index is the original.
+    pub(crate) fn lead(&self) {
+        self.mirror.lock().expect("mirror lock").leading = true;
+    }
+
+    /// Another replica listens (or none can now): this index becomes a
+    /// copy of the listener's, not served until a back-fill of its own has
+    /// made it whole, and what it kept is no longer vouched for.
     pub(crate) fn stand_by(&self, reason: &str) {
-        self.index.serve(index::Serving::No);
         self.index.vouch().revoke();
+        {
+            let mut copy = self.mirror.lock().expect("mirror lock");
+            if copy.leading {
+                copy.leading = false;
+                copy.lost += 1;
+                copy.whole = false;
+            }
+        }
         let mut status = self.status.lock().expect("status lock");
         status.mode = "standby";
         status.reason = Some(reason.to_owned());
         status.channels = 0;
         status.topics = 0;
+        drop(status);
+        self.serve_copy();
+    }
+
+    /// The listener's lease says whether its index may be served, and how
+    /// long it has left.
+    pub(crate) fn leader_says(&self, serving: bool, left: Duration) {
+        let until = serving.then(|| std::time::Instant::now() + left);
+        self.mirror
+            .lock()
+            .expect("mirror lock")
+            .leader_serving_until = until;
+        self.serve_copy();
+    }
+
+    /// Takes what the listener's index holds of some conversations.
+    pub(crate) fn copy(&self, listed: &[(Arc<str>, Option<crate::cache::Listed>)]) {
+        if self.mirror.lock().expect("mirror lock").leading {
+            return;
+        }
+        self.index.copy(listed, std::time::Instant::now());
+        self.status.lock().expect("status lock").conversations = self.index.len();
+    }
+
+    /// The copy missed changes (a gap in the feed, a new listener): not
+    /// served until a back-fill of its own.
+    pub(crate) fn lost_track(&self) {
+        let mut copy = self.mirror.lock().expect("mirror lock");
+        if copy.leading {
+            return;
+        }
+        copy.lost += 1;
+        copy.whole = false;
+        drop(copy);
+        self.serve_copy();
+    }
+
+    /// When the copy is to be made whole, the count of times it lost track
+    /// (to hand [`Self::backfilled`]).
+    pub(crate) fn wants_backfill(&self) -> Option<u64> {
+        let copy = self.mirror.lock().expect("mirror lock");
+        (!copy.leading && !copy.whole).then_some(copy.lost)
+    }
+
+    /// A back-fill of its own started when the copy had lost track `lost`
+    /// times succeeded: whole, unless it lost track again meanwhile.
+    pub(crate) fn backfilled(&self, lost: u64) {
+        let mut copy = self.mirror.lock().expect("mirror lock");
+        if copy.leading || copy.lost != lost {
+            return;
+        }
+        copy.whole = true;
+        drop(copy);
+        let mut status = self.status.lock().expect("status lock");
+        status.conversations = self.index.len();
+        status.last_backfill = Some(chrono::Utc::now());
+        drop(status);
+        self.serve_copy();
+    }
+
+    /// Serves the copy while it is whole and the listener's is servable.
+    fn serve_copy(&self) {
+        let copy = self.mirror.lock().expect("mirror lock");
+        if copy.leading {
+            return;
+        }
+        let serving = match copy.leader_serving_until {
+            Some(until) if copy.whole => Serving::PolledUntil(until),
+            _ => Serving::No,
+        };
+        drop(copy);
+        self.index.serve(serving);
+        self.status.lock().expect("status lock").served = serving != Serving::No;
     }
 
     /// What the listener is doing now.
@@ -381,8 +497,9 @@ impl Listener {
             Heard::Cobrowse(view) => {
                 index.vouch().heard();
                 let applied = index.apply_view(Arc::clone(&view), at.into_std());
+                self.share(&applied.changed);
                 if let Some(id) = applied.changed.first() {
-                    self.write_through(id, view).await;
+                    self.source.keep_view(id, view).await;
                 }
                 self.announce(applied).await;
             }
@@ -401,12 +518,15 @@ impl Listener {
         }
     }
 
-    /// The event's body replaces the cached co-browse view.
-    async fn write_through(&self, id: &str, view: Arc<CobrowseConversation>) {
-        let cache = self.source.cache();
-        cache
-            .insert(self.source.scope(), id, view, EVENT_BYTES)
-            .await;
+    /// Publishes what the index holds now of the conversations that
+    /// changed, for the other replicas' copies.
+    fn share(&self, changed: &[Arc<str>]) {
+        if !self.settings.shares_index {
+            return;
+        }
+        for ids in changed.chunks(SHARED_PER_NOTICE) {
+            (self.publish)(Notice::Listed(self.live.index.listed(ids)));
+        }
     }
 
     /// Forgets the full forms of what changed, marks kept responses that
@@ -439,14 +559,8 @@ impl Listener {
     async fn backfill(&mut self) {
         let started = Instant::now();
         self.backfill_at = None;
-        let query = crate::source::active_query(chrono::Utc::now(), self.settings.lookback);
-        let records = self
-            .source
-            .client()
-            .details_all_pages(&Credential::Service, &query)
-            .await;
-        let records = match records {
-            Ok(records) => records.value,
+        let records = match active_records(&self.source, self.settings.lookback).await {
+            Ok(records) => records,
             Err(e) => {
                 warn!(code = e.code(), error = %e, "cannot back-fill the live index; trying again");
                 self.metrics
@@ -458,16 +572,12 @@ impl Listener {
                 return;
             }
         };
-        let records = records
-            .into_iter()
-            .filter(|r| r.conversation_end.is_none())
-            .map(Arc::new)
-            .collect();
         self.live.index.vouch().heard();
         let applied =
             self.live
                 .index
                 .reconcile(records, started.into_std(), self.settings.analytics_lag);
+        self.share(&applied.changed);
         for id in &applied.changed {
             self.source
                 .cache()
@@ -577,7 +687,56 @@ impl Listener {
             topics: self.slots.iter().map(|s| s.topics.borrow().len()).sum(),
             conversations: index.len(),
             last_backfill: self.backfilled_at,
+            served: index.serving() != Serving::No,
         };
+    }
+}
+
+/// The conversations with co-browse that have not ended, as analytics
+/// lists them now.
+async fn active_records(
+    source: &Source,
+    lookback: Duration,
+) -> Result<Vec<Arc<AnalyticsConversation>>, crate::upstream::UpstreamError> {
+    let query = crate::source::active_query(chrono::Utc::now(), lookback);
+    let records = source
+        .client()
+        .details_all_pages(&Credential::Service, &query)
+        .await?;
+    Ok(records
+        .value
+        .into_iter()
+        .filter(|r| r.conversation_end.is_none())
+        .map(Arc::new)
+        .collect())
+}
+
+/// Several replicas, on one that does not listen: makes its copy of the
+/// listener's index whole with a back-fill of its own (at start, and after
+/// each time it lost track), trying again every few seconds until it
+/// succeeds or is no longer wanted.
+pub(crate) async fn backfill_copy(source: Source, live: Arc<Live>, settings: LiveSettings) {
+    while let Some(lost) = live.wants_backfill() {
+        let started = std::time::Instant::now();
+        match active_records(&source, settings.lookback).await {
+            Ok(records) => {
+                let applied = live
+                    .index
+                    .reconcile(records, started, settings.analytics_lag);
+                for id in &applied.changed {
+                    source.forget_changed(id).await;
+                }
+                live.backfilled(lost);
+                info!(
+                    conversations = live.index.len(),
+                    "this replica's copy of the active set is whole"
+                );
+            }
+            Err(e) => {
+                warn!(code = e.code(), error = %e, "cannot back-fill this replica's copy of the active set; trying again");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        }
     }
 }
 
@@ -592,8 +751,8 @@ fn show_mode(metrics: &Metrics, mode: &str) {
     }
 }
 
-/// The cache weight charged for an event's body.
-const EVENT_BYTES: usize = 4_096;
+/// Conversations per [`Notice::Listed`] (a back-fill may change many).
+const SHARED_PER_NOTICE: usize = 100;
 
 async fn sleep_until(at: Option<Instant>) {
     match at {

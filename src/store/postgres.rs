@@ -72,24 +72,43 @@ impl PgStore {
         &self.replica
     }
 
-    /// Takes or renews lease `name` for `ttl`, by the database's clock;
-    /// true when this replica holds it now.
-    pub(crate) async fn lease(&self, name: &str, ttl: Duration) -> Result<bool, StoreError> {
+    /// Takes or renews lease `name` for `ttl`, by the database's clock,
+    /// saying whether this replica's live index may be served (`serving`);
+    /// answers who holds it now.
+    pub(crate) async fn lease(
+        &self,
+        name: &str,
+        ttl: Duration,
+        serving: bool,
+    ) -> Result<Lease, StoreError> {
         let ttl = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
-        let holder: Option<String> = sqlx::query_scalar(
-            "WITH now AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms)
-             INSERT INTO leases (name, holder, expires_ms) SELECT $1, $2, ms + $3 FROM now
-             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_ms = excluded.expires_ms
-             WHERE leases.holder = excluded.holder
-                OR leases.expires_ms < (SELECT ms FROM now)
-             RETURNING holder",
+        // When the lease is another's, the outer read sees the row as it
+        // was (nothing was written).
+        let (holder, holder_serving, left): (String, bool, i64) = sqlx::query_as(
+            "WITH now AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms),
+                  taken AS (
+                    INSERT INTO leases (name, holder, expires_ms, serving) SELECT $1, $2, ms + $3, $4 FROM now
+                    ON CONFLICT (name) DO UPDATE
+                      SET holder = excluded.holder, expires_ms = excluded.expires_ms, serving = excluded.serving
+                    WHERE leases.holder = excluded.holder
+                       OR leases.expires_ms < (SELECT ms FROM now)
+                    RETURNING holder, serving, expires_ms)
+             SELECT holder, serving, expires_ms - (SELECT ms FROM now) FROM taken
+             UNION ALL
+             SELECT holder, serving, expires_ms - (SELECT ms FROM now) FROM leases
+             WHERE name = $1 AND NOT EXISTS (SELECT 1 FROM taken)",
         )
         .bind(name)
         .bind(&self.replica)
         .bind(ttl)
-        .fetch_optional(&self.pool)
+        .bind(serving)
+        .fetch_one(&self.pool)
         .await?;
-        Ok(holder.as_deref() == Some(self.replica.as_str()))
+        Ok(Lease {
+            held: holder == self.replica,
+            holder_serving,
+            left: Duration::from_millis(u64::try_from(left).unwrap_or(0)),
+        })
     }
 
     /// Gives lease `name` up (another replica may take it at once).
@@ -147,6 +166,17 @@ impl PgStore {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Who holds a lease, as [`PgStore::lease`] found it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Lease {
+    /// This replica holds it.
+    pub held: bool,
+    /// Its holder said its live index may be served.
+    pub holder_serving: bool,
+    /// How long it has left (none when expired).
+    pub left: Duration,
 }
 
 /// The feed's NOTIFY channel.

@@ -86,7 +86,7 @@ async fn wall(app: &TestApp) -> BTreeMap<String, Value> {
 
 /// [`wall`] as the gateway at `base` (another replica on `app`'s
 /// simulator) shows it.
-async fn wall_at(app: &TestApp, base: &str) -> BTreeMap<String, Value> {
+pub(crate) async fn wall_at(app: &TestApp, base: &str) -> BTreeMap<String, Value> {
     let response = app
         .http
         .post(format!("{base}/graphql"))

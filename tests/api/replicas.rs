@@ -589,34 +589,13 @@ async fn a_single_process_refuses_to_resume_with_bad_user_input() {
 
 #[tokio::test]
 async fn kill_9_of_the_listener_replica_another_takes_over_and_converges_with_nothing_lost() {
-    use crate::helpers::{command_for, keys_file, start, test_key, Frame, Ws};
+    use crate::helpers::{keys_file, start, test_key, Frame, Ws};
     use crate::live::{status_at, wait_mode_at};
     use std::time::Duration;
-    // The simulator (and the helpers that read upstream's truth) of a
-    // gateway that does not listen.
-    let app = spawn_with(Options {
-        conversations: 10,
-        faults: cobrowse_gateway::sim::Faults {
-            heartbeat_ms: 100,
-            ..Default::default()
-        },
-        ..Options::default()
-    })
-    .await;
+    let app = world_to_listen_to().await;
     let url = postgres_database().await;
     let keys = keys_file(app.dir.path(), &[("tests", test_key(), &["read"])]);
-    let replica = || {
-        let mut cmd = command_for(&app.sim, &["--listen", "127.0.0.1:0"]);
-        cmd.env("COBROWSE_STORE_URL", &url)
-            .env_remove("COBROWSE_STORE_PATH")
-            .env("COBROWSE_AUTH_API_KEYS_FILE", &keys)
-            .env("COBROWSE_NOTIFICATIONS_LEASE_TTL", "1s")
-            .env("COBROWSE_NOTIFICATIONS_ANALYTICS_LAG", "0s")
-            .env("COBROWSE_NOTIFICATIONS_HEARTBEAT_TIMEOUT", "1s")
-            .env("COBROWSE_SERVER_READINESS_INTERVAL", "10ms")
-            .env("COBROWSE_LIMITS_REQUESTS_PER_SECOND", "0");
-        cmd
-    };
+    let replica = || listening_replica(&app, &url, &keys);
     let (mut a, base_a, _, _) = start(replica()).await;
     wait_mode_at(&base_a, "listening", Duration::from_secs(15)).await;
     let (mut b, base_b, _, _) = start(replica()).await;
@@ -663,6 +642,101 @@ async fn kill_9_of_the_listener_replica_another_takes_over_and_converges_with_no
     let _ = stop.send(());
     changing.await.expect("the world stops");
     crate::live::converges_at(&app, &base_b, "after the takeover", Duration::from_secs(15)).await;
+    b.kill().await.expect("stops");
+}
+
+/// The simulator (and the helpers that read upstream's truth) of a gateway
+/// that does not listen, for replicas that do.
+async fn world_to_listen_to() -> TestApp {
+    spawn_with(Options {
+        conversations: 10,
+        faults: cobrowse_gateway::sim::Faults {
+            heartbeat_ms: 100,
+            ..Default::default()
+        },
+        ..Options::default()
+    })
+    .await
+}
+
+/// A replica binary on `app`'s simulator and the store at `url` that
+/// takes the listener lease for 1 s at a time.
+fn listening_replica(app: &TestApp, url: &str, keys: &str) -> tokio::process::Command {
+    let mut cmd = crate::helpers::command_for(&app.sim, &["--listen", "127.0.0.1:0"]);
+    cmd.env("COBROWSE_STORE_URL", url)
+        .env_remove("COBROWSE_STORE_PATH")
+        .env("COBROWSE_AUTH_API_KEYS_FILE", keys)
+        .env("COBROWSE_NOTIFICATIONS_LEASE_TTL", "1s")
+        .env("COBROWSE_NOTIFICATIONS_ANALYTICS_LAG", "0s")
+        .env("COBROWSE_NOTIFICATIONS_HEARTBEAT_TIMEOUT", "1s")
+        .env("COBROWSE_SERVER_READINESS_INTERVAL", "10ms")
+        .env("COBROWSE_LIMITS_REQUESTS_PER_SECOND", "0");
+    cmd
+}
+
+/// Analytics details queries the simulator counted (how an active set is
+/// read when it is not kept).
+async fn analytics_reads(app: &TestApp) -> u64 {
+    app.upstream_calls()
+        .await
+        .routes()
+        .filter(|(route, _)| route.contains("/analytics/conversations/details/query"))
+        .map(|(_, n)| n)
+        .sum()
+}
+
+#[tokio::test]
+async fn a_replica_that_does_not_listen_serves_the_active_set_from_its_copy_of_the_listeners() {
+    use crate::helpers::{keys_file, start, test_key};
+    use crate::live::{converges_at, status_at, wait_mode_at, wall_at};
+    use std::time::Duration;
+    let app = world_to_listen_to().await;
+    let url = postgres_database().await;
+    let keys = keys_file(app.dir.path(), &[("tests", test_key(), &["read"])]);
+    let (mut a, base_a, _, _) = start(listening_replica(&app, &url, &keys)).await;
+    wait_mode_at(&base_a, "listening", Duration::from_secs(15)).await;
+    let (mut b, base_b, _, _) = start(listening_replica(&app, &url, &keys)).await;
+    wait_mode_at(&base_b, "standby", Duration::from_secs(5)).await;
+    // B serves its copy once its one back-fill of its own is done and A's
+    // lease says A's index is served.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while status_at(&base_b).await["served"] != true {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "B never served its copy"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    converges_at(&app, &base_b, "B's copy", Duration::from_secs(10)).await;
+
+    // The world changes; B's wall is read after every change. Its active
+    // set comes from its copy of A's index, not from analytics.
+    app.reset_calls().await;
+    let (stop, changing) = crate::live::keep_changing(&app);
+    let mut reads = 0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while std::time::Instant::now() < deadline {
+        wall_at(&app, &base_b).await;
+        reads += 1;
+    }
+    let _ = stop.send(());
+    let ticks = changing.await.expect("the world stops");
+    let (analytics, calls) = (analytics_reads(&app).await, app.upstream_calls().await);
+    println!("B read its wall {reads} times over {ticks} changes: {analytics} analytics queries, {} upstream calls in all", calls.total);
+    assert!(ticks > 20 && reads > 20, "{ticks} changes, {reads} reads");
+    assert_eq!(
+        analytics, 0,
+        "the replica that does not listen reads the active set from its copy: {calls:?}"
+    );
+    assert_eq!(status_at(&base_b).await["mode"], "standby", "one listener");
+    converges_at(
+        &app,
+        &base_b,
+        "B's copy after the changes",
+        Duration::from_secs(10),
+    )
+    .await;
+    a.kill().await.expect("stops");
     b.kill().await.expect("stops");
 }
 
