@@ -100,7 +100,7 @@ pub(crate) struct Key {
 }
 
 /// The active co-browse conversations, as upstream listed them.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct ActiveListing(pub Vec<Listed>);
 
 /// One conversation of the active listing: a co-browse view (the per-user
@@ -112,7 +112,7 @@ pub(crate) enum Listed {
 }
 
 /// An analytics answer (statistics or a page of history).
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Report {
     Aggregates(crate::upstream::analytics::AggregatesResponse),
     /// A details page's records, shared: the conversations built from them
@@ -122,11 +122,11 @@ pub(crate) enum Report {
 
 /// An analytics answer about an interval well in the past: it changes
 /// rarely, and lives as long as directory data.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct ClosedReport(pub Arc<Report>);
 
 /// All wrap-up codes of the organisation.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct WrapupCodes(pub Vec<WrapupCode>);
 
 /// A value the cache can hold.
@@ -142,8 +142,11 @@ pub(crate) enum Value {
     ClosedReport(Arc<ClosedReport>),
 }
 
-/// A type that has a [`Kind`] and lives in a [`Value`].
-pub(crate) trait Cacheable: Send + Sync + Sized + 'static {
+/// A type that has a [`Kind`] and lives in a [`Value`] (and, encoded, in
+/// the replicas' shared cache).
+pub(crate) trait Cacheable:
+    serde::Serialize + serde::de::DeserializeOwned + Send + Sync + Sized + 'static
+{
     const KIND: Kind;
     fn wrap(value: Arc<Self>) -> Value;
     fn unwrap(value: Value) -> Option<Arc<Self>>;
@@ -184,6 +187,15 @@ struct Entry {
     created: Instant,
     /// The [`Vouch`] generation it was stored in (0: not vouched for).
     vouched: u64,
+}
+
+impl Entry {
+    /// Another replica fetched it `age` ago: as old as that, and not
+    /// vouched for by this one's notifications.
+    fn age(&mut self, age: Duration) {
+        self.created = Instant::now().checked_sub(age).unwrap_or(self.created);
+        self.vouched = 0;
+    }
 }
 
 /// Pushed notifications vouch for the live data of the conversations they
@@ -347,6 +359,41 @@ pub(crate) struct Cache {
     refreshing: Arc<Mutex<HashSet<Key>>>,
     /// What pushed notifications keep fresh (service mode).
     vouch: Option<Arc<Vouch>>,
+    /// Several replicas with Redis: the cache they share.
+    shared: Option<Arc<Shared>>,
+}
+
+/// The replicas' shared cache (Redis): the gateway's own scope's values,
+/// under a name every replica of the same upstream and client gives them
+/// (scopes are hashed per process). Callers' own tokens' values are not
+/// shared.
+pub(crate) struct Shared {
+    soft: Arc<crate::soft::Soft>,
+    scope: Scope,
+    name: String,
+}
+
+impl Shared {
+    /// The cache in `soft`, for the values of `scope`, named `name` alike
+    /// on every replica.
+    pub(crate) fn new(soft: Arc<crate::soft::Soft>, scope: Scope, name: String) -> Self {
+        Self { soft, scope, name }
+    }
+
+    /// Its key for `key`, if it holds values of that scope (long ids, such
+    /// as an analytics query, are hashed).
+    fn key(&self, key: &Key) -> Option<String> {
+        if key.scope != self.scope {
+            return None;
+        }
+        let id = if key.id.len() > 128 {
+            use sha2::Digest as _;
+            hex::encode(sha2::Sha256::digest(key.id.as_bytes()))
+        } else {
+            key.id.to_string()
+        };
+        Some(format!("{}:{}:{id}", self.name, key.kind.name()))
+    }
 }
 
 /// Whether an error is an outage worth riding out on stale data (and not an
@@ -391,7 +438,15 @@ impl Cache {
             flights: Arc::default(),
             refreshing: Arc::default(),
             vouch: None,
+            shared: None,
         }
+    }
+
+    /// The same cache, whose misses of the gateway's own values are looked
+    /// up in (and fetched once for) the replicas' shared cache.
+    pub(crate) fn shared_by(mut self, shared: Shared) -> Self {
+        self.shared = Some(Arc::new(shared));
+        self
     }
 
     /// The same cache, whose live conversation data `vouch` keeps fresh.
@@ -529,8 +584,11 @@ impl Cache {
                     }
                 }
                 let heard = this.vouch.as_ref().map(|v| v.heard_so_far());
-                let fetched = fetch().await.map_err(Arc::new)?;
+                let (fetched, age) = this.fetch_once(&key, fetch).await.map_err(Arc::new)?;
                 let mut entry = this.entry(&key, T::wrap(Arc::new(fetched.value)), fetched.bytes);
+                if let Some(age) = age {
+                    entry.age(age);
+                }
                 if heard != this.vouch.as_ref().map(|v| v.heard_so_far()) {
                     // A change was heard while this was fetched: it may be
                     // from before the change, and lives by its TTL.
@@ -540,6 +598,67 @@ impl Cache {
                 Ok(entry)
             })
             .await
+    }
+
+    /// Fetches `key`'s value, once for all replicas when they share a cache
+    /// (with how long ago another replica fetched it, if one did).
+    async fn fetch_once<T, F, Fut>(
+        &self,
+        key: &Key,
+        fetch: F,
+    ) -> Result<(Fetched<T>, Option<Duration>), UpstreamError>
+    where
+        T: Cacheable,
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<Fetched<T>, UpstreamError>>,
+    {
+        self.fetch_shared(key.scope, key.kind, &key.id, fetch).await
+    }
+
+    /// `fetch`'s value of kind `kind` under `id`: once for all replicas
+    /// when they share a cache and it is of the gateway's own scope (with
+    /// how long ago another replica fetched it, if one did).
+    pub(crate) async fn fetch_shared<V, F, Fut>(
+        &self,
+        scope: Scope,
+        kind: Kind,
+        id: &str,
+        fetch: F,
+    ) -> Result<(Fetched<V>, Option<Duration>), UpstreamError>
+    where
+        V: serde::Serialize + serde::de::DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Fetched<V>, UpstreamError>>,
+    {
+        let key = Key {
+            scope,
+            kind,
+            id: id.into(),
+        };
+        let Some((shared, name)) = self
+            .shared
+            .as_ref()
+            .and_then(|shared| Some((shared, shared.key(&key)?)))
+        else {
+            return fetch().await.map(|fetched| (fetched, None));
+        };
+        let once = shared
+            .soft
+            .fetch_once(
+                &name,
+                self.ttl.of(kind),
+                fetch,
+                |fetched: &Fetched<V>| serde_json::to_vec(&fetched.value).ok(),
+                |bytes| {
+                    let value = serde_json::from_slice(bytes).ok()?;
+                    Some(Fetched {
+                        value,
+                        bytes: bytes.len(),
+                    })
+                },
+            )
+            .await?;
+        Ok((once.value, once.age))
     }
 
     fn serve_stale(&self, key: &Key, entry: &Entry, error: &UpstreamError) {
@@ -612,13 +731,29 @@ impl Cache {
         value: Arc<T>,
         bytes: usize,
     ) {
+        self.insert_aged(scope, id, value, bytes, None).await;
+    }
+
+    /// [`Self::insert`] of a value another replica fetched `age` ago (it
+    /// is as old as that, and not vouched for).
+    pub(crate) async fn insert_aged<T: Cacheable>(
+        &self,
+        scope: Scope,
+        id: &str,
+        value: Arc<T>,
+        bytes: usize,
+        age: Option<Duration>,
+    ) {
         if let Some(cache) = &self.inner {
             let key = Key {
                 scope,
                 kind: T::KIND,
                 id: id.into(),
             };
-            let entry = self.entry(&key, T::wrap(value), bytes);
+            let mut entry = self.entry(&key, T::wrap(value), bytes);
+            if let Some(age) = age {
+                entry.age(age);
+            }
             cache.insert(key, entry).await;
         }
     }
@@ -632,13 +767,22 @@ impl Cache {
 
     /// Forgets a value (after a mutation changed it upstream).
     pub(crate) async fn invalidate(&self, scope: Scope, kind: Kind, id: &str) {
+        let key = Key {
+            scope,
+            kind,
+            id: id.into(),
+        };
         if let Some(cache) = &self.inner {
-            let key = Key {
-                scope,
-                kind,
-                id: id.into(),
-            };
             cache.invalidate(&key).await;
+        }
+        // The other replicas' copies are forgotten by each of them as the
+        // change reaches it; the shared one here.
+        if let Some((shared, name)) = self
+            .shared
+            .as_ref()
+            .and_then(|shared| Some((shared, shared.key(&key)?)))
+        {
+            shared.soft.forget(&name).await;
         }
     }
 

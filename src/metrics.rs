@@ -67,6 +67,9 @@ pub(crate) struct Metrics {
 pub(crate) struct ReplicaMetrics {
     /// Redis uses that fell back to per-replica state, by use.
     pub(crate) redis_fallbacks: IntCounterVec,
+    /// Misses of this replica's cache looked up in the shared one, by
+    /// outcome.
+    pub(crate) shared_cache: IntCounterVec,
 }
 
 impl ReplicaMetrics {
@@ -76,6 +79,11 @@ impl ReplicaMetrics {
                 "redis_fallbacks_total",
                 "Uses of Redis (redis.url) that failed or timed out and fell back to this replica's own state, by use.",
                 &["use"],
+            ),
+            shared_cache: r.counter_vec(
+                "shared_cache_total",
+                "Misses of this replica's upstream cache looked up in the replicas' shared cache (redis.url), by outcome: hit (another replica had fetched it), fetched (this one fetched it for all), wait_ran_out, undecodable.",
+                &["outcome"],
             ),
         }
     }

@@ -1,7 +1,8 @@
 //! Shared soft state in Redis (optional, `redis.url`): state whose loss
 //! costs nothing but a moment of per-replica behaviour: each caller's
-//! rate-limit bucket, one for all replicas, and the automatic persisted
-//! queries any replica registered. Redis that is down, slow or
+//! rate-limit bucket, one for all replicas, the automatic persisted
+//! queries any replica registered, and a second-level cache of upstream
+//! values, fetched once for all replicas. Redis that is down, slow or
 //! failing never fails a request: the call falls back to this replica's own
 //! state, with a warning (at most one a minute) and
 //! `cobrowse_gateway_redis_fallbacks_total{use}`.
@@ -31,6 +32,47 @@ redis.call('SET', KEYS[1], next, 'PX', math.floor((next - now) / 1000) + 1000)
 return 0
 ";
 
+/// A shared-cache read that claims the fetch on a miss: `{1, value, ms
+/// left}` when some replica stored it, `{2}` when this caller is to fetch
+/// it (it holds the fetch lock now), `{0}` when another replica is
+/// fetching it. KEYS: value, lock; ARGV: lock holder, lock ms.
+const CLAIM: &str = r"
+local v = redis.call('GET', KEYS[1])
+if v then return {1, v, redis.call('PTTL', KEYS[1])} end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {2} end
+return {0}
+";
+
+/// How long a replica waits for another's fetch of the same value before
+/// it fetches for itself (also how long a fetch lock lives, should its
+/// holder die).
+const FETCH_WAIT: Duration = Duration::from_secs(5);
+
+/// How long Redis is left alone after it failed to answer.
+const REST: Duration = Duration::from_secs(1);
+
+/// The longest pause between two looks at another replica's fetch.
+const MAX_PAUSE: Duration = Duration::from_millis(25);
+
+/// What the shared cache said of a value.
+enum Claim {
+    /// Stored by some replica, with this long left to live.
+    Found(Vec<u8>, Duration),
+    /// Not stored: this replica fetches it.
+    Mine,
+    /// Another replica is fetching it.
+    Taken,
+    /// Redis cannot say.
+    Unknown,
+}
+
+/// A value fetched once for every replica ([`Soft::fetch_once`]).
+pub(crate) struct Fetched<V> {
+    pub value: V,
+    /// Another replica fetched it: this long ago, by its TTL.
+    pub age: Option<Duration>,
+}
+
 /// Redis, when it answers.
 pub(crate) struct Soft {
     connection: tokio::sync::OnceCell<ConnectionManager>,
@@ -38,8 +80,15 @@ pub(crate) struct Soft {
     timeout: Duration,
     metrics: Arc<Metrics>,
     take: redis::Script,
+    claim: redis::Script,
+    /// This replica's name as a fetch lock's holder.
+    me: String,
     /// Milliseconds since `epoch` of the last warning.
     warned_ms: AtomicU64,
+    /// Milliseconds since `epoch` until which Redis is not asked (it
+    /// failed just before: a Redis that is down or slow costs one timeout
+    /// per [`REST`], not one per use).
+    resting_until_ms: AtomicU64,
     epoch: Instant,
 }
 
@@ -54,7 +103,10 @@ impl Soft {
             timeout,
             metrics,
             take: redis::Script::new(TAKE),
+            claim: redis::Script::new(CLAIM),
+            me: format!("{:016x}", rand::random::<u64>()),
             warned_ms: AtomicU64::new(0),
+            resting_until_ms: AtomicU64::new(0),
             epoch: Instant::now(),
         })
     }
@@ -119,6 +171,139 @@ impl Soft {
         .flatten()
     }
 
+    /// The value under `key` (in the shared cache: some replica fetched it
+    /// within `ttl`), or `fetch`'s, fetched once for all replicas: on a
+    /// miss one replica fetches and stores it (`encode`; none: not shared)
+    /// while the others wait for it, up to [`FETCH_WAIT`]. A value that
+    /// does not decode, a fetch that fails, a wait that runs out and a
+    /// Redis that does not answer all end in this replica's own fetch;
+    /// nothing fails because of Redis.
+    pub(crate) async fn fetch_once<V, E, Fut>(
+        &self,
+        key: &str,
+        ttl: Duration,
+        fetch: impl FnOnce() -> Fut,
+        encode: impl FnOnce(&V) -> Option<Vec<u8>>,
+        decode: impl Fn(&[u8]) -> Option<V>,
+    ) -> Result<Fetched<V>, E>
+    where
+        Fut: std::future::Future<Output = Result<V, E>>,
+    {
+        let (value_key, lock_key) = (
+            format!("cobrowse:cache:{key}"),
+            format!("cobrowse:fetching:{key}"),
+        );
+        let deadline = Instant::now() + FETCH_WAIT;
+        let mut pause = Duration::from_millis(2);
+        let mine = loop {
+            match self.claim_fetch(&value_key, &lock_key).await {
+                Claim::Found(bytes, left) => {
+                    if let Some(value) = decode(&bytes) {
+                        self.count_cache("hit");
+                        let age = Some(ttl.saturating_sub(left));
+                        return Ok(Fetched { value, age });
+                    }
+                    self.count_cache("undecodable");
+                    break false;
+                }
+                Claim::Mine => break true,
+                Claim::Unknown => break false,
+                Claim::Taken if Instant::now() + pause < deadline => {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(MAX_PAUSE);
+                }
+                Claim::Taken => {
+                    self.count_cache("wait_ran_out");
+                    break false;
+                }
+            }
+        };
+        let fetched = fetch().await;
+        if mine {
+            self.count_cache("fetched");
+            let bytes = fetched.as_ref().ok().and_then(encode);
+            self.deliver(value_key, lock_key, bytes, ttl).await;
+        }
+        fetched.map(|value| Fetched { value, age: None })
+    }
+
+    /// Drops the shared cache's value under `key` (it changed).
+    pub(crate) async fn forget(&self, key: &str) {
+        let key = format!("cobrowse:cache:{key}");
+        let _ = self
+            .call("cache", |mut connection| async move {
+                redis::cmd("DEL")
+                    .arg(key)
+                    .query_async::<()>(&mut connection)
+                    .await
+            })
+            .await;
+    }
+
+    async fn claim_fetch(&self, value_key: &str, lock_key: &str) -> Claim {
+        let lock_ms = FETCH_WAIT.as_millis() as u64;
+        let claim = &self.claim;
+        let answer = self
+            .call("cache", |mut connection| async move {
+                claim
+                    .key(value_key)
+                    .key(lock_key)
+                    .arg(&self.me)
+                    .arg(lock_ms)
+                    .invoke_async::<redis::Value>(&mut connection)
+                    .await
+            })
+            .await;
+        let Some(redis::Value::Array(parts)) = answer else {
+            return Claim::Unknown;
+        };
+        match parts.as_slice() {
+            [redis::Value::Int(1), redis::Value::BulkString(bytes), redis::Value::Int(left)] => {
+                let left = Duration::from_millis(u64::try_from(*left).unwrap_or(0));
+                Claim::Found(bytes.clone(), left)
+            }
+            [redis::Value::Int(2)] => Claim::Mine,
+            [redis::Value::Int(0)] => Claim::Taken,
+            _ => Claim::Unknown,
+        }
+    }
+
+    /// Stores what this replica fetched (none: it failed, or is not
+    /// shared) and lets go of the fetch lock, in one transaction.
+    async fn deliver(
+        &self,
+        value_key: String,
+        lock_key: String,
+        bytes: Option<Vec<u8>>,
+        ttl: Duration,
+    ) {
+        let ttl_ms = (ttl.as_millis() as u64).max(1);
+        let _ = self
+            .call("cache", |mut connection| async move {
+                let mut pipe = redis::pipe();
+                pipe.atomic();
+                if let Some(bytes) = bytes {
+                    pipe.cmd("SET")
+                        .arg(&value_key)
+                        .arg(bytes)
+                        .arg("PX")
+                        .arg(ttl_ms)
+                        .ignore();
+                }
+                pipe.cmd("DEL").arg(&lock_key).ignore();
+                pipe.query_async::<()>(&mut connection).await
+            })
+            .await;
+    }
+
+    fn count_cache(&self, outcome: &str) {
+        self.metrics
+            .replicas
+            .shared_cache
+            .with_label_values(&[outcome])
+            .inc();
+    }
+
     /// Runs `op` on a connection within the timeout; `None` (and a
     /// fallback counted for `usage`) when Redis does not answer in time.
     async fn call<T, F, Fut>(&self, usage: &str, op: F) -> Option<T>
@@ -126,6 +311,10 @@ impl Soft {
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<T>>,
     {
+        if self.ms() < self.resting_until_ms.load(Ordering::Relaxed) {
+            self.fell_back(usage);
+            return None;
+        }
         let attempt = async {
             let connection = self
                 .connection
@@ -139,12 +328,10 @@ impl Soft {
             Ok(Err(e)) => e.to_string(),
             Err(_) => format!("no answer within {:?}", self.timeout),
         };
-        self.metrics
-            .replicas
-            .redis_fallbacks
-            .with_label_values(&[usage])
-            .inc();
-        let now = self.epoch.elapsed().as_millis() as u64;
+        self.fell_back(usage);
+        let now = self.ms();
+        self.resting_until_ms
+            .store(now + REST.as_millis() as u64, Ordering::Relaxed);
         let last = self.warned_ms.load(Ordering::Relaxed);
         if (last == 0 || now.saturating_sub(last) >= 60_000)
             && self
@@ -159,5 +346,18 @@ impl Soft {
             );
         }
         None
+    }
+
+    fn fell_back(&self, usage: &str) {
+        self.metrics
+            .replicas
+            .redis_fallbacks
+            .with_label_values(&[usage])
+            .inc();
+    }
+
+    /// Milliseconds since `epoch`.
+    fn ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
     }
 }

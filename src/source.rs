@@ -485,10 +485,12 @@ impl Source {
     /// Caches a co-browse view an event brought (it replaces the cached
     /// one).
     pub(crate) async fn keep_view(&self, id: &str, view: Arc<CobrowseConversation>) {
-        self.shared
-            .cache
-            .insert(self.scope(), id, view, EVENT_BYTES)
+        let cache = &self.shared.cache;
+        // (The replicas' shared cache forgets the view it replaces.)
+        cache
+            .invalidate(self.scope(), Kind::CobrowseConversation, id)
             .await;
+        cache.insert(self.scope(), id, view, EVENT_BYTES).await;
     }
 
     /// Serves `ids` from the cache and fetches the misses in bulk chunks.
@@ -629,8 +631,12 @@ async fn fetch_chunk<T: Cacheable + Entity>(
         return Ok(Arc::new(cached));
     }
     let ids: Vec<&str> = chunk.iter().map(|id| &**id).collect();
-    let fetched = client
-        .entities::<T>(&credential, &ids)
+    // Replicas sharing a cache fetch one chunk once for all.
+    let name = format!("bulk:{}", ids.join(","));
+    let (fetched, age) = cache
+        .fetch_shared(scope, T::KIND, &name, || {
+            client.entities::<T>(&credential, &ids)
+        })
         .await
         .map_err(Arc::new)?;
     let bytes = fetched.bytes / fetched.value.len().max(1);
@@ -640,7 +646,9 @@ async fn fetch_chunk<T: Cacheable + Entity>(
             continue;
         };
         let value = Arc::new(entity);
-        cache.insert(scope, &id, Arc::clone(&value), bytes).await;
+        cache
+            .insert_aged(scope, &id, Arc::clone(&value), bytes, age)
+            .await;
         values.push((id, T::wrap(value)));
     }
     Ok(Arc::new(values))

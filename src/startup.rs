@@ -61,10 +61,18 @@ impl Gateway {
             settings.server.operation_names.clone(),
         ));
         let scope = Scope::of(&[target.api_url.as_str(), &target.client_id]);
+        let soft = shared_soft(&settings, &metrics);
+        // The gateway's own values' name in the replicas' shared cache.
+        let shared = soft.as_ref().map(|soft| {
+            use sha2::Digest as _;
+            let named = sha2::Sha256::digest(format!("{}\n{}", target.api_url, target.client_id));
+            let name = hex::encode(&named[..8]);
+            crate::cache::Shared::new(Arc::clone(soft), scope, name)
+        });
         let api_url = target.api_url.to_string();
         let client = PureCloud::new(client_config(&settings, target), Arc::clone(&metrics))?;
         check_upstream(&client, &settings).await?;
-        let (source, vouch) = source(&settings, client, scope, &metrics);
+        let (source, vouch) = source(&settings, client, scope, &metrics, shared);
         let auth = Arc::new(crate::auth::Authenticator::new(
             &settings.auth,
             simulator.is_some(),
@@ -109,6 +117,7 @@ impl Gateway {
             updates,
             auth,
             zoom_secret,
+            soft,
             demo: simulator.is_some(),
         };
         Ok(Self {
@@ -338,9 +347,13 @@ fn source(
     client: PureCloud,
     scope: Scope,
     metrics: &Arc<Metrics>,
+    shared: Option<crate::cache::Shared>,
 ) -> (Arc<Source>, Arc<crate::cache::Vouch>) {
     let vouch = Arc::new(crate::cache::Vouch::new(scope));
-    let cache = Cache::new(&settings.cache, Arc::clone(metrics)).vouched_by(Arc::clone(&vouch));
+    let mut cache = Cache::new(&settings.cache, Arc::clone(metrics)).vouched_by(Arc::clone(&vouch));
+    if let Some(shared) = shared {
+        cache = cache.shared_by(shared);
+    }
     let source = Source::new(client, cache, scope, settings.upstream.active_lookback);
     (Arc::new(source), vouch)
 }
@@ -636,23 +649,24 @@ struct Parts {
     updates: tokio::sync::broadcast::Sender<graph::subscription::SessionUpdate>,
     auth: Arc<crate::auth::Authenticator>,
     zoom_secret: Option<crate::secret::Secret>,
+    /// Redis (`redis.url`), when set.
+    soft: Option<Arc<crate::soft::Soft>>,
     /// Demo mode: the simulator is upstream.
     demo: bool,
+}
+
+/// Redis, when `redis.url` is set (checked when the settings were read).
+fn shared_soft(settings: &Settings, metrics: &Arc<Metrics>) -> Option<Arc<crate::soft::Soft>> {
+    let url = settings.redis.url.as_ref()?;
+    crate::soft::Soft::new(url.expose(), settings.redis.timeout, Arc::clone(metrics))
+        .map(Arc::new)
+        .ok()
 }
 
 /// The state every handler shares.
 fn app_state(settings: &Settings, parts: Parts) -> AppState {
     let server = &settings.server;
-    // (redis.url was checked when the settings were read.)
-    let shared_soft = settings.redis.url.as_ref().and_then(|url| {
-        crate::soft::Soft::new(
-            url.expose(),
-            settings.redis.timeout,
-            Arc::clone(&parts.metrics),
-        )
-        .map(Arc::new)
-        .ok()
-    });
+    let shared_soft = parts.soft;
     AppState {
         lifecycle: parts.lifecycle,
         schema: parts.schema,

@@ -149,13 +149,29 @@ async fn a_webhook_posted_to_one_replica_reaches_subscribers_of_every_replica_in
 
 #[tokio::test]
 async fn a_mutation_through_one_replica_makes_every_replicas_kept_copies_stale() {
+    mutation_through_a_stales_b(&[]).await;
+}
+
+#[tokio::test]
+async fn a_mutation_through_one_replica_makes_the_shared_cache_forget_too() {
+    // B's fetch of the conversation is in the shared cache: after A's
+    // mutation, B reads it afresh, not the shared copy of before.
+    mutation_through_a_stales_b(&[("redis.url", redis_url())]).await;
+}
+
+/// A mutation through replica A; replica B (both with `extra` settings)
+/// answers with it within its catch-up interval, though it kept the
+/// response and data of before for a minute.
+async fn mutation_through_a_stales_b(extra: &[(&'static str, String)]) {
     let url = postgres_database().await;
     let long_lived = || {
-        vec![
+        let mut settings = vec![
             ("store.url", url.clone()),
             ("cache.live_ttl", "60s".to_owned()),
             ("store.catch_up_interval", "200ms".to_owned()),
-        ]
+        ];
+        settings.extend(extra.iter().cloned());
+        settings
     };
     let a = spawn_with(Options {
         settings: long_lived(),
@@ -861,6 +877,43 @@ async fn redis_down_falls_back_to_the_replicas_own_bucket_and_says_so_in_metrics
 }
 
 #[tokio::test]
+async fn a_redis_that_does_not_answer_costs_a_cold_dashboard_one_timeout_and_fails_nothing() {
+    // A port that takes connections and never answers (nothing accepts
+    // them, the kernel's backlog does).
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let url = format!("redis://{}", silent.local_addr().expect("an address"));
+    let app = spawn_with(Options {
+        settings: vec![("redis.url", url), ("redis.timeout", "300ms".to_owned())],
+        ..Options::default()
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let body = app.data(crate::helpers::DASHBOARD, json!({})).await;
+    let took = started.elapsed();
+    assert!(body["activeCobrowseConversations"]["totalCount"].as_u64() > Some(0));
+    println!("a cold dashboard with Redis silent: {took:?}");
+    // Each stage of the cold dashboard's misses (the active set, the
+    // conversations, users and queues) would wait 300 ms for Redis (about
+    // 950 ms in all, measured); after the first timeout Redis is left alone
+    // for a second (about 340 ms).
+    assert!(
+        took < std::time::Duration::from_millis(600),
+        "a cold dashboard took {took:?} with Redis silent: more than one timeout"
+    );
+    let metrics = reqwest::get(app.url("/metrics"))
+        .await
+        .expect("answers")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("cobrowse_gateway_redis_fallbacks_total{use=\"cache\"}"),
+        "{metrics}"
+    );
+    drop(silent);
+}
+
+#[tokio::test]
 async fn a_query_persisted_through_one_replica_is_found_by_another_with_redis() {
     use sha2::Digest;
     let with_redis = || {
@@ -908,23 +961,22 @@ async fn api_calls(app: &TestApp) -> u64 {
         .sum()
 }
 
-#[tokio::test]
-async fn thirty_cold_dashboards_over_three_replicas_cost_at_most_three_times_one() {
+/// The upstream calls of one cold dashboard on one gateway, and of 30
+/// identical ones at once spread round-robin over three fresh replicas
+/// (with `extra` settings) on the same upstream.
+async fn thirty_cold_dashboards(extra: &[(&'static str, String)]) -> (u64, u64) {
     let app = spawn_with(Options::default()).await;
-    // One replica, cold: the cost of one dashboard.
     app.reset_calls().await;
     let one = app.data(crate::helpers::DASHBOARD, json!({})).await;
     assert!(one["activeCobrowseConversations"]["totalCount"].as_u64() > Some(0));
     let cost_of_one = api_calls(&app).await;
 
-    // Three fresh replicas on the same upstream, 30 identical dashboards
-    // at once, round-robin.
     let mut replicas = Vec::new();
     let mut dirs = Vec::new();
     for _ in 0..3 {
         let dir = tempfile::tempdir().expect("temp dir");
         let settings =
-            crate::helpers::settings_for(&app.sim, dir.path(), &[]).expect("valid settings");
+            crate::helpers::settings_for(&app.sim, dir.path(), extra).expect("valid settings");
         let gateway = cobrowse_gateway::startup::Gateway::build(settings)
             .await
             .expect("a replica starts");
@@ -948,9 +1000,26 @@ async fn thirty_cold_dashboards_over_three_replicas_cost_at_most_three_times_one
         );
     }
     let cost_of_thirty = api_calls(&app).await;
-    println!("one cold dashboard: {cost_of_one} upstream calls; 30 over three replicas: {cost_of_thirty}");
+    println!("one cold dashboard: {cost_of_one} upstream calls; 30 over three replicas: {cost_of_thirty} ({extra:?})");
+    (cost_of_one, cost_of_thirty)
+}
+
+#[tokio::test]
+async fn thirty_cold_dashboards_over_three_replicas_cost_at_most_three_times_one() {
+    // Each replica single-flights its own misses.
+    let (one, thirty) = thirty_cold_dashboards(&[]).await;
     assert!(
-        cost_of_thirty <= 3 * cost_of_one,
-        "30 dashboards over 3 replicas cost {cost_of_thirty} upstream calls, one costs {cost_of_one}"
+        thirty <= 3 * one,
+        "30 dashboards over 3 replicas cost {thirty} upstream calls, one costs {one}"
+    );
+}
+
+#[tokio::test]
+async fn thirty_cold_dashboards_over_three_replicas_with_redis_cost_what_one_does() {
+    // Their misses are fetched once for all, through the shared cache.
+    let (one, thirty) = thirty_cold_dashboards(&[("redis.url", redis_url())]).await;
+    assert!(
+        thirty <= one,
+        "30 dashboards over 3 replicas sharing a cache cost {thirty} upstream calls, one costs {one}"
     );
 }
