@@ -532,6 +532,32 @@ mod tests {
     }
 
     #[test]
+    fn a_copy_takes_what_the_listener_holds_and_its_own_back_fill_does_not_undo_it() {
+        let index = index();
+        let heard = Instant::now();
+        let listed = |id: &str, state: &str| (Arc::from(id), Some(Listed::View(view(id, state))));
+        index.copy(&[listed("a", "connected"), listed("b", "connected")], heard);
+        assert_eq!(ids(&index), ["a", "b"]);
+        // The listener says `b` is over; a back-fill of this replica's own,
+        // whose analytics lags and still lists it, does not bring it back,
+        // nor drop what was copied within the lag.
+        index.copy(&[(Arc::from("b"), None)], heard);
+        index.reconcile(
+            vec![record("b")],
+            heard + Duration::from_millis(10),
+            Duration::from_secs(5),
+        );
+        assert_eq!(ids(&index), ["a"]);
+        assert_eq!(
+            index.listed(&[Arc::from("a"), Arc::from("b")]),
+            vec![
+                (Arc::from("a"), Some(Listed::View(view("a", "connected")))),
+                (Arc::from("b"), None)
+            ]
+        );
+    }
+
+    #[test]
     fn polling_the_same_records_again_changes_nothing() {
         let index = index();
         let first = index.reconcile(vec![record("a")], Instant::now(), Duration::ZERO);
