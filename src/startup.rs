@@ -62,13 +62,7 @@ impl Gateway {
         ));
         let scope = Scope::of(&[target.api_url.as_str(), &target.client_id]);
         let soft = shared_soft(&settings, &metrics);
-        // The gateway's own values' name in the replicas' shared cache.
-        let shared = soft.as_ref().map(|soft| {
-            use sha2::Digest as _;
-            let named = sha2::Sha256::digest(format!("{}\n{}", target.api_url, target.client_id));
-            let name = hex::encode(&named[..8]);
-            crate::cache::Shared::new(Arc::clone(soft), scope, name)
-        });
+        let shared = shared_cache(soft.as_ref(), &target, scope);
         let api_url = target.api_url.to_string();
         let client = PureCloud::new(client_config(&settings, target), Arc::clone(&metrics))?;
         check_upstream(&client, &settings).await?;
@@ -661,6 +655,20 @@ fn shared_soft(settings: &Settings, metrics: &Arc<Metrics>) -> Option<Arc<crate:
     crate::soft::Soft::new(url.expose(), settings.redis.timeout, Arc::clone(metrics))
         .map(Arc::new)
         .ok()
+}
+
+/// With Redis, the replicas' shared cache of the gateway's own values,
+/// under a name every replica of the same upstream and client derives.
+fn shared_cache(
+    soft: Option<&Arc<crate::soft::Soft>>,
+    target: &Target,
+    scope: Scope,
+) -> Option<crate::cache::Shared> {
+    use sha2::Digest as _;
+    let soft = Arc::clone(soft?);
+    let named = sha2::Sha256::digest(format!("{}\n{}", target.api_url, target.client_id));
+    let name = hex::encode(&named[..8]);
+    Some(crate::cache::Shared::new(soft, scope, name))
 }
 
 /// The state every handler shares.

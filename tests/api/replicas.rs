@@ -859,12 +859,7 @@ async fn redis_down_falls_back_to_the_replicas_own_bucket_and_says_so_in_metrics
         3,
         "its own bucket, no failed request"
     );
-    let metrics = reqwest::get(app.url("/metrics"))
-        .await
-        .expect("answers")
-        .text()
-        .await
-        .expect("text");
+    let metrics = crate::helpers::metrics_text(&app.url("")).await;
     assert!(
         metrics.contains("cobrowse_gateway_redis_fallbacks_total{use=\"rate_limit\"} 5"),
         "{}",
@@ -900,12 +895,7 @@ async fn a_redis_that_does_not_answer_costs_a_cold_dashboard_one_timeout_and_fai
         took < std::time::Duration::from_millis(600),
         "a cold dashboard took {took:?} with Redis silent: more than one timeout"
     );
-    let metrics = reqwest::get(app.url("/metrics"))
-        .await
-        .expect("answers")
-        .text()
-        .await
-        .expect("text");
+    let metrics = crate::helpers::metrics_text(&app.url("")).await;
     assert!(
         metrics.contains("cobrowse_gateway_redis_fallbacks_total{use=\"cache\"}"),
         "{metrics}"
