@@ -38,6 +38,8 @@ use cobrowse_gateway::settings::{Layers, Settings};
 use cobrowse_gateway::sim::{Faults, SimConfig, Simulator};
 use cobrowse_gateway::startup::Gateway;
 
+mod peer;
+
 /// The dashboard query of the README.
 const DASHBOARD: &str = include_str!("../tests/queries/dashboard.graphql");
 
@@ -65,6 +67,10 @@ struct BenchOptions {
     /// Dashboards of the economy run, each refreshing every 2 s.
     #[arg(long, default_value_t = 50)]
     dashboards: usize,
+    /// Skips the side-by-side run with Tailcall (installed by
+    /// `scripts/peers` when missing).
+    #[arg(long = "no-peer")]
+    no_peer: bool,
     /// Passed by `cargo bench`; means nothing here.
     #[arg(long, hide = true)]
     bench: bool,
@@ -377,6 +383,23 @@ async fn run(options: BenchOptions) -> anyhow::Result<()> {
     )
     .await;
     let warm_calls = warm_calls + upstream_calls(&resolving.sim).await?;
+    // The peer, over the same simulator, loaded right after.
+    let tailcall = if options.no_peer {
+        None
+    } else {
+        let tailcall = peer::start(&resolving.sim).await.context("Tailcall")?;
+        let (_, theirs) = one(&client, &tailcall.url, &peer::Peer::body()).await?;
+        let (_, ours) = one(&client, &resolving.url, &body).await?;
+        let conversations = peer::same_data(&ours, &theirs)?;
+        let report = load(
+            &tailcall.url,
+            peer::Peer::body(),
+            options.concurrency,
+            options.duration,
+        )
+        .await;
+        Some((report, conversations, tailcall))
+    };
     drop(resolving);
     let bare = bare_server(sample.clone()).await?;
     let ceiling = load(&bare, body.clone(), options.concurrency, options.duration).await;
@@ -407,6 +430,27 @@ async fn run(options: BenchOptions) -> anyhow::Result<()> {
         100.0 * gateway.per_second / ceiling.per_second,
         100.0 * resolved.per_second / ceiling.per_second
     );
+    if let Some((tailcall, conversations, _)) = &tailcall {
+        println!(
+            "   {:<40} {:>10.0} {:>12} {:>12} {:>9}",
+            "Tailcall 1.6.14, same data, its cache",
+            tailcall.per_second,
+            ms(tailcall.p50),
+            ms(tailcall.p99),
+            tailcall.failures
+        );
+        if let Some(why) = &tailcall.first_failure {
+            println!("   first failure: {why}");
+        }
+        failed += tailcall.failures;
+        println!(
+            "   gateway resolving / Tailcall: {:.2} (req/s), p99 {} vs {} ({conversations} conversations, the same in both answers)",
+            resolved.per_second / tailcall.per_second,
+            ms(resolved.p99),
+            ms(tailcall.p99)
+        );
+    }
+    drop(tailcall);
 
     // 2. Cold: the cache emptied before every query, 20 ms per upstream call.
     let latency = Faults {
