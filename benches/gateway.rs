@@ -19,6 +19,11 @@
 //!    side in one run: upstream calls per minute of each;
 //! 5. peak resident memory of the process.
 //!
+//! Beside 1, Tailcall 1.6.14 serves the same data from the same simulator
+//! (`benches/peers`, installed by `scripts/peers` when missing; `--no-peer`
+//! skips it) and is loaded the same way; after 3, the scaling run (1b)
+//! resolves the dashboard for 10, 30, 100 and 300 conversations.
+//!
 //! Scenarios 1 to 3 read with notifications off (`notifications.enabled =
 //! false`), so that their upstream call counts are the query's own.
 
@@ -67,6 +72,10 @@ struct BenchOptions {
     /// Dashboards of the economy run, each refreshing every 2 s.
     #[arg(long, default_value_t = 50)]
     dashboards: usize,
+    /// Conversations of the scaling run (resolve time per response as the
+    /// page grows; empty skips it).
+    #[arg(long, value_delimiter = ',', default_value = "10,30,100,300")]
+    scaling: Vec<usize>,
     /// Skips the side-by-side run with Tailcall (installed by
     /// `scripts/peers` when missing).
     #[arg(long = "no-peer")]
@@ -505,6 +514,12 @@ async fn run(options: BenchOptions) -> anyhow::Result<()> {
     println!("   upstream calls: {calls} in all ({:.3} per query), all answered in {}, failures {errors}", calls as f64 / options.single_flight as f64, ms(took));
     drop(flight);
 
+    // 1b. Scaling: resolve time per response and per field as the page
+    //     grows.
+    if !options.scaling.is_empty() {
+        failed += scaling(&options, &client).await?;
+    }
+
     // 4. Economy.
     if options.economy_minutes > 0 {
         failed += economy(&options, &body).await?;
@@ -521,6 +536,75 @@ async fn run(options: BenchOptions) -> anyhow::Result<()> {
     }
     println!("\nall responses checked: 200, data, no errors");
     Ok(())
+}
+
+/// Scenario 1b: for each number of seeded conversations, the warm
+/// dashboard resolved afresh (response cache off, data cache warm) one
+/// query at a time: the median time per response and per field (each key
+/// of the response's JSON is one field resolved). Answers the failures.
+async fn scaling(options: &BenchOptions, client: &reqwest::Client) -> anyhow::Result<u64> {
+    println!("\n1b. scaling: the warm dashboard (every active conversation on one page) resolved afresh, one query at a time");
+    println!(
+        "   {:>13} {:>8} {:>10} {:>14} {:>14}",
+        "conversations", "active", "fields", "per response", "per field"
+    );
+    // The whole active set on one page, however large.
+    let query = DASHBOARD.replace(
+        "activeCobrowseConversations {",
+        "activeCobrowseConversations(first: 1000) {",
+    );
+    let body = &Bytes::from(
+        serde_json::json!({ "query": query, "operationName": "Dashboard" }).to_string(),
+    );
+    let mut failed = 0;
+    for &conversations in &options.scaling {
+        let config = SimConfig::local(conversations, 7);
+        let running = start_on(
+            config,
+            &[
+                ("cache.live_ttl", "1h"),
+                ("server.response_cache", "false"),
+                ("limits.max_page_size", "1000"),
+                ("limits.max_complexity", "1000000"),
+            ],
+        )
+        .await?;
+        let (_, sample) = one(client, &running.url, body).await?;
+        let answer: serde_json::Value = serde_json::from_slice(&sample)?;
+        let active = answer["data"]["activeCobrowseConversations"]["totalCount"]
+            .as_u64()
+            .unwrap_or(0);
+        let fields = count_fields(&answer["data"]);
+        let mut times = Vec::new();
+        for _ in 0..30 {
+            match one(client, &running.url, body).await {
+                Ok((took, _)) => times.push(took),
+                Err(e) => {
+                    failed += 1;
+                    println!("   failure: {e}");
+                }
+            }
+        }
+        times.sort();
+        let median = times.get(times.len() / 2).copied().unwrap_or_default();
+        println!(
+            "   {conversations:>13} {active:>8} {fields:>10} {:>14} {:>11.2} µs",
+            ms(median),
+            median.as_secs_f64() * 1e6 / fields.max(1) as f64
+        );
+    }
+    Ok(failed)
+}
+
+/// The fields of a response's `data`: one per key, in every object.
+fn count_fields(value: &serde_json::Value) -> usize {
+    match value {
+        serde_json::Value::Object(fields) => {
+            fields.len() + fields.values().map(count_fields).sum::<usize>()
+        }
+        serde_json::Value::Array(items) => items.iter().map(count_fields).sum(),
+        _ => 0,
+    }
 }
 
 /// What one side of the economy run cost upstream.
