@@ -30,7 +30,15 @@ impl Loaders {
     /// Loads these users and queues in one batch each, ahead of the
     /// resolvers that will ask for them one by one. Failures are left for
     /// those resolvers to report at their own paths.
-    pub(crate) async fn prefetch(&self, users: Vec<Arc<str>>, queues: Vec<Arc<str>>) {
+    /// What the data cache holds is handed to the loaders at once, so that
+    /// a warm response does not wait out the loaders' batching delay.
+    pub(crate) async fn prefetch(&self, mut users: Vec<Arc<str>>, mut queues: Vec<Arc<str>>) {
+        for ids in [&mut users, &mut queues] {
+            ids.sort_unstable();
+            ids.dedup();
+        }
+        let users = cached(&self.users, &self.users.loader().0, users).await;
+        let queues = cached(&self.queues, &self.queues.loader().0, queues).await;
         let users = async {
             if !users.is_empty() {
                 drop(self.users.load_many(users).await);
@@ -65,6 +73,30 @@ impl Loaders {
             .max_batch_size(BULK_PAGE_SIZE * 10),
         }
     }
+}
+
+/// Feeds `loader` what the data cache holds of `ids` (counted and noted
+/// in the response's freshness as the loader's own read would be); answers
+/// the ids it does not hold, for the loader to fetch.
+async fn cached<T, L>(
+    loader: &DataLoader<L, HashMapCache>,
+    source: &Source,
+    ids: Vec<Arc<str>>,
+) -> Vec<Arc<str>>
+where
+    T: crate::cache::Cacheable,
+    L: Loader<Arc<str>, Value = Arc<T>>,
+{
+    let mut held = Vec::with_capacity(ids.len());
+    let mut missing = Vec::new();
+    for id in ids {
+        match source.cache().get::<T>(source.scope(), &id).await {
+            Some(value) => held.push((id, value)),
+            None => missing.push(id),
+        }
+    }
+    loader.feed_many(held).await;
+    missing
 }
 
 /// Spawns a batch in the span of the request that started it, so its
