@@ -177,71 +177,61 @@ fn literal(value: &Value) -> String {
     }
 }
 
-/// What both answers must agree on: each active conversation's id, name
-/// and participants' names, and the number of co-browse segments.
+/// One conversation as both answers must agree on it: its id, name,
+/// participants' names (sorted) and number of co-browse segments.
+type Summary = (String, String, Vec<String>, usize);
+
+/// A conversation's summary from its id, name and participants, whose
+/// co-browse sessions are under `sessions`.
+fn summary(id: &Value, name: &Value, participants: &Value, sessions: &str) -> Summary {
+    let participants = participants.as_array().map_or(&[][..], Vec::as_slice);
+    let mut names: Vec<String> = participants
+        .iter()
+        .map(|p| p["name"].as_str().unwrap_or("").to_owned())
+        .collect();
+    names.sort();
+    let segments = participants
+        .iter()
+        .filter_map(|p| p[sessions].as_array())
+        .flatten()
+        .map(|s| s["segments"].as_array().map_or(0, Vec::len))
+        .sum();
+    let text = |v: &Value| v.as_str().unwrap_or("").to_owned();
+    (text(id), text(name), names, segments)
+}
+
+/// Checks that both answers carry the same conversations (each one's id,
+/// name, participants' names and number of co-browse segments); answers
+/// how many.
 pub fn same_data(gateway: &[u8], peer: &[u8]) -> anyhow::Result<usize> {
     let (gateway, peer): (Value, Value) = (
         serde_json::from_slice(gateway)?,
         serde_json::from_slice(peer)?,
     );
-    let mut ours: Vec<(String, String, Vec<String>, usize)> = gateway["data"]
-        ["activeCobrowseConversations"]["nodes"]
+    let mut ours: Vec<Summary> = gateway["data"]["activeCobrowseConversations"]["nodes"]
         .as_array()
         .context("the gateway's nodes")?
         .iter()
         .map(|n| {
-            let participants = n["participants"].as_array().cloned().unwrap_or_default();
-            let mut names: Vec<String> = participants
-                .iter()
-                .map(|p| p["name"].as_str().unwrap_or("").to_owned())
-                .collect();
-            names.sort();
-            let segments = participants
-                .iter()
-                .flat_map(|p| {
-                    p["cobrowseSessions"]
-                        .as_array()
-                        .cloned()
-                        .unwrap_or_default()
-                })
-                .map(|s| s["segments"].as_array().map_or(0, Vec::len))
-                .sum();
-            (
-                n["conversationId"].as_str().unwrap_or("").to_owned(),
-                n["name"].as_str().unwrap_or("").to_owned(),
-                names,
-                segments,
+            summary(
+                &n["conversationId"],
+                &n["name"],
+                &n["participants"],
+                "cobrowseSessions",
             )
         })
         .collect();
-    let mut theirs: Vec<(String, String, Vec<String>, usize)> = peer["data"]["active"]
-        ["conversations"]
+    let mut theirs: Vec<Summary> = peer["data"]["active"]["conversations"]
         .as_array()
         .context("Tailcall's conversations")?
         .iter()
         .map(|r| {
             let c = &r["conversation"];
-            let participants = c["participants"].as_array().cloned().unwrap_or_default();
-            let mut names: Vec<String> = participants
-                .iter()
-                .map(|p| p["name"].as_str().unwrap_or("").to_owned())
-                .collect();
-            names.sort();
-            let segments = participants
-                .iter()
-                .flat_map(|p| {
-                    p["cobrowsesessions"]
-                        .as_array()
-                        .cloned()
-                        .unwrap_or_default()
-                })
-                .map(|s| s["segments"].as_array().map_or(0, Vec::len))
-                .sum();
-            (
-                r["conversationId"].as_str().unwrap_or("").to_owned(),
-                c["name"].as_str().unwrap_or("").to_owned(),
-                names,
-                segments,
+            summary(
+                &r["conversationId"],
+                &c["name"],
+                &c["participants"],
+                "cobrowsesessions",
             )
         })
         .collect();
