@@ -43,6 +43,18 @@ if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {2} end
 return {0}
 ";
 
+/// Stores a fetched value only while its fetcher still holds the fetch
+/// lock (a change forgets the lock with the value, so a fetch that began
+/// before the change cannot store what it read), and lets the lock go.
+/// KEYS: value, lock; ARGV: holder, value, ms to live (no value: only
+/// lets go).
+const DELIVER: &str = r"
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+if ARGV[2] then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
+redis.call('DEL', KEYS[2])
+return 1
+";
+
 /// How long a replica waits for another's fetch of the same value before
 /// it fetches for itself (also how long a fetch lock lives, should its
 /// holder die).
@@ -66,6 +78,14 @@ enum Claim {
     Unknown,
 }
 
+/// The shared cache's value and fetch-lock keys for `key`.
+fn keys(key: &str) -> (String, String) {
+    (
+        format!("cobrowse:cache:{key}"),
+        format!("cobrowse:fetching:{key}"),
+    )
+}
+
 /// A value fetched once for every replica ([`Soft::fetch_once`]).
 pub(crate) struct Fetched<V> {
     pub value: V,
@@ -81,6 +101,7 @@ pub(crate) struct Soft {
     metrics: Arc<Metrics>,
     take: redis::Script,
     claim: redis::Script,
+    deliver: redis::Script,
     /// This replica's name as a fetch lock's holder.
     me: String,
     /// Milliseconds since `epoch` of the last warning.
@@ -104,6 +125,7 @@ impl Soft {
             metrics,
             take: redis::Script::new(TAKE),
             claim: redis::Script::new(CLAIM),
+            deliver: redis::Script::new(DELIVER),
             me: format!("{:016x}", rand::random::<u64>()),
             warned_ms: AtomicU64::new(0),
             resting_until_ms: AtomicU64::new(0),
@@ -189,10 +211,7 @@ impl Soft {
     where
         Fut: std::future::Future<Output = Result<V, E>>,
     {
-        let (value_key, lock_key) = (
-            format!("cobrowse:cache:{key}"),
-            format!("cobrowse:fetching:{key}"),
-        );
+        let (value_key, lock_key) = keys(key);
         let deadline = Instant::now() + FETCH_WAIT;
         let mut pause = Duration::from_millis(2);
         let mine = loop {
@@ -227,13 +246,16 @@ impl Soft {
         fetched.map(|value| Fetched { value, age: None })
     }
 
-    /// Drops the shared cache's value under `key` (it changed).
+    /// Drops the shared cache's value under `key` (it changed), and its
+    /// fetch lock: a fetch under way began before the change, and will not
+    /// store what it read.
     pub(crate) async fn forget(&self, key: &str) {
-        let key = format!("cobrowse:cache:{key}");
+        let (value_key, lock_key) = keys(key);
         let _ = self
             .call("cache", |mut connection| async move {
                 redis::cmd("DEL")
-                    .arg(key)
+                    .arg(value_key)
+                    .arg(lock_key)
                     .query_async::<()>(&mut connection)
                     .await
             })
@@ -269,7 +291,7 @@ impl Soft {
     }
 
     /// Stores what this replica fetched (none: it failed, or is not
-    /// shared) and lets go of the fetch lock, in one transaction.
+    /// shared) if it still holds the fetch lock, and lets the lock go.
     async fn deliver(
         &self,
         value_key: String,
@@ -278,20 +300,15 @@ impl Soft {
         ttl: Duration,
     ) {
         let ttl_ms = (ttl.as_millis() as u64).max(1);
+        let deliver = &self.deliver;
         let _ = self
             .call("cache", |mut connection| async move {
-                let mut pipe = redis::pipe();
-                pipe.atomic();
+                let mut script = deliver.key(value_key);
+                script.key(lock_key).arg(&self.me);
                 if let Some(bytes) = bytes {
-                    pipe.cmd("SET")
-                        .arg(&value_key)
-                        .arg(bytes)
-                        .arg("PX")
-                        .arg(ttl_ms)
-                        .ignore();
+                    script.arg(bytes).arg(ttl_ms);
                 }
-                pipe.cmd("DEL").arg(&lock_key).ignore();
-                pipe.query_async::<()>(&mut connection).await
+                script.invoke_async::<i64>(&mut connection).await
             })
             .await;
     }
@@ -359,5 +376,86 @@ impl Soft {
     /// Milliseconds since `epoch`.
     fn ms(&self) -> u64 {
         self.epoch.elapsed().as_millis() as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The test Redis (`scripts/test` starts one on loopback).
+    fn soft() -> Soft {
+        let url = std::env::var("COBROWSE_TEST_REDIS_URL")
+            .expect("COBROWSE_TEST_REDIS_URL is not set: run the tests with scripts/test");
+        Soft::new(&url, Duration::from_secs(2), Arc::default()).expect("a Redis URL")
+    }
+
+    fn encode(value: &u32) -> Option<Vec<u8>> {
+        Some(value.to_string().into_bytes())
+    }
+
+    fn decode(bytes: &[u8]) -> Option<u32> {
+        std::str::from_utf8(bytes).ok()?.parse().ok()
+    }
+
+    /// Fetches `key` once for all with a fetch of `value` held until
+    /// `release`, telling `started` when it began.
+    async fn fetch_held(
+        soft: &Soft,
+        key: &str,
+        value: u32,
+        started: tokio::sync::oneshot::Sender<()>,
+        release: tokio::sync::oneshot::Receiver<()>,
+    ) -> Fetched<u32> {
+        let fetch = || async move {
+            let _ = started.send(());
+            let _ = release.await;
+            Ok::<_, ()>(value)
+        };
+        let ttl = Duration::from_secs(60);
+        soft.fetch_once(key, ttl, fetch, encode, decode)
+            .await
+            .expect("fetched")
+    }
+
+    async fn fetch_now(soft: &Soft, key: &str, value: u32) -> Fetched<u32> {
+        let fetch = || async move { Ok::<_, ()>(value) };
+        let ttl = Duration::from_secs(60);
+        soft.fetch_once(key, ttl, fetch, encode, decode)
+            .await
+            .expect("fetched")
+    }
+
+    #[tokio::test]
+    async fn a_fetch_that_began_before_a_change_does_not_store_what_it_read() {
+        let soft = soft();
+        for forget in [false, true] {
+            let key = format!("test:{:016x}", rand::random::<u64>());
+            let (started, began) = tokio::sync::oneshot::channel();
+            let (release, released) = tokio::sync::oneshot::channel();
+            let change = async {
+                began.await.expect("the fetch began");
+                if forget {
+                    soft.forget(&key).await;
+                }
+                release.send(()).expect("the fetch waits");
+            };
+            let (before, ()) = tokio::join!(fetch_held(&soft, &key, 1, started, released), change);
+            assert_eq!((before.value, before.age), (1, None), "fetched here");
+            let after = fetch_now(&soft, &key, 2).await;
+            if forget {
+                assert_eq!(
+                    (after.value, after.age),
+                    (2, None),
+                    "what was read before the change is not shared"
+                );
+            } else {
+                assert_eq!(after.value, 1, "shared when nothing changed meanwhile");
+                assert!(
+                    after.age.is_some(),
+                    "and known to come from the shared cache"
+                );
+            }
+        }
     }
 }
