@@ -22,6 +22,7 @@ mod replicas;
 mod reports;
 mod resilience;
 mod schema;
+mod selections;
 mod shape;
 mod simulator;
 mod sockets;
