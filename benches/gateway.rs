@@ -22,7 +22,8 @@
 //! Beside 1, Tailcall 1.6.14 serves the same data from the same simulator
 //! (`benches/peers`, installed by `scripts/peers` when missing; `--no-peer`
 //! skips it) and is loaded the same way; after 3, the scaling run (1b)
-//! resolves the dashboard for 10, 30, 100 and 300 conversations.
+//! resolves the dashboard for 10, 30, 100 and 300 conversations, and 1c
+//! each query of the README.
 //!
 //! Scenarios 1 to 3 read with notifications off (`notifications.enabled =
 //! false`), so that their upstream call counts are the query's own.
@@ -520,6 +521,9 @@ async fn run(options: BenchOptions) -> anyhow::Result<()> {
         failed += scaling(&options, &client).await?;
     }
 
+    // 1c. Every query of the README, resolved afresh.
+    failed += readme_queries(&options, &client).await?;
+
     // 4. Economy.
     if options.economy_minutes > 0 {
         failed += economy(&options, &body).await?;
@@ -592,6 +596,91 @@ async fn scaling(options: &BenchOptions, client: &reqwest::Client) -> anyhow::Re
             ms(median),
             median.as_secs_f64() * 1e6 / fields.max(1) as f64
         );
+    }
+    Ok(failed)
+}
+
+/// The README's operations (one per `graphql` block, subscriptions
+/// aside): (document, operation name).
+fn readme_operations() -> Vec<(String, String)> {
+    let readme = include_str!("../README.md");
+    readme
+        .split("```graphql\n")
+        .skip(1)
+        .filter_map(|block| {
+            let document = block.split("```").next()?;
+            let name: String = document
+                .lines()
+                .find_map(|line| line.strip_prefix("query "))?
+                .chars()
+                .take_while(|c| c.is_alphanumeric())
+                .collect();
+            Some((document.to_owned(), name))
+        })
+        .collect()
+}
+
+/// Scenario 1c: each query of the README resolved afresh (response cache
+/// off, data cache warm), one at a time, 30 times: its median time, so
+/// that a change is seen to make no query slower. Answers the failures.
+async fn readme_queries(options: &BenchOptions, client: &reqwest::Client) -> anyhow::Result<u64> {
+    let running = start(
+        options,
+        Faults::default(),
+        &[("cache.live_ttl", "1h"), ("server.response_cache", "false")],
+    )
+    .await?;
+    let first = {
+        let body = Bytes::from(
+            serde_json::json!({ "query": "{ activeCobrowseConversations(first: 1) { nodes { id conversationId } } }" })
+                .to_string(),
+        );
+        let (_, answer) = one(client, &running.url, &body).await?;
+        let answer: serde_json::Value = serde_json::from_slice(&answer)?;
+        answer["data"]["activeCobrowseConversations"]["nodes"][0].clone()
+    };
+    let now = chrono::Utc::now();
+    let interval = serde_json::json!({
+        "start": (now - chrono::Duration::hours(24)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "end": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    });
+    println!("\n1c. each README query resolved afresh (data cache warm), one at a time");
+    println!("   {:<24} {:>10} {:>14}", "operation", "bytes", "median");
+    let mut failed = 0;
+    for (document, name) in readme_operations() {
+        // `Again` takes a global node id, the others a conversation id.
+        let id = if name == "Again" {
+            &first["id"]
+        } else {
+            &first["conversationId"]
+        };
+        let body = Bytes::from(
+            serde_json::json!({
+                "query": document,
+                "operationName": name,
+                "variables": { "id": id, "interval": interval },
+            })
+            .to_string(),
+        );
+        let mut times = Vec::new();
+        let mut bytes = 0;
+        for _ in 0..31 {
+            match one(client, &running.url, &body).await {
+                Ok((took, answer)) => {
+                    times.push(took);
+                    bytes = answer.len();
+                }
+                Err(e) => {
+                    failed += 1;
+                    println!("   {name}: {e}");
+                }
+            }
+        }
+        // The first warms the data cache.
+        let mut warm: Vec<Duration> = times.into_iter().skip(1).collect();
+        warm.sort();
+        let median = warm.get(warm.len() / 2).copied().unwrap_or_default();
+        println!("   {name:<24} {bytes:>10} {:>14}", ms(median));
     }
     Ok(failed)
 }
