@@ -380,19 +380,22 @@ impl Shared {
         Self { soft, scope, name }
     }
 
-    /// Its key for `key`, if it holds values of that scope (long ids, such
-    /// as an analytics query, are hashed).
-    fn key(&self, key: &Key) -> Option<String> {
-        if key.scope != self.scope {
+    /// Its key for the value of `kind` under `id` in `scope`, if it holds
+    /// values of that scope (long ids, such as an analytics query, are
+    /// hashed).
+    fn key(&self, scope: Scope, kind: Kind, id: &str) -> Option<String> {
+        if scope != self.scope {
             return None;
         }
-        let id = if key.id.len() > 128 {
+        let name = &self.name;
+        let kind = kind.name();
+        Some(if id.len() > 128 {
             use sha2::Digest as _;
-            hex::encode(sha2::Sha256::digest(key.id.as_bytes()))
+            let hashed = hex::encode(sha2::Sha256::digest(id.as_bytes()));
+            format!("{name}:{kind}:{hashed}")
         } else {
-            key.id.to_string()
-        };
-        Some(format!("{}:{}:{id}", self.name, key.kind.name()))
+            format!("{name}:{kind}:{id}")
+        })
     }
 }
 
@@ -615,6 +618,13 @@ impl Cache {
         self.fetch_shared(key.scope, key.kind, &key.id, fetch).await
     }
 
+    /// The replicas' shared cache and its key for the value of `kind`
+    /// under `id` in `scope`, when it holds such values.
+    fn shared_key(&self, scope: Scope, kind: Kind, id: &str) -> Option<(&Shared, String)> {
+        let shared = self.shared.as_deref()?;
+        Some((shared, shared.key(scope, kind, id)?))
+    }
+
     /// `fetch`'s value of kind `kind` under `id`: once for all replicas
     /// when they share a cache and it is of the gateway's own scope (with
     /// how long ago another replica fetched it, if one did).
@@ -630,16 +640,7 @@ impl Cache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Fetched<V>, UpstreamError>>,
     {
-        let key = Key {
-            scope,
-            kind,
-            id: id.into(),
-        };
-        let Some((shared, name)) = self
-            .shared
-            .as_ref()
-            .and_then(|shared| Some((shared, shared.key(&key)?)))
-        else {
+        let Some((shared, name)) = self.shared_key(scope, kind, id) else {
             return fetch().await.map(|fetched| (fetched, None));
         };
         let once = shared
@@ -767,21 +768,17 @@ impl Cache {
 
     /// Forgets a value (after a mutation changed it upstream).
     pub(crate) async fn invalidate(&self, scope: Scope, kind: Kind, id: &str) {
-        let key = Key {
-            scope,
-            kind,
-            id: id.into(),
-        };
         if let Some(cache) = &self.inner {
+            let key = Key {
+                scope,
+                kind,
+                id: id.into(),
+            };
             cache.invalidate(&key).await;
         }
         // The other replicas' copies are forgotten by each of them as the
         // change reaches it; the shared one here.
-        if let Some((shared, name)) = self
-            .shared
-            .as_ref()
-            .and_then(|shared| Some((shared, shared.key(&key)?)))
-        {
+        if let Some((shared, name)) = self.shared_key(scope, kind, id) {
             shared.soft.forget(&name).await;
         }
     }

@@ -132,9 +132,11 @@ async fn apply(source: &Source, forget: Forget) {
         Forget::Changed(id) => source.forget_changed(&id).await,
         Forget::Copied(listed) => {
             for (id, now) in listed {
+                // Noted changed again once forgotten: a response read from
+                // the old copies in between is not kept either.
                 source.forget_changed(&id).await;
                 if let Some(Listed::View(view)) = now {
-                    source.keep_view(&id, view).await;
+                    source.cache_view(&id, view).await;
                 }
             }
         }

@@ -485,12 +485,21 @@ impl Source {
     /// Caches a co-browse view an event brought (it replaces the cached
     /// one).
     pub(crate) async fn keep_view(&self, id: &str, view: Arc<CobrowseConversation>) {
-        let cache = &self.shared.cache;
         // (The replicas' shared cache forgets the view it replaces.)
-        cache
+        self.shared
+            .cache
             .invalidate(self.scope(), Kind::CobrowseConversation, id)
             .await;
-        cache.insert(self.scope(), id, view, EVENT_BYTES).await;
+        self.cache_view(id, view).await;
+    }
+
+    /// [`Self::keep_view`] once the view it replaces is forgotten already
+    /// (by [`Self::forget_changed`]).
+    pub(crate) async fn cache_view(&self, id: &str, view: Arc<CobrowseConversation>) {
+        self.shared
+            .cache
+            .insert(self.scope(), id, view, EVENT_BYTES)
+            .await;
     }
 
     /// Serves `ids` from the cache and fetches the misses in bulk chunks.
