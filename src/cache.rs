@@ -546,6 +546,30 @@ impl Cache {
         found
     }
 
+    /// The cached value if it is held and fresh, read as
+    /// [`Self::get_or_fetch`] reads a hit (noted in the response's
+    /// freshness and tags), but not counted: the compiled path reads this
+    /// way and counts its hits once it has answered ([`Self::count_hits`]).
+    pub(crate) async fn peek<T: Cacheable>(&self, scope: Scope, id: &str) -> Option<Arc<T>> {
+        let cache = self.inner.as_ref()?;
+        let key = Key {
+            scope,
+            kind: T::KIND,
+            id: id.into(),
+        };
+        let entry = cache.get(&key).await.filter(|e| self.is_fresh(&key, e))?;
+        if let Some(tag) = crate::changes::tag(T::KIND, id) {
+            crate::freshness::note_read(tag);
+        }
+        self.note_freshness(&key, &entry);
+        T::unwrap(entry.value)
+    }
+
+    /// Counts `n` hits (of [`Self::peek`]s that answered a response).
+    pub(crate) fn count_hits(&self, n: u64) {
+        self.metrics.cache_hits.inc_by(n);
+    }
+
     /// An expired value still held within the grace, served because a
     /// fetch failed with `error` (marks the response as stale).
     pub(crate) async fn get_stale<T: Cacheable>(
@@ -812,7 +836,7 @@ impl Cache {
         let remaining = self
             .ttl
             .of(key.kind)
-            .saturating_sub(entry.created.elapsed());
+            .saturating_sub(crate::freshness::now().saturating_duration_since(entry.created));
         crate::freshness::note(remaining);
     }
 

@@ -9,10 +9,18 @@
 //! its TTL because upstream failed), which the server reports as warnings in
 //! the response's `extensions`, and the [`Tag`]s of the live upstream values
 //! it read, which a kept response is invalidated by ([`crate::changes`]).
+//!
+//! A response is built as of one instant, the scope's start: durations
+//! "until now" and the time to live left of what it read are measured from
+//! it, so that the fields of one response agree with each other, and two
+//! ways of building the same response (the compiled path and the general
+//! engine, compared in `verify` mode) give the same bytes.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
 
 use crate::changes::{Reads, Tag};
 
@@ -30,6 +38,8 @@ pub(crate) struct Freshness(
     Arc<std::sync::Mutex<(Vec<StaleRead>, usize)>>,
     Arc<std::sync::Mutex<TagsRead>>,
     Arc<AtomicU64>,
+    Instant,
+    DateTime<Utc>,
 );
 
 /// The tags a response read, up to [`MAX_TAGS`].
@@ -50,6 +60,8 @@ impl Default for Freshness {
             Arc::default(),
             Arc::default(),
             Arc::new(AtomicU64::new(u64::MAX)),
+            Instant::now(),
+            Utc::now(),
         )
     }
 }
@@ -73,6 +85,15 @@ impl Freshness {
     /// Runs `future` with this scope current.
     pub(crate) async fn scope<F: std::future::Future>(self, future: F) -> F::Output {
         CURRENT.scope(self, future).await
+    }
+
+    /// A new scope as of the same instant as `self`.
+    pub(crate) fn as_of(&self) -> Self {
+        Self {
+            4: self.4,
+            5: self.5,
+            ..Self::default()
+        }
     }
 
     /// The stale reads noted (at most [`MAX_STALE_LISTED`]) and their count.
@@ -130,6 +151,16 @@ pub(crate) fn note_stale(read: StaleRead) {
 /// task the request spawns).
 pub(crate) fn current() -> Option<Freshness> {
     CURRENT.try_with(Clone::clone).ok()
+}
+
+/// The instant the current response is built as of (now, outside a scope).
+pub(crate) fn now() -> Instant {
+    CURRENT.try_with(|f| f.4).unwrap_or_else(|_| Instant::now())
+}
+
+/// [`now`] on the wall clock.
+pub(crate) fn now_utc() -> DateTime<Utc> {
+    CURRENT.try_with(|f| f.5).unwrap_or_else(|_| Utc::now())
 }
 
 /// Notes that the response read the live upstream value `tag`.

@@ -51,6 +51,8 @@ pub(crate) struct Metrics {
     pub cache_bytes: IntGauge,
     /// Automatic persisted queries by outcome.
     pub persisted_queries: IntCounterVec,
+    /// Requests a compiled plan existed for, by outcome.
+    pub compiled: IntCounterVec,
     /// Client connections open now (WebSockets included).
     pub connections_open: IntGauge,
     /// Connections refused because `server.max_connections` were open.
@@ -261,6 +263,11 @@ impl Metrics {
             persisted_queries: r.counter_vec(
                 "persisted_queries_total",
                 "Automatic persisted queries by outcome.",
+                &["outcome"],
+            ),
+            compiled: r.counter_vec(
+                "compiled_total",
+                "Requests whose document has a compiled plan (server.compiled_queries), by outcome: answered (by the plan), declined (the data it needs was not all cached and fresh, or the caller lacks the read scope: the general engine answered); in verify mode match or mismatch (the plan's bytes against the general engine's) or declined.",
                 &["outcome"],
             ),
             connections_open: r.gauge("connections_open", "Client connections open now."),

@@ -43,6 +43,7 @@ settings_table! {
     "server.persisted_queries_max_bytes", "COBROWSE_SERVER_PERSISTED_QUERIES_MAX_BYTES", Some("8388608"), "Bytes of query text the automatic persisted query store holds.";
     "server.graphiql", "COBROWSE_SERVER_GRAPHIQL", Some("true"), "Serve GraphiQL at /graphiql (and to browsers opening /graphql).";
     "server.response_cache", "COBROWSE_SERVER_RESPONSE_CACHE", Some("true"), "Keep successful query responses for as long as their Cache-Control max-age.";
+    "server.compiled_queries", "COBROWSE_SERVER_COMPILED_QUERIES", Some("on"), "`on`: a query the general engine has answered once is compiled, and answered from then on by its plan when the data it needs is cached (the dashboard's types; anything else goes to the general engine). `off`: the general engine answers every query. `verify`: both run for every request a plan exists for and their bytes are compared (header `x-compiled`, metric `cobrowse_gateway_compiled_total`); the general engine's answer is served.";
     "server.introspection", "COBROWSE_SERVER_INTROSPECTION", Some("true"), "Answer introspection queries (`__schema`, `__type`). Turn off in production if the schema is not public; GraphiQL needs it.";
     "server.response_cache_max_bytes", "COBROWSE_SERVER_RESPONSE_CACHE_MAX_BYTES", Some("33554432"), "Bytes of response bodies the response cache holds.";
     "server.max_connections", "COBROWSE_SERVER_MAX_CONNECTIONS", Some("1024"), "Most client connections open at once, WebSockets included; one more is answered 503 and closed.";
@@ -164,6 +165,8 @@ pub(crate) struct ServerSettings {
     #[serde(deserialize_with = "de::parsed")]
     pub(crate) response_cache: bool,
     #[serde(deserialize_with = "de::parsed")]
+    pub(crate) compiled_queries: CompiledQueries,
+    #[serde(deserialize_with = "de::parsed")]
     pub(crate) introspection: bool,
     #[serde(deserialize_with = "de::positive")]
     pub(crate) response_cache_max_bytes: u64,
@@ -204,6 +207,26 @@ pub(crate) struct AuthSettings {
     pub(crate) reload_interval: Duration,
     #[serde(deserialize_with = "de::duration")]
     pub(crate) token_check_ttl: Duration,
+}
+
+/// Whether queries are answered by compiled plans (`server.compiled_queries`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CompiledQueries {
+    Off,
+    On,
+    Verify,
+}
+
+impl FromStr for CompiledQueries {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "off" => Ok(Self::Off),
+            "on" => Ok(Self::On),
+            "verify" => Ok(Self::Verify),
+            other => Err(format!("expected `on`, `off` or `verify`, got `{other}`")),
+        }
+    }
 }
 
 /// How callers authenticate.

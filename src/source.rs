@@ -213,6 +213,58 @@ impl Source {
         ))
     }
 
+    /// [`Self::conversation`] from what is cached and fresh, without a
+    /// fetch: `None` when something it needs is not (the compiled path
+    /// then leaves the request to the general engine). The second value
+    /// counts the cache reads.
+    pub(crate) async fn peek_conversation(
+        &self,
+        shapes: Shapes,
+        known: &Arc<purecloud::Conversation>,
+    ) -> Option<(Arc<purecloud::Conversation>, u64)> {
+        let inputs = &known.inputs;
+        let want_full = shapes.full && inputs.full.is_none();
+        let want_view = shapes.view && inputs.view.is_none();
+        if !want_full && !want_view {
+            return Some((Arc::clone(known), 0));
+        }
+        let cache = self.cache();
+        let full = match want_full {
+            true => Some(cache.peek::<Conversation>(self.scope(), &known.id).await?),
+            false => inputs.full.clone(),
+        };
+        let view = match want_view {
+            true => Some(
+                cache
+                    .peek::<CobrowseConversation>(self.scope(), &known.id)
+                    .await?,
+            ),
+            false => inputs.view.clone(),
+        };
+        let model = self.shared.models.of(
+            self.scope().value(),
+            &known.id,
+            Inputs {
+                full,
+                view,
+                record: None,
+            },
+        );
+        Some((model, u64::from(want_full) + u64::from(want_view)))
+    }
+
+    /// [`Self::active_listing`] from what is kept, without a fetch; the
+    /// second value counts the cache reads.
+    pub(crate) async fn peek_active_listing(&self) -> Option<(Arc<ActiveListing>, u64)> {
+        if let (Credential::Service, Some(kept)) = (self.credential(), self.shared.kept.get()) {
+            if let Some(listing) = kept.listing() {
+                return Some((listing, 0));
+            }
+        }
+        let listing = self.cache().peek::<ActiveListing>(self.scope(), "").await?;
+        Some((listing, 1))
+    }
+
     /// The co-browse view of a conversation, or none when it has none
     /// (upstream answers 404 for a conversation without co-browse).
     async fn optional_view(

@@ -672,6 +672,20 @@ fn shared_cache(
 }
 
 /// The state every handler shares.
+/// The compiled path `server.compiled_queries` asks for.
+fn compiled_path(settings: &Settings) -> Option<Arc<http::graphql::compiled::CompiledPath>> {
+    use crate::settings::CompiledQueries;
+    let verify = match settings.server.compiled_queries {
+        CompiledQueries::Off => return None,
+        CompiledQueries::On => false,
+        CompiledQueries::Verify => true,
+    };
+    Some(Arc::new(http::graphql::compiled::CompiledPath {
+        plans: crate::graph::compiled::Plans::new(settings.limits.max_page_size),
+        verify,
+    }))
+}
+
 fn app_state(settings: &Settings, parts: Parts) -> AppState {
     let server = &settings.server;
     let shared_soft = parts.soft;
@@ -689,6 +703,7 @@ fn app_state(settings: &Settings, parts: Parts) -> AppState {
                 Arc::clone(parts.source.changes()),
             ))
         }),
+        compiled: compiled_path(settings),
         source: parts.source,
         live: parts.live,
         metrics: parts.metrics,

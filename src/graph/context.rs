@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use async_graphql::Context;
-use chrono::Utc;
 
 use crate::source::Source;
 use crate::store::EventStore;
@@ -27,6 +26,7 @@ pub(crate) fn source<'a>(ctx: &Context<'a>) -> &'a Source {
 /// Seconds from `start` to `end`, or to now when `end` is not yet known.
 pub(crate) fn duration_seconds(start: Option<Time>, end: Option<Time>) -> Option<f64> {
     let start = start?;
-    let end = end.unwrap_or_else(Utc::now);
+    // Now is the instant the response is built as of.
+    let end = end.unwrap_or_else(crate::freshness::now_utc);
     Some((end - start).num_milliseconds().max(0) as f64 / 1000.0)
 }

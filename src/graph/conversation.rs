@@ -808,6 +808,50 @@ impl Session {
         }
     }
 
+    /// Its global id.
+    pub(crate) fn node_id(&self) -> NodeId {
+        match self {
+            Session::PureCloud(s) => NodeId::PureCloudSession {
+                conversation: s.conversation.id.to_string(),
+                session: s.session.id.to_string(),
+            },
+            Session::Zoom(z) => NodeId::ZoomSession {
+                account: z.account_id.clone(),
+                session: z.session_id.clone(),
+            },
+        }
+    }
+
+    /// Co-browse or screen share.
+    pub(crate) fn media(&self) -> SessionMedia {
+        match self {
+            Session::PureCloud(s) if s.session.media == Media::Screenshare => {
+                SessionMedia::Screenshare
+            }
+            _ => SessionMedia::Cobrowse,
+        }
+    }
+
+    /// The URL a viewer opens the session with (PureCloud co-browse).
+    pub(crate) fn viewer_link(&self) -> Option<&str> {
+        match self {
+            Session::PureCloud(s) => s.legs().find_map(|l| l.viewer_url),
+            Session::Zoom(_) => None,
+        }
+    }
+
+    /// The page the session started from, its PIN and why it ended (Zoom).
+    pub(crate) fn zoom_texts(&self) -> [Option<&str>; 3] {
+        match self {
+            Session::Zoom(z) => [
+                z.start_url.as_deref(),
+                z.session_pin.as_deref(),
+                z.end_reason.as_deref(),
+            ],
+            Session::PureCloud(_) => [None; 3],
+        }
+    }
+
     /// Whether it goes on.
     pub(crate) fn state(&self) -> SessionState {
         let active = match self {
@@ -829,17 +873,7 @@ impl Session {
 impl Session {
     /// Global id of this session (opaque; use it with `node(id:)`).
     pub(crate) async fn id(&self) -> ID {
-        let id = match self {
-            Session::PureCloud(s) => NodeId::PureCloudSession {
-                conversation: s.conversation.id.to_string(),
-                session: s.session.id.to_string(),
-            },
-            Session::Zoom(z) => NodeId::ZoomSession {
-                account: z.account_id.clone(),
-                session: z.session_id.clone(),
-            },
-        };
-        ID(id.encode())
+        ID(self.node_id().encode())
     }
     /// Where the session comes from.
     #[graphql(name = "provider")]
@@ -848,12 +882,7 @@ impl Session {
     }
     /// Co-browse (a shared browser page) or screen share (PureCloud only).
     async fn media_type(&self) -> SessionMedia {
-        match self {
-            Session::PureCloud(s) if s.session.media == Media::Screenshare => {
-                SessionMedia::Screenshare
-            }
-            _ => SessionMedia::Cobrowse,
-        }
+        self.media()
     }
     /// The provider's id of the session (PureCloud's `cobrowseSessionId`, Zoom's `session_id`).
     async fn provider_session_id(&self) -> &str {
@@ -878,31 +907,19 @@ impl Session {
     }
     /// The page the session started from (Zoom).
     async fn start_url(&self) -> Option<&str> {
-        match self {
-            Session::Zoom(z) => z.start_url.as_deref(),
-            Session::PureCloud(_) => None,
-        }
+        self.zoom_texts()[0]
     }
     /// The PIN that joins the session (Zoom).
     async fn pin(&self) -> Option<&str> {
-        match self {
-            Session::Zoom(z) => z.session_pin.as_deref(),
-            Session::PureCloud(_) => None,
-        }
+        self.zoom_texts()[1]
     }
     /// Why the session ended (Zoom: "The session ended", "Network connection error", ...).
     async fn end_reason(&self) -> Option<&str> {
-        match self {
-            Session::Zoom(z) => z.end_reason.as_deref(),
-            Session::PureCloud(_) => None,
-        }
+        self.zoom_texts()[2]
     }
     /// The URL a viewer opens the session with (PureCloud co-browse).
     async fn viewer_url(&self) -> Option<&str> {
-        match self {
-            Session::PureCloud(s) => s.legs().find_map(|l| l.viewer_url),
-            Session::Zoom(_) => None,
-        }
+        self.viewer_link()
     }
     /// The people in the session, with every connection they made.
     async fn participants(&self, ctx: &Context<'_>) -> Fallible<Vec<SessionParticipant>> {

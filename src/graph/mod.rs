@@ -5,6 +5,7 @@
 //! attached to each request by the server; the schema holds only what is
 //! shared by every request.
 
+pub(crate) mod compiled;
 mod context;
 pub(crate) mod conversation;
 pub(crate) mod directory;

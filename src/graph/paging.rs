@@ -40,23 +40,30 @@ impl<C: CursorType<Error = String> + Ord> Page<C> {
         before: Option<String>,
     ) -> Result<Self> {
         let max = ctx.data_unchecked::<Limits>().max_page_size;
-        let count = |name: &str, n: Option<i32>| -> Result<Option<usize>> {
+        Self::checked(max, first, after.as_deref(), last, before.as_deref()).map_err(bad_input)
+    }
+
+    /// [`Self::parse`] with the largest page `max`; the error is the
+    /// message of a `BAD_USER_INPUT`.
+    pub(super) fn checked(
+        max: usize,
+        first: Option<i32>,
+        after: Option<&str>,
+        last: Option<i32>,
+        before: Option<&str>,
+    ) -> Result<Self, String> {
+        let count = |name: &str, n: Option<i32>| -> Result<Option<usize>, String> {
             match n {
                 None => Ok(None),
-                Some(n) if n < 0 => Err(bad_input(format!("`{name}` must not be negative"))),
-                Some(n) if n as usize > max => {
-                    Err(bad_input(format!("`{name}` must be at most {max}")))
-                }
+                Some(n) if n < 0 => Err(format!("`{name}` must not be negative")),
+                Some(n) if n as usize > max => Err(format!("`{name}` must be at most {max}")),
                 Some(n) => Ok(Some(n as usize)),
             }
         };
-        let cursor = |c: Option<String>| -> Result<Option<C>> {
-            c.map(|c| C::decode_cursor(&c).map_err(bad_input))
-                .transpose()
-        };
+        let cursor = |c: Option<&str>| c.map(C::decode_cursor).transpose();
         let (first, last) = (count("first", first)?, count("last", last)?);
         if first.is_some() && last.is_some() {
-            return Err(bad_input("pass `first` or `last`, not both"));
+            return Err("pass `first` or `last`, not both".to_owned());
         }
         Ok(Self {
             first: first.or(if last.is_none() {

@@ -97,15 +97,7 @@ impl Query {
             .active_listing()
             .await
             .map_err(|e| errors::upstream_for("activeCobrowseConversations", &e))?;
-        let mut sorted: Vec<(ListingCursor, Model)> = listing
-            .0
-            .iter()
-            .map(|view| {
-                let model = source.listed(view);
-                (ListingCursor::of(&model), model)
-            })
-            .collect();
-        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        let sorted = in_order(source, &listing);
         let (start, end) = page.window(&sorted);
         let mut connection = Connection::with_additional_fields(
             start > 0,
@@ -368,6 +360,23 @@ async fn prefetch(ctx: &Context<'_>, nodes: Vec<Model>) -> Vec<Model> {
             .await;
     }
     nodes
+}
+
+/// The conversations of `listing`, in the order of their cursors.
+pub(super) fn in_order(
+    source: &crate::source::Source,
+    listing: &crate::cache::ActiveListing,
+) -> Vec<(ListingCursor, Model)> {
+    let mut sorted: Vec<(ListingCursor, Model)> = listing
+        .0
+        .iter()
+        .map(|view| {
+            let model = source.listed(view);
+            (ListingCursor::of(&model), model)
+        })
+        .collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    sorted
 }
 
 /// A keyset cursor over the active listing: newest start first, then id.

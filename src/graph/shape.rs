@@ -153,11 +153,27 @@ fn needs(look: &Lookahead<'_>, table: &[(&str, Serves)], held: Shapes, record: b
     // up in the table: no lookahead is built per field of the table.
     let mut all = Shapes::NONE;
     for field in look.selection_fields() {
-        for child in field.selection_set() {
-            let name = child.name();
-            if let Some((_, serves)) = table.iter().find(|(field, _)| *field == name) {
-                all = all.and(serves.beyond(held, record));
-            }
+        all = all.and(needs_named(
+            field.selection_set().map(|child| child.name()),
+            table,
+            held,
+            record,
+        ));
+    }
+    all
+}
+
+/// [`needs`] of the fields named `names`.
+fn needs_named<'a>(
+    names: impl IntoIterator<Item = &'a str>,
+    table: &[(&str, Serves)],
+    held: Shapes,
+    record: bool,
+) -> Shapes {
+    let mut all = Shapes::NONE;
+    for name in names {
+        if let Some((_, serves)) = table.iter().find(|(field, _)| *field == name) {
+            all = all.and(serves.beyond(held, record));
         }
     }
     all
@@ -185,6 +201,44 @@ pub(crate) fn conversation(look: &Lookahead<'_>, held: Shapes) -> Shapes {
         held,
         false,
     ))
+}
+
+/// [`conversation`] of a selection of conversations that names these
+/// fields, and these of their participants (`None`: `participants` is not
+/// selected): what the compiled path decides its reads by.
+pub(crate) fn conversation_named(
+    fields: &[&str],
+    participants: Option<&[&str]>,
+    held: Shapes,
+) -> Shapes {
+    let mut all = needs_named(fields.iter().copied(), CONVERSATION, held, false);
+    if let Some(fields) = participants {
+        all = all.and(needs_named(
+            fields.iter().copied(),
+            PARTICIPANT,
+            held,
+            false,
+        ));
+        if held == Shapes::NONE {
+            all = all.and(Shapes::FULL);
+        }
+    }
+    all
+}
+
+/// Whether a selection of users that names these fields needs their
+/// records.
+pub(crate) fn user_data_named(fields: &[&str]) -> bool {
+    fields
+        .iter()
+        .any(|name| USER.iter().any(|(field, data)| *data && field == name))
+}
+
+/// [`user_data_named`] of queues.
+pub(crate) fn queue_data_named(fields: &[&str]) -> bool {
+    fields
+        .iter()
+        .any(|name| QUEUE.iter().any(|(field, data)| *data && field == name))
 }
 
 /// Whether a selection of users needs their records.

@@ -50,6 +50,8 @@ pub(crate) struct AppState {
     pub(crate) origins: origins::Origins,
     pub(crate) store: Arc<dyn EventStore>,
     pub(crate) responses: Option<Arc<response_cache::ResponseCache>>,
+    /// Compiled plans of query documents (`server.compiled_queries`).
+    pub(crate) compiled: Option<Arc<graphql::compiled::CompiledPath>>,
     pub(crate) updates: tokio::sync::broadcast::Sender<SessionUpdate>,
     /// Service mode: the live index and its listener's status.
     pub(crate) live: Option<Arc<crate::live::Live>>,

@@ -113,7 +113,7 @@ impl Index {
             Serving::No => return None,
             Serving::Pushed => crate::freshness::note_pushed(self.vouch.remaining()?),
             Serving::PolledUntil(until) => {
-                let left = until.checked_duration_since(Instant::now())?;
+                let left = until.checked_duration_since(crate::freshness::now())?;
                 crate::freshness::note(left);
             }
         }

@@ -14,6 +14,7 @@
 //! - Automatic persisted queries over both methods; `Cache-Control` from the
 //!   freshness of what the response holds.
 
+pub(crate) mod compiled;
 mod params;
 mod refusal;
 
@@ -214,16 +215,29 @@ async fn answer(
         return Ok(("cached", hit));
     }
     check_nesting(&query, variables.as_ref(), app.limits.max_nesting)?;
+    let plan = compiled::lookup(app, &query, operation_name.as_deref(), variables.as_ref());
+    if let Some(answered) = compiled::answer(app, caller, &plan, media, key).await {
+        return Ok(answered);
+    }
     let (request, kind) = prepare(&query, operation_name, variables, method)?;
     let epoch = app.responses.as_ref().map(|r| r.epoch());
     let (response, freshness) = execute(app, caller, request).await?;
     refuse_revoked_token(app, caller, &response).await?;
+    let plan = compiled::learn(app, plan, &query, kind, &response);
+    let as_of = freshness.as_of();
     let executed = Executed {
         response,
         freshness,
         kind,
     };
-    Ok(respond(app, media, executed, key.zip(epoch)))
+    let rendered = render(app, executed, key.zip(epoch));
+    let verified = compiled::verify(app, caller, plan, as_of, &rendered).await;
+    let outcome = rendered.outcome;
+    let mut http = rendered.into_http(media);
+    if let Some(verified) = verified {
+        http.headers_mut().insert("x-compiled", verified);
+    }
+    Ok((outcome, http))
 }
 
 /// Refuses a document larger than `max_bytes`.
@@ -365,15 +379,33 @@ struct Executed {
     kind: Option<OperationType>,
 }
 
-/// The HTTP response of an execution result, kept for its max-age when it
-/// is a query answered without errors from fresh data. `kept` is the
-/// response cache's key and the epoch the execution started in.
-fn respond(
-    app: &AppState,
-    media: MediaType,
-    executed: Executed,
-    kept: Option<([u8; 32], u64)>,
-) -> (&'static str, Response) {
+/// A response, rendered: its body and `Cache-Control`.
+pub(crate) struct Rendered {
+    outcome: &'static str,
+    /// Parse, validation or variable errors (no `data`).
+    request_error: bool,
+    bytes: Bytes,
+    cache_control: HeaderValue,
+}
+
+impl Rendered {
+    fn into_http(self, media: MediaType) -> Response {
+        let status = if self.request_error {
+            media.request_error_status()
+        } else {
+            StatusCode::OK
+        };
+        let mut http = body_response(status, media, self.bytes);
+        http.headers_mut()
+            .insert(header::CACHE_CONTROL, self.cache_control);
+        http
+    }
+}
+
+/// The rendered response of an execution result, kept for its max-age
+/// when it is a query answered without errors from fresh data. `kept` is
+/// the response cache's key and the epoch the execution started in.
+fn render(app: &AppState, executed: Executed, kept: Option<([u8; 32], u64)>) -> Rendered {
     let Executed {
         mut response,
         freshness,
@@ -382,12 +414,12 @@ fn respond(
     let request_error = response.errors.iter().all(|e| e.path.is_empty())
         && !response.errors.is_empty()
         && response.data == async_graphql::Value::Null;
-    let (status, outcome) = if request_error {
-        (media.request_error_status(), "request_error")
+    let outcome = if request_error {
+        "request_error"
     } else if response.errors.is_empty() {
-        (StatusCode::OK, "ok")
+        "ok"
     } else {
-        (StatusCode::OK, "partial")
+        "partial"
     };
     let (stale, stale_count) = freshness.stale();
     if stale_count > 0 {
@@ -397,29 +429,44 @@ fn respond(
     }
     let cacheable =
         response.errors.is_empty() && kind == Some(OperationType::Query) && stale_count == 0;
-    let max_age = freshness.shortest().unwrap_or(app.limits.schema_max_age);
-    let lifetimes = crate::http::response_cache::Lifetimes {
-        keep: freshness.keep().unwrap_or(max_age),
-        client: max_age,
-    };
     let body = Envelope {
         data: (!request_error).then_some(&response.data),
         errors: &response.errors,
         extensions: (!response.extensions.is_empty()).then_some(&response.extensions),
     };
     let bytes = Bytes::from(serde_json::to_vec(&body).expect("responses serialize"));
-    let cache_control = match (cacheable, &app.responses, kept) {
+    let cache_control = cache_control(app, cacheable, &freshness, &bytes, kept);
+    Rendered {
+        outcome,
+        request_error,
+        bytes,
+        cache_control,
+    }
+}
+
+/// The `Cache-Control` of a response that read with `freshness`; a
+/// `cacheable` one is kept under `kept` (the response cache's key and the
+/// epoch its execution started in) for as long as what it read allows.
+fn cache_control(
+    app: &AppState,
+    cacheable: bool,
+    freshness: &Freshness,
+    bytes: &Bytes,
+    kept: Option<([u8; 32], u64)>,
+) -> HeaderValue {
+    let max_age = freshness.shortest().unwrap_or(app.limits.schema_max_age);
+    let lifetimes = crate::http::response_cache::Lifetimes {
+        keep: freshness.keep().unwrap_or(max_age),
+        client: max_age,
+    };
+    match (cacheable, &app.responses, kept) {
         (true, Some(responses), Some((key, epoch))) => {
             responses.put(key, bytes.clone(), lifetimes, epoch, freshness.reads());
             cacheable_for(app, max_age)
         }
         (true, _, _) => cacheable_for(app, max_age),
         (false, _, _) => HeaderValue::from_static("no-store"),
-    };
-    let mut http = body_response(status, media, bytes);
-    http.headers_mut()
-        .insert(header::CACHE_CONTROL, cache_control);
-    (outcome, http)
+    }
 }
 
 /// The `Cache-Control` of a response fresh for `max_age`: `public` only when

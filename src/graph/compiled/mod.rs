@@ -1,0 +1,195 @@
+//! The compiled path: a query document the general engine has answered
+//! once is compiled into a [`Plan`] (per document and operation, kept in a
+//! bounded cache), and from then on answered by walking the domain data and
+//! writing the JSON response directly, with no per-field futures, values
+//! or maps.
+//!
+//! It answers only what it can answer exactly as the general engine would:
+//! the dashboard's types (the active listing, conversations, participants,
+//! their users, queues, co-browse communications and segments, PureCloud
+//! sessions), from data that is cached and fresh. It reads the same cache
+//! entries the engine's resolvers read (so the response's freshness, tags
+//! and `Cache-Control` are the same), never calls upstream, and never
+//! answers with an error: a miss, an expired entry, a field it does not
+//! cover, a caller without the `read` scope all leave the request to the
+//! general engine, which fetches, reports and validates as ever.
+//!
+//! `server.compiled_queries = verify` runs both for every request a plan
+//! exists for and compares the bytes (`tests/api/compiled.rs` runs every
+//! test gateway that way).
+
+mod plan;
+mod write;
+
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use crate::purecloud::Shapes;
+use crate::source::Source;
+use crate::upstream::model;
+pub(crate) use plan::Plan;
+
+use super::query::{in_order, ListingCursor};
+use super::shape;
+
+/// The most documents whose plan (or refusal) is kept.
+const MAX_PLANS: u64 = 1_024;
+
+/// What a document compiled to.
+pub(crate) enum Compiled {
+    Plan(Plan),
+    /// The plan does not cover it.
+    Declined,
+}
+
+/// Plans by document, bounded.
+pub(crate) struct Plans {
+    plans: moka::sync::Cache<[u8; 32], Arc<Compiled>>,
+    max_page_size: usize,
+}
+
+impl Plans {
+    /// An empty cache; pages are at most `max_page_size`.
+    pub(crate) fn new(max_page_size: usize) -> Self {
+        Self {
+            plans: moka::sync::Cache::new(MAX_PLANS),
+            max_page_size,
+        }
+    }
+
+    /// The key of operation `operation` of document `query`.
+    pub(crate) fn key(query: &str, operation: Option<&str>) -> [u8; 32] {
+        let mut hash = Sha256::new();
+        hash.update(query.as_bytes());
+        hash.update([0]);
+        hash.update(operation.unwrap_or_default().as_bytes());
+        hash.finalize().into()
+    }
+
+    /// What the document under `key` compiled to, if it was compiled.
+    pub(crate) fn get(&self, key: &[u8; 32]) -> Option<Arc<Compiled>> {
+        self.plans.get(key)
+    }
+
+    /// Compiles a document the general engine answered without a request
+    /// error (so it parsed and validated), and keeps what it compiled to.
+    pub(crate) fn learn(
+        &self,
+        key: [u8; 32],
+        query: &str,
+        operation: Option<&str>,
+    ) -> Arc<Compiled> {
+        let compiled = match async_graphql::parser::parse_query(query) {
+            Ok(document) => match plan::compile(&document, operation) {
+                Ok(plan) => Compiled::Plan(plan),
+                Err(why) => {
+                    tracing::debug!(why, "a query the compiled path does not cover");
+                    Compiled::Declined
+                }
+            },
+            Err(_) => Compiled::Declined,
+        };
+        let compiled = Arc::new(compiled);
+        self.plans.insert(key, Arc::clone(&compiled));
+        compiled
+    }
+
+    /// The response body of `plan`, from cached data, with the number of
+    /// cache reads it took; `None` when it cannot answer from the cache
+    /// alone. Runs in the request's freshness scope.
+    pub(crate) async fn run(&self, plan: &Plan, source: &Source) -> Option<(Vec<u8>, u64)> {
+        let data = gather(plan, source, self.max_page_size).await?;
+        let reads = data.reads;
+        Some((write::response(plan, &data), reads))
+    }
+}
+
+/// What a plan's response is written from.
+struct Data {
+    total: usize,
+    nodes: Vec<Arc<crate::purecloud::Conversation>>,
+    users: Vec<(Arc<str>, Arc<model::User>)>,
+    queues: Vec<(Arc<str>, Arc<model::Queue>)>,
+    reads: u64,
+}
+
+/// Reads what the general engine's `activeCobrowseConversations` and its
+/// prefetch read for the same selection, from the cache only.
+async fn gather(plan: &Plan, source: &Source, max_page_size: usize) -> Option<Data> {
+    let page = super::paging::Page::<ListingCursor>::checked(
+        max_page_size,
+        plan.first,
+        None,
+        plan.last,
+        None,
+    )
+    .ok()?;
+    let (listing, mut reads) = source.peek_active_listing().await?;
+    let sorted = in_order(source, &listing);
+    let (start, end) = page.window(&sorted);
+    let page = &sorted[start..end];
+    let held = page.first().map_or(Shapes::NONE, |(_, n)| n.shapes());
+    let needs = shape::conversation_named(
+        &plan.conversation_names,
+        plan.participant_names.as_deref(),
+        held,
+    );
+    let mut nodes = Vec::with_capacity(page.len());
+    for (_, node) in page {
+        if needs == Shapes::NONE {
+            nodes.push(Arc::clone(node));
+            continue;
+        }
+        let (model, read) = source.peek_conversation(needs, node).await?;
+        reads += read;
+        nodes.push(model);
+    }
+    let users = directory::<model::User>(
+        source,
+        &nodes,
+        shape::user_data_named(&plan.user_names),
+        |p| &p.user_id,
+    )
+    .await?;
+    let queues = directory::<model::Queue>(
+        source,
+        &nodes,
+        shape::queue_data_named(&plan.queue_names),
+        |p| &p.queue_id,
+    )
+    .await?;
+    reads += (users.len() + queues.len()) as u64;
+    Some(Data {
+        total: sorted.len(),
+        nodes,
+        users,
+        queues,
+        reads,
+    })
+}
+
+/// The users (or queues) the participants of `nodes` name, sorted by id,
+/// when `wanted`: each read from the cache once.
+async fn directory<T: crate::cache::Cacheable>(
+    source: &Source,
+    nodes: &[Arc<crate::purecloud::Conversation>],
+    wanted: bool,
+    id: impl Fn(&crate::purecloud::Participant) -> &Option<Arc<str>>,
+) -> Option<Vec<(Arc<str>, Arc<T>)>> {
+    if !wanted {
+        return Some(Vec::new());
+    }
+    let mut ids: Vec<&Arc<str>> = nodes
+        .iter()
+        .flat_map(|node| node.participants.iter().filter_map(|p| id(p).as_ref()))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut found = Vec::with_capacity(ids.len());
+    for id in ids {
+        let value = source.cache().peek::<T>(source.scope(), id).await?;
+        found.push((Arc::clone(id), value));
+    }
+    Some(found)
+}

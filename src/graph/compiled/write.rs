@@ -1,0 +1,317 @@
+//! Writing a plan's response: one pass over the plan and the domain data
+//! into one buffer, each value written as the general engine's response
+//! serializes it (strings escaped by `serde_json`, times as RFC 3339, enums
+//! by their GraphQL names, floats by `serde_json`'s shortest form).
+
+use std::sync::Arc;
+
+use async_graphql::resolver_utils::EnumType;
+use serde::Serializer as _;
+
+use super::plan::{
+    Communication as M, Connection, Conversation as C, Directory, Field, Participant as P, Plan,
+    Segment as S, Session as X,
+};
+use super::Data;
+use crate::graph::context::duration_seconds;
+use crate::graph::conversation::{PureCloudSession, Session};
+use crate::graph::ids::NodeId;
+use crate::purecloud::{self, Time};
+use crate::upstream::wire::{Wire, WireEnum};
+
+type Model = Arc<purecloud::Conversation>;
+
+/// The response body: `{"data":{…}}`.
+pub(super) fn response(plan: &Plan, data: &Data) -> Vec<u8> {
+    // About 18 bytes per field of a dashboard; grown as needed.
+    let mut out = Out(Vec::with_capacity(256 + data.nodes.len() * 1_600));
+    out.raw(b"{\"data\":{");
+    out.raw(&plan.key);
+    out.object(&plan.connection, |out, field| match field {
+        Connection::Typename => out.str("ConversationConnection"),
+        Connection::TotalCount => out.int(Some(data.total as i64)),
+        Connection::Nodes(fields) => out.list(data.nodes.iter(), |out, node| {
+            conversation(out, data, node, fields);
+        }),
+    });
+    out.raw(b"}}");
+    out.0
+}
+
+fn conversation(out: &mut Out, data: &Data, model: &Model, fields: &[Field<C>]) {
+    out.object(fields, |out, field| match field {
+        C::Typename => out.str("Conversation"),
+        C::Id => out.id(&NodeId::Conversation {
+            conversation: model.id.to_string(),
+        }),
+        C::ConversationId => out.str(&model.id),
+        C::Name => out.opt_str(model.name.as_deref()),
+        C::StartTime => out.time(model.start_time),
+        C::EndTime => out.time(model.end_time),
+        C::DurationSeconds => out.float(duration_seconds(model.start_time, model.end_time)),
+        C::ExternalTag => out.opt_str(model.external_tag.as_deref()),
+        C::Address => out.opt_str(model.address.as_deref()),
+        C::MaxParticipants => out.int(model.max_participants.map(i64::from)),
+        C::Participants(fields) => out.list(0..model.participants.len(), |out, i| {
+            participant(out, data, model, i, fields);
+        }),
+        C::CobrowseSessions(fields) => out.list(model.sessions().into_iter(), |out, s| {
+            session(
+                out,
+                &Session::PureCloud(PureCloudSession::new(model, s)),
+                fields,
+            );
+        }),
+    });
+}
+
+fn participant(out: &mut Out, data: &Data, model: &Model, index: usize, fields: &[Field<P>]) {
+    let p = &model.participants[index];
+    out.object(fields, |out, field| match field {
+        P::Typename => out.str("CobrowseMediaParticipant"),
+        P::Id => out.id(&NodeId::Participant {
+            conversation: model.id.to_string(),
+            participant: p.id.clone().unwrap_or_default(),
+        }),
+        P::ParticipantId => out.opt_str(p.id.as_deref()),
+        P::Name => out.opt_str(p.name.as_deref()),
+        P::Address => out.opt_str(p.address.as_deref()),
+        P::StartTime => out.time(p.start_time),
+        P::ConnectedTime => out.time(p.connected_time),
+        P::EndTime => out.time(p.end_time),
+        P::Purpose => out.wire(p.purpose.as_ref()),
+        P::PurposeRaw => out.opt_str(p.purpose.as_ref().map(Wire::raw)),
+        P::State => out.wire(p.state.as_ref()),
+        P::StateRaw => out.opt_str(p.state.as_ref().map(Wire::raw)),
+        P::WrapupRequired => out.bool(p.wrapup_required),
+        P::CobrowseSessionId => out.opt_str(p.cobrowse_session_id.as_deref()),
+        P::CobrowseRole => out.wire(p.cobrowse_role.as_ref()),
+        P::ViewerUrl => out.opt_str(p.viewer_url.as_deref()),
+        P::User(fields) => reference(
+            out,
+            p.user_id.as_ref(),
+            &data.users,
+            fields,
+            ("User", |id| NodeId::User {
+                user: id.to_owned(),
+            }),
+            |out, user: &crate::upstream::model::User, name| {
+                out.opt_str(match name {
+                    "name" => user.name.as_deref(),
+                    "email" => user.email.as_deref(),
+                    "username" => user.username.as_deref(),
+                    "title" => user.title.as_deref(),
+                    "department" => user.department.as_deref(),
+                    _ => user.state.as_deref(),
+                });
+            },
+        ),
+        P::Queue(fields) => reference(
+            out,
+            p.queue_id.as_ref(),
+            &data.queues,
+            fields,
+            ("Queue", |id| NodeId::Queue {
+                queue: id.to_owned(),
+            }),
+            |out, queue: &crate::upstream::model::Queue, name| match name {
+                "memberCount" => out.int(queue.member_count),
+                "name" => out.opt_str(queue.name.as_deref()),
+                _ => out.opt_str(queue.description.as_deref()),
+            },
+        ),
+        P::CobrowseSessions(fields) => out.list(0..p.cobrowsesessions.len(), |out, c| {
+            communication(out, model, index, c, fields);
+        }),
+    });
+}
+
+/// A user or queue reference: null without an id; its record's fields
+/// from `held` (which holds every record the selection needs).
+fn reference<T>(
+    out: &mut Out,
+    id: Option<&Arc<str>>,
+    held: &[(Arc<str>, Arc<T>)],
+    fields: &[Field<Directory>],
+    (typename, node): (&str, fn(&str) -> NodeId),
+    record: impl Fn(&mut Out, &T, &str),
+) {
+    let Some(id) = id else {
+        return out.null();
+    };
+    let data = held
+        .binary_search_by(|(k, _)| k.as_ref().cmp(id.as_ref()))
+        .ok()
+        .map(|i| &*held[i].1);
+    out.object(fields, |out, field| match (field, data) {
+        (Directory::Typename, _) => out.str(typename),
+        (Directory::Id, _) => out.id(&node(id)),
+        (Directory::OwnId, _) => out.str(id),
+        (Directory::Record(name), Some(data)) => record(out, data, name),
+        (Directory::Record(_), None) => out.null(),
+    });
+}
+
+fn communication(
+    out: &mut Out,
+    model: &Model,
+    participant: usize,
+    index: usize,
+    fields: &[Field<M>],
+) {
+    let p = &model.participants[participant];
+    let c = &p.cobrowsesessions[index];
+    out.object(fields, |out, field| match field {
+        M::Typename => out.str("Cobrowsesession"),
+        M::Id => out.id(&NodeId::Cobrowsesession {
+            conversation: model.id.to_string(),
+            participant: p.id.clone().unwrap_or_default(),
+            communication: c.id.clone().unwrap_or_default(),
+        }),
+        M::CommunicationId => out.opt_str(c.id.as_deref()),
+        M::State => out.wire(c.state.as_ref()),
+        M::StateRaw => out.opt_str(c.state.as_ref().map(Wire::raw)),
+        M::CobrowseSessionId => out.opt_str(c.cobrowse_session_id.as_deref()),
+        M::CobrowseRole => out.wire(c.cobrowse_role.as_ref()),
+        M::ConnectedTime => out.time(c.connected_time),
+        M::DisconnectedTime => out.time(c.disconnected_time),
+        M::DurationSeconds => out.float(duration_seconds(c.connected_time, c.disconnected_time)),
+        M::Provider => out.opt_str(c.provider.as_deref()),
+        M::PeerId => out.opt_str(c.peer_id.as_deref()),
+        M::ViewerUrl => out.opt_str(c.viewer_url.as_deref()),
+        M::Segments(fields) => out.list(c.segments.iter(), |out, s| segment(out, s, fields)),
+    });
+}
+
+fn segment(out: &mut Out, s: &crate::upstream::model::Segment, fields: &[Field<S>]) {
+    out.object(fields, |out, field| match field {
+        S::Typename => out.str("Segment"),
+        S::Type => out.wire(s.segment_type.as_ref()),
+        S::TypeRaw => out.opt_str(s.segment_type.as_ref().map(Wire::raw)),
+        S::StartTime => out.time(s.start_time),
+        S::EndTime => out.time(s.end_time),
+        S::DurationSeconds => out.float(duration_seconds(s.start_time, s.end_time)),
+        S::HowEnded => out.opt_str(s.how_ended.as_deref()),
+    });
+}
+
+fn session(out: &mut Out, session: &Session, fields: &[Field<X>]) {
+    out.object(fields, |out, field| match field {
+        X::Typename => out.str("Session"),
+        X::Id => out.id(&session.node_id()),
+        X::Provider => out.name(session.provider()),
+        X::MediaType => out.name(session.media()),
+        X::ProviderSessionId => out.str(session.provider_id()),
+        X::State => out.name(session.state()),
+        X::StartTime => out.time(session.start()),
+        X::EndTime => out.time(session.end()),
+        X::DurationSeconds => out.float(duration_seconds(session.start(), session.end())),
+        X::StartUrl => out.opt_str(session.zoom_texts()[0]),
+        X::Pin => out.opt_str(session.zoom_texts()[1]),
+        X::EndReason => out.opt_str(session.zoom_texts()[2]),
+        X::ViewerUrl => out.opt_str(session.viewer_link()),
+    });
+}
+
+/// The response being written.
+struct Out(Vec<u8>);
+
+impl Out {
+    fn raw(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(bytes);
+    }
+
+    fn null(&mut self) {
+        self.raw(b"null");
+    }
+
+    /// `{"key":value,…}`, each value written by `value`.
+    fn object<K>(&mut self, fields: &[Field<K>], mut value: impl FnMut(&mut Self, &K)) {
+        self.raw(b"{");
+        for (i, field) in fields.iter().enumerate() {
+            if i > 0 {
+                self.raw(b",");
+            }
+            self.raw(&field.key);
+            value(self, &field.kind);
+        }
+        self.raw(b"}");
+    }
+
+    /// `[…]`, each item written by `item`.
+    fn list<T>(&mut self, items: impl Iterator<Item = T>, mut item: impl FnMut(&mut Self, T)) {
+        self.raw(b"[");
+        for (i, value) in items.enumerate() {
+            if i > 0 {
+                self.raw(b",");
+            }
+            item(self, value);
+        }
+        self.raw(b"]");
+    }
+
+    fn str(&mut self, text: &str) {
+        let mut json = serde_json::Serializer::new(&mut self.0);
+        (&mut json).serialize_str(text).expect("writing to a Vec");
+    }
+
+    fn opt_str(&mut self, text: Option<&str>) {
+        match text {
+            Some(text) => self.str(text),
+            None => self.null(),
+        }
+    }
+
+    fn id(&mut self, id: &NodeId) {
+        self.str(&id.encode());
+    }
+
+    fn time(&mut self, time: Option<Time>) {
+        match time {
+            Some(time) => self.str(&time.to_rfc3339()),
+            None => self.null(),
+        }
+    }
+
+    fn float(&mut self, value: Option<f64>) {
+        let mut json = serde_json::Serializer::new(&mut self.0);
+        match value {
+            Some(value) => (&mut json).serialize_f64(value),
+            None => (&mut json).serialize_none(),
+        }
+        .expect("writing to a Vec");
+    }
+
+    fn int(&mut self, value: Option<i64>) {
+        match value {
+            Some(value) => {
+                let mut json = serde_json::Serializer::new(&mut self.0);
+                (&mut json).serialize_i64(value).expect("writing to a Vec");
+            }
+            None => self.null(),
+        }
+    }
+
+    fn bool(&mut self, value: Option<bool>) {
+        self.raw(match value {
+            Some(true) => b"true",
+            Some(false) => b"false",
+            None => b"null",
+        });
+    }
+
+    /// An enum value by its GraphQL name.
+    fn name<E: EnumType>(&mut self, value: E) {
+        match E::items().iter().find(|item| item.value == value) {
+            Some(item) => self.str(item.name),
+            None => self.null(),
+        }
+    }
+
+    fn wire<E: EnumType + WireEnum>(&mut self, value: Option<&Wire<E>>) {
+        match value {
+            Some(value) => self.name(value.get()),
+            None => self.null(),
+        }
+    }
+}
