@@ -108,6 +108,8 @@ async fn main() -> std::process::ExitCode {
 /// Throughput and latency of one load run.
 #[derive(Debug)]
 struct LoadReport {
+    /// Responses answered (failures included).
+    requests: u64,
     failures: u64,
     per_second: f64,
     p50: Duration,
@@ -193,12 +195,30 @@ async fn load(url: &str, body: Bytes, concurrency: usize, duration: Duration) ->
     let elapsed = started.elapsed();
     let first_failure = first_failure.lock().expect("lock").take();
     LoadReport {
+        requests: histogram.len(),
         failures: failures.load(Ordering::Relaxed),
         per_second: histogram.len() as f64 / elapsed.as_secs_f64(),
         p50: Duration::from_micros(histogram.value_at_quantile(0.50)),
         p99: Duration::from_micros(histogram.value_at_quantile(0.99)),
         first_failure,
     }
+}
+
+/// How many responses the gateway at `url` answered by a compiled plan
+/// (its `cobrowse_gateway_compiled_total{outcome="answered"}`).
+async fn compiled_answers(client: &reqwest::Client, url: &str) -> anyhow::Result<u64> {
+    let text = client
+        .get(format!("{url}/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    Ok(text
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("cobrowse_gateway_compiled_total{outcome=\"answered\"} ")
+        })
+        .map_or(Ok(0), str::parse)?)
 }
 
 /// The API key bench clients send (made afresh for each run).
@@ -381,10 +401,12 @@ async fn run(options: BenchOptions) -> anyhow::Result<()> {
         &[("cache.live_ttl", "1h"), ("server.response_cache", "false")],
     )
     .await?;
+    // The first is the general engine's (and compiles the plan).
     one(&client, &resolving.url, &body)
         .await
         .context("warming the cache")?;
     reset(&resolving.sim).await?;
+    let before = compiled_answers(&client, &resolving.url).await?;
     let resolved = load(
         &resolving.url,
         body.clone(),
@@ -392,7 +414,37 @@ async fn run(options: BenchOptions) -> anyhow::Result<()> {
         options.duration,
     )
     .await;
+    let by_plan = compiled_answers(&client, &resolving.url).await? - before;
+    if by_plan < resolved.requests {
+        anyhow::bail!(
+            "the compiled path answered {by_plan} of {} responses",
+            resolved.requests
+        );
+    }
     let warm_calls = warm_calls + upstream_calls(&resolving.sim).await?;
+    // The general engine (compiled queries off), same data, same load.
+    let general = {
+        let general = start(
+            &options,
+            Faults::default(),
+            &[
+                ("cache.live_ttl", "1h"),
+                ("server.response_cache", "false"),
+                ("server.compiled_queries", "off"),
+            ],
+        )
+        .await?;
+        one(&client, &general.url, &body)
+            .await
+            .context("warming the cache")?;
+        load(
+            &general.url,
+            body.clone(),
+            options.concurrency,
+            options.duration,
+        )
+        .await
+    };
     // The peer, over the same simulator, loaded right after.
     let tailcall = if options.no_peer {
         None
@@ -420,7 +472,8 @@ async fn run(options: BenchOptions) -> anyhow::Result<()> {
     );
     for (name, report) in [
         ("gateway, response cache", &gateway),
-        ("gateway, resolved from the data cache", &resolved),
+        ("gateway, compiled path (data cache)", &resolved),
+        ("gateway, general engine (data cache)", &general),
         ("bare axum, static JSON", &ceiling),
     ] {
         println!(
@@ -436,9 +489,16 @@ async fn run(options: BenchOptions) -> anyhow::Result<()> {
         failed += report.failures;
     }
     println!(
-        "   gateway / bare ceiling: {:.1} % with the response cache, {:.1} % resolving every response",
+        "   gateway / bare ceiling: {:.1} % with the response cache, {:.1} % resolving every response ({:.1} % by the general engine)",
         100.0 * gateway.per_second / ceiling.per_second,
-        100.0 * resolved.per_second / ceiling.per_second
+        100.0 * resolved.per_second / ceiling.per_second,
+        100.0 * general.per_second / ceiling.per_second
+    );
+    println!(
+        "   compiled path / general engine: {:.2} (req/s), p99 {} vs {}",
+        resolved.per_second / general.per_second,
+        ms(resolved.p99),
+        ms(general.p99)
     );
     if let Some((tailcall, conversations, _)) = &tailcall {
         println!(

@@ -5,6 +5,7 @@ mod abuse;
 pub(crate) mod auth;
 mod binary;
 mod browser;
+mod compiled;
 mod dashboard;
 mod edge;
 mod errors;

@@ -130,6 +130,18 @@ async fn gather(plan: &Plan, source: &Source, max_page_size: usize) -> Option<Da
     let (start, end) = page.window(&sorted);
     let page = &sorted[start..end];
     let held = page.first().map_or(Shapes::NONE, |(_, n)| n.shapes());
+    // The engine fetches for the whole page what its first conversation
+    // lacks, then each field what its own conversation still lacks: the
+    // same only when every conversation holds the same shapes (a live
+    // index may list some by their view and some by their analytics
+    // record), and none is the final record of an ended one (which serves
+    // some participant fields itself).
+    if page
+        .iter()
+        .any(|(_, node)| node.shapes() != held || node.final_record())
+    {
+        return None;
+    }
     let needs = shape::conversation_named(
         &plan.conversation_names,
         plan.participant_names.as_deref(),

@@ -8,7 +8,6 @@ use async_graphql::parser::types::OperationType;
 use axum::body::Bytes;
 use axum::http::HeaderValue;
 use axum::response::Response;
-use serde_json::{Map, Value};
 
 use super::{cache_control, MediaType, Rendered};
 use crate::auth::{Caller, Permissions};
@@ -25,27 +24,20 @@ pub(crate) struct CompiledPath {
 
 /// What the compiled path knows of a request's document.
 pub(super) enum Lookup {
-    /// Not for it: compiled queries are off, or the request has variables
-    /// (no plan takes any).
+    /// Compiled queries are off.
     Skip,
     /// Not compiled yet: it is, once the general engine has answered it.
     Unknown([u8; 32], Option<String>),
     Known(Arc<Compiled>),
 }
 
-/// What is known of operation `operation` of `query`.
-pub(super) fn lookup(
-    app: &AppState,
-    query: &str,
-    operation: Option<&str>,
-    variables: Option<&Map<String, Value>>,
-) -> Lookup {
+/// What is known of operation `operation` of `query`. (No plan declares
+/// variables; values sent for none declared are ignored, by the engine
+/// too.)
+pub(super) fn lookup(app: &AppState, query: &str, operation: Option<&str>) -> Lookup {
     let Some(path) = &app.compiled else {
         return Lookup::Skip;
     };
-    if variables.is_some_and(|v| !v.is_empty()) {
-        return Lookup::Skip;
-    }
     let key = Plans::key(query, operation);
     match path.plans.get(&key) {
         Some(compiled) => Lookup::Known(compiled),

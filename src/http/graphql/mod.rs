@@ -215,7 +215,7 @@ async fn answer(
         return Ok(("cached", hit));
     }
     check_nesting(&query, variables.as_ref(), app.limits.max_nesting)?;
-    let plan = compiled::lookup(app, &query, operation_name.as_deref(), variables.as_ref());
+    let plan = compiled::lookup(app, &query, operation_name.as_deref());
     if let Some(answered) = compiled::answer(app, caller, &plan, media, key).await {
         return Ok(answered);
     }

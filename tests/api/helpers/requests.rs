@@ -10,6 +10,20 @@ use serde_json::{json, Value};
 use super::fixtures::{test_key, ZOOM_SECRET};
 use super::spawn::{authorized_client, TestApp};
 
+/// `response`, once it is known not to be a `verify`-mode mismatch: every
+/// test gateway runs `server.compiled_queries = verify`, so every query a
+/// test sends whose document has a plan is answered both ways, and the
+/// compiled path's bytes must be the general engine's.
+pub fn verified(response: reqwest::Response) -> reqwest::Response {
+    let compiled = response.headers().get("x-compiled");
+    assert_ne!(
+        compiled.and_then(|v| v.to_str().ok()),
+        Some("mismatch"),
+        "the compiled plan answered other bytes than the general engine (the gateway's log has both)"
+    );
+    response
+}
+
 impl TestApp {
     /// The gateway's URL of `path`.
     pub fn url(&self, path: &str) -> String {
@@ -19,12 +33,14 @@ impl TestApp {
     /// Posts `body` (JSON) to `/graphql` as the test client; the response
     /// as it came.
     pub async fn post_graphql(&self, body: &Value) -> reqwest::Response {
-        self.http
-            .post(self.url("/graphql"))
-            .json(body)
-            .send()
-            .await
-            .expect("the gateway answers")
+        verified(
+            self.http
+                .post(self.url("/graphql"))
+                .json(body)
+                .send()
+                .await
+                .expect("the gateway answers"),
+        )
     }
 
     /// Posts raw bytes to `/graphql` with these `Accept` and
@@ -42,7 +58,7 @@ impl TestApp {
         if let Some(content_type) = content_type {
             request = request.header(reqwest::header::CONTENT_TYPE, content_type);
         }
-        request.send().await.expect("the gateway answers")
+        verified(request.send().await.expect("the gateway answers"))
     }
 
     /// Posts a webhook body with a valid signature.
@@ -97,6 +113,7 @@ impl TestApp {
             .send()
             .await
             .expect("the gateway answers");
+        let response = verified(response);
         assert!(response.status().is_success(), "HTTP {}", response.status());
         response.json().await.expect("a JSON body")
     }
@@ -115,6 +132,7 @@ impl TestApp {
             .send()
             .await
             .expect("the gateway answers");
+        let response = verified(response);
         assert!(response.status().is_success(), "HTTP {}", response.status());
         response.json().await.expect("a JSON body")
     }
@@ -331,12 +349,14 @@ pub async fn withhold(sim: &str, client: &str, permissions: &[&str]) {
 
 /// Posts a GraphQL query to a running gateway at `base` with [`test_key`].
 pub async fn post_query(base: &str, query: &str) -> reqwest::Response {
-    authorized_client()
-        .post(format!("{base}/graphql"))
-        .json(&json!({ "query": query }))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("the gateway answers: {e:?}"))
+    verified(
+        authorized_client()
+            .post(format!("{base}/graphql"))
+            .json(&json!({ "query": query }))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("the gateway answers: {e:?}")),
+    )
 }
 
 /// Posts a GraphQL query to a running gateway and returns the whole body.

@@ -108,6 +108,9 @@ pub fn settings_for(
         // listener calling upstream in the background would blur them.
         // Live tests (`live.rs`) turn notifications on.
         ("notifications.enabled", "false".into()),
+        // Every query with a compiled plan is answered both ways and the
+        // bytes compared (`helpers::requests::verified`).
+        ("server.compiled_queries", "verify".into()),
     ]);
     // Service mode (the default) needs a credential: the test key, with
     // every scope. Passthrough mode takes none.
