@@ -204,11 +204,13 @@ async fn load(url: &str, body: Bytes, concurrency: usize, duration: Duration) ->
     }
 }
 
-/// How many responses the gateway at `url` answered by a compiled plan
-/// (its `cobrowse_gateway_compiled_total{outcome="answered"}`).
+/// How many responses the gateway whose GraphQL endpoint is `url`
+/// answered by a compiled plan (its
+/// `cobrowse_gateway_compiled_total{outcome="answered"}`).
 async fn compiled_answers(client: &reqwest::Client, url: &str) -> anyhow::Result<u64> {
+    let base = url.strip_suffix("/graphql").unwrap_or(url);
     let text = client
-        .get(format!("{url}/metrics"))
+        .get(format!("{base}/metrics"))
         .send()
         .await?
         .text()

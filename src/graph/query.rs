@@ -383,7 +383,7 @@ pub(super) fn in_order(
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct ListingCursor {
     start_ms: i64,
-    id: String,
+    id: Arc<str>,
 }
 
 impl ListingCursor {
@@ -399,7 +399,7 @@ impl ListingCursor {
         });
         Self {
             start_ms: start.map_or(i64::MIN, |t| t.timestamp_millis()),
-            id: conversation.id.to_string(),
+            id: Arc::clone(&conversation.id),
         }
     }
 }
@@ -428,7 +428,7 @@ impl CursorType for ListingCursor {
         let (start, id) = rest.split_once(':').ok_or_else(invalid)?;
         Ok(Self {
             start_ms: start.parse().map_err(|_| invalid())?,
-            id: id.to_owned(),
+            id: id.into(),
         })
     }
 

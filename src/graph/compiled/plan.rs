@@ -37,6 +37,8 @@ pub(crate) struct Plan {
     pub(super) participant_names: Option<Vec<&'static str>>,
     pub(super) user_names: Vec<&'static str>,
     pub(super) queue_names: Vec<&'static str>,
+    /// The length of its last response (the next one's buffer).
+    pub(super) size_hint: std::sync::atomic::AtomicUsize,
 }
 
 pub(crate) enum Connection {
@@ -198,6 +200,7 @@ pub(crate) fn compile(document: &ExecutableDocument, name: Option<&str>) -> Resu
         participant_names: names.participant,
         user_names: names.user,
         queue_names: names.queue,
+        size_hint: std::sync::atomic::AtomicUsize::new(0),
     })
 }
 
