@@ -213,20 +213,21 @@ impl Source {
         ))
     }
 
-    /// [`Self::conversation`] from what is cached and fresh, without a
-    /// fetch: `None` when something it needs is not (the compiled path
-    /// then leaves the request to the general engine). The second value
-    /// counts the cache reads.
-    pub(crate) async fn peek_conversation(
+    /// What [`Self::conversation`] would build conversation `known` from,
+    /// from what is cached and fresh, without a fetch: `None` when
+    /// something it needs is not (the compiled path then leaves the request
+    /// to the general engine); `Some(None)` when `known` holds `shapes`
+    /// already. With the inputs, the number of cache reads.
+    pub(crate) async fn peek_inputs(
         &self,
         shapes: Shapes,
-        known: &Arc<purecloud::Conversation>,
-    ) -> Option<(Arc<purecloud::Conversation>, u64)> {
+        known: &purecloud::Conversation,
+    ) -> Option<Option<(Inputs, u64)>> {
         let inputs = &known.inputs;
         let want_full = shapes.full && inputs.full.is_none();
         let want_view = shapes.view && inputs.view.is_none();
         if !want_full && !want_view {
-            return Some((Arc::clone(known), 0));
+            return Some(None);
         }
         let cache = self.cache();
         let full = match want_full {
@@ -241,16 +242,17 @@ impl Source {
             ),
             false => inputs.view.clone(),
         };
-        let model = self.shared.models.of(
-            self.scope().value(),
-            &known.id,
-            Inputs {
-                full,
-                view,
-                record: None,
-            },
-        );
-        Some((model, u64::from(want_full) + u64::from(want_view)))
+        let inputs = Inputs {
+            full,
+            view,
+            record: None,
+        };
+        Some(Some((inputs, u64::from(want_full) + u64::from(want_view))))
+    }
+
+    /// Conversation `id` built from `inputs` (once: the models are kept).
+    pub(crate) fn model_of(&self, id: &str, inputs: Inputs) -> Arc<purecloud::Conversation> {
+        self.shared.models.of(self.scope().value(), id, inputs)
     }
 
     /// [`Self::active_listing`] from what is kept, without a fetch; the

@@ -73,7 +73,7 @@ pub(crate) struct Inputs {
 }
 
 impl Inputs {
-    fn same(&self, other: &Inputs) -> bool {
+    pub(crate) fn same(&self, other: &Inputs) -> bool {
         fn eq<T>(a: &Option<Arc<T>>, b: &Option<Arc<T>>) -> bool {
             match (a, b) {
                 (Some(a), Some(b)) => Arc::ptr_eq(a, b),

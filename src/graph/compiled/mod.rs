@@ -21,11 +21,13 @@
 mod plan;
 mod write;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
-use crate::purecloud::Shapes;
+use crate::cache::ActiveListing;
+use crate::purecloud::{Inputs, Shapes};
 use crate::source::Source;
 use crate::upstream::model;
 pub(crate) use plan::Plan;
@@ -47,6 +49,21 @@ pub(crate) enum Compiled {
 pub(crate) struct Plans {
     plans: moka::sync::Cache<[u8; 32], Arc<Compiled>>,
     max_page_size: usize,
+    memo: Mutex<Option<Memo>>,
+}
+
+type Model = Arc<crate::purecloud::Conversation>;
+
+/// What the last active listing read was sorted into, and the
+/// conversations built for its page from cached inputs: a warm read finds
+/// both here instead of sorting and building (looking up the built models)
+/// again. The same data either way: a model is a function of its inputs,
+/// which are compared by identity. One listing at a time; forgotten when
+/// another is read.
+struct Memo {
+    listing: Arc<ActiveListing>,
+    sorted: Arc<[(ListingCursor, Model)]>,
+    built: HashMap<Arc<str>, (Inputs, Model)>,
 }
 
 impl Plans {
@@ -55,6 +72,7 @@ impl Plans {
         Self {
             plans: moka::sync::Cache::new(MAX_PLANS),
             max_page_size,
+            memo: Mutex::new(None),
         }
     }
 
@@ -99,7 +117,7 @@ impl Plans {
     /// cache reads it took; `None` when it cannot answer from the cache
     /// alone. Runs in the request's freshness scope.
     pub(crate) async fn run(&self, plan: &Plan, source: &Source) -> Option<(Vec<u8>, u64)> {
-        let data = gather(plan, source, self.max_page_size).await?;
+        let data = self.gather(plan, source).await?;
         let reads = data.reads;
         Some((write::response(plan, &data), reads))
     }
@@ -114,71 +132,131 @@ struct Data {
     reads: u64,
 }
 
-/// Reads what the general engine's `activeCobrowseConversations` and its
-/// prefetch read for the same selection, from the cache only.
-async fn gather(plan: &Plan, source: &Source, max_page_size: usize) -> Option<Data> {
-    let page = super::paging::Page::<ListingCursor>::checked(
-        max_page_size,
-        plan.first,
-        None,
-        plan.last,
-        None,
-    )
-    .ok()?;
-    let (listing, mut reads) = source.peek_active_listing().await?;
-    let sorted = in_order(source, &listing);
-    let (start, end) = page.window(&sorted);
-    let page = &sorted[start..end];
-    let held = page.first().map_or(Shapes::NONE, |(_, n)| n.shapes());
-    // The engine fetches for the whole page what its first conversation
-    // lacks, then each field what its own conversation still lacks: the
-    // same only when every conversation holds the same shapes (a live
-    // index may list some by their view and some by their analytics
-    // record), and none is the final record of an ended one (which serves
-    // some participant fields itself).
-    if page
-        .iter()
-        .any(|(_, node)| node.shapes() != held || node.final_record())
-    {
-        return None;
-    }
-    let needs = shape::conversation_named(
-        &plan.conversation_names,
-        plan.participant_names.as_deref(),
-        held,
-    );
-    let mut nodes = Vec::with_capacity(page.len());
-    for (_, node) in page {
-        if needs == Shapes::NONE {
-            nodes.push(Arc::clone(node));
-            continue;
+impl Plans {
+    /// Reads what the general engine's `activeCobrowseConversations` and
+    /// its prefetch read for the same selection, from the cache only.
+    async fn gather(&self, plan: &Plan, source: &Source) -> Option<Data> {
+        let page = super::paging::Page::<ListingCursor>::checked(
+            self.max_page_size,
+            plan.first,
+            None,
+            plan.last,
+            None,
+        )
+        .ok()?;
+        let (listing, mut reads) = source.peek_active_listing().await?;
+        let sorted = self.sorted(source, listing);
+        let (start, end) = page.window(&sorted);
+        let page = &sorted[start..end];
+        let held = page.first().map_or(Shapes::NONE, |(_, n)| n.shapes());
+        // The engine fetches for the whole page what its first conversation
+        // lacks, then each field what its own conversation still lacks: the
+        // same only when every conversation holds the same shapes (a live
+        // index may list some by their view and some by their analytics
+        // record), and none is the final record of an ended one (which
+        // serves some participant fields itself).
+        if page
+            .iter()
+            .any(|(_, node)| node.shapes() != held || node.final_record())
+        {
+            return None;
         }
-        let (model, read) = source.peek_conversation(needs, node).await?;
-        reads += read;
-        nodes.push(model);
+        let needs = shape::conversation_named(
+            &plan.conversation_names,
+            plan.participant_names.as_deref(),
+            held,
+        );
+        let mut nodes = Vec::with_capacity(page.len());
+        let mut peeked = Vec::new();
+        for (i, (_, node)) in page.iter().enumerate() {
+            nodes.push(Arc::clone(node));
+            if needs == Shapes::NONE {
+                continue;
+            }
+            if let Some((inputs, read)) = source.peek_inputs(needs, node).await? {
+                reads += read;
+                peeked.push((i, inputs));
+            }
+        }
+        self.build(source, &mut nodes, peeked);
+        let users = directory::<model::User>(
+            source,
+            &nodes,
+            shape::user_data_named(&plan.user_names),
+            |p| &p.user_id,
+        )
+        .await?;
+        let queues = directory::<model::Queue>(
+            source,
+            &nodes,
+            shape::queue_data_named(&plan.queue_names),
+            |p| &p.queue_id,
+        )
+        .await?;
+        reads += (users.len() + queues.len()) as u64;
+        Some(Data {
+            total: sorted.len(),
+            nodes,
+            users,
+            queues,
+            reads,
+        })
     }
-    let users = directory::<model::User>(
-        source,
-        &nodes,
-        shape::user_data_named(&plan.user_names),
-        |p| &p.user_id,
-    )
-    .await?;
-    let queues = directory::<model::Queue>(
-        source,
-        &nodes,
-        shape::queue_data_named(&plan.queue_names),
-        |p| &p.queue_id,
-    )
-    .await?;
-    reads += (users.len() + queues.len()) as u64;
-    Some(Data {
-        total: sorted.len(),
-        nodes,
-        users,
-        queues,
-        reads,
-    })
+
+    /// The conversations of `listing` in cursor order (as the engine's
+    /// `in_order`), sorted once per listing.
+    fn sorted(
+        &self,
+        source: &Source,
+        listing: Arc<ActiveListing>,
+    ) -> Arc<[(ListingCursor, Model)]> {
+        let mut memo = self.memo.lock().expect("memo lock");
+        match &*memo {
+            Some(kept) if Arc::ptr_eq(&kept.listing, &listing) => Arc::clone(&kept.sorted),
+            _ => {
+                let sorted: Arc<[_]> = in_order(source, &listing).into();
+                *memo = Some(Memo {
+                    listing,
+                    sorted: Arc::clone(&sorted),
+                    built: HashMap::new(),
+                });
+                sorted
+            }
+        }
+    }
+
+    /// Puts in `nodes` the conversation each of `peeked` (an index in
+    /// `nodes` and its inputs) is built from them: kept, or built now.
+    fn build(&self, source: &Source, nodes: &mut [Model], peeked: Vec<(usize, Inputs)>) {
+        let mut missing = Vec::new();
+        {
+            let memo = self.memo.lock().expect("memo lock");
+            let built = memo.as_ref().map(|m| &m.built);
+            for (i, inputs) in peeked {
+                match built.and_then(|b| b.get(&nodes[i].id)) {
+                    Some((kept, model)) if kept.same(&inputs) => nodes[i] = Arc::clone(model),
+                    _ => missing.push((i, inputs)),
+                }
+            }
+        }
+        if missing.is_empty() {
+            return;
+        }
+        let mut made = Vec::with_capacity(missing.len());
+        for (i, inputs) in missing {
+            let model = source.model_of(&nodes[i].id, inputs.clone());
+            made.push((Arc::clone(&nodes[i].id), inputs, Arc::clone(&model)));
+            nodes[i] = model;
+        }
+        if let Some(memo) = self.memo.lock().expect("memo lock").as_mut() {
+            // Bounded by the listing: at most one entry per conversation.
+            if memo.built.len() + made.len() <= memo.sorted.len() * 2 + 16 {
+                for (id, inputs, model) in made {
+                    memo.built.insert(id, (inputs, model));
+                }
+            }
+        }
+    }
 }
 
 /// The users (or queues) the participants of `nodes` name, sorted by id,

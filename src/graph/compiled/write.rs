@@ -255,6 +255,14 @@ impl Out {
     }
 
     fn str(&mut self, text: &str) {
+        // Most text (ids, names, enum names) needs no escape: copied whole.
+        if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+            self.0.reserve(text.len() + 2);
+            self.0.push(b'"');
+            self.0.extend_from_slice(text.as_bytes());
+            self.0.push(b'"');
+            return;
+        }
         let mut json = serde_json::Serializer::new(&mut self.0);
         (&mut json).serialize_str(text).expect("writing to a Vec");
     }
@@ -277,7 +285,9 @@ impl Out {
         let Some(time) = time else {
             return self.null();
         };
-        let (year, nano) = (time.year(), time.nanosecond());
+        let naive = time.naive_utc();
+        let (date, clock) = (naive.date(), naive.time());
+        let (year, nano) = (date.year(), clock.nanosecond());
         if !(0..=9999).contains(&year) || nano >= 1_000_000_000 {
             // A signed year, a leap second: chrono's own way.
             return self.str(&time.to_rfc3339());
@@ -291,15 +301,16 @@ impl Out {
         two(out, year / 100);
         two(out, year % 100);
         out.push(b'-');
-        two(out, time.month());
+        two(out, date.month());
         out.push(b'-');
-        two(out, time.day());
+        two(out, date.day());
         out.push(b'T');
-        two(out, time.hour());
+        let seconds = clock.num_seconds_from_midnight();
+        two(out, seconds / 3_600);
         out.push(b':');
-        two(out, time.minute());
+        two(out, seconds / 60 % 60);
         out.push(b':');
-        two(out, time.second());
+        two(out, seconds % 60);
         // Milli-, micro- or nanoseconds, as many digits as it takes.
         let (digits, mut fraction) = match nano {
             0 => (0, 0),
@@ -391,6 +402,22 @@ mod tests {
             let mut out = Out(Vec::new());
             out.time(Some(time));
             let engine = serde_json::to_string(&time.to_rfc3339()).expect("a string");
+            assert_eq!(String::from_utf8(out.0).expect("UTF-8"), engine);
+        }
+    }
+
+    #[test]
+    fn text_is_escaped_as_serde_json_escapes_it() {
+        for text in [
+            "plain",
+            "",
+            "quote \" and backslash \\",
+            "tab\tnew line\ncontrol \u{1}\u{1f}",
+            "unicode é ☃ \u{7f} \u{2028}",
+        ] {
+            let mut out = Out(Vec::new());
+            out.str(text);
+            let engine = serde_json::to_string(text).expect("a string");
             assert_eq!(String::from_utf8(out.0).expect("UTF-8"), engine);
         }
     }
