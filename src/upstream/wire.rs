@@ -2,11 +2,11 @@
 //!
 //! PureCloud enumerations grow over time, and some (`purpose`, segment `type`)
 //! are free strings upstream. A [`Wire<E>`] keeps the raw string exactly as it
-//! travelled and maps it to the known enum `E` on read, with `Unknown` as the
-//! fallback, so an unseen value never fails a response.
+//! travelled and maps it to the known enum `E` (once, when it is read off the
+//! wire), with `Unknown` as the fallback, so an unseen value never fails a
+//! response.
 
 use std::fmt;
-use std::marker::PhantomData;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -29,21 +29,22 @@ pub(crate) trait WireEnum: Copy + Sized + 'static {
 /// A wire string that reads as the enumeration `E`.
 pub(crate) struct Wire<E> {
     raw: Box<str>,
-    kind: PhantomData<fn() -> E>,
+    value: E,
 }
 
 impl<E: WireEnum> Wire<E> {
     /// Wraps a raw value.
     pub(crate) fn new(raw: impl Into<Box<str>>) -> Self {
+        let raw = raw.into();
         Self {
-            raw: raw.into(),
-            kind: PhantomData,
+            value: E::from_wire(&raw),
+            raw,
         }
     }
 
     /// The known value, or `E::UNKNOWN`.
     pub(crate) fn get(&self) -> E {
-        E::from_wire(&self.raw)
+        self.value
     }
 
     /// The value exactly as upstream sent it.
@@ -52,11 +53,11 @@ impl<E: WireEnum> Wire<E> {
     }
 }
 
-impl<E> Clone for Wire<E> {
+impl<E: Copy> Clone for Wire<E> {
     fn clone(&self) -> Self {
         Self {
             raw: self.raw.clone(),
-            kind: PhantomData,
+            value: self.value,
         }
     }
 }
@@ -79,13 +80,9 @@ impl<E> Serialize for Wire<E> {
     }
 }
 
-impl<'de, E> Deserialize<'de> for Wire<E> {
+impl<'de, E: WireEnum> Deserialize<'de> for Wire<E> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = Box::<str>::deserialize(deserializer)?;
-        Ok(Self {
-            raw,
-            kind: PhantomData,
-        })
+        Ok(Self::new(Box::<str>::deserialize(deserializer)?))
     }
 }
 
