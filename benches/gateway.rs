@@ -611,8 +611,8 @@ async fn run(options: BenchOptions) -> anyhow::Result<()> {
 async fn scaling(options: &BenchOptions, client: &reqwest::Client) -> anyhow::Result<u64> {
     println!("\n1b. scaling: the warm dashboard (every active conversation on one page) resolved afresh, one query at a time");
     println!(
-        "   {:>13} {:>8} {:>10} {:>14} {:>14}",
-        "conversations", "active", "fields", "per response", "per field"
+        "   {:>13} {:>8} {:>10} {:>14} {:>14} {:>22}",
+        "conversations", "active", "fields", "per response", "per field", "general engine (off)"
     );
     // The whole active set on one page, however large.
     let query = DASHBOARD.replace(
@@ -624,39 +624,46 @@ async fn scaling(options: &BenchOptions, client: &reqwest::Client) -> anyhow::Re
     );
     let mut failed = 0;
     for &conversations in &options.scaling {
-        let config = SimConfig::local(conversations, 7);
-        let running = start_on(
-            config,
-            &[
-                ("cache.live_ttl", "1h"),
-                ("server.response_cache", "false"),
-                ("limits.max_page_size", "1000"),
-                ("limits.max_complexity", "1000000"),
-            ],
-        )
-        .await?;
-        let (_, sample) = one(client, &running.url, body).await?;
-        let answer: serde_json::Value = serde_json::from_slice(&sample)?;
-        let active = answer["data"]["activeCobrowseConversations"]["totalCount"]
-            .as_u64()
-            .unwrap_or(0);
-        let fields = count_fields(&answer["data"]);
-        let mut times = Vec::new();
-        for _ in 0..30 {
-            match one(client, &running.url, body).await {
-                Ok((took, _)) => times.push(took),
-                Err(e) => {
-                    failed += 1;
-                    println!("   failure: {e}");
+        let mut medians = Vec::new();
+        let mut sizes = (0, 0);
+        for compiled in ["on", "off"] {
+            let config = SimConfig::local(conversations, 7);
+            let running = start_on(
+                config,
+                &[
+                    ("cache.live_ttl", "1h"),
+                    ("server.response_cache", "false"),
+                    ("limits.max_page_size", "1000"),
+                    ("limits.max_complexity", "1000000"),
+                    ("server.compiled_queries", compiled),
+                ],
+            )
+            .await?;
+            let (_, sample) = one(client, &running.url, body).await?;
+            let answer: serde_json::Value = serde_json::from_slice(&sample)?;
+            let active = answer["data"]["activeCobrowseConversations"]["totalCount"]
+                .as_u64()
+                .unwrap_or(0);
+            sizes = (active, count_fields(&answer["data"]));
+            let mut times = Vec::new();
+            for _ in 0..30 {
+                match one(client, &running.url, body).await {
+                    Ok((took, _)) => times.push(took),
+                    Err(e) => {
+                        failed += 1;
+                        println!("   failure: {e}");
+                    }
                 }
             }
+            times.sort();
+            medians.push(times.get(times.len() / 2).copied().unwrap_or_default());
         }
-        times.sort();
-        let median = times.get(times.len() / 2).copied().unwrap_or_default();
+        let (active, fields) = sizes;
         println!(
-            "   {conversations:>13} {active:>8} {fields:>10} {:>14} {:>11.2} µs",
-            ms(median),
-            median.as_secs_f64() * 1e6 / fields.max(1) as f64
+            "   {conversations:>13} {active:>8} {fields:>10} {:>14} {:>11.2} µs {:>22}",
+            ms(medians[0]),
+            medians[0].as_secs_f64() * 1e6 / fields.max(1) as f64,
+            ms(medians[1]),
         );
     }
     Ok(failed)
@@ -683,13 +690,25 @@ fn readme_operations() -> Vec<(String, String)> {
 }
 
 /// Scenario 1c: each query of the README resolved afresh (response cache
-/// off, data cache warm), one at a time, 30 times: its median time, so
-/// that a change is seen to make no query slower. Answers the failures.
+/// off, data cache warm), one at a time, 30 times, by a gateway with
+/// compiled queries and by one without, interleaved: the median time of
+/// each, so that the compiled path is seen to make no query slower.
+/// Answers the failures.
 async fn readme_queries(options: &BenchOptions, client: &reqwest::Client) -> anyhow::Result<u64> {
     let running = start(
         options,
         Faults::default(),
         &[("cache.live_ttl", "1h"), ("server.response_cache", "false")],
+    )
+    .await?;
+    let general = start(
+        options,
+        Faults::default(),
+        &[
+            ("cache.live_ttl", "1h"),
+            ("server.response_cache", "false"),
+            ("server.compiled_queries", "off"),
+        ],
     )
     .await?;
     let first = {
@@ -706,8 +725,11 @@ async fn readme_queries(options: &BenchOptions, client: &reqwest::Client) -> any
         "start": (now - chrono::Duration::hours(24)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         "end": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     });
-    println!("\n1c. each README query resolved afresh (data cache warm), one at a time");
-    println!("   {:<24} {:>10} {:>14}", "operation", "bytes", "median");
+    println!("\n1c. each README query resolved afresh (data cache warm), one at a time, compiled queries on and off");
+    println!(
+        "   {:<24} {:>10} {:>14} {:>14}",
+        "operation", "bytes", "median, on", "median, off"
+    );
     let mut failed = 0;
     for (document, name) in readme_operations() {
         // `Again` takes a global node id, the others a conversation id.
@@ -724,25 +746,34 @@ async fn readme_queries(options: &BenchOptions, client: &reqwest::Client) -> any
             })
             .to_string(),
         );
-        let mut times = Vec::new();
+        let (mut on, mut off) = (Vec::new(), Vec::new());
         let mut bytes = 0;
-        for _ in 0..31 {
-            match one(client, &running.url, &body).await {
-                Ok((took, answer)) => {
-                    times.push(took);
-                    bytes = answer.len();
-                }
-                Err(e) => {
-                    failed += 1;
-                    println!("   {name}: {e}");
+        // The first of each warms the data cache (and compiles the plan).
+        for i in 0..31 {
+            for (url, times) in [(&running.url, &mut on), (&general.url, &mut off)] {
+                match one(client, url, &body).await {
+                    Ok((took, answer)) => {
+                        if i > 0 {
+                            times.push(took);
+                        }
+                        bytes = answer.len();
+                    }
+                    Err(e) => {
+                        failed += 1;
+                        println!("   {name}: {e}");
+                    }
                 }
             }
         }
-        // The first warms the data cache.
-        let mut warm: Vec<Duration> = times.into_iter().skip(1).collect();
-        warm.sort();
-        let median = warm.get(warm.len() / 2).copied().unwrap_or_default();
-        println!("   {name:<24} {bytes:>10} {:>14}", ms(median));
+        let median = |mut times: Vec<Duration>| {
+            times.sort();
+            ms(times.get(times.len() / 2).copied().unwrap_or_default())
+        };
+        println!(
+            "   {name:<24} {bytes:>10} {:>14} {:>14}",
+            median(on),
+            median(off)
+        );
     }
     Ok(failed)
 }

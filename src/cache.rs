@@ -550,12 +550,12 @@ impl Cache {
     /// [`Self::get_or_fetch`] reads a hit (noted in the response's
     /// freshness and tags), but not counted: the compiled path reads this
     /// way and counts its hits once it has answered ([`Self::count_hits`]).
-    pub(crate) async fn peek<T: Cacheable>(&self, scope: Scope, id: &str) -> Option<Arc<T>> {
+    pub(crate) async fn peek<T: Cacheable>(&self, scope: Scope, id: &Arc<str>) -> Option<Arc<T>> {
         let cache = self.inner.as_ref()?;
         let key = Key {
             scope,
             kind: T::KIND,
-            id: id.into(),
+            id: Arc::clone(id),
         };
         let entry = cache.get(&key).await.filter(|e| self.is_fresh(&key, e))?;
         if let Some(tag) = crate::changes::tag(T::KIND, id) {

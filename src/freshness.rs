@@ -58,7 +58,11 @@ impl Default for Freshness {
         Self(
             Arc::new(AtomicU64::new(u64::MAX)),
             Arc::default(),
-            Arc::default(),
+            // A dashboard reads a few dozen live values.
+            Arc::new(std::sync::Mutex::new(TagsRead {
+                tags: Vec::with_capacity(64),
+                overflowed: false,
+            })),
             Arc::new(AtomicU64::new(u64::MAX)),
             Instant::now(),
             Utc::now(),

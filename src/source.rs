@@ -263,7 +263,9 @@ impl Source {
                 return Some((listing, 0));
             }
         }
-        let listing = self.cache().peek::<ActiveListing>(self.scope(), "").await?;
+        static LISTING: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
+        let id = LISTING.get_or_init(|| Arc::from(""));
+        let listing = self.cache().peek::<ActiveListing>(self.scope(), id).await?;
         Some((listing, 1))
     }
 

@@ -50,7 +50,8 @@ pub(crate) enum Connection {
 pub(crate) enum Conversation {
     Typename,
     Id,
-    ConversationId,
+    /// `conversationId`.
+    OwnId,
     Name,
     StartTime,
     EndTime,
@@ -65,7 +66,8 @@ pub(crate) enum Conversation {
 pub(crate) enum Participant {
     Typename,
     Id,
-    ParticipantId,
+    /// `participantId`.
+    OwnId,
     Name,
     Address,
     StartTime,
@@ -98,7 +100,8 @@ pub(crate) enum Directory {
 pub(crate) enum Communication {
     Typename,
     Id,
-    CommunicationId,
+    /// `communicationId`.
+    OwnId,
     State,
     StateRaw,
     CobrowseSessionId,
@@ -273,7 +276,7 @@ fn conversation(field: &Selected, names: &mut Names) -> Result<Vec<Field<Convers
         let (name, kind): (&'static str, _) = match field.name.node.as_str() {
             "__typename" => return leaf(field, C::Typename),
             "id" => ("id", C::Id),
-            "conversationId" => ("conversationId", C::ConversationId),
+            "conversationId" => ("conversationId", C::OwnId),
             "name" => ("name", C::Name),
             "startTime" => ("startTime", C::StartTime),
             "endTime" => ("endTime", C::EndTime),
@@ -303,7 +306,7 @@ fn participant(field: &Selected, names: &mut Names) -> Result<Vec<Field<Particip
         let (name, kind): (&'static str, _) = match field.name.node.as_str() {
             "__typename" => return leaf(field, P::Typename),
             "id" => ("id", P::Id),
-            "participantId" => ("participantId", P::ParticipantId),
+            "participantId" => ("participantId", P::OwnId),
             "name" => ("name", P::Name),
             "address" => ("address", P::Address),
             "startTime" => ("startTime", P::StartTime),
@@ -382,7 +385,7 @@ fn communication(field: &Selected) -> Result<Vec<Field<Communication>>, Declined
         let kind = match field.name.node.as_str() {
             "__typename" => M::Typename,
             "id" => M::Id,
-            "communicationId" => M::CommunicationId,
+            "communicationId" => M::OwnId,
             "state" => M::State,
             "stateRaw" => M::StateRaw,
             "cobrowseSessionId" => M::CobrowseSessionId,
