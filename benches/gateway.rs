@@ -409,6 +409,7 @@ async fn run(options: BenchOptions) -> anyhow::Result<()> {
         .context("warming the cache")?;
     reset(&resolving.sim).await?;
     let before = compiled_answers(&client, &resolving.url).await?;
+    reset_peak();
     let resolved = load(
         &resolving.url,
         body.clone(),
@@ -416,6 +417,7 @@ async fn run(options: BenchOptions) -> anyhow::Result<()> {
         options.duration,
     )
     .await;
+    let compiled_peak = phase_peak();
     let by_plan = compiled_answers(&client, &resolving.url).await? - before;
     if by_plan < resolved.requests {
         anyhow::bail!(
@@ -439,6 +441,7 @@ async fn run(options: BenchOptions) -> anyhow::Result<()> {
         one(&client, &general.url, &body)
             .await
             .context("warming the cache")?;
+        reset_peak();
         load(
             &general.url,
             body.clone(),
@@ -447,6 +450,7 @@ async fn run(options: BenchOptions) -> anyhow::Result<()> {
         )
         .await
     };
+    let general_peak = phase_peak();
     // The peer, over the same simulator, loaded right after.
     let tailcall = if options.no_peer {
         None
@@ -497,7 +501,7 @@ async fn run(options: BenchOptions) -> anyhow::Result<()> {
         100.0 * general.per_second / ceiling.per_second
     );
     println!(
-        "   compiled path / general engine: {:.2} (req/s), p99 {} vs {}",
+        "   compiled path / general engine: {:.2} (req/s), p99 {} vs {}; peak resident memory of the process during each load: {compiled_peak} vs {general_peak}",
         resolved.per_second / general.per_second,
         ms(resolved.p99),
         ms(general.p99)
@@ -937,8 +941,32 @@ async fn bare_server(body: Bytes) -> anyhow::Result<String> {
 }
 
 fn peak_rss() -> Option<String> {
+    let overall = PEAK_KIB.load(Ordering::Relaxed) as f64 / 1024.0;
+    Some(format!("{:.1} MiB", hwm_mib()?.max(overall)))
+}
+
+/// The process's resident high-water mark now (`VmHWM`), in MiB.
+fn hwm_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(format!("{:.1} MiB", kb / 1024.0))
+    Some(kb / 1024.0)
+}
+
+/// The largest high-water mark seen before a reset, in KiB.
+static PEAK_KIB: AtomicU64 = AtomicU64::new(0);
+
+/// Starts measuring a phase's own peak: the high-water mark so far is kept
+/// for the whole run's figure, then reset to the current size (Linux:
+/// `clear_refs` 5).
+fn reset_peak() {
+    if let Some(mib) = hwm_mib() {
+        PEAK_KIB.fetch_max((mib * 1024.0) as u64, Ordering::Relaxed);
+    }
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// The peak resident memory since [`reset_peak`].
+fn phase_peak() -> String {
+    hwm_mib().map_or_else(|| "unknown".into(), |mib| format!("{mib:.1} MiB"))
 }
