@@ -49,10 +49,8 @@ pub(crate) struct Metrics {
     pub cache_entries: IntGauge,
     /// Weighted bytes held (set when scraped).
     pub cache_bytes: IntGauge,
-    /// Automatic persisted queries by outcome.
-    pub persisted_queries: IntCounterVec,
-    /// Requests a compiled plan existed for, by outcome.
-    pub compiled: IntCounterVec,
+    /// How query documents are found and answered.
+    pub(crate) queries: QueryMetrics,
     /// Client connections open now (WebSockets included).
     pub connections_open: IntGauge,
     /// Connections refused because `server.max_connections` were open.
@@ -63,6 +61,31 @@ pub(crate) struct Metrics {
     pub(crate) replicas: ReplicaMetrics,
     /// Operation names that are label values (`server.operation_names`).
     operations: HashSet<String>,
+}
+
+/// The collectors of how query documents are found and answered.
+pub(crate) struct QueryMetrics {
+    /// Automatic persisted queries by outcome.
+    pub(crate) persisted: IntCounterVec,
+    /// Requests a compiled plan existed for, by outcome.
+    pub(crate) compiled: IntCounterVec,
+}
+
+impl QueryMetrics {
+    fn register(r: Register<'_>) -> Self {
+        Self {
+            persisted: r.counter_vec(
+                "persisted_queries_total",
+                "Automatic persisted queries by outcome.",
+                &["outcome"],
+            ),
+            compiled: r.counter_vec(
+                "compiled_total",
+                "Requests whose document has a compiled plan (server.compiled_queries), by outcome: answered (by the plan), declined (the data it needs was not all cached and fresh, or the caller lacks the read scope: the general engine answered); in verify mode match or mismatch (the plan's bytes against the general engine's) or declined.",
+                &["outcome"],
+            ),
+        }
+    }
 }
 
 /// The collectors of what several replicas share ([`crate::soft`]).
@@ -260,16 +283,7 @@ impl Metrics {
             ),
             cache_entries: r.gauge("cache_entries", "Entries in the cache."),
             cache_bytes: r.gauge("cache_weighted_bytes", "Weighted bytes in the cache."),
-            persisted_queries: r.counter_vec(
-                "persisted_queries_total",
-                "Automatic persisted queries by outcome.",
-                &["outcome"],
-            ),
-            compiled: r.counter_vec(
-                "compiled_total",
-                "Requests whose document has a compiled plan (server.compiled_queries), by outcome: answered (by the plan), declined (the data it needs was not all cached and fresh, or the caller lacks the read scope: the general engine answered); in verify mode match or mismatch (the plan's bytes against the general engine's) or declined.",
-                &["outcome"],
-            ),
+            queries: QueryMetrics::register(r),
             connections_open: r.gauge("connections_open", "Client connections open now."),
             connections_refused: r.counter(
                 "connections_refused_total",

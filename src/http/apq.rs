@@ -109,7 +109,8 @@ impl PersistedQueries {
 
     fn count(&self, outcome: &str) {
         self.metrics
-            .persisted_queries
+            .queries
+            .persisted
             .with_label_values(&[outcome])
             .inc();
     }

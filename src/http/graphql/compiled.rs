@@ -65,10 +65,18 @@ pub(super) async fn answer(
     let epoch = app.responses.as_ref().map(|r| r.epoch());
     let freshness = Freshness::default();
     let Some(rendered) = run(app, path, caller, plan, freshness, kept.zip(epoch)).await else {
-        app.metrics.compiled.with_label_values(&["declined"]).inc();
+        app.metrics
+            .queries
+            .compiled
+            .with_label_values(&["declined"])
+            .inc();
         return None;
     };
-    app.metrics.compiled.with_label_values(&["answered"]).inc();
+    app.metrics
+        .queries
+        .compiled
+        .with_label_values(&["answered"])
+        .inc();
     let outcome = rendered.outcome;
     let mut http = rendered.into_http(media);
     http.headers_mut()
@@ -171,6 +179,10 @@ pub(super) async fn verify(
             "mismatch"
         }
     };
-    app.metrics.compiled.with_label_values(&[outcome]).inc();
+    app.metrics
+        .queries
+        .compiled
+        .with_label_values(&[outcome])
+        .inc();
     Some(HeaderValue::from_static(outcome))
 }
