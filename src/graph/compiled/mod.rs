@@ -18,6 +18,7 @@
 //! exists for and compares the bytes (`tests/api/compiled.rs` runs every
 //! test gateway that way).
 
+mod kept;
 mod plan;
 mod write;
 

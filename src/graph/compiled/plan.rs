@@ -59,8 +59,17 @@ pub(crate) enum Conversation {
     ExternalTag,
     Address,
     MaxParticipants,
-    Participants(Vec<Field<Participant>>),
+    Participants(Participants),
     CobrowseSessions(Vec<Field<Session>>),
+}
+
+/// A selection of a conversation's participants.
+pub(crate) struct Participants {
+    pub(super) fields: Vec<Field<Participant>>,
+    /// When nothing below reads the clock (no `durationSeconds`), the
+    /// list's bytes are a function of the conversation's model and its
+    /// participants' user and queue records: kept per conversation.
+    pub(super) kept: Option<super::kept::Kept>,
 }
 
 pub(crate) enum Participant {
@@ -286,7 +295,12 @@ fn conversation(field: &Selected, names: &mut Names) -> Result<Vec<Field<Convers
             "maxParticipants" => ("maxParticipants", C::MaxParticipants),
             "participants" => {
                 note(&mut names.conversation, "participants");
-                return Ok(C::Participants(participant(field, names)?));
+                let fields = participant(field, names)?;
+                let timeless = !fields.iter().any(|f| reads_clock(&f.kind));
+                return Ok(C::Participants(Participants {
+                    fields,
+                    kept: timeless.then(super::kept::Kept::default),
+                }));
             }
             "cobrowseSessions" => {
                 note(&mut names.conversation, "cobrowseSessions");
@@ -296,6 +310,21 @@ fn conversation(field: &Selected, names: &mut Names) -> Result<Vec<Field<Convers
         };
         note(&mut names.conversation, name);
         leaf(field, kind)
+    })
+}
+
+/// Whether a participant field's value depends on the instant it is
+/// written at.
+fn reads_clock(field: &Participant) -> bool {
+    let Participant::CobrowseSessions(fields) = field else {
+        return false;
+    };
+    fields.iter().any(|f| match &f.kind {
+        Communication::DurationSeconds => true,
+        Communication::Segments(fields) => fields
+            .iter()
+            .any(|f| matches!(f.kind, Segment::DurationSeconds)),
+        _ => false,
     })
 }
 

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use async_graphql::resolver_utils::EnumType;
 use serde::Serializer as _;
 
+use super::kept::Records;
+use super::plan::Participants;
 use super::plan::{
     Communication as M, Connection, Conversation as C, Directory, Field, Participant as P, Plan,
     Segment as S, Session as X,
@@ -56,9 +58,7 @@ fn conversation(out: &mut Out, data: &Data, model: &Model, fields: &[Field<C>]) 
         C::ExternalTag => out.opt_str(model.external_tag.as_deref()),
         C::Address => out.opt_str(model.address.as_deref()),
         C::MaxParticipants => out.int(model.max_participants.map(i64::from)),
-        C::Participants(fields) => out.list(0..model.participants.len(), |out, i| {
-            participant(out, data, model, i, fields);
-        }),
+        C::Participants(list) => participants(out, data, model, list),
         C::CobrowseSessions(fields) => out.list(model.sessions().into_iter(), |out, s| {
             session(
                 out,
@@ -67,6 +67,44 @@ fn conversation(out: &mut Out, data: &Data, model: &Model, fields: &[Field<C>]) 
             );
         }),
     });
+}
+
+/// A conversation's participants: the bytes kept for the same
+/// conversation and records, or written (and kept) now.
+fn participants(out: &mut Out, data: &Data, model: &Model, list: &Participants) {
+    let write = |out: &mut Out| {
+        out.list(0..model.participants.len(), |out, i| {
+            participant(out, data, model, i, &list.fields);
+        });
+    };
+    let Some(kept) = &list.kept else {
+        return write(out);
+    };
+    let records: Records = model
+        .participants
+        .iter()
+        .map(|p| {
+            (
+                held(&data.users, p.user_id.as_ref()).cloned(),
+                held(&data.queues, p.queue_id.as_ref()).cloned(),
+            )
+        })
+        .collect();
+    if kept.copy(model, &records, &mut out.0) {
+        return;
+    }
+    let start = out.0.len();
+    write(out);
+    kept.put(model, records, &out.0[start..]);
+}
+
+/// The record of `id` among those read for the response.
+fn held<'a, T>(records: &'a [(Arc<str>, Arc<T>)], id: Option<&Arc<str>>) -> Option<&'a Arc<T>> {
+    let id = id?;
+    records
+        .binary_search_by(|(k, _)| k.as_ref().cmp(id.as_ref()))
+        .ok()
+        .map(|i| &records[i].1)
 }
 
 fn participant(out: &mut Out, data: &Data, model: &Model, index: usize, fields: &[Field<P>]) {
@@ -143,10 +181,7 @@ fn reference<T>(
     let Some(id) = id else {
         return out.null();
     };
-    let data = held
-        .binary_search_by(|(k, _)| k.as_ref().cmp(id.as_ref()))
-        .ok()
-        .map(|i| &*held[i].1);
+    let data = self::held(held, Some(id)).map(|record| &**record);
     out.object(fields, |out, field| match (field, data) {
         (Directory::Typename, _) => out.str(typename),
         (Directory::Id, _) => out.id(&node(id)),
