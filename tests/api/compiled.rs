@@ -370,3 +370,74 @@ async fn in_production_mode_the_plan_answers_warm_queries_without_calling_upstre
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn a_change_upstream_reaches_the_next_compiled_answer_and_nothing_kept_is_served_stale() {
+    let app = spawn_with(Options {
+        settings: vec![
+            ("server.compiled_queries", "on".to_owned()),
+            ("server.response_cache", "false".to_owned()),
+        ],
+        ..Options::default()
+    })
+    .await;
+    // No durations: each conversation's participants are kept as written.
+    let query = "{ activeCobrowseConversations { nodes { conversationId participants { participantId purpose state cobrowseSessions { state } } } } }";
+    let states = |body: &Value, conversation: &str, participant: &str| -> Value {
+        let nodes = body["data"]["activeCobrowseConversations"]["nodes"]
+            .as_array()
+            .expect("nodes");
+        let node = nodes
+            .iter()
+            .find(|n| n["conversationId"] == conversation)
+            .expect("the conversation");
+        node["participants"]
+            .as_array()
+            .expect("participants")
+            .iter()
+            .find(|p| p["participantId"] == participant)
+            .expect("the participant")
+            .clone()
+    };
+    let first: Value = app
+        .post_graphql(&json!({ "query": query }))
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    let answered = app.post_graphql(&json!({ "query": query })).await;
+    assert_eq!(answered.headers()["x-compiled"], "answered");
+    let answered: Value = answered.json().await.expect("JSON");
+    let node = &first["data"]["activeCobrowseConversations"]["nodes"][0];
+    let conversation = node["conversationId"].as_str().expect("an id").to_owned();
+    let agent = node["participants"]
+        .as_array()
+        .expect("participants")
+        .iter()
+        .find(|p| p["purpose"] == "AGENT")
+        .expect("an agent");
+    let agent_id = agent["participantId"].as_str().expect("an id").to_owned();
+    assert_eq!(
+        states(&answered, &conversation, &agent_id)["state"],
+        "CONNECTED"
+    );
+    app.data(
+        "mutation($c: String!, $p: String!) { disconnectParticipant(conversationId: $c, participantId: $p) { state } }",
+        json!({ "c": conversation, "p": agent_id }),
+    )
+    .await;
+    // The engine reads the changed conversation (the mutation forgot it)...
+    let after: Value = app
+        .post_graphql(&json!({ "query": query }))
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    // ...and the plan answers from the new data, not from what it kept.
+    let again = app.post_graphql(&json!({ "query": query })).await;
+    assert_eq!(again.headers()["x-compiled"], "answered");
+    let again: Value = again.json().await.expect("JSON");
+    let disconnected = states(&after, &conversation, &agent_id);
+    assert_eq!(disconnected["state"], "DISCONNECTED", "{disconnected}");
+    assert_eq!(states(&again, &conversation, &agent_id), disconnected);
+}
