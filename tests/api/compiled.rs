@@ -197,6 +197,19 @@ async fn spawn_compared() -> TestApp {
     .await
 }
 
+/// A gateway as in production (compiled queries on), without a response
+/// cache (whose kept responses would answer before the plan).
+async fn spawn_on() -> TestApp {
+    spawn_with(Options {
+        settings: vec![
+            ("server.compiled_queries", "on".to_owned()),
+            ("server.response_cache", "false".to_owned()),
+        ],
+        ..Options::default()
+    })
+    .await
+}
+
 /// Posts `body`; its `x-compiled` header (`helpers::verified` has failed
 /// the test on a mismatch already) and the body.
 async fn compared(app: &TestApp, body: &Value) -> (Option<String>, Value) {
@@ -327,14 +340,7 @@ async fn a_partial_result_is_the_general_engines_and_the_plan_answers_again_once
 
 #[tokio::test]
 async fn in_production_mode_the_plan_answers_warm_queries_without_calling_upstream() {
-    let app = spawn_with(Options {
-        settings: vec![
-            ("server.compiled_queries", "on".to_owned()),
-            ("server.response_cache", "false".to_owned()),
-        ],
-        ..Options::default()
-    })
-    .await;
+    let app = spawn_on().await;
     let dashboard = include_str!("../queries/dashboard.graphql");
     let first = app.post_graphql(&json!({ "query": dashboard })).await;
     assert!(first.headers().get("x-compiled").is_none());
@@ -373,14 +379,7 @@ async fn in_production_mode_the_plan_answers_warm_queries_without_calling_upstre
 
 #[tokio::test]
 async fn a_change_upstream_reaches_the_next_compiled_answer_and_nothing_kept_is_served_stale() {
-    let app = spawn_with(Options {
-        settings: vec![
-            ("server.compiled_queries", "on".to_owned()),
-            ("server.response_cache", "false".to_owned()),
-        ],
-        ..Options::default()
-    })
-    .await;
+    let app = spawn_on().await;
     // No durations: each conversation's participants are kept as written.
     let query = "{ activeCobrowseConversations { nodes { conversationId participants { participantId purpose state cobrowseSessions { state } } } } }";
     let states = |body: &Value, conversation: &str, participant: &str| -> Value {
