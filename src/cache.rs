@@ -531,17 +531,13 @@ impl Cache {
 
     /// The cached value, if present and fresh.
     pub(crate) async fn get<T: Cacheable>(&self, scope: Scope, id: &str) -> Option<Arc<T>> {
-        let cache = self.inner.as_ref()?;
+        self.inner.as_ref()?;
         let key = Key {
             scope,
             kind: T::KIND,
             id: id.into(),
         };
-        let entry = cache.get(&key).await.filter(|e| self.is_fresh(&key, e));
-        if let Some(entry) = &entry {
-            self.note_freshness(&key, entry);
-        }
-        let found = entry.and_then(|e| T::unwrap(e.value));
+        let found = self.fresh(&key).await;
         self.count(found.is_some());
         found
     }
@@ -551,17 +547,24 @@ impl Cache {
     /// freshness and tags), but not counted: the compiled path reads this
     /// way and counts its hits once it has answered ([`Self::count_hits`]).
     pub(crate) async fn peek<T: Cacheable>(&self, scope: Scope, id: &Arc<str>) -> Option<Arc<T>> {
-        let cache = self.inner.as_ref()?;
         let key = Key {
             scope,
             kind: T::KIND,
             id: Arc::clone(id),
         };
-        let entry = cache.get(&key).await.filter(|e| self.is_fresh(&key, e))?;
+        let found = self.fresh(&key).await?;
         if let Some(tag) = crate::changes::tag(T::KIND, id) {
             crate::freshness::note_read(tag);
         }
-        self.note_freshness(&key, &entry);
+        Some(found)
+    }
+
+    /// The value under `key` if it is held and fresh, noted in the
+    /// response's freshness.
+    async fn fresh<T: Cacheable>(&self, key: &Key) -> Option<Arc<T>> {
+        let entry = self.inner.as_ref()?.get(key).await;
+        let entry = entry.filter(|e| self.is_fresh(key, e))?;
+        self.note_freshness(key, &entry);
         T::unwrap(entry.value)
     }
 

@@ -182,8 +182,10 @@ impl Source {
         known: Option<&Arc<purecloud::Conversation>>,
     ) -> Result<Arc<purecloud::Conversation>, SharedError> {
         let inputs = known.map(|k| k.inputs.clone()).unwrap_or_default();
-        let want_full = shapes.full && inputs.full.is_none();
-        let want_view = shapes.view && inputs.view.is_none();
+        let Shapes {
+            full: want_full,
+            view: want_view,
+        } = inputs.lacking(shapes);
         if let (false, false, Some(known)) = (want_full, want_view, known) {
             return Ok(Arc::clone(known));
         }
@@ -202,8 +204,7 @@ impl Source {
             (false, true) => (inputs.full.clone(), self.optional_view(id).await?),
             (false, false) => (inputs.full.clone(), inputs.view.clone()),
         };
-        Ok(self.shared.models.of(
-            self.scope().value(),
+        Ok(self.model_of(
             id,
             Inputs {
                 full,
@@ -224,8 +225,10 @@ impl Source {
         known: &purecloud::Conversation,
     ) -> Option<Option<(Inputs, u64)>> {
         let inputs = &known.inputs;
-        let want_full = shapes.full && inputs.full.is_none();
-        let want_view = shapes.view && inputs.view.is_none();
+        let Shapes {
+            full: want_full,
+            view: want_view,
+        } = inputs.lacking(shapes);
         if !want_full && !want_view {
             return Some(None);
         }
@@ -301,8 +304,7 @@ impl Source {
                 },
             ),
         };
-        let id = id.unwrap_or_default();
-        self.shared.models.of(self.scope().value(), id, inputs)
+        self.model_of(id.unwrap_or_default(), inputs)
     }
 
     /// The full form of a conversation.

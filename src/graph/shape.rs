@@ -185,8 +185,18 @@ fn needs_named<'a>(
 /// the `record` analytics keeps of an ended conversation: that is final,
 /// and serves the participants' names, purposes, users and queues.
 pub(crate) fn participant(look: &Lookahead<'_>, held: Shapes, record: bool) -> Shapes {
-    let needs = needs(look, PARTICIPANT, held, record);
-    if held == Shapes::NONE && !record && look.exists() {
+    with_participants(
+        needs(look, PARTICIPANT, held, record),
+        held,
+        record,
+        look.exists(),
+    )
+}
+
+/// `needs` of a selection of participants (that `exists`), with the full
+/// form a conversation holding neither shape needs for any of them.
+fn with_participants(needs: Shapes, held: Shapes, record: bool, exists: bool) -> Shapes {
+    if held == Shapes::NONE && !record && exists {
         needs.and(Shapes::FULL)
     } else {
         needs
@@ -211,34 +221,29 @@ pub(crate) fn conversation_named(
     participants: Option<&[&str]>,
     held: Shapes,
 ) -> Shapes {
-    let mut all = needs_named(fields.iter().copied(), CONVERSATION, held, false);
-    if let Some(fields) = participants {
-        all = all.and(needs_named(
-            fields.iter().copied(),
-            PARTICIPANT,
-            held,
-            false,
-        ));
-        if held == Shapes::NONE {
-            all = all.and(Shapes::FULL);
-        }
-    }
-    all
+    let participant = needs_named(
+        participants.unwrap_or_default().iter().copied(),
+        PARTICIPANT,
+        held,
+        false,
+    );
+    needs_named(fields.iter().copied(), CONVERSATION, held, false).and(with_participants(
+        participant,
+        held,
+        false,
+        participants.is_some(),
+    ))
 }
 
 /// Whether a selection of users that names these fields needs their
 /// records.
 pub(crate) fn user_data_named(fields: &[&str]) -> bool {
-    fields
-        .iter()
-        .any(|name| USER.iter().any(|(field, data)| *data && field == name))
+    record_named(fields.iter().copied(), USER)
 }
 
 /// [`user_data_named`] of queues.
 pub(crate) fn queue_data_named(fields: &[&str]) -> bool {
-    fields
-        .iter()
-        .any(|name| QUEUE.iter().any(|(field, data)| *data && field == name))
+    record_named(fields.iter().copied(), QUEUE)
 }
 
 /// Whether a selection of users needs their records.
@@ -253,12 +258,16 @@ pub(crate) fn queue_data(look: &Lookahead<'_>) -> bool {
 
 /// Whether `look` selects a field of `table` that needs the record.
 fn needs_record(look: &Lookahead<'_>, table: &[(&str, bool)]) -> bool {
-    look.selection_fields().iter().any(|field| {
-        field.selection_set().any(|child| {
-            let name = child.name();
-            table.iter().any(|(field, data)| *data && *field == name)
-        })
-    })
+    look.selection_fields()
+        .iter()
+        .any(|field| record_named(field.selection_set().map(|child| child.name()), table))
+}
+
+/// Whether a field named in `names` is one of `table` that needs the record.
+fn record_named<'a>(names: impl IntoIterator<Item = &'a str>, table: &[(&str, bool)]) -> bool {
+    names
+        .into_iter()
+        .any(|name| table.iter().any(|(field, data)| *data && *field == name))
 }
 
 #[cfg(test)]

@@ -73,6 +73,14 @@ pub(crate) struct Inputs {
 }
 
 impl Inputs {
+    /// Which of `shapes` these inputs do not hold.
+    pub(crate) fn lacking(&self, shapes: Shapes) -> Shapes {
+        Shapes {
+            full: shapes.full && self.full.is_none(),
+            view: shapes.view && self.view.is_none(),
+        }
+    }
+
     pub(crate) fn same(&self, other: &Inputs) -> bool {
         fn eq<T>(a: &Option<Arc<T>>, b: &Option<Arc<T>>) -> bool {
             match (a, b) {

@@ -9,7 +9,7 @@ use axum::body::Bytes;
 use axum::http::HeaderValue;
 use axum::response::Response;
 
-use super::{cache_control, MediaType, Rendered};
+use super::{cache_control, is_request_error, MediaType, Rendered};
 use crate::auth::{Caller, Permissions};
 use crate::freshness::Freshness;
 use crate::graph::compiled::{Compiled, Plan, Plans};
@@ -135,10 +135,7 @@ pub(super) fn learn(
         Lookup::Skip => None,
         Lookup::Known(compiled) => Some(compiled),
         Lookup::Unknown(key, operation) => {
-            let request_error = !response.errors.is_empty()
-                && response.errors.iter().all(|e| e.path.is_empty())
-                && response.data == async_graphql::Value::Null;
-            if kind != Some(OperationType::Query) || request_error {
+            if kind != Some(OperationType::Query) || is_request_error(response) {
                 return None;
             }
             Some(path.plans.learn(key, query, operation.as_deref()))

@@ -411,9 +411,7 @@ fn render(app: &AppState, executed: Executed, kept: Option<([u8; 32], u64)>) -> 
         freshness,
         kind,
     } = executed;
-    let request_error = response.errors.iter().all(|e| e.path.is_empty())
-        && !response.errors.is_empty()
-        && response.data == async_graphql::Value::Null;
+    let request_error = is_request_error(&response);
     let outcome = if request_error {
         "request_error"
     } else if response.errors.is_empty() {
@@ -442,6 +440,14 @@ fn render(app: &AppState, executed: Executed, kept: Option<([u8; 32], u64)>) -> 
         bytes,
         cache_control,
     }
+}
+
+/// Whether execution refused the request as a whole (parse, validation or
+/// variable errors: errors without paths, no `data`).
+fn is_request_error(response: &async_graphql::Response) -> bool {
+    !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty())
+        && response.data == async_graphql::Value::Null
 }
 
 /// The `Cache-Control` of a response that read with `freshness`; a
