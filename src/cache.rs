@@ -18,6 +18,7 @@
 use std::collections::HashSet;
 use std::future::Future;
 use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -218,6 +219,9 @@ pub(crate) struct Vouch {
     /// Counts the changes heard: a fetch during which one was heard may
     /// hold what it replaced, and is not vouched for.
     heard: std::sync::atomic::AtomicU64,
+    /// Counts the changes of what it covers and of its generation (a part
+    /// of the cache's [`Stamp`]).
+    changes: AtomicU64,
 }
 
 impl Vouch {
@@ -230,6 +234,7 @@ impl Vouch {
             generation: std::sync::atomic::AtomicU64::new(1),
             covered: std::sync::RwLock::default(),
             heard: std::sync::atomic::AtomicU64::new(0),
+            changes: AtomicU64::new(0),
         }
     }
 
@@ -259,6 +264,7 @@ impl Vouch {
         use std::sync::atomic::Ordering;
         if self.until_ms.swap(0, Ordering::AcqRel) != 0 {
             self.generation.fetch_add(1, Ordering::AcqRel);
+            self.changes.fetch_add(1, Ordering::AcqRel);
         }
     }
 
@@ -281,6 +287,7 @@ impl Vouch {
     /// The conversations it covers are these.
     pub(crate) fn cover(&self, ids: HashSet<Arc<str>>) {
         *self.covered.write().expect("covered lock") = ids;
+        self.changes.fetch_add(1, Ordering::AcqRel);
     }
 
     /// The generation an entry stored now under `scope` would be vouched
@@ -361,6 +368,30 @@ pub(crate) struct Cache {
     vouch: Option<Arc<Vouch>>,
     /// Several replicas with Redis: the cache they share.
     shared: Option<Arc<Shared>>,
+    /// Counts the changes of what it holds (stores, invalidations,
+    /// evictions), each counted once it is done.
+    epoch: Arc<AtomicU64>,
+}
+
+/// What the cache holds, and what decides whether it is fresh, as of one
+/// moment: equal stamps mean the same reads give the same values (while
+/// they are fresh: see [`Noted`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Stamp(u64, u64);
+
+/// What reads of the cache would note in a response's freshness, kept to
+/// note again ([`Cache::renote`]) for a response built from the same reads
+/// while the cache's [`Stamp`] is the same.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Noted {
+    /// The earliest end of the TTL of what was read (not vouched for),
+    /// and the shortest of those TTLs (what is left of a TTL is never
+    /// more than the TTL: a value stored after the instant a response is
+    /// built as of has its whole TTL left).
+    fresh_until: Option<(Instant, Duration)>,
+    /// Something read is kept fresh by the vouch.
+    pushed: bool,
+    tags: Vec<crate::changes::Tag>,
 }
 
 /// The replicas' shared cache (Redis): the gateway's own scope's values,
@@ -420,8 +451,10 @@ impl Cache {
             directory: settings.directory_ttl,
             grace: settings.stale_grace,
         };
+        let epoch = Arc::new(AtomicU64::new(0));
         let inner = settings.enabled.then(|| {
             let evictions = metrics.cache_evictions.clone();
+            let removed = Arc::clone(&epoch);
             Moka::builder()
                 .max_capacity(settings.max_bytes)
                 .weigher(|_: &Key, entry: &Entry| entry.weight)
@@ -430,6 +463,7 @@ impl Cache {
                     if cause == RemovalCause::Size {
                         evictions.inc();
                     }
+                    removed.fetch_add(1, Ordering::AcqRel);
                 })
                 .build()
         });
@@ -442,7 +476,23 @@ impl Cache {
             refreshing: Arc::default(),
             vouch: None,
             shared: None,
+            epoch,
         }
+    }
+
+    /// What it holds and what decides freshness, now. Read before the
+    /// reads it stamps: a change during them makes the stamp old.
+    pub(crate) fn stamp(&self) -> Stamp {
+        let vouch = self
+            .vouch
+            .as_ref()
+            .map_or(0, |v| v.changes.load(Ordering::Acquire));
+        Stamp(self.epoch.load(Ordering::Acquire), vouch)
+    }
+
+    /// Counts a change of what it holds (after it is done).
+    fn changed(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
     }
 
     /// The same cache, whose misses of the gateway's own values are looked
@@ -543,20 +593,58 @@ impl Cache {
     }
 
     /// The cached value if it is held and fresh, read as
-    /// [`Self::get_or_fetch`] reads a hit (noted in the response's
-    /// freshness and tags), but not counted: the compiled path reads this
-    /// way and counts its hits once it has answered ([`Self::count_hits`]).
-    pub(crate) async fn peek<T: Cacheable>(&self, scope: Scope, id: &Arc<str>) -> Option<Arc<T>> {
+    /// [`Self::get_or_fetch`] reads a hit, but not counted (the compiled
+    /// path reads this way and counts its hits once it has answered,
+    /// [`Self::count_hits`]) and noted in `noted` rather than in the
+    /// response (which [`Self::renote`] notes it in).
+    pub(crate) async fn peek<T: Cacheable>(
+        &self,
+        scope: Scope,
+        id: &Arc<str>,
+        noted: &mut Noted,
+    ) -> Option<Arc<T>> {
         let key = Key {
             scope,
             kind: T::KIND,
             id: Arc::clone(id),
         };
-        let found = self.fresh(&key).await?;
-        if let Some(tag) = crate::changes::tag(T::KIND, id) {
-            crate::freshness::note_read(tag);
+        let entry = self.inner.as_ref()?.get(&key).await;
+        let entry = entry.filter(|e| self.is_fresh(&key, e))?;
+        if self.vouched_for(&key, &entry).is_some() {
+            noted.pushed = true;
+        } else {
+            let ttl = self.ttl.of(key.kind);
+            let until = entry.created + ttl;
+            noted.fresh_until = Some(match noted.fresh_until {
+                Some((u, t)) => (u.min(until), t.min(ttl)),
+                None => (until, ttl),
+            });
         }
-        Some(found)
+        if let Some(tag) = crate::changes::tag(T::KIND, id) {
+            noted.tags.push(tag);
+        }
+        T::unwrap(entry.value)
+    }
+
+    /// Notes in the current response what reads noted in `noted`, when
+    /// what they read is still fresh (as they would find it now, if the
+    /// cache's stamp is the same as when they read); whether it was.
+    pub(crate) fn renote(&self, noted: &Noted) -> bool {
+        let now = crate::freshness::now();
+        if let Some((until, ttl)) = noted.fresh_until {
+            if Instant::now() >= until {
+                return false;
+            }
+            crate::freshness::note(ttl.min(until.saturating_duration_since(now)));
+        }
+        if noted.pushed {
+            match self.vouch.as_ref().and_then(|v| v.remaining()) {
+                Some(vouched) => crate::freshness::note_pushed(vouched),
+                None => return false,
+            }
+        }
+        crate::freshness::note_reads(&noted.tags);
+        true
     }
 
     /// The value under `key` if it is held and fresh, noted in the
@@ -625,6 +713,7 @@ impl Cache {
                     entry.vouched = 0;
                 }
                 cache.insert(key, entry.clone()).await;
+                this.changed();
                 Ok(entry)
             })
             .await
@@ -783,6 +872,7 @@ impl Cache {
                 entry.age(age);
             }
             cache.insert(key, entry).await;
+            self.changed();
         }
     }
 
@@ -790,6 +880,7 @@ impl Cache {
     pub(crate) fn clear(&self) {
         if let Some(cache) = &self.inner {
             cache.invalidate_all();
+            self.changed();
         }
     }
 
@@ -802,6 +893,7 @@ impl Cache {
                 id: id.into(),
             };
             cache.invalidate(&key).await;
+            self.changed();
         }
         // The other replicas' copies are forgotten by each of them as the
         // change reaches it; the shared one here.
@@ -901,5 +993,93 @@ mod tests {
         cache.insert(a, "u1", Arc::new(User::default()), 10).await;
         assert!(cache.get::<User>(a, "u1").await.is_some());
         assert!(cache.get::<User>(b, "u1").await.is_none());
+    }
+
+    #[tokio::test]
+    async fn the_stamp_changes_with_every_store_invalidation_clear_eviction_and_vouch_change() {
+        let vouch = Arc::new(Vouch::new(Scope::of(&["test"])));
+        let cache =
+            Cache::new(&settings(10, 1_000_000), Arc::default()).vouched_by(Arc::clone(&vouch));
+        let scope = Scope::of(&["test"]);
+        let mut last = cache.stamp();
+        let mut changed_if = |cache: &Cache, changes: bool, what: &str| {
+            let now = cache.stamp();
+            assert_eq!(now != last, changes, "{what}: {now:?} after {last:?}");
+            last = now;
+        };
+        cache
+            .insert(scope, "u1", Arc::new(User::default()), 10)
+            .await;
+        changed_if(&cache, true, "a store");
+        assert!(cache.get::<User>(scope, "u1").await.is_some());
+        let mut noted = Noted::default();
+        assert!(cache
+            .peek::<User>(scope, &"u1".into(), &mut noted)
+            .await
+            .is_some());
+        assert!(noted.fresh_until.is_some());
+        changed_if(&cache, false, "reads");
+        cache.invalidate(scope, Kind::User, "u1").await;
+        changed_if(&cache, true, "an invalidation");
+        cache.clear();
+        changed_if(&cache, true, "forgetting everything");
+        let fetched = cache
+            .get_or_fetch(scope, "u2", || async {
+                Ok(Fetched {
+                    value: User::default(),
+                    bytes: 10,
+                })
+            })
+            .await;
+        assert!(fetched.is_ok());
+        changed_if(&cache, true, "a fetch");
+        vouch.extend(Instant::now() + Duration::from_secs(60));
+        vouch.cover(HashSet::from([Arc::from("c1")]));
+        changed_if(&cache, true, "what the vouch covers");
+        vouch.revoke();
+        changed_if(&cache, true, "a revoked vouch");
+        // 100 stores into room for 10: each eviction counts too.
+        let before = cache.stamp().0;
+        fill(&cache, 100, 1).await;
+        let (held, _) = cache.size().await;
+        let evicted = 100 - held;
+        assert!(evicted >= 90, "{held} held");
+        assert!(
+            cache.stamp().0 - before >= 100 + evicted,
+            "{} changes counted for 100 stores and {evicted} evictions",
+            cache.stamp().0 - before
+        );
+    }
+
+    #[tokio::test]
+    async fn renoting_notes_what_the_reads_noted_while_it_is_fresh_and_nothing_after() {
+        let cache = Cache::new(&settings(10, 1_000_000), Arc::default());
+        let scope = Scope::of(&["test"]);
+        // Fresh for 150 ms more.
+        let age = Duration::from_secs(60) - Duration::from_millis(150);
+        let user = Arc::new(User::default());
+        cache.insert_aged(scope, "u1", user, 10, Some(age)).await;
+        let mut noted = Noted::default();
+        assert!(cache
+            .peek::<User>(scope, &"u1".into(), &mut noted)
+            .await
+            .is_some());
+        // What a read of the engine notes, as of the same instant.
+        let engine = crate::freshness::Freshness::default();
+        let ours = engine.as_of();
+        let cache2 = cache.clone();
+        engine
+            .clone()
+            .scope(async move { cache2.get::<User>(scope, "u1").await })
+            .await
+            .expect("fresh");
+        assert!(ours.clone().scope(async { cache.renote(&noted) }).await);
+        assert_eq!(ours.shortest(), engine.shortest());
+        assert!(ours.shortest().expect("noted") <= Duration::from_millis(150));
+        // Past its TTL, as a read would find it: nothing is noted.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(cache.get::<User>(scope, "u1").await.is_none());
+        let late = crate::freshness::Freshness::default();
+        assert!(!late.clone().scope(async { cache.renote(&noted) }).await);
     }
 }

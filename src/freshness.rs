@@ -179,6 +179,19 @@ pub(crate) fn note_read(tag: Tag) {
     });
 }
 
+/// Notes that the response read the live upstream values `tags`.
+pub(crate) fn note_reads(tags: &[Tag]) {
+    if tags.is_empty() {
+        return;
+    }
+    let _ = CURRENT.try_with(|f| {
+        let mut read = f.2.lock().expect("tags lock");
+        let room = MAX_TAGS - read.tags.len();
+        read.tags.extend_from_slice(&tags[..tags.len().min(room)]);
+        read.overflowed |= tags.len() > room;
+    });
+}
+
 /// Notes that the response contains data fresh for `remaining` more.
 pub(crate) fn note(remaining: Duration) {
     let ms = u64::try_from(remaining.as_millis()).unwrap_or(u64::MAX - 1);

@@ -218,11 +218,13 @@ impl Source {
     /// from what is cached and fresh, without a fetch: `None` when
     /// something it needs is not (the compiled path then leaves the request
     /// to the general engine); `Some(None)` when `known` holds `shapes`
-    /// already. With the inputs, the number of cache reads.
+    /// already. With the inputs, the number of cache reads; what the reads
+    /// would note in the response is noted in `noted`.
     pub(crate) async fn peek_inputs(
         &self,
         shapes: Shapes,
         known: &purecloud::Conversation,
+        noted: &mut crate::cache::Noted,
     ) -> Option<Option<(Inputs, u64)>> {
         let inputs = &known.inputs;
         let Shapes {
@@ -234,13 +236,17 @@ impl Source {
         }
         let cache = self.cache();
         let full = match want_full {
-            true => Some(cache.peek::<Conversation>(self.scope(), &known.id).await?),
+            true => Some(
+                cache
+                    .peek::<Conversation>(self.scope(), &known.id, noted)
+                    .await?,
+            ),
             false => inputs.full.clone(),
         };
         let view = match want_view {
             true => Some(
                 cache
-                    .peek::<CobrowseConversation>(self.scope(), &known.id)
+                    .peek::<CobrowseConversation>(self.scope(), &known.id, noted)
                     .await?,
             ),
             false => inputs.view.clone(),
@@ -268,8 +274,12 @@ impl Source {
         }
         static LISTING: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
         let id = LISTING.get_or_init(|| Arc::from(""));
-        let listing = self.cache().peek::<ActiveListing>(self.scope(), id).await?;
-        Some((listing, 1))
+        let mut noted = crate::cache::Noted::default();
+        let cache = self.cache();
+        let listing = cache
+            .peek::<ActiveListing>(self.scope(), id, &mut noted)
+            .await?;
+        cache.renote(&noted).then_some((listing, 1))
     }
 
     /// The co-browse view of a conversation, or none when it has none

@@ -1,7 +1,9 @@
-//! Written parts of responses, kept: the bytes of a selection whose value
-//! is a function of immutable data alone (a conversation's model and the
-//! user and queue records of its participants, compared by identity; no
-//! field that reads the clock), reused while that data is the same.
+//! Written parts of responses, kept: the bytes of a conversation's object,
+//! a function of immutable data (its model and the user and queue records
+//! of its participants, compared by identity) and of the clock, reused
+//! while that data is the same. The values that read the clock (the
+//! duration of what has not ended) are holes in the kept bytes, written
+//! afresh into every copy.
 //!
 //! Holding the model and records it was written from keeps their
 //! addresses from being reused, so identity is a safe comparison. Bounded:
@@ -13,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::purecloud::Conversation;
+use crate::purecloud::{Conversation, Time};
 use crate::upstream::model::{Queue, User};
 
 /// The most conversations one selection keeps the bytes of.
@@ -36,6 +38,16 @@ struct Part {
     model: Arc<Conversation>,
     records: Records,
     bytes: Box<[u8]>,
+    holes: Box<[Hole]>,
+}
+
+/// A value of kept bytes that is a duration until now: at `at`, `len`
+/// bytes long when written, since `since`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Hole {
+    pub at: usize,
+    pub len: usize,
+    pub since: Time,
 }
 
 fn same<T>(a: &Option<Arc<T>>, b: &Option<Arc<T>>) -> bool {
@@ -48,12 +60,14 @@ fn same<T>(a: &Option<Arc<T>>, b: &Option<Arc<T>>) -> bool {
 
 impl Kept {
     /// Appends to `out` the bytes written from exactly `model` and
-    /// `records`, if they are kept; whether they were.
+    /// `records`, if they are kept, with each hole's value written by
+    /// `fill`; whether they were.
     pub(crate) fn copy(
         &self,
         model: &Arc<Conversation>,
         records: &Records,
         out: &mut Vec<u8>,
+        mut fill: impl FnMut(&mut Vec<u8>, Time),
     ) -> bool {
         let parts = self.parts.lock().expect("kept parts lock");
         let Some(part) = parts.get(&(Arc::as_ptr(model) as usize)) else {
@@ -66,14 +80,28 @@ impl Kept {
                 .iter()
                 .zip(records)
                 .all(|(a, b)| same(&a.0, &b.0) && same(&a.1, &b.1));
-        if unchanged {
-            out.extend_from_slice(&part.bytes);
+        if !unchanged {
+            return false;
         }
-        unchanged
+        let mut from = 0;
+        for hole in part.holes.iter() {
+            out.extend_from_slice(&part.bytes[from..hole.at]);
+            fill(out, hole.since);
+            from = hole.at + hole.len;
+        }
+        out.extend_from_slice(&part.bytes[from..]);
+        true
     }
 
-    /// Keeps `bytes`, written from `model` and `records`.
-    pub(crate) fn put(&self, model: &Arc<Conversation>, records: Records, bytes: &[u8]) {
+    /// Keeps `bytes`, written from `model` and `records`, with the
+    /// `holes` in them (in order).
+    pub(crate) fn put(
+        &self,
+        model: &Arc<Conversation>,
+        records: Records,
+        bytes: &[u8],
+        holes: Vec<Hole>,
+    ) {
         let mut parts = self.parts.lock().expect("kept parts lock");
         if parts.len() >= MAX_ENTRIES {
             Self::forget(&mut parts);
@@ -88,6 +116,7 @@ impl Kept {
                 model: Arc::clone(model),
                 records,
                 bytes: bytes.into(),
+                holes: holes.into(),
             },
         );
         if let Some(old) = replaced {
@@ -132,14 +161,46 @@ mod tests {
         let (a, b) = (model(), model());
         let ann = user("Ann");
         let records: Records = vec![(Some(Arc::clone(&ann)), None)];
-        kept.put(&a, records.clone(), b"[1]");
+        kept.put(&a, records.clone(), b"[1]", Vec::new());
         let mut out = Vec::new();
-        assert!(kept.copy(&a, &records, &mut out));
+        let never = |_: &mut Vec<u8>, _| unreachable!("no holes");
+        assert!(kept.copy(&a, &records, &mut out, never));
         assert_eq!(out, b"[1]");
         // Equal content, other values: written again.
-        assert!(!kept.copy(&b, &records, &mut out));
-        assert!(!kept.copy(&a, &vec![(Some(user("Ann")), None)], &mut out));
-        assert!(!kept.copy(&a, &vec![(None, None)], &mut out));
+        assert!(!kept.copy(&b, &records, &mut out, never));
+        assert!(!kept.copy(&a, &vec![(Some(user("Ann")), None)], &mut out, never));
+        assert!(!kept.copy(&a, &vec![(None, None)], &mut out, never));
         assert_eq!(out, b"[1]");
+    }
+
+    #[test]
+    fn holes_are_written_afresh_into_every_copy() {
+        let kept = Kept::default();
+        let a = model();
+        let (t1, t2) = (
+            "2026-12-01T10:00:00Z".parse().expect("a time"),
+            "2026-12-01T11:00:00Z".parse().expect("a time"),
+        );
+        let holes = vec![
+            Hole {
+                at: 5,
+                len: 2,
+                since: t1,
+            },
+            Hole {
+                at: 12,
+                len: 4,
+                since: t2,
+            },
+        ];
+        kept.put(&a, Vec::new(), b"{\"a\":10,\"b\":2.25}", holes);
+        let mut out = Vec::new();
+        let mut seen = Vec::new();
+        assert!(kept.copy(&a, &Vec::new(), &mut out, |out, since| {
+            seen.push(since);
+            out.extend_from_slice(if since == t1 { b"7" } else { b"100.5" });
+        }));
+        assert_eq!(out, b"{\"a\":7,\"b\":100.5}");
+        assert_eq!(seen, [t1, t2]);
     }
 }

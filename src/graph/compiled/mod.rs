@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
-use crate::cache::ActiveListing;
+use crate::cache::{ActiveListing, Noted, Scope, Stamp};
 use crate::purecloud::{Inputs, Shapes};
 use crate::source::Source;
 use crate::upstream::model;
@@ -118,9 +118,9 @@ impl Plans {
     /// cache reads it took; `None` when it cannot answer from the cache
     /// alone. Runs in the request's freshness scope.
     pub(crate) async fn run(&self, plan: &Plan, source: &Source) -> Option<(Vec<u8>, u64)> {
-        let data = self.gather(plan, source).await?;
-        let reads = data.reads;
-        Some((write::response(plan, &data), reads))
+        let (gathered, reads) = self.gather(plan, source).await?;
+        let data = &gathered.data;
+        Some((write::response(plan, data), reads + data.reads))
     }
 }
 
@@ -133,10 +133,65 @@ struct Data {
     reads: u64,
 }
 
+/// The data a plan last read for a listing, and what says whether the same
+/// reads would read it now: the same scope, the same listing, the cache's
+/// [`Stamp`] unchanged since before they read, and what they read still
+/// fresh ([`crate::cache::Cache::renote`]). Then the plan writes from it
+/// instead of reading the cache again, noting in the response what the
+/// reads would.
+pub(crate) struct Gathered {
+    scope: Scope,
+    listing: Arc<ActiveListing>,
+    stamp: Stamp,
+    noted: Noted,
+    data: Data,
+}
+
 impl Plans {
-    /// Reads what the general engine's `activeCobrowseConversations` and
-    /// its prefetch read for the same selection, from the cache only.
-    async fn gather(&self, plan: &Plan, source: &Source) -> Option<Data> {
+    /// What the general engine's `activeCobrowseConversations` and its
+    /// prefetch read for the same selection, from the cache only: read
+    /// now, or the plan's last read when the same reads would read the
+    /// same. With the number of reads of the listing.
+    async fn gather(&self, plan: &Plan, source: &Source) -> Option<(Arc<Gathered>, u64)> {
+        let (listing, reads) = source.peek_active_listing().await?;
+        let cache = source.cache();
+        // Before the reads: a change while they read makes it old.
+        let stamp = cache.stamp();
+        let last = plan.gathered.lock().expect("gathered lock").clone();
+        if let Some(last) = last {
+            if last.stamp == stamp
+                && last.scope == source.scope()
+                && Arc::ptr_eq(&last.listing, &listing)
+                && cache.renote(&last.noted)
+            {
+                return Some((last, reads));
+            }
+        }
+        let mut noted = Noted::default();
+        let data = self.read(plan, source, &listing, &mut noted).await?;
+        if !cache.renote(&noted) {
+            return None;
+        }
+        let gathered = Arc::new(Gathered {
+            scope: source.scope(),
+            listing,
+            stamp,
+            noted,
+            data,
+        });
+        *plan.gathered.lock().expect("gathered lock") = Some(Arc::clone(&gathered));
+        Some((gathered, reads))
+    }
+
+    /// Reads the page of `listing` and what the selection needs of it,
+    /// noting in `noted` what the reads would note in the response.
+    async fn read(
+        &self,
+        plan: &Plan,
+        source: &Source,
+        listing: &Arc<ActiveListing>,
+        noted: &mut Noted,
+    ) -> Option<Data> {
         let page = super::paging::Page::<ListingCursor>::checked(
             self.max_page_size,
             plan.first,
@@ -145,8 +200,8 @@ impl Plans {
             None,
         )
         .ok()?;
-        let (listing, mut reads) = source.peek_active_listing().await?;
-        let sorted = self.sorted(source, listing);
+        let mut reads = 0;
+        let sorted = self.sorted(source, Arc::clone(listing));
         let (start, end) = page.window(&sorted);
         let page = &sorted[start..end];
         let held = page.first().map_or(Shapes::NONE, |(_, n)| n.shapes());
@@ -174,7 +229,7 @@ impl Plans {
             if needs == Shapes::NONE {
                 continue;
             }
-            if let Some((inputs, read)) = source.peek_inputs(needs, node).await? {
+            if let Some((inputs, read)) = source.peek_inputs(needs, node, noted).await? {
                 reads += read;
                 peeked.push((i, inputs));
             }
@@ -185,6 +240,7 @@ impl Plans {
             &nodes,
             shape::user_data_named(&plan.user_names),
             |p| &p.user_id,
+            noted,
         )
         .await?;
         let queues = directory::<model::Queue>(
@@ -192,6 +248,7 @@ impl Plans {
             &nodes,
             shape::queue_data_named(&plan.queue_names),
             |p| &p.queue_id,
+            noted,
         )
         .await?;
         reads += (users.len() + queues.len()) as u64;
@@ -267,6 +324,7 @@ async fn directory<T: crate::cache::Cacheable>(
     nodes: &[Arc<crate::purecloud::Conversation>],
     wanted: bool,
     id: impl Fn(&crate::purecloud::Participant) -> &Option<Arc<str>>,
+    noted: &mut Noted,
 ) -> Option<Vec<(Arc<str>, Arc<T>)>> {
     if !wanted {
         return Some(Vec::new());
@@ -279,7 +337,7 @@ async fn directory<T: crate::cache::Cacheable>(
     ids.dedup();
     let mut found = Vec::with_capacity(ids.len());
     for id in ids {
-        let value = source.cache().peek::<T>(source.scope(), id).await?;
+        let value = source.cache().peek::<T>(source.scope(), id, noted).await?;
         found.push((Arc::clone(id), value));
     }
     Some(found)

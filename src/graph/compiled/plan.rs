@@ -39,12 +39,24 @@ pub(crate) struct Plan {
     pub(super) queue_names: Vec<&'static str>,
     /// The length of its last response (the next one's buffer).
     pub(super) size_hint: std::sync::atomic::AtomicUsize,
+    /// What it last read, while the same reads would read the same.
+    pub(super) gathered: std::sync::Mutex<Option<std::sync::Arc<super::Gathered>>>,
 }
 
 pub(crate) enum Connection {
     Typename,
     TotalCount,
-    Nodes(Vec<Field<Conversation>>),
+    Nodes(Nodes),
+}
+
+/// The selection of the page's conversations.
+pub(crate) struct Nodes {
+    pub(super) fields: Vec<Field<Conversation>>,
+    /// The bytes of each conversation's object, a function of its model
+    /// and its participants' user and queue records, but for the values
+    /// that read the clock (durations of what has not ended): kept per
+    /// conversation, with those values written afresh into them.
+    pub(super) kept: super::kept::Kept,
 }
 
 pub(crate) enum Conversation {
@@ -59,17 +71,8 @@ pub(crate) enum Conversation {
     ExternalTag,
     Address,
     MaxParticipants,
-    Participants(Participants),
+    Participants(Vec<Field<Participant>>),
     CobrowseSessions(Vec<Field<Session>>),
-}
-
-/// A selection of a conversation's participants.
-pub(crate) struct Participants {
-    pub(super) fields: Vec<Field<Participant>>,
-    /// When nothing below reads the clock (no `durationSeconds`), the
-    /// list's bytes are a function of the conversation's model and its
-    /// participants' user and queue records: kept per conversation.
-    pub(super) kept: Option<super::kept::Kept>,
 }
 
 pub(crate) enum Participant {
@@ -199,7 +202,10 @@ pub(crate) fn compile(document: &ExecutableDocument, name: Option<&str>) -> Resu
         Ok(match field.name.node.as_str() {
             "__typename" => leaf(field, Connection::Typename)?,
             "totalCount" => leaf(field, Connection::TotalCount)?,
-            "nodes" => Connection::Nodes(conversation(field, &mut names)?),
+            "nodes" => Connection::Nodes(Nodes {
+                fields: conversation(field, &mut names)?,
+                kept: super::kept::Kept::default(),
+            }),
             _ => return Err("connection field"),
         })
     })?;
@@ -213,6 +219,7 @@ pub(crate) fn compile(document: &ExecutableDocument, name: Option<&str>) -> Resu
         user_names: names.user,
         queue_names: names.queue,
         size_hint: std::sync::atomic::AtomicUsize::new(0),
+        gathered: std::sync::Mutex::default(),
     })
 }
 
@@ -295,12 +302,7 @@ fn conversation(field: &Selected, names: &mut Names) -> Result<Vec<Field<Convers
             "maxParticipants" => ("maxParticipants", C::MaxParticipants),
             "participants" => {
                 note(&mut names.conversation, "participants");
-                let fields = participant(field, names)?;
-                let timeless = !fields.iter().any(|f| reads_clock(&f.kind));
-                return Ok(C::Participants(Participants {
-                    fields,
-                    kept: timeless.then(super::kept::Kept::default),
-                }));
+                return Ok(C::Participants(participant(field, names)?));
             }
             "cobrowseSessions" => {
                 note(&mut names.conversation, "cobrowseSessions");
@@ -310,21 +312,6 @@ fn conversation(field: &Selected, names: &mut Names) -> Result<Vec<Field<Convers
         };
         note(&mut names.conversation, name);
         leaf(field, kind)
-    })
-}
-
-/// Whether a participant field's value depends on the instant it is
-/// written at.
-fn reads_clock(field: &Participant) -> bool {
-    let Participant::CobrowseSessions(fields) = field else {
-        return false;
-    };
-    fields.iter().any(|f| match &f.kind {
-        Communication::DurationSeconds => true,
-        Communication::Segments(fields) => fields
-            .iter()
-            .any(|f| matches!(f.kind, Segment::DurationSeconds)),
-        _ => false,
     })
 }
 

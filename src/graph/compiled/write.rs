@@ -8,11 +8,10 @@ use std::sync::Arc;
 use async_graphql::resolver_utils::EnumType;
 use serde::Serializer as _;
 
-use super::kept::Records;
-use super::plan::Participants;
+use super::kept::{Hole, Records};
 use super::plan::{
-    Communication as M, Connection, Conversation as C, Directory, Field, Participant as P, Plan,
-    Segment as S, Session as X,
+    Communication as M, Connection, Conversation as C, Directory, Field, Nodes, Participant as P,
+    Plan, Segment as S, Session as X,
 };
 use super::Data;
 use crate::graph::context::duration_seconds;
@@ -28,20 +27,45 @@ pub(super) fn response(plan: &Plan, data: &Data) -> Vec<u8> {
     // As large as this plan's last response and a little more, so that a
     // dashboard's 30 KB are not copied as the buffer grows.
     let hint = plan.size_hint.load(std::sync::atomic::Ordering::Relaxed);
-    let mut out = Out(Vec::with_capacity(hint + hint / 8 + 256));
+    let mut out = Out::new(Vec::with_capacity(hint + hint / 8 + 256));
     out.raw(b"{\"data\":{");
     out.raw(&plan.key);
     out.object(&plan.connection, |out, field| match field {
         Connection::Typename => out.str("ConversationConnection"),
         Connection::TotalCount => out.int(Some(data.total as i64)),
-        Connection::Nodes(fields) => out.list(data.nodes.iter(), |out, node| {
-            conversation(out, data, node, fields);
+        Connection::Nodes(nodes) => out.list(data.nodes.iter(), |out, node| {
+            kept_conversation(out, data, node, nodes);
         }),
     });
     out.raw(b"}}");
     plan.size_hint
         .store(out.0.len(), std::sync::atomic::Ordering::Relaxed);
     out.0
+}
+
+/// A conversation's object: the bytes kept for the same conversation and
+/// records (with the durations until now written afresh), or written (and
+/// kept) now.
+fn kept_conversation(out: &mut Out, data: &Data, model: &Model, nodes: &Nodes) {
+    let records: Records = model
+        .participants
+        .iter()
+        .map(|p| {
+            (
+                held(&data.users, p.user_id.as_ref()).cloned(),
+                held(&data.queues, p.queue_id.as_ref()).cloned(),
+            )
+        })
+        .collect();
+    let until_now = |out: &mut Vec<u8>, since| float(out, duration_seconds(Some(since), None));
+    if nodes.kept.copy(model, &records, &mut out.0, until_now) {
+        return;
+    }
+    let start = out.0.len();
+    out.1 = Some((start, Vec::new()));
+    conversation(out, data, model, &nodes.fields);
+    let holes = out.1.take().map(|(_, holes)| holes).unwrap_or_default();
+    nodes.kept.put(model, records, &out.0[start..], holes);
 }
 
 fn conversation(out: &mut Out, data: &Data, model: &Model, fields: &[Field<C>]) {
@@ -54,11 +78,13 @@ fn conversation(out: &mut Out, data: &Data, model: &Model, fields: &[Field<C>]) 
         C::Name => out.opt_str(model.name.as_deref()),
         C::StartTime => out.time(model.start_time),
         C::EndTime => out.time(model.end_time),
-        C::DurationSeconds => out.float(duration_seconds(model.start_time, model.end_time)),
+        C::DurationSeconds => out.duration(model.start_time, model.end_time),
         C::ExternalTag => out.opt_str(model.external_tag.as_deref()),
         C::Address => out.opt_str(model.address.as_deref()),
         C::MaxParticipants => out.int(model.max_participants.map(i64::from)),
-        C::Participants(list) => participants(out, data, model, list),
+        C::Participants(fields) => out.list(0..model.participants.len(), |out, i| {
+            participant(out, data, model, i, fields);
+        }),
         C::CobrowseSessions(fields) => out.list(model.sessions().into_iter(), |out, s| {
             session(
                 out,
@@ -67,35 +93,6 @@ fn conversation(out: &mut Out, data: &Data, model: &Model, fields: &[Field<C>]) 
             );
         }),
     });
-}
-
-/// A conversation's participants: the bytes kept for the same
-/// conversation and records, or written (and kept) now.
-fn participants(out: &mut Out, data: &Data, model: &Model, list: &Participants) {
-    let write = |out: &mut Out| {
-        out.list(0..model.participants.len(), |out, i| {
-            participant(out, data, model, i, &list.fields);
-        });
-    };
-    let Some(kept) = &list.kept else {
-        return write(out);
-    };
-    let records: Records = model
-        .participants
-        .iter()
-        .map(|p| {
-            (
-                held(&data.users, p.user_id.as_ref()).cloned(),
-                held(&data.queues, p.queue_id.as_ref()).cloned(),
-            )
-        })
-        .collect();
-    if kept.copy(model, &records, &mut out.0) {
-        return;
-    }
-    let start = out.0.len();
-    write(out);
-    kept.put(model, records, &out.0[start..]);
 }
 
 /// The record of `id` among those read for the response.
@@ -214,7 +211,7 @@ fn communication(
         M::CobrowseRole => out.wire(c.cobrowse_role.as_ref()),
         M::ConnectedTime => out.time(c.connected_time),
         M::DisconnectedTime => out.time(c.disconnected_time),
-        M::DurationSeconds => out.float(duration_seconds(c.connected_time, c.disconnected_time)),
+        M::DurationSeconds => out.duration(c.connected_time, c.disconnected_time),
         M::Provider => out.opt_str(c.provider.as_deref()),
         M::PeerId => out.opt_str(c.peer_id.as_deref()),
         M::ViewerUrl => out.opt_str(c.viewer_url.as_deref()),
@@ -229,7 +226,7 @@ fn segment(out: &mut Out, s: &crate::upstream::model::Segment, fields: &[Field<S
         S::TypeRaw => out.opt_str(s.segment_type.as_ref().map(Wire::raw)),
         S::StartTime => out.time(s.start_time),
         S::EndTime => out.time(s.end_time),
-        S::DurationSeconds => out.float(duration_seconds(s.start_time, s.end_time)),
+        S::DurationSeconds => out.duration(s.start_time, s.end_time),
         S::HowEnded => out.opt_str(s.how_ended.as_deref()),
     });
 }
@@ -244,7 +241,7 @@ fn session(out: &mut Out, session: &Session, fields: &[Field<X>]) {
         X::State => out.name(session.state()),
         X::StartTime => out.time(session.start()),
         X::EndTime => out.time(session.end()),
-        X::DurationSeconds => out.float(duration_seconds(session.start(), session.end())),
+        X::DurationSeconds => out.duration(session.start(), session.end()),
         X::StartUrl => out.opt_str(session.zoom_texts()[0]),
         X::Pin => out.opt_str(session.zoom_texts()[1]),
         X::EndReason => out.opt_str(session.zoom_texts()[2]),
@@ -252,10 +249,25 @@ fn session(out: &mut Out, session: &Session, fields: &[Field<X>]) {
     });
 }
 
-/// The response being written.
-struct Out(Vec<u8>);
+/// A float as `serde_json` writes it.
+fn float(out: &mut Vec<u8>, value: Option<f64>) {
+    let mut json = serde_json::Serializer::new(out);
+    match value {
+        Some(value) => (&mut json).serialize_f64(value),
+        None => (&mut json).serialize_none(),
+    }
+    .expect("writing to a Vec");
+}
+
+/// The response being written, and while a conversation's object is
+/// written to be kept, where it starts and its holes so far.
+struct Out(Vec<u8>, Option<(usize, Vec<Hole>)>);
 
 impl Out {
+    fn new(buffer: Vec<u8>) -> Self {
+        Self(buffer, None)
+    }
+
     fn raw(&mut self, bytes: &[u8]) {
         self.0.extend_from_slice(bytes);
     }
@@ -365,13 +377,18 @@ impl Out {
         out.extend_from_slice(b"+00:00\"");
     }
 
-    fn float(&mut self, value: Option<f64>) {
-        let mut json = serde_json::Serializer::new(&mut self.0);
-        match value {
-            Some(value) => (&mut json).serialize_f64(value),
-            None => (&mut json).serialize_none(),
+    /// The seconds from `start` to `end`, or until now when it has not
+    /// ended (a hole of the bytes being kept).
+    fn duration(&mut self, start: Option<Time>, end: Option<Time>) {
+        let at = self.0.len();
+        float(&mut self.0, duration_seconds(start, end));
+        if let (Some(since), None, Some((base, holes))) = (start, end, &mut self.1) {
+            holes.push(Hole {
+                at: at - *base,
+                len: self.0.len() - at,
+                since,
+            });
         }
-        .expect("writing to a Vec");
     }
 
     fn int(&mut self, value: Option<i64>) {
@@ -434,7 +451,7 @@ mod tests {
                 .timestamp_opt(seconds, nanos)
                 .single()
                 .expect("a time");
-            let mut out = Out(Vec::new());
+            let mut out = Out::new(Vec::new());
             out.time(Some(time));
             let engine = serde_json::to_string(&time.to_rfc3339()).expect("a string");
             assert_eq!(String::from_utf8(out.0).expect("UTF-8"), engine);
@@ -450,7 +467,7 @@ mod tests {
             "tab\tnew line\ncontrol \u{1}\u{1f}",
             "unicode é ☃ \u{7f} \u{2028}",
         ] {
-            let mut out = Out(Vec::new());
+            let mut out = Out::new(Vec::new());
             out.str(text);
             let engine = serde_json::to_string(text).expect("a string");
             assert_eq!(String::from_utf8(out.0).expect("UTF-8"), engine);
