@@ -77,6 +77,10 @@ struct BenchOptions {
     /// page grows; empty skips it).
     #[arg(long, value_delimiter = ',', default_value = "10,30,100,300")]
     scaling: Vec<usize>,
+    /// Load runs of the compiled path, the general engine and Tailcall,
+    /// taken in turns.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    rounds: u32,
     /// Skips the side-by-side run with Tailcall (installed by
     /// `scripts/peers` when missing).
     #[arg(long = "no-peer")]
@@ -115,6 +119,43 @@ struct LoadReport {
     p50: Duration,
     p99: Duration,
     first_failure: Option<String>,
+    histogram: Histogram<u64>,
+    elapsed: Duration,
+}
+
+impl LoadReport {
+    /// One report of several runs: their responses over their time.
+    fn merged(runs: &[LoadReport]) -> LoadReport {
+        let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("bounds");
+        for run in runs {
+            histogram.add(&run.histogram).expect("same bounds");
+        }
+        let elapsed: Duration = runs.iter().map(|r| r.elapsed).sum();
+        LoadReport::of(
+            histogram,
+            elapsed,
+            runs.iter().map(|r| r.failures).sum(),
+            runs.iter().find_map(|r| r.first_failure.clone()),
+        )
+    }
+
+    fn of(
+        histogram: Histogram<u64>,
+        elapsed: Duration,
+        failures: u64,
+        first_failure: Option<String>,
+    ) -> LoadReport {
+        LoadReport {
+            requests: histogram.len(),
+            failures,
+            per_second: histogram.len() as f64 / elapsed.as_secs_f64(),
+            p50: Duration::from_micros(histogram.value_at_quantile(0.50)),
+            p99: Duration::from_micros(histogram.value_at_quantile(0.99)),
+            first_failure,
+            histogram,
+            elapsed,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -194,14 +235,64 @@ async fn load(url: &str, body: Bytes, concurrency: usize, duration: Duration) ->
     }
     let elapsed = started.elapsed();
     let first_failure = first_failure.lock().expect("lock").take();
-    LoadReport {
-        requests: histogram.len(),
-        failures: failures.load(Ordering::Relaxed),
-        per_second: histogram.len() as f64 / elapsed.as_secs_f64(),
-        p50: Duration::from_micros(histogram.value_at_quantile(0.50)),
-        p99: Duration::from_micros(histogram.value_at_quantile(0.99)),
+    LoadReport::of(
+        histogram,
+        elapsed,
+        failures.load(Ordering::Relaxed),
         first_failure,
+    )
+}
+
+/// The sum of a gateway's metric `name` over its labels.
+async fn metric_sum(client: &reqwest::Client, url: &str, name: &str) -> anyhow::Result<u64> {
+    let base = url.strip_suffix("/graphql").unwrap_or(url);
+    let text = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let mut sum = 0.0;
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix(name) else {
+            continue;
+        };
+        if let Some((_, value)) = rest
+            .rsplit_once(' ')
+            .filter(|_| rest.starts_with(['{', ' ']))
+        {
+            sum += value.parse::<f64>()?;
+        }
     }
+    Ok(sum as u64)
+}
+
+/// The gateway's upstream calls (its own count: Tailcall calls the same
+/// simulator).
+const UPSTREAM_CALLS: &str = "cobrowse_gateway_upstream_requests_total";
+
+/// Loads each of `contenders` (a GraphQL URL and the body to post)
+/// `options.rounds` times, in turns, who goes first rotating each round,
+/// so that a slow moment of the machine falls on all of them alike: each
+/// one's runs and the process's peak resident memory during them.
+async fn in_turns(
+    options: &BenchOptions,
+    contenders: &[(String, Bytes)],
+) -> Vec<(Vec<LoadReport>, f64)> {
+    let mut runs: Vec<(Vec<LoadReport>, f64)> =
+        contenders.iter().map(|_| (Vec::new(), 0.0)).collect();
+    for round in 0..options.rounds as usize {
+        for turn in 0..contenders.len() {
+            let i = (round + turn) % contenders.len();
+            let (url, body) = &contenders[i];
+            reset_peak();
+            let report = load(url, body.clone(), options.concurrency, options.duration).await;
+            let (reports, peak) = &mut runs[i];
+            reports.push(report);
+            *peak = peak.max(hwm_mib().unwrap_or(0.0));
+        }
+    }
+    runs
 }
 
 /// How many responses the gateway whose GraphQL endpoint is `url`
@@ -381,152 +472,9 @@ async fn run(options: BenchOptions) -> anyhow::Result<()> {
         options.duration.as_secs()
     );
 
-    // 1. Warm: everything cached (TTLs longer than the run), first served
-    //    from the response cache, then resolved afresh from the data cache.
-    let warm = start(&options, Faults::default(), &[("cache.live_ttl", "1h")]).await?;
-    let (_, sample) = one(&client, &warm.url, &body)
-        .await
-        .context("warming the cache")?;
-    reset(&warm.sim).await?;
-    let gateway = load(
-        &warm.url,
-        body.clone(),
-        options.concurrency,
-        options.duration,
-    )
-    .await;
-    let warm_calls = upstream_calls(&warm.sim).await?;
-    drop(warm);
-    let resolving = start(
-        &options,
-        Faults::default(),
-        &[("cache.live_ttl", "1h"), ("server.response_cache", "false")],
-    )
-    .await?;
-    // The first is the general engine's (and compiles the plan).
-    one(&client, &resolving.url, &body)
-        .await
-        .context("warming the cache")?;
-    reset(&resolving.sim).await?;
-    let before = compiled_answers(&client, &resolving.url).await?;
-    reset_peak();
-    let resolved = load(
-        &resolving.url,
-        body.clone(),
-        options.concurrency,
-        options.duration,
-    )
-    .await;
-    let compiled_peak = phase_peak();
-    let by_plan = compiled_answers(&client, &resolving.url).await? - before;
-    if by_plan < resolved.requests {
-        anyhow::bail!(
-            "the compiled path answered {by_plan} of {} responses",
-            resolved.requests
-        );
-    }
-    let warm_calls = warm_calls + upstream_calls(&resolving.sim).await?;
-    // The general engine (compiled queries off), same data, same load.
-    let general = {
-        let general = start(
-            &options,
-            Faults::default(),
-            &[
-                ("cache.live_ttl", "1h"),
-                ("server.response_cache", "false"),
-                ("server.compiled_queries", "off"),
-            ],
-        )
-        .await?;
-        one(&client, &general.url, &body)
-            .await
-            .context("warming the cache")?;
-        reset_peak();
-        load(
-            &general.url,
-            body.clone(),
-            options.concurrency,
-            options.duration,
-        )
-        .await
-    };
-    let general_peak = phase_peak();
-    // The peer, over the same simulator, loaded right after.
-    let tailcall = if options.no_peer {
-        None
-    } else {
-        let tailcall = peer::start(&resolving.sim).await.context("Tailcall")?;
-        let (_, theirs) = one(&client, &tailcall.url, &peer::Peer::body()).await?;
-        let (_, ours) = one(&client, &resolving.url, &body).await?;
-        let conversations = peer::same_data(&ours, &theirs)?;
-        let report = load(
-            &tailcall.url,
-            peer::Peer::body(),
-            options.concurrency,
-            options.duration,
-        )
-        .await;
-        Some((report, conversations, tailcall))
-    };
-    drop(resolving);
-    let bare = bare_server(sample.clone()).await?;
-    let ceiling = load(&bare, body.clone(), options.concurrency, options.duration).await;
-    println!("\n1. warm dashboard query ({} bytes per response; upstream calls during the runs: {warm_calls})", sample.len());
-    println!(
-        "   {:<40} {:>10} {:>12} {:>12} {:>9}",
-        "", "req/s", "p50", "p99", "failures"
-    );
-    for (name, report) in [
-        ("gateway, response cache", &gateway),
-        ("gateway, compiled path (data cache)", &resolved),
-        ("gateway, general engine (data cache)", &general),
-        ("bare axum, static JSON", &ceiling),
-    ] {
-        println!(
-            "   {name:<40} {:>10.0} {:>12} {:>12} {:>9}",
-            report.per_second,
-            ms(report.p50),
-            ms(report.p99),
-            report.failures
-        );
-        if let Some(why) = &report.first_failure {
-            println!("   first failure: {why}");
-        }
-        failed += report.failures;
-    }
-    println!(
-        "   gateway / bare ceiling: {:.1} % with the response cache, {:.1} % resolving every response ({:.1} % by the general engine)",
-        100.0 * gateway.per_second / ceiling.per_second,
-        100.0 * resolved.per_second / ceiling.per_second,
-        100.0 * general.per_second / ceiling.per_second
-    );
-    println!(
-        "   compiled path / general engine: {:.2} (req/s), p99 {} vs {}; peak resident memory of the process during each load: {compiled_peak} vs {general_peak}",
-        resolved.per_second / general.per_second,
-        ms(resolved.p99),
-        ms(general.p99)
-    );
-    if let Some((tailcall, conversations, _)) = &tailcall {
-        println!(
-            "   {:<40} {:>10.0} {:>12} {:>12} {:>9}",
-            "Tailcall 1.6.14, same data, its cache",
-            tailcall.per_second,
-            ms(tailcall.p50),
-            ms(tailcall.p99),
-            tailcall.failures
-        );
-        if let Some(why) = &tailcall.first_failure {
-            println!("   first failure: {why}");
-        }
-        failed += tailcall.failures;
-        println!(
-            "   gateway resolving / Tailcall: {:.2} (req/s), p99 {} vs {} ({conversations} conversations, the same in both answers)",
-            resolved.per_second / tailcall.per_second,
-            ms(resolved.p99),
-            ms(tailcall.p99)
-        );
-    }
-    drop(tailcall);
+    // 1. Warm: everything cached, from the response cache and resolved
+    //    afresh, side by side with Tailcall.
+    failed += warm(&options, &client, &body).await?;
 
     // 2. Cold: the cache emptied before every query, 20 ms per upstream call.
     let latency = Faults {
@@ -606,6 +554,158 @@ async fn run(options: BenchOptions) -> anyhow::Result<()> {
     }
     println!("\nall responses checked: 200, data, no errors");
     Ok(())
+}
+
+/// Scenario 1: the warm dashboard (everything cached, TTLs longer than the
+/// run), served from the response cache, then resolved afresh from the data
+/// cache by the compiled path and by the general engine, and beside them
+/// Tailcall over the same simulator and a bare axum server of the same
+/// bytes. The compiled path, the general engine and Tailcall are loaded in
+/// turns ([`in_turns`]). Answers the failures.
+async fn warm(
+    options: &BenchOptions,
+    client: &reqwest::Client,
+    body: &Bytes,
+) -> anyhow::Result<u64> {
+    let mut failed = 0;
+    let warm = start(options, Faults::default(), &[("cache.live_ttl", "1h")]).await?;
+    let (_, sample) = one(client, &warm.url, body)
+        .await
+        .context("warming the cache")?;
+    reset(&warm.sim).await?;
+    let gateway = load(
+        &warm.url,
+        body.clone(),
+        options.concurrency,
+        options.duration,
+    )
+    .await;
+    let warm_calls = upstream_calls(&warm.sim).await?;
+    drop(warm);
+    let resolving = start(
+        options,
+        Faults::default(),
+        &[("cache.live_ttl", "1h"), ("server.response_cache", "false")],
+    )
+    .await?;
+    // The first is the general engine's (and compiles the plan).
+    one(client, &resolving.url, body)
+        .await
+        .context("warming the cache")?;
+    // The general engine (compiled queries off), same data, same load.
+    let engine = start(
+        options,
+        Faults::default(),
+        &[
+            ("cache.live_ttl", "1h"),
+            ("server.response_cache", "false"),
+            ("server.compiled_queries", "off"),
+        ],
+    )
+    .await?;
+    one(client, &engine.url, body)
+        .await
+        .context("warming the cache")?;
+    // The peer, over the same simulator.
+    let peer = if options.no_peer {
+        None
+    } else {
+        let tailcall = peer::start(&resolving.sim).await.context("Tailcall")?;
+        let (_, theirs) = one(client, &tailcall.url, &peer::Peer::body()).await?;
+        let (_, ours) = one(client, &resolving.url, body).await?;
+        let conversations = peer::same_data(&ours, &theirs)?;
+        Some((tailcall, conversations))
+    };
+    let answered = compiled_answers(client, &resolving.url).await?;
+    let called = metric_sum(client, &resolving.url, UPSTREAM_CALLS).await?;
+    let mut contenders = vec![
+        (resolving.url.clone(), body.clone()),
+        (engine.url.clone(), body.clone()),
+    ];
+    if let Some((tailcall, _)) = &peer {
+        contenders.push((tailcall.url.clone(), peer::Peer::body()));
+    }
+    let runs = in_turns(options, &contenders).await;
+    let [ours, general_runs, theirs] =
+        [0, 1, 2].map(|i| runs.get(i).map(|(r, _)| r.as_slice()).unwrap_or_default());
+    let [compiled_peak, general_peak] = [0, 1].map(|i| runs[i].1);
+    let (resolved, general) = (LoadReport::merged(ours), LoadReport::merged(general_runs));
+    let by_plan = compiled_answers(client, &resolving.url).await? - answered;
+    if by_plan < resolved.requests {
+        bail!(
+            "the compiled path answered {by_plan} of {} responses",
+            resolved.requests
+        );
+    }
+    drop(engine);
+    let warm_calls =
+        warm_calls + metric_sum(client, &resolving.url, UPSTREAM_CALLS).await? - called;
+    drop(resolving);
+    let bare = bare_server(sample.clone()).await?;
+    let ceiling = load(&bare, body.clone(), options.concurrency, options.duration).await;
+    println!("\n1. warm dashboard query ({} bytes per response; upstream calls during the runs: {warm_calls})", sample.len());
+    println!(
+        "   {:<40} {:>10} {:>12} {:>12} {:>9}",
+        "", "req/s", "p50", "p99", "failures"
+    );
+    let tailcall = (!theirs.is_empty()).then(|| LoadReport::merged(theirs));
+    let mut rows = vec![
+        ("gateway, response cache", &gateway),
+        ("gateway, compiled path (data cache)", &resolved),
+        ("gateway, general engine (data cache)", &general),
+    ];
+    if let Some(tailcall) = &tailcall {
+        rows.push(("Tailcall 1.6.14, same data, its cache", tailcall));
+    }
+    rows.push(("bare axum, static JSON", &ceiling));
+    for (name, report) in rows {
+        println!(
+            "   {name:<40} {:>10.0} {:>12} {:>12} {:>9}",
+            report.per_second,
+            ms(report.p50),
+            ms(report.p99),
+            report.failures
+        );
+        if let Some(why) = &report.first_failure {
+            println!("   first failure: {why}");
+        }
+        failed += report.failures;
+    }
+    println!(
+        "   gateway / bare ceiling: {:.1} % with the response cache, {:.1} % resolving every response ({:.1} % by the general engine)",
+        100.0 * gateway.per_second / ceiling.per_second,
+        100.0 * resolved.per_second / ceiling.per_second,
+        100.0 * general.per_second / ceiling.per_second
+    );
+    println!(
+        "   compiled path / general engine: {:.2} (req/s), p99 {} vs {}; peak resident memory of the process during their loads: {compiled_peak:.1} MiB vs {general_peak:.1} MiB",
+        resolved.per_second / general.per_second,
+        ms(resolved.p99),
+        ms(general.p99)
+    );
+    if let (Some(tailcall), Some((_, conversations))) = (&tailcall, &peer) {
+        let rounds: Vec<String> = ours
+            .iter()
+            .zip(theirs)
+            .map(|(o, t)| format!("{:.2}", o.per_second / t.per_second))
+            .collect();
+        let ahead = ours
+            .iter()
+            .zip(theirs)
+            .filter(|(o, t)| o.per_second >= t.per_second)
+            .count();
+        println!(
+            "   gateway resolving / Tailcall: {:.2} (req/s over {} rounds of {} s each, taking turns: {}; ahead in {ahead} of {}), p99 {} vs {} ({conversations} conversations, the same in both answers)",
+            resolved.per_second / tailcall.per_second,
+            ours.len(),
+            options.duration.as_secs(),
+            rounds.join(", "),
+            ours.len(),
+            ms(resolved.p99),
+            ms(tailcall.p99)
+        );
+    }
+    Ok(failed)
 }
 
 /// Scenario 1b: for each number of seeded conversations, the warm
@@ -969,9 +1069,4 @@ fn reset_peak() {
         PEAK_KIB.fetch_max((mib * 1024.0) as u64, Ordering::Relaxed);
     }
     let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-/// The peak resident memory since [`reset_peak`].
-fn phase_peak() -> String {
-    hwm_mib().map_or_else(|| "unknown".into(), |mib| format!("{mib:.1} MiB"))
 }
