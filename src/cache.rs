@@ -491,7 +491,7 @@ impl Cache {
     }
 
     /// Counts a change of what it holds (after it is done).
-    fn changed(&self) {
+    pub(crate) fn changed(&self) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
     }
 

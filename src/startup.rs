@@ -162,6 +162,15 @@ impl Gateway {
         move || source.cache().clear()
     }
 
+    /// A function that counts a change of the data cache, as every store
+    /// into it does, so that the compiled path reads the cache afresh for
+    /// its next response instead of writing from its last reads (the
+    /// benchmark's measure of that path while the cache keeps changing).
+    pub fn cache_changer(&self) -> impl Fn() + Send + Sync + 'static {
+        let source = Arc::clone(&self.state.source);
+        move || source.cache().changed()
+    }
+
     /// Serves until `shutdown` resolves, then stops gracefully: the
     /// listener closes (new connections are refused), requests in flight
     /// get up to `server.shutdown_grace` to finish, every subscription is
