@@ -437,6 +437,8 @@ pub enum Frame {
 /// opened with another subprotocol).
 pub struct Ws {
     socket: Socket,
+    /// Messages that came before a [`Ws::sync`]'s pong, for [`Ws::next`].
+    early: std::collections::VecDeque<Frame>,
 }
 
 impl Ws {
@@ -444,6 +446,7 @@ impl Ws {
     pub async fn open_with(base: &str, subprotocol: &str) -> Self {
         Self {
             socket: ws_connect_with(base, subprotocol).await,
+            early: std::collections::VecDeque::new(),
         }
     }
 
@@ -494,17 +497,31 @@ impl Ws {
     }
 
     /// Proves the gateway has read every message sent so far (a ping's
-    /// pong comes after them).
+    /// pong comes after them). What a subscription sends before the pong
+    /// is kept for [`Self::next`], in order.
     pub async fn sync(&mut self) {
         self.send(json!({ "type": "ping" })).await;
-        match self.next().await {
-            Frame::Json(pong) if pong["type"] == "pong" => {}
-            other => panic!("expected pong, got {other:?}"),
+        loop {
+            match self.receive().await {
+                Frame::Json(pong) if pong["type"] == "pong" => return,
+                Frame::Json(early) if early["type"] == "next" => {
+                    self.early.push_back(Frame::Json(early));
+                }
+                other => panic!("expected pong, got {other:?}"),
+            }
         }
     }
 
     /// The next message (within 10 s).
     pub async fn next(&mut self) -> Frame {
+        match self.early.pop_front() {
+            Some(early) => early,
+            None => self.receive().await,
+        }
+    }
+
+    /// The next message off the socket (within 10 s).
+    async fn receive(&mut self) -> Frame {
         use futures::StreamExt;
         use tokio_tungstenite::tungstenite::Message;
         loop {
