@@ -71,6 +71,7 @@ async fn documents_and_variables_nested_to_overflow_the_stack_are_refused_and_th
                 .body(body)
                 .send()
                 .await
+                .map(crate::helpers::verified)
                 .expect("the gateway answers");
             let status = response.status().as_u16();
             (status, response.json::<Value>().await.expect("a JSON body"))

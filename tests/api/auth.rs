@@ -66,7 +66,7 @@ async fn post_as(app: &TestApp, headers: &[(&str, &str)], query: &str) -> reqwes
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    request.send().await.expect("the gateway answers")
+    crate::helpers::verified(request.send().await.expect("the gateway answers"))
 }
 
 async fn body_as(app: &TestApp, headers: &[(&str, &str)], query: &str) -> (u16, Value) {
@@ -415,6 +415,7 @@ async fn gateway_view(app: &TestApp, token: &str, id: &str) -> Option<String> {
         .json(&json!({ "query": CONVERSATION, "variables": { "id": id } }))
         .send()
         .await
+        .map(crate::helpers::verified)
         .expect("the gateway answers");
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.expect("json");

@@ -136,16 +136,18 @@ async fn secrets_never_appear_in_logs() {
             "exp": chrono::Utc::now().timestamp() + 600, "scope": "read",
         }),
     );
-    let body: serde_json::Value = reqwest::Client::new()
-        .post(format!("{base}/graphql"))
-        .bearer_auth(&token)
-        .json(&serde_json::json!({ "query": "{ activeCobrowseConversations { totalCount } }" }))
-        .send()
-        .await
-        .expect("answers")
-        .json()
-        .await
-        .expect("json");
+    let body: serde_json::Value = crate::helpers::verified(
+        reqwest::Client::new()
+            .post(format!("{base}/graphql"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({ "query": "{ activeCobrowseConversations { totalCount } }" }))
+            .send()
+            .await
+            .expect("answers"),
+    )
+    .json()
+    .await
+    .expect("json");
     assert!(body.get("errors").is_none(), "{body:#}");
     child.kill().await.expect("stops");
     let logs = format!(
@@ -402,12 +404,14 @@ async fn sigterm_finishes_requests_in_flight_refuses_new_ones_closes_subscriptio
     let in_flight = tokio::spawn({
         let (client, base) = (client.clone(), base.clone());
         async move {
-            let response = client
-                .post(format!("{base}/graphql"))
-                .json(&serde_json::json!({ "query": "{ activeCobrowseConversations { totalCount } }" }))
-                .send()
-                .await
-                .expect("the request in flight is answered");
+            let response = crate::helpers::verified(
+                client
+                    .post(format!("{base}/graphql"))
+                    .json(&serde_json::json!({ "query": "{ activeCobrowseConversations { totalCount } }" }))
+                    .send()
+                    .await
+                    .expect("the request in flight is answered"),
+            );
             let status = response.status();
             (
                 status,
@@ -477,13 +481,15 @@ async fn sigterm_finishes_requests_in_flight_refuses_new_ones_closes_subscriptio
 
     // The acknowledged webhook is there after a restart.
     let (mut again, base, _, _) = start(gateway()).await;
-    let sessions: serde_json::Value = client
-        .post(format!("{base}/graphql"))
-        .json(&serde_json::json!({ "query": "{ cobrowseSessions(filter: { provider: ZOOM }) { nodes { providerSessionId } } }" }))
-        .send()
-        .await
-        .expect("answers")
-        .json()
+    let sessions: serde_json::Value = crate::helpers::verified(
+        client
+            .post(format!("{base}/graphql"))
+            .json(&serde_json::json!({ "query": "{ cobrowseSessions(filter: { provider: ZOOM }) { nodes { providerSessionId } } }" }))
+            .send()
+            .await
+            .expect("answers"),
+    )
+    .json()
         .await
         .expect("json");
     again.kill().await.expect("stops");

@@ -137,6 +137,7 @@ async fn clear_answer(
     input: &dyn std::fmt::Debug,
 ) -> u16 {
     let response = response.unwrap_or_else(|e| panic!("no answer ({e}) to {input:?}"));
+    let response = crate::helpers::verified(response);
     let status = response.status().as_u16();
     let text = response.text().await.expect("a body");
     assert!(

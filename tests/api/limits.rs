@@ -196,6 +196,7 @@ async fn a_too_large_document_is_a_request_error_under_graphql_response_json() {
         .json(&json!({ "query": format!("{{ __typename }}{}", " ".repeat(40_000)) }))
         .send()
         .await
+        .map(crate::helpers::verified)
         .expect("answers");
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.expect("json");

@@ -87,13 +87,14 @@ async fn wall(app: &TestApp) -> BTreeMap<String, Value> {
 /// [`wall`] as the gateway at `base` (another replica on `app`'s
 /// simulator) shows it.
 pub(crate) async fn wall_at(app: &TestApp, base: &str) -> BTreeMap<String, Value> {
-    let response = app
-        .http
-        .post(format!("{base}/graphql"))
-        .json(&json!({ "query": WALL }))
-        .send()
-        .await
-        .expect("the gateway answers");
+    let response = crate::helpers::verified(
+        app.http
+            .post(format!("{base}/graphql"))
+            .json(&json!({ "query": WALL }))
+            .send()
+            .await
+            .expect("the gateway answers"),
+    );
     let status = response.status();
     let body: Value = response.json().await.expect("JSON");
     assert!(status.is_success() && body["errors"].is_null(), "{body}");

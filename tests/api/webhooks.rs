@@ -602,6 +602,7 @@ async fn responses_with_pushed_zoom_data_are_not_cacheable() {
         )
         .send()
         .await
+        .map(crate::helpers::verified)
         .expect("answers");
 
     assert_eq!(
