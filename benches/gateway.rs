@@ -10,8 +10,11 @@
 //!
 //! Scenarios:
 //! 1. warm dashboard query (everything cached) against the gateway, served
-//!    from its response cache and resolved afresh from its data cache, and
-//!    against a static JSON endpoint of the same bytes on a bare axum server;
+//!    from its response cache and resolved afresh from its data cache (by
+//!    the compiled path, as it comes and with the cache changed before
+//!    every request, and by the general engine, these loaded in turns with
+//!    Tailcall), and against a static JSON endpoint of the same bytes on a
+//!    bare axum server;
 //! 2. cold dashboard query (cache emptied first) with 20 ms of upstream latency;
 //! 3. single-flight: 500 concurrent identical cold queries;
 //! 4. economy: dashboards refreshing a wall while the world changes, with
@@ -21,7 +24,7 @@
 //!
 //! Beside 1, Tailcall 1.6.14 serves the same data from the same simulator
 //! (`benches/peers`, installed by `scripts/peers` when missing; `--no-peer`
-//! skips it) and is loaded the same way; after 3, the scaling run (1b)
+//! skips it) and is loaded the same way, in turns; after 3, the scaling run (1b)
 //! resolves the dashboard for 10, 30, 100 and 300 conversations, and 1c
 //! each query of the README.
 //!
