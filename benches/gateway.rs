@@ -328,19 +328,12 @@ async fn in_turns(
 /// answered by a compiled plan (its
 /// `cobrowse_gateway_compiled_total{outcome="answered"}`).
 async fn compiled_answers(client: &reqwest::Client, url: &str) -> anyhow::Result<u64> {
-    let base = url.strip_suffix("/graphql").unwrap_or(url);
-    let text = client
-        .get(format!("{base}/metrics"))
-        .send()
-        .await?
-        .text()
-        .await?;
-    Ok(text
-        .lines()
-        .find_map(|line| {
-            line.strip_prefix("cobrowse_gateway_compiled_total{outcome=\"answered\"} ")
-        })
-        .map_or(Ok(0), str::parse)?)
+    metric_sum(
+        client,
+        url,
+        "cobrowse_gateway_compiled_total{outcome=\"answered\"}",
+    )
+    .await
 }
 
 /// The API key bench clients send (made afresh for each run).
@@ -448,6 +441,22 @@ async fn start_on(config: SimConfig, extra: &[(&str, &str)]) -> anyhow::Result<R
         change_cache,
         _stop: stop,
     })
+}
+
+/// A gateway that resolves every response (response cache off) from a
+/// data cache that keeps everything for the run, with compiled queries
+/// `compiled` (`on` or `off`).
+async fn resolving_gateway(options: &BenchOptions, compiled: &str) -> anyhow::Result<Running> {
+    start(
+        options,
+        Faults::default(),
+        &[
+            ("cache.live_ttl", "1h"),
+            ("server.response_cache", "false"),
+            ("server.compiled_queries", compiled),
+        ],
+    )
+    .await
 }
 
 async fn upstream_calls(sim: &Simulator) -> anyhow::Result<u64> {
@@ -614,27 +623,13 @@ async fn warm(
     .await;
     let warm_calls = upstream_calls(&warm.sim).await?;
     drop(warm);
-    let resolving = start(
-        options,
-        Faults::default(),
-        &[("cache.live_ttl", "1h"), ("server.response_cache", "false")],
-    )
-    .await?;
+    let resolving = resolving_gateway(options, "on").await?;
     // The first is the general engine's (and compiles the plan).
     one(client, &resolving.url, body)
         .await
         .context("warming the cache")?;
     // The general engine (compiled queries off), same data, same load.
-    let engine = start(
-        options,
-        Faults::default(),
-        &[
-            ("cache.live_ttl", "1h"),
-            ("server.response_cache", "false"),
-            ("server.compiled_queries", "off"),
-        ],
-    )
-    .await?;
+    let engine = resolving_gateway(options, "off").await?;
     one(client, &engine.url, body)
         .await
         .context("warming the cache")?;
@@ -867,22 +862,8 @@ fn readme_operations() -> Vec<(String, String)> {
 /// each, so that the compiled path is seen to make no query slower.
 /// Answers the failures.
 async fn readme_queries(options: &BenchOptions, client: &reqwest::Client) -> anyhow::Result<u64> {
-    let running = start(
-        options,
-        Faults::default(),
-        &[("cache.live_ttl", "1h"), ("server.response_cache", "false")],
-    )
-    .await?;
-    let general = start(
-        options,
-        Faults::default(),
-        &[
-            ("cache.live_ttl", "1h"),
-            ("server.response_cache", "false"),
-            ("server.compiled_queries", "off"),
-        ],
-    )
-    .await?;
+    let running = resolving_gateway(options, "on").await?;
+    let general = resolving_gateway(options, "off").await?;
     let first = {
         let body = Bytes::from(
             serde_json::json!({ "query": "{ activeCobrowseConversations(first: 1) { nodes { id conversationId } } }" })

@@ -136,18 +136,15 @@ async fn secrets_never_appear_in_logs() {
             "exp": chrono::Utc::now().timestamp() + 600, "scope": "read",
         }),
     );
-    let body: serde_json::Value = crate::helpers::verified(
+    let body = crate::helpers::json_of(
         reqwest::Client::new()
             .post(format!("{base}/graphql"))
             .bearer_auth(&token)
-            .json(&serde_json::json!({ "query": "{ activeCobrowseConversations { totalCount } }" }))
-            .send()
-            .await
-            .expect("answers"),
+            .json(
+                &serde_json::json!({ "query": "{ activeCobrowseConversations { totalCount } }" }),
+            ),
     )
-    .json()
-    .await
-    .expect("json");
+    .await;
     assert!(body.get("errors").is_none(), "{body:#}");
     child.kill().await.expect("stops");
     let logs = format!(
@@ -481,17 +478,12 @@ async fn sigterm_finishes_requests_in_flight_refuses_new_ones_closes_subscriptio
 
     // The acknowledged webhook is there after a restart.
     let (mut again, base, _, _) = start(gateway()).await;
-    let sessions: serde_json::Value = crate::helpers::verified(
+    let sessions = crate::helpers::json_of(
         client
             .post(format!("{base}/graphql"))
-            .json(&serde_json::json!({ "query": "{ cobrowseSessions(filter: { provider: ZOOM }) { nodes { providerSessionId } } }" }))
-            .send()
-            .await
-            .expect("answers"),
+            .json(&serde_json::json!({ "query": "{ cobrowseSessions(filter: { provider: ZOOM }) { nodes { providerSessionId } } }" })),
     )
-    .json()
-        .await
-        .expect("json");
+    .await;
     again.kill().await.expect("stops");
     assert_eq!(
         sessions["data"]["cobrowseSessions"]["nodes"][0]["providerSessionId"], "shutdown",

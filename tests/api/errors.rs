@@ -203,17 +203,12 @@ async fn an_unreachable_upstream_gives_upstream_unavailable_not_a_hang() {
     let addr = gateway.local_addr();
     tokio::spawn(gateway.run_until_stopped(std::future::pending()));
 
-    let body: serde_json::Value = crate::helpers::verified(
+    let body = crate::helpers::json_of(
         crate::helpers::authorized_client()
             .post(format!("http://{addr}/graphql"))
-            .json(&json!({ "query": "{ activeCobrowseConversations { totalCount } }" }))
-            .send()
-            .await
-            .expect("answers"),
+            .json(&json!({ "query": "{ activeCobrowseConversations { totalCount } }" })),
     )
-    .json()
-    .await
-    .expect("json");
+    .await;
 
     assert_eq!(first_code(&body), "UPSTREAM_UNAVAILABLE", "{body:#}");
 }

@@ -24,6 +24,14 @@ pub fn verified(response: reqwest::Response) -> reqwest::Response {
     response
 }
 
+/// The JSON body of the answer to `request` (verified).
+pub async fn json_of(request: reqwest::RequestBuilder) -> serde_json::Value {
+    verified(request.send().await.expect("the gateway answers"))
+        .json()
+        .await
+        .expect("a JSON body")
+}
+
 impl TestApp {
     /// The gateway's URL of `path`.
     pub fn url(&self, path: &str) -> String {
