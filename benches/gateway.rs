@@ -296,18 +296,36 @@ const UPSTREAM_CALLS: &str = "cobrowse_gateway_upstream_requests_total";
 /// before each request)
 /// `options.rounds` times, in turns, who goes first rotating each round,
 /// so that a slow moment of the machine falls on all of them alike: each
-/// one's runs and the process's peak resident memory during them.
+/// one's runs, and the process's peak resident memory during them and how
+/// far it rose over where each run began (MiB, the largest of its runs).
 async fn in_turns(
     options: &BenchOptions,
     contenders: &[(String, Bytes, Option<Hook>)],
-) -> Vec<(Vec<LoadReport>, f64)> {
-    let mut runs: Vec<(Vec<LoadReport>, f64)> =
-        contenders.iter().map(|_| (Vec::new(), 0.0)).collect();
+) -> Vec<(Vec<LoadReport>, (f64, f64))> {
+    let mut runs: Vec<(Vec<LoadReport>, (f64, f64))> = contenders
+        .iter()
+        .map(|_| (Vec::new(), (0.0, 0.0)))
+        .collect();
+    // A second of each first, unmeasured: the process grows its buffers
+    // and pools under load once, before any measured run (else the first
+    // run's figures carry that).
+    for (url, body, before) in contenders {
+        let warm_up = Duration::from_secs(1);
+        load_with(
+            url,
+            body.clone(),
+            options.concurrency,
+            warm_up,
+            before.clone(),
+        )
+        .await;
+    }
     for round in 0..options.rounds as usize {
         for turn in 0..contenders.len() {
             let i = (round + turn) % contenders.len();
             let (url, body, before) = &contenders[i];
             reset_peak();
+            let began = hwm_mib().unwrap_or(0.0);
             let report = load_with(
                 url,
                 body.clone(),
@@ -316,9 +334,11 @@ async fn in_turns(
                 before.clone(),
             )
             .await;
-            let (reports, peak) = &mut runs[i];
+            let (reports, (peak, rise)) = &mut runs[i];
             reports.push(report);
-            *peak = peak.max(hwm_mib().unwrap_or(0.0));
+            let ended = hwm_mib().unwrap_or(0.0);
+            *peak = peak.max(ended);
+            *rise = rise.max(ended - began);
         }
     }
     runs
@@ -661,7 +681,7 @@ async fn warm(
     let runs = in_turns(options, &contenders).await;
     let [ours, general_runs, changing_runs, theirs] =
         [0, 1, 2, 3].map(|i| runs.get(i).map(|(r, _)| r.as_slice()).unwrap_or_default());
-    let [compiled_peak, general_peak] = [0, 1].map(|i| runs[i].1);
+    let [(compiled_peak, compiled_rise), (general_peak, general_rise)] = [0, 1].map(|i| runs[i].1);
     let (resolved, general) = (LoadReport::merged(ours), LoadReport::merged(general_runs));
     let changing = LoadReport::merged(changing_runs);
     let by_plan = compiled_answers(client, &resolving.url).await? - answered;
@@ -713,7 +733,7 @@ async fn warm(
         100.0 * general.per_second / ceiling.per_second
     );
     println!(
-        "   compiled path / general engine: {:.2} (req/s), p99 {} vs {}; peak resident memory of the process during their loads: {compiled_peak:.1} MiB vs {general_peak:.1} MiB",
+        "   compiled path / general engine: {:.2} (req/s), p99 {} vs {}; peak resident memory of the process during their loads: {compiled_peak:.1} MiB vs {general_peak:.1} MiB, rising by at most {compiled_rise:.1} vs {general_rise:.1} MiB over where a load began",
         resolved.per_second / general.per_second,
         ms(resolved.p99),
         ms(general.p99)
