@@ -169,14 +169,7 @@ pub(crate) fn now_utc() -> DateTime<Utc> {
 
 /// Notes that the response read the live upstream value `tag`.
 pub(crate) fn note_read(tag: Tag) {
-    let _ = CURRENT.try_with(|f| {
-        let mut read = f.2.lock().expect("tags lock");
-        if read.tags.len() < MAX_TAGS {
-            read.tags.push(tag);
-        } else {
-            read.overflowed = true;
-        }
-    });
+    note_reads(std::slice::from_ref(&tag));
 }
 
 /// Notes that the response read the live upstream values `tags`.

@@ -130,6 +130,9 @@ struct Data {
     nodes: Vec<Arc<crate::purecloud::Conversation>>,
     users: Vec<(Arc<str>, Arc<model::User>)>,
     queues: Vec<(Arc<str>, Arc<model::Queue>)>,
+    /// Each node's participants' user and queue records (what its kept
+    /// bytes are compared by).
+    records: Vec<kept::Records>,
     reads: u64,
 }
 
@@ -252,11 +255,16 @@ impl Plans {
         )
         .await?;
         reads += (users.len() + queues.len()) as u64;
+        let records = nodes
+            .iter()
+            .map(|node| write::records_of(node, &users, &queues))
+            .collect();
         Some(Data {
             total: sorted.len(),
             nodes,
             users,
             queues,
+            records,
             reads,
         })
     }

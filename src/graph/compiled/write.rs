@@ -33,9 +33,14 @@ pub(super) fn response(plan: &Plan, data: &Data) -> Vec<u8> {
     out.object(&plan.connection, |out, field| match field {
         Connection::Typename => out.str("ConversationConnection"),
         Connection::TotalCount => out.int(Some(data.total as i64)),
-        Connection::Nodes(nodes) => out.list(data.nodes.iter(), |out, node| {
-            kept_conversation(out, data, node, nodes);
-        }),
+        Connection::Nodes(nodes) => {
+            out.list(
+                data.nodes.iter().zip(&data.records),
+                |out, (node, records)| {
+                    kept_conversation(out, data, node, records, nodes);
+                },
+            );
+        }
     });
     out.raw(b"}}");
     plan.size_hint
@@ -44,28 +49,39 @@ pub(super) fn response(plan: &Plan, data: &Data) -> Vec<u8> {
 }
 
 /// A conversation's object: the bytes kept for the same conversation and
-/// records (with the durations until now written afresh), or written (and
-/// kept) now.
-fn kept_conversation(out: &mut Out, data: &Data, model: &Model, nodes: &Nodes) {
-    let records: Records = model
-        .participants
-        .iter()
-        .map(|p| {
-            (
-                held(&data.users, p.user_id.as_ref()).cloned(),
-                held(&data.queues, p.queue_id.as_ref()).cloned(),
-            )
-        })
-        .collect();
+/// `records` (with the durations until now written afresh), or written
+/// (and kept) now.
+fn kept_conversation(out: &mut Out, data: &Data, model: &Model, records: &Records, nodes: &Nodes) {
     let until_now = |out: &mut Vec<u8>, since| float(out, duration_seconds(Some(since), None));
-    if nodes.kept.copy(model, &records, &mut out.0, until_now) {
+    if nodes.kept.copy(model, records, &mut out.0, until_now) {
         return;
     }
     let start = out.0.len();
     out.1 = Some((start, Vec::new()));
     conversation(out, data, model, &nodes.fields);
     let holes = out.1.take().map(|(_, holes)| holes).unwrap_or_default();
-    nodes.kept.put(model, records, &out.0[start..], holes);
+    nodes
+        .kept
+        .put(model, records.clone(), &out.0[start..], holes);
+}
+
+/// The user and queue records of each of `model`'s participants, among
+/// those read for the response.
+pub(super) fn records_of(
+    model: &Model,
+    users: &[(Arc<str>, Arc<crate::upstream::model::User>)],
+    queues: &[(Arc<str>, Arc<crate::upstream::model::Queue>)],
+) -> Records {
+    model
+        .participants
+        .iter()
+        .map(|p| {
+            (
+                held(users, p.user_id.as_ref()).cloned(),
+                held(queues, p.queue_id.as_ref()).cloned(),
+            )
+        })
+        .collect()
 }
 
 fn conversation(out: &mut Out, data: &Data, model: &Model, fields: &[Field<C>]) {
