@@ -214,6 +214,28 @@ fn access_log<B>(response: &Response<B>, latency: std::time::Duration, span: &tr
     }
 }
 
+/// A request body larger than its limit.
+pub(crate) struct TooLarge;
+
+/// The whole body of a request, at most `max` bytes. A `Content-Length`
+/// above the limit is refused before the body is polled, so that a client
+/// that sent `Expect: 100-continue` is told 413 at once instead of
+/// `100 Continue` (hyper answers that on the first poll) and an upload.
+pub(crate) async fn read_body(
+    headers: &axum::http::HeaderMap,
+    body: axum::body::Body,
+    max: usize,
+) -> Result<axum::body::Bytes, TooLarge> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return Err(TooLarge);
+    }
+    axum::body::to_bytes(body, max).await.map_err(|_| TooLarge)
+}
+
 /// `GET /healthz`: the process is up.
 async fn healthz() -> &'static str {
     "ok"

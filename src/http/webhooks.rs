@@ -38,7 +38,7 @@ pub(crate) async fn zoom(State(app): State<AppState>, headers: HeaderMap, body: 
             "Zoom webhooks are not configured: set COBROWSE_ZOOM_WEBHOOK_SECRET",
         );
     };
-    let Ok(body) = axum::body::to_bytes(body, app.webhooks.max_body_bytes).await else {
+    let Ok(body) = super::read_body(&headers, body, app.webhooks.max_body_bytes).await else {
         return refuse(
             StatusCode::PAYLOAD_TOO_LARGE,
             "PAYLOAD_TOO_LARGE",

@@ -12,6 +12,7 @@ mod errors;
 mod fuzz;
 mod genesys;
 mod graph;
+mod hardening;
 mod helpers;
 mod layers;
 mod limits;

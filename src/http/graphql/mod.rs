@@ -114,7 +114,7 @@ async fn read_post(
     let caller = admit(app, Presented::from_headers(headers)).await?;
     check_content_type(headers)?;
     let max = app.limits.max_body_bytes;
-    let bytes: Bytes = axum::body::to_bytes(body, max).await.map_err(|_| {
+    let bytes: Bytes = super::read_body(headers, body, max).await.map_err(|_| {
         Refusal::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "PAYLOAD_TOO_LARGE",
