@@ -33,5 +33,6 @@ mod soft;
 mod source;
 pub mod startup;
 pub mod store;
+mod throttle;
 mod upstream;
 pub mod zoom;

@@ -261,6 +261,7 @@ pub(crate) fn spawn(
         backfilled_at: None,
         relisted: None,
         unheard_since: None,
+        garbled: crate::throttle::Throttle::new(GARBLED_EVERY),
     };
     tokio::spawn(
         listener
@@ -312,6 +313,9 @@ struct Listener {
     /// Since when some topics have not been heard (a socket lost or not
     /// connected after being so).
     unheard_since: Option<Instant>,
+    /// The warnings of notifications that do not read (a flood of them
+    /// writes one line per [`GARBLED_EVERY`]).
+    garbled: crate::throttle::Throttle,
 }
 
 impl Listener {
@@ -509,10 +513,14 @@ impl Listener {
                 self.announce(applied).await;
             }
             Heard::Garbled(why) => {
-                warn!(
-                    why,
-                    "a notification does not read; back-filling so that nothing is lost"
-                );
+                if let Some(unsaid) = self.garbled.admit() {
+                    warn!(
+                        why,
+                        unsaid,
+                        "a notification does not read; back-filling so that nothing is lost (at most one such warning per {}s; `unsaid` counts those kept quiet since the last, cobrowse_gateway_notifications_heard_total{{kind=\"garbled\"}} counts every one)",
+                        GARBLED_EVERY.as_secs()
+                    );
+                }
                 self.backfill_at = Some(Instant::now());
             }
         }
@@ -750,6 +758,9 @@ fn show_mode(metrics: &Metrics, mode: &str) {
             .set(i64::from(m == mode));
     }
 }
+
+/// How often a notification that does not read is warned of at most.
+const GARBLED_EVERY: Duration = Duration::from_secs(10);
 
 /// Conversations per [`Notice::Listed`] (a back-fill may change many).
 const SHARED_PER_NOTICE: usize = 100;

@@ -410,6 +410,7 @@ fn router(state: Arc<SimState>) -> Router {
         .route("/__sim/notifications", get(notify::snapshot))
         .route("/__sim/notifications/drop", post(notify::drop_sockets))
         .route("/__sim/notifications/expire", post(notify::expire))
+        .route("/__sim/notifications/garble", post(notify::garble))
         .route(
             "/__sim/notifications/socket_closing",
             post(notify::socket_closing),

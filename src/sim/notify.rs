@@ -382,6 +382,16 @@ impl Hub {
         }
     }
 
+    /// The senders of every connected socket.
+    fn senders(&self) -> Vec<mpsc::Sender<Outgoing>> {
+        let state = self.state.lock().expect("hub lock");
+        state
+            .channels
+            .values()
+            .filter_map(|c| c.socket.as_ref().map(|s| s.tx.clone()))
+            .collect()
+    }
+
     /// Drops every socket (channels stay).
     fn drop_sockets(&self) -> usize {
         let mut state = self.state.lock().expect("hub lock");
@@ -586,6 +596,42 @@ pub(super) async fn snapshot(State(sim): Sim) -> Json<HubSnapshot> {
 /// `POST /__sim/notifications/drop`: every socket is dropped.
 pub(super) async fn drop_sockets(State(sim): Sim) -> Json<serde_json::Value> {
     Json(serde_json::json!({ "dropped": sim.hub.drop_sockets() }))
+}
+
+/// How many unreadable messages to send.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Garble {
+    count: usize,
+}
+
+/// `POST /__sim/notifications/garble` (`{"count": n}`): a fault: every
+/// socket is sent `n` messages that do not read (half not JSON, half JSON
+/// of no known shape), as a broken or hostile peer on the path would.
+/// Answers how many were sent.
+pub(super) async fn garble(State(sim): Sim, Json(garble): Json<Garble>) -> Response {
+    if garble.count > 1_000_000 {
+        return super::error_body(
+            StatusCode::BAD_REQUEST,
+            "bad.request",
+            "at most 1000000 messages at once",
+        );
+    }
+    let mut sent = 0usize;
+    for tx in sim.hub.senders() {
+        for i in 0..garble.count {
+            let text = if i % 2 == 0 {
+                format!("not json {i}")
+            } else {
+                format!(r#"{{"topicName":{i},"eventBody":[]}}"#)
+            };
+            if tx.send(Outgoing::Text(text)).await.is_err() {
+                break;
+            }
+            sent += 1;
+        }
+    }
+    Json(serde_json::json!({ "sent": sent })).into_response()
 }
 
 /// `POST /__sim/notifications/expire`: every channel expires now.

@@ -3,9 +3,11 @@
 
 use std::time::Duration;
 
+use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{spawn_app, test_key};
+use crate::helpers::{command_for, keys_file, metric, spawn_app, start, test_key};
+use crate::live::wait_mode_at;
 
 /// The first line the gateway answers to `request` sent on a raw
 /// connection (it must come without the client sending anything more).
@@ -55,5 +57,65 @@ async fn a_body_announced_larger_than_the_limit_is_refused_before_100_continue()
     assert_eq!(
         first_line(app.addr, &request).await,
         "HTTP/1.1 100 Continue"
+    );
+}
+
+#[tokio::test]
+async fn a_flood_of_unreadable_notifications_writes_few_warnings_and_counts_every_one() {
+    use cobrowse_gateway::sim::{Faults, SimConfig, Simulator};
+    let mut config = SimConfig::local(4, 3);
+    config.faults = Faults {
+        heartbeat_ms: 100,
+        ..Faults::default()
+    };
+    let sim = Simulator::start(config)
+        .await
+        .expect("the simulator starts");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let keys = keys_file(dir.path(), &[("tests", test_key(), &["read"])]);
+    let mut command = command_for(&sim, &["--listen", "127.0.0.1:0"]);
+    command
+        .env("COBROWSE_AUTH_API_KEYS_FILE", keys)
+        .env("COBROWSE_NOTIFICATIONS_ANALYTICS_LAG", "0s");
+    let (mut child, base, _, logs) = start(command).await;
+    wait_mode_at(&base, "listening", Duration::from_secs(30)).await;
+
+    let sent: Value = reqwest::Client::new()
+        .post(format!("{}/__sim/notifications/garble", sim.url()))
+        .json(&json!({ "count": 500 }))
+        .send()
+        .await
+        .expect("the simulator answers")
+        .json()
+        .await
+        .expect("JSON");
+    let sent = sent["sent"].as_f64().expect("a count");
+    assert!(sent >= 500.0, "{sent}");
+    let series = "cobrowse_gateway_notifications_heard_total{kind=\"garbled\"}";
+    let mut heard = 0.0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while heard < sent {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only {heard} of {sent} counted"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        heard = metric(&base, series).await;
+    }
+    child.kill().await.expect("stops");
+    let logs = logs.await.expect("the logs");
+    let warnings = logs
+        .lines()
+        .filter(|l| l.contains("a notification does not read"))
+        .count();
+    println!("{sent} unreadable notifications: {heard} counted, {warnings} warning lines");
+    assert_eq!(heard, sent, "the metric counts every one");
+    assert!(
+        (1..=2).contains(&warnings),
+        "{warnings} warning lines for {sent} unreadable notifications:\n{logs}"
+    );
+    assert!(
+        logs.contains("not JSON"),
+        "the first one's detail is written"
     );
 }

@@ -16,7 +16,7 @@ mod hardening;
 mod helpers;
 mod layers;
 mod limits;
-mod live;
+pub(crate) mod live;
 mod newcomer;
 mod notifications;
 mod partial;

@@ -413,6 +413,16 @@ pub async fn metrics_text(base: &str) -> String {
         .expect("text")
 }
 
+/// The value of one series (`name{labels}` exactly as exposed) of the
+/// gateway at `base`; 0 while it has not been exposed.
+pub async fn metric(base: &str, series: &str) -> f64 {
+    metrics_text(base)
+        .await
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .map_or(0.0, |v| v.trim().parse().expect("a number"))
+}
+
 /// Posts `body` to the gateway's `/webhooks/zoom`, signed now with `secret`.
 pub async fn post_signed_webhook(
     client: &reqwest::Client,
