@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use crate::secret::redact_url;
 use crate::settings::{Layers, Settings, Source, UpstreamMode};
 
 /// The report of valid settings, or the error that stops start-up.
@@ -29,7 +30,10 @@ pub fn report(config: Option<&Path>, overrides: &[(String, String)]) -> Result<S
         UpstreamMode::Demo => "demo mode: the built-in PureCloud simulator".to_owned(),
         UpstreamMode::Remote {
             api_url, client_id, ..
-        } => format!("Genesys Cloud at {api_url} as OAuth client {client_id}"),
+        } => format!(
+            "Genesys Cloud at {} as OAuth client {client_id}",
+            redact_url(api_url.as_str())
+        ),
     };
     let _ = writeln!(out, "settings are valid (nothing was contacted)");
     let _ = writeln!(out, "  upstream: {upstream}");
@@ -56,7 +60,7 @@ pub fn report(config: Option<&Path>, overrides: &[(String, String)]) -> Result<S
                     .upstream
                     .url
                     .as_ref()
-                    .map(ToString::to_string)
+                    .map(|url| redact_url(url.as_str()))
                     .unwrap_or_default(),
                 describe(source, setting.env),
             ),
@@ -83,12 +87,12 @@ pub fn report(config: Option<&Path>, overrides: &[(String, String)]) -> Result<S
         };
         let _ = writeln!(out, "{:<40} {:<44} {from}", setting.path, value);
     }
-    Ok(out)
+    Ok(settings.scrub().text(&out).into_owned())
 }
 
 fn login_url(settings: &Settings) -> String {
     match settings.upstream_mode() {
-        UpstreamMode::Remote { login_url, .. } => login_url.to_string(),
+        UpstreamMode::Remote { login_url, .. } => redact_url(login_url.as_str()),
         UpstreamMode::Demo => String::new(),
     }
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use cobrowse_gateway::graph;
-use cobrowse_gateway::secret::Secret;
+use cobrowse_gateway::secret::{redact_text, Secret};
 use cobrowse_gateway::settings::{LogFormat, Settings, CONFIG_ENV, SETTINGS};
 use cobrowse_gateway::sim::{Faults, SimConfig, Simulator};
 use cobrowse_gateway::startup::{shutdown_signal, Gateway};
@@ -189,7 +189,7 @@ fn init_logs(settings: &Settings) {
     // Logs go to stderr; stdout carries only the start-up banner.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(settings.scrub())
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match settings.log.format {
         LogFormat::Json => builder.json().init(),
@@ -216,7 +216,7 @@ async fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                eprintln!("error: {}", redact_text(&e));
                 ExitCode::from(2)
             }
         };
@@ -226,10 +226,12 @@ async fn main() -> ExitCode {
     {
         Ok(settings) => settings,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", redact_text(&e));
             return ExitCode::from(2);
         }
     };
+    // Whatever is written from here on passes through it.
+    let scrub = settings.scrub();
     let result = match cli.command {
         Some(Command::Backup(args)) => return backup(&settings, &args.to).await,
         Some(Command::Health(args)) => return health(&settings, &args).await,
@@ -246,7 +248,7 @@ async fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", scrub.text(&redact_text(&format!("{e:#}"))));
             ExitCode::FAILURE
         }
     }
@@ -393,9 +395,14 @@ async fn simulate(listen: Option<&str>, args: SimulateArgs) -> anyhow::Result<()
     config.pace = (args.pace_s > 0).then(|| std::time::Duration::from_secs(args.pace_s));
     config.listen = listen.unwrap_or("127.0.0.1:8090").parse()?;
     config.client_id = args.client_id;
-    if let Some(secret) = args.client_secret {
-        config.client_secret = Secret::new(secret);
-    }
+    // A secret the simulator made for itself is shown; one given never is.
+    let shown_secret = match args.client_secret {
+        Some(secret) => {
+            config.client_secret = Secret::new(secret);
+            "(the one given with --client-secret)".to_owned()
+        }
+        None => config.client_secret.expose().to_owned(),
+    };
     config.faults = Faults {
         latency_ms: args.latency_ms,
         rate_limit_fraction: args.rate_limit_fraction,
@@ -408,7 +415,7 @@ async fn simulate(listen: Option<&str>, args: SimulateArgs) -> anyhow::Result<()
     say(&format!(
         "PureCloud simulator listening on {url}\n  client id:     {}\n  client secret: {}\n  counts: GET {url}/__sim/stats, faults: PUT {url}/__sim/faults\n",
         sim.client_id(),
-        sim.client_secret().expose()
+        shown_secret
     ));
     tokio::select! {
         () = sim.wait() => {},

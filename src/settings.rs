@@ -96,7 +96,7 @@ settings_table! {
     "webhooks.max_skew", "COBROWSE_WEBHOOKS_MAX_SKEW", Some("5m"), "Largest difference between a delivery's timestamp and now.";
     "webhooks.max_body_bytes", "COBROWSE_WEBHOOKS_MAX_BODY_BYTES", Some("65536"), "Largest webhook body accepted (larger: 413).";
     "store.path", "COBROWSE_STORE_PATH", None, "SQLite file of the webhook event store (created with its folder). Unset: events.sqlite in $STATE_DIRECTORY (systemd's StateDirectory=), else in $XDG_DATA_HOME/cobrowse-gateway, else in ~/.local/share/cobrowse-gateway; never relative to the working directory.";
-    "store.url", "COBROWSE_STORE_URL", None, "PostgreSQL URL of the event store shared by several replicas (postgres://user:password@host:5432/database); when set, store.path is not used. Unset: the SQLite file at store.path. Never logged.";
+    "store.url", "COBROWSE_STORE_URL", None, "PostgreSQL URL of the event store shared by several replicas (postgres://user:password@host:5432/database); when set, store.path is not used. Unset: the SQLite file at store.path. Shown everywhere with its passwords (user part, `password`/`sslpassword` parameters) hidden.";
     "store.max_connections", "COBROWSE_STORE_MAX_CONNECTIONS", Some("10"), "With store.url: most connections to PostgreSQL this replica opens.";
     "store.catch_up_interval", "COBROWSE_STORE_CATCH_UP_INTERVAL", Some("1s"), "With store.url: how often a replica reads the change feed even when no NOTIFY woke it (a notification sent while its listening connection was down is lost); the longest a change can take to reach its subscribers then.";
     "store.retention", "COBROWSE_STORE_RETENTION", Some("30d"), "Ended Zoom sessions older than this are deleted with their events.";
@@ -108,7 +108,7 @@ settings_table! {
     "notifications.relist_interval", "COBROWSE_NOTIFICATIONS_RELIST_INTERVAL", Some("5m"), "How often the queues are listed again, so that new queues are listened to and rejected topics are tried again; each re-list ends in a back-fill.";
     "notifications.analytics_lag", "COBROWSE_NOTIFICATIONS_ANALYTICS_LAG", Some("10s"), "How far Genesys analytics lags real time: a back-fill leaves alone what events said within it, and is taken again this long after a gap.";
     "notifications.lease_ttl", "COBROWSE_NOTIFICATIONS_LEASE_TTL", Some("10s"), "With store.url (several replicas): one replica at a time listens to Genesys, holding a lease it renews every third of this; when it dies or loses the database another takes over within about this long and back-fills.";
-    "redis.url", "COBROWSE_REDIS_URL", None, "Redis shared by several replicas (redis://host:6379): one rate-limit bucket per caller for all of them, and the automatic persisted queries any of them registered. Unset, or Redis not answering: each replica its own. Never logged.";
+    "redis.url", "COBROWSE_REDIS_URL", None, "Redis shared by several replicas (redis://host:6379): one rate-limit bucket per caller for all of them, and the automatic persisted queries any of them registered. Unset, or Redis not answering: each replica its own. Shown everywhere with its password hidden.";
     "redis.timeout", "COBROWSE_REDIS_TIMEOUT", Some("50ms"), "Longest wait for Redis before a request goes on with this replica's own state.";
     "demo.conversations", "COBROWSE_DEMO_CONVERSATIONS", Some("24"), "Conversations the demo simulator seeds.";
     "demo.seed", "COBROWSE_DEMO_SEED", Some("7"), "Seed of the demo simulator's data.";
@@ -122,6 +122,15 @@ const SECRETS: [&str; 5] = [
     "upstream.client_secret",
     "auth.jwt_secret",
     "webhooks.zoom_secret",
+    "store.url",
+    "redis.url",
+];
+
+/// The settings that are URLs, shown everywhere with their passwords
+/// hidden ([`crate::secret::redact_url`]).
+const URLS: [&str; 4] = [
+    "upstream.url",
+    "upstream.login_url",
     "store.url",
     "redis.url",
 ];
@@ -512,7 +521,9 @@ impl Layers {
             .map(|setting| {
                 let (section, key) = setting.path.split_once('.').expect("section.key");
                 let value = self.values.get(section).and_then(|s| s.get(key)).map(|v| {
-                    if SECRETS.contains(&setting.path) {
+                    if let (true, toml::Value::String(url)) = (URLS.contains(&setting.path), v) {
+                        crate::secret::redact_url(url)
+                    } else if SECRETS.contains(&setting.path) {
                         "(set; not shown)".to_owned()
                     } else if let toml::Value::String(text) = v {
                         text.clone()
@@ -536,10 +547,11 @@ impl Layers {
             SettingsError(format!("cannot read settings file {}: {e}", path.display()))
         })?;
         let table: toml::Table = text.parse().map_err(|e| {
-            SettingsError(format!(
+            // The message quotes the line, which may hold a URL's password.
+            SettingsError(crate::secret::redact_text(&format!(
                 "settings file {} is not valid TOML: {e}",
                 path.display()
-            ))
+            )))
         })?;
         for (section, value) in table {
             let toml::Value::Table(keys) = value else {
@@ -660,6 +672,32 @@ impl Settings {
             None => default_store_path(|name| std::env::var_os(name))
                 .map_err(|why| SettingsError(format!("the event store: {why}"))),
         }
+    }
+
+    /// Every secret the user set, for [`crate::secret::Scrub`]: the
+    /// secret settings, and the passwords inside the URL settings (in the
+    /// user part, or a query parameter named like a secret), as written and
+    /// percent-decoded.
+    pub fn scrub(&self) -> crate::secret::Scrub {
+        let mut secrets: Vec<String> = [
+            &self.upstream.client_secret,
+            &self.auth.jwt_secret,
+            &self.webhooks.zoom_secret,
+        ]
+        .into_iter()
+        .flatten()
+        .map(|s| s.expose().to_owned())
+        .collect();
+        let urls = [
+            self.upstream.url.as_ref().map(Url::as_str),
+            self.upstream.login_url.as_ref().map(Url::as_str),
+            self.store.url.as_ref().map(Secret::expose),
+            self.redis.url.as_ref().map(Secret::expose),
+        ];
+        for url in urls.into_iter().flatten() {
+            secrets.extend(url_secrets(url));
+        }
+        crate::secret::Scrub::new(secrets)
     }
 
     /// Whether the event store is PostgreSQL (`store.url`).
@@ -968,10 +1006,39 @@ fn redis_url_is_bad(url: &str) -> bool {
     redis::Client::open(url).is_err()
 }
 
-/// `url` as a PostgreSQL URL, with its password hidden (for messages and
+/// The passwords inside `url`: the user part's, and the values of query
+/// parameters named like a secret, as written and percent-decoded.
+fn url_secrets(url: &str) -> Vec<String> {
+    let Ok(parsed) = Url::parse(url) else {
+        return Vec::new();
+    };
+    let decoded = |text: &str| {
+        form_urlencoded::parse(format!("x={text}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+    };
+    let mut found: Vec<String> = Vec::new();
+    if let Some(password) = parsed.password() {
+        found.push(password.to_owned());
+        found.extend(decoded(password));
+    }
+    if let Some(query) = parsed.query() {
+        for pair in query.split('&') {
+            if let Some((name, value)) = pair.split_once('=') {
+                if crate::secret::is_secret_name(name) && !value.is_empty() {
+                    found.push(value.to_owned());
+                    found.extend(decoded(value));
+                }
+            }
+        }
+    }
+    found
+}
+
+/// `url` as a PostgreSQL URL, with its passwords hidden (for messages and
 /// `check`), or why it is not one.
 pub(crate) fn postgres_url(url: &str) -> Result<String, String> {
-    let mut parsed = Url::parse(url).map_err(|_| {
+    let parsed = Url::parse(url).map_err(|_| {
         "expected a PostgreSQL URL like postgres://gateway:password@db.internal:5432/cobrowse"
             .to_owned()
     })?;
@@ -981,10 +1048,7 @@ pub(crate) fn postgres_url(url: &str) -> Result<String, String> {
             parsed.scheme()
         ));
     }
-    if parsed.password().is_some() {
-        let _ = parsed.set_password(Some("***"));
-    }
-    Ok(parsed.to_string())
+    Ok(crate::secret::redact_url(parsed.as_str()))
 }
 
 /// Where the event store lives when `store.path` is unset, and why there:
@@ -1199,11 +1263,12 @@ mod de {
 
     pub(crate) fn url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Url>, D::Error> {
         let text = text_or_value(d)?;
+        let shown = crate::secret::redact_url(&text);
         let url = Url::parse(text.trim())
-            .map_err(|e| serde::de::Error::custom(format!("`{text}` is not a URL: {e}")))?;
+            .map_err(|e| serde::de::Error::custom(format!("`{shown}` is not a URL: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
             return Err(serde::de::Error::custom(format!(
-                "`{text}` must be an http or https base URL"
+                "`{shown}` must be an http or https base URL"
             )));
         }
         Ok(Some(url))

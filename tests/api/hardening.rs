@@ -119,3 +119,146 @@ async fn a_flood_of_unreadable_notifications_writes_few_warnings_and_counts_ever
         "the first one's detail is written"
     );
 }
+
+/// Secrets planted in every place a user may set one.
+const PLANTED: [&str; 9] = [
+    "PlantedUpstreamPass",
+    "PlantedLoginPass",
+    "PlantedClientSecret",
+    "PlantedStoreUserPass",
+    "PlantedStoreQueryPass",
+    "PlantedStoreSslPass",
+    "PlantedRedisPass",
+    "PlantedJwtSecretPlantedJwtSecret1",
+    "PlantedZoomSecret",
+];
+
+/// Fails naming `what` when `text` shows any planted secret.
+fn assert_no_secret(what: &str, text: &str) {
+    for secret in PLANTED {
+        assert!(
+            !text.contains(secret),
+            "{what} shows the secret {secret}:\n{text}"
+        );
+    }
+}
+
+/// Every secret setting, planted; `store` and `redis` name the servers.
+fn planted(command: &mut tokio::process::Command, store: &str, redis: &str) {
+    let store = reqwest::Url::parse(store).expect("a URL");
+    let store = format!(
+        "postgres://{}:PlantedStoreUserPass@{}:{}{}?password=PlantedStoreQueryPass&sslpassword=PlantedStoreSslPass&application_name=gw",
+        store.username(),
+        store.host_str().expect("a host"),
+        store.port().unwrap_or(5432),
+        store.path()
+    );
+    let redis = redis.replace("redis://", "redis://:PlantedRedisPass@");
+    command
+        .env("COBROWSE_STORE_URL", store)
+        .env("COBROWSE_REDIS_URL", redis)
+        .env("COBROWSE_AUTH_JWT_SECRET", PLANTED[7])
+        .env("COBROWSE_AUTH_JWT_ISSUER", "https://idp.example.com")
+        .env("COBROWSE_AUTH_JWT_AUDIENCE", "cobrowse-gateway")
+        .env("COBROWSE_ZOOM_WEBHOOK_SECRET", PLANTED[8])
+        .env("COBROWSE_LOG_FILTER", "trace");
+}
+
+#[tokio::test]
+async fn secrets_the_user_set_are_never_printed_by_check_the_log_or_start_up_errors() {
+    use crate::helpers::{command, postgres_database};
+    let remote = |command: &mut tokio::process::Command, api: &str| {
+        command
+            .env("COBROWSE_UPSTREAM_URL", api)
+            .env(
+                "COBROWSE_LOGIN_URL",
+                "http://loginuser:PlantedLoginPass@127.0.0.1:1/",
+            )
+            .env("COBROWSE_CLIENT_ID", "gateway")
+            .env("COBROWSE_CLIENT_SECRET", PLANTED[2]);
+    };
+    let closed_store = "postgres://gw@127.0.0.1:1/cobrowse";
+    let closed_redis = "redis://127.0.0.1:1";
+
+    // `check`: every URL shown, its passwords hidden.
+    let mut check = command(&["check"]);
+    remote(
+        &mut check,
+        "http://apiuser:PlantedUpstreamPass@127.0.0.1:1/",
+    );
+    planted(&mut check, closed_store, closed_redis);
+    let output = check.output().await.expect("runs");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{text}");
+    assert!(
+        text.contains("postgres://gw:***@127.0.0.1:1/cobrowse?password=***&sslpassword=***&application_name=gw")
+            && text.contains("redis://:***@127.0.0.1:1")
+            && text.contains("http://apiuser:***@127.0.0.1:1/"),
+        "check shows each URL with its passwords hidden:\n{text}"
+    );
+    assert_no_secret("check", &text);
+
+    // A settings file whose mistake quotes the line with the password.
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let file = dir.path().join("gateway.toml");
+    std::fs::write(
+        &file,
+        "[store]\nurl = \"postgres://gw:PlantedStoreUserPass@db/x\n",
+    )
+    .expect("written");
+    let output = command(&["check", "--config", file.to_str().expect("a path")])
+        .output()
+        .await
+        .expect("runs");
+    let text = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        !output.status.success() && text.contains("not valid TOML"),
+        "{text}"
+    );
+    assert_no_secret("a settings file's error", &text);
+
+    // A start-up error: the store cannot be reached.
+    let sim =
+        cobrowse_gateway::sim::Simulator::start(cobrowse_gateway::sim::SimConfig::local(4, 1))
+            .await
+            .expect("the simulator starts");
+    let mut failing = command(&["--listen", "127.0.0.1:0"]);
+    remote(&mut failing, &sim.url());
+    failing.env("COBROWSE_LOGIN_URL", sim.url());
+    failing.env("COBROWSE_CLIENT_ID", sim.client_id());
+    failing.env("COBROWSE_CLIENT_SECRET", sim.client_secret().expose());
+    planted(&mut failing, closed_store, closed_redis);
+    let output = failing.output().await.expect("runs");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success()
+            && text
+                .contains("cannot open the event store at postgres://gw:***@127.0.0.1:1/cobrowse"),
+        "{text}"
+    );
+    assert_no_secret("a start-up error", &text);
+
+    // A gateway that starts, logging at `trace`, on a real PostgreSQL and
+    // Redis whose URLs carry the planted passwords.
+    let store = postgres_database().await;
+    let redis = std::env::var("COBROWSE_TEST_REDIS_URL").expect(
+        "COBROWSE_TEST_REDIS_URL is not set: run the tests with scripts/test, which starts Redis on loopback",
+    );
+    let mut serving = command_for(&sim, &["--listen", "127.0.0.1:0"]);
+    planted(&mut serving, &store, &redis);
+    let (mut child, base, printed, logs) = start(serving).await;
+    let answer = reqwest::get(format!("{base}/healthz"))
+        .await
+        .expect("the gateway answers");
+    assert!(answer.status().is_success());
+    child.kill().await.expect("stops");
+    let logs = logs.await.expect("the logs");
+    assert!(
+        logs.contains("event store open (PostgreSQL)") && logs.contains("password=***"),
+        "the start-up line names the store, its password hidden:\n{logs}"
+    );
+    assert_no_secret("the banner", &printed.join("\n"));
+    assert_no_secret("the log at trace", &logs);
+}
