@@ -43,6 +43,12 @@ pub fn report(config: Option<&Path>, overrides: &[(String, String)]) -> Result<S
         None => writeln!(out, "  store:    {} ({store_from})", store.display()),
     }
     .expect("a String takes writes");
+    if let Some(advice) = crate::http::origins::public_origins_advice(
+        &settings.server.public_origins,
+        settings.server.listen,
+    ) {
+        let _ = writeln!(out, "  warning:  {advice}");
+    }
     let _ = writeln!(out, "\n{:<40} {:<44} from", "setting", "value");
     for (setting, value, source) in given {
         let (value, from) = match (setting.path, value) {

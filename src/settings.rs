@@ -52,6 +52,7 @@ settings_table! {
     "server.max_subscriptions_per_socket", "COBROWSE_SERVER_MAX_SUBSCRIPTIONS_PER_SOCKET", Some("100"), "Most operations one WebSocket runs at once.";
     "server.readiness_interval", "COBROWSE_SERVER_READINESS_INTERVAL", Some("5s"), "/readyz probes upstream and the store at most once per interval and answers the last result in between.";
     "server.cors_origins", "COBROWSE_SERVER_CORS_ORIGINS", Some(""), "Web origins (comma-separated, as browsers send them: https://wall.example.com) whose pages may call /graphql and open /graphql/ws; `*` allows any. Empty: none, except any loopback origin in demo mode. The gateway's own origin is always allowed.";
+    "server.public_origins", "COBROWSE_SERVER_PUBLIC_ORIGINS", Some(""), "The gateway's own origin(s) as browsers reach it (comma-separated, https://gateway.example.com), when it is behind a proxy or load balancer or reached by a name: pages of these origins (GraphiQL, the wall) may open /graphql/ws. Empty: the loopback forms of server.listen (http://127.0.0.1:PORT, http://localhost:PORT, http://[::1]:PORT). The Host header is never taken for it (DNS rebinding).";
     "server.operation_names", "COBROWSE_SERVER_OPERATION_NAMES", Some(""), "Operation names (comma-separated) that get their own label in metrics; every other name is counted as `other`.";
     "auth.mode", "COBROWSE_AUTH_MODE", Some("service"), "`service`: callers authenticate to the gateway (JWT or API key), upstream is read with the gateway's credentials. `passthrough`: callers send their own upstream bearer token.";
     "auth.api_keys_file", "COBROWSE_AUTH_API_KEYS_FILE", None, "TOML file of API keys (`[[key]] id, sha256, scopes`); make keys with `cobrowse-gateway api-key`.";
@@ -193,6 +194,8 @@ pub(crate) struct ServerSettings {
     pub(crate) operation_names: Vec<String>,
     #[serde(deserialize_with = "de::list")]
     pub(crate) cors_origins: Vec<String>,
+    #[serde(deserialize_with = "de::list")]
+    pub(crate) public_origins: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -856,9 +859,14 @@ impl Settings {
                 );
             }
         }
-        for origin in &self.server.cors_origins {
-            if let Err(why) = crate::http::origins::check_origin(origin) {
-                return invalid("server.cors_origins", &why);
+        for (path, list, any) in [
+            ("server.cors_origins", &self.server.cors_origins, true),
+            ("server.public_origins", &self.server.public_origins, false),
+        ] {
+            for origin in list {
+                if let Err(why) = crate::http::origins::check_origin(origin, any) {
+                    return invalid(path, &why);
+                }
             }
         }
         Ok(())

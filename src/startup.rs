@@ -36,6 +36,8 @@ pub struct Gateway {
     lifecycle: crate::http::LifecycleControl,
     shutdown_grace: std::time::Duration,
     introspection: bool,
+    /// `server.public_origins`, for the start-up advice.
+    public_origins: Vec<String>,
     simulator: Option<Simulator>,
     retention: tokio::task::JoinHandle<()>,
     /// Reads changed key files again.
@@ -113,6 +115,7 @@ impl Gateway {
             zoom_secret,
             soft,
             demo: simulator.is_some(),
+            listening: listener.local_addr()?,
         };
         Ok(Self {
             listener,
@@ -123,6 +126,7 @@ impl Gateway {
             lifecycle: lifecycle_control,
             shutdown_grace: settings.server.shutdown_grace,
             introspection: settings.server.introspection,
+            public_origins: settings.server.public_origins.clone(),
             state: app_state(&settings, parts),
             retention,
             key_watcher,
@@ -185,6 +189,11 @@ impl Gateway {
         info!(%addr, demo = self.simulator.is_some(), auth = self.state.auth.mode_name(), "gateway listening");
         if self.state.auth.is_open() {
             warn!("AUTHENTICATION IS OFF: demo mode without auth settings lets anyone read and change everything. Configure auth.api_keys_file, auth.jwt_secret or auth.jwks_file before exposing this gateway.");
+        }
+        if let Some(advice) =
+            http::origins::public_origins_advice(&self.public_origins, self.local_addr())
+        {
+            warn!("{advice}");
         }
         if self.state.graphiql && !self.introspection {
             warn!("server.graphiql is on but server.introspection is off: GraphiQL cannot load the schema");
@@ -656,6 +665,8 @@ struct Parts {
     soft: Option<Arc<crate::soft::Soft>>,
     /// Demo mode: the simulator is upstream.
     demo: bool,
+    /// The address the gateway listens on (its port bound).
+    listening: std::net::SocketAddr,
 }
 
 /// Redis, when `redis.url` is set (checked when the settings were read).
@@ -725,7 +736,11 @@ fn app_state(settings: &Settings, parts: Parts) -> AppState {
         },
         graphiql: server.graphiql,
         demo: parts.demo,
-        origins: http::origins::Origins::new(&server.cors_origins, parts.demo),
+        origins: http::origins::Origins::new(
+            &server.cors_origins,
+            parts.demo,
+            http::origins::own_origins(&server.public_origins, parts.listening),
+        ),
         store: parts.store,
         updates: parts.updates,
         auth: parts.auth,

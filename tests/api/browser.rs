@@ -127,6 +127,47 @@ async fn the_home_page_wall_shows_a_session_a_signed_webhook_just_started() {
 }
 
 #[tokio::test]
+async fn the_wall_and_graphiql_work_on_localhost_and_behind_a_proxy_with_public_origins() {
+    require_chromium();
+    // A demo gateway reached as `localhost` (the 127.0.0.1 form is the
+    // tests above), and one behind a proxy whose name browsers use: the
+    // name is resolved to the gateway, Host and Origin stay the name.
+    let proxied = "gw.example.test";
+    for public in [None, Some(proxied)] {
+        let mut demo = command(&["--listen", "127.0.0.1:0"]);
+        demo.env("COBROWSE_ZOOM_WEBHOOK_SECRET", ZOOM_SECRET);
+        if let Some(name) = public {
+            demo.env("COBROWSE_SERVER_PUBLIC_ORIGINS", format!("http://{name}"));
+        }
+        let (mut child, direct, _printed, _logs) = start(demo).await;
+        let port = direct.rsplit(':').next().expect("a port");
+        let (base, map) = match public {
+            None => (format!("http://localhost:{port}"), String::new()),
+            Some(name) => (format!("http://{name}"), format!("{name}=127.0.0.1:{port}")),
+        };
+        let (session, event) = session_started("Wall Test Customer");
+        let env = [
+            ("ZOOM_SECRET", ZOOM_SECRET),
+            ("WALL_EVENT", event.as_str()),
+            ("SESSION_ID", session.as_str()),
+            ("WEBHOOK_BASE", direct.as_str()),
+            ("HOST_MAP", map.as_str()),
+        ];
+        let wall = node_with("wall.mjs", &[&base], &env).await;
+        let graphiql = node_with("graphiql.mjs", &[&base], &env[4..]).await;
+        child.kill().await.expect("stops");
+        assert!(
+            wall.contains("the wall showed the session"),
+            "{base}: {wall}"
+        );
+        assert!(
+            graphiql.contains("GraphiQL ran the query"),
+            "{base}: {graphiql}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn pages_of_an_allowed_origin_query_and_subscribe_and_other_origins_cannot() {
     require_chromium();
     let (allowed, denied) = (origin_server().await, origin_server().await);

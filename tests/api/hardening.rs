@@ -262,3 +262,68 @@ async fn secrets_the_user_set_are_never_printed_by_check_the_log_or_start_up_err
     assert_no_secret("the banner", &printed.join("\n"));
     assert_no_secret("the log at trace", &logs);
 }
+
+/// The status line a WebSocket upgrade with these `Host` and `Origin`
+/// headers is answered with.
+async fn upgrade_status(addr: std::net::SocketAddr, host: &str, origin: &str) -> String {
+    let request = format!(
+        "GET /graphql/ws HTTP/1.1\r\nHost: {host}\r\nOrigin: {origin}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n"
+    );
+    first_line(addr, &request).await
+}
+
+#[tokio::test]
+async fn a_websocket_from_a_rebound_name_is_refused_whatever_host_says() {
+    use crate::helpers::{command, spawn_with, Options};
+    // Open demo mode, as a newcomer runs it.
+    let (mut child, base, _, _) = start(command(&["--listen", "127.0.0.1:0"])).await;
+    let addr: std::net::SocketAddr = base
+        .trim_start_matches("http://")
+        .parse()
+        .expect("an address");
+    let port = addr.port();
+    assert!(
+        upgrade_status(addr, "evil.example", "http://evil.example")
+            .await
+            .starts_with("HTTP/1.1 403"),
+        "demo mode: the rebinding pair is refused"
+    );
+    for own in ["127.0.0.1", "localhost", "[::1]"] {
+        let host = format!("{own}:{port}");
+        assert!(
+            upgrade_status(addr, &host, &format!("http://{host}"))
+                .await
+                .starts_with("HTTP/1.1 101"),
+            "demo mode: its own origin {host} is admitted"
+        );
+    }
+    child.kill().await.expect("stops");
+
+    // Service mode with another origin allowed, and behind a proxy with
+    // the name browsers use.
+    let app = spawn_with(Options {
+        settings: vec![
+            ("server.cors_origins", "https://wall.example.com".into()),
+            ("server.public_origins", "https://gw.example.test".into()),
+        ],
+        ..Options::default()
+    })
+    .await;
+    for (host, origin, status) in [
+        ("evil.example", "http://evil.example", "403"),
+        ("gw.example.test", "https://gw.example.test", "101"),
+        ("gw.example.test", "https://wall.example.com", "101"),
+        // Its loopback forms are not its own once public origins are named.
+        (
+            &*app.addr.to_string(),
+            &*format!("http://{}", app.addr),
+            "403",
+        ),
+    ] {
+        let line = upgrade_status(app.addr, host, origin).await;
+        assert!(
+            line.starts_with(&format!("HTTP/1.1 {status}")),
+            "Host {host}, Origin {origin}: {line}"
+        );
+    }
+}

@@ -8,6 +8,10 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
+// HOST_MAP=name=127.0.0.1:PORT: a name browsers resolve to the gateway, as
+// a proxy in front of it would be reached (the name counts as loopback).
+const [mappedName, mappedTo] = (process.env.HOST_MAP ?? '').split('=');
+if (mappedName) LOOPBACK.add(mappedName);
 const isLocal = (url) => {
   const parsed = new URL(url);
   return ['data:', 'blob:', 'about:'].includes(parsed.protocol) || LOOPBACK.has(parsed.hostname);
@@ -27,7 +31,7 @@ export async function withBrowser(body) {
       '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync',
       // Nothing but loopback resolves: the network beyond it is unavailable.
-      '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost',
+      `--host-resolver-rules=${mappedName ? `MAP ${mappedName} ${mappedTo}, ` : ''}MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost`,
     ],
   });
   const watch = (page) => {

@@ -3,6 +3,8 @@
 // signed Zoom session_started webhook, and checks that the wall shows the
 // session without a reload.
 //   ZOOM_SECRET=... WALL_EVENT='{...}' SESSION_ID=... node tests/wall.mjs http://127.0.0.1:PORT
+// With HOST_MAP (see browser.mjs) the page is opened by that name, and
+// WEBHOOK_BASE says where the webhook goes (Node does not resolve it).
 import assert from 'node:assert/strict';
 import { withBrowser, deliverZoomEvent } from './browser.mjs';
 
@@ -25,7 +27,7 @@ await withBrowser(async ({ context, watch, leaks, problems }) => {
   assert.equal(await page.locator(`tr[data-session="${session}"]`).count(), 0, 'the session is on the wall before it started');
 
   const sentAt = Date.now();
-  await deliverZoomEvent(base, secret, event);
+  await deliverZoomEvent(process.env.WEBHOOK_BASE ?? base, secret, event);
   const row = page.locator(`tr[data-session="${session}"]`);
   try {
     await row.waitFor({ timeout: 10_000 });
