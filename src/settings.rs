@@ -46,7 +46,8 @@ settings_table! {
     "server.compiled_queries", "COBROWSE_SERVER_COMPILED_QUERIES", Some("on"), "`on`: a query the general engine has answered once is compiled, and answered from then on by its plan when the data it needs is cached (the dashboard's types; anything else goes to the general engine). `off`: the general engine answers every query. `verify`: both run for every request a plan exists for and their bytes are compared (header `x-compiled`, metric `cobrowse_gateway_compiled_total`); the general engine's answer is served.";
     "server.introspection", "COBROWSE_SERVER_INTROSPECTION", Some("true"), "Answer introspection queries (`__schema`, `__type`). Turn off in production if the schema is not public; GraphiQL needs it.";
     "server.response_cache_max_bytes", "COBROWSE_SERVER_RESPONSE_CACHE_MAX_BYTES", Some("33554432"), "Bytes of response bodies the response cache holds.";
-    "server.max_connections", "COBROWSE_SERVER_MAX_CONNECTIONS", Some("1024"), "Most client connections open at once, WebSockets included; one more is answered 503 and closed.";
+    "server.max_connections", "COBROWSE_SERVER_MAX_CONNECTIONS", Some("1024"), "Most client connections open at once for dashboards and GraphQL callers, WebSockets included; one more is answered 503 (TOO_MANY_CONNECTIONS) and closed. Webhook deliveries and probes have server.reserved_connections more of their own.";
+    "server.reserved_connections", "COBROWSE_SERVER_RESERVED_CONNECTIONS", Some("64"), "Connections beyond server.max_connections that only webhook deliveries and probes (/webhooks/*, /healthz, /readyz, /metrics) may use, so that dashboards and GraphQL callers filling server.max_connections cannot make Zoom's deliveries fail.";
     "server.header_read_timeout", "COBROWSE_SERVER_HEADER_READ_TIMEOUT", Some("10s"), "Longest wait for a request's headers, and so the longest an idle keep-alive connection is kept.";
     "server.websocket_init_timeout", "COBROWSE_SERVER_WEBSOCKET_INIT_TIMEOUT", Some("10s"), "How long a WebSocket may stay open without `connection_init` (then closed with 4408).";
     "server.max_subscriptions_per_socket", "COBROWSE_SERVER_MAX_SUBSCRIPTIONS_PER_SOCKET", Some("100"), "Most operations one WebSocket runs at once.";
@@ -182,6 +183,8 @@ pub(crate) struct ServerSettings {
     pub(crate) response_cache_max_bytes: u64,
     #[serde(deserialize_with = "de::positive")]
     pub(crate) max_connections: usize,
+    #[serde(deserialize_with = "de::parsed")]
+    pub(crate) reserved_connections: usize,
     #[serde(deserialize_with = "de::duration")]
     pub(crate) header_read_timeout: Duration,
     #[serde(deserialize_with = "de::duration")]

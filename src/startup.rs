@@ -121,6 +121,7 @@ impl Gateway {
             listener,
             serve: http::serve::ServeOptions {
                 max_connections: settings.server.max_connections,
+                reserved_connections: settings.server.reserved_connections,
                 header_read_timeout: settings.server.header_read_timeout,
             },
             lifecycle: lifecycle_control,

@@ -6,9 +6,15 @@
 //! connection, holds a task and its buffers forever. This loop serves HTTP/1.1
 //! with hyper directly, so that
 //!
-//! - at most `server.max_connections` are open at once: one more is answered
-//!   `503` with `Retry-After` and closed at once (counted in
-//!   `connections_refused_total`), without a task;
+//! - at most `server.max_connections` are open at once for dashboards and
+//!   GraphQL callers, and `server.reserved_connections` more that only
+//!   webhook deliveries and probes (`/webhooks/*`, `/healthz`, `/readyz`,
+//!   `/metrics`) may use: a busy wall cannot make Zoom's deliveries fail
+//!   (Zoom retries a few times, then drops the event). A connection beyond
+//!   both is answered `503` with `Retry-After` and closed at once, without
+//!   a task; a request for anything else on a connection that finds no
+//!   place under `server.max_connections` is answered the same (both
+//!   counted in `connections_refused_total`);
 //! - a request's headers must arrive within `server.header_read_timeout`,
 //!   which is also how long an idle keep-alive connection is kept;
 //! - a WebSocket keeps its connection's [`ConnectionSlot`] (the upgrade
@@ -32,26 +38,77 @@ use crate::metrics::Metrics;
 /// How connections are accepted.
 #[derive(Clone, Debug)]
 pub(crate) struct ServeOptions {
+    /// Connections for anything (`server.max_connections`).
     pub max_connections: usize,
+    /// Connections beyond those, for webhooks and probes only
+    /// (`server.reserved_connections`).
+    pub reserved_connections: usize,
     pub header_read_timeout: Duration,
 }
 
-/// A connection's place under `server.max_connections`, held by its task
-/// (and by a WebSocket's task after an upgrade). The place is free again
-/// when the last holder is gone.
+/// A connection's place, held by its task (and by a WebSocket's task after
+/// an upgrade). The place is free again when the last holder is gone.
 #[derive(Clone)]
-pub(crate) struct ConnectionSlot(#[allow(dead_code)] Arc<Held>);
+pub(crate) struct ConnectionSlot(Arc<Held>);
 
-/// A held place: a permit, and the open-connection gauge.
+/// A held place: a permit among all connections, once the connection asked
+/// for anything but a webhook or a probe a permit under
+/// `server.max_connections` too, and the open-connection gauge.
 struct Held {
     _permit: OwnedSemaphorePermit,
+    general: std::sync::OnceLock<OwnedSemaphorePermit>,
+    general_places: Arc<Semaphore>,
     metrics: Arc<Metrics>,
+}
+
+impl ConnectionSlot {
+    /// Whether a request for `path` may go on on this connection: webhooks
+    /// and probes always; anything else once the connection holds a place
+    /// under `server.max_connections` (taken now if it has none).
+    fn admits(&self, path: &str) -> bool {
+        let held = &self.0;
+        if is_reserved(path) || held.general.get().is_some() {
+            return true;
+        }
+        match Arc::clone(&held.general_places).try_acquire_owned() {
+            Ok(permit) => {
+                // Requests on one connection come one at a time.
+                let _ = held.general.set(permit);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+/// The paths the reserved connections serve: webhook deliveries and
+/// probes.
+fn is_reserved(path: &str) -> bool {
+    path.starts_with("/webhooks/") || matches!(path, "/healthz" | "/readyz" | "/metrics")
 }
 
 impl Drop for Held {
     fn drop(&mut self) {
         self.metrics.connections_open.dec();
     }
+}
+
+/// [`BUSY`] as a response, for a request on a connection that found no
+/// place under `server.max_connections`; the connection is closed after it.
+fn busy() -> axum::response::Response {
+    let text = std::str::from_utf8(BUSY).expect("ASCII");
+    let (_, body) = text.split_once("\r\n\r\n").expect("head and body");
+    let mut response = axum::response::Response::new(axum::body::Body::from(body));
+    *response.status_mut() = hyper::StatusCode::SERVICE_UNAVAILABLE;
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (hyper::header::CONTENT_TYPE, "application/json"),
+        (hyper::header::RETRY_AFTER, "1"),
+        (hyper::header::CONNECTION, "close"),
+    ] {
+        headers.insert(name, hyper::header::HeaderValue::from_static(value));
+    }
+    response
 }
 
 /// What a refused connection is told before it is closed.
@@ -66,7 +123,10 @@ pub(crate) async fn serve(
     metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()>,
 ) {
-    let places = Arc::new(Semaphore::new(options.max_connections));
+    let places = Arc::new(Semaphore::new(
+        options.max_connections + options.reserved_connections,
+    ));
+    let general_places = Arc::new(Semaphore::new(options.max_connections));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     // Each connection task holds a sender; all are gone once every
     // connection has closed.
@@ -95,6 +155,8 @@ pub(crate) async fn serve(
         metrics.connections_open.inc();
         let slot = ConnectionSlot(Arc::new(Held {
             _permit: permit,
+            general: std::sync::OnceLock::new(),
+            general_places: Arc::clone(&general_places),
             metrics: Arc::clone(&metrics),
         }));
         let _ = stream.set_nodelay(true);
@@ -122,12 +184,23 @@ async fn connection(
     _alive: tokio::sync::mpsc::Sender<()>,
 ) {
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+        let admitted = slot.admits(request.uri().path());
         // Only an upgrade (a WebSocket) outlives its connection's task and
         // needs to carry the place with it.
-        if request.headers().contains_key(hyper::header::UPGRADE) {
+        if admitted && request.headers().contains_key(hyper::header::UPGRADE) {
             request.extensions_mut().insert(slot.clone());
         }
-        app.clone().call(request)
+        let call = admitted.then(|| app.clone().call(request));
+        let metrics = Arc::clone(&slot.0.metrics);
+        async move {
+            match call {
+                Some(call) => call.await,
+                None => {
+                    metrics.connections_refused.inc();
+                    Ok(busy())
+                }
+            }
+        }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder

@@ -327,3 +327,67 @@ async fn a_websocket_from_a_rebound_name_is_refused_whatever_host_says() {
         );
     }
 }
+
+#[tokio::test]
+async fn dashboards_filling_every_connection_cannot_starve_webhooks_and_probes() {
+    use crate::helpers::{session_events, spawn_with, Options, Ws};
+    let app = spawn_with(Options {
+        settings: vec![("server.max_connections", "8".into())],
+        ..Options::default()
+    })
+    .await;
+    let base = app.url("");
+    let mut sockets = Vec::new();
+    for _ in 0..8 {
+        sockets.push(Ws::ready(&base).await);
+    }
+
+    // A ninth dashboard is refused...
+    let refused = upgrade_status(app.addr, &app.addr.to_string(), &base).await;
+    assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
+    // ...but a signed delivery is stored, and the probes answer.
+    let event = session_events("starved-1", "agent-1", "2026-03-01T10:00:00Z")
+        .into_iter()
+        .next()
+        .expect("an event");
+    let (status, body) = app.webhook(&event).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "stored", "{body}");
+    for probe in ["/healthz", "/readyz", "/metrics"] {
+        let answer = reqwest::get(app.url(probe)).await.expect("answers");
+        assert_ne!(answer.status(), 503, "{probe} answered 503");
+    }
+    let refused = upgrade_status(app.addr, &app.addr.to_string(), &base).await;
+    assert!(
+        refused.starts_with("HTTP/1.1 503"),
+        "still refused: {refused}"
+    );
+
+    // Once the sockets have let go of their places, a dashboard reads it.
+    drop(sockets);
+    let query = json!({
+        "query": r#"{ cobrowseSessions(filter: { provider: ZOOM }) { nodes { providerSessionId } } }"#
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let found: Value = loop {
+        let answer = app
+            .http
+            .post(app.url("/graphql"))
+            .json(&query)
+            .send()
+            .await
+            .expect("answers");
+        if answer.status() != 503 {
+            break crate::helpers::verified(answer).json().await.expect("JSON");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the places were never freed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(
+        found.to_string().contains("starved-1"),
+        "the delivery was stored: {found}"
+    );
+}
