@@ -54,6 +54,7 @@ settings_table! {
     "server.readiness_interval", "COBROWSE_SERVER_READINESS_INTERVAL", Some("5s"), "/readyz probes upstream and the store at most once per interval and answers the last result in between.";
     "server.cors_origins", "COBROWSE_SERVER_CORS_ORIGINS", Some(""), "Web origins (comma-separated, as browsers send them: https://wall.example.com) whose pages may call /graphql and open /graphql/ws; `*` allows any. Empty: none, except any loopback origin in demo mode. The gateway's own origin is always allowed.";
     "server.public_origins", "COBROWSE_SERVER_PUBLIC_ORIGINS", Some(""), "The gateway's own origin(s) as browsers reach it (comma-separated, https://gateway.example.com), when it is behind a proxy or load balancer or reached by a name: pages of these origins (GraphiQL, the wall) may open /graphql/ws. Empty: the loopback forms of server.listen (http://127.0.0.1:PORT, http://localhost:PORT, http://[::1]:PORT). The Host header is never taken for it (DNS rebinding).";
+    "server.trusted_proxies", "COBROWSE_SERVER_TRUSTED_PROXIES", Some(""), "Addresses and networks (comma-separated: 10.0.0.0/8, 127.0.0.1, fd00::/8) of the reverse proxies in front of the gateway: a request from one of them comes from the client its `Forwarded: for=` (or `X-Forwarded-For`) names. Anonymous callers (open demo mode) are rate-limited per client address; without this, every caller behind a proxy has the proxy's address and shares its bucket.";
     "server.operation_names", "COBROWSE_SERVER_OPERATION_NAMES", Some(""), "Operation names (comma-separated) that get their own label in metrics; every other name is counted as `other`.";
     "auth.mode", "COBROWSE_AUTH_MODE", Some("service"), "`service`: callers authenticate to the gateway (JWT or API key), upstream is read with the gateway's credentials. `passthrough`: callers send their own upstream bearer token.";
     "auth.api_keys_file", "COBROWSE_AUTH_API_KEYS_FILE", None, "TOML file of API keys (`[[key]] id, sha256, scopes`); make keys with `cobrowse-gateway api-key`.";
@@ -199,6 +200,8 @@ pub(crate) struct ServerSettings {
     pub(crate) cors_origins: Vec<String>,
     #[serde(deserialize_with = "de::list")]
     pub(crate) public_origins: Vec<String>,
+    #[serde(deserialize_with = "de::list")]
+    pub(crate) trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -851,6 +854,11 @@ impl Settings {
         if let Some(url) = &self.store.url {
             if let Err(why) = postgres_url(url.expose()) {
                 return invalid("store.url", &why);
+            }
+        }
+        for proxy in &self.server.trusted_proxies {
+            if let Err(why) = crate::http::client_addr::check_proxy(proxy) {
+                return invalid("server.trusted_proxies", &why);
             }
         }
         if let Some(url) = &self.redis.url {

@@ -742,6 +742,7 @@ fn app_state(settings: &Settings, parts: Parts) -> AppState {
             parts.demo,
             http::origins::own_origins(&server.public_origins, parts.listening),
         ),
+        proxies: http::client_addr::TrustedProxies::new(&server.trusted_proxies),
         store: parts.store,
         updates: parts.updates,
         auth: parts.auth,

@@ -2,6 +2,7 @@
 //! request ids and access logs.
 
 pub(crate) mod apq;
+pub(crate) mod client_addr;
 pub mod graphiql;
 pub(crate) mod graphql;
 pub(crate) mod home;
@@ -48,6 +49,9 @@ pub(crate) struct AppState {
     pub(crate) demo: bool,
     /// Origins whose pages may call from a browser.
     pub(crate) origins: origins::Origins,
+    /// Proxies whose forwarding headers name the client (anonymous
+    /// callers' rate limits go by it).
+    pub(crate) proxies: client_addr::TrustedProxies,
     pub(crate) store: Arc<dyn EventStore>,
     pub(crate) responses: Option<Arc<response_cache::ResponseCache>>,
     /// Compiled plans of query documents (`server.compiled_queries`).

@@ -135,7 +135,7 @@ pub(crate) async fn serve(
     loop {
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors and the like: wait, as
                     // axum::serve does, instead of spinning.
@@ -146,6 +146,7 @@ pub(crate) async fn serve(
             },
             () = &mut shutdown => break,
         };
+        let (stream, peer) = stream;
         let Ok(permit) = Arc::clone(&places).try_acquire_owned() else {
             metrics.connections_refused.inc();
             // The answer fits the socket's send buffer; nothing waits on it.
@@ -162,6 +163,7 @@ pub(crate) async fn serve(
         let _ = stream.set_nodelay(true);
         tokio::spawn(connection(
             stream,
+            peer,
             app.clone(),
             slot,
             options.header_read_timeout,
@@ -177,6 +179,7 @@ pub(crate) async fn serve(
 
 async fn connection(
     stream: tokio::net::TcpStream,
+    peer: std::net::SocketAddr,
     app: Router,
     slot: ConnectionSlot,
     header_read_timeout: Duration,
@@ -185,6 +188,9 @@ async fn connection(
 ) {
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         let admitted = slot.admits(request.uri().path());
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
         // Only an upgrade (a WebSocket) outlives its connection's task and
         // needs to carry the place with it.
         if admitted && request.headers().contains_key(hyper::header::UPGRADE) {

@@ -391,3 +391,86 @@ async fn dashboards_filling_every_connection_cannot_starve_webhooks_and_probes()
         "the delivery was stored: {found}"
     );
 }
+
+/// A client of the gateway at `base` whose connections come from `from`
+/// (a loopback address of its own: 127.0.0.2 is another client).
+fn client_from(from: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(Some(from.parse().expect("an address")))
+        .build()
+        .expect("a client")
+}
+
+/// The status of a small query sent by `client`, with these extra headers.
+async fn query_status(client: &reqwest::Client, base: &str, headers: &[(&str, &str)]) -> u16 {
+    let mut request = client
+        .post(format!("{base}/graphql"))
+        .json(&json!({ "query": "{ __typename }" }));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.expect("answers").status().as_u16()
+}
+
+#[tokio::test]
+async fn one_anonymous_visitor_exhausts_only_its_own_bucket() {
+    use crate::helpers::{command, Frame, Ws};
+    // Open demo mode, as a newcomer runs it (100 requests at once per
+    // caller), refilling slowly enough that nothing here races the clock.
+    let demo = |trusted: Option<&str>| {
+        let mut demo = command(&["--listen", "127.0.0.1:0"]);
+        demo.env("COBROWSE_LIMITS_REQUESTS_PER_SECOND", "0.5");
+        if let Some(proxies) = trusted {
+            demo.env("COBROWSE_SERVER_TRUSTED_PROXIES", proxies);
+        }
+        demo
+    };
+    let (mut child, base, _, _) = start(demo(None)).await;
+    let mut sockets = Vec::new();
+    let mut refused = 0;
+    for _ in 0..110 {
+        let mut ws = Ws::open(&base).await;
+        ws.send(json!({ "type": "connection_init" })).await;
+        match ws.next().await {
+            Frame::Json(ack) if ack["type"] == "connection_ack" => sockets.push(ws),
+            _ => refused += 1,
+        }
+    }
+    assert!(
+        refused > 0,
+        "110 quick connection_inits from one address are limited"
+    );
+    // The visitor's own requests wait; another visitor's do not.
+    let here = client_from("127.0.0.1");
+    assert_eq!(query_status(&here, &base, &[]).await, 429);
+    let elsewhere = client_from("127.0.0.2");
+    assert_eq!(query_status(&elsewhere, &base, &[]).await, 200);
+    // A socket's subscriptions count against the socket itself.
+    let ws = sockets.first_mut().expect("a socket");
+    ws.subscribe("1", "{ __typename }").await;
+    match ws.next().await {
+        Frame::Json(next) => assert_eq!(next["type"], "next", "{next}"),
+        other => panic!("the socket's own operation ran: {other:?}"),
+    }
+    child.kill().await.expect("stops");
+
+    // Behind a proxy every visitor has the proxy's address: with the proxy
+    // trusted, the client it names is the one limited.
+    for trusted in [false, true] {
+        let (mut child, base, _, _) = start(demo(trusted.then_some("127.0.0.1"))).await;
+        let proxy = client_from("127.0.0.1");
+        let greedy = [("x-forwarded-for", "198.51.100.7")];
+        let mut limited = false;
+        for _ in 0..120 {
+            limited |= query_status(&proxy, &base, &greedy).await == 429;
+        }
+        assert!(limited, "120 quick requests of one visitor are limited");
+        let other = query_status(&proxy, &base, &[("forwarded", "for=198.51.100.8")]).await;
+        child.kill().await.expect("stops");
+        if trusted {
+            assert_eq!(other, 200, "another visitor behind the trusted proxy");
+        } else {
+            assert_eq!(other, 429, "untrusted, the proxy's address is everyone's");
+        }
+    }
+}

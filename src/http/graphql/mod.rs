@@ -18,12 +18,13 @@ pub(crate) mod compiled;
 mod params;
 mod refusal;
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_graphql::parser::types::OperationType;
 use axum::body::{Body, Bytes};
-use axum::extract::{RawQuery, State};
+use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -40,10 +41,13 @@ use params::{check_content_type, negotiate, Params};
 use refusal::body_response;
 pub(crate) use refusal::{MediaType, Refusal};
 
-/// Authenticates a request and takes it from its caller's rate limit.
+/// Authenticates a request and takes it from its caller's rate limit: an
+/// identified caller's own bucket, or for anonymous callers (open demo
+/// mode) the bucket of the address it comes from ([`anonymous_bucket`]).
 pub(crate) async fn admit(
     app: &AppState,
     presented: Result<Presented<'_>, AuthError>,
+    client: IpAddr,
 ) -> Result<Caller, Refusal> {
     let caller = match presented {
         Ok(presented) => app.auth.authenticate(presented, &app.source).await,
@@ -65,7 +69,11 @@ pub(crate) async fn admit(
         }
     })?;
     if let Some(limiter) = &app.rate_limiter {
-        if let Err(wait) = limiter.admit(&caller.id).await {
+        let anonymous = app.auth.is_open().then(|| anonymous_bucket(client));
+        if let Err(wait) = limiter
+            .admit(anonymous.as_ref().unwrap_or(&caller.id))
+            .await
+        {
             refused("rate_limited");
             return Err(Refusal::new(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -81,6 +89,11 @@ pub(crate) async fn admit(
     Ok(caller)
 }
 
+/// The rate-limit bucket of anonymous requests from `client`.
+pub(crate) fn anonymous_bucket(client: IpAddr) -> Arc<str> {
+    Arc::from(format!("anonymous:{client}"))
+}
+
 fn unauthenticated(message: String) -> Refusal {
     Refusal::new(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", message).with_header(
         header::WWW_AUTHENTICATE,
@@ -94,12 +107,18 @@ fn seconds(wait: Duration) -> HeaderValue {
 }
 
 /// `POST /graphql`.
-pub(crate) async fn post(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+pub(crate) async fn post(
+    State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let media = match negotiate(&headers) {
         Ok(media) => media,
         Err(refusal) => return refusal.respond(MediaType::Json),
     };
-    match read_post(&app, &headers, body).await {
+    let client = app.proxies.client(peer.ip(), &headers);
+    match read_post(&app, &headers, body, client).await {
         Ok((caller, params)) => run(&app, &caller, params, media, Method::POST).await,
         Err(refusal) => refusal.respond(media),
     }
@@ -110,8 +129,9 @@ async fn read_post(
     app: &AppState,
     headers: &HeaderMap,
     body: Body,
+    client: IpAddr,
 ) -> Result<(Caller, Params), Refusal> {
-    let caller = admit(app, Presented::from_headers(headers)).await?;
+    let caller = admit(app, Presented::from_headers(headers), client).await?;
     check_content_type(headers)?;
     let max = app.limits.max_body_bytes;
     let bytes: Bytes = super::read_body(headers, body, max).await.map_err(|_| {
@@ -127,6 +147,7 @@ async fn read_post(
 /// `GET /graphql` for queries; browsers get GraphiQL.
 pub(crate) async fn get(
     State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
@@ -142,7 +163,8 @@ pub(crate) async fn get(
         Err(refusal) => return refusal.respond(MediaType::Json),
     };
     let read = async {
-        let caller = admit(&app, Presented::from_headers(&headers)).await?;
+        let client = app.proxies.client(peer.ip(), &headers);
+        let caller = admit(&app, Presented::from_headers(&headers), client).await?;
         let raw = raw.as_deref().unwrap_or_default();
         Ok::<_, Refusal>((
             caller,

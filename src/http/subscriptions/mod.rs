@@ -64,6 +64,7 @@ const SOCKET_BUFFER_BYTES: usize = 8 * 1024;
 /// place under `server.max_connections`; the socket keeps it while it lives.
 pub(crate) async fn upgrade(
     State(app): State<AppState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
     slot: Option<axum::Extension<super::serve::ConnectionSlot>>,
     upgrade: axum::extract::WebSocketUpgrade,
@@ -109,7 +110,10 @@ pub(crate) async fn upgrade(
         .max_frame_size(max)
         .on_upgrade(move |socket| async move {
             let _slot = slot;
-            Connection::new(app, headers, dialect).serve(socket).await;
+            let client = app.proxies.client(peer.ip(), &headers);
+            Connection::new(app, headers, dialect, client)
+                .serve(socket)
+                .await;
         })
 }
 
@@ -156,10 +160,27 @@ struct Connection {
     running: HashMap<Arc<str>, (u64, AbortHandle)>,
     serial: u64,
     outputs: SelectAll<BoxStream<'static, Output>>,
+    /// The address the socket comes from: its `connection_init` counts
+    /// against the address's bucket when the caller is anonymous.
+    client: std::net::IpAddr,
+    /// Anonymous callers (open demo mode): the socket's own bucket, which
+    /// its operations count against, so that one socket's flood exhausts
+    /// only itself.
+    socket_bucket: Option<Arc<str>>,
 }
 
 impl Connection {
-    fn new(app: AppState, upgrade_headers: HeaderMap, dialect: Dialect) -> Self {
+    fn new(
+        app: AppState,
+        upgrade_headers: HeaderMap,
+        dialect: Dialect,
+        client: std::net::IpAddr,
+    ) -> Self {
+        static SOCKETS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let socket_bucket = app.auth.is_open().then(|| {
+            let n = SOCKETS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Arc::from(format!("anonymous:{client}#socket-{n}"))
+        });
         Self {
             app,
             dialect,
@@ -169,6 +190,8 @@ impl Connection {
             running: HashMap::new(),
             serial: 0,
             outputs: SelectAll::new(),
+            client,
+            socket_bucket,
         }
     }
 
@@ -261,7 +284,13 @@ impl Connection {
         } else {
             init_headers(payload)
         };
-        match graphql::admit(&self.app, Presented::from_headers(&credentials)).await {
+        match graphql::admit(
+            &self.app,
+            Presented::from_headers(&credentials),
+            self.client,
+        )
+        .await
+        {
             Ok(caller) => {
                 let recheck_at = self.recheck_at(&caller);
                 self.session = Some(Session {
@@ -359,7 +388,8 @@ impl Connection {
         }
         // The caller's bucket (shared by replicas through Redis) first,
         // with no borrow of the connection held across the wait.
-        let (limiter, caller) = (self.app.rate_limiter.clone(), session.caller.id.clone());
+        let bucket = self.socket_bucket.as_ref().unwrap_or(&session.caller.id);
+        let (limiter, caller) = (self.app.rate_limiter.clone(), Arc::clone(bucket));
         let limited = match limiter {
             Some(limiter) => limiter.admit(&caller).await.err(),
             None => None,
