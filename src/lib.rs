@@ -16,6 +16,7 @@ mod cache;
 mod canonical;
 mod changes;
 pub mod check;
+mod deadline;
 mod engage;
 mod freshness;
 pub mod graph;

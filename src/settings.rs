@@ -37,7 +37,7 @@ macro_rules! settings_table {
 
 settings_table! {
     "server.listen", "COBROWSE_LISTEN", Some("127.0.0.1:8080"), "Address the gateway listens on.";
-    "server.request_timeout", "COBROWSE_SERVER_REQUEST_TIMEOUT", Some("30s"), "Longest time one GraphQL request may take.";
+    "server.request_timeout", "COBROWSE_SERVER_REQUEST_TIMEOUT", Some("30s"), "Longest time one GraphQL request may take; the upstream calls it causes, retries included, end before it does (a field error UPSTREAM_TIMEOUT naming the route).";
     "server.shutdown_grace", "COBROWSE_SERVER_SHUTDOWN_GRACE", Some("10s"), "On SIGTERM: how long requests in flight may take to finish before the gateway stops anyway.";
     "server.max_body_bytes", "COBROWSE_SERVER_MAX_BODY_BYTES", Some("1048576"), "Largest request body accepted (larger: 413).";
     "server.persisted_queries_max_bytes", "COBROWSE_SERVER_PERSISTED_QUERIES_MAX_BYTES", Some("8388608"), "Bytes of query text the automatic persisted query store holds.";

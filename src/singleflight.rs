@@ -52,15 +52,18 @@ where
                     let calls_ref = Arc::clone(&self.calls);
                     let own_key = key.clone();
                     let work = work();
-                    // The work logs in the span of the caller that started it.
-                    let task = tokio::spawn(tracing::Instrument::in_current_span(async move {
-                        let value = work.await;
-                        let mut calls = calls_ref.lock().expect("single-flight lock poisoned");
-                        if calls.get(&own_key).is_some_and(|(f, _)| *f == id) {
-                            calls.remove(&own_key);
-                        }
-                        value
-                    }));
+                    // The work logs in the span of the caller that started
+                    // it, and its upstream calls end by its deadline.
+                    let task = tokio::spawn(tracing::Instrument::in_current_span(
+                        crate::deadline::carry(async move {
+                            let value = work.await;
+                            let mut calls = calls_ref.lock().expect("single-flight lock poisoned");
+                            if calls.get(&own_key).is_some_and(|(f, _)| *f == id) {
+                                calls.remove(&own_key);
+                            }
+                            value
+                        }),
+                    ));
                     let flight = async move { task.await.expect("single-flight task panicked") }
                         .boxed()
                         .shared();

@@ -100,10 +100,11 @@ where
 }
 
 /// Spawns a batch in the span of the request that started it, so its
-/// upstream calls log with that request's id, and in its freshness scope, so
-/// that what the batch reads counts towards the response's `max-age`.
+/// upstream calls log with that request's id (and end by its deadline), and
+/// in its freshness scope, so that what the batch reads counts towards the
+/// response's `max-age`.
 fn spawn_in_span(batch: futures::future::BoxFuture<'static, ()>) -> tokio::task::JoinHandle<()> {
-    let batch = tracing::Instrument::in_current_span(batch);
+    let batch = tracing::Instrument::in_current_span(crate::deadline::carry(batch));
     match crate::freshness::current() {
         Some(freshness) => tokio::spawn(freshness.scope(batch)),
         None => tokio::spawn(batch),

@@ -102,6 +102,10 @@ pub struct Faults {
     pub reject_topics: Vec<String>,
     /// Notification sockets are refused (503).
     pub refuse_sockets: bool,
+    /// When not empty, `latency_ms` is added only to the routes whose path
+    /// (`/api/v2/conversations/cobrowsesessions`, as `GET /__sim/stats`
+    /// names them) contains one of these.
+    pub slow_routes: Vec<String>,
 }
 
 impl Default for Faults {
@@ -124,6 +128,7 @@ impl Default for Faults {
             socket_closing_grace_ms: 60_000,
             reject_topics: Vec::new(),
             refuse_sockets: false,
+            slow_routes: Vec::new(),
         }
     }
 }
@@ -464,7 +469,12 @@ async fn serve_counted(
         .entry(route)
         .or_default() += 1;
     let faults = sim.faults.read().expect("faults lock").clone();
-    if faults.latency_ms > 0 {
+    let slow = faults.slow_routes.is_empty()
+        || faults
+            .slow_routes
+            .iter()
+            .any(|r| path.as_str().contains(r.as_str()));
+    if faults.latency_ms > 0 && slow {
         tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
     }
     if path.as_str() == "/oauth/token" {

@@ -37,9 +37,13 @@ pub enum UpstreamError {
         failures: u32,
         retry_after: Duration,
     },
-    /// Upstream did not answer in time.
-    #[error("upstream did not answer within {} ms", timeout.as_millis())]
-    Timeout { timeout: Duration },
+    /// Upstream did not answer in time: within `upstream.timeout`, or
+    /// within what was left of the request's time.
+    #[error("upstream {route} did not answer within {} ms", timeout.as_millis())]
+    Timeout {
+        route: &'static str,
+        timeout: Duration,
+    },
     /// Upstream refused the gateway's own credentials.
     #[error("upstream refused the gateway's credentials: {detail}")]
     AuthFailed {

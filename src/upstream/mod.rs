@@ -694,8 +694,23 @@ impl PureCloud {
             .expect("request DTOs always serialize");
         let mut attempt = 0u32;
         let mut refreshed = false;
+        let deadline = crate::deadline::current();
         loop {
             attempt += 1;
+            // Within the request's time: no attempt that cannot finish.
+            let budget = match deadline {
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(std::time::Instant::now());
+                    if left < MIN_ATTEMPT {
+                        return Err(UpstreamError::Timeout {
+                            route: route.name(),
+                            timeout: left,
+                        });
+                    }
+                    left.min(inner.timeout)
+                }
+                None => inner.timeout,
+            };
             let (header, generation) = match cred {
                 Credential::Service => {
                     let token = inner.tokens.get().await?;
@@ -704,13 +719,13 @@ impl PureCloud {
                 Credential::Bearer(header) => (header.clone(), None),
             };
             let outcome = self
-                .attempt(route, &method, &url, &header, body.as_deref())
+                .attempt(route, &method, &url, &header, body.as_deref(), budget)
                 .await;
             let (status, retry_after, body_bytes, correlation) = match outcome {
                 Ok(answer) => answer,
                 Err(error) => {
                     if attempt < inner.retry.max_attempts && method == Method::GET {
-                        self.backoff(route, attempt, &error).await;
+                        self.backoff(route, attempt, error, deadline).await?;
                         continue;
                     }
                     return Err(error);
@@ -737,7 +752,10 @@ impl PureCloud {
                 }
                 (429, _) => {
                     let wait = retry_after.unwrap_or_else(|| self.backoff_for(attempt));
-                    if wait > inner.retry.max_retry_after || attempt >= inner.retry.max_attempts {
+                    if wait > inner.retry.max_retry_after
+                        || attempt >= inner.retry.max_attempts
+                        || !fits(deadline, wait)
+                    {
                         return Err(error);
                     }
                     inner
@@ -752,7 +770,7 @@ impl PureCloud {
                     tokio::time::sleep(wait).await;
                 }
                 (502..=504, _) if attempt < inner.retry.max_attempts => {
-                    self.backoff(route, attempt, &error).await;
+                    self.backoff(route, attempt, error, deadline).await?;
                 }
                 _ => return Err(error),
             }
@@ -768,6 +786,7 @@ impl PureCloud {
         url: &Url,
         auth: &HeaderValue,
         body: Option<&[u8]>,
+        timeout: Duration,
     ) -> Result<(StatusCode, Option<Duration>, Bytes, Option<String>), UpstreamError> {
         let inner = &*self.inner;
         let _permit = inner
@@ -777,7 +796,7 @@ impl PureCloud {
             .expect("the upstream semaphore is never closed");
         let _in_flight = InFlight::enter(&inner.metrics.upstream_in_flight);
         let started = std::time::Instant::now();
-        let outcome = self.exchange(method, url, auth, body).await;
+        let outcome = self.exchange(route, method, url, auth, body, timeout).await;
         let elapsed = started.elapsed();
         inner
             .metrics
@@ -806,15 +825,18 @@ impl PureCloud {
 
     async fn exchange(
         &self,
+        route: Route,
         method: &Method,
         url: &Url,
         auth: &HeaderValue,
         body: Option<&[u8]>,
+        timeout: Duration,
     ) -> Result<(StatusCode, Option<Duration>, Bytes, Option<String>), UpstreamError> {
         let inner = &*self.inner;
         let mut request = inner
             .http
             .request(method.clone(), url.clone())
+            .timeout(timeout)
             .header(AUTHORIZATION, auth.clone());
         if let Some(body) = body {
             request = request
@@ -824,7 +846,8 @@ impl PureCloud {
         let response = request.send().await.map_err(|e| {
             if e.is_timeout() {
                 UpstreamError::Timeout {
-                    timeout: inner.timeout,
+                    route: route.name(),
+                    timeout,
                 }
             } else {
                 transport_error(&e)
@@ -838,12 +861,23 @@ impl PureCloud {
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
         let correlation = correlation_id(&response);
-        let bytes = read_body(response, correlation.as_deref(), inner.timeout).await?;
+        let bytes = read_body(response, correlation.as_deref(), route.name(), timeout).await?;
         Ok((status, retry_after, bytes, correlation))
     }
 
-    async fn backoff(&self, route: Route, attempt: u32, error: &UpstreamError) {
+    /// Waits before attempt `attempt + 1`, or answers `error` when the wait
+    /// and another attempt do not fit before `deadline`.
+    async fn backoff(
+        &self,
+        route: Route,
+        attempt: u32,
+        error: UpstreamError,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<(), UpstreamError> {
         let wait = self.backoff_for(attempt);
+        if !fits(deadline, wait) {
+            return Err(error);
+        }
         self.inner
             .metrics
             .upstream_retries
@@ -858,6 +892,7 @@ impl PureCloud {
             "upstream call failed; retrying"
         );
         tokio::time::sleep(wait).await;
+        Ok(())
     }
 
     /// Exponential backoff with "equal jitter": half fixed, half random.
@@ -870,6 +905,16 @@ impl PureCloud {
         let half = exp / 2;
         half + half.mul_f64(rand::rng().random::<f64>())
     }
+}
+
+/// The least time an attempt is started with: with less left before the
+/// request's deadline, the call ends.
+const MIN_ATTEMPT: Duration = Duration::from_millis(50);
+
+/// Whether waiting `wait` leaves time for another attempt before
+/// `deadline` (none: always).
+fn fits(deadline: Option<std::time::Instant>, wait: Duration) -> bool {
+    deadline.is_none_or(|deadline| std::time::Instant::now() + wait + MIN_ATTEMPT < deadline)
 }
 
 /// Counts a call in flight for as long as it lives.
@@ -986,6 +1031,7 @@ pub(crate) fn transport_error(error: &reqwest::Error) -> UpstreamError {
 pub(crate) async fn read_body(
     mut response: reqwest::Response,
     correlation_id: Option<&str>,
+    route: &'static str,
     timeout: Duration,
 ) -> Result<Bytes, UpstreamError> {
     let too_large = || UpstreamError::BadResponse {
@@ -1001,7 +1047,7 @@ pub(crate) async fn read_body(
     let mut body = bytes::BytesMut::new();
     while let Some(chunk) = response.chunk().await.map_err(|e| {
         if e.is_timeout() {
-            UpstreamError::Timeout { timeout }
+            UpstreamError::Timeout { route, timeout }
         } else {
             transport_error(&e)
         }

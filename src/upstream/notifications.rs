@@ -244,7 +244,10 @@ pub(crate) async fn connect(uri: &str, timeout: Duration) -> Result<Socket, Upst
             None,
             format!("cannot connect the notification socket: {e}"),
         )),
-        Err(_) => Err(UpstreamError::Timeout { timeout }),
+        Err(_) => Err(UpstreamError::Timeout {
+            route: "notification socket",
+            timeout,
+        }),
     }
 }
 

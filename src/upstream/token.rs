@@ -18,6 +18,9 @@ use tracing::{debug, info};
 use super::error::UpstreamError;
 use super::model::{TokenError, TokenResponse};
 use super::{correlation_id, read_body};
+
+/// The token endpoint, as errors name it.
+const TOKEN_ROUTE: &str = "oauth token";
 use crate::secret::Secret;
 
 /// A bearer token and when to stop using it.
@@ -114,6 +117,7 @@ impl TokenSource {
             .map_err(|e| {
                 if e.is_timeout() {
                     UpstreamError::Timeout {
+                        route: TOKEN_ROUTE,
                         timeout: self.timeout,
                     }
                 } else {
@@ -125,7 +129,7 @@ impl TokenSource {
         if let Some(id) = &correlation {
             tracing::Span::current().record("correlation_id", id.as_str());
         }
-        let body = read_body(response, correlation.as_deref(), self.timeout).await?;
+        let body = read_body(response, correlation.as_deref(), TOKEN_ROUTE, self.timeout).await?;
         if !status.is_success() {
             let reason = serde_json::from_slice::<TokenError>(&body).unwrap_or_default();
             let detail = format!(

@@ -474,3 +474,48 @@ async fn one_anonymous_visitor_exhausts_only_its_own_bucket() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_hung_upstream_listing_is_a_field_error_naming_it_before_the_request_times_out() {
+    use crate::helpers::{spawn_with, Options};
+    use cobrowse_gateway::sim::Faults;
+    // Four attempts of 1 s do not fit a request of 3 s.
+    let app = spawn_with(Options {
+        settings: vec![
+            ("auth.mode", "passthrough".into()),
+            ("server.request_timeout", "3s".into()),
+            ("upstream.timeout", "1s".into()),
+            ("upstream.max_attempts", "4".into()),
+        ],
+        ..Options::default()
+    })
+    .await;
+    let agents = app.agents().await;
+    let bearer = format!("Bearer {}", agents[0].1);
+    app.set_faults(&Faults {
+        latency_ms: 5_000,
+        slow_routes: vec!["/api/v2/conversations/cobrowsesessions".into()],
+        ..Faults::default()
+    })
+    .await;
+
+    let response = reqwest::Client::new()
+        .post(app.url("/graphql"))
+        .header("authorization", &bearer)
+        .json(&json!({ "query": "{ activeCobrowseConversations { totalCount } }" }))
+        .send()
+        .await
+        .expect("answers");
+    let status = response.status();
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(status, 200, "{body}");
+    let error = &body["errors"][0];
+    assert_eq!(error["extensions"]["code"], "UPSTREAM_TIMEOUT", "{body}");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("cobrowse_listing")),
+        "the error names the upstream route: {body}"
+    );
+    assert_eq!(error["path"][0], "activeCobrowseConversations", "{body}");
+}

@@ -360,8 +360,15 @@ async fn execute(
         .data(source)
         .data(caller.clone());
     let freshness = Freshness::default();
-    let execution = freshness.clone().scope(app.schema.execute(request));
     let limit = app.limits.request_timeout;
+    // Upstream calls end a little before the request must, so that a hung
+    // upstream is a field error naming its route, not a timed-out request.
+    let margin = (limit / 10).min(Duration::from_secs(1));
+    let deadline = Instant::now() + limit.saturating_sub(margin);
+    let execution = freshness.clone().scope(crate::deadline::scope(
+        deadline,
+        app.schema.execute(request),
+    ));
     match tokio::time::timeout(limit, execution).await {
         Ok(response) => Ok((response, freshness)),
         Err(_) => Err(Refusal::new(
