@@ -691,32 +691,49 @@ impl Cache {
     {
         let this = self.clone();
         let flights = Arc::clone(&self.flights);
-        flights
-            .run(key.clone(), move || async move {
-                let cache = this.inner.as_ref().expect("only a real cache refetches");
-                // A flight that finished just before this one started has
-                // stored a fresh value already: serve that instead.
-                if let Some(entry) = cache.get(&key).await {
-                    if this.is_fresh(&key, &entry) {
-                        return Ok(entry);
-                    }
+        let (kind, deadline) = (key.kind, crate::deadline::current());
+        let flight = flights.run(key.clone(), move || async move {
+            let cache = this.inner.as_ref().expect("only a real cache refetches");
+            // A flight that finished just before this one started has
+            // stored a fresh value already: serve that instead.
+            if let Some(entry) = cache.get(&key).await {
+                if this.is_fresh(&key, &entry) {
+                    return Ok(entry);
                 }
-                let heard = this.vouch.as_ref().map(|v| v.heard_so_far());
-                let (fetched, age) = this.fetch_once(&key, fetch).await.map_err(Arc::new)?;
-                let mut entry = this.entry(&key, T::wrap(Arc::new(fetched.value)), fetched.bytes);
-                if let Some(age) = age {
-                    entry.age(age);
-                }
-                if heard != this.vouch.as_ref().map(|v| v.heard_so_far()) {
-                    // A change was heard while this was fetched: it may be
-                    // from before the change, and lives by its TTL.
-                    entry.vouched = 0;
-                }
-                cache.insert(key, entry.clone()).await;
-                this.changed();
-                Ok(entry)
-            })
-            .await
+            }
+            let heard = this.vouch.as_ref().map(|v| v.heard_so_far());
+            let (fetched, age) = this.fetch_once(&key, fetch).await.map_err(Arc::new)?;
+            let mut entry = this.entry(&key, T::wrap(Arc::new(fetched.value)), fetched.bytes);
+            if let Some(age) = age {
+                entry.age(age);
+            }
+            if heard != this.vouch.as_ref().map(|v| v.heard_so_far()) {
+                // A change was heard while this was fetched: it may be
+                // from before the change, and lives by its TTL.
+                entry.vouched = 0;
+            }
+            cache.insert(key, entry.clone()).await;
+            this.changed();
+            Ok(entry)
+        });
+        // A request joining a flight that another (or background work)
+        // leads waits no longer than its own deadline (and a moment, so
+        // that a leader of the same deadline says why it failed itself).
+        match deadline {
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(std::time::Instant::now())
+                    + Duration::from_millis(50);
+                tokio::time::timeout(left, flight)
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(Arc::new(UpstreamError::Timeout {
+                            route: kind.name(),
+                            timeout: left,
+                        }))
+                    })
+            }
+            None => flight.await,
+        }
     }
 
     /// Fetches `key`'s value, once for all replicas when they share a cache
