@@ -101,8 +101,13 @@ pub(crate) struct Key {
 }
 
 /// The active co-browse conversations, as upstream listed them.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-pub(crate) struct ActiveListing(pub Vec<Listed>);
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+pub(crate) struct ActiveListing {
+    pub entries: Vec<Listed>,
+    /// Upstream's listing had more pages than the client follows: these
+    /// are the first ones only (the listing field says so).
+    pub cut: bool,
+}
 
 /// One conversation of the active listing: a co-browse view (the per-user
 /// listing) or an analytics record (the org-wide details query).

@@ -26,15 +26,7 @@ pub fn report(config: Option<&Path>, overrides: &[(String, String)]) -> Result<S
     let demo = matches!(settings.upstream_mode(), UpstreamMode::Demo);
     let auth = crate::auth::check_offline(&settings.auth, demo).map_err(|e| format!("{e:#}"))?;
     let mut out = String::new();
-    let upstream = match settings.upstream_mode() {
-        UpstreamMode::Demo => "demo mode: the built-in PureCloud simulator".to_owned(),
-        UpstreamMode::Remote {
-            api_url, client_id, ..
-        } => format!(
-            "Genesys Cloud at {} as OAuth client {client_id}",
-            redact_url(api_url.as_str())
-        ),
-    };
+    let upstream = upstream(&settings);
     let _ = writeln!(out, "settings are valid (nothing was contacted)");
     let _ = writeln!(out, "  upstream: {upstream}");
     let _ = writeln!(out, "  callers:  {auth}");
@@ -94,6 +86,19 @@ pub fn report(config: Option<&Path>, overrides: &[(String, String)]) -> Result<S
         let _ = writeln!(out, "{:<40} {:<44} {from}", setting.path, value);
     }
     Ok(settings.scrub().text(&out).into_owned())
+}
+
+/// Where the gateway gets its data, in words.
+fn upstream(settings: &Settings) -> String {
+    match settings.upstream_mode() {
+        UpstreamMode::Demo => "demo mode: the built-in PureCloud simulator".to_owned(),
+        UpstreamMode::Remote {
+            api_url, client_id, ..
+        } => format!(
+            "Genesys Cloud at {} as OAuth client {client_id}",
+            redact_url(api_url.as_str())
+        ),
+    }
 }
 
 fn login_url(settings: &Settings) -> String {

@@ -22,10 +22,10 @@ pub(crate) struct Metrics {
     pub upstream_calls: IntCounterVec,
     /// Upstream attempt latency by route.
     pub upstream_seconds: HistogramVec,
-    /// Upstream retries by route and reason.
-    pub upstream_retries: IntCounterVec,
     /// Upstream HTTP calls in flight now.
     pub upstream_in_flight: IntGauge,
+    /// What went wrong on upstream routes, and what was done about it.
+    pub(crate) routes: RouteMetrics,
     /// Access tokens fetched.
     pub token_refreshes: IntCounter,
     /// Cache lookups that found a value.
@@ -41,10 +41,6 @@ pub(crate) struct Metrics {
     pub auth_reloads: IntCounterVec,
     /// Expired entries served because upstream failed (stale-if-error).
     pub cache_stale_served: IntCounter,
-    /// Circuit breakers opened, by route.
-    pub circuit_opened: IntCounterVec,
-    /// Calls refused at once by an open circuit, by route.
-    pub circuit_rejected: IntCounterVec,
     /// Entries held (set when scraped).
     pub cache_entries: IntGauge,
     /// Weighted bytes held (set when scraped).
@@ -83,6 +79,48 @@ impl QueryMetrics {
                 "compiled_total",
                 "Requests whose document has a compiled plan (server.compiled_queries), by outcome: answered (by the plan), declined (the data it needs was not all cached and fresh, or the caller lacks the read scope: the general engine answered); in verify mode match or mismatch (the plan's bytes against the general engine's) or declined.",
                 &["outcome"],
+            ),
+        }
+    }
+}
+
+/// The collectors of what went wrong on upstream routes, and what was done
+/// about it.
+pub(crate) struct RouteMetrics {
+    /// Retries by route and reason.
+    pub(crate) retries: IntCounterVec,
+    /// What a paged listing did that cannot be trusted, by route and
+    /// anomaly (`duplicate` rows dropped, a `loop` of pages stopped, a
+    /// listing `truncated` at the page limit).
+    pub(crate) paging: IntCounterVec,
+    /// Circuit breakers opened, by route.
+    pub(crate) circuit_opened: IntCounterVec,
+    /// Calls refused at once by an open circuit, by route.
+    pub(crate) circuit_rejected: IntCounterVec,
+}
+
+impl RouteMetrics {
+    fn register(r: Register<'_>) -> Self {
+        Self {
+            retries: r.counter_vec(
+                "upstream_retries_total",
+                "Upstream retries by route and reason.",
+                &["route", "reason"],
+            ),
+            paging: r.counter_vec(
+                "upstream_paging_anomalies_total",
+                "Paged upstream listings that could not be trusted, by route and anomaly (duplicate, loop, truncated).",
+                &["route", "anomaly"],
+            ),
+            circuit_opened: r.counter_vec(
+                "upstream_circuit_opened_total",
+                "Circuit breakers opened after repeated upstream failures, by route.",
+                &["route"],
+            ),
+            circuit_rejected: r.counter_vec(
+                "upstream_circuit_rejected_total",
+                "Upstream calls refused at once by an open circuit, by route.",
+                &["route"],
             ),
         }
     }
@@ -242,12 +280,8 @@ impl Metrics {
                 "Upstream attempt latency.",
                 &["route"],
             ),
-            upstream_retries: r.counter_vec(
-                "upstream_retries_total",
-                "Upstream retries by route and reason.",
-                &["route", "reason"],
-            ),
             upstream_in_flight: r.gauge("upstream_in_flight", "Upstream HTTP calls in flight."),
+            routes: RouteMetrics::register(r),
             token_refreshes: r.counter("upstream_token_refreshes_total", "Access tokens fetched."),
             cache_hits: r.counter("cache_hits_total", "Cache lookups that found a value."),
             cache_misses: r.counter("cache_misses_total", "Cache lookups that did not."),
@@ -271,16 +305,6 @@ impl Metrics {
             ),
             live: LiveMetrics::register(r),
             replicas: ReplicaMetrics::register(r),
-            circuit_opened: r.counter_vec(
-                "upstream_circuit_opened_total",
-                "Circuit breakers opened after repeated upstream failures, by route.",
-                &["route"],
-            ),
-            circuit_rejected: r.counter_vec(
-                "upstream_circuit_rejected_total",
-                "Upstream calls refused at once by an open circuit, by route.",
-                &["route"],
-            ),
             cache_entries: r.gauge("cache_entries", "Entries in the cache."),
             cache_bytes: r.gauge("cache_weighted_bytes", "Weighted bytes in the cache."),
             queries: QueryMetrics::register(r),

@@ -78,6 +78,8 @@ settings_table! {
     "upstream.max_retry_after", "COBROWSE_UPSTREAM_MAX_RETRY_AFTER", Some("5s"), "Longest Retry-After the gateway waits; beyond it a query fails fast with UPSTREAM_RATE_LIMITED.";
     "upstream.breaker_threshold", "COBROWSE_UPSTREAM_BREAKER_THRESHOLD", Some("5"), "Failed calls in a row (5xx, timeouts, unreachable) that open a route's circuit.";
     "upstream.breaker_cooldown", "COBROWSE_UPSTREAM_BREAKER_COOLDOWN", Some("10s"), "How long an open circuit fails calls at once before one probe call may try again.";
+    "upstream.max_page_bytes", "COBROWSE_UPSTREAM_MAX_PAGE_BYTES", Some("16777216"), "Most bytes one upstream answer (one page) may have; a larger one is refused with UPSTREAM_RESPONSE_TOO_LARGE, not read.";
+    "upstream.max_list_items", "COBROWSE_UPSTREAM_MAX_LIST_ITEMS", Some("10000"), "Most items one upstream listing may have, all pages together (the per-user co-browse listing, queues, wrap-up codes, the analytics active set); a longer one is refused with UPSTREAM_LIST_TOO_LARGE, not held or cut.";
     "upstream.active_lookback", "COBROWSE_UPSTREAM_ACTIVE_LOOKBACK", Some("7d"), "Service mode: how far back the organisation-wide active set (the analytics details query of conversations not yet ended) looks; long enough for the longest conversation, at most 31d.";
     "upstream.token_refresh_margin", "COBROWSE_UPSTREAM_TOKEN_REFRESH_MARGIN", Some("60s"), "Refresh the access token this long before it expires.";
     "cache.enabled", "COBROWSE_CACHE_ENABLED", Some("true"), "Cache upstream reads.";
@@ -294,6 +296,10 @@ pub struct UpstreamSettings {
     pub(crate) max_retry_after: Duration,
     #[serde(deserialize_with = "de::duration")]
     pub(crate) active_lookback: Duration,
+    #[serde(deserialize_with = "de::positive")]
+    pub(crate) max_page_bytes: usize,
+    #[serde(deserialize_with = "de::positive")]
+    pub(crate) max_list_items: usize,
     #[serde(deserialize_with = "de::duration")]
     pub(crate) token_refresh_margin: Duration,
     #[serde(deserialize_with = "de::positive")]

@@ -350,27 +350,30 @@ impl Source {
             if let Credential::Bearer(_) = *credential {
                 let listing = client.cobrowse_conversations(&credential).await?;
                 return Ok(Fetched {
-                    value: ActiveListing(
-                        listing
+                    value: ActiveListing {
+                        entries: listing
                             .value
+                            .items
                             .into_iter()
                             .map(|v| Listed::View(Arc::new(v)))
                             .collect(),
-                    ),
+                        cut: listing.value.cut,
+                    },
                     bytes: listing.bytes,
                 });
             }
             let query = active_query(chrono::Utc::now(), lookback);
             let records = client.details_all_pages(&credential, &query).await?;
             Ok(Fetched {
-                value: ActiveListing(
-                    records
+                value: ActiveListing {
+                    entries: records
                         .value
                         .into_iter()
                         .filter(|r| r.conversation_end.is_none())
                         .map(|r| Listed::Record(Arc::new(r)))
                         .collect(),
-                ),
+                    cut: false,
+                },
                 bytes: records.bytes,
             })
         })
@@ -463,7 +466,7 @@ impl Source {
         self.cached("", |client, credential, _| async move {
             let codes = client.wrapup_codes(&credential).await?;
             Ok(Fetched {
-                value: WrapupCodes(codes.value),
+                value: WrapupCodes(codes.value.items),
                 bytes: codes.bytes,
             })
         })

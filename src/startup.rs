@@ -119,11 +119,7 @@ impl Gateway {
         };
         Ok(Self {
             listener,
-            serve: http::serve::ServeOptions {
-                max_connections: settings.server.max_connections,
-                reserved_connections: settings.server.reserved_connections,
-                header_read_timeout: settings.server.header_read_timeout,
-            },
+            serve: serve_options(&settings),
             lifecycle: lifecycle_control,
             shutdown_grace: settings.server.shutdown_grace,
             introspection: settings.server.introspection,
@@ -480,6 +476,15 @@ async fn upstream_target(settings: &Settings) -> anyhow::Result<(Option<Simulato
     })
 }
 
+/// How connections are accepted.
+fn serve_options(settings: &Settings) -> http::serve::ServeOptions {
+    http::serve::ServeOptions {
+        max_connections: settings.server.max_connections,
+        reserved_connections: settings.server.reserved_connections,
+        header_read_timeout: settings.server.header_read_timeout,
+    }
+}
+
 fn client_config(settings: &Settings, target: Target) -> ClientConfig {
     let up = &settings.upstream;
     ClientConfig {
@@ -499,6 +504,8 @@ fn client_config(settings: &Settings, target: Target) -> ClientConfig {
         token_refresh_margin: up.token_refresh_margin,
         breaker_threshold: up.breaker_threshold,
         breaker_cooldown: up.breaker_cooldown,
+        max_page_bytes: up.max_page_bytes,
+        max_list_items: up.max_list_items,
     }
 }
 

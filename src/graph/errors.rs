@@ -30,6 +30,20 @@ pub(crate) mod code {
     pub(crate) const VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
     pub(crate) const INTERNAL: &str = "INTERNAL_SERVER_ERROR";
     pub(crate) const STORE_UNAVAILABLE: &str = "STORE_UNAVAILABLE";
+    pub(crate) const UPSTREAM_LIST_TRUNCATED: &str = "UPSTREAM_LIST_TRUNCATED";
+}
+
+/// Reports at the current field's path that upstream's listing was cut at
+/// the page limit: the field answers what was read, and says so.
+pub(crate) fn listing_cut(ctx: &async_graphql::Context<'_>) {
+    let error = coded(
+        code::UPSTREAM_LIST_TRUNCATED,
+        format!(
+            "upstream's listing has more than {} pages: only what its first pages list is here",
+            crate::upstream::MAX_PAGES
+        ),
+    );
+    ctx.add_error(ctx.set_error_path(error.into_server_error(ctx.item.pos)));
 }
 
 /// An error with a code and a message for the client.

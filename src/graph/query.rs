@@ -97,6 +97,9 @@ impl Query {
             .active_listing()
             .await
             .map_err(|e| errors::upstream_for("activeCobrowseConversations", &e))?;
+        if listing.cut {
+            errors::listing_cut(ctx);
+        }
         let sorted = in_order(source, &listing);
         let (start, end) = page.window(&sorted);
         let mut connection = Connection::with_additional_fields(
@@ -368,7 +371,7 @@ pub(super) fn in_order(
     listing: &crate::cache::ActiveListing,
 ) -> Vec<(ListingCursor, Model)> {
     let mut sorted: Vec<(ListingCursor, Model)> = listing
-        .0
+        .entries
         .iter()
         .map(|view| {
             let model = source.listed(view);

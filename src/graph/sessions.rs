@@ -231,7 +231,10 @@ async fn purecloud_sessions(ctx: &Context<'_>) -> Result<Vec<Session>> {
         .active_listing()
         .await
         .map_err(|e| super::errors::upstream_for("cobrowseSessions", &e))?;
-    let fetched = futures::future::join_all(listing.0.iter().map(|entry| async move {
+    if listing.cut {
+        super::errors::listing_cut(ctx);
+    }
+    let fetched = futures::future::join_all(listing.entries.iter().map(|entry| async move {
         let listed = source.listed(entry);
         source
             .conversation(&listed.id, Shapes::FULL, Some(&listed))

@@ -124,9 +124,10 @@ impl Index {
             return Some(Arc::clone(snapshot));
         }
         let mut inner = self.inner.write().expect("index lock");
-        let listing = Arc::new(ActiveListing(
-            inner.entries.values().map(|e| e.listed.clone()).collect(),
-        ));
+        let listing = Arc::new(ActiveListing {
+            entries: inner.entries.values().map(|e| e.listed.clone()).collect(),
+            cut: false,
+        });
         inner.snapshot = Some(Arc::clone(&listing));
         Some(listing)
     }
@@ -463,7 +464,7 @@ mod tests {
         let mut ids: Vec<String> = index
             .listing()
             .expect("served")
-            .0
+            .entries
             .iter()
             .map(|l| match l {
                 Listed::View(v) => v.id.clone().unwrap_or_default(),

@@ -353,7 +353,14 @@ impl Listener {
                 return;
             }
         };
-        let mut ids: Vec<&str> = queues.iter().filter_map(|q| q.id.as_deref()).collect();
+        if queues.cut {
+            warn!("more queues than the client pages through: only the first ones are listened to");
+        }
+        let mut ids: Vec<&str> = queues
+            .items
+            .iter()
+            .filter_map(|q| q.id.as_deref())
+            .collect();
         ids.sort_unstable();
         ids.dedup();
         let topics: Vec<String> = ids

@@ -106,6 +106,17 @@ pub struct Faults {
     /// (`/api/v2/conversations/cobrowsesessions`, as `GET /__sim/stats`
     /// names them) contains one of these.
     pub slow_routes: Vec<String>,
+    /// The per-user co-browse listing comes in pages of this many (0: one
+    /// page holds all, as upstream answers the SDKs).
+    pub listing_page_size: u32,
+    /// Each page of that listing after the first begins with the last
+    /// rows of the page before (a row seen twice while paging).
+    pub listing_overlap: u32,
+    /// The last page's `nextUri` names the first page again.
+    pub listing_loop: bool,
+    /// Every conversation of that listing is listed this many more times,
+    /// under derived ids: a listing as long as upstream may make it.
+    pub listing_copies: u32,
 }
 
 impl Default for Faults {
@@ -129,6 +140,10 @@ impl Default for Faults {
             reject_topics: Vec::new(),
             refuse_sockets: false,
             slow_routes: Vec::new(),
+            listing_page_size: 0,
+            listing_overlap: 0,
+            listing_loop: false,
+            listing_copies: 0,
         }
     }
 }

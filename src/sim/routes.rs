@@ -205,13 +205,18 @@ async fn cobrowse_conversation(
 
 /// The active co-browse conversations of the token's user. A
 /// client-credentials token has no user, and upstream refuses it here.
-async fn listing(State(sim): Sim, Extension(grant): Extension<Grant>) -> Response {
+async fn listing(
+    State(sim): Sim,
+    Extension(grant): Extension<Grant>,
+    RawQuery(raw): RawQuery,
+) -> Response {
     let Some(user) = grant.user.as_deref() else {
         return bad_request(
             "This request requires a user context. Client credentials cannot be used for requests to this resource.",
         )
         .into_response();
     };
+    let faults = sim.faults.read().expect("faults lock").clone();
     let world = sim.world.read().expect("world lock");
     let active: Vec<&CobrowseConversation> = world
         .conversations
@@ -225,10 +230,56 @@ async fn listing(State(sim): Sim, Extension(grant): Extension<Grant>) -> Respons
         })
         .map(|c| &c.view)
         .collect();
-    // Upstream's SDKs send no paging parameters here: one page holds all.
-    let page_size = active.len().max(1);
     let path = "/api/v2/conversations/cobrowsesessions";
-    Json(page_of(active, page_size, 1, path, "")).into_response()
+    if faults.listing_page_size == 0 && faults.listing_copies == 0 {
+        // Upstream's SDKs send no paging parameters here: one page holds all.
+        let page_size = active.len().max(1);
+        return Json(page_of(active, page_size, 1, path, "")).into_response();
+    }
+    let copies = (1..=faults.listing_copies).flat_map(|n| {
+        active.iter().map(move |view| {
+            let mut copy = (*view).clone();
+            copy.id = view.id.as_ref().map(|id| format!("{id}-copy{n}"));
+            copy
+        })
+    });
+    let all: Vec<CobrowseConversation> =
+        active.iter().map(|v| (*v).clone()).chain(copies).collect();
+    drop(world);
+    listing_page(all, &faults, raw.as_deref(), path)
+}
+
+/// A page of a listing that upstream pages (the fault knobs
+/// `listing_page_size`, `listing_overlap` and `listing_loop`), as the
+/// query's `pageNumber` asks.
+fn listing_page(
+    all: Vec<CobrowseConversation>,
+    faults: &super::Faults,
+    raw: Option<&str>,
+    path: &str,
+) -> Response {
+    let page_size = match faults.listing_page_size {
+        0 => all.len().max(1),
+        n => n as usize,
+    };
+    let page_number = raw
+        .unwrap_or_default()
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("pageNumber="))
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or(1)
+        .max(1);
+    let overlap = (faults.listing_overlap as usize).min((page_number - 1) * page_size);
+    let mut page = page_of(all.clone(), page_size, page_number, path, "");
+    if overlap > 0 {
+        let start = (page_number - 1) * page_size - overlap;
+        let repeated = all.iter().skip(start).take(overlap).cloned();
+        page.entities = repeated.chain(page.entities).collect();
+    }
+    if faults.listing_loop && page.next_uri.is_none() {
+        page.next_uri = page.first_uri.clone();
+    }
+    Json(page).into_response()
 }
 
 /// A listing page in upstream's envelope.

@@ -71,6 +71,14 @@ pub enum UpstreamError {
     /// An id cannot be part of an upstream URL (the call was not made).
     #[error("not an upstream id: {detail}")]
     InvalidId { detail: String },
+    /// One upstream answer was larger than `upstream.max_page_bytes`: it
+    /// is not read, nor held.
+    #[error("upstream {route} answered more than {limit} bytes (upstream.max_page_bytes); narrow the request or raise the limit")]
+    ResponseTooLarge { route: &'static str, limit: usize },
+    /// A listing held more than `upstream.max_list_items` items, all pages
+    /// together: it is not held, nor cut silently.
+    #[error("upstream {route} listed more than {limit} items (upstream.max_list_items); narrow the request or raise the limit")]
+    ListTooLarge { route: &'static str, limit: usize },
     /// Upstream answered with a body the gateway cannot read.
     #[error("upstream sent a response the gateway cannot read: {detail}")]
     BadResponse {
@@ -92,6 +100,8 @@ impl UpstreamError {
             Self::Forbidden { .. } => "UPSTREAM_FORBIDDEN",
             Self::Rejected { .. } => "UPSTREAM_BAD_REQUEST",
             Self::BadResponse { .. } => "UPSTREAM_BAD_RESPONSE",
+            Self::ResponseTooLarge { .. } => "UPSTREAM_RESPONSE_TOO_LARGE",
+            Self::ListTooLarge { .. } => "UPSTREAM_LIST_TOO_LARGE",
             Self::InvalidId { .. } => "BAD_USER_INPUT",
         }
     }
@@ -107,7 +117,11 @@ impl UpstreamError {
             | Self::Forbidden { correlation_id, .. }
             | Self::Rejected { correlation_id, .. }
             | Self::BadResponse { correlation_id, .. } => correlation_id.as_deref(),
-            Self::Timeout { .. } | Self::CircuitOpen { .. } | Self::InvalidId { .. } => None,
+            Self::Timeout { .. }
+            | Self::CircuitOpen { .. }
+            | Self::InvalidId { .. }
+            | Self::ResponseTooLarge { .. }
+            | Self::ListTooLarge { .. } => None,
         }
     }
 

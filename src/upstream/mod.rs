@@ -39,11 +39,12 @@ use crate::secret::Secret;
 /// The header PureCloud puts on every answer to identify it.
 pub(crate) const CORRELATION_HEADER: &str = "ININ-Correlation-Id";
 
-/// The largest upstream body the gateway will read.
-const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+/// The largest body the token endpoint may answer.
+const MAX_TOKEN_BYTES: usize = 64 * 1024;
 
-/// How many pages of a listing the client follows at most.
-const MAX_PAGES: usize = 50;
+/// How many pages of a listing the client follows at most; a listing with
+/// more is cut there, and says so ([`Paged::cut`]).
+pub(crate) const MAX_PAGES: usize = 50;
 
 /// How many pages of an analytics details query the client follows at most.
 const MAX_ANALYTICS_PAGES: u32 = 100;
@@ -81,6 +82,42 @@ pub(crate) struct ClientConfig {
     pub breaker_threshold: u32,
     /// How long an open circuit refuses calls before a probe.
     pub breaker_cooldown: Duration,
+    /// What one upstream answer may bring: bytes of one page, and items of
+    /// one listing (all pages together).
+    pub max_page_bytes: usize,
+    pub max_list_items: usize,
+}
+
+/// The items of a paged listing, each once, and whether it was cut at the
+/// page limit ([`MAX_PAGES`]) with more pages left.
+#[derive(Debug)]
+pub(crate) struct Paged<T> {
+    pub items: Vec<T>,
+    pub cut: bool,
+}
+
+/// An item of a paged listing, known by its id (duplicates across pages
+/// are dropped).
+pub(crate) trait Keyed {
+    fn key(&self) -> Option<&str>;
+}
+
+impl Keyed for CobrowseConversation {
+    fn key(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+}
+
+impl Keyed for Queue {
+    fn key(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+}
+
+impl Keyed for WrapupCode {
+    fn key(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
 }
 
 /// The upstream routes the client calls, named for logs and metrics.
@@ -221,6 +258,8 @@ struct Inner {
     failures: AtomicU32,
     /// One circuit breaker per route, by [`Route::index`].
     breakers: Vec<breaker::Breaker>,
+    max_page_bytes: usize,
+    max_list_items: usize,
 }
 
 impl PureCloud {
@@ -256,6 +295,8 @@ impl PureCloud {
                         breaker::Breaker::new(config.breaker_threshold, config.breaker_cooldown)
                     })
                     .collect(),
+                max_page_bytes: config.max_page_bytes,
+                max_list_items: config.max_list_items,
             }),
         })
     }
@@ -290,7 +331,7 @@ impl PureCloud {
     pub(crate) async fn cobrowse_conversations(
         &self,
         cred: &Credential,
-    ) -> Result<Fetched<Vec<CobrowseConversation>>, UpstreamError> {
+    ) -> Result<Fetched<Paged<CobrowseConversation>>, UpstreamError> {
         let first = self.url(&["conversations", "cobrowsesessions"])?;
         self.all_pages(cred, Route::CobrowseListing, first).await
     }
@@ -327,6 +368,12 @@ impl PureCloud {
                     records.push(record);
                     new += 1;
                 }
+            }
+            if records.len() > self.inner.max_list_items {
+                return Err(UpstreamError::ListTooLarge {
+                    route: Route::AnalyticsDetails.name(),
+                    limit: self.inner.max_list_items,
+                });
             }
             if count < page_size as usize || new == 0 {
                 return Ok(Fetched {
@@ -397,7 +444,7 @@ impl PureCloud {
     pub(crate) async fn wrapup_codes(
         &self,
         cred: &Credential,
-    ) -> Result<Fetched<Vec<WrapupCode>>, UpstreamError> {
+    ) -> Result<Fetched<Paged<WrapupCode>>, UpstreamError> {
         let mut first = self.url(&["routing", "wrapupcodes"])?;
         first
             .query_pairs_mut()
@@ -411,7 +458,7 @@ impl PureCloud {
     pub(crate) async fn all_queues(
         &self,
         cred: &Credential,
-    ) -> Result<Fetched<Vec<Queue>>, UpstreamError> {
+    ) -> Result<Fetched<Paged<Queue>>, UpstreamError> {
         let mut first = self.url(&["routing", "queues"])?;
         first
             .query_pairs_mut()
@@ -562,28 +609,80 @@ impl PureCloud {
         Ok(url)
     }
 
-    async fn all_pages<T: DeserializeOwned>(
+    /// Every page of a listing, following `nextUri` within the upstream
+    /// origin. Upstream's paging is not trusted: an item seen on an earlier
+    /// page is dropped, a `nextUri` to a page already read ends the walk
+    /// (a loop), more than `upstream.max_list_items` items refuse the
+    /// listing, and a listing with pages left at [`MAX_PAGES`] is answered
+    /// cut, saying so. Each anomaly is warned of and counted.
+    async fn all_pages<T: DeserializeOwned + Keyed>(
         &self,
         cred: &Credential,
         route: Route,
         first: Url,
-    ) -> Result<Fetched<Vec<T>>, UpstreamError> {
+    ) -> Result<Fetched<Paged<T>>, UpstreamError> {
+        let mut visited = std::collections::HashSet::from([first.to_string()]);
         let mut page: Fetched<Listing<T>> = self.get_json(cred, route, first).await?;
         let mut bytes = page.bytes;
-        let mut entities = std::mem::take(&mut page.value.entities);
-        for _ in 1..MAX_PAGES {
+        let mut seen = std::collections::HashSet::new();
+        let mut items = Vec::new();
+        let mut duplicates = 0u64;
+        let mut pages = 1;
+        let cut = loop {
+            for item in std::mem::take(&mut page.value.entities) {
+                match item.key() {
+                    Some(id) if !seen.insert(id.to_owned()) => duplicates += 1,
+                    _ => items.push(item),
+                }
+            }
+            if items.len() > self.inner.max_list_items {
+                return Err(UpstreamError::ListTooLarge {
+                    route: route.name(),
+                    limit: self.inner.max_list_items,
+                });
+            }
             let Some(next) = page.value.next_uri.take() else {
-                break;
+                break false;
             };
             let url = next_page(&self.inner.api, route, &next)?;
+            if !visited.insert(url.to_string()) {
+                self.paging_anomaly(route, "loop", 1);
+                warn!(route = route.name(), next = %shortened(&next, 200), "upstream's nextUri points back at a page already read; the listing ends there");
+                break false;
+            }
+            if pages == MAX_PAGES {
+                self.paging_anomaly(route, "truncated", 1);
+                warn!(
+                    route = route.name(),
+                    pages, "upstream's listing has more than {MAX_PAGES} pages; it is cut there"
+                );
+                break true;
+            }
             page = self.get_json(cred, route, url).await?;
             bytes += page.bytes;
-            entities.append(&mut page.value.entities);
+            pages += 1;
+        };
+        if duplicates > 0 {
+            self.paging_anomaly(route, "duplicate", duplicates);
+            warn!(
+                route = route.name(),
+                duplicates,
+                "upstream listed items already listed on an earlier page; each is kept once"
+            );
         }
         Ok(Fetched {
-            value: entities,
+            value: Paged { items, cut },
             bytes,
         })
+    }
+
+    fn paging_anomaly(&self, route: Route, anomaly: &str, n: u64) {
+        self.inner
+            .metrics
+            .routes
+            .paging
+            .with_label_values(&[route.name(), anomaly])
+            .inc_by(n);
     }
 
     async fn post_json<T: DeserializeOwned, B: Serialize>(
@@ -643,6 +742,7 @@ impl PureCloud {
             } => {
                 inner
                     .metrics
+                    .routes
                     .circuit_rejected
                     .with_label_values(&[route.name()])
                     .inc();
@@ -660,6 +760,7 @@ impl PureCloud {
                 if ticket.failed() {
                     inner
                         .metrics
+                        .routes
                         .circuit_opened
                         .with_label_values(&[route.name()])
                         .inc();
@@ -697,20 +798,7 @@ impl PureCloud {
         let deadline = crate::deadline::current();
         loop {
             attempt += 1;
-            // Within the request's time: no attempt that cannot finish.
-            let budget = match deadline {
-                Some(deadline) => {
-                    let left = deadline.saturating_duration_since(std::time::Instant::now());
-                    if left < MIN_ATTEMPT {
-                        return Err(UpstreamError::Timeout {
-                            route: route.name(),
-                            timeout: left,
-                        });
-                    }
-                    left.min(inner.timeout)
-                }
-                None => inner.timeout,
-            };
+            let budget = self.budget(route, deadline)?;
             let (header, generation) = match cred {
                 Credential::Service => {
                     let token = inner.tokens.get().await?;
@@ -752,22 +840,8 @@ impl PureCloud {
                 }
                 (429, _) => {
                     let wait = retry_after.unwrap_or_else(|| self.backoff_for(attempt));
-                    if wait > inner.retry.max_retry_after
-                        || attempt >= inner.retry.max_attempts
-                        || !fits(deadline, wait)
-                    {
-                        return Err(error);
-                    }
-                    inner
-                        .metrics
-                        .upstream_retries
-                        .with_label_values(&[route.name(), "rate_limited"])
-                        .inc();
-                    warn!(
-                        wait_ms = wait.as_millis() as u64,
-                        attempt, "upstream rate limited; waiting"
-                    );
-                    tokio::time::sleep(wait).await;
+                    self.wait_out_rate_limit(route, attempt, wait, error, deadline)
+                        .await?;
                 }
                 (502..=504, _) if attempt < inner.retry.max_attempts => {
                     self.backoff(route, attempt, error, deadline).await?;
@@ -775,6 +849,55 @@ impl PureCloud {
                 _ => return Err(error),
             }
         }
+    }
+
+    /// How long the next attempt may take: `upstream.timeout`, or less
+    /// when less is left before `deadline` (none: the call ends now).
+    fn budget(
+        &self,
+        route: Route,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<Duration, UpstreamError> {
+        let Some(deadline) = deadline else {
+            return Ok(self.inner.timeout);
+        };
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left < MIN_ATTEMPT {
+            return Err(UpstreamError::Timeout {
+                route: route.name(),
+                timeout: left,
+            });
+        }
+        Ok(left.min(self.inner.timeout))
+    }
+
+    /// Waits out a 429's `wait`, or answers `error` when the wait is longer
+    /// than the gateway holds a call, the attempts ran out, or it does not
+    /// fit before `deadline`.
+    async fn wait_out_rate_limit(
+        &self,
+        route: Route,
+        attempt: u32,
+        wait: Duration,
+        error: UpstreamError,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<(), UpstreamError> {
+        let retry = &self.inner.retry;
+        if wait > retry.max_retry_after || attempt >= retry.max_attempts || !fits(deadline, wait) {
+            return Err(error);
+        }
+        self.inner
+            .metrics
+            .routes
+            .retries
+            .with_label_values(&[route.name(), "rate_limited"])
+            .inc();
+        warn!(
+            wait_ms = wait.as_millis() as u64,
+            attempt, "upstream rate limited; waiting"
+        );
+        tokio::time::sleep(wait).await;
+        Ok(())
     }
 
     /// One HTTP exchange: a permit, the request, the whole body. Records
@@ -861,7 +984,7 @@ impl PureCloud {
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
         let correlation = correlation_id(&response);
-        let bytes = read_body(response, correlation.as_deref(), route.name(), timeout).await?;
+        let bytes = read_body(response, (route.name(), inner.max_page_bytes), timeout).await?;
         Ok((status, retry_after, bytes, correlation))
     }
 
@@ -880,7 +1003,8 @@ impl PureCloud {
         }
         self.inner
             .metrics
-            .upstream_retries
+            .routes
+            .retries
             .with_label_values(&[route.name(), error.code()])
             .inc();
         warn!(
@@ -1028,20 +1152,15 @@ pub(crate) fn transport_error(error: &reqwest::Error) -> UpstreamError {
     }
 }
 
+/// The whole body of an answer of `route`, at most `limit` bytes (more is
+/// refused before it is read, when announced, or as soon as it passes).
 pub(crate) async fn read_body(
     mut response: reqwest::Response,
-    correlation_id: Option<&str>,
-    route: &'static str,
+    (route, limit): (&'static str, usize),
     timeout: Duration,
 ) -> Result<Bytes, UpstreamError> {
-    let too_large = || UpstreamError::BadResponse {
-        detail: format!("body larger than {MAX_BODY_BYTES} bytes"),
-        correlation_id: correlation_id.map(str::to_owned),
-    };
-    if response
-        .content_length()
-        .is_some_and(|n| n > MAX_BODY_BYTES as u64)
-    {
+    let too_large = || UpstreamError::ResponseTooLarge { route, limit };
+    if response.content_length().is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
     let mut body = bytes::BytesMut::new();
@@ -1052,7 +1171,7 @@ pub(crate) async fn read_body(
             transport_error(&e)
         }
     })? {
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
+        if body.len() + chunk.len() > limit {
             return Err(too_large());
         }
         body.extend_from_slice(&chunk);

@@ -129,33 +129,14 @@ impl TokenSource {
         if let Some(id) = &correlation {
             tracing::Span::current().record("correlation_id", id.as_str());
         }
-        let body = read_body(response, correlation.as_deref(), TOKEN_ROUTE, self.timeout).await?;
+        let body = read_body(
+            response,
+            (TOKEN_ROUTE, super::MAX_TOKEN_BYTES),
+            self.timeout,
+        )
+        .await?;
         if !status.is_success() {
-            let reason = serde_json::from_slice::<TokenError>(&body).unwrap_or_default();
-            let detail = format!(
-                "token endpoint answered HTTP {}: {}",
-                status.as_u16(),
-                reason
-                    .error_description
-                    .or(reason.description)
-                    .or(reason.error)
-                    .unwrap_or_else(|| "no reason given".into())
-            );
-            return Err(match status.as_u16() {
-                400 | 401 | 403 => UpstreamError::AuthFailed {
-                    detail,
-                    correlation_id: correlation,
-                },
-                429 => UpstreamError::RateLimited {
-                    retry_after: Duration::from_secs(1),
-                    correlation_id: correlation,
-                },
-                s => UpstreamError::Unavailable {
-                    status: Some(s),
-                    detail,
-                    correlation_id: correlation,
-                },
-            });
+            return Err(refused(status, &body, correlation));
         }
         let answer: TokenResponse =
             serde_json::from_slice(&body).map_err(|e| UpstreamError::BadResponse {
@@ -184,5 +165,33 @@ impl TokenSource {
             generation,
             refresh_at: Instant::now() + (lifetime - margin),
         })
+    }
+}
+/// The error of a token endpoint that answered `status` with `body`.
+fn refused(status: reqwest::StatusCode, body: &[u8], correlation: Option<String>) -> UpstreamError {
+    let reason = serde_json::from_slice::<TokenError>(body).unwrap_or_default();
+    let detail = format!(
+        "token endpoint answered HTTP {}: {}",
+        status.as_u16(),
+        reason
+            .error_description
+            .or(reason.description)
+            .or(reason.error)
+            .unwrap_or_else(|| "no reason given".into())
+    );
+    match status.as_u16() {
+        400 | 401 | 403 => UpstreamError::AuthFailed {
+            detail,
+            correlation_id: correlation,
+        },
+        429 => UpstreamError::RateLimited {
+            retry_after: Duration::from_secs(1),
+            correlation_id: correlation,
+        },
+        s => UpstreamError::Unavailable {
+            status: Some(s),
+            detail,
+            correlation_id: correlation,
+        },
     }
 }

@@ -519,3 +519,149 @@ async fn a_hung_upstream_listing_is_a_field_error_naming_it_before_the_request_t
     );
     assert_eq!(error["path"][0], "activeCobrowseConversations", "{body}");
 }
+
+/// A passthrough gateway with `settings`, the simulator misbehaving as
+/// `faults` says, and the token of an agent with several conversations
+/// going on (with how many).
+async fn paged_listing(
+    settings: &[(&'static str, &str)],
+    faults: cobrowse_gateway::sim::Faults,
+) -> (crate::helpers::TestApp, String, usize) {
+    use crate::helpers::{spawn_with, Options};
+    let mut all = vec![("auth.mode", "passthrough".to_owned())];
+    all.extend(settings.iter().map(|(k, v)| (*k, (*v).to_owned())));
+    let app = spawn_with(Options {
+        conversations: 40,
+        settings: all,
+        ..Options::default()
+    })
+    .await;
+    let (_, token, mine) = app
+        .agents()
+        .await
+        .into_iter()
+        .max_by_key(|(_, _, mine)| mine.len())
+        .expect("an agent");
+    assert!(mine.len() > 1, "the busiest agent has several");
+    app.set_faults(&faults).await;
+    (app, format!("Bearer {token}"), mine.len())
+}
+
+/// The listing as `bearer` reads it through the gateway: the whole body.
+async fn read_listing(app: &crate::helpers::TestApp, bearer: &str) -> Value {
+    crate::helpers::json_of(
+        reqwest::Client::new()
+            .post(app.url("/graphql"))
+            .header("authorization", bearer)
+            .json(&json!({ "query": "{ activeCobrowseConversations(first: 100) { totalCount nodes { conversationId } } }" })),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn upstream_paging_that_loops_or_repeats_rows_is_not_trusted() {
+    use cobrowse_gateway::sim::Faults;
+    // One row a page, each page repeating the row before, and the last
+    // page's nextUri pointing back at the first.
+    let (app, bearer, mine) = paged_listing(
+        &[],
+        Faults {
+            listing_page_size: 1,
+            listing_overlap: 1,
+            listing_loop: true,
+            ..Faults::default()
+        },
+    )
+    .await;
+    let body = read_listing(&app, &bearer).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let listing = &body["data"]["activeCobrowseConversations"];
+    let ids: std::collections::BTreeSet<&str> = listing["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| n["conversationId"].as_str().expect("an id"))
+        .collect();
+    assert_eq!(listing["totalCount"], mine, "{body}");
+    assert_eq!(ids.len(), mine, "each conversation once: {body}");
+    let series = |anomaly: &str| {
+        format!("cobrowse_gateway_upstream_paging_anomalies_total{{anomaly=\"{anomaly}\",route=\"cobrowse_listing\"}}")
+    };
+    assert_eq!(metric(&app.url(""), &series("loop")).await, 1.0);
+    // Each page repeats one row of the page before; the first page, named
+    // again by the last (by another URL than the one first read), is read
+    // once more before the loop is seen.
+    assert_eq!(
+        metric(&app.url(""), &series("duplicate")).await,
+        mine as f64,
+        "each repeated row is dropped and counted"
+    );
+}
+
+#[tokio::test]
+async fn a_listing_cut_at_the_page_limit_says_so_and_one_too_large_is_refused() {
+    use cobrowse_gateway::sim::Faults;
+    // More than 50 pages: what they list, and an error that says it is cut.
+    let (app, bearer, _) = paged_listing(
+        &[],
+        Faults {
+            listing_page_size: 1,
+            listing_copies: 60,
+            ..Faults::default()
+        },
+    )
+    .await;
+    let body = read_listing(&app, &bearer).await;
+    let listing = &body["data"]["activeCobrowseConversations"];
+    assert_eq!(listing["totalCount"], 50, "{body}");
+    let error = &body["errors"][0];
+    assert_eq!(
+        error["extensions"]["code"], "UPSTREAM_LIST_TRUNCATED",
+        "{body}"
+    );
+    assert_eq!(
+        error["path"],
+        json!(["activeCobrowseConversations"]),
+        "{body}"
+    );
+    drop(app);
+
+    // More items than upstream.max_list_items, or a page larger than
+    // upstream.max_page_bytes: refused by name, nothing held.
+    for (setting, limit, faults, code) in [
+        (
+            "upstream.max_list_items",
+            "20",
+            Faults {
+                listing_page_size: 5,
+                listing_copies: 30,
+                ..Faults::default()
+            },
+            "UPSTREAM_LIST_TOO_LARGE",
+        ),
+        (
+            "upstream.max_page_bytes",
+            "4096",
+            Faults {
+                listing_copies: 30,
+                ..Faults::default()
+            },
+            "UPSTREAM_RESPONSE_TOO_LARGE",
+        ),
+    ] {
+        let (app, bearer, _) = paged_listing(&[(setting, limit)], faults).await;
+        let body = read_listing(&app, &bearer).await;
+        assert_eq!(
+            body["data"]["activeCobrowseConversations"],
+            Value::Null,
+            "{body}"
+        );
+        assert_eq!(body["errors"][0]["extensions"]["code"], code, "{body}");
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(setting)),
+            "the message names the setting: {body}"
+        );
+    }
+}

@@ -157,6 +157,10 @@ impl Plans {
     /// same. With the number of reads of the listing.
     async fn gather(&self, plan: &Plan, source: &Source) -> Option<(Arc<Gathered>, u64)> {
         let (listing, reads) = source.peek_active_listing().await?;
+        if listing.cut {
+            // The engine answers it, with the error that says so.
+            return None;
+        }
         let cache = source.cache();
         // Before the reads: a change while they read makes it old.
         let stamp = cache.stamp();
