@@ -162,6 +162,10 @@ pub(crate) struct LiveMetrics {
     pub(crate) notification_gaps: IntCounterVec,
     /// Back-fills of the live index from analytics, by outcome.
     pub(crate) backfills: IntCounterVec,
+    /// Conversations whose membership or sessions a back-fill set right,
+    /// by cause (`reconcile`: the periodic one; `gap`: after notifications
+    /// were not heard).
+    pub(crate) corrections: IntCounterVec,
     /// How the live index is kept now: 1 for the mode it is in
     /// (`listening`, `polling`, `recovering`), 0 for the others.
     pub(crate) mode: prometheus::IntGaugeVec,
@@ -186,6 +190,11 @@ impl LiveMetrics {
                 "live_backfills_total",
                 "Back-fills of the live index from analytics, by outcome.",
                 &["outcome"],
+            ),
+            corrections: r.counter_vec(
+                "live_corrections_total",
+                "Conversations whose membership or sessions a back-fill set right (what events had not said), by cause.",
+                &["cause"],
             ),
             mode: r.add(prometheus::IntGaugeVec::new(
                 Opts::new(

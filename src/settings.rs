@@ -111,6 +111,7 @@ settings_table! {
     "notifications.heartbeat_timeout", "COBROWSE_NOTIFICATIONS_HEARTBEAT_TIMEOUT", Some("75s"), "A notification socket silent this long is taken for dead, reconnected and back-filled (Genesys sends a heartbeat about every 30s; the gateway pings at half of this). Data kept by events is vouched for at most this long after the last message.";
     "notifications.poll_interval", "COBROWSE_NOTIFICATIONS_POLL_INTERVAL", Some("10s"), "When notifications cannot be had (topics rejected, sockets refused, or notifications.enabled off): how often the active set is polled from analytics.";
     "notifications.relist_interval", "COBROWSE_NOTIFICATIONS_RELIST_INTERVAL", Some("5m"), "How often the queues are listed again, so that new queues are listened to and rejected topics are tried again; each re-list ends in a back-fill.";
+    "notifications.reconcile_interval", "COBROWSE_NOTIFICATIONS_RECONCILE_INTERVAL", Some("5m"), "While events keep the active set: how often it is reconciled with analytics all the same, so that what an event missed (a conversation whose end was never heard) is set right within this long; each correction is counted in cobrowse_gateway_live_corrections_total.";
     "notifications.analytics_lag", "COBROWSE_NOTIFICATIONS_ANALYTICS_LAG", Some("10s"), "How far Genesys analytics lags real time: a back-fill leaves alone what events said within it, and is taken again this long after a gap.";
     "notifications.lease_ttl", "COBROWSE_NOTIFICATIONS_LEASE_TTL", Some("10s"), "With store.url (several replicas): one replica at a time listens to Genesys, holding a lease it renews every third of this; when it dies or loses the database another takes over within about this long and back-fills.";
     "redis.url", "COBROWSE_REDIS_URL", None, "Redis shared by several replicas (redis://host:6379): one rate-limit bucket per caller for all of them, and the automatic persisted queries any of them registered. Unset, or Redis not answering: each replica its own. Shown everywhere with its password hidden.";
@@ -394,6 +395,8 @@ pub(crate) struct NotificationSettings {
     pub(crate) poll_interval: Duration,
     #[serde(deserialize_with = "de::duration")]
     pub(crate) relist_interval: Duration,
+    #[serde(deserialize_with = "de::duration")]
+    pub(crate) reconcile_interval: Duration,
     #[serde(deserialize_with = "de::duration")]
     pub(crate) analytics_lag: Duration,
     #[serde(deserialize_with = "de::duration")]
@@ -937,6 +940,10 @@ impl Settings {
             (
                 "notifications.relist_interval",
                 self.notifications.relist_interval,
+            ),
+            (
+                "notifications.reconcile_interval",
+                self.notifications.reconcile_interval,
             ),
         ] {
             if ttl.is_zero() {

@@ -355,6 +355,7 @@ impl Source {
                             .value
                             .items
                             .into_iter()
+                            .filter(purecloud::going_on::view)
                             .map(|v| Listed::View(Arc::new(v)))
                             .collect(),
                         cut: listing.value.cut,
@@ -369,7 +370,7 @@ impl Source {
                     entries: records
                         .value
                         .into_iter()
-                        .filter(|r| r.conversation_end.is_none())
+                        .filter(purecloud::going_on::record)
                         .map(|r| Listed::Record(Arc::new(r)))
                         .collect(),
                     cut: false,

@@ -390,6 +390,7 @@ fn start_live(
         heartbeat_timeout: n.heartbeat_timeout,
         poll_interval: n.poll_interval,
         relist_interval: n.relist_interval,
+        reconcile_interval: n.reconcile_interval,
         analytics_lag: n.analytics_lag,
         lookback: settings.upstream.active_lookback,
         connect_timeout: settings

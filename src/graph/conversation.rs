@@ -721,12 +721,15 @@ pub(crate) enum SessionProvider {
     Zoom,
 }
 
-/// Whether a co-browse session goes on.
+/// Whether a co-browse or screen-share session goes on.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub(crate) enum SessionState {
-    /// It goes on.
+    /// It goes on: one of its communications is neither `disconnected` nor
+    /// `terminated` and has no end (`disconnectedTime`). A Zoom session:
+    /// started and not ended.
     Active,
-    /// It is over.
+    /// It is over: every communication ended, whatever its participants do
+    /// next (a call that goes on, an agent's wrap-up).
     Ended,
 }
 

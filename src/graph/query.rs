@@ -72,12 +72,15 @@ impl Query {
         Ok(Some(Conversation(read_full(ctx, &conversation_id).await?)))
     }
 
-    /// The conversations with co-browse going on now, newest first. With the
-    /// gateway's own credentials (service mode): every conversation of the
-    /// organisation that has co-browse or screen-share media and has not
-    /// ended (from analytics, so one whose co-browse is over but whose agent
-    /// is still wrapping up is listed). With a caller's own token
-    /// (passthrough): that user's conversations with co-browse going on.
+    /// The conversations with co-browse or screen share going on now, newest
+    /// first: a conversation is listed while at least one of its co-browse or
+    /// screen-share communications is neither `disconnected` nor `terminated`
+    /// and has no end (`disconnectedTime`). One whose communications ended
+    /// is not listed, even while its agent is still in wrap-up (it stays
+    /// readable by `conversation(conversationId:)` and in
+    /// `cobrowseHistory`). With the gateway's own credentials (service
+    /// mode): every such conversation of the organisation. With a caller's
+    /// own token (passthrough): that user's.
     #[graphql(
         guard = "Needs::READ",
         complexity = "page_weight(first, last) * child_complexity + 1"

@@ -1,12 +1,17 @@
 //! The organisation's active set, kept by events and reconciled by
 //! back-fills.
 //!
-//! An entry is a conversation with co-browse that has not ended, as the
-//! latest word on it says: an event's body (the co-browse view) or, after
-//! a back-fill, its analytics record. A conversation whose event says it
-//! is over (every participant `terminated`) leaves, and is remembered for
-//! a while ([`ENDED_KEPT`]) so that a lagging analytics answer cannot bring
-//! it back.
+//! An entry is a conversation that is listed by the one rule of
+//! [`crate::purecloud::going_on`] (one of its co-browse or screen-share
+//! communications goes on), as the latest word on it says: an event's body
+//! (the co-browse view, or a screen-share body) or, after a back-fill, its
+//! analytics record. A conversation whose last live communication ended
+//! leaves, whatever its participants' state (a conversation in wrap-up is
+//! not listed), and is remembered for a while ([`ENDED_KEPT`]) with its
+//! sessions' marks, so that a later event tells only what changed and a
+//! lagging analytics answer cannot bring it back. Once every participant is
+//! `terminated` the conversation is over for good: later events about it
+//! are ignored.
 //!
 //! A back-fill (the analytics details query of conversations not ended)
 //! started at `t` reflects upstream as of `t - lag`: it replaces what was
@@ -40,6 +45,20 @@ struct Entry {
     screenshare: Vec<Mark>,
 }
 
+/// Whether marks say a conversation is listed: one of its sessions goes on.
+fn goes_on(cobrowse: &[Mark], screenshare: &[Mark]) -> bool {
+    cobrowse.iter().chain(screenshare).any(|m| m.active)
+}
+
+/// A conversation that left the active set, remembered for a while.
+struct Left {
+    at: Instant,
+    /// Every participant was `terminated`: nothing after it counts.
+    over: bool,
+    cobrowse: Vec<Mark>,
+    screenshare: Vec<Mark>,
+}
+
 /// How the index may be served now.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Serving {
@@ -54,8 +73,36 @@ pub(crate) enum Serving {
 #[derive(Default)]
 struct Inner {
     entries: HashMap<Arc<str>, Entry>,
-    ended: HashMap<Arc<str>, Instant>,
+    ended: HashMap<Arc<str>, Left>,
     snapshot: Option<Arc<ActiveListing>>,
+}
+
+impl Inner {
+    /// The marks last known of `id`: its entry's, or those it left with.
+    fn marks(&self, id: &str) -> (Vec<Mark>, Vec<Mark>) {
+        match (self.entries.get(id), self.ended.get(id)) {
+            (Some(e), _) => (e.cobrowse.clone(), e.screenshare.clone()),
+            (None, Some(left)) => (left.cobrowse.clone(), left.screenshare.clone()),
+            (None, None) => (Vec::new(), Vec::new()),
+        }
+    }
+
+    /// Puts `id` in the set with `entry`, or, when its marks say it is not
+    /// listed, takes it out (remembering it): whether it was a member, and
+    /// whether it is.
+    fn settle(&mut self, id: &Arc<str>, entry: Entry, over: bool) -> (bool, bool) {
+        let was = self.entries.contains_key(id);
+        let member = !over && goes_on(&entry.cobrowse, &entry.screenshare);
+        if member {
+            self.ended.remove(id);
+            self.entries.insert(Arc::clone(id), entry);
+        } else {
+            self.entries.remove(id);
+            remember_ended(self, id, entry, over);
+        }
+        self.snapshot = None;
+        (was, member)
+    }
 }
 
 /// What applying a change did.
@@ -66,6 +113,9 @@ pub(crate) struct Applied {
     /// Whether the active set itself changed (a conversation came or went).
     pub membership: bool,
     pub updates: Vec<LiveUpdate>,
+    /// Conversations whose membership or sessions a back-fill set right
+    /// (what events had not said).
+    pub corrections: usize,
 }
 
 /// The live index.
@@ -142,93 +192,105 @@ impl Index {
                 .participants
                 .iter()
                 .all(|p| p.state.as_ref().is_some_and(|s| s.raw() == "terminated"));
-        let has_cobrowse = view
-            .participants
-            .iter()
-            .any(|p| p.cobrowse_session_id.is_some());
-        let after = marks::of_view(&view);
+        let cobrowse = marks::of_view(&view);
         let mut inner = self.inner.write().expect("index lock");
-        if inner.ended.contains_key(&id) {
+        if inner.ended.get(&id).is_some_and(|left| left.over) {
             // Heard after its end (redelivered, or out of order).
             return Applied::default();
         }
-        let before = inner.entries.get(&id);
         if let Some(Entry {
             listed: Listed::View(old),
             ..
-        }) = before
+        }) = inner.entries.get(&id)
         {
             if **old == *view {
                 return Applied::default();
             }
         }
-        let before_marks = before.map(|e| e.cobrowse.clone()).unwrap_or_default();
-        let updates = marks::diff(&id, &before_marks, &after);
-        let was_member = before.is_some();
-        let screenshare = before.map(|e| e.screenshare.clone()).unwrap_or_default();
-        let member = has_cobrowse && !over;
-        if member {
-            inner.entries.insert(
-                Arc::clone(&id),
-                Entry {
-                    listed: Listed::View(view),
-                    heard,
-                    cobrowse: after,
-                    screenshare: screenshare.clone(),
-                },
-            );
-        } else {
-            inner.entries.remove(&id);
-        }
-        if over {
-            remember_ended(&mut inner, &id, heard);
-        }
-        let mut updates = updates;
+        let (before_c, screenshare) = inner.marks(&id);
+        let mut updates = marks::diff(&id, &before_c, &cobrowse);
         if over {
             // Whatever still went on ended with the conversation.
             updates.extend(marks::diff(&id, &screenshare, &[]));
         }
-        inner.snapshot = None;
-        let membership = was_member != member;
+        let entry = Entry {
+            listed: Listed::View(view),
+            heard,
+            cobrowse,
+            screenshare,
+        };
+        let (was, member) = inner.settle(&id, entry, over);
         drop(inner);
-        if membership || over {
+        if was != member || over {
             self.recover_coverage();
         }
         Applied {
             changed: vec![id],
-            membership,
+            membership: was != member,
             updates,
+            corrections: 0,
         }
     }
 
-    /// Applies a screen-share event's body: its sessions' marks (the
-    /// conversation's membership follows its co-browse events).
-    pub(crate) fn apply_screenshare(&self, body: &ScreenshareConversation) -> Applied {
+    /// Applies a screen-share event's body: its sessions' marks, and the
+    /// conversation's membership by them (a conversation with a screen
+    /// share going on is listed, with or without co-browse; known by its
+    /// co-browse view when one was heard, else by this body's participants).
+    pub(crate) fn apply_screenshare(
+        &self,
+        body: &ScreenshareConversation,
+        heard: Instant,
+    ) -> Applied {
         let Some(id) = body.id.as_deref().map(Arc::<str>::from) else {
             return Applied::default();
         };
         let after = marks::of_screenshare(body);
         let mut inner = self.inner.write().expect("index lock");
-        let Some(entry) = inner.entries.get_mut(&id) else {
-            return Applied {
-                changed: vec![id],
-                ..Applied::default()
-            };
+        if inner.ended.get(&id).is_some_and(|left| left.over) {
+            return Applied::default();
+        }
+        let (cobrowse, before_s) = inner.marks(&id);
+        let updates = marks::diff(&id, &before_s, &after);
+        let listed = match inner.entries.get(&id) {
+            Some(entry) => entry.listed.clone(),
+            None if goes_on(&[], &after) => Listed::View(Arc::new(view_of_screenshare(body))),
+            None => {
+                // Not listed, and still not: only its marks are kept.
+                if let Some(left) = inner.ended.get_mut(&id) {
+                    left.screenshare = after;
+                }
+                return Applied {
+                    changed: vec![id],
+                    updates,
+                    ..Applied::default()
+                };
+            }
         };
-        let updates = marks::diff(&id, &entry.screenshare, &after);
-        entry.screenshare = after;
+        let entry = Entry {
+            listed,
+            heard,
+            cobrowse,
+            screenshare: after,
+        };
+        let (was, member) = inner.settle(&id, entry, false);
+        drop(inner);
+        if was != member {
+            self.recover_coverage();
+        }
         Applied {
             changed: vec![id],
-            membership: false,
+            membership: was != member,
             updates,
+            corrections: 0,
         }
     }
 
     /// Reconciles the index with a back-fill started at `started`, whose
-    /// records reflect upstream as of `started - lag`: what was heard
-    /// before that is replaced by the records (or removed when no record
-    /// lists it), what events said since stays, and conversations an event
-    /// said were over stay out.
+    /// records (the conversations analytics does not call ended) reflect
+    /// upstream as of `started - lag`: what was heard before that is
+    /// replaced by the records that are listed by the rule, or removed when
+    /// none is; what events said since stays, and conversations an event
+    /// said were over (or left after `started - lag`) stay out.
     pub(crate) fn reconcile(
         &self,
         records: Vec<Arc<AnalyticsConversation>>,
@@ -240,15 +302,24 @@ impl Index {
         let now = Instant::now();
         inner
             .ended
-            .retain(|_, at| now.saturating_duration_since(*at) < ENDED_KEPT);
+            .retain(|_, left| now.saturating_duration_since(left.at) < ENDED_KEPT);
         let mut applied = Applied::default();
         let mut listed: HashSet<Arc<str>> = HashSet::with_capacity(records.len());
         for record in records.into_iter().take(MAX_ENTRIES) {
             let Some(id) = record.conversation_id.as_deref().map(Arc::<str>::from) else {
                 continue;
             };
+            let (cobrowse, screenshare) = record_marks(&id, &record);
+            if !goes_on(&cobrowse, &screenshare) {
+                // In wrap-up, or its sessions over: not listed.
+                continue;
+            }
             listed.insert(Arc::clone(&id));
-            if inner.ended.contains_key(&id) {
+            if inner
+                .ended
+                .get(&id)
+                .is_some_and(|left| left.over || left.at >= cutoff)
+            {
                 continue;
             }
             if let Some(entry) = inner.entries.get_mut(&id) {
@@ -261,27 +332,26 @@ impl Index {
                     continue;
                 }
             }
-            let (cobrowse, screenshare) = record_marks(&id, &record);
-            let before = inner.entries.remove(&id);
-            let was = before.is_some();
-            let (old_c, old_s) = before
-                .map(|e| (e.cobrowse, e.screenshare))
-                .unwrap_or_default();
-            applied.updates.extend(marks::diff(&id, &old_c, &cobrowse));
-            applied
-                .updates
-                .extend(marks::diff(&id, &old_s, &screenshare));
+            let (old_c, old_s) = inner.marks(&id);
+            let was = inner.entries.contains_key(&id);
+            let mut updates = marks::diff(&id, &old_c, &cobrowse);
+            updates.extend(marks::diff(&id, &old_s, &screenshare));
+            // A session that started or ended unheard, or a conversation
+            // missing (an analytics record never says who controls: a
+            // change of that alone is not one).
+            if !was || updates.iter().any(|u| u.kind != marks::UpdateKind::Changed) {
+                applied.corrections += 1;
+            }
+            applied.updates.extend(updates);
             applied.membership |= !was;
             applied.changed.push(Arc::clone(&id));
-            inner.entries.insert(
-                id,
-                Entry {
-                    listed: Listed::Record(record),
-                    heard: started,
-                    cobrowse,
-                    screenshare,
-                },
-            );
+            let entry = Entry {
+                listed: Listed::Record(record),
+                heard: started,
+                cobrowse,
+                screenshare,
+            };
+            inner.settle(&id, entry, false);
         }
         remove_unlisted(&mut inner, &listed, cutoff, &mut applied);
         inner.snapshot = None;
@@ -311,8 +381,8 @@ impl Index {
         let mut inner = self.inner.write().expect("index lock");
         for (id, now) in listed {
             let Some(now) = now else {
-                if inner.entries.remove(id).is_some() {
-                    remember_ended(&mut inner, id, heard);
+                if let Some(entry) = inner.entries.remove(id) {
+                    remember_ended(&mut inner, id, entry, false);
                 }
                 continue;
             };
@@ -396,7 +466,7 @@ fn remove_unlisted(
         .map(|(id, _)| Arc::clone(id))
         .collect();
     for id in gone {
-        if let Some(entry) = inner.entries.remove(&id) {
+        if let Some(mut entry) = inner.entries.remove(&id) {
             applied
                 .updates
                 .extend(marks::diff(&id, &entry.cobrowse, &[]));
@@ -404,23 +474,74 @@ fn remove_unlisted(
                 .updates
                 .extend(marks::diff(&id, &entry.screenshare, &[]));
             applied.membership = true;
-            applied.changed.push(id);
+            applied.corrections += 1;
+            applied.changed.push(Arc::clone(&id));
+            // It left before the back-fill's view of upstream.
+            entry.heard = cutoff;
+            for mark in entry.cobrowse.iter_mut().chain(&mut entry.screenshare) {
+                mark.active = false;
+            }
+            remember_ended(inner, &id, entry, false);
         }
     }
 }
 
-fn remember_ended(inner: &mut Inner, id: &Arc<str>, at: Instant) {
-    if inner.ended.len() >= ENDED_MAX {
+/// Remembers that `id` left the set (with the marks it left with), for
+/// [`ENDED_KEPT`]; `over` when every participant was `terminated`.
+fn remember_ended(inner: &mut Inner, id: &Arc<str>, entry: Entry, over: bool) {
+    if inner.ended.len() >= ENDED_MAX && !inner.ended.contains_key(id) {
         if let Some(oldest) = inner
             .ended
             .iter()
-            .min_by_key(|(_, at)| **at)
+            .min_by_key(|(_, left)| left.at)
             .map(|(id, _)| Arc::clone(id))
         {
             inner.ended.remove(&oldest);
         }
     }
-    inner.ended.insert(Arc::clone(id), at);
+    let over = over || inner.ended.get(id).is_some_and(|left| left.over);
+    inner.ended.insert(
+        Arc::clone(id),
+        Left {
+            at: entry.heard,
+            over,
+            cobrowse: entry.cobrowse,
+            screenshare: entry.screenshare,
+        },
+    );
+}
+
+/// A conversation heard of only by a screen-share event, in the shape the
+/// listing holds (a co-browse view): its participants as the body gives
+/// them, none of them in a co-browse session.
+fn view_of_screenshare(body: &ScreenshareConversation) -> CobrowseConversation {
+    use crate::upstream::model::CobrowseMediaParticipant;
+    use crate::upstream::wire::Wire;
+    CobrowseConversation {
+        id: body.id.clone(),
+        name: body.name.clone(),
+        participants: body
+            .participants
+            .iter()
+            .map(|p| CobrowseMediaParticipant {
+                id: p.id.clone(),
+                name: p.name.clone(),
+                address: p.address.clone(),
+                start_time: p.start_time,
+                connected_time: p.connected_time,
+                end_time: p.end_time,
+                purpose: p.purpose.as_deref().map(Wire::new),
+                state: p.state.clone(),
+                user: p.user.clone(),
+                queue: p.queue.clone(),
+                provider: p.provider.clone(),
+                peer: p.peer.clone(),
+                ..CobrowseMediaParticipant::default()
+            })
+            .collect(),
+        divisions: body.divisions.clone(),
+        ..CobrowseConversation::default()
+    }
 }
 
 #[cfg(test)]
@@ -450,11 +571,102 @@ mod tests {
         })
     }
 
+    /// A record of a conversation with a co-browse session going on.
     fn record(id: &str) -> Arc<AnalyticsConversation> {
+        record_ended(id, None)
+    }
+
+    /// A record whose co-browse session's segment ended at `ended` (none:
+    /// it goes on), the conversation itself not ended (wrap-up pending).
+    fn record_ended(id: &str, ended: Option<&str>) -> Arc<AnalyticsConversation> {
+        use crate::upstream::analytics::{
+            AnalyticsParticipant, AnalyticsSegment, AnalyticsSession,
+        };
         Arc::new(AnalyticsConversation {
             conversation_id: Some(id.into()),
+            participants: vec![AnalyticsParticipant {
+                participant_id: Some("p".into()),
+                sessions: vec![AnalyticsSession {
+                    session_id: Some(format!("comm-{id}")),
+                    media_type: Some("cobrowse".into()),
+                    cobrowse_room_id: Some(format!("s-{id}")),
+                    segments: vec![AnalyticsSegment {
+                        segment_start: Some("2026-03-01T10:00:00Z".parse().unwrap()),
+                        segment_end: ended.map(|e| e.parse().unwrap()),
+                        segment_type: Some("interact".into()),
+                        ..AnalyticsSegment::default()
+                    }],
+                    ..AnalyticsSession::default()
+                }],
+                ..AnalyticsParticipant::default()
+            }],
             ..AnalyticsConversation::default()
         })
+    }
+
+    /// A view whose co-browse participants are in `state` with their end
+    /// set (wrap-up pending once they are disconnected).
+    fn view_ended(id: &str, state: &str) -> Arc<CobrowseConversation> {
+        let mut view = (*view(id, state)).clone();
+        for p in &mut view.participants {
+            p.end_time = Some("2026-03-01T10:05:00Z".parse().unwrap());
+        }
+        Arc::new(view)
+    }
+
+    #[test]
+    fn a_conversation_whose_communications_ended_leaves_whatever_its_participants_do_next() {
+        let index = index();
+        let at = Instant::now();
+        index.apply_view(view("c1", "connected"), at);
+        // Disconnected, wrap-up pending: not `terminated`, and out.
+        let left = index.apply_view(view_ended("c1", "disconnected"), at);
+        assert!(left.membership, "{left:?}");
+        assert_eq!(
+            left.updates.len(),
+            1,
+            "the session ended: {:?}",
+            left.updates
+        );
+        assert_eq!(ids(&index), Vec::<String>::new());
+        // Analytics still calls it not ended; its sessions' segments say
+        // otherwise: a back-fill does not bring it back.
+        let later = at + Duration::from_millis(10);
+        let applied = index.reconcile(
+            vec![record_ended("c1", Some("2026-03-01T10:05:00Z"))],
+            later,
+            Duration::ZERO,
+        );
+        assert_eq!(ids(&index), Vec::<String>::new(), "{applied:?}");
+        // A second session in the same conversation brings it back, and
+        // only the new session is told.
+        let mut again = (*view("c1", "connected")).clone();
+        for p in &mut again.participants {
+            p.cobrowse_session_id = Some("s-second".into());
+        }
+        let back = index.apply_view(Arc::new(again), later);
+        assert!(back.membership);
+        assert_eq!(back.updates.len(), 1, "{:?}", back.updates);
+        assert_eq!(&*back.updates[0].session_id, "s-second");
+        assert_eq!(ids(&index), ["c1"]);
+    }
+
+    #[test]
+    fn a_back_fill_removes_what_events_kept_in_wrap_up_and_counts_it() {
+        let index = index();
+        let at = Instant::now();
+        index.apply_view(view("wrapping", "connected"), at);
+        index.apply_view(view("live", "connected"), at);
+        let applied = index.reconcile(
+            vec![
+                record_ended("wrapping", Some("2026-03-01T10:05:00Z")),
+                record("live"),
+            ],
+            at + Duration::from_millis(10),
+            Duration::ZERO,
+        );
+        assert_eq!(ids(&index), ["live"]);
+        assert_eq!(applied.corrections, 1, "{applied:?}");
     }
 
     fn ids(index: &Index) -> Vec<String> {

@@ -90,7 +90,7 @@ pub(crate) fn of_view(view: &CobrowseConversation) -> Vec<Mark> {
         Media::Cobrowse,
         view.participants.iter().filter_map(|p| {
             let session = p.cobrowse_session_id.as_deref()?;
-            let active = p.state.as_ref().is_some_and(|s| !s.get().is_ended());
+            let active = purecloud::going_on::view_participant(p);
             let leg = (
                 p.id.as_deref().unwrap_or(""),
                 active,
@@ -108,7 +108,7 @@ pub(crate) fn of_screenshare(body: &ScreenshareConversation) -> Vec<Mark> {
         Media::Screenshare,
         body.participants.iter().filter_map(|p| {
             let session = p.context.as_deref().or(p.id.as_deref())?;
-            let active = p.state.as_ref().is_some_and(|s| !s.get().is_ended());
+            let active = purecloud::going_on::screenshare_participant(p);
             let leg = (
                 p.id.as_deref().unwrap_or(""),
                 active,

@@ -49,6 +49,9 @@ pub(crate) struct LiveSettings {
     pub poll_interval: Duration,
     /// How often queues are listed again (new queues get topics).
     pub relist_interval: Duration,
+    /// How often the index is reconciled with analytics while events keep
+    /// it (what an event missed is set right, and counted).
+    pub reconcile_interval: Duration,
     /// How far analytics lags real time (a back-fill does not undo what
     /// events said within it, and is taken again once it has passed).
     pub analytics_lag: Duration,
@@ -322,12 +325,18 @@ impl Listener {
     async fn run(mut self, mut received: mpsc::Receiver<Report>) {
         let mut relist = tokio::time::interval(self.settings.relist_interval);
         let mut poll = tokio::time::interval(self.settings.poll_interval);
-        relist.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let every = self.settings.reconcile_interval;
+        let mut reconcile = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        for interval in [&mut relist, &mut poll, &mut reconcile] {
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        }
         loop {
             let backfill_at = self.backfill_at;
             tokio::select! {
                 _ = relist.tick() => self.relist().await,
+                _ = reconcile.tick() => {
+                    self.backfill_at.get_or_insert_with(Instant::now);
+                }
                 report = received.recv() => match report {
                     Some(report) => self.on_report(report).await,
                     None => return,
@@ -516,7 +525,8 @@ impl Listener {
             }
             Heard::Screenshare(body) => {
                 index.vouch().heard();
-                let applied = index.apply_screenshare(&body);
+                let applied = index.apply_screenshare(&body, at.into_std());
+                self.share(&applied.changed);
                 self.announce(applied).await;
             }
             Heard::Garbled(why) => {
@@ -592,6 +602,24 @@ impl Listener {
             self.live
                 .index
                 .reconcile(records, started.into_std(), self.settings.analytics_lag);
+        if self.last_backfill.is_some() && applied.corrections > 0 {
+            // Not the first fill: what it set right, events had missed
+            // (or a gap hid).
+            let cause = if self.pending.is_some() {
+                "gap"
+            } else {
+                "reconcile"
+            };
+            self.metrics
+                .live
+                .corrections
+                .with_label_values(&[cause])
+                .inc_by(applied.corrections as u64);
+            info!(
+                corrections = applied.corrections,
+                cause, "a back-fill set right what events had not said"
+            );
+        }
         self.share(&applied.changed);
         for id in &applied.changed {
             self.source
@@ -707,8 +735,8 @@ impl Listener {
     }
 }
 
-/// The conversations with co-browse that have not ended, as analytics
-/// lists them now.
+/// The conversations listed by the rule of [`crate::purecloud::going_on`],
+/// as analytics gives them now.
 async fn active_records(
     source: &Source,
     lookback: Duration,
@@ -721,7 +749,7 @@ async fn active_records(
     Ok(records
         .value
         .into_iter()
-        .filter(|r| r.conversation_end.is_none())
+        .filter(crate::purecloud::going_on::record)
         .map(Arc::new)
         .collect())
 }

@@ -15,6 +15,7 @@
 //! Communications and their value types (segments, wrap-up, after-call
 //! work, addresses) are upstream's own records, kept as they came.
 
+pub(crate) mod going_on;
 mod record;
 
 use std::collections::BTreeMap;
@@ -362,7 +363,7 @@ impl MediaSession {
                         disconnect_type: comm.disconnect_type.as_ref().map(Wire::raw),
                         role: comm.cobrowse_role.as_ref().map(Wire::get),
                         segments: &comm.segments,
-                        active: is_active(comm),
+                        active: going_on::cobrowse(comm),
                         viewer_url: comm.viewer_url.as_deref(),
                         name: comm.self_address.as_ref().and_then(|a| a.name.as_deref()),
                     }
@@ -384,7 +385,7 @@ impl MediaSession {
                             }
                         }),
                         segments: &share.segments,
-                        active: share.state.as_ref().is_some_and(|s| !s.get().is_ended()),
+                        active: going_on::screenshare(share),
                         viewer_url: None,
                         name: None,
                     }
@@ -412,11 +413,6 @@ impl MediaSession {
         }
         self.legs(conversation).filter_map(|l| l.disconnected).max()
     }
-}
-
-/// Whether a co-browse communication goes on.
-pub(crate) fn is_active(comm: &Cobrowsesession) -> bool {
-    comm.state.as_ref().is_some_and(|s| !s.get().is_ended())
 }
 
 /// A conversation from its full form.

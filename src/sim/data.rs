@@ -155,22 +155,7 @@ impl SimConversation {
         else {
             return false;
         };
-        for comm in &mut participant.cobrowsesessions {
-            if comm.state.as_ref().is_some_and(|s| !s.get().is_ended()) {
-                comm.state = Some(Wire::new("disconnected"));
-                comm.disconnected_time = Some(now);
-                comm.disconnect_type = Some(Wire::new("client"));
-                close_segments(&mut comm.segments, now);
-            }
-        }
-        for share in &mut participant.screenshares {
-            if share.state.as_ref().is_some_and(|s| !s.get().is_ended()) {
-                share.state = Some(Wire::new("disconnected"));
-                share.disconnected_time = Some(now);
-                share.disconnect_type = Some(Wire::new("client"));
-                close_segments(&mut share.segments, now);
-            }
-        }
+        disconnect_media(participant, (true, true), now);
         participant.end_time.get_or_insert(now);
         if let Some(media) = self.media_mut(participant_id) {
             media.state = Some(Wire::new("disconnected"));
@@ -178,6 +163,15 @@ impl SimConversation {
             media.end_time.get_or_insert(now);
         }
         true
+    }
+
+    /// Every live co-browse and/or screen-share communication of every
+    /// participant disconnects; the participants stay (a call or chat that
+    /// goes on).
+    pub(super) fn end_media(&mut self, (cobrowse, screenshare): (bool, bool), now: DateTime<Utc>) {
+        for participant in &mut self.full.participants {
+            disconnect_media(participant, (cobrowse, screenshare), now);
+        }
     }
 
     /// The co-browse view of a participant.
@@ -197,6 +191,38 @@ impl SimConversation {
             .participants
             .iter_mut()
             .find(|p| p.id.as_deref() == Some(participant_id))
+    }
+}
+
+/// Disconnects a participant's live co-browse and/or screen-share
+/// communications, as its client would.
+fn disconnect_media(
+    participant: &mut Participant,
+    (cobrowse, screenshare): (bool, bool),
+    now: DateTime<Utc>,
+) {
+    let live = |state: &Option<Wire<crate::upstream::enums::CommunicationState>>| {
+        state.as_ref().is_some_and(|s| !s.get().is_ended())
+    };
+    for comm in participant
+        .cobrowsesessions
+        .iter_mut()
+        .filter(|c| cobrowse && live(&c.state))
+    {
+        comm.state = Some(Wire::new("disconnected"));
+        comm.disconnected_time = Some(now);
+        comm.disconnect_type = Some(Wire::new("client"));
+        close_segments(&mut comm.segments, now);
+    }
+    for share in participant
+        .screenshares
+        .iter_mut()
+        .filter(|s| screenshare && live(&s.state))
+    {
+        share.state = Some(Wire::new("disconnected"));
+        share.disconnected_time = Some(now);
+        share.disconnect_type = Some(Wire::new("client"));
+        close_segments(&mut share.segments, now);
     }
 }
 

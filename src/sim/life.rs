@@ -280,7 +280,10 @@ impl World {
     }
 }
 
-fn with_purpose<'a>(conv: &'a SimConversation, purpose: &str) -> Option<&'a Participant> {
+pub(super) fn with_purpose<'a>(
+    conv: &'a SimConversation,
+    purpose: &str,
+) -> Option<&'a Participant> {
     conv.full
         .participants
         .iter()
@@ -288,15 +291,15 @@ fn with_purpose<'a>(conv: &'a SimConversation, purpose: &str) -> Option<&'a Part
         .find(|p| p.purpose.as_ref().map(Wire::raw) == Some(purpose))
 }
 
-fn customer_id(conv: &SimConversation) -> Option<String> {
+pub(super) fn customer_id(conv: &SimConversation) -> Option<String> {
     with_purpose(conv, "customer").and_then(|p| p.id.clone())
 }
 
-fn agent_id(conv: &SimConversation) -> Option<String> {
+pub(super) fn agent_id(conv: &SimConversation) -> Option<String> {
     with_purpose(conv, "agent").and_then(|p| p.id.clone())
 }
 
-fn participant_mut<'a>(
+pub(super) fn participant_mut<'a>(
     conv: &'a mut SimConversation,
     purpose: &str,
 ) -> Option<&'a mut Participant> {
@@ -367,7 +370,7 @@ fn join(conv: &mut SimConversation, agent: &User, id: &str, now: DateTime<Utc>) 
 
 /// The customer shares the page and the agent views it: one communication
 /// each, sharing one `cobrowseSessionId`.
-fn start_cobrowse(
+pub(super) fn start_cobrowse(
     conv: &mut SimConversation,
     session: &str,
     ids: &[String; 2],
@@ -423,7 +426,7 @@ fn grant_control(conv: &mut SimConversation) {
 
 /// A screen share starts beside the co-browse session: the customer's end
 /// shares, the agent's watches.
-fn start_screenshare(conv: &mut SimConversation, ids: &[String; 2], now: DateTime<Utc>) {
+pub(super) fn start_screenshare(conv: &mut SimConversation, ids: &[String; 2], now: DateTime<Utc>) {
     let room = format!("{}@conference.example.com", &ids[0][..16]);
     let share = |id: &str, peer: &str, sharing: bool| Screenshare {
         state: Some(Wire::new("connected")),
@@ -457,7 +460,7 @@ fn start_screenshare(conv: &mut SimConversation, ids: &[String; 2], now: DateTim
 }
 
 /// After the agent's co-browse ends, after-call work is pending.
-fn begin_after_call_work(conv: &mut SimConversation, now: DateTime<Utc>) {
+pub(super) fn begin_after_call_work(conv: &mut SimConversation, now: DateTime<Utc>) {
     let Some(agent) = participant_mut(conv, "agent") else {
         return;
     };
@@ -472,7 +475,7 @@ fn begin_after_call_work(conv: &mut SimConversation, now: DateTime<Utc>) {
 }
 
 /// The agent applies a wrap-up code, which completes after-call work.
-fn wrap_up(conv: &mut SimConversation, code: &WrapupCode, now: DateTime<Utc>) {
+pub(super) fn wrap_up(conv: &mut SimConversation, code: &WrapupCode, now: DateTime<Utc>) {
     let Some(agent) = participant_mut(conv, "agent") else {
         return;
     };
@@ -499,7 +502,7 @@ fn wrap_up(conv: &mut SimConversation, code: &WrapupCode, now: DateTime<Utc>) {
 }
 
 /// The conversation ends: everyone still there leaves.
-fn end(conv: &mut SimConversation, now: DateTime<Utc>) {
+pub(super) fn end(conv: &mut SimConversation, now: DateTime<Utc>) {
     for pid in conv
         .full
         .participants
@@ -515,7 +518,7 @@ fn end(conv: &mut SimConversation, now: DateTime<Utc>) {
 
 /// The co-browse view of participant `pid`, made again from its full form
 /// (what only the view holds, such as its user and queue references, kept).
-fn refresh_view(conv: &mut SimConversation, pid: &str) {
+pub(super) fn refresh_view(conv: &mut SimConversation, pid: &str) {
     let Some(p) = conv
         .full
         .participants

@@ -27,6 +27,7 @@
 //!   [`Phase`]; `POST /__sim/world/tick`: one step of the demo pace. Each
 //!   answers the [`Change`]. [`SimConfig::pace`] ticks on its own.
 
+mod acts;
 mod analytics;
 pub(crate) mod data;
 mod life;
@@ -34,6 +35,7 @@ mod notify;
 mod routes;
 pub(crate) mod zoom;
 
+pub use acts::Act;
 pub use life::{Change, Phase};
 
 use std::collections::{BTreeMap, HashMap};
@@ -424,6 +426,10 @@ fn router(state: Arc<SimState>) -> Router {
         .route(
             "/__sim/world/conversations/{id}/step",
             post(routes::step_conversation),
+        )
+        .route(
+            "/__sim/world/conversations/{id}/act",
+            post(routes::act_on_conversation),
         )
         .route("/__sim/world/tick", post(routes::tick))
         .route("/__sim/world/queues", post(routes::add_queues))

@@ -75,6 +75,7 @@ struct HubState {
     most_topics: usize,
     most_channels: usize,
     sockets_opened: u64,
+    events_sent: u64,
 }
 
 /// Why a subscription call is refused.
@@ -106,6 +107,8 @@ pub(crate) struct HubSnapshot {
     most_topics_per_channel: usize,
     most_channels_per_client: usize,
     sockets_opened: u64,
+    /// Conversation events handed to sockets so far (not heartbeats).
+    events_sent: u64,
 }
 
 impl HubState {
@@ -314,6 +317,7 @@ impl Hub {
         }
         let mut state = self.state.lock().expect("hub lock");
         let mut bodies: [Option<Option<String>>; 2] = [None, None];
+        let mut sent = 0;
         for channel in state.channels.values_mut() {
             let Some(socket) = &channel.socket else {
                 continue;
@@ -342,6 +346,8 @@ impl Hub {
                     let text = message(&topic, body);
                     if socket.tx.try_send(Outgoing::Text(text)).is_err() {
                         gone = true;
+                    } else {
+                        sent += 1;
                     }
                 }
             }
@@ -349,6 +355,7 @@ impl Hub {
                 channel.socket = None;
             }
         }
+        state.events_sent += sent;
     }
 
     /// Sends `v2.system.socket_closing` on every socket, and answers them
@@ -431,6 +438,7 @@ impl Hub {
             most_topics_per_channel: state.most_topics,
             most_channels_per_client: state.most_channels,
             sockets_opened: state.sockets_opened,
+            events_sent: state.events_sent,
         }
     }
 }

@@ -592,6 +592,28 @@ pub(super) async fn step_conversation(State(sim): Sim, Path(id): Path<String>) -
         sim.changed(&world, &id);
     }
     drop(world);
+    changed(outcome)
+}
+
+/// `POST /__sim/world/conversations/{id}/act` (`{"act": "end_cobrowse"}`,
+/// `{"act": "hang_up", "purpose": "customer"}`, ...): something happens to
+/// the conversation ([`super::Act`]).
+pub(super) async fn act_on_conversation(
+    State(sim): Sim,
+    Path(id): Path<String>,
+    Json(act): Json<super::Act>,
+) -> Response {
+    let mut world = sim.world.write().expect("world lock");
+    let outcome = world.act(&id, &act, Utc::now());
+    if outcome.is_ok() {
+        sim.changed(&world, &id);
+    }
+    drop(world);
+    changed(outcome)
+}
+
+/// The answer to a step or an act.
+fn changed(outcome: Result<super::Change, StepError>) -> Response {
     match outcome {
         Ok(change) => Json(change).into_response(),
         Err(StepError::NotFound) => not_found("conversation").into_response(),

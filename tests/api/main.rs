@@ -8,6 +8,7 @@ mod browser;
 mod compiled;
 mod dashboard;
 mod edge;
+mod ends;
 mod errors;
 mod fuzz;
 mod genesys;
