@@ -437,6 +437,7 @@ fn router(state: Arc<SimState>) -> Router {
         .route("/__sim/notifications/drop", post(notify::drop_sockets))
         .route("/__sim/notifications/expire", post(notify::expire))
         .route("/__sim/notifications/garble", post(notify::garble))
+        .route("/__sim/notifications/lose", post(notify::lose))
         .route(
             "/__sim/notifications/socket_closing",
             post(notify::socket_closing),

@@ -65,6 +65,9 @@ struct Channel {
 pub(crate) struct Hub {
     state: Mutex<HubState>,
     generation: AtomicU64,
+    /// Conversation events still to be lost (a fault): not sent, while the
+    /// sockets stay up and heartbeats go on.
+    lose: std::sync::atomic::AtomicU32,
 }
 
 #[derive(Default)]
@@ -343,6 +346,13 @@ impl Hub {
                     else {
                         continue;
                     };
+                    let lost = self
+                        .lose
+                        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                        .is_ok();
+                    if lost {
+                        continue;
+                    }
                     let text = message(&topic, body);
                     if socket.tx.try_send(Outgoing::Text(text)).is_err() {
                         gone = true;
@@ -606,10 +616,10 @@ pub(super) async fn drop_sockets(State(sim): Sim) -> Json<serde_json::Value> {
     Json(serde_json::json!({ "dropped": sim.hub.drop_sockets() }))
 }
 
-/// How many unreadable messages to send.
+/// How many messages a fault touches.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct Garble {
+pub(super) struct Count {
     count: usize,
 }
 
@@ -617,7 +627,7 @@ pub(super) struct Garble {
 /// socket is sent `n` messages that do not read (half not JSON, half JSON
 /// of no known shape), as a broken or hostile peer on the path would.
 /// Answers how many were sent.
-pub(super) async fn garble(State(sim): Sim, Json(garble): Json<Garble>) -> Response {
+pub(super) async fn garble(State(sim): Sim, Json(garble): Json<Count>) -> Response {
     if garble.count > 1_000_000 {
         return super::error_body(
             StatusCode::BAD_REQUEST,
@@ -640,6 +650,16 @@ pub(super) async fn garble(State(sim): Sim, Json(garble): Json<Garble>) -> Respo
         }
     }
     Json(serde_json::json!({ "sent": sent })).into_response()
+}
+
+/// `POST /__sim/notifications/lose` (`{"count": n}`): a fault: the next
+/// `n` conversation events are never sent, though the sockets stay up and
+/// their heartbeats go on (an event upstream failed to deliver, which only
+/// a reconciliation can set right).
+pub(super) async fn lose(State(sim): Sim, Json(lost): Json<Count>) -> Response {
+    let count = u32::try_from(lost.count).unwrap_or(u32::MAX);
+    sim.hub.lose.store(count, Ordering::Relaxed);
+    Json(serde_json::json!({ "losing": count })).into_response()
 }
 
 /// `POST /__sim/notifications/expire`: every channel expires now.

@@ -17,19 +17,21 @@ use crate::helpers::{metric, spawn_with, Frame, Options, TestApp, Ws};
 const UPDATES: &str = "subscription { cobrowseSessionUpdates(provider: PURECLOUD) { kind providerSessionId session { mediaType state } } }";
 
 /// A gateway listening to the simulator's notifications (analytics
-/// without lag, heartbeats every 100 ms), and a subscriber.
-async fn live() -> (TestApp, Ws) {
+/// without lag, heartbeats every 100 ms, and `extra`), and a subscriber.
+async fn live_with(extra: &[(&'static str, &str)]) -> (TestApp, Ws) {
+    let mut settings: Vec<(&'static str, String)> = vec![
+        ("notifications.enabled", "true".into()),
+        ("notifications.analytics_lag", "0s".into()),
+        ("notifications.heartbeat_timeout", "1s".into()),
+    ];
+    settings.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
     let app = spawn_with(Options {
         conversations: 2,
         faults: Faults {
             heartbeat_ms: 100,
             ..Faults::default()
         },
-        settings: vec![
-            ("notifications.enabled", "true".into()),
-            ("notifications.analytics_lag", "0s".into()),
-            ("notifications.heartbeat_timeout", "1s".into()),
-        ],
+        settings,
         ..Options::default()
     })
     .await;
@@ -157,8 +159,8 @@ const STARTED_SHARE: (&str, &str, &str) = ("STARTED", "SCREENSHARE", "ACTIVE");
 const ENDED_SHARE: (&str, &str, &str) = ("ENDED", "SCREENSHARE", "ENDED");
 
 /// Starts a conversation, takes it through `steps` (a phase step when
-/// `what` is null, else an act) and checks each.
-async fn walk(app: &TestApp, ws: &mut Ws, name: &str, steps: Vec<Step>) {
+/// `what` is null, else an act) and checks each; its id.
+async fn walk(app: &TestApp, ws: &mut Ws, name: &str, steps: Vec<Step>) -> String {
     let (_, change) = app
         .sim_post(None, "/__sim/world/conversations", &json!({}))
         .await;
@@ -198,6 +200,7 @@ async fn walk(app: &TestApp, ws: &mut Ws, name: &str, steps: Vec<Step>) {
             );
         }
     }
+    id
 }
 
 /// The steps that bring a new conversation to a co-browse going on.
@@ -216,7 +219,7 @@ fn then(mut first: Vec<Step>, rest: Vec<Step>) -> Vec<Step> {
 
 #[tokio::test]
 async fn every_end_takes_a_conversation_off_the_listing_with_the_event_that_ends_it() {
-    let (app, mut ws) = live().await;
+    let (app, mut ws) = live_with(&[]).await;
     let hang_up = |purpose: &str| json!({ "act": "hang_up", "purpose": purpose });
 
     // Disconnected with the agent's wrap-up pending (and never given while
@@ -296,4 +299,29 @@ async fn every_end_takes_a_conversation_off_the_listing_with_the_event_that_ends
 
     // Nothing else was told: the next update is the next start.
     walk(&app, &mut ws, "a last start", cobrowsing()).await;
+}
+
+#[tokio::test]
+async fn a_periodic_reconciliation_sets_right_an_end_whose_event_was_lost_and_counts_it() {
+    let (app, mut ws) = live_with(&[("notifications.reconcile_interval", "1s")]).await;
+    let id = walk(&app, &mut ws, "co-browsing", cobrowsing()).await;
+    // Upstream fails to deliver the event of the co-browse's end; the
+    // sockets stay up, nothing says there was a gap.
+    app.sim_post(None, "/__sim/notifications/lose", &json!({ "count": 1 }))
+        .await;
+    let path = format!("/__sim/world/conversations/{id}/act");
+    app.sim_post(None, &path, &json!({ "act": "end_cobrowse" }))
+        .await;
+    let series = "cobrowse_gateway_live_corrections_total{cause=\"reconcile\"}";
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while metric(&app.url(""), series).await < 1.0 {
+        assert!(Instant::now() < deadline, "no reconciliation set it right");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!listed(&app).await.contains(&id), "off the listing");
+    assert_eq!(told(&mut ws, 1).await, [to_owned(ENDED_COBROWSE)]);
+}
+
+fn to_owned((a, b, c): (&str, &str, &str)) -> Told {
+    (a.to_owned(), b.to_owned(), c.to_owned())
 }
