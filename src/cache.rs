@@ -3,8 +3,10 @@
 //! One cache holds every kind of upstream value. Keys carry the credential
 //! [`Scope`] they were fetched with, so one caller's data is never served to
 //! another. Each kind has a TTL class (live state or directory data). The
-//! cache is bounded by bytes *and* entries: every entry weighs at least one
-//! "slot" (`max_bytes / max_entries`), so the byte bound also bounds the count.
+//! cache is bounded by bytes *and* entries: an entry weighs the memory its
+//! value holds ([`Value::weight`]: decoded, with all it owns; not its size
+//! on the wire), and at least one "slot" (`max_bytes / max_entries`), so the
+//! byte bound also bounds the count.
 //! Concurrent misses for one key make one upstream call (a single-flight
 //! group per key).
 //!
@@ -101,7 +103,7 @@ pub(crate) struct Key {
 }
 
 /// The active co-browse conversations, as upstream listed them.
-#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize, get_size2::GetSize)]
 pub(crate) struct ActiveListing {
     pub entries: Vec<Listed>,
     /// Upstream's listing had more pages than the client follows: these
@@ -111,14 +113,14 @@ pub(crate) struct ActiveListing {
 
 /// One conversation of the active listing: a co-browse view (the per-user
 /// listing) or an analytics record (the org-wide details query).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, get_size2::GetSize)]
 pub(crate) enum Listed {
     View(Arc<CobrowseConversation>),
     Record(Arc<crate::upstream::analytics::AnalyticsConversation>),
 }
 
 /// An analytics answer (statistics or a page of history).
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, serde::Serialize, serde::Deserialize, get_size2::GetSize)]
 pub(crate) enum Report {
     Aggregates(crate::upstream::analytics::AggregatesResponse),
     /// A details page's records, shared: the conversations built from them
@@ -128,11 +130,11 @@ pub(crate) enum Report {
 
 /// An analytics answer about an interval well in the past: it changes
 /// rarely, and lives as long as directory data.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, serde::Serialize, serde::Deserialize, get_size2::GetSize)]
 pub(crate) struct ClosedReport(pub Arc<Report>);
 
 /// All wrap-up codes of the organisation.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, serde::Serialize, serde::Deserialize, get_size2::GetSize)]
 pub(crate) struct WrapupCodes(pub Vec<WrapupCode>);
 
 /// A value the cache can hold.
@@ -146,6 +148,25 @@ pub(crate) enum Value {
     WrapupCodes(Arc<WrapupCodes>),
     OpenReport(Arc<Report>),
     ClosedReport(Arc<ClosedReport>),
+}
+
+impl Value {
+    /// The bytes it holds in memory: the decoded value and everything it
+    /// owns on the heap (what `cache.max_bytes` bounds), not its size on
+    /// the wire, which is several times smaller.
+    pub(crate) fn weight(&self) -> usize {
+        use get_size2::GetSize as _;
+        match self {
+            Value::Conversation(v) => v.get_size(),
+            Value::CobrowseConversation(v) => v.get_size(),
+            Value::ActiveListing(v) => v.get_size(),
+            Value::User(v) => v.get_size(),
+            Value::Queue(v) => v.get_size(),
+            Value::WrapupCodes(v) => v.get_size(),
+            Value::OpenReport(v) => v.get_size(),
+            Value::ClosedReport(v) => v.get_size(),
+        }
+    }
 }
 
 /// A type that has a [`Kind`] and lives in a [`Value`] (and, encoded, in
@@ -708,7 +729,7 @@ impl Cache {
             }
             let heard = this.vouch.as_ref().map(|v| v.heard_so_far());
             let (fetched, age) = this.fetch_once(&key, fetch).await.map_err(Arc::new)?;
-            let mut entry = this.entry(&key, T::wrap(Arc::new(fetched.value)), fetched.bytes);
+            let mut entry = this.entry(&key, T::wrap(Arc::new(fetched.value)));
             if let Some(age) = age {
                 entry.age(age);
             }
@@ -863,14 +884,8 @@ impl Cache {
     }
 
     /// Stores a value fetched elsewhere (for example by a bulk call).
-    pub(crate) async fn insert<T: Cacheable>(
-        &self,
-        scope: Scope,
-        id: &str,
-        value: Arc<T>,
-        bytes: usize,
-    ) {
-        self.insert_aged(scope, id, value, bytes, None).await;
+    pub(crate) async fn insert<T: Cacheable>(&self, scope: Scope, id: &str, value: Arc<T>) {
+        self.insert_aged(scope, id, value, None).await;
     }
 
     /// [`Self::insert`] of a value another replica fetched `age` ago (it
@@ -880,7 +895,6 @@ impl Cache {
         scope: Scope,
         id: &str,
         value: Arc<T>,
-        bytes: usize,
         age: Option<Duration>,
     ) {
         if let Some(cache) = &self.inner {
@@ -889,7 +903,7 @@ impl Cache {
                 kind: T::KIND,
                 id: id.into(),
             };
-            let mut entry = self.entry(&key, T::wrap(value), bytes);
+            let mut entry = self.entry(&key, T::wrap(value));
             if let Some(age) = age {
                 entry.age(age);
             }
@@ -924,8 +938,8 @@ impl Cache {
         }
     }
 
-    fn entry(&self, key: &Key, value: Value, bytes: usize) -> Entry {
-        let weight = (bytes as u64 + ENTRY_OVERHEAD).max(self.slot);
+    fn entry(&self, key: &Key, value: Value) -> Entry {
+        let weight = (value.weight() as u64 + ENTRY_OVERHEAD).max(self.slot);
         Entry {
             value,
             weight: u32::try_from(weight).unwrap_or(u32::MAX),
@@ -982,13 +996,56 @@ mod tests {
         }
     }
 
+    /// `n` users, each holding a name of `bytes` bytes.
     async fn fill(cache: &Cache, n: usize, bytes: usize) {
         let scope = Scope::of(&["test"]);
         for i in 0..n {
-            cache
-                .insert(scope, &i.to_string(), Arc::new(User::default()), bytes)
-                .await;
+            let user = User {
+                name: Some("x".repeat(bytes)),
+                ..User::default()
+            };
+            cache.insert(scope, &i.to_string(), Arc::new(user)).await;
         }
+    }
+
+    #[test]
+    fn an_entry_weighs_what_it_holds_in_memory_not_its_size_on_the_wire() {
+        use crate::upstream::model::Listing;
+        // A listing of 2,000 conversations as the simulator writes them.
+        let world = crate::sim::data::World::generate(40, 7, chrono::Utc::now());
+        let views: Vec<CobrowseConversation> = world
+            .conversations
+            .iter()
+            .map(|c| c.view.clone())
+            .cycle()
+            .take(2_000)
+            .collect();
+        let wire = serde_json::to_vec(&serde_json::json!({ "entities": views })).unwrap();
+        let before = crate::test_alloc::held();
+        let page: Listing<CobrowseConversation> = serde_json::from_slice(&wire).unwrap();
+        let listing = Arc::new(ActiveListing {
+            entries: page
+                .entities
+                .into_iter()
+                .map(|v| Listed::View(Arc::new(v)))
+                .collect(),
+            cut: false,
+        });
+        let held = (crate::test_alloc::held() - before) as f64;
+        let weight = Value::ActiveListing(Arc::clone(&listing)).weight() as f64;
+        println!(
+            "2,000 views: {} bytes on the wire, {held} held in memory, weighed {weight}",
+            wire.len()
+        );
+        assert!(
+            weight >= 0.8 * held && weight <= 1.25 * held,
+            "weighed {weight} bytes for {held} held"
+        );
+        assert!(
+            held > 2.0 * wire.len() as f64,
+            "the wire size ({}) is not what is held ({held})",
+            wire.len()
+        );
     }
 
     #[tokio::test]
@@ -1012,7 +1069,7 @@ mod tests {
     async fn scopes_do_not_share_entries() {
         let cache = Cache::new(&settings(10, 1_000_000), Arc::default());
         let (a, b) = (Scope::of(&["a"]), Scope::of(&["b"]));
-        cache.insert(a, "u1", Arc::new(User::default()), 10).await;
+        cache.insert(a, "u1", Arc::new(User::default())).await;
         assert!(cache.get::<User>(a, "u1").await.is_some());
         assert!(cache.get::<User>(b, "u1").await.is_none());
     }
@@ -1029,9 +1086,7 @@ mod tests {
             assert_eq!(now != last, changes, "{what}: {now:?} after {last:?}");
             last = now;
         };
-        cache
-            .insert(scope, "u1", Arc::new(User::default()), 10)
-            .await;
+        cache.insert(scope, "u1", Arc::new(User::default())).await;
         changed_if(&cache, true, "a store");
         assert!(cache.get::<User>(scope, "u1").await.is_some());
         let mut noted = Noted::default();
@@ -1080,7 +1135,7 @@ mod tests {
         // Fresh for 150 ms more.
         let age = Duration::from_secs(60) - Duration::from_millis(150);
         let user = Arc::new(User::default());
-        cache.insert_aged(scope, "u1", user, 10, Some(age)).await;
+        cache.insert_aged(scope, "u1", user, Some(age)).await;
         let mut noted = Noted::default();
         assert!(cache
             .peek::<User>(scope, &"u1".into(), &mut noted)

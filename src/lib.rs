@@ -37,3 +37,47 @@ pub mod store;
 mod throttle;
 mod upstream;
 pub mod zoom;
+
+/// The unit tests' allocator: counts the bytes each thread holds, so that
+/// a test can measure what a value holds in memory
+/// ([`test_alloc::held`]).
+#[cfg(test)]
+pub(crate) mod test_alloc {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    struct Counting;
+
+    thread_local! {
+        static HELD: Cell<isize> = const { Cell::new(0) };
+    }
+
+    fn count(bytes: isize) {
+        HELD.with(|held| held.set(held.get() + bytes));
+    }
+
+    // SAFETY: every call is passed to the system allocator unchanged; the
+    // count is a thread-local without a destructor, which never allocates.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            count(layout.size() as isize);
+            unsafe { System.alloc(layout) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            count(-(layout.size() as isize));
+            unsafe { System.dealloc(ptr, layout) }
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            count(new_size as isize - layout.size() as isize);
+            unsafe { System.realloc(ptr, layout, new_size) }
+        }
+    }
+
+    #[global_allocator]
+    static ALLOCATOR: Counting = Counting;
+
+    /// Bytes this thread holds now (allocated and not freed, by it).
+    pub(crate) fn held() -> isize {
+        HELD.with(Cell::get)
+    }
+}

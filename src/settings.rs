@@ -84,7 +84,7 @@ settings_table! {
     "upstream.token_refresh_margin", "COBROWSE_UPSTREAM_TOKEN_REFRESH_MARGIN", Some("60s"), "Refresh the access token this long before it expires.";
     "cache.enabled", "COBROWSE_CACHE_ENABLED", Some("true"), "Cache upstream reads.";
     "cache.max_entries", "COBROWSE_CACHE_MAX_ENTRIES", Some("20000"), "Most entries in the cache.";
-    "cache.max_bytes", "COBROWSE_CACHE_MAX_BYTES", Some("67108864"), "Most bytes of upstream bodies held in the cache.";
+    "cache.max_bytes", "COBROWSE_CACHE_MAX_BYTES", Some("67108864"), "Most bytes of memory the cache's entries hold: each weighs its decoded value and everything it owns (a conversation as the gateway holds it takes about three times its size on the wire). An entry heavier than this is not kept.";
     "cache.live_ttl", "COBROWSE_CACHE_LIVE_TTL", Some("5s"), "Time to live of live conversation state (conversations, co-browse listings).";
     "cache.directory_ttl", "COBROWSE_CACHE_DIRECTORY_TTL", Some("10m"), "Time to live of users, queues and wrap-up codes.";
     "cache.stale_grace", "COBROWSE_CACHE_STALE_GRACE", Some("5m"), "Stale-if-error: how long past its TTL an entry may still be served when upstream fails (with a warning); 0s turns it off.";

@@ -568,10 +568,7 @@ impl Source {
     /// [`Self::keep_view`] once the view it replaces is forgotten already
     /// (by [`Self::forget_changed`]).
     pub(crate) async fn cache_view(&self, id: &str, view: Arc<CobrowseConversation>) {
-        self.shared
-            .cache
-            .insert(self.scope(), id, view, EVENT_BYTES)
-            .await;
+        self.shared.cache.insert(self.scope(), id, view).await;
     }
 
     /// Serves `ids` from the cache and fetches the misses in bulk chunks.
@@ -720,20 +717,14 @@ async fn fetch_chunk<T: Cacheable + Entity>(
         })
         .await
         .map_err(Arc::new)?;
-    let bytes = fetched.bytes / fetched.value.len().max(1);
     let mut values = Vec::with_capacity(fetched.value.len());
     for entity in fetched.value {
         let Some(id) = entity.id().map(Arc::<str>::from) else {
             continue;
         };
         let value = Arc::new(entity);
-        cache
-            .insert_aged(scope, &id, Arc::clone(&value), bytes, age)
-            .await;
+        cache.insert_aged(scope, &id, Arc::clone(&value), age).await;
         values.push((id, T::wrap(value)));
     }
     Ok(Arc::new(values))
 }
-
-/// The cache weight charged for an event's body.
-const EVENT_BYTES: usize = 4_096;

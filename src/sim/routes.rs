@@ -236,30 +236,33 @@ async fn listing(
         let page_size = active.len().max(1);
         return Json(page_of(active, page_size, 1, path, "")).into_response();
     }
-    let copies = (1..=faults.listing_copies).flat_map(|n| {
-        active.iter().map(move |view| {
-            let mut copy = (*view).clone();
-            copy.id = view.id.as_ref().map(|id| format!("{id}-copy{n}"));
-            copy
-        })
-    });
-    let all: Vec<CobrowseConversation> =
-        active.iter().map(|v| (*v).clone()).chain(copies).collect();
+    let page = listing_page(&active, &faults, raw.as_deref(), path);
     drop(world);
-    listing_page(all, &faults, raw.as_deref(), path)
+    Json(page).into_response()
 }
 
-/// A page of a listing that upstream pages (the fault knobs
-/// `listing_page_size`, `listing_overlap` and `listing_loop`), as the
-/// query's `pageNumber` asks.
+/// A page of a listing that upstream pages or makes longer (the fault
+/// knobs `listing_page_size`, `listing_overlap`, `listing_loop` and
+/// `listing_copies`), as the query's `pageNumber` asks. Only the page's
+/// own items are made: a listing of 100,000 costs its page.
 fn listing_page(
-    all: Vec<CobrowseConversation>,
+    base: &[&CobrowseConversation],
     faults: &super::Faults,
     raw: Option<&str>,
     path: &str,
-) -> Response {
+) -> Listing<CobrowseConversation> {
+    let total = base.len() * (faults.listing_copies as usize + 1);
+    // Item `i`: a conversation of the base, or its copy under a derived id.
+    let item = |i: usize| {
+        let mut view = base[i % base.len()].clone();
+        let copy = i / base.len();
+        if copy > 0 {
+            view.id = view.id.map(|id| format!("{id}-copy{copy}"));
+        }
+        view
+    };
     let page_size = match faults.listing_page_size {
-        0 => all.len().max(1),
+        0 => total.max(1),
         n => n as usize,
     };
     let page_number = raw
@@ -269,17 +272,15 @@ fn listing_page(
         .and_then(|n| n.parse::<usize>().ok())
         .unwrap_or(1)
         .max(1);
-    let overlap = (faults.listing_overlap as usize).min((page_number - 1) * page_size);
-    let mut page = page_of(all.clone(), page_size, page_number, path, "");
-    if overlap > 0 {
-        let start = (page_number - 1) * page_size - overlap;
-        let repeated = all.iter().skip(start).take(overlap).cloned();
-        page.entities = repeated.chain(page.entities).collect();
-    }
+    let start = ((page_number - 1) * page_size).min(total);
+    let overlap = (faults.listing_overlap as usize).min(start);
+    let end = (start + page_size).min(total);
+    let entities = (start - overlap..end).map(item).collect();
+    let mut page = envelope(entities, total, page_size, page_number, path, "");
     if faults.listing_loop && page.next_uri.is_none() {
         page.next_uri = page.first_uri.clone();
     }
-    Json(page).into_response()
+    page
 }
 
 /// A listing page in upstream's envelope.
@@ -291,13 +292,25 @@ fn page_of<T: Serialize + Clone>(
     extra_query: &str,
 ) -> Listing<T> {
     let total = all.len();
-    let page_count = total.div_ceil(page_size).max(1);
-    let uri = |n: usize| format!("{path}?pageSize={page_size}&pageNumber={n}{extra_query}");
     let entities = all
         .into_iter()
         .skip((page_number - 1) * page_size)
         .take(page_size)
         .collect();
+    envelope(entities, total, page_size, page_number, path, extra_query)
+}
+
+/// Page `page_number` of a listing of `total`, holding `entities`.
+fn envelope<T>(
+    entities: Vec<T>,
+    total: usize,
+    page_size: usize,
+    page_number: usize,
+    path: &str,
+    extra_query: &str,
+) -> Listing<T> {
+    let page_count = total.div_ceil(page_size).max(1);
+    let uri = |n: usize| format!("{path}?pageSize={page_size}&pageNumber={n}{extra_query}");
     Listing {
         entities,
         page_size: Some(page_size as i64),

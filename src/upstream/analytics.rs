@@ -10,7 +10,7 @@ use super::model::Time;
 
 /// The request body of `POST /api/v2/analytics/conversations/details/query`.
 #[skip_serializing_none]
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, get_size2::GetSize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct DetailsQuery {
     /// `start/end`, both ISO-8601.
@@ -28,7 +28,7 @@ pub(crate) struct DetailsQuery {
 }
 
 /// Paging of the details query.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, get_size2::GetSize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Paging {
     pub page_size: u32,
@@ -36,7 +36,7 @@ pub(crate) struct Paging {
 }
 
 /// A filter: predicates and clauses joined by `type` (`and` or `or`).
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, get_size2::GetSize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Filter {
     #[serde(rename = "type")]
@@ -48,7 +48,7 @@ pub(crate) struct Filter {
 }
 
 /// A group of predicates inside a filter.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, get_size2::GetSize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Clause {
     #[serde(rename = "type")]
@@ -59,7 +59,7 @@ pub(crate) struct Clause {
 
 /// One predicate of a filter.
 #[skip_serializing_none]
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, get_size2::GetSize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Predicate {
     /// `dimension` (upstream's default), `property` or `metric`.
@@ -124,7 +124,7 @@ impl Filter {
 
 /// The answer of the details query.
 #[skip_serializing_none]
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, get_size2::GetSize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct DetailsResponse {
     #[serde(default)]
@@ -135,7 +135,7 @@ pub(crate) struct DetailsResponse {
 
 /// A conversation as analytics reports it.
 #[skip_serializing_none]
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, get_size2::GetSize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct AnalyticsConversation {
     pub conversation_id: Option<String>,
@@ -151,7 +151,7 @@ pub(crate) struct AnalyticsConversation {
 
 /// A participant as analytics reports it.
 #[skip_serializing_none]
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, get_size2::GetSize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct AnalyticsParticipant {
     pub participant_id: Option<String>,
@@ -164,7 +164,7 @@ pub(crate) struct AnalyticsParticipant {
 
 /// One media session of a participant.
 #[skip_serializing_none]
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, get_size2::GetSize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct AnalyticsSession {
     pub session_id: Option<String>,
@@ -184,7 +184,7 @@ pub(crate) struct AnalyticsSession {
 
 /// One segment of an analytics session (`segmentType` is lower case).
 #[skip_serializing_none]
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, get_size2::GetSize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct AnalyticsSegment {
     pub segment_start: Option<Time>,
@@ -198,7 +198,7 @@ pub(crate) struct AnalyticsSegment {
 
 /// A metric of a session (`tHandle` in milliseconds, ...).
 #[skip_serializing_none]
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, get_size2::GetSize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct SessionMetric {
     pub name: Option<String>,
@@ -208,7 +208,7 @@ pub(crate) struct SessionMetric {
 
 /// The request body of `POST /api/v2/analytics/conversations/aggregates/query`.
 #[skip_serializing_none]
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, get_size2::GetSize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct AggregatesQuery {
     pub interval: String,
@@ -223,7 +223,7 @@ pub(crate) struct AggregatesQuery {
 }
 
 /// The answer of the aggregates query.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, get_size2::GetSize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct AggregatesResponse {
     #[serde(default)]
@@ -231,7 +231,7 @@ pub(crate) struct AggregatesResponse {
 }
 
 /// The buckets of one group.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, get_size2::GetSize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct AggregateResult {
     /// The group's dimension values (`queueId`, `mediaType`, ...).
@@ -242,7 +242,7 @@ pub(crate) struct AggregateResult {
 }
 
 /// The metrics of one time bucket.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, get_size2::GetSize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct AggregateBucket {
     pub interval: String,
@@ -251,7 +251,7 @@ pub(crate) struct AggregateBucket {
 }
 
 /// One metric's statistics in a bucket.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, get_size2::GetSize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct AggregateMetric {
     pub metric: String,
@@ -261,7 +261,7 @@ pub(crate) struct AggregateMetric {
 
 /// Statistics of a metric: `t*` metrics in milliseconds, `n*` as a count.
 #[skip_serializing_none]
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, get_size2::GetSize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Stats {
     pub max: Option<f64>,

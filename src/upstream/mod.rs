@@ -623,6 +623,19 @@ impl PureCloud {
     ) -> Result<Fetched<Paged<T>>, UpstreamError> {
         let mut visited = std::collections::HashSet::from([first.to_string()]);
         let mut page: Fetched<Listing<T>> = self.get_json(cred, route, first).await?;
+        let too_large = || UpstreamError::ListTooLarge {
+            route: route.name(),
+            limit: self.inner.max_list_items,
+        };
+        // Upstream says how long the listing is: one too long is refused
+        // before its other pages are read (and decoded, and held).
+        if page
+            .value
+            .total
+            .is_some_and(|total| total > self.inner.max_list_items as i64)
+        {
+            return Err(too_large());
+        }
         let mut bytes = page.bytes;
         let mut seen = std::collections::HashSet::new();
         let mut items = Vec::new();
@@ -636,10 +649,7 @@ impl PureCloud {
                 }
             }
             if items.len() > self.inner.max_list_items {
-                return Err(UpstreamError::ListTooLarge {
-                    route: route.name(),
-                    limit: self.inner.max_list_items,
-                });
+                return Err(too_large());
             }
             let Some(next) = page.value.next_uri.take() else {
                 break false;

@@ -19,7 +19,7 @@ pub(crate) type Time = DateTime<Utc>;
 
 /// A reference to another entity (`DomainEntityRef` / `UriReference`).
 #[skip_serializing_none]
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, get_size2::GetSize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct EntityRef {
     pub id: Option<String>,
@@ -29,7 +29,7 @@ pub(crate) struct EntityRef {
 
 /// Address and name data for an endpoint.
 #[skip_serializing_none]
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, get_size2::GetSize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Address {
     pub name: Option<String>,
@@ -41,7 +41,7 @@ pub(crate) struct Address {
 
 /// One stretch of a communication's timeline.
 #[skip_serializing_none]
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, get_size2::GetSize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Segment {
     pub start_time: Option<Time>,
@@ -54,7 +54,7 @@ pub(crate) struct Segment {
 
 /// Wrap-up (disposition) data.
 #[skip_serializing_none]
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, get_size2::GetSize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Wrapup {
     pub code: Option<String>,
@@ -69,7 +69,7 @@ pub(crate) struct Wrapup {
 
 /// After-call work of a communication.
 #[skip_serializing_none]
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, get_size2::GetSize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct AfterCallWork {
     pub start_time: Option<Time>,
@@ -79,7 +79,7 @@ pub(crate) struct AfterCallWork {
 
 /// A co-browse communication of a participant.
 #[skip_serializing_none]
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, get_size2::GetSize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Cobrowsesession {
     pub state: Option<Wire<CommunicationState>>,
@@ -108,7 +108,7 @@ pub(crate) struct Cobrowsesession {
 
 /// A screen-share communication of a participant.
 #[skip_serializing_none]
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, get_size2::GetSize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Screenshare {
     pub state: Option<Wire<CommunicationState>>,
@@ -132,7 +132,7 @@ pub(crate) struct Screenshare {
 
 /// A participant as the generic conversation endpoint returns it.
 #[skip_serializing_none]
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, get_size2::GetSize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Participant {
     pub id: Option<String>,
@@ -175,7 +175,7 @@ pub(crate) struct Participant {
 
 /// A whole conversation (`GET /api/v2/conversations/{id}`).
 #[skip_serializing_none]
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, get_size2::GetSize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Conversation {
     pub id: Option<String>,
@@ -197,7 +197,7 @@ pub(crate) struct Conversation {
 
 /// A division a conversation belongs to, with the entities in it.
 #[skip_serializing_none]
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, get_size2::GetSize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct DivisionRef {
     pub division: Option<EntityRef>,
@@ -207,7 +207,7 @@ pub(crate) struct DivisionRef {
 
 /// What upstream says of the token a call carried (`TokenInfo`).
 #[skip_serializing_none]
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, get_size2::GetSize)]
 pub(crate) struct TokenInfo {
     pub organization: Option<EntityRef>,
     #[serde(rename = "OAuthClient")]
@@ -218,7 +218,7 @@ pub(crate) struct TokenInfo {
 
 /// Error details as upstream reports them (`ErrorBody`).
 #[skip_serializing_none]
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, get_size2::GetSize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ErrorBody {
     pub message: Option<String>,
@@ -238,7 +238,7 @@ pub(crate) struct ErrorBody {
 
 /// One detail line of an [`ErrorBody`].
 #[skip_serializing_none]
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, get_size2::GetSize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ErrorDetail {
     pub error_code: Option<String>,
@@ -249,7 +249,7 @@ pub(crate) struct ErrorDetail {
 
 /// A participant as the co-browse endpoints return it.
 #[skip_serializing_none]
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, get_size2::GetSize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct CobrowseMediaParticipant {
     pub id: Option<String>,
@@ -294,7 +294,7 @@ pub(crate) struct CobrowseMediaParticipant {
 
 /// The co-browse view of a conversation.
 #[skip_serializing_none]
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, get_size2::GetSize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct CobrowseConversation {
     pub id: Option<String>,
@@ -310,7 +310,7 @@ pub(crate) struct CobrowseConversation {
 
 /// The paging envelope of every PureCloud entity listing.
 #[skip_serializing_none]
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, get_size2::GetSize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Listing<T> {
     #[serde(default = "Vec::new")]
@@ -328,7 +328,7 @@ pub(crate) struct Listing<T> {
 
 /// A PureCloud user (the fields the graph shows).
 #[skip_serializing_none]
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, get_size2::GetSize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct User {
     pub id: Option<String>,
@@ -343,7 +343,7 @@ pub(crate) struct User {
 
 /// A routing queue (the fields the graph shows).
 #[skip_serializing_none]
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, get_size2::GetSize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Queue {
     pub id: Option<String>,
@@ -355,7 +355,7 @@ pub(crate) struct Queue {
 
 /// A wrap-up code.
 #[skip_serializing_none]
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, get_size2::GetSize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct WrapupCode {
     pub id: Option<String>,
@@ -366,7 +366,7 @@ pub(crate) struct WrapupCode {
 
 /// The body of `PATCH /api/v2/conversations/{cid}/participants/{pid}`.
 #[skip_serializing_none]
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, get_size2::GetSize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct MediaParticipantRequest {
     pub wrapup: Option<Wrapup>,
@@ -379,14 +379,14 @@ pub(crate) struct MediaParticipantRequest {
 }
 
 /// The body of `PATCH .../participants/{pid}/attributes`.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, get_size2::GetSize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ParticipantAttributes {
     pub attributes: BTreeMap<String, String>,
 }
 
 /// The OAuth token endpoint's answer.
-#[derive(Serialize, Deserialize, Clone, Debug)]
+#[derive(Serialize, Deserialize, Clone, Debug, get_size2::GetSize)]
 pub(crate) struct TokenResponse {
     pub access_token: String,
     pub token_type: String,
@@ -395,7 +395,7 @@ pub(crate) struct TokenResponse {
 
 /// The OAuth token endpoint's error body.
 #[skip_serializing_none]
-#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, get_size2::GetSize)]
 pub(crate) struct TokenError {
     pub error: Option<String>,
     pub description: Option<String>,

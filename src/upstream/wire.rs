@@ -53,6 +53,12 @@ impl<E: WireEnum> Wire<E> {
     }
 }
 
+impl<E> get_size2::GetSize for Wire<E> {
+    fn get_heap_size_with_tracker<T: get_size2::GetSizeTracker>(&self, tracker: T) -> (usize, T) {
+        (self.raw.len(), tracker)
+    }
+}
+
 impl<E: Copy> Clone for Wire<E> {
     fn clone(&self) -> Self {
         Self {
