@@ -43,18 +43,21 @@ fn peak_rss(pid: u32) -> u64 {
     kib * 1024
 }
 
+/// The JSON answer of the simulator to `request`.
+async fn answer(request: reqwest::RequestBuilder) -> Value {
+    let response = request.send().await.expect("the simulator answers");
+    response.json().await.expect("JSON")
+}
+
 /// A new user token of `user`, from the simulator.
 async fn user_token(sim: &Simulator, user: &Value) -> String {
-    let answer: Value = reqwest::Client::new()
+    let request = reqwest::Client::new()
         .post(format!("{}/__sim/tokens", sim.url()))
-        .json(&json!({ "userId": user }))
-        .send()
-        .await
-        .expect("answers")
-        .json()
-        .await
-        .expect("JSON");
-    answer["access_token"].as_str().expect("a token").to_owned()
+        .json(&json!({ "userId": user }));
+    answer(request).await["access_token"]
+        .as_str()
+        .expect("a token")
+        .to_owned()
 }
 
 /// The agent with the most co-browse conversations going on, and how many
@@ -62,30 +65,16 @@ async fn user_token(sim: &Simulator, user: &Value) -> String {
 async fn busiest_agent(sim: &Simulator) -> (Value, usize) {
     let service = client_token(&sim.url(), sim.client_id(), sim.client_secret().expose()).await;
     let http = reqwest::Client::new();
-    let users: Value = http
-        .get(format!("{}/api/v2/users?pageSize=100", sim.url()))
-        .bearer_auth(&service)
-        .send()
-        .await
-        .expect("answers")
-        .json()
-        .await
-        .expect("JSON");
+    let users = answer(
+        http.get(format!("{}/api/v2/users?pageSize=100", sim.url()))
+            .bearer_auth(&service),
+    )
+    .await;
     let mut best = (Value::Null, 0);
     for user in users["entities"].as_array().expect("users") {
         let token = user_token(sim, &user["id"]).await;
-        let listing: Value = http
-            .get(format!(
-                "{}/api/v2/conversations/cobrowsesessions",
-                sim.url()
-            ))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .expect("answers")
-            .json()
-            .await
-            .expect("JSON");
+        let path = "/api/v2/conversations/cobrowsesessions";
+        let listing = answer(http.get(format!("{}{path}", sim.url())).bearer_auth(&token)).await;
         let n = listing["entities"].as_array().map_or(0, Vec::len);
         if n > best.1 {
             best = (user["id"].clone(), n);

@@ -104,13 +104,5 @@ fn settle(conv: &mut SimConversation, now: DateTime<Utc>) {
             conv.phase = Phase::Ended;
         }
     }
-    let pids: Vec<String> = conv
-        .full
-        .participants
-        .iter()
-        .filter_map(|p| p.id.clone())
-        .collect();
-    for pid in pids {
-        life::refresh_view(conv, &pid);
-    }
+    life::refresh_views(conv);
 }

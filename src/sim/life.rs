@@ -201,15 +201,7 @@ impl World {
             Phase::Ended => end(conv, now),
         }
         conv.phase = next;
-        let pids: Vec<String> = conv
-            .full
-            .participants
-            .iter()
-            .filter_map(|p| p.id.clone())
-            .collect();
-        for pid in pids {
-            refresh_view(conv, &pid);
-        }
+        refresh_views(conv);
         Ok(Change {
             conversation_id: id.to_owned(),
             phase: next,
@@ -516,9 +508,22 @@ pub(super) fn end(conv: &mut SimConversation, now: DateTime<Utc>) {
     conv.finish(now);
 }
 
+/// The co-browse view of every participant, made again from its full form.
+pub(super) fn refresh_views(conv: &mut SimConversation) {
+    let pids: Vec<String> = conv
+        .full
+        .participants
+        .iter()
+        .filter_map(|p| p.id.clone())
+        .collect();
+    for pid in pids {
+        refresh_view(conv, &pid);
+    }
+}
+
 /// The co-browse view of participant `pid`, made again from its full form
 /// (what only the view holds, such as its user and queue references, kept).
-pub(super) fn refresh_view(conv: &mut SimConversation, pid: &str) {
+fn refresh_view(conv: &mut SimConversation, pid: &str) {
     let Some(p) = conv
         .full
         .participants

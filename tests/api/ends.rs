@@ -93,18 +93,7 @@ async fn told(ws: &mut Ws, n: usize) -> Vec<Told> {
 
 /// The conversations the listing holds.
 async fn listed(app: &TestApp) -> BTreeSet<String> {
-    let data = app
-        .data(
-            "{ activeCobrowseConversations(first: 100) { nodes { conversationId } } }",
-            json!({}),
-        )
-        .await;
-    data["activeCobrowseConversations"]["nodes"]
-        .as_array()
-        .expect("nodes")
-        .iter()
-        .map(|n| n["conversationId"].as_str().expect("an id").to_owned())
-        .collect()
+    app.active_conversation_ids().await.into_iter().collect()
 }
 
 /// The states of a conversation's co-browse sessions (read by id: a
