@@ -98,7 +98,13 @@ impl Inner {
             self.entries.insert(Arc::clone(id), entry);
         } else {
             self.entries.remove(id);
-            remember_ended(self, id, entry, over);
+            // What had sessions (or was listed, or is over) is remembered
+            // with its marks; a conversation with neither co-browse nor
+            // screen share yet needs no memory.
+            let known = !entry.cobrowse.is_empty() || !entry.screenshare.is_empty();
+            if was || over || known || self.ended.contains_key(id) {
+                remember_ended(self, id, entry, over);
+            }
         }
         self.snapshot = None;
         (was, member)

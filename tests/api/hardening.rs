@@ -121,7 +121,7 @@ async fn a_flood_of_unreadable_notifications_writes_few_warnings_and_counts_ever
 }
 
 /// Secrets planted in every place a user may set one.
-const PLANTED: [&str; 9] = [
+const PLANTED: [&str; 10] = [
     "PlantedUpstreamPass",
     "PlantedLoginPass",
     "PlantedClientSecret",
@@ -131,6 +131,7 @@ const PLANTED: [&str; 9] = [
     "PlantedRedisPass",
     "PlantedJwtSecretPlantedJwtSecret1",
     "PlantedZoomSecret",
+    "PlantedStoreTokenParam",
 ];
 
 /// Fails naming `what` when `text` shows any planted secret.
@@ -147,7 +148,7 @@ fn assert_no_secret(what: &str, text: &str) {
 fn planted(command: &mut tokio::process::Command, store: &str, redis: &str) {
     let store = reqwest::Url::parse(store).expect("a URL");
     let store = format!(
-        "postgres://{}:PlantedStoreUserPass@{}:{}{}?password=PlantedStoreQueryPass&sslpassword=PlantedStoreSslPass&application_name=gw",
+        "postgres://{}:PlantedStoreUserPass@{}:{}{}?password=PlantedStoreQueryPass&sslpassword=PlantedStoreSslPass&application_name=gw&auth_token=PlantedStoreTokenParam",
         store.username(),
         store.host_str().expect("a host"),
         store.port().unwrap_or(5432),
@@ -192,7 +193,7 @@ async fn secrets_the_user_set_are_never_printed_by_check_the_log_or_start_up_err
         + &String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{text}");
     assert!(
-        text.contains("postgres://gw:***@127.0.0.1:1/cobrowse?password=***&sslpassword=***&application_name=gw")
+        text.contains("postgres://gw:***@127.0.0.1:1/cobrowse?password=***&sslpassword=***&application_name=gw&auth_token=***")
             && text.contains("redis://:***@127.0.0.1:1")
             && text.contains("http://apiuser:***@127.0.0.1:1/"),
         "check shows each URL with its passwords hidden:\n{text}"
