@@ -203,8 +203,8 @@ pub(crate) struct ServerSettings {
     pub(crate) cors_origins: Vec<String>,
     #[serde(deserialize_with = "de::list")]
     pub(crate) public_origins: Vec<String>,
-    #[serde(deserialize_with = "de::list")]
-    pub(crate) trusted_proxies: Vec<String>,
+    #[serde(deserialize_with = "de::parsed_list")]
+    pub(crate) trusted_proxies: Vec<Network>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -463,6 +463,61 @@ pub(crate) enum UpstreamMode {
         client_id: String,
         client_secret: Secret,
     },
+}
+
+/// A network of addresses (`10.0.0.0/8`, `fd00::/8`), or one address, as
+/// `server.trusted_proxies` names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Network {
+    ip: std::net::IpAddr,
+    bits: u8,
+}
+
+impl Network {
+    /// Whether `ip` is in it (an IPv4 address mapped into IPv6 counts as
+    /// IPv4).
+    pub(crate) fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        match (ip, self.ip) {
+            (IpAddr::V4(ip), IpAddr::V4(net)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.bits)).unwrap_or(0);
+                u32::from(ip) & mask == u32::from(net) & mask
+            }
+            (IpAddr::V6(ip), IpAddr::V6(net)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.bits))
+                    .unwrap_or(0);
+                u128::from(ip) & mask == u128::from(net) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl FromStr for Network {
+    type Err = String;
+    fn from_str(entry: &str) -> Result<Self, String> {
+        let bad = || {
+            format!(
+                "`{entry}` is not an address or a network (like 10.0.0.1, 10.0.0.0/8 or fd00::/8)"
+            )
+        };
+        let (ip, bits) = match entry.split_once('/') {
+            Some((ip, bits)) => (ip, Some(bits.parse::<u8>().map_err(|_| bad())?)),
+            None => (entry, None),
+        };
+        let ip: std::net::IpAddr = ip.trim().parse().map_err(|_| bad())?;
+        let max = if ip.is_ipv4() { 32 } else { 128 };
+        let bits = bits.unwrap_or(max);
+        if bits > max {
+            return Err(bad());
+        }
+        Ok(Self { ip, bits })
+    }
 }
 
 /// Where a value came from, for error messages.
@@ -863,11 +918,6 @@ impl Settings {
         if let Some(url) = &self.store.url {
             if let Err(why) = postgres_url(url.expose()) {
                 return invalid("store.url", &why);
-            }
-        }
-        for proxy in &self.server.trusted_proxies {
-            if let Err(why) = crate::http::client_addr::check_proxy(proxy) {
-                return invalid("server.trusted_proxies", &why);
             }
         }
         if let Some(url) = &self.redis.url {
@@ -1293,6 +1343,18 @@ mod de {
         Ok(items.into_iter().filter(|i| !i.is_empty()).collect())
     }
 
+    /// A list ([`list`]) of values each parsed as `T`.
+    pub(crate) fn parsed_list<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: FromStr<Err = String>,
+    {
+        list(d)?
+            .iter()
+            .map(|item| item.parse().map_err(serde::de::Error::custom))
+            .collect()
+    }
+
     pub(crate) fn url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Url>, D::Error> {
         let text = text_or_value(d)?;
         let shown = crate::secret::redact_url(&text);
@@ -1354,6 +1416,30 @@ mod tests {
                 && bad_mode.contains("`service` or `passthrough`"),
             "{bad_mode}"
         );
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_networks() {
+        for ok in ["10.0.0.1", "10.0.0.0/8", "::1", "fd00::/8", "0.0.0.0/0"] {
+            assert!(ok.parse::<Network>().is_ok(), "{ok}");
+        }
+        for bad in ["10.0.0.0/33", "proxy.internal", "10.0.0.1/x", ""] {
+            assert!(bad.parse::<Network>().is_err(), "{bad}");
+        }
+        let error = Layers::defaults()
+            .set("server.trusted_proxies", "10.0.0.0/8, proxy.internal")
+            .unwrap()
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("server.trusted_proxies") && error.contains("`proxy.internal`"),
+            "{error}"
+        );
+        let net: Network = "10.0.0.0/8".parse().unwrap();
+        assert!(net.contains("10.9.9.9".parse().unwrap()));
+        assert!(net.contains("::ffff:10.9.9.9".parse().unwrap()));
+        assert!(!net.contains("11.0.0.1".parse().unwrap()));
     }
 
     #[test]
