@@ -300,6 +300,23 @@ async fn a_websocket_from_a_rebound_name_is_refused_whatever_host_says() {
     }
     child.kill().await.expect("stops");
 
+    // Listening beyond loopback without naming its public origins is
+    // advised against by `check`; with them, not.
+    for (public, warned) in [(None, true), (Some("https://gw.example.test"), false)] {
+        let mut check = command(&["check", "--listen", "0.0.0.0:8080"]);
+        if let Some(public) = public {
+            check.env("COBROWSE_SERVER_PUBLIC_ORIGINS", public);
+        }
+        let output = check.output().await.expect("runs");
+        let report = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{report}");
+        assert_eq!(
+            report.contains("server.public_origins is not set"),
+            warned,
+            "{report}"
+        );
+    }
+
     // Service mode with another origin allowed, and behind a proxy with
     // the name browsers use.
     let app = spawn_with(Options {
