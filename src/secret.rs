@@ -180,15 +180,13 @@ impl Scrub {
         }
     }
 
-    /// `text` with every secret replaced, and URLs' passwords hidden.
+    /// `text` with every secret replaced.
     pub fn text<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        let mut text = Cow::Borrowed(text);
-        for secret in self.secrets.iter() {
-            if text.contains(secret.as_str()) {
-                text = Cow::Owned(text.replace(secret.as_str(), HIDDEN));
-            }
+        match self.bytes(text.as_bytes()) {
+            Cow::Borrowed(_) => Cow::Borrowed(text),
+            // Whole secrets (UTF-8 strings) were replaced by ASCII.
+            Cow::Owned(bytes) => Cow::Owned(String::from_utf8(bytes).expect("still UTF-8")),
         }
-        text
     }
 
     /// `bytes` with every secret replaced.

@@ -735,8 +735,10 @@ impl Listener {
     }
 }
 
-/// The conversations listed by the rule of [`crate::purecloud::going_on`],
-/// as analytics gives them now.
+/// The conversations analytics does not call ended now. Which of them are
+/// listed (the rule of [`crate::purecloud::going_on`], by their sessions'
+/// segments) the index decides as it reconciles, from the marks it builds
+/// of each record anyway.
 async fn active_records(
     source: &Source,
     lookback: Duration,
@@ -749,7 +751,7 @@ async fn active_records(
     Ok(records
         .value
         .into_iter()
-        .filter(crate::purecloud::going_on::record)
+        .filter(|r| r.conversation_end.is_none())
         .map(Arc::new)
         .collect())
 }
