@@ -1604,6 +1604,37 @@ mod tests {
     }
 
     #[test]
+    fn every_region_of_the_sdk_is_a_valid_upstream_and_its_web_app_host_is_named() {
+        let fixture: serde_json::Value = serde_json::from_str(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/genesys-sdk.json"
+        )))
+        .expect("the fixture");
+        let hosts = fixture["regionHosts"].as_object().expect("region hosts");
+        assert!(hosts.len() >= 18, "{hosts:?}");
+        let with_url = |url: &str| {
+            Layers::defaults()
+                .set("upstream.url", url)
+                .and_then(|l| l.set("upstream.client_id", "id"))
+                .and_then(|l| l.set("upstream.client_secret", "s3cr3t"))
+                .and_then(|l| l.set("auth.mode", "passthrough"))
+                .and_then(Layers::build)
+        };
+        for api in hosts.values().filter_map(|url| url.as_str()) {
+            let region = api.strip_prefix("https://api.").expect("an api. host");
+            let UpstreamMode::Remote { login_url, .. } = with_url(api).expect(api).upstream_mode()
+            else {
+                panic!("remote");
+            };
+            assert_eq!(login_url.as_str(), format!("https://login.{region}/"));
+            let refused = with_url(&format!("https://apps.{region}"))
+                .expect_err("the web app is not the API")
+                .to_string();
+            assert!(refused.contains(api), "{refused}");
+        }
+    }
+
+    #[test]
     fn an_api_url_with_the_version_path_is_taken_as_its_base() {
         let settings = Layers::defaults()
             .set("upstream.url", "https://api.mypurecloud.ie/api/v2/")

@@ -536,18 +536,30 @@ async fn check_credentials(client: &PureCloud) -> anyhow::Result<()> {
 }
 
 /// The features that need an upstream permission of the gateway's own
-/// OAuth client, as Genesys names it.
-const PERMISSIONS: [(&str, &str); 3] = [
+/// OAuth client, as Genesys names them (any one of each list will do;
+/// docs/upstream.md, "Permissions").
+const PERMISSIONS: [(&str, &[&str]); 4] = [
+    (
+        "conversations by id, their participants and sessions (conversation read)",
+        &["conversation:communication:view"],
+    ),
     (
         "activeCobrowseConversations, cobrowseSessions and cobrowseHistory (analytics details)",
-        "analytics:conversationDetail:view",
+        &[
+            "analytics:conversationDetail:view",
+            "analytics:agentConversationDetail:view",
+        ],
     ),
     (
         "cobrowseStatistics (analytics aggregates)",
-        "analytics:conversationAggregate:view",
+        &["analytics:conversationAggregate:view"],
     ),
-    ("queue names (routing queues)", "routing:queue:view"),
+    ("queue names (routing queues)", &["routing:queue:view"]),
 ];
+
+/// A conversation id no organisation has: reading it proves the read
+/// permission (a 404) without reading anything.
+const NO_CONVERSATION: &str = "00000000-0000-0000-0000-000000000000";
 
 /// Tries each feature that needs a permission once, with the least upstream
 /// can answer, and says which are unavailable. Never fails start-up: a
@@ -571,13 +583,24 @@ async fn check_permissions(client: &PureCloud) {
         metrics: vec!["nConnected".into()],
         ..AggregatesQuery::default()
     };
-    let (details, aggregates, queues) = tokio::join!(
+    let (conversation, details, aggregates, queues) = tokio::join!(
+        client.conversation(&cred, NO_CONVERSATION),
         client.details_page(&cred, &details),
         client.aggregates(&cred, &aggregates),
         client.entities::<crate::upstream::model::Queue>(&cred, &[]),
     );
-    let outcomes = [details.map(drop), aggregates.map(drop), queues.map(drop)];
-    for ((feature, permission), outcome) in PERMISSIONS.iter().zip(outcomes) {
+    let conversation = match conversation {
+        Err(UpstreamError::NotFound { .. }) => Ok(()),
+        other => other.map(drop),
+    };
+    let outcomes = [
+        conversation,
+        details.map(drop),
+        aggregates.map(drop),
+        queues.map(drop),
+    ];
+    for ((feature, any_of), outcome) in PERMISSIONS.iter().zip(outcomes) {
+        let permission = any_of.join(" or ");
         match outcome {
             Ok(()) => {}
             Err(UpstreamError::Forbidden { .. }) => warn!(

@@ -25,8 +25,9 @@ use super::data::{SimConversation, World};
 use super::Faults;
 use crate::upstream::analytics::*;
 use crate::upstream::analytics::{self, parse_period};
+use crate::upstream::enums::DisconnectType;
 use crate::upstream::model::{Conversation, Participant, Segment, Wrapup};
-use crate::upstream::wire::Wire;
+use crate::upstream::wire::{spelling, Wire};
 
 /// The most records a details page holds.
 pub(crate) const MAX_PAGE_SIZE: u32 = 100;
@@ -330,7 +331,7 @@ fn segments(
             segment_start: s.start_time,
             segment_end: s.end_time,
             segment_type: s.segment_type.as_ref().map(|t| t.raw().to_lowercase()),
-            disconnect_type: s.disconnect_type.as_ref().map(|d| camel(d.raw())),
+            disconnect_type: s.disconnect_type.as_ref().map(analytics_spelling),
             queue_id: queue.cloned(),
             wrap_up_code: wrapup.and_then(|w| w.code.clone()),
             wrap_up_note: wrapup.and_then(|w| w.notes.clone()),
@@ -338,21 +339,13 @@ fn segments(
         .collect()
 }
 
-/// `transport.failure` as analytics writes it: `transportFailure`.
-fn camel(dotted: &str) -> String {
-    let mut out = String::with_capacity(dotted.len());
-    let mut upper = false;
-    for c in dotted.chars() {
-        if c == '.' {
-            upper = true;
-        } else if upper {
-            out.extend(c.to_uppercase());
-            upper = false;
-        } else {
-            out.push(c);
-        }
-    }
-    out
+/// A disconnect type as analytics spells it (`transport.failure` is
+/// `transportFailure`, `endpoint.donotdisturb` is `dndEndpoint`); a value
+/// the table lacks as it came.
+fn analytics_spelling(disconnect: &Wire<DisconnectType>) -> String {
+    spelling(DisconnectType::ANALYTICS, disconnect.get())
+        .unwrap_or(disconnect.raw())
+        .to_owned()
 }
 
 /// The metrics the simulator computes.
@@ -570,9 +563,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dotted_disconnect_types_are_camel_cased() {
-        assert_eq!(camel("transport.failure"), "transportFailure");
-        assert_eq!(camel("endpoint"), "endpoint");
-        assert_eq!(camel("transfer.no.answer"), "transferNoAnswer");
+    fn disconnect_types_are_spelled_as_analytics_spells_them() {
+        let spelled = |rest: &str| analytics_spelling(&Wire::new(rest));
+        assert_eq!(spelled("transport.failure"), "transportFailure");
+        assert_eq!(spelled("transfer.conference"), "conferenceTransfer");
+        assert_eq!(spelled("endpoint.donotdisturb"), "dndEndpoint");
+        assert_eq!(spelled("endpoint"), "endpoint");
+        assert_eq!(spelled("ultraviolet"), "ultraviolet");
     }
 }

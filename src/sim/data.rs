@@ -293,8 +293,10 @@ impl World {
             })
             .collect();
         let agent_count = (conversations / 2).clamp(4, 40);
+        // Agents leave: the fourth of every eight is inactive, the eighth
+        // deleted; their conversations stay.
         let users: Vec<User> = (0..agent_count)
-            .map(|_| {
+            .map(|i| {
                 let id = g.uuid();
                 let (first, last) = g.name();
                 let handle = format!("{}.{}", first.to_lowercase(), last.to_lowercase());
@@ -306,7 +308,14 @@ impl World {
                     username: Some(format!("{handle}@example.com")),
                     title: Some("Customer Care Agent".into()),
                     department: Some("Digital Care".into()),
-                    state: Some("active".into()),
+                    state: Some(
+                        match i % 8 {
+                            3 => "inactive",
+                            7 => "deleted",
+                            _ => "active",
+                        }
+                        .into(),
+                    ),
                 }
             })
             .collect();
@@ -659,7 +668,14 @@ impl Gen {
         if plan.odd_segment {
             let mid = plan.start + Duration::seconds(30);
             segments.push(segment(plan.start, Some(mid), "Sharing", None));
-            segments.push(segment(mid, plan.end, "Interact", plan.end.map(|_| "peer")));
+            // Some sessions end badly: the REST spellings analytics and the
+            // events spell otherwise (docs/upstream.md, "Wire spellings").
+            segments.push(segment(
+                mid,
+                plan.end,
+                "Interact",
+                plan.end.map(|_| "transport.failure"),
+            ));
         } else {
             segments.push(segment(
                 plan.start,
@@ -672,9 +688,13 @@ impl Gen {
             state: Some(plan.state()),
             initial_state: Some(Wire::new("alerting")),
             id: Some(id.into()),
-            disconnect_type: plan
-                .end
-                .map(|_| Wire::new(if role == "sharer" { "client" } else { "peer" })),
+            disconnect_type: plan.end.map(|_| {
+                Wire::new(match (role, plan.odd_segment) {
+                    (_, true) => "transport.failure",
+                    ("sharer", false) => "client",
+                    _ => "peer",
+                })
+            }),
             self_address: Some(Address {
                 name: Some(name.into()),
                 name_raw: Some(name.into()),

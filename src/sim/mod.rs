@@ -517,10 +517,9 @@ async fn serve_counted(
             "Invalid login credentials.",
         );
     };
-    if let Some(permission) = routes::permission(request.method(), path.as_str()) {
-        if sim.withheld(&grant.client, permission) {
-            return missing_permission(permission);
-        }
+    let any_of = routes::permission(request.method(), path.as_str());
+    if !any_of.is_empty() && any_of.iter().all(|p| sim.withheld(&grant.client, p)) {
+        return missing_permission(&any_of.join(", "));
     }
     let mut request = request;
     request.extensions_mut().insert(grant);
@@ -556,7 +555,8 @@ async fn serve_counted(
     next.run(request).await
 }
 
-/// Upstream's answer to a call its client lacks a permission for.
+/// Upstream's answer to a call its client lacks a permission for (`permission`
+/// names every one that would do).
 fn missing_permission(permission: &str) -> Response {
     let body = ErrorBody {
         message: Some(format!(

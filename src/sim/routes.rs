@@ -68,20 +68,31 @@ pub(super) fn api() -> Router<Arc<SimState>> {
         )
 }
 
-/// The permission a route needs, as Genesys names it. Reading a
-/// conversation or a user takes none beyond the client's division access.
-pub(super) fn permission(method: &axum::http::Method, path: &str) -> Option<&'static str> {
-    Some(match (method.as_str(), path) {
-        ("POST", "/api/v2/analytics/conversations/details/query") => {
-            "analytics:conversationDetail:view"
-        }
+/// The permissions a route needs, as Genesys documents them: any one of
+/// them will do (the SDKs' API docs, "Requires ANY permissions";
+/// docs/upstream.md, "Permissions"). Reading a user, or the co-browse
+/// listing, takes none beyond the client's division access.
+pub(super) fn permission(method: &axum::http::Method, path: &str) -> &'static [&'static str] {
+    const DETAILS: &[&str] = &[
+        "analytics:conversationDetail:view",
+        "analytics:agentConversationDetail:view",
+    ];
+    match (method.as_str(), path) {
+        ("GET", "/api/v2/conversations/{id}") => &["conversation:communication:view"],
+        ("POST", "/api/v2/analytics/conversations/details/query")
+        | ("GET", "/api/v2/analytics/conversations/details")
+        | ("POST", "/api/v2/analytics/conversations/details/jobs")
+        | ("GET", "/api/v2/analytics/conversations/details/jobs/{id}")
+        | ("GET", "/api/v2/analytics/conversations/details/jobs/{id}/results") => DETAILS,
         ("POST", "/api/v2/analytics/conversations/aggregates/query") => {
-            "analytics:conversationAggregate:view"
+            &["analytics:conversationAggregate:view"]
         }
-        ("GET", "/api/v2/routing/queues" | "/api/v2/routing/queues/{id}") => "routing:queue:view",
-        ("GET", "/api/v2/routing/wrapupcodes") => "routing:wrapupCode:view",
-        _ => return None,
-    })
+        ("GET", "/api/v2/routing/queues" | "/api/v2/routing/queues/{id}") => {
+            &["routing:queue:view"]
+        }
+        ("GET", "/api/v2/routing/wrapupcodes") => &["routing:wrapupCode:view"],
+        _ => &[],
+    }
 }
 
 /// `POST /oauth/token`: client credentials with Basic auth.
@@ -364,6 +375,7 @@ fn directory_query(raw: Option<&str>) -> Result<DirectoryQuery, Reject> {
 
 fn directory<T: Serialize + Clone>(
     all: &std::collections::BTreeMap<String, T>,
+    listed: impl Fn(&T) -> bool,
     raw: Option<&str>,
     path: &str,
 ) -> Response {
@@ -372,12 +384,12 @@ fn directory<T: Serialize + Clone>(
         Err(reject) => return reject.into_response(),
     };
     let chosen: Vec<T> = if query.ids.is_empty() {
-        all.values().cloned().collect()
+        all.values().filter(|e| listed(e)).cloned().collect()
     } else {
         query
             .ids
             .iter()
-            .filter_map(|id| all.get(id).cloned())
+            .filter_map(|id| all.get(id).filter(|e| listed(e)).cloned())
             .collect()
     };
     let extra: String = query.ids.iter().map(|id| format!("&id={id}")).collect();
@@ -389,9 +401,18 @@ fn directory<T: Serialize + Clone>(
     Json(page_of(chosen, page_size, query.page_number, path, &extra)).into_response()
 }
 
+/// `GET /api/v2/users`: `state` is `active` (the default), `inactive`,
+/// `deleted` or `any` (docs/upstream.md, "Users").
 async fn users(State(sim): Sim, RawQuery(raw): RawQuery) -> Response {
+    let state = form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
+        .find(|(key, _)| key == "state")
+        .map_or_else(|| "active".to_owned(), |(_, value)| value.into_owned());
+    if !matches!(state.as_str(), "active" | "inactive" | "deleted" | "any") {
+        return bad_request("state must be one of active, inactive, deleted, any").into_response();
+    }
     let world = sim.world.read().expect("world lock");
-    directory(&world.users, raw.as_deref(), "/api/v2/users")
+    let listed = |user: &User| state == "any" || user.state.as_deref() == Some(state.as_str());
+    directory(&world.users, listed, raw.as_deref(), "/api/v2/users")
 }
 
 async fn user(State(sim): Sim, Path(id): Path<String>) -> Response {
@@ -404,7 +425,12 @@ async fn user(State(sim): Sim, Path(id): Path<String>) -> Response {
 
 async fn queues(State(sim): Sim, RawQuery(raw): RawQuery) -> Response {
     let world = sim.world.read().expect("world lock");
-    directory(&world.queues, raw.as_deref(), "/api/v2/routing/queues")
+    directory(
+        &world.queues,
+        |_| true,
+        raw.as_deref(),
+        "/api/v2/routing/queues",
+    )
 }
 
 async fn queue(State(sim): Sim, Path(id): Path<String>) -> Response {

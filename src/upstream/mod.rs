@@ -161,6 +161,8 @@ pub(crate) trait Entity: DeserializeOwned + Send + 'static {
     const PATH: &'static [&'static str];
     /// The route of the bulk call, for logs and metrics.
     const BULK_ROUTE: Route;
+    /// Query parameters every bulk call carries.
+    const BULK_QUERY: &'static [(&'static str, &'static str)] = &[];
     /// The entity's id.
     fn id(&self) -> Option<&str>;
 }
@@ -168,6 +170,9 @@ pub(crate) trait Entity: DeserializeOwned + Send + 'static {
 impl Entity for User {
     const PATH: &'static [&'static str] = &["users"];
     const BULK_ROUTE: Route = Route::Users;
+    /// The list answers only active users unless told otherwise, and agents
+    /// who left keep their names in history (docs/upstream.md, "Users").
+    const BULK_QUERY: &'static [(&'static str, &'static str)] = &[("state", "any")];
     fn id(&self) -> Option<&str> {
         self.id.as_deref()
     }
@@ -397,7 +402,7 @@ impl PureCloud {
         cred: &Credential,
         ids: &[&str],
     ) -> Result<Fetched<Vec<T>>, UpstreamError> {
-        let url = self.bulk_url(T::PATH, ids)?;
+        let url = self.bulk_url(T::PATH, ids, T::BULK_QUERY)?;
         self.get_json::<Listing<T>>(cred, T::BULK_ROUTE, url)
             .await
             .map(|f| Fetched {
@@ -562,7 +567,12 @@ impl PureCloud {
         Ok(url)
     }
 
-    fn bulk_url(&self, segments: &[&str], ids: &[&str]) -> Result<Url, UpstreamError> {
+    fn bulk_url(
+        &self,
+        segments: &[&str],
+        ids: &[&str],
+        extra: &[(&str, &str)],
+    ) -> Result<Url, UpstreamError> {
         debug_assert!(ids.len() <= BULK_PAGE_SIZE);
         let mut url = self.url(segments)?;
         {
@@ -570,6 +580,7 @@ impl PureCloud {
             for id in ids {
                 query.append_pair("id", id);
             }
+            query.extend_pairs(extra);
             query.append_pair("pageSize", &ids.len().max(1).to_string());
         }
         Ok(url)

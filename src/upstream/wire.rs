@@ -14,16 +14,30 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub(crate) trait WireEnum: Copy + Sized + 'static {
     /// The fallback for values this build does not know.
     const UNKNOWN: Self;
-    /// Every known value with its wire spelling.
+    /// Every known value with its REST spelling (the one written back).
     const VALUES: &'static [(&'static str, Self)];
+    /// The other spellings of the same values (the notification events'
+    /// short forms, analytics' camelCase), one table per spelling.
+    const ALIASES: &'static [&'static [(&'static str, Self)]] = &[];
 
-    /// Maps a wire string to the known value, or to [`WireEnum::UNKNOWN`].
+    /// Maps a wire string in any of its spellings to the known value, or to
+    /// [`WireEnum::UNKNOWN`]. Case does not matter (REST says `Alert` where
+    /// analytics says `alert`).
     fn from_wire(raw: &str) -> Self {
-        Self::VALUES
-            .iter()
+        std::iter::once(Self::VALUES)
+            .chain(Self::ALIASES.iter().copied())
+            .flatten()
             .find(|(wire, _)| wire.eq_ignore_ascii_case(raw))
             .map_or(Self::UNKNOWN, |(_, value)| *value)
     }
+}
+
+/// How `table` spells `value`, if it has it.
+pub(crate) fn spelling<E: WireEnum + PartialEq>(
+    table: &'static [(&'static str, E)],
+    value: E,
+) -> Option<&'static str> {
+    table.iter().find(|(_, v)| *v == value).map(|(w, _)| *w)
 }
 
 /// A wire string that reads as the enumeration `E`.
@@ -95,6 +109,9 @@ impl<'de, E: WireEnum> Deserialize<'de> for Wire<E> {
 /// Declares a GraphQL enum with an `UNKNOWN` fallback and its wire spellings.
 macro_rules! wire_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $wire:literal),+ $(,)? }) => {
+        $crate::upstream::wire::wire_enum! { $(#[$meta])* $name { $($(#[$vmeta])* $variant = $wire),+ } aliases [] }
+    };
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $wire:literal),+ $(,)? } aliases [$($alias:expr),* $(,)?]) => {
         $(#[$meta])*
         #[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq)]
         pub enum $name {
@@ -106,10 +123,11 @@ macro_rules! wire_enum {
         impl $crate::upstream::wire::WireEnum for $name {
             const UNKNOWN: Self = $name::Unknown;
             const VALUES: &'static [(&'static str, Self)] = &[$(($wire, $name::$variant)),+];
+            const ALIASES: &'static [&'static [(&'static str, Self)]] = &[$($alias),*];
         }
 
         impl $name {
-            /// The wire spelling of a known value (`None` for `Unknown`).
+            /// The REST spelling of a known value (`None` for `Unknown`).
             #[allow(dead_code)]
             pub fn as_wire(self) -> Option<&'static str> {
                 <Self as $crate::upstream::wire::WireEnum>::VALUES

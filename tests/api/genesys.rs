@@ -505,21 +505,52 @@ fn ids_of(listing: &Value) -> Vec<String> {
 async fn a_withheld_permission_is_refused_with_403_naming_it() {
     let app = sim(4).await;
     let token = app.sim_token().await;
+    let query = json!({ "interval": last_day() });
+    let details = || app.sim_post(Some(&token), DETAILS, &query);
+
+    // The details query takes either of two permissions.
     withhold(
         &app.sim.url(),
         app.sim.client_id(),
         &["analytics:conversationDetail:view"],
     )
     .await;
-
-    let (status, body) = app
-        .sim_post(Some(&token), DETAILS, &json!({ "interval": last_day() }))
-        .await;
+    let (status, body) = details().await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the agent permission will do: {body}"
+    );
+    let id = body["conversations"][0]["conversationId"]
+        .as_str()
+        .expect("a conversation")
+        .to_owned();
+    withhold(
+        &app.sim.url(),
+        app.sim.client_id(),
+        &[
+            "analytics:conversationDetail:view",
+            "analytics:agentConversationDetail:view",
+            "conversation:communication:view",
+        ],
+    )
+    .await;
+    let (status, body) = details().await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(body["code"], "missing.permissions");
     assert_eq!(
         body["messageParams"]["permissions"],
-        "analytics:conversationDetail:view"
+        "analytics:conversationDetail:view, analytics:agentConversationDetail:view"
+    );
+
+    // Reading a conversation needs conversation:communication:view.
+    let (status, body) = app
+        .sim_get(&token, &format!("/api/v2/conversations/{id}"))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(
+        body["messageParams"]["permissions"],
+        "conversation:communication:view"
     );
     let (status, _) = app
         .sim_post(
@@ -528,7 +559,11 @@ async fn a_withheld_permission_is_refused_with_403_naming_it() {
             &json!({ "interval": last_day(), "metrics": ["nConnected"] }),
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "only that permission is withheld");
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "only those permissions are withheld"
+    );
 }
 
 #[tokio::test]

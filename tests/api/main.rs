@@ -25,6 +25,7 @@ mod replicas;
 mod reports;
 mod resilience;
 mod schema;
+mod sdk;
 mod selections;
 mod shape;
 mod simulator;

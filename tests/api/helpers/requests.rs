@@ -256,10 +256,12 @@ impl TestApp {
 
     /// The agents of the simulator's world, each with a user token and the
     /// ids of its active co-browse conversations (upstream's per-user
-    /// listing), busiest first.
+    /// listing), busiest first; agents who left included.
     pub async fn agents(&self) -> Vec<(String, String, Vec<String>)> {
         let service = self.sim_token().await;
-        let (_, users) = self.sim_get(&service, "/api/v2/users?pageSize=100").await;
+        let (_, users) = self
+            .sim_get(&service, "/api/v2/users?state=any&pageSize=100")
+            .await;
         let mut agents = Vec::new();
         for user in users["entities"].as_array().expect("users") {
             let id = user["id"].as_str().expect("an id").to_owned();
