@@ -435,6 +435,26 @@ impl Source {
         .await
     }
 
+    /// The analytics records of specific conversations (the multi-get; at
+    /// most [`crate::upstream::BULK_PAGE_SIZE`] ids), cached as an open
+    /// interval's details page is.
+    pub(crate) async fn details_by_ids(&self, ids: &[String]) -> Result<Arc<Report>, SharedError> {
+        let key = format!(
+            "details-ids:{}",
+            serde_json::to_string(ids).expect("strings")
+        );
+        self.report(&key, false, |client, credential, key| async move {
+            let ids: Vec<String> = report_query(&key)?;
+            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+            let answer = client.details_by_ids(&credential, &ids).await?;
+            Ok(Fetched {
+                value: Report::Details(answer.value.into_iter().map(Arc::new).collect()),
+                bytes: answer.bytes,
+            })
+        })
+        .await
+    }
+
     /// A cached report: `key` is its kind and query, which `call` reads
     /// back (so that a retry in the background can make it again).
     async fn report<F, Fut>(

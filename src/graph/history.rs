@@ -11,6 +11,9 @@
 //! one keyset order: the interaction's start (the conversation's, the Zoom
 //! session's), newest first, then provider and id.
 //!
+//! A filter by conversation ids reads those conversations' records by id
+//! (the analytics multi-get) instead of running the details query.
+//!
 //! A cursor carries its keyset place and the analytics page it was on, so
 //! that the next page starts reading there; analytics may shift records
 //! between pages (new data streams in), so a page that starts past the
@@ -38,13 +41,16 @@ use crate::cache::{Listed, Report};
 use crate::purecloud;
 use crate::source::ANALYTICS_PAGE_SIZE;
 use crate::store::{self, Window};
-use crate::upstream::analytics::{DetailsQuery, Filter, Paging, Predicate};
+use crate::upstream::analytics::{AnalyticsConversation, DetailsQuery, Filter, Paging, Predicate};
 
 /// The most analytics pages one history page reads.
 const MAX_PAGES_PER_REQUEST: u32 = 20;
 
 /// The most ids a queue or user filter takes.
 const MAX_FILTER_IDS: usize = 20;
+
+/// The most ids the conversation filter takes: one analytics multi-get.
+const MAX_CONVERSATION_IDS: usize = crate::upstream::BULK_PAGE_SIZE;
 
 /// Which sessions the history lists.
 #[derive(InputObject, Default)]
@@ -55,6 +61,9 @@ pub(crate) struct HistoryFilter {
     /// Only sessions of conversations one of these agents took part in
     /// (PureCloud; Zoom sessions are left out).
     user_ids: Option<Vec<String>>,
+    /// Only sessions of these conversations (at most 100; PureCloud, read
+    /// by id from analytics; Zoom sessions are left out).
+    conversation_ids: Option<Vec<String>>,
     /// Only these media (Zoom sessions are co-browse).
     media_types: Option<Vec<SessionMedia>>,
     /// Only these providers.
@@ -67,12 +76,18 @@ pub(crate) struct HistoryFilter {
 
 impl HistoryFilter {
     fn check(&self) -> Result<()> {
-        for (name, ids) in [("queueIds", &self.queue_ids), ("userIds", &self.user_ids)] {
+        for (name, ids, most) in [
+            ("queueIds", &self.queue_ids, MAX_FILTER_IDS),
+            ("userIds", &self.user_ids, MAX_FILTER_IDS),
+            (
+                "conversationIds",
+                &self.conversation_ids,
+                MAX_CONVERSATION_IDS,
+            ),
+        ] {
             let Some(ids) = ids else { continue };
-            if ids.len() > MAX_FILTER_IDS {
-                return Err(bad_input(format!(
-                    "`{name}` takes at most {MAX_FILTER_IDS} ids"
-                )));
+            if ids.len() > most {
+                return Err(bad_input(format!("`{name}` takes at most {most} ids")));
             }
             for id in ids {
                 check_upstream_id(name, id)?;
@@ -99,7 +114,30 @@ impl HistoryFilter {
         self.wants(SessionProvider::Zoom)
             && self.queue_ids.as_ref().is_none_or(Vec::is_empty)
             && self.user_ids.as_ref().is_none_or(Vec::is_empty)
+            && self.conversation_ids.as_ref().is_none_or(Vec::is_empty)
             && self.wants_media(SessionMedia::Cobrowse)
+    }
+
+    /// Whether a record read by id is one the queue and user filters want
+    /// (the details query applies them upstream).
+    fn wants_record(&self, record: &AnalyticsConversation) -> bool {
+        let segments = || {
+            record
+                .participants
+                .iter()
+                .flat_map(|p| &p.sessions)
+                .flat_map(|s| &s.segments)
+        };
+        let queue = self.queue_ids.as_ref().filter(|ids| !ids.is_empty());
+        let user = self.user_ids.as_ref().filter(|ids| !ids.is_empty());
+        queue.is_none_or(|ids| {
+            segments().any(|s| s.queue_id.as_ref().is_some_and(|q| ids.contains(q)))
+        }) && user.is_none_or(|ids| {
+            record
+                .participants
+                .iter()
+                .any(|p| p.user_id.as_ref().is_some_and(|u| ids.contains(u)))
+        })
     }
 
     /// The details query of page `page`.
@@ -230,6 +268,13 @@ async fn purecloud(
     after: Option<&HistoryCursor>,
     want: usize,
 ) -> Result<(Vec<Found>, bool)> {
+    if let Some(ids) = filter
+        .conversation_ids
+        .as_ref()
+        .filter(|ids| !ids.is_empty())
+    {
+        return by_ids(ctx, interval, filter, ids, after).await;
+    }
     let source = source(ctx);
     let mut page = after.map_or(1, |c| c.page);
     let mut stepped_back = false;
@@ -298,7 +343,47 @@ async fn purecloud(
     Ok((found, false))
 }
 
-fn first_id(record: &crate::upstream::analytics::AnalyticsConversation) -> &str {
+/// The PureCloud sessions of the conversations `ids` after `after`, from
+/// one multi-get (`GET .../details?id=..`) rather than the details query:
+/// every one of them, so nothing is left to read.
+async fn by_ids(
+    ctx: &Context<'_>,
+    interval: &IntervalInput,
+    filter: &HistoryFilter,
+    ids: &[String],
+    after: Option<&HistoryCursor>,
+) -> Result<(Vec<Found>, bool)> {
+    let source = source(ctx);
+    let report = source
+        .details_by_ids(ids)
+        .await
+        .map_err(|e| upstream_for("cobrowseHistory", &e))?;
+    let Report::Details(records) = &*report else {
+        unreachable!("a details key holds a details report");
+    };
+    let mut found = Vec::new();
+    for record in records.iter().filter(|r| filter.wants_record(r)) {
+        let (Some(id), Some(started)) =
+            (record.conversation_id.as_deref(), record.conversation_start)
+        else {
+            continue;
+        };
+        if started < interval.start || started >= interval.end {
+            continue;
+        }
+        let model = source.listed(&Listed::Record(Arc::clone(record)));
+        for session in sessions_of(&model, filter) {
+            let key = conversation_key(Some(started), id, &session.id);
+            if after.is_none_or(|a| key > a.key) {
+                let session = Session::PureCloud(PureCloudSession::new(&model, session));
+                found.push((key, 1, session));
+            }
+        }
+    }
+    Ok((found, true))
+}
+
+fn first_id(record: &AnalyticsConversation) -> &str {
     record.conversation_id.as_deref().unwrap_or_default()
 }
 

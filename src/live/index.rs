@@ -161,6 +161,12 @@ impl Index {
         self.inner.read().expect("index lock").entries.len()
     }
 
+    /// The ids of the conversations it lists.
+    pub(crate) fn ids(&self) -> Vec<Arc<str>> {
+        let inner = self.inner.read().expect("index lock");
+        inner.entries.keys().cloned().collect()
+    }
+
     /// The active set, when the index may answer for it: noted in the
     /// request's freshness (kept by events: as long as the vouch lasts;
     /// polled: until the next poll).

@@ -584,7 +584,9 @@ impl Listener {
     async fn backfill(&mut self) {
         let started = Instant::now();
         self.backfill_at = None;
-        let records = match active_records(&self.source, self.settings.lookback).await {
+        let records = match active_records(&self.source, self.settings.lookback, &self.live.index)
+            .await
+        {
             Ok(records) => records,
             Err(e) => {
                 warn!(code = e.code(), error = %e, "cannot back-fill the live index; trying again");
@@ -738,18 +740,36 @@ impl Listener {
 /// The conversations analytics does not call ended now. Which of them are
 /// listed (the rule of [`crate::purecloud::going_on`], by their sessions'
 /// segments) the index decides as it reconciles, from the marks it builds
-/// of each record anyway.
+/// of each record anyway. The details query sees only conversations that
+/// started within `lookback`; those the index lists that it did not answer
+/// (a call that went on for days) are read by id, so that a long
+/// conversation is not taken off for its age.
 async fn active_records(
     source: &Source,
     lookback: Duration,
+    index: &index::Index,
 ) -> Result<Vec<Arc<AnalyticsConversation>>, crate::upstream::UpstreamError> {
     let query = crate::source::active_query(chrono::Utc::now(), lookback);
-    let records = source
-        .client()
+    let client = source.client();
+    let mut records = client
         .details_all_pages(&Credential::Service, &query)
-        .await?;
+        .await?
+        .value;
+    let answered: std::collections::HashSet<&str> = records
+        .iter()
+        .filter_map(|r| r.conversation_id.as_deref())
+        .collect();
+    let unanswered: Vec<Arc<str>> = index
+        .ids()
+        .into_iter()
+        .filter(|id| !answered.contains(&**id))
+        .collect();
+    for chunk in unanswered.chunks(crate::upstream::BULK_PAGE_SIZE) {
+        let ids: Vec<&str> = chunk.iter().map(|id| &**id).collect();
+        let found = client.details_by_ids(&Credential::Service, &ids).await?;
+        records.extend(found.value);
+    }
     Ok(records
-        .value
         .into_iter()
         .filter(|r| r.conversation_end.is_none())
         .map(Arc::new)
@@ -763,7 +783,7 @@ async fn active_records(
 pub(crate) async fn backfill_copy(source: Source, live: Arc<Live>, settings: LiveSettings) {
     while let Some(lost) = live.wants_backfill() {
         let started = std::time::Instant::now();
-        match active_records(&source, settings.lookback).await {
+        match active_records(&source, settings.lookback, &live.index).await {
             Ok(records) => {
                 let applied = live
                     .index

@@ -1,4 +1,4 @@
-//! The simulator's analytics queries (UPSTREAM.md §4), answered from the
+//! The simulator's analytics queries (docs/upstream.md, "Analytics"), answered from the
 //! same world as every other route.
 //!
 //! Details: `interval` matches conversations that *started* on a day the
@@ -11,6 +11,10 @@
 //! records of page 1) and `totalHits` is approximate (it counts them). Both
 //! queries lag real time by [`Faults::analytics_lag_ms`]: a conversation
 //! that changed more recently reads as it was before its last change.
+//!
+//! Multi-get (`GET ...details?id=a,b`): the records of those conversations
+//! as the details query would report them now, any day; unknown ids left
+//! out.
 //!
 //! Aggregates: `nCobrowseSessions`, `nConnected`, `nOffered`, `tAlert`,
 //! `tTalk`, `tAcw` and `tHandle` of agents' co-browse and screen-share
@@ -70,6 +74,29 @@ fn reported<'a>(
         .iter()
         .filter(move |c| sees(c))
         .filter_map(move |c| c.as_analytics_sees(now, lag))
+}
+
+/// The records of `ids` (multi-get), in the order asked, each once.
+pub(crate) fn by_ids(
+    world: &World,
+    ids: &[String],
+    faults: &Faults,
+    sees: &dyn Fn(&SimConversation) -> bool,
+) -> Vec<AnalyticsConversation> {
+    let wanted: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
+    let mut found: BTreeMap<&str, AnalyticsConversation> = reported(world, faults, sees)
+        .filter_map(|c| {
+            let id = c.id.as_deref().filter(|id| wanted.contains(id))?;
+            Some((id, to_analytics(c)))
+        })
+        .collect();
+    let mut out = Vec::with_capacity(found.len());
+    for id in ids {
+        if let Some(record) = found.remove(id.as_str()) {
+            out.push(record);
+        }
+    }
+    out
 }
 
 /// One page of the details query.

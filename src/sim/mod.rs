@@ -22,7 +22,8 @@
 //!   token has no user: `GET /api/v2/conversations/cobrowsesessions`
 //!   refuses it with 400, and lists only the user's conversations for a
 //!   user token.
-//! - `POST /__sim/world/conversations`: a customer starts a conversation;
+//! - `POST /__sim/world/conversations`: a customer starts a conversation
+//!   (`{"startedSecondsAgo": n}`: one that began that long ago);
 //!   `POST /__sim/world/conversations/{id}/step`: it moves to its next
 //!   [`Phase`]; `POST /__sim/world/tick`: one step of the demo pace. Each
 //!   answers the [`Change`]. [`SimConfig::pace`] ticks on its own.

@@ -48,6 +48,10 @@ pub(super) fn api() -> Router<Arc<SimState>> {
             post(details_query),
         )
         .route(
+            "/api/v2/analytics/conversations/details",
+            get(details_by_ids),
+        )
+        .route(
             "/api/v2/analytics/conversations/aggregates/query",
             post(aggregates_query),
         )
@@ -569,6 +573,36 @@ async fn details_query(
     }
 }
 
+/// `GET /api/v2/analytics/conversations/details?id=a,b`: the records of
+/// those conversations (comma-separated, or the parameter repeated), as the
+/// details query would report them now; unknown ids are left out.
+async fn details_by_ids(
+    State(sim): Sim,
+    Extension(grant): Extension<Grant>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let ids: Vec<String> = form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
+        .filter(|(key, _)| key == "id")
+        .flat_map(|(_, value)| {
+            value
+                .split(',')
+                .map(str::trim)
+                .filter(|id| !id.is_empty())
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    if ids.is_empty() {
+        return bad_request("id is required: comma-separated conversation ids").into_response();
+    }
+    let faults = sim.faults.read().expect("faults lock").clone();
+    let world = sim.world.read().expect("world lock");
+    Json(MultiGetResponse {
+        conversations: analytics::by_ids(&world, &ids, &faults, &|c| grant.sees(c)),
+    })
+    .into_response()
+}
+
 async fn aggregates_query(
     State(sim): Sim,
     Extension(grant): Extension<Grant>,
@@ -614,12 +648,29 @@ pub(super) async fn user_token(State(sim): Sim, Json(request): Json<UserTokenReq
 }
 
 /// `POST /__sim/world/conversations`: a customer starts a conversation.
-pub(super) async fn start_conversation(State(sim): Sim) -> Response {
+pub(super) async fn start_conversation(State(sim): Sim, body: Bytes) -> Response {
+    #[derive(serde::Deserialize, Default)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    struct Start {
+        /// A conversation that began long ago (a call that went on for
+        /// days); the co-browse still starts with the next steps.
+        #[serde(default)]
+        started_seconds_ago: u32,
+    }
+    let start: Start = if body.is_empty() {
+        Start::default()
+    } else {
+        match parse_json(&body) {
+            Ok(start) => start,
+            Err(reject) => return reject.into_response(),
+        }
+    };
+    let at = Utc::now() - chrono::Duration::seconds(i64::from(start.started_seconds_ago));
     let change = sim
         .world
         .write()
         .expect("world lock")
-        .start_conversation(Utc::now());
+        .start_conversation(at);
     (StatusCode::CREATED, Json(change)).into_response()
 }
 

@@ -133,6 +133,14 @@ pub(crate) struct DetailsResponse {
     pub total_hits: Option<i64>,
 }
 
+/// The answer of `GET /api/v2/analytics/conversations/details?id=..`
+/// (`AnalyticsConversationWithoutAttributesMultiGetResponse`).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub(crate) struct MultiGetResponse {
+    #[serde(default)]
+    pub conversations: Vec<AnalyticsConversation>,
+}
+
 /// A conversation as analytics reports it.
 #[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, get_size2::GetSize)]

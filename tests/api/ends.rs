@@ -150,8 +150,19 @@ const ENDED_SHARE: (&str, &str, &str) = ("ENDED", "SCREENSHARE", "ENDED");
 /// Starts a conversation, takes it through `steps` (a phase step when
 /// `what` is null, else an act) and checks each; its id.
 async fn walk(app: &TestApp, ws: &mut Ws, name: &str, steps: Vec<Step>) -> String {
+    walk_from(app, ws, name, json!({}), steps).await
+}
+
+/// [`walk`], for a conversation started as `start` says.
+async fn walk_from(
+    app: &TestApp,
+    ws: &mut Ws,
+    name: &str,
+    start: Value,
+    steps: Vec<Step>,
+) -> String {
     let (_, change) = app
-        .sim_post(None, "/__sim/world/conversations", &json!({}))
+        .sim_post(None, "/__sim/world/conversations", &start)
         .await;
     let id = change["conversationId"].as_str().expect("an id").to_owned();
     for (n, step) in steps.into_iter().enumerate() {
@@ -309,6 +320,34 @@ async fn a_periodic_reconciliation_sets_right_an_end_whose_event_was_lost_and_co
     }
     assert!(!listed(&app).await.contains(&id), "off the listing");
     assert_eq!(told(&mut ws, 1).await, [to_owned(ENDED_COBROWSE)]);
+}
+
+#[tokio::test]
+async fn a_conversation_that_began_before_the_lookback_stays_listed_through_reconciliation() {
+    // The details query sees conversations that started within the last
+    // hour (whole days); this one began two days ago, and its co-browse
+    // starts now.
+    let (app, mut ws) = live_with(&[
+        ("notifications.reconcile_interval", "1s"),
+        ("upstream.active_lookback", "1h"),
+    ])
+    .await;
+    let start = json!({ "startedSecondsAgo": 2 * 86_400 });
+    let id = walk_from(&app, &mut ws, "long", start, cobrowsing()).await;
+    let backfills = "cobrowse_gateway_live_backfills_total{outcome=\"ok\"}";
+    let before = metric(&app.url(""), backfills).await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while metric(&app.url(""), backfills).await < before + 2.0 {
+        assert!(Instant::now() < deadline, "no reconciliation ran");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(listed(&app).await.contains(&id), "still listed");
+    let corrections = "cobrowse_gateway_live_corrections_total{cause=\"reconcile\"}";
+    assert_eq!(
+        metric(&app.url(""), corrections).await,
+        0.0,
+        "nothing to set right"
+    );
 }
 
 fn to_owned((a, b, c): (&str, &str, &str)) -> Told {

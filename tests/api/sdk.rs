@@ -9,7 +9,7 @@ use chrono::{Duration, SecondsFormat, Utc};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_with, withhold, Options, TestApp};
+use crate::helpers::{route, spawn_with, withhold, Options, TestApp};
 
 /// The last day, as a GraphQL `IntervalInput`.
 fn last_day() -> Value {
@@ -30,7 +30,7 @@ const HISTORY: &str = r#"query($interval: IntervalInput!, $after: String) {
   cobrowseHistory(interval: $interval, first: 50, after: $after) {
     pageInfo { hasNextPage endCursor }
     edges { node {
-      provider providerSessionId conversation { id }
+      provider providerSessionId conversation { id conversationId }
       communications { disconnectType disconnectTypeRaw segments { type typeRaw disconnectType disconnectTypeRaw } }
       participants { participant { purpose user { userId name state } } }
     } }
@@ -286,4 +286,61 @@ fn the_readme_names_the_api_host_of_every_region_of_the_sdk() {
         missing.is_empty(),
         "README's region table lacks {missing:?}"
     );
+}
+
+#[tokio::test]
+async fn history_of_given_conversations_reads_them_by_id_not_by_a_details_query() {
+    let app = app(40).await;
+    let all = history(&app).await;
+    let chosen: BTreeSet<&str> = all
+        .iter()
+        .filter(|n| n["provider"] == "PURECLOUD")
+        .filter_map(|n| n["conversation"]["conversationId"].as_str())
+        .collect::<BTreeSet<&str>>()
+        .into_iter()
+        .take(3)
+        .collect();
+    assert_eq!(chosen.len(), 3);
+    app.reset_calls().await;
+    let data = app
+        .data(
+            "query($interval: IntervalInput!, $ids: [String!]) { cobrowseHistory(interval: $interval, filter: { conversationIds: $ids }, first: 100) { pageInfo { hasNextPage } edges { node { provider conversation { conversationId } } } } }",
+            json!({ "interval": last_day(), "ids": chosen }),
+        )
+        .await;
+    let history = &data["cobrowseHistory"];
+    assert_eq!(history["pageInfo"]["hasNextPage"], false);
+    let got: BTreeSet<&str> = history["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|e| {
+            e["node"]["conversation"]["conversationId"]
+                .as_str()
+                .expect("an id")
+        })
+        .collect();
+    assert_eq!(got, chosen, "their sessions, and only theirs (no Zoom)");
+    let expected = all
+        .iter()
+        .filter(|n| {
+            n["conversation"]["conversationId"]
+                .as_str()
+                .is_some_and(|id| chosen.contains(id))
+        })
+        .count();
+    assert_eq!(history["edges"].as_array().expect("edges").len(), expected);
+    let calls = app.upstream_calls().await;
+    assert_eq!(calls.route(route::DETAILS_BY_ID), 1, "{calls:?}");
+    assert_eq!(calls.route(route::DETAILS), 0, "{calls:?}");
+
+    let too_many: Vec<String> = (0..101).map(|i| format!("c-{i}")).collect();
+    let body = app
+        .graphql(
+            "query($interval: IntervalInput!, $ids: [String!]) { cobrowseHistory(interval: $interval, filter: { conversationIds: $ids }) { edges { cursor } } }",
+            json!({ "interval": last_day(), "ids": too_many }),
+        )
+        .await;
+    let message = body["errors"][0]["message"].as_str().expect("an error");
+    assert!(message.contains("conversationIds"), "{message}");
 }
