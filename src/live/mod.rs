@@ -20,6 +20,7 @@
 mod channel;
 pub(crate) mod index;
 pub(crate) mod marks;
+mod topics;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -81,6 +82,9 @@ pub(crate) struct Status {
     /// The index answers for the active set (reads of it go upstream
     /// while not).
     pub served: bool,
+    /// What each topic requires, as Genesys publishes it, and whether the
+    /// client has it.
+    pub topic_requirements: Vec<topics::TopicRequirement>,
 }
 
 /// The live index and what the listener says of itself.
@@ -125,6 +129,7 @@ impl Live {
                 conversations: 0,
                 last_backfill: None,
                 served: false,
+                topic_requirements: Vec::new(),
             }),
             mirror: Mutex::new(Mirror {
                 leading: false,
@@ -265,6 +270,7 @@ pub(crate) fn spawn(
         relisted: None,
         unheard_since: None,
         garbled: crate::throttle::Throttle::new(GARBLED_EVERY),
+        topic_rules: None,
     };
     tokio::spawn(
         listener
@@ -319,6 +325,8 @@ struct Listener {
     /// The warnings of notifications that do not read (a flood of them
     /// writes one line per [`GARBLED_EVERY`]).
     garbled: crate::throttle::Throttle,
+    /// What the topics require, as Genesys publishes it (none: not read yet).
+    topic_rules: Option<Vec<topics::TopicRequirement>>,
 }
 
 impl Listener {
@@ -352,8 +360,17 @@ impl Listener {
         }
     }
 
-    /// Lists the queues and shares their topics out over the slots.
+    /// Lists the queues and shares their topics out over the slots (and
+    /// reads what the topics require, until that has been read once).
     async fn relist(&mut self) {
+        if self.topic_rules.is_none() {
+            match topics::read(self.source.client()).await {
+                Ok(rules) => self.topic_rules = Some(rules),
+                Err(e) => {
+                    warn!(code = e.code(), error = %e, "cannot read what the notification topics require (GET /api/v2/notifications/availabletopics); trying again at the next relist")
+                }
+            }
+        }
         let queues = match self.source.client().all_queues(&Credential::Service).await {
             Ok(queues) => queues.value,
             Err(e) => {
@@ -733,6 +750,13 @@ impl Listener {
             conversations: index.len(),
             last_backfill: self.backfilled_at,
             served: index.serving() != Serving::No,
+            topic_requirements: self.topic_rules.as_deref().map_or_else(Vec::new, |rules| {
+                topics::standing(
+                    rules,
+                    self.slots.iter().flat_map(|s| &s.rejected),
+                    self.slots.iter().any(|s| s.connected),
+                )
+            }),
         };
     }
 }

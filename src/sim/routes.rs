@@ -56,6 +56,10 @@ pub(super) fn api() -> Router<Arc<SimState>> {
             post(aggregates_query),
         )
         .route(
+            "/api/v2/notifications/availabletopics",
+            get(notify::available_topics),
+        )
+        .route(
             "/api/v2/notifications/channels",
             post(notify::create_channel).get(notify::list_channels),
         )

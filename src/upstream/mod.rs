@@ -479,6 +479,20 @@ impl PureCloud {
         decode(Route::NotificationChannels, body, correlation)
     }
 
+    /// `GET /api/v2/notifications/availabletopics` with what each topic
+    /// requires (`expand=requiresPermissions,permissionDetails,enforced,visibility`).
+    pub(crate) async fn available_topics(
+        &self,
+        cred: &Credential,
+    ) -> Result<Fetched<notifications::AvailableTopics>, UpstreamError> {
+        let mut url = self.url(&["notifications", "availabletopics"])?;
+        url.query_pairs_mut().append_pair(
+            "expand",
+            "requiresPermissions,permissionDetails,enforced,visibility",
+        );
+        self.get_json(cred, Route::AvailableTopics, url).await
+    }
+
     /// `HEAD /api/v2/notifications/channels/{id}`: whether the channel is
     /// still valid.
     pub(crate) async fn channel_exists(

@@ -1,4 +1,4 @@
-//! The Notifications API's wire (UPSTREAM.md §5): channels, their topic
+//! The Notifications API's wire (docs/upstream.md, "Notifications"): channels, their topic
 //! subscriptions, and the messages a channel's WebSocket carries.
 //!
 //! As with the REST DTOs, every field is optional and unknown fields are
@@ -95,6 +95,65 @@ impl TopicMedia {
             TopicMedia::Screenshare => "screenshares",
         }
     }
+
+    /// `co-browse` or `screen-share`, for people.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            TopicMedia::Cobrowse => "co-browse",
+            TopicMedia::Screenshare => "screen-share",
+        }
+    }
+}
+
+/// What `GET /api/v2/notifications/availabletopics` answers
+/// (`AvailableTopicEntityListing`).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub(crate) struct AvailableTopics {
+    #[serde(default)]
+    pub entities: Vec<AvailableTopic>,
+}
+
+/// One topic Genesys publishes, with what subscribing to it requires (the
+/// fields of `expand=requiresPermissions,permissionDetails,enforced,visibility`;
+/// `AvailableTopic`, docs/upstream.md "Notifications").
+#[skip_serializing_none]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AvailableTopic {
+    /// The topic's template (`v2.routing.queues.{id}.conversations.cobrowseSessions`).
+    pub id: Option<String>,
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requires_permissions: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub permission_details: Vec<PermissionDetails>,
+    /// Whether the permissions are enforced.
+    pub enforced: Option<bool>,
+    /// `Public` or `Preview`.
+    pub visibility: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transports: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub topic_parameters: Vec<String>,
+}
+
+/// One requirement of a topic (`PermissionDetails`).
+#[skip_serializing_none]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PermissionDetails {
+    /// `requiresPermissions`, `requiresCurrentUser`, `requiresDivisionPermissions`, ...
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub permissions: Vec<String>,
+    pub allows_current_user: Option<bool>,
+    pub enforced: Option<bool>,
+}
+
+/// The template of a queue topic of one media, as `availabletopics` names it.
+pub(crate) fn queue_topic_template(media: TopicMedia) -> String {
+    queue_topic("{id}", media)
 }
 
 /// The topic of a queue's conversations of one media

@@ -465,16 +465,56 @@ async fn rejected_topics_fall_back_to_polling_and_say_so_and_listening_resumes_w
         ],
     )
     .await;
-    wait_mode(&app, "listening").await;
+    let status = wait_mode(&app, "listening").await;
+    // What each topic requires, as upstream's availabletopics says, and
+    // that the client has it.
+    let token = app.sim_token().await;
+    let (_, published) = app
+        .sim_get(
+            &token,
+            "/api/v2/notifications/availabletopics?expand=requiresPermissions,enforced",
+        )
+        .await;
+    let requires = |topic: &str| {
+        published["entities"]
+            .as_array()
+            .expect("entities")
+            .iter()
+            .find(|t| t["id"] == topic)
+            .map(|t| t["requiresPermissions"].clone())
+            .unwrap_or_else(|| panic!("{topic} is published: {published}"))
+    };
+    let screenshares = "v2.routing.queues.{id}.conversations.screenshares";
+    let requirements = status["topic_requirements"]
+        .as_array()
+        .expect("requirements");
+    assert_eq!(requirements.len(), 2, "{status}");
+    for requirement in requirements {
+        let topic = requirement["topic"].as_str().expect("a topic");
+        assert_eq!(requirement["requires"], requires(topic), "{requirement}");
+        assert_eq!(requirement["enforced"], true);
+        assert_eq!(requirement["permitted"], true, "{requirement}");
+    }
+    let screenshare_permission = requires(screenshares)[0]
+        .as_str()
+        .expect("a permission")
+        .to_owned();
     withhold(
         &app.sim.url(),
         app.sim.client_id(),
-        &["conversation:screenshare:view"],
+        &[screenshare_permission.as_str()],
     )
     .await;
     let status = wait_mode(&app, "polling").await;
     let reason = status["reason"].as_str().expect("a reason");
-    assert!(reason.contains("conversation:screenshare:view"), "{reason}");
+    assert!(reason.contains(&screenshare_permission), "{reason}");
+    for requirement in status["topic_requirements"]
+        .as_array()
+        .expect("requirements")
+    {
+        let lacking = requirement["topic"] == screenshares;
+        assert_eq!(requirement["permitted"], !lacking, "{requirement}");
+    }
     let metrics = metrics_text(&app.url("")).await;
     assert!(
         metrics.contains("cobrowse_gateway_live_mode{mode=\"polling\"} 1"),
