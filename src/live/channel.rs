@@ -19,10 +19,9 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
+use crate::upstream::events::{CobrowseEvent, ScreenShareEvent};
 use crate::upstream::model::CobrowseConversation;
-use crate::upstream::notifications::{
-    self, MetadataBody, ScreenshareConversation, Socket, Topic, TopicAnswer, TopicMedia,
-};
+use crate::upstream::notifications::{self, MetadataBody, Socket, Topic, TopicAnswer, TopicMedia};
 use crate::upstream::{Credential, PureCloud, UpstreamError};
 
 /// How a slot watches its connection.
@@ -38,8 +37,10 @@ pub(crate) struct SlotConfig {
 pub(crate) enum Heard {
     /// A heartbeat or a pong: the connection lives.
     Alive,
+    /// A co-browse event, as the listing holds a conversation: only what
+    /// the event carries.
     Cobrowse(Arc<CobrowseConversation>),
-    Screenshare(ScreenshareConversation),
+    Screenshare(ScreenShareEvent),
     /// A message that does not read: a change may be lost.
     Garbled(String),
 }
@@ -416,8 +417,8 @@ fn read(text: &str) -> Read {
         Topic::Queue {
             media: TopicMedia::Cobrowse,
             ..
-        } => match serde_json::from_str(body) {
-            Ok(view) => Read::Heard(Heard::Cobrowse(Arc::new(view))),
+        } => match serde_json::from_str::<CobrowseEvent>(body) {
+            Ok(event) => Read::Heard(Heard::Cobrowse(Arc::new(event.view()))),
             Err(e) => garbled(e),
         },
         Topic::Queue {

@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 use super::marks::{self, LiveUpdate, Mark};
 use crate::cache::{ActiveListing, Listed, Vouch};
 use crate::upstream::analytics::AnalyticsConversation;
+use crate::upstream::events::ScreenShareEvent;
 use crate::upstream::model::CobrowseConversation;
-use crate::upstream::notifications::ScreenshareConversation;
 
 /// How long a conversation an event said was over is remembered.
 const ENDED_KEPT: Duration = Duration::from_secs(600);
@@ -248,11 +248,7 @@ impl Index {
     /// conversation's membership by them (a conversation with a screen
     /// share going on is listed, with or without co-browse; known by its
     /// co-browse view when one was heard, else by this body's participants).
-    pub(crate) fn apply_screenshare(
-        &self,
-        body: &ScreenshareConversation,
-        heard: Instant,
-    ) -> Applied {
+    pub(crate) fn apply_screenshare(&self, body: &ScreenShareEvent, heard: Instant) -> Applied {
         let Some(id) = body.id.as_deref().map(Arc::<str>::from) else {
             return Applied::default();
         };
@@ -265,7 +261,7 @@ impl Index {
         let updates = marks::diff(&id, &before_s, &after);
         let listed = match inner.entries.get(&id) {
             Some(entry) => entry.listed.clone(),
-            None if goes_on(&[], &after) => Listed::View(Arc::new(view_of_screenshare(body))),
+            None if goes_on(&[], &after) => Listed::View(Arc::new(body.view())),
             None => {
                 // Not listed, and still not: only its marks are kept.
                 if let Some(left) = inner.ended.get_mut(&id) {
@@ -521,39 +517,6 @@ fn remember_ended(inner: &mut Inner, id: &Arc<str>, entry: Entry, over: bool) {
             screenshare: entry.screenshare,
         },
     );
-}
-
-/// A conversation heard of only by a screen-share event, in the shape the
-/// listing holds (a co-browse view): its participants as the body gives
-/// them, none of them in a co-browse session.
-fn view_of_screenshare(body: &ScreenshareConversation) -> CobrowseConversation {
-    use crate::upstream::model::CobrowseMediaParticipant;
-    use crate::upstream::wire::Wire;
-    CobrowseConversation {
-        id: body.id.clone(),
-        name: body.name.clone(),
-        participants: body
-            .participants
-            .iter()
-            .map(|p| CobrowseMediaParticipant {
-                id: p.id.clone(),
-                name: p.name.clone(),
-                address: p.address.clone(),
-                start_time: p.start_time,
-                connected_time: p.connected_time,
-                end_time: p.end_time,
-                purpose: p.purpose.as_deref().map(Wire::new),
-                state: p.state.clone(),
-                user: p.user.clone(),
-                queue: p.queue.clone(),
-                provider: p.provider.clone(),
-                peer: p.peer.clone(),
-                ..CobrowseMediaParticipant::default()
-            })
-            .collect(),
-        divisions: body.divisions.clone(),
-        ..CobrowseConversation::default()
-    }
 }
 
 #[cfg(test)]

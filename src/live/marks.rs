@@ -13,8 +13,8 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use crate::purecloud::{self, Media};
+use crate::upstream::events::ScreenShareEvent;
 use crate::upstream::model::CobrowseConversation;
-use crate::upstream::notifications::ScreenshareConversation;
 
 /// One session as a subscriber sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -103,7 +103,7 @@ pub(crate) fn of_view(view: &CobrowseConversation) -> Vec<Mark> {
 
 /// The screen-share sessions of a screen-share event's body: its
 /// participants grouped by room (`context`).
-pub(crate) fn of_screenshare(body: &ScreenshareConversation) -> Vec<Mark> {
+pub(crate) fn of_screenshare(body: &ScreenShareEvent) -> Vec<Mark> {
     marks(
         Media::Screenshare,
         body.participants.iter().filter_map(|p| {

@@ -17,10 +17,10 @@
 use super::{Conversation, Time};
 use crate::upstream::analytics::AnalyticsConversation;
 use crate::upstream::enums::CommunicationState;
+use crate::upstream::events::ScreenShareEventParticipant;
 use crate::upstream::model::{
     CobrowseConversation, CobrowseMediaParticipant, Cobrowsesession, Screenshare,
 };
-use crate::upstream::notifications::ScreenshareMediaParticipant;
 use crate::upstream::wire::Wire;
 
 /// Whether a communication in `state`, ended at `ended` (if it has), goes
@@ -47,7 +47,7 @@ pub(crate) fn view_participant(p: &CobrowseMediaParticipant) -> bool {
 
 /// Whether a participant of a screen-share event holds a screen share that
 /// goes on.
-pub(crate) fn screenshare_participant(p: &ScreenshareMediaParticipant) -> bool {
+pub(crate) fn screenshare_participant(p: &ScreenShareEventParticipant) -> bool {
     goes_on(p.state.as_ref(), p.end_time)
 }
 

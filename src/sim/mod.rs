@@ -31,6 +31,7 @@
 mod acts;
 mod analytics;
 pub(crate) mod data;
+mod events;
 mod life;
 mod notify;
 mod routes;

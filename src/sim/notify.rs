@@ -486,56 +486,15 @@ fn message(topic: &str, body: &str) -> String {
     )
 }
 
-/// A reference to an entity by id.
-fn reference(id: Option<&String>) -> Option<crate::upstream::model::EntityRef> {
-    id.map(|id| crate::upstream::model::EntityRef {
-        id: Some(id.clone()),
-        ..Default::default()
-    })
-}
-
 /// A conversation as a topic of `media` carries it (none: it has no such
-/// media yet).
+/// media yet): the events' own shape ([`super::events`]).
 fn event_body(conversation: &SimConversation, media: TopicMedia) -> Option<String> {
     match media {
-        TopicMedia::Cobrowse => Some(serde_json::to_string(&conversation.view).expect("a DTO")),
-        TopicMedia::Screenshare => {
-            let participants: Vec<ScreenshareMediaParticipant> = conversation
-                .full
-                .participants
-                .iter()
-                .filter_map(|p| {
-                    let share = p.screenshares.last()?;
-                    Some(ScreenshareMediaParticipant {
-                        id: p.id.clone(),
-                        name: p.name.clone(),
-                        address: p.address.clone(),
-                        start_time: p.start_time,
-                        connected_time: p.connected_time,
-                        end_time: p.end_time,
-                        purpose: p.purpose.as_ref().map(|w| w.raw().to_owned()),
-                        state: share.state.clone(),
-                        user: reference(p.user_id.as_ref()),
-                        queue: reference(p.queue_id.as_ref()),
-                        context: share.context.clone(),
-                        peer_count: share.peer_count,
-                        sharing: share.sharing,
-                        provider: share.provider.clone(),
-                        peer: share.peer_id.clone(),
-                    })
-                })
-                .collect();
-            if participants.is_empty() {
-                return None;
-            }
-            let body = ScreenshareConversation {
-                id: conversation.full.id.clone(),
-                name: conversation.full.name.clone(),
-                participants,
-                divisions: conversation.full.divisions.clone(),
-            };
-            Some(serde_json::to_string(&body).expect("a DTO"))
+        TopicMedia::Cobrowse => {
+            Some(serde_json::to_string(&super::events::cobrowse(conversation)).expect("a DTO"))
         }
+        TopicMedia::Screenshare => super::events::screenshare(conversation)
+            .map(|body| serde_json::to_string(&body).expect("a DTO")),
     }
 }
 

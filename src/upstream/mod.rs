@@ -10,6 +10,7 @@ pub(crate) mod analytics;
 mod breaker;
 pub(crate) mod enums;
 pub(crate) mod error;
+pub(crate) mod events;
 pub(crate) mod model;
 pub(crate) mod notifications;
 mod paging;

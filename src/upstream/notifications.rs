@@ -11,9 +11,7 @@ use serde_with::skip_serializing_none;
 
 use super::UpstreamError;
 
-use super::enums::CommunicationState;
-use super::model::{DivisionRef, EntityRef, Time};
-use super::wire::Wire;
+use super::model::Time;
 
 /// The most topics one channel may carry (upstream answers 400 beyond).
 pub(crate) const MAX_TOPICS_PER_CHANNEL: usize = 1_000;
@@ -232,42 +230,6 @@ pub(crate) struct MetadataBody {
 
 /// The heartbeat's message.
 pub(crate) const HEARTBEAT: &str = "WebSocket Heartbeat";
-
-/// The conversation a screen-share topic's event carries: its participants
-/// with their screen-share fields.
-#[skip_serializing_none]
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct ScreenshareConversation {
-    pub id: Option<String>,
-    pub name: Option<String>,
-    #[serde(default)]
-    pub participants: Vec<ScreenshareMediaParticipant>,
-    #[serde(default)]
-    pub divisions: Vec<DivisionRef>,
-}
-
-/// A participant of a screen-share event.
-#[skip_serializing_none]
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct ScreenshareMediaParticipant {
-    pub id: Option<String>,
-    pub name: Option<String>,
-    pub address: Option<String>,
-    pub start_time: Option<Time>,
-    pub connected_time: Option<Time>,
-    pub end_time: Option<Time>,
-    pub purpose: Option<String>,
-    pub state: Option<Wire<CommunicationState>>,
-    pub user: Option<EntityRef>,
-    pub queue: Option<EntityRef>,
-    pub context: Option<String>,
-    pub peer_count: Option<i32>,
-    pub sharing: Option<bool>,
-    pub provider: Option<String>,
-    pub peer: Option<String>,
-}
 
 /// The largest notification message read (bigger ones close the socket,
 /// which is then reconnected and back-filled).

@@ -230,6 +230,11 @@ async fn a_channel_carries_every_change_of_its_queues_conversations_with_heartbe
         assert_eq!(event["version"], "2");
         assert!(event["metadata"]["CorrelationId"].is_string());
         assert_eq!(event["eventBody"]["id"], id.as_str(), "{phase}");
+        has_the_event_models_shape(
+            &event["eventBody"],
+            "QueueConversationCobrowseEventTopicCobrowseConversation",
+            "QueueConversationCobrowseEventTopicCobrowseMediaParticipant",
+        );
         let participants = event["eventBody"]["participants"]
             .as_array()
             .expect("participants");
@@ -249,6 +254,11 @@ async fn a_channel_carries_every_change_of_its_queues_conversations_with_heartbe
             let share = next_event(&mut socket).await.expect("a screen-share event");
             let topic = share["topicName"].as_str().expect("a topic");
             assert!(topic.ends_with(".conversations.screenshares"), "{topic}");
+            has_the_event_models_shape(
+                &share["eventBody"],
+                "QueueConversationScreenShareEventTopicScreenShareConversation",
+                "QueueConversationScreenShareEventTopicScreenShareMediaParticipant",
+            );
             let sharing: Vec<&Value> = share["eventBody"]["participants"]
                 .as_array()
                 .expect("participants")
@@ -263,6 +273,42 @@ async fn a_channel_carries_every_change_of_its_queues_conversations_with_heartbe
         }
     }
     assert_eq!(phases.len(), 8, "{phases:?}");
+}
+
+/// Checks that an event body has only fields of the SDK's event models (the
+/// pinned release's, from the fixture), and the events' own.
+fn has_the_event_models_shape(body: &Value, conversation: &str, participant: &str) {
+    let fixture: Value =
+        serde_json::from_str(include_str!("../fixtures/genesys-sdk.json")).expect("the fixture");
+    let fields = |model: &str| {
+        fixture["models"][model]["fields"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{model}"))
+            .clone()
+    };
+    let only_theirs = |object: &Value, model: &str| {
+        let theirs = fields(model);
+        for key in object.as_object().expect("an object").keys() {
+            assert!(theirs.contains_key(key), "{model} has no {key}: {object}");
+        }
+    };
+    only_theirs(body, conversation);
+    let participants = body["participants"].as_array().expect("participants");
+    for p in participants {
+        only_theirs(p, participant);
+    }
+    assert!(
+        body["selfUri"].is_null() && body["address"].is_string(),
+        "{body}"
+    );
+    for p in participants {
+        if p["cobrowseSessionId"].is_string() || p["context"].is_string() {
+            assert!(
+                p["initialState"].is_string(),
+                "a session's first state: {p}"
+            );
+        }
+    }
 }
 
 #[tokio::test]
