@@ -887,9 +887,23 @@ impl Session {
     async fn media_type(&self) -> SessionMedia {
         self.media()
     }
-    /// The provider's id of the session (PureCloud's `cobrowseSessionId`, Zoom's `session_id`).
+    /// The provider's id of the session: PureCloud's `cobrowseSessionId`
+    /// (a screen share's room `context`), Zoom's `session_id`. A PureCloud
+    /// session read from analytics (the history; the wall while the active
+    /// set is polled, or after a back-fill set it right) has analytics'
+    /// room id instead (`roomId`), which Genesys does not document as equal.
     async fn provider_session_id(&self) -> &str {
         self.provider_id()
+    }
+    /// Analytics' id of the session's room (`cobrowseRoomId`,
+    /// `screenShareRoomId`), when the session was read from analytics; null
+    /// when it was read from the conversation routes or events (PureCloud),
+    /// and for Zoom.
+    async fn room_id(&self) -> Option<&str> {
+        match self {
+            Session::PureCloud(s) if s.conversation.from_record_alone() => Some(&s.session.id),
+            _ => None,
+        }
     }
     /// Whether the session goes on.
     #[graphql(name = "state")]

@@ -317,7 +317,7 @@ impl Index {
             let Some(id) = record.conversation_id.as_deref().map(Arc::<str>::from) else {
                 continue;
             };
-            let (cobrowse, screenshare) = record_marks(&id, &record);
+            let (mut cobrowse, mut screenshare) = record_marks(&id, &record);
             if !goes_on(&cobrowse, &screenshare) {
                 // In wrap-up, or its sessions over: not listed.
                 continue;
@@ -341,9 +341,19 @@ impl Index {
                 }
             }
             let (old_c, old_s) = inner.marks(&id);
+            marks::align(&old_c, &mut cobrowse);
+            marks::align(&old_s, &mut screenshare);
             let was = inner.entries.contains_key(&id);
             let mut updates = marks::diff(&id, &old_c, &cobrowse);
             updates.extend(marks::diff(&id, &old_s, &screenshare));
+            if let Some(entry) = inner.entries.get_mut(&id) {
+                if updates.is_empty() && matches!(entry.listed, Listed::View(_)) {
+                    // Events keep it, and the record agrees: the event's
+                    // shape (and its session ids) stays.
+                    entry.heard = started;
+                    continue;
+                }
+            }
             // A session that started or ended unheard, or a conversation
             // missing (an analytics record never says who controls: a
             // change of that alone is not one).

@@ -23,6 +23,10 @@ pub(crate) struct Mark {
     pub media: Media,
     pub active: bool,
     digest: u64,
+    /// The participants in it: what joins one shape's session to another's
+    /// (events key sessions by `cobrowseSessionId`, analytics by its room
+    /// id, which Genesys does not document as equal).
+    people: Box<[Box<str>]>,
 }
 
 /// What happened to a session.
@@ -78,6 +82,7 @@ fn marks<'a>(media: Media, legs: impl Iterator<Item = (&'a str, Leg<'a>)>) -> Ve
                 media,
                 active: legs.iter().any(|(_, active, _)| *active),
                 digest: hasher.finish(),
+                people: legs.iter().map(|(p, _, _)| Box::from(*p)).collect(),
             }
         })
         .collect()
@@ -148,6 +153,34 @@ pub(crate) fn of_model(model: &purecloud::Conversation) -> Vec<Mark> {
         all.extend(marks(session.media, legs));
     }
     all
+}
+
+/// Names the sessions of `after` (another shape's marks of the same
+/// conversation) as `before` names them where they are the same session:
+/// one of `after` that `before` does not name, and one of `before` that
+/// `after` does not name, of the same media and with a participant in
+/// common (the join is by conversation and participant, not by id).
+pub(crate) fn align(before: &[Mark], after: &mut [Mark]) {
+    let named = |id: &Arc<str>, marks: &[Mark]| marks.iter().any(|m| m.id == *id);
+    let unmatched: Vec<&Mark> = before.iter().filter(|b| !named(&b.id, after)).collect();
+    let mut taken: Vec<&Arc<str>> = Vec::new();
+    for i in 0..after.len() {
+        if named(&after[i].id, before) {
+            continue;
+        }
+        let mark = &after[i];
+        let same = unmatched.iter().find(|b| {
+            b.media == mark.media
+                && !taken.contains(&&b.id)
+                && b.people
+                    .iter()
+                    .any(|p| !p.is_empty() && mark.people.contains(p))
+        });
+        if let Some(same) = same {
+            taken.push(&same.id);
+            after[i].id = Arc::clone(&same.id);
+        }
+    }
 }
 
 /// What happened to the sessions of conversation `id` between `before` and

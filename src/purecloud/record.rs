@@ -1,11 +1,13 @@
-//! A conversation from its analytics record (UPSTREAM.md §4): what the
+//! A conversation from its analytics record (docs/upstream.md, "Analytics"): what the
 //! details query says of it, as the domain model.
 //!
 //! Analytics speaks of sessions and segments where the conversation API
 //! speaks of communications: each co-browse session of a participant
-//! becomes a co-browse communication (its `cobrowseRoomId` the
-//! `cobrowseSessionId` it shares with its peers), each screen-share session
-//! a screen share; a session's times come from its segments, and it is over
+//! becomes a co-browse communication, grouped with its peers by analytics'
+//! `cobrowseRoomId` (which Genesys does not document as equal to the REST
+//! `cobrowseSessionId`: a session built from a record is keyed by its room,
+//! and says so as `Session.roomId`), each screen-share session a screen
+//! share (grouped by `screenShareRoomId`); a session's times come from its segments, and it is over
 //! once its last segment ended. A participant's queue is the queue of its
 //! segments. Segment types and disconnect types keep upstream's spelling
 //! (lower case, camelCase) as raw values.

@@ -308,7 +308,7 @@ pub(crate) fn to_analytics(conv: &Conversation) -> AnalyticsConversation {
                 provider: c.provider.clone(),
                 peer_id: c.peer_id.clone(),
                 cobrowse_role: c.cobrowse_role.as_ref().map(|r| r.raw().to_owned()),
-                cobrowse_room_id: c.cobrowse_session_id.clone(),
+                cobrowse_room_id: c.cobrowse_session_id.as_deref().map(room_id),
                 segments: segments(&c.segments, queue, c.wrapup.as_ref()),
                 ..AnalyticsSession::default()
             });
@@ -318,7 +318,7 @@ pub(crate) fn to_analytics(conv: &Conversation) -> AnalyticsConversation {
                 direction: Some("inbound".into()),
                 provider: s.provider.clone(),
                 peer_id: s.peer_id.clone(),
-                screen_share_room_id: s.context.clone(),
+                screen_share_room_id: s.context.as_deref().map(room_id),
                 sharing_screen: s.sharing,
                 segments: segments(&s.segments, queue, s.wrapup.as_ref()),
                 ..AnalyticsSession::default()
@@ -364,6 +364,28 @@ fn segments(
             wrap_up_note: wrapup.and_then(|w| w.notes.clone()),
         })
         .collect()
+}
+
+/// Analytics' id of a co-browse or screen-share room. Genesys documents it
+/// as "a unique identifier for a ... room", never as equal to the REST
+/// `cobrowseSessionId` or `context`: the simulator's differs from both
+/// (one room, one id, derived from the session's), so that nothing can
+/// rely on their being equal (docs/upstream.md, "Analytics").
+fn room_id(session: &str) -> String {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut hasher = DefaultHasher::new();
+    ("room", session).hash(&mut hasher);
+    let a = hasher.finish();
+    session.hash(&mut hasher);
+    let b = hasher.finish();
+    format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xfff,
+        b >> 52,
+        b & 0xffff_ffff_ffff
+    )
 }
 
 /// A disconnect type as analytics spells it (`transport.failure` is
