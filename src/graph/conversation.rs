@@ -901,7 +901,7 @@ impl Session {
     /// and for Zoom.
     async fn room_id(&self) -> Option<&str> {
         match self {
-            Session::PureCloud(s) if s.conversation.from_record_alone() => Some(&s.session.id),
+            Session::PureCloud(s) if s.conversation.read_from_analytics() => Some(&s.session.id),
             _ => None,
         }
     }

@@ -161,14 +161,15 @@ pub(crate) fn of_model(model: &purecloud::Conversation) -> Vec<Mark> {
 /// `after` does not name, of the same media and with a participant in
 /// common (the join is by conversation and participant, not by id).
 pub(crate) fn align(before: &[Mark], after: &mut [Mark]) {
-    let named = |id: &Arc<str>, marks: &[Mark]| marks.iter().any(|m| m.id == *id);
-    let unmatched: Vec<&Mark> = before.iter().filter(|b| !named(&b.id, after)).collect();
+    let unmatched: Vec<&Mark> = before
+        .iter()
+        .filter(|b| !after.iter().any(|a| a.id == b.id))
+        .collect();
     let mut taken: Vec<&Arc<str>> = Vec::new();
-    for i in 0..after.len() {
-        if named(&after[i].id, before) {
+    for mark in after.iter_mut() {
+        if before.iter().any(|b| b.id == mark.id) {
             continue;
         }
-        let mark = &after[i];
         let same = unmatched.iter().find(|b| {
             b.media == mark.media
                 && !taken.contains(&&b.id)
@@ -178,7 +179,7 @@ pub(crate) fn align(before: &[Mark], after: &mut [Mark]) {
         });
         if let Some(same) = same {
             taken.push(&same.id);
-            after[i].id = Arc::clone(&same.id);
+            mark.id = Arc::clone(&same.id);
         }
     }
 }

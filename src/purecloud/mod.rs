@@ -239,12 +239,12 @@ impl Conversation {
     /// Whether it was built from the analytics record of a conversation
     /// that ended: a record that will not change.
     pub(crate) fn final_record(&self) -> bool {
-        self.from_record_alone() && self.end_time.is_some()
+        self.read_from_analytics() && self.end_time.is_some()
     }
 
     /// Whether it was built from an analytics record alone: its sessions
     /// are keyed by analytics' room ids.
-    pub(crate) fn from_record_alone(&self) -> bool {
+    pub(crate) fn read_from_analytics(&self) -> bool {
         self.inputs.record.is_some() && self.inputs.full.is_none() && self.inputs.view.is_none()
     }
 
