@@ -21,6 +21,7 @@ mod engage;
 mod freshness;
 pub mod graph;
 pub mod http;
+mod jobs;
 mod live;
 mod metrics;
 mod nesting;

@@ -81,6 +81,8 @@ settings_table! {
     "upstream.max_page_bytes", "COBROWSE_UPSTREAM_MAX_PAGE_BYTES", Some("16777216"), "Most bytes one upstream answer (one page) may have; a larger one is refused with UPSTREAM_RESPONSE_TOO_LARGE, not read.";
     "upstream.max_list_items", "COBROWSE_UPSTREAM_MAX_LIST_ITEMS", Some("10000"), "Most items one upstream listing may have, all pages together (the per-user co-browse listing, queues, wrap-up codes, the analytics active set); a longer one is refused with UPSTREAM_LIST_TOO_LARGE, not held or cut.";
     "upstream.active_lookback", "COBROWSE_UPSTREAM_ACTIVE_LOOKBACK", Some("7d"), "Service mode: how far back the organisation-wide active set (the analytics details query of conversations not yet ended) looks; long enough for the longest conversation, at most 31d.";
+    "upstream.history_job_after", "COBROWSE_UPSTREAM_HISTORY_JOB_AFTER", Some("7d"), "cobrowseHistory over an interval longer than this is read with an asynchronous analytics details job instead of the synchronous details query (the SDKs document no limit on either; the job matches every conversation with activity in the interval and pages by cursor).";
+    "upstream.history_job_poll", "COBROWSE_UPSTREAM_HISTORY_JOB_POLL", Some("1s"), "How often the state of a running analytics job is asked; a history page whose job is not fulfilled before the request's deadline answers HISTORY_PREPARING with this as retryAfterSeconds (at least 1 s).";
     "upstream.token_refresh_margin", "COBROWSE_UPSTREAM_TOKEN_REFRESH_MARGIN", Some("60s"), "Refresh the access token this long before it expires.";
     "cache.enabled", "COBROWSE_CACHE_ENABLED", Some("true"), "Cache upstream reads.";
     "cache.max_entries", "COBROWSE_CACHE_MAX_ENTRIES", Some("20000"), "Most entries in the cache.";
@@ -297,6 +299,10 @@ pub struct UpstreamSettings {
     pub(crate) max_retry_after: Duration,
     #[serde(deserialize_with = "de::duration")]
     pub(crate) active_lookback: Duration,
+    #[serde(deserialize_with = "de::duration")]
+    pub(crate) history_job_after: Duration,
+    #[serde(deserialize_with = "de::duration")]
+    pub(crate) history_job_poll: Duration,
     #[serde(deserialize_with = "de::positive")]
     pub(crate) max_page_bytes: usize,
     #[serde(deserialize_with = "de::positive")]
@@ -864,6 +870,12 @@ impl Settings {
             return invalid(
                 "upstream.active_lookback",
                 "must be more than 0s and at most 31d (the longest interval analytics takes)",
+            );
+        }
+        if up.history_job_poll.is_zero() || up.history_job_poll > Duration::from_secs(60) {
+            return invalid(
+                "upstream.history_job_poll",
+                "must be more than 0s and at most 60s",
             );
         }
         if up.base_backoff > up.max_backoff {

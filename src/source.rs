@@ -57,6 +57,8 @@ struct Shared {
     models: Models,
     /// How far back the org-wide active set looks for conversations.
     active_lookback: std::time::Duration,
+    /// Analytics details jobs of long histories.
+    jobs: crate::jobs::Jobs,
     /// The org-wide active set kept by pushed events, asked before
     /// upstream (service mode).
     kept: std::sync::OnceLock<Arc<dyn KeptActiveSet>>,
@@ -85,6 +87,7 @@ impl Source {
         cache: Cache,
         scope: Scope,
         active_lookback: std::time::Duration,
+        jobs: crate::jobs::JobSettings,
     ) -> Self {
         Self {
             shared: Arc::new(Shared {
@@ -94,6 +97,7 @@ impl Source {
                 changes: Arc::new(Changes::new()),
                 models: Models::new(MODELS, MODELS_IDLE),
                 active_lookback,
+                jobs: crate::jobs::Jobs::new(jobs),
                 kept: std::sync::OnceLock::new(),
                 shared_changes: std::sync::OnceLock::new(),
             }),
@@ -453,6 +457,48 @@ impl Source {
             })
         })
         .await
+    }
+
+    /// When a history reads with a job (longer intervals) and how often it
+    /// asks after one.
+    pub(crate) fn job_settings(&self) -> crate::jobs::JobSettings {
+        self.shared.jobs.settings()
+    }
+
+    /// The fulfilled job of `query` for this caller, or how long to wait.
+    pub(crate) async fn details_job(
+        &self,
+        query: &DetailsQuery,
+    ) -> Result<crate::jobs::Ready, SharedError> {
+        self.shared
+            .jobs
+            .ready(
+                self.client(),
+                self.credential(),
+                self.scope().value(),
+                query,
+            )
+            .await
+            .map_err(Arc::new)
+    }
+
+    /// A page of a fulfilled job's results (each read once: a history page
+    /// reads on from its cursor); the job is forgotten when upstream no
+    /// longer has it, so that the next read submits it again.
+    pub(crate) async fn details_job_page(
+        &self,
+        query: &DetailsQuery,
+        job: &str,
+        cursor: Option<&str>,
+    ) -> Result<crate::upstream::analytics::JobResults, SharedError> {
+        let answer = self
+            .client()
+            .details_job_results(self.credential(), job, cursor, ANALYTICS_PAGE_SIZE)
+            .await;
+        if let Err(UpstreamError::NotFound { .. }) = &answer {
+            self.shared.jobs.forget(self.scope().value(), query);
+        }
+        answer.map(|f| f.value).map_err(Arc::new)
     }
 
     /// A cached report: `key` is its kind and query, which `call` reads

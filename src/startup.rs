@@ -363,7 +363,17 @@ fn source(
     if let Some(shared) = shared {
         cache = cache.shared_by(shared);
     }
-    let source = Source::new(client, cache, scope, settings.upstream.active_lookback);
+    let jobs = crate::jobs::JobSettings {
+        after: settings.upstream.history_job_after,
+        poll: settings.upstream.history_job_poll,
+    };
+    let source = Source::new(
+        client,
+        cache,
+        scope,
+        settings.upstream.active_lookback,
+        jobs,
+    );
     (Arc::new(source), vouch)
 }
 

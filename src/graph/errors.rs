@@ -31,6 +31,7 @@ pub(crate) mod code {
     pub(crate) const INTERNAL: &str = "INTERNAL_SERVER_ERROR";
     pub(crate) const STORE_UNAVAILABLE: &str = "STORE_UNAVAILABLE";
     pub(crate) const UPSTREAM_LIST_TRUNCATED: &str = "UPSTREAM_LIST_TRUNCATED";
+    pub(crate) const HISTORY_PREPARING: &str = "HISTORY_PREPARING";
 }
 
 /// Reports at the current field's path that upstream's listing was cut at

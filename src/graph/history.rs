@@ -26,7 +26,7 @@ use std::sync::Arc;
 use async_graphql::connection::{
     Connection, ConnectionNameType, CursorType, Edge, EdgeNameType, EmptyFields,
 };
-use async_graphql::{Context, InputObject, OutputType, Result};
+use async_graphql::{Context, ErrorExtensions as _, InputObject, OutputType, Result};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 
@@ -170,32 +170,71 @@ impl HistoryFilter {
     }
 }
 
-/// A place in the history: its keyset place and the analytics page it came
-/// from.
+/// Where in upstream's answer a history page resumes.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Place {
+    /// A page (from 1) of the synchronous details query.
+    Page(u32),
+    /// A page of a details job's results: the job and the cursor that
+    /// fetched the page (none: its first).
+    Job {
+        job: Arc<str>,
+        cursor: Option<Arc<str>>,
+    },
+}
+
+/// A place in the history: its keyset place and where in analytics it
+/// came from.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct HistoryCursor {
     key: SessionCursor,
-    page: u32,
+    place: Place,
 }
 
 impl CursorType for HistoryCursor {
     type Error = String;
 
     fn decode_cursor(s: &str) -> Result<Self, Self::Error> {
+        let bad = || invalid_cursor(s);
+        if let Ok(rest) = cursor_text(s, "h2:") {
+            let mut parts = rest.splitn(3, ':');
+            let mut text = || -> Result<String, String> {
+                let part = parts.next().ok_or_else(bad)?;
+                let bytes = URL_SAFE_NO_PAD.decode(part).map_err(|_| bad())?;
+                String::from_utf8(bytes).map_err(|_| bad())
+            };
+            let (job, cursor) = (text()?, text()?);
+            let key = parts.next().ok_or_else(bad)?;
+            if job.is_empty() {
+                return Err(bad());
+            }
+            return Ok(Self {
+                place: Place::Job {
+                    job: job.into(),
+                    cursor: (!cursor.is_empty()).then(|| cursor.into()),
+                },
+                key: SessionCursor::decode_cursor(key).map_err(|_| bad())?,
+            });
+        }
         let rest = cursor_text(s, "h1:")?;
-        let (page, key) = rest.split_once(':').ok_or_else(|| invalid_cursor(s))?;
+        let (page, key) = rest.split_once(':').ok_or_else(bad)?;
         Ok(Self {
-            page: page
-                .parse()
-                .ok()
-                .filter(|p| *p > 0)
-                .ok_or_else(|| invalid_cursor(s))?,
-            key: SessionCursor::decode_cursor(key).map_err(|_| invalid_cursor(s))?,
+            place: Place::Page(page.parse().ok().filter(|p| *p > 0).ok_or_else(bad)?),
+            key: SessionCursor::decode_cursor(key).map_err(|_| bad())?,
         })
     }
 
     fn encode_cursor(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("h1:{}:{}", self.page, self.key.encode_cursor()))
+        let key = self.key.encode_cursor();
+        let text = match &self.place {
+            Place::Page(page) => format!("h1:{page}:{key}"),
+            Place::Job { job, cursor } => format!(
+                "h2:{}:{}:{key}",
+                URL_SAFE_NO_PAD.encode(job.as_bytes()),
+                URL_SAFE_NO_PAD.encode(cursor.as_deref().unwrap_or_default())
+            ),
+        };
+        URL_SAFE_NO_PAD.encode(text)
     }
 }
 
@@ -218,8 +257,8 @@ impl EdgeNameType for HistoryName {
 pub(crate) type History =
     Connection<HistoryCursor, Session, EmptyFields, EmptyFields, HistoryName, HistoryName>;
 
-/// One listed session with its key and the analytics page it came from.
-type Found = (SessionCursor, u32, Session);
+/// One listed session with its key and where in analytics it came from.
+type Found = (SessionCursor, Place, Session);
 
 /// One page of `Query.cobrowseHistory`.
 pub(crate) async fn history(
@@ -246,14 +285,17 @@ pub(crate) async fn history(
     more |= found.len() > want;
     found.truncate(want);
     let mut connection = History::new(after.is_some(), more);
-    // A Zoom session keeps the analytics page of the PureCloud session
+    // A Zoom session keeps the analytics place of the PureCloud session
     // before it, so that reading resumes where PureCloud left off.
-    let mut page_of = after.map_or(1, |c| c.page);
-    for (key, page, session) in found {
+    let mut place_of = after.map_or(Place::Page(1), |c| c.place.clone());
+    for (key, place, session) in found {
         if session.provider() == SessionProvider::Purecloud {
-            page_of = page;
+            place_of = place;
         }
-        let cursor = HistoryCursor { key, page: page_of };
+        let cursor = HistoryCursor {
+            key,
+            place: place_of.clone(),
+        };
         connection.edges.push(Edge::new(cursor, session));
     }
     Ok(Some(connection))
@@ -276,7 +318,14 @@ async fn purecloud(
         return by_ids(ctx, interval, filter, ids, after).await;
     }
     let source = source(ctx);
-    let mut page = after.map_or(1, |c| c.page);
+    let span = (interval.end - interval.start).to_std().unwrap_or_default();
+    if span > source.job_settings().after {
+        return by_job(ctx, interval, filter, after, want).await;
+    }
+    let mut page = match after.map(|c| &c.place) {
+        Some(Place::Page(page)) => *page,
+        _ => 1,
+    };
     let mut stepped_back = false;
     let mut seen = HashSet::new();
     let mut found = Vec::new();
@@ -321,7 +370,7 @@ async fn purecloud(
                 if after.is_none_or(|a| key > a.key) {
                     found.push((
                         key,
-                        resume,
+                        Place::Page(resume),
                         Session::PureCloud(PureCloudSession::new(&model, session)),
                     ));
                 }
@@ -376,11 +425,90 @@ async fn by_ids(
             let key = conversation_key(Some(started), id, &session.id);
             if after.is_none_or(|a| key > a.key) {
                 let session = Session::PureCloud(PureCloudSession::new(&model, session));
-                found.push((key, 1, session));
+                found.push((key, Place::Page(1), session));
             }
         }
     }
     Ok((found, true))
+}
+
+/// The PureCloud sessions after `after` from a details job (a long
+/// interval): at least `want + 1` unless its results run out first (then
+/// `true`). A job not fulfilled by the request's deadline answers
+/// `HISTORY_PREPARING` with `retryAfterSeconds`; asked again, the same job
+/// is found.
+async fn by_job(
+    ctx: &Context<'_>,
+    interval: &IntervalInput,
+    filter: &HistoryFilter,
+    after: Option<&HistoryCursor>,
+    want: usize,
+) -> Result<(Vec<Found>, bool)> {
+    let source = source(ctx);
+    let query = DetailsQuery {
+        paging: None,
+        ..filter.query(interval, 1)
+    };
+    let failed = |e: crate::source::SharedError| upstream_for("cobrowseHistory", &e);
+    let job = match source.details_job(&query).await.map_err(failed)? {
+        crate::jobs::Ready::Fulfilled(job) => job,
+        crate::jobs::Ready::Preparing { retry_after } => return Err(preparing(retry_after)),
+    };
+    // The cursor's page of this job's results; another job (the first
+    // expired): its first page, the keyset skipping what was passed.
+    let mut cursor = match after.map(|c| &c.place) {
+        Some(Place::Job { job: j, cursor }) if *j == job => cursor.clone(),
+        _ => None,
+    };
+    let mut seen = HashSet::new();
+    let mut found = Vec::new();
+    for _ in 0..MAX_PAGES_PER_REQUEST {
+        let page = source
+            .details_job_page(&query, &job, cursor.as_deref())
+            .await
+            .map_err(failed)?;
+        let place = Place::Job {
+            job: Arc::clone(&job),
+            cursor: cursor.clone(),
+        };
+        for record in page.conversations.into_iter().map(Arc::new) {
+            let (Some(id), Some(started)) =
+                (record.conversation_id.as_deref(), record.conversation_start)
+            else {
+                continue;
+            };
+            // A job matches activity in the interval: keep those that started in it.
+            if !seen.insert(id.to_owned()) || started < interval.start || started >= interval.end {
+                continue;
+            }
+            let model = source.listed(&Listed::Record(Arc::clone(&record)));
+            for session in sessions_of(&model, filter) {
+                let key = conversation_key(Some(started), id, &session.id);
+                if after.is_none_or(|a| key > a.key) {
+                    let session = Session::PureCloud(PureCloudSession::new(&model, session));
+                    found.push((key, place.clone(), session));
+                }
+            }
+        }
+        match page.cursor {
+            None => return Ok((found, true)),
+            Some(next) if found.len() <= want => cursor = Some(next.into()),
+            Some(_) => return Ok((found, false)),
+        }
+    }
+    Ok((found, false))
+}
+
+/// The error of a history whose analytics job still runs.
+fn preparing(retry_after: std::time::Duration) -> async_graphql::Error {
+    let seconds = retry_after.as_secs().max(1);
+    async_graphql::Error::new(format!(
+        "the history of this interval is being prepared by analytics (an asynchronous job); ask again in {seconds} s"
+    ))
+    .extend_with(move |_, e| {
+        e.set("code", super::errors::code::HISTORY_PREPARING);
+        e.set("retryAfterSeconds", seconds);
+    })
 }
 
 fn first_id(record: &AnalyticsConversation) -> &str {
@@ -444,7 +572,7 @@ async fn zoom(
         .await?;
     Ok(found
         .into_iter()
-        .map(|(key, session)| (key, 0, session))
+        .map(|(key, session)| (key, Place::Page(1), session))
         .collect())
 }
 
@@ -454,17 +582,30 @@ mod tests {
 
     #[test]
     fn cursors_survive_their_text() {
-        let cursor = HistoryCursor {
-            key: SessionCursor::new(
-                1_700_000_000_000,
-                SessionProvider::Purecloud,
-                "c:1/s".into(),
-                String::new(),
-            ),
-            page: 7,
-        };
-        let text = cursor.encode_cursor();
-        assert_eq!(HistoryCursor::decode_cursor(&text), Ok(cursor));
+        let key = SessionCursor::new(
+            1_700_000_000_000,
+            SessionProvider::Purecloud,
+            "c:1/s".into(),
+            String::new(),
+        );
+        for place in [
+            Place::Page(7),
+            Place::Job {
+                job: "j:1".into(),
+                cursor: Some("a:b/c".into()),
+            },
+            Place::Job {
+                job: "j".into(),
+                cursor: None,
+            },
+        ] {
+            let cursor = HistoryCursor {
+                key: key.clone(),
+                place,
+            };
+            let text = cursor.encode_cursor();
+            assert_eq!(HistoryCursor::decode_cursor(&text), Ok(cursor));
+        }
         assert!(HistoryCursor::decode_cursor("bm9wZQ").is_err());
         let zero = URL_SAFE_NO_PAD.encode("h1:0:x");
         assert!(HistoryCursor::decode_cursor(&zero).is_err());

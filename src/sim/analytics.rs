@@ -99,6 +99,34 @@ pub(crate) fn by_ids(
     out
 }
 
+/// The records of an asynchronous job's query: every conversation with
+/// activity during the interval (started before its end and not ended
+/// before its start), filtered and ordered as the details query is.
+pub(crate) fn job_records(
+    world: &World,
+    query: &DetailsQuery,
+    faults: &Faults,
+    sees: &dyn Fn(&SimConversation) -> bool,
+) -> Result<Vec<AnalyticsConversation>, Refusal> {
+    let (start, end) = parse_interval(&query.interval)?;
+    let mut matches = Vec::new();
+    for full in reported(world, faults, sees) {
+        let active =
+            full.start_time.is_some_and(|t| t < end) && full.end_time.is_none_or(|t| t >= start);
+        if !active {
+            continue;
+        }
+        let record = to_analytics(full);
+        if conversation_matches(&record, &query.conversation_filters)?
+            && segments_match(full, &query.segment_filters)?
+        {
+            matches.push(record);
+        }
+    }
+    sort(&mut matches, query)?;
+    Ok(matches)
+}
+
 /// One page of the details query.
 pub(crate) fn details(
     world: &World,

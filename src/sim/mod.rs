@@ -32,6 +32,7 @@ mod acts;
 mod analytics;
 pub(crate) mod data;
 mod events;
+mod jobs;
 mod life;
 mod notify;
 mod routes;
@@ -91,6 +92,8 @@ pub struct Faults {
     /// How far analytics lags real time, in milliseconds: a conversation
     /// that changed more recently reads as it was before.
     pub analytics_lag_ms: u64,
+    /// How long an asynchronous analytics job takes to be fulfilled.
+    pub analytics_job_ms: u64,
     /// Notification sockets: how often a heartbeat is sent (read when a
     /// socket connects).
     pub heartbeat_ms: u64,
@@ -137,6 +140,7 @@ impl Default for Faults {
             token_down: false,
             analytics_page_overlap: 1,
             analytics_lag_ms: 0,
+            analytics_job_ms: 300,
             heartbeat_ms: 30_000,
             heartbeats_stopped: false,
             channel_lifetime_ms: 86_400_000,
@@ -167,6 +171,9 @@ impl Faults {
         }
         if self.token_lifetime_s == 0 {
             return Err("token_lifetime_s must be positive".into());
+        }
+        if self.analytics_job_ms > 600_000 {
+            return Err("analytics_job_ms must be at most ten minutes".into());
         }
         if self.analytics_lag_ms > 3_600_000 {
             return Err("analytics_lag_ms must be at most an hour".into());
@@ -288,6 +295,8 @@ pub(crate) struct SimState {
     hub: notify::Hub,
     /// Where sockets connect (`ws://host:port`).
     ws_base: String,
+    /// Asynchronous analytics jobs.
+    jobs: jobs::Jobs,
 }
 
 /// A running simulator.
@@ -331,6 +340,7 @@ impl Simulator {
             correlation: AtomicU64::new(0),
             hub: notify::Hub::default(),
             ws_base: format!("ws://{addr}"),
+            jobs: jobs::Jobs::default(),
         });
         let app = router(Arc::clone(&state));
         let (tx, rx) = oneshot::channel();

@@ -52,6 +52,18 @@ pub(super) fn api() -> Router<Arc<SimState>> {
             get(details_by_ids),
         )
         .route(
+            "/api/v2/analytics/conversations/details/jobs",
+            post(super::jobs::submit),
+        )
+        .route(
+            "/api/v2/analytics/conversations/details/jobs/{id}",
+            get(super::jobs::status),
+        )
+        .route(
+            "/api/v2/analytics/conversations/details/jobs/{id}/results",
+            get(super::jobs::results),
+        )
+        .route(
             "/api/v2/analytics/conversations/aggregates/query",
             post(aggregates_query),
         )

@@ -133,6 +133,40 @@ pub(crate) struct DetailsResponse {
     pub total_hits: Option<i64>,
 }
 
+/// The answer of `POST /api/v2/analytics/conversations/details/jobs`
+/// (`AsyncQueryResponse`). The job's query is a [`DetailsQuery`] without
+/// `paging` (`AsyncConversationQuery`).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct JobSubmitted {
+    pub job_id: Option<String>,
+}
+
+/// `GET .../details/jobs/{jobId}` (`AsyncQueryStatus`).
+#[skip_serializing_none]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct JobStatus {
+    /// `QUEUED`, `PENDING`, `FULFILLED`, `FAILED`, `CANCELLED`, `EXPIRED`.
+    pub state: Option<String>,
+    pub error_message: Option<String>,
+    pub expiration_date: Option<Time>,
+    pub submission_date: Option<Time>,
+    pub completion_date: Option<Time>,
+}
+
+/// A page of a job's results, `GET .../details/jobs/{jobId}/results`
+/// (`AnalyticsConversationAsyncQueryResponse`): no `cursor` on the last.
+#[skip_serializing_none]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct JobResults {
+    #[serde(default)]
+    pub conversations: Vec<AnalyticsConversation>,
+    pub cursor: Option<String>,
+    pub data_availability_date: Option<Time>,
+}
+
 /// The answer of `GET /api/v2/analytics/conversations/details?id=..`
 /// (`AnalyticsConversationWithoutAttributesMultiGetResponse`).
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]

@@ -403,6 +403,70 @@ impl PureCloud {
             })
     }
 
+    /// `POST /api/v2/analytics/conversations/details/jobs`: submits `query`
+    /// (its `paging` left out) as an asynchronous job; its id.
+    pub(crate) async fn submit_details_job(
+        &self,
+        cred: &Credential,
+        query: &DetailsQuery,
+    ) -> Result<String, UpstreamError> {
+        let url = self.url(&["analytics", "conversations", "details", "jobs"])?;
+        let query = DetailsQuery {
+            paging: None,
+            ..query.clone()
+        };
+        let answer: Fetched<JobSubmitted> = self
+            .post_json(cred, Route::AnalyticsDetailsJobs, url, &query)
+            .await?;
+        answer
+            .value
+            .job_id
+            .ok_or_else(|| UpstreamError::BadResponse {
+                detail: "an analytics job was submitted without a jobId".into(),
+                correlation_id: None,
+            })
+    }
+
+    /// `GET /api/v2/analytics/conversations/details/jobs/{jobId}`.
+    pub(crate) async fn details_job(
+        &self,
+        cred: &Credential,
+        job: &str,
+    ) -> Result<JobStatus, UpstreamError> {
+        let url = self.url(&["analytics", "conversations", "details", "jobs", job])?;
+        let status: Fetched<JobStatus> = self
+            .get_json(cred, Route::AnalyticsDetailsJobs, url)
+            .await?;
+        Ok(status.value)
+    }
+
+    /// `GET /api/v2/analytics/conversations/details/jobs/{jobId}/results`:
+    /// the page at `cursor` (none: the first).
+    pub(crate) async fn details_job_results(
+        &self,
+        cred: &Credential,
+        job: &str,
+        cursor: Option<&str>,
+        page_size: u32,
+    ) -> Result<Fetched<JobResults>, UpstreamError> {
+        let mut url = self.url(&[
+            "analytics",
+            "conversations",
+            "details",
+            "jobs",
+            job,
+            "results",
+        ])?;
+        {
+            let mut pairs = url.query_pairs_mut();
+            pairs.append_pair("pageSize", &page_size.to_string());
+            if let Some(cursor) = cursor {
+                pairs.append_pair("cursor", cursor);
+            }
+        }
+        self.get_json(cred, Route::AnalyticsDetailsJobs, url).await
+    }
+
     /// `POST /api/v2/analytics/conversations/aggregates/query`.
     pub(crate) async fn aggregates(
         &self,

@@ -26,8 +26,8 @@ async fn app(conversations: usize) -> TestApp {
     .await
 }
 
-const HISTORY: &str = r#"query($interval: IntervalInput!, $after: String) {
-  cobrowseHistory(interval: $interval, first: 50, after: $after) {
+const HISTORY: &str = r#"query($interval: IntervalInput!, $first: Int, $after: String) {
+  cobrowseHistory(interval: $interval, first: $first, after: $after) {
     pageInfo { hasNextPage endCursor }
     edges { node {
       provider providerSessionId roomId conversation { id conversationId }
@@ -38,11 +38,19 @@ const HISTORY: &str = r#"query($interval: IntervalInput!, $after: String) {
 }"#;
 
 async fn history(app: &TestApp) -> Vec<Value> {
+    history_in(app, last_day(), 50).await
+}
+
+/// Every session of the history of `interval`, `first` at a time.
+async fn history_in(app: &TestApp, interval: Value, first: u64) -> Vec<Value> {
     let mut nodes = Vec::new();
     let mut after = Value::Null;
     loop {
         let data = app
-            .data(HISTORY, json!({ "interval": last_day(), "after": after }))
+            .data(
+                HISTORY,
+                json!({ "interval": interval, "first": first, "after": after }),
+            )
             .await;
         let page = &data["cobrowseHistory"];
         nodes.extend(
@@ -349,4 +357,97 @@ async fn history_of_given_conversations_reads_them_by_id_not_by_a_details_query(
         .await;
     let message = body["errors"][0]["message"].as_str().expect("an error");
     assert!(message.contains("conversationIds"), "{message}");
+}
+
+/// The sessions of a history, as (conversation, session) pairs.
+fn keys(nodes: &[Value]) -> Vec<(String, String)> {
+    let mut keys: Vec<(String, String)> = nodes
+        .iter()
+        .map(|n| {
+            let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+            (
+                text(&n["conversation"]["conversationId"]),
+                text(&n["providerSessionId"]),
+            )
+        })
+        .collect();
+    keys.sort();
+    keys
+}
+
+#[tokio::test]
+async fn a_long_history_is_read_with_an_analytics_job_page_by_page_and_says_the_same() {
+    let sync = app(40).await;
+    let by_job = spawn_with(Options {
+        conversations: 40,
+        settings: vec![("upstream.history_job_after", "1h".into())],
+        ..Options::default()
+    })
+    .await;
+    let expected = keys(&history_in(&sync, last_day(), 100).await);
+    assert!(expected.len() > 10);
+    by_job.reset_calls().await;
+    let paged = history_in(&by_job, last_day(), 4).await;
+    let got = keys(&paged);
+    let mut unique = got.clone();
+    unique.dedup();
+    assert_eq!(unique.len(), got.len(), "each session once across pages");
+    assert_eq!(got, expected, "the job's history is the query's");
+    let calls = by_job.upstream_calls().await;
+    assert_eq!(calls.route(route::DETAILS_JOBS), 1, "one job: {calls:?}");
+    assert_eq!(calls.route(route::DETAILS), 0, "{calls:?}");
+}
+
+#[tokio::test]
+async fn a_history_whose_job_still_runs_says_so_with_a_retry_hint_and_the_retry_finds_the_same_job()
+{
+    let app = spawn_with(Options {
+        conversations: 12,
+        faults: cobrowse_gateway::sim::Faults {
+            analytics_job_ms: 2_500,
+            ..cobrowse_gateway::sim::Faults::default()
+        },
+        settings: vec![
+            ("upstream.history_job_after", "1h".into()),
+            ("upstream.history_job_poll", "200ms".into()),
+            ("server.request_timeout", "1s".into()),
+        ],
+        ..Options::default()
+    })
+    .await;
+    let query = "query($interval: IntervalInput!) { cobrowseHistory(interval: $interval, first: 5) { edges { node { providerSessionId } } } }";
+    // The same interval each time: a job is of one query.
+    let interval = last_day();
+    let body = app.graphql(query, json!({ "interval": interval })).await;
+    let error = &body["errors"][0];
+    assert_eq!(error["extensions"]["code"], "HISTORY_PREPARING", "{body}");
+    let wait = error["extensions"]["retryAfterSeconds"]
+        .as_u64()
+        .expect("a hint");
+    assert!(wait >= 1, "{body}");
+    assert!(body["data"]["cobrowseHistory"].is_null(), "{body}");
+
+    // Asked again as told, until the job is done: the same job answers.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+        let body = app.graphql(query, json!({ "interval": interval })).await;
+        if body["errors"].is_null() {
+            let edges = body["data"]["cobrowseHistory"]["edges"]
+                .as_array()
+                .expect("edges");
+            assert!(!edges.is_empty(), "{body}");
+            break;
+        }
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "HISTORY_PREPARING",
+            "{body}"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the job never finished"
+        );
+    }
+    let calls = app.upstream_calls().await;
+    assert_eq!(calls.route(route::DETAILS_JOBS), 1, "{calls:?}");
 }

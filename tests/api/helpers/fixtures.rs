@@ -48,6 +48,7 @@ pub mod route {
     pub const QUEUE: &str = "GET /api/v2/routing/queues/{id}";
     pub const DETAILS: &str = "POST /api/v2/analytics/conversations/details/query";
     pub const DETAILS_BY_ID: &str = "GET /api/v2/analytics/conversations/details";
+    pub const DETAILS_JOBS: &str = "POST /api/v2/analytics/conversations/details/jobs";
     pub const AGGREGATES: &str = "POST /api/v2/analytics/conversations/aggregates/query";
     pub const TOKEN_INFO: &str = "GET /api/v2/tokens/me";
 }
