@@ -1,4 +1,4 @@
-//! Genesys Engage co-browse reporting keys (UPSTREAM.md §3).
+//! Genesys Engage co-browse reporting keys (docs/upstream.md, "Engage").
 //!
 //! Engage attaches co-browse reporting data to the primary interaction as
 //! key/value pairs, updated as agents join and leave sessions. [`attached`]

@@ -313,13 +313,33 @@ async fn load_node(ctx: &Context<'_>, id: NodeId) -> Result<Option<Node>> {
     })
 }
 
-/// Session `session` of PureCloud conversation `conversation`.
+/// Session `session` of PureCloud conversation `conversation`: from the
+/// conversation routes, or, for a session read from analytics (whose id is
+/// analytics' room id, not a REST `cobrowseSessionId`), from the
+/// conversation's analytics record, read by id.
 async fn purecloud_session(
     ctx: &Context<'_>,
     conversation: &str,
     session: &str,
 ) -> Result<Option<Session>> {
     let model = read_full(ctx, conversation).await?;
+    if let Some(found) = model.session(session) {
+        return Ok(Some(Session::PureCloud(PureCloudSession::new(
+            &model, found,
+        ))));
+    }
+    let source = super::context::source(ctx);
+    let report = source
+        .details_by_ids(&[conversation.to_owned()])
+        .await
+        .map_err(|e| super::errors::upstream(&e))?;
+    let crate::cache::Report::Details(records) = &*report else {
+        unreachable!("a details key holds a details report");
+    };
+    let Some(record) = records.first() else {
+        return Ok(None);
+    };
+    let model = source.listed(&crate::cache::Listed::Record(Arc::clone(record)));
     let found = model.session(session);
     Ok(found.map(|s| Session::PureCloud(PureCloudSession::new(&model, s))))
 }

@@ -1,6 +1,6 @@
 //! `Query.cobrowseStatistics`: counts and durations of agents' co-browse
 //! and screen-share work, per queue, user or media type and time bucket,
-//! from the analytics aggregates query (UPSTREAM.md §4). Upstream's
+//! from the analytics aggregates query (docs/upstream.md, "Analytics"). Upstream's
 //! statistics come through as they are (`t*` in milliseconds), beside the
 //! same numbers in seconds.
 

@@ -1,7 +1,7 @@
 //! The PureCloud simulator: a real HTTP server speaking the upstream protocol.
 //!
 //! Demo mode, the tests and the benchmarks all use it. It serves the OAuth
-//! token endpoint and the API routes of UPSTREAM.md §1 over [`data::World`],
+//! token endpoint and the API routes of docs/upstream.md over [`data::World`],
 //! and has knobs for faults ([`Faults`]: latency, 429s with `Retry-After`,
 //! 5xx, token lifetime). It counts the requests it serves per route and
 //! exposes the counts under `/__sim/` (a side door that is neither counted,

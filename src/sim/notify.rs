@@ -1,4 +1,4 @@
-//! The Notifications API, as Genesys Cloud documents it (UPSTREAM.md §5):
+//! The Notifications API, as Genesys Cloud documents it (docs/upstream.md, "Notifications"):
 //! channels, their topic subscriptions, and one WebSocket per channel.
 //!
 //! - `POST /api/v2/notifications/channels` makes a channel; a client holds

@@ -435,11 +435,21 @@ async fn users(State(sim): Sim, RawQuery(raw): RawQuery) -> Response {
     directory(&world.users, listed, raw.as_deref(), "/api/v2/users")
 }
 
-async fn user(State(sim): Sim, Path(id): Path<String>) -> Response {
+/// `GET /api/v2/users/{id}`: `state` is `active` (the default) or
+/// `deleted`; a deleted user is found only when asked for as such (an
+/// inactive one as an active one: *unconfirmed*, docs/upstream.md "Users").
+async fn user(State(sim): Sim, Path(id): Path<String>, RawQuery(raw): RawQuery) -> Response {
+    let state = form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
+        .find(|(key, _)| key == "state")
+        .map_or_else(|| "active".to_owned(), |(_, value)| value.into_owned());
+    if !matches!(state.as_str(), "active" | "deleted") {
+        return bad_request("state must be active or deleted").into_response();
+    }
     let world = sim.world.read().expect("world lock");
+    let deleted = |user: &User| user.state.as_deref() == Some("deleted");
     match world.users.get(&id) {
-        Some(user) => Json(user).into_response(),
-        None => not_found("user").into_response(),
+        Some(user) if deleted(user) == (state == "deleted") => Json(user).into_response(),
+        _ => not_found("user").into_response(),
     }
 }
 

@@ -1,4 +1,4 @@
-//! DTOs of the analytics queries (UPSTREAM.md §4): conversation details
+//! DTOs of the analytics queries (docs/upstream.md, "Analytics"): conversation details
 //! (the org-wide active set, history) and aggregates (statistics).
 
 use std::collections::BTreeMap;

@@ -1,4 +1,4 @@
-//! DTOs that mirror the PureCloud wire (UPSTREAM.md §1).
+//! DTOs that mirror the PureCloud wire (docs/upstream.md, "Routes" and "Models").
 //!
 //! Field names are the wire's (camelCase); every field is optional, unknown
 //! fields are ignored and enumerations are [`Wire`] strings, so an upstream

@@ -1,4 +1,4 @@
-//! Zoom Cobrowse webhook bodies, parsed and checked (UPSTREAM.md §2).
+//! Zoom Cobrowse webhook bodies, parsed and checked (docs/upstream.md, "Zoom").
 //!
 //! A body is either Zoom's `endpoint.url_validation` challenge or one of the
 //! four Cobrowse events. Required fields are checked and named in errors;

@@ -30,7 +30,7 @@ const HISTORY: &str = r#"query($interval: IntervalInput!, $first: Int, $after: S
   cobrowseHistory(interval: $interval, first: $first, after: $after) {
     pageInfo { hasNextPage endCursor }
     edges { node {
-      provider providerSessionId roomId conversation { id conversationId }
+      id provider providerSessionId roomId conversation { id conversationId }
       communications { disconnectType disconnectTypeRaw segments { type typeRaw disconnectType disconnectTypeRaw } }
       participants { participant { purpose user { userId name state } } }
     } }
@@ -155,6 +155,14 @@ async fn history_reads_analytics_spellings_as_the_same_values_rest_shows() {
         assert!(session["roomId"].is_null(), "read over REST: {session}");
         assert_ne!(session["providerSessionId"], room, "the simulator's differ");
     }
+    // A history session's id, stored by a client, still reads.
+    let data = app
+        .data(
+            "query($id: ID!) { node(id: $id) { ... on Session { providerSessionId roomId } } }",
+            json!({ "id": failed["id"] }),
+        )
+        .await;
+    assert_eq!(data["node"]["roomId"], room, "{data}");
 }
 
 #[tokio::test]
