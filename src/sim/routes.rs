@@ -99,6 +99,11 @@ pub(super) fn permission(method: &axum::http::Method, path: &str) -> &'static [&
     ];
     match (method.as_str(), path) {
         ("GET", "/api/v2/conversations/{id}") => &["conversation:communication:view"],
+        ("PATCH", "/api/v2/conversations/{cid}/participants/{pid}") => &[
+            "conversation:participant:wrapup",
+            "conversation:call:record",
+            "conversation:communication:disconnect",
+        ],
         ("POST", "/api/v2/analytics/conversations/details/query")
         | ("GET", "/api/v2/analytics/conversations/details")
         | ("POST", "/api/v2/analytics/conversations/details/jobs")
