@@ -302,7 +302,8 @@ pub(crate) async fn history(
 }
 
 /// The PureCloud sessions after `after`, at least `want + 1` of them unless
-/// analytics runs out first (then `true`).
+/// analytics runs out first (then `true`): given conversations by id, a
+/// long interval from a job, others from the details query.
 async fn purecloud(
     ctx: &Context<'_>,
     interval: &IntervalInput,
@@ -317,11 +318,22 @@ async fn purecloud(
     {
         return by_ids(ctx, interval, filter, ids, after).await;
     }
-    let source = source(ctx);
     let span = (interval.end - interval.start).to_std().unwrap_or_default();
-    if span > source.job_settings().after {
+    if span > source(ctx).job_settings().after {
         return by_job(ctx, interval, filter, after, want).await;
     }
+    by_query(ctx, interval, filter, after, want).await
+}
+
+/// [`purecloud`] from the synchronous details query, page by page.
+async fn by_query(
+    ctx: &Context<'_>,
+    interval: &IntervalInput,
+    filter: &HistoryFilter,
+    after: Option<&HistoryCursor>,
+    want: usize,
+) -> Result<(Vec<Found>, bool)> {
+    let source = source(ctx);
     let mut page = match after.map(|c| &c.place) {
         Some(Place::Page(page)) => *page,
         _ => 1,
@@ -351,30 +363,16 @@ async fn purecloud(
                 continue;
             }
         }
+        let wanted = Wanted {
+            interval,
+            filter,
+            after,
+        };
         for record in records {
-            let Some(id) = record.conversation_id.as_deref() else {
-                continue;
+            let place = |started: purecloud::Time| {
+                Place::Page(*first_page.entry(started.timestamp_millis()).or_insert(page))
             };
-            let started = record.conversation_start;
-            // Analytics matches whole days: keep the interval's own.
-            if !seen.insert(id.to_owned())
-                || started.is_none_or(|t| t < interval.start || t >= interval.end)
-            {
-                continue;
-            }
-            let model = source.listed(&Listed::Record(Arc::clone(record)));
-            let ms = started.map_or(i64::MIN, |t| t.timestamp_millis());
-            let resume = *first_page.entry(ms).or_insert(page);
-            for session in sessions_of(&model, filter) {
-                let key = conversation_key(started, id, &session.id);
-                if after.is_none_or(|a| key > a.key) {
-                    found.push((
-                        key,
-                        Place::Page(resume),
-                        Session::PureCloud(PureCloudSession::new(&model, session)),
-                    ));
-                }
-            }
+            wanted.sessions(source, record, &mut seen, &mut found, place);
         }
         if records.len() < ANALYTICS_PAGE_SIZE as usize {
             return Ok((found, true));
@@ -410,24 +408,14 @@ async fn by_ids(
     let Report::Details(records) = &*report else {
         unreachable!("a details key holds a details report");
     };
-    let mut found = Vec::new();
+    let wanted = Wanted {
+        interval,
+        filter,
+        after,
+    };
+    let (mut seen, mut found) = (HashSet::new(), Vec::new());
     for record in records.iter().filter(|r| filter.wants_record(r)) {
-        let (Some(id), Some(started)) =
-            (record.conversation_id.as_deref(), record.conversation_start)
-        else {
-            continue;
-        };
-        if started < interval.start || started >= interval.end {
-            continue;
-        }
-        let model = source.listed(&Listed::Record(Arc::clone(record)));
-        for session in sessions_of(&model, filter) {
-            let key = conversation_key(Some(started), id, &session.id);
-            if after.is_none_or(|a| key > a.key) {
-                let session = Session::PureCloud(PureCloudSession::new(&model, session));
-                found.push((key, Place::Page(1), session));
-            }
-        }
+        wanted.sessions(source, record, &mut seen, &mut found, |_| Place::Page(1));
     }
     Ok((found, true))
 }
@@ -471,24 +459,13 @@ async fn by_job(
             job: Arc::clone(&job),
             cursor: cursor.clone(),
         };
+        let wanted = Wanted {
+            interval,
+            filter,
+            after,
+        };
         for record in page.conversations.into_iter().map(Arc::new) {
-            let (Some(id), Some(started)) =
-                (record.conversation_id.as_deref(), record.conversation_start)
-            else {
-                continue;
-            };
-            // A job matches activity in the interval: keep those that started in it.
-            if !seen.insert(id.to_owned()) || started < interval.start || started >= interval.end {
-                continue;
-            }
-            let model = source.listed(&Listed::Record(Arc::clone(&record)));
-            for session in sessions_of(&model, filter) {
-                let key = conversation_key(Some(started), id, &session.id);
-                if after.is_none_or(|a| key > a.key) {
-                    let session = Session::PureCloud(PureCloudSession::new(&model, session));
-                    found.push((key, place.clone(), session));
-                }
-            }
+            wanted.sessions(source, &record, &mut seen, &mut found, |_| place.clone());
         }
         match page.cursor {
             None => return Ok((found, true)),
@@ -509,6 +486,49 @@ fn preparing(retry_after: std::time::Duration) -> async_graphql::Error {
         e.set("code", super::errors::code::HISTORY_PREPARING);
         e.set("retryAfterSeconds", seconds);
     })
+}
+
+/// What one history page wants of analytics records.
+struct Wanted<'a> {
+    interval: &'a IntervalInput,
+    filter: &'a HistoryFilter,
+    after: Option<&'a HistoryCursor>,
+}
+
+impl Wanted<'_> {
+    /// Adds to `found` the sessions of `record` the filter wants after the
+    /// cursor, each with its `place` (given the conversation's start); none
+    /// when the record was `seen` or did not start in the interval
+    /// (analytics matches more: whole days, or activity).
+    fn sessions(
+        &self,
+        source: &crate::source::Source,
+        record: &Arc<AnalyticsConversation>,
+        seen: &mut HashSet<String>,
+        found: &mut Vec<Found>,
+        place: impl FnOnce(purecloud::Time) -> Place,
+    ) {
+        let (Some(id), Some(started)) =
+            (record.conversation_id.as_deref(), record.conversation_start)
+        else {
+            return;
+        };
+        if started < self.interval.start
+            || started >= self.interval.end
+            || !seen.insert(id.to_owned())
+        {
+            return;
+        }
+        let place = place(started);
+        let model = source.listed(&Listed::Record(Arc::clone(record)));
+        for session in sessions_of(&model, self.filter) {
+            let key = conversation_key(Some(started), id, &session.id);
+            if self.after.is_none_or(|a| key > a.key) {
+                let session = Session::PureCloud(PureCloudSession::new(&model, session));
+                found.push((key, place.clone(), session));
+            }
+        }
+    }
 }
 
 fn first_id(record: &AnalyticsConversation) -> &str {
