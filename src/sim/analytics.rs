@@ -109,13 +109,23 @@ pub(crate) fn job_records(
     sees: &dyn Fn(&SimConversation) -> bool,
 ) -> Result<Vec<AnalyticsConversation>, Refusal> {
     let (start, end) = parse_interval(&query.interval)?;
+    let active = |full: &Conversation| {
+        full.start_time.is_some_and(|t| t < end) && full.end_time.is_none_or(|t| t >= start)
+    };
+    matching(world, query, faults, sees, active)
+}
+
+/// The records of the conversations `world` reports that are `in_interval`
+/// and match the query's filters, in its order.
+fn matching(
+    world: &World,
+    query: &DetailsQuery,
+    faults: &Faults,
+    sees: &dyn Fn(&SimConversation) -> bool,
+    in_interval: impl Fn(&Conversation) -> bool,
+) -> Result<Vec<AnalyticsConversation>, Refusal> {
     let mut matches = Vec::new();
-    for full in reported(world, faults, sees) {
-        let active =
-            full.start_time.is_some_and(|t| t < end) && full.end_time.is_none_or(|t| t >= start);
-        if !active {
-            continue;
-        }
+    for full in reported(world, faults, sees).filter(|c| in_interval(c)) {
         let record = to_analytics(full);
         if conversation_matches(&record, &query.conversation_filters)?
             && segments_match(full, &query.segment_filters)?
@@ -154,22 +164,11 @@ pub(crate) fn details(
         } else {
             day
         };
-    let mut matches: Vec<AnalyticsConversation> = Vec::new();
-    for full in reported(world, faults, sees) {
-        let Some(started) = full.start_time else {
-            continue;
-        };
-        if started < first_day || started >= after_last_day {
-            continue;
-        }
-        let record = to_analytics(full);
-        if conversation_matches(&record, &query.conversation_filters)?
-            && segments_match(full, &query.segment_filters)?
-        {
-            matches.push(record);
-        }
-    }
-    sort(&mut matches, query)?;
+    let on_its_days = |full: &Conversation| {
+        full.start_time
+            .is_some_and(|t| t >= first_day && t < after_last_day)
+    };
+    let matches = matching(world, query, faults, sees, on_its_days)?;
     let total = matches.len();
     let size = paging.page_size as usize;
     let overlap = (faults.analytics_page_overlap as usize).min(size - 1);
