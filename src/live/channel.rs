@@ -418,7 +418,7 @@ fn read(text: &str) -> Read {
             media: TopicMedia::Cobrowse,
             ..
         } => match serde_json::from_str::<CobrowseEvent>(body) {
-            Ok(event) => Read::Heard(Heard::Cobrowse(Arc::new(event.view()))),
+            Ok(event) => Read::Heard(Heard::Cobrowse(Arc::new(event.into_view()))),
             Err(e) => garbled(e),
         },
         Topic::Queue {

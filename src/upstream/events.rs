@@ -225,41 +225,42 @@ fn wrapup(w: &EventWrapup) -> Wrapup {
     }
 }
 
-/// Fills the fields every event participant has; what the event model
-/// lacks (`startAlertingTime`, references' `selfUri`) stays unset.
+/// Moves the fields every event participant has into a co-browse view's
+/// participant; what the event model lacks (`startAlertingTime`,
+/// references' `selfUri`) stays unset.
 macro_rules! common_view {
     ($p:expr) => {{
         let p = $p;
-        let entity = |r: &Option<UriReference>| r.as_ref().map(UriReference::entity);
+        let entity = |r: Option<UriReference>| r.as_ref().map(UriReference::entity);
         CobrowseMediaParticipant {
-            id: p.id.clone(),
-            name: p.name.clone(),
-            address: p.address.clone(),
+            id: p.id,
+            name: p.name,
+            address: p.address,
             start_time: p.start_time,
             connected_time: p.connected_time,
             end_time: p.end_time,
             start_hold_time: p.start_hold_time,
-            purpose: p.purpose.clone(),
-            state: p.state.clone(),
-            direction: p.direction.clone(),
-            disconnect_type: p.disconnect_type.clone(),
+            purpose: p.purpose,
+            state: p.state,
+            direction: p.direction,
+            disconnect_type: p.disconnect_type,
             held: p.held,
             wrapup_required: p.wrapup_required,
-            wrapup_prompt: p.wrapup_prompt.clone(),
-            user: entity(&p.user),
-            queue: entity(&p.queue),
-            team: entity(&p.team),
-            attributes: p.attributes.clone(),
-            error_info: p.error_info.clone(),
-            script: entity(&p.script),
+            wrapup_prompt: p.wrapup_prompt,
+            user: entity(p.user),
+            queue: entity(p.queue),
+            team: entity(p.team),
+            attributes: p.attributes,
+            error_info: p.error_info,
+            script: entity(p.script),
             wrapup_timeout_ms: p.wrapup_timeout_ms,
             wrapup_skipped: p.wrapup_skipped,
             alerting_timeout_ms: p.alerting_timeout_ms,
-            provider: p.provider.clone(),
-            external_contact: entity(&p.external_contact),
-            external_organization: entity(&p.external_organization),
+            provider: p.provider,
+            external_contact: entity(p.external_contact),
+            external_organization: entity(p.external_organization),
             wrapup: p.wrapup.as_ref().map(wrapup),
-            peer: p.peer.clone(),
+            peer: p.peer,
             start_acw_time: p.start_acw_time,
             end_acw_time: p.end_acw_time,
             ..CobrowseMediaParticipant::default()
@@ -269,24 +270,24 @@ macro_rules! common_view {
 
 impl CobrowseEvent {
     /// The conversation as the listing holds it (a co-browse view), from
-    /// what the event carries.
-    pub(crate) fn view(&self) -> CobrowseConversation {
+    /// what the event carries (moved, not copied: an event is read once).
+    pub(crate) fn into_view(self) -> CobrowseConversation {
         CobrowseConversation {
-            id: self.id.clone(),
-            name: self.name.clone(),
+            id: self.id,
+            name: self.name,
             participants: self
                 .participants
-                .iter()
-                .map(|p| CobrowseMediaParticipant {
-                    cobrowse_session_id: p.cobrowse_session_id.clone(),
-                    cobrowse_role: p.cobrowse_role.clone(),
-                    controlling: p.controlling.clone(),
-                    viewer_url: p.viewer_url.clone(),
+                .into_iter()
+                .map(|mut p| CobrowseMediaParticipant {
+                    cobrowse_session_id: p.cobrowse_session_id.take(),
+                    cobrowse_role: p.cobrowse_role.take(),
+                    controlling: std::mem::take(&mut p.controlling),
+                    viewer_url: p.viewer_url.take(),
                     provider_event_time: p.provider_event_time,
                     ..common_view!(p)
                 })
                 .collect(),
-            other_media_uris: self.other_media_uris.clone(),
+            other_media_uris: self.other_media_uris,
             divisions: divisions(&self.divisions),
             self_uri: None,
         }
@@ -301,7 +302,12 @@ impl ScreenShareEvent {
         CobrowseConversation {
             id: self.id.clone(),
             name: self.name.clone(),
-            participants: self.participants.iter().map(|p| common_view!(p)).collect(),
+            participants: self
+                .participants
+                .iter()
+                .cloned()
+                .map(|p| common_view!(p))
+                .collect(),
             other_media_uris: self.other_media_uris.clone(),
             divisions: divisions(&self.divisions),
             self_uri: None,
@@ -460,7 +466,7 @@ mod tests {
             "selfUri": "/api/v2/conversations/c1",
         }))
         .expect("an event reads");
-        let view = event.view();
+        let view = event.into_view();
         assert_eq!(view.self_uri, None);
         let p = &view.participants[0];
         assert_eq!(p.start_alerting_time, None, "not in the event model");
