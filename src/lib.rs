@@ -23,6 +23,7 @@ pub mod graph;
 pub mod http;
 mod jobs;
 mod live;
+pub mod messenger;
 mod metrics;
 mod nesting;
 mod purecloud;

@@ -74,7 +74,7 @@ pub(crate) async fn follow(
                 }
                 SessionUpdate::fed(FeedItem::Lagged(why))
             }
-            item @ FeedItem::Zoom { .. } => SessionUpdate::fed(item),
+            item @ (FeedItem::Zoom { .. } | FeedItem::Messenger { .. }) => SessionUpdate::fed(item),
         };
         let Some(update) = update else { return };
         if let (true, Some(id)) = (elsewhere, update.purecloud_conversation()) {

@@ -143,7 +143,8 @@ impl SessionUpdate {
             crate::store::FeedItem::Notice { body, .. } => {
                 Self::heard(serde_json::from_str::<Notice>(&body))
             }
-            crate::store::FeedItem::Conversation { .. } => None,
+            crate::store::FeedItem::Conversation { .. }
+            | crate::store::FeedItem::Messenger { .. } => None,
         }
     }
 

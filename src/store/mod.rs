@@ -11,6 +11,7 @@
 //! the few it touches. Every query a listing makes is bounded by its page;
 //! the agent limit looks back a bounded window.
 
+mod messenger_sql;
 pub mod postgres;
 mod sql;
 pub mod sqlite;
@@ -21,6 +22,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
+use crate::messenger::{Fact, MessengerSession};
 use crate::zoom::event::{EventKind, ZoomEvent};
 use crate::zoom::fold::ZoomSession;
 
@@ -46,6 +48,13 @@ pub enum FeedItem {
         account_id: String,
         session_id: String,
     },
+    /// A Co-browse for Messenger fact some replica stored: the session as
+    /// it is now.
+    Messenger {
+        sequence: i64,
+        session_id: String,
+        conversation_id: String,
+    },
     /// A mutation changed this PureCloud conversation, told by replica
     /// `writer`.
     Conversation { writer: String, id: String },
@@ -62,7 +71,7 @@ impl FeedItem {
     pub(crate) fn writer(&self) -> Option<&str> {
         match self {
             FeedItem::Conversation { writer, .. } | FeedItem::Notice { writer, .. } => Some(writer),
-            FeedItem::Zoom { .. } | FeedItem::Lagged(_) => None,
+            FeedItem::Zoom { .. } | FeedItem::Messenger { .. } | FeedItem::Lagged(_) => None,
         }
     }
 }
@@ -179,7 +188,42 @@ pub trait EventStore: Send + Sync + 'static {
         look_back: std::time::Duration,
     ) -> Result<AgentLoad, StoreError>;
 
-    /// Deletes sessions that ended before `cutoff`, and their events.
+    /// Stores a Co-browse for Messenger fact unless its session has it
+    /// already (by key), folding it into the session. Returns only once it
+    /// is durably committed, with the session as it is now when the fact
+    /// was new; on any failure nothing of it is kept.
+    async fn append_messenger(
+        &self,
+        fact: &Fact,
+    ) -> Result<(Appended, Option<MessengerSession>), StoreError>;
+
+    /// One Messenger session by id.
+    async fn messenger_session(
+        &self,
+        session_id: &str,
+    ) -> Result<Option<MessengerSession>, StoreError>;
+
+    /// The Messenger sessions of a conversation (at most `limit`), in
+    /// listing order.
+    async fn messenger_of_conversation(
+        &self,
+        conversation_id: &str,
+        limit: usize,
+    ) -> Result<Vec<MessengerSession>, StoreError>;
+
+    /// A window of the Messenger sessions matching `filter`, in listing
+    /// order (newest start, else offer, first; then id).
+    async fn messenger_sessions(
+        &self,
+        filter: &SessionFilter,
+        window: &Window,
+    ) -> Result<Vec<MessengerSession>, StoreError>;
+
+    /// How many Messenger sessions match `filter`.
+    async fn messenger_count(&self, filter: &SessionFilter) -> Result<usize, StoreError>;
+
+    /// Deletes sessions that ended before `cutoff`, and their events (Zoom
+    /// sessions, and Messenger sessions over by then, with their facts).
     async fn purge_ended_before(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError>;
 
     /// Proves the store takes a write as large as the largest webhook.

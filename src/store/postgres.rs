@@ -24,6 +24,7 @@ use super::{
     AgentLoad, Appended, EventStore, FeedItem, FeedPage, FeedPublish, SessionFilter, StoreError,
     Window,
 };
+use crate::messenger::{Fact, MessengerSession};
 use crate::zoom::event::{EventKind, ZoomEvent};
 use crate::zoom::fold::ZoomSession;
 
@@ -31,6 +32,15 @@ use crate::zoom::fold::ZoomSession;
 mod q {
     super::super::sql::queries!(sqlx::Postgres, sqlx::PgConnection);
 }
+
+/// The Messenger statements PostgreSQL shares with SQLite.
+mod mq {
+    super::super::messenger_sql::messenger_queries!(sqlx::Postgres, sqlx::PgConnection);
+}
+
+/// The advisory lock's first part for a Messenger session (a Zoom
+/// session's is its account id, which never has this form).
+const MESSENGER_LOCK: &str = "\u{1}messenger";
 
 /// The advisory lock key of a rebuild of the parts (any fixed number).
 const REBUILD_LOCK: i64 = 0x636f_6272_6f77_7365;
@@ -346,6 +356,11 @@ async fn read_after(
                 account_id: scope,
                 session_id: subject,
             },
+            ("messenger", _) => FeedItem::Messenger {
+                sequence,
+                conversation_id: scope,
+                session_id: subject,
+            },
             ("conversation", _) => FeedItem::Conversation {
                 writer: scope,
                 id: subject,
@@ -439,9 +454,69 @@ impl EventStore for PgStore {
         q::agent_load(&self.pool, session, cap, look_back).await
     }
 
+    async fn append_messenger(
+        &self,
+        fact: &Fact,
+    ) -> Result<(Appended, Option<MessengerSession>), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        lock_session(&mut tx, MESSENGER_LOCK, &fact.session_id).await?;
+        let session = mq::store_fact(&mut tx, fact).await?;
+        if let Some(session) = &session {
+            let change = (
+                "messenger",
+                &*session.conversation_id,
+                &*session.id,
+                "changed",
+            );
+            feed(&mut tx, change).await?;
+        }
+        tx.commit().await?;
+        let appended = Appended {
+            inserted: session.is_some(),
+            fed: true,
+        };
+        Ok((appended, session))
+    }
+
+    async fn messenger_session(
+        &self,
+        session_id: &str,
+    ) -> Result<Option<MessengerSession>, StoreError> {
+        mq::messenger_session(&self.pool, session_id).await
+    }
+
+    async fn messenger_of_conversation(
+        &self,
+        conversation_id: &str,
+        limit: usize,
+    ) -> Result<Vec<MessengerSession>, StoreError> {
+        mq::messenger_of_conversation(&self.pool, conversation_id, limit).await
+    }
+
+    async fn messenger_sessions(
+        &self,
+        filter: &SessionFilter,
+        window: &Window,
+    ) -> Result<Vec<MessengerSession>, StoreError> {
+        mq::messenger_sessions(&self.pool, filter, window).await
+    }
+
+    async fn messenger_count(&self, filter: &SessionFilter) -> Result<usize, StoreError> {
+        mq::messenger_count(&self.pool, filter).await
+    }
+
     async fn purge_ended_before(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
         let cutoff = cutoff.timestamp_millis();
         let mut purged = 0;
+        loop {
+            let mut tx = self.pool.begin().await?;
+            let batch = mq::purge_messenger(&mut tx, cutoff, PURGE_BATCH).await?;
+            tx.commit().await?;
+            purged += batch;
+            if batch < PURGE_BATCH as u64 {
+                break;
+            }
+        }
         loop {
             let mut tx = self.pool.begin().await?;
             let doomed = q::doomed(&mut tx, cutoff).await?;
@@ -530,6 +605,12 @@ mod tests {
                 .expect("count");
             assert_eq!(left, 0, "{table}");
         }
+    }
+
+    #[tokio::test]
+    async fn messenger_facts_are_stored_once_listed_and_purged() {
+        let (_url, store) = store().await;
+        suite::messenger_facts_stored_once_and_listed(&store).await;
     }
 
     #[tokio::test]

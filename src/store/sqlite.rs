@@ -24,12 +24,18 @@ use sqlx::{Connection as _, Sqlite, SqlitePool};
 
 use super::sql::{now_ms, PARTS_VERSION, PURGE_BATCH};
 use super::{AgentLoad, Appended, EventStore, SessionFilter, StoreError, Window};
+use crate::messenger::{Fact, MessengerSession};
 use crate::zoom::event::ZoomEvent;
 use crate::zoom::fold::ZoomSession;
 
 /// The statements SQLite shares with PostgreSQL.
 mod q {
     super::super::sql::queries!(sqlx::Sqlite, sqlx::SqliteConnection);
+}
+
+/// The Messenger statements SQLite shares with PostgreSQL.
+mod mq {
+    super::super::messenger_sql::messenger_queries!(sqlx::Sqlite, sqlx::SqliteConnection);
 }
 
 /// SQLite behind [`EventStore`].
@@ -222,18 +228,62 @@ impl EventStore for SqliteStore {
         q::agent_load(&self.reader, session, cap, look_back).await
     }
 
+    async fn append_messenger(
+        &self,
+        fact: &Fact,
+    ) -> Result<(Appended, Option<MessengerSession>), StoreError> {
+        let mut connection = self.writer().await?;
+        let outcome = store_fact(&mut connection, fact).await;
+        let session = settle(&mut connection, outcome)?;
+        let appended = Appended {
+            inserted: session.is_some(),
+            fed: false,
+        };
+        Ok((appended, session))
+    }
+
+    async fn messenger_session(
+        &self,
+        session_id: &str,
+    ) -> Result<Option<MessengerSession>, StoreError> {
+        mq::messenger_session(&self.reader, session_id).await
+    }
+
+    async fn messenger_of_conversation(
+        &self,
+        conversation_id: &str,
+        limit: usize,
+    ) -> Result<Vec<MessengerSession>, StoreError> {
+        mq::messenger_of_conversation(&self.reader, conversation_id, limit).await
+    }
+
+    async fn messenger_sessions(
+        &self,
+        filter: &SessionFilter,
+        window: &Window,
+    ) -> Result<Vec<MessengerSession>, StoreError> {
+        mq::messenger_sessions(&self.reader, filter, window).await
+    }
+
+    async fn messenger_count(&self, filter: &SessionFilter) -> Result<usize, StoreError> {
+        mq::messenger_count(&self.reader, filter).await
+    }
+
     async fn purge_ended_before(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
         let cutoff = cutoff.timestamp_millis();
         let mut purged = 0;
-        loop {
-            let mut connection = self.writer().await?;
-            let outcome = purge_batch(&mut connection, cutoff).await;
-            let batch = settle(&mut connection, outcome)?;
-            purged += batch;
-            if batch < PURGE_BATCH as u64 {
-                return Ok(purged);
+        for messenger in [false, true] {
+            loop {
+                let mut connection = self.writer().await?;
+                let outcome = purge_batch(&mut connection, cutoff, messenger).await;
+                let batch = settle(&mut connection, outcome)?;
+                purged += batch;
+                if batch < PURGE_BATCH as u64 {
+                    break;
+                }
             }
         }
+        Ok(purged)
     }
 
     async fn check(&self) -> Result<(), StoreError> {
@@ -253,10 +303,30 @@ impl EventStore for SqliteStore {
     }
 }
 
-/// Deletes up to [`PURGE_BATCH`] sessions that ended before `cutoff`, with
-/// their events and parts.
-async fn purge_batch(connection: &mut SqliteConnection, cutoff: i64) -> Result<u64, StoreError> {
+/// Stores one Messenger fact in one exclusive transaction.
+async fn store_fact(
+    connection: &mut SqliteConnection,
+    fact: &Fact,
+) -> Result<Option<MessengerSession>, StoreError> {
     let mut tx = connection.begin_with("BEGIN IMMEDIATE").await?;
+    let session = mq::store_fact(&mut tx, fact).await?;
+    tx.commit().await?;
+    Ok(session)
+}
+
+/// Deletes up to [`PURGE_BATCH`] sessions that ended before `cutoff`, with
+/// their events and parts (Zoom's), or their facts (`messenger`).
+async fn purge_batch(
+    connection: &mut SqliteConnection,
+    cutoff: i64,
+    messenger: bool,
+) -> Result<u64, StoreError> {
+    let mut tx = connection.begin_with("BEGIN IMMEDIATE").await?;
+    if messenger {
+        let purged = mq::purge_messenger(&mut tx, cutoff, PURGE_BATCH).await?;
+        tx.commit().await?;
+        return Ok(purged);
+    }
     let doomed = q::doomed(&mut tx, cutoff).await?;
     for session in &doomed {
         q::delete_session(&mut tx, session).await?;
@@ -333,6 +403,12 @@ mod tests {
                 .expect("count");
             assert_eq!(left, 0, "{table}");
         }
+    }
+
+    #[tokio::test]
+    async fn messenger_facts_are_stored_once_listed_and_purged() {
+        let (_dir, store) = store().await;
+        suite::messenger_facts_stored_once_and_listed(&store).await;
     }
 
     #[tokio::test]

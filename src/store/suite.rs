@@ -194,3 +194,147 @@ pub(crate) async fn fresh_postgres_database() -> String {
     url.set_path(&name);
     url.to_string()
 }
+
+/// A Messenger fact of session `session` (conversation `c-{session}`) at
+/// `s` seconds.
+fn messenger_fact(
+    session: &str,
+    key: &str,
+    s: i64,
+    what: crate::messenger::What,
+) -> crate::messenger::Fact {
+    crate::messenger::Fact {
+        key: key.into(),
+        session_id: session.into(),
+        conversation_id: format!("c-{session}"),
+        at: chrono::DateTime::from_timestamp(1_800_000_000 + s, 0).expect("a time"),
+        what,
+    }
+}
+
+fn messenger_offer(ends_s: i64) -> crate::messenger::What {
+    crate::messenger::What::Offered {
+        source: crate::messenger::Source::Messages,
+        channel: Some(crate::messenger::Channel::WebMessaging),
+        offer_ends: chrono::DateTime::from_timestamp(1_800_000_000 + ends_s, 0),
+        queue_id: Some("q1".into()),
+        user_id: None,
+        join_code: None,
+    }
+}
+
+/// Messenger facts are stored once each, fold into their session, list in
+/// order by state and page, and are purged once over.
+pub(super) async fn messenger_facts_stored_once_and_listed(store: &dyn EventStore) {
+    use crate::messenger::{Outcome, Source, What};
+    // Offered at 0, 10, 20; "b" accepted at 30, "c" rejected at 25.
+    // The offers end far in the future (these times are in 2027).
+    let far = 10_i64.pow(9);
+    for (i, id) in ["a", "b", "c"].iter().enumerate() {
+        let fact = messenger_fact(
+            id,
+            &format!("message:{id}0"),
+            10 * i as i64,
+            messenger_offer(far),
+        );
+        let (appended, session) = store.append_messenger(&fact).await.expect("stored");
+        assert!(appended.inserted && session.is_some());
+        let (again, none) = store.append_messenger(&fact).await.expect("stored");
+        assert!(
+            !again.inserted && none.is_none(),
+            "a repeated fact is not folded twice"
+        );
+    }
+    let accepted = What::Answered {
+        outcome: Outcome::Accepted,
+    };
+    store
+        .append_messenger(&messenger_fact("b", "message:b1", 30, accepted))
+        .await
+        .expect("stored");
+    let rejected = What::Answered {
+        outcome: Outcome::Rejected,
+    };
+    store
+        .append_messenger(&messenger_fact("c", "message:c1", 25, rejected))
+        .await
+        .expect("stored");
+    let b = store
+        .messenger_session("b")
+        .await
+        .expect("read")
+        .expect("b");
+    assert_eq!((b.outcome, b.facts), (Outcome::Accepted, 2));
+    // Newest start (else offer) first: b (started 30), c (offered 20), a (0).
+    let ids = |sessions: Vec<crate::messenger::MessengerSession>| {
+        sessions.into_iter().map(|s| s.id).collect::<Vec<_>>()
+    };
+    let all = store
+        .messenger_sessions(&SessionFilter::default(), &everything(10))
+        .await
+        .expect("listed");
+    assert_eq!(ids(all), ["b", "c", "a"]);
+    let ended = SessionFilter {
+        ended: Some(true),
+        ..SessionFilter::default()
+    };
+    assert_eq!(
+        ids(store
+            .messenger_sessions(&ended, &everything(10))
+            .await
+            .expect("listed")),
+        ["c"]
+    );
+    assert_eq!(store.messenger_count(&ended).await.expect("counted"), 1);
+    let going = SessionFilter {
+        ended: Some(false),
+        ..SessionFilter::default()
+    };
+    assert_eq!(store.messenger_count(&going).await.expect("counted"), 2);
+    // A page from the back, before b: c and a.
+    let window = Window {
+        after: Some(super::Bound {
+            place: super::Place {
+                start_ms: Some((1_800_000_000 + 30) * 1000),
+                session_id: "b".into(),
+                account_id: String::new(),
+            },
+            inclusive: false,
+        }),
+        limit: 1,
+        ..Window::default()
+    };
+    assert_eq!(
+        ids(store
+            .messenger_sessions(&SessionFilter::default(), &window)
+            .await
+            .expect("listed")),
+        ["c"]
+    );
+    assert_eq!(
+        ids(store
+            .messenger_of_conversation("c-a", 5)
+            .await
+            .expect("read")),
+        ["a"]
+    );
+    // b ends (the page says so); purging before a time after every end
+    // leaves a (still offered) alone.
+    let ended_b = What::Ended {
+        source: Source::Page,
+    };
+    store
+        .append_messenger(&messenger_fact("b", "page:b:ended", 40, ended_b))
+        .await
+        .expect("stored");
+    let cutoff = chrono::DateTime::from_timestamp(1_800_000_000 + 1000, 0).expect("a time");
+    assert_eq!(store.purge_ended_before(cutoff).await.expect("purged"), 2);
+    assert_eq!(
+        ids(store
+            .messenger_sessions(&SessionFilter::default(), &everything(10))
+            .await
+            .expect("listed")),
+        ["a"]
+    );
+    assert!(store.messenger_session("b").await.expect("read").is_none());
+}
