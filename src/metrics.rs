@@ -171,6 +171,12 @@ pub(crate) struct LiveMetrics {
     pub(crate) mode: prometheus::IntGaugeVec,
     /// Notification channels held.
     pub(crate) channels: IntGauge,
+    /// Co-browse for Messenger facts taken, by source (`messages`,
+    /// `gateway`, `page`, `conversation`) and whether they were new
+    /// (`stored`) or heard before (`known`).
+    pub(crate) messenger_facts: IntCounterVec,
+    /// Reads of co-browse messages (the bulk messages route), by outcome.
+    pub(crate) messenger_reads: IntCounterVec,
 }
 
 impl LiveMetrics {
@@ -204,6 +210,16 @@ impl LiveMetrics {
                 &["mode"],
             )),
             channels: r.gauge("notification_channels", "Notification channels held."),
+            messenger_facts: r.counter_vec(
+                "messenger_facts_total",
+                "Co-browse for Messenger facts taken, by source and whether they were new.",
+                &["source", "outcome"],
+            ),
+            messenger_reads: r.counter_vec(
+                "messenger_reads_total",
+                "Reads of co-browse messages (the bulk messages route), by outcome.",
+                &["outcome"],
+            ),
         }
     }
 }

@@ -253,6 +253,7 @@ fn feed_writer(store: Arc<PgStore>) -> Publish {
 async fn write_notice(store: &PgStore, notice: &Notice) -> Result<(), StoreError> {
     let subject = match notice {
         Notice::Session(update) => update.conversation_id.to_string(),
+        Notice::Messenger(change) => change.conversation_id.clone(),
         Notice::Gap(_) | Notice::Listed(_) => String::new(),
     };
     let body = serde_json::to_string(notice).expect("a notice serializes");

@@ -570,6 +570,20 @@ impl Source {
         Ok(())
     }
 
+    /// Offers co-browse in a conversation (Co-browse for Messenger): a new
+    /// offer on every call.
+    pub(crate) async fn offer_cobrowse(
+        &self,
+        conversation_id: &str,
+    ) -> Result<crate::upstream::messages::CobrowseOffer, UpstreamError> {
+        let offer = self
+            .client()
+            .offer_cobrowse(self.credential(), conversation_id)
+            .await?;
+        self.forget_conversation(conversation_id).await;
+        Ok(offer.value)
+    }
+
     /// Sets attributes of a participant.
     pub(crate) async fn patch_participant_attributes(
         &self,

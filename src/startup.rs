@@ -82,7 +82,7 @@ impl Gateway {
         let live_task = live.as_ref().map(|live| {
             start_live(
                 &settings,
-                &source,
+                (&source, &store),
                 Arc::clone(live),
                 &updates,
                 &metrics,
@@ -388,7 +388,7 @@ fn wants_live(settings: &Settings) -> bool {
 /// replica holds the lease, and copies the listener's index while not).
 fn start_live(
     settings: &Settings,
-    source: &Arc<Source>,
+    (source, store): (&Arc<Source>, &Arc<dyn crate::store::EventStore>),
     live: Arc<crate::live::Live>,
     updates: &tokio::sync::broadcast::Sender<graph::subscription::SessionUpdate>,
     metrics: &Arc<Metrics>,
@@ -412,9 +412,11 @@ fn start_live(
     let (source, metrics) = ((**source).clone(), Arc::clone(metrics));
     let listening = Arc::clone(&live);
     let copying = (source.clone(), Arc::clone(&live));
+    let store = Arc::clone(store);
     let listen = move |publish| {
         crate::live::spawn(
             source.clone(),
+            Arc::clone(&store),
             Arc::clone(&listening),
             config,
             publish,

@@ -13,7 +13,7 @@ CREATE TABLE messenger_facts (
 );
 
 CREATE TABLE messenger_sessions (
-    session_id      TEXT    PRIMARY KEY,
+    session_id      TEXT    COLLATE "C" PRIMARY KEY,
     conversation_id TEXT    NOT NULL,
     -- 'offered', 'active' or 'ended' as of the last fact; an offered one
     -- is over from over_ms (its offer's end) whatever comes.

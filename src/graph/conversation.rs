@@ -15,11 +15,14 @@ use super::context::{duration_seconds, source};
 use super::directory::{queue_ref, user_ref, Queue, User};
 use super::engage::{EngageData, COMPLEXITY};
 use super::errors::GqlResult;
+use super::guard::Needs;
 use super::ids::NodeId;
+use super::messenger::{end_reason, SessionChannel, SessionOffer, SessionProduct, TimeSource};
 use super::shape;
 use super::values::{
     Address, AfterCallWork, Attribute, EntityRef, ErrorInfo, Segment, SessionMedia, Wrapup,
 };
+use crate::messenger::{MessengerSession, Phase};
 use crate::purecloud::{self, CommunicationAt, Media, Shapes, Time};
 use crate::upstream::enums::*;
 use crate::upstream::wire::Wire;
@@ -731,6 +734,9 @@ pub(crate) enum SessionState {
     /// It is over: every communication ended, whatever its participants do
     /// next (a call that goes on, an agent's wrap-up).
     Ended,
+    /// Co-browse for Messenger: offered to the customer, not answered yet
+    /// (an offer rejected or expired is `ENDED`; accepted, `ACTIVE`).
+    Offered,
 }
 
 /// The part a person plays in a session.
@@ -776,13 +782,16 @@ impl PureCloudSession {
 pub(crate) enum Session {
     PureCloud(PureCloudSession),
     Zoom(Arc<ZoomSession>),
+    /// Co-browse for Messenger (provider `PURECLOUD`), folded from the
+    /// conversation's messages, the gateway's offers and the page's reports.
+    Messenger(Arc<MessengerSession>),
 }
 
 impl Session {
     /// The provider.
     pub(crate) fn provider(&self) -> SessionProvider {
         match self {
-            Session::PureCloud(_) => SessionProvider::Purecloud,
+            Session::PureCloud(_) | Session::Messenger(_) => SessionProvider::Purecloud,
             Session::Zoom(_) => SessionProvider::Zoom,
         }
     }
@@ -792,6 +801,7 @@ impl Session {
         match self {
             Session::PureCloud(s) => &s.session.id,
             Session::Zoom(z) => &z.session_id,
+            Session::Messenger(m) => &m.id,
         }
     }
 
@@ -800,6 +810,7 @@ impl Session {
         match self {
             Session::PureCloud(s) => s.session.start(&s.conversation),
             Session::Zoom(z) => z.start(),
+            Session::Messenger(m) => m.start().map(|s| s.at),
         }
     }
 
@@ -808,6 +819,7 @@ impl Session {
         match self {
             Session::PureCloud(s) => s.session.end(&s.conversation),
             Session::Zoom(z) => z.end_time.filter(|_| z.ended),
+            Session::Messenger(m) => m.end().map(|e| e.at),
         }
     }
 
@@ -821,6 +833,9 @@ impl Session {
             Session::Zoom(z) => NodeId::ZoomSession {
                 account: z.account_id.clone(),
                 session: z.session_id.clone(),
+            },
+            Session::Messenger(m) => NodeId::MessengerSession {
+                session: m.id.clone(),
             },
         }
     }
@@ -839,11 +854,12 @@ impl Session {
     pub(crate) fn viewer_link(&self) -> Option<&str> {
         match self {
             Session::PureCloud(s) => s.legs().find_map(|l| l.viewer_url),
-            Session::Zoom(_) => None,
+            Session::Zoom(_) | Session::Messenger(_) => None,
         }
     }
 
-    /// The page the session started from, its PIN and why it ended (Zoom).
+    /// The page the session started from, its PIN and why it ended (Zoom;
+    /// Co-browse for Messenger: why it ended).
     pub(crate) fn zoom_texts(&self) -> [Option<&str>; 3] {
         match self {
             Session::Zoom(z) => [
@@ -851,6 +867,7 @@ impl Session {
                 z.session_pin.as_deref(),
                 z.end_reason.as_deref(),
             ],
+            Session::Messenger(m) => [None, None, end_reason(m, crate::freshness::now_utc())],
             Session::PureCloud(_) => [None; 3],
         }
     }
@@ -860,11 +877,30 @@ impl Session {
         let active = match self {
             Session::PureCloud(s) => s.session.active(&s.conversation),
             Session::Zoom(z) => !z.ended,
+            Session::Messenger(m) => {
+                return match m.phase(crate::freshness::now_utc()) {
+                    Phase::Offered => SessionState::Offered,
+                    Phase::Active => SessionState::Active,
+                    Phase::Ended => SessionState::Ended,
+                }
+            }
         };
         if active {
             SessionState::Active
         } else {
             SessionState::Ended
+        }
+    }
+
+    /// Which co-browse product it is.
+    pub(crate) fn product_kind(&self) -> SessionProduct {
+        match self {
+            Session::PureCloud(s) if s.session.media == Media::Screenshare => {
+                SessionProduct::LegacyScreenshare
+            }
+            Session::PureCloud(_) => SessionProduct::LegacyCobrowse,
+            Session::Messenger(_) => SessionProduct::MessengerCobrowse,
+            Session::Zoom(_) => SessionProduct::ZoomCobrowse,
         }
     }
 }
@@ -938,9 +974,64 @@ impl Session {
     async fn viewer_url(&self) -> Option<&str> {
         self.viewer_link()
     }
+    /// Which co-browse product the session is.
+    #[graphql(name = "product")]
+    async fn product_field(&self) -> SessionProduct {
+        self.product_kind()
+    }
+    /// The channel a Co-browse for Messenger session was offered in (null
+    /// for the other products, and when upstream did not say).
+    async fn channel(&self) -> Option<SessionChannel> {
+        match self {
+            Session::Messenger(m) => m.channel.map(Into::into),
+            _ => None,
+        }
+    }
+    /// The offer the session began as (Co-browse for Messenger).
+    async fn offer(&self) -> Option<SessionOffer> {
+        match self {
+            Session::Messenger(m) => Some(SessionOffer(Arc::clone(m))),
+            _ => None,
+        }
+    }
+    /// Who told the gateway the session started (null while it has not).
+    async fn start_source(&self) -> Option<TimeSource> {
+        match self {
+            Session::Messenger(m) => m.start().map(|s| s.source.into()),
+            _ => self.start().map(|_| TimeSource::Provider),
+        }
+    }
+    /// Who told the gateway the session ended (null while it goes on).
+    /// `CONVERSATION` is an inference: the conversation's agent leg ended
+    /// and the customer's page did not report the end.
+    async fn end_source(&self) -> Option<TimeSource> {
+        match self {
+            Session::Messenger(m) => m.end().map(|e| e.source.into()),
+            _ => self.end().map(|_| TimeSource::Provider),
+        }
+    }
+    /// The id of the conversation the session belongs to (PureCloud).
+    async fn conversation_id(&self) -> Option<&str> {
+        match self {
+            Session::PureCloud(s) => Some(&s.conversation.id),
+            Session::Messenger(m) => Some(&m.conversation_id),
+            Session::Zoom(_) => None,
+        }
+    }
+    /// The code a viewer joins a Co-browse for Messenger session with.
+    /// Only for callers who may act as an agent (the `write` scope, or a
+    /// passed-through Genesys token); never logged.
+    #[graphql(guard = "Needs::WRITE")]
+    async fn join_code(&self) -> Option<&str> {
+        match self {
+            Session::Messenger(m) => m.join_code.as_ref().map(|c| c.expose()),
+            _ => None,
+        }
+    }
     /// The people in the session, with every connection they made.
     async fn participants(&self, ctx: &Context<'_>) -> Fallible<Vec<SessionParticipant>> {
         match self {
+            Session::Messenger(_) => Ok(Some(Vec::new())),
             Session::Zoom(z) => Ok(Some(
                 (0..z.participants.len())
                     .map(|i| SessionParticipant::Zoom(Arc::clone(z), i))
@@ -953,7 +1044,7 @@ impl Session {
     async fn conversation(&self) -> Option<Conversation> {
         match self {
             Session::PureCloud(s) => Some(Conversation(Arc::clone(&s.conversation))),
-            Session::Zoom(_) => None,
+            Session::Zoom(_) | Session::Messenger(_) => None,
         }
     }
     /// The co-browse communications of the session (PureCloud co-browse).
@@ -999,6 +1090,7 @@ impl Session {
         match self {
             Session::PureCloud(s) => Ok(Some(EngageData::of_conversation(ctx, &s.conversation))),
             Session::Zoom(z) => EngageData::of_zoom(ctx, z).await.map(Some),
+            Session::Messenger(_) => Ok(None),
         }
     }
 }

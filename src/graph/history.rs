@@ -35,7 +35,7 @@ use super::conversation::{Fallible, PureCloudSession, Session, SessionProvider};
 use super::errors::{bad_input, upstream_for};
 use super::ids::check_upstream_id;
 use super::paging::{cursor_text, invalid_cursor, Page};
-use super::sessions::{SessionCursor, Zoom};
+use super::sessions::{SessionCursor, Stored};
 use super::values::{IntervalInput, SessionMedia};
 use crate::cache::{Listed, Report};
 use crate::purecloud;
@@ -574,10 +574,11 @@ async fn zoom(
     after: Option<&HistoryCursor>,
     want: usize,
 ) -> Result<Vec<Found>> {
-    let zoom = Zoom::new(
+    let zoom = Stored::zoom(
         ctx,
         store::SessionFilter {
             ended: (!filter.include_active).then_some(true),
+            offered: None,
             started_after: Some(interval.start),
             started_before: Some(interval.end),
         },

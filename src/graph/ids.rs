@@ -35,6 +35,10 @@ pub enum NodeId {
         account: String,
         session: String,
     },
+    /// A Co-browse for Messenger session (its id is Genesys's session id).
+    MessengerSession {
+        session: String,
+    },
     User {
         user: String,
     },
@@ -99,6 +103,7 @@ impl NodeId {
                 session,
             } => ("PureCloudSession", vec![conversation, session]),
             NodeId::ZoomSession { account, session } => ("ZoomSession", vec![account, session]),
+            NodeId::MessengerSession { session } => ("MessengerSession", vec![session]),
             NodeId::User { user } => ("User", vec![user]),
             NodeId::Queue { queue } => ("Queue", vec![queue]),
         };
@@ -142,6 +147,7 @@ impl NodeId {
             NodeId::ZoomSession { account, session } => {
                 check_other_id("account", account).and_then(|()| check_other_id("session", session))
             }
+            NodeId::MessengerSession { session } => check_other_id("session", session),
             NodeId::User { user } => check_upstream_id("user", user),
             NodeId::Queue { queue } => check_upstream_id("queue", queue),
         }
@@ -190,6 +196,7 @@ impl NodeId {
                 account: next()?,
                 session: next()?,
             },
+            "MessengerSession" => NodeId::MessengerSession { session: next()? },
             "User" => NodeId::User { user: next()? },
             "Queue" => NodeId::Queue { queue: next()? },
             _ => return None,

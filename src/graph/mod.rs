@@ -15,6 +15,7 @@ pub(crate) mod guard;
 mod history;
 pub mod ids;
 pub(crate) mod limits;
+mod messenger;
 mod mutation;
 mod paging;
 mod partial;

@@ -7,10 +7,13 @@ use std::collections::BTreeMap;
 use async_graphql::{Context, InputObject, Object, Result};
 
 use super::context::{source, store};
-use super::conversation::{read_full, CobrowseMediaParticipant};
-use super::errors::{bad_input, GqlResult};
+use super::conversation::{read_full, CobrowseMediaParticipant, Session};
+use super::errors::{bad_input, coded, GqlResult};
 use super::guard::Needs;
-use super::ids::check_upstream_id;
+use super::ids::{check_other_id, check_upstream_id};
+use super::subscription::SessionUpdate;
+use crate::live::Notice;
+use crate::messenger::{Channel, Fact, Source as FactSource, What};
 use crate::upstream::model::{MediaParticipantRequest, ParticipantAttributes, Wrapup};
 
 const MAX_ATTRIBUTES: usize = 50;
@@ -97,6 +100,77 @@ impl Mutation {
             ..MediaParticipantRequest::default()
         };
         patch(ctx, &conversation_id, &participant_id, &body).await
+    }
+
+    /// Offers co-browse to the customer of a web messaging or voice
+    /// conversation (Genesys Cloud Co-browse for Messenger; `POST
+    /// /api/v2/conversations/{conversationId}/cobrowse`), as the agent's app
+    /// would. Every call makes a new offer: it is not idempotent. Upstream
+    /// needs `conversation:cobrowse:add` (web messaging) or
+    /// `conversation:cobrowseVoice:add` (voice) of whoever calls it: the
+    /// caller's own token in passthrough, the gateway's credentials in
+    /// service mode. Answers the session the offer begins (its `joinCode`
+    /// too); the only way a voice offer becomes known without the page
+    /// script.
+    #[graphql(guard = "Needs::WRITE")]
+    async fn offer_cobrowse(&self, ctx: &Context<'_>, conversation_id: String) -> Result<Session> {
+        check_upstream_id("conversationId", &conversation_id)?;
+        let offer = source(ctx)
+            .offer_cobrowse(&conversation_id)
+            .await
+            .map_err(|e| super::errors::upstream_for("offerCobrowse", &e))?;
+        let Some(session_id) = offer
+            .id
+            .clone()
+            .filter(|id| check_other_id("id", id).is_ok())
+        else {
+            return Err(coded(
+                "UPSTREAM_INVALID",
+                "Genesys answered the co-browse offer without a usable session id",
+            ));
+        };
+        let fact = Fact {
+            key: format!("offer:{session_id}"),
+            session_id: session_id.clone(),
+            conversation_id,
+            at: crate::freshness::now_utc(),
+            what: What::Offered {
+                source: FactSource::Gateway,
+                channel: offer
+                    .communication_type
+                    .as_deref()
+                    .and_then(Channel::of_communication_type),
+                offer_ends: offer.date_offer_ends,
+                queue_id: None,
+                user_id: None,
+                join_code: offer.join_code,
+            },
+        };
+        let store = store(ctx);
+        let (appended, session) = store.append_messenger(&fact).await.gql()?;
+        if session.is_some() && !appended.fed {
+            let update = SessionUpdate::purecloud(Notice::Messenger(fact.change()));
+            if let Some(update) = update {
+                // No subscriber is not an error.
+                let _ = ctx
+                    .data_unchecked::<tokio::sync::broadcast::Sender<SessionUpdate>>()
+                    .send(update);
+            }
+        }
+        let session = match session {
+            Some(session) => session,
+            None => store
+                .messenger_session(&session_id)
+                .await
+                .gql()?
+                .ok_or_else(|| {
+                    coded(
+                        "NOT_FOUND",
+                        format!("session {session_id} is no longer known"),
+                    )
+                })?,
+        };
+        Ok(Session::Messenger(std::sync::Arc::new(session)))
     }
 
     /// Deletes the Zoom sessions (with their stored webhook events) that

@@ -308,6 +308,10 @@ async fn load_node(ctx: &Context<'_>, id: NodeId) -> Result<Option<Node>> {
             let found = store(ctx).session(Some(&account), &session).await.gql()?;
             found.map(|z| Node::Session(Session::Zoom(Arc::new(z))))
         }
+        NodeId::MessengerSession { session } => {
+            let found = store(ctx).messenger_session(&session).await.gql()?;
+            found.map(|m| Node::Session(Session::Messenger(Arc::new(m))))
+        }
         NodeId::User { user } => load_user(ctx, &user).await?.map(Node::User),
         NodeId::Queue { queue } => load_queue(ctx, &queue).await?.map(Node::Queue),
     })

@@ -57,7 +57,12 @@ impl SessionFilter {
     /// The same filter, as the store takes it.
     fn for_store(&self) -> store::SessionFilter {
         store::SessionFilter {
-            ended: self.state.map(|s| s == SessionState::Ended),
+            ended: match self.state {
+                Some(SessionState::Ended) => Some(true),
+                Some(SessionState::Active) => Some(false),
+                Some(SessionState::Offered) | None => None,
+            },
+            offered: self.state.map(|s| s == SessionState::Offered),
             started_after: self.started_after,
             started_before: self.started_before,
         }
@@ -94,21 +99,23 @@ pub(super) async fn list(
             .collect();
         purecloud.sort_by(|a, b| a.0.cmp(&b.0));
     }
-    let zoom = filter
-        .wants(SessionProvider::Zoom)
-        .then(|| Zoom::new(ctx, filter.for_store()));
-    let (window, more_inside) = window(&page, &purecloud, zoom.as_ref()).await?;
+    let mut stored = Vec::new();
+    // Zoom sessions are never offers.
+    if filter.wants(SessionProvider::Zoom) && filter.state != Some(SessionState::Offered) {
+        stored.push(Stored::zoom(ctx, filter.for_store()));
+    }
+    // Co-browse for Messenger sessions are PureCloud's, kept in the store.
+    if filter.wants(SessionProvider::Purecloud) {
+        stored.push(Stored::messenger(ctx, filter.for_store()));
+    }
+    let (window, more_inside) = window(&page, &purecloud, &stored).await?;
     // Is there anything before `after` (at it included), or after `before`?
     let earlier = match &page.after {
-        Some(a) => {
-            purecloud.iter().any(|(c, _)| c <= a) || Zoom::any(&zoom, a.bound(true), true).await?
-        }
+        Some(a) => purecloud.iter().any(|(c, _)| c <= a) || Stored::any(&stored, a, true).await?,
         None => false,
     };
     let later = match &page.before {
-        Some(b) => {
-            purecloud.iter().any(|(c, _)| c >= b) || Zoom::any(&zoom, b.bound(true), false).await?
-        }
+        Some(b) => purecloud.iter().any(|(c, _)| c >= b) || Stored::any(&stored, b, false).await?,
         None => false,
     };
     let (has_previous, has_next) = if page.first.is_none() {
@@ -116,17 +123,12 @@ pub(super) async fn list(
     } else {
         (earlier, more_inside || later)
     };
-    let zoom_total = match &zoom {
-        Some(zoom) => zoom.count().await?,
-        None => 0,
-    };
-    let mut connection = Connection::with_additional_fields(
-        has_previous,
-        has_next,
-        SessionCount {
-            total_count: purecloud.len() + zoom_total,
-        },
-    );
+    let mut total_count = purecloud.len();
+    for side in &stored {
+        total_count += side.count().await?;
+    }
+    let mut connection =
+        Connection::with_additional_fields(has_previous, has_next, SessionCount { total_count });
     for (cursor, session) in window {
         connection.edges.push(Edge::new(cursor, session));
     }
@@ -135,11 +137,12 @@ pub(super) async fn list(
 
 /// The sessions of the page, and whether the window between its cursors
 /// holds more than the page: every PureCloud session of the window, and at
-/// most n + 1 Zoom sessions from the page's end of it, merged.
+/// most n + 1 stored sessions of each stored kind from the page's end of
+/// it, merged.
 async fn window(
     page: &Page<SessionCursor>,
     purecloud: &[Listed],
-    zoom: Option<&Zoom<'_>>,
+    stored: &[Stored<'_>],
 ) -> Result<(Vec<Listed>, bool)> {
     let (after, before) = (page.after.as_ref(), page.before.as_ref());
     let inside = |c: &SessionCursor| after.is_none_or(|a| c > a) && before.is_none_or(|b| c < b);
@@ -150,11 +153,11 @@ async fn window(
         .filter(|(c, _)| inside(c))
         .cloned()
         .collect();
-    if let Some(zoom) = zoom {
+    for side in stored {
         window.extend(
-            zoom.window(Window {
-                after: after.map(|c| c.bound(false)),
-                before: before.map(|c| c.bound(false)),
+            side.window(Window {
+                after: after.and_then(|c| side.bound(c, false, true)),
+                before: before.and_then(|c| side.bound(c, false, false)),
                 limit: n + 1,
                 from_back,
             })
@@ -171,54 +174,122 @@ async fn window(
     Ok((window, more))
 }
 
-/// The Zoom side of a listing: the store, and the filter in its terms.
-pub(super) struct Zoom<'a> {
-    store: &'a dyn crate::store::EventStore,
-    filter: store::SessionFilter,
+/// Which kind of stored session.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(super) enum Side {
+    Zoom,
+    Messenger,
 }
 
-impl<'a> Zoom<'a> {
-    pub(super) fn new(ctx: &Context<'a>, filter: store::SessionFilter) -> Self {
+/// A kind of session kept in the store (Zoom's, Co-browse for
+/// Messenger's), and the filter in the store's terms.
+pub(super) struct Stored<'a> {
+    store: &'a dyn crate::store::EventStore,
+    filter: store::SessionFilter,
+    side: Side,
+}
+
+impl<'a> Stored<'a> {
+    pub(super) fn zoom(ctx: &Context<'a>, filter: store::SessionFilter) -> Self {
         Self {
             store: store(ctx),
             filter,
+            side: Side::Zoom,
+        }
+    }
+
+    pub(super) fn messenger(ctx: &Context<'a>, filter: store::SessionFilter) -> Self {
+        Self {
+            store: store(ctx),
+            filter,
+            side: Side::Messenger,
+        }
+    }
+
+    /// Where `cursor` sits among this kind's sessions, as a bound after it
+    /// (`after`) or before it; `inclusive`: a session at the cursor's very
+    /// place is inside. None: every session is on that side of it.
+    pub(super) fn bound(
+        &self,
+        cursor: &SessionCursor,
+        inclusive: bool,
+        after: bool,
+    ) -> Option<Bound> {
+        match self.side {
+            Side::Zoom => Some(cursor.bound(inclusive)),
+            Side::Messenger => cursor.messenger_bound(inclusive, after),
         }
     }
 
     pub(super) async fn window(&self, window: Window) -> Result<Vec<Listed>> {
-        let found = self.store.sessions(&self.filter, &window).await.gql()?;
-        Ok(found
+        let sessions: Vec<Session> = match self.side {
+            Side::Zoom => self
+                .store
+                .sessions(&self.filter, &window)
+                .await
+                .gql()?
+                .into_iter()
+                .map(|z| Session::Zoom(Arc::new(z)))
+                .collect(),
+            Side::Messenger => self
+                .store
+                .messenger_sessions(&self.filter, &window)
+                .await
+                .gql()?
+                .into_iter()
+                .map(|m| Session::Messenger(Arc::new(m)))
+                .collect(),
+        };
+        Ok(sessions
             .into_iter()
-            .map(|z| {
-                let session = Session::Zoom(Arc::new(z));
-                (SessionCursor::of(&session), session)
-            })
+            .map(|session| (SessionCursor::of(&session), session))
             .collect())
     }
 
     async fn count(&self) -> Result<usize> {
-        self.store.count(&self.filter).await.gql()
+        match self.side {
+            Side::Zoom => self.store.count(&self.filter).await.gql(),
+            Side::Messenger => self.store.messenger_count(&self.filter).await.gql(),
+        }
     }
 
-    /// Whether any Zoom session lies before `bound` (or after it, when
-    /// `before` is false).
-    async fn any(zoom: &Option<Self>, bound: Bound, before: bool) -> Result<bool> {
-        let Some(zoom) = zoom else { return Ok(false) };
-        let window = if before {
-            Window {
-                before: Some(bound),
-                limit: 1,
-                from_back: true,
-                ..Window::default()
+    /// Whether any stored session lies before `cursor`, at it included (or
+    /// after it, when `before` is false).
+    async fn any(stored: &[Self], cursor: &SessionCursor, before: bool) -> Result<bool> {
+        for side in stored {
+            let Some(bound) = side.bound(cursor, true, !before) else {
+                // Every session of this kind is on the asked side.
+                if !side
+                    .window(Window {
+                        limit: 1,
+                        ..Window::default()
+                    })
+                    .await?
+                    .is_empty()
+                {
+                    return Ok(true);
+                }
+                continue;
+            };
+            let window = if before {
+                Window {
+                    before: Some(bound),
+                    limit: 1,
+                    from_back: true,
+                    ..Window::default()
+                }
+            } else {
+                Window {
+                    after: Some(bound),
+                    limit: 1,
+                    ..Window::default()
+                }
+            };
+            if !side.window(window).await?.is_empty() {
+                return Ok(true);
             }
-        } else {
-            Window {
-                after: Some(bound),
-                limit: 1,
-                ..Window::default()
-            }
-        };
-        Ok(!zoom.window(window).await?.is_empty())
+        }
+        Ok(false)
     }
 }
 
@@ -286,7 +357,7 @@ impl SessionCursor {
     fn of(session: &Session) -> Self {
         let account = match session {
             Session::Zoom(z) => z.account_id.clone(),
-            Session::PureCloud(_) => String::new(),
+            Session::PureCloud(_) | Session::Messenger(_) => String::new(),
         };
         Self {
             start_ms: session.start().map_or(i64::MIN, |t| t.timestamp_millis()),
@@ -311,6 +382,50 @@ impl SessionCursor {
                 },
             },
             inclusive,
+        }
+    }
+}
+
+impl SessionCursor {
+    /// This cursor's place among Co-browse for Messenger sessions (all
+    /// PureCloud's, ordered by start and id like a legacy session; a Zoom
+    /// session sits after every PureCloud session with its start): a bound
+    /// after it (`after`) or before it. None: every one is on that side.
+    pub(super) fn messenger_bound(&self, inclusive: bool, after: bool) -> Option<Bound> {
+        let known = (self.start_ms != i64::MIN).then_some(self.start_ms);
+        if self.provider != SessionProvider::Zoom {
+            return Some(Bound {
+                place: Place {
+                    start_ms: known,
+                    session_id: self.id.clone(),
+                    account_id: String::new(),
+                },
+                inclusive,
+            });
+        }
+        match known {
+            // After a Zoom session that started at t: the sessions that
+            // started before t, i.e. at t - 1 ms or earlier (from the
+            // smallest id); before it: those that started at t or later.
+            Some(t) => Some(Bound {
+                place: Place {
+                    start_ms: Some(t - 1),
+                    session_id: String::new(),
+                    account_id: String::new(),
+                },
+                inclusive: after,
+            }),
+            // A Zoom session of unknown start is listed after every
+            // PureCloud one: nothing is after it, everything before it.
+            None if after => Some(Bound {
+                place: Place {
+                    start_ms: None,
+                    session_id: "\u{10FFFF}".into(),
+                    account_id: String::new(),
+                },
+                inclusive: false,
+            }),
+            None => None,
         }
     }
 }

@@ -70,6 +70,12 @@ enum Origin {
         sequence: Option<i64>,
     },
     PureCloud(LiveUpdate),
+    /// A Co-browse for Messenger session changed.
+    Messenger {
+        change: crate::messenger::Change,
+        /// Its place in the shared change feed (several replicas).
+        sequence: Option<i64>,
+    },
     /// PureCloud changes were not heard for this long (never delivered as
     /// an update: subscribers get a lag notice).
     Gap(std::time::Duration),
@@ -97,6 +103,10 @@ impl SessionUpdate {
     pub(crate) fn purecloud(notice: Notice) -> Option<Self> {
         let origin = match notice {
             Notice::Session(update) => Origin::PureCloud(update),
+            Notice::Messenger(change) => Origin::Messenger {
+                change,
+                sequence: None,
+            },
             Notice::Gap(unheard) => Origin::Gap(unheard),
             Notice::Listed(_) => return None,
         };
@@ -143,8 +153,14 @@ impl SessionUpdate {
             crate::store::FeedItem::Notice { body, .. } => {
                 Self::heard(serde_json::from_str::<Notice>(&body))
             }
-            crate::store::FeedItem::Conversation { .. }
-            | crate::store::FeedItem::Messenger { .. } => None,
+            crate::store::FeedItem::Messenger { sequence, change } => Some(Self {
+                origin: Origin::Messenger {
+                    change,
+                    sequence: Some(sequence),
+                },
+                state: Arc::default(),
+            }),
+            crate::store::FeedItem::Conversation { .. } => None,
         }
     }
 
@@ -159,7 +175,7 @@ impl SessionUpdate {
     /// Its place in the shared change feed, if it came through one.
     fn sequence(&self) -> Option<i64> {
         match self.origin {
-            Origin::Zoom { sequence, .. } => sequence,
+            Origin::Zoom { sequence, .. } | Origin::Messenger { sequence, .. } => sequence,
             _ => None,
         }
     }
@@ -169,7 +185,7 @@ impl SessionUpdate {
         match &self.origin {
             Origin::Gap(unheard) => Some(format!("Genesys notifications were not heard for {} ms; sessions that began and ended meanwhile were missed; query the sessions again", unheard.as_millis())),
             Origin::Lagged(why) => Some(format!("{why}; query the sessions again")),
-            Origin::Zoom { .. } | Origin::PureCloud(_) => None,
+            Origin::Zoom { .. } | Origin::PureCloud(_) | Origin::Messenger { .. } => None,
         }
     }
 
@@ -178,7 +194,7 @@ impl SessionUpdate {
     fn provider(&self) -> Option<SessionProvider> {
         match self.origin {
             Origin::Zoom { .. } => Some(SessionProvider::Zoom),
-            Origin::PureCloud(_) => Some(SessionProvider::Purecloud),
+            Origin::PureCloud(_) | Origin::Messenger { .. } => Some(SessionProvider::Purecloud),
             Origin::Gap(_) | Origin::Lagged(_) => None,
         }
     }
@@ -188,6 +204,7 @@ impl SessionUpdate {
         match &self.origin {
             Origin::Zoom { session_id, .. } => session_id,
             Origin::PureCloud(update) => &update.session_id,
+            Origin::Messenger { change, .. } => &change.session_id,
             Origin::Gap(_) | Origin::Lagged(_) => "",
         }
     }
@@ -212,6 +229,11 @@ impl SessionUpdate {
                     .session(&update.session_id)
                     .map(|s| Session::PureCloud(PureCloudSession::new(&model, s))))
             }
+            Origin::Messenger { change, .. } => store(ctx)
+                .messenger_session(&change.session_id)
+                .await
+                .map(|found| found.map(|s| Session::Messenger(Arc::new(s))))
+                .gql(),
             Origin::Gap(_) | Origin::Lagged(_) => Ok(None),
         }
     }
@@ -221,9 +243,11 @@ impl SessionUpdate {
 #[Object(name = "SessionUpdate")]
 impl SessionUpdate {
     /// What caused the change: the Zoom webhook event (e.g.
-    /// `cobrowse.session_user_joined`), or for PureCloud
-    /// `purecloud.session_started`, `purecloud.session_changed` or
-    /// `purecloud.session_ended`.
+    /// `cobrowse.session_user_joined`); for legacy PureCloud co-browse and
+    /// screen share `purecloud.session_started`, `purecloud.session_changed`
+    /// or `purecloud.session_ended`; for Co-browse for Messenger
+    /// `messenger.offered`, `messenger.accepted`, `messenger.rejected`,
+    /// `messenger.expired`, `messenger.started` or `messenger.ended`.
     async fn event(&self) -> &str {
         match &self.origin {
             Origin::Zoom { event, .. } => event.wire(),
@@ -232,6 +256,7 @@ impl SessionUpdate {
                 UpdateKind::Changed => "purecloud.session_changed",
                 UpdateKind::Ended => "purecloud.session_ended",
             },
+            Origin::Messenger { change, .. } => &change.event,
             Origin::Gap(_) => "purecloud.gap",
             Origin::Lagged(_) => "feed.lagged",
         }
@@ -248,6 +273,11 @@ impl SessionUpdate {
                 UpdateKind::Started => Kind::Started,
                 UpdateKind::Changed => Kind::Changed,
                 UpdateKind::Ended => Kind::Ended,
+            },
+            Origin::Messenger { change, .. } => match change.event.as_str() {
+                "messenger.offered" => Kind::Started,
+                "messenger.rejected" | "messenger.expired" | "messenger.ended" => Kind::Ended,
+                _ => Kind::Changed,
             },
             Origin::Gap(_) | Origin::Lagged(_) => Kind::Changed,
         }

@@ -19,7 +19,9 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
+use crate::messenger::signals::Signals;
 use crate::upstream::events::{CobrowseEvent, ScreenShareEvent};
+use crate::upstream::messages::MessageTopicEvent;
 use crate::upstream::model::CobrowseConversation;
 use crate::upstream::notifications::{self, MetadataBody, Socket, Topic, TopicAnswer, TopicMedia};
 use crate::upstream::{Credential, PureCloud, UpstreamError};
@@ -41,6 +43,8 @@ pub(crate) enum Heard {
     /// the event carries.
     Cobrowse(Arc<CobrowseConversation>),
     Screenshare(ScreenShareEvent),
+    /// A messaging conversation changed: what it says of co-browse.
+    Messages(Signals),
     /// A message that does not read: a change may be lost.
     Garbled(String),
 }
@@ -426,6 +430,20 @@ fn read(text: &str) -> Read {
             ..
         } => match serde_json::from_str(body) {
             Ok(share) => Read::Heard(Heard::Screenshare(share)),
+            Err(e) => garbled(e),
+        },
+        // Only what co-browse needs is kept; the rest (text among it) is
+        // left here.
+        Topic::Queue {
+            media: TopicMedia::Messages,
+            ..
+        } => match serde_json::from_str::<MessageTopicEvent>(body) {
+            Ok(event) => match Signals::of_event(&event) {
+                Some(signals) => Read::Heard(Heard::Messages(signals)),
+                None => Read::Heard(Heard::Garbled(
+                    "a message event names no conversation".into(),
+                )),
+            },
             Err(e) => garbled(e),
         },
         // A topic not subscribed to: nothing to apply, the socket lives.

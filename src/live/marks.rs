@@ -60,6 +60,9 @@ pub(crate) enum Notice {
     /// it precedes the sessions' notices, so that a subscriber told of a
     /// change reads it from any replica. Not for subscribers.
     Listed(Vec<(Arc<str>, Option<crate::cache::Listed>)>),
+    /// A Co-browse for Messenger session changed (told this way only by a
+    /// store without a shared feed, which tells every replica itself).
+    Messenger(crate::messenger::Change),
 }
 
 /// One communication of a session: its participant, whether it goes on,

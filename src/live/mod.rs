@@ -20,6 +20,7 @@
 mod channel;
 pub(crate) mod index;
 pub(crate) mod marks;
+pub(crate) mod messenger;
 mod topics;
 
 use std::sync::{Arc, Mutex};
@@ -247,6 +248,7 @@ impl Live {
 /// Starts listening with `source`'s (the gateway's own) credentials.
 pub(crate) fn spawn(
     source: Source,
+    store: Arc<dyn crate::store::EventStore>,
     live: Arc<Live>,
     settings: LiveSettings,
     publish: Publish,
@@ -254,7 +256,15 @@ pub(crate) fn spawn(
 ) -> tokio::task::JoinHandle<()> {
     show_mode(&metrics, "starting");
     let (reports, received) = mpsc::channel(REPORTS);
+    let (messenger, resolving) = messenger::Resolver::spawn(
+        source.clone(),
+        store,
+        Arc::clone(&publish),
+        Arc::clone(&metrics),
+    );
     let listener = Listener {
+        messenger,
+        _resolving: AbortOnDrop(resolving),
         source,
         live,
         settings,
@@ -301,7 +311,19 @@ impl Drop for Slot {
     }
 }
 
+/// Stops a task when dropped (the resolver stops with its listener).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 struct Listener {
+    /// Resolves co-browse messages to Co-browse for Messenger facts.
+    messenger: messenger::Resolver,
+    _resolving: AbortOnDrop,
     source: Source,
     live: Arc<Live>,
     settings: LiveSettings,
@@ -391,7 +413,7 @@ impl Listener {
         ids.dedup();
         let topics: Vec<String> = ids
             .iter()
-            .flat_map(|id| TopicMedia::BOTH.map(|m| queue_topic(id, m)))
+            .flat_map(|id| TopicMedia::ALL.map(|m| queue_topic(id, m)))
             .collect();
         let mut chunks: Vec<Arc<[String]>> = topics
             .chunks(MAX_TOPICS_PER_CHANNEL)
@@ -521,6 +543,7 @@ impl Listener {
             Heard::Alive => "heartbeat",
             Heard::Cobrowse(_) => "cobrowse",
             Heard::Screenshare(_) => "screenshare",
+            Heard::Messages(_) => "messages",
             Heard::Garbled(_) => "garbled",
         };
         self.metrics
@@ -545,6 +568,10 @@ impl Listener {
                 let applied = index.apply_screenshare(&body, at.into_std());
                 self.share(&applied.changed);
                 self.announce(applied).await;
+            }
+            Heard::Messages(signals) => {
+                index.vouch().heard();
+                self.messenger.take(signals).await;
             }
             Heard::Garbled(why) => {
                 if let Some(unsaid) = self.garbled.admit() {

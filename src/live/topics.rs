@@ -32,7 +32,7 @@ pub(crate) struct TopicRequirement {
 /// Reads what each of the listener's topics requires.
 pub(crate) async fn read(client: &PureCloud) -> Result<Vec<TopicRequirement>, UpstreamError> {
     let published = client.available_topics(&Credential::Service).await?.value;
-    let rules: Vec<TopicRequirement> = TopicMedia::BOTH
+    let rules: Vec<TopicRequirement> = TopicMedia::ALL
         .into_iter()
         .map(|media| {
             let template = queue_topic_template(media);

@@ -23,6 +23,10 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use crate::upstream::messages::JoinCode;
+
+pub(crate) mod signals;
+
 /// The conversation channel a session was offered in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -113,28 +117,6 @@ pub enum What {
     Ended { source: Source },
 }
 
-/// A join code: prints as `[redacted]`.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct JoinCode(String);
-
-impl JoinCode {
-    pub(crate) fn new(code: impl Into<String>) -> Self {
-        Self(code.into())
-    }
-
-    /// The code itself, for a caller allowed to see it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for JoinCode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
 /// One thing known of a session, from one source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -153,10 +135,45 @@ pub struct Fact {
 }
 
 impl Fact {
+    /// What it tells subscribers: `messenger.offered`, `.accepted`,
+    /// `.rejected`, `.expired`, `.started` or `.ended`.
+    pub fn event(&self) -> &'static str {
+        match &self.what {
+            What::Offered { .. } => "messenger.offered",
+            What::Answered { outcome } => match outcome {
+                Outcome::Accepted => "messenger.accepted",
+                Outcome::Rejected => "messenger.rejected",
+                Outcome::Expired => "messenger.expired",
+                Outcome::Pending => "messenger.offered",
+            },
+            What::Started { .. } => "messenger.started",
+            What::Ended { .. } => "messenger.ended",
+        }
+    }
+
+    /// The change it made, for subscribers.
+    pub fn change(&self) -> Change {
+        Change {
+            event: self.event().to_owned(),
+            session_id: self.session_id.clone(),
+            conversation_id: self.conversation_id.clone(),
+        }
+    }
+
     /// Its place in the canonical order: time, then key.
     fn rank(&self) -> (DateTime<Utc>, &str) {
         (self.at, &self.key)
     }
+}
+
+/// A change of a session, as subscribers are told it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Change {
+    /// [`Fact::event`].
+    pub event: String,
+    pub session_id: String,
+    pub conversation_id: String,
 }
 
 /// A time and the source that told it.
@@ -226,8 +243,10 @@ impl MessengerSession {
         }
     }
 
-    /// Folds in one new fact (the store has checked it is not a repeat).
-    pub fn apply(&mut self, fact: &Fact) {
+    /// Folds in one new fact (the store has checked it is not a repeat):
+    /// whether it changed what subscribers are told of (the first offer,
+    /// the outcome, the start, the end or its source).
+    pub fn apply(&mut self, fact: &Fact) -> bool {
         self.facts += 1;
         let at = fact.at;
         match &fact.what {
@@ -239,6 +258,7 @@ impl MessengerSession {
                 user_id,
                 join_code,
             } => {
+                let told = self.offered.is_none();
                 let first = self.offered.is_none_or(|o| at < o.at);
                 if first {
                     self.offered = Some(Told {
@@ -251,30 +271,37 @@ impl MessengerSession {
                 fill(&mut self.queue_id, queue_id, first);
                 fill(&mut self.user_id, user_id, first);
                 fill(&mut self.join_code, join_code, first);
+                told
             }
             What::Answered { outcome } => {
                 let earlier = match self.answered_at {
                     None => true,
                     Some(t) => fact.rank() < (t, self.answer_key.as_str()),
                 };
+                let told = earlier && self.outcome != *outcome;
                 if earlier {
                     self.outcome = *outcome;
                     self.answered_at = Some(at);
                     self.answer_key = fact.key.clone();
                 }
+                told
             }
             What::Started { .. } => {
+                let told = self.page_start.is_none();
                 self.page_start = Some(self.page_start.map_or(at, |t| t.min(at)));
+                told
             }
             What::Ended { source } => {
                 let told = Told {
                     at,
                     source: *source,
                 };
+                let before = self.end;
                 self.end = Some(match self.end {
                     None => told,
                     Some(old) => better_end(old, told),
                 });
+                before.map(|b| b.source) != self.end.map(|e| e.source)
             }
         }
     }
@@ -384,7 +411,7 @@ mod tests {
     fn fold(facts: &[Fact]) -> MessengerSession {
         let mut s = MessengerSession::new("s1", "c1");
         for f in facts {
-            s.apply(f);
+            let _ = s.apply(f);
         }
         s
     }

@@ -34,6 +34,7 @@ pub(crate) mod data;
 mod events;
 mod jobs;
 mod life;
+pub mod messenger;
 mod notify;
 mod routes;
 pub(crate) mod zoom;
@@ -124,6 +125,9 @@ pub struct Faults {
     /// Every conversation of that listing is listed this many more times,
     /// under derived ids: a listing as long as upstream may make it.
     pub listing_copies: u32,
+    /// How long a Co-browse for Messenger offer stands before the
+    /// customer's Messenger lets it expire (`dateOfferEnds`).
+    pub messenger_offer_ms: u64,
 }
 
 impl Default for Faults {
@@ -152,6 +156,7 @@ impl Default for Faults {
             listing_overlap: 0,
             listing_loop: false,
             listing_copies: 0,
+            messenger_offer_ms: 60_000,
         }
     }
 }
@@ -180,6 +185,9 @@ impl Faults {
         }
         if self.heartbeat_ms < 10 {
             return Err("heartbeat_ms must be at least 10".into());
+        }
+        if !(100..=3_600_000).contains(&self.messenger_offer_ms) {
+            return Err("messenger_offer_ms must be between 100 ms and an hour".into());
         }
         if self.channel_lifetime_ms == 0 {
             return Err("channel_lifetime_ms must be positive".into());
@@ -297,6 +305,8 @@ pub(crate) struct SimState {
     ws_base: String,
     /// Asynchronous analytics jobs.
     jobs: jobs::Jobs,
+    /// Web messaging and voice conversations (Co-browse for Messenger).
+    messaging: Mutex<messenger::Messaging>,
 }
 
 /// A running simulator.
@@ -341,6 +351,7 @@ impl Simulator {
             hub: notify::Hub::default(),
             ws_base: format!("ws://{addr}"),
             jobs: jobs::Jobs::default(),
+            messaging: Mutex::new(messenger::Messaging::default()),
         });
         let app = router(Arc::clone(&state));
         let (tx, rx) = oneshot::channel();
@@ -454,7 +465,20 @@ fn router(state: Arc<SimState>) -> Router {
             "/__sim/notifications/socket_closing",
             post(notify::socket_closing),
         )
-        .route("/channels/{id}", get(notify::socket));
+        .route("/channels/{id}", get(notify::socket))
+        .route("/__sim/messenger/conversations", post(messenger::start))
+        .route(
+            "/__sim/messenger/conversations/{id}/messages",
+            post(messenger::write),
+        )
+        .route(
+            "/__sim/messenger/conversations/{id}/end",
+            post(messenger::end),
+        )
+        .route(
+            "/__sim/messenger/sessions/{id}/answer",
+            post(messenger::answer),
+        );
     api.merge(control)
         .layer(middleware::from_fn_with_state(
             Arc::clone(&state),
@@ -477,6 +501,9 @@ async fn correlate(State(sim): State<Arc<SimState>>, request: Request, next: Nex
 
 /// Counts, delays, authenticates and faults every served route, and keeps
 /// the high-water mark of requests in flight.
+/// Where the routes that need no authentication begin.
+const GUEST_ROUTES: &str = "/api/v2/webdeployments/";
+
 async fn served(
     State(sim): State<Arc<SimState>>,
     path: MatchedPath,
@@ -520,6 +547,11 @@ async fn serve_counted(
                 "The login service is unavailable.",
             );
         }
+        return next.run(request).await;
+    }
+    // The web deployments' co-browse routes are the customer's: no
+    // authentication (their API docs: "Requires no permissions").
+    if path.as_str().starts_with(GUEST_ROUTES) {
         return next.run(request).await;
     }
     let Some(grant) = sim.grant(&request) else {
@@ -569,7 +601,7 @@ async fn serve_counted(
 
 /// Upstream's answer to a call its client lacks a permission for (`permission`
 /// names every one that would do).
-fn missing_permission(permission: &str) -> Response {
+pub(crate) fn missing_permission(permission: &str) -> Response {
     let body = ErrorBody {
         message: Some(format!(
             "Unable to perform the requested action. You are missing the following permission(s): {permission}"

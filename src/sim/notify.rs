@@ -334,7 +334,7 @@ impl Hub {
                 continue;
             }
             let mut gone = false;
-            for (m, media) in TopicMedia::BOTH.into_iter().enumerate() {
+            for (m, media) in TopicMedia::ALL.into_iter().enumerate() {
                 for queue in &queues {
                     let topic = queue_topic(queue, media);
                     if !channel.topics.contains(&topic) {
@@ -363,6 +363,42 @@ impl Hub {
             }
             if gone {
                 channel.socket = None;
+            }
+        }
+        state.events_sent += sent;
+    }
+
+    /// Sends `body` as an event of `topic` to every socket subscribed to
+    /// it that may see `division`.
+    pub(crate) fn publish_body(&self, topic: &str, division: Option<&str>, body: &str) {
+        let mut state = self.state.lock().expect("hub lock");
+        let mut sent = 0;
+        for channel in state.channels.values_mut() {
+            let Some(socket) = &channel.socket else {
+                continue;
+            };
+            let sees = channel
+                .divisions
+                .as_ref()
+                .is_none_or(|allowed| division.is_some_and(|d| allowed.iter().any(|a| a == d)));
+            if !sees || !channel.topics.contains(topic) {
+                continue;
+            }
+            let lost = self
+                .lose
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                .is_ok();
+            if lost {
+                continue;
+            }
+            if socket
+                .tx
+                .try_send(Outgoing::Text(message(topic, body)))
+                .is_err()
+            {
+                channel.socket = None;
+            } else {
+                sent += 1;
             }
         }
         state.events_sent += sent;
@@ -495,6 +531,8 @@ fn event_body(conversation: &SimConversation, media: TopicMedia) -> Option<Strin
         }
         TopicMedia::Screenshare => super::events::screenshare(conversation)
             .map(|body| serde_json::to_string(&body).expect("a DTO")),
+        // A legacy co-browse conversation has no messages.
+        TopicMedia::Messages => None,
     }
 }
 
@@ -766,6 +804,7 @@ pub(crate) fn topic_permission(media: TopicMedia) -> &'static str {
     match media {
         TopicMedia::Cobrowse => "conversation:cobrowse:view",
         TopicMedia::Screenshare => "conversation:screenshare:view",
+        TopicMedia::Messages => "conversation:message:view",
     }
 }
 
@@ -779,7 +818,7 @@ pub(super) async fn available_topics(RawQuery(raw): RawQuery) -> Response {
         .flat_map(|(_, v)| v.split(',').map(str::to_owned).collect::<Vec<_>>())
         .collect();
     let wants = |field: &str| expand.iter().any(|e| e == field);
-    let entities = TopicMedia::BOTH
+    let entities = TopicMedia::ALL
         .into_iter()
         .map(|media| {
             let permission = topic_permission(media).to_owned();

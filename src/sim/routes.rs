@@ -30,6 +30,22 @@ pub(super) fn api() -> Router<Arc<SimState>> {
         )
         .route("/api/v2/conversations/{id}", get(conversation))
         .route(
+            "/api/v2/conversations/{id}/cobrowse",
+            post(super::messenger::offer),
+        )
+        .route(
+            "/api/v2/conversations/messages/{id}",
+            get(super::messenger::conversation),
+        )
+        .route(
+            "/api/v2/conversations/messages/{id}/messages/bulk",
+            post(super::messenger::bulk),
+        )
+        .route(
+            "/api/v2/webdeployments/deployments/{d}/cobrowse/{s}",
+            get(super::messenger::guest_get).delete(super::messenger::guest_delete),
+        )
+        .route(
             "/api/v2/conversations/{cid}/participants/{pid}",
             patch(patch_participant),
         )
@@ -116,6 +132,16 @@ pub(super) fn permission(method: &axum::http::Method, path: &str) -> &'static [&
             &["routing:queue:view"]
         }
         ("GET", "/api/v2/routing/wrapupcodes") => &["routing:wrapupCode:view"],
+        // Either lets the call in; the conversation's channel decides which
+        // it needs (web messaging: cobrowse, voice: cobrowseVoice).
+        ("POST", "/api/v2/conversations/{id}/cobrowse") => &[
+            "conversation:cobrowse:add",
+            "conversation:cobrowseVoice:add",
+        ],
+        ("POST", "/api/v2/conversations/messages/{id}/messages/bulk") => &[
+            "conversation:message:view",
+            "conversation:webmessaging:view",
+        ],
         _ => &[],
     }
 }

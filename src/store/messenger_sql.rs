@@ -47,13 +47,14 @@ macro_rules! messenger_queries {
         use ::sqlx::{QueryBuilder, Row};
 
         /// Inserts `fact` unless its session has it already, then folds it
-        /// into the session; the session as it is now when the fact was
-        /// new. Runs inside the caller's transaction, which excludes other
-        /// writers of the session.
+        /// into the session: whether it was new, and the session as it is
+        /// now when the fact changed what subscribers are told. Runs inside
+        /// the caller's transaction, which excludes other writers of the
+        /// session.
         pub(super) async fn store_fact(
             connection: &mut $conn,
             fact: &Fact,
-        ) -> Result<Option<MessengerSession>, StoreError> {
+        ) -> Result<(bool, Option<MessengerSession>), StoreError> {
             let inserted = ::sqlx::query(
                 "INSERT INTO messenger_facts (session_id, fact_key, at_ms, body, received_at)
                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT (session_id, fact_key) DO NOTHING",
@@ -68,7 +69,7 @@ macro_rules! messenger_queries {
             .rows_affected()
                 == 1;
             if !inserted {
-                return Ok(None);
+                return Ok((false, None));
             }
             let known: Option<String> =
                 ::sqlx::query_scalar("SELECT body FROM messenger_sessions WHERE session_id = $1")
@@ -79,7 +80,7 @@ macro_rules! messenger_queries {
                 Some(text) => decode::<MessengerSession>("a Messenger session", text)?,
                 None => MessengerSession::new(&fact.session_id, &fact.conversation_id),
             };
-            session.apply(fact);
+            let told = session.apply(fact);
             let (state, rank, over) = row_of(&session, ::chrono::Utc::now());
             ::sqlx::query(
                 "INSERT INTO messenger_sessions (session_id, conversation_id, state, rank_ms, over_ms, updated_at, body)
@@ -96,7 +97,7 @@ macro_rules! messenger_queries {
             .bind(encode(&session))
             .execute(&mut *connection)
             .await?;
-            Ok(Some(session))
+            Ok((true, told.then_some(session)))
         }
 
         /// One session by id.
@@ -145,6 +146,16 @@ macro_rules! messenger_queries {
                         .push(" AND (state = 'active' OR (state = 'offered' AND (over_ms IS NULL OR over_ms > ")
                         .push_bind(now)
                         .push(")))");
+                }
+                None => {}
+            }
+            match filter.offered {
+                Some(offered) => {
+                    query
+                        .push(if offered { " AND " } else { " AND NOT " })
+                        .push("(state = 'offered' AND (over_ms IS NULL OR over_ms > ")
+                        .push_bind(now)
+                        .push("))");
                 }
                 None => {}
             }

@@ -48,12 +48,11 @@ pub enum FeedItem {
         account_id: String,
         session_id: String,
     },
-    /// A Co-browse for Messenger fact some replica stored: the session as
-    /// it is now.
+    /// A Co-browse for Messenger fact some replica stored.
     Messenger {
+        /// Its place in the feed (resumable after).
         sequence: i64,
-        session_id: String,
-        conversation_id: String,
+        change: crate::messenger::Change,
     },
     /// A mutation changed this PureCloud conversation, told by replica
     /// `writer`.
@@ -94,6 +93,10 @@ pub(crate) type FeedPublish = std::sync::Arc<dyn Fn(FeedItem) + Send + Sync>;
 #[derive(Debug, Clone, Default)]
 pub struct SessionFilter {
     pub(crate) ended: Option<bool>,
+    /// Co-browse for Messenger: only offers not answered whose time is not
+    /// up (`Some(true)`), or none of them (`Some(false)`). Zoom sessions
+    /// are never offers.
+    pub(crate) offered: Option<bool>,
     /// Started at or after (a session with no known start is left out).
     pub(crate) started_after: Option<DateTime<Utc>>,
     /// Started before (a session with no known start is left out).
@@ -191,7 +194,8 @@ pub trait EventStore: Send + Sync + 'static {
     /// Stores a Co-browse for Messenger fact unless its session has it
     /// already (by key), folding it into the session. Returns only once it
     /// is durably committed, with the session as it is now when the fact
-    /// was new; on any failure nothing of it is kept.
+    /// changed what subscribers are told (and only then does a shared
+    /// store feed it); on any failure nothing of it is kept.
     async fn append_messenger(
         &self,
         fact: &Fact,

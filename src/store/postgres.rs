@@ -358,8 +358,11 @@ async fn read_after(
             },
             ("messenger", _) => FeedItem::Messenger {
                 sequence,
-                conversation_id: scope,
-                session_id: subject,
+                change: crate::messenger::Change {
+                    event,
+                    conversation_id: scope,
+                    session_id: subject,
+                },
             },
             ("conversation", _) => FeedItem::Conversation {
                 writer: scope,
@@ -460,19 +463,19 @@ impl EventStore for PgStore {
     ) -> Result<(Appended, Option<MessengerSession>), StoreError> {
         let mut tx = self.pool.begin().await?;
         lock_session(&mut tx, MESSENGER_LOCK, &fact.session_id).await?;
-        let session = mq::store_fact(&mut tx, fact).await?;
-        if let Some(session) = &session {
+        let (inserted, session) = mq::store_fact(&mut tx, fact).await?;
+        if session.is_some() {
             let change = (
                 "messenger",
-                &*session.conversation_id,
-                &*session.id,
-                "changed",
+                &*fact.conversation_id,
+                &*fact.session_id,
+                fact.event(),
             );
             feed(&mut tx, change).await?;
         }
         tx.commit().await?;
         let appended = Appended {
-            inserted: session.is_some(),
+            inserted,
             fed: true,
         };
         Ok((appended, session))

@@ -234,9 +234,9 @@ impl EventStore for SqliteStore {
     ) -> Result<(Appended, Option<MessengerSession>), StoreError> {
         let mut connection = self.writer().await?;
         let outcome = store_fact(&mut connection, fact).await;
-        let session = settle(&mut connection, outcome)?;
+        let (inserted, session) = settle(&mut connection, outcome)?;
         let appended = Appended {
-            inserted: session.is_some(),
+            inserted,
             fed: false,
         };
         Ok((appended, session))
@@ -307,7 +307,7 @@ impl EventStore for SqliteStore {
 async fn store_fact(
     connection: &mut SqliteConnection,
     fact: &Fact,
-) -> Result<Option<MessengerSession>, StoreError> {
+) -> Result<(bool, Option<MessengerSession>), StoreError> {
     let mut tx = connection.begin_with("BEGIN IMMEDIATE").await?;
     let session = mq::store_fact(&mut tx, fact).await?;
     tx.commit().await?;

@@ -238,7 +238,10 @@ pub(super) async fn messenger_facts_stored_once_and_listed(store: &dyn EventStor
             messenger_offer(far),
         );
         let (appended, session) = store.append_messenger(&fact).await.expect("stored");
-        assert!(appended.inserted && session.is_some());
+        assert!(
+            appended.inserted && session.is_some(),
+            "a first offer is told"
+        );
         let (again, none) = store.append_messenger(&fact).await.expect("stored");
         assert!(
             !again.inserted && none.is_none(),

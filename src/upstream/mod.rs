@@ -12,6 +12,7 @@ mod breaker;
 pub(crate) mod enums;
 pub(crate) mod error;
 pub(crate) mod events;
+pub(crate) mod messages;
 pub(crate) mod model;
 pub(crate) mod notifications;
 mod paging;
@@ -106,11 +107,14 @@ pub(crate) enum Route {
     AnalyticsDetailsById,
     AnalyticsDetailsJobs,
     AvailableTopics,
+    CobrowseOffer,
+    MessagesBulk,
+    MessageConversation,
 }
 
 impl Route {
     /// Every route, in index order.
-    pub(crate) const ALL: [Route; 19] = [
+    pub(crate) const ALL: [Route; 22] = [
         Route::Conversation,
         Route::CobrowseListing,
         Route::CobrowseConversation,
@@ -130,6 +134,9 @@ impl Route {
         Route::AnalyticsDetailsById,
         Route::AnalyticsDetailsJobs,
         Route::AvailableTopics,
+        Route::CobrowseOffer,
+        Route::MessagesBulk,
+        Route::MessageConversation,
     ];
 
     fn index(self) -> usize {
@@ -158,7 +165,17 @@ impl Route {
             Route::AnalyticsDetailsById => "analytics_details_by_id",
             Route::AnalyticsDetailsJobs => "analytics_details_jobs",
             Route::AvailableTopics => "notification_available_topics",
+            Route::CobrowseOffer => "cobrowse_offer",
+            Route::MessagesBulk => "messages_bulk",
+            Route::MessageConversation => "message_conversation",
         }
+    }
+
+    /// Whether a call may be sent again after an answer that does not say
+    /// whether it took effect (502, 504): not for a call that creates
+    /// something (each co-browse offer is a new one).
+    fn repeatable(self) -> bool {
+        !matches!(self, Route::CobrowseOffer)
     }
 }
 
@@ -439,6 +456,51 @@ impl PureCloud {
         decode(Route::NotificationSubscriptions, body, correlation)
     }
 
+    /// `POST /api/v2/conversations/{id}/cobrowse`: a new co-browse offer in
+    /// the conversation (each call makes another).
+    pub(crate) async fn offer_cobrowse(
+        &self,
+        cred: &Credential,
+        conversation_id: &str,
+    ) -> Result<Fetched<messages::CobrowseOffer>, UpstreamError> {
+        let url = self.url(&["conversations", conversation_id, "cobrowse"])?;
+        let (body, correlation) = self
+            .send::<()>(cred, Route::CobrowseOffer, Method::POST, url, None)
+            .await?;
+        decode(Route::CobrowseOffer, body, correlation)
+    }
+
+    /// `POST /api/v2/conversations/messages/{id}/messages/bulk`: the
+    /// messages `ids` of a conversation (at most
+    /// [`messages::BULK_MESSAGES`]), without their text.
+    pub(crate) async fn messages_bulk(
+        &self,
+        cred: &Credential,
+        conversation_id: &str,
+        ids: &[&str],
+    ) -> Result<Fetched<messages::MessageListing>, UpstreamError> {
+        debug_assert!(ids.len() <= messages::BULK_MESSAGES);
+        let url = self.url(&[
+            "conversations",
+            "messages",
+            conversation_id,
+            "messages",
+            "bulk",
+        ])?;
+        self.post_json(cred, Route::MessagesBulk, url, &ids).await
+    }
+
+    /// `GET /api/v2/conversations/messages/{id}`: a messaging conversation
+    /// with its participants' messages (ids and metadata; never text).
+    pub(crate) async fn message_conversation(
+        &self,
+        cred: &Credential,
+        conversation_id: &str,
+    ) -> Result<Fetched<messages::MessageConversation>, UpstreamError> {
+        let url = self.url(&["conversations", "messages", conversation_id])?;
+        self.get_json(cred, Route::MessageConversation, url).await
+    }
+
     /// `PATCH /api/v2/conversations/{cid}/participants/{pid}`.
     pub(crate) async fn patch_participant(
         &self,
@@ -688,7 +750,10 @@ impl PureCloud {
                     self.wait_out_rate_limit(route, attempt, wait, error, deadline)
                         .await?;
                 }
-                (502..=504, _) if attempt < inner.retry.max_attempts => {
+                (502..=504, _)
+                    if attempt < inner.retry.max_attempts
+                        && (status.as_u16() == 503 || route.repeatable()) =>
+                {
                     self.backoff(route, attempt, error, deadline).await?;
                 }
                 _ => return Err(error),

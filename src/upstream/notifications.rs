@@ -79,26 +79,37 @@ pub(crate) struct TopicAnswers {
 /// The media a queue topic is about.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) enum TopicMedia {
+    /// Legacy co-browse (`QueueConversationCobrowseEventTopic*`).
     Cobrowse,
+    /// Legacy screen share.
     Screenshare,
+    /// Messages (`QueueConversationMessageEventTopic*`): where Co-browse
+    /// for Messenger's offers and outcomes show.
+    Messages,
 }
 
 impl TopicMedia {
-    /// Both, in topic order.
-    pub(crate) const BOTH: [TopicMedia; 2] = [TopicMedia::Cobrowse, TopicMedia::Screenshare];
+    /// Every one, in topic order.
+    pub(crate) const ALL: [TopicMedia; 3] = [
+        TopicMedia::Cobrowse,
+        TopicMedia::Screenshare,
+        TopicMedia::Messages,
+    ];
 
     fn suffix(self) -> &'static str {
         match self {
             TopicMedia::Cobrowse => "cobrowseSessions",
             TopicMedia::Screenshare => "screenshares",
+            TopicMedia::Messages => "messages",
         }
     }
 
-    /// `co-browse` or `screen-share`, for people.
+    /// `co-browse`, `screen-share` or `message`, for people.
     pub(crate) fn name(self) -> &'static str {
         match self {
             TopicMedia::Cobrowse => "co-browse",
             TopicMedia::Screenshare => "screen-share",
+            TopicMedia::Messages => "message",
         }
     }
 }
@@ -192,7 +203,7 @@ pub(crate) fn topic(name: &str) -> Topic<'_> {
         .and_then(|rest| rest.split_once(".conversations."));
     match queue {
         Some((queue_id, suffix)) if !queue_id.is_empty() && !queue_id.contains('.') => {
-            match TopicMedia::BOTH.into_iter().find(|m| m.suffix() == suffix) {
+            match TopicMedia::ALL.into_iter().find(|m| m.suffix() == suffix) {
                 Some(media) => Topic::Queue { queue_id, media },
                 None => Topic::Other,
             }

@@ -64,6 +64,20 @@ fn no_layer_imports_what_it_must_not() {
                 "crate::source",
                 "crate::purecloud",
                 "crate::auth",
+                "crate::messenger",
+            ],
+        ),
+        (
+            "messenger",
+            &[
+                "crate::graph",
+                "crate::http",
+                "crate::store",
+                "crate::source",
+                "crate::live",
+                "async_graphql",
+                "reqwest",
+                "axum",
             ],
         ),
         (

@@ -18,6 +18,7 @@ mod helpers;
 mod layers;
 mod limits;
 pub(crate) mod live;
+mod messenger;
 mod newcomer;
 mod notifications;
 mod partial;

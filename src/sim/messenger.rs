@@ -1,0 +1,979 @@
+//! Co-browse for Messenger in the simulator (docs/upstream.md, "Co-browse
+//! for Messenger"): web messaging and voice conversations routed through
+//! the world's queues to its agents; co-browse offered through the real
+//! route (`POST /api/v2/conversations/{id}/cobrowse`, its permission by
+//! channel); each offer, answer and expiry of a web messaging conversation
+//! a message with a `CoBrowse` metadata event on the queue's message topic
+//! (no session id there) and the full event on the messages routes; the
+//! guest routes; the customer accepting, rejecting or letting the offer
+//! expire. Voice leaves no message: only the offer's answer knows it.
+//!
+//! Side doors for tests and the demo (`/__sim/messenger/...`):
+//! - `POST /__sim/messenger/conversations` (`{"channel": "webmessaging" |
+//!   "voice"}`): a customer starts a conversation; it is routed and an
+//!   agent answers. Answers its id, queue, agent and deployment.
+//! - `POST /__sim/messenger/conversations/{id}/messages` (`{"text": ".."}`):
+//!   the customer writes.
+//! - `POST /__sim/messenger/conversations/{id}/end`: the agent's leg ends.
+//! - `POST /__sim/messenger/sessions/{id}/answer` (`{"outcome": "accepted"
+//!   | "rejected"}`): the customer answers an offer.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Extension, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use serde_with::skip_serializing_none;
+
+use super::{error_body, Grant, SimState};
+use crate::upstream::notifications::{queue_topic, TopicMedia};
+
+type Sim = State<Arc<SimState>>;
+
+/// The most messaging conversations the simulator keeps (the oldest ended
+/// go first).
+const MAX_CONVERSATIONS: usize = 10_000;
+
+/// The most messages one bulk read takes (the route's documented limit).
+const BULK_LIMIT: usize = 1_000;
+
+/// A messaging or voice conversation.
+#[derive(Clone, Debug)]
+pub(crate) struct MsgConversation {
+    pub id: String,
+    pub voice: bool,
+    pub division: &'static str,
+    pub queue_id: String,
+    pub queue_name: String,
+    pub agent_id: String,
+    pub agent_name: String,
+    pub deployment_id: String,
+    pub started: DateTime<Utc>,
+    pub agent_ended: Option<DateTime<Utc>>,
+    pub messages: Vec<SimMessage>,
+    pub offers: Vec<SimOffer>,
+}
+
+/// A message of a conversation.
+#[derive(Clone, Debug)]
+pub(crate) struct SimMessage {
+    pub id: String,
+    pub at: DateTime<Utc>,
+    pub inbound: bool,
+    pub text: String,
+    /// A co-browse event: its type and session.
+    pub cobrowse: Option<(&'static str, String, Option<String>)>,
+}
+
+/// A co-browse offer.
+#[derive(Clone, Debug)]
+pub(crate) struct SimOffer {
+    pub session_id: String,
+    pub join_code: String,
+    pub ends: DateTime<Utc>,
+    /// `OfferingAccepted`, `OfferingRejected` or `OfferingExpired`, when.
+    pub answer: Option<(&'static str, DateTime<Utc>)>,
+    /// Ended through the guest route.
+    pub deleted: bool,
+}
+
+/// The simulator's messaging conversations.
+#[derive(Default)]
+pub(crate) struct Messaging {
+    conversations: HashMap<String, MsgConversation>,
+    /// Conversation of each offered session.
+    sessions: HashMap<String, String>,
+    order: Vec<String>,
+}
+
+impl Messaging {
+    fn insert(&mut self, conversation: MsgConversation) {
+        if self.order.len() >= MAX_CONVERSATIONS {
+            let gone = self.order.remove(0);
+            if let Some(c) = self.conversations.remove(&gone) {
+                for offer in c.offers {
+                    self.sessions.remove(&offer.session_id);
+                }
+            }
+        }
+        self.order.push(conversation.id.clone());
+        self.conversations
+            .insert(conversation.id.clone(), conversation);
+    }
+
+    pub(crate) fn conversation(&self, id: &str) -> Option<&MsgConversation> {
+        self.conversations.get(id)
+    }
+
+    fn by_session(&mut self, session: &str) -> Option<&mut MsgConversation> {
+        let id = self.sessions.get(session)?;
+        self.conversations.get_mut(id)
+    }
+
+    /// Ids of the conversations going on (the agent's leg not ended).
+    pub(crate) fn going_on(&self) -> Vec<String> {
+        self.order
+            .iter()
+            .filter(|id| {
+                self.conversations
+                    .get(*id)
+                    .is_some_and(|c| c.agent_ended.is_none())
+            })
+            .cloned()
+            .collect()
+    }
+}
+
+fn uuid() -> String {
+    super::data::uuid(&mut rand::rng())
+}
+
+fn time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+// ---- Wire bodies, as the SDK models name their fields ----
+
+#[skip_serializing_none]
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Offer {
+    id: String,
+    name: String,
+    join_code: String,
+    websocket_url: String,
+    date_offer_ends: String,
+    communication_type: &'static str,
+    self_uri: String,
+}
+
+#[derive(Serialize)]
+struct UriRef {
+    id: String,
+    name: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MetaEvent {
+    event_type: &'static str,
+    sub_type: &'static str,
+}
+
+#[derive(Serialize)]
+struct Meta {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    events: Vec<MetaEvent>,
+}
+
+/// `...EventTopicMessageDetails`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TopicDetails {
+    message: UriRef,
+    message_time: String,
+    message_status: &'static str,
+    message_metadata: Meta,
+}
+
+/// `...EventTopicMessageMediaParticipant` (the fields the simulator fills).
+#[skip_serializing_none]
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TopicParticipant {
+    id: String,
+    name: Option<String>,
+    start_time: String,
+    connected_time: Option<String>,
+    end_time: Option<String>,
+    purpose: &'static str,
+    state: &'static str,
+    direction: &'static str,
+    user: Option<UriRef>,
+    queue: Option<UriRef>,
+    messages: Vec<TopicDetails>,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+/// `...EventTopicMessageConversation`.
+#[derive(Serialize)]
+struct TopicConversation {
+    id: String,
+    participants: Vec<TopicParticipant>,
+}
+
+/// `MessageDetails` (`GET /api/v2/conversations/messages/{id}`).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RestDetails {
+    message_id: String,
+    #[serde(rename = "messageURI")]
+    message_uri: String,
+    message_status: &'static str,
+    message_time: String,
+    message_metadata: Meta,
+}
+
+/// `MessageMediaParticipant`.
+#[skip_serializing_none]
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RestParticipant {
+    id: String,
+    start_time: String,
+    end_time: Option<String>,
+    purpose: &'static str,
+    state: &'static str,
+    user: Option<UriRef>,
+    queue: Option<UriRef>,
+    messages: Vec<RestDetails>,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+/// `MessageConversation`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RestConversation {
+    id: String,
+    participants: Vec<RestParticipant>,
+    self_uri: String,
+}
+
+#[skip_serializing_none]
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CoBrowse {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    session_id: String,
+    session_join_token: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MsgEvent {
+    event_type: &'static str,
+    co_browse: CoBrowse,
+}
+
+/// `ConversationNormalizedMessage`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Normalized {
+    id: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    text: String,
+    events: Vec<MsgEvent>,
+    direction: &'static str,
+}
+
+/// `MessageData`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Data {
+    id: String,
+    timestamp: String,
+    direction: &'static str,
+    messenger_type: &'static str,
+    status: &'static str,
+    normalized_message: Normalized,
+    conversation_id: String,
+    self_uri: String,
+}
+
+impl SimMessage {
+    fn meta(&self) -> Meta {
+        match &self.cobrowse {
+            Some((kind, _, _)) => Meta {
+                kind: "Event",
+                events: vec![MetaEvent {
+                    event_type: "CoBrowse",
+                    sub_type: kind,
+                }],
+            },
+            None => Meta {
+                kind: "Text",
+                events: Vec::new(),
+            },
+        }
+    }
+
+    fn data(&self, conversation: &str) -> Data {
+        let direction = if self.inbound { "inbound" } else { "outbound" };
+        Data {
+            id: self.id.clone(),
+            timestamp: time(self.at),
+            direction,
+            messenger_type: "webmessaging",
+            status: if self.inbound { "received" } else { "sent" },
+            normalized_message: Normalized {
+                id: self.id.clone(),
+                kind: if self.cobrowse.is_some() {
+                    "Event"
+                } else {
+                    "Text"
+                },
+                text: self.text.clone(),
+                events: self
+                    .cobrowse
+                    .iter()
+                    .map(|(kind, session, token)| MsgEvent {
+                        event_type: "CoBrowse",
+                        co_browse: CoBrowse {
+                            kind,
+                            session_id: session.clone(),
+                            session_join_token: token.clone(),
+                        },
+                    })
+                    .collect(),
+                direction: if self.inbound { "Inbound" } else { "Outbound" },
+            },
+            conversation_id: conversation.to_owned(),
+            self_uri: format!(
+                "/api/v2/conversations/messages/{conversation}/messages/{}",
+                self.id
+            ),
+        }
+    }
+}
+
+impl MsgConversation {
+    fn agent_state(&self) -> &'static str {
+        if self.agent_ended.is_some() {
+            "disconnected"
+        } else {
+            "connected"
+        }
+    }
+
+    /// The body of its message topics' event: customer (with the
+    /// messages) and agent.
+    fn topic_body(&self) -> String {
+        let details = |inbound: bool| -> Vec<TopicDetails> {
+            self.messages
+                .iter()
+                .filter(|m| m.inbound == inbound)
+                .map(|m| TopicDetails {
+                    message: UriRef {
+                        id: m.id.clone(),
+                        name: String::new(),
+                    },
+                    message_time: time(m.at),
+                    message_status: if inbound { "received" } else { "sent" },
+                    message_metadata: m.meta(),
+                })
+                .collect()
+        };
+        let body = TopicConversation {
+            id: self.id.clone(),
+            participants: vec![
+                TopicParticipant {
+                    id: format!("{}-customer", self.id),
+                    name: Some("Customer".into()),
+                    start_time: time(self.started),
+                    connected_time: Some(time(self.started)),
+                    end_time: None,
+                    purpose: "customer",
+                    state: "connected",
+                    direction: "inbound",
+                    user: None,
+                    queue: Some(self.queue()),
+                    messages: details(true),
+                    kind: "webmessaging",
+                },
+                TopicParticipant {
+                    id: format!("{}-agent", self.id),
+                    name: Some(self.agent_name.clone()),
+                    start_time: time(self.started),
+                    connected_time: Some(time(self.started)),
+                    end_time: self.agent_ended.map(time),
+                    purpose: "agent",
+                    state: self.agent_state(),
+                    direction: "inbound",
+                    user: Some(UriRef {
+                        id: self.agent_id.clone(),
+                        name: self.agent_name.clone(),
+                    }),
+                    queue: Some(self.queue()),
+                    messages: details(false),
+                    kind: "webmessaging",
+                },
+            ],
+        };
+        serde_json::to_string(&body).expect("a DTO")
+    }
+
+    fn queue(&self) -> UriRef {
+        UriRef {
+            id: self.queue_id.clone(),
+            name: self.queue_name.clone(),
+        }
+    }
+
+    /// `GET /api/v2/conversations/messages/{id}`.
+    fn rest(&self) -> RestConversation {
+        let details = |inbound: bool| -> Vec<RestDetails> {
+            self.messages
+                .iter()
+                .filter(|m| m.inbound == inbound)
+                .map(|m| RestDetails {
+                    message_id: m.id.clone(),
+                    message_uri: format!(
+                        "/api/v2/conversations/messages/{}/messages/{}",
+                        self.id, m.id
+                    ),
+                    message_status: if inbound { "received" } else { "sent" },
+                    message_time: time(m.at),
+                    message_metadata: m.meta(),
+                })
+                .collect()
+        };
+        RestConversation {
+            id: self.id.clone(),
+            participants: vec![
+                RestParticipant {
+                    id: format!("{}-customer", self.id),
+                    start_time: time(self.started),
+                    end_time: None,
+                    purpose: "customer",
+                    state: "connected",
+                    user: None,
+                    queue: Some(self.queue()),
+                    messages: details(true),
+                    kind: "webmessaging",
+                },
+                RestParticipant {
+                    id: format!("{}-agent", self.id),
+                    start_time: time(self.started),
+                    end_time: self.agent_ended.map(time),
+                    purpose: "agent",
+                    state: self.agent_state(),
+                    user: Some(UriRef {
+                        id: self.agent_id.clone(),
+                        name: self.agent_name.clone(),
+                    }),
+                    queue: Some(self.queue()),
+                    messages: details(false),
+                    kind: "webmessaging",
+                },
+            ],
+            self_uri: format!("/api/v2/conversations/messages/{}", self.id),
+        }
+    }
+
+    fn offer_body(&self, offer: &SimOffer) -> Offer {
+        Offer {
+            id: offer.session_id.clone(),
+            name: format!(
+                "Co-browse {}",
+                &offer.session_id[..8.min(offer.session_id.len())]
+            ),
+            join_code: offer.join_code.clone(),
+            websocket_url: format!("wss://cobrowse.example.invalid/{}", offer.session_id),
+            date_offer_ends: time(offer.ends),
+            communication_type: if self.voice { "Call" } else { "Message" },
+            self_uri: format!(
+                "/api/v2/webdeployments/deployments/{}/cobrowse/{}",
+                self.deployment_id, offer.session_id
+            ),
+        }
+    }
+
+    /// Adds a co-browse message (none for voice).
+    fn say(
+        &mut self,
+        inbound: bool,
+        kind: &'static str,
+        session: &str,
+        token: Option<String>,
+        at: DateTime<Utc>,
+    ) {
+        if self.voice {
+            return;
+        }
+        self.messages.push(SimMessage {
+            id: uuid(),
+            at,
+            inbound,
+            text: String::new(),
+            cobrowse: Some((kind, session.to_owned(), token)),
+        });
+    }
+}
+
+impl SimState {
+    /// Tells the sockets subscribed to its queue's message topic that a
+    /// web messaging conversation changed (voice is on other topics).
+    fn messaging_changed(&self, conversation: &MsgConversation) {
+        if conversation.voice {
+            return;
+        }
+        let topic = queue_topic(&conversation.queue_id, TopicMedia::Messages);
+        self.hub.publish_body(
+            &topic,
+            Some(conversation.division),
+            &conversation.topic_body(),
+        );
+    }
+
+    /// The customer lets offers whose time passed expire (told as the
+    /// customer's Messenger tells it: an `OfferingExpired` message).
+    pub(crate) fn expire_offers(&self, now: DateTime<Utc>) {
+        let mut messaging = self.messaging.lock().expect("messaging lock");
+        let ids = messaging.going_on();
+        for id in ids {
+            let Some(c) = messaging.conversations.get_mut(&id) else {
+                continue;
+            };
+            let mut changed = false;
+            for i in 0..c.offers.len() {
+                let offer = &c.offers[i];
+                if offer.answer.is_none() && offer.ends <= now {
+                    let (session, ends) = (offer.session_id.clone(), offer.ends);
+                    c.offers[i].answer = Some(("OfferingExpired", ends));
+                    c.say(true, "OfferingExpired", &session, None, ends);
+                    changed = true;
+                }
+            }
+            if changed {
+                self.messaging_changed(c);
+            }
+        }
+    }
+}
+
+fn refuse(status: StatusCode, code: &str, why: &str) -> Response {
+    error_body(status, code, why)
+}
+
+fn not_found(what: &str) -> Response {
+    refuse(
+        StatusCode::NOT_FOUND,
+        "not.found",
+        &format!("The requested {what} was not found."),
+    )
+}
+
+/// `POST /api/v2/conversations/{id}/cobrowse`: a new offer. Web messaging
+/// needs `conversation:cobrowse:add`, voice `conversation:cobrowseVoice:add`
+/// (the route's table lets either in; the channel decides here).
+pub(super) async fn offer(
+    State(sim): Sim,
+    Extension(grant): Extension<Grant>,
+    Path(id): Path<String>,
+) -> Response {
+    let mut messaging = sim.messaging.lock().expect("messaging lock");
+    let Some(c) = messaging.conversations.get_mut(&id) else {
+        return not_found("conversation");
+    };
+    let needs = if c.voice {
+        "conversation:cobrowseVoice:add"
+    } else {
+        "conversation:cobrowse:add"
+    };
+    if sim.withheld(&grant.client, needs) {
+        return super::missing_permission(needs);
+    }
+    if c.agent_ended.is_some() {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "conversation.not.active",
+            "The conversation is not active: co-browse can be offered only while an agent is connected.",
+        );
+    }
+    let now = Utc::now();
+    let offer_ms = sim.faults.read().expect("faults lock").messenger_offer_ms;
+    let offer = SimOffer {
+        session_id: uuid(),
+        join_code: format!("{:06}", rand::rng().random_range(0..1_000_000)),
+        ends: now + Duration::milliseconds(i64::try_from(offer_ms).unwrap_or(i64::MAX)),
+        answer: None,
+        deleted: false,
+    };
+    let body = c.offer_body(&offer);
+    let (session, token) = (offer.session_id.clone(), offer.join_code.clone());
+    let ends = offer.ends;
+    c.offers.push(offer);
+    c.say(false, "Offering", &session, Some(token), now);
+    sim.messaging_changed(c);
+    messaging.sessions.insert(session, id);
+    drop(messaging);
+    // The customer's Messenger lets the offer expire when its time is up.
+    let expiring = Arc::clone(&sim);
+    let wait = (ends - now).to_std().unwrap_or_default();
+    tokio::spawn(async move {
+        tokio::time::sleep(wait).await;
+        expiring.expire_offers(Utc::now());
+    });
+    (StatusCode::OK, Json(body)).into_response()
+}
+
+/// `POST /api/v2/conversations/messages/{id}/messages/bulk`: these
+/// messages (at most 1,000 ids), with their text and events.
+pub(super) async fn bulk(State(sim): Sim, Path(id): Path<String>, body: Bytes) -> Response {
+    let ids: Vec<String> = match serde_json::from_slice(&body) {
+        Ok(ids) => ids,
+        Err(e) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "bad.request",
+                &format!("The body must be a list of message ids: {e}"),
+            )
+        }
+    };
+    if ids.len() > BULK_LIMIT {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "bad.request",
+            &format!(
+                "The max messages you can request in the body is {BULK_LIMIT}; this request names {}.",
+                ids.len()
+            ),
+        );
+    }
+    let messaging = sim.messaging.lock().expect("messaging lock");
+    let Some(c) = messaging.conversation(&id) else {
+        return not_found("conversation");
+    };
+    let entities: Vec<Data> = c
+        .messages
+        .iter()
+        .filter(|m| ids.iter().any(|i| *i == m.id))
+        .map(|m| m.data(&c.id))
+        .collect();
+    Json(serde_json::json!({ "entities": entities })).into_response()
+}
+
+/// `GET /api/v2/conversations/messages/{id}`.
+pub(super) async fn conversation(State(sim): Sim, Path(id): Path<String>) -> Response {
+    let messaging = sim.messaging.lock().expect("messaging lock");
+    match messaging.conversation(&id).filter(|c| !c.voice) {
+        Some(c) => Json(c.rest()).into_response(),
+        None => not_found("conversation"),
+    }
+}
+
+/// `GET /api/v2/webdeployments/deployments/{d}/cobrowse/{s}` (no
+/// authentication): the offer, by session id or join code.
+pub(super) async fn guest_get(
+    State(sim): Sim,
+    Path((deployment, session)): Path<(String, String)>,
+) -> Response {
+    let messaging = sim.messaging.lock().expect("messaging lock");
+    for c in messaging.conversations.values() {
+        if c.deployment_id != deployment {
+            continue;
+        }
+        if let Some(o) = c
+            .offers
+            .iter()
+            .find(|o| !o.deleted && (o.session_id == session || o.join_code == session))
+        {
+            return Json(c.offer_body(o)).into_response();
+        }
+    }
+    not_found("cobrowse session")
+}
+
+/// `DELETE /api/v2/webdeployments/deployments/{d}/cobrowse/{s}` (no
+/// authentication): ends the customer's session.
+pub(super) async fn guest_delete(
+    State(sim): Sim,
+    Path((deployment, session)): Path<(String, String)>,
+) -> Response {
+    let mut messaging = sim.messaging.lock().expect("messaging lock");
+    for c in messaging.conversations.values_mut() {
+        if c.deployment_id != deployment {
+            continue;
+        }
+        if let Some(o) = c
+            .offers
+            .iter_mut()
+            .find(|o| !o.deleted && (o.session_id == session || o.join_code == session))
+        {
+            o.deleted = true;
+            return StatusCode::NO_CONTENT.into_response();
+        }
+    }
+    not_found("cobrowse session")
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Start {
+    #[serde(default)]
+    channel: Option<String>,
+}
+
+/// What starting a conversation answers.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct Started {
+    pub id: String,
+    pub queue_id: String,
+    pub agent_user_id: String,
+    pub deployment_id: String,
+}
+
+/// `POST /__sim/messenger/conversations`.
+pub(super) async fn start(State(sim): Sim, body: Bytes) -> Response {
+    let start: Start = if body.is_empty() {
+        Start { channel: None }
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(s) => s,
+            Err(e) => return refuse(StatusCode::BAD_REQUEST, "bad.request", &e.to_string()),
+        }
+    };
+    let voice = match start.channel.as_deref() {
+        None | Some("webmessaging") => false,
+        Some("voice") => true,
+        Some(other) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "bad.request",
+                &format!("channel is webmessaging or voice, not {other}"),
+            )
+        }
+    };
+    Json(sim.start_messaging(voice, Utc::now())).into_response()
+}
+
+impl SimState {
+    /// A customer starts a conversation, routed to a queue and answered by
+    /// an agent.
+    pub(crate) fn start_messaging(&self, voice: bool, now: DateTime<Utc>) -> Started {
+        let (queue, agent) = {
+            let world = self.world.read().expect("world lock");
+            let mut rng = rand::rng();
+            let queues: Vec<_> = world.queues.values().collect();
+            let users: Vec<_> = world.users.values().collect();
+            let q = queues[rng.random_range(0..queues.len())];
+            let u = users[rng.random_range(0..users.len())];
+            (
+                (
+                    q.id.clone().unwrap_or_default(),
+                    q.name.clone().unwrap_or_default(),
+                ),
+                (
+                    u.id.clone().unwrap_or_default(),
+                    u.name.clone().unwrap_or_default(),
+                ),
+            )
+        };
+        let id = uuid();
+        let conversation = MsgConversation {
+            id: id.clone(),
+            voice,
+            division: super::data::DIVISIONS[0].0,
+            queue_id: queue.0.clone(),
+            queue_name: queue.1,
+            agent_id: agent.0.clone(),
+            agent_name: agent.1,
+            deployment_id: uuid(),
+            started: now,
+            agent_ended: None,
+            messages: Vec::new(),
+            offers: Vec::new(),
+        };
+        let started = Started {
+            id,
+            queue_id: queue.0,
+            agent_user_id: agent.0,
+            deployment_id: conversation.deployment_id.clone(),
+        };
+        self.messaging_changed(&conversation);
+        self.messaging
+            .lock()
+            .expect("messaging lock")
+            .insert(conversation);
+        started
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Said {
+    text: String,
+}
+
+/// `POST /__sim/messenger/conversations/{id}/messages`: the customer writes.
+pub(super) async fn write(
+    State(sim): Sim,
+    Path(id): Path<String>,
+    Json(said): Json<Said>,
+) -> Response {
+    let mut messaging = sim.messaging.lock().expect("messaging lock");
+    let Some(c) = messaging.conversations.get_mut(&id) else {
+        return not_found("conversation");
+    };
+    c.messages.push(SimMessage {
+        id: uuid(),
+        at: Utc::now(),
+        inbound: true,
+        text: said.text,
+        cobrowse: None,
+    });
+    sim.messaging_changed(c);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// `POST /__sim/messenger/conversations/{id}/end`: the agent's leg ends.
+pub(super) async fn end(State(sim): Sim, Path(id): Path<String>) -> Response {
+    let mut messaging = sim.messaging.lock().expect("messaging lock");
+    let Some(c) = messaging.conversations.get_mut(&id) else {
+        return not_found("conversation");
+    };
+    c.agent_ended.get_or_insert_with(Utc::now);
+    sim.messaging_changed(c);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Answer {
+    outcome: String,
+}
+
+/// `POST /__sim/messenger/sessions/{id}/answer`: the customer answers.
+pub(super) async fn answer(
+    State(sim): Sim,
+    Path(session): Path<String>,
+    Json(answer): Json<Answer>,
+) -> Response {
+    let kind = match answer.outcome.as_str() {
+        "accepted" => "OfferingAccepted",
+        "rejected" => "OfferingRejected",
+        other => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "bad.request",
+                &format!("outcome is accepted or rejected, not {other}"),
+            )
+        }
+    };
+    let mut messaging = sim.messaging.lock().expect("messaging lock");
+    let Some(c) = messaging.by_session(&session) else {
+        return not_found("cobrowse session");
+    };
+    let now = Utc::now();
+    let Some(offer) = c.offers.iter_mut().find(|o| o.session_id == session) else {
+        return not_found("cobrowse session");
+    };
+    if offer.answer.is_some() || offer.ends <= now {
+        return refuse(
+            StatusCode::CONFLICT,
+            "offer.not.pending",
+            "The offer was answered or has expired.",
+        );
+    }
+    offer.answer = Some((kind, now));
+    c.say(true, kind, &session, None, now);
+    sim.messaging_changed(c);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every key of `value` is a field of SDK model `model` (nested models
+    /// followed by their declared types).
+    fn check(models: &serde_json::Value, model: &str, value: &serde_json::Value) {
+        let fields = &models[model]["fields"];
+        assert!(fields.is_object(), "the fixture has no model {model}");
+        let Some(object) = value.as_object() else {
+            return;
+        };
+        for (key, inner) in object {
+            let Some(kind) = fields[key].as_str() else {
+                panic!("{model} has no field {key}");
+            };
+            let inner_model = kind
+                .strip_prefix("list[")
+                .and_then(|k| k.strip_suffix(']'))
+                .unwrap_or(kind);
+            if models[inner_model].is_object() {
+                match inner {
+                    serde_json::Value::Array(items) => {
+                        items.iter().for_each(|i| check(models, inner_model, i));
+                    }
+                    other => check(models, inner_model, other),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_simulators_bodies_use_the_sdk_models_field_names() {
+        let fixture: serde_json::Value = serde_json::from_str(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/genesys-sdk.json"
+        )))
+        .expect("the fixture");
+        let models = &fixture["models"];
+        let now = Utc::now();
+        let mut c = MsgConversation {
+            id: "c1".into(),
+            voice: false,
+            division: "div-north",
+            queue_id: "q1".into(),
+            queue_name: "Web Support".into(),
+            agent_id: "u1".into(),
+            agent_name: "Ava".into(),
+            deployment_id: "d1".into(),
+            started: now,
+            agent_ended: Some(now),
+            messages: Vec::new(),
+            offers: Vec::new(),
+        };
+        let offer = SimOffer {
+            session_id: "s1".into(),
+            join_code: "123456".into(),
+            ends: now,
+            answer: None,
+            deleted: false,
+        };
+        c.say(false, "Offering", "s1", Some("123456".into()), now);
+        let json = |v: &dyn erased::Json| v.value();
+        check(
+            models,
+            "CobrowseWebMessagingSession",
+            &json(&c.offer_body(&offer)),
+        );
+        let topic: serde_json::Value = serde_json::from_str(&c.topic_body()).expect("JSON");
+        check(
+            models,
+            "QueueConversationMessageEventTopicMessageConversation",
+            &topic,
+        );
+        check(
+            models,
+            "ConversationMessageEventTopicMessageConversation",
+            &topic,
+        );
+        check(models, "MessageConversation", &json(&c.rest()));
+        check(models, "MessageData", &json(&c.messages[0].data("c1")));
+    }
+
+    mod erased {
+        pub(super) trait Json {
+            fn value(&self) -> serde_json::Value;
+        }
+        impl<T: serde::Serialize> Json for T {
+            fn value(&self) -> serde_json::Value {
+                serde_json::to_value(self).expect("serializes")
+            }
+        }
+    }
+}
