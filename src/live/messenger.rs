@@ -7,17 +7,20 @@
 //! (`Source::Conversation`: an inference, shown as one).
 //!
 //! The assumption that the topics' `messageMetadata.events` are filled in
-//! at runtime is this module's alone (docs/upstream.md, "unverified"): when
-//! it does not hold, no co-browse message is ever marked, and the polling
-//! fallback over known conversations ([`Resolver::poll`]) reads the same
-//! messages from `GET /api/v2/conversations/messages/{id}`.
+//! at runtime is this module's alone (docs/upstream.md, "unverified"): the
+//! polling fallback reads the same metadata from
+//! `GET /api/v2/conversations/messages/{id}` of every conversation the
+//! gateway knows, when the message topics are refused
+//! ([`Resolver::poll`]).
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::Utc;
 use futures::StreamExt as _;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tracing::warn;
 
 use super::{Notice, Publish};
@@ -42,21 +45,29 @@ const READS_AT_ONCE: usize = 4;
 /// The most sessions of one conversation looked at for an end.
 const SESSIONS_PER_CONVERSATION: usize = 50;
 
+/// The most conversations one poll reads.
+const POLLED: usize = 1_000;
+
 /// Hands signals to the resolver's task.
 #[derive(Clone)]
 pub(crate) struct Resolver {
     tx: mpsc::Sender<Signals>,
+    polling: Arc<watch::Sender<bool>>,
+    polled: Arc<AtomicUsize>,
 }
 
 impl Resolver {
-    /// Starts the resolver's task.
+    /// Starts the resolver's task; when told to poll, it reads the
+    /// conversations it knows every `interval`.
     pub(crate) fn spawn(
         source: Source,
         store: Arc<dyn EventStore>,
-        publish: Publish,
-        metrics: Arc<Metrics>,
+        (publish, metrics): (Publish, Arc<Metrics>),
+        interval: Duration,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(QUEUED);
+        let (polling, poll_rx) = watch::channel(false);
+        let polled = Arc::new(AtomicUsize::new(0));
         let worker = Worker {
             source,
             store,
@@ -64,14 +75,33 @@ impl Resolver {
             metrics,
             seen: Seen::default(),
             ended: Seen::default(),
+            known: Seen::default(),
+            polled: Arc::clone(&polled),
         };
-        (Self { tx }, tokio::spawn(worker.run(rx)))
+        let resolver = Self {
+            tx,
+            polling: Arc::new(polling),
+            polled,
+        };
+        (resolver, tokio::spawn(worker.run(rx, poll_rx, interval)))
     }
 
     /// Takes what a topic event said (waits while the resolver is behind:
     /// the listener's own queue bounds the wait).
     pub(crate) async fn take(&self, signals: Signals) {
         let _ = self.tx.send(signals).await;
+    }
+
+    /// Polls (the message topics are refused, or nothing can be heard) or
+    /// not.
+    pub(crate) fn poll(&self, on: bool) {
+        self.polling
+            .send_if_modified(|was| std::mem::replace(was, on) != on);
+    }
+
+    /// How many conversations the last poll read.
+    pub(crate) fn polled(&self) -> usize {
+        self.polled.load(Ordering::Relaxed)
     }
 }
 
@@ -101,6 +131,15 @@ impl Seen {
     fn remove(&mut self, id: &str) {
         self.set.remove(id);
     }
+
+    fn contains(&self, id: &str) -> bool {
+        self.set.contains(id)
+    }
+
+    /// The ids held, newest last.
+    fn ids(&self) -> impl Iterator<Item = &String> {
+        self.order.iter().filter(|id| self.set.contains(*id))
+    }
 }
 
 /// One conversation's share of a burst: its latest signals and the
@@ -118,52 +157,143 @@ struct Worker {
     seen: Seen,
     /// Conversations whose agent leg's end was applied.
     ended: Seen,
+    /// Messaging conversations heard of (what a poll reads, besides the
+    /// conversations of sessions not over).
+    known: Seen,
+    polled: Arc<AtomicUsize>,
 }
 
 impl Worker {
-    async fn run(mut self, mut rx: mpsc::Receiver<Signals>) {
-        while let Some(first) = rx.recv().await {
-            // A burst: everything queued now, grouped by conversation.
-            let mut bursts: HashMap<String, Burst> = HashMap::new();
-            let mut next = Some(first);
-            while let Some(signals) = next.take().or_else(|| rx.try_recv().ok()) {
-                self.gather(&mut bursts, signals);
-            }
-            let bursts: Vec<Burst> = bursts.into_values().collect();
-            let read: Vec<(Burst, Result<Vec<Fact>, String>)> =
-                futures::stream::iter(bursts.into_iter().map(|b| self.read(b)))
-                    .buffer_unordered(READS_AT_ONCE)
-                    .collect()
-                    .await;
-            for (burst, facts) in read {
-                match facts {
-                    Ok(facts) => {
-                        let mut kept = true;
-                        for fact in facts {
-                            kept &= self.keep(&fact).await;
-                        }
-                        if !kept {
-                            for id in &burst.unread {
-                                self.seen.remove(id);
-                            }
-                        }
+    async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<Signals>,
+        mut polling: watch::Receiver<bool>,
+        interval: Duration,
+    ) {
+        let mut next_poll = tokio::time::Instant::now();
+        loop {
+            let poll = *polling.borrow_and_update();
+            tokio::select! {
+                first = rx.recv() => {
+                    let Some(first) = first else { return };
+                    // A burst: everything queued now, grouped by conversation.
+                    let mut bursts: HashMap<String, Burst> = HashMap::new();
+                    let mut next = Some(first);
+                    while let Some(signals) = next.take().or_else(|| rx.try_recv().ok()) {
+                        self.gather(&mut bursts, signals);
                     }
-                    Err(why) => {
-                        // Read again when the next event repeats them.
-                        for id in &burst.unread {
-                            self.seen.remove(id);
-                        }
-                        warn!(conversation = %burst.signals.conversation_id, error = %why, "cannot read the co-browse messages of a conversation; reading them again at its next event");
-                    }
+                    self.resolve(bursts).await;
                 }
-                if burst.signals.agent_left {
-                    self.agent_left(&burst.signals).await;
+                () = tokio::time::sleep_until(next_poll), if poll => {
+                    let bursts = self.poll().await;
+                    self.resolve(bursts).await;
+                    next_poll = tokio::time::Instant::now() + interval;
+                }
+                changed = polling.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    next_poll = tokio::time::Instant::now();
                 }
             }
         }
     }
 
+    /// Reads every conversation the gateway knows (those heard of, and
+    /// those of sessions not over): their signals, as bursts.
+    async fn poll(&mut self) -> HashMap<String, Burst> {
+        let mut ids: Vec<String> = self.known.ids().cloned().collect();
+        let going_on = crate::store::SessionFilter {
+            ended: Some(false),
+            ..crate::store::SessionFilter::default()
+        };
+        let window = crate::store::Window {
+            limit: POLLED,
+            ..crate::store::Window::default()
+        };
+        match self.store.messenger_sessions(&going_on, &window).await {
+            Ok(sessions) => ids.extend(sessions.into_iter().map(|s| s.conversation_id)),
+            Err(e) => {
+                warn!(error = %e, "cannot list the co-browse sessions going on to poll their conversations")
+            }
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        ids.retain(|id| !self.ended.contains(id));
+        ids.truncate(POLLED);
+        self.polled.store(ids.len(), Ordering::Relaxed);
+        let read: Vec<_> = futures::stream::iter(ids.into_iter().map(|id| {
+            let client = self.source.client().clone();
+            async move {
+                let answer = client.message_conversation(&Credential::Service, &id).await;
+                (id, answer)
+            }
+        }))
+        .buffer_unordered(READS_AT_ONCE)
+        .collect()
+        .await;
+        let mut bursts = HashMap::new();
+        for (id, answer) in read {
+            match answer {
+                Ok(conversation) => {
+                    if let Some(signals) = Signals::of_conversation(&conversation.value) {
+                        self.gather(&mut bursts, signals);
+                    }
+                }
+                // Not a messaging conversation (a voice call): nothing to read.
+                Err(crate::upstream::UpstreamError::NotFound { .. }) => {
+                    self.known.remove(&id);
+                }
+                Err(e) => {
+                    warn!(conversation = %id, error = %e, "cannot poll a messaging conversation")
+                }
+            }
+        }
+        bursts
+    }
+
+    /// Reads the unread co-browse messages of each burst, stores what they
+    /// state, and ends the sessions of conversations whose agent left.
+    async fn resolve(&mut self, bursts: HashMap<String, Burst>) {
+        let bursts: Vec<Burst> = bursts.into_values().collect();
+        let read: Vec<(Burst, Result<Vec<Fact>, String>)> =
+            futures::stream::iter(bursts.into_iter().map(|b| self.read(b)))
+                .buffer_unordered(READS_AT_ONCE)
+                .collect()
+                .await;
+        for (burst, facts) in read {
+            match facts {
+                Ok(facts) => {
+                    let mut kept = true;
+                    for fact in facts {
+                        kept &= self.keep(&fact).await;
+                    }
+                    if !kept {
+                        for id in &burst.unread {
+                            self.seen.remove(id);
+                        }
+                    }
+                }
+                Err(why) => {
+                    // Read again when the next event repeats them.
+                    for id in &burst.unread {
+                        self.seen.remove(id);
+                    }
+                    warn!(conversation = %burst.signals.conversation_id, error = %why, "cannot read the co-browse messages of a conversation; reading them again at its next event");
+                }
+            }
+            if burst.signals.agent_left {
+                self.agent_left(&burst.signals).await;
+            }
+        }
+    }
+
     fn gather(&mut self, bursts: &mut HashMap<String, Burst>, signals: Signals) {
+        if signals.agent_left {
+            self.known.remove(&signals.conversation_id);
+        } else {
+            self.known.insert(&signals.conversation_id);
+        }
         let unread: Vec<String> = signals
             .marked
             .iter()

@@ -83,9 +83,24 @@ pub(crate) struct Status {
     /// The index answers for the active set (reads of it go upstream
     /// while not).
     pub served: bool,
+    /// Co-browse for Messenger: heard on the message topics or polled.
+    pub messenger: MessengerStatus,
     /// What each topic requires, as Genesys publishes it, and whether the
     /// client has it.
     pub topic_requirements: Vec<topics::TopicRequirement>,
+}
+
+/// How Co-browse for Messenger's offers and outcomes reach the gateway.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub(crate) struct MessengerStatus {
+    /// The listener's mode, or `polling` when the message topics are
+    /// refused: each conversation the gateway knows is read every
+    /// `notifications.poll_interval`.
+    pub mode: &'static str,
+    /// Why they are polled.
+    pub reason: Option<String>,
+    /// How many conversations the last poll read.
+    pub polled: usize,
 }
 
 /// The live index and what the listener says of itself.
@@ -130,6 +145,10 @@ impl Live {
                 conversations: 0,
                 last_backfill: None,
                 served: false,
+                messenger: MessengerStatus {
+                    mode: "starting",
+                    ..MessengerStatus::default()
+                },
                 topic_requirements: Vec::new(),
             }),
             mirror: Mutex::new(Mirror {
@@ -259,8 +278,8 @@ pub(crate) fn spawn(
     let (messenger, resolving) = messenger::Resolver::spawn(
         source.clone(),
         store,
-        Arc::clone(&publish),
-        Arc::clone(&metrics),
+        (Arc::clone(&publish), Arc::clone(&metrics)),
+        settings.poll_interval,
     );
     let listener = Listener {
         messenger,
@@ -695,11 +714,20 @@ impl Listener {
         if let Some(why) = &self.why_not {
             return Some(why.clone());
         }
-        if let Some(slot) = self.slots.iter().find(|s| !s.rejected.is_empty()) {
+        // Message topics are Co-browse for Messenger's: refused, only its
+        // sessions are polled ([`Listener::messenger_polls`]).
+        let rejected: Vec<TopicAnswer> = self
+            .slots
+            .iter()
+            .flat_map(|s| &s.rejected)
+            .filter(|r| !r.is_messages())
+            .cloned()
+            .collect();
+        if !rejected.is_empty() {
             return Some(format!(
                 "{} notification topics were rejected (missing permissions: {})",
-                slot.rejected.len(),
-                missing(&slot.rejected).join(", ")
+                rejected.len(),
+                missing(&rejected).join(", ")
             ));
         }
         self.slots
@@ -711,6 +739,26 @@ impl Listener {
                     s.why.as_deref().unwrap_or("unknown")
                 )
             })
+    }
+
+    /// Why Co-browse for Messenger's offers and outcomes are polled rather
+    /// than heard (none: they are heard).
+    fn messenger_polls(&self, cannot_listen: Option<&str>) -> Option<String> {
+        let rejected: Vec<TopicAnswer> = self
+            .slots
+            .iter()
+            .flat_map(|s| &s.rejected)
+            .filter(|r| r.is_messages())
+            .cloned()
+            .collect();
+        if !rejected.is_empty() {
+            return Some(format!(
+                "{} message topics were rejected (missing permissions: {})",
+                rejected.len(),
+                missing(&rejected).join(", ")
+            ));
+        }
+        cannot_listen.map(str::to_owned)
     }
 
     /// The mode the listener is in, given why it cannot listen (if so).
@@ -735,6 +783,8 @@ impl Listener {
     fn update_serving(&self) {
         let reason = self.cannot_listen();
         let mode = self.mode(reason.as_deref());
+        let messenger = self.messenger_polls(reason.as_deref());
+        self.messenger.poll(messenger.is_some());
         let index = &self.live.index;
         match mode {
             "listening" => {
@@ -759,6 +809,12 @@ impl Listener {
             }
         }
         let mut status = self.live.status.lock().expect("status lock");
+        let messenger_mode = if messenger.is_some() { "polling" } else { mode };
+        if status.messenger.mode != messenger_mode {
+            if let Some(why) = &messenger {
+                warn!(why, "Co-browse for Messenger's offers are polled from the conversations the gateway knows");
+            }
+        }
         if status.mode != mode {
             match (mode, &reason) {
                 ("polling", Some(reason)) => warn!(
@@ -777,6 +833,11 @@ impl Listener {
             conversations: index.len(),
             last_backfill: self.backfilled_at,
             served: index.serving() != Serving::No,
+            messenger: MessengerStatus {
+                mode: messenger_mode,
+                reason: messenger,
+                polled: self.messenger.polled(),
+            },
             topic_requirements: self.topic_rules.as_deref().map_or_else(Vec::new, |rules| {
                 topics::standing(
                     rules,

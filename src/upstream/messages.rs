@@ -189,6 +189,7 @@ impl MessageData {
         self.normalized_message
             .iter()
             .flat_map(|m| &m.events)
+            .filter(|e| e.event_type.as_deref() == Some(COBROWSE_EVENT))
             .filter_map(|e| e.co_browse.as_ref())
     }
 }

@@ -63,6 +63,17 @@ pub(crate) struct TopicAnswer {
 }
 
 impl TopicAnswer {
+    /// Whether it is a queue's message topic (Co-browse for Messenger's).
+    pub(crate) fn is_messages(&self) -> bool {
+        matches!(
+            topic(self.id.as_deref().unwrap_or("")),
+            Topic::Queue {
+                media: TopicMedia::Messages,
+                ..
+            }
+        )
+    }
+
     /// Whether upstream will deliver this topic.
     pub(crate) fn permitted(&self) -> bool {
         self.state.as_deref() == Some("Permitted")

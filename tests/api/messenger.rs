@@ -182,3 +182,216 @@ async fn an_offer_accepted_in_web_messaging_is_heard_and_listed_active() {
     let bulk = calls.route("POST /api/v2/conversations/messages/{id}/messages/bulk");
     assert!((1..=2).contains(&bulk), "{bulk} bulk reads");
 }
+
+/// An agent's own app (not the gateway) offers co-browse in a conversation,
+/// through upstream's route: the gateway learns of it from the messages.
+async fn offer_upstream(app: &TestApp, conversation: &str) -> String {
+    let token = app.sim_token().await;
+    let (status, offer) = app
+        .sim_post(
+            Some(&token),
+            &format!("/api/v2/conversations/{conversation}/cobrowse"),
+            &json!(null),
+        )
+        .await;
+    assert!(status.is_success(), "{offer}");
+    offer["id"].as_str().expect("a session").to_owned()
+}
+
+#[tokio::test]
+async fn offers_made_elsewhere_are_heard_from_the_messages_rejected_and_expired() {
+    let app = messenger_app(Faults {
+        messenger_offer_ms: 400,
+        ..Faults::default()
+    })
+    .await;
+    listening(&app).await;
+    let mut ws = subscriber(&app).await;
+    let rejected_in = start(&app, "webmessaging").await;
+    let rejected = offer_upstream(&app, rejected_in["id"].as_str().expect("an id")).await;
+    assert_eq!(
+        next_update(&mut ws).await,
+        ("messenger.offered".into(), rejected.clone())
+    );
+    let (status, _) = app
+        .sim_post(
+            None,
+            &format!("/__sim/messenger/sessions/{rejected}/answer"),
+            &json!({ "outcome": "rejected" }),
+        )
+        .await;
+    assert!(status.is_success());
+    assert_eq!(
+        next_update(&mut ws).await,
+        ("messenger.rejected".into(), rejected.clone())
+    );
+    let shown = listed(&app, &rejected).await;
+    assert_eq!(shown["state"], "ENDED", "{shown}");
+    assert_eq!(shown["offer"]["outcome"], "REJECTED");
+    assert_eq!(shown["offer"]["source"], "MESSAGES");
+    assert!(
+        shown["startTime"].is_null() && shown["endTime"].is_null(),
+        "{shown}"
+    );
+    assert_eq!(shown["endReason"], "The customer rejected the offer");
+    // Unanswered, the offer expires: the customer's Messenger says so in a message.
+    let expired_in = start(&app, "webmessaging").await;
+    let expired = offer_upstream(&app, expired_in["id"].as_str().expect("an id")).await;
+    assert_eq!(
+        next_update(&mut ws).await,
+        ("messenger.offered".into(), expired.clone())
+    );
+    assert_eq!(
+        next_update(&mut ws).await,
+        ("messenger.expired".into(), expired.clone())
+    );
+    let shown = listed(&app, &expired).await;
+    assert_eq!(
+        (&shown["state"], &shown["offer"]["outcome"]),
+        (&json!("ENDED"), &json!("EXPIRED")),
+        "{shown}"
+    );
+    // Filters by state: the offers are over; none is offered or active.
+    let offered = app
+        .data(
+            "{ cobrowseSessions(first: 10, filter: { state: OFFERED }) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(offered["cobrowseSessions"]["totalCount"], 0, "{offered}");
+}
+
+#[tokio::test]
+async fn offering_co_browse_needs_the_write_scope_and_upstreams_permission_by_channel() {
+    let dir = tempfile::tempdir().expect("dir");
+    let reader = cobrowse_gateway::auth::api_keys::generate();
+    let writer = cobrowse_gateway::auth::api_keys::generate();
+    let file = crate::helpers::keys_file(
+        dir.path(),
+        &[
+            ("reader", &reader, &["read"]),
+            ("writer", &writer, &["read", "write"]),
+        ],
+    );
+    let app = spawn_with(Options {
+        settings: vec![("auth.api_keys_file", file)],
+        ..Options::default()
+    })
+    .await;
+    let voice = start(&app, "voice").await;
+    let id = voice["id"].as_str().expect("an id");
+    let mutation = format!(
+        r#"mutation {{ offerCobrowse(conversationId: "{id}") {{ channel state joinCode }} }}"#
+    );
+    let body = query_as(&app, &reader, &mutation).await;
+    assert_eq!(crate::helpers::first_code(&body), "FORBIDDEN", "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("write")),
+        "{body}"
+    );
+    // The gateway's credentials lack the voice permission: upstream says which.
+    crate::helpers::withhold(
+        &app.sim.url(),
+        app.sim.client_id(),
+        &["conversation:cobrowseVoice:add"],
+    )
+    .await;
+    let body = query_as(&app, &writer, &mutation).await;
+    assert_eq!(
+        crate::helpers::first_code(&body),
+        "UPSTREAM_FORBIDDEN",
+        "{body}"
+    );
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("conversation:cobrowseVoice:add")),
+        "{body}"
+    );
+    crate::helpers::withhold(&app.sim.url(), app.sim.client_id(), &[]).await;
+    let body = query_as(&app, &writer, &mutation).await;
+    assert!(body["errors"].is_null(), "{body}");
+    assert_eq!(body["data"]["offerCobrowse"]["channel"], "VOICE");
+    assert_eq!(body["data"]["offerCobrowse"]["state"], "OFFERED");
+    // The join code is for agents: a reader sees the session without it.
+    let read = "{ cobrowseSessions(first: 5, filter: { provider: PURECLOUD }) { nodes { channel joinCode } } }";
+    let body = query_as(&app, &reader, read).await;
+    assert_eq!(crate::helpers::first_code(&body), "FORBIDDEN", "{body}");
+    // Each call is a new offer (not idempotent).
+    let again = query_as(&app, &writer, &mutation).await;
+    assert!(again["errors"].is_null(), "{again}");
+    let count = query_as(
+        &app,
+        &reader,
+        "{ cobrowseSessions(first: 5, filter: { state: OFFERED }) { totalCount } }",
+    )
+    .await;
+    assert_eq!(
+        count["data"]["cobrowseSessions"]["totalCount"], 2,
+        "{count}"
+    );
+}
+
+/// The answer to `query` sent with API key `key`.
+async fn query_as(app: &TestApp, key: &str, query: &str) -> Value {
+    let response = app
+        .http
+        .post(app.url("/graphql"))
+        .header("x-api-key", key)
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .expect("answers");
+    response.json().await.expect("JSON")
+}
+
+#[tokio::test]
+async fn refused_message_topics_are_polled_and_reported() {
+    let app = messenger_app(Faults {
+        reject_topics: vec![".conversations.messages".into()],
+        ..Faults::default()
+    })
+    .await;
+    listening(&app).await;
+    let status = crate::live::status_at(&app.url("")).await;
+    assert_eq!(status["messenger"]["mode"], "polling", "{status}");
+    assert!(
+        status["messenger"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("message topics were rejected")),
+        "{status}"
+    );
+    let mut ws = subscriber(&app).await;
+    // A conversation the gateway knows (its own offer), answered elsewhere:
+    // the acceptance is read by polling the conversation.
+    let conversation = start(&app, "webmessaging").await;
+    let offered = offer(&app, conversation["id"].as_str().expect("an id")).await;
+    let session = offered["providerSessionId"]
+        .as_str()
+        .expect("a session")
+        .to_owned();
+    assert_eq!(
+        next_update(&mut ws).await,
+        ("messenger.offered".into(), session.clone())
+    );
+    let (status, _) = app
+        .sim_post(
+            None,
+            &format!("/__sim/messenger/sessions/{session}/answer"),
+            &json!({ "outcome": "accepted" }),
+        )
+        .await;
+    assert!(status.is_success());
+    assert_eq!(
+        next_update(&mut ws).await,
+        ("messenger.accepted".into(), session.clone())
+    );
+    assert!(
+        app.upstream_calls()
+            .await
+            .route("GET /api/v2/conversations/messages/{id}")
+            > 0
+    );
+}
