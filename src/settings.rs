@@ -116,6 +116,9 @@ settings_table! {
     "notifications.reconcile_interval", "COBROWSE_NOTIFICATIONS_RECONCILE_INTERVAL", Some("5m"), "While events keep the active set: how often it is reconciled with analytics all the same, so that what an event missed (a conversation whose end was never heard) is set right within this long; each correction is counted in cobrowse_gateway_live_corrections_total.";
     "notifications.analytics_lag", "COBROWSE_NOTIFICATIONS_ANALYTICS_LAG", Some("10s"), "How far Genesys analytics lags real time: a back-fill leaves alone what events said within it, and is taken again this long after a gap.";
     "notifications.lease_ttl", "COBROWSE_NOTIFICATIONS_LEASE_TTL", Some("10s"), "With store.url (several replicas): one replica at a time listens to Genesys, holding a lease it renews every third of this; when it dies or loses the database another takes over within about this long and back-fills.";
+    "messenger.page_origins", "COBROWSE_MESSENGER_PAGE_ORIGINS", Some(""), "Web origins (comma-separated, https://www.example.com) of the websites whose pages run the gateway's page script (/messenger-cobrowse.js) beside their Genesys Messenger: it reports Co-browse for Messenger sessions starting and ending to POST /messenger/page-reports. Empty: every report is refused (PAGE_REPORTS_OFF), except from loopback origins in demo mode. `*` is not accepted: reports come from the public internet.";
+    "messenger.page_reports_per_minute", "COBROWSE_MESSENGER_PAGE_REPORTS_PER_MINUTE", Some("30"), "Page reports one client address may send per minute (more: 429 PAGE_REPORTS_LIMITED).";
+    "messenger.page_reports_per_session", "COBROWSE_MESSENGER_PAGE_REPORTS_PER_SESSION", Some("8"), "Page reports one session may receive in all (more: 429 PAGE_REPORTS_LIMITED); a session has one start and one end.";
     "redis.url", "COBROWSE_REDIS_URL", None, "Redis shared by several replicas (redis://host:6379): one rate-limit bucket per caller for all of them, and the automatic persisted queries any of them registered. Unset, or Redis not answering: each replica its own. Shown everywhere with its password hidden.";
     "redis.timeout", "COBROWSE_REDIS_TIMEOUT", Some("50ms"), "Longest wait for Redis before a request goes on with this replica's own state.";
     "demo.conversations", "COBROWSE_DEMO_CONVERSATIONS", Some("24"), "Conversations the demo simulator seeds.";
@@ -159,6 +162,7 @@ pub struct Settings {
     pub(crate) store: StoreSettings,
     pub(crate) engage: EngageSettings,
     pub(crate) notifications: NotificationSettings,
+    pub(crate) messenger: MessengerSettings,
     pub(crate) redis: RedisSettings,
     pub(crate) demo: DemoSettings,
     pub log: LogSettings,
@@ -416,6 +420,17 @@ pub(crate) struct RedisSettings {
     pub(crate) url: Option<Secret>,
     #[serde(deserialize_with = "de::duration")]
     pub(crate) timeout: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MessengerSettings {
+    #[serde(deserialize_with = "de::list")]
+    pub(crate) page_origins: Vec<String>,
+    #[serde(deserialize_with = "de::positive")]
+    pub(crate) page_reports_per_minute: u32,
+    #[serde(deserialize_with = "de::positive")]
+    pub(crate) page_reports_per_session: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -944,6 +959,11 @@ impl Settings {
         for (path, list, any) in [
             ("server.cors_origins", &self.server.cors_origins, true),
             ("server.public_origins", &self.server.public_origins, false),
+            (
+                "messenger.page_origins",
+                &self.messenger.page_origins,
+                false,
+            ),
         ] {
             for origin in list {
                 if let Err(why) = crate::http::origins::check_origin(origin, any) {

@@ -786,6 +786,12 @@ fn app_state(settings: &Settings, parts: Parts) -> AppState {
             http::origins::own_origins(&server.public_origins, parts.listening),
         ),
         proxies: http::client_addr::TrustedProxies::new(&server.trusted_proxies),
+        page_reports: http::page_reports::PageReports::new(
+            &settings.messenger.page_origins,
+            parts.demo,
+            settings.messenger.page_reports_per_minute,
+            settings.messenger.page_reports_per_session,
+        ),
         store: parts.store,
         updates: parts.updates,
         auth: parts.auth,

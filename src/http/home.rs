@@ -9,6 +9,7 @@ use super::AppState;
 
 const PAGE: &str = include_str!("home/page.html");
 const WALL_JS: &str = include_str!("home/wall.js");
+const MESSENGER_JS: &str = include_str!("home/messenger-cobrowse.js");
 
 /// The page's security policy: its own scripts and sockets only.
 const POLICY: &str = "default-src 'self'; connect-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
@@ -28,9 +29,21 @@ pub(crate) async fn page(State(app): State<AppState>) -> Response {
     response
 }
 
-/// `GET /wall.js`: the wall's whole code.
-pub(crate) async fn wall_js() -> Response {
-    let mut response = WALL_JS.into_response();
+/// `GET /messenger-cobrowse.js`: the page script a website adds beside its
+/// Genesys Messenger, which reports co-browse sessions starting and ending
+/// ([`super::page_reports`]). Cached for an hour by browsers.
+pub(crate) async fn messenger_js() -> Response {
+    let mut response = script(MESSENGER_JS);
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    response
+}
+
+/// A script's answer.
+fn script(code: &'static str) -> Response {
+    let mut response = code.into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
@@ -42,6 +55,11 @@ pub(crate) async fn wall_js() -> Response {
         HeaderValue::from_static("nosniff"),
     );
     response
+}
+
+/// `GET /wall.js`: the wall's whole code.
+pub(crate) async fn wall_js() -> Response {
+    script(WALL_JS)
 }
 
 /// `html` with the block between `<!--name-->` and `<!--/name-->` kept

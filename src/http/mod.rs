@@ -7,6 +7,7 @@ pub mod graphiql;
 pub(crate) mod graphql;
 pub(crate) mod home;
 pub(crate) mod origins;
+pub(crate) mod page_reports;
 pub(crate) mod rate_limit;
 pub(crate) mod response_cache;
 pub(crate) mod serve;
@@ -60,6 +61,8 @@ pub(crate) struct AppState {
     /// Service mode: the live index and its listener's status.
     pub(crate) live: Option<Arc<crate::live::Live>>,
     pub(crate) webhooks: WebhookConfig,
+    /// Co-browse for Messenger's page reports.
+    pub(crate) page_reports: page_reports::PageReports,
     pub(crate) auth: Arc<crate::auth::Authenticator>,
     pub(crate) rate_limiter: Option<Arc<rate_limit::RateLimiter>>,
     pub(crate) lifecycle: Lifecycle,
@@ -151,6 +154,11 @@ pub(crate) fn router(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/", get(home::page))
         .route("/wall.js", get(home::wall_js))
+        .route("/messenger-cobrowse.js", get(home::messenger_js))
+        .route(
+            "/messenger/page-reports",
+            axum::routing::post(page_reports::receive).layer(state.page_reports.layer()),
+        )
         .route(
             "/graphql",
             get(graphql::get)

@@ -395,3 +395,165 @@ async fn refused_message_topics_are_polled_and_reported() {
             > 0
     );
 }
+
+const SHOP: &str = "https://shop.example.test";
+
+/// A page of `origin` reports `event` of `session` (as the page script
+/// does): the status and the answer.
+async fn page_report(
+    app: &TestApp,
+    origin: &str,
+    session: &str,
+    event: &str,
+    channel: &str,
+) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(app.url("/messenger/page-reports"))
+        .header("origin", origin)
+        .header("content-type", "text/plain;charset=UTF-8")
+        .body(json!({ "sessionId": session, "event": event, "channel": channel }).to_string())
+        .send()
+        .await
+        .expect("answers");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn page_app(per_minute: &str) -> TestApp {
+    spawn_with(Options {
+        settings: vec![
+            ("messenger.page_origins", SHOP.into()),
+            ("messenger.page_reports_per_minute", per_minute.into()),
+        ],
+        ..Options::default()
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_voice_offer_made_through_the_gateway_starts_and_ends_by_the_pages_reports() {
+    let app = page_app("30").await;
+    let call = start(&app, "voice").await;
+    let offered = offer(&app, call["id"].as_str().expect("an id")).await;
+    let session = offered["providerSessionId"]
+        .as_str()
+        .expect("a session")
+        .to_owned();
+    assert_eq!(offered["channel"], "VOICE");
+    // Voice leaves no message: the page is the only witness.
+    let (status, body) = page_report(&app, SHOP, &session, "sessionStarted", "voice").await;
+    assert_eq!(status, 200, "{body}");
+    let shown = listed(&app, &session).await;
+    assert_eq!(
+        (&shown["state"], &shown["startSource"]),
+        (&json!("ACTIVE"), &json!("PAGE")),
+        "{shown}"
+    );
+    assert_eq!(
+        shown["offer"]["outcome"], "ACCEPTED",
+        "a start means the customer accepted: {shown}"
+    );
+    // A repeat changes nothing; the end is the page's too.
+    assert_eq!(
+        page_report(&app, SHOP, &session, "sessionStarted", "voice")
+            .await
+            .0,
+        200
+    );
+    let (status, body) = page_report(&app, SHOP, &session, "sessionEnded", "voice").await;
+    assert_eq!(status, 200, "{body}");
+    let shown = listed(&app, &session).await;
+    assert_eq!(
+        (&shown["state"], &shown["endSource"]),
+        (&json!("ENDED"), &json!("PAGE")),
+        "{shown}"
+    );
+    assert!(
+        shown["endTime"].as_str() >= shown["startTime"].as_str(),
+        "{shown}"
+    );
+    // The page may not claim another channel for it.
+    let (status, body) = page_report(&app, SHOP, &session, "sessionEnded", "webmessaging").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("CHANNEL_MISMATCH")),
+        "{body}"
+    );
+    // Eight reports per session in all (four so far), whatever the address.
+    for _ in 0..4 {
+        assert_eq!(
+            page_report(&app, SHOP, &session, "sessionEnded", "voice")
+                .await
+                .0,
+            200
+        );
+    }
+    let (status, body) = page_report(&app, SHOP, &session, "sessionEnded", "voice").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (429, Some("PAGE_REPORTS_LIMITED")),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn page_reports_are_refused_for_unknown_sessions_strange_origins_bad_bodies_and_floods() {
+    let app = page_app("5").await;
+    let call = start(&app, "voice").await;
+    let offered = offer(&app, call["id"].as_str().expect("an id")).await;
+    let session = offered["providerSessionId"]
+        .as_str()
+        .expect("a session")
+        .to_owned();
+    let code = |body: &Value| {
+        body["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let (status, body) =
+        page_report(&app, SHOP, "not-a-known-session", "sessionStarted", "voice").await;
+    assert_eq!((status, code(&body).as_str()), (404, "UNKNOWN_SESSION"));
+    let (status, body) = page_report(
+        &app,
+        "https://evil.example.test",
+        &session,
+        "sessionEnded",
+        "voice",
+    )
+    .await;
+    assert_eq!((status, code(&body).as_str()), (403, "ORIGIN_REFUSED"));
+    let (status, body) = page_report(&app, SHOP, &session, "sessionPaused", "voice").await;
+    assert_eq!((status, code(&body).as_str()), (400, "BAD_PAGE_REPORT"));
+    // Nothing of those changed the session.
+    let shown = listed(&app, &session).await;
+    assert_eq!(shown["state"], "OFFERED", "{shown}");
+    // Five reports a minute from one address (two sent above): the sixth
+    // is refused, with when to retry.
+    let send = || {
+        reqwest::Client::new()
+            .post(app.url("/messenger/page-reports"))
+            .header("origin", SHOP)
+            .body("{}")
+            .send()
+    };
+    for _ in 0..3 {
+        assert_eq!(send().await.expect("answers").status(), 400);
+    }
+    let refused = send().await.expect("answers");
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().get("retry-after").is_some());
+    let body: Value = refused.json().await.expect("JSON");
+    assert_eq!(code(&body), "PAGE_REPORTS_LIMITED");
+}
+
+#[tokio::test]
+async fn without_page_origins_every_report_is_refused() {
+    let app = spawn_with(Options::default()).await;
+    let (status, body) = page_report(&app, SHOP, "s", "sessionStarted", "voice").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("PAGE_REPORTS_OFF")),
+        "{body}"
+    );
+}
