@@ -843,6 +843,9 @@ pub(super) async fn end(State(sim): Sim, Path(id): Path<String>) -> Response {
 #[serde(deny_unknown_fields)]
 pub(super) struct Answer {
     outcome: String,
+    /// What the customer's Messenger writes with the answer, if anything.
+    #[serde(default)]
+    text: Option<String>,
 }
 
 /// `POST /__sim/messenger/sessions/{id}/answer`: the customer answers.
@@ -879,6 +882,9 @@ pub(super) async fn answer(
     }
     offer.answer = Some((kind, now));
     c.say(true, kind, &session, None, now);
+    if let (Some(text), false, Some(said)) = (answer.text, c.voice, c.messages.last_mut()) {
+        said.text = text;
+    }
     sim.messaging_changed(c);
     StatusCode::NO_CONTENT.into_response()
 }

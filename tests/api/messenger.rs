@@ -557,3 +557,160 @@ async fn without_page_origins_every_report_is_refused() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn message_text_is_never_stored_cached_logged_or_answered() {
+    use cobrowse_gateway::sim::{SimConfig, Simulator};
+    let marker = format!("MARKER-{:016x}", rand::random::<u64>());
+    let mut config = SimConfig::local(4, 9);
+    config.faults.heartbeat_ms = 100;
+    let sim = Simulator::start(config).await.expect("simulator");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = dir.path().join("marker.sqlite");
+    let key = crate::helpers::test_key();
+    let keys = crate::helpers::keys_file(dir.path(), &[("ops", key, &["read", "write"])]);
+    let mut gateway = crate::helpers::command_for(&sim, &["--listen", "127.0.0.1:0"]);
+    gateway
+        .env("COBROWSE_AUTH_API_KEYS_FILE", &keys)
+        .env("COBROWSE_STORE_PATH", &store)
+        .env("COBROWSE_LOG_FILTER", "trace")
+        .env("COBROWSE_NOTIFICATIONS_ANALYTICS_LAG", "0s");
+    let (mut child, base, _, logs) = crate::helpers::start(gateway).await;
+    crate::live::wait_mode_at(&base, "listening", std::time::Duration::from_secs(15)).await;
+    let mut ws = Ws::ready(&base).await;
+    ws.subscribe("m", "subscription { cobrowseSessionUpdates(provider: PURECLOUD) { event kind providerSessionId } }")
+        .await;
+    ws.sync().await;
+    let side = |path: String, body: Value| {
+        let url = format!("{}{path}", sim.url());
+        async move {
+            let response = reqwest::Client::new()
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .expect("answers");
+            assert!(response.status().is_success());
+            response.json::<Value>().await.unwrap_or(Value::Null)
+        }
+    };
+    let started = side("/__sim/messenger/conversations".into(), json!({})).await;
+    let id = started["id"].as_str().expect("an id").to_owned();
+    // The customer writes the marker; an agent offers co-browse; the
+    // customer's acceptance carries the marker too (a message the gateway
+    // reads through the bulk route, text and all).
+    side(
+        format!("/__sim/messenger/conversations/{id}/messages"),
+        json!({ "text": format!("my card is {marker}") }),
+    )
+    .await;
+    let token =
+        crate::helpers::client_token(&sim.url(), sim.client_id(), sim.client_secret().expose())
+            .await;
+    let offer: Value = reqwest::Client::new()
+        .post(format!("{}/api/v2/conversations/{id}/cobrowse", sim.url()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("JSON");
+    let session = offer["id"].as_str().expect("a session").to_owned();
+    assert_eq!(
+        next_update(&mut ws).await,
+        ("messenger.offered".into(), session.clone())
+    );
+    side(
+        format!("/__sim/messenger/sessions/{session}/answer"),
+        json!({ "outcome": "accepted", "text": format!("yes, {marker}") }),
+    )
+    .await;
+    assert_eq!(
+        next_update(&mut ws).await,
+        ("messenger.accepted".into(), session.clone())
+    );
+    // Upstream did hand the text over: the messages the gateway reads hold it.
+    let listed: Value = reqwest::Client::new()
+        .get(format!("{}/api/v2/conversations/messages/{id}", sim.url()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("JSON");
+    let ids: Vec<&str> = listed["participants"]
+        .as_array()
+        .expect("participants")
+        .iter()
+        .flat_map(|p| p["messages"].as_array().expect("messages"))
+        .filter_map(|m| m["messageId"].as_str())
+        .collect();
+    let bulk = reqwest::Client::new()
+        .post(format!(
+            "{}/api/v2/conversations/messages/{id}/messages/bulk",
+            sim.url()
+        ))
+        .bearer_auth(&token)
+        .json(&ids)
+        .send()
+        .await
+        .expect("answers")
+        .text()
+        .await
+        .expect("text");
+    assert!(bulk.contains(&format!("yes, {marker}")), "{bulk}");
+    // Every response: the listing with every field, the node, the metrics
+    // (the caches' among them), readiness.
+    let client = crate::helpers::authorized_client();
+    let mut answers = Vec::new();
+    for query in [
+        format!("{{ cobrowseSessions(first: 100) {{ nodes {{ id {SESSION} joinCode participants {{ name }} }} }} }}"),
+        "{ activeCobrowseConversations(first: 100) { nodes { conversationId } } }".to_owned(),
+    ] {
+        let text = client
+            .post(format!("{base}/graphql"))
+            .json(&json!({ "query": query }))
+            .send()
+            .await
+            .expect("answers")
+            .text()
+            .await
+            .expect("text");
+        assert!(text.contains(&session) || text.contains("activeCobrowseConversations"), "{text}");
+        answers.push(text);
+    }
+    for path in ["/metrics", "/readyz"] {
+        answers.push(
+            reqwest::get(format!("{base}{path}"))
+                .await
+                .expect("answers")
+                .text()
+                .await
+                .expect("text"),
+        );
+    }
+    for answer in &answers {
+        assert!(
+            !answer.contains(&marker),
+            "an answer holds message text: {answer}"
+        );
+    }
+    child.kill().await.expect("stops");
+    let logs = logs.await.expect("the logs");
+    assert!(
+        logs.contains("messages_bulk"),
+        "the trace log shows the bulk read"
+    );
+    assert!(!logs.contains(&marker), "the log holds message text");
+    for file in std::fs::read_dir(dir.path()).expect("the store's folder") {
+        let path = file.expect("an entry").path();
+        let bytes = std::fs::read(&path).expect("readable");
+        assert!(
+            !bytes.windows(marker.len()).any(|w| w == marker.as_bytes()),
+            "{} holds message text",
+            path.display()
+        );
+    }
+}
