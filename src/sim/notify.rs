@@ -319,7 +319,7 @@ impl Hub {
             return;
         }
         let mut state = self.state.lock().expect("hub lock");
-        let mut bodies: [Option<Option<String>>; 2] = [None, None];
+        let mut bodies: [Option<Option<String>>; TopicMedia::ALL.len()] = Default::default();
         let mut sent = 0;
         for channel in state.channels.values_mut() {
             let Some(socket) = &channel.socket else {
