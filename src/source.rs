@@ -570,6 +570,30 @@ impl Source {
         Ok(())
     }
 
+    /// The queue and the agent of a conversation, as its participants say
+    /// (the last of each named), read straight from upstream.
+    pub(crate) async fn routing(
+        &self,
+        conversation_id: &str,
+    ) -> Result<(Option<String>, Option<String>), UpstreamError> {
+        let conversation = self
+            .client()
+            .conversation(self.credential(), conversation_id)
+            .await?
+            .value;
+        let mut routing = (None, None);
+        for p in &conversation.participants {
+            if p.queue_id.is_some() {
+                routing.0.clone_from(&p.queue_id);
+            }
+            let agent = p.purpose.as_ref().is_some_and(|w| w.raw() == "agent");
+            if agent && p.user_id.is_some() {
+                routing.1.clone_from(&p.user_id);
+            }
+        }
+        Ok(routing)
+    }
+
     /// Offers co-browse in a conversation (Co-browse for Messenger): a new
     /// offer on every call.
     pub(crate) async fn offer_cobrowse(

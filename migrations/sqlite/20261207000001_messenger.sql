@@ -15,6 +15,10 @@ CREATE TABLE messenger_facts (
 CREATE TABLE messenger_sessions (
     session_id      TEXT    PRIMARY KEY,
     conversation_id TEXT    NOT NULL,
+    -- What history and statistics filter and group by.
+    queue_id        TEXT,
+    user_id         TEXT,
+    channel         TEXT,
     -- 'offered', 'active' or 'ended' as of the last fact; an offered one
     -- is over from over_ms (its offer's end) whatever comes.
     state           TEXT    NOT NULL,
@@ -29,3 +33,5 @@ CREATE TABLE messenger_sessions (
 CREATE INDEX messenger_sessions_in_order ON messenger_sessions (rank_ms, session_id);
 CREATE INDEX messenger_sessions_by_conversation ON messenger_sessions (conversation_id);
 CREATE INDEX messenger_sessions_by_over ON messenger_sessions (state, over_ms);
+CREATE INDEX messenger_sessions_by_queue ON messenger_sessions (queue_id, rank_ms);
+CREATE INDEX messenger_sessions_by_user ON messenger_sessions (user_id, rank_ms);

@@ -281,15 +281,19 @@ pub(crate) async fn history(
     if filter.wants_zoom() {
         found.extend(zoom(ctx, &interval, &filter, after, want).await?);
     }
+    if filter.wants(SessionProvider::Purecloud) && filter.wants_media(SessionMedia::Cobrowse) {
+        found.extend(messenger(ctx, &interval, &filter, after, want).await?);
+    }
     found.sort_by(|a, b| a.0.cmp(&b.0));
     more |= found.len() > want;
     found.truncate(want);
     let mut connection = History::new(after.is_some(), more);
-    // A Zoom session keeps the analytics place of the PureCloud session
-    // before it, so that reading resumes where PureCloud left off.
+    // A stored session (Zoom's, Messenger's) keeps the analytics place of
+    // the legacy PureCloud session before it, so that reading resumes where
+    // analytics left off.
     let mut place_of = after.map_or(Place::Page(1), |c| c.place.clone());
     for (key, place, session) in found {
-        if session.provider() == SessionProvider::Purecloud {
+        if matches!(session, Session::PureCloud(_)) {
             place_of = place;
         }
         let cursor = HistoryCursor {
@@ -578,14 +582,52 @@ async fn zoom(
         ctx,
         store::SessionFilter {
             ended: (!filter.include_active).then_some(true),
-            offered: None,
             started_after: Some(interval.start),
             started_before: Some(interval.end),
+            ..store::SessionFilter::default()
         },
     );
     let found = zoom
         .window(Window {
             after: after.map(|c| c.key.bound(false)),
+            before: None,
+            limit: want + 1,
+            from_back: false,
+        })
+        .await?;
+    Ok(found
+        .into_iter()
+        .map(|(key, session)| (key, Place::Page(1), session))
+        .collect())
+}
+
+/// The Co-browse for Messenger sessions after `after` (listed by their
+/// start, else their offer, in the interval): at most `want + 1`. They come
+/// from the store, where every offer the gateway heard of, made or was told
+/// of by a page is kept for `store.retention`.
+async fn messenger(
+    ctx: &Context<'_>,
+    interval: &IntervalInput,
+    filter: &HistoryFilter,
+    after: Option<&HistoryCursor>,
+    want: usize,
+) -> Result<Vec<Found>> {
+    let ids = |ids: &Option<Vec<String>>| ids.clone().unwrap_or_default();
+    let stored = Stored::messenger(
+        ctx,
+        store::SessionFilter {
+            ended: (!filter.include_active).then_some(true),
+            started_after: Some(interval.start),
+            started_before: Some(interval.end),
+            queue_ids: ids(&filter.queue_ids),
+            user_ids: ids(&filter.user_ids),
+            conversation_ids: ids(&filter.conversation_ids),
+            ..store::SessionFilter::default()
+        },
+    );
+    let found = stored
+        .window(Window {
+            after: after.and_then(|c| c.key.messenger_bound(false, true)),
             before: None,
             limit: want + 1,
             from_back: false,

@@ -129,6 +129,15 @@ impl Mutation {
                 "Genesys answered the co-browse offer without a usable session id",
             ));
         };
+        // Where the conversation was routed, for history and statistics by
+        // queue and agent (the messages say it too, when they are heard).
+        let (queue_id, user_id) = match source(ctx).routing(&conversation_id).await {
+            Ok(routing) => routing,
+            Err(e) => {
+                tracing::warn!(conversation = %conversation_id, error = %e, "the offer's conversation could not be read: its queue and agent stay unknown until its messages say them");
+                (None, None)
+            }
+        };
         let fact = Fact {
             key: format!("offer:{session_id}"),
             session_id: session_id.clone(),
@@ -141,8 +150,8 @@ impl Mutation {
                     .as_deref()
                     .and_then(Channel::of_communication_type),
                 offer_ends: offer.date_offer_ends,
-                queue_id: None,
-                user_id: None,
+                queue_id,
+                user_id,
                 join_code: offer.join_code,
             },
         };

@@ -65,6 +65,7 @@ impl SessionFilter {
             offered: self.state.map(|s| s == SessionState::Offered),
             started_after: self.started_after,
             started_before: self.started_before,
+            ..store::SessionFilter::default()
         }
     }
 }

@@ -1,25 +1,33 @@
 //! `Query.cobrowseStatistics`: counts and durations of agents' co-browse
-//! and screen-share work, per queue, user or media type and time bucket,
-//! from the analytics aggregates query (docs/upstream.md, "Analytics"). Upstream's
-//! statistics come through as they are (`t*` in milliseconds), beside the
-//! same numbers in seconds.
+//! and screen-share work, per queue, user, media type or channel and time
+//! bucket: legacy co-browse and screen share from the analytics aggregates
+//! query (docs/upstream.md, "Analytics"), whose statistics come through as
+//! they are (`t*` in milliseconds) beside the same numbers in seconds; Co-browse for
+//! Messenger's offers, outcomes and durations counted from the sessions
+//! the gateway holds (analytics does not document counting them).
 
 use std::sync::Arc;
 
 use async_graphql::{Context, Enum, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use super::context::source;
+use super::context::{source, store};
 use super::conversation::Fallible;
 use super::directory::{queue_ref, user_ref, Queue, User};
 use super::errors::{bad_input, upstream_for, GqlResult};
+use super::messenger::SessionChannel;
 use super::values::{IntervalInput, SessionMedia};
 use crate::cache::Report;
+use crate::messenger::stats::Tally;
+use crate::messenger::Channel;
 use crate::upstream::analytics::{parse_period, AggregateMetric, AggregatesQuery, Stats};
 use crate::upstream::UpstreamError;
 
 /// The most time buckets one statistics report has.
 const MAX_BUCKETS: i64 = 744;
+
+/// The most Co-browse for Messenger sessions one report counts.
+const MAX_MESSENGER_SESSIONS: usize = 20_000;
 
 /// The metrics a report asks for.
 const METRICS: [&str; 4] = ["nCobrowseSessions", "nConnected", "tHandle", "tTalk"];
@@ -33,6 +41,9 @@ pub(crate) enum StatisticsGroupBy {
     User,
     /// Co-browse or screen share.
     MediaType,
+    /// Co-browse for Messenger's channel (web messaging or voice); legacy
+    /// co-browse has none, so only Messenger sessions are counted.
+    Channel,
 }
 
 impl StatisticsGroupBy {
@@ -41,6 +52,7 @@ impl StatisticsGroupBy {
             StatisticsGroupBy::Queue => "queueId",
             StatisticsGroupBy::User => "userId",
             StatisticsGroupBy::MediaType => "mediaType",
+            StatisticsGroupBy::Channel => "channel",
         }
     }
 }
@@ -79,6 +91,7 @@ pub(crate) struct StatisticsGroup {
     queue: Option<Arc<str>>,
     user: Option<Arc<str>>,
     media: Option<String>,
+    channel: Option<Channel>,
     buckets: Vec<StatisticsBucket>,
 }
 
@@ -105,6 +118,10 @@ impl StatisticsGroup {
     async fn media_type_raw(&self) -> Option<&str> {
         self.media.as_deref()
     }
+    /// The channel (grouped by channel).
+    async fn channel(&self) -> Option<SessionChannel> {
+        self.channel.map(Into::into)
+    }
     /// The time buckets that had work, oldest first.
     async fn buckets(&self) -> &[StatisticsBucket] {
         &self.buckets
@@ -116,6 +133,7 @@ pub(crate) struct StatisticsBucket {
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     metrics: Vec<AggregateMetric>,
+    messenger: Tally,
 }
 
 impl StatisticsBucket {
@@ -178,6 +196,11 @@ impl StatisticsBucket {
     async fn average_talk_seconds(&self) -> Option<f64> {
         self.mean_seconds("tTalk")
     }
+    /// Co-browse for Messenger's offers in the bucket (by their start,
+    /// else their offer), their outcomes and durations.
+    async fn messenger(&self) -> MessengerStatistics {
+        MessengerStatistics(self.messenger)
+    }
     /// Upstream's statistics as they came (times in milliseconds).
     async fn metrics(&self) -> Vec<MetricStatistics> {
         self.metrics
@@ -190,6 +213,56 @@ impl StatisticsBucket {
                 max: m.stats.max,
             })
             .collect()
+    }
+}
+
+/// Co-browse for Messenger's numbers of one group and bucket.
+pub(crate) struct MessengerStatistics(Tally);
+
+/// Co-browse for Messenger sessions offered in a bucket, as the gateway
+/// holds them: outcomes, and durations where both ends are known.
+#[Object]
+impl MessengerStatistics {
+    /// Co-browse offers.
+    async fn offers(&self) -> i64 {
+        self.0.offers
+    }
+    /// Offers the customer accepted (or whose session the page reported started).
+    async fn accepted(&self) -> i64 {
+        self.0.accepted
+    }
+    /// Offers the customer rejected.
+    async fn rejected(&self) -> i64 {
+        self.0.rejected
+    }
+    /// Offers that expired unanswered.
+    async fn expired(&self) -> i64 {
+        self.0.expired
+    }
+    /// Offers not answered yet.
+    async fn pending(&self) -> i64 {
+        self.0.pending
+    }
+    /// Accepted out of answered (accepted, rejected, expired); null when none was answered.
+    async fn acceptance_rate(&self) -> Option<f64> {
+        self.0.acceptance_rate()
+    }
+    /// Sessions whose end is known.
+    async fn ended(&self) -> i64 {
+        self.0.ended
+    }
+    /// Of those, ends the customer's page reported (the others are inferred
+    /// from the conversation's agent leg).
+    async fn ended_by_page(&self) -> i64 {
+        self.0.ended_by_page
+    }
+    /// Seconds from start to end, summed over the sessions with both known.
+    async fn duration_seconds(&self) -> f64 {
+        self.0.seconds
+    }
+    /// Mean seconds from start to end, over the sessions with both known.
+    async fn average_duration_seconds(&self) -> Option<f64> {
+        self.0.average_seconds()
     }
 }
 
@@ -231,12 +304,59 @@ pub(crate) async fn statistics(
             )));
         }
     }
+    let mut groups = Vec::new();
+    // Analytics cannot group by channel (legacy co-browse has none).
+    if group_by != StatisticsGroupBy::Channel {
+        groups = analytics_groups(
+            ctx,
+            &interval,
+            granularity.as_deref(),
+            group_by,
+            media.as_deref(),
+        )
+        .await?;
+    }
+    if media
+        .as_ref()
+        .is_none_or(|m| m.is_empty() || m.contains(&SessionMedia::Cobrowse))
+    {
+        let sessions = messenger_sessions(ctx, &interval).await?;
+        add_messenger(
+            &mut groups,
+            &sessions,
+            (&interval, granularity.as_deref()),
+            group_by,
+        );
+    }
+    groups.sort_by(|a, b| {
+        (&a.queue, &a.user, &a.media, a.channel.map(Channel::wire)).cmp(&(
+            &b.queue,
+            &b.user,
+            &b.media,
+            b.channel.map(Channel::wire),
+        ))
+    });
+    Ok(Some(CobrowseStatistics {
+        interval,
+        granularity,
+        groups,
+    }))
+}
+
+/// The groups of the analytics aggregates query.
+async fn analytics_groups(
+    ctx: &Context<'_>,
+    interval: &IntervalInput,
+    granularity: Option<&str>,
+    group_by: StatisticsGroupBy,
+    media: Option<&[SessionMedia]>,
+) -> Result<Vec<StatisticsGroup>> {
     let query = AggregatesQuery {
         interval: interval.wire(),
-        granularity: granularity.clone(),
+        granularity: granularity.map(str::to_owned),
         time_zone: None,
         group_by: vec![group_by.dimension().to_owned()],
-        filter: Some(SessionMedia::filter(media.as_deref())),
+        filter: Some(SessionMedia::filter(media)),
         metrics: METRICS.iter().map(|m| (*m).to_owned()).collect(),
     };
     let report = source(ctx)
@@ -255,6 +375,7 @@ pub(crate) async fn statistics(
                 start,
                 end,
                 metrics: bucket.metrics.clone(),
+                messenger: Tally::default(),
             });
         }
         buckets.sort_by_key(|b| b.start);
@@ -263,15 +384,110 @@ pub(crate) async fn statistics(
             queue: value("queueId").map(Arc::from),
             user: value("userId").map(Arc::from),
             media: value("mediaType"),
+            channel: None,
             buckets,
         });
     }
-    groups.sort_by(|a, b| (&a.queue, &a.user, &a.media).cmp(&(&b.queue, &b.user, &b.media)));
-    Ok(Some(CobrowseStatistics {
-        interval,
-        granularity,
-        groups,
-    }))
+    Ok(groups)
+}
+
+/// The Co-browse for Messenger sessions listed in the interval (by start,
+/// else offer): at most [`MAX_MESSENGER_SESSIONS`], else the report is
+/// refused with what to do.
+async fn messenger_sessions(
+    ctx: &Context<'_>,
+    interval: &IntervalInput,
+) -> Result<Vec<crate::messenger::MessengerSession>> {
+    let filter = crate::store::SessionFilter {
+        started_after: Some(interval.start),
+        started_before: Some(interval.end),
+        ..crate::store::SessionFilter::default()
+    };
+    let window = crate::store::Window {
+        limit: MAX_MESSENGER_SESSIONS + 1,
+        ..crate::store::Window::default()
+    };
+    let sessions = store(ctx)
+        .messenger_sessions(&filter, &window)
+        .await
+        .gql()?;
+    if sessions.len() > MAX_MESSENGER_SESSIONS {
+        return Err(bad_input(format!(
+            "the interval holds more than {MAX_MESSENGER_SESSIONS} Co-browse for Messenger sessions: ask for a shorter one"
+        )));
+    }
+    Ok(sessions)
+}
+
+/// Counts `sessions` into the groups (a group of their queue, agent or
+/// channel, made when analytics had none; under media type, the co-browse
+/// group) and buckets (those of `granularity` from the interval's start,
+/// or the whole interval).
+fn add_messenger(
+    groups: &mut Vec<StatisticsGroup>,
+    sessions: &[crate::messenger::MessengerSession],
+    (interval, granularity): (&IntervalInput, Option<&str>),
+    group_by: StatisticsGroupBy,
+) {
+    let now = crate::freshness::now_utc();
+    let step = granularity.and_then(parse_period);
+    for session in sessions {
+        let Some(at) = session.listed_at() else {
+            continue;
+        };
+        let (start, end) = match step {
+            Some(step) => {
+                let seconds = step.num_seconds().max(1);
+                let k = (at - interval.start).num_seconds().max(0) / seconds;
+                let start = interval.start + chrono::Duration::seconds(k * seconds);
+                (start, (start + step).min(interval.end))
+            }
+            None => (interval.start, interval.end),
+        };
+        let (queue, user, media, channel) = match group_by {
+            StatisticsGroupBy::Queue => {
+                (session.queue_id.as_deref().map(Arc::from), None, None, None)
+            }
+            StatisticsGroupBy::User => {
+                (None, session.user_id.as_deref().map(Arc::from), None, None)
+            }
+            StatisticsGroupBy::MediaType => (None, None, Some("cobrowse".to_owned()), None),
+            StatisticsGroupBy::Channel => (None, None, None, session.channel),
+        };
+        let index = match groups.iter().position(|g| {
+            g.queue == queue && g.user == user && g.media == media && g.channel == channel
+        }) {
+            Some(i) => i,
+            None => {
+                groups.push(StatisticsGroup {
+                    queue,
+                    user,
+                    media,
+                    channel,
+                    buckets: Vec::new(),
+                });
+                groups.len() - 1
+            }
+        };
+        let buckets = &mut groups[index].buckets;
+        let bucket = match buckets.iter().position(|b| b.start == start) {
+            Some(i) => i,
+            None => {
+                buckets.push(StatisticsBucket {
+                    start,
+                    end,
+                    metrics: Vec::new(),
+                    messenger: Tally::default(),
+                });
+                buckets.sort_by_key(|b| b.start);
+                buckets
+                    .iter()
+                    .position(|b| b.start == start)
+                    .expect("just added")
+            }
+        };
+        buckets[bucket].messenger.add(session, now);
+    }
 }
 
 /// A bucket's `start/end`.

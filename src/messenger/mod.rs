@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::upstream::messages::JoinCode;
 
 pub(crate) mod signals;
+pub mod stats;
 
 /// The conversation channel a session was offered in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +39,14 @@ pub enum Channel {
 }
 
 impl Channel {
+    /// Its name in the store.
+    pub(crate) fn wire(self) -> &'static str {
+        match self {
+            Channel::WebMessaging => "webmessaging",
+            Channel::Voice => "voice",
+        }
+    }
+
     /// The channel of a `CobrowseWebMessagingSession.communicationType`
     /// (`Call`, `Message`; `Unknown` or anything else: none).
     pub(crate) fn of_communication_type(wire: &str) -> Option<Self> {

@@ -512,6 +512,40 @@ impl MsgConversation {
 }
 
 impl SimState {
+    /// A messaging or voice conversation as `GET /api/v2/conversations/{id}`
+    /// answers it: its customer and agent, their queue and state.
+    pub(crate) fn messaging_conversation(
+        &self,
+        id: &str,
+    ) -> Option<crate::upstream::model::Conversation> {
+        use crate::upstream::model::{Conversation, Participant};
+        use crate::upstream::wire::Wire;
+        let messaging = self.messaging.lock().expect("messaging lock");
+        let c = messaging.conversation(id)?;
+        let participant =
+            |purpose: &str, user: Option<&str>, end: Option<DateTime<Utc>>| Participant {
+                id: Some(format!("{}-{purpose}", c.id)),
+                start_time: Some(c.started),
+                connected_time: Some(c.started),
+                end_time: end,
+                user_id: user.map(str::to_owned),
+                queue_id: Some(c.queue_id.clone()),
+                queue_name: Some(c.queue_name.clone()),
+                purpose: Some(Wire::new(purpose)),
+                ..Participant::default()
+            };
+        Some(Conversation {
+            id: Some(c.id.clone()),
+            start_time: Some(c.started),
+            participants: vec![
+                participant("customer", None, None),
+                participant("agent", Some(&c.agent_id), c.agent_ended),
+            ],
+            self_uri: Some(format!("/api/v2/conversations/{}", c.id)),
+            ..Conversation::default()
+        })
+    }
+
     /// Tells the sockets subscribed to its queue's message topic that a
     /// web messaging conversation changed (voice is on other topics).
     fn messaging_changed(&self, conversation: &MsgConversation) {

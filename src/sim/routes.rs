@@ -239,8 +239,13 @@ async fn conversation(
     Path(id): Path<String>,
 ) -> Response {
     let world = sim.world.read().expect("world lock");
-    match world.conversation(&id).filter(|c| grant.sees(c)) {
-        Some(conv) => Json(&conv.full).into_response(),
+    if let Some(conv) = world.conversation(&id).filter(|c| grant.sees(c)) {
+        return Json(&conv.full).into_response();
+    }
+    drop(world);
+    // A web messaging or voice conversation (Co-browse for Messenger's).
+    match sim.messaging_conversation(&id) {
+        Some(full) => Json(full).into_response(),
         None => not_found("conversation").into_response(),
     }
 }

@@ -83,10 +83,11 @@ macro_rules! messenger_queries {
             let told = session.apply(fact);
             let (state, rank, over) = row_of(&session, ::chrono::Utc::now());
             ::sqlx::query(
-                "INSERT INTO messenger_sessions (session_id, conversation_id, state, rank_ms, over_ms, updated_at, body)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)
+                "INSERT INTO messenger_sessions (session_id, conversation_id, state, rank_ms, over_ms, updated_at, body, queue_id, user_id, channel)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                  ON CONFLICT (session_id) DO UPDATE SET state = excluded.state, rank_ms = excluded.rank_ms,
-                     over_ms = excluded.over_ms, updated_at = excluded.updated_at, body = excluded.body",
+                     over_ms = excluded.over_ms, updated_at = excluded.updated_at, body = excluded.body,
+                     queue_id = excluded.queue_id, user_id = excluded.user_id, channel = excluded.channel",
             )
             .bind(&session.id)
             .bind(&session.conversation_id)
@@ -95,6 +96,9 @@ macro_rules! messenger_queries {
             .bind(over)
             .bind(now_ms())
             .bind(encode(&session))
+            .bind(&session.queue_id)
+            .bind(&session.user_id)
+            .bind(session.channel.map(|c| c.wire()))
             .execute(&mut *connection)
             .await?;
             Ok((true, told.then_some(session)))
@@ -158,6 +162,21 @@ macro_rules! messenger_queries {
                         .push("))");
                 }
                 None => {}
+            }
+            for (column, ids) in [
+                ("queue_id", &filter.queue_ids),
+                ("user_id", &filter.user_ids),
+                ("conversation_id", &filter.conversation_ids),
+            ] {
+                if ids.is_empty() {
+                    continue;
+                }
+                query.push(" AND ").push(column).push(" IN (");
+                let mut list = query.separated(", ");
+                for id in ids {
+                    list.push_bind(id.clone());
+                }
+                query.push(")");
             }
             if let Some(after) = filter.started_after {
                 query

@@ -97,6 +97,11 @@ pub struct SessionFilter {
     /// up (`Some(true)`), or none of them (`Some(false)`). Zoom sessions
     /// are never offers.
     pub(crate) offered: Option<bool>,
+    /// Co-browse for Messenger: only sessions of these queues, agents or
+    /// conversations (empty: any). Zoom sessions have none.
+    pub(crate) queue_ids: Vec<String>,
+    pub(crate) user_ids: Vec<String>,
+    pub(crate) conversation_ids: Vec<String>,
     /// Started at or after (a session with no known start is left out).
     pub(crate) started_after: Option<DateTime<Utc>>,
     /// Started before (a session with no known start is left out).

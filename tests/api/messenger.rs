@@ -714,3 +714,135 @@ async fn message_text_is_never_stored_cached_logged_or_answered() {
         );
     }
 }
+
+#[tokio::test]
+async fn history_and_statistics_count_messenger_offers_outcomes_and_known_durations() {
+    let app = page_app("60").await;
+    // Web messaging: one accepted (started and ended by the page), one
+    // rejected; voice: one pending.
+    let chat = start(&app, "webmessaging").await;
+    let chat_id = chat["id"].as_str().expect("an id");
+    let queue = chat["queueId"].as_str().expect("a queue").to_owned();
+    let accepted = offer(&app, chat_id).await["providerSessionId"]
+        .as_str()
+        .expect("a session")
+        .to_owned();
+    let rejected = offer(&app, chat_id).await["providerSessionId"]
+        .as_str()
+        .expect("a session")
+        .to_owned();
+    let answer = |session: String, outcome: &'static str| {
+        let app = &app;
+        async move {
+            let (status, _) = app
+                .sim_post(
+                    None,
+                    &format!("/__sim/messenger/sessions/{session}/answer"),
+                    &json!({ "outcome": outcome }),
+                )
+                .await;
+            assert!(status.is_success());
+        }
+    };
+    answer(rejected.clone(), "rejected").await;
+    answer(accepted.clone(), "accepted").await;
+    assert_eq!(
+        page_report(&app, SHOP, &accepted, "sessionStarted", "webmessaging")
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        page_report(&app, SHOP, &accepted, "sessionEnded", "webmessaging")
+            .await
+            .0,
+        200
+    );
+    // Notifications are off here: the rejection, told only in the
+    // messages, is never heard, so the gateway counts that offer pending.
+    let call = start(&app, "voice").await;
+    offer(&app, call["id"].as_str().expect("an id")).await;
+    let now = chrono::Utc::now();
+    let interval = json!({
+        "start": (now - chrono::Duration::hours(1)).to_rfc3339(),
+        "end": (now + chrono::Duration::minutes(1)).to_rfc3339(),
+    });
+    let history = app
+        .data(
+            "query($i: IntervalInput!) { cobrowseHistory(interval: $i, first: 50, filter: { providers: [PURECLOUD], includeActive: true }) { nodes { product providerSessionId state } } }",
+            json!({ "i": interval }),
+        )
+        .await;
+    let nodes = history["cobrowseHistory"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .clone();
+    let messenger: Vec<&Value> = nodes
+        .iter()
+        .filter(|n| n["product"] == "MESSENGER_COBROWSE")
+        .collect();
+    assert_eq!(messenger.len(), 3, "{history}");
+    // Ended only (the default): the session the page ended.
+    let ended = app
+        .data(
+            "query($i: IntervalInput!, $q: [String!]) { cobrowseHistory(interval: $i, first: 50, filter: { queueIds: $q }) { nodes { product providerSessionId endSource } } }",
+            json!({ "i": interval, "q": [queue] }),
+        )
+        .await;
+    let ended: Vec<Value> = ended["cobrowseHistory"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .filter(|n| n["product"] == "MESSENGER_COBROWSE")
+        .cloned()
+        .collect();
+    assert_eq!(
+        ended,
+        vec![
+            json!({ "product": "MESSENGER_COBROWSE", "providerSessionId": accepted, "endSource": "PAGE" })
+        ]
+    );
+    let stats = app
+        .data(
+            "query($i: IntervalInput!) { cobrowseStatistics(interval: $i, groupBy: CHANNEL) { groups { channel buckets { messenger { offers accepted rejected expired pending acceptanceRate ended endedByPage averageDurationSeconds } } } } }",
+            json!({ "i": interval }),
+        )
+        .await;
+    let groups = stats["cobrowseStatistics"]["groups"]
+        .as_array()
+        .expect("groups");
+    let of = |channel: &str| {
+        groups
+            .iter()
+            .find(|g| g["channel"] == channel)
+            .map(|g| g["buckets"][0]["messenger"].clone())
+            .unwrap_or_else(|| panic!("a {channel} group: {stats}"))
+    };
+    let chat = of("WEB_MESSAGING");
+    assert_eq!(
+        (
+            &chat["offers"],
+            &chat["accepted"],
+            &chat["ended"],
+            &chat["endedByPage"]
+        ),
+        (&json!(2), &json!(1), &json!(1), &json!(1)),
+        "{chat}"
+    );
+    assert!(
+        chat["averageDurationSeconds"]
+            .as_f64()
+            .is_some_and(|s| s >= 0.0),
+        "{chat}"
+    );
+    let voice = of("VOICE");
+    assert_eq!(
+        (
+            &voice["offers"],
+            &voice["pending"],
+            &voice["acceptanceRate"]
+        ),
+        (&json!(1), &json!(1), &Value::Null),
+        "{voice}"
+    );
+}
