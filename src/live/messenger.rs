@@ -171,6 +171,7 @@ impl Worker {
         interval: Duration,
     ) {
         let mut next_poll = tokio::time::Instant::now();
+        let mut next_sweep = tokio::time::Instant::now() + interval;
         loop {
             let poll = *polling.borrow_and_update();
             tokio::select! {
@@ -188,6 +189,10 @@ impl Worker {
                     let bursts = self.poll().await;
                     self.resolve(bursts).await;
                     next_poll = tokio::time::Instant::now() + interval;
+                }
+                () = tokio::time::sleep_until(next_sweep) => {
+                    self.sweep().await;
+                    next_sweep = tokio::time::Instant::now() + interval;
                 }
                 changed = polling.changed() => {
                     if changed.is_err() {
@@ -250,6 +255,60 @@ impl Worker {
             }
         }
         bursts
+    }
+
+    /// Voice leaves no message, and voice conversations are on no topic the
+    /// gateway hears: the conversations of voice sessions going on are read
+    /// (`GET /api/v2/conversations/{id}`) to learn when their agent leg
+    /// ended.
+    async fn sweep(&mut self) {
+        let going_on = crate::store::SessionFilter {
+            ended: Some(false),
+            offered: Some(false),
+            ..crate::store::SessionFilter::default()
+        };
+        let window = crate::store::Window {
+            limit: POLLED,
+            ..crate::store::Window::default()
+        };
+        let sessions = match self.store.messenger_sessions(&going_on, &window).await {
+            Ok(sessions) => sessions,
+            Err(e) => {
+                warn!(error = %e, "cannot list the voice co-browse sessions going on");
+                return;
+            }
+        };
+        let mut calls: Vec<String> = sessions
+            .into_iter()
+            .filter(|s| s.channel == Some(crate::messenger::Channel::Voice))
+            .map(|s| s.conversation_id)
+            .filter(|id| !self.ended.contains(id))
+            .collect();
+        calls.sort_unstable();
+        calls.dedup();
+        let read: Vec<_> = futures::stream::iter(calls.into_iter().map(|id| {
+            let client = self.source.client().clone();
+            async move {
+                let answer = client.conversation(&Credential::Service, &id).await;
+                (id, answer)
+            }
+        }))
+        .buffer_unordered(READS_AT_ONCE)
+        .collect()
+        .await;
+        for (id, answer) in read {
+            match answer {
+                Ok(conversation) => {
+                    let signals = Signals::of_call(&id, &conversation.value);
+                    if signals.agent_left {
+                        self.agent_left(&signals).await;
+                    }
+                }
+                Err(e) => {
+                    warn!(conversation = %id, error = %e, "cannot read a voice conversation to learn whether its agent left")
+                }
+            }
+        }
     }
 
     /// Reads the unread co-browse messages of each burst, stores what they

@@ -10,6 +10,7 @@ use super::{Channel, Fact, Outcome, Source, What};
 use crate::upstream::messages::{
     MessageConversation, MessageData, MessageTopicEvent, Metadata, COBROWSE_EVENT,
 };
+use crate::upstream::model::Conversation;
 
 /// A message that carries co-browse events, by id.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,6 +95,19 @@ impl Signals {
                 )
             });
         Some(Self::read(id, parts, messages))
+    }
+
+    /// The signals of a voice call as `GET /api/v2/conversations/{id}`
+    /// answers it (no messages: only its routing and its agent leg).
+    pub(crate) fn of_call(id: &str, conversation: &Conversation) -> Self {
+        let parts = conversation.participants.iter().map(|p| Part {
+            purpose: p.purpose.as_ref().map(|w| w.raw()),
+            state: None,
+            end_time: p.end_time,
+            user: p.user_id.as_deref(),
+            queue: p.queue_id.as_deref(),
+        });
+        Self::read(id, parts, std::iter::empty())
     }
 
     fn read<'a>(

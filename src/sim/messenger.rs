@@ -17,6 +17,10 @@
 //! - `POST /__sim/messenger/conversations/{id}/end`: the agent's leg ends.
 //! - `POST /__sim/messenger/sessions/{id}/answer` (`{"outcome": "accepted"
 //!   | "rejected"}`): the customer answers an offer.
+//! - `GET /__sim/messenger/page?gateway=URL`: a customer's page with a
+//!   stand-in Messenger (`window.Genesys`, its command queue and
+//!   `subscribe`; `window.simMessenger.emit(name, data)` fires an event as
+//!   the Messenger would) and the gateway's page script loaded from `URL`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -921,6 +925,44 @@ pub(super) async fn answer(
     }
     sim.messaging_changed(c);
     StatusCode::NO_CONTENT.into_response()
+}
+
+/// `GET /__sim/messenger/page?gateway=URL`: a customer's page as a
+/// website that runs Genesys Messenger and the gateway's page script has
+/// it; the Messenger is a stand-in that a test (or the demo) drives.
+pub(super) async fn page(
+    axum::extract::Query(query): axum::extract::Query<HashMap<String, String>>,
+) -> Response {
+    let Some(gateway) = query
+        .get("gateway")
+        .filter(|g| g.starts_with("http://") || g.starts_with("https://"))
+    else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "bad.request",
+            "gateway=http(s)://... is required",
+        );
+    };
+    let gateway = gateway.replace(['"', '<', '>', '\'', '&'], "");
+    let html = format!(
+        r#"<!doctype html><meta charset="utf-8"><title>A shop with Genesys Messenger</title>
+<p>A customer's page.</p>
+<script>
+  // A stand-in for the Messenger snippet: Genesys("subscribe", name, handler).
+  (function () {{
+    var handlers = {{}};
+    window.Genesys = function (command, name, handler) {{
+      if (command === "subscribe") (handlers[name] = handlers[name] || []).push(handler);
+    }};
+    window.simMessenger = {{
+      emit: function (name, data) {{ (handlers[name] || []).forEach(function (h) {{ h({{ event: name, data: data }}); }}); }},
+      subscribed: function () {{ return Object.keys(handlers).sort(); }}
+    }};
+  }})();
+</script>
+<script src="{gateway}/messenger-cobrowse.js"></script>"#
+    );
+    axum::response::Html(html).into_response()
 }
 
 #[cfg(test)]

@@ -478,7 +478,8 @@ fn router(state: Arc<SimState>) -> Router {
         .route(
             "/__sim/messenger/sessions/{id}/answer",
             post(messenger::answer),
-        );
+        )
+        .route("/__sim/messenger/page", get(messenger::page));
     api.merge(control)
         .layer(middleware::from_fn_with_state(
             Arc::clone(&state),

@@ -101,6 +101,24 @@ async fn origin_server() -> String {
     origin
 }
 
+/// A web server of its own origin on loopback serving `html` at `/` (a
+/// shop's page).
+async fn page_server(html: std::sync::Arc<std::sync::Mutex<String>>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let origin = format!("http://{}", listener.local_addr().expect("an address"));
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::get(move || {
+            let html = html.lock().expect("the page").clone();
+            async move { axum::response::Html(html) }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    origin
+}
+
 #[tokio::test]
 async fn the_home_page_wall_shows_a_session_a_signed_webhook_just_started() {
     require_chromium();
@@ -329,4 +347,72 @@ async fn the_readme_client_snippets_run_as_written() {
     );
     listener.kill().await.expect("stops");
     child.kill().await.expect("stops");
+}
+
+#[tokio::test]
+async fn the_messenger_page_script_reports_a_sessions_start_and_end_from_a_customers_page() {
+    require_chromium();
+    // The shop's origin serves the customer's page the simulator makes.
+    let html = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let shop = page_server(std::sync::Arc::clone(&html)).await;
+    let app = spawn_with(Options {
+        settings: vec![("messenger.page_origins", shop.clone())],
+        ..Options::default()
+    })
+    .await;
+    let made = reqwest::get(format!(
+        "{}/__sim/messenger/page?gateway={}",
+        app.sim.url(),
+        app.url("")
+    ))
+    .await
+    .expect("the simulator answers")
+    .text()
+    .await
+    .expect("a page");
+    *html.lock().expect("the page") = made;
+    let (_, call) = app
+        .sim_post(
+            None,
+            "/__sim/messenger/conversations",
+            &serde_json::json!({ "channel": "voice" }),
+        )
+        .await;
+    let id = call["id"].as_str().expect("an id");
+    let offered = app
+        .graphql(
+            "mutation($c: String!) { offerCobrowse(conversationId: $c) { providerSessionId } }",
+            serde_json::json!({ "c": id }),
+        )
+        .await;
+    let session = offered["data"]["offerCobrowse"]["providerSessionId"]
+        .as_str()
+        .expect("a session")
+        .to_owned();
+    let mut ws = crate::helpers::Ws::ready(&app.url("")).await;
+    ws.subscribe(
+        "m",
+        "subscription { cobrowseSessionUpdates(provider: PURECLOUD) { event providerSessionId } }",
+    )
+    .await;
+    ws.sync().await;
+    let page = format!("{shop}/");
+    let report = node_with(
+        "messenger.mjs",
+        &[&page],
+        &[("SESSION_ID", &session), ("CHANNEL", "CobrowseVoice")],
+    )
+    .await;
+    assert!(
+        report.contains("the page script reported the session"),
+        "{report}"
+    );
+    for expected in ["messenger.started", "messenger.ended"] {
+        let crate::helpers::Frame::Json(message) = ws.next().await else {
+            panic!("an update");
+        };
+        let update = &message["payload"]["data"]["cobrowseSessionUpdates"];
+        assert_eq!(update["event"], expected, "{message}");
+        assert_eq!(update["providerSessionId"], session.as_str());
+    }
 }

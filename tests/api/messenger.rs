@@ -846,3 +846,63 @@ async fn history_and_statistics_count_messenger_offers_outcomes_and_known_durati
         "{voice}"
     );
 }
+
+#[tokio::test]
+async fn a_voice_session_without_a_page_end_ends_when_the_calls_agent_leg_ends() {
+    let app = spawn_with(Options {
+        conversations: 4,
+        faults: Faults {
+            heartbeat_ms: 100,
+            ..Faults::default()
+        },
+        settings: vec![
+            ("notifications.enabled", "true".into()),
+            ("notifications.analytics_lag", "0s".into()),
+            ("notifications.poll_interval", "200ms".into()),
+            ("server.readiness_interval", "10ms".into()),
+            ("messenger.page_origins", SHOP.into()),
+        ],
+        ..Options::default()
+    })
+    .await;
+    listening(&app).await;
+    let mut ws = subscriber(&app).await;
+    let call = start(&app, "voice").await;
+    let id = call["id"].as_str().expect("an id");
+    let session = offer(&app, id).await["providerSessionId"]
+        .as_str()
+        .expect("a session")
+        .to_owned();
+    assert_eq!(
+        next_update(&mut ws).await,
+        ("messenger.offered".into(), session.clone())
+    );
+    assert_eq!(
+        page_report(&app, SHOP, &session, "sessionStarted", "voice")
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        next_update(&mut ws).await,
+        ("messenger.started".into(), session.clone())
+    );
+    let (status, _) = app
+        .sim_post(
+            None,
+            &format!("/__sim/messenger/conversations/{id}/end"),
+            &json!(null),
+        )
+        .await;
+    assert!(status.is_success());
+    assert_eq!(
+        next_update(&mut ws).await,
+        ("messenger.ended".into(), session.clone())
+    );
+    let shown = listed(&app, &session).await;
+    assert_eq!(
+        (&shown["state"], &shown["endSource"]),
+        (&json!("ENDED"), &json!("CONVERSATION")),
+        "{shown}"
+    );
+}
