@@ -58,7 +58,7 @@ impl Gateway {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         // First, so that a port in use stops start-up at once.
         let listener = listen(settings.server.listen).await?;
-        let (simulator, target) = upstream_target(&settings).await?;
+        let (simulator, target) = upstream_target(&settings, &listener).await?;
         let metrics = Arc::new(Metrics::with_operations(
             settings.server.operation_names.clone(),
         ));
@@ -453,11 +453,18 @@ struct Target {
 
 /// Upstream as the settings say: a simulator started here (demo mode), or
 /// a real organisation.
-async fn upstream_target(settings: &Settings) -> anyhow::Result<(Option<Simulator>, Target)> {
+async fn upstream_target(
+    settings: &Settings,
+    listener: &TcpListener,
+) -> anyhow::Result<(Option<Simulator>, Target)> {
     Ok(match settings.upstream_mode() {
         UpstreamMode::Demo => {
             let mut config = SimConfig::local(settings.demo.conversations, settings.demo.seed);
             config.pace = (!settings.demo.pace.is_zero()).then_some(settings.demo.pace);
+            // Legacy co-browse, Co-browse for Messenger and (below) Zoom
+            // sessions together; the customers' pages report to this gateway.
+            config.messenger = settings.demo.messenger_conversations;
+            config.page_reports_to = Some(format!("http://{}", listener.local_addr()?));
             // As Genesys's analytics does, the demo's lags real time.
             config.faults.analytics_lag_ms = 2_000;
             let sim = Simulator::start(config)

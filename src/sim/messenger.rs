@@ -85,14 +85,24 @@ pub(crate) struct SimOffer {
     pub answer: Option<(&'static str, DateTime<Utc>)>,
     /// Ended through the guest route.
     pub deleted: bool,
+    /// What the customer's page reported of it (the demo's pages).
+    pub page: PageReported,
+}
+
+/// What a simulated page reported of a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PageReported {
+    No,
+    Started,
+    Ended,
 }
 
 /// The simulator's messaging conversations.
 #[derive(Default)]
 pub(crate) struct Messaging {
-    conversations: HashMap<String, MsgConversation>,
+    pub(super) conversations: HashMap<String, MsgConversation>,
     /// Conversation of each offered session.
-    sessions: HashMap<String, String>,
+    pub(super) sessions: HashMap<String, String>,
     order: Vec<String>,
 }
 
@@ -147,8 +157,8 @@ fn time(t: DateTime<Utc>) -> String {
 #[skip_serializing_none]
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Offer {
-    id: String,
+pub(super) struct Offer {
+    pub(super) id: String,
     name: String,
     join_code: String,
     websocket_url: String,
@@ -494,7 +504,7 @@ impl MsgConversation {
     }
 
     /// Adds a co-browse message (none for voice).
-    fn say(
+    pub(super) fn say(
         &mut self,
         inbound: bool,
         kind: &'static str,
@@ -552,7 +562,7 @@ impl SimState {
 
     /// Tells the sockets subscribed to its queue's message topic that a
     /// web messaging conversation changed (voice is on other topics).
-    fn messaging_changed(&self, conversation: &MsgConversation) {
+    pub(super) fn messaging_changed(&self, conversation: &MsgConversation) {
         if conversation.voice {
             return;
         }
@@ -630,30 +640,50 @@ pub(super) async fn offer(
         );
     }
     let now = Utc::now();
-    let offer_ms = sim.faults.read().expect("faults lock").messenger_offer_ms;
-    let offer = SimOffer {
-        session_id: uuid(),
-        join_code: format!("{:06}", rand::rng().random_range(0..1_000_000)),
-        ends: now + Duration::milliseconds(i64::try_from(offer_ms).unwrap_or(i64::MAX)),
-        answer: None,
-        deleted: false,
-    };
-    let body = c.offer_body(&offer);
-    let (session, token) = (offer.session_id.clone(), offer.join_code.clone());
-    let ends = offer.ends;
-    c.offers.push(offer);
-    c.say(false, "Offering", &session, Some(token), now);
-    sim.messaging_changed(c);
-    messaging.sessions.insert(session, id);
+    let (body, ends) = sim.make_offer(c, now);
+    messaging.sessions.insert(body.id.clone(), id);
     drop(messaging);
-    // The customer's Messenger lets the offer expire when its time is up.
-    let expiring = Arc::clone(&sim);
-    let wait = (ends - now).to_std().unwrap_or_default();
-    tokio::spawn(async move {
-        tokio::time::sleep(wait).await;
-        expiring.expire_offers(Utc::now());
-    });
+    sim.expire_at(ends, now);
     (StatusCode::OK, Json(body)).into_response()
+}
+
+impl SimState {
+    /// The agent offers co-browse in `c` (its answer, and when it ends).
+    pub(super) fn make_offer(
+        &self,
+        c: &mut MsgConversation,
+        now: DateTime<Utc>,
+    ) -> (Offer, DateTime<Utc>) {
+        let offer_ms = self.faults.read().expect("faults lock").messenger_offer_ms;
+        let offer = SimOffer {
+            session_id: uuid(),
+            join_code: format!("{:06}", rand::rng().random_range(0..1_000_000)),
+            ends: now + Duration::milliseconds(i64::try_from(offer_ms).unwrap_or(i64::MAX)),
+            answer: None,
+            deleted: false,
+            page: PageReported::No,
+        };
+        let body = c.offer_body(&offer);
+        let (session, token, ends) = (
+            offer.session_id.clone(),
+            offer.join_code.clone(),
+            offer.ends,
+        );
+        c.offers.push(offer);
+        c.say(false, "Offering", &session, Some(token), now);
+        self.messaging_changed(c);
+        (body, ends)
+    }
+
+    /// The customer's Messenger lets the offers ending at `ends` expire.
+    pub(super) fn expire_at(self: &Arc<Self>, ends: DateTime<Utc>, now: DateTime<Utc>) {
+        let expiring = Arc::clone(self);
+        let wait = (ends - now).to_std().unwrap_or_default();
+        tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            expiring.expire_offers(Utc::now());
+        });
+    }
 }
 
 /// `POST /api/v2/conversations/messages/{id}/messages/bulk`: these
@@ -686,7 +716,7 @@ pub(super) async fn bulk(State(sim): Sim, Path(id): Path<String>, body: Bytes) -
     let entities: Vec<Data> = c
         .messages
         .iter()
-        .filter(|m| ids.iter().any(|i| *i == m.id))
+        .filter(|m| ids.contains(&m.id))
         .map(|m| m.data(&c.id))
         .collect();
     Json(serde_json::json!({ "entities": entities })).into_response()
@@ -1025,6 +1055,7 @@ mod tests {
             ends: now,
             answer: None,
             deleted: false,
+            page: PageReported::No,
         };
         c.say(false, "Offering", "s1", Some("123456".into()), now);
         let json = |v: &dyn erased::Json| v.value();

@@ -35,6 +35,7 @@ mod events;
 mod jobs;
 mod life;
 pub mod messenger;
+mod messenger_pace;
 mod notify;
 mod routes;
 pub(crate) mod zoom;
@@ -229,6 +230,12 @@ pub struct SimConfig {
     /// How often the world moves on by itself ([`World::tick`]); none:
     /// only when told to.
     pub pace: Option<Duration>,
+    /// Web messaging and voice conversations with Co-browse for Messenger
+    /// that the pace keeps going (0: none).
+    pub messenger: usize,
+    /// Where the demo's customer pages report Messenger sessions starting
+    /// and ending (the gateway's base URL); none: no page reports.
+    pub page_reports_to: Option<String>,
 }
 
 /// A fresh random secret (demo credentials, demo webhook secret).
@@ -253,6 +260,8 @@ impl SimConfig {
             client_secret: random_secret(),
             faults: Faults::default(),
             pace: None,
+            messenger: 0,
+            page_reports_to: None,
         }
     }
 }
@@ -356,13 +365,18 @@ impl Simulator {
         let app = router(Arc::clone(&state));
         let (tx, rx) = oneshot::channel();
         let pace = config.pace;
+        let messenger = Messenger {
+            target: config.messenger,
+            pages: config.page_reports_to.clone(),
+            own: format!("http://{addr}"),
+        };
         let task = tokio::spawn(async move {
             let serve = axum::serve(listener, app).with_graceful_shutdown(async {
                 let _ = rx.await;
             });
             let ticking = async {
                 match pace {
-                    Some(pace) => tick_at(&state, pace).await,
+                    Some(pace) => tick_at(&state, pace, &messenger).await,
                     None => std::future::pending().await,
                 }
             };
@@ -619,13 +633,28 @@ pub(crate) fn missing_permission(permission: &str) -> Response {
 }
 
 /// Moves the world on every `pace`, for as long as the simulator serves.
-async fn tick_at(state: &SimState, pace: Duration) {
+/// What the pace does of Co-browse for Messenger.
+struct Messenger {
+    /// Conversations it keeps going (0: none).
+    target: usize,
+    /// The gateway's base URL the pages report to.
+    pages: Option<String>,
+    /// The simulator's own origin (the pages').
+    own: String,
+}
+
+async fn tick_at(state: &Arc<SimState>, pace: Duration, messenger: &Messenger) {
     let mut interval = tokio::time::interval(pace);
     interval.tick().await;
     loop {
         interval.tick().await;
         let change = state.tick();
         tracing::debug!(conversation = %change.conversation_id, phase = ?change.phase, "simulated world moved on");
+        if messenger.target > 0 {
+            state
+                .messenger_step(messenger.target, messenger.pages.as_deref(), &messenger.own)
+                .await;
+        }
     }
 }
 

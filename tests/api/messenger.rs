@@ -906,3 +906,36 @@ async fn a_voice_session_without_a_page_end_ends_when_the_calls_agent_leg_ends()
         "{shown}"
     );
 }
+
+#[tokio::test]
+async fn the_demo_runs_legacy_messenger_and_zoom_sessions_together() {
+    let mut demo = crate::helpers::command(&["--listen", "127.0.0.1:0"]);
+    demo.env("COBROWSE_DEMO_PACE", "50ms");
+    let (mut child, base, _, _logs) = crate::helpers::start(demo).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let query =
+        "{ cobrowseSessions(first: 100) { nodes { product state startSource endSource } } }";
+    let seen = loop {
+        let body = crate::helpers::query_json(&base, query).await;
+        assert!(body["errors"].is_null(), "{body}");
+        let nodes = body["data"]["cobrowseSessions"]["nodes"]
+            .as_array()
+            .expect("nodes")
+            .clone();
+        let has = |product: &str| nodes.iter().any(|n| n["product"] == product);
+        let page_told = nodes
+            .iter()
+            .any(|n| n["product"] == "MESSENGER_COBROWSE" && n["startSource"] == "PAGE");
+        if has("LEGACY_COBROWSE") && has("MESSENGER_COBROWSE") && has("ZOOM_COBROWSE") && page_told
+        {
+            break nodes;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the demo never showed all three: {nodes:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    child.kill().await.expect("stops");
+    assert!(seen.len() >= 3);
+}
