@@ -114,43 +114,10 @@ pub(crate) async fn receive(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let reports = &app.page_reports;
-    let Some(origins) = &reports.origins else {
-        return refuse(
-            StatusCode::FORBIDDEN,
-            "PAGE_REPORTS_OFF",
-            "page reports are off: set messenger.page_origins to the origins of the pages that run /messenger-cobrowse.js",
-        );
+    let (session_id, what, channel) = match admit(&app, peer, &headers, body).await {
+        Ok(admitted) => admitted,
+        Err(refused) => return refused,
     };
-    let origin = headers.get(header::ORIGIN);
-    if !origin.is_some_and(|o| origins.allows(o)) {
-        return refuse(
-            StatusCode::FORBIDDEN,
-            "ORIGIN_REFUSED",
-            "this page's origin may not report (messenger.page_origins)",
-        );
-    }
-    let client: Arc<str> = app.proxies.client(peer.ip(), &headers).to_string().into();
-    if let Err(wait) = reports.per_address.check(&client) {
-        return limited(wait, "too many page reports from this address");
-    }
-    let Ok(body) = super::read_body(&headers, body, MAX_BODY).await else {
-        return refuse(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "PAYLOAD_TOO_LARGE",
-            format!("a page report is at most {MAX_BODY} bytes"),
-        );
-    };
-    let (session_id, what, channel) = match read(&body) {
-        Ok(read) => read,
-        Err(why) => return refuse(StatusCode::BAD_REQUEST, "BAD_PAGE_REPORT", why),
-    };
-    let count = reports
-        .per_session
-        .get_with(Arc::from(session_id.as_str()), Default::default);
-    if count.fetch_add(1, Ordering::Relaxed) >= reports.per_session_max {
-        return limited(COUNTED_FOR, "too many page reports for this session");
-    }
     let session = match app.store.messenger_session(&session_id).await {
         Ok(Some(session)) => session,
         Ok(None) => {
@@ -202,6 +169,55 @@ pub(crate) async fn receive(
         );
     }
     Json(json!({ "status": "stored" })).into_response()
+}
+
+/// The checks before the store is read: origin, the address's bound, the
+/// body, the session's bound. What the report states, or the refusal.
+async fn admit(
+    app: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(String, What, Option<Channel>), Response> {
+    let reports = &app.page_reports;
+    let Some(origins) = &reports.origins else {
+        return Err(refuse(
+            StatusCode::FORBIDDEN,
+            "PAGE_REPORTS_OFF",
+            "page reports are off: set messenger.page_origins to the origins of the pages that run /messenger-cobrowse.js",
+        ));
+    };
+    let origin = headers.get(header::ORIGIN);
+    if !origin.is_some_and(|o| origins.allows(o)) {
+        return Err(refuse(
+            StatusCode::FORBIDDEN,
+            "ORIGIN_REFUSED",
+            "this page's origin may not report (messenger.page_origins)",
+        ));
+    }
+    let client: Arc<str> = app.proxies.client(peer.ip(), headers).to_string().into();
+    if let Err(wait) = reports.per_address.check(&client) {
+        return Err(limited(wait, "too many page reports from this address"));
+    }
+    let Ok(body) = super::read_body(headers, body, MAX_BODY).await else {
+        return Err(refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            format!("a page report is at most {MAX_BODY} bytes"),
+        ));
+    };
+    let read =
+        read(&body).map_err(|why| refuse(StatusCode::BAD_REQUEST, "BAD_PAGE_REPORT", why))?;
+    let count = reports
+        .per_session
+        .get_with(Arc::from(read.0.as_str()), Default::default);
+    if count.fetch_add(1, Ordering::Relaxed) >= reports.per_session_max {
+        return Err(limited(
+            COUNTED_FOR,
+            "too many page reports for this session",
+        ));
+    }
+    Ok(read)
 }
 
 /// The session, what the report states and the channel it names.

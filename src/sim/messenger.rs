@@ -612,6 +612,22 @@ fn not_found(what: &str) -> Response {
     )
 }
 
+/// Co-browse for Messenger's upstream routes.
+pub(super) fn routes() -> axum::Router<Arc<SimState>> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/api/v2/conversations/{id}/cobrowse", post(offer))
+        .route("/api/v2/conversations/messages/{id}", get(conversation))
+        .route(
+            "/api/v2/conversations/messages/{id}/messages/bulk",
+            post(bulk),
+        )
+        .route(
+            "/api/v2/webdeployments/deployments/{d}/cobrowse/{s}",
+            get(guest_get).delete(guest_delete),
+        )
+}
+
 /// `POST /api/v2/conversations/{id}/cobrowse`: a new offer. Web messaging
 /// needs `conversation:cobrowse:add`, voice `conversation:cobrowseVoice:add`
 /// (the route's table lets either in; the channel decides here).

@@ -545,14 +545,7 @@ async fn serve_counted(
         .entry(route)
         .or_default() += 1;
     let faults = sim.faults.read().expect("faults lock").clone();
-    let slow = faults.slow_routes.is_empty()
-        || faults
-            .slow_routes
-            .iter()
-            .any(|r| path.as_str().contains(r.as_str()));
-    if faults.latency_ms > 0 && slow {
-        tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
-    }
+    faults.slow_down(path.as_str()).await;
     if path.as_str() == "/oauth/token" {
         if faults.token_down {
             let status = StatusCode::from_u16(faults.error_status).expect("checked 5xx");
@@ -582,16 +575,7 @@ async fn serve_counted(
     }
     let mut request = request;
     request.extensions_mut().insert(grant);
-    let (limited, failed) = {
-        let mut current = sim.faults.write().expect("faults lock");
-        let limited = take_one(&mut current.rate_limit_next);
-        let failed = !limited && take_one(&mut current.error_next);
-        let mut rng = rand::rng();
-        (
-            limited || rng.random_bool(faults.rate_limit_fraction),
-            failed || rng.random_bool(faults.error_fraction),
-        )
-    };
+    let (limited, failed) = sim.misbehaves(&faults);
     if limited {
         let mut response = error_body(
             StatusCode::TOO_MANY_REQUESTS,
@@ -655,6 +639,31 @@ async fn tick_at(state: &Arc<SimState>, pace: Duration, messenger: &Messenger) {
                 .messenger_step(messenger.target, messenger.pages.as_deref(), &messenger.own)
                 .await;
         }
+    }
+}
+
+impl Faults {
+    /// Waits `latency_ms` when `path` is among the slow routes.
+    async fn slow_down(&self, path: &str) {
+        let slow = self.slow_routes.is_empty()
+            || self.slow_routes.iter().any(|r| path.contains(r.as_str()));
+        if self.latency_ms > 0 && slow {
+            tokio::time::sleep(Duration::from_millis(self.latency_ms)).await;
+        }
+    }
+}
+
+impl SimState {
+    /// Whether this request is answered 429, or with an injected error.
+    fn misbehaves(&self, faults: &Faults) -> (bool, bool) {
+        let mut current = self.faults.write().expect("faults lock");
+        let limited = take_one(&mut current.rate_limit_next);
+        let failed = !limited && take_one(&mut current.error_next);
+        let mut rng = rand::rng();
+        (
+            limited || rng.random_bool(faults.rate_limit_fraction),
+            failed || rng.random_bool(faults.error_fraction),
+        )
     }
 }
 

@@ -29,22 +29,7 @@ pub(super) fn api() -> Router<Arc<SimState>> {
             get(cobrowse_conversation),
         )
         .route("/api/v2/conversations/{id}", get(conversation))
-        .route(
-            "/api/v2/conversations/{id}/cobrowse",
-            post(super::messenger::offer),
-        )
-        .route(
-            "/api/v2/conversations/messages/{id}",
-            get(super::messenger::conversation),
-        )
-        .route(
-            "/api/v2/conversations/messages/{id}/messages/bulk",
-            post(super::messenger::bulk),
-        )
-        .route(
-            "/api/v2/webdeployments/deployments/{d}/cobrowse/{s}",
-            get(super::messenger::guest_get).delete(super::messenger::guest_delete),
-        )
+        .merge(super::messenger::routes())
         .route(
             "/api/v2/conversations/{cid}/participants/{pid}",
             patch(patch_participant),

@@ -268,10 +268,39 @@ pub(super) async fn messenger_facts_stored_once_and_listed(store: &dyn EventStor
         .expect("read")
         .expect("b");
     assert_eq!((b.outcome, b.facts), (Outcome::Accepted, 2));
-    // Newest start (else offer) first: b (started 30), c (offered 20), a (0).
-    let ids = |sessions: Vec<crate::messenger::MessengerSession>| {
-        sessions.into_iter().map(|s| s.id).collect::<Vec<_>>()
+    messenger_listed_by_state_and_page(store).await;
+    // b ends (the page says so); purging before a time after every end
+    // leaves a (still offered) alone.
+    let ended_b = What::Ended {
+        source: Source::Page,
     };
+    store
+        .append_messenger(&messenger_fact("b", "page:b:ended", 40, ended_b))
+        .await
+        .expect("stored");
+    let cutoff = chrono::DateTime::from_timestamp(1_800_000_000 + 1000, 0).expect("a time");
+    assert_eq!(store.purge_ended_before(cutoff).await.expect("purged"), 2);
+    assert_eq!(
+        messenger_ids(
+            store
+                .messenger_sessions(&SessionFilter::default(), &everything(10))
+                .await
+                .expect("listed")
+        ),
+        ["a"]
+    );
+    assert!(store.messenger_session("b").await.expect("read").is_none());
+}
+
+fn messenger_ids(sessions: Vec<crate::messenger::MessengerSession>) -> Vec<String> {
+    sessions.into_iter().map(|s| s.id).collect()
+}
+
+/// Sessions a (offered at 0), b (offered at 10, accepted at 30) and c
+/// (offered at 20, rejected at 25), listed by state and page.
+async fn messenger_listed_by_state_and_page(store: &dyn EventStore) {
+    // Newest start (else offer) first: b (started 30), c (offered 20), a (0).
+    let ids = messenger_ids;
     let all = store
         .messenger_sessions(&SessionFilter::default(), &everything(10))
         .await
@@ -321,23 +350,4 @@ pub(super) async fn messenger_facts_stored_once_and_listed(store: &dyn EventStor
             .expect("read")),
         ["a"]
     );
-    // b ends (the page says so); purging before a time after every end
-    // leaves a (still offered) alone.
-    let ended_b = What::Ended {
-        source: Source::Page,
-    };
-    store
-        .append_messenger(&messenger_fact("b", "page:b:ended", 40, ended_b))
-        .await
-        .expect("stored");
-    let cutoff = chrono::DateTime::from_timestamp(1_800_000_000 + 1000, 0).expect("a time");
-    assert_eq!(store.purge_ended_before(cutoff).await.expect("purged"), 2);
-    assert_eq!(
-        ids(store
-            .messenger_sessions(&SessionFilter::default(), &everything(10))
-            .await
-            .expect("listed")),
-        ["a"]
-    );
-    assert!(store.messenger_session("b").await.expect("read").is_none());
 }
