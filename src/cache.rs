@@ -469,6 +469,11 @@ fn serves_stale(error: &UpstreamError) -> bool {
 }
 
 impl Cache {
+    /// How long live state is kept (`cache.live_ttl`).
+    pub(crate) fn live_ttl(&self) -> Duration {
+        self.ttl.live
+    }
+
     /// Builds the cache from its settings (`enabled = false` caches nothing).
     pub(crate) fn new(settings: &CacheSettings, metrics: Arc<Metrics>) -> Self {
         let slot = (settings.max_bytes / settings.max_entries).max(1);

@@ -17,6 +17,13 @@ pub(crate) fn store<'a>(ctx: &Context<'a>) -> &'a dyn EventStore {
     ctx.data_unchecked::<Arc<dyn EventStore>>().as_ref()
 }
 
+/// The store, for a report that is kept as long as the analytics report it
+/// sits beside (`cobrowseStatistics`): what it reads of the store may then
+/// be as stale as that report's TTL.
+pub(crate) fn store_for_report<'a>(ctx: &Context<'a>) -> &'a dyn EventStore {
+    ctx.data_unchecked::<Arc<dyn EventStore>>().as_ref()
+}
+
 /// The request's data source: the gateway's, or its caller's in
 /// passthrough mode. The server puts it in every request's data.
 pub(crate) fn source<'a>(ctx: &Context<'a>) -> &'a Source {

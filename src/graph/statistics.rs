@@ -11,7 +11,7 @@ use std::sync::Arc;
 use async_graphql::{Context, Enum, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use super::context::{source, store};
+use super::context::{source, store_for_report};
 use super::conversation::Fallible;
 use super::directory::{queue_ref, user_ref, Queue, User};
 use super::errors::{bad_input, upstream_for, GqlResult};
@@ -306,7 +306,10 @@ pub(crate) async fn statistics(
     }
     let mut groups = Vec::new();
     // Analytics cannot group by channel (legacy co-browse has none).
-    if group_by != StatisticsGroupBy::Channel {
+    if group_by == StatisticsGroupBy::Channel {
+        // No analytics report to be kept with: kept as long as live state.
+        crate::freshness::note(source(ctx).cache().live_ttl());
+    } else {
         groups = analytics_groups(
             ctx,
             &interval,
@@ -407,7 +410,7 @@ async fn messenger_sessions(
         limit: MAX_MESSENGER_SESSIONS + 1,
         ..crate::store::Window::default()
     };
-    let sessions = store(ctx)
+    let sessions = store_for_report(ctx)
         .messenger_sessions(&filter, &window)
         .await
         .gql()?;
