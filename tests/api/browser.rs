@@ -416,3 +416,19 @@ async fn the_messenger_page_script_reports_a_sessions_start_and_end_from_a_custo
         assert_eq!(update["providerSessionId"], session.as_str());
     }
 }
+
+#[tokio::test]
+async fn the_demo_wall_shows_legacy_messenger_and_zoom_sessions_together() {
+    require_chromium();
+    let mut demo = command(&["--listen", "127.0.0.1:0"]);
+    demo.env("COBROWSE_DEMO_PACE", "100ms");
+    let (mut child, base, _printed, _logs) = start(demo).await;
+    let report = node("wall-mix.mjs", &base).await;
+    child.kill().await.expect("stops");
+    assert!(
+        report.contains(
+            "the wall showed LEGACY_COBROWSE, MESSENGER_COBROWSE, ZOOM_COBROWSE together"
+        ),
+        "{report}"
+    );
+}

@@ -1,5 +1,6 @@
-// The live co-browse wall: every active co-browse session of every provider
-// (Genesys Cloud and Zoom), with its people and how long it has run, kept
+// The live co-browse wall: every active co-browse session of every product
+// (Genesys Cloud's legacy co-browse and screen share, Genesys Co-browse for
+// Messenger, Zoom), with its people and how long it has run, kept
 // current over the GraphQL subscription. It uses only the public API, with
 // no library: copy it for your own dashboard, set ENDPOINT and HEADERS, and
 // keep the three rules marked RULE.
@@ -13,7 +14,7 @@ const ENDPOINT = new URL('/graphql', window.location.href).href;
 const HEADERS = {};
 
 const FIELDS = `
-  provider mediaType providerSessionId state startTime durationSeconds
+  provider product channel mediaType providerSessionId conversationId state startTime durationSeconds
   participants { name role }
   conversation { conversationId }`;
 const LIST = `query Wall {
@@ -125,6 +126,13 @@ function duration(seconds) {
   return m >= 60 ? `${Math.floor(m / 60)} h ${m % 60} min` : `${m}:${String(s % 60).padStart(2, '0')}`;
 }
 
+const PRODUCTS = {
+  LEGACY_COBROWSE: 'co-browse',
+  LEGACY_SCREENSHARE: 'screen share',
+  MESSENGER_COBROWSE: 'Messenger co-browse',
+  ZOOM_COBROWSE: 'co-browse',
+};
+
 function cell(row, text) {
   row.insertCell().textContent = text ?? '';
 }
@@ -137,9 +145,10 @@ function render() {
   for (const { session, readAt } of rows) {
     const row = body.insertRow();
     row.dataset.session = session.providerSessionId;
+    row.dataset.product = session.product;
     cell(row, session.provider === 'PURECLOUD' ? 'Genesys Cloud' : 'Zoom');
-    cell(row, session.mediaType === 'SCREENSHARE' ? 'screen share' : 'co-browse');
-    cell(row, session.conversation?.conversationId ?? session.providerSessionId);
+    cell(row, PRODUCTS[session.product] ?? session.product);
+    cell(row, session.conversationId ?? session.providerSessionId);
     cell(row, (session.participants ?? []).map((p) => `${p.name ?? 'someone'} (${p.role.toLowerCase()})`).join(', '));
     const elapsed = (session.durationSeconds ?? 0) + (Date.now() - readAt) / 1000;
     cell(row, duration(elapsed));
