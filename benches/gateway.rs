@@ -47,6 +47,7 @@ use cobrowse_gateway::settings::{Layers, Settings};
 use cobrowse_gateway::sim::{Faults, SimConfig, Simulator};
 use cobrowse_gateway::startup::Gateway;
 
+mod messenger;
 mod peer;
 
 /// The dashboard query of the README.
@@ -73,6 +74,10 @@ struct BenchOptions {
     /// Minutes of the economy run (0 skips it).
     #[arg(long = "economy-minutes", default_value_t = 5)]
     economy_minutes: u64,
+    /// Co-browse for Messenger events of the live Messenger run (0 skips
+    /// it).
+    #[arg(long = "messenger-events", default_value_t = 200)]
+    messenger_events: usize,
     /// Dashboards of the economy run, each refreshing every 2 s.
     #[arg(long, default_value_t = 50)]
     dashboards: usize,
@@ -602,6 +607,11 @@ async fn run(options: BenchOptions) -> anyhow::Result<()> {
     // 4. Economy.
     if options.economy_minutes > 0 {
         failed += economy(&options, &body).await?;
+    }
+
+    // 6. Co-browse for Messenger, live.
+    if options.messenger_events > 0 {
+        failed += messenger::scenario(options.messenger_events).await?;
     }
 
     // 5. Memory.

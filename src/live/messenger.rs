@@ -39,6 +39,13 @@ const QUEUED: usize = 4_096;
 /// of its conversation).
 const SEEN: usize = 200_000;
 
+/// How long a burst gathers after its first event: the messages of one
+/// conversation told within it are read with one bulk read.
+const GATHER: Duration = Duration::from_millis(50);
+
+/// The most events one burst gathers.
+const BURST: usize = 4_096;
+
 /// Conversations read at once.
 const READS_AT_ONCE: usize = 4;
 
@@ -177,11 +184,16 @@ impl Worker {
             tokio::select! {
                 first = rx.recv() => {
                     let Some(first) = first else { return };
-                    // A burst: everything queued now, grouped by conversation.
+                    // A burst: what comes within GATHER of its first event,
+                    // grouped by conversation.
                     let mut bursts: HashMap<String, Burst> = HashMap::new();
-                    let mut next = Some(first);
-                    while let Some(signals) = next.take().or_else(|| rx.try_recv().ok()) {
-                        self.gather(&mut bursts, signals);
+                    self.gather(&mut bursts, first);
+                    let window = tokio::time::Instant::now() + GATHER;
+                    for _ in 1..BURST {
+                        match tokio::time::timeout_at(window, rx.recv()).await {
+                            Ok(Some(signals)) => self.gather(&mut bursts, signals),
+                            Ok(None) | Err(_) => break,
+                        }
                     }
                     self.resolve(bursts).await;
                 }
