@@ -939,3 +939,55 @@ async fn the_demo_runs_legacy_messenger_and_zoom_sessions_together() {
     child.kill().await.expect("stops");
     assert!(seen.len() >= 3);
 }
+
+#[tokio::test]
+async fn replicas_share_messenger_sessions_and_tell_each_others_subscribers_with_a_sequence() {
+    let url = crate::helpers::postgres_database().await;
+    let mut replicas = Vec::new();
+    for _ in 0..2 {
+        replicas.push(
+            spawn_with(Options {
+                settings: vec![
+                    ("store.url", url.clone()),
+                    ("store.catch_up_interval", "200ms".into()),
+                    ("messenger.page_origins", SHOP.into()),
+                ],
+                ..Options::default()
+            })
+            .await,
+        );
+    }
+    let (a, b) = (&replicas[0], &replicas[1]);
+    let mut watching_b = Ws::ready(&b.url("")).await;
+    watching_b
+        .subscribe(
+            "m",
+            "subscription { cobrowseSessionUpdates(provider: PURECLOUD) { event providerSessionId sequence } }",
+        )
+        .await;
+    watching_b.sync().await;
+    let mut watching_a = subscriber(a).await;
+    // An offer through replica a...
+    let call = start(a, "voice").await;
+    let session = offer(a, call["id"].as_str().expect("an id")).await["providerSessionId"]
+        .as_str()
+        .expect("a session")
+        .to_owned();
+    // ...is told on b, resumable by its place in the feed, and b knows it.
+    let told = loop {
+        if let Frame::Json(message) = watching_b.next().await {
+            if message["type"] == "next" {
+                break message["payload"]["data"]["cobrowseSessionUpdates"].clone();
+            }
+        }
+    };
+    assert_eq!(told["event"], "messenger.offered", "{told}");
+    assert_eq!(told["providerSessionId"], session.as_str());
+    assert!(told["sequence"].as_str().is_some_and(|s| s.parse::<i64>().is_ok()), "{told}");
+    assert_eq!(listed(b, &session).await["state"], "OFFERED");
+    // The page reports to replica b; a's subscriber hears of it.
+    assert_eq!(page_report(b, SHOP, &session, "sessionStarted", "voice").await.0, 200);
+    assert_eq!(next_update(&mut watching_a).await, ("messenger.offered".into(), session.clone()));
+    assert_eq!(next_update(&mut watching_a).await, ("messenger.started".into(), session.clone()));
+    assert_eq!(listed(a, &session).await["startSource"], "PAGE");
+}
