@@ -437,7 +437,8 @@ fn read(text: &str) -> Read {
         Topic::Queue {
             media: TopicMedia::Messages,
             ..
-        } => match serde_json::from_str::<MessageTopicEvent>(body) {
+        }
+        | Topic::UserMessages { .. } => match serde_json::from_str::<MessageTopicEvent>(body) {
             Ok(event) => match Signals::of_event(&event) {
                 Some(signals) => Read::Heard(Heard::Messages(signals)),
                 None => Read::Heard(Heard::Garbled(

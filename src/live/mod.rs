@@ -35,7 +35,8 @@ use crate::metrics::Metrics;
 use crate::source::Source;
 use crate::upstream::analytics::AnalyticsConversation;
 use crate::upstream::notifications::{
-    queue_topic, TopicAnswer, TopicMedia, MAX_CHANNELS_PER_CLIENT, MAX_TOPICS_PER_CHANNEL,
+    queue_topic, user_messages_topic, TopicAnswer, TopicMedia, MAX_CHANNELS_PER_CLIENT,
+    MAX_TOPICS_PER_CHANNEL,
 };
 use crate::upstream::Credential;
 use channel::{Heard, Report, SlotConfig};
@@ -430,18 +431,28 @@ impl Listener {
             .collect();
         ids.sort_unstable();
         ids.dedup();
-        let topics: Vec<String> = ids
+        let mut topics: Vec<String> = ids
             .iter()
             .flat_map(|id| TopicMedia::ALL.map(|m| queue_topic(id, m)))
             .collect();
+        let queue_topics = topics.len();
+        self.why_not = None;
+        if queue_topics == 0 {
+            self.why_not = Some("there are no queues to listen to".into());
+        }
+        // Then each agent's message topic, as far as the channels go: the
+        // queue topics come first.
+        topics.extend(
+            self.user_topics(
+                MAX_CHANNELS_PER_CLIENT * MAX_TOPICS_PER_CHANNEL
+                    - queue_topics.min(MAX_CHANNELS_PER_CLIENT * MAX_TOPICS_PER_CHANNEL),
+            )
+            .await,
+        );
         let mut chunks: Vec<Arc<[String]>> = topics
             .chunks(MAX_TOPICS_PER_CHANNEL)
             .map(Arc::from)
             .collect();
-        self.why_not = None;
-        if chunks.is_empty() {
-            self.why_not = Some("there are no queues to listen to".into());
-        }
         if chunks.len() > MAX_CHANNELS_PER_CLIENT {
             self.why_not = Some(format!(
                 "{} queues need more than {MAX_CHANNELS_PER_CLIENT} channels",
@@ -463,6 +474,27 @@ impl Listener {
             .live
             .channels
             .set(i64::try_from(self.slots.len()).unwrap_or(i64::MAX));
+    }
+
+    /// The message topics of the organisation's active users, at most
+    /// `room` of them (conversations transferred to an agent in person are
+    /// on no queue topic).
+    async fn user_topics(&self, room: usize) -> Vec<String> {
+        let users = match self.source.client().all_users(&Credential::Service).await {
+            Ok(users) => users.value.items,
+            Err(e) => {
+                warn!(code = e.code(), error = %e, "cannot list the users whose message topics carry conversations transferred to them; only the queues' are heard");
+                return Vec::new();
+            }
+        };
+        let mut ids: Vec<&str> = users.iter().filter_map(|u| u.id.as_deref()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.len() > room {
+            warn!(users = ids.len(), room, "more users than the notification channels have room for: the message topics of the others are not heard");
+            ids.truncate(room);
+        }
+        ids.into_iter().map(user_messages_topic).collect()
     }
 
     fn start_slot(&mut self, i: usize, topics: Arc<[String]>) {

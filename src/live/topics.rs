@@ -6,9 +6,9 @@
 
 use tracing::{info, warn};
 
-use crate::upstream::notifications::{
-    queue_topic_template, topic, AvailableTopic, Topic, TopicAnswer, TopicMedia,
-};
+#[cfg(test)]
+use crate::upstream::notifications::{queue_topic_template, TopicMedia};
+use crate::upstream::notifications::{template_of, templates, AvailableTopic, TopicAnswer};
 use crate::upstream::{Credential, PureCloud, UpstreamError};
 
 /// What one topic the listener subscribes to requires.
@@ -32,10 +32,9 @@ pub(crate) struct TopicRequirement {
 /// Reads what each of the listener's topics requires.
 pub(crate) async fn read(client: &PureCloud) -> Result<Vec<TopicRequirement>, UpstreamError> {
     let published = client.available_topics(&Credential::Service).await?.value;
-    let rules: Vec<TopicRequirement> = TopicMedia::ALL
+    let rules: Vec<TopicRequirement> = templates()
         .into_iter()
-        .map(|media| {
-            let template = queue_topic_template(media);
+        .map(|template| {
             let found = published
                 .entities
                 .iter()
@@ -95,7 +94,7 @@ pub(crate) fn standing<'a>(
         .map(|rule| {
             let refused = rejected.clone().any(|answer| {
                 let name = answer.id.as_deref().unwrap_or_default();
-                matches!(topic(name), Topic::Queue { media, .. } if queue_topic_template(media) == rule.topic)
+                template_of(name).is_some_and(|t| t == rule.topic)
             });
             TopicRequirement {
                 permitted: if refused {

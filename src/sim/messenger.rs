@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
 use super::{error_body, Grant, SimState};
-use crate::upstream::notifications::{queue_topic, TopicMedia};
+use crate::upstream::notifications::{queue_topic, user_messages_topic, TopicMedia};
 
 type Sim = State<Arc<SimState>>;
 
@@ -401,7 +401,7 @@ impl MsgConversation {
                     state: "connected",
                     direction: "inbound",
                     user: None,
-                    queue: Some(self.queue()),
+                    queue: self.queue(),
                     messages: details(true),
                     kind: "webmessaging",
                 },
@@ -418,7 +418,7 @@ impl MsgConversation {
                         id: self.agent_id.clone(),
                         name: self.agent_name.clone(),
                     }),
-                    queue: Some(self.queue()),
+                    queue: self.queue(),
                     messages: details(false),
                     kind: "webmessaging",
                 },
@@ -427,11 +427,12 @@ impl MsgConversation {
         serde_json::to_string(&body).expect("a DTO")
     }
 
-    fn queue(&self) -> UriRef {
-        UriRef {
+    /// Its queue (none: it was transferred to the agent in person).
+    fn queue(&self) -> Option<UriRef> {
+        (!self.queue_id.is_empty()).then(|| UriRef {
             id: self.queue_id.clone(),
             name: self.queue_name.clone(),
-        }
+        })
     }
 
     /// `GET /api/v2/conversations/messages/{id}`.
@@ -462,7 +463,7 @@ impl MsgConversation {
                     purpose: "customer",
                     state: "connected",
                     user: None,
-                    queue: Some(self.queue()),
+                    queue: self.queue(),
                     messages: details(true),
                     kind: "webmessaging",
                 },
@@ -476,7 +477,7 @@ impl MsgConversation {
                         id: self.agent_id.clone(),
                         name: self.agent_name.clone(),
                     }),
-                    queue: Some(self.queue()),
+                    queue: self.queue(),
                     messages: details(false),
                     kind: "webmessaging",
                 },
@@ -543,8 +544,8 @@ impl SimState {
                 connected_time: Some(c.started),
                 end_time: end,
                 user_id: user.map(str::to_owned),
-                queue_id: Some(c.queue_id.clone()),
-                queue_name: Some(c.queue_name.clone()),
+                queue_id: (!c.queue_id.is_empty()).then(|| c.queue_id.clone()),
+                queue_name: (!c.queue_name.is_empty()).then(|| c.queue_name.clone()),
                 purpose: Some(Wire::new(purpose)),
                 ..Participant::default()
             };
@@ -566,12 +567,14 @@ impl SimState {
         if conversation.voice {
             return;
         }
-        let topic = queue_topic(&conversation.queue_id, TopicMedia::Messages);
-        self.hub.publish_body(
-            &topic,
-            Some(conversation.division),
-            &conversation.topic_body(),
-        );
+        let body = conversation.topic_body();
+        let division = Some(conversation.division);
+        if !conversation.queue_id.is_empty() {
+            let topic = queue_topic(&conversation.queue_id, TopicMedia::Messages);
+            self.hub.publish_body(&topic, division, &body);
+        }
+        let topic = user_messages_topic(&conversation.agent_id);
+        self.hub.publish_body(&topic, division, &body);
     }
 
     /// The customer lets offers whose time passed expire (told as the
@@ -797,6 +800,9 @@ pub(super) async fn guest_delete(
 pub(super) struct Start {
     #[serde(default)]
     channel: Option<String>,
+    /// Transferred to an agent in person: no queue.
+    #[serde(default)]
+    direct: bool,
 }
 
 /// What starting a conversation answers.
@@ -812,7 +818,10 @@ pub struct Started {
 /// `POST /__sim/messenger/conversations`.
 pub(super) async fn start(State(sim): Sim, body: Bytes) -> Response {
     let start: Start = if body.is_empty() {
-        Start { channel: None }
+        Start {
+            channel: None,
+            direct: false,
+        }
     } else {
         match serde_json::from_slice(&body) {
             Ok(s) => s,
@@ -830,18 +839,22 @@ pub(super) async fn start(State(sim): Sim, body: Bytes) -> Response {
             )
         }
     };
-    Json(sim.start_messaging(voice, Utc::now())).into_response()
+    Json(sim.start_messaging(voice, start.direct, Utc::now())).into_response()
 }
 
 impl SimState {
-    /// A customer starts a conversation, routed to a queue and answered by
-    /// an agent.
-    pub(crate) fn start_messaging(&self, voice: bool, now: DateTime<Utc>) -> Started {
-        let (queue, agent) = {
+    /// A customer starts a conversation, routed to a queue (or, `direct`,
+    /// transferred to an agent in person) and answered by an active agent.
+    pub(crate) fn start_messaging(&self, voice: bool, direct: bool, now: DateTime<Utc>) -> Started {
+        let (mut queue, agent) = {
             let world = self.world.read().expect("world lock");
             let mut rng = rand::rng();
             let queues: Vec<_> = world.queues.values().collect();
-            let users: Vec<_> = world.users.values().collect();
+            let users: Vec<_> = world
+                .users
+                .values()
+                .filter(|u| u.state.as_deref().is_none_or(|s| s == "active"))
+                .collect();
             let q = queues[rng.random_range(0..queues.len())];
             let u = users[rng.random_range(0..users.len())];
             (
@@ -855,6 +868,9 @@ impl SimState {
                 ),
             )
         };
+        if direct {
+            queue = (String::new(), String::new());
+        }
         let id = uuid();
         let conversation = MsgConversation {
             id: id.clone(),

@@ -30,8 +30,9 @@ impl SimState {
         let now = Utc::now();
         let going = self.messaging.lock().expect("messaging lock").going_on();
         if going.len() < target {
-            let voice = rand::rng().random_bool(0.3);
-            self.start_messaging(voice, now);
+            let mut rng = rand::rng();
+            let (voice, direct) = (rng.random_bool(0.3), rng.random_bool(0.1));
+            self.start_messaging(voice, direct, now);
             return;
         }
         let pick = going[rand::rng().random_range(0..going.len())].clone();

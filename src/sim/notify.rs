@@ -818,14 +818,23 @@ pub(super) async fn available_topics(RawQuery(raw): RawQuery) -> Response {
         .flat_map(|(_, v)| v.split(',').map(str::to_owned).collect::<Vec<_>>())
         .collect();
     let wants = |field: &str| expand.iter().any(|e| e == field);
-    let entities = TopicMedia::ALL
+    let topics = TopicMedia::ALL
         .into_iter()
         .map(|media| {
+            let about = format!("The {} conversations of a queue.", media.name());
+            (queue_topic_template(media), media, about)
+        })
+        .chain(std::iter::once((
+            user_messages_topic("{id}"),
+            TopicMedia::Messages,
+            "The message conversations of a user.".to_owned(),
+        )));
+    let entities = topics
+        .map(|(template, media, about)| {
             let permission = topic_permission(media).to_owned();
             AvailableTopic {
-                id: Some(queue_topic_template(media)),
-                description: wants("description")
-                    .then(|| format!("The {} conversations of a queue.", media.name())),
+                id: Some(template),
+                description: wants("description").then_some(about),
                 requires_permissions: if wants("requiresPermissions") {
                     vec![permission.clone()]
                 } else {
@@ -869,21 +878,28 @@ impl SimState {
             rejection_reason: Some(reason.to_owned()),
             missing_permissions: missing,
         };
-        let Topic::Queue { queue_id, media } = crate::upstream::notifications::topic(topic) else {
-            return reject(
-                "The simulator publishes queue co-browse and screen-share topics only.",
-                Vec::new(),
-            );
+        let media = match crate::upstream::notifications::topic(topic) {
+            Topic::Queue { queue_id, media } => {
+                let world = self.world.read().expect("world lock");
+                if !world.queues.contains_key(queue_id) {
+                    return reject("The queue does not exist.", Vec::new());
+                }
+                media
+            }
+            Topic::UserMessages { user_id } => {
+                let world = self.world.read().expect("world lock");
+                if !world.users.contains_key(user_id) {
+                    return reject("The user does not exist.", Vec::new());
+                }
+                TopicMedia::Messages
+            }
+            _ => {
+                return reject(
+                    "The simulator publishes queue and user conversation topics only.",
+                    Vec::new(),
+                )
+            }
         };
-        if !self
-            .world
-            .read()
-            .expect("world lock")
-            .queues
-            .contains_key(queue_id)
-        {
-            return reject("The queue does not exist.", Vec::new());
-        }
         let permission = topic_permission(media);
         if self.withheld(client, permission) {
             return reject("Missing permissions.", vec![permission.to_owned()]);

@@ -385,6 +385,21 @@ impl PureCloud {
         self.all_pages(cred, Route::Queues, first).await
     }
 
+    /// `GET /api/v2/users?state=active`, every page: the organisation's
+    /// active users (whose message topics the listener subscribes).
+    pub(crate) async fn all_users(
+        &self,
+        cred: &Credential,
+    ) -> Result<Fetched<Paged<User>>, UpstreamError> {
+        let mut first = self.url(&["users"])?;
+        first
+            .query_pairs_mut()
+            .append_pair("pageSize", "100")
+            .append_pair("pageNumber", "1")
+            .append_pair("state", "active");
+        self.all_pages(cred, Route::Users, first).await
+    }
+
     /// `POST /api/v2/notifications/channels`: a new channel.
     pub(crate) async fn create_channel(
         &self,

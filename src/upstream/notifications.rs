@@ -70,7 +70,7 @@ impl TopicAnswer {
             Topic::Queue {
                 media: TopicMedia::Messages,
                 ..
-            }
+            } | Topic::UserMessages { .. }
         )
     }
 
@@ -186,6 +186,30 @@ pub(crate) fn queue_topic(queue_id: &str, media: TopicMedia) -> String {
     )
 }
 
+/// The topic of an agent's message conversations.
+pub(crate) fn user_messages_topic(user_id: &str) -> String {
+    format!("v2.users.{user_id}.conversations.messages")
+}
+
+/// Every topic template the listener subscribes to, as `availabletopics`
+/// names them: the queue topics of each media, then the user message topic.
+pub(crate) fn templates() -> Vec<String> {
+    TopicMedia::ALL
+        .into_iter()
+        .map(queue_topic_template)
+        .chain(std::iter::once(user_messages_topic("{id}")))
+        .collect()
+}
+
+/// The template of a topic name (none: not one the listener subscribes to).
+pub(crate) fn template_of(name: &str) -> Option<String> {
+    match topic(name) {
+        Topic::Queue { media, .. } => Some(queue_topic_template(media)),
+        Topic::UserMessages { .. } => Some(user_messages_topic("{id}")),
+        Topic::Metadata | Topic::SocketClosing | Topic::Other => None,
+    }
+}
+
 /// What a topic name is about.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Topic<'a> {
@@ -194,6 +218,10 @@ pub(crate) enum Topic<'a> {
         queue_id: &'a str,
         media: TopicMedia,
     },
+    /// An agent's message conversations
+    /// (`v2.users.{id}.conversations.messages`): those transferred to the
+    /// agent in person, which no queue topic carries.
+    UserMessages { user_id: &'a str },
     /// Heartbeats and pongs.
     Metadata,
     /// The socket is about to close.
@@ -208,6 +236,13 @@ pub(crate) fn topic(name: &str) -> Topic<'_> {
         METADATA_TOPIC => return Topic::Metadata,
         SOCKET_CLOSING_TOPIC => return Topic::SocketClosing,
         _ => {}
+    }
+    if let Some(user_id) = name
+        .strip_prefix("v2.users.")
+        .and_then(|rest| rest.strip_suffix(".conversations.messages"))
+        .filter(|id| !id.is_empty() && !id.contains('.'))
+    {
+        return Topic::UserMessages { user_id };
     }
     let queue = name
         .strip_prefix("v2.routing.queues.")

@@ -10,7 +10,7 @@ use reqwest::Url;
 use serde::de::DeserializeOwned;
 use tracing::warn;
 
-use super::model::{CobrowseConversation, Listing, Queue, WrapupCode};
+use super::model::{CobrowseConversation, Listing, Queue, User, WrapupCode};
 use super::{shortened, Credential, Fetched, PureCloud, Route, UpstreamError};
 
 /// How many pages of a listing the client follows at most; a listing with
@@ -38,6 +38,12 @@ impl Keyed for CobrowseConversation {
 }
 
 impl Keyed for Queue {
+    fn key(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+}
+
+impl Keyed for User {
     fn key(&self) -> Option<&str> {
         self.id.as_deref()
     }

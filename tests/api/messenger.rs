@@ -983,11 +983,61 @@ async fn replicas_share_messenger_sessions_and_tell_each_others_subscribers_with
     };
     assert_eq!(told["event"], "messenger.offered", "{told}");
     assert_eq!(told["providerSessionId"], session.as_str());
-    assert!(told["sequence"].as_str().is_some_and(|s| s.parse::<i64>().is_ok()), "{told}");
+    assert!(
+        told["sequence"]
+            .as_str()
+            .is_some_and(|s| s.parse::<i64>().is_ok()),
+        "{told}"
+    );
     assert_eq!(listed(b, &session).await["state"], "OFFERED");
     // The page reports to replica b; a's subscriber hears of it.
-    assert_eq!(page_report(b, SHOP, &session, "sessionStarted", "voice").await.0, 200);
-    assert_eq!(next_update(&mut watching_a).await, ("messenger.offered".into(), session.clone()));
-    assert_eq!(next_update(&mut watching_a).await, ("messenger.started".into(), session.clone()));
+    assert_eq!(
+        page_report(b, SHOP, &session, "sessionStarted", "voice")
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        next_update(&mut watching_a).await,
+        ("messenger.offered".into(), session.clone())
+    );
+    assert_eq!(
+        next_update(&mut watching_a).await,
+        ("messenger.started".into(), session.clone())
+    );
     assert_eq!(listed(a, &session).await["startSource"], "PAGE");
+}
+
+#[tokio::test]
+async fn a_conversation_transferred_to_an_agent_in_person_is_heard_on_the_agents_topic() {
+    let app = messenger_app(Faults::default()).await;
+    listening(&app).await;
+    let status = crate::live::status_at(&app.url("")).await;
+    let requirement = status["topic_requirements"]
+        .as_array()
+        .expect("requirements")
+        .iter()
+        .find(|r| r["topic"] == "v2.users.{id}.conversations.messages")
+        .cloned();
+    assert!(
+        requirement.is_some_and(|r| r["permitted"] == true),
+        "{status}"
+    );
+    let mut ws = subscriber(&app).await;
+    let (status, direct) = app
+        .sim_post(
+            None,
+            "/__sim/messenger/conversations",
+            &json!({ "channel": "webmessaging", "direct": true }),
+        )
+        .await;
+    assert!(status.is_success(), "{direct}");
+    assert_eq!(direct["queueId"], "", "no queue: {direct}");
+    let session = offer_upstream(&app, direct["id"].as_str().expect("an id")).await;
+    assert_eq!(
+        next_update(&mut ws).await,
+        ("messenger.offered".into(), session.clone())
+    );
+    let shown = listed(&app, &session).await;
+    assert_eq!(shown["offer"]["source"], "MESSAGES", "{shown}");
 }
