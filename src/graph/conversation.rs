@@ -1040,11 +1040,16 @@ impl Session {
             Session::PureCloud(s) => session_people(ctx, s).await.map(Some),
         }
     }
-    /// The conversation the session belongs to (PureCloud).
-    async fn conversation(&self) -> Option<Conversation> {
+    /// The conversation the session belongs to (PureCloud; for Co-browse
+    /// for Messenger the web messaging or voice conversation, read when
+    /// asked for).
+    async fn conversation(&self, ctx: &Context<'_>) -> Result<Option<Conversation>> {
         match self {
-            Session::PureCloud(s) => Some(Conversation(Arc::clone(&s.conversation))),
-            Session::Zoom(_) | Session::Messenger(_) => None,
+            Session::PureCloud(s) => Ok(Some(Conversation(Arc::clone(&s.conversation)))),
+            Session::Messenger(m) => Ok(Some(Conversation(
+                read_full(ctx, &m.conversation_id).await?,
+            ))),
+            Session::Zoom(_) => Ok(None),
         }
     }
     /// The co-browse communications of the session (PureCloud co-browse).

@@ -155,6 +155,28 @@ async fn an_offer_accepted_in_web_messaging_is_heard_and_listed_active() {
     assert_eq!(shown["startSource"], "MESSAGES");
     assert_eq!(shown["offer"]["outcome"], "ACCEPTED");
     assert_eq!(shown["conversationId"], id);
+    // Its conversation, read when asked for: the customer and the agent.
+    let read = app
+        .data(
+            "{ cobrowseSessions(first: 100, filter: { state: ACTIVE, provider: PURECLOUD }) { nodes { product conversation { conversationId participants { purpose } } } } }",
+            json!({}),
+        )
+        .await;
+    let conversation = read["cobrowseSessions"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .find(|n| n["product"] == "MESSENGER_COBROWSE")
+        .map(|n| n["conversation"].clone())
+        .expect("the Messenger session");
+    assert_eq!(conversation["conversationId"], id, "{conversation}");
+    let purposes: Vec<&str> = conversation["participants"]
+        .as_array()
+        .expect("participants")
+        .iter()
+        .filter_map(|p| p["purpose"].as_str())
+        .collect();
+    assert_eq!(purposes, ["CUSTOMER", "AGENT"], "{conversation}");
     // The agent's leg ends: without the page script, the session ends with it, and says so.
     let (status, _) = app
         .sim_post(
