@@ -439,7 +439,7 @@ fn read(text: &str) -> Read {
             ..
         }
         | Topic::UserMessages { .. } => match serde_json::from_str::<MessageTopicEvent>(body) {
-            Ok(event) => match Signals::of_event(&event) {
+            Ok(event) => match Signals::of(&event) {
                 Some(signals) => Read::Heard(Heard::Messages(signals)),
                 None => Read::Heard(Heard::Garbled(
                     "a message event names no conversation".into(),

@@ -253,7 +253,7 @@ impl Worker {
         for (id, answer) in read {
             match answer {
                 Ok(conversation) => {
-                    if let Some(signals) = Signals::of_conversation(&conversation.value) {
+                    if let Some(signals) = Signals::of(&conversation.value) {
                         self.gather(&mut bursts, signals);
                     }
                 }

@@ -7,10 +7,8 @@
 use chrono::{DateTime, Utc};
 
 use super::{Channel, Fact, Outcome, Source, What};
-use crate::upstream::messages::{
-    MessageConversation, MessageData, MessageTopicEvent, Metadata, COBROWSE_EVENT,
-};
-use crate::upstream::model::Conversation;
+use crate::upstream::messages::{Conversation, Listed, MessageData, Metadata, COBROWSE_EVENT};
+use crate::upstream::model::Conversation as Call;
 
 /// A message that carries co-browse events, by id.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,34 +45,10 @@ struct Part<'a> {
 }
 
 impl Signals {
-    /// The signals of a message topic's event (none: it names no
+    /// The signals of a message topic's event or of
+    /// `GET /api/v2/conversations/messages/{id}` (none: it names no
     /// conversation).
-    pub(crate) fn of_event(event: &MessageTopicEvent) -> Option<Self> {
-        let id = event.id.as_deref()?;
-        let parts = event.participants.iter().map(|p| Part {
-            purpose: p.purpose.as_deref(),
-            state: p.state.as_deref(),
-            end_time: p.end_time,
-            user: p.user.as_ref().and_then(|u| u.id.as_deref()),
-            queue: p.queue.as_ref().and_then(|q| q.id.as_deref()),
-        });
-        let messages = event
-            .participants
-            .iter()
-            .flat_map(|p| &p.messages)
-            .map(|m| {
-                (
-                    m.message.as_ref().and_then(|r| r.id.as_deref()),
-                    m.message_time,
-                    m.message_metadata.as_ref(),
-                )
-            });
-        Some(Self::read(id, parts, messages))
-    }
-
-    /// The signals of `GET /api/v2/conversations/messages/{id}` (none: it
-    /// names no conversation).
-    pub(crate) fn of_conversation(conversation: &MessageConversation) -> Option<Self> {
+    pub(crate) fn of<M: Listed>(conversation: &Conversation<M>) -> Option<Self> {
         let id = conversation.id.as_deref()?;
         let parts = conversation.participants.iter().map(|p| Part {
             purpose: p.purpose.as_deref(),
@@ -87,19 +61,13 @@ impl Signals {
             .participants
             .iter()
             .flat_map(|p| &p.messages)
-            .map(|m| {
-                (
-                    m.message_id.as_deref(),
-                    m.message_time,
-                    m.message_metadata.as_ref(),
-                )
-            });
+            .map(|m| (m.id(), m.time(), m.metadata()));
         Some(Self::read(id, parts, messages))
     }
 
     /// The signals of a voice call as `GET /api/v2/conversations/{id}`
     /// answers it (no messages: only its routing and its agent leg).
-    pub(crate) fn of_call(id: &str, conversation: &Conversation) -> Self {
+    pub(crate) fn of_call(id: &str, conversation: &Call) -> Self {
         let parts = conversation.participants.iter().map(|p| Part {
             purpose: p.purpose.as_ref().map(|w| w.raw()),
             state: None,
@@ -220,8 +188,9 @@ mod tests {
               {"message":{"id":"m1"},"messageTime":"2026-12-07T10:00:00Z","messageMetadata":{"type":"Event","events":[{"eventType":"CoBrowse","subType":"Offering"}]}},
               {"message":{"id":"m2"},"messageTime":"2026-12-07T10:00:01Z","messageMetadata":{"type":"Text","events":[{"eventType":"Typing","subType":"On"}]}}]},
             {"purpose":"agent","state":"disconnected","endTime":"2026-12-07T10:05:00Z","user":{"id":"u1"}}]}"#;
-        let event: MessageTopicEvent = serde_json::from_str(body).expect("reads");
-        let signals = Signals::of_event(&event).expect("a conversation");
+        let event: crate::upstream::messages::MessageTopicEvent =
+            serde_json::from_str(body).expect("reads");
+        let signals = Signals::of(&event).expect("a conversation");
         assert_eq!(signals.queue_id.as_deref(), Some("q1"));
         assert_eq!(signals.user_id.as_deref(), Some("u1"));
         assert_eq!(

@@ -38,6 +38,8 @@ pub(super) fn row_of(
     )
 }
 
+/// Expanded in a module beside the one [`super::sql::queries!`] is expanded
+/// in (`q`), whose filter and bound helpers it shares.
 macro_rules! messenger_queries {
     ($db:ty, $conn:ty) => {
         use $crate::messenger::{Fact, MessengerSession};
@@ -178,18 +180,7 @@ macro_rules! messenger_queries {
                 }
                 query.push(")");
             }
-            if let Some(after) = filter.started_after {
-                query
-                    .push(" AND rank_ms <= ")
-                    .push_bind(rank_ms(Some(after.timestamp_millis())));
-            }
-            if let Some(before) = filter.started_before {
-                query
-                    .push(" AND rank_ms > ")
-                    .push_bind(rank_ms(Some(before.timestamp_millis())))
-                    .push(" AND rank_ms < ")
-                    .push_bind(i64::MAX);
-            }
+            super::q::push_started(query, filter);
         }
 
         /// Adds "after (or before) `bound`" in the listing order (the
@@ -198,12 +189,7 @@ macro_rules! messenger_queries {
             let place = &bound.place;
             query
                 .push(" AND (rank_ms, session_id) ")
-                .push(match (after, bound.inclusive) {
-                    (true, false) => "> (",
-                    (true, true) => ">= (",
-                    (false, false) => "< (",
-                    (false, true) => "<= (",
-                })
+                .push(super::q::beyond(bound, after))
                 .push_bind(rank_ms(place.start_ms))
                 .push(", ")
                 .push_bind(place.session_id.clone())

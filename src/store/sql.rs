@@ -320,6 +320,12 @@ macro_rules! queries {
             if let Some(ended) = filter.ended {
                 query.push(" AND ended = ").push_bind(ended);
             }
+            push_started(query, filter);
+        }
+
+        /// Adds the filter's "started at or after" and "started before"
+        /// (by `rank_ms`, Zoom's and Messenger's listings alike).
+        pub(super) fn push_started(query: &mut QueryBuilder<'_, $db>, filter: &SessionFilter) {
             if let Some(after) = filter.started_after {
                 // start >= after, so -start <= -after (and the start is known).
                 query
@@ -335,17 +341,22 @@ macro_rules! queries {
             }
         }
 
+        /// The comparison that puts a row after (or before) a bound.
+        pub(super) fn beyond(bound: &Bound, after: bool) -> &'static str {
+            match (after, bound.inclusive) {
+                (true, false) => "> (",
+                (true, true) => ">= (",
+                (false, false) => "< (",
+                (false, true) => "<= (",
+            }
+        }
+
         /// Adds "after (or before) `bound`" in the listing order.
         fn push_bound(query: &mut QueryBuilder<'_, $db>, bound: &Bound, after: bool) {
             let place = &bound.place;
             query
                 .push(" AND (rank_ms, session_id, account_id) ")
-                .push(match (after, bound.inclusive) {
-                    (true, false) => "> (",
-                    (true, true) => ">= (",
-                    (false, false) => "< (",
-                    (false, true) => "<= (",
-                })
+                .push(beyond(bound, after))
                 .push_bind(rank_ms(place.start_ms))
                 .push(", ")
                 .push_bind(place.session_id.clone())

@@ -83,41 +83,67 @@ pub(crate) struct TopicMessage {
     pub message_metadata: Option<Metadata>,
 }
 
-/// A participant of a message topic event
-/// (`...EventTopicMessageMediaParticipant`).
+/// A participant of a messaging conversation, as the message topics'
+/// events (`...EventTopicMessageMediaParticipant`, messages `M` =
+/// [`TopicMessage`]) and `GET /api/v2/conversations/messages/{id}`
+/// (`MessageMediaParticipant`, messages [`MessageDetails`]) have it.
 #[derive(Deserialize, Clone, Debug, Default)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct TopicParticipant {
+pub(crate) struct Participant<M> {
     pub purpose: Option<String>,
     pub state: Option<String>,
     pub end_time: Option<DateTime<Utc>>,
     pub user: Option<Ref>,
     pub queue: Option<Ref>,
-    #[serde(default)]
-    pub messages: Vec<TopicMessage>,
+    #[serde(default = "Vec::new")]
+    pub messages: Vec<M>,
+}
+
+/// A messaging conversation: its id and participants.
+#[derive(Deserialize, Clone, Debug, Default)]
+pub(crate) struct Conversation<M> {
+    pub id: Option<String>,
+    #[serde(default = "Vec::new")]
+    pub participants: Vec<Participant<M>>,
 }
 
 /// The body of a message topic's event
 /// (`...EventTopicMessageConversation`).
-#[derive(Deserialize, Clone, Debug, Default)]
-pub(crate) struct MessageTopicEvent {
-    pub id: Option<String>,
-    #[serde(default)]
-    pub participants: Vec<TopicParticipant>,
+pub(crate) type MessageTopicEvent = Conversation<TopicMessage>;
+
+/// `GET /api/v2/conversations/messages/{conversationId}`
+/// (`MessageConversation`).
+pub(crate) type MessageConversation = Conversation<MessageDetails>;
+
+/// A message as either source lists it: its id, time and metadata.
+pub(crate) trait Listed {
+    fn id(&self) -> Option<&str>;
+    fn time(&self) -> Option<DateTime<Utc>>;
+    fn metadata(&self) -> Option<&Metadata>;
 }
 
-/// A participant of `GET /api/v2/conversations/messages/{id}`
-/// (`MessageMediaParticipant`): its messages are `MessageDetails`.
-#[derive(Deserialize, Clone, Debug, Default)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct MessageParticipant {
-    pub purpose: Option<String>,
-    pub state: Option<String>,
-    pub end_time: Option<DateTime<Utc>>,
-    pub user: Option<Ref>,
-    pub queue: Option<Ref>,
-    #[serde(default)]
-    pub messages: Vec<MessageDetails>,
+impl Listed for TopicMessage {
+    fn id(&self) -> Option<&str> {
+        self.message.as_ref().and_then(|r| r.id.as_deref())
+    }
+    fn time(&self) -> Option<DateTime<Utc>> {
+        self.message_time
+    }
+    fn metadata(&self) -> Option<&Metadata> {
+        self.message_metadata.as_ref()
+    }
+}
+
+impl Listed for MessageDetails {
+    fn id(&self) -> Option<&str> {
+        self.message_id.as_deref()
+    }
+    fn time(&self) -> Option<DateTime<Utc>> {
+        self.message_time
+    }
+    fn metadata(&self) -> Option<&Metadata> {
+        self.message_metadata.as_ref()
+    }
 }
 
 /// A message of a participant (`MessageDetails`).
@@ -127,15 +153,6 @@ pub(crate) struct MessageDetails {
     pub message_id: Option<String>,
     pub message_time: Option<DateTime<Utc>>,
     pub message_metadata: Option<Metadata>,
-}
-
-/// `GET /api/v2/conversations/messages/{conversationId}`
-/// (`MessageConversation`).
-#[derive(Deserialize, Clone, Debug, Default)]
-pub(crate) struct MessageConversation {
-    pub id: Option<String>,
-    #[serde(default)]
-    pub participants: Vec<MessageParticipant>,
 }
 
 /// `POST /api/v2/conversations/messages/{id}/messages/bulk`
