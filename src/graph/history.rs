@@ -587,9 +587,18 @@ async fn zoom(
             ..store::SessionFilter::default()
         },
     );
-    let found = zoom
+    first_after(&zoom, after, want).await
+}
+
+/// At most `want + 1` of `stored`'s sessions after `after`.
+async fn first_after(
+    stored: &Stored<'_>,
+    after: Option<&HistoryCursor>,
+    want: usize,
+) -> Result<Vec<Found>> {
+    let found = stored
         .window(Window {
-            after: after.map(|c| c.key.bound(false)),
+            after: after.and_then(|c| stored.bound(&c.key, false, true)),
             before: None,
             limit: want + 1,
             from_back: false,
@@ -625,18 +634,7 @@ async fn messenger(
             ..store::SessionFilter::default()
         },
     );
-    let found = stored
-        .window(Window {
-            after: after.and_then(|c| c.key.messenger_bound(false, true)),
-            before: None,
-            limit: want + 1,
-            from_back: false,
-        })
-        .await?;
-    Ok(found
-        .into_iter()
-        .map(|(key, session)| (key, Place::Page(1), session))
-        .collect())
+    first_after(&stored, after, want).await
 }
 
 #[cfg(test)]

@@ -137,14 +137,7 @@ async fn an_offer_accepted_in_web_messaging_is_heard_and_listed_active() {
         ("messenger.offered".into(), session.clone())
     );
     // The customer accepts: a message with a CoBrowse event, resolved by id.
-    let (status, _) = app
-        .sim_post(
-            None,
-            &format!("/__sim/messenger/sessions/{session}/answer"),
-            &json!({ "outcome": "accepted" }),
-        )
-        .await;
-    assert!(status.is_success());
+    answer(&app, &session, "accepted").await;
     // The offer's own message is heard too (known already: no update), then the acceptance.
     assert_eq!(
         next_update(&mut ws).await,
@@ -205,6 +198,18 @@ async fn an_offer_accepted_in_web_messaging_is_heard_and_listed_active() {
     assert!((1..=2).contains(&bulk), "{bulk} bulk reads");
 }
 
+/// The customer answers an offer (`accepted` or `rejected`).
+async fn answer(app: &TestApp, session: &str, outcome: &str) {
+    let (status, body) = app
+        .sim_post(
+            None,
+            &format!("/__sim/messenger/sessions/{session}/answer"),
+            &json!({ "outcome": outcome }),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+}
+
 /// An agent's own app (not the gateway) offers co-browse in a conversation,
 /// through upstream's route: the gateway learns of it from the messages.
 async fn offer_upstream(app: &TestApp, conversation: &str) -> String {
@@ -235,14 +240,7 @@ async fn offers_made_elsewhere_are_heard_from_the_messages_rejected_and_expired(
         next_update(&mut ws).await,
         ("messenger.offered".into(), rejected.clone())
     );
-    let (status, _) = app
-        .sim_post(
-            None,
-            &format!("/__sim/messenger/sessions/{rejected}/answer"),
-            &json!({ "outcome": "rejected" }),
-        )
-        .await;
-    assert!(status.is_success());
+    answer(&app, &rejected, "rejected").await;
     assert_eq!(
         next_update(&mut ws).await,
         ("messenger.rejected".into(), rejected.clone())
@@ -398,14 +396,7 @@ async fn refused_message_topics_are_polled_and_reported() {
         next_update(&mut ws).await,
         ("messenger.offered".into(), session.clone())
     );
-    let (status, _) = app
-        .sim_post(
-            None,
-            &format!("/__sim/messenger/sessions/{session}/answer"),
-            &json!({ "outcome": "accepted" }),
-        )
-        .await;
-    assert!(status.is_success());
+    answer(&app, &session, "accepted").await;
     assert_eq!(
         next_update(&mut ws).await,
         ("messenger.accepted".into(), session.clone())
@@ -753,21 +744,8 @@ async fn history_and_statistics_count_messenger_offers_outcomes_and_known_durati
         .as_str()
         .expect("a session")
         .to_owned();
-    let answer = |session: String, outcome: &'static str| {
-        let app = &app;
-        async move {
-            let (status, _) = app
-                .sim_post(
-                    None,
-                    &format!("/__sim/messenger/sessions/{session}/answer"),
-                    &json!({ "outcome": outcome }),
-                )
-                .await;
-            assert!(status.is_success());
-        }
-    };
-    answer(rejected.clone(), "rejected").await;
-    answer(accepted.clone(), "accepted").await;
+    answer(&app, &rejected, "rejected").await;
+    answer(&app, &accepted, "accepted").await;
     assert_eq!(
         page_report(&app, SHOP, &accepted, "sessionStarted", "webmessaging")
             .await
