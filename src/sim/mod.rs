@@ -36,6 +36,7 @@ mod jobs;
 mod life;
 pub mod messenger;
 mod messenger_pace;
+mod messenger_wire;
 mod notify;
 mod routes;
 pub(crate) mod zoom;
