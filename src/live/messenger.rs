@@ -502,3 +502,43 @@ pub(crate) async fn keep(
         }
     }
 }
+
+/// How Co-browse for Messenger's offers and outcomes reach the gateway.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub(crate) struct MessengerStatus {
+    /// The listener's mode, or `polling` when the message topics are
+    /// refused: each conversation the gateway knows is read every
+    /// `notifications.poll_interval`.
+    pub mode: &'static str,
+    /// Why they are polled.
+    pub reason: Option<String>,
+    /// How many conversations the last poll read.
+    pub polled: usize,
+}
+
+/// Stops a task when dropped (the resolver stops with its listener).
+pub(crate) struct AbortOnDrop(pub(crate) tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Why Co-browse for Messenger's offers and outcomes are polled rather
+/// than heard (none: they are heard): some message topics were `rejected`,
+/// or the listener `cannot_listen` at all.
+pub(crate) fn polls<'a>(
+    rejected: impl Iterator<Item = &'a crate::upstream::notifications::TopicAnswer>,
+    cannot_listen: Option<&str>,
+) -> Option<String> {
+    let rejected: Vec<_> = rejected.filter(|r| r.is_messages()).cloned().collect();
+    if !rejected.is_empty() {
+        return Some(format!(
+            "{} message topics were rejected (missing permissions: {})",
+            rejected.len(),
+            super::missing(&rejected).join(", ")
+        ));
+    }
+    cannot_listen.map(str::to_owned)
+}

@@ -35,13 +35,13 @@ use crate::metrics::Metrics;
 use crate::source::Source;
 use crate::upstream::analytics::AnalyticsConversation;
 use crate::upstream::notifications::{
-    queue_topic, user_messages_topic, TopicAnswer, TopicMedia, MAX_CHANNELS_PER_CLIENT,
-    MAX_TOPICS_PER_CHANNEL,
+    TopicAnswer, MAX_CHANNELS_PER_CLIENT, MAX_TOPICS_PER_CHANNEL,
 };
 use crate::upstream::Credential;
 use channel::{Heard, Report, SlotConfig};
 pub(crate) use index::{Index, Serving};
 pub(crate) use marks::{LiveUpdate, Notice, UpdateKind};
+pub(crate) use messenger::MessengerStatus;
 
 /// How the listener keeps the index.
 #[derive(Clone, Copy, Debug)]
@@ -89,19 +89,6 @@ pub(crate) struct Status {
     /// What each topic requires, as Genesys publishes it, and whether the
     /// client has it.
     pub topic_requirements: Vec<topics::TopicRequirement>,
-}
-
-/// How Co-browse for Messenger's offers and outcomes reach the gateway.
-#[derive(Clone, Debug, Default, serde::Serialize)]
-pub(crate) struct MessengerStatus {
-    /// The listener's mode, or `polling` when the message topics are
-    /// refused: each conversation the gateway knows is read every
-    /// `notifications.poll_interval`.
-    pub mode: &'static str,
-    /// Why they are polled.
-    pub reason: Option<String>,
-    /// How many conversations the last poll read.
-    pub polled: usize,
 }
 
 /// The live index and what the listener says of itself.
@@ -284,7 +271,7 @@ pub(crate) fn spawn(
     );
     let listener = Listener {
         messenger,
-        _resolving: AbortOnDrop(resolving),
+        _resolving: messenger::AbortOnDrop(resolving),
         source,
         live,
         settings,
@@ -331,19 +318,10 @@ impl Drop for Slot {
     }
 }
 
-/// Stops a task when dropped (the resolver stops with its listener).
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 struct Listener {
     /// Resolves co-browse messages to Co-browse for Messenger facts.
     messenger: messenger::Resolver,
-    _resolving: AbortOnDrop,
+    _resolving: messenger::AbortOnDrop,
     source: Source,
     live: Arc<Live>,
     settings: LiveSettings,
@@ -413,50 +391,24 @@ impl Listener {
                 }
             }
         }
-        let queues = match self.source.client().all_queues(&Credential::Service).await {
-            Ok(queues) => queues.value,
-            Err(e) => {
-                warn!(code = e.code(), error = %e, "cannot list the queues to listen to");
-                self.why_not = Some(format!("the queues cannot be listed: {}: {e}", e.code()));
+        let (topics, queues) = match topics::wanted(self.source.client()).await {
+            Ok(wanted) => wanted,
+            Err(why) => {
+                self.why_not = Some(why);
                 return;
             }
         };
-        if queues.cut {
-            warn!("more queues than the client pages through: only the first ones are listened to");
-        }
-        let mut ids: Vec<&str> = queues
-            .items
-            .iter()
-            .filter_map(|q| q.id.as_deref())
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let mut topics: Vec<String> = ids
-            .iter()
-            .flat_map(|id| TopicMedia::ALL.map(|m| queue_topic(id, m)))
-            .collect();
-        let queue_topics = topics.len();
         self.why_not = None;
-        if queue_topics == 0 {
+        if queues == 0 {
             self.why_not = Some("there are no queues to listen to".into());
         }
-        // Then each agent's message topic, as far as the channels go: the
-        // queue topics come first.
-        topics.extend(
-            self.user_topics(
-                MAX_CHANNELS_PER_CLIENT * MAX_TOPICS_PER_CHANNEL
-                    - queue_topics.min(MAX_CHANNELS_PER_CLIENT * MAX_TOPICS_PER_CHANNEL),
-            )
-            .await,
-        );
         let mut chunks: Vec<Arc<[String]>> = topics
             .chunks(MAX_TOPICS_PER_CHANNEL)
             .map(Arc::from)
             .collect();
         if chunks.len() > MAX_CHANNELS_PER_CLIENT {
             self.why_not = Some(format!(
-                "{} queues need more than {MAX_CHANNELS_PER_CLIENT} channels",
-                ids.len()
+                "{queues} queues need more than {MAX_CHANNELS_PER_CLIENT} channels"
             ));
             chunks.truncate(MAX_CHANNELS_PER_CLIENT);
         }
@@ -474,27 +426,6 @@ impl Listener {
             .live
             .channels
             .set(i64::try_from(self.slots.len()).unwrap_or(i64::MAX));
-    }
-
-    /// The message topics of the organisation's active users, at most
-    /// `room` of them (conversations transferred to an agent in person are
-    /// on no queue topic).
-    async fn user_topics(&self, room: usize) -> Vec<String> {
-        let users = match self.source.client().all_users(&Credential::Service).await {
-            Ok(users) => users.value.items,
-            Err(e) => {
-                warn!(code = e.code(), error = %e, "cannot list the users whose message topics carry conversations transferred to them; only the queues' are heard");
-                return Vec::new();
-            }
-        };
-        let mut ids: Vec<&str> = users.iter().filter_map(|u| u.id.as_deref()).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        if ids.len() > room {
-            warn!(users = ids.len(), room, "more users than the notification channels have room for: the message topics of the others are not heard");
-            ids.truncate(room);
-        }
-        ids.into_iter().map(user_messages_topic).collect()
     }
 
     fn start_slot(&mut self, i: usize, topics: Arc<[String]>) {
@@ -773,26 +704,6 @@ impl Listener {
             })
     }
 
-    /// Why Co-browse for Messenger's offers and outcomes are polled rather
-    /// than heard (none: they are heard).
-    fn messenger_polls(&self, cannot_listen: Option<&str>) -> Option<String> {
-        let rejected: Vec<TopicAnswer> = self
-            .slots
-            .iter()
-            .flat_map(|s| &s.rejected)
-            .filter(|r| r.is_messages())
-            .cloned()
-            .collect();
-        if !rejected.is_empty() {
-            return Some(format!(
-                "{} message topics were rejected (missing permissions: {})",
-                rejected.len(),
-                missing(&rejected).join(", ")
-            ));
-        }
-        cannot_listen.map(str::to_owned)
-    }
-
     /// The mode the listener is in, given why it cannot listen (if so).
     fn mode(&self, cannot_listen: Option<&str>) -> &'static str {
         if cannot_listen.is_some() {
@@ -815,7 +726,8 @@ impl Listener {
     fn update_serving(&self) {
         let reason = self.cannot_listen();
         let mode = self.mode(reason.as_deref());
-        let messenger = self.messenger_polls(reason.as_deref());
+        let rejected = self.slots.iter().flat_map(|s| &s.rejected);
+        let messenger = messenger::polls(rejected, reason.as_deref());
         self.messenger.poll(messenger.is_some());
         let index = &self.live.index;
         match mode {
@@ -974,7 +886,7 @@ async fn sleep_until(at: Option<Instant>) {
 }
 
 /// The permissions rejected topics lack.
-fn missing(rejected: &[TopicAnswer]) -> Vec<String> {
+pub(crate) fn missing(rejected: &[TopicAnswer]) -> Vec<String> {
     let mut missing: Vec<String> = rejected
         .iter()
         .flat_map(|r| r.missing_permissions.iter().cloned())

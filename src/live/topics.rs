@@ -7,9 +7,63 @@
 use tracing::{info, warn};
 
 #[cfg(test)]
-use crate::upstream::notifications::{queue_topic_template, TopicMedia};
-use crate::upstream::notifications::{template_of, templates, AvailableTopic, TopicAnswer};
+use crate::upstream::notifications::queue_topic_template;
+use crate::upstream::notifications::{
+    queue_topic, template_of, templates, user_messages_topic, AvailableTopic, TopicAnswer,
+    TopicMedia, MAX_CHANNELS_PER_CLIENT, MAX_TOPICS_PER_CHANNEL,
+};
 use crate::upstream::{Credential, PureCloud, UpstreamError};
+
+/// The topics the listener subscribes to, and how many queues they are
+/// of: every queue's co-browse, screen-share and message topics, then each
+/// active user's message topic as far as the channels go (a conversation
+/// transferred to an agent in person is on no queue topic). Why not, when
+/// the queues cannot be listed.
+pub(crate) async fn wanted(client: &PureCloud) -> Result<(Vec<String>, usize), String> {
+    let queues = match client.all_queues(&Credential::Service).await {
+        Ok(queues) => queues.value,
+        Err(e) => {
+            warn!(code = e.code(), error = %e, "cannot list the queues to listen to");
+            return Err(format!("the queues cannot be listed: {}: {e}", e.code()));
+        }
+    };
+    if queues.cut {
+        warn!("more queues than the client pages through: only the first ones are listened to");
+    }
+    let mut ids: Vec<&str> = queues
+        .items
+        .iter()
+        .filter_map(|q| q.id.as_deref())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut topics: Vec<String> = ids
+        .iter()
+        .flat_map(|id| TopicMedia::ALL.map(|m| queue_topic(id, m)))
+        .collect();
+    let room = (MAX_CHANNELS_PER_CLIENT * MAX_TOPICS_PER_CHANNEL).saturating_sub(topics.len());
+    topics.extend(user_topics(client, room).await);
+    Ok((topics, ids.len()))
+}
+
+/// The message topics of the organisation's active users, at most `room`.
+async fn user_topics(client: &PureCloud, room: usize) -> Vec<String> {
+    let users = match client.all_users(&Credential::Service).await {
+        Ok(users) => users.value.items,
+        Err(e) => {
+            warn!(code = e.code(), error = %e, "cannot list the users whose message topics carry conversations transferred to them; only the queues' are heard");
+            return Vec::new();
+        }
+    };
+    let mut ids: Vec<&str> = users.iter().filter_map(|u| u.id.as_deref()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.len() > room {
+        warn!(users = ids.len(), room, "more users than the notification channels have room for: the message topics of the others are not heard");
+        ids.truncate(room);
+    }
+    ids.into_iter().map(user_messages_topic).collect()
+}
 
 /// What one topic the listener subscribes to requires.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
