@@ -13,6 +13,7 @@ pub(crate) mod enums;
 pub(crate) mod error;
 pub(crate) mod events;
 pub(crate) mod messages;
+mod messages_calls;
 pub(crate) mod model;
 pub(crate) mod notifications;
 mod paging;
@@ -469,51 +470,6 @@ impl PureCloud {
             )
             .await?;
         decode(Route::NotificationSubscriptions, body, correlation)
-    }
-
-    /// `POST /api/v2/conversations/{id}/cobrowse`: a new co-browse offer in
-    /// the conversation (each call makes another).
-    pub(crate) async fn offer_cobrowse(
-        &self,
-        cred: &Credential,
-        conversation_id: &str,
-    ) -> Result<Fetched<messages::CobrowseOffer>, UpstreamError> {
-        let url = self.url(&["conversations", conversation_id, "cobrowse"])?;
-        let (body, correlation) = self
-            .send::<()>(cred, Route::CobrowseOffer, Method::POST, url, None)
-            .await?;
-        decode(Route::CobrowseOffer, body, correlation)
-    }
-
-    /// `POST /api/v2/conversations/messages/{id}/messages/bulk`: the
-    /// messages `ids` of a conversation (at most
-    /// [`messages::BULK_MESSAGES`]), without their text.
-    pub(crate) async fn messages_bulk(
-        &self,
-        cred: &Credential,
-        conversation_id: &str,
-        ids: &[&str],
-    ) -> Result<Fetched<messages::MessageListing>, UpstreamError> {
-        debug_assert!(ids.len() <= messages::BULK_MESSAGES);
-        let url = self.url(&[
-            "conversations",
-            "messages",
-            conversation_id,
-            "messages",
-            "bulk",
-        ])?;
-        self.post_json(cred, Route::MessagesBulk, url, &ids).await
-    }
-
-    /// `GET /api/v2/conversations/messages/{id}`: a messaging conversation
-    /// with its participants' messages (ids and metadata; never text).
-    pub(crate) async fn message_conversation(
-        &self,
-        cred: &Credential,
-        conversation_id: &str,
-    ) -> Result<Fetched<messages::MessageConversation>, UpstreamError> {
-        let url = self.url(&["conversations", "messages", conversation_id])?;
-        self.get_json(cred, Route::MessageConversation, url).await
     }
 
     /// `PATCH /api/v2/conversations/{cid}/participants/{pid}`.
