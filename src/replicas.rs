@@ -74,7 +74,12 @@ pub(crate) async fn follow(
                 }
                 SessionUpdate::fed(FeedItem::Lagged(why))
             }
-            item @ (FeedItem::Zoom { .. } | FeedItem::Messenger { .. }) => SessionUpdate::fed(item),
+            item @ FeedItem::Zoom { .. } => SessionUpdate::fed(item),
+            FeedItem::Messenger { sequence, change } => {
+                // Before subscribers hear of it: the active set takes it.
+                source.note_messenger_change(&change);
+                SessionUpdate::fed(FeedItem::Messenger { sequence, change })
+            }
         };
         let Some(update) = update else { return };
         if let (true, Some(id)) = (elsewhere, update.purecloud_conversation()) {

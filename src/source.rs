@@ -64,6 +64,8 @@ struct Shared {
     kept: std::sync::OnceLock<Arc<dyn KeptActiveSet>>,
     /// Several replicas: where a mutation's change is told to the others.
     shared_changes: std::sync::OnceLock<Arc<dyn crate::changes::SharedChanges>>,
+    /// The conversations with a Co-browse for Messenger session going on.
+    messenger_active: crate::messenger::active::Active,
 }
 
 /// An org-wide active set kept up to date elsewhere (the live index).
@@ -100,6 +102,7 @@ impl Source {
                 jobs: crate::jobs::Jobs::new(jobs),
                 kept: std::sync::OnceLock::new(),
                 shared_changes: std::sync::OnceLock::new(),
+                messenger_active: crate::messenger::active::Active::default(),
             }),
             access: Access {
                 credential: Credential::Service,
@@ -130,6 +133,38 @@ impl Source {
     /// changes.
     pub(crate) fn share_changes(&self, shared: Arc<dyn crate::changes::SharedChanges>) {
         let _ = self.shared.shared_changes.set(shared);
+    }
+
+    /// The conversations with a Co-browse for Messenger session going on.
+    pub(crate) fn messenger_active(&self) -> &crate::messenger::active::Active {
+        &self.shared.messenger_active
+    }
+
+    /// Takes a Co-browse for Messenger session as it is now; when that
+    /// changes which conversations are active, the responses kept that
+    /// read the active set go stale.
+    pub(crate) fn note_messenger(&self, session: &crate::messenger::MessengerSession) {
+        if self
+            .shared
+            .messenger_active
+            .note(session, chrono::Utc::now())
+        {
+            let tags: Vec<crate::changes::Tag> = crate::changes::tag(Kind::ActiveListing, "")
+                .into_iter()
+                .collect();
+            self.shared.changes.record(tags);
+        }
+    }
+
+    /// Takes a Co-browse for Messenger change another replica told (see
+    /// [`Self::note_messenger`]).
+    pub(crate) fn note_messenger_change(&self, change: &crate::messenger::Change) {
+        if self.shared.messenger_active.note_change(change) {
+            let tags: Vec<crate::changes::Tag> = crate::changes::tag(Kind::ActiveListing, "")
+                .into_iter()
+                .collect();
+            self.shared.changes.record(tags);
+        }
     }
 
     /// The client underneath (for readiness checks and counters).

@@ -79,6 +79,7 @@ impl Gateway {
         let live = wants_live(&settings).then(|| Arc::new(crate::live::Live::new(vouch)));
         let (store, shared, feed_task) =
             open_store(&settings, &updates, &source, live.clone()).await?;
+        load_messenger_active(&*store, &source).await;
         let live_task = live.as_ref().map(|live| {
             start_live(
                 &settings,
@@ -673,6 +674,26 @@ async fn open_store(
         })?;
     info!(path = %path.display(), from = why, "event store open");
     Ok((Arc::new(store), None, None))
+}
+
+/// Fills the active set of Co-browse for Messenger conversations from the
+/// store (what went on before a restart, or on other replicas).
+async fn load_messenger_active(store: &dyn EventStore, source: &Source) {
+    let going_on = crate::store::SessionFilter {
+        ended: Some(false),
+        offered: Some(false),
+        ..crate::store::SessionFilter::default()
+    };
+    let window = crate::store::Window {
+        limit: 50_000,
+        ..crate::store::Window::default()
+    };
+    match store.messenger_sessions(&going_on, &window).await {
+        Ok(sessions) => sessions.iter().for_each(|s| source.note_messenger(s)),
+        Err(e) => {
+            warn!(error = %e, "cannot read the Co-browse for Messenger sessions going on; they are listed as their next change is heard")
+        }
+    }
 }
 
 /// The webhook secret, and in demo mode without a configured one, a task

@@ -157,8 +157,11 @@ impl Mutation {
         };
         let store = store(ctx);
         let (appended, session) = store.append_messenger(&fact).await.gql()?;
-        if session.is_some() && !appended.fed {
-            let update = SessionUpdate::purecloud(Notice::Messenger(fact.change()));
+        if let Some(session) = &session {
+            source(ctx).note_messenger(session);
+        }
+        if let (Some(session), false) = (&session, appended.fed) {
+            let update = SessionUpdate::purecloud(Notice::Messenger(fact.change(session)));
             if let Some(update) = update {
                 // No subscriber is not an error.
                 let _ = ctx

@@ -103,7 +103,8 @@ impl Query {
         if listing.cut {
             errors::listing_cut(ctx);
         }
-        let sorted = in_order(source, &listing);
+        let mut sorted = in_order(source, &listing);
+        with_messenger(ctx, &mut sorted).await;
         let (start, end) = page.window(&sorted);
         let mut connection = Connection::with_additional_fields(
             start > 0,
@@ -407,6 +408,30 @@ pub(super) fn in_order(
         .collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
     sorted
+}
+
+/// Adds to `sorted` (in order) the conversations with a Co-browse for
+/// Messenger session going on that it does not hold, each read (cached) as
+/// the conversation routes have it; one that cannot be read is reported at
+/// the field's path and left out.
+async fn with_messenger(ctx: &Context<'_>, sorted: &mut Vec<(ListingCursor, Model)>) {
+    let ids = source(ctx).messenger_active().conversations();
+    if ids.is_empty() {
+        return;
+    }
+    let listed: std::collections::HashSet<&str> = sorted.iter().map(|(c, _)| &*c.id).collect();
+    let missing: Vec<String> = ids
+        .into_iter()
+        .filter(|id| !listed.contains(id.as_str()))
+        .collect();
+    let read = futures::future::join_all(missing.iter().map(|id| read_full(ctx, id))).await;
+    for model in read {
+        match model {
+            Ok(model) => sorted.push((ListingCursor::of(&model), model)),
+            Err(e) => ctx.add_error(e.into_server_error(ctx.item.pos)),
+        }
+    }
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
 }
 
 /// A keyset cursor over the active listing: newest start first, then id.

@@ -158,9 +158,8 @@ pub(crate) async fn receive(
             }
         })
     };
-    let stored =
-        crate::live::messenger::keep(&*app.store, &publish, &app.metrics, &fact, Source::Page)
-            .await;
+    let told = (&*app.source, &publish, &*app.metrics);
+    let stored = crate::live::messenger::keep(&*app.store, told, &fact, Source::Page).await;
     if !stored {
         return refuse(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -425,7 +425,8 @@ impl Worker {
             }
             What::Answered { .. } => FactSource::Messages,
         };
-        keep(&*self.store, &self.publish, &self.metrics, fact, source).await
+        let told = (&self.source, &self.publish, &*self.metrics);
+        keep(&*self.store, told, fact, source).await
     }
 
     /// The agent's leg of a conversation ended: its sessions that go on
@@ -467,13 +468,13 @@ impl Worker {
     }
 }
 
-/// Stores `fact`, counts it, and tells this process's subscribers when it
-/// was new and the store has no feed to tell them (a shared store tells
-/// every replica itself).
+/// Stores `fact`, counts it, notes the session in the active set when it
+/// changed, and tells this process's subscribers of the change when the
+/// store has no feed to tell them (a shared store tells every replica
+/// itself).
 pub(crate) async fn keep(
     store: &dyn EventStore,
-    publish: &Publish,
-    metrics: &Metrics,
+    (data, publish, metrics): (&Source, &Publish, &Metrics),
     fact: &Fact,
     source: FactSource,
 ) -> bool {
@@ -491,8 +492,11 @@ pub(crate) async fn keep(
                 .messenger_facts
                 .with_label_values(&[label, outcome])
                 .inc();
-            if told.is_some() && !appended.fed {
-                publish(Notice::Messenger(fact.change()));
+            if let Some(session) = &told {
+                data.note_messenger(session);
+                if !appended.fed {
+                    publish(Notice::Messenger(fact.change(session)));
+                }
             }
             true
         }

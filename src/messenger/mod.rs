@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::upstream::messages::JoinCode;
 
+pub mod active;
 pub(crate) mod signals;
 pub mod stats;
 
@@ -160,12 +161,14 @@ impl Fact {
         }
     }
 
-    /// The change it made, for subscribers.
-    pub fn change(&self) -> Change {
+    /// The change it made to `session` (as it is after it), for
+    /// subscribers and the other replicas.
+    pub fn change(&self, session: &MessengerSession) -> Change {
         Change {
             event: self.event().to_owned(),
             session_id: self.session_id.clone(),
             conversation_id: self.conversation_id.clone(),
+            active: session.phase(Utc::now()) == Phase::Active,
         }
     }
 
@@ -183,6 +186,9 @@ pub struct Change {
     pub event: String,
     pub session_id: String,
     pub conversation_id: String,
+    /// Whether the session goes on after it (`ACTIVE`).
+    #[serde(default)]
+    pub active: bool,
 }
 
 /// A time and the source that told it.

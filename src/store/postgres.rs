@@ -356,13 +356,11 @@ async fn read_after(
                 account_id: scope,
                 session_id: subject,
             },
-            ("messenger", _) => FeedItem::Messenger {
-                sequence,
-                change: crate::messenger::Change {
-                    event,
-                    conversation_id: scope,
-                    session_id: subject,
-                },
+            ("messenger", _) => match serde_json::from_str(&event) {
+                Ok(change) => FeedItem::Messenger { sequence, change },
+                Err(e) => FeedItem::Lagged(format!(
+                    "change {sequence} of the feed, a Co-browse for Messenger change of session {subject}, does not read ({e})"
+                )),
             },
             ("conversation", _) => FeedItem::Conversation {
                 writer: scope,
@@ -464,12 +462,13 @@ impl EventStore for PgStore {
         let mut tx = self.pool.begin().await?;
         lock_session(&mut tx, MESSENGER_LOCK, &fact.session_id).await?;
         let (inserted, session) = mq::store_fact(&mut tx, fact).await?;
-        if session.is_some() {
+        if let Some(session) = &session {
+            let told = serde_json::to_string(&fact.change(session)).expect("a change serializes");
             let change = (
                 "messenger",
                 &*fact.conversation_id,
                 &*fact.session_id,
-                fact.event(),
+                &*told,
             );
             feed(&mut tx, change).await?;
         }

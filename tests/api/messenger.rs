@@ -170,6 +170,11 @@ async fn an_offer_accepted_in_web_messaging_is_heard_and_listed_active() {
         .filter_map(|p| p["purpose"].as_str())
         .collect();
     assert_eq!(purposes, ["CUSTOMER", "AGENT"], "{conversation}");
+    // While it goes on, its conversation is among the active ones (asked
+    // twice: the second may come from the response cache).
+    for _ in 0..2 {
+        assert!(active_ids(&app).await.contains(&id.to_owned()));
+    }
     // The agent's leg ends: without the page script, the session ends with it, and says so.
     let (status, _) = app
         .sim_post(
@@ -192,10 +197,29 @@ async fn an_offer_accepted_in_web_messaging_is_heard_and_listed_active() {
             .is_some_and(|r| r.contains("agent")),
         "{shown}"
     );
+    // ...and its conversation is no longer active (no kept response says
+    // otherwise).
+    assert!(!active_ids(&app).await.contains(&id.to_owned()));
     // One bulk read per burst of co-browse messages, never one per event.
     let calls = app.upstream_calls().await;
     let bulk = calls.route("POST /api/v2/conversations/messages/{id}/messages/bulk");
     assert!((1..=2).contains(&bulk), "{bulk} bulk reads");
+}
+
+/// The ids of `activeCobrowseConversations`.
+async fn active_ids(app: &TestApp) -> Vec<String> {
+    let data = app
+        .data(
+            "{ activeCobrowseConversations(first: 100) { nodes { conversationId } } }",
+            json!({}),
+        )
+        .await;
+    data["activeCobrowseConversations"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .filter_map(|n| n["conversationId"].as_str().map(str::to_owned))
+        .collect()
 }
 
 /// The customer answers an offer (`accepted` or `rejected`).
@@ -1006,6 +1030,10 @@ async fn replicas_share_messenger_sessions_and_tell_each_others_subscribers_with
         ("messenger.started".into(), session.clone())
     );
     assert_eq!(listed(a, &session).await["startSource"], "PAGE");
+    // The call is among a's active conversations as soon as it is told.
+    assert!(active_ids(a)
+        .await
+        .contains(&call["id"].as_str().expect("an id").to_owned()));
 }
 
 #[tokio::test]

@@ -156,6 +156,11 @@ impl Plans {
     /// now, or the plan's last read when the same reads would read the
     /// same. With the number of reads of the listing.
     async fn gather(&self, plan: &Plan, source: &Source) -> Option<(Arc<Gathered>, u64)> {
+        // Co-browse for Messenger's conversations are read beside the
+        // listing by the engine only (for now).
+        if !source.messenger_active().is_empty() {
+            return None;
+        }
         let (listing, reads) = source.peek_active_listing().await?;
         if listing.cut {
             // The engine answers it, with the error that says so.

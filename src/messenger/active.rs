@@ -1,0 +1,124 @@
+//! The conversations with a Co-browse for Messenger session going on
+//! (`ACTIVE`), kept in memory from every change the gateway stores or its
+//! replicas tell, so that the active conversations are listed without a
+//! store read per request.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::RwLock;
+
+use chrono::{DateTime, Utc};
+
+use super::{MessengerSession, Phase};
+
+/// The most sessions held (beyond, new ones are not listed, and a warning
+/// says so).
+const MAX_SESSIONS: usize = 50_000;
+
+/// Conversation → its sessions going on.
+#[derive(Default)]
+pub struct Active {
+    inner: RwLock<BTreeMap<String, BTreeSet<String>>>,
+}
+
+impl Active {
+    /// Takes a session as it is now: whether the set of conversations
+    /// changed.
+    pub fn note(&self, session: &MessengerSession, now: DateTime<Utc>) -> bool {
+        let going = session.phase(now) == Phase::Active;
+        let mut inner = self.inner.write().expect("active lock");
+        let was = inner.contains_key(&session.conversation_id);
+        if going {
+            let held: usize = inner.values().map(BTreeSet::len).sum();
+            if held >= MAX_SESSIONS {
+                tracing::warn!(
+                    held,
+                    "too many Co-browse for Messenger sessions going on to list them all"
+                );
+                return false;
+            }
+            inner
+                .entry(session.conversation_id.clone())
+                .or_default()
+                .insert(session.id.clone());
+        } else if let Some(sessions) = inner.get_mut(&session.conversation_id) {
+            sessions.remove(&session.id);
+            if sessions.is_empty() {
+                inner.remove(&session.conversation_id);
+            }
+        }
+        was != inner.contains_key(&session.conversation_id)
+    }
+
+    /// Takes a change another replica told: whether the set of
+    /// conversations changed.
+    pub fn note_change(&self, change: &super::Change) -> bool {
+        let mut inner = self.inner.write().expect("active lock");
+        let was = inner.contains_key(&change.conversation_id);
+        if change.active {
+            inner
+                .entry(change.conversation_id.clone())
+                .or_default()
+                .insert(change.session_id.clone());
+        } else if let Some(sessions) = inner.get_mut(&change.conversation_id) {
+            sessions.remove(&change.session_id);
+            if sessions.is_empty() {
+                inner.remove(&change.conversation_id);
+            }
+        }
+        was != inner.contains_key(&change.conversation_id)
+    }
+
+    /// The conversations with a session going on, in id order.
+    pub fn conversations(&self) -> Vec<String> {
+        self.inner
+            .read()
+            .expect("active lock")
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    /// Whether no session goes on.
+    pub fn is_empty(&self) -> bool {
+        self.inner.read().expect("active lock").is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Fact, Outcome, What};
+    use super::*;
+
+    #[test]
+    fn a_conversation_is_listed_while_one_of_its_sessions_goes_on() {
+        let active = Active::default();
+        let now = Utc::now();
+        let fact = |key: &str, session: &str, what: What| Fact {
+            key: key.into(),
+            session_id: session.into(),
+            conversation_id: "c".into(),
+            at: now,
+            what,
+        };
+        let accepted = What::Answered {
+            outcome: Outcome::Accepted,
+        };
+        let mut one = MessengerSession::new("s1", "c");
+        let _ = one.apply(&fact("m1", "s1", accepted.clone()));
+        let mut two = MessengerSession::new("s2", "c");
+        let _ = two.apply(&fact("m2", "s2", accepted));
+        assert!(active.note(&one, now));
+        assert!(
+            !active.note(&two, now),
+            "the conversation was listed already"
+        );
+        let ended = What::Ended {
+            source: super::super::Source::Page,
+        };
+        let _ = one.apply(&fact("p1", "s1", ended.clone()));
+        assert!(!active.note(&one, now), "s2 still goes on");
+        let _ = two.apply(&fact("p2", "s2", ended));
+        assert!(active.note(&two, now));
+        assert!(active.is_empty());
+    }
+}
