@@ -1069,3 +1069,38 @@ async fn a_conversation_transferred_to_an_agent_in_person_is_heard_on_the_agents
     let shown = listed(&app, &session).await;
     assert_eq!(shown["offer"]["source"], "MESSAGES", "{shown}");
 }
+
+#[tokio::test]
+async fn the_simulators_guest_routes_answer_the_offer_without_authentication_and_end_it() {
+    let app = spawn_with(Options::default()).await;
+    let chat = start(&app, "webmessaging").await;
+    let session = offer_upstream(&app, chat["id"].as_str().expect("an id")).await;
+    let deployment = chat["deploymentId"].as_str().expect("a deployment");
+    let url = format!(
+        "{}/api/v2/webdeployments/deployments/{deployment}/cobrowse/{session}",
+        app.sim.url()
+    );
+    // No token: the customer's Messenger calls these.
+    let offer: Value = reqwest::get(&url)
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(offer["id"], session.as_str(), "{offer}");
+    assert_eq!(offer["communicationType"], "Message");
+    // By join code too.
+    let code = offer["joinCode"].as_str().expect("a join code");
+    let by_code = url.replace(&session, code);
+    assert_eq!(reqwest::get(&by_code).await.expect("answers").status(), 200);
+    let ended = reqwest::Client::new()
+        .delete(&url)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(ended.status(), 204);
+    assert_eq!(reqwest::get(&url).await.expect("answers").status(), 404);
+    // Another deployment's session is not found.
+    let other = url.replace(deployment, "another-deployment");
+    assert_eq!(reqwest::get(&other).await.expect("answers").status(), 404);
+}
