@@ -271,7 +271,7 @@ fn cases() -> usize {
     std::env::var("SELECTION_CASES")
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or(300)
+        .unwrap_or(400)
 }
 
 /// What the simulator's data holds, read through the gateway.
