@@ -30,11 +30,13 @@ use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use super::messenger_wire::{Data, Offer};
+use super::messenger_wire::{
+    uuid, Data, MsgConversation, Offer, PageReported, SimMessage, SimOffer,
+};
 use super::{error_body, Grant, SimState};
 use crate::upstream::notifications::{queue_topic, user_messages_topic, TopicMedia};
 
@@ -46,56 +48,6 @@ const MAX_CONVERSATIONS: usize = 10_000;
 
 /// The most messages one bulk read takes (the route's documented limit).
 const BULK_LIMIT: usize = 1_000;
-
-/// A messaging or voice conversation.
-#[derive(Clone, Debug)]
-pub(crate) struct MsgConversation {
-    pub id: String,
-    pub voice: bool,
-    pub division: &'static str,
-    pub queue_id: String,
-    pub queue_name: String,
-    pub agent_id: String,
-    pub agent_name: String,
-    pub deployment_id: String,
-    pub started: DateTime<Utc>,
-    pub agent_ended: Option<DateTime<Utc>>,
-    pub messages: Vec<SimMessage>,
-    pub offers: Vec<SimOffer>,
-}
-
-/// A message of a conversation.
-#[derive(Clone, Debug)]
-pub(crate) struct SimMessage {
-    pub id: String,
-    pub at: DateTime<Utc>,
-    pub inbound: bool,
-    pub text: String,
-    /// A co-browse event: its type and session.
-    pub cobrowse: Option<(&'static str, String, Option<String>)>,
-}
-
-/// A co-browse offer.
-#[derive(Clone, Debug)]
-pub(crate) struct SimOffer {
-    pub session_id: String,
-    pub join_code: String,
-    pub ends: DateTime<Utc>,
-    /// `OfferingAccepted`, `OfferingRejected` or `OfferingExpired`, when.
-    pub answer: Option<(&'static str, DateTime<Utc>)>,
-    /// Ended through the guest route.
-    pub deleted: bool,
-    /// What the customer's page reported of it (the demo's pages).
-    pub page: PageReported,
-}
-
-/// What a simulated page reported of a session.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum PageReported {
-    No,
-    Started,
-    Ended,
-}
 
 /// The simulator's messaging conversations.
 #[derive(Default)]
@@ -142,14 +94,6 @@ impl Messaging {
             .cloned()
             .collect()
     }
-}
-
-pub(super) fn uuid() -> String {
-    super::data::uuid(&mut rand::rng())
-}
-
-pub(super) fn time(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 impl MsgConversation {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use rand::Rng;
 
-use super::messenger::PageReported;
+use super::messenger_wire::PageReported;
 use super::SimState;
 
 /// One page report to send: the session, the event, the channel.

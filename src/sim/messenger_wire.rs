@@ -1,4 +1,5 @@
-//! Co-browse for Messenger's bodies as the simulator serves them, each
+//! Co-browse for Messenger in the simulator, as data: its conversations,
+//! messages and offers, and their bodies as the simulator serves them, each
 //! field named as the SDK's model names it (a test below checks every name
 //! against the pinned SDK release's models): the offer
 //! (`CobrowseWebMessagingSession`), the message topics' events, the message
@@ -8,7 +9,65 @@
 use serde::Serialize;
 use serde_with::skip_serializing_none;
 
-use super::messenger::{time, MsgConversation, SimMessage, SimOffer};
+use chrono::{DateTime, SecondsFormat, Utc};
+
+/// A messaging or voice conversation.
+#[derive(Clone, Debug)]
+pub(crate) struct MsgConversation {
+    pub id: String,
+    pub voice: bool,
+    pub division: &'static str,
+    pub queue_id: String,
+    pub queue_name: String,
+    pub agent_id: String,
+    pub agent_name: String,
+    pub deployment_id: String,
+    pub started: DateTime<Utc>,
+    pub agent_ended: Option<DateTime<Utc>>,
+    pub messages: Vec<SimMessage>,
+    pub offers: Vec<SimOffer>,
+}
+
+/// A message of a conversation.
+#[derive(Clone, Debug)]
+pub(crate) struct SimMessage {
+    pub id: String,
+    pub at: DateTime<Utc>,
+    pub inbound: bool,
+    pub text: String,
+    /// A co-browse event: its type and session.
+    pub cobrowse: Option<(&'static str, String, Option<String>)>,
+}
+
+/// A co-browse offer.
+#[derive(Clone, Debug)]
+pub(crate) struct SimOffer {
+    pub session_id: String,
+    pub join_code: String,
+    pub ends: DateTime<Utc>,
+    /// `OfferingAccepted`, `OfferingRejected` or `OfferingExpired`, when.
+    pub answer: Option<(&'static str, DateTime<Utc>)>,
+    /// Ended through the guest route.
+    pub deleted: bool,
+    /// What the customer's page reported of it (the demo's pages).
+    pub page: PageReported,
+}
+
+/// What a simulated page reported of a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PageReported {
+    No,
+    Started,
+    Ended,
+}
+
+pub(super) fn uuid() -> String {
+    super::data::uuid(&mut rand::rng())
+}
+
+pub(super) fn time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
 
 #[skip_serializing_none]
 #[derive(Serialize)]
@@ -364,7 +423,6 @@ impl MsgConversation {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::messenger::PageReported;
 
     /// Every key of `value` is a field of SDK model `model` (nested models
     /// followed by their declared types).

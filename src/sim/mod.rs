@@ -39,6 +39,7 @@ mod messenger_pace;
 mod messenger_wire;
 mod notify;
 mod routes;
+mod topics;
 pub(crate) mod zoom;
 
 pub use acts::Act;

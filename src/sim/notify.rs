@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::ws::{Message as WsMessage, WebSocket};
-use axum::extract::{Path, RawQuery, State, WebSocketUpgrade};
+use axum::extract::{Path, State, WebSocketUpgrade};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -33,6 +33,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::data::SimConversation;
+use super::topics::topic_permission;
 use super::SimState;
 use crate::upstream::notifications::*;
 
@@ -325,12 +326,7 @@ impl Hub {
             let Some(socket) = &channel.socket else {
                 continue;
             };
-            let sees = channel.divisions.as_ref().is_none_or(|allowed| {
-                conversation
-                    .division()
-                    .is_some_and(|d| allowed.iter().any(|a| a == d))
-            });
-            if !sees {
+            if !sees(channel, conversation.division()) {
                 continue;
             }
             let mut gone = false;
@@ -346,19 +342,7 @@ impl Hub {
                     else {
                         continue;
                     };
-                    let lost = self
-                        .lose
-                        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
-                        .is_ok();
-                    if lost {
-                        continue;
-                    }
-                    let text = message(&topic, body);
-                    if socket.tx.try_send(Outgoing::Text(text)).is_err() {
-                        gone = true;
-                    } else {
-                        sent += 1;
-                    }
+                    gone |= !self.deliver(&socket.tx, &topic, body, &mut sent);
                 }
             }
             if gone {
@@ -366,6 +350,30 @@ impl Hub {
             }
         }
         state.events_sent += sent;
+    }
+
+    /// Sends one event on a socket, counting it in `sent` (unless the
+    /// `lose` fault takes it): false when the socket is too slow to take it
+    /// (then it is dropped).
+    fn deliver(
+        &self,
+        tx: &mpsc::Sender<Outgoing>,
+        topic: &str,
+        body: &str,
+        sent: &mut u64,
+    ) -> bool {
+        let lost = self
+            .lose
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok();
+        if lost {
+            return true;
+        }
+        if tx.try_send(Outgoing::Text(message(topic, body))).is_err() {
+            return false;
+        }
+        *sent += 1;
+        true
     }
 
     /// Sends `body` as an event of `topic` to every socket subscribed to
@@ -377,28 +385,11 @@ impl Hub {
             let Some(socket) = &channel.socket else {
                 continue;
             };
-            let sees = channel
-                .divisions
-                .as_ref()
-                .is_none_or(|allowed| division.is_some_and(|d| allowed.iter().any(|a| a == d)));
-            if !sees || !channel.topics.contains(topic) {
+            if !sees(channel, division) || !channel.topics.contains(topic) {
                 continue;
             }
-            let lost = self
-                .lose
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
-                .is_ok();
-            if lost {
-                continue;
-            }
-            if socket
-                .tx
-                .try_send(Outgoing::Text(message(topic, body)))
-                .is_err()
-            {
+            if !self.deliver(&socket.tx, topic, body, &mut sent) {
                 channel.socket = None;
-            } else {
-                sent += 1;
             }
         }
         state.events_sent += sent;
@@ -511,6 +502,14 @@ fn permitted(topics: impl Iterator<Item = String>) -> TopicAnswers {
             })
             .collect(),
     }
+}
+
+/// Whether a channel's client may see a conversation of `division`.
+fn sees(channel: &Channel, division: Option<&str>) -> bool {
+    channel
+        .divisions
+        .as_ref()
+        .is_none_or(|allowed| division.is_some_and(|d| allowed.iter().any(|a| a == d)))
 }
 
 /// A socket message of `topic` with a body already in JSON.
@@ -794,78 +793,6 @@ fn subscribe(
         Ok(answers) => Json(answers).into_response(),
         Err(refusal) => refused(refusal),
     }
-}
-
-/// The permission a queue topic of `media` needs in the simulator. Genesys
-/// publishes each topic's at `availabletopics`; no SDK names these, so the
-/// simulator's are its own (docs/upstream.md, "Notifications"), served from
-/// this one table by [`available_topics`] and enforced by the subscriptions.
-pub(crate) fn topic_permission(media: TopicMedia) -> &'static str {
-    match media {
-        TopicMedia::Cobrowse => "conversation:cobrowse:view",
-        TopicMedia::Screenshare => "conversation:screenshare:view",
-        TopicMedia::Messages => "conversation:message:view",
-    }
-}
-
-/// `GET /api/v2/notifications/availabletopics`: the topics the simulator
-/// publishes. As upstream, an entity carries `id` (and `description`,
-/// `requiresPermissions`, `permissionDetails`, `enforced`, `visibility`,
-/// `transports`, `topicParameters` when `expand` names them).
-pub(super) async fn available_topics(RawQuery(raw): RawQuery) -> Response {
-    let expand: Vec<String> = form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
-        .filter(|(key, _)| key == "expand")
-        .flat_map(|(_, v)| v.split(',').map(str::to_owned).collect::<Vec<_>>())
-        .collect();
-    let wants = |field: &str| expand.iter().any(|e| e == field);
-    let topics = TopicMedia::ALL
-        .into_iter()
-        .map(|media| {
-            let about = format!("The {} conversations of a queue.", media.name());
-            (queue_topic_template(media), media, about)
-        })
-        .chain(std::iter::once((
-            user_messages_topic("{id}"),
-            TopicMedia::Messages,
-            "The message conversations of a user.".to_owned(),
-        )));
-    let entities = topics
-        .map(|(template, media, about)| {
-            let permission = topic_permission(media).to_owned();
-            AvailableTopic {
-                id: Some(template),
-                description: wants("description").then_some(about),
-                requires_permissions: if wants("requiresPermissions") {
-                    vec![permission.clone()]
-                } else {
-                    Vec::new()
-                },
-                permission_details: if wants("permissionDetails") {
-                    vec![PermissionDetails {
-                        kind: Some("requiresPermissions".into()),
-                        permissions: vec![permission],
-                        allows_current_user: Some(false),
-                        enforced: Some(true),
-                    }]
-                } else {
-                    Vec::new()
-                },
-                enforced: wants("enforced").then_some(true),
-                visibility: wants("visibility").then(|| "Public".to_owned()),
-                transports: if wants("transports") {
-                    vec!["All".into()]
-                } else {
-                    Vec::new()
-                },
-                topic_parameters: if wants("topicParameters") {
-                    vec!["id".into()]
-                } else {
-                    Vec::new()
-                },
-            }
-        })
-        .collect();
-    Json(AvailableTopics { entities }).into_response()
 }
 
 impl SimState {

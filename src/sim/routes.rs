@@ -70,7 +70,7 @@ pub(super) fn api() -> Router<Arc<SimState>> {
         )
         .route(
             "/api/v2/notifications/availabletopics",
-            get(notify::available_topics),
+            get(super::topics::available_topics),
         )
         .route(
             "/api/v2/notifications/channels",
