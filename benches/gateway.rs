@@ -1109,6 +1109,23 @@ async fn economy_side(options: &BenchOptions, body: &Bytes, live: bool) -> anyho
     })
 }
 
+/// A client-credentials token of the simulator's client (what an agent's
+/// app, or a peer reading the same simulator, holds).
+async fn sim_token(sim: &Simulator) -> anyhow::Result<String> {
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/oauth/token", sim.url()))
+        .basic_auth(sim.client_id(), Some(sim.client_secret().expose()))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await?
+        .json()
+        .await?;
+    answer["access_token"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow::anyhow!("no token: {answer}"))
+}
+
 /// A bare axum server answering every POST with `body`: the HTTP ceiling.
 async fn bare_server(body: Bytes) -> anyhow::Result<String> {
     let app = axum::Router::new().route(

@@ -39,7 +39,7 @@ pub async fn scenario(events: usize) -> anyhow::Result<u64> {
     let mut socket = subscribe(&base).await?;
     let sim = running.sim.url();
     let http = reqwest::Client::new();
-    let token = sim_token(&http, &running.sim).await?;
+    let token = super::sim_token(&running.sim).await?;
     let mut conversations = Vec::new();
     for _ in 0..CONVERSATIONS {
         let started: Value = http
@@ -260,23 +260,4 @@ async fn heard(
             return Ok(Some(at.elapsed()));
         }
     }
-}
-
-/// A client-credentials token of the simulator, as an agent's app holds.
-async fn sim_token(
-    http: &reqwest::Client,
-    sim: &cobrowse_gateway::sim::Simulator,
-) -> anyhow::Result<String> {
-    let answer: Value = http
-        .post(format!("{}/oauth/token", sim.url()))
-        .basic_auth(sim.client_id(), Some(sim.client_secret().expose()))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await?
-        .json()
-        .await?;
-    answer["access_token"]
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| anyhow::anyhow!("no token: {answer}"))
 }

@@ -124,15 +124,8 @@ impl Peer {
 /// The configuration: the simulator's URL, a token of the gateway's client,
 /// the analytics query of the gateway's active set (the same lookback).
 async fn configuration(sim: &Simulator, port: u16) -> anyhow::Result<String> {
-    let token: Value = reqwest::Client::new()
-        .post(format!("{}/oauth/token", sim.url()))
-        .basic_auth(sim.client_id(), Some(sim.client_secret().expose()))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await?
-        .json()
-        .await?;
-    let token = token["access_token"].as_str().context("a token")?;
+    let token = super::sim_token(sim).await?;
+    let token = token.as_str();
     let now = chrono::Utc::now();
     let interval = format!(
         "{}/{}",

@@ -329,10 +329,7 @@ impl MsgConversation {
                     purpose: "agent",
                     state: self.agent_state(),
                     direction: "inbound",
-                    user: Some(UriRef {
-                        id: self.agent_id.clone(),
-                        name: self.agent_name.clone(),
-                    }),
+                    user: Some(self.agent()),
                     queue: self.queue(),
                     messages: details(false),
                     kind: "webmessaging",
@@ -340,6 +337,14 @@ impl MsgConversation {
             ],
         };
         serde_json::to_string(&body).expect("a DTO")
+    }
+
+    /// Its agent.
+    fn agent(&self) -> UriRef {
+        UriRef {
+            id: self.agent_id.clone(),
+            name: self.agent_name.clone(),
+        }
     }
 
     /// Its queue (none: it was transferred to the agent in person).
@@ -388,10 +393,7 @@ impl MsgConversation {
                     end_time: self.agent_ended.map(time),
                     purpose: "agent",
                     state: self.agent_state(),
-                    user: Some(UriRef {
-                        id: self.agent_id.clone(),
-                        name: self.agent_name.clone(),
-                    }),
+                    user: Some(self.agent()),
                     queue: self.queue(),
                     messages: details(false),
                     kind: "webmessaging",
