@@ -60,34 +60,63 @@ pub(crate) fn parse_interval(text: &str) -> Result<(DateTime<Utc>, DateTime<Utc>
     Ok((start, end))
 }
 
-/// The conversations a caller who `sees` them finds in analytics now: as
-/// they were [`Faults::analytics_lag_ms`] ago.
-fn reported<'a>(
-    world: &'a World,
-    faults: &Faults,
-    sees: &'a dyn Fn(&SimConversation) -> bool,
-) -> impl Iterator<Item = &'a Conversation> + 'a {
-    let now = Utc::now();
-    let lag = Duration::milliseconds(i64::try_from(faults.analytics_lag_ms).unwrap_or(i64::MAX));
-    world
-        .conversations
-        .iter()
-        .filter(move |c| sees(c))
-        .filter_map(move |c| c.as_analytics_sees(now, lag))
+/// How far analytics lags real time.
+pub(crate) fn lag(faults: &Faults) -> Duration {
+    Duration::milliseconds(i64::try_from(faults.analytics_lag_ms).unwrap_or(i64::MAX))
+}
+
+/// What analytics holds for a caller: the world's conversations it `sees`,
+/// as they were [`Faults::analytics_lag_ms`] ago, and the `messaging` and
+/// voice conversations of Co-browse for Messenger (already so).
+pub(crate) struct Holdings<'a> {
+    pub(crate) world: &'a World,
+    pub(crate) messaging: &'a [AnalyticsConversation],
+    pub(crate) faults: &'a Faults,
+    pub(crate) sees: &'a dyn Fn(&SimConversation) -> bool,
+}
+
+impl Holdings<'_> {
+    /// Every record analytics reports now.
+    fn records(&self) -> impl Iterator<Item = AnalyticsConversation> + '_ {
+        let now = Utc::now();
+        let lag = lag(self.faults);
+        self.world
+            .conversations
+            .iter()
+            .filter(|c| (self.sees)(c))
+            .filter_map(move |c| c.as_analytics_sees(now, lag))
+            .map(to_analytics)
+            .chain(self.messaging.iter().cloned())
+    }
+}
+
+impl super::SimState {
+    /// Runs `read` on what analytics holds now for the holder of `grant`.
+    pub(crate) fn analytics<R>(
+        &self,
+        grant: &super::Grant,
+        read: impl FnOnce(&Holdings<'_>) -> R,
+    ) -> R {
+        let faults = self.faults.read().expect("faults lock").clone();
+        let messaging = self.messaging_records(lag(&faults), &|d| grant.sees_division(d));
+        let world = self.world.read().expect("world lock");
+        read(&Holdings {
+            world: &world,
+            messaging: &messaging,
+            faults: &faults,
+            sees: &|c| grant.sees(c),
+        })
+    }
 }
 
 /// The records of `ids` (multi-get), in the order asked, each once.
-pub(crate) fn by_ids(
-    world: &World,
-    ids: &[String],
-    faults: &Faults,
-    sees: &dyn Fn(&SimConversation) -> bool,
-) -> Vec<AnalyticsConversation> {
+pub(crate) fn by_ids(held: &Holdings<'_>, ids: &[String]) -> Vec<AnalyticsConversation> {
     let wanted: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
-    let mut found: BTreeMap<&str, AnalyticsConversation> = reported(world, faults, sees)
+    let mut found: BTreeMap<String, AnalyticsConversation> = held
+        .records()
         .filter_map(|c| {
-            let id = c.id.as_deref().filter(|id| wanted.contains(id))?;
-            Some((id, to_analytics(c)))
+            let id = c.conversation_id.clone().filter(|id| wanted.contains(&**id))?;
+            Some((id, c))
         })
         .collect();
     let mut out = Vec::with_capacity(found.len());
@@ -103,32 +132,28 @@ pub(crate) fn by_ids(
 /// activity during the interval (started before its end and not ended
 /// before its start), filtered and ordered as the details query is.
 pub(crate) fn job_records(
-    world: &World,
+    held: &Holdings<'_>,
     query: &DetailsQuery,
-    faults: &Faults,
-    sees: &dyn Fn(&SimConversation) -> bool,
 ) -> Result<Vec<AnalyticsConversation>, Refusal> {
     let (start, end) = parse_interval(&query.interval)?;
-    let active = |full: &Conversation| {
-        full.start_time.is_some_and(|t| t < end) && full.end_time.is_none_or(|t| t >= start)
+    let active = |c: &AnalyticsConversation| {
+        c.conversation_start.is_some_and(|t| t < end)
+            && c.conversation_end.is_none_or(|t| t >= start)
     };
-    matching(world, query, faults, sees, active)
+    matching(held, query, active)
 }
 
 /// The records of the conversations `world` reports that are `in_interval`
 /// and match the query's filters, in its order.
 fn matching(
-    world: &World,
+    held: &Holdings<'_>,
     query: &DetailsQuery,
-    faults: &Faults,
-    sees: &dyn Fn(&SimConversation) -> bool,
-    in_interval: impl Fn(&Conversation) -> bool,
+    in_interval: impl Fn(&AnalyticsConversation) -> bool,
 ) -> Result<Vec<AnalyticsConversation>, Refusal> {
     let mut matches = Vec::new();
-    for full in reported(world, faults, sees).filter(|c| in_interval(c)) {
-        let record = to_analytics(full);
+    for record in held.records().filter(|c| in_interval(c)) {
         if conversation_matches(&record, &query.conversation_filters)?
-            && segments_match(full, &query.segment_filters)?
+            && segments_match(&record, &query.segment_filters)?
         {
             matches.push(record);
         }
@@ -139,10 +164,8 @@ fn matching(
 
 /// One page of the details query.
 pub(crate) fn details(
-    world: &World,
+    held: &Holdings<'_>,
     query: &DetailsQuery,
-    faults: &Faults,
-    sees: &dyn Fn(&SimConversation) -> bool,
 ) -> Result<DetailsResponse, Refusal> {
     let (start, end) = parse_interval(&query.interval)?;
     let paging = query.paging.clone().unwrap_or(Paging {
@@ -164,14 +187,14 @@ pub(crate) fn details(
         } else {
             day
         };
-    let on_its_days = |full: &Conversation| {
-        full.start_time
+    let on_its_days = |c: &AnalyticsConversation| {
+        c.conversation_start
             .is_some_and(|t| t >= first_day && t < after_last_day)
     };
-    let matches = matching(world, query, faults, sees, on_its_days)?;
+    let matches = matching(held, query, on_its_days)?;
     let total = matches.len();
     let size = paging.page_size as usize;
-    let overlap = (faults.analytics_page_overlap as usize).min(size - 1);
+    let overlap = (held.faults.analytics_page_overlap as usize).min(size - 1);
     let skip = match paging.page_number as usize {
         1 => 0,
         n => (n - 1) * size - overlap,
@@ -269,27 +292,22 @@ fn conversation_matches(c: &AnalyticsConversation, filters: &[Filter]) -> Result
     })
 }
 
-/// One communication as segment filters see it.
+/// One communication (a participant's session) as segment filters see it.
 struct Facet<'a> {
-    media: &'static str,
-    participant: &'a Participant,
+    session: &'a AnalyticsSession,
+    participant: &'a AnalyticsParticipant,
 }
 
 /// Whether every segment filter holds for at least one communication.
-fn segments_match(conv: &Conversation, filters: &[Filter]) -> Result<bool, Refusal> {
+fn segments_match(record: &AnalyticsConversation, filters: &[Filter]) -> Result<bool, Refusal> {
     if filters.is_empty() {
         return Ok(true);
     }
-    let facets = conv.participants.iter().flat_map(|p| {
-        let cobrowse = p.cobrowsesessions.iter().map(move |_| Facet {
-            media: "cobrowse",
-            participant: p,
-        });
-        let shares = p.screenshares.iter().map(move |_| Facet {
-            media: "screenshare",
-            participant: p,
-        });
-        cobrowse.chain(shares)
+    let facets = record.participants.iter().flat_map(|participant| {
+        participant.sessions.iter().map(move |session| Facet {
+            session,
+            participant,
+        })
     });
     for filter in filters {
         let mut any = false;
@@ -308,11 +326,12 @@ fn segments_match(conv: &Conversation, filters: &[Filter]) -> Result<bool, Refus
 
 fn facet_holds(facet: &Facet<'_>, p: &Predicate) -> Result<bool, Refusal> {
     let participant = facet.participant;
+    let queue = facet.session.segments.iter().find_map(|s| s.queue_id.as_deref());
     match p.dimension.as_deref() {
-        Some("mediaType") => holds(p, Some(facet.media)),
-        Some("queueId") => holds(p, participant.queue_id.as_deref()),
+        Some("mediaType") => holds(p, facet.session.media_type.as_deref()),
+        Some("queueId") => holds(p, queue),
         Some("userId") => holds(p, participant.user_id.as_deref()),
-        Some("purpose") => holds(p, participant.purpose.as_ref().map(Wire::raw)),
+        Some("purpose") => holds(p, participant.purpose.as_deref()),
         other => Err(format!(
             "segment dimension {} is not supported",
             other.unwrap_or("(none)")
@@ -470,6 +489,20 @@ impl Work<'_> {
         }
     }
 
+    fn holds(&self, p: &Predicate) -> Result<bool, Refusal> {
+        let participant = self.participant;
+        match p.dimension.as_deref() {
+            Some("mediaType") => holds(p, Some(self.media)),
+            Some("queueId") => holds(p, participant.queue_id.as_deref()),
+            Some("userId") => holds(p, participant.user_id.as_deref()),
+            Some("purpose") => holds(p, participant.purpose.as_ref().map(Wire::raw)),
+            other => Err(format!(
+                "segment dimension {} is not supported",
+                other.unwrap_or("(none)")
+            )),
+        }
+    }
+
     fn dimension(&self, name: &str) -> Option<String> {
         match name {
             "mediaType" => Some(self.media.to_owned()),
@@ -553,7 +586,10 @@ fn checked(query: &AggregatesQuery) -> Result<(DateTime<Utc>, DateTime<Utc>, Dur
 /// Statistics by group, bucket start and metric.
 type Groups = BTreeMap<BTreeMap<String, String>, BTreeMap<DateTime<Utc>, BTreeMap<String, Stats>>>;
 
-/// The aggregates query.
+/// The aggregates query, over the world's co-browse and screen-share
+/// communications (whether `nCobrowseSessions` counts Co-browse for
+/// Messenger is not documented, and the simulator's messaging
+/// conversations are left out).
 pub(crate) fn aggregates(
     world: &World,
     query: &AggregatesQuery,
@@ -562,14 +598,16 @@ pub(crate) fn aggregates(
 ) -> Result<AggregatesResponse, Refusal> {
     let (start, end, step) = checked(query)?;
     let mut groups = Groups::new();
-    for full in reported(world, faults, sees) {
+    let (now, lag) = (Utc::now(), lag(faults));
+    let reported = world
+        .conversations
+        .iter()
+        .filter(|c| sees(c))
+        .filter_map(|c| c.as_analytics_sees(now, lag));
+    for full in reported {
         for work in work_of(full) {
-            let facet = Facet {
-                media: work.media,
-                participant: work.participant,
-            };
             if let Some(filter) = &query.filter {
-                if !all_hold(std::slice::from_ref(filter), &|p| facet_holds(&facet, p))? {
+                if !all_hold(std::slice::from_ref(filter), &|p| work.holds(p))? {
                     continue;
                 }
             }

@@ -88,12 +88,9 @@ pub(super) async fn submit(
         );
     }
     let faults = sim.faults.read().expect("faults lock").clone();
-    let records = {
-        let world = sim.world.read().expect("world lock");
-        match analytics::job_records(&world, &query, &faults, &|c| grant.sees(c)) {
-            Ok(records) => records,
-            Err(why) => return refuse(StatusCode::BAD_REQUEST, "bad.request", &why),
-        }
+    let records = match sim.analytics(&grant, |held| analytics::job_records(held, &query)) {
+        Ok(records) => records,
+        Err(why) => return refuse(StatusCode::BAD_REQUEST, "bad.request", &why),
     };
     let id = super::data::uuid(&mut rand::rng());
     let job = Job {

@@ -154,6 +154,23 @@ impl SimState {
         })
     }
 
+    /// The messaging and voice conversations analytics reports to a caller
+    /// who sees `division`s as `sees` says, `lag` behind real time.
+    pub(crate) fn messaging_records(
+        &self,
+        lag: Duration,
+        sees: &dyn Fn(Option<&str>) -> bool,
+    ) -> Vec<crate::upstream::analytics::AnalyticsConversation> {
+        let now = Utc::now();
+        let messaging = self.messaging.lock().expect("messaging lock");
+        messaging
+            .conversations
+            .values()
+            .filter(|c| sees(Some(c.division)))
+            .filter_map(|c| c.analytics(now, lag))
+            .collect()
+    }
+
     /// Tells the sockets subscribed to its queue's message topic that a
     /// web messaging conversation changed (voice is on other topics).
     pub(super) fn messaging_changed(&self, conversation: &MsgConversation) {

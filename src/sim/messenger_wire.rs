@@ -422,6 +422,62 @@ impl MsgConversation {
     }
 }
 
+impl MsgConversation {
+    /// The conversation as analytics reports it `lag` after `now`'s real
+    /// time (none: too new to be there): the customer's and the agent's
+    /// communications of media `message` (web messaging) or `voice`, one
+    /// interact segment each, through its queue. Nothing in it says
+    /// co-browse: analytics has no Messenger co-browse field
+    /// (docs/upstream.md, "Co-browse for Messenger").
+    pub(super) fn analytics(
+        &self,
+        now: DateTime<Utc>,
+        lag: chrono::Duration,
+    ) -> Option<crate::upstream::analytics::AnalyticsConversation> {
+        use crate::upstream::analytics::{
+            AnalyticsConversation, AnalyticsParticipant, AnalyticsSegment, AnalyticsSession,
+        };
+        let seen = now - lag;
+        if self.started > seen {
+            return None;
+        }
+        let end = self.agent_ended.filter(|t| *t <= seen);
+        let queue = (!self.queue_id.is_empty()).then(|| self.queue_id.clone());
+        let session = |purpose: &str| AnalyticsSession {
+            session_id: Some(format!("{}-{purpose}-session", self.id)),
+            media_type: Some(if self.voice { "voice" } else { "message" }.into()),
+            direction: Some("inbound".into()),
+            segments: vec![AnalyticsSegment {
+                segment_start: Some(self.started),
+                segment_end: end,
+                segment_type: Some("interact".into()),
+                queue_id: queue.clone(),
+                ..AnalyticsSegment::default()
+            }],
+            ..AnalyticsSession::default()
+        };
+        let participant = |purpose: &str, user: Option<&str>, name: &str| AnalyticsParticipant {
+            participant_id: Some(format!("{}-{purpose}", self.id)),
+            participant_name: Some(name.to_owned()),
+            purpose: Some(purpose.to_owned()),
+            user_id: user.map(str::to_owned),
+            sessions: vec![session(purpose)],
+        };
+        Some(AnalyticsConversation {
+            conversation_id: Some(self.id.clone()),
+            conversation_start: Some(self.started),
+            conversation_end: end,
+            originating_direction: Some("inbound".into()),
+            division_ids: vec![self.division.to_owned()],
+            external_tag: None,
+            participants: vec![
+                participant("customer", None, "Customer"),
+                participant("agent", Some(&self.agent_id), &self.agent_name),
+            ],
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -284,11 +284,16 @@ pub(crate) struct Grant {
 impl Grant {
     /// Whether the holder may see a conversation.
     pub(crate) fn sees(&self, conversation: &data::SimConversation) -> bool {
+        self.sees_division(conversation.division())
+    }
+
+    /// Whether the holder may see what belongs to `division`.
+    pub(crate) fn sees_division(&self, division: Option<&str>) -> bool {
         match &self.divisions {
             None => true,
-            Some(divisions) => conversation
-                .division()
-                .is_some_and(|d| divisions.iter().any(|allowed| allowed == d)),
+            Some(divisions) => {
+                division.is_some_and(|d| divisions.iter().any(|allowed| allowed == d))
+            }
         }
     }
 }

@@ -612,9 +612,7 @@ async fn details_query(
         Ok(query) => query,
         Err(reject) => return reject.into_response(),
     };
-    let faults = sim.faults.read().expect("faults lock").clone();
-    let world = sim.world.read().expect("world lock");
-    match analytics::details(&world, &query, &faults, &|c| grant.sees(c)) {
+    match sim.analytics(&grant, |held| analytics::details(held, &query)) {
         Ok(answer) => Json(answer).into_response(),
         Err(why) => bad_request(&why).into_response(),
     }
@@ -642,10 +640,8 @@ async fn details_by_ids(
     if ids.is_empty() {
         return bad_request("id is required: comma-separated conversation ids").into_response();
     }
-    let faults = sim.faults.read().expect("faults lock").clone();
-    let world = sim.world.read().expect("world lock");
     Json(MultiGetResponse {
-        conversations: analytics::by_ids(&world, &ids, &faults, &|c| grant.sees(c)),
+        conversations: sim.analytics(&grant, |held| analytics::by_ids(held, &ids)),
     })
     .into_response()
 }

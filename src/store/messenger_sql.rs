@@ -265,7 +265,54 @@ macro_rules! messenger_queries {
                     .execute(&mut *connection)
                     .await?;
             }
-            Ok(doomed.len() as u64)
+            let reads = ::sqlx::query(
+                "DELETE FROM messenger_reads WHERE conversation_id IN
+                 (SELECT conversation_id FROM messenger_reads WHERE at_ms < $1 LIMIT $2)",
+            )
+            .bind(cutoff)
+            .bind(batch)
+            .execute(&mut *connection)
+            .await?
+            .rows_affected();
+            Ok(doomed.len() as u64 + reads)
+        }
+
+        /// Which of `ids` are noted as read to their end.
+        pub(super) async fn messenger_read(
+            pool: &::sqlx::Pool<$db>,
+            ids: &[&str],
+        ) -> Result<::std::collections::HashSet<String>, StoreError> {
+            let mut read = ::std::collections::HashSet::new();
+            for chunk in ids.chunks(500) {
+                let mut query = QueryBuilder::<$db>::new(
+                    "SELECT conversation_id FROM messenger_reads WHERE conversation_id IN (",
+                );
+                let mut list = query.separated(", ");
+                for id in chunk {
+                    list.push_bind(*id);
+                }
+                query.push(")");
+                let rows: Vec<String> = query.build_query_scalar().fetch_all(pool).await?;
+                read.extend(rows);
+            }
+            Ok(read)
+        }
+
+        /// Notes a conversation as read to its end, `at_ms` when it ended.
+        pub(super) async fn mark_messenger_read(
+            connection: &mut $conn,
+            id: &str,
+            at_ms: i64,
+        ) -> Result<(), StoreError> {
+            ::sqlx::query(
+                "INSERT INTO messenger_reads (conversation_id, at_ms) VALUES ($1, $2)
+                 ON CONFLICT (conversation_id) DO NOTHING",
+            )
+            .bind(id)
+            .bind(at_ms)
+            .execute(&mut *connection)
+            .await?;
+            Ok(())
         }
     };
 }

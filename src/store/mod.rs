@@ -231,8 +231,24 @@ pub trait EventStore: Send + Sync + 'static {
     /// How many Messenger sessions match `filter`.
     async fn messenger_count(&self, filter: &SessionFilter) -> Result<usize, StoreError>;
 
+    /// Which of these messaging conversations are noted as read to their
+    /// end (their co-browse messages stored, their agent leg over).
+    async fn messenger_read(
+        &self,
+        conversation_ids: &[&str],
+    ) -> Result<std::collections::HashSet<String>, StoreError>;
+
+    /// Notes a messaging conversation as read to its end (`at`: when it
+    /// ended); the note goes with retention.
+    async fn mark_messenger_read(
+        &self,
+        conversation_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
     /// Deletes sessions that ended before `cutoff`, and their events (Zoom
-    /// sessions, and Messenger sessions over by then, with their facts).
+    /// sessions, and Messenger sessions over by then, with their facts and
+    /// the notes of conversations read).
     async fn purge_ended_before(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError>;
 
     /// Proves the store takes a write as large as the largest webhook.

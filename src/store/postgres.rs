@@ -507,6 +507,22 @@ impl EventStore for PgStore {
         mq::messenger_count(&self.pool, filter).await
     }
 
+    async fn messenger_read(
+        &self,
+        conversation_ids: &[&str],
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        mq::messenger_read(&self.pool, conversation_ids).await
+    }
+
+    async fn mark_messenger_read(
+        &self,
+        conversation_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut connection = self.pool.acquire().await?;
+        mq::mark_messenger_read(&mut connection, conversation_id, at.timestamp_millis()).await
+    }
+
     async fn purge_ended_before(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
         let cutoff = cutoff.timestamp_millis();
         let mut purged = 0;

@@ -269,6 +269,24 @@ impl EventStore for SqliteStore {
         mq::messenger_count(&self.reader, filter).await
     }
 
+    async fn messenger_read(
+        &self,
+        conversation_ids: &[&str],
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        mq::messenger_read(&self.reader, conversation_ids).await
+    }
+
+    async fn mark_messenger_read(
+        &self,
+        conversation_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut connection = self.writer().await?;
+        let outcome =
+            mq::mark_messenger_read(&mut connection, conversation_id, at.timestamp_millis()).await;
+        settle(&mut connection, outcome)
+    }
+
     async fn purge_ended_before(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
         let cutoff = cutoff.timestamp_millis();
         let mut purged = 0;
