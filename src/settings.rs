@@ -119,6 +119,7 @@ settings_table! {
     "messenger.page_origins", "COBROWSE_MESSENGER_PAGE_ORIGINS", Some(""), "Web origins (comma-separated, https://www.example.com) of the websites whose pages run the gateway's page script (/messenger-cobrowse.js) beside their Genesys Messenger: it reports Co-browse for Messenger sessions starting and ending to POST /messenger/page-reports. Empty: every report is refused (PAGE_REPORTS_OFF), except from loopback origins in demo mode. `*` is not accepted: reports come from the public internet.";
     "messenger.page_reports_per_minute", "COBROWSE_MESSENGER_PAGE_REPORTS_PER_MINUTE", Some("30"), "Page reports one client address may send per minute (more: 429 PAGE_REPORTS_LIMITED).";
     "messenger.page_reports_per_session", "COBROWSE_MESSENGER_PAGE_REPORTS_PER_SESSION", Some("8"), "Page reports one session may receive in all (more: 429 PAGE_REPORTS_LIMITED); a session has one start and one end.";
+    "messenger.history", "COBROWSE_MESSENGER_HISTORY", Some("1d"), "Service mode, while the listener runs: how far back Co-browse for Messenger sessions of web messaging conversations the listener never heard (before it started, or while it was away) are read from analytics (mediaType message) and their messages, at start and every notifications.reconcile_interval; each conversation is read once its agent leg is over. 0s: not at all. At most 31d; never further back than store.retention.";
     "redis.url", "COBROWSE_REDIS_URL", None, "Redis shared by several replicas (redis://host:6379): one rate-limit bucket per caller for all of them, and the automatic persisted queries any of them registered. Unset, or Redis not answering: each replica its own. Shown everywhere with its password hidden.";
     "redis.timeout", "COBROWSE_REDIS_TIMEOUT", Some("50ms"), "Longest wait for Redis before a request goes on with this replica's own state.";
     "demo.conversations", "COBROWSE_DEMO_CONVERSATIONS", Some("24"), "Conversations the demo simulator seeds.";
@@ -432,6 +433,8 @@ pub(crate) struct MessengerSettings {
     pub(crate) page_reports_per_minute: u32,
     #[serde(deserialize_with = "de::positive")]
     pub(crate) page_reports_per_session: u32,
+    #[serde(deserialize_with = "de::duration")]
+    pub(crate) history: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -888,6 +891,12 @@ impl Settings {
             return invalid(
                 "upstream.active_lookback",
                 "must be more than 0s and at most 31d (the longest interval analytics takes)",
+            );
+        }
+        if self.messenger.history > Duration::from_secs(31 * 86_400) {
+            return invalid(
+                "messenger.history",
+                "must be at most 31d (the longest interval analytics takes)",
             );
         }
         if up.history_job_poll.is_zero() || up.history_job_poll > Duration::from_secs(60) {

@@ -409,6 +409,8 @@ fn start_live(
             .connect_timeout
             .max(settings.upstream.timeout),
         shares_index: shared.is_some(),
+        // What is read further back would be purged at once.
+        messenger_history: settings.messenger.history.min(settings.store.retention),
     };
     let (source, metrics) = ((**source).clone(), Arc::clone(metrics));
     let listening = Arc::clone(&live);

@@ -65,6 +65,9 @@ pub(crate) struct LiveSettings {
     /// Other replicas copy the index: what it holds of each change is
     /// published ([`Notice::Listed`]) before the change's notices.
     pub shares_index: bool,
+    /// How far back Co-browse for Messenger is back-filled from analytics
+    /// (zero: not at all).
+    pub messenger_history: Duration,
 }
 
 /// Tells subscribers of a change, or of a gap.
@@ -96,6 +99,8 @@ pub(crate) struct Live {
     pub index: Index,
     status: Mutex<Status>,
     mirror: Mutex<Mirror>,
+    /// What the Messenger back-fill last did (its task writes it).
+    history: Arc<Mutex<messenger::HistoryStatus>>,
 }
 
 /// Several replicas: how this replica's index stands as a copy of the
@@ -145,6 +150,7 @@ impl Live {
                 whole: false,
                 leader_serving_until: None,
             }),
+            history: Arc::default(),
         }
     }
 
@@ -248,7 +254,9 @@ impl Live {
 
     /// What the listener is doing now.
     pub(crate) fn status(&self) -> Status {
-        self.status.lock().expect("status lock").clone()
+        let mut status = self.status.lock().expect("status lock").clone();
+        status.messenger.history = self.history.lock().expect("history lock").clone();
+        status
     }
 }
 
@@ -267,7 +275,14 @@ pub(crate) fn spawn(
         source.clone(),
         store,
         (Arc::clone(&publish), Arc::clone(&metrics)),
-        settings.poll_interval,
+        (
+            settings.poll_interval,
+            messenger::History {
+                span: settings.messenger_history,
+                every: settings.reconcile_interval,
+                status: Arc::clone(&live.history),
+            },
+        ),
     );
     let listener = Listener {
         messenger,
@@ -781,6 +796,7 @@ impl Listener {
                 mode: messenger_mode,
                 reason: messenger,
                 polled: self.messenger.polled(),
+                ..MessengerStatus::default()
             },
             topic_requirements: self.topic_rules.as_deref().map_or_else(Vec::new, |rules| {
                 topics::standing(

@@ -115,7 +115,10 @@ pub(crate) fn by_ids(held: &Holdings<'_>, ids: &[String]) -> Vec<AnalyticsConver
     let mut found: BTreeMap<String, AnalyticsConversation> = held
         .records()
         .filter_map(|c| {
-            let id = c.conversation_id.clone().filter(|id| wanted.contains(&**id))?;
+            let id = c
+                .conversation_id
+                .clone()
+                .filter(|id| wanted.contains(&**id))?;
             Some((id, c))
         })
         .collect();
@@ -326,7 +329,11 @@ fn segments_match(record: &AnalyticsConversation, filters: &[Filter]) -> Result<
 
 fn facet_holds(facet: &Facet<'_>, p: &Predicate) -> Result<bool, Refusal> {
     let participant = facet.participant;
-    let queue = facet.session.segments.iter().find_map(|s| s.queue_id.as_deref());
+    let queue = facet
+        .session
+        .segments
+        .iter()
+        .find_map(|s| s.queue_id.as_deref());
     match p.dimension.as_deref() {
         Some("mediaType") => holds(p, facet.session.media_type.as_deref()),
         Some("queueId") => holds(p, queue),

@@ -280,9 +280,18 @@ pub(super) async fn messenger_facts_stored_once_and_listed(store: &dyn EventStor
         .expect("stored");
     // Conversations read to their end: noted once, forgotten with retention.
     let at = |s: i64| chrono::DateTime::from_timestamp(1_800_000_000 + s, 0).expect("a time");
-    store.mark_messenger_read("old", at(50)).await.expect("noted");
-    store.mark_messenger_read("old", at(60)).await.expect("noted again");
-    store.mark_messenger_read("new", at(5000)).await.expect("noted");
+    store
+        .mark_messenger_read("old", at(50))
+        .await
+        .expect("noted");
+    store
+        .mark_messenger_read("old", at(60))
+        .await
+        .expect("noted again");
+    store
+        .mark_messenger_read("new", at(5000))
+        .await
+        .expect("noted");
     let read = store
         .messenger_read(&["old", "new", "never"])
         .await

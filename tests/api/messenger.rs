@@ -1104,3 +1104,147 @@ async fn the_simulators_guest_routes_answer_the_offer_without_authentication_and
     let other = url.replace(deployment, "another-deployment");
     assert_eq!(reqwest::get(&other).await.expect("answers").status(), 404);
 }
+
+/// Waits for the back-fill's next run on the gateway at `base` to end
+/// (after `after`, an earlier run's end); what `/readyz` says of it.
+async fn backfilled(base: &str, after: &Value) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let status = crate::live::status_at(base).await;
+        let history = &status["messenger"]["history"];
+        if !history["at"].is_null() && history["at"] != *after {
+            return history.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the back-fill never ran: {status}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn sessions_the_listener_never_heard_are_back_filled_from_analytics_and_their_messages_once()
+{
+    // Keep-alive connections would hold each restart for the whole grace.
+    let grace = ("server.shutdown_grace", "50ms".to_owned());
+    let quiet = vec![("notifications.enabled", "false".to_owned()), grace.clone()];
+    let mut app = spawn_with(Options {
+        conversations: 6,
+        settings: quiet,
+        ..Options::default()
+    })
+    .await;
+    // While no gateway listens: an offer accepted in a conversation that
+    // then ends, one rejected in a conversation still going on, a
+    // conversation without co-browse that ends, and a voice offer.
+    let ended = start(&app, "webmessaging").await["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    let accepted = offer_upstream(&app, &ended).await;
+    answer(&app, &accepted, "accepted").await;
+    let going_on = start(&app, "webmessaging").await["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    let rejected = offer_upstream(&app, &going_on).await;
+    answer(&app, &rejected, "rejected").await;
+    let plain = start(&app, "webmessaging").await["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    let call = start(&app, "voice").await["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    let voice = offer_upstream(&app, &call).await;
+    for id in [&ended, &plain] {
+        let (status, body) = app
+            .sim_post(
+                None,
+                &format!("/__sim/messenger/conversations/{id}/end"),
+                &json!(null),
+            )
+            .await;
+        assert!(status.is_success(), "{body}");
+    }
+    assert!(listed(&app, &accepted).await.is_null(), "nothing was heard");
+    // A gateway that listens starts: it reads what analytics names.
+    let listens = vec![
+        ("notifications.enabled", "true".to_owned()),
+        ("notifications.analytics_lag", "0s".to_owned()),
+        ("server.readiness_interval", "10ms".to_owned()),
+        grace,
+    ];
+    app.reset_calls().await;
+    app.restart(&listens).await;
+    let history = backfilled(&app.url(""), &Value::Null).await;
+    assert_eq!(
+        (&history["named"], &history["read"], &history["error"]),
+        (&json!(3), &json!(3), &Value::Null),
+        "the three messaging conversations, not the call: {history}"
+    );
+    let shown = listed(&app, &accepted).await;
+    assert_eq!(
+        (
+            &shown["state"],
+            &shown["offer"]["outcome"],
+            &shown["endSource"]
+        ),
+        (&json!("ENDED"), &json!("ACCEPTED"), &json!("CONVERSATION")),
+        "ended when its conversation's agent leg ended: {shown}"
+    );
+    assert!(!shown["startTime"].is_null() && !shown["endTime"].is_null());
+    let shown = listed(&app, &rejected).await;
+    assert_eq!(shown["offer"]["outcome"], "REJECTED", "{shown}");
+    assert!(
+        listed(&app, &voice).await.is_null(),
+        "voice co-browse leaves no message to read"
+    );
+    let now = chrono::Utc::now();
+    let interval = json!({
+        "start": (now - chrono::Duration::hours(1)).to_rfc3339(),
+        "end": (now + chrono::Duration::minutes(1)).to_rfc3339(),
+    });
+    let past = app
+        .data(
+            "query($i: IntervalInput!) { cobrowseHistory(interval: $i, first: 50, filter: { providers: [PURECLOUD] }) { nodes { product providerSessionId conversationId } } }",
+            json!({ "i": interval }),
+        )
+        .await;
+    assert!(
+        past["cobrowseHistory"]["nodes"]
+            .as_array()
+            .expect("nodes")
+            .contains(&json!({ "product": "MESSENGER_COBROWSE", "providerSessionId": accepted, "conversationId": ended })),
+        "{past}"
+    );
+    let calls = app.upstream_calls().await;
+    assert_eq!(
+        calls.route("GET /api/v2/conversations/messages/{id}"),
+        3,
+        "each conversation read once"
+    );
+    assert_eq!(
+        calls.route("POST /api/v2/conversations/messages/{id}/messages/bulk"),
+        2,
+        "one bulk read per conversation with co-browse messages"
+    );
+    // Restarted again, the gateway reads only the conversation still going
+    // on: the others were read to their end.
+    app.reset_calls().await;
+    app.restart(&listens).await;
+    let history = backfilled(&app.url(""), &Value::Null).await;
+    assert_eq!(
+        (&history["named"], &history["read"]),
+        (&json!(3), &json!(1)),
+        "{history}"
+    );
+    assert_eq!(
+        app.upstream_calls()
+            .await
+            .route("GET /api/v2/conversations/messages/{id}"),
+        1
+    );
+}

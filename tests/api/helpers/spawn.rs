@@ -42,6 +42,7 @@ pub struct TestApp {
     /// Holds the event store's file.
     pub dir: tempfile::TempDir,
     shutdown: Option<oneshot::Sender<()>>,
+    running: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for TestApp {
@@ -138,22 +139,43 @@ pub async fn spawn_with(options: Options) -> TestApp {
         .await
         .expect("the simulator starts");
     let dir = tempfile::tempdir().expect("a temp dir");
-    let settings = settings_for(&sim, dir.path(), &options.settings).expect("valid test settings");
-    let gateway = Gateway::build(settings).await.expect("the gateway starts");
-    let addr = gateway.local_addr();
-    let (tx, rx) = oneshot::channel();
-    tokio::spawn(gateway.run_until_stopped(async {
-        let _ = rx.await;
-    }));
-    let app = TestApp {
-        addr,
+    let mut app = TestApp {
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         sim,
         http: authorized_client(),
         dir,
-        shutdown: Some(tx),
+        shutdown: None,
+        running: None,
     };
+    app.restart(&options.settings).await;
     app.reset_calls().await;
     app
+}
+
+impl TestApp {
+    /// Stops the gateway (once it has stopped) and starts a new one with
+    /// `settings` on the same simulator and event store file.
+    pub async fn restart(&mut self, settings: &[(&'static str, String)]) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(running) = self.running.take() {
+            running.await.expect("the gateway stopped");
+        }
+        let settings =
+            settings_for(&self.sim, self.dir.path(), settings).expect("valid test settings");
+        let gateway = Gateway::build(settings).await.expect("the gateway starts");
+        self.addr = gateway.local_addr();
+        let (tx, rx) = oneshot::channel();
+        self.running = Some(tokio::spawn(async move {
+            let _ = gateway
+                .run_until_stopped(async {
+                    let _ = rx.await;
+                })
+                .await;
+        }));
+        self.shutdown = Some(tx);
+    }
 }
 
 /// The gateway binary, as a newcomer runs it.

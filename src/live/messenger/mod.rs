@@ -11,7 +11,13 @@
 //! polling fallback reads the same metadata from
 //! `GET /api/v2/conversations/messages/{id}` of every conversation the
 //! gateway knows, when the message topics are refused
-//! ([`Resolver::poll`]).
+//! ([`Resolver::poll`]). What the listener never heard (before it started,
+//! or while it was away) the back-fill of [`history`] reads the same way,
+//! from the messaging conversations analytics reports.
+
+mod history;
+
+pub(crate) use history::{History, HistoryStatus};
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,7 +27,7 @@ use std::time::Duration;
 use chrono::Utc;
 use futures::StreamExt as _;
 use tokio::sync::{mpsc, watch};
-use tracing::warn;
+use tracing::{warn, Instrument as _};
 
 use super::{Notice, Publish};
 use crate::messenger::signals::{facts_of, Signals};
@@ -65,17 +71,18 @@ pub(crate) struct Resolver {
 
 impl Resolver {
     /// Starts the resolver's task; when told to poll, it reads the
-    /// conversations it knows every `interval`.
+    /// conversations it knows every `interval`; it back-fills `history`.
     pub(crate) fn spawn(
         source: Source,
         store: Arc<dyn EventStore>,
         (publish, metrics): (Publish, Arc<Metrics>),
-        interval: Duration,
+        (interval, history): (Duration, History),
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(QUEUED);
         let (polling, poll_rx) = watch::channel(false);
         let polled = Arc::new(AtomicUsize::new(0));
         let worker = Worker {
+            history: history::Backfill::new(history),
             source,
             store,
             publish,
@@ -90,7 +97,10 @@ impl Resolver {
             polling: Arc::new(polling),
             polled,
         };
-        (resolver, tokio::spawn(worker.run(rx, poll_rx, interval)))
+        let task = worker
+            .run(rx, poll_rx, interval)
+            .instrument(tracing::info_span!("live.messenger"));
+        (resolver, tokio::spawn(task))
     }
 
     /// Takes what a topic event said (waits while the resolver is behind:
@@ -157,6 +167,7 @@ struct Burst {
 }
 
 struct Worker {
+    history: history::Backfill,
     source: Source,
     store: Arc<dyn EventStore>,
     publish: Publish,
@@ -179,6 +190,7 @@ impl Worker {
     ) {
         let mut next_poll = tokio::time::Instant::now();
         let mut next_sweep = tokio::time::Instant::now() + interval;
+        let mut next_history = tokio::time::Instant::now();
         loop {
             let poll = *polling.borrow_and_update();
             tokio::select! {
@@ -205,6 +217,10 @@ impl Worker {
                 () = tokio::time::sleep_until(next_sweep) => {
                     self.sweep().await;
                     next_sweep = tokio::time::Instant::now() + interval;
+                }
+                () = tokio::time::sleep_until(next_history), if self.history.on() => {
+                    self.backfill().await;
+                    next_history = tokio::time::Instant::now() + self.history.every();
                 }
                 changed = polling.changed() => {
                     if changed.is_err() {
@@ -239,6 +255,12 @@ impl Worker {
         ids.retain(|id| !self.ended.contains(id));
         ids.truncate(POLLED);
         self.polled.store(ids.len(), Ordering::Relaxed);
+        self.read_conversations(ids).await
+    }
+
+    /// Reads each conversation's messages (their metadata, not their
+    /// text): their signals, as bursts.
+    async fn read_conversations(&mut self, ids: Vec<String>) -> HashMap<String, Burst> {
         let read: Vec<_> = futures::stream::iter(ids.into_iter().map(|id| {
             let client = self.source.client().clone();
             async move {
@@ -324,7 +346,8 @@ impl Worker {
     }
 
     /// Reads the unread co-browse messages of each burst, stores what they
-    /// state, and ends the sessions of conversations whose agent left.
+    /// state, and ends the sessions of conversations whose agent left
+    /// (noting them read to their end once everything of them is kept).
     async fn resolve(&mut self, bursts: HashMap<String, Burst>) {
         let bursts: Vec<Burst> = bursts.into_values().collect();
         let read: Vec<(Burst, Result<Vec<Fact>, String>)> =
@@ -333,29 +356,43 @@ impl Worker {
                 .collect()
                 .await;
         for (burst, facts) in read {
+            let mut kept = true;
             match facts {
                 Ok(facts) => {
-                    let mut kept = true;
                     for fact in facts {
                         kept &= self.keep(&fact).await;
                     }
-                    if !kept {
-                        for id in &burst.unread {
-                            self.seen.remove(id);
-                        }
-                    }
                 }
                 Err(why) => {
-                    // Read again when the next event repeats them.
-                    for id in &burst.unread {
-                        self.seen.remove(id);
-                    }
+                    kept = false;
                     warn!(conversation = %burst.signals.conversation_id, error = %why, "cannot read the co-browse messages of a conversation; reading them again at its next event");
                 }
             }
-            if burst.signals.agent_left {
-                self.agent_left(&burst.signals).await;
+            if !kept {
+                // Read again when the next event repeats them.
+                for id in &burst.unread {
+                    self.seen.remove(id);
+                }
             }
+            if burst.signals.agent_left
+                && self.agent_left(&burst.signals).await == Some(true)
+                && kept
+            {
+                self.note_read(&burst.signals).await;
+            }
+        }
+    }
+
+    /// Notes a conversation whose agent left as read to its end: the
+    /// back-fill leaves it alone.
+    async fn note_read(&self, signals: &Signals) {
+        let at = signals.agent_end.unwrap_or_else(Utc::now);
+        if let Err(e) = self
+            .store
+            .mark_messenger_read(&signals.conversation_id, at)
+            .await
+        {
+            warn!(conversation = %signals.conversation_id, error = %e, "cannot note a messaging conversation as read; the back-fill reads it again");
         }
     }
 
@@ -430,10 +467,11 @@ impl Worker {
     }
 
     /// The agent's leg of a conversation ended: its sessions that go on
-    /// end then, as far as the gateway can tell.
-    async fn agent_left(&mut self, signals: &Signals) {
+    /// end then, as far as the gateway can tell. Whether every end was
+    /// kept (none: it was applied before).
+    async fn agent_left(&mut self, signals: &Signals) -> Option<bool> {
         if !self.ended.insert(&signals.conversation_id) {
-            return;
+            return None;
         }
         let sessions = match self
             .store
@@ -444,7 +482,7 @@ impl Worker {
             Err(e) => {
                 self.ended.remove(&signals.conversation_id);
                 warn!(conversation = %signals.conversation_id, error = %e, "cannot read a conversation's co-browse sessions to end them; trying again at its next event");
-                return;
+                return Some(false);
             }
         };
         let at = signals.agent_end.unwrap_or_else(Utc::now);
@@ -463,8 +501,10 @@ impl Worker {
             };
             if !self.keep(&fact).await {
                 self.ended.remove(&signals.conversation_id);
+                return Some(false);
             }
         }
+        Some(true)
     }
 }
 
@@ -518,6 +558,8 @@ pub(crate) struct MessengerStatus {
     pub reason: Option<String>,
     /// How many conversations the last poll read.
     pub polled: usize,
+    /// How far back the back-fill from analytics has read.
+    pub history: HistoryStatus,
 }
 
 /// Stops a task when dropped (the resolver stops with its listener).

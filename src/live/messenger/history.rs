@@ -1,0 +1,206 @@
+//! The back-fill: Co-browse for Messenger sessions of messaging
+//! conversations the listener never heard (they went on before it
+//! started, or while it was away), from analytics and their messages.
+//!
+//! Analytics has no Messenger co-browse field (docs/upstream.md,
+//! "Co-browse for Messenger"): it names the web messaging conversations
+//! (segment filter `mediaType` `message`) that started within
+//! `messenger.history`, newest first; each one not read to its end yet is
+//! read as the polling fallback reads it (its messages' metadata, then the
+//! co-browse messages in bulk), and noted read once its agent leg is over
+//! and all of it is stored. Voice co-browse leaves no message, so no
+//! voice call is read. It runs when the listener starts, then every
+//! `notifications.reconcile_interval`, each run from where the last one
+//! began (less [`OVERLAP`]: analytics lags).
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tracing::{info, warn};
+
+use super::Worker;
+use crate::source::ANALYTICS_PAGE_SIZE;
+use crate::upstream::analytics::{self, DetailsQuery, Filter, Paging, Predicate};
+use crate::upstream::{Credential, UpstreamError};
+
+/// How far before the last run's start the next run reads again.
+const OVERLAP: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+
+/// The most analytics pages one run reads (the newest conversations
+/// first; older ones are left unread, and said so).
+const MAX_PAGES: u32 = 100;
+
+/// What the back-fill covers, from settings, and where it says what it
+/// did.
+#[derive(Clone, Debug)]
+pub(crate) struct History {
+    /// How far back (`messenger.history`; zero: no back-fill).
+    pub(crate) span: Duration,
+    /// How often it runs again.
+    pub(crate) every: Duration,
+    pub(crate) status: Arc<Mutex<HistoryStatus>>,
+}
+
+/// What `/readyz` shows of the back-fill.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct HistoryStatus {
+    /// The oldest start of a messaging conversation it has looked at
+    /// (none: it has not run).
+    pub(crate) from: Option<DateTime<Utc>>,
+    /// When its last run ended.
+    pub(crate) at: Option<DateTime<Utc>>,
+    /// Conversations analytics named in the last run.
+    pub(crate) named: usize,
+    /// Of those, how many were read (the others were read to their end
+    /// before, or are heard live).
+    pub(crate) read: usize,
+    /// Why the last run failed or stopped short.
+    pub(crate) error: Option<String>,
+}
+
+/// The back-fill's state in the resolver.
+pub(super) struct Backfill {
+    settings: History,
+    /// Where the last successful run began.
+    last: Option<DateTime<Utc>>,
+}
+
+impl Backfill {
+    pub(super) fn new(settings: History) -> Self {
+        Self {
+            settings,
+            last: None,
+        }
+    }
+
+    pub(super) fn on(&self) -> bool {
+        !self.settings.span.is_zero()
+    }
+
+    pub(super) fn every(&self) -> Duration {
+        self.settings.every
+    }
+
+    /// Where a run starting `now` reads from.
+    fn from(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let span = chrono::Duration::from_std(self.settings.span).unwrap_or(chrono::TimeDelta::MAX);
+        let oldest = now.checked_sub_signed(span).unwrap_or(DateTime::UNIX_EPOCH);
+        self.last
+            .map_or(oldest, |last| (last - OVERLAP).max(oldest))
+    }
+}
+
+/// The messaging conversations analytics names that started at `from` or
+/// later, newest first, each once; whether it had more than one run
+/// reads.
+async fn named(
+    worker: &Worker,
+    from: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(Vec<String>, bool), UpstreamError> {
+    let client = worker.source.client();
+    let mut seen = HashSet::new();
+    let mut ids = Vec::new();
+    for page_number in 1..=MAX_PAGES {
+        let query = DetailsQuery {
+            interval: analytics::interval(from, now + chrono::TimeDelta::minutes(1)),
+            order: Some("desc".into()),
+            order_by: Some("conversationStart".into()),
+            paging: Some(Paging {
+                page_size: ANALYTICS_PAGE_SIZE,
+                page_number,
+            }),
+            conversation_filters: Vec::new(),
+            segment_filters: vec![Filter::or(vec![Predicate::matches("mediaType", "message")])],
+        };
+        let page = client
+            .details_page(&Credential::Service, &query)
+            .await?
+            .value;
+        let count = page.conversations.len();
+        let mut past = false;
+        for record in page.conversations {
+            // Analytics matches whole days: what started before `from` is
+            // trimmed here (and, newest first, ends the reading).
+            if record.conversation_start.is_some_and(|t| t < from) {
+                past = true;
+                continue;
+            }
+            if let Some(id) = record.conversation_id {
+                if seen.insert(id.clone()) {
+                    ids.push(id);
+                }
+            }
+        }
+        if past || count < ANALYTICS_PAGE_SIZE as usize {
+            return Ok((ids, false));
+        }
+    }
+    Ok((ids, true))
+}
+
+impl Worker {
+    /// One run of the back-fill.
+    pub(super) async fn backfill(&mut self) {
+        let now = Utc::now();
+        let from = self.history.from(now);
+        let outcome = self.backfill_from(from, now).await;
+        let mut status = self
+            .history
+            .settings
+            .status
+            .lock()
+            .expect("history status lock");
+        status.at = Some(Utc::now());
+        match outcome {
+            Ok((named, read, cut)) => {
+                self.history.last = Some(now);
+                status.from = Some(status.from.map_or(from, |f| f.min(from)));
+                status.named = named;
+                status.read = read;
+                status.error = cut.then(|| {
+                    format!(
+                        "analytics named more than {} messaging conversations since {from}: only the newest were read",
+                        MAX_PAGES * ANALYTICS_PAGE_SIZE
+                    )
+                });
+                if let Some(why) = &status.error {
+                    warn!(error = %why, "the Co-browse for Messenger back-fill stopped short");
+                } else if read > 0 {
+                    info!(named, read, since = %from, "read the co-browse messages of messaging conversations analytics named");
+                }
+            }
+            Err(e) => {
+                status.error = Some(e.to_string());
+                warn!(error = %e, "cannot back-fill Co-browse for Messenger sessions from analytics; trying again later");
+            }
+        }
+    }
+
+    /// Reads what analytics names since `from` and is not read yet: how
+    /// many it named, how many were read, and whether it was cut short.
+    async fn backfill_from(
+        &mut self,
+        from: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(usize, usize, bool), String> {
+        let (mut ids, cut) = named(self, from, now).await.map_err(|e| e.to_string())?;
+        let named = ids.len();
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let read = self
+            .store
+            .messenger_read(&refs)
+            .await
+            .map_err(|e| e.to_string())?;
+        ids.retain(|id| !read.contains(id) && !self.known.contains(id) && !self.ended.contains(id));
+        let reading = ids.len();
+        for chunk in ids.chunks(super::POLLED) {
+            let bursts = self.read_conversations(chunk.to_vec()).await;
+            self.resolve(bursts).await;
+        }
+        Ok((named, reading, cut))
+    }
+}
