@@ -278,27 +278,8 @@ pub(super) async fn messenger_facts_stored_once_and_listed(store: &dyn EventStor
         .append_messenger(&messenger_fact("b", "page:b:ended", 40, ended_b))
         .await
         .expect("stored");
-    // Conversations read to their end: noted once, forgotten with retention.
-    let at = |s: i64| chrono::DateTime::from_timestamp(1_800_000_000 + s, 0).expect("a time");
-    store
-        .mark_messenger_read("old", at(50))
-        .await
-        .expect("noted");
-    store
-        .mark_messenger_read("old", at(60))
-        .await
-        .expect("noted again");
-    store
-        .mark_messenger_read("new", at(5000))
-        .await
-        .expect("noted");
-    let read = store
-        .messenger_read(&["old", "new", "never"])
-        .await
-        .expect("read");
-    assert_eq!(read.len(), 2);
-    assert!(read.contains("old") && read.contains("new") && !read.contains("never"));
-    let cutoff = at(1000);
+    note_reads(store).await;
+    let cutoff = chrono::DateTime::from_timestamp(1_800_000_000 + 1000, 0).expect("a time");
     // b and c, and the note of "old".
     assert_eq!(store.purge_ended_before(cutoff).await.expect("purged"), 3);
     let read = store.messenger_read(&["old", "new"]).await.expect("read");
@@ -313,6 +294,21 @@ pub(super) async fn messenger_facts_stored_once_and_listed(store: &dyn EventStor
         ["a"]
     );
     assert!(store.messenger_session("b").await.expect("read").is_none());
+}
+
+/// Conversations read to their end are noted once: "old" (ended at +50)
+/// and "new" (at +5000).
+async fn note_reads(store: &dyn EventStore) {
+    let at = |s: i64| chrono::DateTime::from_timestamp(1_800_000_000 + s, 0).expect("a time");
+    for (id, s) in [("old", 50), ("old", 60), ("new", 5000)] {
+        store.mark_messenger_read(id, at(s)).await.expect("noted");
+    }
+    let read = store
+        .messenger_read(&["old", "new", "never"])
+        .await
+        .expect("read");
+    assert_eq!(read.len(), 2);
+    assert!(read.contains("old") && read.contains("new") && !read.contains("never"));
 }
 
 fn messenger_ids(sessions: Vec<crate::messenger::MessengerSession>) -> Vec<String> {

@@ -261,16 +261,11 @@ impl Worker {
     /// Reads each conversation's messages (their metadata, not their
     /// text): their signals, as bursts.
     async fn read_conversations(&mut self, ids: Vec<String>) -> HashMap<String, Burst> {
-        let read: Vec<_> = futures::stream::iter(ids.into_iter().map(|id| {
-            let client = self.source.client().clone();
-            async move {
-                let answer = client.message_conversation(&Credential::Service, &id).await;
-                (id, answer)
-            }
-        }))
-        .buffer_unordered(READS_AT_ONCE)
-        .collect()
-        .await;
+        let read = self
+            .each(ids, |client, id| async move {
+                client.message_conversation(&Credential::Service, &id).await
+            })
+            .await;
         let mut bursts = HashMap::new();
         for (id, answer) in read {
             match answer {
@@ -289,6 +284,25 @@ impl Worker {
             }
         }
         bursts
+    }
+
+    /// `call` of each id, [`READS_AT_ONCE`] at a time: each id with its
+    /// answer.
+    async fn each<T, F>(
+        &self,
+        ids: Vec<String>,
+        call: impl Fn(crate::upstream::PureCloud, String) -> F,
+    ) -> Vec<(String, T)>
+    where
+        F: std::future::Future<Output = T>,
+    {
+        futures::stream::iter(ids.into_iter().map(|id| {
+            let answer = call(self.source.client().clone(), id.clone());
+            async move { (id, answer.await) }
+        }))
+        .buffer_unordered(READS_AT_ONCE)
+        .collect()
+        .await
     }
 
     /// Voice leaves no message, and voice conversations are on no topic the
@@ -320,16 +334,11 @@ impl Worker {
             .collect();
         calls.sort_unstable();
         calls.dedup();
-        let read: Vec<_> = futures::stream::iter(calls.into_iter().map(|id| {
-            let client = self.source.client().clone();
-            async move {
-                let answer = client.conversation(&Credential::Service, &id).await;
-                (id, answer)
-            }
-        }))
-        .buffer_unordered(READS_AT_ONCE)
-        .collect()
-        .await;
+        let read = self
+            .each(calls, |client, id| async move {
+                client.conversation(&Credential::Service, &id).await
+            })
+            .await;
         for (id, answer) in read {
             match answer {
                 Ok(conversation) => {
