@@ -404,3 +404,52 @@ async fn check_with_a_postgresql_store_hides_its_password_and_ignores_the_file_p
     );
     assert!(!report.contains("s3cr3t"), "{report}");
 }
+
+/// The licence `Cargo.toml` declares is in the repository, one file per
+/// licence of the expression, and the README's first section says which
+/// Rust to install, as `Cargo.toml` says it.
+#[test]
+fn the_declared_licences_and_rust_version_are_where_a_team_looks() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let manifest = std::fs::read_to_string(format!("{root}/Cargo.toml")).expect("Cargo.toml");
+    let value = |key: &str| {
+        manifest
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(key)?
+                    .trim()
+                    .strip_prefix('=')?
+                    .trim()
+                    .strip_prefix('"')?
+                    .strip_suffix('"')
+            })
+            .unwrap_or_else(|| panic!("Cargo.toml has no {key}"))
+            .to_owned()
+    };
+    let license = value("license");
+    let files = [
+        ("MIT", "LICENSE-MIT", "Permission is hereby granted"),
+        ("Apache-2.0", "LICENSE-APACHE", "Apache License"),
+    ];
+    for id in license.split(" OR ") {
+        let (_, file, opening) = files
+            .iter()
+            .find(|(name, _, _)| *name == id)
+            .unwrap_or_else(|| panic!("no file known for licence {id}"));
+        let text = std::fs::read_to_string(format!("{root}/{file}"))
+            .unwrap_or_else(|e| panic!("{file} for licence {id}: {e}"));
+        assert!(text.contains(opening), "{file} is not the {id} text");
+    }
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).expect("README");
+    let first = readme.split("\n## ").nth(1).expect("a first section");
+    let rust = value("rust-version");
+    assert!(
+        first.contains(&format!("Rust {rust} or newer")),
+        "the first section names Rust {rust}"
+    );
+    assert!(
+        first.contains("sh.rustup.rs"),
+        "the first section gives the rustup command"
+    );
+    assert!(readme.contains("LICENSE-MIT") && readme.contains("LICENSE-APACHE"));
+}
