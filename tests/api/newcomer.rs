@@ -453,3 +453,53 @@ fn the_declared_licences_and_rust_version_are_where_a_team_looks() {
     );
     assert!(readme.contains("LICENSE-MIT") && readme.contains("LICENSE-APACHE"));
 }
+
+/// The command `deploy/env.example` gives to check a deployment's settings
+/// runs on the shipped file itself: every value reaches `check`, and what
+/// it refuses is only the deployment's own files, which this machine has
+/// not (`env $(cat … | xargs)` stopped at the first comment).
+#[tokio::test]
+async fn the_shipped_env_files_check_command_runs_on_the_shipped_file() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/env.example");
+    let text = std::fs::read_to_string(example).expect("deploy/env.example");
+    let printed = text
+        .lines()
+        .find_map(|l| l.trim_start_matches('#').trim().strip_prefix("sudo "))
+        .expect("the file says how to check it");
+    let unit = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/cobrowse-gateway.service"
+    );
+    let unit = std::fs::read_to_string(unit).expect("the unit file");
+    assert!(
+        unit.contains(printed),
+        "the unit file gives the same command"
+    );
+    let line = printed
+        .replace("/etc/cobrowse-gateway/env", example)
+        .replace(
+            "exec cobrowse-gateway",
+            &format!("exec {}", env!("CARGO_BIN_EXE_cobrowse-gateway")),
+        );
+    let words: Vec<&str> = line.splitn(3, ' ').collect();
+    assert_eq!(&words[..2], ["sh", "-c"], "{printed}");
+    let mut shell = tokio::process::Command::new("sh");
+    shell.arg("-c").arg(words[2].trim_matches('\''));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("COBROWSE_") {
+            shell.env_remove(name);
+        }
+    }
+    let (output, stdout, stderr) = run(shell).await;
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error")).collect();
+    assert!(
+        output.status.success() || !errors.is_empty(),
+        "check ran: {stdout}{stderr}"
+    );
+    for error in &errors {
+        assert!(
+            error.contains("/etc/cobrowse-gateway/"),
+            "only the deployment's own files are missing here: {stderr}"
+        );
+    }
+}
