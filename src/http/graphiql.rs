@@ -90,6 +90,7 @@ pub(crate) async fn page() -> Response {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>cobrowse-gateway · GraphiQL</title>
+<link rel="icon" href="/favicon.ico" type="image/svg+xml">
 <link rel="stylesheet" href="/graphiql/assets/{css}">
 <style>html, body, #graphiql {{ height: 100%; margin: 0; }}</style>
 </head>

@@ -41,6 +41,30 @@ pub(crate) async fn messenger_js() -> Response {
     response
 }
 
+/// The gateway's icon: two overlapping windows, one browser following
+/// another.
+const ICON: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect x="2" y="5" width="20" height="16" rx="2" fill="#1d5fa8"/><rect x="10" y="11" width="20" height="16" rx="2" fill="#34a0a4" stroke="#fff" stroke-width="1.5"/></svg>"##;
+
+/// `GET /favicon.ico`, which browsers ask for on every page: the icon (SVG,
+/// which browsers take whatever the name), cached for a day.
+pub(crate) async fn favicon() -> Response {
+    let mut response = ICON.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("image/svg+xml"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=86400"),
+    );
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
 /// A script's answer.
 fn script(code: &'static str) -> Response {
     let mut response = code.into_response();

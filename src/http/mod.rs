@@ -154,6 +154,7 @@ pub(crate) fn router(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/", get(home::page))
         .route("/wall.js", get(home::wall_js))
+        .route("/favicon.ico", get(home::favicon))
         .route("/messenger-cobrowse.js", get(home::messenger_js))
         .route(
             "/messenger/page-reports",

@@ -698,3 +698,29 @@ async fn the_response_cache_can_be_turned_off() {
         .expect("ascii")
         .starts_with("private, max-age="));
 }
+
+/// Browsers ask every origin for `/favicon.ico`: it answers with an icon
+/// (a 404 there is a console error on every page), and the pages name it.
+#[tokio::test]
+async fn the_icon_browsers_ask_for_is_there_and_the_pages_name_it() {
+    let app = spawn_app().await;
+    let icon = app
+        .http
+        .get(app.url("/favicon.ico"))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(icon.status(), 200);
+    assert_eq!(icon.headers()["content-type"], "image/svg+xml");
+    assert!(icon.headers()["cache-control"]
+        .to_str()
+        .expect("ascii")
+        .contains("max-age"));
+    assert!(icon.text().await.expect("text").starts_with("<svg"));
+    let home = app.http.get(app.url("/")).send().await.expect("answers");
+    assert!(home
+        .text()
+        .await
+        .expect("text")
+        .contains(r#"<link rel="icon" href="/favicon.ico""#));
+}

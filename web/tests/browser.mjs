@@ -40,6 +40,13 @@ export async function withBrowser(body) {
     page.on('console', (message) => { if (message.type() === 'error') problems.push(`console: ${message.text()}`); });
     return page;
   };
+  // A missing icon is a console error in a visible browser (headless ones
+  // may not ask for it): any answer for it that is not a success is one.
+  context.on('response', (response) => {
+    if (new URL(response.url()).pathname === '/favicon.ico' && response.status() >= 400) {
+      problems.push(`favicon: ${response.status()} for ${response.url()}`);
+    }
+  });
   try {
     await context.route('**/*', (route) => {
       const url = route.request().url();
