@@ -180,8 +180,7 @@ impl Conversation {
                 .collect(),
         ))
     }
-    /// Engage co-browse reporting keys of this conversation, computed from
-    /// its co-browse communications.
+    /// Engage co-browse reporting keys of this conversation, computed from its co-browse communications.
     async fn attached_data(&self, ctx: &Context<'_>) -> Fallible<EngageData> {
         let model = with(ctx, &self.0, Shapes::FULL).await?;
         Ok(Some(EngageData::of_conversation(ctx, &model)))
@@ -235,9 +234,7 @@ impl CobrowseMediaParticipant {
     }
 }
 
-/// A participant of a conversation, as co-browse sees it (the
-/// `CobrowseMediaParticipant` of PureCloud, joined with the participant's
-/// co-browse and screen-share communications).
+/// A participant of a conversation, as co-browse sees it (the `CobrowseMediaParticipant` of PureCloud, joined with the participant's co-browse and screen-share communications).
 #[Object]
 impl CobrowseMediaParticipant {
     /// Global id of this participant (opaque; use it with `node(id:)`).
@@ -412,8 +409,7 @@ impl CobrowseMediaParticipant {
     async fn cobrowse_role_raw(&self) -> Option<&str> {
         self.get().cobrowse_role.as_ref().map(Wire::raw)
     }
-    /// The participants this one has been granted control of (empty when it
-    /// cannot control any shared page).
+    /// The participants this one has been granted control of (empty when it cannot control any shared page).
     async fn controlling(&self, ctx: &Context<'_>) -> Fallible<Vec<CobrowseMediaParticipant>> {
         controlled(ctx, &self.conversation, &self.get().controlling)
             .await
@@ -645,10 +641,7 @@ async fn owner(
 }
 
 communication! {
-    /// One participant's co-browse communication (`Cobrowsesession` upstream).
-    /// The customer's communication shares; the agent's views. Both carry the
-    /// same `cobrowseSessionId`; the session they make up, for any provider,
-    /// is a `Session`.
+    /// One participant's co-browse communication (`Cobrowsesession` upstream). The customer's communication shares; the agent's views. Both carry the same `cobrowseSessionId`; the session they make up, for any provider, is a `Session`.
     Cobrowsesession, purecloud::Cobrowsesession, cobrowsesessions,
     {
         /// Name and address of this end of the communication.
@@ -668,8 +661,7 @@ communication! {
         async fn cobrowse_role_raw(&self) -> Option<&str> {
             self.get().cobrowse_role.as_ref().map(Wire::raw)
         }
-        /// The participants this client has been granted control of (empty when
-        /// it cannot control any shared page).
+        /// The participants this client has been granted control of (empty when it cannot control any shared page).
         async fn controlling(&self, ctx: &Context<'_>) -> Fallible<Vec<CobrowseMediaParticipant>> {
             controlled(ctx, &self.conversation, &self.get().controlling)
                 .await
@@ -727,15 +719,11 @@ pub(crate) enum SessionProvider {
 /// Whether a co-browse or screen-share session goes on.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub(crate) enum SessionState {
-    /// It goes on: one of its communications is neither `disconnected` nor
-    /// `terminated` and has no end (`disconnectedTime`). A Zoom session:
-    /// started and not ended.
+    /// It goes on: one of its communications is neither `disconnected` nor `terminated` and has no end (`disconnectedTime`). A Zoom session: started and not ended.
     Active,
-    /// It is over: every communication ended, whatever its participants do
-    /// next (a call that goes on, an agent's wrap-up).
+    /// It is over: every communication ended, whatever its participants do next (a call that goes on, an agent's wrap-up).
     Ended,
-    /// Co-browse for Messenger: offered to the customer, not answered yet
-    /// (an offer rejected or expired is `ENDED`; accepted, `ACTIVE`).
+    /// Co-browse for Messenger: offered to the customer, not answered yet (an offer rejected or expired is `ENDED`; accepted, `ACTIVE`).
     Offered,
 }
 
@@ -905,9 +893,7 @@ impl Session {
     }
 }
 
-/// A co-browse session, whatever its provider. PureCloud sessions group the
-/// co-browse communications of a conversation that share one
-/// `cobrowseSessionId`; Zoom sessions are folded from Zoom Cobrowse webhooks.
+/// A co-browse session, whatever its provider. PureCloud sessions group the co-browse communications of a conversation that share one `cobrowseSessionId`; Zoom sessions are folded from Zoom Cobrowse webhooks.
 #[Object]
 impl Session {
     /// Global id of this session (opaque; use it with `node(id:)`).
@@ -923,18 +909,11 @@ impl Session {
     async fn media_type(&self) -> SessionMedia {
         self.media()
     }
-    /// The provider's id of the session: PureCloud's `cobrowseSessionId`
-    /// (a screen share's room `context`), Zoom's `session_id`. A PureCloud
-    /// session read from analytics (the history; the wall while the active
-    /// set is polled, or after a back-fill set it right) has analytics'
-    /// room id instead (`roomId`), which Genesys does not document as equal.
+    /// The provider's id of the session: PureCloud's `cobrowseSessionId` (a screen share's room `context`), Zoom's `session_id`. A PureCloud session read from analytics (the history; the wall while the active set is polled, or after a back-fill set it right) has analytics' room id instead (`roomId`), which Genesys does not document as equal.
     async fn provider_session_id(&self) -> &str {
         self.provider_id()
     }
-    /// Analytics' id of the session's room (`cobrowseRoomId`,
-    /// `screenShareRoomId`), when the session was read from analytics; null
-    /// when it was read from the conversation routes or events (PureCloud),
-    /// and for Zoom.
+    /// Analytics' id of the session's room (`cobrowseRoomId`, `screenShareRoomId`), when the session was read from analytics; null when it was read from the conversation routes or events (PureCloud), and for Zoom.
     async fn room_id(&self) -> Option<&str> {
         match self {
             Session::PureCloud(s) if s.conversation.read_from_analytics() => Some(&s.session.id),
@@ -979,8 +958,7 @@ impl Session {
     async fn product_field(&self) -> SessionProduct {
         self.product_kind()
     }
-    /// The channel a Co-browse for Messenger session was offered in (null
-    /// for the other products, and when upstream did not say).
+    /// The channel a Co-browse for Messenger session was offered in (null for the other products, and when upstream did not say).
     async fn channel(&self) -> Option<SessionChannel> {
         match self {
             Session::Messenger(m) => m.channel.map(Into::into),
@@ -1001,9 +979,7 @@ impl Session {
             _ => self.start().map(|_| TimeSource::Provider),
         }
     }
-    /// Who told the gateway the session ended (null while it goes on).
-    /// `CONVERSATION` is an inference: the conversation's agent leg ended
-    /// and the customer's page did not report the end.
+    /// Who told the gateway the session ended (null while it goes on). `CONVERSATION` is an inference: the conversation's agent leg ended and the customer's page did not report the end.
     async fn end_source(&self) -> Option<TimeSource> {
         match self {
             Session::Messenger(m) => m.end().map(|e| e.source.into()),
@@ -1018,9 +994,7 @@ impl Session {
             Session::Zoom(_) => None,
         }
     }
-    /// The code a viewer joins a Co-browse for Messenger session with.
-    /// Only for callers who may act as an agent (the `write` scope, or a
-    /// passed-through Genesys token); never logged.
+    /// The code a viewer joins a Co-browse for Messenger session with. Only for callers who may act as an agent (the `write` scope, or a passed-through Genesys token); never logged.
     #[graphql(guard = "Needs::WRITE")]
     async fn join_code(&self) -> Option<&str> {
         match self {
@@ -1040,9 +1014,7 @@ impl Session {
             Session::PureCloud(s) => session_people(ctx, s).await.map(Some),
         }
     }
-    /// The conversation the session belongs to (PureCloud; for Co-browse
-    /// for Messenger the web messaging or voice conversation, read when
-    /// asked for).
+    /// The conversation the session belongs to (PureCloud; for Co-browse for Messenger the web messaging or voice conversation, read when asked for).
     async fn conversation(&self, ctx: &Context<'_>) -> Result<Option<Conversation>> {
         match self {
             Session::PureCloud(s) => Ok(Some(Conversation(Arc::clone(&s.conversation)))),
@@ -1088,8 +1060,7 @@ impl Session {
         segments.sort_by_key(|seg| seg.0.start_time);
         segments
     }
-    /// Engage reporting keys of the interaction this session belongs to: for
-    /// PureCloud the conversation, for Zoom the session itself.
+    /// Engage reporting keys of the interaction this session belongs to: for PureCloud the conversation, for Zoom the session itself.
     #[graphql(complexity = "COMPLEXITY + child_complexity")]
     async fn attached_data(&self, ctx: &Context<'_>) -> Fallible<EngageData> {
         match self {

@@ -62,8 +62,7 @@ impl EngageData {
     }
 }
 
-/// Engage co-browse reporting data of one interaction (Genesys Engage attaches
-/// it to the primary chat or voice interaction). Absent keys are null.
+/// Engage co-browse reporting data of one interaction (Genesys Engage attaches it to the primary chat or voice interaction). Absent keys are null.
 #[Object(name = "EngageAttachedData")]
 impl EngageData {
     /// `CoBrowseAssociated`: true ("Yes") while an agent is in a session, false ("No") once the agent exits.
@@ -90,8 +89,7 @@ impl EngageData {
     async fn co_browse_end_time(&self) -> Option<Time> {
         self.data.end_time
     }
-    /// `IsCoBrowseDenied`: true ("Yes") once a session was not allowed to
-    /// start; false ("No") after a later allowed start; null when never denied.
+    /// `IsCoBrowseDenied`: true ("Yes") once a session was not allowed to start; false ("No") after a later allowed start; null when never denied.
     async fn is_co_browse_denied(&self) -> Option<bool> {
         self.data.denied
     }

@@ -55,21 +55,17 @@ const MAX_CONVERSATION_IDS: usize = crate::upstream::BULK_PAGE_SIZE;
 /// Which sessions the history lists.
 #[derive(InputObject, Default)]
 pub(crate) struct HistoryFilter {
-    /// Only sessions of conversations routed through one of these queues
-    /// (PureCloud; Zoom sessions have no queue and are left out).
+    /// Only sessions of conversations routed through one of these queues (PureCloud; Zoom sessions have no queue and are left out).
     queue_ids: Option<Vec<String>>,
-    /// Only sessions of conversations one of these agents took part in
-    /// (PureCloud; Zoom sessions are left out).
+    /// Only sessions of conversations one of these agents took part in (PureCloud; Zoom sessions are left out).
     user_ids: Option<Vec<String>>,
-    /// Only sessions of these conversations (at most 100; PureCloud, read
-    /// by id from analytics; Zoom sessions are left out).
+    /// Only sessions of these conversations (at most 100; PureCloud, read by id from analytics; Zoom sessions are left out).
     conversation_ids: Option<Vec<String>>,
     /// Only these media (Zoom sessions are co-browse).
     media_types: Option<Vec<SessionMedia>>,
     /// Only these providers.
     providers: Option<Vec<SessionProvider>>,
-    /// Also sessions of conversations (and Zoom sessions) still going on;
-    /// by default only those that ended.
+    /// Also sessions of conversations (and Zoom sessions) still going on; by default only those that ended.
     #[graphql(default)]
     include_active: bool,
 }

@@ -12,8 +12,7 @@ use crate::purecloud::Time;
 /// Which co-browse product a session is.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub(crate) enum SessionProduct {
-    /// Genesys Cloud's legacy co-browse for chat and voice (support ended
-    /// 27 January 2025; its routes and data remain).
+    /// Genesys Cloud's legacy co-browse for chat and voice (support ended 27 January 2025; its routes and data remain).
     LegacyCobrowse,
     /// Genesys Cloud's legacy screen share.
     LegacyScreenshare,
@@ -66,18 +65,13 @@ impl From<messenger::Outcome> for OfferOutcome {
 /// Who told the gateway a session's start or end.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub(crate) enum TimeSource {
-    /// The provider's own record of the session: legacy co-browse and
-    /// screen-share communications, Zoom's webhooks.
+    /// The provider's own record of the session: legacy co-browse and screen-share communications, Zoom's webhooks.
     Provider,
-    /// Co-browse for Messenger: the conversation's messages (an accepted
-    /// offer starts the session).
+    /// Co-browse for Messenger: the conversation's messages (an accepted offer starts the session).
     Messages,
-    /// Co-browse for Messenger: the customer's page (the gateway's page
-    /// script forwarding the Messenger's `sessionStarted` and
-    /// `sessionEnded`).
+    /// Co-browse for Messenger: the customer's page (the gateway's page script forwarding the Messenger's `sessionStarted` and `sessionEnded`).
     Page,
-    /// Co-browse for Messenger: inferred: the conversation's agent leg
-    /// ended, and the page did not report the session's end.
+    /// Co-browse for Messenger: inferred: the conversation's agent leg ended, and the page did not report the session's end.
     Conversation,
 }
 
@@ -110,13 +104,11 @@ impl SessionOffer {
     async fn offered_at(&self) -> Option<Time> {
         self.0.offered.map(|o| o.at)
     }
-    /// When the offer ends unanswered (`dateOfferEnds`), when known (the
-    /// offer's answer has it; a message does not).
+    /// When the offer ends unanswered (`dateOfferEnds`), when known (the offer's answer has it; a message does not).
     async fn ends_at(&self) -> Option<Time> {
         self.0.offer_ends
     }
-    /// What became of it (as of now: an unanswered offer past its end has
-    /// expired).
+    /// What became of it (as of now: an unanswered offer past its end has expired).
     async fn outcome(&self) -> OfferOutcome {
         self.0.outcome_at(crate::freshness::now_utc()).into()
     }

@@ -49,8 +49,7 @@ pub(crate) struct Mutation;
 
 #[Object]
 impl Mutation {
-    /// Disconnects a participant from the co-browse (and every other) media
-    /// of a conversation.
+    /// Disconnects a participant from the co-browse (and every other) media of a conversation.
     #[graphql(guard = "Needs::WRITE")]
     async fn disconnect_participant(
         &self,
@@ -102,16 +101,7 @@ impl Mutation {
         patch(ctx, &conversation_id, &participant_id, &body).await
     }
 
-    /// Offers co-browse to the customer of a web messaging or voice
-    /// conversation (Genesys Cloud Co-browse for Messenger; `POST
-    /// /api/v2/conversations/{conversationId}/cobrowse`), as the agent's app
-    /// would. Every call makes a new offer: it is not idempotent. Upstream
-    /// needs `conversation:cobrowse:add` (web messaging) or
-    /// `conversation:cobrowseVoice:add` (voice) of whoever calls it: the
-    /// caller's own token in passthrough, the gateway's credentials in
-    /// service mode. Answers the session the offer begins (its `joinCode`
-    /// too); the only way a voice offer becomes known without the page
-    /// script.
+    /// Offers co-browse to the customer of a web messaging or voice conversation (Genesys Cloud Co-browse for Messenger; `POST /api/v2/conversations/{conversationId}/cobrowse`), as the agent's app would. Every call makes a new offer: it is not idempotent. Upstream needs `conversation:cobrowse:add` (web messaging) or `conversation:cobrowseVoice:add` (voice) of whoever calls it: the caller's own token in passthrough, the gateway's credentials in service mode. Answers the session the offer begins (its `joinCode` too); the only way a voice offer becomes known without the page script.
     #[graphql(guard = "Needs::WRITE")]
     async fn offer_cobrowse(&self, ctx: &Context<'_>, conversation_id: String) -> Result<Session> {
         check_upstream_id("conversationId", &conversation_id)?;
@@ -185,10 +175,7 @@ impl Mutation {
         Ok(Session::Messenger(std::sync::Arc::new(session)))
     }
 
-    /// Deletes the Zoom sessions (with their stored webhook events) that
-    /// ended before `endedBefore`; returns how many. Retention does this on
-    /// its own (`store.retention`); this is for an operator who must erase
-    /// sooner. Needs the `webhooks:admin` scope.
+    /// Deletes the Zoom sessions (with their stored webhook events) that ended before `endedBefore`; returns how many. Retention does this on its own (`store.retention`); this is for an operator who must erase sooner. Needs the `webhooks:admin` scope.
     #[graphql(guard = "Needs::WEBHOOKS_ADMIN")]
     async fn purge_ended_zoom_sessions(
         &self,

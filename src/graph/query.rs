@@ -72,15 +72,7 @@ impl Query {
         Ok(Some(Conversation(read_full(ctx, &conversation_id).await?)))
     }
 
-    /// The conversations with co-browse or screen share going on now, newest
-    /// first: a conversation is listed while at least one of its co-browse or
-    /// screen-share communications is neither `disconnected` nor `terminated`
-    /// and has no end (`disconnectedTime`). One whose communications ended
-    /// is not listed, even while its agent is still in wrap-up (it stays
-    /// readable by `conversation(conversationId:)` and in
-    /// `cobrowseHistory`). With the gateway's own credentials (service
-    /// mode): every such conversation of the organisation. With a caller's
-    /// own token (passthrough): that user's.
+    /// The conversations with co-browse or screen share going on now, newest first: a conversation is listed while at least one of its co-browse or screen-share communications is neither `disconnected` nor `terminated` and has no end (`disconnectedTime`). One whose communications ended is not listed, even while its agent is still in wrap-up (it stays readable by `conversation(conversationId:)` and in `cobrowseHistory`). With the gateway's own credentials (service mode): every such conversation of the organisation. With a caller's own token (passthrough): that user's.
     #[graphql(
         guard = "Needs::READ",
         complexity = "page_weight(first, last) * child_complexity + 1"
@@ -139,9 +131,7 @@ impl Query {
         purecloud_session(ctx, &conversation_id, &cobrowse_session_id).await
     }
 
-    /// Co-browse sessions of every provider, newest start first: PureCloud
-    /// sessions of the conversations with co-browse going on now (their ended
-    /// sessions too), and the Zoom sessions the webhook store holds.
+    /// Co-browse sessions of every provider, newest start first: PureCloud sessions of the conversations with co-browse going on now (their ended sessions too), and the Zoom sessions the webhook store holds.
     #[graphql(
         guard = "Needs::READ",
         complexity = "page_weight(first, last) * child_complexity + 1"
@@ -219,11 +209,7 @@ impl Query {
         load_queue(ctx, &queue_id).await
     }
 
-    /// Co-browse and screen-share sessions of every provider in an interval
-    /// (at most 31 days), newest interaction first: PureCloud sessions from
-    /// analytics (upstream needs `analytics:conversationDetail:view`), Zoom
-    /// sessions from the webhook store. By default only those of
-    /// conversations (and Zoom sessions) that ended.
+    /// Co-browse and screen-share sessions of every provider in an interval (at most 31 days), newest interaction first: PureCloud sessions from analytics (upstream needs `analytics:conversationDetail:view`), Zoom sessions from the webhook store. By default only those of conversations (and Zoom sessions) that ended.
     #[graphql(
         guard = "Needs::READ",
         complexity = "page_weight(first, None) * child_complexity + 1"
@@ -240,10 +226,7 @@ impl Query {
         super::history::history(ctx, interval, filter.unwrap_or_default(), page).await
     }
 
-    /// Counts and durations of agents' co-browse and screen-share work in
-    /// an interval (at most 31 days), per queue, user or media type and
-    /// time bucket, from analytics. Upstream needs the permission
-    /// `analytics:conversationAggregate:view` for it.
+    /// Counts and durations of agents' co-browse and screen-share work in an interval (at most 31 days), per queue, user or media type and time bucket, from analytics. Upstream needs the permission `analytics:conversationAggregate:view` for it.
     #[graphql(guard = "Needs::READ")]
     async fn cobrowse_statistics(
         &self,

@@ -41,8 +41,7 @@ pub(crate) enum StatisticsGroupBy {
     User,
     /// Co-browse or screen share.
     MediaType,
-    /// Co-browse for Messenger's channel (web messaging or voice); legacy
-    /// co-browse has none, so only Messenger sessions are counted.
+    /// Co-browse for Messenger's channel (web messaging or voice); legacy co-browse has none, so only Messenger sessions are counted.
     Channel,
 }
 
@@ -64,8 +63,7 @@ pub(crate) struct CobrowseStatistics {
     groups: Vec<StatisticsGroup>,
 }
 
-/// Counts and durations of co-browse and screen-share work in an interval,
-/// per group and time bucket.
+/// Counts and durations of co-browse and screen-share work in an interval, per group and time bucket.
 #[Object]
 impl CobrowseStatistics {
     /// Where the interval starts.
@@ -196,8 +194,7 @@ impl StatisticsBucket {
     async fn average_talk_seconds(&self) -> Option<f64> {
         self.mean_seconds("tTalk")
     }
-    /// Co-browse for Messenger's offers in the bucket (by their start,
-    /// else their offer), their outcomes and durations.
+    /// Co-browse for Messenger's offers in the bucket (by their start, else their offer), their outcomes and durations.
     async fn messenger(&self) -> MessengerStatistics {
         MessengerStatistics(self.messenger)
     }
@@ -219,8 +216,7 @@ impl StatisticsBucket {
 /// Co-browse for Messenger's numbers of one group and bucket.
 pub(crate) struct MessengerStatistics(Tally);
 
-/// Co-browse for Messenger sessions offered in a bucket, as the gateway
-/// holds them: outcomes, and durations where both ends are known.
+/// Co-browse for Messenger sessions offered in a bucket, as the gateway holds them: outcomes, and durations where both ends are known.
 #[Object]
 impl MessengerStatistics {
     /// Co-browse offers.
@@ -251,8 +247,7 @@ impl MessengerStatistics {
     async fn ended(&self) -> i64 {
         self.0.ended
     }
-    /// Of those, ends the customer's page reported (the others are inferred
-    /// from the conversation's agent leg).
+    /// Of those, ends the customer's page reported (the others are inferred from the conversation's agent leg).
     async fn ended_by_page(&self) -> i64 {
         self.0.ended_by_page
     }

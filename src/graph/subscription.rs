@@ -242,12 +242,7 @@ impl SessionUpdate {
 /// One change of a co-browse session.
 #[Object(name = "SessionUpdate")]
 impl SessionUpdate {
-    /// What caused the change: the Zoom webhook event (e.g.
-    /// `cobrowse.session_user_joined`); for legacy PureCloud co-browse and
-    /// screen share `purecloud.session_started`, `purecloud.session_changed`
-    /// or `purecloud.session_ended`; for Co-browse for Messenger
-    /// `messenger.offered`, `messenger.accepted`, `messenger.rejected`,
-    /// `messenger.expired`, `messenger.started` or `messenger.ended`.
+    /// What caused the change: the Zoom webhook event (e.g. `cobrowse.session_user_joined`); for legacy PureCloud co-browse and screen share `purecloud.session_started`, `purecloud.session_changed` or `purecloud.session_ended`; for Co-browse for Messenger `messenger.offered`, `messenger.accepted`, `messenger.rejected`, `messenger.expired`, `messenger.started` or `messenger.ended`.
     async fn event(&self) -> &str {
         match &self.origin {
             Origin::Zoom { event, .. } => event.wire(),
@@ -287,21 +282,17 @@ impl SessionUpdate {
     async fn provider_field(&self) -> SessionProvider {
         self.provider().unwrap_or(SessionProvider::Purecloud)
     }
-    /// The provider's id of the session (Zoom's session id; PureCloud's
-    /// `cobrowseSessionId`, or a screen share's room).
+    /// The provider's id of the session (Zoom's session id; PureCloud's `cobrowseSessionId`, or a screen share's room).
     #[graphql(name = "providerSessionId")]
     async fn provider_session_id_field(&self) -> &str {
         self.provider_session_id()
     }
-    /// Its place in the shared change feed (several replicas on
-    /// PostgreSQL): pass it as `after` to resume after this update. Null
-    /// for a single process and for PureCloud updates.
+    /// Its place in the shared change feed (several replicas on PostgreSQL): pass it as `after` to resume after this update. Null for a single process and for PureCloud updates.
     #[graphql(name = "sequence")]
     async fn sequence_field(&self) -> Option<String> {
         self.sequence().map(|s| s.to_string())
     }
-    /// The session as it is after the change (read when this update is
-    /// delivered: it may include later changes too).
+    /// The session as it is after the change (read when this update is delivered: it may include later changes too).
     async fn session(&self, ctx: &Context<'_>) -> Fallible<Session> {
         let state = self.state.get_or_try_init(|| self.read(ctx)).await?;
         match state {
@@ -320,11 +311,7 @@ pub(crate) struct Subscription;
 
 #[SubscriptionMacro]
 impl Subscription {
-    /// Session changes as they happen, of both providers in one stream:
-    /// Zoom sessions as their webhooks are stored, PureCloud sessions as
-    /// Genesys's notifications (or a back-fill after a gap) tell the
-    /// gateway. Only in service mode for PureCloud (passthrough callers
-    /// read their own sessions on demand).
+    /// Session changes as they happen, of both providers in one stream: Zoom sessions as their webhooks are stored, PureCloud sessions as Genesys's notifications (or a back-fill after a gap) tell the gateway. Only in service mode for PureCloud (passthrough callers read their own sessions on demand).
     #[graphql(guard = "Needs::READ")]
     async fn cobrowse_session_updates(
         &self,

@@ -122,9 +122,7 @@ wire_enum! {
 }
 
 wire_enum! {
-    /// The kind of a segment of a communication's timeline. REST spells them
-    /// capitalised (`Interact`), analytics in lower case (`interact`); the
-    /// wire value `unknown` reads as `UNKNOWN`.
+    /// The kind of a segment of a communication's timeline. REST spells them capitalised (`Interact`), analytics in lower case (`interact`); the wire value `unknown` reads as `UNKNOWN`.
     SegmentType {
         Alert = "Alert", System = "System", Delay = "Delay", Hold = "Hold",
         Interact = "Interact", Ivr = "IVR", Dialing = "Dialing", Wrapup = "Wrapup",

@@ -36,3 +36,41 @@ fn the_readme_shows_the_dashboard_query_the_tests_and_the_benchmark_send() {
         "README.md shows tests/queries/dashboard.graphql exactly"
     );
 }
+
+/// Descriptions are paragraphs, as GraphiQL's docs show them: no line
+/// break inside a sentence (a hard-wrapped doc comment). Lists, tables and
+/// code keep their lines.
+#[test]
+fn schema_descriptions_are_paragraphs_not_wrapped_lines() {
+    let sdl = cobrowse_gateway::graph::sdl();
+    let mut wrapped = Vec::new();
+    for (i, block) in sdl.split("\"\"\"").enumerate() {
+        if i % 2 == 0 {
+            continue;
+        }
+        let lines: Vec<&str> = block.trim().lines().map(str::trim).collect();
+        let mut in_code = false;
+        for pair in lines.windows(2) {
+            let (line, next) = (pair[0], pair[1]);
+            if line.starts_with("```") {
+                in_code = !in_code;
+            }
+            let starts_own_line = next.is_empty()
+                || next.starts_with(['-', '*', '|', '#'])
+                || next.starts_with("```")
+                || next
+                    .split_once(". ")
+                    .is_some_and(|(n, _)| n.parse::<u32>().is_ok());
+            let ends_sentence = line.is_empty() || line.ends_with(['.', ':', '!', '?', '|']);
+            if !in_code && !starts_own_line && !ends_sentence {
+                wrapped.push(format!("{line}⏎{next}"));
+            }
+        }
+    }
+    assert!(
+        wrapped.is_empty(),
+        "{} descriptions break a sentence across lines (write the doc comment's paragraph on one line):\n{}",
+        wrapped.len(),
+        wrapped.join("\n")
+    );
+}
