@@ -197,6 +197,13 @@ fn init_logs(settings: &Settings) {
     }
 }
 
+/// Each line of `errors` (every setting that is wrong) as an error.
+fn say_errors(errors: &str) {
+    for line in errors.lines() {
+        eprintln!("error: {line}");
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -216,7 +223,7 @@ async fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(e) => {
-                eprintln!("error: {}", redact_text(&e));
+                say_errors(&redact_text(&e));
                 ExitCode::from(2)
             }
         };
@@ -226,7 +233,7 @@ async fn main() -> ExitCode {
     {
         Ok(settings) => settings,
         Err(e) => {
-            eprintln!("error: {}", redact_text(&e));
+            say_errors(&redact_text(&e));
             return ExitCode::from(2);
         }
     };

@@ -838,32 +838,42 @@ impl Settings {
         }
     }
 
+    /// Every setting that cannot be honoured, one line each (not only the
+    /// first: a newcomer fixes them all in one go).
     fn check(&self, sources: &BTreeMap<String, Source>) -> Result<(), SettingsError> {
-        self.check_upstream()
-            .and_then(|()| self.check_auth())
-            .and_then(|()| self.check_shared())
-            .and_then(|()| self.check_values())
-            .map_err(|(path, why)| {
-                SettingsError(format!(
-                    "invalid setting {}: {why}",
-                    describe(path, sources)
-                ))
-            })
+        let mut found = Vec::new();
+        self.check_upstream(&mut found);
+        self.check_auth(&mut found);
+        self.check_shared(&mut found);
+        self.check_values(&mut found);
+        if found.is_empty() {
+            return Ok(());
+        }
+        let lines: Vec<String> = found
+            .iter()
+            .map(|(path, why)| format!("invalid setting {}: {why}", describe(path, sources)))
+            .collect();
+        Err(SettingsError(lines.join("\n")))
     }
 
     /// Demo mode, or a whole set of upstream credentials.
-    fn check_upstream(&self) -> Result<(), Invalid> {
+    fn check_upstream(&self, found: &mut Vec<Invalid>) {
         let up = &self.upstream;
         if let Some(url) = &up.url {
             if up.client_id.as_deref().is_none_or(str::is_empty) {
-                return invalid("upstream.client_id", "required when upstream.url is set");
+                invalid(
+                    found,
+                    "upstream.client_id",
+                    "required when upstream.url is set",
+                );
             }
             if up
                 .client_secret
                 .as_ref()
                 .is_none_or(|s| s.expose().is_empty())
             {
-                return invalid(
+                invalid(
+                    found,
                     "upstream.client_secret",
                     "required when upstream.url is set",
                 );
@@ -871,55 +881,63 @@ impl Settings {
             if up.login_url.is_none() && derive_login_url(url).is_none() {
                 let host = url.host_str().unwrap_or_default();
                 if let Some(region) = host.strip_prefix("apps.") {
-                    return invalid(
+                    invalid(
+                        found,
                         "upstream.url",
                         &format!("{host} is the Genesys Cloud web app; the API of that region is https://api.{region}"),
                     );
+                } else {
+                    invalid(
+                        found,
+                        "upstream.login_url",
+                        "required when the API host does not start with `api.`",
+                    );
                 }
-                return invalid(
-                    "upstream.login_url",
-                    "required when the API host does not start with `api.`",
-                );
             }
         } else if up.login_url.is_some() || up.client_id.is_some() || up.client_secret.is_some() {
-            return invalid(
+            invalid(
+                found,
                 "upstream.url",
                 "required when login_url, client_id or client_secret is set (unset means demo mode)",
             );
         }
         if up.active_lookback.is_zero() || up.active_lookback > Duration::from_secs(31 * 86_400) {
-            return invalid(
+            invalid(
+                found,
                 "upstream.active_lookback",
                 "must be more than 0s and at most 31d (the longest interval analytics takes)",
             );
         }
         if self.messenger.history > Duration::from_secs(31 * 86_400) {
-            return invalid(
+            invalid(
+                found,
                 "messenger.history",
                 "must be at most 31d (the longest interval analytics takes)",
             );
         }
         if up.history_job_poll.is_zero() || up.history_job_poll > Duration::from_secs(60) {
-            return invalid(
+            invalid(
+                found,
                 "upstream.history_job_poll",
                 "must be more than 0s and at most 60s",
             );
         }
         if up.base_backoff > up.max_backoff {
-            return invalid(
+            invalid(
+                found,
                 "upstream.base_backoff",
                 "must not exceed upstream.max_backoff",
             );
         }
-        Ok(())
     }
 
     /// Keys and claims that fit the mode, and a JWT secret long enough.
-    fn check_auth(&self) -> Result<(), Invalid> {
+    fn check_auth(&self, found: &mut Vec<Invalid>) {
         let auth = &self.auth;
         let jwt_keys = auth.jwt_secret.is_some() || auth.jwks_file.is_some();
         if auth.mode == AuthMode::Passthrough && (jwt_keys || auth.api_keys_file.is_some()) {
-            return invalid(
+            invalid(
+                found,
                 "auth.mode",
                 "passthrough takes the caller's own upstream token; auth.api_keys_file, auth.jwt_secret and auth.jwks_file are for service mode",
             );
@@ -929,14 +947,16 @@ impl Settings {
             ("auth.jwt_audience", &auth.jwt_audience),
         ] {
             if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
-                return invalid(
+                invalid(
+                    found,
                     path,
                     "must not be empty when set: a JWT's claim is compared with it",
                 );
             }
         }
         if !jwt_keys && (auth.jwt_issuer.is_some() || auth.jwt_audience.is_some()) {
-            return invalid(
+            invalid(
+                found,
                 "auth.jwt_issuer",
                 "auth.jwt_issuer and auth.jwt_audience need a key to check tokens with: auth.jwt_secret or auth.jwks_file",
             );
@@ -946,23 +966,23 @@ impl Settings {
             .as_ref()
             .is_some_and(|s| s.expose().len() < 32)
         {
-            return invalid("auth.jwt_secret", "must be at least 32 characters");
+            invalid(found, "auth.jwt_secret", "must be at least 32 characters");
         }
-        Ok(())
     }
 
     /// What several replicas share (PostgreSQL, Redis) and the origins
     /// browsers may call from.
-    fn check_shared(&self) -> Result<(), Invalid> {
+    fn check_shared(&self, found: &mut Vec<Invalid>) {
         if let Some(url) = &self.store.url {
             if let Err(why) = postgres_url(url.expose()) {
-                return invalid("store.url", &why);
+                invalid(found, "store.url", &why);
             }
         }
         if let Some(url) = &self.redis.url {
             let scheme = url.expose().split("://").next().unwrap_or_default();
             if !matches!(scheme, "redis" | "rediss") || redis_url_is_bad(url.expose()) {
-                return invalid(
+                invalid(
+                    found,
                     "redis.url",
                     "expected a Redis URL like redis://cache.internal:6379",
                 );
@@ -979,29 +999,33 @@ impl Settings {
         ] {
             for origin in list {
                 if let Err(why) = crate::http::origins::check_origin(origin, any) {
-                    return invalid(path, &why);
+                    invalid(found, path, &why);
                 }
             }
         }
-        Ok(())
     }
 
     /// Names, rates, secrets, durations and the log filter.
-    fn check_values(&self) -> Result<(), Invalid> {
+    fn check_values(&self, found: &mut Vec<Invalid>) {
         if let Some(bad) = self
             .server
             .operation_names
             .iter()
             .find(|n| !is_operation_name(n))
         {
-            return invalid(
+            invalid(
+                found,
                 "server.operation_names",
                 &format!("`{bad}` is not a GraphQL name (letters, digits and `_`, at most 64)"),
             );
         }
         if !(self.limits.requests_per_second.is_finite() && self.limits.requests_per_second >= 0.0)
         {
-            return invalid("limits.requests_per_second", "must be a number, 0 or more");
+            invalid(
+                found,
+                "limits.requests_per_second",
+                "must be a number, 0 or more",
+            );
         }
         if self
             .webhooks
@@ -1009,7 +1033,7 @@ impl Settings {
             .as_ref()
             .is_some_and(|s| s.expose().is_empty())
         {
-            return invalid("webhooks.zoom_secret", "must not be empty when set");
+            invalid(found, "webhooks.zoom_secret", "must not be empty when set");
         }
         let (up, server) = (&self.upstream, &self.server);
         for (path, ttl) in [
@@ -1041,33 +1065,77 @@ impl Settings {
             ),
         ] {
             if ttl.is_zero() {
-                return invalid(path, "must be longer than zero");
+                invalid(found, path, "must be longer than zero");
             }
         }
         if self.notifications.lease_ttl < Duration::from_millis(300) {
-            return invalid(
+            invalid(
+                found,
                 "notifications.lease_ttl",
                 "must be at least 300ms (the lease is renewed every third of it)",
             );
         }
         if self.notifications.heartbeat_timeout < Duration::from_millis(100) {
-            return invalid(
+            invalid(
+                found,
                 "notifications.heartbeat_timeout",
                 "must be at least 100ms (Genesys sends a heartbeat about every 30s)",
             );
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.filter) {
-            return invalid("log.filter", &e.to_string());
+            invalid(found, "log.filter", &e.to_string());
+        } else if let Err(why) = log_filter_targets(&self.log.filter) {
+            invalid(found, "log.filter", &why);
         }
-        Ok(())
     }
+}
+
+/// The levels a log filter names.
+const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+
+/// Whether every directive of a log filter names a level, or a module of
+/// this program or of a crate it is built from (the filter's syntax takes
+/// any other word for a target, which then matches nothing: `verbose`
+/// would silence the log).
+fn log_filter_targets(filter: &str) -> Result<(), String> {
+    static CRATES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let crates = CRATES.get_or_init(|| {
+        include_str!("../Cargo.lock")
+            .lines()
+            .filter_map(|l| l.strip_prefix("name = \"")?.strip_suffix('"'))
+            .map(|name| name.replace('-', "_"))
+            .collect()
+    });
+    let is_level = |word: &str| {
+        LEVELS.contains(&word.to_ascii_lowercase().as_str())
+            || word.parse::<u8>().is_ok_and(|n| n <= 5)
+    };
+    for directive in filter.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let target = match directive.rsplit_once('=') {
+            // `target=level`, or a span's field (`[span{field=value}]`).
+            Some((target, _)) => target.split('[').next().unwrap_or_default(),
+            None if is_level(directive) => continue,
+            None => directive.split('[').next().unwrap_or_default(),
+        };
+        if target.is_empty() {
+            continue;
+        }
+        let root = target.split("::").next().unwrap_or_default();
+        if !crates.iter().any(|c| c == root) {
+            return Err(format!(
+                "`{directive}` names neither a level ({}) nor a module of this program or its libraries (like cobrowse_gateway, cobrowse_gateway::live, tower_http or sqlx); for example info or cobrowse_gateway=debug,info",
+                LEVELS.join(", ")
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A setting that cannot be honoured: its path and why.
 type Invalid = (&'static str, String);
 
-fn invalid(path: &'static str, why: &str) -> Result<(), Invalid> {
-    Err((path, why.to_owned()))
+fn invalid(found: &mut Vec<Invalid>, path: &'static str, why: &str) {
+    found.push((path, why.to_owned()));
 }
 
 /// The login URL of a PureCloud API URL: `api.` becomes `login.`.
@@ -1257,10 +1325,14 @@ fn lookup(path: &str) -> Option<&'static Setting> {
 }
 
 fn describe(path: &str, sources: &BTreeMap<String, Source>) -> String {
-    let source = sources.get(path).copied().unwrap_or(Source::Default);
-    match lookup(path) {
-        Some(setting) => format!("`{path}` ({}, from {source})", setting.env),
-        None => format!("`{path}`"),
+    let source = sources.get(path).copied();
+    match (lookup(path), source) {
+        (Some(setting), Some(source)) => format!("`{path}` ({}, from {source})", setting.env),
+        (Some(setting), None) if setting.default.is_none() => {
+            format!("`{path}` ({}, not set)", setting.env)
+        }
+        (Some(setting), None) => format!("`{path}` ({}, from default)", setting.env),
+        (None, _) => format!("`{path}`"),
     }
 }
 
@@ -1402,6 +1474,12 @@ mod de {
     pub(crate) fn url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Url>, D::Error> {
         let text = text_or_value(d)?;
         let shown = crate::secret::redact_url(&text);
+        if !text.contains("://") {
+            return Err(serde::de::Error::custom(format!(
+                "`{shown}` has no scheme: add it, as in https://{}",
+                shown.trim().trim_start_matches('/')
+            )));
+        }
         let url = Url::parse(text.trim())
             .map_err(|e| serde::de::Error::custom(format!("`{shown}` is not a URL: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {

@@ -503,3 +503,55 @@ async fn the_shipped_env_files_check_command_runs_on_the_shipped_file() {
         );
     }
 }
+
+/// `check` names every mistake in one run, each on its own `error:` line,
+/// says "not set" of a required setting never given, and asks for the
+/// scheme a bare host lacks; a log filter that names nothing (`verbose`
+/// is read as a target, and would silence the log) is refused by `check`
+/// and at start-up alike.
+#[tokio::test]
+async fn check_names_every_mistake_at_once_in_words() {
+    let mut two = command(&["check"]);
+    two.env("COBROWSE_UPSTREAM_URL", "https://apps.mypurecloud.ie")
+        .env("COBROWSE_CLIENT_ID", "gateway")
+        .env("COBROWSE_LOG_FILTER", "verbose");
+    let (output, _, stderr) = run(two).await;
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .collect();
+    assert_eq!(errors.len(), 3, "{stderr}");
+    for says in [
+        "`upstream.client_secret` (COBROWSE_CLIENT_SECRET, not set): required",
+        "the API of that region is https://api.mypurecloud.ie",
+        "`verbose` names neither a level (trace, debug, info, warn, error, off)",
+    ] {
+        assert!(errors.iter().any(|e| e.contains(says)), "{says}: {stderr}");
+    }
+    let mut bare = command(&["check", "--set", "upstream.url=api.mypurecloud.ie"]);
+    bare.env("COBROWSE_CLIENT_ID", "gateway")
+        .env("COBROWSE_CLIENT_SECRET", "secret");
+    let (_, _, stderr) = run(bare).await;
+    assert!(
+        stderr.contains("has no scheme: add it, as in https://api.mypurecloud.ie"),
+        "{stderr}"
+    );
+    let mut serve = command(&["--listen", "127.0.0.1:0"]);
+    serve.env("COBROWSE_LOG_FILTER", "verbose");
+    let (output, _, stderr) = run(serve).await;
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("`verbose` names neither a level"),
+        "{stderr}"
+    );
+    for good in [
+        "debug",
+        "cobrowse_gateway::live=trace,info",
+        "tower_http=debug,warn",
+    ] {
+        let (output, _, stderr) =
+            run(command(&["check", "--set", &format!("log.filter={good}")])).await;
+        assert!(output.status.success(), "{good}: {stderr}");
+    }
+}
