@@ -77,7 +77,8 @@ struct BackupArgs {
 
 #[derive(clap::Args)]
 struct HealthArgs {
-    /// The gateway's base URL [default: http:// and server.listen].
+    /// The gateway's base URL, or its probe's URL, or its address
+    /// (http:// is assumed) [default: http:// and server.listen].
     #[arg(long, value_name = "URL")]
     url: Option<String>,
     /// Ask /readyz (upstream and the store answer) instead of /healthz.
@@ -317,11 +318,7 @@ async fn health(settings: &Settings, args: &HealthArgs) -> ExitCode {
         .url
         .clone()
         .unwrap_or_else(|| settings.local_base_url());
-    let url = format!(
-        "{}/{}",
-        base.trim_end_matches('/'),
-        if args.ready { "readyz" } else { "healthz" }
-    );
+    let url = probe_url(&base, args.ready);
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(3))
         .build();
@@ -341,10 +338,50 @@ async fn health(settings: &Settings, args: &HealthArgs) -> ExitCode {
             ExitCode::FAILURE
         }
         Err(e) => {
-            eprintln!("{url}: no answer: {e}");
+            eprintln!("{url}: no answer: {}", no_answer(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The probe to ask: `given` is the gateway's base URL, a probe's URL
+/// (kept), or an address without a scheme (`http://` assumed).
+fn probe_url(given: &str, ready: bool) -> String {
+    let given = given.trim().trim_end_matches('/');
+    let url = if given.contains("://") {
+        given.to_owned()
+    } else {
+        format!("http://{given}")
+    };
+    if url.ends_with("/healthz") || url.ends_with("/readyz") {
+        return url;
+    }
+    format!("{url}/{}", if ready { "readyz" } else { "healthz" })
+}
+
+/// Why a request got no answer, in words: `connection refused at
+/// host:port`, a timeout, or a name that does not resolve.
+fn no_answer(e: &reqwest::Error) -> String {
+    let at = e
+        .url()
+        .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)))
+        .unwrap_or_default();
+    let mut source: Option<&dyn std::error::Error> = Some(e);
+    while let Some(inner) = source {
+        if let Some(io) = inner.downcast_ref::<std::io::Error>() {
+            return match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => {
+                    format!("connection refused at {at}: is the gateway running, on that port?")
+                }
+                _ => format!("{io} (at {at})"),
+            };
+        }
+        source = inner.source();
+    }
+    if e.is_timeout() {
+        return format!("no answer within 3 s from {at}");
+    }
+    format!("{e}")
 }
 
 async fn zoom_test_event(settings: &Settings, args: &ZoomTestEventArgs) -> ExitCode {

@@ -306,9 +306,14 @@ async fn demo_mode_logs_one_line_per_request_and_none_per_played_webhook() {
 #[tokio::test]
 async fn health_answers_for_a_running_gateway_and_fails_for_none() {
     let (mut child, base, _printed, _logs) = start(command(&["--listen", "127.0.0.1:0"])).await;
+    let address = base.trim_start_matches("http://").to_owned();
+    let probe = format!("{base}/readyz");
     for args in [
         vec!["health", "--url", &base],
         vec!["health", "--ready", "--url", &base],
+        // The address alone, and the probe's own URL.
+        vec!["health", "--url", &address],
+        vec!["health", "--url", &probe],
     ] {
         let (output, said, stderr) = run(command(&args)).await;
         assert!(output.status.success(), "{args:?}: {stderr}");
@@ -319,7 +324,10 @@ async fn health_answers_for_a_running_gateway_and_fails_for_none() {
 
     let (output, _, stderr) = run(command(&["health", "--url", &base])).await;
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr.contains("no answer"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("no answer: connection refused at {address}")),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]
