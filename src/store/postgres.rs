@@ -53,6 +53,71 @@ pub struct PgStore {
     replica: String,
 }
 
+/// How long connecting to PostgreSQL at start-up may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where the store is, for the words of an error: `host:port`, the
+/// database and the user.
+struct Place {
+    at: String,
+    database: String,
+    user: String,
+}
+
+impl Place {
+    fn of(options: &PgConnectOptions) -> Self {
+        Self {
+            at: format!("{}:{}", options.get_host(), options.get_port()),
+            database: options.get_database().unwrap_or("(the user's)").to_owned(),
+            user: options.get_username().to_owned(),
+        }
+    }
+
+    /// Why connecting failed, as the database or the network said it.
+    fn why(&self, e: &sqlx::Error) -> String {
+        let Place { at, database, user } = self;
+        if let sqlx::Error::Io(io) = e {
+            return match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => format!(
+                    "cannot reach PostgreSQL (store.url): connection refused at {at}: is it running and listening there?"
+                ),
+                _ => format!("cannot reach PostgreSQL (store.url) at {at}: {io}"),
+            };
+        }
+        match e.as_database_error().and_then(|d| d.code()).as_deref() {
+            Some("28P01") => format!(
+                "PostgreSQL at {at}: password authentication failed for user `{user}` (store.url)"
+            ),
+            Some("3D000") => format!(
+                "PostgreSQL at {at}: database `{database}` does not exist; create it (createdb -O {user} {database}) or name another in store.url"
+            ),
+            Some("28000") => format!(
+                "PostgreSQL at {at} refuses user `{user}` for database `{database}` (pg_hba.conf has no entry for this client): {}",
+                e.as_database_error().map(|d| d.message()).unwrap_or_default()
+            ),
+            _ => format!("cannot connect to PostgreSQL at {at} (store.url): {e}"),
+        }
+    }
+
+    /// Why the migrations did not run: above all, rights the user lacks.
+    fn why_not_migrated(&self, e: &sqlx::migrate::MigrateError) -> String {
+        let Place { at, database, user } = self;
+        let code = match e {
+            sqlx::migrate::MigrateError::Execute(inner)
+            | sqlx::migrate::MigrateError::ExecuteMigration(inner, _) => {
+                inner.as_database_error().and_then(|d| d.code())
+            }
+            _ => None,
+        };
+        if code.as_deref() == Some("42501") {
+            return format!(
+                "PostgreSQL at {at}: user `{user}` may not create the gateway's tables in database `{database}` (it runs its migrations at start-up): make it the database's owner (ALTER DATABASE {database} OWNER TO {user}) or grant it CREATE on the schema (GRANT CREATE ON SCHEMA public TO {user}); {e}"
+            );
+        }
+        format!("PostgreSQL at {at}: the store's migrations failed: {e}")
+    }
+}
+
 impl PgStore {
     /// Connects (at most `max_connections` at once), migrates, and rebuilds
     /// the session parts if they were written by another version.
@@ -60,6 +125,19 @@ impl PgStore {
         let options: PgConnectOptions = url
             .parse()
             .map_err(|e| StoreError(format!("store.url is not a PostgreSQL URL: {e}")))?;
+        // One connection first, so that what is wrong is told as the
+        // database says it (a pool would only say it timed out).
+        let place = Place::of(&options);
+        match tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options)).await {
+            Ok(Ok(connection)) => drop(connection),
+            Ok(Err(e)) => return Err(StoreError(place.why(&e))),
+            Err(_) => {
+                return Err(StoreError(format!(
+                    "PostgreSQL at {} did not answer within {CONNECT_TIMEOUT:?}",
+                    place.at
+                )))
+            }
+        }
         // Zoom waits 3 s for an answer: with the database down, a webhook
         // is refused (503, Zoom retries) within 2.
         let pool = PgPoolOptions::new()
@@ -67,7 +145,10 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(2))
             .connect_with(options)
             .await?;
-        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        sqlx::migrate!("./migrations/postgres")
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError(place.why_not_migrated(&e)))?;
         let store = Self {
             pool,
             probe_bytes: 64 * 1024,

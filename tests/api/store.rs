@@ -441,3 +441,74 @@ async fn the_agent_limit_is_answered_by_bounded_queries_and_webhooks_do_not_wait
     assert!(took < Duration::from_secs(2), "{took:?}");
     assert!(slowest < Duration::from_secs(1), "{slowest:?}");
 }
+
+/// Start-up with a PostgreSQL store that cannot be used says why as the
+/// database or the network says it: nobody listening, no such database,
+/// a user without the rights the migrations need (not "pool timed out").
+#[tokio::test]
+async fn a_postgresql_store_that_cannot_be_used_is_told_in_words() {
+    use sqlx::Connection as _;
+    let admin =
+        std::env::var("COBROWSE_TEST_POSTGRES_URL").expect("scripts/test starts PostgreSQL");
+    let sim =
+        cobrowse_gateway::sim::Simulator::start(cobrowse_gateway::sim::SimConfig::local(2, 1))
+            .await
+            .expect("simulator");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let start_with = |url: String| {
+        let settings = crate::helpers::settings_for(&sim, dir.path(), &[("store.url", url)])
+            .expect("valid settings");
+        async move {
+            let built = tokio::time::timeout(
+                Duration::from_secs(30),
+                cobrowse_gateway::startup::Gateway::build(settings),
+            )
+            .await
+            .expect("start-up answers, it does not hang");
+            format!("{:#}", built.err().expect("start-up fails"))
+        }
+    };
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr");
+    let said = start_with(format!("postgres://postgres@{dead}/gateway")).await;
+    assert!(
+        said.contains(&format!("connection refused at {dead}")),
+        "{said}"
+    );
+    let mut url = reqwest::Url::parse(&admin).expect("a URL");
+    let missing = format!("nothing_{:08x}", rand::random::<u32>());
+    url.set_path(&missing);
+    let said = start_with(url.to_string()).await;
+    assert!(
+        said.contains(&format!("database `{missing}` does not exist")),
+        "{said}"
+    );
+    // A user that may log in but not create tables (PostgreSQL 15 grants
+    // no CREATE on schema public to others than the database's owner).
+    let mut connection = sqlx::PgConnection::connect(&admin).await.expect("admin");
+    let (role, database) = (
+        format!("reader_{:08x}", rand::random::<u32>()),
+        format!("owned_{:08x}", rand::random::<u32>()),
+    );
+    for statement in [
+        format!("CREATE ROLE {role} LOGIN"),
+        format!("CREATE DATABASE {database}"),
+    ] {
+        sqlx::query(&statement)
+            .execute(&mut connection)
+            .await
+            .expect("admin statement");
+    }
+    url.set_path(&database);
+    url.set_username(&role).expect("a user");
+    let said = start_with(url.to_string()).await;
+    assert!(
+        said.contains(&format!(
+            "user `{role}` may not create the gateway's tables in database `{database}`"
+        )) && said.contains(&format!("GRANT CREATE ON SCHEMA public TO {role}")),
+        "{said}"
+    );
+    assert!(!said.contains("pool timed out"), "{said}");
+}
