@@ -185,8 +185,19 @@ fn say(text: &str) {
     let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
+/// The log filter in effect: the setting's, with PostgreSQL's notices at
+/// start-up (a migration's "relation already exists, skipping", which sqlx
+/// logs at `info`) left out unless the setting names sqlx itself.
+fn log_filter(setting: &str) -> String {
+    if setting.contains("sqlx") {
+        setting.to_owned()
+    } else {
+        format!("{setting},sqlx::postgres::notice=warn")
+    }
+}
+
 fn init_logs(settings: &Settings) {
-    let filter = tracing_subscriber::EnvFilter::new(&settings.log.filter);
+    let filter = tracing_subscriber::EnvFilter::new(log_filter(&settings.log.filter));
     // Logs go to stderr; stdout carries only the start-up banner.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -196,7 +196,10 @@ pub(crate) fn router(state: AppState) -> Router {
                     }
                 })
                 .on_request(())
-                .on_response(access_log),
+                .on_response(access_log)
+                // A 5xx is in the access log already; tower-http would add
+                // an ERROR line for every failing probe.
+                .on_failure(()),
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
@@ -219,7 +222,8 @@ fn is_background<B>(request: &Request<B>, demo: bool) -> bool {
 /// requests.
 fn access_log<B>(response: &Response<B>, latency: std::time::Duration, span: &tracing::Span) {
     let status = response.status().as_u16();
-    let latency_ms = latency.as_secs_f64() * 1000.0;
+    // Tenths of a millisecond: what a reader compares, not nanoseconds.
+    let latency_ms = (latency.as_secs_f64() * 10_000.0).round() / 10.0;
     if span.metadata().map(|m| *m.level()) == Some(tracing::Level::INFO) {
         tracing::info!(parent: span, status, latency_ms, "served");
     } else {
@@ -284,9 +288,42 @@ impl Readiness {
             }
         }
         let result = Arc::new(probe(app).await);
+        let was = last.as_ref().map(|(_, r)| not_ready(r));
+        let now = not_ready(&result);
+        // Once per change of state (which checks fail), not once per probe.
+        if was.as_ref().map(|w| w.as_ref().map(|(names, _)| names))
+            != Some(now.as_ref().map(|(names, _)| names))
+        {
+            match (&now, &was) {
+                (Some((_, why)), _) => {
+                    tracing::warn!(why = %why, "not ready (/readyz answers 503)");
+                }
+                (None, Some(Some(_))) => tracing::info!("ready again (/readyz answers 200)"),
+                (None, _) => {}
+            }
+        }
         *last = Some((std::time::Instant::now(), Arc::clone(&result)));
         result
     }
+}
+
+/// Why a probe found the gateway not ready: the names of its failing
+/// checks, and what they say (none: it is ready).
+fn not_ready(probed: &Probed) -> Option<(Vec<&'static str>, String)> {
+    let (ready, body) = &**probed;
+    if *ready {
+        return None;
+    }
+    let checks = &body["checks"];
+    let mut names = Vec::new();
+    let mut said = Vec::new();
+    for name in ["upstream_token", "upstream_calls", "store"] {
+        if let Some(value) = checks[name].as_str().filter(|v| *v != "ok") {
+            names.push(name);
+            said.push(format!("{name}: {value}"));
+        }
+    }
+    Some((names, said.join("; ")))
 }
 
 /// Upstream gives a valid token and is not failing; the store takes a write.

@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
-use tracing::{info, warn, Instrument as _};
+use tracing::{debug, info, warn, Instrument as _};
 
 use crate::cache::Kind;
 use crate::metrics::Metrics;
@@ -101,6 +101,9 @@ pub(crate) struct Live {
     mirror: Mutex<Mirror>,
     /// What the Messenger back-fill last did (its task writes it).
     history: Arc<Mutex<messenger::HistoryStatus>>,
+    /// Whether the log said once that this replica's copy is whole (it is
+    /// made whole again after every gap the listener has: routine).
+    told_whole: std::sync::atomic::AtomicBool,
 }
 
 /// Several replicas: how this replica's index stands as a copy of the
@@ -151,6 +154,7 @@ impl Live {
                 leader_serving_until: None,
             }),
             history: Arc::default(),
+            told_whole: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -864,10 +868,21 @@ pub(crate) async fn backfill_copy(source: Source, live: Arc<Live>, settings: Liv
                     source.forget_changed(id).await;
                 }
                 live.backfilled(lost);
-                info!(
-                    conversations = live.index.len(),
-                    "this replica's copy of the active set is whole"
-                );
+                let conversations = live.index.len();
+                if live
+                    .told_whole
+                    .swap(true, std::sync::atomic::Ordering::Relaxed)
+                {
+                    debug!(
+                        conversations,
+                        "this replica's copy of the active set is whole again"
+                    );
+                } else {
+                    info!(
+                        conversations,
+                        "this replica's copy of the active set is whole"
+                    );
+                }
             }
             Err(e) => {
                 warn!(code = e.code(), error = %e, "cannot back-fill this replica's copy of the active set; trying again");

@@ -490,3 +490,103 @@ async fn sigterm_finishes_requests_in_flight_refuses_new_ones_closes_subscriptio
         "{sessions}"
     );
 }
+
+/// A failing `/readyz` is logged once when the gateway stops being ready
+/// (at `warn`, with why) and once when it is ready again, not at `ERROR`
+/// for every probe; a request's `latency_ms` has a tenth of a millisecond.
+#[tokio::test]
+async fn readiness_is_logged_once_per_change_of_state_and_latency_reads_as_milliseconds() {
+    use cobrowse_gateway::sim::{Faults, SimConfig, Simulator};
+    let sim = Simulator::start(SimConfig::local(2, 1))
+        .await
+        .expect("simulator");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let key = crate::helpers::test_key();
+    let keys = crate::helpers::keys_file(dir.path(), &[("ops", key, &["read"])]);
+    let mut cmd = command_for(&sim, &["--listen", "127.0.0.1:0"]);
+    cmd.env("COBROWSE_AUTH_API_KEYS_FILE", &keys)
+        .env("COBROWSE_SERVER_READINESS_INTERVAL", "0s")
+        .env("COBROWSE_NOTIFICATIONS_ENABLED", "false");
+    let (mut child, base, _, logs) = start(cmd).await;
+    let client = crate::helpers::authorized_client();
+    let ready = || async {
+        client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .expect("answers")
+            .status()
+    };
+    let query = || async {
+        client
+            .post(format!("{base}/graphql"))
+            .json(&serde_json::json!({ "query": r#"{ conversation(conversationId: "x") { name } }"# }))
+            .send()
+            .await
+            .expect("answers")
+    };
+    assert_eq!(ready().await, 200);
+    let faults = |error_fraction| Faults {
+        error_fraction,
+        ..Faults::default()
+    };
+    let http = reqwest::Client::new();
+    let set = |f: Faults| {
+        http.put(format!("{}/__sim/faults", sim.url()))
+            .json(&f)
+            .send()
+    };
+    set(faults(1.0)).await.expect("faults set");
+    for _ in 0..3 {
+        query().await;
+    }
+    for _ in 0..5 {
+        assert_eq!(ready().await, 503);
+    }
+    set(faults(0.0)).await.expect("faults set");
+    query().await;
+    assert_eq!(ready().await, 200);
+    assert_eq!(ready().await, 200);
+    child.kill().await.expect("stops");
+    let logs = logs.await.expect("logs");
+    let count = |text: &str| logs.lines().filter(|l| l.contains(text)).count();
+    assert_eq!(count("not ready (/readyz answers 503)"), 1, "{logs}");
+    assert_eq!(count("ready again (/readyz answers 200)"), 1, "{logs}");
+    assert_eq!(count(" ERROR "), 0, "{logs}");
+    let not_ready = logs
+        .lines()
+        .find(|l| l.contains("not ready"))
+        .expect("a line");
+    assert!(
+        not_ready.contains(" WARN ") && not_ready.contains("upstream_calls"),
+        "{not_ready}"
+    );
+    let latency = logs
+        .lines()
+        .find_map(|l| l.split("latency_ms=").nth(1))
+        .expect("an access log line");
+    let value = latency.split_whitespace().next().expect("a value");
+    assert!(
+        value
+            .split_once('.')
+            .is_none_or(|(_, tenths)| tenths.len() == 1),
+        "latency_ms={value}"
+    );
+}
+
+/// Starting on a PostgreSQL store that is already migrated says nothing of
+/// the migrations at the default level (PostgreSQL's "relation already
+/// exists, skipping" notices were logged at `info`).
+#[tokio::test]
+async fn a_second_start_on_postgresql_logs_no_migration_notices() {
+    let url = crate::helpers::postgres_database().await;
+    for _ in 0..2 {
+        let mut cmd = command(&["--listen", "127.0.0.1:0"]);
+        cmd.env("COBROWSE_STORE_URL", &url);
+        let (mut child, _base, _, logs) = start(cmd).await;
+        child.kill().await.expect("stops");
+        let logs = logs.await.expect("logs");
+        assert!(!logs.contains("already exists, skipping"), "{logs}");
+        assert!(logs.contains("event store open (PostgreSQL)"), "{logs}");
+    }
+}
