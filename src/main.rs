@@ -432,6 +432,14 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         banner +=
             "demo mode: playing Zoom Cobrowse sessions into /webhooks/zoom (one event every 3 s)\n";
     }
+    if let Some(secret) = gateway.generated_zoom_secret() {
+        // Made for this run (a secret the user set is never printed): it
+        // signs their own test deliveries, as the README's examples do.
+        banner += &format!(
+            "demo mode: Zoom webhook secret for this run (sign test deliveries with it; set COBROWSE_ZOOM_WEBHOOK_SECRET to choose one): {}\n",
+            secret.expose()
+        );
+    }
     if gateway.is_open() {
         banner += "WARNING: authentication is off (demo mode without auth settings): anyone who can reach this port may read and change everything\n";
     }

@@ -99,7 +99,7 @@ settings_table! {
     "limits.requests_per_second", "COBROWSE_LIMITS_REQUESTS_PER_SECOND", Some("50"), "Sustained GraphQL requests per second per caller (a token bucket); 0 means no limit.";
     "limits.request_burst", "COBROWSE_LIMITS_REQUEST_BURST", Some("100"), "Requests a caller may make at once above the sustained rate.";
     "limits.max_page_size", "COBROWSE_LIMITS_MAX_PAGE_SIZE", Some("100"), "Largest `first`/`last` of a connection.";
-    "webhooks.zoom_secret", "COBROWSE_ZOOM_WEBHOOK_SECRET", None, "Zoom webhook secret token (signs deliveries). Unset: /webhooks/zoom answers 503. Never logged.";
+    "webhooks.zoom_secret", "COBROWSE_ZOOM_WEBHOOK_SECRET", None, "Zoom webhook secret token (signs deliveries). Unset: /webhooks/zoom answers 503, except in demo mode, which makes one per run and prints it at start. Never logged.";
     "webhooks.max_skew", "COBROWSE_WEBHOOKS_MAX_SKEW", Some("5m"), "Largest difference between a delivery's timestamp and now.";
     "webhooks.max_body_bytes", "COBROWSE_WEBHOOKS_MAX_BODY_BYTES", Some("65536"), "Largest webhook body accepted (larger: 413).";
     "store.path", "COBROWSE_STORE_PATH", None, "SQLite file of the webhook event store (created with its folder). Unset: events.sqlite in $STATE_DIRECTORY (systemd's StateDirectory=), else in $XDG_DATA_HOME/cobrowse-gateway, else in ~/.local/share/cobrowse-gateway; never relative to the working directory.";

@@ -44,6 +44,8 @@ pub struct Gateway {
     key_watcher: Option<tokio::task::JoinHandle<()>>,
     /// Demo mode: the task playing Zoom webhooks into this gateway.
     demo_zoom: Option<tokio::task::JoinHandle<()>>,
+    /// Demo mode without a configured webhook secret: the one it made.
+    generated_zoom_secret: Option<crate::secret::Secret>,
     /// Service mode: the task listening to Genesys notifications.
     live_task: Option<tokio::task::JoinHandle<()>>,
     /// A shared (PostgreSQL) store: the task following its change feed.
@@ -102,7 +104,8 @@ impl Gateway {
             Arc::clone(&store),
             settings.store.retention,
         ));
-        let (zoom_secret, demo_zoom) = demo_zoom(&settings, simulator.is_some(), &listener)?;
+        let (zoom_secret, demo_zoom, generated) =
+            demo_zoom(&settings, simulator.is_some(), &listener)?;
         let (lifecycle, lifecycle_control) = crate::http::Lifecycle::new();
         let parts = Parts {
             live,
@@ -129,6 +132,7 @@ impl Gateway {
             retention,
             key_watcher,
             demo_zoom,
+            generated_zoom_secret: generated,
             live_task,
             feed_task,
             shared,
@@ -146,6 +150,13 @@ impl Gateway {
     /// Whether demo Zoom webhooks are being played into this gateway.
     pub fn plays_demo_zoom(&self) -> bool {
         self.demo_zoom.is_some()
+    }
+
+    /// The Zoom webhook secret demo mode made for itself, to show at start
+    /// so that a user can sign their own test deliveries (never a secret
+    /// the user set).
+    pub fn generated_zoom_secret(&self) -> Option<&crate::secret::Secret> {
+        self.generated_zoom_secret.as_ref()
     }
 
     /// Whether everyone gets in (demo mode without authentication).
@@ -698,30 +709,31 @@ async fn load_messenger_active(store: &dyn EventStore, source: &Source) {
     }
 }
 
-/// The webhook secret, and in demo mode without a configured one, a task
-/// playing Zoom Cobrowse sessions into this gateway with a secret of its
-/// own.
-fn demo_zoom(
-    settings: &Settings,
-    demo: bool,
-    listener: &TcpListener,
-) -> anyhow::Result<(
+/// The webhook secret and, in demo mode, a task playing Zoom Cobrowse
+/// sessions into this gateway with it: the configured secret, or one of
+/// its own (also answered, to be shown).
+type DemoZoom = (
     Option<crate::secret::Secret>,
     Option<tokio::task::JoinHandle<()>>,
-)> {
-    match (demo, &settings.webhooks.zoom_secret) {
-        (true, None) => {
-            let secret = crate::sim::random_secret();
-            let url = format!("http://{}/webhooks/zoom", listener.local_addr()?);
-            let player = tokio::spawn(crate::sim::zoom::play(
-                url,
-                secret.clone(),
-                std::time::Duration::from_secs(3),
-            ));
-            Ok((Some(secret), Some(player)))
-        }
-        (_, configured) => Ok((configured.clone(), None)),
+    Option<crate::secret::Secret>,
+);
+
+fn demo_zoom(settings: &Settings, demo: bool, listener: &TcpListener) -> anyhow::Result<DemoZoom> {
+    let configured = settings.webhooks.zoom_secret.clone();
+    if !demo {
+        return Ok((configured, None, None));
     }
+    let generated = configured.is_none().then(crate::sim::random_secret);
+    let secret = configured
+        .or_else(|| generated.clone())
+        .expect("one or the other");
+    let url = format!("http://{}/webhooks/zoom", listener.local_addr()?);
+    let player = tokio::spawn(crate::sim::zoom::play(
+        url,
+        secret.clone(),
+        std::time::Duration::from_secs(3),
+    ));
+    Ok((Some(secret), Some(player), generated))
 }
 
 /// What [`app_state`] assembles besides the settings.

@@ -563,3 +563,80 @@ async fn check_names_every_mistake_at_once_in_words() {
         assert!(output.status.success(), "{good}: {stderr}");
     }
 }
+
+/// The README's Zoom examples run against the demo as written: the demo
+/// prints the webhook secret it made for this run (and never one the user
+/// set), the exported secret signs `zoom-test-event` and the `curl`
+/// block, and the demo's own Zoom player goes on when a secret is set.
+#[tokio::test]
+async fn the_readmes_zoom_examples_run_against_the_demo_as_written() {
+    let (mut child, base, printed, _logs) = start(command(&["--listen", "127.0.0.1:0"])).await;
+    let secret = printed
+        .iter()
+        .find_map(|l| {
+            l.strip_prefix("demo mode: Zoom webhook secret for this run")?
+                .rsplit(": ")
+                .next()
+        })
+        .unwrap_or_else(|| panic!("the demo prints its secret: {printed:?}"))
+        .to_owned();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
+    let blocks: Vec<&str> = readme
+        .split("```sh\n")
+        .skip(1)
+        .map(|b| b.split("```").next().expect("closed"))
+        .collect();
+    let demo_block = blocks
+        .iter()
+        .find(|b| b.contains("zoom-test-event --url http://127.0.0.1:8080"))
+        .expect("the README's demo zoom-test-event block");
+    let curl_block = blocks
+        .iter()
+        .find(|b| b.contains("x-zm-signature"))
+        .expect("the README's curl block");
+    let host = base.trim_start_matches("http://");
+    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_cobrowse-gateway"))
+        .parent()
+        .expect("a folder")
+        .display()
+        .to_string();
+    // One shell, as a reader runs the blocks one after the other: only the
+    // address changes, and `export` takes the printed secret.
+    {
+        let script = format!("{demo_block}\n{curl_block}")
+            .replace("127.0.0.1:8080", host)
+            .replace("<the secret>", &secret);
+        let mut sh = tokio::process::Command::new("sh");
+        sh.arg("-c").arg(&script).env(
+            "PATH",
+            format!("{bin_dir}:{}", std::env::var("PATH").unwrap_or_default()),
+        );
+        for (name, _) in std::env::vars() {
+            if name.starts_with("COBROWSE_") {
+                sh.env_remove(name);
+            }
+        }
+        let output = sh.output().await.expect("sh runs");
+        let said = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success()
+                && said.contains("(stored)")
+                && said.trim_end().ends_with(r#"{"status":"stored"}"#),
+            "{script}\n{said}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    child.kill().await.expect("stops");
+    // A secret the user sets is never printed, and the player still plays.
+    let mut chosen = command(&["--listen", "127.0.0.1:0"]);
+    chosen.env("COBROWSE_ZOOM_WEBHOOK_SECRET", "a-secret-of-my-own");
+    let (mut child, _base, printed, _logs) = start(chosen).await;
+    let printed = printed.join("\n");
+    assert!(!printed.contains("a-secret-of-my-own"), "{printed}");
+    assert!(
+        printed.contains("playing Zoom Cobrowse sessions"),
+        "{printed}"
+    );
+    child.kill().await.expect("stops");
+}
