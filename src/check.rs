@@ -32,6 +32,10 @@ pub fn report(config: Option<&Path>, overrides: &[(String, String)]) -> Result<S
     let _ = writeln!(out, "  callers:  {auth}");
     match &postgres {
         Some(url) => writeln!(out, "  store:    PostgreSQL at {url}"),
+        None if settings.demo_store_is_temporary() => writeln!(
+            out,
+            "  store:    a temporary file of the demo's own, emptied each run (set store.path to keep it)"
+        ),
         None => writeln!(out, "  store:    {} ({store_from})", store.display()),
     }
     .expect("a String takes writes");

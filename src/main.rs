@@ -301,6 +301,10 @@ async fn backup(settings: &Settings, to: &std::path::Path) -> ExitCode {
         eprintln!("error: the event store is PostgreSQL (store.url): back it up with pg_dump or the database's own backups");
         return ExitCode::from(2);
     }
+    if settings.demo_store_is_temporary() {
+        eprintln!("error: demo mode keeps its events in a temporary file of its own, emptied each run: set store.path (COBROWSE_STORE_PATH) to keep them, and back that file up");
+        return ExitCode::from(2);
+    }
     let result = match settings.store_location() {
         Ok((from, _)) => cobrowse_gateway::store::sqlite::SqliteStore::backup(&from, to)
             .await

@@ -102,7 +102,7 @@ settings_table! {
     "webhooks.zoom_secret", "COBROWSE_ZOOM_WEBHOOK_SECRET", None, "Zoom webhook secret token (signs deliveries). Unset: /webhooks/zoom answers 503, except in demo mode, which makes one per run and prints it at start. Never logged.";
     "webhooks.max_skew", "COBROWSE_WEBHOOKS_MAX_SKEW", Some("5m"), "Largest difference between a delivery's timestamp and now.";
     "webhooks.max_body_bytes", "COBROWSE_WEBHOOKS_MAX_BODY_BYTES", Some("65536"), "Largest webhook body accepted (larger: 413).";
-    "store.path", "COBROWSE_STORE_PATH", None, "SQLite file of the webhook event store (created with its folder). Unset: events.sqlite in $STATE_DIRECTORY (systemd's StateDirectory=), else in $XDG_DATA_HOME/cobrowse-gateway, else in ~/.local/share/cobrowse-gateway; never relative to the working directory.";
+    "store.path", "COBROWSE_STORE_PATH", None, "SQLite file of the webhook event store (created with its folder). Unset: events.sqlite in $STATE_DIRECTORY (systemd's StateDirectory=), else in $XDG_DATA_HOME/cobrowse-gateway, else in ~/.local/share/cobrowse-gateway; never relative to the working directory. Demo mode without store.path or store.url: a temporary file of its own, emptied each run.";
     "store.url", "COBROWSE_STORE_URL", None, "PostgreSQL URL of the event store shared by several replicas (postgres://user:password@host:5432/database); when set, store.path is not used. Unset: the SQLite file at store.path. Shown everywhere with its passwords (user part, `password`/`sslpassword` parameters) hidden.";
     "store.max_connections", "COBROWSE_STORE_MAX_CONNECTIONS", Some("10"), "With store.url: most connections to PostgreSQL this replica opens.";
     "store.catch_up_interval", "COBROWSE_STORE_CATCH_UP_INTERVAL", Some("1s"), "With store.url: how often a replica reads the change feed even when no NOTIFY woke it (a notification sent while its listening connection was down is lost); the longest a change can take to reach its subscribers then.";
@@ -759,6 +759,16 @@ impl Settings {
         overrides: &[(String, String)],
     ) -> Result<Self, SettingsError> {
         Layers::load(config, overrides)?.build()
+    }
+
+    /// Demo mode with no store named (neither `store.path` nor
+    /// `store.url`): the event store is a temporary file of its own,
+    /// emptied each run, so that nothing of a stopped demo (sessions it
+    /// never ended) outlives it.
+    pub fn demo_store_is_temporary(&self) -> bool {
+        matches!(self.upstream_mode(), UpstreamMode::Demo)
+            && self.store.path.is_none()
+            && self.store.url.is_none()
     }
 
     /// The event store's file, and why there: `store.path` (made absolute,

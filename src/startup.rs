@@ -52,6 +52,9 @@ pub struct Gateway {
     feed_task: Option<tokio::task::JoinHandle<()>>,
     /// A shared store, whose listener lease is given up on the way out.
     shared: Option<Arc<PgStore>>,
+    /// Demo mode with no store named: the folder of its temporary store,
+    /// removed when the gateway stops.
+    demo_store: Option<tempfile::TempDir>,
 }
 
 impl Gateway {
@@ -79,8 +82,23 @@ impl Gateway {
         )?);
         let (updates, _) = tokio::sync::broadcast::channel(UPDATE_BUFFER);
         let live = wants_live(&settings).then(|| Arc::new(crate::live::Live::new(vouch)));
-        let (store, shared, feed_task) =
-            open_store(&settings, &updates, &source, live.clone()).await?;
+        let demo_store = if settings.demo_store_is_temporary() {
+            let dir = tempfile::Builder::new()
+                .prefix("cobrowse-gateway-demo-")
+                .tempdir()
+                .context("cannot make the demo's temporary event store (set store.path)")?;
+            Some(dir)
+        } else {
+            None
+        };
+        let (store, shared, feed_task) = open_store(
+            &settings,
+            demo_store.as_ref(),
+            &updates,
+            &source,
+            live.clone(),
+        )
+        .await?;
         load_messenger_active(&*store, &source).await;
         let live_task = live.as_ref().map(|live| {
             start_live(
@@ -137,6 +155,7 @@ impl Gateway {
             feed_task,
             shared,
             simulator,
+            demo_store,
         })
     }
 
@@ -262,6 +281,8 @@ impl Gateway {
             }
         }
         drop(self.simulator);
+        // The demo's temporary store goes with it.
+        drop(self.demo_store);
         Ok(())
     }
 }
@@ -650,6 +671,7 @@ async fn check_permissions(client: &PureCloud) {
 /// follows its change feed into `updates`.
 async fn open_store(
     settings: &Settings,
+    temporary: Option<&tempfile::TempDir>,
     updates: &tokio::sync::broadcast::Sender<graph::subscription::SessionUpdate>,
     source: &Arc<Source>,
     live: Option<Arc<crate::live::Live>>,
@@ -675,7 +697,13 @@ async fn open_store(
         source.share_changes(Arc::clone(&store) as Arc<dyn crate::changes::SharedChanges>);
         return Ok((store.clone(), Some(Arc::clone(&store)), Some(follower)));
     }
-    let (path, why) = settings.store_location()?;
+    let (path, why) = match temporary {
+        Some(dir) => (
+            dir.path().join("events.sqlite"),
+            "demo mode: a temporary file, emptied each run; set store.path to keep it",
+        ),
+        None => settings.store_location()?,
+    };
     let store = SqliteStore::open(&path)
         .await
         .map(|store| store.probe_bytes(probe))

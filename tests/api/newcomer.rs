@@ -163,11 +163,21 @@ async fn a_store_path_that_cannot_be_opened_is_named_and_explained() {
 
 #[tokio::test]
 async fn without_store_path_the_store_is_in_the_data_directory_whatever_the_working_directory() {
+    use cobrowse_gateway::sim::{SimConfig, Simulator};
+    let sim = Simulator::start(SimConfig::local(2, 1))
+        .await
+        .expect("simulator");
     let dir = tempfile::tempdir().expect("temp dir");
     let (cwd, data) = (dir.path().join("cwd"), dir.path().join("data"));
     std::fs::create_dir_all(&cwd).expect("mkdir");
-    let mut gateway = command(&["--listen", "127.0.0.1:0"]);
+    let keys = crate::helpers::keys_file(
+        dir.path(),
+        &[("ops", crate::helpers::test_key(), &["read"])],
+    );
+    // Service mode (the demo keeps a temporary store of its own).
+    let mut gateway = crate::helpers::command_for(&sim, &["--listen", "127.0.0.1:0"]);
     gateway
+        .env("COBROWSE_AUTH_API_KEYS_FILE", &keys)
         .env_remove("COBROWSE_STORE_PATH")
         .env_remove("STATE_DIRECTORY")
         .env("XDG_DATA_HOME", &data)
@@ -639,4 +649,77 @@ async fn the_readmes_zoom_examples_run_against_the_demo_as_written() {
         "{printed}"
     );
     child.kill().await.expect("stops");
+}
+
+/// The demo starts empty each run: its store is a temporary file of its
+/// own (a session a stopped demo never ended does not haunt the next
+/// one), nothing is written to the data folder, and `check` says so; a
+/// store named with `store.path` is kept.
+#[tokio::test]
+async fn the_demo_keeps_a_store_of_its_own_that_starts_empty_each_run() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let demo = || {
+        let mut gateway = command(&["--listen", "127.0.0.1:0"]);
+        gateway
+            .env_remove("COBROWSE_STORE_PATH")
+            .env_remove("STATE_DIRECTORY")
+            .env("XDG_DATA_HOME", &data);
+        gateway
+    };
+    let zoom = |base: &str| {
+        let base = base.to_owned();
+        async move {
+            query_json(
+                &base,
+                "{ cobrowseSessions(first: 100, filter: { provider: ZOOM }) { nodes { providerSessionId } } }",
+            )
+            .await["data"]["cobrowseSessions"]["nodes"]
+                .as_array()
+                .expect("nodes")
+                .iter()
+                .filter_map(|n| n["providerSessionId"].as_str().map(str::to_owned))
+                .collect::<Vec<_>>()
+        }
+    };
+    // A session delivered to the first run...
+    let (mut child, base, printed, _logs) = start(demo()).await;
+    let secret = printed
+        .iter()
+        .find_map(|l| {
+            l.strip_prefix("demo mode: Zoom webhook secret for this run")?
+                .rsplit(": ")
+                .next()
+        })
+        .expect("the secret")
+        .to_owned();
+    let mut send = command(&["zoom-test-event", "--url", &format!("{base}/webhooks/zoom")]);
+    send.env("COBROWSE_ZOOM_WEBHOOK_SECRET", &secret);
+    let (output, said, stderr) = run(send).await;
+    assert!(output.status.success(), "{stderr}");
+    let session = said
+        .split_whitespace()
+        .find(|w| w.starts_with("zoom-test-"))
+        .expect("a session")
+        .trim_end_matches(':')
+        .to_owned();
+    assert!(zoom(&base).await.contains(&session));
+    child.kill().await.expect("stops");
+    let _ = child.wait().await;
+    // ...is not in the next.
+    let (mut child, base, _printed, logs) = start(demo()).await;
+    assert!(
+        !zoom(&base).await.contains(&session),
+        "{session} outlived its run"
+    );
+    child.kill().await.expect("stops");
+    assert!(!data.exists(), "the demo wrote to the data folder");
+    assert!(logs.await.expect("logs").contains("emptied each run"));
+    let mut check = command(&["check"]);
+    check.env_remove("COBROWSE_STORE_PATH");
+    let (_, said, _) = run(check).await;
+    assert!(
+        said.contains("a temporary file of the demo's own, emptied each run"),
+        "{said}"
+    );
 }
