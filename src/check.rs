@@ -30,15 +30,11 @@ pub fn report(config: Option<&Path>, overrides: &[(String, String)]) -> Result<S
     let _ = writeln!(out, "settings are valid (nothing was contacted)");
     let _ = writeln!(out, "  upstream: {upstream}");
     let _ = writeln!(out, "  callers:  {auth}");
-    match &postgres {
-        Some(url) => writeln!(out, "  store:    PostgreSQL at {url}"),
-        None if settings.demo_store_is_temporary() => writeln!(
-            out,
-            "  store:    a temporary file of the demo's own, emptied each run (set store.path to keep it)"
-        ),
-        None => writeln!(out, "  store:    {} ({store_from})", store.display()),
-    }
-    .expect("a String takes writes");
+    let _ = writeln!(
+        out,
+        "  store:    {}",
+        store_line(&settings, postgres.as_deref(), &store, store_from)
+    );
     if let Some(advice) = crate::http::origins::public_origins_advice(
         &settings.server.public_origins,
         settings.server.listen,
@@ -77,19 +73,39 @@ pub fn report(config: Option<&Path>, overrides: &[(String, String)]) -> Result<S
                 "(not used: store.url is set)".to_owned(),
                 describe(source, setting.env),
             ),
-            ("store.path", None) => (
-                store.display().to_string(),
-                format!("default ({store_from})"),
-            ),
+            ("store.path", None) => default_store(&settings, &store, store_from),
             (_, Some(value)) if value.is_empty() => {
                 ("(empty)".to_owned(), describe(source, setting.env))
             }
             (_, Some(value)) => (value, describe(source, setting.env)),
-            (_, None) => ("(unset)".to_owned(), "default".to_owned()),
+            (_, None) => ("(unset)".to_owned(), "not set".to_owned()),
         };
         let _ = writeln!(out, "{:<40} {:<44} {from}", setting.path, value);
     }
     Ok(settings.scrub().text(&out).into_owned())
+}
+
+/// The value and source of `store.path` when it is not set.
+fn default_store(settings: &Settings, file: &Path, from: &str) -> (String, String) {
+    if settings.demo_store_is_temporary() {
+        return (
+            "(a temporary file, emptied each run)".to_owned(),
+            "demo mode".to_owned(),
+        );
+    }
+    (file.display().to_string(), format!("default ({from})"))
+}
+
+/// Where the event store is, in words.
+fn store_line(settings: &Settings, postgres: Option<&str>, file: &Path, from: &str) -> String {
+    match postgres {
+        Some(url) => format!("PostgreSQL at {url}"),
+        None if settings.demo_store_is_temporary() => {
+            "a temporary file of the demo's own, emptied each run (set store.path to keep it)"
+                .to_owned()
+        }
+        None => format!("{} ({from})", file.display()),
+    }
 }
 
 /// Where the gateway gets its data, in words.

@@ -249,7 +249,10 @@ pub(crate) fn zoom_steps(
                 session: session.session_id.clone(),
                 session_start,
             });
-            if let Some(left) = connection.leave_time {
+            // A connection still open when the session ended (Zoom said
+            // so, or it went idle) exits with it.
+            let over = session.end_time.filter(|_| session.ended);
+            if let Some(left) = connection.leave_time.or(over) {
                 steps.push(Step::Exit {
                     at: left,
                     session: session.session_id.clone(),

@@ -51,6 +51,9 @@ pub(crate) struct Metrics {
     pub connections_open: IntGauge,
     /// Connections refused because `server.max_connections` were open.
     pub connections_refused: IntCounter,
+    /// Zoom sessions taken as ended because no event came for
+    /// `webhooks.zoom_idle_after`.
+    pub(crate) zoom_idle_ended: IntCounter,
     /// The live index and its notification listener.
     pub live: LiveMetrics,
     /// What several replicas share.
@@ -337,6 +340,10 @@ impl Metrics {
             connections_refused: r.counter(
                 "connections_refused_total",
                 "Connections refused because server.max_connections were open.",
+            ),
+            zoom_idle_ended: r.counter(
+                "zoom_sessions_idle_ended_total",
+                "Zoom sessions taken as ended because no event came for webhooks.zoom_idle_after (their end was never delivered).",
             ),
             operations: operations.into_iter().collect(),
             registry,

@@ -100,6 +100,7 @@ settings_table! {
     "limits.request_burst", "COBROWSE_LIMITS_REQUEST_BURST", Some("100"), "Requests a caller may make at once above the sustained rate.";
     "limits.max_page_size", "COBROWSE_LIMITS_MAX_PAGE_SIZE", Some("100"), "Largest `first`/`last` of a connection.";
     "webhooks.zoom_secret", "COBROWSE_ZOOM_WEBHOOK_SECRET", None, "Zoom webhook secret token (signs deliveries). Unset: /webhooks/zoom answers 503, except in demo mode, which makes one per run and prints it at start. Never logged.";
+    "webhooks.zoom_idle_after", "COBROWSE_WEBHOOKS_ZOOM_IDLE_AFTER", Some("12h"), "A Zoom session with no event for this long is taken as ended (its end was lost, or a demo stopped): ended at its latest activity with an endReason saying it went idle, stored, told to subscribers and counted in cobrowse_gateway_zoom_sessions_idle_ended_total; an event after that activity makes it active again. At least engage.max_session_length.";
     "webhooks.max_skew", "COBROWSE_WEBHOOKS_MAX_SKEW", Some("5m"), "Largest difference between a delivery's timestamp and now.";
     "webhooks.max_body_bytes", "COBROWSE_WEBHOOKS_MAX_BODY_BYTES", Some("65536"), "Largest webhook body accepted (larger: 413).";
     "store.path", "COBROWSE_STORE_PATH", None, "SQLite file of the webhook event store (created with its folder). Unset: events.sqlite in $STATE_DIRECTORY (systemd's StateDirectory=), else in $XDG_DATA_HOME/cobrowse-gateway, else in ~/.local/share/cobrowse-gateway; never relative to the working directory. Demo mode without store.path or store.url: a temporary file of its own, emptied each run.";
@@ -370,6 +371,8 @@ pub(crate) struct WebhookSettings {
     pub(crate) max_skew: Duration,
     #[serde(deserialize_with = "de::positive")]
     pub(crate) max_body_bytes: usize,
+    #[serde(deserialize_with = "de::duration")]
+    pub(crate) zoom_idle_after: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -1015,36 +1018,8 @@ impl Settings {
         }
     }
 
-    /// Names, rates, secrets, durations and the log filter.
-    fn check_values(&self, found: &mut Vec<Invalid>) {
-        if let Some(bad) = self
-            .server
-            .operation_names
-            .iter()
-            .find(|n| !is_operation_name(n))
-        {
-            invalid(
-                found,
-                "server.operation_names",
-                &format!("`{bad}` is not a GraphQL name (letters, digits and `_`, at most 64)"),
-            );
-        }
-        if !(self.limits.requests_per_second.is_finite() && self.limits.requests_per_second >= 0.0)
-        {
-            invalid(
-                found,
-                "limits.requests_per_second",
-                "must be a number, 0 or more",
-            );
-        }
-        if self
-            .webhooks
-            .zoom_secret
-            .as_ref()
-            .is_some_and(|s| s.expose().is_empty())
-        {
-            invalid(found, "webhooks.zoom_secret", "must not be empty when set");
-        }
+    /// Durations that must be long enough.
+    fn check_durations(&self, found: &mut Vec<Invalid>) {
         let (up, server) = (&self.upstream, &self.server);
         for (path, ttl) in [
             ("store.retention", self.store.retention),
@@ -1078,6 +1053,13 @@ impl Settings {
                 invalid(found, path, "must be longer than zero");
             }
         }
+        if self.webhooks.zoom_idle_after < self.engage.max_session_length {
+            invalid(
+                found,
+                "webhooks.zoom_idle_after",
+                "must be at least engage.max_session_length (a session that long is not idle)",
+            );
+        }
         if self.notifications.lease_ttl < Duration::from_millis(300) {
             invalid(
                 found,
@@ -1092,6 +1074,39 @@ impl Settings {
                 "must be at least 100ms (Genesys sends a heartbeat about every 30s)",
             );
         }
+    }
+
+    /// Names, rates, secrets, durations and the log filter.
+    fn check_values(&self, found: &mut Vec<Invalid>) {
+        if let Some(bad) = self
+            .server
+            .operation_names
+            .iter()
+            .find(|n| !is_operation_name(n))
+        {
+            invalid(
+                found,
+                "server.operation_names",
+                &format!("`{bad}` is not a GraphQL name (letters, digits and `_`, at most 64)"),
+            );
+        }
+        if !(self.limits.requests_per_second.is_finite() && self.limits.requests_per_second >= 0.0)
+        {
+            invalid(
+                found,
+                "limits.requests_per_second",
+                "must be a number, 0 or more",
+            );
+        }
+        if self
+            .webhooks
+            .zoom_secret
+            .as_ref()
+            .is_some_and(|s| s.expose().is_empty())
+        {
+            invalid(found, "webhooks.zoom_secret", "must not be empty when set");
+        }
+        self.check_durations(found);
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.filter) {
             invalid(found, "log.filter", &e.to_string());
         } else if let Err(why) = log_filter_targets(&self.log.filter) {

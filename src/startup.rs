@@ -64,9 +64,8 @@ impl Gateway {
         // First, so that a port in use stops start-up at once.
         let listener = listen(settings.server.listen).await?;
         let (simulator, target) = upstream_target(&settings, &listener).await?;
-        let metrics = Arc::new(Metrics::with_operations(
-            settings.server.operation_names.clone(),
-        ));
+        let operations = settings.server.operation_names.clone();
+        let metrics = Arc::new(Metrics::with_operations(operations));
         let scope = Scope::of(&[target.api_url.as_str(), &target.client_id]);
         let soft = shared_soft(&settings, &metrics);
         let shared = shared_cache(soft.as_ref(), &target, scope);
@@ -82,23 +81,8 @@ impl Gateway {
         )?);
         let (updates, _) = tokio::sync::broadcast::channel(UPDATE_BUFFER);
         let live = wants_live(&settings).then(|| Arc::new(crate::live::Live::new(vouch)));
-        let demo_store = if settings.demo_store_is_temporary() {
-            let dir = tempfile::Builder::new()
-                .prefix("cobrowse-gateway-demo-")
-                .tempdir()
-                .context("cannot make the demo's temporary event store (set store.path)")?;
-            Some(dir)
-        } else {
-            None
-        };
-        let (store, shared, feed_task) = open_store(
-            &settings,
-            demo_store.as_ref(),
-            &updates,
-            &source,
-            live.clone(),
-        )
-        .await?;
+        let opened = open_store(&settings, &updates, &source, live.clone()).await?;
+        let (store, shared) = (opened.store, opened.shared);
         load_messenger_active(&*store, &source).await;
         let live_task = live.as_ref().map(|live| {
             start_live(
@@ -112,16 +96,14 @@ impl Gateway {
         });
         let schema = schema(&settings, &store, &updates);
         let key_watcher = (!settings.auth.reload_interval.is_zero()).then(|| {
+            let every = settings.auth.reload_interval;
             tokio::spawn(watch_key_files(
                 Arc::clone(&auth),
-                settings.auth.reload_interval,
+                every,
                 Arc::clone(&metrics),
             ))
         });
-        let retention = tokio::spawn(purge_periodically(
-            Arc::clone(&store),
-            settings.store.retention,
-        ));
+        let retention = chores(&settings, &store, &updates, &metrics);
         let (zoom_secret, demo_zoom, generated) =
             demo_zoom(&settings, simulator.is_some(), &listener)?;
         let (lifecycle, lifecycle_control) = crate::http::Lifecycle::new();
@@ -152,10 +134,10 @@ impl Gateway {
             demo_zoom,
             generated_zoom_secret: generated,
             live_task,
-            feed_task,
+            feed_task: opened.feed_task,
             shared,
             simulator,
-            demo_store,
+            demo_store: opened.demo_store,
         })
     }
 
@@ -363,6 +345,38 @@ async fn watch_key_files(
             }
         }
     }
+}
+
+/// Demo mode with no store named: the folder of its temporary store.
+fn demo_store_dir(settings: &Settings) -> anyhow::Result<Option<tempfile::TempDir>> {
+    if !settings.demo_store_is_temporary() {
+        return Ok(None);
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("cobrowse-gateway-demo-")
+        .tempdir()
+        .context("cannot make the demo's temporary event store (set store.path)")?;
+    Ok(Some(dir))
+}
+
+/// The store's chores, in one task: retention, and the Zoom sessions that
+/// went idle.
+fn chores(
+    settings: &Settings,
+    store: &Arc<dyn EventStore>,
+    updates: &tokio::sync::broadcast::Sender<graph::subscription::SessionUpdate>,
+    metrics: &Arc<Metrics>,
+) -> tokio::task::JoinHandle<()> {
+    let idle = crate::http::webhooks::end_idle_sessions(
+        Arc::clone(store),
+        updates.clone(),
+        Arc::clone(metrics),
+        settings.webhooks.zoom_idle_after,
+    );
+    let purge = purge_periodically(Arc::clone(store), settings.store.retention);
+    tokio::spawn(async move {
+        tokio::join!(purge, idle);
+    })
 }
 
 /// Deletes ended Zoom sessions older than `retention`, at start-up and then
@@ -667,19 +681,25 @@ async fn check_permissions(client: &PureCloud) {
     }
 }
 
+/// The event store as opened.
+struct Opened {
+    store: Arc<dyn EventStore>,
+    /// A shared (PostgreSQL) store, and the task that follows its change
+    /// feed.
+    shared: Option<Arc<PgStore>>,
+    feed_task: Option<tokio::task::JoinHandle<()>>,
+    /// The demo's temporary store's folder, removed with it.
+    demo_store: Option<tempfile::TempDir>,
+}
+
 /// The event store, and with a shared (PostgreSQL) one the task that
 /// follows its change feed into `updates`.
 async fn open_store(
     settings: &Settings,
-    temporary: Option<&tempfile::TempDir>,
     updates: &tokio::sync::broadcast::Sender<graph::subscription::SessionUpdate>,
     source: &Arc<Source>,
     live: Option<Arc<crate::live::Live>>,
-) -> anyhow::Result<(
-    Arc<dyn EventStore>,
-    Option<Arc<PgStore>>,
-    Option<tokio::task::JoinHandle<()>>,
-)> {
+) -> anyhow::Result<Opened> {
     let probe = settings.webhooks.max_body_bytes;
     if let Some(url) = &settings.store.url {
         let shown = crate::settings::postgres_url(url.expose()).unwrap_or_default();
@@ -695,9 +715,15 @@ async fn open_store(
             .await
             .context("cannot read the change feed of the event store")?;
         source.share_changes(Arc::clone(&store) as Arc<dyn crate::changes::SharedChanges>);
-        return Ok((store.clone(), Some(Arc::clone(&store)), Some(follower)));
+        return Ok(Opened {
+            store: store.clone(),
+            shared: Some(Arc::clone(&store)),
+            feed_task: Some(follower),
+            demo_store: None,
+        });
     }
-    let (path, why) = match temporary {
+    let demo_store = demo_store_dir(settings)?;
+    let (path, why) = match &demo_store {
         Some(dir) => (
             dir.path().join("events.sqlite"),
             "demo mode: a temporary file, emptied each run; set store.path to keep it",
@@ -714,7 +740,12 @@ async fn open_store(
             )
         })?;
     info!(path = %path.display(), from = why, "event store open");
-    Ok((Arc::new(store), None, None))
+    Ok(Opened {
+        store: Arc::new(store),
+        shared: None,
+        feed_task: None,
+        demo_store,
+    })
 }
 
 /// Fills the active set of Co-browse for Messenger conversations from the

@@ -242,7 +242,7 @@ impl SessionUpdate {
 /// One change of a co-browse session.
 #[Object(name = "SessionUpdate")]
 impl SessionUpdate {
-    /// What caused the change: the Zoom webhook event (e.g. `cobrowse.session_user_joined`); for legacy PureCloud co-browse and screen share `purecloud.session_started`, `purecloud.session_changed` or `purecloud.session_ended`; for Co-browse for Messenger `messenger.offered`, `messenger.accepted`, `messenger.rejected`, `messenger.expired`, `messenger.started` or `messenger.ended`.
+    /// What caused the change: the Zoom webhook event (e.g. `cobrowse.session_user_joined`), or `gateway.session_idle_ended` when no event came for a Zoom session for `webhooks.zoom_idle_after` and the gateway took it as ended; for legacy PureCloud co-browse and screen share `purecloud.session_started`, `purecloud.session_changed` or `purecloud.session_ended`; for Co-browse for Messenger `messenger.offered`, `messenger.accepted`, `messenger.rejected`, `messenger.expired`, `messenger.started` or `messenger.ended`.
     async fn event(&self) -> &str {
         match &self.origin {
             Origin::Zoom { event, .. } => event.wire(),
@@ -262,7 +262,7 @@ impl SessionUpdate {
             Origin::Zoom { event, .. } => match event {
                 EventKind::SessionStarted => Kind::Started,
                 EventKind::UserJoined | EventKind::UserLeft => Kind::Changed,
-                EventKind::SessionEnded => Kind::Ended,
+                EventKind::SessionEnded | EventKind::IdleEnded => Kind::Ended,
             },
             Origin::PureCloud(update) => match update.kind {
                 UpdateKind::Started => Kind::Started,

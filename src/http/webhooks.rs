@@ -1,5 +1,6 @@
 //! `POST /webhooks/zoom`: Zoom Cobrowse webhooks, verified, stored durably,
-//! then published.
+//! then published; and the sessions whose end never came, taken as ended
+//! once they went idle ([`end_idle_sessions`]).
 //!
 //! Order of checks: body size, signature (over the raw bytes, constant time,
 //! timestamp within `webhooks.max_skew`), then the body. A refused delivery
@@ -13,7 +14,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
-use tracing::{debug, warn};
+use std::sync::Arc;
+
+use tracing::{debug, info, warn};
 
 use super::AppState;
 use crate::graph::subscription::SessionUpdate;
@@ -73,18 +76,10 @@ pub(crate) async fn zoom(State(app): State<AppState>, headers: HeaderMap, body: 
     let span = tracing::Span::current();
     span.record("event", event.kind.wire());
     span.record("session_id", event.session_id.as_str());
-    match app.store.append(&event).await {
+    match keep(&*app.store, &app.updates, &event).await {
         Ok(appended) => {
-            if appended.inserted && !appended.fed {
+            if appended.inserted {
                 debug!("stored a webhook event");
-                // Nobody listening is fine; the event is stored either way.
-                // (A shared store's feed tells every replica's subscribers,
-                // this one's too.)
-                let _ = app.updates.send(SessionUpdate::new(
-                    event.kind,
-                    &event.account_id,
-                    &event.session_id,
-                ));
             }
             let status = if appended.inserted {
                 "stored"
@@ -100,6 +95,84 @@ pub(crate) async fn zoom(State(app): State<AppState>, headers: HeaderMap, body: 
                 "STORE_UNAVAILABLE",
                 "the event could not be stored; retry later",
             )
+        }
+    }
+}
+
+/// Stores `event` and, when it is new, tells this process's subscribers
+/// (a shared store's feed tells every replica's, this one's too). Nobody
+/// listening is fine: the event is stored either way.
+async fn keep(
+    store: &dyn crate::store::EventStore,
+    updates: &tokio::sync::broadcast::Sender<SessionUpdate>,
+    event: &crate::zoom::event::ZoomEvent,
+) -> Result<crate::store::Appended, crate::store::StoreError> {
+    let appended = store.append(event).await?;
+    if appended.inserted && !appended.fed {
+        let _ = updates.send(SessionUpdate::new(
+            event.kind,
+            &event.account_id,
+            &event.session_id,
+        ));
+    }
+    Ok(appended)
+}
+
+/// The most quiet sessions one round ends.
+const IDLE_BATCH: usize = 1_000;
+
+/// Takes as ended every Zoom session no event came for for `idle_after`
+/// (by Zoom's clock, after its latest activity), every quarter of it (at
+/// most a minute): an idle end stored like a webhook event, told to
+/// subscribers and counted. Every replica may do it: the same session and
+/// activity make the same event, stored once.
+pub(crate) async fn end_idle_sessions(
+    store: Arc<dyn crate::store::EventStore>,
+    updates: tokio::sync::broadcast::Sender<SessionUpdate>,
+    metrics: Arc<crate::metrics::Metrics>,
+    idle_after: std::time::Duration,
+) {
+    let every = (idle_after / 4).clamp(
+        std::time::Duration::from_millis(50),
+        std::time::Duration::from_secs(60),
+    );
+    let window = chrono::Duration::from_std(idle_after).unwrap_or(chrono::TimeDelta::MAX);
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let now = chrono::Utc::now();
+        let quiet = match store.quiet_zoom_sessions(now - window, IDLE_BATCH).await {
+            Ok(quiet) => quiet,
+            Err(e) => {
+                warn!(error = %e, "cannot list the Zoom sessions that went quiet; trying again");
+                continue;
+            }
+        };
+        for session in quiet {
+            let over = session
+                .last_activity_ts
+                .saturating_add(window.num_milliseconds());
+            if over > now.timestamp_millis() {
+                // Zoom's clock says it has not been that long yet.
+                continue;
+            }
+            let event = crate::zoom::idle::idle_end(
+                &session.account_id,
+                &session.session_id,
+                session.last_activity_ts,
+                idle_after.as_secs(),
+            );
+            match keep(&*store, &updates, &event).await {
+                Ok(appended) if appended.inserted => {
+                    metrics.zoom_idle_ended.inc();
+                    info!(session_id = %session.session_id, idle_after = %humantime::format_duration(idle_after), "no event came for a Zoom session: taken as ended (it went idle)");
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    warn!(session_id = %session.session_id, error = %e, "cannot store a Zoom session's idle end; trying again");
+                }
+            }
         }
     }
 }

@@ -161,6 +161,15 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
 /// Keyed by (user id, connection id).
 pub(crate) type AgentLoad = HashMap<(String, String), usize>;
 
+/// A Zoom session that went quiet: who it is, and its latest activity
+/// (epoch ms of Zoom's clock).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quiet {
+    pub account_id: String,
+    pub session_id: String,
+    pub last_activity_ts: i64,
+}
+
 /// Where webhook events live.
 #[async_trait::async_trait]
 pub trait EventStore: Send + Sync + 'static {
@@ -184,6 +193,14 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// How many sessions match `filter`.
     async fn count(&self, filter: &SessionFilter) -> Result<usize, StoreError>;
+
+    /// Up to `limit` Zoom sessions not over that no event changed since
+    /// `before` (by this store's clock), the quietest first.
+    async fn quiet_zoom_sessions(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Quiet>, StoreError>;
 
     /// How busy each agent of a session was when it joined: for each of its
     /// agent connections, the other sessions (at most `cap`) in which an agent

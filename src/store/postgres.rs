@@ -430,7 +430,7 @@ async fn read_after(
             )));
         }
         *last = sequence;
-        items.push(match (kind.as_str(), EventKind::from_wire(&event)) {
+        items.push(match (kind.as_str(), EventKind::from_stored(&event)) {
             ("zoom", Some(event)) => FeedItem::Zoom {
                 sequence,
                 event,
@@ -521,6 +521,14 @@ impl EventStore for PgStore {
         window: &Window,
     ) -> Result<Vec<ZoomSession>, StoreError> {
         q::sessions(&self.pool, filter, window).await
+    }
+
+    async fn quiet_zoom_sessions(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<super::Quiet>, StoreError> {
+        q::quiet(&self.pool, before.timestamp_millis(), limit).await
     }
 
     async fn count(&self, filter: &SessionFilter) -> Result<usize, StoreError> {

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 
 use super::StoreError;
-use crate::zoom::event::{parse, Inbound, ZoomEvent};
+use crate::zoom::event::{parse_stored, Inbound, ZoomEvent};
 
 /// The version of the parts this code writes; other versions are rebuilt
 /// from the events at start-up.
@@ -42,7 +42,7 @@ pub(super) fn rank_ms(start_ms: Option<i64>) -> i64 {
 }
 
 pub(super) fn decode_event(body: &str) -> Result<ZoomEvent, StoreError> {
-    match parse(body.as_bytes()) {
+    match parse_stored(body.as_bytes()) {
         Ok(Inbound::Event(event)) => Ok(*event),
         Ok(Inbound::UrlValidation { .. }) => {
             Err(StoreError("a stored event is a URL validation".into()))
@@ -127,9 +127,9 @@ macro_rules! queries {
                     "UPDATE zoom_sessions SET ended = $1, rank_ms = $2, end_ms = $3, updated_at = $4, head = $5
                      WHERE id = $6",
                 )
-                .bind(head.ended)
+                .bind(head.is_over())
                 .bind(rank)
-                .bind(millis(head.end_time))
+                .bind(millis(head.over_at()))
                 .bind(now_ms())
                 .bind(encode(&head))
                 .bind(id)
@@ -143,9 +143,9 @@ macro_rules! queries {
             )
             .bind(&head.account_id)
             .bind(&head.session_id)
-            .bind(head.ended)
+            .bind(head.is_over())
             .bind(rank)
-            .bind(millis(head.end_time))
+            .bind(millis(head.over_at()))
             .bind(now_ms())
             .bind(encode(&head))
             .fetch_one(&mut *connection)
@@ -470,6 +470,41 @@ macro_rules! queries {
                 heads.reverse();
             }
             assemble_all(pool, heads).await
+        }
+
+        /// Up to `limit` sessions not over whose row last changed before
+        /// `before_ms`, oldest change first: who they are and their latest
+        /// activity.
+        pub(super) async fn quiet(
+            pool: &::sqlx::Pool<$db>,
+            before_ms: i64,
+            limit: usize,
+        ) -> Result<Vec<$crate::store::Quiet>, StoreError> {
+            let heads: Vec<String> = ::sqlx::query_scalar(
+                "SELECT head FROM zoom_sessions WHERE ended = $1 AND updated_at < $2
+                 ORDER BY updated_at LIMIT $3",
+            )
+            .bind(false)
+            .bind(before_ms)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(pool)
+            .await?;
+            heads
+                .iter()
+                .map(|text| {
+                    let head: Head = decode("a session", text)?;
+                    let activity = if head.last_activity_ts == i64::MIN {
+                        head.last_event_ts
+                    } else {
+                        head.last_activity_ts
+                    };
+                    Ok($crate::store::Quiet {
+                        account_id: head.account_id,
+                        session_id: head.session_id,
+                        last_activity_ts: activity,
+                    })
+                })
+                .collect()
         }
 
         /// How many sessions match `filter`.

@@ -215,6 +215,14 @@ impl EventStore for SqliteStore {
         q::sessions(&self.reader, filter, window).await
     }
 
+    async fn quiet_zoom_sessions(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<super::Quiet>, StoreError> {
+        q::quiet(&self.reader, before.timestamp_millis(), limit).await
+    }
+
     async fn count(&self, filter: &SessionFilter) -> Result<usize, StoreError> {
         q::count(&self.reader, filter).await
     }

@@ -28,6 +28,10 @@ pub enum EventKind {
     UserJoined,
     UserLeft,
     SessionEnded,
+    /// The gateway's own: no event came for `webhooks.zoom_idle_after`, so
+    /// the session is taken as ended ([`super::idle`]). Never accepted
+    /// from a webhook.
+    IdleEnded,
 }
 
 impl EventKind {
@@ -38,9 +42,11 @@ impl EventKind {
             EventKind::UserJoined => "cobrowse.session_user_joined",
             EventKind::UserLeft => "cobrowse.session_user_left",
             EventKind::SessionEnded => "cobrowse.session_ended",
+            EventKind::IdleEnded => IDLE_ENDED,
         }
     }
 
+    /// The kind of a webhook's `event` (Zoom's kinds only).
     pub(crate) fn from_wire(name: &str) -> Option<Self> {
         [
             Self::SessionStarted,
@@ -51,7 +57,18 @@ impl EventKind {
         .into_iter()
         .find(|k| k.wire() == name)
     }
+
+    /// The kind of a stored event or of the change feed (the gateway's
+    /// own kind too).
+    pub(crate) fn from_stored(name: &str) -> Option<Self> {
+        Self::from_wire(name).or((name == IDLE_ENDED).then_some(Self::IdleEnded))
+    }
 }
+
+/// The wire name of the gateway's idle end.
+const IDLE_ENDED: &str = "gateway.session_idle_ended";
+
+impl EventKind {}
 
 /// A user's role in a Zoom Cobrowse session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -94,6 +111,9 @@ pub(crate) enum Details {
         end_reason: Option<String>,
         user: UserInfo,
     },
+    /// No event came after `quiet_since` (epoch ms, the session's latest
+    /// activity) for `idle_after_s`.
+    IdleEnded { quiet_since: i64, idle_after_s: u64 },
 }
 
 /// One checked Cobrowse event.
@@ -135,8 +155,17 @@ impl EventError {
     }
 }
 
-/// Reads a webhook body.
+/// Reads a webhook body (Zoom's event kinds only).
 pub fn parse(body: &[u8]) -> Result<Inbound, EventError> {
+    parse_as(body, EventKind::from_wire)
+}
+
+/// Reads a stored event (the gateway's idle ends too).
+pub(crate) fn parse_stored(body: &[u8]) -> Result<Inbound, EventError> {
+    parse_as(body, EventKind::from_stored)
+}
+
+fn parse_as(body: &[u8], kind_of: fn(&str) -> Option<EventKind>) -> Result<Inbound, EventError> {
     let value: Value = serde_json::from_slice(body).map_err(|e| EventError::Json(e.to_string()))?;
     let root = value.as_object().ok_or(EventError::Invalid {
         field: "(body)",
@@ -149,8 +178,7 @@ pub fn parse(body: &[u8]) -> Result<Inbound, EventError> {
             .ok_or(EventError::Missing("payload.plainToken"))?;
         return Ok(Inbound::UrlValidation { plain_token });
     }
-    let kind =
-        EventKind::from_wire(&event).ok_or_else(|| EventError::UnknownEvent(truncate(&event)))?;
+    let kind = kind_of(&event).ok_or_else(|| EventError::UnknownEvent(truncate(&event)))?;
     let event_ts = match root.get("event_ts") {
         None | Some(Value::Null) => return Err(EventError::Missing("event_ts")),
         Some(v) => v.as_i64().ok_or(EventError::Invalid {
@@ -162,6 +190,22 @@ pub fn parse(body: &[u8]) -> Result<Inbound, EventError> {
     let object = object(payload, "object", "payload.object")?
         .ok_or(EventError::Missing("payload.object"))?;
     let session_id = required_string(object, "session_id", "payload.object.session_id")?;
+    let details = details(kind, object)?;
+    let canonical = crate::canonical::canonical_json(&value);
+    let digest = Sha256::digest(canonical.as_bytes()).into();
+    Ok(Inbound::Event(Box::new(ZoomEvent {
+        kind,
+        event_ts,
+        account_id,
+        session_id,
+        details,
+        digest,
+        canonical,
+    })))
+}
+
+/// What an event of `kind` says, from its `payload.object`.
+fn details(kind: EventKind, object: &Map<String, Value>) -> Result<Details, EventError> {
     let user = || -> Result<UserInfo, EventError> {
         Ok(UserInfo {
             user_id: string(object, "user_id", "payload.object.user_id")?,
@@ -169,7 +213,7 @@ pub fn parse(body: &[u8]) -> Result<Inbound, EventError> {
             role: role(object)?,
         })
     };
-    let details = match kind {
+    Ok(match kind {
         EventKind::SessionStarted => Details::Started {
             start_time: required_time(object, "start_time", "payload.object.start_time")?,
             start_url: string(object, "start_url", "payload.object.start_url")?,
@@ -208,18 +252,17 @@ pub fn parse(body: &[u8]) -> Result<Inbound, EventError> {
             end_reason: string(object, "end_reason", "payload.object.end_reason")?,
             user: user()?,
         },
-    };
-    let canonical = crate::canonical::canonical_json(&value);
-    let digest = Sha256::digest(canonical.as_bytes()).into();
-    Ok(Inbound::Event(Box::new(ZoomEvent {
-        kind,
-        event_ts,
-        account_id,
-        session_id,
-        details,
-        digest,
-        canonical,
-    })))
+        EventKind::IdleEnded => Details::IdleEnded {
+            quiet_since: object
+                .get("quiet_since")
+                .and_then(Value::as_i64)
+                .ok_or(EventError::Missing("payload.object.quiet_since"))?,
+            idle_after_s: object
+                .get("idle_after_s")
+                .and_then(Value::as_u64)
+                .ok_or(EventError::Missing("payload.object.idle_after_s"))?,
+        },
+    })
 }
 
 fn truncate(text: &str) -> String {

@@ -59,6 +59,13 @@ pub struct ZoomSession {
     pub participants: Vec<ZoomParticipant>,
     pub events: usize,
     pub last_event_ts: i64,
+    /// The latest `event_ts` of Zoom's own events.
+    #[serde(default = "never")]
+    pub last_activity_ts: i64,
+}
+
+fn never() -> i64 {
+    i64::MIN
 }
 
 impl ZoomSession {
@@ -149,15 +156,16 @@ pub(crate) fn assemble(head: &Head, people: Vec<Person>, links: Vec<Link>) -> Zo
     ZoomSession {
         account_id: head.account_id.clone(),
         session_id: head.session_id.clone(),
-        ended: head.ended,
+        ended: head.is_over(),
         start_time: head.start_time,
-        end_time: head.end_time,
+        end_time: head.over_at(),
         start_url: head.start_url().map(str::to_owned),
         session_pin: head.session_pin().map(str::to_owned),
-        end_reason: head.end_reason().map(str::to_owned),
+        end_reason: head.end_reason(),
         participants,
         events: head.events,
         last_event_ts: head.last_event_ts,
+        last_activity_ts: head.last_activity_ts,
     }
 }
 
@@ -271,7 +279,62 @@ pub(crate) mod tests {
         );
     }
 
+    /// A session's first three events, the gateway's idle end after the
+    /// join, and a leave after it.
+    fn idle_events() -> Vec<ZoomEvent> {
+        let all = events("s1");
+        let join = &all[2];
+        let idle = crate::zoom::idle::idle_end("acc", "s1", join.event_ts, 60);
+        vec![
+            all[0].clone(),
+            all[1].clone(),
+            join.clone(),
+            idle,
+            all[3].clone(),
+        ]
+    }
+
+    #[test]
+    fn an_idle_end_ends_at_the_latest_activity_until_a_later_event() {
+        let events = idle_events();
+        let quiet = fold(&events[..4]).expect("a session");
+        assert!(quiet.ended);
+        assert_eq!(
+            quiet.end_time,
+            chrono::DateTime::from_timestamp_millis(events[2].event_ts)
+        );
+        assert!(quiet
+            .end_reason
+            .as_deref()
+            .is_some_and(|r| r.contains("went idle")));
+        // The leave came after the activity the idle end saw: active again.
+        let woke = fold(&events).expect("a session");
+        assert!(!woke.ended && woke.end_time.is_none() && woke.end_reason.is_none());
+        // An older event delivered late changes nothing of the idle end.
+        let late = fold(&[
+            events[0].clone(),
+            events[2].clone(),
+            events[3].clone(),
+            events[1].clone(),
+        ])
+        .expect("a session");
+        assert_eq!(late.ended, quiet.ended);
+        assert_eq!(late.end_time, quiet.end_time);
+    }
+
     proptest! {
+        #[test]
+        fn an_idle_end_folds_the_same_in_every_arrival_order(
+            order in Just((0..5usize).collect::<Vec<_>>()).prop_shuffle(),
+            keep in proptest::collection::vec(any::<bool>(), 5),
+        ) {
+            let all = idle_events();
+            let subset: Vec<ZoomEvent> = (0..5).filter(|i| keep[*i]).map(|i| all[i].clone()).collect();
+            prop_assume!(!subset.is_empty());
+            let shuffled: Vec<ZoomEvent> = order.iter().filter(|i| keep[**i]).map(|i| all[*i].clone()).collect();
+            prop_assert_eq!(fold(&shuffled), fold(&subset));
+        }
+
         #[test]
         fn the_folded_state_is_the_same_for_every_arrival_order(
             order in Just((0..8usize).collect::<Vec<_>>()).prop_shuffle(),

@@ -2,6 +2,7 @@
 
 pub mod event;
 pub(crate) mod fold;
+pub(crate) mod idle;
 pub(crate) mod parts;
 pub mod signature;
 pub mod test_event;

@@ -61,13 +61,28 @@ fn later(held: &mut Option<DateTime<Utc>>, time: DateTime<Utc>) {
     *held = Some(held.map_or(time, |t| t.max(time)));
 }
 
+/// The latest idle end the gateway made of a session: the activity it
+/// saw, and the window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Idle {
+    pub quiet_since: i64,
+    pub idle_after_s: u64,
+}
+
+fn never() -> i64 {
+    i64::MIN
+}
+
 /// What the events say of the session as a whole.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Head {
     pub account_id: String,
     pub session_id: String,
+    /// Zoom said it ended (`cobrowse.session_ended`); see [`Self::is_over`]
+    /// for an idle end too.
     pub ended: bool,
     pub start_time: Option<DateTime<Utc>>,
+    /// The end Zoom said.
     pub end_time: Option<DateTime<Utc>>,
     /// The earliest join of any connection (the start, when no event said).
     pub first_join: Option<DateTime<Utc>>,
@@ -76,6 +91,13 @@ pub(crate) struct Head {
     end_reason: Option<Earliest<String>>,
     pub events: usize,
     pub last_event_ts: i64,
+    /// The latest `event_ts` of Zoom's events (the gateway's idle ends
+    /// aside).
+    #[serde(default = "never")]
+    pub last_activity_ts: i64,
+    /// The latest idle end (the one that saw the latest activity).
+    #[serde(default)]
+    idle: Option<Idle>,
 }
 
 impl Head {
@@ -93,14 +115,34 @@ impl Head {
             end_reason: None,
             events: 0,
             last_event_ts: i64::MIN,
+            last_activity_ts: i64::MIN,
+            idle: None,
         }
     }
 
     /// Applies one event that was not applied before.
     pub(crate) fn apply(&mut self, event: &ZoomEvent) {
         let rank = Rank::of(event);
+        if self.last_activity_ts == i64::MIN && self.idle.is_none() {
+            // A head stored before idle ends existed: all was activity.
+            self.last_activity_ts = self.last_event_ts;
+        }
         self.events += 1;
         self.last_event_ts = self.last_event_ts.max(event.event_ts);
+        if let Details::IdleEnded {
+            quiet_since,
+            idle_after_s,
+        } = event.details
+        {
+            if self.idle.is_none_or(|held| quiet_since > held.quiet_since) {
+                self.idle = Some(Idle {
+                    quiet_since,
+                    idle_after_s,
+                });
+            }
+            return;
+        }
+        self.last_activity_ts = self.last_activity_ts.max(event.event_ts);
         match &event.details {
             Details::Started {
                 start_time,
@@ -133,7 +175,30 @@ impl Head {
                 offer(&mut self.session_pin, rank, session_pin.as_ref());
                 offer(&mut self.end_reason, rank, end_reason.as_ref());
             }
+            Details::IdleEnded { .. } => unreachable!("applied above"),
         }
+    }
+
+    /// The idle end in force: one made, Zoom said no end, and no activity
+    /// came after the one it saw.
+    pub(crate) fn idle_end(&self) -> Option<Idle> {
+        self.idle
+            .filter(|idle| !self.ended && self.last_activity_ts <= idle.quiet_since)
+    }
+
+    /// Whether the session is over: Zoom said so, or it went idle.
+    pub(crate) fn is_over(&self) -> bool {
+        self.ended || self.idle_end().is_some()
+    }
+
+    /// When it ended: as Zoom said, or at its latest activity when it went
+    /// idle.
+    pub(crate) fn over_at(&self) -> Option<DateTime<Utc>> {
+        if self.ended {
+            return self.end_time;
+        }
+        self.idle_end()
+            .and_then(|idle| DateTime::from_timestamp_millis(idle.quiet_since))
     }
 
     /// When the session started: its start time, or else its first join.
@@ -149,8 +214,11 @@ impl Head {
         self.session_pin.as_ref().map(|e| e.value.as_str())
     }
 
-    pub(crate) fn end_reason(&self) -> Option<&str> {
-        self.end_reason.as_ref().map(|e| e.value.as_str())
+    pub(crate) fn end_reason(&self) -> Option<String> {
+        if let Some(idle) = self.idle_end() {
+            return Some(super::idle::reason(idle.idle_after_s));
+        }
+        self.end_reason.as_ref().map(|e| e.value.clone())
     }
 }
 
@@ -245,7 +313,7 @@ impl Link {
                     });
                 }
             }
-            Details::Started { .. } | Details::Ended { .. } => {}
+            Details::Started { .. } | Details::Ended { .. } | Details::IdleEnded { .. } => {}
         }
     }
 
@@ -263,6 +331,7 @@ impl Link {
 pub(crate) fn touched(event: &ZoomEvent) -> (Option<(&str, &UserInfo)>, Option<&str>) {
     let (user, connection) = match &event.details {
         Details::Started { user, .. } | Details::Ended { user, .. } => (user, None),
+        Details::IdleEnded { .. } => return (None, None),
         Details::Joined {
             user,
             connection_id,
@@ -393,6 +462,7 @@ mod tests {
             participants: Vec::new(),
             events: ordered.len(),
             last_event_ts: ordered.iter().map(|e| e.event_ts).max().unwrap_or_default(),
+            last_activity_ts: ordered.iter().map(|e| e.event_ts).max().unwrap_or_default(),
         };
         let mut people: BTreeMap<String, ZoomParticipant> = BTreeMap::new();
         let mut person = |user: &UserInfo| -> Option<String> {
@@ -470,6 +540,8 @@ mod tests {
                     session.end_reason = session.end_reason.take().or_else(|| end_reason.clone());
                     person(user);
                 }
+                // The vocabulary above has none (the fold's own tests do).
+                Details::IdleEnded { .. } => unreachable!("no idle ends here"),
             }
         }
         for ((user_id, _), connection) in connections {

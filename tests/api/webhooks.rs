@@ -611,3 +611,94 @@ async fn responses_with_pushed_zoom_data_are_not_cacheable() {
         "webhook data changes at any moment"
     );
 }
+
+/// The next update's event, kind, and the session's state and end reason.
+async fn next_update(ws: &mut crate::helpers::Ws) -> Value {
+    loop {
+        if let crate::helpers::Frame::Json(message) = ws.next().await {
+            if message["type"] == "next" {
+                return message["payload"]["data"]["cobrowseSessionUpdates"].clone();
+            }
+        }
+    }
+}
+
+/// A Zoom session whose end never came (a lost delivery) is taken as
+/// ended once no event came for `webhooks.zoom_idle_after`: ended at its
+/// latest activity with an end reason that says so, told, counted, its
+/// Engage keys following; a later event makes it active again.
+#[tokio::test]
+async fn a_session_whose_end_never_came_is_ended_when_it_goes_idle_and_wakes_on_a_later_event() {
+    let app = spawn_with(Options {
+        settings: vec![
+            ("webhooks.zoom_idle_after", "1s".into()),
+            ("engage.max_session_length", "1s".into()),
+        ],
+        ..Options::default()
+    })
+    .await;
+    let mut ws = crate::helpers::Ws::ready(&app.url("")).await;
+    ws.subscribe(
+        "z",
+        "subscription { cobrowseSessionUpdates(providerSessionId: \"quiet\") { event kind session { state endTime endReason attachedData { coBrowseEndTime } } } }",
+    )
+    .await;
+    ws.sync().await;
+    let events = session_events("quiet", "Noah", "2026-11-22T09:00:00Z");
+    for event in [&events[0], &events[2]] {
+        assert_eq!(app.webhook(event).await.0, StatusCode::OK);
+    }
+    assert_eq!(
+        next_update(&mut ws).await["event"],
+        "cobrowse.session_started"
+    );
+    assert_eq!(
+        next_update(&mut ws).await["event"],
+        "cobrowse.session_user_joined"
+    );
+    // No event comes: after the window it is taken as ended, at the
+    // latest activity (the join's event time).
+    let ended = next_update(&mut ws).await;
+    assert_eq!(ended["event"], "gateway.session_idle_ended", "{ended}");
+    assert_eq!(ended["kind"], "ENDED");
+    let session = &ended["session"];
+    assert_eq!(session["state"], "ENDED", "{session}");
+    let activity =
+        chrono::DateTime::from_timestamp_millis(events[2]["event_ts"].as_i64().expect("ts"))
+            .expect("a time");
+    let end = chrono::DateTime::parse_from_rfc3339(session["endTime"].as_str().expect("an end"))
+        .expect("a time");
+    assert_eq!(end, activity, "{session}");
+    assert!(
+        session["endReason"]
+            .as_str()
+            .is_some_and(|r| r.contains("went idle") && r.contains("1s")),
+        "{session}"
+    );
+    let keys_end = chrono::DateTime::parse_from_rfc3339(
+        session["attachedData"]["coBrowseEndTime"]
+            .as_str()
+            .expect("an Engage end"),
+    )
+    .expect("a time");
+    assert_eq!(keys_end, activity);
+    let idle_ended = "cobrowse_gateway_zoom_sessions_idle_ended_total";
+    assert_eq!(crate::helpers::metric(&app.url(""), idle_ended).await, 1.0);
+    // An event after that activity: active again, told as a change.
+    assert_eq!(app.webhook(&events[3]).await.0, StatusCode::OK);
+    let woke = next_update(&mut ws).await;
+    assert_eq!(
+        (&woke["event"], &woke["kind"], &woke["session"]["state"]),
+        (
+            &json!("cobrowse.session_user_left"),
+            &json!("CHANGED"),
+            &json!("ACTIVE")
+        ),
+        "{woke}"
+    );
+    assert!(woke["session"]["endTime"].is_null(), "{woke}");
+    // Quiet again: ended again, from the new activity.
+    let again = next_update(&mut ws).await;
+    assert_eq!(again["event"], "gateway.session_idle_ended", "{again}");
+    assert_eq!(crate::helpers::metric(&app.url(""), idle_ended).await, 2.0);
+}
