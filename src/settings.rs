@@ -125,7 +125,7 @@ settings_table! {
     "redis.timeout", "COBROWSE_REDIS_TIMEOUT", Some("50ms"), "Longest wait for Redis before a request goes on with this replica's own state.";
     "demo.conversations", "COBROWSE_DEMO_CONVERSATIONS", Some("24"), "Conversations the demo simulator seeds.";
     "demo.seed", "COBROWSE_DEMO_SEED", Some("7"), "Seed of the demo simulator's data.";
-    "demo.messenger_conversations", "COBROWSE_DEMO_MESSENGER_CONVERSATIONS", Some("6"), "Web messaging and voice conversations with Co-browse for Messenger that the demo keeps going beside the legacy co-browse conversations and Zoom sessions (offers accepted, rejected or left to expire; the customers' pages report starts and ends to this gateway); 0: none.";
+    "demo.messenger_conversations", "COBROWSE_DEMO_MESSENGER_CONVERSATIONS", Some("12"), "Web messaging and voice conversations with Co-browse for Messenger that the demo keeps going beside the legacy co-browse conversations and Zoom sessions (offers accepted, rejected or left to expire; the customers' pages report starts and ends to this gateway); 0: none.";
     "demo.pace", "COBROWSE_DEMO_PACE", Some("5s"), "How often the demo simulator's world moves on by one step (a conversation starts, an agent joins, a session ends, ...); 0s keeps it still.";
     "log.format", "COBROWSE_LOG_FORMAT", Some("text"), "Log format: text or json.";
     "log.filter", "COBROWSE_LOG_FILTER", Some("info"), "Log filter, in tracing's EnvFilter syntax.";

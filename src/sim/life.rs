@@ -227,6 +227,37 @@ impl World {
         }
     }
 
+    /// The demo at its start, in a steady state: the conversations it was
+    /// generated with that go on are finished (they become history), and
+    /// `target` new ones go on, the `j`-th `j` phases (modulo the life's
+    /// length) into its life, each phase `step` ago apart, as if the demo
+    /// had always run. [`Self::tick`] moves each on once per round, so the
+    /// spread holds.
+    pub(crate) fn warm_up(&mut self, now: DateTime<Utc>, target: usize, step: Duration) {
+        let going: Vec<String> = self
+            .conversations
+            .iter()
+            .filter(|c| c.phase != Phase::Ended)
+            .filter_map(|c| c.full.id.clone())
+            .collect();
+        for id in going {
+            while self
+                .advance(&id, now)
+                .is_ok_and(|c| c.phase != Phase::Ended)
+            {}
+        }
+        // Started to wrapped up: every phase but the end.
+        let phases = 8;
+        for j in 0..target {
+            let taken = (j % phases) as i32;
+            let started = now - step * (taken + 1);
+            let id = self.start_conversation(started).conversation_id;
+            for k in 0..taken {
+                let _ = self.advance(&id, started + step * (k + 1));
+            }
+        }
+    }
+
     /// An administrator creates `count` queues; answers their ids.
     pub(crate) fn add_queues(&mut self, count: usize) -> Vec<String> {
         (0..count)
@@ -603,6 +634,37 @@ mod tests {
             let expected = (Phase::CobrowseStarted..=Phase::ScreenshareStarted).contains(&phase);
             assert_eq!(is_active, expected, "{phase:?}");
         }
+    }
+
+    /// The demo's world has co-browse going on from its first second, and
+    /// as many at every tick after (no wave: the phases stay spread).
+    #[test]
+    fn a_warmed_up_world_keeps_co_browse_going_at_every_tick() {
+        let now = Utc::now();
+        let mut world = World::generate(24, 7, now);
+        world.warm_up(now, 18, Duration::seconds(90));
+        let active = |world: &World| {
+            world
+                .conversations
+                .iter()
+                .filter(|c| c.has_active_cobrowse())
+                .count()
+        };
+        let first = active(&world);
+        assert!(first >= 3, "{first} from the first second");
+        let counts: Vec<usize> = (0..2_000)
+            .map(|i| {
+                world.tick(now + Duration::seconds(5 * (i + 1)), 18);
+                active(&world)
+            })
+            .collect();
+        let least = counts.iter().min().copied().unwrap_or(0);
+        let most = counts.iter().max().copied().unwrap_or(0);
+        assert!(least >= 3, "{counts:?}");
+        assert!(
+            most * 2 <= first * 3 && least * 2 >= first,
+            "within half of the first: {first}, {counts:?}"
+        );
     }
 
     #[test]

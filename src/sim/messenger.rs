@@ -56,6 +56,8 @@ pub(crate) struct Messaging {
     /// Conversation of each offered session.
     pub(super) sessions: HashMap<String, String>,
     order: Vec<String>,
+    /// The demo's stories told so far (each conversation's number).
+    pub(super) stories: u64,
 }
 
 impl Messaging {
@@ -495,6 +497,7 @@ impl SimState {
             agent_ended: None,
             messages: Vec::new(),
             offers: Vec::new(),
+            story: None,
         };
         let started = Started {
             id,

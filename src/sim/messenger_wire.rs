@@ -26,6 +26,20 @@ pub(crate) struct MsgConversation {
     pub agent_ended: Option<DateTime<Utc>>,
     pub messages: Vec<SimMessage>,
     pub offers: Vec<SimOffer>,
+    /// The demo's story of it (none: a test's).
+    pub story: Option<Story>,
+}
+
+/// Where a demo conversation is in its co-browse story
+/// ([`super::messenger_pace`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Story {
+    /// Its number among the demo's: what its customer does is chosen by it.
+    pub index: u64,
+    /// Steps it has taken.
+    pub stage: u8,
+    /// When it last took one (the demo moves the one that waited longest).
+    pub moved: DateTime<Utc>,
 }
 
 /// A message of a conversation.
@@ -531,6 +545,7 @@ mod tests {
             agent_ended: Some(now),
             messages: Vec::new(),
             offers: Vec::new(),
+            story: None,
         };
         let offer = SimOffer {
             session_id: "s1".into(),

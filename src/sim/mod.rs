@@ -331,6 +331,8 @@ pub struct Simulator {
     config: SimConfig,
     shutdown: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
+    #[cfg(test)]
+    state: Arc<SimState>,
 }
 
 impl Simulator {
@@ -372,11 +374,26 @@ impl Simulator {
         let app = router(Arc::clone(&state));
         let (tx, rx) = oneshot::channel();
         let pace = config.pace;
+        if let Some(pace) = pace {
+            // A demo is in a steady state from its first second: each
+            // conversation moves on once per round of the pace.
+            let round = |going: usize| {
+                chrono::Duration::from_std(pace.saturating_mul(u32::try_from(going).unwrap_or(1)))
+                    .unwrap_or(chrono::Duration::seconds(60))
+            };
+            let now = chrono::Utc::now();
+            let mut world = state.world.write().expect("world lock");
+            world.warm_up(now, state.target, round(state.target));
+            drop(world);
+            state.messenger_warm_up(config.messenger, round(config.messenger));
+        }
         let messenger = Messenger {
             target: config.messenger,
             pages: config.page_reports_to.clone(),
             own: format!("http://{addr}"),
         };
+        #[cfg(test)]
+        let state_for_tests = Arc::clone(&state);
         let task = tokio::spawn(async move {
             let serve = axum::serve(listener, app).with_graceful_shutdown(async {
                 let _ = rx.await;
@@ -399,7 +416,15 @@ impl Simulator {
             config,
             shutdown: Some(tx),
             task,
+            #[cfg(test)]
+            state: state_for_tests,
         })
+    }
+
+    /// Its state (unit tests drive it).
+    #[cfg(test)]
+    pub(crate) fn state(&self) -> Arc<SimState> {
+        Arc::clone(&self.state)
     }
 
     /// The address it listens on.

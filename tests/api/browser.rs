@@ -433,3 +433,53 @@ async fn the_demo_wall_shows_legacy_messenger_and_zoom_sessions_together() {
         "{report}"
     );
 }
+
+/// The demo is alive from its first second and stays so: the wall, opened
+/// at 5 s and at 2 minutes of a demo at its default pace, and after three
+/// simulated hours of one at a fast pace (2,160 steps of the 5 s default
+/// pace), shows at least 3 legacy Genesys, 2 Messenger and 1 Zoom session
+/// active each time, with the total within half of the first sample.
+#[tokio::test]
+async fn the_demo_wall_is_alive_from_its_first_second_and_stays_so() {
+    require_chromium();
+    let sample = |base: String| async move {
+        let report = node("wall-sample.mjs", &base).await;
+        let line = report.lines().last().unwrap_or_default().to_owned();
+        let counts: std::collections::BTreeMap<String, usize> =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {report}"));
+        counts
+    };
+    let run = |pace: &'static str, later: std::time::Duration| async move {
+        let mut demo = command(&["--listen", "127.0.0.1:0"]);
+        demo.env("COBROWSE_DEMO_PACE", pace);
+        let started = tokio::time::Instant::now();
+        let (mut child, base, _printed, _logs) = start(demo).await;
+        tokio::time::sleep_until(started + std::time::Duration::from_secs(5)).await;
+        let first = sample(base.clone()).await;
+        tokio::time::sleep_until(started + later).await;
+        let then = sample(base).await;
+        child.kill().await.expect("stops");
+        (pace, first, then)
+    };
+    // 2,160 steps take 86.4 s at 40 ms; 110 s leaves room for a slow
+    // machine (and ends before the other run's 2 minutes).
+    let (slow, fast) = tokio::join!(
+        run("5s", std::time::Duration::from_secs(120)),
+        run("40ms", std::time::Duration::from_secs(110)),
+    );
+    for (pace, first, then) in [slow, fast] {
+        let total = |c: &std::collections::BTreeMap<String, usize>| c.values().sum::<usize>();
+        for counts in [&first, &then] {
+            let of = |p: &str| counts.get(p).copied().unwrap_or(0);
+            let legacy = of("LEGACY_COBROWSE") + of("LEGACY_SCREENSHARE");
+            assert!(
+                legacy >= 3 && of("MESSENGER_COBROWSE") >= 2 && of("ZOOM_COBROWSE") >= 1,
+                "pace {pace}: {counts:?} (first {first:?})"
+            );
+            assert!(
+                total(counts) * 2 >= total(&first) && total(counts) * 2 <= total(&first) * 3,
+                "pace {pace}: {counts:?} against the first {first:?}"
+            );
+        }
+    }
+}

@@ -46,17 +46,22 @@ async function query(document) {
 // the updates that arrived meanwhile on top of it, so none falls between.
 async function load() {
   loading = [];
+  let arrived = [];
   try {
     const data = await query(LIST);
     sessions.clear();
     for (const session of data.cobrowseSessions.nodes) put(session);
-    for (const update of loading) apply(update);
   } catch (error) {
     status(`cannot read the sessions: ${error.message}`, 'error');
   } finally {
-    loading = null;
+    // Stop buffering before applying what was buffered (applying while
+    // buffering would buffer it again, for ever).
+    [arrived, loading] = [loading, null];
   }
+  for (const update of arrived) apply(update);
   render();
+  // For whoever watches the page (a test): the list has been read.
+  document.getElementById('wall').dataset.loaded = String(Date.now());
 }
 
 function put(session) {
