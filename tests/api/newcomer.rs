@@ -574,14 +574,9 @@ async fn check_names_every_mistake_at_once_in_words() {
     }
 }
 
-/// The README's Zoom examples run against the demo as written: the demo
-/// prints the webhook secret it made for this run (and never one the user
-/// set), the exported secret signs `zoom-test-event` and the `curl`
-/// block, and the demo's own Zoom player goes on when a secret is set.
-#[tokio::test]
-async fn the_readmes_zoom_examples_run_against_the_demo_as_written() {
-    let (mut child, base, printed, _logs) = start(command(&["--listen", "127.0.0.1:0"])).await;
-    let secret = printed
+/// The Zoom webhook secret the demo printed at start.
+fn demo_secret(printed: &[String]) -> String {
+    printed
         .iter()
         .find_map(|l| {
             l.strip_prefix("demo mode: Zoom webhook secret for this run")?
@@ -589,7 +584,17 @@ async fn the_readmes_zoom_examples_run_against_the_demo_as_written() {
                 .next()
         })
         .unwrap_or_else(|| panic!("the demo prints its secret: {printed:?}"))
-        .to_owned();
+        .to_owned()
+}
+
+/// The README's Zoom examples run against the demo as written: the demo
+/// prints the webhook secret it made for this run (and never one the user
+/// set), the exported secret signs `zoom-test-event` and the `curl`
+/// block, and the demo's own Zoom player goes on when a secret is set.
+#[tokio::test]
+async fn the_readmes_zoom_examples_run_against_the_demo_as_written() {
+    let (mut child, base, printed, _logs) = start(command(&["--listen", "127.0.0.1:0"])).await;
+    let secret = demo_secret(&printed);
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
     let blocks: Vec<&str> = readme
@@ -684,15 +689,7 @@ async fn the_demo_keeps_a_store_of_its_own_that_starts_empty_each_run() {
     };
     // A session delivered to the first run...
     let (mut child, base, printed, _logs) = start(demo()).await;
-    let secret = printed
-        .iter()
-        .find_map(|l| {
-            l.strip_prefix("demo mode: Zoom webhook secret for this run")?
-                .rsplit(": ")
-                .next()
-        })
-        .expect("the secret")
-        .to_owned();
+    let secret = demo_secret(&printed);
     let mut send = command(&["zoom-test-event", "--url", &format!("{base}/webhooks/zoom")]);
     send.env("COBROWSE_ZOOM_WEBHOOK_SECRET", &secret);
     let (output, said, stderr) = run(send).await;
