@@ -1013,3 +1013,68 @@ async fn thirty_cold_dashboards_over_three_replicas_with_redis_cost_what_one_doe
         "30 dashboards over 3 replicas sharing a cache cost {thirty} upstream calls, one costs {one}"
     );
 }
+
+/// A replica that does not listen says once, at `info`, that its copy of
+/// the listener's active set is whole; each time it makes it whole again
+/// after a gap of the listener's (routine) it says so at `debug` only.
+#[tokio::test]
+async fn a_standby_replica_says_once_that_its_copy_is_whole() {
+    use crate::helpers::{keys_file, start, test_key};
+    use crate::live::{status_at, wait_mode_at};
+    use std::time::Duration;
+    let app = world_to_listen_to().await;
+    let url = postgres_database().await;
+    let keys = keys_file(app.dir.path(), &[("tests", test_key(), &["read"])]);
+    let (mut a, base_a, _, _) = start(listening_replica(&app, &url, &keys)).await;
+    wait_mode_at(&base_a, "listening", Duration::from_secs(15)).await;
+    let mut standby = listening_replica(&app, &url, &keys);
+    standby.env("COBROWSE_LOG_FILTER", "info,cobrowse_gateway::live=debug");
+    let (mut b, base_b, _, logs) = start(standby).await;
+    wait_mode_at(&base_b, "standby", Duration::from_secs(5)).await;
+    let whole_since = |previous: serde_json::Value| {
+        let base_b = base_b.clone();
+        async move {
+            let deadline = std::time::Instant::now() + Duration::from_secs(15);
+            loop {
+                let status = status_at(&base_b).await;
+                if status["served"] == true && status["last_backfill"] != previous {
+                    return status["last_backfill"].clone();
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "B never whole: {status}"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    let mut last = whole_since(serde_json::Value::Null).await;
+    // The listener's sockets drop twice: each time it back-fills and tells
+    // the gap, and B makes its copy whole again.
+    for _ in 0..2 {
+        app.http
+            .post(format!("{}/__sim/notifications/drop", app.sim.url()))
+            .send()
+            .await
+            .expect("dropped");
+        last = whole_since(last).await;
+    }
+    b.kill().await.expect("stops");
+    a.kill().await.expect("stops");
+    let logs = logs.await.expect("logs");
+    let whole: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("this replica's copy of the active set is whole"))
+        .collect();
+    let once = whole.iter().filter(|l| !l.contains("again")).count();
+    let again = whole.iter().filter(|l| l.contains("again")).count();
+    assert_eq!(once, 1, "{whole:#?}");
+    assert!(again >= 2, "{whole:#?}");
+    assert!(
+        whole
+            .iter()
+            .filter(|l| l.contains("again"))
+            .all(|l| l.contains("DEBUG")),
+        "{whole:#?}"
+    );
+}

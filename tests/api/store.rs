@@ -501,6 +501,27 @@ async fn a_postgresql_store_that_cannot_be_used_is_told_in_words() {
             .await
             .expect("admin statement");
     }
+    // A wrong password (scripts/postgres checks the passwords of the
+    // members of `password_checked`).
+    let checked = format!("checked_{:08x}", rand::random::<u32>());
+    sqlx::query(&format!(
+        "CREATE ROLE {checked} LOGIN PASSWORD 'right' IN ROLE password_checked"
+    ))
+    .execute(&mut connection)
+    .await
+    .expect("admin statement");
+    let mut wrong = url.clone();
+    wrong.set_path("postgres");
+    wrong.set_username(&checked).expect("a user");
+    wrong.set_password(Some("wrong")).expect("a password");
+    let said = start_with(wrong.to_string()).await;
+    assert!(
+        said.contains(&format!(
+            "password authentication failed for user `{checked}`"
+        )),
+        "{said}"
+    );
+    assert!(!said.contains("wrong"), "the password is not shown: {said}");
     url.set_path(&database);
     url.set_username(&role).expect("a user");
     let said = start_with(url.to_string()).await;
