@@ -11,7 +11,9 @@
 //! and all of it is stored. Voice co-browse leaves no message, so no
 //! voice call is read. It runs when the listener starts, then every
 //! `notifications.reconcile_interval`, each run from where the last one
-//! began (less [`OVERLAP`]: analytics lags).
+//! began (less [`OVERLAP`]: analytics lags). A run reads [`CHUNK`]
+//! conversations at a time and lets the resolver's live work go between
+//! two chunks: a long back-fill never holds up what the topics tell.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -31,6 +33,9 @@ const OVERLAP: chrono::TimeDelta = chrono::TimeDelta::hours(1);
 /// The most analytics pages one run reads (the newest conversations
 /// first; older ones are left unread, and said so).
 const MAX_PAGES: u32 = 100;
+
+/// Conversations read between two turns of the resolver's live work.
+const CHUNK: usize = 50;
 
 /// What the back-fill covers, from settings, and where it says what it
 /// did.
@@ -64,8 +69,20 @@ pub(crate) struct HistoryStatus {
 /// The back-fill's state in the resolver.
 pub(super) struct Backfill {
     settings: History,
-    /// Where the last successful run began.
+    /// Where the last finished run began.
     last: Option<DateTime<Utc>>,
+    /// The run under way, and the conversations it has still to read.
+    run: Option<Run>,
+}
+
+/// One run of the back-fill.
+struct Run {
+    began: DateTime<Utc>,
+    from: DateTime<Utc>,
+    named: usize,
+    read: usize,
+    cut: bool,
+    queue: std::collections::VecDeque<String>,
 }
 
 impl Backfill {
@@ -73,6 +90,7 @@ impl Backfill {
         Self {
             settings,
             last: None,
+            run: None,
         }
     }
 
@@ -143,50 +161,53 @@ async fn named(
 }
 
 impl Worker {
-    /// One run of the back-fill.
-    pub(super) async fn backfill(&mut self) {
-        let now = Utc::now();
-        let from = self.history.from(now);
-        let outcome = self.backfill_from(from, now).await;
-        let mut status = self
-            .history
-            .settings
-            .status
-            .lock()
-            .expect("history status lock");
-        status.at = Some(Utc::now());
-        match outcome {
-            Ok((named, read, cut)) => {
-                self.history.last = Some(now);
-                status.from = Some(status.from.map_or(from, |f| f.min(from)));
-                status.named = named;
-                status.read = read;
-                status.error = cut.then(|| {
-                    format!(
-                        "analytics named more than {} messaging conversations since {from}: only the newest were read",
-                        MAX_PAGES * ANALYTICS_PAGE_SIZE
-                    )
-                });
-                if let Some(why) = &status.error {
-                    warn!(error = %why, "the Co-browse for Messenger back-fill stopped short");
-                } else if read > 0 {
-                    info!(named, read, since = %from, "read the co-browse messages of messaging conversations analytics named");
+    /// One turn of the back-fill: a run starts (analytics names the
+    /// conversations) when none is under way, then up to [`CHUNK`] of its
+    /// conversations are read. Whether the run has more to read.
+    pub(super) async fn backfill(&mut self) -> bool {
+        if self.history.run.is_none() {
+            let now = Utc::now();
+            let from = self.history.from(now);
+            match self.start_run(from, now).await {
+                Ok(run) => self.history.run = Some(run),
+                Err(e) => {
+                    let mut status = self
+                        .history
+                        .settings
+                        .status
+                        .lock()
+                        .expect("history status lock");
+                    status.at = Some(Utc::now());
+                    status.error = Some(e.clone());
+                    warn!(error = %e, "cannot back-fill Co-browse for Messenger sessions from analytics; trying again later");
+                    return false;
                 }
             }
-            Err(e) => {
-                status.error = Some(e.to_string());
-                warn!(error = %e, "cannot back-fill Co-browse for Messenger sessions from analytics; trying again later");
-            }
         }
+        let chunk: Vec<String> = match &mut self.history.run {
+            Some(run) => run.queue.drain(..run.queue.len().min(CHUNK)).collect(),
+            None => return false,
+        };
+        if !chunk.is_empty() {
+            let bursts = self.read_conversations(chunk).await;
+            self.resolve(bursts).await;
+        }
+        if self
+            .history
+            .run
+            .as_ref()
+            .is_some_and(|r| !r.queue.is_empty())
+        {
+            return true;
+        }
+        if let Some(run) = self.history.run.take() {
+            self.finish(&run);
+        }
+        false
     }
 
-    /// Reads what analytics names since `from` and is not read yet: how
-    /// many it named, how many were read, and whether it was cut short.
-    async fn backfill_from(
-        &mut self,
-        from: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<(usize, usize, bool), String> {
+    /// What analytics names since `from` and is not read yet, to read.
+    async fn start_run(&mut self, from: DateTime<Utc>, now: DateTime<Utc>) -> Result<Run, String> {
         let (mut ids, cut) = named(self, from, now).await.map_err(|e| e.to_string())?;
         let named = ids.len();
         let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
@@ -196,11 +217,42 @@ impl Worker {
             .await
             .map_err(|e| e.to_string())?;
         ids.retain(|id| !read.contains(id) && !self.known.contains(id) && !self.ended.contains(id));
-        let reading = ids.len();
-        for chunk in ids.chunks(super::POLLED) {
-            let bursts = self.read_conversations(chunk.to_vec()).await;
-            self.resolve(bursts).await;
+        Ok(Run {
+            began: now,
+            from,
+            named,
+            read: ids.len(),
+            cut,
+            queue: ids.into(),
+        })
+    }
+
+    /// A run read all it had to: `/readyz` and the log say so.
+    fn finish(&mut self, run: &Run) {
+        self.history.last = Some(run.began);
+        let mut status = self
+            .history
+            .settings
+            .status
+            .lock()
+            .expect("history status lock");
+        let Run {
+            from, named, read, ..
+        } = *run;
+        status.at = Some(Utc::now());
+        status.from = Some(status.from.map_or(from, |f| f.min(from)));
+        status.named = named;
+        status.read = read;
+        status.error = run.cut.then(|| {
+            format!(
+                "analytics named more than {} messaging conversations since {from}: only the newest were read",
+                MAX_PAGES * ANALYTICS_PAGE_SIZE
+            )
+        });
+        if let Some(why) = &status.error {
+            warn!(error = %why, "the Co-browse for Messenger back-fill stopped short");
+        } else if read > 0 {
+            info!(named, read, since = %from, "read the co-browse messages of messaging conversations analytics named");
         }
-        Ok((named, reading, cut))
     }
 }

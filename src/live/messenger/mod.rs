@@ -219,8 +219,10 @@ impl Worker {
                     next_sweep = tokio::time::Instant::now() + interval;
                 }
                 () = tokio::time::sleep_until(next_history), if self.history.on() => {
-                    self.backfill().await;
-                    next_history = tokio::time::Instant::now() + self.history.every();
+                    // A chunk at a time: what the topics tell goes between.
+                    let more = self.backfill().await;
+                    next_history = tokio::time::Instant::now()
+                        + if more { Duration::ZERO } else { self.history.every() };
                 }
                 changed = polling.changed() => {
                     if changed.is_err() {
