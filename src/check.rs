@@ -134,3 +134,9 @@ fn describe(source: Source, env: &str) -> String {
         other => other.to_string(),
     }
 }
+
+/// Every metric the gateway exposes, a line each: its name, its labels and
+/// its help (what operators scrape, whether or not it has a value yet).
+pub fn metrics_catalogue() -> Vec<String> {
+    crate::metrics::Metrics::new().catalogue().to_vec()
+}

@@ -60,6 +60,8 @@ pub(crate) struct Metrics {
     pub(crate) replicas: ReplicaMetrics,
     /// Operation names that are label values (`server.operation_names`).
     operations: HashSet<String>,
+    /// What [`Self::catalogue`] answers.
+    catalogue: Vec<String>,
 }
 
 /// The collectors of how query documents are found and answered.
@@ -229,7 +231,7 @@ impl LiveMetrics {
 
 /// Registers collectors in one registry.
 #[derive(Clone, Copy)]
-struct Register<'a>(&'a Registry);
+struct Register<'a>(&'a Registry, &'a std::cell::RefCell<Vec<String>>);
 
 impl Register<'_> {
     fn counter_vec(self, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -254,6 +256,14 @@ impl Register<'_> {
         made: prometheus::Result<C>,
     ) -> C {
         let collector = made.expect("valid metric");
+        for desc in collector.desc() {
+            self.1.borrow_mut().push(format!(
+                "{} [{}] {}",
+                desc.fq_name,
+                desc.variable_labels.join(","),
+                desc.help
+            ));
+        }
         self.0
             .register(Box::new(collector.clone()))
             .expect("unique metric");
@@ -286,7 +296,8 @@ impl Metrics {
     pub(crate) fn with_operations(operations: Vec<String>) -> Self {
         let registry =
             Registry::new_custom(Some("cobrowse_gateway".into()), None).expect("valid prefix");
-        let r = Register(&registry);
+        let catalogue = std::cell::RefCell::new(Vec::new());
+        let r = Register(&registry, &catalogue);
         Self {
             requests: r.counter_vec(
                 "graphql_requests_total",
@@ -347,7 +358,14 @@ impl Metrics {
             ),
             operations: operations.into_iter().collect(),
             registry,
+            catalogue: catalogue.into_inner(),
         }
+    }
+
+    /// Every collector, a line each: name, labels and help, in the order
+    /// they were registered.
+    pub(crate) fn catalogue(&self) -> &[String] {
+        &self.catalogue
     }
 
     /// The label value for an operation name: the name itself when it is

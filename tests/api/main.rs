@@ -32,4 +32,5 @@ mod shape;
 mod simulator;
 mod sockets;
 mod store;
+mod surface;
 pub(crate) mod webhooks;
