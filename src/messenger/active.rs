@@ -25,8 +25,20 @@ impl Active {
     /// changed.
     pub fn note(&self, session: &MessengerSession, now: DateTime<Utc>) -> bool {
         let going = session.phase(now) == Phase::Active;
+        self.set(&session.conversation_id, &session.id, going)
+    }
+
+    /// Takes a change another replica told: whether the set of
+    /// conversations changed.
+    pub fn note_change(&self, change: &super::Change) -> bool {
+        self.set(&change.conversation_id, &change.session_id, change.active)
+    }
+
+    /// Holds session `session_id` of `conversation_id` as going on or not
+    /// (at most [`MAX_SESSIONS`]): whether the set of conversations changed.
+    fn set(&self, conversation_id: &str, session_id: &str, going: bool) -> bool {
         let mut inner = self.inner.write().expect("active lock");
-        let was = inner.contains_key(&session.conversation_id);
+        let was = inner.contains_key(conversation_id);
         if going {
             let held: usize = inner.values().map(BTreeSet::len).sum();
             if held >= MAX_SESSIONS {
@@ -37,35 +49,16 @@ impl Active {
                 return false;
             }
             inner
-                .entry(session.conversation_id.clone())
+                .entry(conversation_id.to_owned())
                 .or_default()
-                .insert(session.id.clone());
-        } else if let Some(sessions) = inner.get_mut(&session.conversation_id) {
-            sessions.remove(&session.id);
+                .insert(session_id.to_owned());
+        } else if let Some(sessions) = inner.get_mut(conversation_id) {
+            sessions.remove(session_id);
             if sessions.is_empty() {
-                inner.remove(&session.conversation_id);
+                inner.remove(conversation_id);
             }
         }
-        was != inner.contains_key(&session.conversation_id)
-    }
-
-    /// Takes a change another replica told: whether the set of
-    /// conversations changed.
-    pub fn note_change(&self, change: &super::Change) -> bool {
-        let mut inner = self.inner.write().expect("active lock");
-        let was = inner.contains_key(&change.conversation_id);
-        if change.active {
-            inner
-                .entry(change.conversation_id.clone())
-                .or_default()
-                .insert(change.session_id.clone());
-        } else if let Some(sessions) = inner.get_mut(&change.conversation_id) {
-            sessions.remove(&change.session_id);
-            if sessions.is_empty() {
-                inner.remove(&change.conversation_id);
-            }
-        }
-        was != inner.contains_key(&change.conversation_id)
+        was != inner.contains_key(conversation_id)
     }
 
     /// The conversations with a session going on, in id order.

@@ -102,6 +102,11 @@ impl Backfill {
         self.settings.every
     }
 
+    /// What `/readyz` shows of it.
+    fn status(&self) -> std::sync::MutexGuard<'_, HistoryStatus> {
+        self.settings.status.lock().expect("history status lock")
+    }
+
     /// Where a run starting `now` reads from.
     fn from(&self, now: DateTime<Utc>) -> DateTime<Utc> {
         let span = chrono::Duration::from_std(self.settings.span).unwrap_or(chrono::TimeDelta::MAX);
@@ -171,12 +176,7 @@ impl Worker {
             match self.start_run(from, now).await {
                 Ok(run) => self.history.run = Some(run),
                 Err(e) => {
-                    let mut status = self
-                        .history
-                        .settings
-                        .status
-                        .lock()
-                        .expect("history status lock");
+                    let mut status = self.history.status();
                     status.at = Some(Utc::now());
                     status.error = Some(e.clone());
                     warn!(error = %e, "cannot back-fill Co-browse for Messenger sessions from analytics; trying again later");
@@ -184,10 +184,10 @@ impl Worker {
                 }
             }
         }
-        let chunk: Vec<String> = match &mut self.history.run {
-            Some(run) => run.queue.drain(..run.queue.len().min(CHUNK)).collect(),
-            None => return false,
+        let Some(run) = self.history.run.as_mut() else {
+            return false;
         };
+        let chunk: Vec<String> = run.queue.drain(..run.queue.len().min(CHUNK)).collect();
         if !chunk.is_empty() {
             let bursts = self.read_conversations(chunk).await;
             self.resolve(bursts).await;
@@ -230,12 +230,7 @@ impl Worker {
     /// A run read all it had to: `/readyz` and the log say so.
     fn finish(&mut self, run: &Run) {
         self.history.last = Some(run.began);
-        let mut status = self
-            .history
-            .settings
-            .status
-            .lock()
-            .expect("history status lock");
+        let mut status = self.history.status();
         let Run {
             from, named, read, ..
         } = *run;
