@@ -83,6 +83,25 @@ impl Kind {
         }
     }
 
+    /// The change tag of a read of this kind of `id`, or `None` for kinds
+    /// mutations do not change (users, queues, wrap-up codes; analytics
+    /// reports, which lag upstream's own changes and live by their TTL). A
+    /// conversation's full form and co-browse view share one tag.
+    pub(crate) fn tag(self, id: &str) -> Option<crate::changes::Tag> {
+        static KEYS: std::sync::OnceLock<std::collections::hash_map::RandomState> =
+            std::sync::OnceLock::new();
+        let keys = KEYS.get_or_init(Default::default);
+        match self {
+            Kind::Conversation | Kind::CobrowseConversation => Some(keys.hash_one(("c", id))),
+            Kind::ActiveListing => Some(keys.hash_one("listing")),
+            Kind::User
+            | Kind::Queue
+            | Kind::WrapupCodes
+            | Kind::OpenReport
+            | Kind::ClosedReport => None,
+        }
+    }
+
     fn is_live(self) -> bool {
         matches!(
             self,
@@ -425,16 +444,20 @@ pub(crate) struct Noted {
 /// (scopes are hashed per process). Callers' own tokens' values are not
 /// shared.
 pub(crate) struct Shared {
-    soft: Arc<crate::soft::Soft>,
+    redis: Arc<crate::redis_state::RedisState>,
     scope: Scope,
     name: String,
 }
 
 impl Shared {
-    /// The cache in `soft`, for the values of `scope`, named `name` alike
+    /// The cache in `redis`, for the values of `scope`, named `name` alike
     /// on every replica.
-    pub(crate) fn new(soft: Arc<crate::soft::Soft>, scope: Scope, name: String) -> Self {
-        Self { soft, scope, name }
+    pub(crate) fn new(
+        redis: Arc<crate::redis_state::RedisState>,
+        scope: Scope,
+        name: String,
+    ) -> Self {
+        Self { redis, scope, name }
     }
 
     /// Its key for the value of `kind` under `id` in `scope`, if it holds
@@ -572,7 +595,7 @@ impl Cache {
         F: Fn() -> Fut + Clone + Send + Sync + 'static,
         Fut: Future<Output = Result<Fetched<T>, UpstreamError>> + Send + 'static,
     {
-        if let Some(tag) = crate::changes::tag(T::KIND, id) {
+        if let Some(tag) = T::KIND.tag(id) {
             crate::freshness::note_read(tag);
         }
         let Some(cache) = &self.inner else {
@@ -651,7 +674,7 @@ impl Cache {
                 None => (until, ttl),
             });
         }
-        if let Some(tag) = crate::changes::tag(T::KIND, id) {
+        if let Some(tag) = T::KIND.tag(id) {
             noted.tags.push(tag);
         }
         T::unwrap(entry.value)
@@ -808,7 +831,7 @@ impl Cache {
             return fetch().await.map(|fetched| (fetched, None));
         };
         let once = shared
-            .soft
+            .redis
             .fetch_once(
                 &name,
                 self.ttl.of(kind),
@@ -939,7 +962,7 @@ impl Cache {
         // The other replicas' copies are forgotten by each of them as the
         // change reaches it; the shared one here.
         if let Some((shared, name)) = self.shared_key(scope, kind, id) {
-            shared.soft.forget(&name).await;
+            shared.redis.forget(&name).await;
         }
     }
 
@@ -988,6 +1011,14 @@ impl Cache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn both_forms_of_a_conversation_share_one_change_tag_and_users_have_none() {
+        let a = Kind::Conversation.tag("a").expect("a tag");
+        assert_ne!(Some(a), Kind::Conversation.tag("b"));
+        assert_eq!(Kind::CobrowseConversation.tag("a"), Some(a));
+        assert_eq!(Kind::User.tag("a"), None);
+    }
     use crate::upstream::model::User;
 
     fn settings(max_entries: u64, max_bytes: u64) -> CacheSettings {

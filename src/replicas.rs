@@ -12,11 +12,11 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use crate::cache::Listed;
-use crate::graph::subscription::SessionUpdate;
 use crate::live::{Live, Notice, Publish};
 use crate::source::Source;
 use crate::store::postgres::PgStore;
 use crate::store::{FeedItem, StoreError};
+use crate::updates::SessionUpdate;
 
 /// The lease of the notification listener.
 pub(crate) const LISTENER_LEASE: &str = "notifications";

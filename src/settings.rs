@@ -1011,7 +1011,7 @@ impl Settings {
             ),
         ] {
             for origin in list {
-                if let Err(why) = crate::http::origins::check_origin(origin, any) {
+                if let Err(why) = crate::origin::check(origin, any) {
                     invalid(found, path, &why);
                 }
             }

@@ -23,7 +23,7 @@ use crate::cache::{
 use crate::changes::Changes;
 use crate::purecloud::{self, Inputs, Models, Shapes};
 use crate::singleflight;
-use crate::upstream::analytics::{self, AggregatesQuery, DetailsQuery, Filter, Paging, Predicate};
+use crate::upstream::analytics::{self, AggregatesQuery, DetailsQuery};
 use crate::upstream::model::*;
 use crate::upstream::{Credential, Entity, Fetched, PureCloud, UpstreamError, BULK_PAGE_SIZE};
 
@@ -149,9 +149,7 @@ impl Source {
             .messenger_active
             .note(session, chrono::Utc::now())
         {
-            let tags: Vec<crate::changes::Tag> = crate::changes::tag(Kind::ActiveListing, "")
-                .into_iter()
-                .collect();
+            let tags: Vec<crate::changes::Tag> = Kind::ActiveListing.tag("").into_iter().collect();
             self.shared.changes.record(tags);
         }
     }
@@ -160,9 +158,7 @@ impl Source {
     /// [`Self::note_messenger`]).
     pub(crate) fn note_messenger_change(&self, change: &crate::messenger::Change) {
         if self.shared.messenger_active.note_change(change) {
-            let tags: Vec<crate::changes::Tag> = crate::changes::tag(Kind::ActiveListing, "")
-                .into_iter()
-                .collect();
+            let tags: Vec<crate::changes::Tag> = Kind::ActiveListing.tag("").into_iter().collect();
             self.shared.changes.record(tags);
         }
     }
@@ -376,7 +372,7 @@ impl Source {
     /// has a user: upstream's per-user listing answers "my co-browse
     /// sessions". The gateway's client-credentials token has none, and that
     /// listing refuses it: the whole organisation's active set comes from
-    /// the analytics details query ([`active_query`]), every page, one
+    /// the analytics details query ([`purecloud::queries::active`]), every page, one
     /// record per conversation.
     pub(crate) async fn active_listing(&self) -> Result<Arc<ActiveListing>, SharedError> {
         if let (Credential::Service, Some(kept)) = (self.credential(), self.shared.kept.get()) {
@@ -402,7 +398,7 @@ impl Source {
                     bytes: listing.bytes,
                 });
             }
-            let query = active_query(chrono::Utc::now(), lookback);
+            let query = purecloud::queries::active(chrono::Utc::now(), lookback);
             let records = client.details_all_pages(&credential, &query).await?;
             Ok(Fetched {
                 value: ActiveListing {
@@ -528,7 +524,12 @@ impl Source {
     ) -> Result<crate::upstream::analytics::JobResults, SharedError> {
         let answer = self
             .client()
-            .details_job_results(self.credential(), job, cursor, ANALYTICS_PAGE_SIZE)
+            .details_job_results(
+                self.credential(),
+                job,
+                cursor,
+                purecloud::queries::ANALYTICS_PAGE_SIZE,
+            )
             .await;
         if let Err(UpstreamError::NotFound { .. }) = &answer {
             self.shared.jobs.forget(self.scope().value(), query);
@@ -684,12 +685,9 @@ impl Source {
     /// set) stale, at once.
     pub(crate) fn note_changed(&self, id: &str) {
         self.shared.changes.record(
-            [
-                crate::changes::tag(Kind::Conversation, id),
-                crate::changes::tag(Kind::ActiveListing, ""),
-            ]
-            .into_iter()
-            .flatten(),
+            [Kind::Conversation.tag(id), Kind::ActiveListing.tag("")]
+                .into_iter()
+                .flatten(),
         );
     }
 
@@ -781,30 +779,6 @@ impl Source {
     }
 }
 
-/// The details query of the conversations going on now with co-browse or
-/// screen-share media: started within `lookback` (upstream matches whole
-/// days), not yet ended, newest first, in pages of the most upstream takes.
-pub(crate) fn active_query(
-    now: chrono::DateTime<chrono::Utc>,
-    lookback: std::time::Duration,
-) -> DetailsQuery {
-    let lookback = chrono::Duration::from_std(lookback).unwrap_or(chrono::Duration::days(1));
-    DetailsQuery {
-        interval: analytics::interval(now - lookback, now + chrono::Duration::minutes(1)),
-        order: Some("desc".into()),
-        order_by: Some("conversationStart".into()),
-        paging: Some(Paging {
-            page_size: ANALYTICS_PAGE_SIZE,
-            page_number: 1,
-        }),
-        conversation_filters: vec![Filter::and(vec![Predicate::not_exists("conversationEnd")])],
-        segment_filters: vec![Filter::or(vec![
-            Predicate::matches("mediaType", "cobrowse"),
-            Predicate::matches("mediaType", "screenshare"),
-        ])],
-    }
-}
-
 /// How long after an interval's end analytics is taken to have caught up
 /// (its data lags real time by seconds): from then on the interval is
 /// closed, and its reports are cached as long as directory data.
@@ -824,9 +798,6 @@ fn report_query<T: serde::de::DeserializeOwned>(key: &str) -> Result<T, Upstream
         correlation_id: None,
     })
 }
-
-/// Records per analytics details page: the most upstream is known to take.
-pub(crate) const ANALYTICS_PAGE_SIZE: u32 = 100;
 
 /// One bulk flight: `chunk` from the cache if a flight that finished just
 /// before this one filled it, else from upstream (and into the cache).

@@ -15,7 +15,6 @@ use tracing::{info, warn};
 
 use crate::cache::{Cache, Scope};
 use crate::graph;
-use crate::graph::subscription::UPDATE_BUFFER;
 use crate::http::apq::PersistedQueries;
 use crate::http::graphql::HttpLimits;
 use crate::http::{self, AppState, WebhookConfig};
@@ -26,6 +25,7 @@ use crate::source::Source;
 use crate::store::postgres::PgStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::EventStore;
+use crate::updates::UPDATE_BUFFER;
 use crate::upstream::{ClientConfig, Credential, PureCloud, RetryPolicy, UpstreamError};
 
 /// A gateway ready to serve.
@@ -67,8 +67,8 @@ impl Gateway {
         let operations = settings.server.operation_names.clone();
         let metrics = Arc::new(Metrics::with_operations(operations));
         let scope = Scope::of(&[target.api_url.as_str(), &target.client_id]);
-        let soft = shared_soft(&settings, &metrics);
-        let shared = shared_cache(soft.as_ref(), &target, scope);
+        let redis = shared_redis(&settings, &metrics);
+        let shared = shared_cache(redis.as_ref(), &target, scope);
         let api_url = target.api_url.to_string();
         let client = PureCloud::new(client_config(&settings, target), Arc::clone(&metrics))?;
         check_upstream(&client, &settings).await?;
@@ -117,7 +117,7 @@ impl Gateway {
             updates,
             auth,
             zoom_secret,
-            soft,
+            redis,
             demo: simulator.is_some(),
             listening: listener.local_addr()?,
         };
@@ -274,7 +274,7 @@ impl Gateway {
 fn schema(
     settings: &Settings,
     store: &Arc<dyn EventStore>,
-    updates: &tokio::sync::broadcast::Sender<graph::subscription::SessionUpdate>,
+    updates: &tokio::sync::broadcast::Sender<crate::updates::SessionUpdate>,
 ) -> graph::GatewaySchema {
     graph::schema(
         graph::SchemaData {
@@ -364,7 +364,7 @@ fn demo_store_dir(settings: &Settings) -> anyhow::Result<Option<tempfile::TempDi
 fn chores(
     settings: &Settings,
     store: &Arc<dyn EventStore>,
-    updates: &tokio::sync::broadcast::Sender<graph::subscription::SessionUpdate>,
+    updates: &tokio::sync::broadcast::Sender<crate::updates::SessionUpdate>,
     metrics: &Arc<Metrics>,
 ) -> tokio::task::JoinHandle<()> {
     let idle = crate::http::webhooks::end_idle_sessions(
@@ -437,7 +437,7 @@ fn start_live(
     settings: &Settings,
     (source, store): (&Arc<Source>, &Arc<dyn crate::store::EventStore>),
     live: Arc<crate::live::Live>,
-    updates: &tokio::sync::broadcast::Sender<graph::subscription::SessionUpdate>,
+    updates: &tokio::sync::broadcast::Sender<crate::updates::SessionUpdate>,
     metrics: &Arc<Metrics>,
     shared: Option<Arc<PgStore>>,
 ) -> tokio::task::JoinHandle<()> {
@@ -484,7 +484,7 @@ fn start_live(
     }
     let updates = updates.clone();
     let publish: crate::live::Publish = Arc::new(move |notice| {
-        if let Some(update) = graph::subscription::SessionUpdate::purecloud(notice) {
+        if let Some(update) = crate::updates::SessionUpdate::purecloud(notice) {
             // No subscriber is not an error.
             let _ = updates.send(update);
         }
@@ -696,7 +696,7 @@ struct Opened {
 /// follows its change feed into `updates`.
 async fn open_store(
     settings: &Settings,
-    updates: &tokio::sync::broadcast::Sender<graph::subscription::SessionUpdate>,
+    updates: &tokio::sync::broadcast::Sender<crate::updates::SessionUpdate>,
     source: &Arc<Source>,
     live: Option<Arc<crate::live::Live>>,
 ) -> anyhow::Result<Opened> {
@@ -803,11 +803,11 @@ struct Parts {
     source: Arc<Source>,
     metrics: Arc<Metrics>,
     store: Arc<dyn EventStore>,
-    updates: tokio::sync::broadcast::Sender<graph::subscription::SessionUpdate>,
+    updates: tokio::sync::broadcast::Sender<crate::updates::SessionUpdate>,
     auth: Arc<crate::auth::Authenticator>,
     zoom_secret: Option<crate::secret::Secret>,
     /// Redis (`redis.url`), when set.
-    soft: Option<Arc<crate::soft::Soft>>,
+    redis: Option<Arc<crate::redis_state::RedisState>>,
     /// Demo mode: the simulator is upstream.
     demo: bool,
     /// The address the gateway listens on (its port bound).
@@ -815,9 +815,12 @@ struct Parts {
 }
 
 /// Redis, when `redis.url` is set (checked when the settings were read).
-fn shared_soft(settings: &Settings, metrics: &Arc<Metrics>) -> Option<Arc<crate::soft::Soft>> {
+fn shared_redis(
+    settings: &Settings,
+    metrics: &Arc<Metrics>,
+) -> Option<Arc<crate::redis_state::RedisState>> {
     let url = settings.redis.url.as_ref()?;
-    crate::soft::Soft::new(url.expose(), settings.redis.timeout, Arc::clone(metrics))
+    crate::redis_state::RedisState::new(url.expose(), settings.redis.timeout, Arc::clone(metrics))
         .map(Arc::new)
         .ok()
 }
@@ -825,15 +828,15 @@ fn shared_soft(settings: &Settings, metrics: &Arc<Metrics>) -> Option<Arc<crate:
 /// With Redis, the replicas' shared cache of the gateway's own values,
 /// under a name every replica of the same upstream and client derives.
 fn shared_cache(
-    soft: Option<&Arc<crate::soft::Soft>>,
+    redis: Option<&Arc<crate::redis_state::RedisState>>,
     target: &Target,
     scope: Scope,
 ) -> Option<crate::cache::Shared> {
     use sha2::Digest as _;
-    let soft = Arc::clone(soft?);
+    let redis = Arc::clone(redis?);
     let named = sha2::Sha256::digest(format!("{}\n{}", target.api_url, target.client_id));
     let name = hex::encode(&named[..8]);
-    Some(crate::cache::Shared::new(soft, scope, name))
+    Some(crate::cache::Shared::new(redis, scope, name))
 }
 
 /// The state every handler shares.
@@ -853,14 +856,14 @@ fn compiled_path(settings: &Settings) -> Option<Arc<http::graphql::compiled::Com
 
 fn app_state(settings: &Settings, parts: Parts) -> AppState {
     let server = &settings.server;
-    let shared_soft = parts.soft;
+    let shared_redis = parts.redis;
     AppState {
         lifecycle: parts.lifecycle,
         schema: parts.schema,
         persisted: Arc::new(PersistedQueries::new(
             server.persisted_queries_max_bytes,
             Arc::clone(&parts.metrics),
-            shared_soft.clone(),
+            shared_redis.clone(),
         )),
         responses: server.response_cache.then(|| {
             Arc::new(http::response_cache::ResponseCache::new(
@@ -881,6 +884,7 @@ fn app_state(settings: &Settings, parts: Parts) -> AppState {
         },
         graphiql: server.graphiql,
         demo: parts.demo,
+        background_agent: parts.demo.then_some(crate::sim::zoom::PLAYER_AGENT),
         origins: http::origins::Origins::new(
             &server.cors_origins,
             parts.demo,
@@ -899,7 +903,7 @@ fn app_state(settings: &Settings, parts: Parts) -> AppState {
         rate_limiter: crate::http::rate_limit::RateLimiter::new(
             settings.limits.requests_per_second,
             settings.limits.request_burst,
-            shared_soft,
+            shared_redis,
         )
         .map(Arc::new),
         sockets: http::subscriptions::SocketLimits {

@@ -775,6 +775,19 @@ pub(crate) enum Session {
     Messenger(Arc<MessengerSession>),
 }
 
+impl From<&crate::updates::SessionState> for Session {
+    fn from(state: &crate::updates::SessionState) -> Self {
+        use crate::updates::SessionState;
+        match state {
+            SessionState::PureCloud(conversation, session) => {
+                Session::PureCloud(PureCloudSession::new(conversation, session.clone()))
+            }
+            SessionState::Zoom(session) => Session::Zoom(Arc::clone(session)),
+            SessionState::Messenger(session) => Session::Messenger(Arc::clone(session)),
+        }
+    }
+}
+
 impl Session {
     /// The provider.
     pub(crate) fn provider(&self) -> SessionProvider {

@@ -39,9 +39,9 @@ use super::sessions::{SessionCursor, Stored};
 use super::values::{IntervalInput, SessionMedia};
 use crate::cache::{Listed, Report};
 use crate::purecloud;
-use crate::source::ANALYTICS_PAGE_SIZE;
+use crate::purecloud::queries::ANALYTICS_PAGE_SIZE;
 use crate::store::{self, Window};
-use crate::upstream::analytics::{AnalyticsConversation, DetailsQuery, Filter, Paging, Predicate};
+use crate::upstream::analytics::{AnalyticsConversation, DetailsQuery};
 
 /// The most analytics pages one history page reads.
 const MAX_PAGES_PER_REQUEST: u32 = 20;
@@ -136,33 +136,20 @@ impl HistoryFilter {
         })
     }
 
-    /// The details query of page `page`.
-    fn query(&self, interval: &IntervalInput, page: u32) -> DetailsQuery {
-        let mut segment_filters = vec![SessionMedia::filter(self.media_types.as_deref())];
-        for (dimension, ids) in [("queueId", &self.queue_ids), ("userId", &self.user_ids)] {
-            if let Some(ids) = ids.as_ref().filter(|ids| !ids.is_empty()) {
-                segment_filters.push(Filter::or(
-                    ids.iter()
-                        .map(|id| Predicate::matches(dimension, id))
-                        .collect(),
-                ));
-            }
+    /// The details query of page `page` (none: a details job's query).
+    fn query(&self, interval: &IntervalInput, page: Option<u32>) -> DetailsQuery {
+        let media: Vec<&str> = (self.media_types.iter().flatten())
+            .map(|m| m.wire())
+            .collect();
+        purecloud::queries::History {
+            start: interval.start,
+            end: interval.end,
+            media: &media,
+            queue_ids: self.queue_ids.as_deref().unwrap_or_default(),
+            user_ids: self.user_ids.as_deref().unwrap_or_default(),
+            include_active: self.include_active,
         }
-        DetailsQuery {
-            interval: interval.wire(),
-            order: Some("desc".into()),
-            order_by: Some("conversationStart".into()),
-            paging: Some(Paging {
-                page_size: ANALYTICS_PAGE_SIZE,
-                page_number: page,
-            }),
-            conversation_filters: if self.include_active {
-                Vec::new()
-            } else {
-                vec![Filter::and(vec![Predicate::exists("conversationEnd")])]
-            },
-            segment_filters,
-        }
+        .details(page)
     }
 }
 
@@ -347,7 +334,7 @@ async fn by_query(
     let mut first_page: HashMap<i64, u32> = HashMap::new();
     for _ in 0..MAX_PAGES_PER_REQUEST {
         let report = source
-            .details_page(&filter.query(interval, page))
+            .details_page(&filter.query(interval, Some(page)))
             .await
             .map_err(|e| upstream_for("cobrowseHistory", &e))?;
         let Report::Details(records) = &*report else {
@@ -433,10 +420,7 @@ async fn by_job(
     want: usize,
 ) -> Result<(Vec<Found>, bool)> {
     let source = source(ctx);
-    let query = DetailsQuery {
-        paging: None,
-        ..filter.query(interval, 1)
-    };
+    let query = filter.query(interval, None);
     let failed = |e: crate::source::SharedError| upstream_for("cobrowseHistory", &e);
     let job = match source.details_job(&query).await.map_err(failed)? {
         crate::jobs::Ready::Fulfilled(job) => job,

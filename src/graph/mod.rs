@@ -41,7 +41,7 @@ pub(crate) type GatewaySchema =
 /// What the schema reads from, besides upstream.
 pub(crate) struct SchemaData {
     pub(crate) store: Arc<dyn EventStore>,
-    pub(crate) updates: tokio::sync::broadcast::Sender<subscription::SessionUpdate>,
+    pub(crate) updates: tokio::sync::broadcast::Sender<crate::updates::SessionUpdate>,
     pub(crate) agent_sessions_limit: engage::AgentSessionsLimit,
 }
 

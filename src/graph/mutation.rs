@@ -11,9 +11,9 @@ use super::conversation::{read_full, CobrowseMediaParticipant, Session};
 use super::errors::{bad_input, coded, GqlResult};
 use super::guard::Needs;
 use super::ids::{check_other_id, check_upstream_id};
-use super::subscription::SessionUpdate;
 use crate::live::Notice;
 use crate::messenger::{Channel, Fact, Source as FactSource, What};
+use crate::updates::SessionUpdate;
 use crate::upstream::model::{MediaParticipantRequest, ParticipantAttributes, Wrapup};
 
 const MAX_ATTRIBUTES: usize = 50;

@@ -20,7 +20,7 @@ use super::values::{IntervalInput, SessionMedia};
 use crate::cache::Report;
 use crate::messenger::stats::Tally;
 use crate::messenger::Channel;
-use crate::upstream::analytics::{parse_period, AggregateMetric, AggregatesQuery, Stats};
+use crate::upstream::analytics::{parse_period, AggregateMetric, Stats};
 use crate::upstream::UpstreamError;
 
 /// The most time buckets one statistics report has.
@@ -349,14 +349,14 @@ async fn analytics_groups(
     group_by: StatisticsGroupBy,
     media: Option<&[SessionMedia]>,
 ) -> Result<Vec<StatisticsGroup>> {
-    let query = AggregatesQuery {
-        interval: interval.wire(),
-        granularity: granularity.map(str::to_owned),
-        time_zone: None,
-        group_by: vec![group_by.dimension().to_owned()],
-        filter: Some(SessionMedia::filter(media)),
-        metrics: METRICS.iter().map(|m| (*m).to_owned()).collect(),
-    };
+    let media: Vec<&str> = media.unwrap_or_default().iter().map(|m| m.wire()).collect();
+    let query = crate::purecloud::queries::statistics(
+        (interval.start, interval.end),
+        granularity,
+        group_by.dimension(),
+        &media,
+        &METRICS,
+    );
     let report = source(ctx)
         .aggregates(&query)
         .await

@@ -1,10 +1,10 @@
 //! Subscriptions: co-browse session changes as they arrive, over
 //! graphql-transport-ws at `/graphql/ws`.
 //!
-//! Both providers publish on one bounded broadcast channel: webhook ingest
-//! a Zoom [`SessionUpdate`] after its event is committed, the live index a
-//! PureCloud one when a notification (or a back-fill) changed a session. A
-//! subscriber that falls more than the channel's capacity behind gets an
+//! Both providers publish on one bounded broadcast channel of
+//! [`SessionUpdate`]s ([`crate::updates`]): webhook ingest a Zoom one after
+//! its event is committed, the live index a PureCloud one when a
+//! notification (or a back-fill) changed a session. A subscriber that falls more than the channel's capacity behind gets an
 //! error item saying how many updates it missed (never a silent gap) and
 //! keeps receiving.
 //!
@@ -19,17 +19,15 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Enum, Object, Result, Subscription as SubscriptionMacro};
 use futures::Stream;
-use tokio::sync::{broadcast, OnceCell};
+use tokio::sync::broadcast;
 
 use super::context::{source, store};
-use super::conversation::{Fallible, PureCloudSession, Session, SessionProvider};
+use super::conversation::{Fallible, Session, SessionProvider};
 use super::errors::{coded, GqlResult};
-use crate::live::{LiveUpdate, Notice, UpdateKind};
+use crate::live::UpdateKind;
 use crate::purecloud::Shapes;
+use crate::updates::{Origin, SessionState, SessionUpdate};
 use crate::zoom::event::EventKind;
-
-/// How many updates the channel holds for slow subscribers.
-pub(crate) const UPDATE_BUFFER: usize = 1024;
 
 /// What happened to a session.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -43,199 +41,43 @@ pub(crate) enum Kind {
     Ended,
 }
 
-/// One change of a session.
-#[derive(Clone)]
-pub(crate) struct SessionUpdate {
-    origin: Origin,
-    /// The session as it is after the change, read once when the first
-    /// subscriber asks.
-    state: Arc<OnceCell<Option<Session>>>,
-}
-
-impl std::fmt::Debug for SessionUpdate {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SessionUpdate")
-            .field("origin", &self.origin)
-            .finish_non_exhaustive()
+/// The provider of an update's session; `None` for a lag notice, which
+/// every subscriber gets.
+fn provider_of(update: &SessionUpdate) -> Option<SessionProvider> {
+    match update.origin() {
+        Origin::Zoom { .. } => Some(SessionProvider::Zoom),
+        Origin::PureCloud(_) | Origin::Messenger { .. } => Some(SessionProvider::Purecloud),
+        Origin::Gap(_) | Origin::Lagged(_) => None,
     }
 }
 
-#[derive(Clone, Debug)]
-enum Origin {
-    Zoom {
-        event: EventKind,
-        account_id: Arc<str>,
-        session_id: Arc<str>,
-        /// Its place in the shared change feed (several replicas).
-        sequence: Option<i64>,
-    },
-    PureCloud(LiveUpdate),
-    /// A Co-browse for Messenger session changed.
-    Messenger {
-        change: crate::messenger::Change,
-        /// Its place in the shared change feed (several replicas).
-        sequence: Option<i64>,
-    },
-    /// PureCloud changes were not heard for this long (never delivered as
-    /// an update: subscribers get a lag notice).
-    Gap(std::time::Duration),
-    /// Changes of the shared feed that cannot be told, and why (never
-    /// delivered as an update: subscribers get a lag notice).
-    Lagged(Arc<str>),
-}
-
-impl SessionUpdate {
-    /// A change of Zoom session `session_id` of `account_id` by `event`.
-    pub(crate) fn new(event: EventKind, account_id: &str, session_id: &str) -> Self {
-        Self {
-            origin: Origin::Zoom {
-                event,
-                account_id: account_id.into(),
-                session_id: session_id.into(),
-                sequence: None,
-            },
-            state: Arc::default(),
-        }
-    }
-
-    /// A change of a PureCloud session heard by the live index, or a gap
-    /// in what it heard (none: a notice that is not for subscribers).
-    pub(crate) fn purecloud(notice: Notice) -> Option<Self> {
-        let origin = match notice {
-            Notice::Session(update) => Origin::PureCloud(update),
-            Notice::Messenger(change) => Origin::Messenger {
-                change,
-                sequence: None,
-            },
-            Notice::Gap(unheard) => Origin::Gap(unheard),
-            Notice::Listed(_) => return None,
-        };
-        Some(Self {
-            origin,
-            state: Arc::default(),
-        })
-    }
-
-    /// A PureCloud notice as the feed holds it, read: one that does not
-    /// read is a lag (the change it stood for is not known).
-    pub(crate) fn heard(notice: Result<Notice, serde_json::Error>) -> Option<Self> {
-        match notice {
-            Ok(notice) => Self::purecloud(notice),
-            Err(e) => Some(Self {
-                origin: Origin::Lagged(
-                    format!("a PureCloud change in the feed does not read ({e})").into(),
-                ),
-                state: Arc::default(),
-            }),
-        }
-    }
-
-    /// What the shared change feed told (several replicas on PostgreSQL),
-    /// when subscribers are to hear of it.
-    pub(crate) fn fed(item: crate::store::FeedItem) -> Option<Self> {
-        match item {
-            crate::store::FeedItem::Zoom {
-                sequence,
-                event,
-                account_id,
-                session_id,
-            } => {
-                let mut update = Self::new(event, &account_id, &session_id);
-                if let Origin::Zoom { sequence: at, .. } = &mut update.origin {
-                    *at = Some(sequence);
-                }
-                Some(update)
-            }
-            crate::store::FeedItem::Lagged(why) => Some(Self {
-                origin: Origin::Lagged(why.into()),
-                state: Arc::default(),
-            }),
-            crate::store::FeedItem::Notice { body, .. } => {
-                Self::heard(serde_json::from_str::<Notice>(&body))
-            }
-            crate::store::FeedItem::Messenger { sequence, change } => Some(Self {
-                origin: Origin::Messenger {
-                    change,
-                    sequence: Some(sequence),
-                },
-                state: Arc::default(),
-            }),
-            crate::store::FeedItem::Conversation { .. } => None,
-        }
-    }
-
-    /// The PureCloud conversation that changed, for a PureCloud update.
-    pub(crate) fn purecloud_conversation(&self) -> Option<&str> {
-        match &self.origin {
-            Origin::PureCloud(update) => Some(&update.conversation_id),
-            _ => None,
-        }
-    }
-
-    /// Its place in the shared change feed, if it came through one.
-    fn sequence(&self) -> Option<i64> {
-        match self.origin {
-            Origin::Zoom { sequence, .. } | Origin::Messenger { sequence, .. } => sequence,
-            _ => None,
-        }
-    }
-
-    /// The lag notice this update stands for, if it is one.
-    fn lag(&self) -> Option<String> {
-        match &self.origin {
-            Origin::Gap(unheard) => Some(format!("Genesys notifications were not heard for {} ms; sessions that began and ended meanwhile were missed; query the sessions again", unheard.as_millis())),
-            Origin::Lagged(why) => Some(format!("{why}; query the sessions again")),
-            Origin::Zoom { .. } | Origin::PureCloud(_) | Origin::Messenger { .. } => None,
-        }
-    }
-
-    /// The provider of the session; `None` for a lag notice, which every
-    /// subscriber gets.
-    fn provider(&self) -> Option<SessionProvider> {
-        match self.origin {
-            Origin::Zoom { .. } => Some(SessionProvider::Zoom),
-            Origin::PureCloud(_) | Origin::Messenger { .. } => Some(SessionProvider::Purecloud),
-            Origin::Gap(_) | Origin::Lagged(_) => None,
-        }
-    }
-
-    /// The provider's id of the session.
-    fn provider_session_id(&self) -> &str {
-        match &self.origin {
-            Origin::Zoom { session_id, .. } => session_id,
-            Origin::PureCloud(update) => &update.session_id,
-            Origin::Messenger { change, .. } => &change.session_id,
-            Origin::Gap(_) | Origin::Lagged(_) => "",
-        }
-    }
-
-    async fn read(&self, ctx: &Context<'_>) -> Result<Option<Session>> {
-        match &self.origin {
-            Origin::Zoom {
-                account_id,
-                session_id,
-                ..
-            } => store(ctx)
-                .session(Some(account_id), session_id)
+/// Reads the session an update names, as it is now.
+async fn read(update: &SessionUpdate, ctx: &Context<'_>) -> Result<Option<SessionState>> {
+    match update.origin() {
+        Origin::Zoom {
+            account_id,
+            session_id,
+            ..
+        } => store(ctx)
+            .session(Some(account_id), session_id)
+            .await
+            .map(|found| found.map(|s| SessionState::Zoom(Arc::new(s))))
+            .gql(),
+        Origin::PureCloud(update) => {
+            let model = source(ctx)
+                .conversation(&update.conversation_id, Shapes::FULL, None)
                 .await
-                .map(|found| found.map(|s| Session::Zoom(Arc::new(s))))
-                .gql(),
-            Origin::PureCloud(update) => {
-                let model = source(ctx)
-                    .conversation(&update.conversation_id, Shapes::FULL, None)
-                    .await
-                    .map_err(|e| super::errors::upstream(&e))?;
-                Ok(model
-                    .session(&update.session_id)
-                    .map(|s| Session::PureCloud(PureCloudSession::new(&model, s))))
-            }
-            Origin::Messenger { change, .. } => store(ctx)
-                .messenger_session(&change.session_id)
-                .await
-                .map(|found| found.map(|s| Session::Messenger(Arc::new(s))))
-                .gql(),
-            Origin::Gap(_) | Origin::Lagged(_) => Ok(None),
+                .map_err(|e| super::errors::upstream(&e))?;
+            Ok(model
+                .session(&update.session_id)
+                .map(|s| SessionState::PureCloud(model, s)))
         }
+        Origin::Messenger { change, .. } => store(ctx)
+            .messenger_session(&change.session_id)
+            .await
+            .map(|found| found.map(|s| SessionState::Messenger(Arc::new(s))))
+            .gql(),
+        Origin::Gap(_) | Origin::Lagged(_) => Ok(None),
     }
 }
 
@@ -244,7 +86,7 @@ impl SessionUpdate {
 impl SessionUpdate {
     /// What caused the change: the Zoom webhook event (e.g. `cobrowse.session_user_joined`), or `gateway.session_idle_ended` when no event came for a Zoom session for `webhooks.zoom_idle_after` and the gateway took it as ended; for legacy PureCloud co-browse and screen share `purecloud.session_started`, `purecloud.session_changed` or `purecloud.session_ended`; for Co-browse for Messenger `messenger.offered`, `messenger.accepted`, `messenger.rejected`, `messenger.expired`, `messenger.started` or `messenger.ended`.
     async fn event(&self) -> &str {
-        match &self.origin {
+        match self.origin() {
             Origin::Zoom { event, .. } => event.wire(),
             Origin::PureCloud(update) => match update.kind {
                 UpdateKind::Started => "purecloud.session_started",
@@ -258,7 +100,7 @@ impl SessionUpdate {
     }
     /// What happened to the session.
     async fn kind(&self) -> Kind {
-        match &self.origin {
+        match self.origin() {
             Origin::Zoom { event, .. } => match event {
                 EventKind::SessionStarted => Kind::Started,
                 EventKind::UserJoined | EventKind::UserLeft => Kind::Changed,
@@ -280,7 +122,7 @@ impl SessionUpdate {
     /// Which provider's session changed.
     #[graphql(name = "provider")]
     async fn provider_field(&self) -> SessionProvider {
-        self.provider().unwrap_or(SessionProvider::Purecloud)
+        provider_of(self).unwrap_or(SessionProvider::Purecloud)
     }
     /// The provider's id of the session (Zoom's session id; PureCloud's `cobrowseSessionId`, or a screen share's room).
     #[graphql(name = "providerSessionId")]
@@ -294,9 +136,9 @@ impl SessionUpdate {
     }
     /// The session as it is after the change (read when this update is delivered: it may include later changes too).
     async fn session(&self, ctx: &Context<'_>) -> Fallible<Session> {
-        let state = self.state.get_or_try_init(|| self.read(ctx)).await?;
+        let state = self.state().get_or_try_init(|| read(self, ctx)).await?;
         match state {
-            Some(session) => Ok(Some(session.clone())),
+            Some(session) => Ok(Some(Session::from(session))),
             // Purged since (Zoom: retention or `purgeEndedZoomSessions`).
             None => Err(coded(
                 "NOT_FOUND",
@@ -328,7 +170,7 @@ impl Subscription {
         let receiver = ctx
             .data_unchecked::<broadcast::Sender<SessionUpdate>>()
             .subscribe();
-        let wanted = move |update: &SessionUpdate| match update.provider() {
+        let wanted = move |update: &SessionUpdate| match provider_of(update) {
             // A lag notice goes to everyone.
             None => true,
             Some(of) => {

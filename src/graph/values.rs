@@ -7,7 +7,6 @@ use async_graphql::{Enum, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
 
 use super::errors::bad_input;
-use crate::upstream::analytics::{self, Filter, Predicate};
 
 use super::context::duration_seconds;
 use crate::purecloud::{self, Time};
@@ -293,11 +292,6 @@ impl IntervalInput {
         }
         Ok(())
     }
-
-    /// As analytics writes it: `start/end`.
-    pub(crate) fn wire(&self) -> String {
-        analytics::interval(self.start, self.end)
-    }
 }
 
 /// The media of a PureCloud session.
@@ -310,25 +304,11 @@ pub(crate) enum SessionMedia {
 }
 
 impl SessionMedia {
-    /// Both media.
-    pub(crate) const ALL: [SessionMedia; 2] = [SessionMedia::Cobrowse, SessionMedia::Screenshare];
-
     /// As analytics writes it.
     pub(crate) fn wire(self) -> &'static str {
         match self {
             SessionMedia::Cobrowse => "cobrowse",
             SessionMedia::Screenshare => "screenshare",
         }
-    }
-
-    /// The filter of analytics queries on these media (none: both).
-    pub(crate) fn filter(media: Option<&[SessionMedia]>) -> Filter {
-        let media = media.filter(|m| !m.is_empty()).unwrap_or(&Self::ALL);
-        Filter::or(
-            media
-                .iter()
-                .map(|m| Predicate::matches("mediaType", m.wire()))
-                .collect(),
-        )
     }
 }

@@ -33,7 +33,7 @@ pub(crate) struct PersistedQueries {
     metrics: Arc<Metrics>,
     /// Several replicas: queries registered on any of them, in Redis (a
     /// query registered on one replica is found by the next it asks).
-    shared: Option<Arc<crate::soft::Soft>>,
+    shared: Option<Arc<crate::redis_state::RedisState>>,
 }
 
 impl PersistedQueries {
@@ -41,7 +41,7 @@ impl PersistedQueries {
     pub(crate) fn new(
         max_bytes: u64,
         metrics: Arc<Metrics>,
-        shared: Option<Arc<crate::soft::Soft>>,
+        shared: Option<Arc<crate::redis_state::RedisState>>,
     ) -> Self {
         let store = moka::sync::Cache::builder()
             .max_capacity(max_bytes)

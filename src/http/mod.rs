@@ -26,11 +26,11 @@ use tower_http::request_id::{
 };
 use tower_http::trace::TraceLayer;
 
-use crate::graph::subscription::SessionUpdate;
 use crate::graph::GatewaySchema;
 use crate::metrics::Metrics;
 use crate::source::Source;
 use crate::store::EventStore;
+use crate::updates::SessionUpdate;
 use apq::PersistedQueries;
 use graphql::HttpLimits;
 
@@ -48,6 +48,9 @@ pub(crate) struct AppState {
     pub(crate) graphiql: bool,
     /// Demo mode: the home page shows the live wall.
     pub(crate) demo: bool,
+    /// The user agent of requests the access log keeps at `debug` besides
+    /// the probes: in demo mode, the demo player's webhooks.
+    pub(crate) background_agent: Option<&'static str>,
     /// Origins whose pages may call from a browser.
     pub(crate) origins: origins::Origins,
     /// Proxies whose forwarding headers name the client (anonymous
@@ -177,7 +180,7 @@ pub(crate) fn router(state: AppState) -> Router {
             .route("/graphiql/app.js", get(graphiql::app_js))
             .route("/graphiql/assets/{name}", get(graphiql::asset));
     }
-    let demo = state.demo;
+    let background_agent = state.background_agent;
     router
         .with_state(state)
         .layer(
@@ -189,7 +192,7 @@ pub(crate) fn router(state: AppState) -> Router {
                         .and_then(|id| id.header_value().to_str().ok())
                         .unwrap_or_default();
                     let (method, path) = (request.method(), request.uri().path());
-                    if is_background(request, demo) {
+                    if is_background(request, background_agent) {
                         tracing::debug_span!("request", %method, path, request_id = id)
                     } else {
                         tracing::info_span!("request", %method, path, request_id = id)
@@ -206,15 +209,16 @@ pub(crate) fn router(state: AppState) -> Router {
 }
 
 /// Requests the access log keeps at `debug`: probes (`/healthz`,
-/// `/readyz`, `/metrics`, asked every few seconds by machines) and, in demo
-/// mode, the demo player's webhooks.
-fn is_background<B>(request: &Request<B>, demo: bool) -> bool {
+/// `/readyz`, `/metrics`, asked every few seconds by machines) and those of
+/// `agent` (in demo mode, the demo player's webhooks).
+fn is_background<B>(request: &Request<B>, agent: Option<&str>) -> bool {
     matches!(request.uri().path(), "/healthz" | "/readyz" | "/metrics")
-        || (demo
-            && request
+        || agent.is_some_and(|agent| {
+            request
                 .headers()
                 .get(header::USER_AGENT)
-                .is_some_and(|agent| agent == crate::sim::zoom::PLAYER_AGENT))
+                .is_some_and(|sent| sent == agent)
+        })
 }
 
 /// The access log: one line per request, at `info` (in its request span,

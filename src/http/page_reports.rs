@@ -152,7 +152,7 @@ pub(crate) async fn receive(
     let publish: crate::live::Publish = {
         let updates = app.updates.clone();
         Arc::new(move |notice| {
-            if let Some(update) = crate::graph::subscription::SessionUpdate::purecloud(notice) {
+            if let Some(update) = crate::updates::SessionUpdate::purecloud(notice) {
                 // No subscriber is not an error.
                 let _ = updates.send(update);
             }

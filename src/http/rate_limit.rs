@@ -24,7 +24,7 @@ pub(crate) struct RateLimiter {
     buckets: moka::sync::Cache<Arc<str>, Arc<AtomicU64>>,
     /// Several replicas: one bucket per caller for all of them, in Redis
     /// (this replica's own bucket while Redis does not answer).
-    shared: Option<Arc<crate::soft::Soft>>,
+    shared: Option<Arc<crate::redis_state::RedisState>>,
 }
 
 impl RateLimiter {
@@ -33,7 +33,7 @@ impl RateLimiter {
     pub(crate) fn new(
         rate: f64,
         burst: u32,
-        shared: Option<Arc<crate::soft::Soft>>,
+        shared: Option<Arc<crate::redis_state::RedisState>>,
     ) -> Option<Self> {
         if rate <= 0.0 {
             return None;

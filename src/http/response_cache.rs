@@ -185,8 +185,8 @@ mod tests {
         let changes = Arc::new(Changes::new());
         let cache = ResponseCache::new(1 << 20, Arc::clone(&changes));
         let key = ResponseCache::key(1, 1, "{ a }", None, None);
-        let a = crate::changes::tag(crate::cache::Kind::Conversation, "a").expect("a tag");
-        let b = crate::changes::tag(crate::cache::Kind::Conversation, "b").expect("a tag");
+        let a = crate::cache::Kind::Conversation.tag("a").expect("a tag");
+        let b = crate::cache::Kind::Conversation.tag("b").expect("a tag");
         let reads = || Reads::Tags(Box::new([a]));
         cache.put(
             key,

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use tracing::{debug, info, warn};
 
 use super::AppState;
-use crate::graph::subscription::SessionUpdate;
+use crate::updates::SessionUpdate;
 use crate::zoom::event::{parse, Inbound};
 use crate::zoom::signature::{encrypt_token, verify};
 

@@ -179,7 +179,7 @@ impl Index {
                 crate::freshness::note(left);
             }
         }
-        if let Some(tag) = crate::changes::tag(crate::cache::Kind::ActiveListing, "") {
+        if let Some(tag) = crate::cache::Kind::ActiveListing.tag("") {
             crate::freshness::note_read(tag);
         }
         if let Some(snapshot) = &self.inner.read().expect("index lock").snapshot {

@@ -614,11 +614,11 @@ impl Listener {
         let mut tags: Vec<crate::changes::Tag> = applied
             .changed
             .iter()
-            .filter_map(|id| crate::changes::tag(Kind::Conversation, id))
+            .filter_map(|id| Kind::Conversation.tag(id))
             .collect();
         // The active set holds what changed (its view or record), so a
         // response that read the set read the change too.
-        tags.extend(crate::changes::tag(Kind::ActiveListing, ""));
+        tags.extend(Kind::ActiveListing.tag(""));
         self.source.changes().record(tags);
         for update in applied.updates {
             (self.publish)(Notice::Session(update));
@@ -825,7 +825,7 @@ async fn active_records(
     lookback: Duration,
     index: &index::Index,
 ) -> Result<Vec<Arc<AnalyticsConversation>>, crate::upstream::UpstreamError> {
-    let query = crate::source::active_query(chrono::Utc::now(), lookback);
+    let query = crate::purecloud::queries::active(chrono::Utc::now(), lookback);
     let client = source.client();
     let mut records = client
         .details_all_pages(&Credential::Service, &query)

@@ -16,6 +16,7 @@
 //! work, addresses) are upstream's own records, kept as they came.
 
 pub(crate) mod going_on;
+pub(crate) mod queries;
 mod record;
 
 use std::collections::BTreeMap;

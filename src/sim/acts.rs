@@ -10,8 +10,10 @@ use chrono::{DateTime, Utc};
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 
+use super::data::Phase;
+use super::data::{participant_mut, with_purpose};
 use super::data::{uuid, SimConversation, World};
-use super::life::{self, Change, Phase, StepError};
+use super::life::{self, Change, StepError};
 
 /// One thing that happens to a conversation.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -61,14 +63,14 @@ impl World {
             Act::StartScreenshare => life::start_screenshare(conv, &ids, now),
             Act::EndScreenshare => conv.end_media((false, true), now),
             Act::HangUp { purpose } => {
-                let pid = life::with_purpose(conv, purpose).and_then(|p| p.id.clone());
+                let pid = with_purpose(conv, purpose).and_then(|p| p.id.clone());
                 let Some(pid) = pid else {
                     return Err(StepError::NotFound);
                 };
                 conv.hang_up(&pid, now);
             }
             Act::SkipWrapup => {
-                if let Some(agent) = life::participant_mut(conv, "agent") {
+                if let Some(agent) = participant_mut(conv, "agent") {
                     agent.wrapup_required = Some(false);
                     agent.wrapup_skipped = Some(true);
                 }
@@ -94,7 +96,7 @@ fn settle(conv: &mut SimConversation, now: DateTime<Utc>) {
         .filter(|p| p.purpose.as_ref().map(|w| w.raw()) != Some("acd"))
         .all(|p| p.end_time.is_some());
     if everyone_left {
-        let pending = life::with_purpose(conv, "agent")
+        let pending = with_purpose(conv, "agent")
             .is_some_and(|a| a.wrapup_required == Some(true) && a.wrapup.is_none());
         if pending {
             life::begin_after_call_work(conv, now);

@@ -16,7 +16,8 @@ use chrono::{DateTime, Duration, SubsecRound, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::life::Phase;
+use serde::{Deserialize, Serialize};
+
 use crate::upstream::model::*;
 use crate::upstream::wire::Wire;
 
@@ -939,6 +940,78 @@ pub(super) fn media(
         start_acw_time: p.start_acw_time,
         end_acw_time: p.end_acw_time,
     }
+}
+
+/// Where a conversation is in its life; each step moves it to the next.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// A customer started it; no one else is there yet.
+    Started,
+    /// A queue (the ACD participant) took it.
+    Routed,
+    /// The queue handed it to an agent.
+    AgentJoined,
+    /// The customer shares the browser, the agent views it.
+    CobrowseStarted,
+    /// The customer let the agent control the page.
+    ControlGranted,
+    /// A screen share started beside the co-browse session.
+    ScreenshareStarted,
+    /// Customer and agent disconnected; the agent is in after-call work.
+    Disconnected,
+    /// The agent applied a wrap-up code.
+    WrappedUp,
+    /// The conversation is over.
+    Ended,
+}
+
+impl Phase {
+    /// The phase after this one.
+    pub fn next(self) -> Option<Phase> {
+        Some(match self {
+            Phase::Started => Phase::Routed,
+            Phase::Routed => Phase::AgentJoined,
+            Phase::AgentJoined => Phase::CobrowseStarted,
+            Phase::CobrowseStarted => Phase::ControlGranted,
+            Phase::ControlGranted => Phase::ScreenshareStarted,
+            Phase::ScreenshareStarted => Phase::Disconnected,
+            Phase::Disconnected => Phase::WrappedUp,
+            Phase::WrappedUp => Phase::Ended,
+            Phase::Ended => return None,
+        })
+    }
+}
+
+/// The last participant of `purpose` (`customer`, `agent`, `acd`).
+pub(super) fn with_purpose<'a>(
+    conv: &'a SimConversation,
+    purpose: &str,
+) -> Option<&'a Participant> {
+    conv.full
+        .participants
+        .iter()
+        .rev()
+        .find(|p| p.purpose.as_ref().map(Wire::raw) == Some(purpose))
+}
+
+pub(super) fn customer_id(conv: &SimConversation) -> Option<String> {
+    with_purpose(conv, "customer").and_then(|p| p.id.clone())
+}
+
+pub(super) fn agent_id(conv: &SimConversation) -> Option<String> {
+    with_purpose(conv, "agent").and_then(|p| p.id.clone())
+}
+
+pub(super) fn participant_mut<'a>(
+    conv: &'a mut SimConversation,
+    purpose: &str,
+) -> Option<&'a mut Participant> {
+    conv.full
+        .participants
+        .iter_mut()
+        .rev()
+        .find(|p| p.purpose.as_ref().map(Wire::raw) == Some(purpose))
 }
 
 #[cfg(test)]

@@ -18,52 +18,11 @@ use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 
 use super::data::{
-    media, ref_to, segment, uuid, SimConversation, World, COBROWSE_PROVIDER, DIVISIONS,
-    FIRST_NAMES, LAST_NAMES, PAGES,
+    agent_id, customer_id, media, participant_mut, ref_to, segment, uuid, with_purpose, Phase,
+    SimConversation, World, COBROWSE_PROVIDER, DIVISIONS, FIRST_NAMES, LAST_NAMES, PAGES,
 };
 use crate::upstream::model::*;
 use crate::upstream::wire::Wire;
-
-/// Where a conversation is in its life; each step moves it to the next.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Phase {
-    /// A customer started it; no one else is there yet.
-    Started,
-    /// A queue (the ACD participant) took it.
-    Routed,
-    /// The queue handed it to an agent.
-    AgentJoined,
-    /// The customer shares the browser, the agent views it.
-    CobrowseStarted,
-    /// The customer let the agent control the page.
-    ControlGranted,
-    /// A screen share started beside the co-browse session.
-    ScreenshareStarted,
-    /// Customer and agent disconnected; the agent is in after-call work.
-    Disconnected,
-    /// The agent applied a wrap-up code.
-    WrappedUp,
-    /// The conversation is over.
-    Ended,
-}
-
-impl Phase {
-    /// The phase after this one.
-    pub fn next(self) -> Option<Phase> {
-        Some(match self {
-            Phase::Started => Phase::Routed,
-            Phase::Routed => Phase::AgentJoined,
-            Phase::AgentJoined => Phase::CobrowseStarted,
-            Phase::CobrowseStarted => Phase::ControlGranted,
-            Phase::ControlGranted => Phase::ScreenshareStarted,
-            Phase::ScreenshareStarted => Phase::Disconnected,
-            Phase::Disconnected => Phase::WrappedUp,
-            Phase::WrappedUp => Phase::Ended,
-            Phase::Ended => return None,
-        })
-    }
-}
 
 /// What one step did: the conversation it changed and the phase it is in now.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -301,36 +260,6 @@ impl World {
                 .collect();
         }
     }
-}
-
-pub(super) fn with_purpose<'a>(
-    conv: &'a SimConversation,
-    purpose: &str,
-) -> Option<&'a Participant> {
-    conv.full
-        .participants
-        .iter()
-        .rev()
-        .find(|p| p.purpose.as_ref().map(Wire::raw) == Some(purpose))
-}
-
-pub(super) fn customer_id(conv: &SimConversation) -> Option<String> {
-    with_purpose(conv, "customer").and_then(|p| p.id.clone())
-}
-
-pub(super) fn agent_id(conv: &SimConversation) -> Option<String> {
-    with_purpose(conv, "agent").and_then(|p| p.id.clone())
-}
-
-pub(super) fn participant_mut<'a>(
-    conv: &'a mut SimConversation,
-    purpose: &str,
-) -> Option<&'a mut Participant> {
-    conv.full
-        .participants
-        .iter_mut()
-        .rev()
-        .find(|p| p.purpose.as_ref().map(Wire::raw) == Some(purpose))
 }
 
 /// A queue takes the conversation: its ACD participant joins.

@@ -30,6 +30,7 @@
 
 mod acts;
 mod analytics;
+mod answers;
 pub(crate) mod data;
 mod events;
 mod jobs;
@@ -43,7 +44,8 @@ mod topics;
 pub(crate) mod zoom;
 
 pub use acts::Act;
-pub use life::{Change, Phase};
+pub use data::Phase;
+pub use life::Change;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;

@@ -775,7 +775,7 @@ fn subscribe(
     body: axum::body::Bytes,
     change: Change,
 ) -> Response {
-    let topics: Vec<TopicRequest> = match super::routes::parse_json(&body) {
+    let topics: Vec<TopicRequest> = match super::answers::parse_json(&body) {
         Ok(topics) => topics,
         Err(reject) => return reject.into_response(),
     };

@@ -13,9 +13,10 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::answers::{bad_request, not_found, parse_json, Reject};
 use super::data::SimConversation;
 use super::life::StepError;
-use super::{analytics, error_body, notify, Grant, SimState};
+use super::{analytics, notify, Grant, SimState};
 use crate::upstream::analytics::*;
 use crate::upstream::model::*;
 
@@ -180,27 +181,6 @@ fn issued(sim: &SimState, grant: Grant) -> Response {
         expires_in: lifetime,
     })
     .into_response()
-}
-
-/// An upstream-shaped error answer.
-pub(super) struct Reject(StatusCode, &'static str, String);
-
-impl IntoResponse for Reject {
-    fn into_response(self) -> Response {
-        error_body(self.0, self.1, &self.2)
-    }
-}
-
-fn not_found(what: &str) -> Reject {
-    Reject(
-        StatusCode::NOT_FOUND,
-        "not.found",
-        format!("The requested {what} was not found."),
-    )
-}
-
-fn bad_request(why: &str) -> Reject {
-    Reject(StatusCode::BAD_REQUEST, "bad.request", why.to_owned())
 }
 
 /// `GET /api/v2/tokens/me`: the token's organisation and client.
@@ -507,10 +487,6 @@ async fn wrapup_codes(State(sim): Sim, RawQuery(raw): RawQuery) -> Response {
         "",
     ))
     .into_response()
-}
-
-pub(super) fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Reject> {
-    serde_json::from_slice(body).map_err(|e| bad_request(&format!("Invalid request body: {e}")))
 }
 
 async fn patch_participant(

@@ -23,8 +23,8 @@ use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
 use super::Worker;
-use crate::source::ANALYTICS_PAGE_SIZE;
-use crate::upstream::analytics::{self, DetailsQuery, Filter, Paging, Predicate};
+use crate::purecloud::queries::{self, ANALYTICS_PAGE_SIZE};
+
 use crate::upstream::{Credential, UpstreamError};
 
 /// How far before the last run's start the next run reads again.
@@ -128,17 +128,7 @@ async fn named(
     let mut seen = HashSet::new();
     let mut ids = Vec::new();
     for page_number in 1..=MAX_PAGES {
-        let query = DetailsQuery {
-            interval: analytics::interval(from, now + chrono::TimeDelta::minutes(1)),
-            order: Some("desc".into()),
-            order_by: Some("conversationStart".into()),
-            paging: Some(Paging {
-                page_size: ANALYTICS_PAGE_SIZE,
-                page_number,
-            }),
-            conversation_filters: Vec::new(),
-            segment_filters: vec![Filter::or(vec![Predicate::matches("mediaType", "message")])],
-        };
+        let query = queries::messaging(from, now, page_number);
         let page = client
             .details_page(&Credential::Service, &query)
             .await?

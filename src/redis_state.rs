@@ -1,4 +1,4 @@
-//! Shared soft state in Redis (optional, `redis.url`): state whose loss
+//! The replicas' state shared in Redis (optional, `redis.url`): state whose loss
 //! costs nothing but a moment of per-replica behaviour: each caller's
 //! rate-limit bucket, one for all replicas, the automatic persisted
 //! queries any replica registered, and a second-level cache of upstream
@@ -86,15 +86,15 @@ fn keys(key: &str) -> (String, String) {
     )
 }
 
-/// A value fetched once for every replica ([`Soft::fetch_once`]).
-pub(crate) struct Fetched<V> {
+/// A value fetched once for every replica ([`RedisState::fetch_once`]).
+pub(crate) struct FetchedOnce<V> {
     pub value: V,
     /// Another replica fetched it: this long ago, by its TTL.
     pub age: Option<Duration>,
 }
 
 /// Redis, when it answers.
-pub(crate) struct Soft {
+pub(crate) struct RedisState {
     connection: tokio::sync::OnceCell<ConnectionManager>,
     client: redis::Client,
     timeout: Duration,
@@ -113,7 +113,7 @@ pub(crate) struct Soft {
     epoch: Instant,
 }
 
-impl Soft {
+impl RedisState {
     /// A handle on the Redis at `url` (checked, not connected: the first use
     /// connects, and a Redis down at start-up is only a fallback).
     pub(crate) fn new(url: &str, timeout: Duration, metrics: Arc<Metrics>) -> Result<Self, String> {
@@ -207,7 +207,7 @@ impl Soft {
         fetch: impl FnOnce() -> Fut,
         encode: impl FnOnce(&V) -> Option<Vec<u8>>,
         decode: impl Fn(&[u8]) -> Option<V>,
-    ) -> Result<Fetched<V>, E>
+    ) -> Result<FetchedOnce<V>, E>
     where
         Fut: std::future::Future<Output = Result<V, E>>,
     {
@@ -220,7 +220,7 @@ impl Soft {
                     if let Some(value) = decode(&bytes) {
                         self.count_cache("hit");
                         let age = Some(ttl.saturating_sub(left));
-                        return Ok(Fetched { value, age });
+                        return Ok(FetchedOnce { value, age });
                     }
                     self.count_cache("undecodable");
                     break false;
@@ -243,7 +243,7 @@ impl Soft {
             let bytes = fetched.as_ref().ok().and_then(encode);
             self.deliver(value_key, lock_key, bytes, ttl).await;
         }
-        fetched.map(|value| Fetched { value, age: None })
+        fetched.map(|value| FetchedOnce { value, age: None })
     }
 
     /// Drops the shared cache's value under `key` (it changed), and its
@@ -384,10 +384,10 @@ mod tests {
     use super::*;
 
     /// The test Redis (`scripts/test` starts one on loopback).
-    fn soft() -> Soft {
+    fn redis() -> RedisState {
         let url = std::env::var("COBROWSE_TEST_REDIS_URL")
             .expect("COBROWSE_TEST_REDIS_URL is not set: run the tests with scripts/test");
-        Soft::new(&url, Duration::from_secs(2), Arc::default()).expect("a Redis URL")
+        RedisState::new(&url, Duration::from_secs(2), Arc::default()).expect("a Redis URL")
     }
 
     fn encode(value: &u32) -> Option<Vec<u8>> {
@@ -401,34 +401,36 @@ mod tests {
     /// Fetches `key` once for all with a fetch of `value` held until
     /// `release`, telling `started` when it began.
     async fn fetch_held(
-        soft: &Soft,
+        redis: &RedisState,
         key: &str,
         value: u32,
         started: tokio::sync::oneshot::Sender<()>,
         release: tokio::sync::oneshot::Receiver<()>,
-    ) -> Fetched<u32> {
+    ) -> FetchedOnce<u32> {
         let fetch = || async move {
             let _ = started.send(());
             let _ = release.await;
             Ok::<_, ()>(value)
         };
         let ttl = Duration::from_secs(60);
-        soft.fetch_once(key, ttl, fetch, encode, decode)
+        redis
+            .fetch_once(key, ttl, fetch, encode, decode)
             .await
             .expect("fetched")
     }
 
-    async fn fetch_now(soft: &Soft, key: &str, value: u32) -> Fetched<u32> {
+    async fn fetch_now(redis: &RedisState, key: &str, value: u32) -> FetchedOnce<u32> {
         let fetch = || async move { Ok::<_, ()>(value) };
         let ttl = Duration::from_secs(60);
-        soft.fetch_once(key, ttl, fetch, encode, decode)
+        redis
+            .fetch_once(key, ttl, fetch, encode, decode)
             .await
             .expect("fetched")
     }
 
     #[tokio::test]
     async fn a_fetch_that_began_before_a_change_does_not_store_what_it_read() {
-        let soft = soft();
+        let redis = redis();
         for forget in [false, true] {
             let key = format!("test:{:016x}", rand::random::<u64>());
             let (started, began) = tokio::sync::oneshot::channel();
@@ -436,13 +438,13 @@ mod tests {
             let change = async {
                 began.await.expect("the fetch began");
                 if forget {
-                    soft.forget(&key).await;
+                    redis.forget(&key).await;
                 }
                 release.send(()).expect("the fetch waits");
             };
-            let (before, ()) = tokio::join!(fetch_held(&soft, &key, 1, started, released), change);
+            let (before, ()) = tokio::join!(fetch_held(&redis, &key, 1, started, released), change);
             assert_eq!((before.value, before.age), (1, None), "fetched here");
-            let after = fetch_now(&soft, &key, 2).await;
+            let after = fetch_now(&redis, &key, 2).await;
             if forget {
                 assert_eq!(
                     (after.value, after.age),
