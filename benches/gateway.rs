@@ -485,7 +485,7 @@ async fn resolving_gateway(options: &BenchOptions, compiled: &str) -> anyhow::Re
 }
 
 async fn upstream_calls(sim: &Simulator) -> anyhow::Result<u64> {
-    let stats: cobrowse_gateway::sim::Stats = reqwest::get(format!("{}/__sim/stats", sim.url()))
+    let stats: cobrowse_gateway::sim::SimStats = reqwest::get(format!("{}/__sim/stats", sim.url()))
         .await?
         .json()
         .await?;
@@ -1088,7 +1088,7 @@ async fn economy_side(options: &BenchOptions, body: &Bytes, live: bool) -> anyho
     for task in tasks {
         task.await?;
     }
-    let stats: cobrowse_gateway::sim::Stats =
+    let stats: cobrowse_gateway::sim::SimStats =
         reqwest::get(format!("{}/__sim/stats", running.sim.url()))
             .await?
             .json()

@@ -122,7 +122,7 @@ pub async fn scenario(events: usize) -> anyhow::Result<u64> {
 /// What the gateway called upstream since the last reset (the agents'
 /// offers and the bench's tokens are not its), and its bulk reads.
 async fn gateway_calls(sim: &cobrowse_gateway::sim::Simulator) -> anyhow::Result<(u64, u64)> {
-    let stats: cobrowse_gateway::sim::Stats = reqwest::get(format!("{}/__sim/stats", sim.url()))
+    let stats: cobrowse_gateway::sim::SimStats = reqwest::get(format!("{}/__sim/stats", sim.url()))
         .await?
         .json()
         .await?;

@@ -227,50 +227,51 @@ cacheable! {
 }
 
 #[derive(Clone)]
-struct Entry {
+struct CacheEntry {
     value: Value,
     weight: u32,
     created: Instant,
-    /// The [`Vouch`] generation it was stored in (0: not vouched for).
-    vouched: u64,
+    /// The [`PushLease`] generation it was stored in (0: not leased for).
+    leased: u64,
 }
 
-impl Entry {
+impl CacheEntry {
     /// Another replica fetched it `age` ago: as old as that, and not
-    /// vouched for by this one's notifications.
+    /// leased for by this one's notifications.
     fn age(&mut self, age: Duration) {
         self.created = Instant::now().checked_sub(age).unwrap_or(self.created);
-        self.vouched = 0;
+        self.leased = 0;
     }
 }
 
-/// Pushed notifications vouch for the live data of the conversations they
-/// cover: while they do, those conversations' cached forms stay fresh
+/// The lease pushed notifications hold on the freshness of the live data of
+/// the conversations they cover: while it holds, those conversations'
+/// cached forms stay fresh
 /// (every change arrives as an event, which replaces or invalidates them)
 /// for as long as the last heartbeat allows, not for the TTL's guess.
 ///
-/// The live index ([`crate::live`]) extends the vouch at every message it
+/// The live index ([`crate::live`]) extends the lease at every message it
 /// hears, covers the conversations of its active set, and revokes the
-/// vouch when it stops hearing; a revoked vouch never comes back for the
+/// lease when it stops hearing; a revoked lease never comes back for the
 /// entries stored before (their generation is over), so every gap ends
 /// in fresh reads.
-pub(crate) struct Vouch {
+pub(crate) struct PushLease {
     scope: Scope,
     origin: Instant,
-    /// Vouched until this many ms after `origin` (0: not vouched).
+    /// Leased until this many ms after `origin` (0: not leased).
     until_ms: std::sync::atomic::AtomicU64,
     generation: std::sync::atomic::AtomicU64,
     covered: std::sync::RwLock<HashSet<Arc<str>>>,
     /// Counts the changes heard: a fetch during which one was heard may
-    /// hold what it replaced, and is not vouched for.
+    /// hold what it replaced, and is not leased for.
     heard: std::sync::atomic::AtomicU64,
     /// Counts the changes of what it covers and of its generation (a part
-    /// of the cache's [`Stamp`]).
+    /// of the cache's [`CacheVersion`]).
     changes: AtomicU64,
 }
 
-impl Vouch {
-    /// A vouch for data cached under `scope`; not vouching yet.
+impl PushLease {
+    /// A lease for data cached under `scope`; not holding yet.
     pub(crate) fn new(scope: Scope) -> Self {
         Self {
             scope,
@@ -304,7 +305,7 @@ impl Vouch {
         );
     }
 
-    /// Stops vouching: what was stored so far lives by its TTL again.
+    /// Ends the lease: what was stored so far lives by its TTL again.
     pub(crate) fn revoke(&self) {
         use std::sync::atomic::Ordering;
         if self.until_ms.swap(0, Ordering::AcqRel) != 0 {
@@ -313,7 +314,7 @@ impl Vouch {
         }
     }
 
-    /// How much longer it vouches (none: it does not).
+    /// How much longer it leases (none: it does not).
     pub(crate) fn remaining(&self) -> Option<Duration> {
         let until = self.until_ms.load(std::sync::atomic::Ordering::Acquire);
         if until == 0 {
@@ -324,7 +325,7 @@ impl Vouch {
             .filter(|d| !d.is_zero())
     }
 
-    /// Whether it vouches for conversation `id` now.
+    /// Whether it leases for conversation `id` now.
     pub(crate) fn covers(&self, id: &str) -> bool {
         self.covered.read().expect("covered lock").contains(id)
     }
@@ -335,21 +336,21 @@ impl Vouch {
         self.changes.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// The generation an entry stored now under `scope` would be vouched
+    /// The generation an entry stored now under `scope` would be leased
     /// in (0: none).
     fn generation_for(&self, scope: Scope, kind: Kind) -> u64 {
-        let vouchable = matches!(kind, Kind::Conversation | Kind::CobrowseConversation);
-        if vouchable && scope == self.scope && self.remaining().is_some() {
+        let leasable = matches!(kind, Kind::Conversation | Kind::CobrowseConversation);
+        if leasable && scope == self.scope && self.remaining().is_some() {
             self.generation.load(std::sync::atomic::Ordering::Acquire)
         } else {
             0
         }
     }
 
-    /// How long an entry stays fresh because of the vouch, if it does.
-    fn vouched_for(&self, key: &Key, entry: &Entry) -> Option<Duration> {
-        if entry.vouched == 0
-            || entry.vouched != self.generation.load(std::sync::atomic::Ordering::Acquire)
+    /// How long an entry stays fresh because of the lease, if it does.
+    fn leased_for(&self, key: &Key, entry: &CacheEntry) -> Option<Duration> {
+        if entry.leased == 0
+            || entry.leased != self.generation.load(std::sync::atomic::Ordering::Acquire)
             || !self.covers(&key.id)
         {
             return None;
@@ -369,8 +370,8 @@ struct TtlByKind {
     grace: Duration,
 }
 
-/// How long an entry stored under a vouch is held (fresh only while the
-/// vouch lasts; bounded by the cache's bytes like every entry).
+/// How long an entry stored under a lease is held (fresh only while the
+/// lease lasts; bounded by the cache's bytes like every entry).
 const VOUCHED_HOLD: Duration = Duration::from_secs(3_600);
 
 impl TtlByKind {
@@ -383,10 +384,10 @@ impl TtlByKind {
     }
 }
 
-impl Expiry<Key, Entry> for TtlByKind {
-    fn expire_after_create(&self, key: &Key, entry: &Entry, _: Instant) -> Option<Duration> {
+impl Expiry<Key, CacheEntry> for TtlByKind {
+    fn expire_after_create(&self, key: &Key, entry: &CacheEntry, _: Instant) -> Option<Duration> {
         let ttl = self.of(key.kind) + self.grace;
-        Some(if entry.vouched == 0 {
+        Some(if entry.leased == 0 {
             ttl
         } else {
             ttl.max(VOUCHED_HOLD)
@@ -394,7 +395,7 @@ impl Expiry<Key, Entry> for TtlByKind {
     }
 }
 
-type Flight = Result<Entry, Arc<UpstreamError>>;
+type FetchFlight = Result<CacheEntry, Arc<UpstreamError>>;
 
 /// The most keys being refetched in the background at once.
 const MAX_BACKGROUND_REFRESHES: usize = 1_024;
@@ -402,15 +403,15 @@ const MAX_BACKGROUND_REFRESHES: usize = 1_024;
 /// The upstream cache. Cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Cache {
-    inner: Option<Moka<Key, Entry>>,
+    inner: Option<Moka<Key, CacheEntry>>,
     ttl: TtlByKind,
     slot: u64,
     metrics: Arc<Metrics>,
-    flights: Arc<singleflight::Group<Key, Flight>>,
+    flights: Arc<singleflight::Group<Key, FetchFlight>>,
     /// Keys a background task is refetching.
     refreshing: Arc<Mutex<HashSet<Key>>>,
     /// What pushed notifications keep fresh (service mode).
-    vouch: Option<Arc<Vouch>>,
+    lease: Option<Arc<PushLease>>,
     /// Several replicas with Redis: the cache they share.
     shared: Option<Arc<Shared>>,
     /// Counts the changes of what it holds (stores, invalidations,
@@ -418,23 +419,28 @@ pub(crate) struct Cache {
     epoch: Arc<AtomicU64>,
 }
 
-/// What the cache holds, and what decides whether it is fresh, as of one
-/// moment: equal stamps mean the same reads give the same values (while
-/// they are fresh: see [`Noted`]).
+/// The cache's version: what it holds, and what decides whether it is
+/// fresh, as of one moment. Equal versions mean the same reads give the
+/// same values (while they are fresh: see [`ReadFreshness`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Stamp(u64, u64);
+pub(crate) struct CacheVersion {
+    /// Counts the changes of what the cache holds.
+    held: u64,
+    /// Counts the changes of what the push lease covers.
+    leased: u64,
+}
 
 /// What reads of the cache would note in a response's freshness, kept to
-/// note again ([`Cache::renote`]) for a response built from the same reads
-/// while the cache's [`Stamp`] is the same.
+/// note again ([`Cache::note_again`]) for a response built from the same reads
+/// while the cache's [`CacheVersion`] is the same.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Noted {
-    /// The earliest end of the TTL of what was read (not vouched for),
+pub(crate) struct ReadFreshness {
+    /// The earliest end of the TTL of what was read (not leased for),
     /// and the shortest of those TTLs (what is left of a TTL is never
     /// more than the TTL: a value stored after the instant a response is
     /// built as of has its whole TTL left).
     fresh_until: Option<(Instant, Duration)>,
-    /// Something read is kept fresh by the vouch.
+    /// Something read is kept fresh by the lease.
     pushed: bool,
     tags: Vec<crate::changes::Tag>,
 }
@@ -511,7 +517,7 @@ impl Cache {
             let removed = Arc::clone(&epoch);
             Moka::builder()
                 .max_capacity(settings.max_bytes)
-                .weigher(|_: &Key, entry: &Entry| entry.weight)
+                .weigher(|_: &Key, entry: &CacheEntry| entry.weight)
                 .expire_after(ttl)
                 .eviction_listener(move |_, _, cause| {
                     if cause == RemovalCause::Size {
@@ -528,20 +534,23 @@ impl Cache {
             metrics,
             flights: Arc::default(),
             refreshing: Arc::default(),
-            vouch: None,
+            lease: None,
             shared: None,
             epoch,
         }
     }
 
     /// What it holds and what decides freshness, now. Read before the
-    /// reads it stamps: a change during them makes the stamp old.
-    pub(crate) fn stamp(&self) -> Stamp {
-        let vouch = self
-            .vouch
+    /// reads it stamps: a change during them makes the version old.
+    pub(crate) fn version(&self) -> CacheVersion {
+        let leased = self
+            .lease
             .as_ref()
             .map_or(0, |v| v.changes.load(Ordering::Acquire));
-        Stamp(self.epoch.load(Ordering::Acquire), vouch)
+        CacheVersion {
+            held: self.epoch.load(Ordering::Acquire),
+            leased,
+        }
     }
 
     /// Counts a change of what it holds (after it is done).
@@ -556,9 +565,9 @@ impl Cache {
         self
     }
 
-    /// The same cache, whose live conversation data `vouch` keeps fresh.
-    pub(crate) fn vouched_by(mut self, vouch: Arc<Vouch>) -> Self {
-        self.vouch = Some(vouch);
+    /// The same cache, whose live conversation data `lease` keeps fresh.
+    pub(crate) fn leased_by(mut self, lease: Arc<PushLease>) -> Self {
+        self.lease = Some(lease);
         self
     }
 
@@ -650,12 +659,12 @@ impl Cache {
     /// [`Self::get_or_fetch`] reads a hit, but not counted (the compiled
     /// path reads this way and counts its hits once it has answered,
     /// [`Self::count_hits`]) and noted in `noted` rather than in the
-    /// response (which [`Self::renote`] notes it in).
+    /// response (which [`Self::note_again`] notes it in).
     pub(crate) async fn peek<T: Cacheable>(
         &self,
         scope: Scope,
         id: &Arc<str>,
-        noted: &mut Noted,
+        noted: &mut ReadFreshness,
     ) -> Option<Arc<T>> {
         let key = Key {
             scope,
@@ -664,7 +673,7 @@ impl Cache {
         };
         let entry = self.inner.as_ref()?.get(&key).await;
         let entry = entry.filter(|e| self.is_fresh(&key, e))?;
-        if self.vouched_for(&key, &entry).is_some() {
+        if self.leased_for(&key, &entry).is_some() {
             noted.pushed = true;
         } else {
             let ttl = self.ttl.of(key.kind);
@@ -682,8 +691,8 @@ impl Cache {
 
     /// Notes in the current response what reads noted in `noted`, when
     /// what they read is still fresh (as they would find it now, if the
-    /// cache's stamp is the same as when they read); whether it was.
-    pub(crate) fn renote(&self, noted: &Noted) -> bool {
+    /// cache's version is the same as when they read); whether it was.
+    pub(crate) fn note_again(&self, noted: &ReadFreshness) -> bool {
         let now = crate::freshness::now();
         if let Some((until, ttl)) = noted.fresh_until {
             if Instant::now() >= until {
@@ -692,8 +701,8 @@ impl Cache {
             crate::freshness::note(ttl.min(until.saturating_duration_since(now)));
         }
         if noted.pushed {
-            match self.vouch.as_ref().and_then(|v| v.remaining()) {
-                Some(vouched) => crate::freshness::note_pushed(vouched),
+            match self.lease.as_ref().and_then(|v| v.remaining()) {
+                Some(leased) => crate::freshness::note_pushed(leased),
                 None => return false,
             }
         }
@@ -737,7 +746,7 @@ impl Cache {
     }
 
     /// Fetches `key` (one flight per key) and stores the result.
-    async fn refetch<T, F, Fut>(&self, key: Key, fetch: F) -> Flight
+    async fn refetch<T, F, Fut>(&self, key: Key, fetch: F) -> FetchFlight
     where
         T: Cacheable,
         F: Fn() -> Fut + Send + Sync + 'static,
@@ -755,16 +764,16 @@ impl Cache {
                     return Ok(entry);
                 }
             }
-            let heard = this.vouch.as_ref().map(|v| v.heard_so_far());
+            let heard = this.lease.as_ref().map(|v| v.heard_so_far());
             let (fetched, age) = this.fetch_once(&key, fetch).await.map_err(Arc::new)?;
             let mut entry = this.entry(&key, T::wrap(Arc::new(fetched.value)));
             if let Some(age) = age {
                 entry.age(age);
             }
-            if heard != this.vouch.as_ref().map(|v| v.heard_so_far()) {
+            if heard != this.lease.as_ref().map(|v| v.heard_so_far()) {
                 // A change was heard while this was fetched: it may be
                 // from before the change, and lives by its TTL.
-                entry.vouched = 0;
+                entry.leased = 0;
             }
             cache.insert(key, entry.clone()).await;
             this.changed();
@@ -849,7 +858,7 @@ impl Cache {
         Ok((once.value, once.age))
     }
 
-    fn serve_stale(&self, key: &Key, entry: &Entry, error: &UpstreamError) {
+    fn serve_stale(&self, key: &Key, entry: &CacheEntry, error: &UpstreamError) {
         self.metrics.cache_stale_served.inc();
         let stale_for = entry
             .created
@@ -903,12 +912,12 @@ impl Cache {
         });
     }
 
-    fn is_fresh(&self, key: &Key, entry: &Entry) -> bool {
-        self.vouched_for(key, entry).is_some() || entry.created.elapsed() < self.ttl.of(key.kind)
+    fn is_fresh(&self, key: &Key, entry: &CacheEntry) -> bool {
+        self.leased_for(key, entry).is_some() || entry.created.elapsed() < self.ttl.of(key.kind)
     }
 
-    fn vouched_for(&self, key: &Key, entry: &Entry) -> Option<Duration> {
-        self.vouch.as_ref()?.vouched_for(key, entry)
+    fn leased_for(&self, key: &Key, entry: &CacheEntry) -> Option<Duration> {
+        self.lease.as_ref()?.leased_for(key, entry)
     }
 
     /// Stores a value fetched elsewhere (for example by a bulk call).
@@ -917,7 +926,7 @@ impl Cache {
     }
 
     /// [`Self::insert`] of a value another replica fetched `age` ago (it
-    /// is as old as that, and not vouched for).
+    /// is as old as that, and not leased for).
     pub(crate) async fn insert_aged<T: Cacheable>(
         &self,
         scope: Scope,
@@ -966,14 +975,14 @@ impl Cache {
         }
     }
 
-    fn entry(&self, key: &Key, value: Value) -> Entry {
+    fn entry(&self, key: &Key, value: Value) -> CacheEntry {
         let weight = (value.weight() as u64 + ENTRY_OVERHEAD).max(self.slot);
-        Entry {
+        CacheEntry {
             value,
             weight: u32::try_from(weight).unwrap_or(u32::MAX),
             created: Instant::now(),
-            vouched: self
-                .vouch
+            leased: self
+                .lease
                 .as_ref()
                 .map_or(0, |v| v.generation_for(key.scope, key.kind)),
         }
@@ -987,9 +996,9 @@ impl Cache {
     }
 
     /// Tells the current response how much longer this entry stays fresh.
-    fn note_freshness(&self, key: &Key, entry: &Entry) {
-        if let Some(vouched) = self.vouched_for(key, entry) {
-            crate::freshness::note_pushed(vouched);
+    fn note_freshness(&self, key: &Key, entry: &CacheEntry) {
+        if let Some(leased) = self.leased_for(key, entry) {
+            crate::freshness::note_pushed(leased);
             return;
         }
         let remaining = self
@@ -1111,21 +1120,21 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_stamp_changes_with_every_store_invalidation_clear_eviction_and_vouch_change() {
-        let vouch = Arc::new(Vouch::new(Scope::of(&["test"])));
+    async fn the_version_changes_with_every_store_invalidation_clear_eviction_and_lease_change() {
+        let lease = Arc::new(PushLease::new(Scope::of(&["test"])));
         let cache =
-            Cache::new(&settings(10, 1_000_000), Arc::default()).vouched_by(Arc::clone(&vouch));
+            Cache::new(&settings(10, 1_000_000), Arc::default()).leased_by(Arc::clone(&lease));
         let scope = Scope::of(&["test"]);
-        let mut last = cache.stamp();
+        let mut last = cache.version();
         let mut changed_if = |cache: &Cache, changes: bool, what: &str| {
-            let now = cache.stamp();
+            let now = cache.version();
             assert_eq!(now != last, changes, "{what}: {now:?} after {last:?}");
             last = now;
         };
         cache.insert(scope, "u1", Arc::new(User::default())).await;
         changed_if(&cache, true, "a store");
         assert!(cache.get::<User>(scope, "u1").await.is_some());
-        let mut noted = Noted::default();
+        let mut noted = ReadFreshness::default();
         assert!(cache
             .peek::<User>(scope, &"u1".into(), &mut noted)
             .await
@@ -1146,21 +1155,21 @@ mod tests {
             .await;
         assert!(fetched.is_ok());
         changed_if(&cache, true, "a fetch");
-        vouch.extend(Instant::now() + Duration::from_secs(60));
-        vouch.cover(HashSet::from([Arc::from("c1")]));
-        changed_if(&cache, true, "what the vouch covers");
-        vouch.revoke();
-        changed_if(&cache, true, "a revoked vouch");
+        lease.extend(Instant::now() + Duration::from_secs(60));
+        lease.cover(HashSet::from([Arc::from("c1")]));
+        changed_if(&cache, true, "what the lease covers");
+        lease.revoke();
+        changed_if(&cache, true, "a revoked lease");
         // 100 stores into room for 10: each eviction counts too.
-        let before = cache.stamp().0;
+        let before = cache.version().held;
         fill(&cache, 100, 1).await;
         let (held, _) = cache.size().await;
         let evicted = 100 - held;
         assert!(evicted >= 90, "{held} held");
         assert!(
-            cache.stamp().0 - before >= 100 + evicted,
+            cache.version().held - before >= 100 + evicted,
             "{} changes counted for 100 stores and {evicted} evictions",
-            cache.stamp().0 - before
+            cache.version().held - before
         );
     }
 
@@ -1172,7 +1181,7 @@ mod tests {
         let age = Duration::from_secs(60) - Duration::from_millis(150);
         let user = Arc::new(User::default());
         cache.insert_aged(scope, "u1", user, Some(age)).await;
-        let mut noted = Noted::default();
+        let mut noted = ReadFreshness::default();
         assert!(cache
             .peek::<User>(scope, &"u1".into(), &mut noted)
             .await
@@ -1186,13 +1195,13 @@ mod tests {
             .scope(async move { cache2.get::<User>(scope, "u1").await })
             .await
             .expect("fresh");
-        assert!(ours.clone().scope(async { cache.renote(&noted) }).await);
+        assert!(ours.clone().scope(async { cache.note_again(&noted) }).await);
         assert_eq!(ours.shortest(), engine.shortest());
         assert!(ours.shortest().expect("noted") <= Duration::from_millis(150));
         // Past its TTL, as a read would find it: nothing is noted.
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert!(cache.get::<User>(scope, "u1").await.is_none());
         let late = crate::freshness::Freshness::default();
-        assert!(!late.clone().scope(async { cache.renote(&noted) }).await);
+        assert!(!late.clone().scope(async { cache.note_again(&noted) }).await);
     }
 }

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::secret::redact_url;
-use crate::settings::{Layers, Settings, Source, UpstreamMode};
+use crate::settings::{Layers, SettingSource, Settings, UpstreamMode};
 
 /// The report of valid settings, or the error that stops start-up.
 pub fn report(config: Option<&Path>, overrides: &[(String, String)]) -> Result<String, String> {
@@ -128,9 +128,9 @@ fn login_url(settings: &Settings) -> String {
     }
 }
 
-fn describe(source: Source, env: &str) -> String {
+fn describe(source: SettingSource, env: &str) -> String {
     match source {
-        Source::Environment => format!("environment ({env})"),
+        SettingSource::Environment => format!("environment ({env})"),
         other => other.to_string(),
     }
 }

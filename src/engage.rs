@@ -141,7 +141,7 @@ pub(crate) fn attached(steps: &[Step]) -> AttachedData {
 /// communications in this conversation is denied (0: no limit). The gateway
 /// sees one conversation at a time here, so the limit is applied within it.
 pub(crate) fn purecloud_steps(
-    conversation: &crate::purecloud::Conversation,
+    conversation: &crate::purecloud::ConversationModel,
     limit: usize,
 ) -> Vec<Step> {
     use crate::upstream::enums::CobrowseRole;

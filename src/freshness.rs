@@ -195,11 +195,11 @@ pub(crate) fn note(remaining: Duration) {
 }
 
 /// Notes that the response contains data that pushed events keep fresh,
-/// vouched for `vouched` more: the gateway may keep the response that long
+/// leased for `leased` more: the gateway may keep the response that long
 /// (an event that changes what it read invalidates it at once), while a
 /// client, which no event reaches, must ask again (`max-age=0`).
-pub(crate) fn note_pushed(vouched: Duration) {
-    let ms = u64::try_from(vouched.as_millis()).unwrap_or(u64::MAX - 1);
+pub(crate) fn note_pushed(leased: Duration) {
+    let ms = u64::try_from(leased.as_millis()).unwrap_or(u64::MAX - 1);
     let _ = CURRENT.try_with(|f| {
         f.0.store(0, Ordering::Relaxed);
         f.3.fetch_min(ms, Ordering::Relaxed);

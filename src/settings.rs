@@ -552,20 +552,20 @@ impl FromStr for Network {
 
 /// Where a value came from, for error messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
+pub enum SettingSource {
     Default,
     File,
     Environment,
     Flag,
 }
 
-impl fmt::Display for Source {
+impl fmt::Display for SettingSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Source::Default => "default",
-            Source::File => "settings file",
-            Source::Environment => "environment",
-            Source::Flag => "command line",
+            SettingSource::Default => "default",
+            SettingSource::File => "settings file",
+            SettingSource::Environment => "environment",
+            SettingSource::Flag => "command line",
         })
     }
 }
@@ -579,7 +579,7 @@ pub struct SettingsError(String);
 #[derive(Default)]
 pub struct Layers {
     values: toml::Table,
-    sources: BTreeMap<String, Source>,
+    sources: BTreeMap<String, SettingSource>,
 }
 
 impl Layers {
@@ -591,7 +591,7 @@ impl Layers {
                 layers.put(
                     setting.path,
                     toml::Value::String(default.into()),
-                    Source::Default,
+                    SettingSource::Default,
                 );
             }
         }
@@ -618,7 +618,7 @@ impl Layers {
 
     /// Each setting's value as given (secrets redacted; `None` when unset)
     /// and the source it came from.
-    pub(crate) fn given(&self) -> Vec<(&'static Setting, Option<String>, Source)> {
+    pub(crate) fn given(&self) -> Vec<(&'static Setting, Option<String>, SettingSource)> {
         SETTINGS
             .iter()
             .map(|setting| {
@@ -638,7 +638,7 @@ impl Layers {
                     .sources
                     .get(setting.path)
                     .copied()
-                    .unwrap_or(Source::Default);
+                    .unwrap_or(SettingSource::Default);
                 (setting, value, source)
             })
             .collect()
@@ -672,7 +672,7 @@ impl Layers {
                         suggest_path(&path_key)
                     )));
                 }
-                self.put(&path_key, value, Source::File);
+                self.put(&path_key, value, SettingSource::File);
             }
         }
         Ok(self)
@@ -701,7 +701,7 @@ impl Layers {
             self.put(
                 setting.path,
                 toml::Value::String(value),
-                Source::Environment,
+                SettingSource::Environment,
             );
         }
         Ok(self)
@@ -715,11 +715,11 @@ impl Layers {
                 suggest_path(path)
             )));
         }
-        self.put(path, toml::Value::String(value.into()), Source::Flag);
+        self.put(path, toml::Value::String(value.into()), SettingSource::Flag);
         Ok(self)
     }
 
-    fn put(&mut self, path: &str, value: toml::Value, source: Source) {
+    fn put(&mut self, path: &str, value: toml::Value, source: SettingSource) {
         let (section, key) = path.split_once('.').expect("setting paths are section.key");
         let section = self
             .values
@@ -853,7 +853,7 @@ impl Settings {
 
     /// Every setting that cannot be honoured, one line each (not only the
     /// first: a newcomer fixes them all in one go).
-    fn check(&self, sources: &BTreeMap<String, Source>) -> Result<(), SettingsError> {
+    fn check(&self, sources: &BTreeMap<String, SettingSource>) -> Result<(), SettingsError> {
         let mut found = Vec::new();
         self.check_upstream(&mut found);
         self.check_auth(&mut found);
@@ -870,7 +870,7 @@ impl Settings {
     }
 
     /// Demo mode, or a whole set of upstream credentials.
-    fn check_upstream(&self, found: &mut Vec<Invalid>) {
+    fn check_upstream(&self, found: &mut Vec<InvalidSetting>) {
         let up = &self.upstream;
         if let Some(url) = &up.url {
             if up.client_id.as_deref().is_none_or(str::is_empty) {
@@ -945,7 +945,7 @@ impl Settings {
     }
 
     /// Keys and claims that fit the mode, and a JWT secret long enough.
-    fn check_auth(&self, found: &mut Vec<Invalid>) {
+    fn check_auth(&self, found: &mut Vec<InvalidSetting>) {
         let auth = &self.auth;
         let jwt_keys = auth.jwt_secret.is_some() || auth.jwks_file.is_some();
         if auth.mode == AuthMode::Passthrough && (jwt_keys || auth.api_keys_file.is_some()) {
@@ -985,7 +985,7 @@ impl Settings {
 
     /// What several replicas share (PostgreSQL, Redis) and the origins
     /// browsers may call from.
-    fn check_shared(&self, found: &mut Vec<Invalid>) {
+    fn check_shared(&self, found: &mut Vec<InvalidSetting>) {
         if let Some(url) = &self.store.url {
             if let Err(why) = postgres_url(url.expose()) {
                 invalid(found, "store.url", &why);
@@ -1019,7 +1019,7 @@ impl Settings {
     }
 
     /// Durations that must be long enough.
-    fn check_durations(&self, found: &mut Vec<Invalid>) {
+    fn check_durations(&self, found: &mut Vec<InvalidSetting>) {
         let (up, server) = (&self.upstream, &self.server);
         for (path, ttl) in [
             ("store.retention", self.store.retention),
@@ -1077,7 +1077,7 @@ impl Settings {
     }
 
     /// Names, rates, secrets, durations and the log filter.
-    fn check_values(&self, found: &mut Vec<Invalid>) {
+    fn check_values(&self, found: &mut Vec<InvalidSetting>) {
         if let Some(bad) = self
             .server
             .operation_names
@@ -1157,9 +1157,9 @@ fn log_filter_targets(filter: &str) -> Result<(), String> {
 }
 
 /// A setting that cannot be honoured: its path and why.
-type Invalid = (&'static str, String);
+type InvalidSetting = (&'static str, String);
 
-fn invalid(found: &mut Vec<Invalid>, path: &'static str, why: &str) {
+fn invalid(found: &mut Vec<InvalidSetting>, path: &'static str, why: &str) {
     found.push((path, why.to_owned()));
 }
 
@@ -1349,7 +1349,7 @@ fn lookup(path: &str) -> Option<&'static Setting> {
     SETTINGS.iter().find(|s| s.path == path)
 }
 
-fn describe(path: &str, sources: &BTreeMap<String, Source>) -> String {
+fn describe(path: &str, sources: &BTreeMap<String, SettingSource>) -> String {
     let source = sources.get(path).copied();
     match (lookup(path), source) {
         (Some(setting), Some(source)) => format!("`{path}` ({}, from {source})", setting.env),

@@ -45,11 +45,11 @@ pub(crate) struct Access {
 /// [`Access`]. Cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Source {
-    shared: Arc<Shared>,
+    shared: Arc<SourceState>,
     access: Access,
 }
 
-struct Shared {
+struct SourceState {
     client: PureCloud,
     cache: Cache,
     bulk: singleflight::Group<BulkKey, BulkResult>,
@@ -61,7 +61,7 @@ struct Shared {
     jobs: crate::jobs::Jobs,
     /// The org-wide active set kept by pushed events, asked before
     /// upstream (service mode).
-    kept: std::sync::OnceLock<Arc<dyn KeptActiveSet>>,
+    kept: std::sync::OnceLock<Arc<dyn LiveActiveSet>>,
     /// Several replicas: where a mutation's change is told to the others.
     shared_changes: std::sync::OnceLock<Arc<dyn crate::changes::SharedChanges>>,
     /// The conversations with a Co-browse for Messenger session going on.
@@ -69,7 +69,7 @@ struct Shared {
 }
 
 /// An org-wide active set kept up to date elsewhere (the live index).
-pub(crate) trait KeptActiveSet: Send + Sync {
+pub(crate) trait LiveActiveSet: Send + Sync {
     /// The active set, when it may be served now (noting its freshness in
     /// the request's scope); none: read it from upstream.
     fn listing(&self) -> Option<Arc<ActiveListing>>;
@@ -92,7 +92,7 @@ impl Source {
         jobs: crate::jobs::JobSettings,
     ) -> Self {
         Self {
-            shared: Arc::new(Shared {
+            shared: Arc::new(SourceState {
                 client,
                 cache,
                 bulk: singleflight::Group::default(),
@@ -125,7 +125,7 @@ impl Source {
     }
 
     /// Serves the gateway's own active set from `kept` when it can.
-    pub(crate) fn keep_active_set(&self, kept: Arc<dyn KeptActiveSet>) {
+    pub(crate) fn keep_active_set(&self, kept: Arc<dyn LiveActiveSet>) {
         let _ = self.shared.kept.set(kept);
     }
 
@@ -214,8 +214,8 @@ impl Source {
         &self,
         id: &str,
         shapes: Shapes,
-        known: Option<&Arc<purecloud::Conversation>>,
-    ) -> Result<Arc<purecloud::Conversation>, SharedError> {
+        known: Option<&Arc<purecloud::ConversationModel>>,
+    ) -> Result<Arc<purecloud::ConversationModel>, SharedError> {
         let inputs = known.map(|k| k.inputs.clone()).unwrap_or_default();
         let Shapes {
             full: want_full,
@@ -258,8 +258,8 @@ impl Source {
     pub(crate) async fn peek_inputs(
         &self,
         shapes: Shapes,
-        known: &purecloud::Conversation,
-        noted: &mut crate::cache::Noted,
+        known: &purecloud::ConversationModel,
+        noted: &mut crate::cache::ReadFreshness,
     ) -> Option<Option<(Inputs, u64)>> {
         let inputs = &known.inputs;
         let Shapes {
@@ -295,7 +295,7 @@ impl Source {
     }
 
     /// Conversation `id` built from `inputs` (once: the models are kept).
-    pub(crate) fn model_of(&self, id: &str, inputs: Inputs) -> Arc<purecloud::Conversation> {
+    pub(crate) fn model_of(&self, id: &str, inputs: Inputs) -> Arc<purecloud::ConversationModel> {
         self.shared.models.of(self.scope().value(), id, inputs)
     }
 
@@ -309,12 +309,12 @@ impl Source {
         }
         static LISTING: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
         let id = LISTING.get_or_init(|| Arc::from(""));
-        let mut noted = crate::cache::Noted::default();
+        let mut noted = crate::cache::ReadFreshness::default();
         let cache = self.cache();
         let listing = cache
             .peek::<ActiveListing>(self.scope(), id, &mut noted)
             .await?;
-        cache.renote(&noted).then_some((listing, 1))
+        cache.note_again(&noted).then_some((listing, 1))
     }
 
     /// The co-browse view of a conversation, or none when it has none
@@ -332,7 +332,7 @@ impl Source {
 
     /// The conversation a listing entry is: its co-browse view, or its
     /// analytics record (which holds neither shape).
-    pub(crate) fn listed(&self, entry: &Listed) -> Arc<purecloud::Conversation> {
+    pub(crate) fn listed(&self, entry: &Listed) -> Arc<purecloud::ConversationModel> {
         let (id, inputs) = match entry {
             Listed::View(view) => (
                 view.id.as_deref(),

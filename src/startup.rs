@@ -72,7 +72,7 @@ impl Gateway {
         let api_url = target.api_url.to_string();
         let client = PureCloud::new(client_config(&settings, target), Arc::clone(&metrics))?;
         check_upstream(&client, &settings).await?;
-        let (source, vouch) = source(&settings, client, scope, &metrics, shared);
+        let (source, lease) = source(&settings, client, scope, &metrics, shared);
         let auth = Arc::new(crate::auth::Authenticator::new(
             &settings.auth,
             simulator.is_some(),
@@ -80,7 +80,7 @@ impl Gateway {
             &api_url,
         )?);
         let (updates, _) = tokio::sync::broadcast::channel(UPDATE_BUFFER);
-        let live = wants_live(&settings).then(|| Arc::new(crate::live::Live::new(vouch)));
+        let live = wants_live(&settings).then(|| Arc::new(crate::live::Live::new(lease)));
         let opened = open_store(&settings, &updates, &source, live.clone()).await?;
         let (store, shared) = (opened.store, opened.shared);
         load_messenger_active(&*store, &source).await;
@@ -396,7 +396,7 @@ async fn purge_periodically(store: Arc<dyn EventStore>, retention: std::time::Du
     }
 }
 
-/// The source of upstream data, and the vouch by which pushed events keep
+/// The source of upstream data, and the lease by which pushed events keep
 /// its cached conversations fresh.
 fn source(
     settings: &Settings,
@@ -404,9 +404,9 @@ fn source(
     scope: Scope,
     metrics: &Arc<Metrics>,
     shared: Option<crate::cache::Shared>,
-) -> (Arc<Source>, Arc<crate::cache::Vouch>) {
-    let vouch = Arc::new(crate::cache::Vouch::new(scope));
-    let mut cache = Cache::new(&settings.cache, Arc::clone(metrics)).vouched_by(Arc::clone(&vouch));
+) -> (Arc<Source>, Arc<crate::cache::PushLease>) {
+    let lease = Arc::new(crate::cache::PushLease::new(scope));
+    let mut cache = Cache::new(&settings.cache, Arc::clone(metrics)).leased_by(Arc::clone(&lease));
     if let Some(shared) = shared {
         cache = cache.shared_by(shared);
     }
@@ -421,7 +421,7 @@ fn source(
         settings.upstream.active_lookback,
         jobs,
     );
-    (Arc::new(source), vouch)
+    (Arc::new(source), lease)
 }
 
 /// Whether the organisation's active set is kept live: in service mode
@@ -441,7 +441,7 @@ fn start_live(
     metrics: &Arc<Metrics>,
     shared: Option<Arc<PgStore>>,
 ) -> tokio::task::JoinHandle<()> {
-    source.keep_active_set(Arc::clone(&live) as Arc<dyn crate::source::KeptActiveSet>);
+    source.keep_active_set(Arc::clone(&live) as Arc<dyn crate::source::LiveActiveSet>);
     let n = &settings.notifications;
     let config = crate::live::LiveSettings {
         heartbeat_timeout: n.heartbeat_timeout,
@@ -751,10 +751,10 @@ async fn open_store(
 /// Fills the active set of Co-browse for Messenger conversations from the
 /// store (what went on before a restart, or on other replicas).
 async fn load_messenger_active(store: &dyn EventStore, source: &Source) {
-    let going_on = crate::store::SessionFilter {
+    let going_on = crate::store::StoredSessionFilter {
         ended: Some(false),
         offered: Some(false),
-        ..crate::store::SessionFilter::default()
+        ..crate::store::StoredSessionFilter::default()
     };
     let window = crate::store::Window {
         limit: 50_000,

@@ -13,11 +13,11 @@ use std::time::{Duration, Instant};
 /// At most one warning per interval, with a count of the ones kept quiet.
 pub(crate) struct Throttle {
     every: Duration,
-    state: Mutex<Window>,
+    state: Mutex<ThrottleWindow>,
 }
 
 #[derive(Default)]
-struct Window {
+struct ThrottleWindow {
     /// When the last warning written was.
     opened: Option<Instant>,
     /// Warnings kept quiet since.
@@ -29,7 +29,7 @@ impl Throttle {
     pub(crate) const fn new(every: Duration) -> Self {
         Self {
             every,
-            state: Mutex::new(Window {
+            state: Mutex::new(ThrottleWindow {
                 opened: None,
                 quiet: 0,
             }),

@@ -17,7 +17,7 @@ use tokio::sync::OnceCell;
 
 use crate::live::{LiveUpdate, Notice};
 use crate::messenger::MessengerSession;
-use crate::purecloud::{Conversation, MediaSession};
+use crate::purecloud::{ConversationModel, MediaSession};
 use crate::store::FeedItem;
 use crate::zoom::event::EventKind;
 use crate::zoom::fold::ZoomSession;
@@ -27,9 +27,9 @@ pub(crate) const UPDATE_BUFFER: usize = 1024;
 
 /// A session as a subscriber reads it after a change.
 #[derive(Clone)]
-pub(crate) enum SessionState {
+pub(crate) enum UpdatedSession {
     /// A PureCloud co-browse or screen share session of a conversation.
-    PureCloud(Arc<Conversation>, MediaSession),
+    PureCloud(Arc<ConversationModel>, MediaSession),
     Zoom(Arc<ZoomSession>),
     Messenger(Arc<MessengerSession>),
 }
@@ -40,7 +40,7 @@ pub(crate) struct SessionUpdate {
     origin: Origin,
     /// The session as it is after the change, read once when the first
     /// subscriber asks.
-    state: Arc<OnceCell<Option<SessionState>>>,
+    state: Arc<OnceCell<Option<UpdatedSession>>>,
 }
 
 impl std::fmt::Debug for SessionUpdate {
@@ -196,7 +196,7 @@ impl SessionUpdate {
 
     /// The session after the change, read once however many subscribers
     /// ask (none yet: nobody has).
-    pub(crate) fn state(&self) -> &OnceCell<Option<SessionState>> {
+    pub(crate) fn state(&self) -> &OnceCell<Option<UpdatedSession>> {
         &self.state
     }
 }

@@ -2,7 +2,7 @@
 //! sessions of either provider: the graph's types that refer to each other
 //! (a participant names its conversation, a session its communications),
 //! kept in one file so that no two files import each other. Each is a thin
-//! view over the domain: [`crate::purecloud::Conversation`] for PureCloud,
+//! view over the domain: [`crate::purecloud::ConversationModel`] for PureCloud,
 //! [`ZoomSession`] for Zoom. What a selection needs fetched comes from
 //! [`super::shape`].
 
@@ -12,7 +12,7 @@ use async_graphql::{Context, Enum, Object, Result, Union, ID};
 use chrono::{DateTime, Utc};
 
 use super::context::{duration_seconds, source};
-use super::directory::{queue_ref, user_ref, Queue, User};
+use super::directory::{queue_ref, user_ref, QueueView, UserView};
 use super::engage::{EngageData, COMPLEXITY};
 use super::errors::GqlResult;
 use super::guard::Needs;
@@ -20,16 +20,16 @@ use super::ids::NodeId;
 use super::messenger::{end_reason, SessionChannel, SessionOffer, SessionProduct, TimeSource};
 use super::shape;
 use super::values::{
-    Address, AfterCallWork, Attribute, EntityRef, ErrorInfo, Segment, SessionMedia, Wrapup,
+    AddressView, AfterCallWorkView, Attribute, EntityRefView, ErrorInfo, SegmentView, SessionMedia,
+    WrapupView,
 };
 use crate::messenger::{MessengerSession, Phase};
+use crate::purecloud::Model;
 use crate::purecloud::{self, CommunicationAt, Media, Shapes, Time};
 use crate::upstream::enums::*;
 use crate::upstream::wire::Wire;
 use crate::zoom::event::ZoomRole;
 use crate::zoom::fold::ZoomSession;
-
-type Model = Arc<purecloud::Conversation>;
 
 /// `model` with what a selection of its participants (`look`) needs; the
 /// selection is looked at only for the shapes `model` does not hold.
@@ -79,11 +79,11 @@ pub(crate) async fn read_full(ctx: &Context<'_>, id: &str) -> Result<Model> {
 
 /// A conversation that has (or had) co-browse or screen-share media.
 #[derive(Clone)]
-pub(crate) struct Conversation(pub(crate) Model);
+pub(crate) struct ConversationView(pub(crate) Model);
 
 /// A conversation that has (or had) co-browse or screen-share media.
-#[Object]
-impl Conversation {
+#[Object(name = "Conversation")]
+impl ConversationView {
     /// Global id of this conversation (opaque; use it with `node(id:)`).
     pub(crate) async fn id(&self) -> ID {
         ID(NodeId::Conversation {
@@ -154,9 +154,9 @@ impl Conversation {
         #[graphql(desc = "Only participants with one of these purposes.")] purpose: Option<
             Vec<ParticipantPurpose>,
         >,
-    ) -> Fallible<Vec<CobrowseMediaParticipant>> {
+    ) -> Fallible<Vec<CobrowseMediaParticipantView>> {
         let model = with_participants(ctx, &self.0, &ctx.look_ahead()).await?;
-        let wanted = |p: &purecloud::Participant| match &purpose {
+        let wanted = |p: &purecloud::ParticipantModel| match &purpose {
             None => true,
             Some(purposes) => p
                 .purpose
@@ -166,7 +166,7 @@ impl Conversation {
         Ok(Some(
             (0..model.participants.len())
                 .filter(|&i| wanted(&model.participants[i]))
-                .map(|i| CobrowseMediaParticipant::new(&model, i))
+                .map(|i| CobrowseMediaParticipantView::new(&model, i))
                 .collect(),
         ))
     }
@@ -204,12 +204,12 @@ impl Conversation {
 
 /// A participant of a conversation, as co-browse sees it.
 #[derive(Clone)]
-pub(crate) struct CobrowseMediaParticipant {
+pub(crate) struct CobrowseMediaParticipantView {
     conversation: Model,
     index: usize,
 }
 
-impl CobrowseMediaParticipant {
+impl CobrowseMediaParticipantView {
     /// Participant `index` of `conversation`.
     pub(crate) fn new(conversation: &Model, index: usize) -> Self {
         Self {
@@ -229,14 +229,14 @@ impl CobrowseMediaParticipant {
         Ok(model.participant(id).map(|i| Self::new(&model, i)))
     }
 
-    fn get(&self) -> &purecloud::Participant {
+    fn get(&self) -> &purecloud::ParticipantModel {
         &self.conversation.participants[self.index]
     }
 }
 
 /// A participant of a conversation, as co-browse sees it (the `CobrowseMediaParticipant` of PureCloud, joined with the participant's co-browse and screen-share communications).
-#[Object]
-impl CobrowseMediaParticipant {
+#[Object(name = "CobrowseMediaParticipant")]
+impl CobrowseMediaParticipantView {
     /// Global id of this participant (opaque; use it with `node(id:)`).
     pub(crate) async fn id(&self) -> ID {
         ID(NodeId::Participant {
@@ -326,16 +326,16 @@ impl CobrowseMediaParticipant {
         self.get().wrapup_prompt.as_ref().map(Wire::raw)
     }
     /// The PureCloud user behind this participant (agents).
-    async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+    async fn user(&self, ctx: &Context<'_>) -> Result<Option<UserView>> {
         user_ref(ctx, self.get().user_id.clone()).await
     }
     /// The routing queue of this participant.
-    async fn queue(&self, ctx: &Context<'_>) -> Result<Option<Queue>> {
+    async fn queue(&self, ctx: &Context<'_>) -> Result<Option<QueueView>> {
         queue_ref(ctx, self.get().queue_id.clone()).await
     }
     /// The team of this participant.
-    async fn team(&self) -> Option<EntityRef<'_>> {
-        self.get().team.as_ref().map(EntityRef)
+    async fn team(&self) -> Option<EntityRefView<'_>> {
+        self.get().team.as_ref().map(EntityRefView)
     }
     /// Ad-hoc attributes of the participant, as key/value pairs sorted by key.
     async fn attributes(&self) -> Vec<Attribute<'_>> {
@@ -350,8 +350,8 @@ impl CobrowseMediaParticipant {
         self.get().error_info.as_ref().map(ErrorInfo)
     }
     /// The script this participant should follow.
-    async fn script(&self) -> Option<EntityRef<'_>> {
-        self.get().script.as_ref().map(EntityRef)
+    async fn script(&self) -> Option<EntityRefView<'_>> {
+        self.get().script.as_ref().map(EntityRefView)
     }
     /// How long the participant has to wrap up, in milliseconds.
     async fn wrapup_timeout_ms(&self) -> Option<i64> {
@@ -370,20 +370,20 @@ impl CobrowseMediaParticipant {
         self.get().provider.as_deref()
     }
     /// The external contact this participant is (customers).
-    async fn external_contact(&self) -> Option<EntityRef<'_>> {
-        self.get().external_contact.as_ref().map(EntityRef)
+    async fn external_contact(&self) -> Option<EntityRefView<'_>> {
+        self.get().external_contact.as_ref().map(EntityRefView)
     }
     /// The external contact's id, from whichever upstream shape has it.
     async fn external_contact_id(&self) -> Option<&str> {
         self.get().external_contact_id.as_deref()
     }
     /// The external organisation this participant represents.
-    async fn external_organization(&self) -> Option<EntityRef<'_>> {
-        self.get().external_organization.as_ref().map(EntityRef)
+    async fn external_organization(&self) -> Option<EntityRefView<'_>> {
+        self.get().external_organization.as_ref().map(EntityRefView)
     }
     /// The wrap-up applied to this participant, if any.
-    async fn wrapup(&self) -> Option<Wrapup<'_>> {
-        self.get().wrapup.as_ref().map(Wrapup)
+    async fn wrapup(&self) -> Option<WrapupView<'_>> {
+        self.get().wrapup.as_ref().map(WrapupView)
     }
     /// The communication on the other leg of this participant's co-browse.
     async fn peer(&self, ctx: &Context<'_>) -> Result<Option<Communication>> {
@@ -410,7 +410,7 @@ impl CobrowseMediaParticipant {
         self.get().cobrowse_role.as_ref().map(Wire::raw)
     }
     /// The participants this one has been granted control of (empty when it cannot control any shared page).
-    async fn controlling(&self, ctx: &Context<'_>) -> Fallible<Vec<CobrowseMediaParticipant>> {
+    async fn controlling(&self, ctx: &Context<'_>) -> Fallible<Vec<CobrowseMediaParticipantView>> {
         controlled(ctx, &self.conversation, &self.get().controlling)
             .await
             .map(Some)
@@ -456,8 +456,8 @@ impl CobrowseMediaParticipant {
         self.get().end_acw_time
     }
     /// The conversation this participant is in.
-    async fn conversation(&self) -> Conversation {
-        Conversation(Arc::clone(&self.conversation))
+    async fn conversation(&self) -> ConversationView {
+        ConversationView(Arc::clone(&self.conversation))
     }
 }
 
@@ -467,7 +467,7 @@ async fn controlled(
     ctx: &Context<'_>,
     conversation: &Model,
     ids: &[String],
-) -> Result<Vec<CobrowseMediaParticipant>> {
+) -> Result<Vec<CobrowseMediaParticipantView>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -475,7 +475,7 @@ async fn controlled(
     Ok(ids
         .iter()
         .filter_map(|id| model.participant(id))
-        .map(|i| CobrowseMediaParticipant::new(&model, i))
+        .map(|i| CobrowseMediaParticipantView::new(&model, i))
         .collect())
 }
 
@@ -596,23 +596,23 @@ macro_rules! communication {
                 Communication::at(&self.conversation, self.get().peer_id.as_deref()?)
             }
             /// The communication's timeline.
-            async fn segments(&self) -> Vec<Segment<'_>> {
-                self.get().segments.iter().map(Segment).collect()
+            async fn segments(&self) -> Vec<SegmentView<'_>> {
+                self.get().segments.iter().map(SegmentView).collect()
             }
             /// Wrap-up data, once applied.
-            async fn wrapup(&self) -> Option<Wrapup<'_>> {
-                self.get().wrapup.as_ref().map(Wrapup)
+            async fn wrapup(&self) -> Option<WrapupView<'_>> {
+                self.get().wrapup.as_ref().map(WrapupView)
             }
             /// After-call work of the communication.
-            async fn after_call_work(&self) -> Option<AfterCallWork<'_>> {
-                self.get().after_call_work.as_ref().map(AfterCallWork)
+            async fn after_call_work(&self) -> Option<AfterCallWorkView<'_>> {
+                self.get().after_call_work.as_ref().map(AfterCallWorkView)
             }
             /// Whether after-call work is required (agent-requested ACW only).
             async fn after_call_work_required(&self) -> Option<bool> {
                 self.get().after_call_work_required
             }
             /// The participant this communication belongs to.
-            async fn participant(&self, ctx: &Context<'_>) -> Result<CobrowseMediaParticipant> {
+            async fn participant(&self, ctx: &Context<'_>) -> Result<CobrowseMediaParticipantView> {
                 owner(ctx, &self.conversation, self.participant).await
             }
             $($extra)*
@@ -628,15 +628,15 @@ async fn owner(
     ctx: &Context<'_>,
     conversation: &Model,
     index: usize,
-) -> Result<CobrowseMediaParticipant> {
+) -> Result<CobrowseMediaParticipantView> {
     let model = with_participants(ctx, conversation, &ctx.look_ahead()).await?;
     if conversation.shapes() != Shapes::NONE || Arc::ptr_eq(&model, conversation) {
-        return Ok(CobrowseMediaParticipant::new(&model, index));
+        return Ok(CobrowseMediaParticipantView::new(&model, index));
     }
     let id = conversation.participants[index].id.as_deref();
     Ok(match id.and_then(|id| model.participant(id)) {
-        Some(found) => CobrowseMediaParticipant::new(&model, found),
-        None => CobrowseMediaParticipant::new(conversation, index),
+        Some(found) => CobrowseMediaParticipantView::new(&model, found),
+        None => CobrowseMediaParticipantView::new(conversation, index),
     })
 }
 
@@ -646,8 +646,8 @@ communication! {
     {
         /// Name and address of this end of the communication.
         #[graphql(name = "self")]
-        async fn self_address(&self) -> Option<Address<'_>> {
-            self.get().self_address.as_ref().map(Address)
+        async fn self_address(&self) -> Option<AddressView<'_>> {
+            self.get().self_address.as_ref().map(AddressView)
         }
         /// The co-browse session id the sharer and its viewers share.
         async fn cobrowse_session_id(&self) -> Option<&str> {
@@ -662,7 +662,7 @@ communication! {
             self.get().cobrowse_role.as_ref().map(Wire::raw)
         }
         /// The participants this client has been granted control of (empty when it cannot control any shared page).
-        async fn controlling(&self, ctx: &Context<'_>) -> Fallible<Vec<CobrowseMediaParticipant>> {
+        async fn controlling(&self, ctx: &Context<'_>) -> Fallible<Vec<CobrowseMediaParticipantView>> {
             controlled(ctx, &self.conversation, &self.get().controlling)
                 .await
                 .map(Some)
@@ -775,15 +775,15 @@ pub(crate) enum Session {
     Messenger(Arc<MessengerSession>),
 }
 
-impl From<&crate::updates::SessionState> for Session {
-    fn from(state: &crate::updates::SessionState) -> Self {
-        use crate::updates::SessionState;
+impl From<&crate::updates::UpdatedSession> for Session {
+    fn from(state: &crate::updates::UpdatedSession) -> Self {
+        use crate::updates::UpdatedSession;
         match state {
-            SessionState::PureCloud(conversation, session) => {
+            UpdatedSession::PureCloud(conversation, session) => {
                 Session::PureCloud(PureCloudSession::new(conversation, session.clone()))
             }
-            SessionState::Zoom(session) => Session::Zoom(Arc::clone(session)),
-            SessionState::Messenger(session) => Session::Messenger(Arc::clone(session)),
+            UpdatedSession::Zoom(session) => Session::Zoom(Arc::clone(session)),
+            UpdatedSession::Messenger(session) => Session::Messenger(Arc::clone(session)),
         }
     }
 }
@@ -1028,10 +1028,10 @@ impl Session {
         }
     }
     /// The conversation the session belongs to (PureCloud; for Co-browse for Messenger the web messaging or voice conversation, read when asked for).
-    async fn conversation(&self, ctx: &Context<'_>) -> Result<Option<Conversation>> {
+    async fn conversation(&self, ctx: &Context<'_>) -> Result<Option<ConversationView>> {
         match self {
-            Session::PureCloud(s) => Ok(Some(Conversation(Arc::clone(&s.conversation)))),
-            Session::Messenger(m) => Ok(Some(Conversation(
+            Session::PureCloud(s) => Ok(Some(ConversationView(Arc::clone(&s.conversation)))),
+            Session::Messenger(m) => Ok(Some(ConversationView(
                 read_full(ctx, &m.conversation_id).await?,
             ))),
             Session::Zoom(_) => Ok(None),
@@ -1062,13 +1062,13 @@ impl Session {
         }
     }
     /// The segments of every communication of the session, by start time (PureCloud).
-    async fn segments(&self) -> Vec<Segment<'_>> {
+    async fn segments(&self) -> Vec<SegmentView<'_>> {
         let Session::PureCloud(s) = self else {
             return Vec::new();
         };
-        let mut segments: Vec<Segment<'_>> = s
+        let mut segments: Vec<SegmentView<'_>> = s
             .legs()
-            .flat_map(|l| l.segments.iter().map(Segment))
+            .flat_map(|l| l.segments.iter().map(SegmentView))
             .collect();
         segments.sort_by_key(|seg| seg.0.start_time);
         segments
@@ -1112,7 +1112,7 @@ async fn session_people(
             None => people.push((
                 leg.participant,
                 PureCloudPerson {
-                    participant: CobrowseMediaParticipant::new(&model, leg.participant),
+                    participant: CobrowseMediaParticipantView::new(&model, leg.participant),
                     role: leg.role,
                     name: leg.name.map(str::to_owned),
                     joins: vec![join],
@@ -1128,7 +1128,7 @@ async fn session_people(
 
 /// A PureCloud participant of a session, with its communications in it.
 pub(crate) struct PureCloudPerson {
-    participant: CobrowseMediaParticipant,
+    participant: CobrowseMediaParticipantView,
     /// Its first communication's role.
     role: Option<CobrowseRole>,
     /// The name on its first communication's address.
@@ -1193,7 +1193,7 @@ impl SessionParticipant {
         }
     }
     /// The PureCloud participant behind this person (PureCloud).
-    async fn participant(&self) -> Option<CobrowseMediaParticipant> {
+    async fn participant(&self) -> Option<CobrowseMediaParticipantView> {
         match self {
             SessionParticipant::PureCloud(p) => Some(p.participant.clone()),
             SessionParticipant::Zoom(..) => None,

@@ -133,14 +133,14 @@ impl Loader<Arc<str>> for QueueLoader {
 }
 
 /// Resolves a user reference: without a load when only its id is asked for.
-pub(crate) async fn user_ref(ctx: &Context<'_>, id: Option<Arc<str>>) -> Result<Option<User>> {
+pub(crate) async fn user_ref(ctx: &Context<'_>, id: Option<Arc<str>>) -> Result<Option<UserView>> {
     let Some(id) = id else { return Ok(None) };
     if !shape::user_data(&ctx.look_ahead()) {
-        return Ok(Some(User { id, data: None }));
+        return Ok(Some(UserView { id, data: None }));
     }
     let loaders = ctx.data_unchecked::<Loaders>();
     match loaders.users.load_one(Arc::clone(&id)).await.gql()? {
-        Some(data) => Ok(Some(User {
+        Some(data) => Ok(Some(UserView {
             id,
             data: Some(data),
         })),
@@ -149,14 +149,17 @@ pub(crate) async fn user_ref(ctx: &Context<'_>, id: Option<Arc<str>>) -> Result<
 }
 
 /// Resolves a queue reference: without a load when only its id is asked for.
-pub(crate) async fn queue_ref(ctx: &Context<'_>, id: Option<Arc<str>>) -> Result<Option<Queue>> {
+pub(crate) async fn queue_ref(
+    ctx: &Context<'_>,
+    id: Option<Arc<str>>,
+) -> Result<Option<QueueView>> {
     let Some(id) = id else { return Ok(None) };
     if !shape::queue_data(&ctx.look_ahead()) {
-        return Ok(Some(Queue { id, data: None }));
+        return Ok(Some(QueueView { id, data: None }));
     }
     let loaders = ctx.data_unchecked::<Loaders>();
     match loaders.queues.load_one(Arc::clone(&id)).await.gql()? {
-        Some(data) => Ok(Some(Queue {
+        Some(data) => Ok(Some(QueueView {
             id,
             data: Some(data),
         })),
@@ -172,14 +175,14 @@ fn not_found(what: &str, id: &str) -> async_graphql::Error {
 }
 
 /// A PureCloud user, usually the agent behind a participant.
-pub(crate) struct User {
+pub(crate) struct UserView {
     pub(crate) id: Arc<str>,
     pub(crate) data: Option<Arc<model::User>>,
 }
 
 /// A PureCloud user, usually the agent behind a participant.
-#[Object]
-impl User {
+#[Object(name = "User")]
+impl UserView {
     /// Global id of this user (opaque; use it with `node(id:)`).
     pub async fn id(&self) -> ID {
         ID(NodeId::User {
@@ -218,14 +221,14 @@ impl User {
 }
 
 /// A routing queue that offered the conversation.
-pub(crate) struct Queue {
+pub(crate) struct QueueView {
     pub(crate) id: Arc<str>,
     pub(crate) data: Option<Arc<model::Queue>>,
 }
 
 /// A routing queue that offered the conversation.
-#[Object]
-impl Queue {
+#[Object(name = "Queue")]
+impl QueueView {
     /// Global id of this queue (opaque; use it with `node(id:)`).
     pub async fn id(&self) -> ID {
         ID(NodeId::Queue {
@@ -252,11 +255,11 @@ impl Queue {
 }
 
 /// A wrap-up code an agent can apply after a conversation.
-pub(crate) struct WrapupCode(pub(crate) model::WrapupCode);
+pub(crate) struct WrapupCodeView(pub(crate) model::WrapupCode);
 
 /// A wrap-up code an agent can apply after a conversation.
-#[Object]
-impl WrapupCode {
+#[Object(name = "WrapupCode")]
+impl WrapupCodeView {
     /// The code's id (what `Wrapup.code` holds).
     async fn code_id(&self) -> Option<&str> {
         self.0.id.as_deref()
@@ -272,28 +275,28 @@ impl WrapupCode {
 }
 
 /// Every wrap-up code of the organisation.
-pub(crate) async fn wrapup_codes(source: &Source) -> Result<Vec<WrapupCode>> {
+pub(crate) async fn wrapup_codes(source: &Source) -> Result<Vec<WrapupCodeView>> {
     let codes = source.wrapup_codes().await.gql()?;
-    Ok(codes.0.iter().cloned().map(WrapupCode).collect())
+    Ok(codes.0.iter().cloned().map(WrapupCodeView).collect())
 }
 
 /// Loads one user for `node(id:)` and `Query.user`.
-pub(crate) async fn load_user(ctx: &Context<'_>, id: &str) -> Result<Option<User>> {
+pub(crate) async fn load_user(ctx: &Context<'_>, id: &str) -> Result<Option<UserView>> {
     let loaders = ctx.data_unchecked::<Loaders>();
     let id: Arc<str> = id.into();
     let data = loaders.users.load_one(Arc::clone(&id)).await.gql()?;
-    Ok(data.map(|data| User {
+    Ok(data.map(|data| UserView {
         id,
         data: Some(data),
     }))
 }
 
 /// Loads one queue for `node(id:)` and `Query.queue`.
-pub(crate) async fn load_queue(ctx: &Context<'_>, id: &str) -> Result<Option<Queue>> {
+pub(crate) async fn load_queue(ctx: &Context<'_>, id: &str) -> Result<Option<QueueView>> {
     let loaders = ctx.data_unchecked::<Loaders>();
     let id: Arc<str> = id.into();
     let data = loaders.queues.load_one(Arc::clone(&id)).await.gql()?;
-    Ok(data.map(|data| Queue {
+    Ok(data.map(|data| QueueView {
         id,
         data: Some(data),
     }))

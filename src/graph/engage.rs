@@ -7,7 +7,7 @@ use super::context::store;
 use super::errors::GqlResult;
 use super::values::Attribute;
 use crate::engage::{attached, purecloud_steps, zoom_steps, AttachedData};
-use crate::purecloud::{Conversation, Time};
+use crate::purecloud::{ConversationModel, Time};
 use crate::store::AgentLoad;
 use crate::zoom::fold::ZoomSession;
 
@@ -36,7 +36,7 @@ impl EngageData {
     }
 
     /// The keys of a PureCloud conversation, from its co-browse communications.
-    pub(crate) fn of_conversation(ctx: &Context<'_>, conversation: &Conversation) -> Self {
+    pub(crate) fn of_conversation(ctx: &Context<'_>, conversation: &ConversationModel) -> Self {
         let limit = ctx.data_unchecked::<AgentSessionsLimit>().limit;
         Self::new(attached(&purecloud_steps(conversation, limit)))
     }

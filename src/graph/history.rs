@@ -141,7 +141,7 @@ impl HistoryFilter {
         let media: Vec<&str> = (self.media_types.iter().flatten())
             .map(|m| m.wire())
             .collect();
-        purecloud::queries::History {
+        purecloud::queries::HistoryQuery {
             start: interval.start,
             end: interval.end,
             media: &media,
@@ -155,7 +155,7 @@ impl HistoryFilter {
 
 /// Where in upstream's answer a history page resumes.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Place {
+pub(crate) enum HistoryPlace {
     /// A page (from 1) of the synchronous details query.
     Page(u32),
     /// A page of a details job's results: the job and the cursor that
@@ -171,7 +171,7 @@ pub(crate) enum Place {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct HistoryCursor {
     key: SessionCursor,
-    place: Place,
+    place: HistoryPlace,
 }
 
 impl CursorType for HistoryCursor {
@@ -192,7 +192,7 @@ impl CursorType for HistoryCursor {
                 return Err(bad());
             }
             return Ok(Self {
-                place: Place::Job {
+                place: HistoryPlace::Job {
                     job: job.into(),
                     cursor: (!cursor.is_empty()).then(|| cursor.into()),
                 },
@@ -202,7 +202,7 @@ impl CursorType for HistoryCursor {
         let rest = cursor_text(s, "h1:")?;
         let (page, key) = rest.split_once(':').ok_or_else(bad)?;
         Ok(Self {
-            place: Place::Page(page.parse().ok().filter(|p| *p > 0).ok_or_else(bad)?),
+            place: HistoryPlace::Page(page.parse().ok().filter(|p| *p > 0).ok_or_else(bad)?),
             key: SessionCursor::decode_cursor(key).map_err(|_| bad())?,
         })
     }
@@ -210,8 +210,8 @@ impl CursorType for HistoryCursor {
     fn encode_cursor(&self) -> String {
         let key = self.key.encode_cursor();
         let text = match &self.place {
-            Place::Page(page) => format!("h1:{page}:{key}"),
-            Place::Job { job, cursor } => format!(
+            HistoryPlace::Page(page) => format!("h1:{page}:{key}"),
+            HistoryPlace::Job { job, cursor } => format!(
                 "h2:{}:{}:{key}",
                 URL_SAFE_NO_PAD.encode(job.as_bytes()),
                 URL_SAFE_NO_PAD.encode(cursor.as_deref().unwrap_or_default())
@@ -241,7 +241,7 @@ pub(crate) type History =
     Connection<HistoryCursor, Session, EmptyFields, EmptyFields, HistoryName, HistoryName>;
 
 /// One listed session with its key and where in analytics it came from.
-type Found = (SessionCursor, Place, Session);
+type Found = (SessionCursor, HistoryPlace, Session);
 
 /// One page of `Query.cobrowseHistory`.
 pub(crate) async fn history(
@@ -274,7 +274,7 @@ pub(crate) async fn history(
     // A stored session (Zoom's, Messenger's) keeps the analytics place of
     // the legacy PureCloud session before it, so that reading resumes where
     // analytics left off.
-    let mut place_of = after.map_or(Place::Page(1), |c| c.place.clone());
+    let mut place_of = after.map_or(HistoryPlace::Page(1), |c| c.place.clone());
     for (key, place, session) in found {
         if matches!(session, Session::PureCloud(_)) {
             place_of = place;
@@ -322,7 +322,7 @@ async fn by_query(
 ) -> Result<(Vec<Found>, bool)> {
     let source = source(ctx);
     let mut page = match after.map(|c| &c.place) {
-        Some(Place::Page(page)) => *page,
+        Some(HistoryPlace::Page(page)) => *page,
         _ => 1,
     };
     let mut stepped_back = false;
@@ -357,7 +357,7 @@ async fn by_query(
         };
         for record in records {
             let place = |started: purecloud::Time| {
-                Place::Page(*first_page.entry(started.timestamp_millis()).or_insert(page))
+                HistoryPlace::Page(*first_page.entry(started.timestamp_millis()).or_insert(page))
             };
             wanted.sessions(source, record, &mut seen, &mut found, place);
         }
@@ -402,7 +402,9 @@ async fn by_ids(
     };
     let (mut seen, mut found) = (HashSet::new(), Vec::new());
     for record in records.iter().filter(|r| filter.wants_record(r)) {
-        wanted.sessions(source, record, &mut seen, &mut found, |_| Place::Page(1));
+        wanted.sessions(source, record, &mut seen, &mut found, |_| {
+            HistoryPlace::Page(1)
+        });
     }
     Ok((found, true))
 }
@@ -429,7 +431,7 @@ async fn by_job(
     // The cursor's page of this job's results; another job (the first
     // expired): its first page, the keyset skipping what was passed.
     let mut cursor = match after.map(|c| &c.place) {
-        Some(Place::Job { job: j, cursor }) if *j == job => cursor.clone(),
+        Some(HistoryPlace::Job { job: j, cursor }) if *j == job => cursor.clone(),
         _ => None,
     };
     let mut seen = HashSet::new();
@@ -439,7 +441,7 @@ async fn by_job(
             .details_job_page(&query, &job, cursor.as_deref())
             .await
             .map_err(failed)?;
-        let place = Place::Job {
+        let place = HistoryPlace::Job {
             job: Arc::clone(&job),
             cursor: cursor.clone(),
         };
@@ -490,7 +492,7 @@ impl Wanted<'_> {
         record: &Arc<AnalyticsConversation>,
         seen: &mut HashSet<String>,
         found: &mut Vec<Found>,
-        place: impl FnOnce(purecloud::Time) -> Place,
+        place: impl FnOnce(purecloud::Time) -> HistoryPlace,
     ) {
         let (Some(id), Some(started)) =
             (record.conversation_id.as_deref(), record.conversation_start)
@@ -536,7 +538,7 @@ fn conversation_key(
 
 /// The co-browse and screen-share sessions of a conversation the filter wants.
 fn sessions_of(
-    model: &purecloud::Conversation,
+    model: &purecloud::ConversationModel,
     filter: &HistoryFilter,
 ) -> Vec<purecloud::MediaSession> {
     let mut sessions = Vec::new();
@@ -560,11 +562,11 @@ async fn zoom(
 ) -> Result<Vec<Found>> {
     let zoom = Stored::zoom(
         ctx,
-        store::SessionFilter {
+        store::StoredSessionFilter {
             ended: (!filter.include_active).then_some(true),
             started_after: Some(interval.start),
             started_before: Some(interval.end),
-            ..store::SessionFilter::default()
+            ..store::StoredSessionFilter::default()
         },
     );
     first_after(&zoom, after, want).await
@@ -586,7 +588,7 @@ async fn first_after(
         .await?;
     Ok(found
         .into_iter()
-        .map(|(key, session)| (key, Place::Page(1), session))
+        .map(|(key, session)| (key, HistoryPlace::Page(1), session))
         .collect())
 }
 
@@ -604,14 +606,14 @@ async fn messenger(
     let ids = |ids: &Option<Vec<String>>| ids.clone().unwrap_or_default();
     let stored = Stored::messenger(
         ctx,
-        store::SessionFilter {
+        store::StoredSessionFilter {
             ended: (!filter.include_active).then_some(true),
             started_after: Some(interval.start),
             started_before: Some(interval.end),
             queue_ids: ids(&filter.queue_ids),
             user_ids: ids(&filter.user_ids),
             conversation_ids: ids(&filter.conversation_ids),
-            ..store::SessionFilter::default()
+            ..store::StoredSessionFilter::default()
         },
     );
     first_after(&stored, after, want).await
@@ -630,12 +632,12 @@ mod tests {
             String::new(),
         );
         for place in [
-            Place::Page(7),
-            Place::Job {
+            HistoryPlace::Page(7),
+            HistoryPlace::Job {
                 job: "j:1".into(),
                 cursor: Some("a:b/c".into()),
             },
-            Place::Job {
+            HistoryPlace::Job {
                 job: "j".into(),
                 cursor: None,
             },

@@ -31,11 +31,11 @@ pub(crate) enum SessionChannel {
     Voice,
 }
 
-impl From<messenger::Channel> for SessionChannel {
-    fn from(channel: messenger::Channel) -> Self {
+impl From<messenger::MessengerChannel> for SessionChannel {
+    fn from(channel: messenger::MessengerChannel) -> Self {
         match channel {
-            messenger::Channel::WebMessaging => SessionChannel::WebMessaging,
-            messenger::Channel::Voice => SessionChannel::Voice,
+            messenger::MessengerChannel::WebMessaging => SessionChannel::WebMessaging,
+            messenger::MessengerChannel::Voice => SessionChannel::Voice,
         }
     }
 }
@@ -75,12 +75,14 @@ pub(crate) enum TimeSource {
     Conversation,
 }
 
-impl From<messenger::Source> for TimeSource {
-    fn from(source: messenger::Source) -> Self {
+impl From<messenger::FactSource> for TimeSource {
+    fn from(source: messenger::FactSource) -> Self {
         match source {
-            messenger::Source::Messages | messenger::Source::Gateway => TimeSource::Messages,
-            messenger::Source::Page => TimeSource::Page,
-            messenger::Source::Conversation => TimeSource::Conversation,
+            messenger::FactSource::Messages | messenger::FactSource::Gateway => {
+                TimeSource::Messages
+            }
+            messenger::FactSource::Page => TimeSource::Page,
+            messenger::FactSource::Conversation => TimeSource::Conversation,
         }
     }
 }
@@ -119,7 +121,7 @@ impl SessionOffer {
     /// Who made the offer known to the gateway.
     async fn source(&self) -> Option<OfferSource> {
         self.0.offered.map(|o| match o.source {
-            messenger::Source::Gateway => OfferSource::Gateway,
+            messenger::FactSource::Gateway => OfferSource::Gateway,
             _ => OfferSource::Messages,
         })
     }
@@ -129,11 +131,11 @@ impl SessionOffer {
 pub(crate) fn end_reason(session: &MessengerSession, now: Time) -> Option<&'static str> {
     if let Some(end) = session.end() {
         return Some(match end.source {
-            messenger::Source::Page => "The customer's page reported the session ended",
-            messenger::Source::Conversation => {
+            messenger::FactSource::Page => "The customer's page reported the session ended",
+            messenger::FactSource::Conversation => {
                 "The agent's leg of the conversation ended (no report from the customer's page)"
             }
-            messenger::Source::Messages | messenger::Source::Gateway => "The session ended",
+            messenger::FactSource::Messages | messenger::FactSource::Gateway => "The session ended",
         });
     }
     if session.start().is_some() {

@@ -7,12 +7,12 @@ use std::collections::BTreeMap;
 use async_graphql::{Context, InputObject, Object, Result};
 
 use super::context::{source, store};
-use super::conversation::{read_full, CobrowseMediaParticipant, Session};
+use super::conversation::{read_full, CobrowseMediaParticipantView, Session};
 use super::errors::{bad_input, coded, GqlResult};
 use super::guard::Needs;
 use super::ids::{check_other_id, check_upstream_id};
 use crate::live::Notice;
-use crate::messenger::{Channel, Fact, Source as FactSource, What};
+use crate::messenger::{Fact, FactSource, MessengerChannel, What};
 use crate::updates::SessionUpdate;
 use crate::upstream::model::{MediaParticipantRequest, ParticipantAttributes, Wrapup};
 
@@ -56,7 +56,7 @@ impl Mutation {
         ctx: &Context<'_>,
         conversation_id: String,
         participant_id: String,
-    ) -> Result<Option<CobrowseMediaParticipant>> {
+    ) -> Result<Option<CobrowseMediaParticipantView>> {
         let body = MediaParticipantRequest {
             state: Some("disconnected".into()),
             ..MediaParticipantRequest::default()
@@ -72,7 +72,7 @@ impl Mutation {
         conversation_id: String,
         participant_id: String,
         wrapup: WrapupInput,
-    ) -> Result<Option<CobrowseMediaParticipant>> {
+    ) -> Result<Option<CobrowseMediaParticipantView>> {
         if wrapup.code.trim().is_empty() {
             return Err(bad_input("`wrapup.code` must not be empty"));
         }
@@ -138,7 +138,7 @@ impl Mutation {
                 channel: offer
                     .communication_type
                     .as_deref()
-                    .and_then(Channel::of_communication_type),
+                    .and_then(MessengerChannel::of_communication_type),
                 offer_ends: offer.date_offer_ends,
                 queue_id,
                 user_id,
@@ -193,7 +193,7 @@ impl Mutation {
         conversation_id: String,
         participant_id: String,
         attributes: Vec<AttributeInput>,
-    ) -> Result<Option<CobrowseMediaParticipant>> {
+    ) -> Result<Option<CobrowseMediaParticipantView>> {
         if attributes.is_empty() || attributes.len() > MAX_ATTRIBUTES {
             return Err(bad_input(format!("pass 1 to {MAX_ATTRIBUTES} attributes")));
         }
@@ -231,7 +231,7 @@ async fn patch(
     conversation_id: &str,
     participant_id: &str,
     body: &MediaParticipantRequest,
-) -> Result<Option<CobrowseMediaParticipant>> {
+) -> Result<Option<CobrowseMediaParticipantView>> {
     check_ids(conversation_id, participant_id)?;
     source(ctx)
         .patch_participant(conversation_id, participant_id, body)
@@ -244,7 +244,7 @@ async fn reread(
     ctx: &Context<'_>,
     conversation_id: &str,
     participant_id: &str,
-) -> Result<Option<CobrowseMediaParticipant>> {
+) -> Result<Option<CobrowseMediaParticipantView>> {
     let model = read_full(ctx, conversation_id).await?;
-    CobrowseMediaParticipant::find(ctx, &model, participant_id).await
+    CobrowseMediaParticipantView::find(ctx, &model, participant_id).await
 }

@@ -11,10 +11,10 @@ use base64::Engine as _;
 
 use super::context::{source, store};
 use super::conversation::{
-    read_full, CobrowseMediaParticipant, Cobrowsesession, Communication, Conversation, Fallible,
-    PureCloudSession, Screenshare, Session,
+    read_full, CobrowseMediaParticipantView, Cobrowsesession, Communication, ConversationView,
+    Fallible, PureCloudSession, Screenshare, Session,
 };
-use super::directory::{self, load_queue, load_user, Loaders, Queue, User, WrapupCode};
+use super::directory::{self, load_queue, load_user, Loaders, QueueView, UserView, WrapupCodeView};
 use super::errors::{self, bad_input, GqlResult};
 use super::guard::Needs;
 use super::history::{History, HistoryCursor, HistoryFilter};
@@ -24,10 +24,9 @@ use super::sessions::{SessionCount, SessionCursor, SessionFilter};
 use super::shape;
 use super::statistics::{CobrowseStatistics, StatisticsGroupBy};
 use super::values::{IntervalInput, SessionMedia};
+use crate::purecloud::Model;
 use crate::purecloud::{self, Shapes};
 use crate::upstream::shortened;
-
-type Model = Arc<purecloud::Conversation>;
 
 /// An object with a global id that `node(id:)` can fetch again.
 #[derive(Interface)]
@@ -37,13 +36,13 @@ type Model = Arc<purecloud::Conversation>;
     desc = "Global id (opaque; use it with `node(id:)`)."
 ))]
 pub(crate) enum Node {
-    Conversation(Conversation),
-    Participant(CobrowseMediaParticipant),
+    Conversation(ConversationView),
+    Participant(CobrowseMediaParticipantView),
     Cobrowsesession(Cobrowsesession),
     Screenshare(Screenshare),
     Session(Session),
-    User(User),
-    Queue(Queue),
+    User(UserView),
+    Queue(QueueView),
 }
 
 /// The most ids `nodes(ids:)` takes at once.
@@ -67,9 +66,11 @@ impl Query {
         &self,
         ctx: &Context<'_>,
         conversation_id: String,
-    ) -> Result<Option<Conversation>> {
+    ) -> Result<Option<ConversationView>> {
         check_upstream_id("conversationId", &conversation_id)?;
-        Ok(Some(Conversation(read_full(ctx, &conversation_id).await?)))
+        Ok(Some(ConversationView(
+            read_full(ctx, &conversation_id).await?,
+        )))
     }
 
     /// The conversations with co-browse or screen share going on now, newest first: a conversation is listed while at least one of its co-browse or screen-share communications is neither `disconnected` nor `terminated` and has no end (`disconnectedTime`). One whose communications ended is not listed, even while its agent is still in wrap-up (it stays readable by `conversation(conversationId:)` and in `cobrowseHistory`). With the gateway's own credentials (service mode): every such conversation of the organisation. With a caller's own token (passthrough): that user's.
@@ -85,7 +86,7 @@ impl Query {
         #[graphql(desc = "A cursor from a previous page.")] after: Option<String>,
         #[graphql(desc = "Return the last N before `before`.")] last: Option<i32>,
         #[graphql(desc = "A cursor from a previous page.")] before: Option<String>,
-    ) -> Fallible<Connection<ListingCursor, Conversation, ConversationCount, EmptyFields>> {
+    ) -> Fallible<Connection<ListingCursor, ConversationView, ConversationCount, EmptyFields>> {
         let page: Page<ListingCursor> = Page::parse(ctx, first, after, last, before)?;
         let source = source(ctx);
         let listing = source
@@ -113,7 +114,7 @@ impl Query {
         for ((cursor, _), node) in sorted[start..end].iter().zip(nodes) {
             connection
                 .edges
-                .push(Edge::new(cursor.clone(), Conversation(node)));
+                .push(Edge::new(cursor.clone(), ConversationView(node)));
         }
         Ok(Some(connection))
     }
@@ -197,14 +198,14 @@ impl Query {
 
     /// One user by PureCloud id.
     #[graphql(guard = "Needs::READ")]
-    async fn user(&self, ctx: &Context<'_>, user_id: String) -> Result<Option<User>> {
+    async fn user(&self, ctx: &Context<'_>, user_id: String) -> Result<Option<UserView>> {
         check_upstream_id("userId", &user_id)?;
         load_user(ctx, &user_id).await
     }
 
     /// One routing queue by PureCloud id.
     #[graphql(guard = "Needs::READ")]
-    async fn queue(&self, ctx: &Context<'_>, queue_id: String) -> Result<Option<Queue>> {
+    async fn queue(&self, ctx: &Context<'_>, queue_id: String) -> Result<Option<QueueView>> {
         check_upstream_id("queueId", &queue_id)?;
         load_queue(ctx, &queue_id).await
     }
@@ -245,7 +246,7 @@ impl Query {
 
     /// Every wrap-up code of the organisation.
     #[graphql(guard = "Needs::READ")]
-    async fn wrapup_codes(&self, ctx: &Context<'_>) -> Fallible<Vec<WrapupCode>> {
+    async fn wrapup_codes(&self, ctx: &Context<'_>) -> Fallible<Vec<WrapupCodeView>> {
         directory::wrapup_codes(source(ctx)).await.map(Some)
     }
 }
@@ -254,15 +255,15 @@ async fn load_node(ctx: &Context<'_>, id: NodeId) -> Result<Option<Node>> {
     id.check()?;
     let full = |conversation: String| async move { read_full(ctx, &conversation).await };
     Ok(match id {
-        NodeId::Conversation { conversation } => {
-            Some(Node::Conversation(Conversation(full(conversation).await?)))
-        }
+        NodeId::Conversation { conversation } => Some(Node::Conversation(ConversationView(
+            full(conversation).await?,
+        ))),
         NodeId::Participant {
             conversation,
             participant,
         } => {
             let model = full(conversation).await?;
-            CobrowseMediaParticipant::find(ctx, &model, &participant)
+            CobrowseMediaParticipantView::find(ctx, &model, &participant)
                 .await?
                 .map(Node::Participant)
         }
@@ -425,7 +426,7 @@ pub(crate) struct ListingCursor {
 }
 
 impl ListingCursor {
-    fn of(conversation: &purecloud::Conversation) -> Self {
+    fn of(conversation: &purecloud::ConversationModel) -> Self {
         // An analytics record says when the conversation started; a view
         // says when each participant did.
         let start = conversation.start_time.or_else(|| {

@@ -55,8 +55,8 @@ impl SessionFilter {
     }
 
     /// The same filter, as the store takes it.
-    fn for_store(&self) -> store::SessionFilter {
-        store::SessionFilter {
+    fn for_store(&self) -> store::StoredSessionFilter {
+        store::StoredSessionFilter {
             ended: match self.state {
                 Some(SessionState::Ended) => Some(true),
                 Some(SessionState::Active) => Some(false),
@@ -65,7 +65,7 @@ impl SessionFilter {
             offered: self.state.map(|s| s == SessionState::Offered),
             started_after: self.started_after,
             started_before: self.started_before,
-            ..store::SessionFilter::default()
+            ..store::StoredSessionFilter::default()
         }
     }
 }
@@ -77,7 +77,7 @@ pub(crate) struct SessionCount {
     total_count: usize,
 }
 
-type Listed = (SessionCursor, Session);
+type ListedSession = (SessionCursor, Session);
 
 /// One page of the listing.
 pub(super) async fn list(
@@ -90,7 +90,7 @@ pub(super) async fn list(
             return Err(bad_input("`startedAfter` must be before `startedBefore`"));
         }
     }
-    let mut purecloud: Vec<Listed> = Vec::new();
+    let mut purecloud: Vec<ListedSession> = Vec::new();
     if filter.wants(SessionProvider::Purecloud) {
         purecloud = purecloud_sessions(ctx)
             .await?
@@ -142,14 +142,14 @@ pub(super) async fn list(
 /// it, merged.
 async fn window(
     page: &Page<SessionCursor>,
-    purecloud: &[Listed],
+    purecloud: &[ListedSession],
     stored: &[Stored<'_>],
-) -> Result<(Vec<Listed>, bool)> {
+) -> Result<(Vec<ListedSession>, bool)> {
     let (after, before) = (page.after.as_ref(), page.before.as_ref());
     let inside = |c: &SessionCursor| after.is_none_or(|a| c > a) && before.is_none_or(|b| c < b);
     let n = page.first.or(page.last).unwrap_or(0);
     let from_back = page.first.is_none();
-    let mut window: Vec<Listed> = purecloud
+    let mut window: Vec<ListedSession> = purecloud
         .iter()
         .filter(|(c, _)| inside(c))
         .cloned()
@@ -186,12 +186,12 @@ pub(super) enum Side {
 /// Messenger's), and the filter in the store's terms.
 pub(super) struct Stored<'a> {
     store: &'a dyn crate::store::EventStore,
-    filter: store::SessionFilter,
+    filter: store::StoredSessionFilter,
     side: Side,
 }
 
 impl<'a> Stored<'a> {
-    pub(super) fn zoom(ctx: &Context<'a>, filter: store::SessionFilter) -> Self {
+    pub(super) fn zoom(ctx: &Context<'a>, filter: store::StoredSessionFilter) -> Self {
         Self {
             store: store(ctx),
             filter,
@@ -199,7 +199,7 @@ impl<'a> Stored<'a> {
         }
     }
 
-    pub(super) fn messenger(ctx: &Context<'a>, filter: store::SessionFilter) -> Self {
+    pub(super) fn messenger(ctx: &Context<'a>, filter: store::StoredSessionFilter) -> Self {
         Self {
             store: store(ctx),
             filter,
@@ -222,7 +222,7 @@ impl<'a> Stored<'a> {
         }
     }
 
-    pub(super) async fn window(&self, window: Window) -> Result<Vec<Listed>> {
+    pub(super) async fn window(&self, window: Window) -> Result<Vec<ListedSession>> {
         let sessions: Vec<Session> = match self.side {
             Side::Zoom => self
                 .store

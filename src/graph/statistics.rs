@@ -13,13 +13,13 @@ use chrono::{DateTime, Utc};
 
 use super::context::{source, store_for_report};
 use super::conversation::Fallible;
-use super::directory::{queue_ref, user_ref, Queue, User};
+use super::directory::{queue_ref, user_ref, QueueView, UserView};
 use super::errors::{bad_input, upstream_for, GqlResult};
 use super::messenger::SessionChannel;
 use super::values::{IntervalInput, SessionMedia};
 use crate::cache::Report;
 use crate::messenger::stats::Tally;
-use crate::messenger::Channel;
+use crate::messenger::MessengerChannel;
 use crate::upstream::analytics::{parse_period, AggregateMetric, Stats};
 use crate::upstream::UpstreamError;
 
@@ -89,7 +89,7 @@ pub(crate) struct StatisticsGroup {
     queue: Option<Arc<str>>,
     user: Option<Arc<str>>,
     media: Option<String>,
-    channel: Option<Channel>,
+    channel: Option<MessengerChannel>,
     buckets: Vec<StatisticsBucket>,
 }
 
@@ -97,11 +97,11 @@ pub(crate) struct StatisticsGroup {
 #[Object]
 impl StatisticsGroup {
     /// The queue (grouped by queue).
-    async fn queue(&self, ctx: &Context<'_>) -> Result<Option<Queue>> {
+    async fn queue(&self, ctx: &Context<'_>) -> Result<Option<QueueView>> {
         queue_ref(ctx, self.queue.clone()).await
     }
     /// The agent (grouped by user).
-    async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+    async fn user(&self, ctx: &Context<'_>) -> Result<Option<UserView>> {
         user_ref(ctx, self.user.clone()).await
     }
     /// The media type (grouped by media type).
@@ -327,12 +327,18 @@ pub(crate) async fn statistics(
         );
     }
     groups.sort_by(|a, b| {
-        (&a.queue, &a.user, &a.media, a.channel.map(Channel::wire)).cmp(&(
-            &b.queue,
-            &b.user,
-            &b.media,
-            b.channel.map(Channel::wire),
-        ))
+        (
+            &a.queue,
+            &a.user,
+            &a.media,
+            a.channel.map(MessengerChannel::wire),
+        )
+            .cmp(&(
+                &b.queue,
+                &b.user,
+                &b.media,
+                b.channel.map(MessengerChannel::wire),
+            ))
     });
     Ok(Some(CobrowseStatistics {
         interval,
@@ -396,10 +402,10 @@ async fn messenger_sessions(
     ctx: &Context<'_>,
     interval: &IntervalInput,
 ) -> Result<Vec<crate::messenger::MessengerSession>> {
-    let filter = crate::store::SessionFilter {
+    let filter = crate::store::StoredSessionFilter {
         started_after: Some(interval.start),
         started_before: Some(interval.end),
-        ..crate::store::SessionFilter::default()
+        ..crate::store::StoredSessionFilter::default()
     };
     let window = crate::store::Window {
         limit: MAX_MESSENGER_SESSIONS + 1,

@@ -26,13 +26,13 @@ use super::conversation::{Fallible, Session, SessionProvider};
 use super::errors::{coded, GqlResult};
 use crate::live::UpdateKind;
 use crate::purecloud::Shapes;
-use crate::updates::{Origin, SessionState, SessionUpdate};
+use crate::updates::{Origin, SessionUpdate, UpdatedSession};
 use crate::zoom::event::EventKind;
 
 /// What happened to a session.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 #[graphql(name = "SessionUpdateKind")]
-pub(crate) enum Kind {
+pub(crate) enum SessionUpdateKind {
     /// It started (or was first heard of).
     Started,
     /// Someone joined or left, control was granted, or its state moved.
@@ -52,7 +52,7 @@ fn provider_of(update: &SessionUpdate) -> Option<SessionProvider> {
 }
 
 /// Reads the session an update names, as it is now.
-async fn read(update: &SessionUpdate, ctx: &Context<'_>) -> Result<Option<SessionState>> {
+async fn read(update: &SessionUpdate, ctx: &Context<'_>) -> Result<Option<UpdatedSession>> {
     match update.origin() {
         Origin::Zoom {
             account_id,
@@ -61,7 +61,7 @@ async fn read(update: &SessionUpdate, ctx: &Context<'_>) -> Result<Option<Sessio
         } => store(ctx)
             .session(Some(account_id), session_id)
             .await
-            .map(|found| found.map(|s| SessionState::Zoom(Arc::new(s))))
+            .map(|found| found.map(|s| UpdatedSession::Zoom(Arc::new(s))))
             .gql(),
         Origin::PureCloud(update) => {
             let model = source(ctx)
@@ -70,12 +70,12 @@ async fn read(update: &SessionUpdate, ctx: &Context<'_>) -> Result<Option<Sessio
                 .map_err(|e| super::errors::upstream(&e))?;
             Ok(model
                 .session(&update.session_id)
-                .map(|s| SessionState::PureCloud(model, s)))
+                .map(|s| UpdatedSession::PureCloud(model, s)))
         }
         Origin::Messenger { change, .. } => store(ctx)
             .messenger_session(&change.session_id)
             .await
-            .map(|found| found.map(|s| SessionState::Messenger(Arc::new(s))))
+            .map(|found| found.map(|s| UpdatedSession::Messenger(Arc::new(s))))
             .gql(),
         Origin::Gap(_) | Origin::Lagged(_) => Ok(None),
     }
@@ -99,24 +99,26 @@ impl SessionUpdate {
         }
     }
     /// What happened to the session.
-    async fn kind(&self) -> Kind {
+    async fn kind(&self) -> SessionUpdateKind {
         match self.origin() {
             Origin::Zoom { event, .. } => match event {
-                EventKind::SessionStarted => Kind::Started,
-                EventKind::UserJoined | EventKind::UserLeft => Kind::Changed,
-                EventKind::SessionEnded | EventKind::IdleEnded => Kind::Ended,
+                EventKind::SessionStarted => SessionUpdateKind::Started,
+                EventKind::UserJoined | EventKind::UserLeft => SessionUpdateKind::Changed,
+                EventKind::SessionEnded | EventKind::IdleEnded => SessionUpdateKind::Ended,
             },
             Origin::PureCloud(update) => match update.kind {
-                UpdateKind::Started => Kind::Started,
-                UpdateKind::Changed => Kind::Changed,
-                UpdateKind::Ended => Kind::Ended,
+                UpdateKind::Started => SessionUpdateKind::Started,
+                UpdateKind::Changed => SessionUpdateKind::Changed,
+                UpdateKind::Ended => SessionUpdateKind::Ended,
             },
             Origin::Messenger { change, .. } => match change.event.as_str() {
-                "messenger.offered" => Kind::Started,
-                "messenger.rejected" | "messenger.expired" | "messenger.ended" => Kind::Ended,
-                _ => Kind::Changed,
+                "messenger.offered" => SessionUpdateKind::Started,
+                "messenger.rejected" | "messenger.expired" | "messenger.ended" => {
+                    SessionUpdateKind::Ended
+                }
+                _ => SessionUpdateKind::Changed,
             },
-            Origin::Gap(_) | Origin::Lagged(_) => Kind::Changed,
+            Origin::Gap(_) | Origin::Lagged(_) => SessionUpdateKind::Changed,
         }
     }
     /// Which provider's session changed.

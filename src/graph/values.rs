@@ -14,11 +14,11 @@ use crate::upstream::enums::*;
 use crate::upstream::wire::Wire;
 
 /// One stretch of a communication's timeline.
-pub(crate) struct Segment<'a>(pub(crate) &'a purecloud::Segment);
+pub(crate) struct SegmentView<'a>(pub(crate) &'a purecloud::Segment);
 
 /// One stretch of a communication's timeline.
-#[Object]
-impl Segment<'_> {
+#[Object(name = "Segment")]
+impl SegmentView<'_> {
     /// When the segment started.
     async fn start_time(&self) -> Option<Time> {
         self.0.start_time
@@ -55,11 +55,11 @@ impl Segment<'_> {
 }
 
 /// Wrap-up (disposition) data.
-pub(crate) struct Wrapup<'a>(pub(crate) &'a purecloud::Wrapup);
+pub(crate) struct WrapupView<'a>(pub(crate) &'a purecloud::Wrapup);
 
 /// Wrap-up (disposition) data.
-#[Object]
-impl Wrapup<'_> {
+#[Object(name = "Wrapup")]
+impl WrapupView<'_> {
     /// The wrap-up code's id.
     async fn code(&self) -> Option<&str> {
         self.0.code.as_deref()
@@ -91,11 +91,11 @@ impl Wrapup<'_> {
 }
 
 /// After-call work of a communication.
-pub(crate) struct AfterCallWork<'a>(pub(crate) &'a purecloud::AfterCallWork);
+pub(crate) struct AfterCallWorkView<'a>(pub(crate) &'a purecloud::AfterCallWork);
 
 /// After-call work of a communication.
-#[Object]
-impl AfterCallWork<'_> {
+#[Object(name = "AfterCallWork")]
+impl AfterCallWorkView<'_> {
     /// When after-call work started.
     async fn start_time(&self) -> Option<Time> {
         self.0.start_time
@@ -119,11 +119,11 @@ impl AfterCallWork<'_> {
 }
 
 /// Address and name data of an endpoint.
-pub(crate) struct Address<'a>(pub(crate) &'a purecloud::Address);
+pub(crate) struct AddressView<'a>(pub(crate) &'a purecloud::Address);
 
 /// Address and name data of an endpoint.
-#[Object]
-impl Address<'_> {
+#[Object(name = "Address")]
+impl AddressView<'_> {
     /// The name to show.
     async fn name(&self) -> Option<&str> {
         self.0.name.as_deref()
@@ -147,11 +147,11 @@ impl Address<'_> {
 }
 
 /// A reference to another PureCloud entity.
-pub(crate) struct EntityRef<'a>(pub(crate) &'a purecloud::EntityRef);
+pub(crate) struct EntityRefView<'a>(pub(crate) &'a purecloud::EntityRef);
 
 /// A reference to another PureCloud entity.
-#[Object]
-impl EntityRef<'_> {
+#[Object(name = "EntityRef")]
+impl EntityRefView<'_> {
     /// The entity's id.
     async fn id(&self) -> Option<&str> {
         self.0.id.as_deref()
@@ -209,8 +209,8 @@ impl<'a> ErrorInfo<'a> {
         self.0.context_id.as_deref()
     }
     /// Field-level details.
-    async fn details(&self) -> Vec<ErrorDetail<'_>> {
-        self.0.details.iter().map(ErrorDetail).collect()
+    async fn details(&self) -> Vec<ErrorDetailView<'_>> {
+        self.0.details.iter().map(ErrorDetailView).collect()
     }
     /// Nested errors.
     async fn errors(&self) -> Vec<ErrorInfo<'_>> {
@@ -219,11 +219,11 @@ impl<'a> ErrorInfo<'a> {
 }
 
 /// One detail of an [`ErrorInfo`].
-pub(crate) struct ErrorDetail<'a>(pub(crate) &'a purecloud::ErrorDetail);
+pub(crate) struct ErrorDetailView<'a>(pub(crate) &'a purecloud::ErrorDetail);
 
 /// One field-level detail of an error.
-#[Object]
-impl ErrorDetail<'_> {
+#[Object(name = "ErrorDetail")]
+impl ErrorDetailView<'_> {
     /// The detail's error code.
     async fn error_code(&self) -> Option<&str> {
         self.0.error_code.as_deref()

@@ -33,7 +33,7 @@ use tracing::warn;
 use super::origins::Origins;
 use super::rate_limit::RateLimiter;
 use super::AppState;
-use crate::messenger::{Channel, Fact, Source, What};
+use crate::messenger::{Fact, FactSource, MessengerChannel, What};
 
 /// The largest report body.
 const MAX_BODY: usize = 1_024;
@@ -99,7 +99,7 @@ fn refuse(status: StatusCode, code: &str, message: impl std::fmt::Display) -> Re
 /// A report as the page script sends it.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct Report {
+struct PageReport {
     session_id: String,
     event: String,
     #[serde(default)]
@@ -159,7 +159,7 @@ pub(crate) async fn receive(
         })
     };
     let told = (&*app.source, &publish, &*app.metrics);
-    let stored = crate::live::messenger::keep(&*app.store, told, &fact, Source::Page).await;
+    let stored = crate::live::messenger::keep(&*app.store, told, &fact, FactSource::Page).await;
     if !stored {
         return refuse(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -177,7 +177,7 @@ async fn admit(
     peer: SocketAddr,
     headers: &HeaderMap,
     body: Body,
-) -> Result<(String, What, Option<Channel>), Response> {
+) -> Result<(String, What, Option<MessengerChannel>), Response> {
     let reports = &app.page_reports;
     let Some(origins) = &reports.origins else {
         return Err(refuse(
@@ -220,8 +220,8 @@ async fn admit(
 }
 
 /// The session, what the report states and the channel it names.
-fn read(body: &[u8]) -> Result<(String, What, Option<Channel>), String> {
-    let report: Report = serde_json::from_slice(body).map_err(|e| {
+fn read(body: &[u8]) -> Result<(String, What, Option<MessengerChannel>), String> {
+    let report: PageReport = serde_json::from_slice(body).map_err(|e| {
         format!(r#"expected {{"sessionId": "...", "event": "sessionStarted" | "sessionEnded", "channel": "webmessaging" | "voice"}}: {e}"#)
     })?;
     if crate::graph::ids::check_other_id("sessionId", &report.session_id).is_err() {
@@ -232,10 +232,10 @@ fn read(body: &[u8]) -> Result<(String, What, Option<Channel>), String> {
     }
     let what = match report.event.as_str() {
         "sessionStarted" => What::Started {
-            source: Source::Page,
+            source: FactSource::Page,
         },
         "sessionEnded" => What::Ended {
-            source: Source::Page,
+            source: FactSource::Page,
         },
         other => {
             return Err(format!(
@@ -246,8 +246,8 @@ fn read(body: &[u8]) -> Result<(String, What, Option<Channel>), String> {
     };
     let channel = match report.channel.as_deref() {
         None => None,
-        Some("webmessaging") => Some(Channel::WebMessaging),
-        Some("voice") => Some(Channel::Voice),
+        Some("webmessaging") => Some(MessengerChannel::WebMessaging),
+        Some("voice") => Some(MessengerChannel::Voice),
         Some(other) => {
             return Err(format!(
                 "channel is webmessaging or voice, not {}",

@@ -22,7 +22,7 @@ use crate::changes::{Changes, Reads};
 
 /// A kept response.
 #[derive(Clone)]
-struct Kept {
+struct CachedResponse {
     body: Bytes,
     stored: Instant,
     /// How long it is kept.
@@ -37,15 +37,20 @@ struct Kept {
 
 struct UntilMaxAge;
 
-impl Expiry<[u8; 32], Kept> for UntilMaxAge {
-    fn expire_after_create(&self, _: &[u8; 32], kept: &Kept, _: Instant) -> Option<Duration> {
+impl Expiry<[u8; 32], CachedResponse> for UntilMaxAge {
+    fn expire_after_create(
+        &self,
+        _: &[u8; 32],
+        kept: &CachedResponse,
+        _: Instant,
+    ) -> Option<Duration> {
         Some(kept.max_age)
     }
 }
 
 /// The response cache.
 pub(crate) struct ResponseCache {
-    store: moka::sync::Cache<[u8; 32], Kept>,
+    store: moka::sync::Cache<[u8; 32], CachedResponse>,
     changes: Arc<Changes>,
 }
 
@@ -68,7 +73,9 @@ impl ResponseCache {
     pub(crate) fn new(max_bytes: u64, changes: Arc<Changes>) -> Self {
         let store = moka::sync::Cache::builder()
             .max_capacity(max_bytes)
-            .weigher(|_, kept: &Kept| u32::try_from(kept.body.len() + 128).unwrap_or(u32::MAX))
+            .weigher(|_, kept: &CachedResponse| {
+                u32::try_from(kept.body.len() + 128).unwrap_or(u32::MAX)
+            })
             .expire_after(UntilMaxAge)
             .build();
         Self { store, changes }
@@ -128,7 +135,7 @@ impl ResponseCache {
         }
         self.store.insert(
             key,
-            Kept {
+            CachedResponse {
                 body,
                 stored: Instant::now(),
                 max_age,

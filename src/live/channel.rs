@@ -50,7 +50,7 @@ pub(crate) enum Heard {
 }
 
 /// What a slot tells the listener.
-pub(crate) enum Report {
+pub(crate) enum ChannelReport {
     /// Its socket is connected and subscribed (again); `rejected` topics
     /// will not be heard.
     Connected {
@@ -98,7 +98,7 @@ pub(crate) async fn run(
     slot: usize,
     client: PureCloud,
     mut topics: watch::Receiver<Arc<[String]>>,
-    reports: mpsc::Sender<Report>,
+    reports: mpsc::Sender<ChannelReport>,
     config: SlotConfig,
 ) {
     let mut reuse: Option<Open> = None;
@@ -117,7 +117,11 @@ pub(crate) async fn run(
             Err(e) => {
                 failures += 1;
                 let why = format!("{}: {e}", e.code());
-                if reports.send(Report::Failed { slot, why }).await.is_err() {
+                if reports
+                    .send(ChannelReport::Failed { slot, why })
+                    .await
+                    .is_err()
+                {
                     return;
                 }
                 tokio::time::sleep(backoff(failures)).await;
@@ -136,7 +140,11 @@ pub(crate) async fn run(
         }
         match listening.listen(open, socket, &mut topics).await {
             Stop::Lost(open, why) => {
-                if reports.send(Report::Lost { slot, why }).await.is_err() {
+                if reports
+                    .send(ChannelReport::Lost { slot, why })
+                    .await
+                    .is_err()
+                {
                     return;
                 }
                 reuse = Some(open);
@@ -221,7 +229,7 @@ const DEFAULT_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 struct Listening<'a> {
     slot: usize,
     client: &'a PureCloud,
-    reports: &'a mpsc::Sender<Report>,
+    reports: &'a mpsc::Sender<ChannelReport>,
     config: SlotConfig,
 }
 
@@ -258,7 +266,7 @@ impl Listening<'_> {
                             replacement.get_or_insert_with(|| self.replacement(topics));
                         }
                         Read::Heard(heard) => {
-                            let report = Report::Heard { slot: self.slot, at: last, heard };
+                            let report = ChannelReport::Heard { slot: self.slot, at: last, heard };
                             if self.reports.send(report).await.is_err() {
                                 return Stop::Quit;
                             }
@@ -312,7 +320,7 @@ impl Listening<'_> {
     /// Tells the listener a connection failed (false: it is gone).
     async fn failed(&self, e: &UpstreamError) -> bool {
         let why = format!("{}: {e}", e.code());
-        let report = Report::Failed {
+        let report = ChannelReport::Failed {
             slot: self.slot,
             why,
         };
@@ -322,7 +330,7 @@ impl Listening<'_> {
     /// Tells the listener the slot is connected and subscribed (after a
     /// gap, or without one); false: the listener is gone.
     async fn connected(&self, open: &Open, gap: bool) -> bool {
-        let report = Report::Connected {
+        let report = ChannelReport::Connected {
             slot: self.slot,
             topics: open.topics,
             rejected: open.rejected.clone(),

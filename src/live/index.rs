@@ -22,7 +22,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use super::marks::{self, LiveUpdate, Mark};
-use crate::cache::{ActiveListing, Listed, Vouch};
+use crate::cache::{ActiveListing, Listed, PushLease};
 use crate::upstream::analytics::AnalyticsConversation;
 use crate::upstream::events::ScreenShareEvent;
 use crate::upstream::model::CobrowseConversation;
@@ -37,7 +37,7 @@ const ENDED_MAX: usize = 10_000;
 /// records are left out and the index says it is incomplete).
 pub(crate) const MAX_ENTRIES: usize = 50_000;
 
-struct Entry {
+struct IndexEntry {
     listed: Listed,
     /// When it was last heard of (an event, or the back-fill's start).
     heard: Instant,
@@ -64,20 +64,20 @@ struct Left {
 pub(crate) enum Serving {
     /// Not at all: it is being built or recovered (reads go to upstream).
     No,
-    /// Kept by events, for as long as the vouch lasts.
+    /// Kept by events, for as long as the lease lasts.
     Pushed,
     /// Polled: fresh until then.
     PolledUntil(Instant),
 }
 
 #[derive(Default)]
-struct Inner {
-    entries: HashMap<Arc<str>, Entry>,
+struct IndexState {
+    entries: HashMap<Arc<str>, IndexEntry>,
     ended: HashMap<Arc<str>, Left>,
     snapshot: Option<Arc<ActiveListing>>,
 }
 
-impl Inner {
+impl IndexState {
     /// The marks last known of `id`: its entry's, or those it left with.
     fn marks(&self, id: &str) -> (Vec<Mark>, Vec<Mark>) {
         match (self.entries.get(id), self.ended.get(id)) {
@@ -90,7 +90,7 @@ impl Inner {
     /// Puts `id` in the set with `entry`, or, when its marks say it is not
     /// listed, takes it out (remembering it): whether it was a member, and
     /// whether it is.
-    fn settle(&mut self, id: &Arc<str>, entry: Entry, over: bool) -> (bool, bool) {
+    fn settle(&mut self, id: &Arc<str>, entry: IndexEntry, over: bool) -> (bool, bool) {
         let was = self.entries.contains_key(id);
         let member = !over && goes_on(&entry.cobrowse, &entry.screenshare);
         if member {
@@ -126,24 +126,24 @@ pub(crate) struct Applied {
 
 /// The live index.
 pub(crate) struct Index {
-    inner: RwLock<Inner>,
+    inner: RwLock<IndexState>,
     serving: RwLock<Serving>,
-    vouch: Arc<Vouch>,
+    lease: Arc<PushLease>,
 }
 
 impl Index {
-    /// An empty index whose coverage `vouch` tells the cache.
-    pub(crate) fn new(vouch: Arc<Vouch>) -> Self {
+    /// An empty index whose coverage `lease` tells the cache.
+    pub(crate) fn new(lease: Arc<PushLease>) -> Self {
         Self {
             inner: RwLock::default(),
             serving: RwLock::new(Serving::No),
-            vouch,
+            lease,
         }
     }
 
-    /// The vouch its events keep.
-    pub(crate) fn vouch(&self) -> &Arc<Vouch> {
-        &self.vouch
+    /// The lease its events keep.
+    pub(crate) fn lease(&self) -> &Arc<PushLease> {
+        &self.lease
     }
 
     /// Says how the index may be served from now on.
@@ -168,12 +168,12 @@ impl Index {
     }
 
     /// The active set, when the index may answer for it: noted in the
-    /// request's freshness (kept by events: as long as the vouch lasts;
+    /// request's freshness (kept by events: as long as the lease lasts;
     /// polled: until the next poll).
     pub(crate) fn listing(&self) -> Option<Arc<ActiveListing>> {
         match self.serving() {
             Serving::No => return None,
-            Serving::Pushed => crate::freshness::note_pushed(self.vouch.remaining()?),
+            Serving::Pushed => crate::freshness::note_pushed(self.lease.remaining()?),
             Serving::PolledUntil(until) => {
                 let left = until.checked_duration_since(crate::freshness::now())?;
                 crate::freshness::note(left);
@@ -210,7 +210,7 @@ impl Index {
             // Heard after its end (redelivered, or out of order).
             return Applied::default();
         }
-        if let Some(Entry {
+        if let Some(IndexEntry {
             listed: Listed::View(old),
             ..
         }) = inner.entries.get(&id)
@@ -225,7 +225,7 @@ impl Index {
             // Whatever still went on ended with the conversation.
             updates.extend(marks::diff(&id, &screenshare, &[]));
         }
-        let entry = Entry {
+        let entry = IndexEntry {
             listed: Listed::View(view),
             heard,
             cobrowse,
@@ -274,7 +274,7 @@ impl Index {
                 };
             }
         };
-        let entry = Entry {
+        let entry = IndexEntry {
             listed,
             heard,
             cobrowse,
@@ -363,7 +363,7 @@ impl Index {
             applied.updates.extend(updates);
             applied.membership |= !was;
             applied.changed.push(Arc::clone(&id));
-            let entry = Entry {
+            let entry = IndexEntry {
                 listed: Listed::Record(record),
                 heard: started,
                 cobrowse,
@@ -417,7 +417,7 @@ impl Index {
             inner.ended.remove(id);
             inner.entries.insert(
                 Arc::clone(id),
-                Entry {
+                IndexEntry {
                     listed: now.clone(),
                     heard,
                     cobrowse,
@@ -434,7 +434,7 @@ impl Index {
     pub(crate) fn servable(&self) -> bool {
         match self.serving() {
             Serving::No => false,
-            Serving::Pushed => self.vouch.remaining().is_some(),
+            Serving::Pushed => self.lease.remaining().is_some(),
             Serving::PolledUntil(until) => until > Instant::now(),
         }
     }
@@ -450,14 +450,14 @@ impl Index {
             .cloned()
             .collect();
         drop(inner);
-        self.vouch.cover(covered);
+        self.lease.cover(covered);
     }
 }
 
 /// The co-browse and screen-share marks of a conversation as its
 /// analytics record has it.
 fn record_marks(id: &str, record: &Arc<AnalyticsConversation>) -> (Vec<Mark>, Vec<Mark>) {
-    let model = crate::purecloud::Conversation::build(
+    let model = crate::purecloud::ConversationModel::build(
         id,
         crate::purecloud::Inputs {
             record: Some(Arc::clone(record)),
@@ -472,7 +472,7 @@ fn record_marks(id: &str, record: &Arc<AnalyticsConversation>) -> (Vec<Mark>, Ve
 /// Removes what a back-fill no longer lists and was last heard of before
 /// its view of upstream: it ended while nothing was heard.
 fn remove_unlisted(
-    inner: &mut Inner,
+    inner: &mut IndexState,
     listed: &HashSet<Arc<str>>,
     cutoff: Instant,
     applied: &mut Applied,
@@ -506,7 +506,7 @@ fn remove_unlisted(
 
 /// Remembers that `id` left the set (with the marks it left with), for
 /// [`ENDED_KEPT`]; `over` when every participant was `terminated`.
-fn remember_ended(inner: &mut Inner, id: &Arc<str>, entry: Entry, over: bool) {
+fn remember_ended(inner: &mut IndexState, id: &Arc<str>, entry: IndexEntry, over: bool) {
     if inner.ended.len() >= ENDED_MAX && !inner.ended.contains_key(id) {
         if let Some(oldest) = inner
             .ended
@@ -537,7 +537,7 @@ mod tests {
     use crate::upstream::wire::Wire;
 
     fn index() -> Index {
-        Index::new(Arc::new(Vouch::new(Scope::of(&["test"]))))
+        Index::new(Arc::new(PushLease::new(Scope::of(&["test"]))))
     }
 
     fn view(id: &str, state: &str) -> Arc<CobrowseConversation> {

@@ -67,10 +67,13 @@ pub(crate) enum Notice {
 
 /// One communication of a session: its participant, whether it goes on,
 /// and whether it controls (or shares, for a screen share).
-type Leg<'a> = (&'a str, bool, bool);
+type CommunicationMark<'a> = (&'a str, bool, bool);
 
-fn marks<'a>(media: Media, legs: impl Iterator<Item = (&'a str, Leg<'a>)>) -> Vec<Mark> {
-    let mut sessions: BTreeMap<&str, Vec<Leg<'a>>> = BTreeMap::new();
+fn marks<'a>(
+    media: Media,
+    legs: impl Iterator<Item = (&'a str, CommunicationMark<'a>)>,
+) -> Vec<Mark> {
+    let mut sessions: BTreeMap<&str, Vec<CommunicationMark<'a>>> = BTreeMap::new();
     for (session, leg) in legs {
         sessions.entry(session).or_default().push(leg);
     }
@@ -129,7 +132,7 @@ pub(crate) fn of_screenshare(body: &ScreenShareEvent) -> Vec<Mark> {
 
 /// The sessions of a conversation built from any shape (an analytics
 /// record, in a back-fill), both media.
-pub(crate) fn of_model(model: &purecloud::Conversation) -> Vec<Mark> {
+pub(crate) fn of_model(model: &purecloud::ConversationModel) -> Vec<Mark> {
     let sessions = model
         .sessions()
         .into_iter()

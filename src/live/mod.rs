@@ -38,7 +38,7 @@ use crate::upstream::notifications::{
     TopicAnswer, MAX_CHANNELS_PER_CLIENT, MAX_TOPICS_PER_CHANNEL,
 };
 use crate::upstream::Credential;
-use channel::{Heard, Report, SlotConfig};
+use channel::{ChannelReport, Heard, SlotConfig};
 pub(crate) use index::{Index, Serving};
 pub(crate) use marks::{LiveUpdate, Notice, UpdateKind};
 pub(crate) use messenger::MessengerStatus;
@@ -122,7 +122,7 @@ struct Mirror {
     leader_serving_until: Option<std::time::Instant>,
 }
 
-impl crate::source::KeptActiveSet for Live {
+impl crate::source::LiveActiveSet for Live {
     fn listing(&self) -> Option<Arc<crate::cache::ActiveListing>> {
         self.index.listing()
     }
@@ -130,9 +130,9 @@ impl crate::source::KeptActiveSet for Live {
 
 impl Live {
     /// An empty index; nothing is served from it until it is filled.
-    pub(crate) fn new(vouch: Arc<crate::cache::Vouch>) -> Self {
+    pub(crate) fn new(lease: Arc<crate::cache::PushLease>) -> Self {
         Self {
-            index: Index::new(vouch),
+            index: Index::new(lease),
             status: Mutex::new(Status {
                 mode: "starting",
                 reason: None,
@@ -165,9 +165,9 @@ impl Live {
 
     /// Another replica listens (or none can now): this index becomes a
     /// copy of the listener's, not served until a back-fill of its own has
-    /// made it whole, and what it kept is no longer vouched for.
+    /// made it whole, and what it kept is no longer leased for.
     pub(crate) fn stand_by(&self, reason: &str) {
-        self.index.vouch().revoke();
+        self.index.lease().revoke();
         {
             let mut copy = self.mirror.lock().expect("mirror lock");
             if copy.leading {
@@ -281,7 +281,7 @@ pub(crate) fn spawn(
         (Arc::clone(&publish), Arc::clone(&metrics)),
         (
             settings.poll_interval,
-            messenger::History {
+            messenger::MessengerBackfill {
                 span: settings.messenger_history,
                 every: settings.reconcile_interval,
                 status: Arc::clone(&live.history),
@@ -346,7 +346,7 @@ struct Listener {
     settings: LiveSettings,
     publish: Publish,
     metrics: Arc<Metrics>,
-    reports: mpsc::Sender<Report>,
+    reports: mpsc::Sender<ChannelReport>,
     slots: Vec<Slot>,
     /// Why the queues cannot be listened to as a whole (none: they can).
     why_not: Option<String>,
@@ -369,7 +369,7 @@ struct Listener {
 }
 
 impl Listener {
-    async fn run(mut self, mut received: mpsc::Receiver<Report>) {
+    async fn run(mut self, mut received: mpsc::Receiver<ChannelReport>) {
         let mut relist = tokio::time::interval(self.settings.relist_interval);
         let mut poll = tokio::time::interval(self.settings.poll_interval);
         let every = self.settings.reconcile_interval;
@@ -474,9 +474,9 @@ impl Listener {
         });
     }
 
-    async fn on_report(&mut self, report: Report) {
+    async fn on_report(&mut self, report: ChannelReport) {
         match report {
-            Report::Connected {
+            ChannelReport::Connected {
                 slot,
                 topics,
                 rejected,
@@ -500,13 +500,13 @@ impl Listener {
                 }
                 self.backfill_at = Some(now);
             }
-            Report::Heard { slot, at, heard } => {
+            ChannelReport::Heard { slot, at, heard } => {
                 if let Some(s) = self.slots.get_mut(slot) {
                     s.last_heard = at;
                 }
                 self.heard(at, heard).await;
             }
-            Report::Lost { slot, why } => {
+            ChannelReport::Lost { slot, why } => {
                 warn!(
                     slot,
                     why, "notification socket lost; reconnecting, then back-filling"
@@ -522,7 +522,7 @@ impl Listener {
                     s.why = Some(why);
                 }
             }
-            Report::Failed { slot, why } => {
+            ChannelReport::Failed { slot, why } => {
                 warn!(slot, why, "cannot connect a notification socket; retrying");
                 self.metrics
                     .live
@@ -556,7 +556,7 @@ impl Listener {
         match heard {
             Heard::Alive => {}
             Heard::Cobrowse(view) => {
-                index.vouch().heard();
+                index.lease().heard();
                 let applied = index.apply_view(Arc::clone(&view), at.into_std());
                 self.share(&applied.changed);
                 if let Some(id) = applied.changed.first() {
@@ -565,13 +565,13 @@ impl Listener {
                 self.announce(applied).await;
             }
             Heard::Screenshare(body) => {
-                index.vouch().heard();
+                index.lease().heard();
                 let applied = index.apply_screenshare(&body, at.into_std());
                 self.share(&applied.changed);
                 self.announce(applied).await;
             }
             Heard::Messages(signals) => {
-                index.vouch().heard();
+                index.lease().heard();
                 self.messenger.take(signals).await;
             }
             Heard::Garbled(why) => {
@@ -644,7 +644,7 @@ impl Listener {
                 return;
             }
         };
-        self.live.index.vouch().heard();
+        self.live.index.lease().heard();
         let applied =
             self.live
                 .index
@@ -740,7 +740,7 @@ impl Listener {
         }
     }
 
-    /// Says how the index may be served, vouches for what events keep,
+    /// Says how the index may be served, leases for what events keep,
     /// and updates the status.
     fn update_serving(&self) {
         let reason = self.cannot_listen();
@@ -754,20 +754,20 @@ impl Listener {
                 let heard = self.slots.iter().map(|s| s.last_heard).min();
                 if let Some(heard) = heard {
                     index
-                        .vouch()
+                        .lease()
                         .extend((heard + self.settings.heartbeat_timeout).into_std());
                 }
                 index.serve(Serving::Pushed);
             }
             "polling" => {
-                index.vouch().revoke();
+                index.lease().revoke();
                 index.serve(match self.last_backfill {
                     Some(at) => Serving::PolledUntil((at + self.settings.poll_interval).into_std()),
                     None => Serving::No,
                 });
             }
             _ => {
-                index.vouch().revoke();
+                index.lease().revoke();
                 index.serve(Serving::No);
             }
         }

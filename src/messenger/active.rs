@@ -106,7 +106,7 @@ mod tests {
             "the conversation was listed already"
         );
         let ended = What::Ended {
-            source: super::super::Source::Page,
+            source: super::super::FactSource::Page,
         };
         let _ = one.apply(&fact("p1", "s1", ended.clone()));
         assert!(!active.note(&one, now), "s2 still goes on");

@@ -32,19 +32,19 @@ pub mod stats;
 /// The conversation channel a session was offered in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub enum Channel {
+pub enum MessengerChannel {
     /// A web messaging conversation (`communicationType: Message`).
     WebMessaging,
     /// A voice call (`communicationType: Call`).
     Voice,
 }
 
-impl Channel {
+impl MessengerChannel {
     /// Its name in the store.
     pub(crate) fn wire(self) -> &'static str {
         match self {
-            Channel::WebMessaging => "webmessaging",
-            Channel::Voice => "voice",
+            MessengerChannel::WebMessaging => "webmessaging",
+            MessengerChannel::Voice => "voice",
         }
     }
 
@@ -52,8 +52,8 @@ impl Channel {
     /// (`Call`, `Message`; `Unknown` or anything else: none).
     pub(crate) fn of_communication_type(wire: &str) -> Option<Self> {
         match wire {
-            "Message" => Some(Channel::WebMessaging),
-            "Call" => Some(Channel::Voice),
+            "Message" => Some(MessengerChannel::WebMessaging),
+            "Call" => Some(MessengerChannel::Voice),
             _ => None,
         }
     }
@@ -88,7 +88,7 @@ impl Outcome {
 /// Where a fact came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub enum Source {
+pub enum FactSource {
     /// The conversation's messages (message topics, messages routes).
     Messages,
     /// The gateway's offer mutation.
@@ -106,8 +106,8 @@ pub enum What {
     /// Co-browse was offered.
     #[serde(rename_all = "camelCase")]
     Offered {
-        source: Source,
-        channel: Option<Channel>,
+        source: FactSource,
+        channel: Option<MessengerChannel>,
         offer_ends: Option<DateTime<Utc>>,
         queue_id: Option<String>,
         user_id: Option<String>,
@@ -121,10 +121,10 @@ pub enum What {
     Answered { outcome: Outcome },
     /// The session started.
     #[serde(rename_all = "camelCase")]
-    Started { source: Source },
+    Started { source: FactSource },
     /// The session ended.
     #[serde(rename_all = "camelCase")]
-    Ended { source: Source },
+    Ended { source: FactSource },
 }
 
 /// One thing known of a session, from one source.
@@ -195,7 +195,7 @@ pub struct Change {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Told {
     pub at: DateTime<Utc>,
-    pub source: Source,
+    pub source: FactSource,
 }
 
 /// A Messenger co-browse session as its facts describe it.
@@ -204,7 +204,7 @@ pub struct Told {
 pub struct MessengerSession {
     pub id: String,
     pub conversation_id: String,
-    pub channel: Option<Channel>,
+    pub channel: Option<MessengerChannel>,
     pub queue_id: Option<String>,
     pub user_id: Option<String>,
     /// When it was offered, and by which source first.
@@ -326,13 +326,13 @@ impl MessengerSession {
         if let Some(at) = self.page_start {
             return Some(Told {
                 at,
-                source: Source::Page,
+                source: FactSource::Page,
             });
         }
         match (self.outcome, self.answered_at) {
             (Outcome::Accepted, Some(at)) => Some(Told {
                 at,
-                source: Source::Messages,
+                source: FactSource::Messages,
             }),
             _ => None,
         }
@@ -377,7 +377,7 @@ impl MessengerSession {
 
 /// The better of two ends: the page's over an inference, then the earlier.
 fn better_end(a: Told, b: Told) -> Told {
-    let inferred = |t: &Told| t.source == Source::Conversation;
+    let inferred = |t: &Told| t.source == FactSource::Conversation;
     match (inferred(&a), inferred(&b)) {
         (true, false) => b,
         (false, true) => a,
@@ -412,10 +412,10 @@ mod tests {
         }
     }
 
-    fn offered(source: Source, ends: i64, code: Option<&str>) -> What {
+    fn offered(source: FactSource, ends: i64, code: Option<&str>) -> What {
         What::Offered {
             source,
-            channel: Some(Channel::WebMessaging),
+            channel: Some(MessengerChannel::WebMessaging),
             offer_ends: Some(at(ends)),
             queue_id: Some("q".into()),
             user_id: None,
@@ -434,7 +434,11 @@ mod tests {
     #[test]
     fn the_same_facts_fold_to_the_same_session_in_any_order() {
         let facts = vec![
-            fact("message:m1", 0, offered(Source::Messages, 300, Some("J1"))),
+            fact(
+                "message:m1",
+                0,
+                offered(FactSource::Messages, 300, Some("J1")),
+            ),
             fact(
                 "message:m2",
                 20,
@@ -446,21 +450,21 @@ mod tests {
                 "page:s1:started",
                 22,
                 What::Started {
-                    source: Source::Page,
+                    source: FactSource::Page,
                 },
             ),
             fact(
                 "leg:s1",
                 500,
                 What::Ended {
-                    source: Source::Conversation,
+                    source: FactSource::Conversation,
                 },
             ),
             fact(
                 "page:s1:ended",
                 600,
                 What::Ended {
-                    source: Source::Page,
+                    source: FactSource::Page,
                 },
             ),
         ];
@@ -469,16 +473,16 @@ mod tests {
         reversed.reverse();
         assert_eq!(forward, fold(&reversed));
         let start = forward.start().expect("started");
-        assert_eq!((start.at, start.source), (at(22), Source::Page));
+        assert_eq!((start.at, start.source), (at(22), FactSource::Page));
         // The page's end wins over the inference, though it is later.
         let end = forward.end().expect("ended");
-        assert_eq!((end.at, end.source), (at(600), Source::Page));
+        assert_eq!((end.at, end.source), (at(600), FactSource::Page));
         assert_eq!(forward.phase(at(10_000)), Phase::Ended);
     }
 
     #[test]
     fn an_offer_goes_from_offered_to_active_or_ended_by_its_outcome() {
-        let offer = fact("message:m1", 0, offered(Source::Messages, 300, None));
+        let offer = fact("message:m1", 0, offered(FactSource::Messages, 300, None));
         let pending = fold(std::slice::from_ref(&offer));
         assert_eq!(pending.phase(at(10)), Phase::Offered);
         // Past `dateOfferEnds` with no answer: expired, told or not.
@@ -495,7 +499,10 @@ mod tests {
             ),
         ]);
         assert_eq!(accepted.phase(at(10_000)), Phase::Active);
-        assert_eq!(accepted.start().map(|s| s.source), Some(Source::Messages));
+        assert_eq!(
+            accepted.start().map(|s| s.source),
+            Some(FactSource::Messages)
+        );
         let rejected = fold(&[
             offer,
             fact(
@@ -518,8 +525,8 @@ mod tests {
                 "offer:s1",
                 0,
                 What::Offered {
-                    source: Source::Gateway,
-                    channel: Some(Channel::Voice),
+                    source: FactSource::Gateway,
+                    channel: Some(MessengerChannel::Voice),
                     offer_ends: Some(at(300)),
                     queue_id: None,
                     user_id: Some("agent".into()),
@@ -530,7 +537,7 @@ mod tests {
                 "page:s1:started",
                 40,
                 What::Started {
-                    source: Source::Page,
+                    source: FactSource::Page,
                 },
             ),
         ]);
@@ -545,7 +552,7 @@ mod tests {
         let s = fold(&[fact(
             "m",
             0,
-            offered(Source::Gateway, 9, Some("SECRET-CODE")),
+            offered(FactSource::Gateway, 9, Some("SECRET-CODE")),
         )]);
         assert!(!format!("{s:?}").contains("SECRET-CODE"));
         assert_eq!(

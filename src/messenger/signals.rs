@@ -6,8 +6,10 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Channel, Fact, Outcome, Source, What};
-use crate::upstream::messages::{Conversation, Listed, MessageData, Metadata, COBROWSE_EVENT};
+use super::{Fact, FactSource, MessengerChannel, Outcome, What};
+use crate::upstream::messages::{
+    ListedMessage, MessageData, MessageMetadata, MessagingConversation, COBROWSE_EVENT,
+};
 use crate::upstream::model::Conversation as Call;
 
 /// A message that carries co-browse events, by id.
@@ -36,7 +38,7 @@ pub(crate) struct Signals {
 }
 
 /// A participant as both sources have it.
-struct Part<'a> {
+struct SignalParticipant<'a> {
     purpose: Option<&'a str>,
     state: Option<&'a str>,
     end_time: Option<DateTime<Utc>>,
@@ -48,9 +50,9 @@ impl Signals {
     /// The signals of a message topic's event or of
     /// `GET /api/v2/conversations/messages/{id}` (none: it names no
     /// conversation).
-    pub(crate) fn of<M: Listed>(conversation: &Conversation<M>) -> Option<Self> {
+    pub(crate) fn of<M: ListedMessage>(conversation: &MessagingConversation<M>) -> Option<Self> {
         let id = conversation.id.as_deref()?;
-        let parts = conversation.participants.iter().map(|p| Part {
+        let parts = conversation.participants.iter().map(|p| SignalParticipant {
             purpose: p.purpose.as_deref(),
             state: p.state.as_deref(),
             end_time: p.end_time,
@@ -68,7 +70,7 @@ impl Signals {
     /// The signals of a voice call as `GET /api/v2/conversations/{id}`
     /// answers it (no messages: only its routing and its agent leg).
     pub(crate) fn of_call(id: &str, conversation: &Call) -> Self {
-        let parts = conversation.participants.iter().map(|p| Part {
+        let parts = conversation.participants.iter().map(|p| SignalParticipant {
             purpose: p.purpose.as_ref().map(|w| w.raw()),
             state: None,
             end_time: p.end_time,
@@ -80,8 +82,14 @@ impl Signals {
 
     fn read<'a>(
         id: &str,
-        parts: impl Iterator<Item = Part<'a>>,
-        messages: impl Iterator<Item = (Option<&'a str>, Option<DateTime<Utc>>, Option<&'a Metadata>)>,
+        parts: impl Iterator<Item = SignalParticipant<'a>>,
+        messages: impl Iterator<
+            Item = (
+                Option<&'a str>,
+                Option<DateTime<Utc>>,
+                Option<&'a MessageMetadata>,
+            ),
+        >,
     ) -> Self {
         let mut signals = Signals {
             conversation_id: id.to_owned(),
@@ -139,7 +147,7 @@ pub(crate) fn facts_of(signals: &Signals, message: &MessageData) -> Vec<Fact> {
         return Vec::new();
     };
     let channel = match message.messenger_type.as_deref() {
-        Some("webmessaging") => Some(Channel::WebMessaging),
+        Some("webmessaging") => Some(MessengerChannel::WebMessaging),
         _ => None,
     };
     message
@@ -150,7 +158,7 @@ pub(crate) fn facts_of(signals: &Signals, message: &MessageData) -> Vec<Fact> {
             let kind = event.kind.as_deref()?;
             let what = if kind == "Offering" {
                 What::Offered {
-                    source: Source::Messages,
+                    source: FactSource::Messages,
                     channel,
                     offer_ends: None,
                     queue_id: signals.queue_id.clone(),
@@ -225,7 +233,7 @@ mod tests {
         let offered = read("Offering");
         assert!(matches!(
             &offered[0].what,
-            What::Offered { channel: Some(Channel::WebMessaging), queue_id: Some(q), .. } if q == "q1"
+            What::Offered { channel: Some(MessengerChannel::WebMessaging), queue_id: Some(q), .. } if q == "q1"
         ));
         assert_eq!(offered[0].key, "message:m1");
         assert!(matches!(

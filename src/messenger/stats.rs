@@ -38,7 +38,7 @@ impl Tally {
         }
         if let Some(end) = session.end() {
             self.ended += 1;
-            if end.source == super::Source::Page {
+            if end.source == super::FactSource::Page {
                 self.ended_by_page += 1;
             }
             if let Some(start) = session.start() {

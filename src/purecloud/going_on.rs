@@ -14,7 +14,7 @@
 //!   wrap-up (`conversationEnd` not yet set upstream), is not listed: it
 //!   stays readable by id and in history.
 
-use super::{Conversation, Time};
+use super::{ConversationModel, Time};
 use crate::upstream::analytics::AnalyticsConversation;
 use crate::upstream::enums::CommunicationState;
 use crate::upstream::events::ScreenShareEventParticipant;
@@ -68,7 +68,7 @@ pub(crate) fn record(record: &AnalyticsConversation) -> bool {
         .is_listed()
 }
 
-impl Conversation {
+impl ConversationModel {
     /// Whether it is listed: one of its co-browse or screen-share
     /// communications goes on.
     pub(crate) fn is_listed(&self) -> bool {

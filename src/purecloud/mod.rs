@@ -33,6 +33,9 @@ pub(crate) use crate::upstream::model::{
     Segment, Time, Wrapup,
 };
 
+/// A built conversation, shared by the cache of models and every reader.
+pub(crate) type Model = Arc<ConversationModel>;
+
 /// Which upstream shapes a conversation holds, or a selection needs.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Shapes {
@@ -99,7 +102,7 @@ impl Inputs {
 
 /// One conversation, from whichever shapes were fetched.
 #[derive(Default)]
-pub(crate) struct Conversation {
+pub(crate) struct ConversationModel {
     pub id: Arc<str>,
     pub inputs: Inputs,
     pub name: Option<String>,
@@ -111,13 +114,13 @@ pub(crate) struct Conversation {
     pub max_participants: Option<i32>,
     pub conversation_ids: Vec<String>,
     /// In upstream order: the full form's when it is there, else the view's.
-    pub participants: Vec<Participant>,
+    pub participants: Vec<ParticipantModel>,
 }
 
 /// One participant: the full form's participant and the co-browse view's
 /// `CobrowseMediaParticipant` of the same id, as one record.
 #[derive(Default, Debug, PartialEq)]
-pub(crate) struct Participant {
+pub(crate) struct ParticipantModel {
     pub id: Option<String>,
     pub name: Option<String>,
     pub address: Option<String>,
@@ -205,7 +208,7 @@ pub(crate) struct Leg<'a> {
     pub name: Option<&'a str>,
 }
 
-impl Conversation {
+impl ConversationModel {
     /// The conversation of these inputs (empty when there are none).
     pub(crate) fn build(id: &str, inputs: Inputs) -> Self {
         let mut conversation = match (&inputs.full, &inputs.view) {
@@ -219,9 +222,9 @@ impl Conversation {
             (None, Some(view)) => from_view(id, view),
             (None, None) => match &inputs.record {
                 Some(record) => from_record(id, record),
-                None => Conversation {
+                None => ConversationModel {
                     id: id.into(),
-                    ..Conversation::default()
+                    ..ConversationModel::default()
                 },
             },
         };
@@ -313,7 +316,7 @@ impl Conversation {
     fn grouped(
         &self,
         media: Media,
-        keys: impl Fn(&Participant) -> Vec<(Option<&str>, Option<Time>)>,
+        keys: impl Fn(&ParticipantModel) -> Vec<(Option<&str>, Option<Time>)>,
     ) -> Vec<MediaSession> {
         let mut sessions: Vec<(Option<Time>, MediaSession)> = Vec::new();
         for (p, participant) in self.participants.iter().enumerate() {
@@ -352,7 +355,10 @@ impl Conversation {
 
 impl MediaSession {
     /// Its communications, whatever the media.
-    pub(crate) fn legs<'a>(&'a self, c: &'a Conversation) -> impl Iterator<Item = Leg<'a>> + 'a {
+    pub(crate) fn legs<'a>(
+        &'a self,
+        c: &'a ConversationModel,
+    ) -> impl Iterator<Item = Leg<'a>> + 'a {
         self.comms.iter().map(move |&(p, i)| {
             let participant = &c.participants[p];
             match self.media {
@@ -399,19 +405,19 @@ impl MediaSession {
     }
 
     /// When it started: its first communication's connect (or alert).
-    pub(crate) fn start(&self, conversation: &Conversation) -> Option<Time> {
+    pub(crate) fn start(&self, conversation: &ConversationModel) -> Option<Time> {
         self.legs(conversation)
             .filter_map(|l| l.connected.or(l.alerted))
             .min()
     }
 
     /// Whether any of its communications goes on.
-    pub(crate) fn active(&self, conversation: &Conversation) -> bool {
+    pub(crate) fn active(&self, conversation: &ConversationModel) -> bool {
         self.legs(conversation).any(|l| l.active)
     }
 
     /// When it ended: its last disconnect, once none goes on.
-    pub(crate) fn end(&self, conversation: &Conversation) -> Option<Time> {
+    pub(crate) fn end(&self, conversation: &ConversationModel) -> Option<Time> {
         if self.comms.is_empty() || self.active(conversation) {
             return None;
         }
@@ -420,8 +426,8 @@ impl MediaSession {
 }
 
 /// A conversation from its full form.
-pub(crate) fn from_full(id: &str, full: &model::Conversation) -> Conversation {
-    Conversation {
+pub(crate) fn from_full(id: &str, full: &model::Conversation) -> ConversationModel {
+    ConversationModel {
         id: id.into(),
         inputs: Inputs::default(),
         name: full.name.clone(),
@@ -436,8 +442,8 @@ pub(crate) fn from_full(id: &str, full: &model::Conversation) -> Conversation {
     }
 }
 
-fn full_participant(p: &model::Participant) -> Participant {
-    Participant {
+fn full_participant(p: &model::Participant) -> ParticipantModel {
+    ParticipantModel {
         id: p.id.clone(),
         name: p.name.clone(),
         address: p.address.clone(),
@@ -462,7 +468,7 @@ fn full_participant(p: &model::Participant) -> Participant {
         state: Some(participant_state(p)),
         cobrowsesessions: p.cobrowsesessions.clone(),
         screenshares: p.screenshares.clone(),
-        ..Participant::default()
+        ..ParticipantModel::default()
     }
 }
 
@@ -481,23 +487,23 @@ fn participant_state(p: &model::Participant) -> Wire<CommunicationState> {
 }
 
 /// A conversation from its co-browse view alone.
-pub(crate) fn from_view(id: &str, view: &model::CobrowseConversation) -> Conversation {
-    Conversation {
+pub(crate) fn from_view(id: &str, view: &model::CobrowseConversation) -> ConversationModel {
+    ConversationModel {
         id: id.into(),
         name: view.name.clone(),
         participants: view
             .participants
             .iter()
             .map(|m| {
-                let mut participant = Participant {
+                let mut participant = ParticipantModel {
                     id: m.id.clone(),
-                    ..Participant::default()
+                    ..ParticipantModel::default()
                 };
                 overlay_participant(&mut participant, m);
                 participant
             })
             .collect(),
-        ..Conversation::default()
+        ..ConversationModel::default()
     }
 }
 
@@ -505,7 +511,10 @@ pub(crate) fn from_view(id: &str, view: &model::CobrowseConversation) -> Convers
 /// each participant of the full form takes what the view says of the
 /// participant with its id (the view wins where both speak). A participant
 /// only the view has is left out: the full form is the conversation's roll.
-pub(crate) fn overlay_view(conversation: &mut Conversation, view: &model::CobrowseConversation) {
+pub(crate) fn overlay_view(
+    conversation: &mut ConversationModel,
+    view: &model::CobrowseConversation,
+) {
     for participant in &mut conversation.participants {
         let Some(id) = participant.id.as_deref() else {
             continue;
@@ -520,7 +529,7 @@ pub(crate) fn overlay_view(conversation: &mut Conversation, view: &model::Cobrow
     }
 }
 
-fn overlay_participant(p: &mut Participant, m: &model::CobrowseMediaParticipant) {
+fn overlay_participant(p: &mut ParticipantModel, m: &model::CobrowseMediaParticipant) {
     fn over<T: Clone>(field: &mut Option<T>, view: &Option<T>) {
         if view.is_some() {
             field.clone_from(view);
@@ -578,7 +587,7 @@ fn overlay_participant(p: &mut Participant, m: &model::CobrowseMediaParticipant)
 /// newer input replaces the older, so no past generation of upstream
 /// records is kept alive here. Bounded by entries and idle time.
 pub(crate) struct Models {
-    built: moka::sync::Cache<(u64, Arc<str>, u8), Arc<Conversation>>,
+    built: moka::sync::Cache<(u64, Arc<str>, u8), Arc<ConversationModel>>,
 }
 
 impl Models {
@@ -595,14 +604,14 @@ impl Models {
 
     /// The conversation of `inputs` (read under credential scope `scope`),
     /// built once.
-    pub(crate) fn of(&self, scope: u64, id: &str, inputs: Inputs) -> Arc<Conversation> {
+    pub(crate) fn of(&self, scope: u64, id: &str, inputs: Inputs) -> Arc<ConversationModel> {
         let shapes = u8::from(inputs.full.is_some()) | (u8::from(inputs.view.is_some()) << 1);
         let key = (scope, Arc::<str>::from(id), shapes);
         // Concurrent callers with the same key wait for one build (500
         // requests of one cold dashboard would otherwise build 500 copies
         // at once); a kept conversation of other inputs is replaced.
-        let replace = |built: &Arc<Conversation>| !built.inputs.same(&inputs);
-        let build = || Arc::new(Conversation::build(id, inputs.clone()));
+        let replace = |built: &Arc<ConversationModel>| !built.inputs.same(&inputs);
+        let build = || Arc::new(ConversationModel::build(id, inputs.clone()));
         self.built
             .entry(key)
             .or_insert_with_if(build, replace)
@@ -692,7 +701,7 @@ mod tests {
 
     #[test]
     fn the_full_form_gives_the_roll_and_the_view_wins_where_both_speak() {
-        let c = Conversation::build(
+        let c = ConversationModel::build(
             "c1",
             Inputs {
                 full: Some(Arc::new(full())),
@@ -744,7 +753,7 @@ mod tests {
 
     #[test]
     fn each_shape_alone_gives_what_it_has() {
-        let from_full = Conversation::build(
+        let from_full = ConversationModel::build(
             "c1",
             Inputs {
                 full: Some(Arc::new(full())),
@@ -761,7 +770,7 @@ mod tests {
             Some(CommunicationState::Disconnected),
             "its latest co-browse communication's state"
         );
-        let from_view = Conversation::build(
+        let from_view = ConversationModel::build(
             "c1",
             Inputs {
                 full: None,
@@ -780,7 +789,7 @@ mod tests {
 
     #[test]
     fn sessions_group_communications_by_session_id_in_order_of_first_start() {
-        let c = Conversation::build(
+        let c = ConversationModel::build(
             "c1",
             Inputs {
                 full: Some(Arc::new(full())),

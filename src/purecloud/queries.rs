@@ -63,7 +63,7 @@ pub(crate) fn active(now: DateTime<Utc>, lookback: std::time::Duration) -> Detai
 }
 
 /// What a history of PureCloud co-browse sessions asks for.
-pub(crate) struct History<'a> {
+pub(crate) struct HistoryQuery<'a> {
     pub(crate) start: DateTime<Utc>,
     pub(crate) end: DateTime<Utc>,
     /// Analytics' names of the media wanted; empty: both.
@@ -76,7 +76,7 @@ pub(crate) struct History<'a> {
     pub(crate) include_active: bool,
 }
 
-impl History<'_> {
+impl HistoryQuery<'_> {
     /// The details query of page `page` (none: a details job's query).
     pub(crate) fn details(&self, page: Option<u32>) -> DetailsQuery {
         let mut segment_filters = vec![media_filter(self.media)];
@@ -146,7 +146,7 @@ mod tests {
             "2026-01-02T00:00:00Z".parse().unwrap(),
         );
         let queues = ["q1".to_owned()];
-        let ask = History {
+        let ask = HistoryQuery {
             start,
             end,
             media: &["cobrowse"],

@@ -14,14 +14,14 @@
 
 use std::sync::Arc;
 
-use super::{Conversation, Inputs, Participant};
+use super::{ConversationModel, Inputs, ParticipantModel};
 use crate::upstream::analytics::{AnalyticsConversation, AnalyticsSegment, AnalyticsSession};
 use crate::upstream::model::{Cobrowsesession, Screenshare, Segment, Time, Wrapup};
 use crate::upstream::wire::Wire;
 
 /// A conversation from its analytics record.
-pub(crate) fn from_record(id: &str, record: &AnalyticsConversation) -> Conversation {
-    Conversation {
+pub(crate) fn from_record(id: &str, record: &AnalyticsConversation) -> ConversationModel {
+    ConversationModel {
         id: id.into(),
         inputs: Inputs::default(),
         external_tag: record.external_tag.clone(),
@@ -36,7 +36,7 @@ pub(crate) fn from_record(id: &str, record: &AnalyticsConversation) -> Conversat
                     .iter()
                     .flat_map(|s| &s.segments)
                     .find_map(|s| s.queue_id.as_deref());
-                Participant {
+                ParticipantModel {
                     id: p.participant_id.clone(),
                     name: p.participant_name.clone(),
                     purpose: p.purpose.as_deref().map(Wire::new),
@@ -55,11 +55,11 @@ pub(crate) fn from_record(id: &str, record: &AnalyticsConversation) -> Conversat
                         .filter(|s| s.media_type.as_deref() == Some("screenshare"))
                         .map(screenshare)
                         .collect(),
-                    ..Participant::default()
+                    ..ParticipantModel::default()
                 }
             })
             .collect(),
-        ..Conversation::default()
+        ..ConversationModel::default()
     }
 }
 

@@ -10,10 +10,10 @@ use chrono::{DateTime, Utc};
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 
-use super::data::Phase;
+use super::data::LifePhase;
 use super::data::{participant_mut, with_purpose};
 use super::data::{uuid, SimConversation, World};
-use super::life::{self, Change, StepError};
+use super::life::{self, StepError, Stepped};
 
 /// One thing that happens to a conversation.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -47,9 +47,9 @@ impl World {
         id: &str,
         act: &Act,
         now: DateTime<Utc>,
-    ) -> Result<Change, StepError> {
+    ) -> Result<Stepped, StepError> {
         let index = *self.conversation_index.get(id).ok_or(StepError::NotFound)?;
-        if self.conversations[index].phase == Phase::Ended {
+        if self.conversations[index].phase == LifePhase::Ended {
             return Err(StepError::Over);
         }
         let ids = [uuid(&mut self.rng), uuid(&mut self.rng)];
@@ -78,7 +78,7 @@ impl World {
             Act::WrapUp => life::wrap_up(conv, &code, now),
         }
         settle(conv, now);
-        Ok(Change {
+        Ok(Stepped {
             conversation_id: id.to_owned(),
             phase: conv.phase,
         })
@@ -100,10 +100,10 @@ fn settle(conv: &mut SimConversation, now: DateTime<Utc>) {
             .is_some_and(|a| a.wrapup_required == Some(true) && a.wrapup.is_none());
         if pending {
             life::begin_after_call_work(conv, now);
-            conv.phase = Phase::Disconnected;
+            conv.phase = LifePhase::Disconnected;
         } else {
             life::end(conv, now);
-            conv.phase = Phase::Ended;
+            conv.phase = LifePhase::Ended;
         }
     }
     life::refresh_views(conv);

@@ -43,10 +43,10 @@ const MAX_BUCKETS: i64 = 1_000;
 const MAX_INTERVAL_DAYS: i64 = 31;
 
 /// Why a query is refused (upstream answers 400 with it).
-pub(crate) type Refusal = String;
+pub(crate) type QueryRefusal = String;
 
 /// `start/end`, both ISO-8601 instants, start before end.
-pub(crate) fn parse_interval(text: &str) -> Result<(DateTime<Utc>, DateTime<Utc>), Refusal> {
+pub(crate) fn parse_interval(text: &str) -> Result<(DateTime<Utc>, DateTime<Utc>), QueryRefusal> {
     let (start, end) = analytics::parse_interval(text)
         .ok_or("interval must be two ISO-8601 instants separated by /")?;
     if start >= end {
@@ -137,7 +137,7 @@ pub(crate) fn by_ids(held: &Holdings<'_>, ids: &[String]) -> Vec<AnalyticsConver
 pub(crate) fn job_records(
     held: &Holdings<'_>,
     query: &DetailsQuery,
-) -> Result<Vec<AnalyticsConversation>, Refusal> {
+) -> Result<Vec<AnalyticsConversation>, QueryRefusal> {
     let (start, end) = parse_interval(&query.interval)?;
     let active = |c: &AnalyticsConversation| {
         c.conversation_start.is_some_and(|t| t < end)
@@ -152,7 +152,7 @@ fn matching(
     held: &Holdings<'_>,
     query: &DetailsQuery,
     in_interval: impl Fn(&AnalyticsConversation) -> bool,
-) -> Result<Vec<AnalyticsConversation>, Refusal> {
+) -> Result<Vec<AnalyticsConversation>, QueryRefusal> {
     let mut matches = Vec::new();
     for record in held.records().filter(|c| in_interval(c)) {
         if conversation_matches(&record, &query.conversation_filters)?
@@ -169,7 +169,7 @@ fn matching(
 pub(crate) fn details(
     held: &Holdings<'_>,
     query: &DetailsQuery,
-) -> Result<DetailsResponse, Refusal> {
+) -> Result<DetailsResponse, QueryRefusal> {
     let (start, end) = parse_interval(&query.interval)?;
     let paging = query.paging.clone().unwrap_or(Paging {
         page_size: 25,
@@ -208,7 +208,7 @@ pub(crate) fn details(
     })
 }
 
-fn sort(matches: &mut [AnalyticsConversation], query: &DetailsQuery) -> Result<(), Refusal> {
+fn sort(matches: &mut [AnalyticsConversation], query: &DetailsQuery) -> Result<(), QueryRefusal> {
     type Key = fn(&AnalyticsConversation) -> Option<DateTime<Utc>>;
     let key: Key = match query.order_by.as_deref().unwrap_or("conversationStart") {
         "conversationStart" => |c| c.conversation_start,
@@ -236,7 +236,7 @@ fn segment_times(c: &AnalyticsConversation) -> impl Iterator<Item = &AnalyticsSe
 
 /// Whether a predicate of a filter holds, by operator: `matches` compares
 /// the value, `exists`/`notExists` ask whether there is one.
-fn holds(predicate: &Predicate, value: Option<&str>) -> Result<bool, Refusal> {
+fn holds(predicate: &Predicate, value: Option<&str>) -> Result<bool, QueryRefusal> {
     match predicate.operator.as_deref().unwrap_or("matches") {
         "matches" => {
             let wanted = predicate
@@ -254,8 +254,8 @@ fn holds(predicate: &Predicate, value: Option<&str>) -> Result<bool, Refusal> {
 /// Every filter holds: each is its predicates and clauses joined by its type.
 fn all_hold(
     filters: &[Filter],
-    test: &dyn Fn(&Predicate) -> Result<bool, Refusal>,
-) -> Result<bool, Refusal> {
+    test: &dyn Fn(&Predicate) -> Result<bool, QueryRefusal>,
+) -> Result<bool, QueryRefusal> {
     for filter in filters {
         let mut results = Vec::new();
         for p in &filter.predicates {
@@ -275,7 +275,7 @@ fn all_hold(
     Ok(true)
 }
 
-fn join(kind: &str, results: &[bool]) -> Result<bool, Refusal> {
+fn join(kind: &str, results: &[bool]) -> Result<bool, QueryRefusal> {
     match kind {
         "and" => Ok(results.iter().all(|r| *r)),
         "or" => Ok(results.is_empty() || results.iter().any(|r| *r)),
@@ -283,7 +283,10 @@ fn join(kind: &str, results: &[bool]) -> Result<bool, Refusal> {
     }
 }
 
-fn conversation_matches(c: &AnalyticsConversation, filters: &[Filter]) -> Result<bool, Refusal> {
+fn conversation_matches(
+    c: &AnalyticsConversation,
+    filters: &[Filter],
+) -> Result<bool, QueryRefusal> {
     let end = c.conversation_end.map(|t| t.to_rfc3339());
     all_hold(filters, &|p| match p.dimension.as_deref() {
         Some("conversationEnd") => holds(p, end.as_deref()),
@@ -302,7 +305,10 @@ struct Facet<'a> {
 }
 
 /// Whether every segment filter holds for at least one communication.
-fn segments_match(record: &AnalyticsConversation, filters: &[Filter]) -> Result<bool, Refusal> {
+fn segments_match(
+    record: &AnalyticsConversation,
+    filters: &[Filter],
+) -> Result<bool, QueryRefusal> {
     if filters.is_empty() {
         return Ok(true);
     }
@@ -327,7 +333,7 @@ fn segments_match(record: &AnalyticsConversation, filters: &[Filter]) -> Result<
     Ok(true)
 }
 
-fn facet_holds(facet: &Facet<'_>, p: &Predicate) -> Result<bool, Refusal> {
+fn facet_holds(facet: &Facet<'_>, p: &Predicate) -> Result<bool, QueryRefusal> {
     let participant = facet.participant;
     let queue = facet
         .session
@@ -496,7 +502,7 @@ impl Work<'_> {
         }
     }
 
-    fn holds(&self, p: &Predicate) -> Result<bool, Refusal> {
+    fn holds(&self, p: &Predicate) -> Result<bool, QueryRefusal> {
         let participant = self.participant;
         match p.dimension.as_deref() {
             Some("mediaType") => holds(p, Some(self.media)),
@@ -557,7 +563,9 @@ fn work_of(conv: &Conversation) -> Vec<Work<'_>> {
 
 /// What an aggregates query asks for, checked: its interval and the length
 /// of its buckets.
-fn checked(query: &AggregatesQuery) -> Result<(DateTime<Utc>, DateTime<Utc>, Duration), Refusal> {
+fn checked(
+    query: &AggregatesQuery,
+) -> Result<(DateTime<Utc>, DateTime<Utc>, Duration), QueryRefusal> {
     let (start, end) = parse_interval(&query.interval)?;
     let step = match &query.granularity {
         None => end - start,
@@ -602,7 +610,7 @@ pub(crate) fn aggregates(
     query: &AggregatesQuery,
     faults: &Faults,
     sees: &dyn Fn(&SimConversation) -> bool,
-) -> Result<AggregatesResponse, Refusal> {
+) -> Result<AggregatesResponse, QueryRefusal> {
     let (start, end, step) = checked(query)?;
     let mut groups = Groups::new();
     let (now, lag) = (Utc::now(), lag(faults));

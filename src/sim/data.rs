@@ -69,7 +69,7 @@ pub(crate) const COBROWSE_PROVIDER: &str = "PureCloud Cobrowse";
 pub(crate) struct SimConversation {
     pub full: Conversation,
     pub view: CobrowseConversation,
-    pub phase: Phase,
+    pub phase: LifePhase,
     /// When it last changed.
     pub changed: DateTime<Utc>,
     /// Its full form before that change: what analytics, which lags real
@@ -128,7 +128,7 @@ impl SimConversation {
         }
         if !self.has_active_cobrowse() {
             self.finish(now);
-            self.phase = Phase::Ended;
+            self.phase = LifePhase::Ended;
         }
         self.changed = now;
         true
@@ -337,9 +337,9 @@ impl World {
                 conv.full.divisions = vec![division.clone()];
                 conv.view.divisions = vec![division];
                 conv.phase = if conv.full.end_time.is_some() {
-                    Phase::Ended
+                    LifePhase::Ended
                 } else {
-                    Phase::ScreenshareStarted
+                    LifePhase::ScreenshareStarted
                 };
                 conv
             })
@@ -432,7 +432,7 @@ impl Gen {
         let agent = &users[self.rng.random_range(0..users.len())];
         let queue = &queues[self.rng.random_range(0..queues.len())];
         let (first, last) = self.name();
-        let customer = Person {
+        let customer = Customer {
             name: format!("{first} {last}"),
             email: format!(
                 "{}.{}@mail.example.net",
@@ -454,7 +454,7 @@ impl Gen {
             name: Some("Co-browse assist".into()),
             self_uri: None,
         };
-        let setting = Setting {
+        let setting = ConversationSetting {
             index,
             start,
             end,
@@ -516,7 +516,7 @@ impl Gen {
         &mut self,
         plans: &[SessionPlan],
         customer_id: &str,
-        customer: &Person,
+        customer: &Customer,
         agent: &User,
         codes: &[WrapupCode],
         page: &str,
@@ -620,9 +620,9 @@ impl Gen {
 
     fn customer(
         &mut self,
-        at: &Setting<'_>,
+        at: &ConversationSetting<'_>,
         id: String,
-        person: &Person,
+        person: &Customer,
         comms: Vec<Cobrowsesession>,
     ) -> Participant {
         Participant {
@@ -725,13 +725,13 @@ impl Gen {
 }
 
 /// The customer of a conversation.
-struct Person {
+struct Customer {
     name: String,
     email: String,
 }
 
 /// What the participants of one conversation share.
-struct Setting<'a> {
+struct ConversationSetting<'a> {
     index: usize,
     start: DateTime<Utc>,
     /// The conversation's end, once it ended.
@@ -742,7 +742,7 @@ struct Setting<'a> {
 }
 
 /// The queue's leg: it routed the conversation and handed it on.
-fn acd(at: &Setting<'_>, id: String) -> Participant {
+fn acd(at: &ConversationSetting<'_>, id: String) -> Participant {
     Participant {
         id: Some(id),
         start_time: Some(at.start + Duration::seconds(1)),
@@ -758,7 +758,11 @@ fn acd(at: &Setting<'_>, id: String) -> Participant {
     }
 }
 
-fn agent_participant(at: &Setting<'_>, id: String, comms: Vec<Cobrowsesession>) -> Participant {
+fn agent_participant(
+    at: &ConversationSetting<'_>,
+    id: String,
+    comms: Vec<Cobrowsesession>,
+) -> Participant {
     let agent = at.agent;
     Participant {
         id: Some(id),
@@ -793,7 +797,7 @@ fn agent_participant(at: &Setting<'_>, id: String, comms: Vec<Cobrowsesession>) 
 /// The conversation in both upstream shapes.
 fn assemble(
     id: String,
-    at: &Setting<'_>,
+    at: &ConversationSetting<'_>,
     people: [Participant; 3],
     view: Vec<CobrowseMediaParticipant>,
 ) -> SimConversation {
@@ -826,7 +830,7 @@ fn assemble(
     SimConversation {
         full,
         view,
-        phase: Phase::Started,
+        phase: LifePhase::Started,
         changed: at.end.unwrap_or(at.start),
         before: None,
     }
@@ -835,7 +839,7 @@ fn assemble(
 /// The co-browse view of the three participants (customer, queue, agent).
 fn view_participants(
     people: &[Participant; 3],
-    at: &Setting<'_>,
+    at: &ConversationSetting<'_>,
     script: EntityRef,
 ) -> Vec<CobrowseMediaParticipant> {
     let [customer, acd, agent] = people;
@@ -945,7 +949,7 @@ pub(super) fn media(
 /// Where a conversation is in its life; each step moves it to the next.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Phase {
+pub enum LifePhase {
     /// A customer started it; no one else is there yet.
     Started,
     /// A queue (the ACD participant) took it.
@@ -966,19 +970,19 @@ pub enum Phase {
     Ended,
 }
 
-impl Phase {
+impl LifePhase {
     /// The phase after this one.
-    pub fn next(self) -> Option<Phase> {
+    pub fn next(self) -> Option<LifePhase> {
         Some(match self {
-            Phase::Started => Phase::Routed,
-            Phase::Routed => Phase::AgentJoined,
-            Phase::AgentJoined => Phase::CobrowseStarted,
-            Phase::CobrowseStarted => Phase::ControlGranted,
-            Phase::ControlGranted => Phase::ScreenshareStarted,
-            Phase::ScreenshareStarted => Phase::Disconnected,
-            Phase::Disconnected => Phase::WrappedUp,
-            Phase::WrappedUp => Phase::Ended,
-            Phase::Ended => return None,
+            LifePhase::Started => LifePhase::Routed,
+            LifePhase::Routed => LifePhase::AgentJoined,
+            LifePhase::AgentJoined => LifePhase::CobrowseStarted,
+            LifePhase::CobrowseStarted => LifePhase::ControlGranted,
+            LifePhase::ControlGranted => LifePhase::ScreenshareStarted,
+            LifePhase::ScreenshareStarted => LifePhase::Disconnected,
+            LifePhase::Disconnected => LifePhase::WrappedUp,
+            LifePhase::WrappedUp => LifePhase::Ended,
+            LifePhase::Ended => return None,
         })
     }
 }

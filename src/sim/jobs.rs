@@ -23,6 +23,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::Utc;
 
+use super::Sim;
 use super::{analytics, error_body, Grant, SimState};
 use crate::upstream::analytics::{
     AnalyticsConversation, DetailsQuery, JobResults, JobStatus, JobSubmitted,
@@ -56,9 +57,7 @@ impl Job {
 
 /// The jobs, newest last.
 #[derive(Default)]
-pub(crate) struct Jobs(std::sync::Mutex<VecDeque<Job>>);
-
-type Sim = State<Arc<SimState>>;
+pub(crate) struct SimJobs(std::sync::Mutex<VecDeque<Job>>);
 
 fn refuse(status: StatusCode, code: &str, why: &str) -> Response {
     error_body(status, code, why)

@@ -18,7 +18,7 @@ use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 
 use super::data::{
-    agent_id, customer_id, media, participant_mut, ref_to, segment, uuid, with_purpose, Phase,
+    agent_id, customer_id, media, participant_mut, ref_to, segment, uuid, with_purpose, LifePhase,
     SimConversation, World, COBROWSE_PROVIDER, DIVISIONS, FIRST_NAMES, LAST_NAMES, PAGES,
 };
 use crate::upstream::model::*;
@@ -27,9 +27,9 @@ use crate::upstream::wire::Wire;
 /// What one step did: the conversation it changed and the phase it is in now.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct Change {
+pub struct Stepped {
     pub conversation_id: String,
-    pub phase: Phase,
+    pub phase: LifePhase,
 }
 
 /// Why a step could not be taken.
@@ -45,7 +45,7 @@ const MAX_CONVERSATIONS: usize = 5_000;
 
 impl World {
     /// A customer starts a new conversation from a web page.
-    pub(crate) fn start_conversation(&mut self, now: DateTime<Utc>) -> Change {
+    pub(crate) fn start_conversation(&mut self, now: DateTime<Utc>) -> Stepped {
         self.make_room();
         let id = uuid(&mut self.rng);
         let first = FIRST_NAMES[self.rng.random_range(0..FIRST_NAMES.len())];
@@ -110,21 +110,21 @@ impl World {
                 divisions: vec![division],
                 self_uri: Some(format!("/api/v2/conversations/cobrowsesessions/{id}")),
             },
-            phase: Phase::Started,
+            phase: LifePhase::Started,
             changed: now,
             before: None,
         };
         self.conversation_index
             .insert(id.clone(), self.conversations.len());
         self.conversations.push(conversation);
-        Change {
+        Stepped {
             conversation_id: id,
-            phase: Phase::Started,
+            phase: LifePhase::Started,
         }
     }
 
     /// Moves conversation `id` on to its next phase.
-    pub(crate) fn advance(&mut self, id: &str, now: DateTime<Utc>) -> Result<Change, StepError> {
+    pub(crate) fn advance(&mut self, id: &str, now: DateTime<Utc>) -> Result<Stepped, StepError> {
         let index = *self.conversation_index.get(id).ok_or(StepError::NotFound)?;
         let next = self.conversations[index]
             .phase
@@ -144,24 +144,24 @@ impl World {
         let conv = &mut self.conversations[index];
         conv.will_change(now);
         match next {
-            Phase::Started => unreachable!("no phase leads to the first"),
-            Phase::Routed => route(conv, &queue, &ids[0], now),
-            Phase::AgentJoined => join(conv, &agent, &ids[0], now),
-            Phase::CobrowseStarted => start_cobrowse(conv, &session, &ids, now),
-            Phase::ControlGranted => grant_control(conv),
-            Phase::ScreenshareStarted => start_screenshare(conv, &ids, now),
-            Phase::Disconnected => {
+            LifePhase::Started => unreachable!("no phase leads to the first"),
+            LifePhase::Routed => route(conv, &queue, &ids[0], now),
+            LifePhase::AgentJoined => join(conv, &agent, &ids[0], now),
+            LifePhase::CobrowseStarted => start_cobrowse(conv, &session, &ids, now),
+            LifePhase::ControlGranted => grant_control(conv),
+            LifePhase::ScreenshareStarted => start_screenshare(conv, &ids, now),
+            LifePhase::Disconnected => {
                 for pid in [customer_id(conv), agent_id(conv)].into_iter().flatten() {
                     conv.hang_up(&pid, now);
                 }
                 begin_after_call_work(conv, now);
             }
-            Phase::WrappedUp => wrap_up(conv, &code, now),
-            Phase::Ended => end(conv, now),
+            LifePhase::WrappedUp => wrap_up(conv, &code, now),
+            LifePhase::Ended => end(conv, now),
         }
         conv.phase = next;
         refresh_views(conv);
-        Ok(Change {
+        Ok(Stepped {
             conversation_id: id.to_owned(),
             phase: next,
         })
@@ -169,11 +169,11 @@ impl World {
 
     /// One step of the demo pace: a new conversation while fewer than
     /// `target` go on, else the one that has waited longest moves on.
-    pub(crate) fn tick(&mut self, now: DateTime<Utc>, target: usize) -> Change {
+    pub(crate) fn tick(&mut self, now: DateTime<Utc>, target: usize) -> Stepped {
         let going_on = self
             .conversations
             .iter()
-            .filter(|c| c.phase != Phase::Ended);
+            .filter(|c| c.phase != LifePhase::Ended);
         if going_on.clone().count() < target {
             return self.start_conversation(now);
         }
@@ -196,13 +196,13 @@ impl World {
         let going: Vec<String> = self
             .conversations
             .iter()
-            .filter(|c| c.phase != Phase::Ended)
+            .filter(|c| c.phase != LifePhase::Ended)
             .filter_map(|c| c.full.id.clone())
             .collect();
         for id in going {
             while self
                 .advance(&id, now)
-                .is_ok_and(|c| c.phase != Phase::Ended)
+                .is_ok_and(|c| c.phase != LifePhase::Ended)
             {}
         }
         // Started to wrapped up: every phase but the end.
@@ -247,7 +247,7 @@ impl World {
             .conversations
             .iter()
             .enumerate()
-            .filter(|(_, c)| c.phase == Phase::Ended)
+            .filter(|(_, c)| c.phase == LifePhase::Ended)
             .min_by_key(|(_, c)| c.changed)
             .map(|(i, _)| i);
         if let Some(i) = oldest {
@@ -532,7 +532,7 @@ mod tests {
         let now = Utc::now();
         let mut world = World::generate(4, 1, now);
         let id = world.start_conversation(now).conversation_id;
-        let mut seen = vec![Phase::Started];
+        let mut seen = vec![LifePhase::Started];
         while let Ok(change) = world.advance(&id, now) {
             seen.push(change.phase);
         }
@@ -560,7 +560,8 @@ mod tests {
             active.push((change.phase, conv.has_active_cobrowse()));
         }
         for (phase, is_active) in active {
-            let expected = (Phase::CobrowseStarted..=Phase::ScreenshareStarted).contains(&phase);
+            let expected =
+                (LifePhase::CobrowseStarted..=LifePhase::ScreenshareStarted).contains(&phase);
             assert_eq!(is_active, expected, "{phase:?}");
         }
     }
@@ -607,7 +608,7 @@ mod tests {
         };
         let changes = run();
         assert_eq!(changes, run());
-        assert!(changes.contains(&Phase::Started));
-        assert!(changes.contains(&Phase::Ended));
+        assert!(changes.contains(&LifePhase::Started));
+        assert!(changes.contains(&LifePhase::Ended));
     }
 }

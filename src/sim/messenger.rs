@@ -35,12 +35,11 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use super::messenger_wire::{
-    uuid, Data, MsgConversation, Offer, PageReported, SimMessage, SimOffer,
+    uuid, MessageDataBody, MsgConversation, Offer, PageReported, SimMessage, SimOffer,
 };
+use super::Sim;
 use super::{error_body, Grant, SimState};
 use crate::upstream::notifications::{queue_topic, user_messages_topic, TopicMedia};
-
-type Sim = State<Arc<SimState>>;
 
 /// The most messaging conversations the simulator keeps (the oldest ended
 /// go first).
@@ -344,7 +343,7 @@ pub(super) async fn bulk(State(sim): Sim, Path(id): Path<String>, body: Bytes) -
     let Some(c) = messaging.conversation(&id) else {
         return not_found("conversation");
     };
-    let entities: Vec<Data> = c
+    let entities: Vec<MessageDataBody> = c
         .messages
         .iter()
         .filter(|m| ids.contains(&m.id))
@@ -409,7 +408,7 @@ pub(super) async fn guest_delete(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct Start {
+pub(super) struct MessagingStart {
     #[serde(default)]
     channel: Option<String>,
     /// Transferred to an agent in person: no queue.
@@ -429,8 +428,8 @@ pub struct Started {
 
 /// `POST /__sim/messenger/conversations`.
 pub(super) async fn start(State(sim): Sim, body: Bytes) -> Response {
-    let start: Start = if body.is_empty() {
-        Start {
+    let start: MessagingStart = if body.is_empty() {
+        MessagingStart {
             channel: None,
             direct: false,
         }

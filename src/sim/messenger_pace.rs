@@ -18,7 +18,7 @@ use super::messenger_wire::{PageReported, Story};
 use super::SimState;
 
 /// One page report to send: the session, the event, the channel.
-type Report = (String, &'static str, &'static str);
+type PageReportSent = (String, &'static str, &'static str);
 
 /// The steps of a story, from the conversation's start to its agent leg's
 /// end (a rejected offer ends sooner).
@@ -26,17 +26,17 @@ pub(crate) const STEPS: u8 = 6;
 
 /// What the customer of story `index` does with the offer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Answer {
+enum OfferAnswer {
     Accept,
     Reject,
     LetExpire,
 }
 
-fn answer(index: u64) -> Answer {
+fn answer(index: u64) -> OfferAnswer {
     match index % 8 {
-        3 => Answer::Reject,
-        6 => Answer::LetExpire,
-        _ => Answer::Accept,
+        3 => OfferAnswer::Reject,
+        6 => OfferAnswer::LetExpire,
+        _ => OfferAnswer::Accept,
     }
 }
 
@@ -129,7 +129,7 @@ impl SimState {
 
     /// Moves conversation `id`'s story on by one step at `now`: a page
     /// report to send, if that step is one.
-    fn move_on(self: &Arc<Self>, id: &str, now: DateTime<Utc>) -> Option<Report> {
+    fn move_on(self: &Arc<Self>, id: &str, now: DateTime<Utc>) -> Option<PageReportSent> {
         let mut messaging = self.messaging.lock().expect("messaging lock");
         let c = messaging.conversations.get_mut(id)?;
         let mut story = c.story?;
@@ -147,7 +147,7 @@ impl SimState {
                 self.expire_at(ends, now);
                 None
             }
-            (2, Some(session)) if answer == Answer::Accept => {
+            (2, Some(session)) if answer == OfferAnswer::Accept => {
                 let offer = c.offers.last_mut()?;
                 offer.answer = Some(("OfferingAccepted", now));
                 offer.page = PageReported::Started;
@@ -155,7 +155,7 @@ impl SimState {
                 self.messaging_changed(c);
                 Some((session, "sessionStarted", channel))
             }
-            (2, Some(session)) if answer == Answer::Reject => {
+            (2, Some(session)) if answer == OfferAnswer::Reject => {
                 c.offers.last_mut()?.answer = Some(("OfferingRejected", now));
                 c.say(true, "OfferingRejected", &session, None, now);
                 self.messaging_changed(c);
@@ -163,11 +163,11 @@ impl SimState {
             }
             // The customer's page says the session ended (every other
             // accepted one; the others end with the agent's leg).
-            (5, Some(session)) if answer == Answer::Accept && story.index % 2 == 0 => {
+            (5, Some(session)) if answer == OfferAnswer::Accept && story.index % 2 == 0 => {
                 c.offers.last_mut()?.page = PageReported::Ended;
                 Some((session, "sessionEnded", channel))
             }
-            (stage, _) if stage >= STEPS || (stage >= 4 && answer == Answer::Reject) => {
+            (stage, _) if stage >= STEPS || (stage >= 4 && answer == OfferAnswer::Reject) => {
                 c.agent_ended.get_or_insert(now);
                 self.messaging_changed(c);
                 None

@@ -223,7 +223,7 @@ struct Normalized {
 /// `MessageData`.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub(super) struct Data {
+pub(super) struct MessageDataBody {
     id: String,
     timestamp: String,
     direction: &'static str,
@@ -251,9 +251,9 @@ impl SimMessage {
         }
     }
 
-    pub(super) fn data(&self, conversation: &str) -> Data {
+    pub(super) fn data(&self, conversation: &str) -> MessageDataBody {
         let direction = if self.inbound { "inbound" } else { "outbound" };
-        Data {
+        MessageDataBody {
             id: self.id.clone(),
             timestamp: time(self.at),
             direction,

@@ -44,8 +44,8 @@ mod topics;
 pub(crate) mod zoom;
 
 pub use acts::Act;
-pub use data::Phase;
-pub use life::Change;
+pub use data::LifePhase;
+pub use life::Stepped;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -69,6 +69,9 @@ use crate::secret::Secret;
 use crate::upstream::model::ErrorBody;
 use crate::upstream::CORRELATION_HEADER;
 use data::World;
+
+/// What a route handler of the simulator takes its state as.
+type Sim = axum::extract::State<Arc<SimState>>;
 
 /// How the simulator misbehaves. Every field has a harmless default.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -203,14 +206,14 @@ impl Faults {
 
 /// Request counts per route, as `GET /__sim/stats` returns them.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct Stats {
+pub struct SimStats {
     pub total: u64,
     pub(crate) routes: BTreeMap<String, u64>,
     /// The most requests that were being served at once.
     pub max_in_flight: u64,
 }
 
-impl Stats {
+impl SimStats {
     /// Requests served for one route template, e.g. `GET /api/v2/users`.
     pub fn route(&self, route: &str) -> u64 {
         self.routes.get(route).copied().unwrap_or(0)
@@ -322,7 +325,7 @@ pub(crate) struct SimState {
     /// Where sockets connect (`ws://host:port`).
     ws_base: String,
     /// Asynchronous analytics jobs.
-    jobs: jobs::Jobs,
+    jobs: jobs::SimJobs,
     /// Web messaging and voice conversations (Co-browse for Messenger).
     messaging: Mutex<messenger::Messaging>,
 }
@@ -370,7 +373,7 @@ impl Simulator {
             correlation: AtomicU64::new(0),
             hub: notify::Hub::default(),
             ws_base: format!("ws://{addr}"),
-            jobs: jobs::Jobs::default(),
+            jobs: jobs::SimJobs::default(),
             messaging: Mutex::new(messenger::Messaging::default()),
         });
         let app = router(Arc::clone(&state));
@@ -719,7 +722,7 @@ impl SimState {
     }
 
     /// One step of the demo pace, told to the sockets.
-    pub(crate) fn tick(&self) -> Change {
+    pub(crate) fn tick(&self) -> Stepped {
         let mut world = self.world.write().expect("world lock");
         let change = world.tick(chrono::Utc::now(), self.target);
         self.changed(&world, &change.conversation_id);
@@ -799,9 +802,9 @@ pub(crate) fn error_body(status: StatusCode, code: &str, message: &str) -> Respo
     (status, Json(body)).into_response()
 }
 
-async fn stats(State(sim): State<Arc<SimState>>) -> Json<Stats> {
+async fn stats(State(sim): State<Arc<SimState>>) -> Json<SimStats> {
     let routes = sim.counts.lock().expect("counts lock").clone();
-    Json(Stats {
+    Json(SimStats {
         total: routes.values().sum(),
         routes,
         max_in_flight: sim.max_in_flight.load(Ordering::SeqCst),

@@ -34,6 +34,7 @@ use tokio::time::Instant;
 
 use super::data::SimConversation;
 use super::topics::topic_permission;
+use super::Sim;
 use super::SimState;
 use crate::upstream::notifications::*;
 
@@ -45,12 +46,12 @@ enum Outgoing {
     Text(String),
 }
 
-struct Socket {
+struct SimSocket {
     generation: u64,
     tx: mpsc::Sender<Outgoing>,
 }
 
-struct Channel {
+struct SimChannel {
     client: Arc<str>,
     /// The divisions its client may see (none: all).
     divisions: Option<Arc<[String]>>,
@@ -58,7 +59,7 @@ struct Channel {
     expires: chrono::DateTime<chrono::Utc>,
     used: Instant,
     topics: BTreeSet<String>,
-    socket: Option<Socket>,
+    socket: Option<SimSocket>,
 }
 
 /// The channels of every client.
@@ -73,7 +74,7 @@ pub(crate) struct Hub {
 
 #[derive(Default)]
 struct HubState {
-    channels: HashMap<String, Channel>,
+    channels: HashMap<String, SimChannel>,
     made: u64,
     /// High-water marks, for tests.
     most_topics: usize,
@@ -87,7 +88,7 @@ pub(crate) struct Refused(pub StatusCode, pub &'static str, pub String);
 
 /// How a subscription call changes a channel's topics.
 #[derive(Copy, Clone, PartialEq, Eq)]
-pub(crate) enum Change {
+pub(crate) enum TopicsChange {
     Replace,
     Add,
 }
@@ -120,7 +121,7 @@ impl HubState {
         self.channels.retain(|_, c| c.expires_at > now);
     }
 
-    fn channel(&mut self, client: &str, id: &str) -> Option<&mut Channel> {
+    fn channel(&mut self, client: &str, id: &str) -> Option<&mut SimChannel> {
         let now = Instant::now();
         self.prune(now);
         let channel = self.channels.get_mut(id).filter(|c| &*c.client == client)?;
@@ -137,12 +138,12 @@ impl Hub {
         grant: &super::Grant,
         lifetime: Duration,
         ws_base: &str,
-    ) -> Channel_ {
+    ) -> crate::upstream::notifications::Channel {
         let client = &grant.client;
         let mut state = self.state.lock().expect("hub lock");
         let now = Instant::now();
         state.prune(now);
-        let mine: Vec<(&String, &Channel)> = state
+        let mine: Vec<(&String, &SimChannel)> = state
             .channels
             .iter()
             .filter(|(_, c)| c.client == *client)
@@ -163,7 +164,7 @@ impl Hub {
             + chrono::Duration::from_std(lifetime).unwrap_or(chrono::Duration::days(1));
         state.channels.insert(
             id.clone(),
-            Channel {
+            SimChannel {
                 client: Arc::clone(client),
                 divisions: grant.divisions.clone(),
                 expires_at: now + lifetime,
@@ -179,7 +180,7 @@ impl Hub {
             .filter(|c| c.client == *client)
             .count();
         state.most_channels = state.most_channels.max(count);
-        Channel_ {
+        crate::upstream::notifications::Channel {
             connect_uri: Some(format!("{ws_base}/channels/{id}")),
             id: Some(id),
             expires: Some(expires),
@@ -187,14 +188,18 @@ impl Hub {
     }
 
     /// The channels of `client`.
-    pub(crate) fn list(&self, client: &str, ws_base: &str) -> Vec<Channel_> {
+    pub(crate) fn list(
+        &self,
+        client: &str,
+        ws_base: &str,
+    ) -> Vec<crate::upstream::notifications::Channel> {
         let mut state = self.state.lock().expect("hub lock");
         state.prune(Instant::now());
         state
             .channels
             .iter()
             .filter(|(_, c)| &*c.client == client)
-            .map(|(id, c)| Channel_ {
+            .map(|(id, c)| crate::upstream::notifications::Channel {
                 id: Some(id.clone()),
                 connect_uri: Some(format!("{ws_base}/channels/{id}")),
                 expires: Some(c.expires),
@@ -224,7 +229,7 @@ impl Hub {
         &self,
         client: &str,
         id: &str,
-        (topics, change, ignore_errors): (Vec<String>, Change, bool),
+        (topics, change, ignore_errors): (Vec<String>, TopicsChange, bool),
         lifetime: Duration,
         verdict: impl Fn(&str) -> TopicAnswer,
     ) -> Result<TopicAnswers, Refused> {
@@ -243,8 +248,8 @@ impl Hub {
             ));
         }
         let mut next = match change {
-            Change::Replace => BTreeSet::new(),
-            Change::Add => channel.topics.clone(),
+            TopicsChange::Replace => BTreeSet::new(),
+            TopicsChange::Add => channel.topics.clone(),
         };
         next.extend(
             answers
@@ -290,7 +295,7 @@ impl Hub {
         let channel = state.channels.get_mut(id)?;
         let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
         let (tx, rx) = mpsc::channel(SOCKET_BUFFER);
-        channel.socket = Some(Socket { generation, tx });
+        channel.socket = Some(SimSocket { generation, tx });
         channel.used = Instant::now();
         state.sockets_opened += 1;
         Some((generation, rx))
@@ -480,9 +485,6 @@ impl Hub {
     }
 }
 
-/// The wire's channel (named apart from the hub's own record).
-pub(crate) type Channel_ = crate::upstream::notifications::Channel;
-
 fn not_found() -> Refused {
     Refused(
         StatusCode::NOT_FOUND,
@@ -505,7 +507,7 @@ fn permitted(topics: impl Iterator<Item = String>) -> TopicAnswers {
 }
 
 /// Whether a channel's client may see a conversation of `division`.
-fn sees(channel: &Channel, division: Option<&str>) -> bool {
+fn sees(channel: &SimChannel, division: Option<&str>) -> bool {
     channel
         .divisions
         .as_ref()
@@ -534,8 +536,6 @@ fn event_body(conversation: &SimConversation, media: TopicMedia) -> Option<Strin
         TopicMedia::Messages => None,
     }
 }
-
-type Sim = State<Arc<SimState>>;
 
 /// `GET /channels/{id}`: the channel's socket (no token: the channel id is
 /// the secret, as upstream's `connectUri` is).
@@ -683,7 +683,7 @@ pub(super) async fn socket_closing(State(sim): Sim) -> impl IntoResponse {
     Json(serde_json::json!({ "announced": announced }))
 }
 
-type Grant = axum::extract::Extension<super::Grant>;
+type GrantOf = axum::extract::Extension<super::Grant>;
 
 fn lifetime(sim: &SimState) -> Duration {
     Duration::from_millis(sim.faults.read().expect("faults lock").channel_lifetime_ms)
@@ -694,13 +694,13 @@ fn refused(Refused(status, code, why): Refused) -> Response {
 }
 
 /// `POST /api/v2/notifications/channels`.
-pub(super) async fn create_channel(State(sim): Sim, grant: Grant) -> Response {
+pub(super) async fn create_channel(State(sim): Sim, grant: GrantOf) -> Response {
     let channel = sim.hub.create(&grant, lifetime(&sim), &sim.ws_base);
     Json(channel).into_response()
 }
 
 /// `GET /api/v2/notifications/channels`.
-pub(super) async fn list_channels(State(sim): Sim, grant: Grant) -> Response {
+pub(super) async fn list_channels(State(sim): Sim, grant: GrantOf) -> Response {
     Json(Channels {
         entities: sim.hub.list(&grant.client, &sim.ws_base),
     })
@@ -710,7 +710,7 @@ pub(super) async fn list_channels(State(sim): Sim, grant: Grant) -> Response {
 /// `HEAD /api/v2/notifications/channels/{id}`: 200 while it is valid.
 pub(super) async fn channel_exists(
     State(sim): Sim,
-    grant: Grant,
+    grant: GrantOf,
     Path(id): Path<String>,
 ) -> StatusCode {
     if sim.hub.exists(&grant.client, &id) {
@@ -723,7 +723,7 @@ pub(super) async fn channel_exists(
 /// `GET .../channels/{id}/subscriptions`.
 pub(super) async fn get_subscriptions(
     State(sim): Sim,
-    grant: Grant,
+    grant: GrantOf,
     Path(id): Path<String>,
 ) -> Response {
     match sim.hub.topics(&grant.client, &id) {
@@ -735,7 +735,7 @@ pub(super) async fn get_subscriptions(
 /// `DELETE .../channels/{id}/subscriptions`.
 pub(super) async fn delete_subscriptions(
     State(sim): Sim,
-    grant: Grant,
+    grant: GrantOf,
     Path(id): Path<String>,
 ) -> Response {
     if sim.hub.unsubscribe(&grant.client, &id) {
@@ -748,32 +748,32 @@ pub(super) async fn delete_subscriptions(
 /// `PUT .../channels/{id}/subscriptions`: the channel's topics are these.
 pub(super) async fn put_subscriptions(
     sim: Sim,
-    grant: Grant,
+    grant: GrantOf,
     id: Path<String>,
     query: axum::extract::RawQuery,
     body: axum::body::Bytes,
 ) -> Response {
-    subscribe(sim, grant, id, query, body, Change::Replace)
+    subscribe(sim, grant, id, query, body, TopicsChange::Replace)
 }
 
 /// `POST .../channels/{id}/subscriptions`: these topics too.
 pub(super) async fn post_subscriptions(
     sim: Sim,
-    grant: Grant,
+    grant: GrantOf,
     id: Path<String>,
     query: axum::extract::RawQuery,
     body: axum::body::Bytes,
 ) -> Response {
-    subscribe(sim, grant, id, query, body, Change::Add)
+    subscribe(sim, grant, id, query, body, TopicsChange::Add)
 }
 
 fn subscribe(
     State(sim): Sim,
-    grant: Grant,
+    grant: GrantOf,
     Path(id): Path<String>,
     axum::extract::RawQuery(query): axum::extract::RawQuery,
     body: axum::body::Bytes,
-    change: Change,
+    change: TopicsChange,
 ) -> Response {
     let topics: Vec<TopicRequest> = match super::answers::parse_json(&body) {
         Ok(topics) => topics,

@@ -16,11 +16,10 @@ use serde::Serialize;
 use super::answers::{bad_request, not_found, parse_json, Reject};
 use super::data::SimConversation;
 use super::life::StepError;
+use super::Sim;
 use super::{analytics, notify, Grant, SimState};
 use crate::upstream::analytics::*;
 use crate::upstream::model::*;
-
-type Sim = State<Arc<SimState>>;
 
 pub(super) fn api() -> Router<Arc<SimState>> {
     Router::new()
@@ -670,14 +669,14 @@ pub(super) async fn user_token(State(sim): Sim, Json(request): Json<UserTokenReq
 pub(super) async fn start_conversation(State(sim): Sim, body: Bytes) -> Response {
     #[derive(serde::Deserialize, Default)]
     #[serde(deny_unknown_fields, rename_all = "camelCase")]
-    struct Start {
+    struct ConversationStart {
         /// A conversation that began long ago (a call that went on for
         /// days); the co-browse still starts with the next steps.
         #[serde(default)]
         started_seconds_ago: u32,
     }
-    let start: Start = if body.is_empty() {
-        Start::default()
+    let start: ConversationStart = if body.is_empty() {
+        ConversationStart::default()
     } else {
         match parse_json(&body) {
             Ok(start) => start,
@@ -722,7 +721,7 @@ pub(super) async fn act_on_conversation(
 }
 
 /// The answer to a step or an act.
-fn changed(outcome: Result<super::Change, StepError>) -> Response {
+fn changed(outcome: Result<super::Stepped, StepError>) -> Response {
     match outcome {
         Ok(change) => Json(change).into_response(),
         Err(StepError::NotFound) => not_found("conversation").into_response(),

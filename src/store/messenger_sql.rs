@@ -45,7 +45,7 @@ macro_rules! messenger_queries {
         use $crate::messenger::{Fact, MessengerSession};
         use $crate::store::messenger_sql::row_of;
         use $crate::store::sql::{decode, encode, now_ms, rank_ms};
-        use $crate::store::{Bound, SessionFilter, StoreError, Window};
+        use $crate::store::{Bound, StoredSessionFilter, StoreError, Window};
         use ::sqlx::{QueryBuilder, Row};
 
         /// Inserts `fact` unless its session has it already, then folds it
@@ -137,7 +137,7 @@ macro_rules! messenger_queries {
             rows.iter().map(|b| decode("a Messenger session", b)).collect()
         }
 
-        fn push_messenger_filter(query: &mut QueryBuilder<'_, $db>, filter: &SessionFilter) {
+        fn push_messenger_filter(query: &mut QueryBuilder<'_, $db>, filter: &StoredSessionFilter) {
             let now = now_ms();
             query.push(" WHERE 1 = 1");
             match filter.ended {
@@ -199,7 +199,7 @@ macro_rules! messenger_queries {
         /// A window of the sessions matching `filter`, in listing order.
         pub(super) async fn messenger_sessions(
             pool: &::sqlx::Pool<$db>,
-            filter: &SessionFilter,
+            filter: &StoredSessionFilter,
             window: &Window,
         ) -> Result<Vec<MessengerSession>, StoreError> {
             let mut query = QueryBuilder::<$db>::new("SELECT body FROM messenger_sessions");
@@ -232,7 +232,7 @@ macro_rules! messenger_queries {
         /// How many sessions match `filter`.
         pub(super) async fn messenger_count(
             pool: &::sqlx::Pool<$db>,
-            filter: &SessionFilter,
+            filter: &StoredSessionFilter,
         ) -> Result<usize, StoreError> {
             let mut query = QueryBuilder::<$db>::new("SELECT COUNT(*) FROM messenger_sessions");
             push_messenger_filter(&mut query, filter);

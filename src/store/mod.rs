@@ -91,7 +91,7 @@ pub(crate) type FeedPublish = std::sync::Arc<dyn Fn(FeedItem) + Send + Sync>;
 
 /// Which sessions a listing holds.
 #[derive(Debug, Clone, Default)]
-pub struct SessionFilter {
+pub struct StoredSessionFilter {
     pub(crate) ended: Option<bool>,
     /// Co-browse for Messenger: only offers not answered whose time is not
     /// up (`Some(true)`), or none of them (`Some(false)`). Zoom sessions
@@ -187,12 +187,12 @@ pub trait EventStore: Send + Sync + 'static {
     /// A window of the sessions matching `filter`, in listing order.
     async fn sessions(
         &self,
-        filter: &SessionFilter,
+        filter: &StoredSessionFilter,
         window: &Window,
     ) -> Result<Vec<ZoomSession>, StoreError>;
 
     /// How many sessions match `filter`.
-    async fn count(&self, filter: &SessionFilter) -> Result<usize, StoreError>;
+    async fn count(&self, filter: &StoredSessionFilter) -> Result<usize, StoreError>;
 
     /// Up to `limit` Zoom sessions not over that no event changed since
     /// `before` (by this store's clock), the quietest first.
@@ -241,12 +241,12 @@ pub trait EventStore: Send + Sync + 'static {
     /// order (newest start, else offer, first; then id).
     async fn messenger_sessions(
         &self,
-        filter: &SessionFilter,
+        filter: &StoredSessionFilter,
         window: &Window,
     ) -> Result<Vec<MessengerSession>, StoreError>;
 
     /// How many Messenger sessions match `filter`.
-    async fn messenger_count(&self, filter: &SessionFilter) -> Result<usize, StoreError>;
+    async fn messenger_count(&self, filter: &StoredSessionFilter) -> Result<usize, StoreError>;
 
     /// Which of these messaging conversations are noted as read to their
     /// end (their co-browse messages stored, their agent leg over).

@@ -21,8 +21,8 @@ use tracing::warn;
 
 use super::sql::{now_ms, PARTS_VERSION, PURGE_BATCH};
 use super::{
-    AgentLoad, Appended, EventStore, FeedItem, FeedPage, FeedPublish, SessionFilter, StoreError,
-    Window,
+    AgentLoad, Appended, EventStore, FeedItem, FeedPage, FeedPublish, StoreError,
+    StoredSessionFilter, Window,
 };
 use crate::messenger::{Fact, MessengerSession};
 use crate::zoom::event::{EventKind, ZoomEvent};
@@ -58,13 +58,13 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where the store is, for the words of an error: `host:port`, the
 /// database and the user.
-struct Place {
+struct Database {
     at: String,
     database: String,
     user: String,
 }
 
-impl Place {
+impl Database {
     fn of(options: &PgConnectOptions) -> Self {
         Self {
             at: format!("{}:{}", options.get_host(), options.get_port()),
@@ -75,7 +75,7 @@ impl Place {
 
     /// Why connecting failed, as the database or the network said it.
     fn why(&self, e: &sqlx::Error) -> String {
-        let Place { at, database, user } = self;
+        let Database { at, database, user } = self;
         if let sqlx::Error::Io(io) = e {
             return match io.kind() {
                 std::io::ErrorKind::ConnectionRefused => format!(
@@ -101,7 +101,7 @@ impl Place {
 
     /// Why the migrations did not run: above all, rights the user lacks.
     fn why_not_migrated(&self, e: &sqlx::migrate::MigrateError) -> String {
-        let Place { at, database, user } = self;
+        let Database { at, database, user } = self;
         let code = match e {
             sqlx::migrate::MigrateError::Execute(inner)
             | sqlx::migrate::MigrateError::ExecuteMigration(inner, _) => {
@@ -127,7 +127,7 @@ impl PgStore {
             .map_err(|e| StoreError(format!("store.url is not a PostgreSQL URL: {e}")))?;
         // One connection first, so that what is wrong is told as the
         // database says it (a pool would only say it timed out).
-        let place = Place::of(&options);
+        let place = Database::of(&options);
         match tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options)).await {
             Ok(Ok(connection)) => drop(connection),
             Ok(Err(e)) => return Err(StoreError(place.why(&e))),
@@ -229,7 +229,7 @@ impl PgStore {
     }
 
     /// A change of its own into the feed (one statement: it commits alone).
-    async fn feed_alone(&self, change: Change<'_>) -> Result<i64, StoreError> {
+    async fn feed_alone(&self, change: FeedRow<'_>) -> Result<i64, StoreError> {
         let mut connection = self.pool.acquire().await?;
         feed(&mut connection, change).await
     }
@@ -281,13 +281,13 @@ const FEED_PAGE: i64 = 500;
 const FEED_KEPT_MS: i64 = 3_600_000;
 
 /// One change as the feed holds it: kind, scope, subject, event.
-type Change<'a> = (&'a str, &'a str, &'a str, &'a str);
+type FeedRow<'a> = (&'a str, &'a str, &'a str, &'a str);
 
 /// Puts a change into the feed under the next sequence number, and wakes
 /// the followers (NOTIFY is delivered at commit).
 async fn feed(
     connection: &mut PgConnection,
-    (kind, scope, subject, event): Change<'_>,
+    (kind, scope, subject, event): FeedRow<'_>,
 ) -> Result<i64, StoreError> {
     // One round trip: the feed's row lock is held from here to the commit.
     Ok(sqlx::query_scalar(
@@ -517,7 +517,7 @@ impl EventStore for PgStore {
 
     async fn sessions(
         &self,
-        filter: &SessionFilter,
+        filter: &StoredSessionFilter,
         window: &Window,
     ) -> Result<Vec<ZoomSession>, StoreError> {
         q::sessions(&self.pool, filter, window).await
@@ -531,7 +531,7 @@ impl EventStore for PgStore {
         q::quiet(&self.pool, before.timestamp_millis(), limit).await
     }
 
-    async fn count(&self, filter: &SessionFilter) -> Result<usize, StoreError> {
+    async fn count(&self, filter: &StoredSessionFilter) -> Result<usize, StoreError> {
         q::count(&self.pool, filter).await
     }
 
@@ -586,13 +586,13 @@ impl EventStore for PgStore {
 
     async fn messenger_sessions(
         &self,
-        filter: &SessionFilter,
+        filter: &StoredSessionFilter,
         window: &Window,
     ) -> Result<Vec<MessengerSession>, StoreError> {
         mq::messenger_sessions(&self.pool, filter, window).await
     }
 
-    async fn messenger_count(&self, filter: &SessionFilter) -> Result<usize, StoreError> {
+    async fn messenger_count(&self, filter: &StoredSessionFilter) -> Result<usize, StoreError> {
         mq::messenger_count(&self.pool, filter).await
     }
 

@@ -56,7 +56,7 @@ pub(super) fn decode_event(body: &str) -> Result<ZoomEvent, StoreError> {
 macro_rules! queries {
     ($db:ty, $conn:ty) => {
         use $crate::store::sql::{decode, decode_event, encode, millis, now_ms, rank_ms};
-        use $crate::store::{AgentLoad, Bound, SessionFilter, StoreError, Window};
+        use $crate::store::{AgentLoad, Bound, StoredSessionFilter, StoreError, Window};
         use $crate::zoom::event::ZoomEvent;
         use $crate::zoom::fold::{assemble, ZoomSession};
         use $crate::zoom::parts::{touched, Head, Link, Person, Rank};
@@ -315,7 +315,7 @@ macro_rules! queries {
         }
 
         /// Adds `filter`'s conditions to a query over `zoom_sessions`.
-        fn push_filter(query: &mut QueryBuilder<'_, $db>, filter: &SessionFilter) {
+        fn push_filter(query: &mut QueryBuilder<'_, $db>, filter: &StoredSessionFilter) {
             query.push(" WHERE 1 = 1");
             if let Some(ended) = filter.ended {
                 query.push(" AND ended = ").push_bind(ended);
@@ -325,7 +325,7 @@ macro_rules! queries {
 
         /// Adds the filter's "started at or after" and "started before"
         /// (by `rank_ms`, Zoom's and Messenger's listings alike).
-        pub(super) fn push_started(query: &mut QueryBuilder<'_, $db>, filter: &SessionFilter) {
+        pub(super) fn push_started(query: &mut QueryBuilder<'_, $db>, filter: &StoredSessionFilter) {
             if let Some(after) = filter.started_after {
                 // start >= after, so -start <= -after (and the start is known).
                 query
@@ -442,7 +442,7 @@ macro_rules! queries {
         /// A window of the sessions matching `filter`, in listing order.
         pub(super) async fn sessions(
             pool: &::sqlx::Pool<$db>,
-            filter: &SessionFilter,
+            filter: &StoredSessionFilter,
             window: &Window,
         ) -> Result<Vec<ZoomSession>, StoreError> {
             let mut query = QueryBuilder::<$db>::new("SELECT id, head FROM zoom_sessions");
@@ -510,7 +510,7 @@ macro_rules! queries {
         /// How many sessions match `filter`.
         pub(super) async fn count(
             pool: &::sqlx::Pool<$db>,
-            filter: &SessionFilter,
+            filter: &StoredSessionFilter,
         ) -> Result<usize, StoreError> {
             let mut query = QueryBuilder::<$db>::new("SELECT COUNT(*) FROM zoom_sessions");
             push_filter(&mut query, filter);

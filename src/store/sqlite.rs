@@ -23,7 +23,7 @@ use sqlx::sqlite::{
 use sqlx::{Connection as _, Sqlite, SqlitePool};
 
 use super::sql::{now_ms, PARTS_VERSION, PURGE_BATCH};
-use super::{AgentLoad, Appended, EventStore, SessionFilter, StoreError, Window};
+use super::{AgentLoad, Appended, EventStore, StoreError, StoredSessionFilter, Window};
 use crate::messenger::{Fact, MessengerSession};
 use crate::zoom::event::ZoomEvent;
 use crate::zoom::fold::ZoomSession;
@@ -209,7 +209,7 @@ impl EventStore for SqliteStore {
 
     async fn sessions(
         &self,
-        filter: &SessionFilter,
+        filter: &StoredSessionFilter,
         window: &Window,
     ) -> Result<Vec<ZoomSession>, StoreError> {
         q::sessions(&self.reader, filter, window).await
@@ -223,7 +223,7 @@ impl EventStore for SqliteStore {
         q::quiet(&self.reader, before.timestamp_millis(), limit).await
     }
 
-    async fn count(&self, filter: &SessionFilter) -> Result<usize, StoreError> {
+    async fn count(&self, filter: &StoredSessionFilter) -> Result<usize, StoreError> {
         q::count(&self.reader, filter).await
     }
 
@@ -267,13 +267,13 @@ impl EventStore for SqliteStore {
 
     async fn messenger_sessions(
         &self,
-        filter: &SessionFilter,
+        filter: &StoredSessionFilter,
         window: &Window,
     ) -> Result<Vec<MessengerSession>, StoreError> {
         mq::messenger_sessions(&self.reader, filter, window).await
     }
 
-    async fn messenger_count(&self, filter: &SessionFilter) -> Result<usize, StoreError> {
+    async fn messenger_count(&self, filter: &StoredSessionFilter) -> Result<usize, StoreError> {
         mq::messenger_count(&self.reader, filter).await
     }
 

@@ -1,7 +1,7 @@
 //! The store test suite: what every [`EventStore`] must do, run against
 //! SQLite (`sqlite.rs`) and PostgreSQL (`postgres.rs`) alike.
 
-use super::{EventStore, SessionFilter, Window};
+use super::{EventStore, StoredSessionFilter, Window};
 use crate::zoom::event::{parse, Inbound, ZoomEvent};
 use crate::zoom::fold::fold;
 use crate::zoom::fold::tests::events;
@@ -25,7 +25,7 @@ pub(crate) async fn stored_once_and_folded(store: &dyn EventStore) {
         store.session(Some("acc"), "s1").await.expect("read"),
         fold(&events)
     );
-    let ended = SessionFilter {
+    let ended = StoredSessionFilter {
         ended: Some(true),
         ..Default::default()
     };
@@ -214,8 +214,8 @@ fn messenger_fact(
 
 fn messenger_offer(ends_s: i64) -> crate::messenger::What {
     crate::messenger::What::Offered {
-        source: crate::messenger::Source::Messages,
-        channel: Some(crate::messenger::Channel::WebMessaging),
+        source: crate::messenger::FactSource::Messages,
+        channel: Some(crate::messenger::MessengerChannel::WebMessaging),
         offer_ends: chrono::DateTime::from_timestamp(1_800_000_000 + ends_s, 0),
         queue_id: Some("q1".into()),
         user_id: None,
@@ -226,7 +226,7 @@ fn messenger_offer(ends_s: i64) -> crate::messenger::What {
 /// Messenger facts are stored once each, fold into their session, list in
 /// order by state and page, and are purged once over.
 pub(super) async fn messenger_facts_stored_once_and_listed(store: &dyn EventStore) {
-    use crate::messenger::{Outcome, Source, What};
+    use crate::messenger::{FactSource, Outcome, What};
     // Offered at 0, 10, 20; "b" accepted at 30, "c" rejected at 25.
     // The offers end far in the future (these times are in 2027).
     let far = 10_i64.pow(9);
@@ -272,7 +272,7 @@ pub(super) async fn messenger_facts_stored_once_and_listed(store: &dyn EventStor
     // b ends (the page says so); purging before a time after every end
     // leaves a (still offered) alone.
     let ended_b = What::Ended {
-        source: Source::Page,
+        source: FactSource::Page,
     };
     store
         .append_messenger(&messenger_fact("b", "page:b:ended", 40, ended_b))
@@ -287,7 +287,7 @@ pub(super) async fn messenger_facts_stored_once_and_listed(store: &dyn EventStor
     assert_eq!(
         messenger_ids(
             store
-                .messenger_sessions(&SessionFilter::default(), &everything(10))
+                .messenger_sessions(&StoredSessionFilter::default(), &everything(10))
                 .await
                 .expect("listed")
         ),
@@ -321,13 +321,13 @@ async fn messenger_listed_by_state_and_page(store: &dyn EventStore) {
     // Newest start (else offer) first: b (started 30), c (offered 20), a (0).
     let ids = messenger_ids;
     let all = store
-        .messenger_sessions(&SessionFilter::default(), &everything(10))
+        .messenger_sessions(&StoredSessionFilter::default(), &everything(10))
         .await
         .expect("listed");
     assert_eq!(ids(all), ["b", "c", "a"]);
-    let ended = SessionFilter {
+    let ended = StoredSessionFilter {
         ended: Some(true),
-        ..SessionFilter::default()
+        ..StoredSessionFilter::default()
     };
     assert_eq!(
         ids(store
@@ -337,9 +337,9 @@ async fn messenger_listed_by_state_and_page(store: &dyn EventStore) {
         ["c"]
     );
     assert_eq!(store.messenger_count(&ended).await.expect("counted"), 1);
-    let going = SessionFilter {
+    let going = StoredSessionFilter {
         ended: Some(false),
-        ..SessionFilter::default()
+        ..StoredSessionFilter::default()
     };
     assert_eq!(store.messenger_count(&going).await.expect("counted"), 2);
     // A page from the back, before b: c and a.
@@ -357,7 +357,7 @@ async fn messenger_listed_by_state_and_page(store: &dyn EventStore) {
     };
     assert_eq!(
         ids(store
-            .messenger_sessions(&SessionFilter::default(), &window)
+            .messenger_sessions(&StoredSessionFilter::default(), &window)
             .await
             .expect("listed")),
         ["c"]

@@ -57,7 +57,7 @@ pub(crate) struct Ref {
 
 /// A message's metadata events (`...MessageMetadata.events`).
 #[derive(Deserialize, Clone, Debug, Default)]
-pub(crate) struct Metadata {
+pub(crate) struct MessageMetadata {
     #[serde(default)]
     pub events: Vec<MetadataEvent>,
 }
@@ -80,7 +80,7 @@ pub(crate) const COBROWSE_EVENT: &str = "CoBrowse";
 pub(crate) struct TopicMessage {
     pub message: Option<Ref>,
     pub message_time: Option<DateTime<Utc>>,
-    pub message_metadata: Option<Metadata>,
+    pub message_metadata: Option<MessageMetadata>,
 }
 
 /// A participant of a messaging conversation, as the message topics'
@@ -89,7 +89,7 @@ pub(crate) struct TopicMessage {
 /// (`MessageMediaParticipant`, messages [`MessageDetails`]) have it.
 #[derive(Deserialize, Clone, Debug, Default)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct Participant<M> {
+pub(crate) struct MessagingParticipant<M> {
     pub purpose: Option<String>,
     pub state: Option<String>,
     pub end_time: Option<DateTime<Utc>>,
@@ -101,47 +101,47 @@ pub(crate) struct Participant<M> {
 
 /// A messaging conversation: its id and participants.
 #[derive(Deserialize, Clone, Debug, Default)]
-pub(crate) struct Conversation<M> {
+pub(crate) struct MessagingConversation<M> {
     pub id: Option<String>,
     #[serde(default = "Vec::new")]
-    pub participants: Vec<Participant<M>>,
+    pub participants: Vec<MessagingParticipant<M>>,
 }
 
 /// The body of a message topic's event
 /// (`...EventTopicMessageConversation`).
-pub(crate) type MessageTopicEvent = Conversation<TopicMessage>;
+pub(crate) type MessageTopicEvent = MessagingConversation<TopicMessage>;
 
 /// `GET /api/v2/conversations/messages/{conversationId}`
 /// (`MessageConversation`).
-pub(crate) type MessageConversation = Conversation<MessageDetails>;
+pub(crate) type MessageConversation = MessagingConversation<MessageDetails>;
 
 /// A message as either source lists it: its id, time and metadata.
-pub(crate) trait Listed {
+pub(crate) trait ListedMessage {
     fn id(&self) -> Option<&str>;
     fn time(&self) -> Option<DateTime<Utc>>;
-    fn metadata(&self) -> Option<&Metadata>;
+    fn metadata(&self) -> Option<&MessageMetadata>;
 }
 
-impl Listed for TopicMessage {
+impl ListedMessage for TopicMessage {
     fn id(&self) -> Option<&str> {
         self.message.as_ref().and_then(|r| r.id.as_deref())
     }
     fn time(&self) -> Option<DateTime<Utc>> {
         self.message_time
     }
-    fn metadata(&self) -> Option<&Metadata> {
+    fn metadata(&self) -> Option<&MessageMetadata> {
         self.message_metadata.as_ref()
     }
 }
 
-impl Listed for MessageDetails {
+impl ListedMessage for MessageDetails {
     fn id(&self) -> Option<&str> {
         self.message_id.as_deref()
     }
     fn time(&self) -> Option<DateTime<Utc>> {
         self.message_time
     }
-    fn metadata(&self) -> Option<&Metadata> {
+    fn metadata(&self) -> Option<&MessageMetadata> {
         self.message_metadata.as_ref()
     }
 }
@@ -152,7 +152,7 @@ impl Listed for MessageDetails {
 pub(crate) struct MessageDetails {
     pub message_id: Option<String>,
     pub message_time: Option<DateTime<Utc>>,
-    pub message_metadata: Option<Metadata>,
+    pub message_metadata: Option<MessageMetadata>,
 }
 
 /// `POST /api/v2/conversations/messages/{id}/messages/bulk`

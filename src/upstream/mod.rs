@@ -240,10 +240,10 @@ impl Credential {
 /// The PureCloud client. Cheap to clone.
 #[derive(Clone)]
 pub(crate) struct PureCloud {
-    inner: Arc<Inner>,
+    inner: Arc<ClientState>,
 }
 
-struct Inner {
+struct ClientState {
     http: reqwest::Client,
     api: Url,
     tokens: TokenSource,
@@ -276,7 +276,7 @@ impl PureCloud {
             metrics.token_refreshes.clone(),
         );
         Ok(Self {
-            inner: Arc::new(Inner {
+            inner: Arc::new(ClientState {
                 http,
                 api: config.api_url,
                 tokens,

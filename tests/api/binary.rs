@@ -430,7 +430,7 @@ async fn sigterm_finishes_requests_in_flight_refuses_new_ones_closes_subscriptio
     });
     // It has reached upstream once the simulator counts it.
     loop {
-        let stats: cobrowse_gateway::sim::Stats = http
+        let stats: cobrowse_gateway::sim::SimStats = http
             .get(format!("{}/__sim/stats", sim.url()))
             .send()
             .await

@@ -34,3 +34,4 @@ mod sockets;
 mod store;
 mod surface;
 pub(crate) mod webhooks;
+mod words;

@@ -18,7 +18,7 @@
 //! exists for and compares the bytes (`tests/api/compiled.rs` runs every
 //! test gateway that way).
 
-mod kept;
+mod object_bytes;
 mod plan;
 mod write;
 
@@ -27,7 +27,8 @@ use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
-use crate::cache::{ActiveListing, Noted, Scope, Stamp};
+use crate::cache::{ActiveListing, CacheVersion, ReadFreshness, Scope};
+use crate::purecloud::Model;
 use crate::purecloud::{Inputs, Shapes};
 use crate::source::Source;
 use crate::upstream::model;
@@ -52,8 +53,6 @@ pub(crate) struct Plans {
     max_page_size: usize,
     memo: Mutex<Option<Memo>>,
 }
-
-type Model = Arc<crate::purecloud::Conversation>;
 
 /// What the last active listing read was sorted into, and the
 /// conversations built for its page from cached inputs: a warm read finds
@@ -125,29 +124,29 @@ impl Plans {
 }
 
 /// What a plan's response is written from.
-struct Data {
+struct PlanData {
     total: usize,
-    nodes: Vec<Arc<crate::purecloud::Conversation>>,
+    nodes: Vec<Arc<crate::purecloud::ConversationModel>>,
     users: Vec<(Arc<str>, Arc<model::User>)>,
     queues: Vec<(Arc<str>, Arc<model::Queue>)>,
     /// Each node's participants' user and queue records (what its kept
     /// bytes are compared by).
-    records: Vec<kept::Records>,
+    records: Vec<object_bytes::Records>,
     reads: u64,
 }
 
 /// The data a plan last read for a listing, and what says whether the same
 /// reads would read it now: the same scope, the same listing, the cache's
-/// [`Stamp`] unchanged since before they read, and what they read still
-/// fresh ([`crate::cache::Cache::renote`]). Then the plan writes from it
+/// [`CacheVersion`] unchanged since before they read, and what they read still
+/// fresh ([`crate::cache::Cache::note_again`]). Then the plan writes from it
 /// instead of reading the cache again, noting in the response what the
 /// reads would.
-pub(crate) struct Gathered {
+pub(crate) struct LastListingRead {
     scope: Scope,
     listing: Arc<ActiveListing>,
-    stamp: Stamp,
-    noted: Noted,
-    data: Data,
+    version: CacheVersion,
+    noted: ReadFreshness,
+    data: PlanData,
 }
 
 impl Plans {
@@ -155,7 +154,7 @@ impl Plans {
     /// prefetch read for the same selection, from the cache only: read
     /// now, or the plan's last read when the same reads would read the
     /// same. With the number of reads of the listing.
-    async fn gather(&self, plan: &Plan, source: &Source) -> Option<(Arc<Gathered>, u64)> {
+    async fn gather(&self, plan: &Plan, source: &Source) -> Option<(Arc<LastListingRead>, u64)> {
         // Co-browse for Messenger's conversations are read beside the
         // listing by the engine only (for now).
         if !source.messenger_active().is_empty() {
@@ -168,26 +167,26 @@ impl Plans {
         }
         let cache = source.cache();
         // Before the reads: a change while they read makes it old.
-        let stamp = cache.stamp();
+        let version = cache.version();
         let last = plan.gathered.lock().expect("gathered lock").clone();
         if let Some(last) = last {
-            if last.stamp == stamp
+            if last.version == version
                 && last.scope == source.scope()
                 && Arc::ptr_eq(&last.listing, &listing)
-                && cache.renote(&last.noted)
+                && cache.note_again(&last.noted)
             {
                 return Some((last, reads));
             }
         }
-        let mut noted = Noted::default();
+        let mut noted = ReadFreshness::default();
         let data = self.read(plan, source, &listing, &mut noted).await?;
-        if !cache.renote(&noted) {
+        if !cache.note_again(&noted) {
             return None;
         }
-        let gathered = Arc::new(Gathered {
+        let gathered = Arc::new(LastListingRead {
             scope: source.scope(),
             listing,
-            stamp,
+            version,
             noted,
             data,
         });
@@ -202,8 +201,8 @@ impl Plans {
         plan: &Plan,
         source: &Source,
         listing: &Arc<ActiveListing>,
-        noted: &mut Noted,
-    ) -> Option<Data> {
+        noted: &mut ReadFreshness,
+    ) -> Option<PlanData> {
         let page = super::paging::Page::<ListingCursor>::checked(
             self.max_page_size,
             plan.first,
@@ -268,7 +267,7 @@ impl Plans {
             .iter()
             .map(|node| write::records_of(node, &users, &queues))
             .collect();
-        Some(Data {
+        Some(PlanData {
             total: sorted.len(),
             nodes,
             users,
@@ -338,10 +337,10 @@ impl Plans {
 /// when `wanted`: each read from the cache once.
 async fn directory<T: crate::cache::Cacheable>(
     source: &Source,
-    nodes: &[Arc<crate::purecloud::Conversation>],
+    nodes: &[Arc<crate::purecloud::ConversationModel>],
     wanted: bool,
-    id: impl Fn(&crate::purecloud::Participant) -> &Option<Arc<str>>,
-    noted: &mut Noted,
+    id: impl Fn(&crate::purecloud::ParticipantModel) -> &Option<Arc<str>>,
+    noted: &mut ReadFreshness,
 ) -> Option<Vec<(Arc<str>, Arc<T>)>> {
     if !wanted {
         return Some(Vec::new());

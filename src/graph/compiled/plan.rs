@@ -29,8 +29,8 @@ pub(crate) struct Plan {
     pub(super) key: Box<[u8]>,
     pub(super) first: Option<i32>,
     pub(super) last: Option<i32>,
-    pub(super) connection: Vec<Field<Connection>>,
-    /// The names of every `Conversation` field selected under `nodes`, and
+    pub(super) connection: Vec<Field<ConnectionField>>,
+    /// The names of every `ConversationField` field selected under `nodes`, and
     /// of every participant field under their `participants` (what the
     /// shape tables decide the fetch by).
     pub(super) conversation_names: Vec<&'static str>,
@@ -40,10 +40,10 @@ pub(crate) struct Plan {
     /// The length of its last response (the next one's buffer).
     pub(super) size_hint: std::sync::atomic::AtomicUsize,
     /// What it last read, while the same reads would read the same.
-    pub(super) gathered: std::sync::Mutex<Option<std::sync::Arc<super::Gathered>>>,
+    pub(super) gathered: std::sync::Mutex<Option<std::sync::Arc<super::LastListingRead>>>,
 }
 
-pub(crate) enum Connection {
+pub(crate) enum ConnectionField {
     Typename,
     TotalCount,
     Nodes(Nodes),
@@ -51,15 +51,15 @@ pub(crate) enum Connection {
 
 /// The selection of the page's conversations.
 pub(crate) struct Nodes {
-    pub(super) fields: Vec<Field<Conversation>>,
+    pub(super) fields: Vec<Field<ConversationField>>,
     /// The bytes of each conversation's object, a function of its model
     /// and its participants' user and queue records, but for the values
     /// that read the clock (durations of what has not ended): kept per
     /// conversation, with those values written afresh into them.
-    pub(super) kept: super::kept::Kept,
+    pub(super) kept: super::object_bytes::ObjectBytes,
 }
 
-pub(crate) enum Conversation {
+pub(crate) enum ConversationField {
     Typename,
     Id,
     /// `conversationId`.
@@ -71,11 +71,11 @@ pub(crate) enum Conversation {
     ExternalTag,
     Address,
     MaxParticipants,
-    Participants(Vec<Field<Participant>>),
-    CobrowseSessions(Vec<Field<Session>>),
+    Participants(Vec<Field<ParticipantField>>),
+    CobrowseSessions(Vec<Field<SessionField>>),
 }
 
-pub(crate) enum Participant {
+pub(crate) enum ParticipantField {
     Typename,
     Id,
     /// `participantId`.
@@ -93,13 +93,13 @@ pub(crate) enum Participant {
     CobrowseSessionId,
     CobrowseRole,
     ViewerUrl,
-    User(Vec<Field<Directory>>),
-    Queue(Vec<Field<Directory>>),
-    CobrowseSessions(Vec<Field<Communication>>),
+    User(Vec<Field<DirectoryField>>),
+    Queue(Vec<Field<DirectoryField>>),
+    CobrowseSessions(Vec<Field<CommunicationField>>),
 }
 
 /// A field of `User` or `Queue`.
-pub(crate) enum Directory {
+pub(crate) enum DirectoryField {
     Typename,
     Id,
     /// `userId` / `queueId`.
@@ -109,7 +109,7 @@ pub(crate) enum Directory {
 }
 
 /// A field of `Cobrowsesession`.
-pub(crate) enum Communication {
+pub(crate) enum CommunicationField {
     Typename,
     Id,
     /// `communicationId`.
@@ -124,10 +124,10 @@ pub(crate) enum Communication {
     Provider,
     PeerId,
     ViewerUrl,
-    Segments(Vec<Field<Segment>>),
+    Segments(Vec<Field<SegmentField>>),
 }
 
-pub(crate) enum Segment {
+pub(crate) enum SegmentField {
     Typename,
     Type,
     TypeRaw,
@@ -137,8 +137,8 @@ pub(crate) enum Segment {
     HowEnded,
 }
 
-/// A field of a PureCloud `Session`.
-pub(crate) enum Session {
+/// A field of a PureCloud `SessionField`.
+pub(crate) enum SessionField {
     Typename,
     Id,
     Provider,
@@ -200,11 +200,11 @@ pub(crate) fn compile(document: &ExecutableDocument, name: Option<&str>) -> Resu
     let mut names = Names::default();
     let connection = fields(&root.selection_set.node, |field| {
         Ok(match field.name.node.as_str() {
-            "__typename" => leaf(field, Connection::Typename)?,
-            "totalCount" => leaf(field, Connection::TotalCount)?,
-            "nodes" => Connection::Nodes(Nodes {
+            "__typename" => leaf(field, ConnectionField::Typename)?,
+            "totalCount" => leaf(field, ConnectionField::TotalCount)?,
+            "nodes" => ConnectionField::Nodes(Nodes {
                 fields: conversation(field, &mut names)?,
-                kept: super::kept::Kept::default(),
+                kept: super::object_bytes::ObjectBytes::default(),
             }),
             _ => return Err("connection field"),
         })
@@ -286,8 +286,11 @@ fn note(names: &mut Vec<&'static str>, name: &'static str) {
     }
 }
 
-fn conversation(field: &Selected, names: &mut Names) -> Result<Vec<Field<Conversation>>, Declined> {
-    use Conversation as C;
+fn conversation(
+    field: &Selected,
+    names: &mut Names,
+) -> Result<Vec<Field<ConversationField>>, Declined> {
+    use ConversationField as C;
     fields(&field.selection_set.node, |field| {
         let (name, kind): (&'static str, _) = match field.name.node.as_str() {
             "__typename" => return leaf(field, C::Typename),
@@ -315,8 +318,11 @@ fn conversation(field: &Selected, names: &mut Names) -> Result<Vec<Field<Convers
     })
 }
 
-fn participant(field: &Selected, names: &mut Names) -> Result<Vec<Field<Participant>>, Declined> {
-    use Participant as P;
+fn participant(
+    field: &Selected,
+    names: &mut Names,
+) -> Result<Vec<Field<ParticipantField>>, Declined> {
+    use ParticipantField as P;
     let mut selected = names.participant.take().unwrap_or_default();
     let fields = fields(&field.selection_set.node, |field| {
         let (name, kind): (&'static str, _) = match field.name.node.as_str() {
@@ -369,18 +375,18 @@ fn directory(
     field: &Selected,
     (own_id, record): (&'static str, &'static [&'static str]),
     names: &mut Vec<&'static str>,
-) -> Result<Vec<Field<Directory>>, Declined> {
+) -> Result<Vec<Field<DirectoryField>>, Declined> {
     fields(&field.selection_set.node, |field| {
         let name = field.name.node.as_str();
         let kind = match name {
-            "__typename" => return leaf(field, Directory::Typename),
+            "__typename" => return leaf(field, DirectoryField::Typename),
             "id" => {
                 note(names, "id");
-                Directory::Id
+                DirectoryField::Id
             }
             _ if name == own_id => {
                 note(names, own_id);
-                Directory::OwnId
+                DirectoryField::OwnId
             }
             _ => {
                 let name = *record
@@ -388,15 +394,15 @@ fn directory(
                     .find(|n| **n == name)
                     .ok_or("directory field")?;
                 note(names, name);
-                Directory::Record(name)
+                DirectoryField::Record(name)
             }
         };
         leaf(field, kind)
     })
 }
 
-fn communication(field: &Selected) -> Result<Vec<Field<Communication>>, Declined> {
-    use Communication as M;
+fn communication(field: &Selected) -> Result<Vec<Field<CommunicationField>>, Declined> {
+    use CommunicationField as M;
     fields(&field.selection_set.node, |field| {
         let kind = match field.name.node.as_str() {
             "__typename" => M::Typename,
@@ -419,8 +425,8 @@ fn communication(field: &Selected) -> Result<Vec<Field<Communication>>, Declined
     })
 }
 
-fn segment(field: &Selected) -> Result<Vec<Field<Segment>>, Declined> {
-    use Segment as S;
+fn segment(field: &Selected) -> Result<Vec<Field<SegmentField>>, Declined> {
+    use SegmentField as S;
     fields(&field.selection_set.node, |field| {
         let kind = match field.name.node.as_str() {
             "__typename" => S::Typename,
@@ -436,8 +442,8 @@ fn segment(field: &Selected) -> Result<Vec<Field<Segment>>, Declined> {
     })
 }
 
-fn session(field: &Selected) -> Result<Vec<Field<Session>>, Declined> {
-    use Session as S;
+fn session(field: &Selected) -> Result<Vec<Field<SessionField>>, Declined> {
+    use SessionField as S;
     fields(&field.selection_set.node, |field| {
         let kind = match field.name.node.as_str() {
             "__typename" => S::Typename,
@@ -484,7 +490,7 @@ mod tests {
     #[test]
     fn what_the_plan_does_not_cover_is_declined() {
         for query in [
-            "{ activeCobrowseConversations { nodes { ...F } } } fragment F on Conversation { id }",
+            "{ activeCobrowseConversations { nodes { ...F } } } fragment F on ConversationField { id }",
             "{ activeCobrowseConversations { nodes { id @include(if: true) } } }",
             "query Q($n: Int) { activeCobrowseConversations(first: $n) { totalCount } }",
             "{ activeCobrowseConversations(after: \"x\") { totalCount } }",

@@ -8,22 +8,21 @@ use std::sync::Arc;
 use async_graphql::resolver_utils::EnumType;
 use serde::Serializer as _;
 
-use super::kept::{Hole, Records};
+use super::object_bytes::{Hole, Records};
 use super::plan::{
-    Communication as M, Connection, Conversation as C, Directory, Field, Nodes, Participant as P,
-    Plan, Segment as S, Session as X,
+    CommunicationField as M, ConnectionField, ConversationField as C, DirectoryField, Field, Nodes,
+    ParticipantField as P, Plan, SegmentField as S, SessionField as X,
 };
-use super::Data;
+use super::PlanData;
 use crate::graph::context::duration_seconds;
 use crate::graph::conversation::{PureCloudSession, Session};
 use crate::graph::ids::NodeId;
-use crate::purecloud::{self, Time};
+use crate::purecloud::Model;
+use crate::purecloud::Time;
 use crate::upstream::wire::{Wire, WireEnum};
 
-type Model = Arc<purecloud::Conversation>;
-
 /// The response body: `{"data":{…}}`.
-pub(super) fn response(plan: &Plan, data: &Data) -> Vec<u8> {
+pub(super) fn response(plan: &Plan, data: &PlanData) -> Vec<u8> {
     // As large as this plan's last response and a little more, so that a
     // dashboard's 30 KB are not copied as the buffer grows.
     let hint = plan.size_hint.load(std::sync::atomic::Ordering::Relaxed);
@@ -31,9 +30,9 @@ pub(super) fn response(plan: &Plan, data: &Data) -> Vec<u8> {
     out.raw(b"{\"data\":{");
     out.raw(&plan.key);
     out.object(&plan.connection, |out, field| match field {
-        Connection::Typename => out.str("ConversationConnection"),
-        Connection::TotalCount => out.int(Some(data.total as i64)),
-        Connection::Nodes(nodes) => {
+        ConnectionField::Typename => out.str("ConversationConnection"),
+        ConnectionField::TotalCount => out.int(Some(data.total as i64)),
+        ConnectionField::Nodes(nodes) => {
             out.list(
                 data.nodes.iter().zip(&data.records),
                 |out, (node, records)| {
@@ -51,7 +50,13 @@ pub(super) fn response(plan: &Plan, data: &Data) -> Vec<u8> {
 /// A conversation's object: the bytes kept for the same conversation and
 /// `records` (with the durations until now written afresh), or written
 /// (and kept) now.
-fn kept_conversation(out: &mut Out, data: &Data, model: &Model, records: &Records, nodes: &Nodes) {
+fn kept_conversation(
+    out: &mut Out,
+    data: &PlanData,
+    model: &Model,
+    records: &Records,
+    nodes: &Nodes,
+) {
     let until_now = |out: &mut Vec<u8>, since| float(out, duration_seconds(Some(since), None));
     if nodes.kept.copy(model, records, &mut out.0, until_now) {
         return;
@@ -84,7 +89,7 @@ pub(super) fn records_of(
         .collect()
 }
 
-fn conversation(out: &mut Out, data: &Data, model: &Model, fields: &[Field<C>]) {
+fn conversation(out: &mut Out, data: &PlanData, model: &Model, fields: &[Field<C>]) {
     out.object(fields, |out, field| match field {
         C::Typename => out.str("Conversation"),
         C::Id => out.id(&NodeId::Conversation {
@@ -120,7 +125,7 @@ fn held<'a, T>(records: &'a [(Arc<str>, Arc<T>)], id: Option<&Arc<str>>) -> Opti
         .map(|i| &records[i].1)
 }
 
-fn participant(out: &mut Out, data: &Data, model: &Model, index: usize, fields: &[Field<P>]) {
+fn participant(out: &mut Out, data: &PlanData, model: &Model, index: usize, fields: &[Field<P>]) {
     let p = &model.participants[index];
     out.object(fields, |out, field| match field {
         P::Typename => out.str("CobrowseMediaParticipant"),
@@ -187,7 +192,7 @@ fn reference<T>(
     out: &mut Out,
     id: Option<&Arc<str>>,
     held: &[(Arc<str>, Arc<T>)],
-    fields: &[Field<Directory>],
+    fields: &[Field<DirectoryField>],
     (typename, node): (&str, fn(&str) -> NodeId),
     record: impl Fn(&mut Out, &T, &str),
 ) {
@@ -196,11 +201,11 @@ fn reference<T>(
     };
     let data = self::held(held, Some(id)).map(|record| &**record);
     out.object(fields, |out, field| match (field, data) {
-        (Directory::Typename, _) => out.str(typename),
-        (Directory::Id, _) => out.id(&node(id)),
-        (Directory::OwnId, _) => out.str(id),
-        (Directory::Record(name), Some(data)) => record(out, data, name),
-        (Directory::Record(_), None) => out.null(),
+        (DirectoryField::Typename, _) => out.str(typename),
+        (DirectoryField::Id, _) => out.id(&node(id)),
+        (DirectoryField::OwnId, _) => out.str(id),
+        (DirectoryField::Record(name), Some(data)) => record(out, data, name),
+        (DirectoryField::Record(_), None) => out.null(),
     });
 }
 

@@ -36,7 +36,7 @@ impl MediaType {
 }
 
 #[derive(Debug)]
-enum Status {
+enum RefusalStatus {
     Fixed(StatusCode),
     /// A GraphQL request error: the status depends on the media type.
     RequestError,
@@ -45,7 +45,7 @@ enum Status {
 /// A request the gateway answers without running it.
 #[derive(Debug)]
 pub(crate) struct Refusal {
-    status: Status,
+    status: RefusalStatus,
     outcome: &'static str,
     /// The one error of the body (`message`, `extensions.code`, …).
     error: Value,
@@ -55,7 +55,7 @@ pub(crate) struct Refusal {
 impl Refusal {
     pub(super) fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
         Self {
-            status: Status::Fixed(status),
+            status: RefusalStatus::Fixed(status),
             outcome: "bad_request",
             error: error(&message.into(), code),
             header: None,
@@ -69,7 +69,7 @@ impl Refusal {
     /// A GraphQL request error with this code.
     pub(super) fn request_error(code: &str, message: &str) -> Self {
         Self {
-            status: Status::RequestError,
+            status: RefusalStatus::RequestError,
             outcome: "request_error",
             error: error(message, code),
             header: None,
@@ -80,7 +80,7 @@ impl Refusal {
     /// request error that says what was measured.
     pub(super) fn limit(refused: &async_graphql::ServerError) -> Self {
         Self {
-            status: Status::RequestError,
+            status: RefusalStatus::RequestError,
             outcome: "too_large",
             error: serde_json::to_value(refused).expect("errors serialize"),
             header: None,
@@ -124,8 +124,8 @@ impl Refusal {
 
     pub(crate) fn respond(self, media: MediaType) -> Response {
         let status = match self.status {
-            Status::Fixed(status) => status,
-            Status::RequestError => media.request_error_status(),
+            RefusalStatus::Fixed(status) => status,
+            RefusalStatus::RequestError => media.request_error_status(),
         };
         #[derive(Serialize)]
         struct ErrorsOnly {

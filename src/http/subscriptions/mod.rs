@@ -111,14 +111,14 @@ pub(crate) async fn upgrade(
         .on_upgrade(move |socket| async move {
             let _slot = slot;
             let client = app.proxies.client(peer.ip(), &headers);
-            Connection::new(app, headers, dialect, client)
+            SocketConnection::new(app, headers, dialect, client)
                 .serve(socket)
                 .await;
         })
 }
 
 /// What the loop does after a message.
-enum Step {
+enum LoopStep {
     Send(Vec<String>),
     /// Sends the messages, then closes with a code and a reason.
     Close(u16, String),
@@ -126,9 +126,9 @@ enum Step {
     SayAndClose(String, u16, String),
 }
 
-impl Step {
+impl LoopStep {
     fn none() -> Self {
-        Step::Send(Vec::new())
+        LoopStep::Send(Vec::new())
     }
 }
 
@@ -140,7 +140,7 @@ struct Output {
 }
 
 /// An acknowledged connection: who is calling, with which credentials.
-struct Session {
+struct SocketOperation {
     caller: Caller,
     credentials: HeaderMap,
     /// When the credentials must be checked again (JWT expiry, passthrough
@@ -149,12 +149,12 @@ struct Session {
 }
 
 /// One socket's state.
-struct Connection {
+struct SocketConnection {
     app: AppState,
     dialect: Dialect,
     upgrade_headers: HeaderMap,
     init_seen: bool,
-    session: Option<Session>,
+    session: Option<SocketOperation>,
     /// Running operations by id, with the serial of the one started last
     /// under that id (a finished operation's id may be used again).
     running: HashMap<Arc<str>, (u64, AbortHandle)>,
@@ -169,7 +169,7 @@ struct Connection {
     socket_bucket: Option<Arc<str>>,
 }
 
-impl Connection {
+impl SocketConnection {
     fn new(
         app: AppState,
         upgrade_headers: HeaderMap,
@@ -208,35 +208,35 @@ impl Connection {
                     Some(Ok(Message::Text(text))) => self.on_message(text.as_bytes()).await,
                     Some(Ok(Message::Binary(bytes))) => self.on_message(&bytes).await,
                     Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
-                    Some(Ok(_)) => Step::none(),
+                    Some(Ok(_)) => LoopStep::none(),
                 },
                 Some(output) = self.outputs.next(), if !self.outputs.is_empty() => self.on_output(output),
                 () = &mut init_deadline, if self.session.is_none() => {
-                    Step::Close(close::INIT_TIMEOUT, "Connection initialisation timeout".into())
+                    LoopStep::Close(close::INIT_TIMEOUT, "SocketConnection initialisation timeout".into())
                 }
                 changed = key_changes.changed(), if self.session.is_some() => match changed {
                     Ok(()) => self.recheck().await,
                     // The authenticator is gone: the gateway is stopping.
-                    Err(_) => Step::Close(close::GOING_AWAY, "the gateway is shutting down; reconnect".into()),
+                    Err(_) => LoopStep::Close(close::GOING_AWAY, "the gateway is shutting down; reconnect".into()),
                 },
                 () = sleep_until(recheck_at), if recheck_at.is_some() => self.recheck().await,
                 () = stopping.wait() => {
-                    Step::Close(close::GOING_AWAY, "the gateway is shutting down; reconnect".into())
+                    LoopStep::Close(close::GOING_AWAY, "the gateway is shutting down; reconnect".into())
                 }
             };
             match step {
-                Step::Send(texts) => {
+                LoopStep::Send(texts) => {
                     for text in texts {
                         if sink.send(Message::Text(text.into())).await.is_err() {
                             return;
                         }
                     }
                 }
-                Step::Close(code, reason) => {
+                LoopStep::Close(code, reason) => {
                     let _ = sink.send(close_frame(code, &reason)).await;
                     return;
                 }
-                Step::SayAndClose(text, code, reason) => {
+                LoopStep::SayAndClose(text, code, reason) => {
                     if sink.send(Message::Text(text.into())).await.is_ok() {
                         let _ = sink.send(close_frame(code, &reason)).await;
                     }
@@ -246,10 +246,10 @@ impl Connection {
         }
     }
 
-    async fn on_message(&mut self, text: &[u8]) -> Step {
+    async fn on_message(&mut self, text: &[u8]) -> LoopStep {
         let message = match protocol::read(self.dialect, text) {
             Ok(message) => message,
-            Err(invalid) => return Step::Close(close::BAD_REQUEST, invalid.0),
+            Err(invalid) => return LoopStep::Close(close::BAD_REQUEST, invalid.0),
         };
         match message {
             ClientMessage::Init { payload } => self.on_init(&payload).await,
@@ -259,20 +259,20 @@ impl Connection {
                     handle.abort();
                     // The older dialect confirms a `stop`.
                     if self.dialect == Dialect::Legacy {
-                        return Step::Send(vec![protocol::complete(&id)]);
+                        return LoopStep::Send(vec![protocol::complete(&id)]);
                     }
                 }
-                Step::none()
+                LoopStep::none()
             }
-            ClientMessage::Ping => Step::Send(vec![protocol::pong()]),
-            ClientMessage::Pong => Step::none(),
-            ClientMessage::Terminate => Step::Close(close::NORMAL, String::new()),
+            ClientMessage::Ping => LoopStep::Send(vec![protocol::pong()]),
+            ClientMessage::Pong => LoopStep::none(),
+            ClientMessage::Terminate => LoopStep::Close(close::NORMAL, String::new()),
         }
     }
 
-    async fn on_init(&mut self, payload: &Value) -> Step {
+    async fn on_init(&mut self, payload: &Value) -> LoopStep {
         if std::mem::replace(&mut self.init_seen, true) {
-            return Step::Close(
+            return LoopStep::Close(
                 close::TOO_MANY_INITS,
                 "Too many initialisation requests".into(),
             );
@@ -293,28 +293,28 @@ impl Connection {
         {
             Ok(caller) => {
                 let recheck_at = self.recheck_at(&caller);
-                self.session = Some(Session {
+                self.session = Some(SocketOperation {
                     caller,
                     credentials,
                     recheck_at,
                 });
-                Step::Send(vec![protocol::ack()])
+                LoopStep::Send(vec![protocol::ack()])
             }
             Err(refusal) => self.refuse(refusal.message()),
         }
     }
 
     /// Closes a connection whose credentials do not (or no longer) admit it.
-    fn refuse(&self, why: &str) -> Step {
+    fn refuse(&self, why: &str) -> LoopStep {
         if self.dialect == Dialect::Legacy {
             // Its clients read the reason from `connection_error`.
-            return Step::SayAndClose(
+            return LoopStep::SayAndClose(
                 protocol::connection_error(why),
                 close::FORBIDDEN,
                 why.to_owned(),
             );
         }
-        Step::Close(close::FORBIDDEN, why.to_owned())
+        LoopStep::Close(close::FORBIDDEN, why.to_owned())
     }
 
     /// When `caller`'s credentials must be checked again: at a JWT's
@@ -336,9 +336,9 @@ impl Connection {
     /// Checks the session's credentials again; closes with 4403 when they
     /// no longer admit the caller. An upstream that cannot say (passthrough)
     /// is not a refusal: the check is tried again later.
-    async fn recheck(&mut self) -> Step {
+    async fn recheck(&mut self) -> LoopStep {
         let Some(session) = &self.session else {
-            return Step::none();
+            return LoopStep::none();
         };
         let presented = Presented::from_headers(&session.credentials);
         let outcome = match presented {
@@ -356,13 +356,13 @@ impl Connection {
                 let session = self.session.as_mut().expect("checked above");
                 session.caller = caller;
                 session.recheck_at = recheck_at;
-                Step::none()
+                LoopStep::none()
             }
             Err(crate::auth::AuthError::Upstream(e)) => {
                 tracing::warn!(error = %e, "cannot check a subscriber's token with upstream; checking again later");
                 let session = self.session.as_mut().expect("checked above");
                 session.recheck_at = Some(tokio::time::Instant::now() + Duration::from_secs(5));
-                Step::none()
+                LoopStep::none()
             }
             Err(e) => {
                 self.app
@@ -375,13 +375,13 @@ impl Connection {
         }
     }
 
-    async fn on_subscribe(&mut self, id: String, operation: Operation) -> Step {
+    async fn on_subscribe(&mut self, id: String, operation: Operation) -> LoopStep {
         let Some(session) = &self.session else {
-            return Step::Close(close::UNAUTHORIZED, "Unauthorized".into());
+            return LoopStep::Close(close::UNAUTHORIZED, "Unauthorized".into());
         };
         let id: Arc<str> = id.into();
         if self.running.contains_key(&id) {
-            return Step::Close(
+            return LoopStep::Close(
                 close::DUPLICATE_ID,
                 format!("Subscriber for {id} already exists"),
             );
@@ -395,7 +395,7 @@ impl Connection {
             None => None,
         };
         if let Err(error) = self.admit(limited, &operation) {
-            return Step::Send(protocol::error(self.dialect, &id, &[error]));
+            return LoopStep::Send(protocol::error(self.dialect, &id, &[error]));
         }
         let request = self.request(session, operation);
         self.serial += 1;
@@ -416,7 +416,7 @@ impl Connection {
         self.outputs
             .push(Abortable::new(results, registration).boxed());
         self.running.insert(id, (serial, handle));
-        Step::none()
+        LoopStep::none()
     }
 
     /// The checks an operation passes before it runs: the caller's rate
@@ -455,7 +455,7 @@ impl Connection {
             .map_err(|e| serde_json::to_value(e).expect("errors serialize"))
     }
 
-    fn request(&self, session: &Session, operation: Operation) -> async_graphql::Request {
+    fn request(&self, session: &SocketOperation, operation: Operation) -> async_graphql::Request {
         let source = self.app.source_for(&session.caller);
         let mut request = async_graphql::Request::new(operation.query)
             .variables(async_graphql::Variables::from_json(Value::Object(
@@ -470,16 +470,16 @@ impl Connection {
         request
     }
 
-    fn on_output(&mut self, output: Output) -> Step {
+    fn on_output(&mut self, output: Output) -> LoopStep {
         // A result of an operation the client completed (its id may since
         // name a newer one) is dropped.
         match self.running.get(&output.id) {
             Some((serial, _)) if *serial == output.serial => {}
-            _ => return Step::none(),
+            _ => return LoopStep::none(),
         }
         let Some(response) = output.response else {
             self.running.remove(&output.id);
-            return Step::Send(vec![protocol::complete(&output.id)]);
+            return LoopStep::Send(vec![protocol::complete(&output.id)]);
         };
         if is_request_error(&response) {
             self.running.remove(&output.id);
@@ -488,9 +488,9 @@ impl Connection {
                 .iter()
                 .map(|e| serde_json::to_value(e).expect("errors serialize"))
                 .collect();
-            return Step::Send(protocol::error(self.dialect, &output.id, &errors));
+            return LoopStep::Send(protocol::error(self.dialect, &output.id, &errors));
         }
-        Step::Send(vec![protocol::next(self.dialect, &output.id, &response)])
+        LoopStep::Send(vec![protocol::next(self.dialect, &output.id, &response)])
     }
 }
 

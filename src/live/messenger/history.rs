@@ -40,7 +40,7 @@ const CHUNK: usize = 50;
 /// What the back-fill covers, from settings, and where it says what it
 /// did.
 #[derive(Clone, Debug)]
-pub(crate) struct History {
+pub(crate) struct MessengerBackfill {
     /// How far back (`messenger.history`; zero: no back-fill).
     pub(crate) span: Duration,
     /// How often it runs again.
@@ -68,7 +68,7 @@ pub(crate) struct HistoryStatus {
 
 /// The back-fill's state in the resolver.
 pub(super) struct Backfill {
-    settings: History,
+    settings: MessengerBackfill,
     /// Where the last finished run began.
     last: Option<DateTime<Utc>>,
     /// The run under way, and the conversations it has still to read.
@@ -86,7 +86,7 @@ struct Run {
 }
 
 impl Backfill {
-    pub(super) fn new(settings: History) -> Self {
+    pub(super) fn new(settings: MessengerBackfill) -> Self {
         Self {
             settings,
             last: None,

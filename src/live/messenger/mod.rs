@@ -4,7 +4,7 @@
 //! burst of such events names their sessions; the facts they state are
 //! stored (each once) and told to subscribers. A conversation whose agent
 //! leg ended ends its sessions that go on, unless the page said so first
-//! (`Source::Conversation`: an inference, shown as one).
+//! (`FactSource::Conversation`: an inference, shown as one).
 //!
 //! The assumption that the topics' `messageMetadata.events` are filled in
 //! at runtime is this module's alone (docs/upstream.md, "unverified"): the
@@ -17,7 +17,7 @@
 
 mod history;
 
-pub(crate) use history::{History, HistoryStatus};
+pub(crate) use history::{HistoryStatus, MessengerBackfill};
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -31,7 +31,7 @@ use tracing::{warn, Instrument as _};
 
 use super::{Notice, Publish};
 use crate::messenger::signals::{facts_of, Signals};
-use crate::messenger::{Fact, Phase, Source as FactSource, What};
+use crate::messenger::{Fact, FactSource, Phase, What};
 use crate::metrics::Metrics;
 use crate::source::Source;
 use crate::store::EventStore;
@@ -76,7 +76,7 @@ impl Resolver {
         source: Source,
         store: Arc<dyn EventStore>,
         (publish, metrics): (Publish, Arc<Metrics>),
-        (interval, history): (Duration, History),
+        (interval, history): (Duration, MessengerBackfill),
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(QUEUED);
         let (polling, poll_rx) = watch::channel(false);
@@ -238,9 +238,9 @@ impl Worker {
     /// those of sessions not over): their signals, as bursts.
     async fn poll(&mut self) -> HashMap<String, Burst> {
         let mut ids: Vec<String> = self.known.ids().cloned().collect();
-        let going_on = crate::store::SessionFilter {
+        let going_on = crate::store::StoredSessionFilter {
             ended: Some(false),
-            ..crate::store::SessionFilter::default()
+            ..crate::store::StoredSessionFilter::default()
         };
         let window = crate::store::Window {
             limit: POLLED,
@@ -312,10 +312,10 @@ impl Worker {
     /// (`GET /api/v2/conversations/{id}`) to learn when their agent leg
     /// ended.
     async fn sweep(&mut self) {
-        let going_on = crate::store::SessionFilter {
+        let going_on = crate::store::StoredSessionFilter {
             ended: Some(false),
             offered: Some(false),
-            ..crate::store::SessionFilter::default()
+            ..crate::store::StoredSessionFilter::default()
         };
         let window = crate::store::Window {
             limit: POLLED,
@@ -330,7 +330,7 @@ impl Worker {
         };
         let mut calls: Vec<String> = sessions
             .into_iter()
-            .filter(|s| s.channel == Some(crate::messenger::Channel::Voice))
+            .filter(|s| s.channel == Some(crate::messenger::MessengerChannel::Voice))
             .map(|s| s.conversation_id)
             .filter(|id| !self.ended.contains(id))
             .collect();

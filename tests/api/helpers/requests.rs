@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use cobrowse_gateway::sim::{Faults, Stats};
+use cobrowse_gateway::sim::{Faults, SimStats};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -153,7 +153,7 @@ impl TestApp {
     }
 
     /// The calls the simulator has served since the last reset.
-    pub async fn upstream_calls(&self) -> Stats {
+    pub async fn upstream_calls(&self) -> SimStats {
         self.http
             .get(format!("{}/__sim/stats", self.sim.url()))
             .send()

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::purecloud::{Conversation, Time};
+use crate::purecloud::{ConversationModel, Time};
 use crate::upstream::model::{Queue, User};
 
 /// The most conversations one selection keeps the bytes of.
@@ -30,12 +30,12 @@ pub(crate) type Records = Vec<(Option<Arc<User>>, Option<Arc<Queue>>)>;
 
 /// The kept bytes of one selection, by conversation.
 #[derive(Default)]
-pub(crate) struct Kept {
-    parts: Mutex<HashMap<usize, Part>>,
+pub(crate) struct ObjectBytes {
+    parts: Mutex<HashMap<usize, ObjectPart>>,
 }
 
-struct Part {
-    model: Arc<Conversation>,
+struct ObjectPart {
+    model: Arc<ConversationModel>,
     records: Records,
     bytes: Box<[u8]>,
     holes: Box<[Hole]>,
@@ -58,13 +58,13 @@ fn same<T>(a: &Option<Arc<T>>, b: &Option<Arc<T>>) -> bool {
     }
 }
 
-impl Kept {
+impl ObjectBytes {
     /// Appends to `out` the bytes written from exactly `model` and
     /// `records`, if they are kept, with each hole's value written by
     /// `fill`; whether they were.
     pub(crate) fn copy(
         &self,
-        model: &Arc<Conversation>,
+        model: &Arc<ConversationModel>,
         records: &Records,
         out: &mut Vec<u8>,
         mut fill: impl FnMut(&mut Vec<u8>, Time),
@@ -97,7 +97,7 @@ impl Kept {
     /// `holes` in them (in order).
     pub(crate) fn put(
         &self,
-        model: &Arc<Conversation>,
+        model: &Arc<ConversationModel>,
         records: Records,
         bytes: &[u8],
         holes: Vec<Hole>,
@@ -112,7 +112,7 @@ impl Kept {
         }
         let replaced = parts.insert(
             Arc::as_ptr(model) as usize,
-            Part {
+            ObjectPart {
                 model: Arc::clone(model),
                 records,
                 bytes: bytes.into(),
@@ -124,14 +124,14 @@ impl Kept {
         }
     }
 
-    fn forget(parts: &mut HashMap<usize, Part>) {
+    fn forget(parts: &mut HashMap<usize, ObjectPart>) {
         let bytes: usize = parts.values().map(|p| p.bytes.len()).sum();
         KEPT_BYTES.fetch_sub(bytes, Ordering::Relaxed);
         parts.clear();
     }
 }
 
-impl Drop for Kept {
+impl Drop for ObjectBytes {
     fn drop(&mut self) {
         if let Ok(parts) = self.parts.get_mut() {
             Self::forget(parts);
@@ -144,8 +144,8 @@ mod tests {
     use super::*;
     use crate::purecloud::Inputs;
 
-    fn model() -> Arc<Conversation> {
-        Arc::new(Conversation::build("c1", Inputs::default()))
+    fn model() -> Arc<ConversationModel> {
+        Arc::new(ConversationModel::build("c1", Inputs::default()))
     }
 
     fn user(name: &str) -> Arc<User> {
@@ -157,7 +157,7 @@ mod tests {
 
     #[test]
     fn kept_bytes_are_reused_only_for_the_same_model_and_the_same_records() {
-        let kept = Kept::default();
+        let kept = ObjectBytes::default();
         let (a, b) = (model(), model());
         let ann = user("Ann");
         let records: Records = vec![(Some(Arc::clone(&ann)), None)];
@@ -175,7 +175,7 @@ mod tests {
 
     #[test]
     fn holes_are_written_afresh_into_every_copy() {
-        let kept = Kept::default();
+        let kept = ObjectBytes::default();
         let a = model();
         let (t1, t2) = (
             "2026-12-01T10:00:00Z".parse().expect("a time"),
