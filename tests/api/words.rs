@@ -36,7 +36,10 @@ fn sources(dir: &Path, found: &mut Vec<PathBuf>) {
         let path = entry.expect("an entry").path();
         if path.is_dir() {
             sources(&path, found);
-        } else if path.extension().is_some_and(|e| e == "rs") {
+        } else if path.extension().is_some_and(|e| e == "rs")
+            // A folder's `tests.rs` is its tests, as a file's end is.
+            && path.file_name().is_some_and(|n| n != "tests.rs")
+        {
             found.push(path);
         }
     }
