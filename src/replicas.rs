@@ -11,8 +11,8 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use crate::cache::Listed;
 use crate::live::{Live, Notice, Publish};
+use crate::purecloud::Listed;
 use crate::source::Source;
 use crate::store::postgres::PgStore;
 use crate::store::{FeedItem, StoreError};

@@ -17,11 +17,9 @@ use std::sync::Arc;
 
 use futures::future::try_join_all;
 
-use crate::cache::{
-    ActiveListing, Cache, Cacheable, ClosedReport, Kind, Listed, Report, Scope, Value, WrapupCodes,
-};
+use crate::cache::{Cache, Cacheable, ClosedReport, Kind, Report, Scope, Value, WrapupCodes};
 use crate::changes::Changes;
-use crate::purecloud::{self, Inputs, Models, Shapes};
+use crate::purecloud::{self, ActiveListing, Inputs, Listed, Models, Shapes};
 use crate::singleflight;
 use crate::upstream::analytics::{self, AggregatesQuery, DetailsQuery};
 use crate::upstream::model::*;

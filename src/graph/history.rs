@@ -37,9 +37,10 @@ use super::ids::check_upstream_id;
 use super::paging::{cursor_text, invalid_cursor, Page};
 use super::sessions::{SessionCursor, Stored};
 use super::values::{IntervalInput, SessionMedia};
-use crate::cache::{Listed, Report};
+use crate::cache::Report;
 use crate::purecloud;
 use crate::purecloud::queries::ANALYTICS_PAGE_SIZE;
+use crate::purecloud::Listed;
 use crate::store::{self, Window};
 use crate::upstream::analytics::{AnalyticsConversation, DetailsQuery};
 

@@ -328,7 +328,7 @@ async fn purecloud_session(
     let Some(record) = records.first() else {
         return Ok(None);
     };
-    let model = source.listed(&crate::cache::Listed::Record(Arc::clone(record)));
+    let model = source.listed(&crate::purecloud::Listed::Record(Arc::clone(record)));
     let found = model.session(session);
     Ok(found.map(|s| Session::PureCloud(PureCloudSession::new(&model, s))))
 }
@@ -380,7 +380,7 @@ async fn prefetch(ctx: &Context<'_>, nodes: Vec<Model>) -> Vec<Model> {
 /// The conversations of `listing`, in the order of their cursors.
 pub(super) fn in_order(
     source: &crate::source::Source,
-    listing: &crate::cache::ActiveListing,
+    listing: &crate::purecloud::ActiveListing,
 ) -> Vec<(ListingCursor, Model)> {
     let mut sorted: Vec<(ListingCursor, Model)> = listing
         .entries

@@ -22,7 +22,8 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use super::marks::{self, LiveUpdate, Mark};
-use crate::cache::{ActiveListing, Listed, PushLease};
+use crate::cache::PushLease;
+use crate::purecloud::{ActiveListing, Listed};
 use crate::upstream::analytics::AnalyticsConversation;
 use crate::upstream::events::ScreenShareEvent;
 use crate::upstream::model::CobrowseConversation;

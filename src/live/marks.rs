@@ -59,7 +59,7 @@ pub(crate) enum Notice {
     /// changed (none: no longer active), for the other replicas' copies;
     /// it precedes the sessions' notices, so that a subscriber told of a
     /// change reads it from any replica. Not for subscribers.
-    Listed(Vec<(Arc<str>, Option<crate::cache::Listed>)>),
+    Listed(Vec<(Arc<str>, Option<crate::purecloud::Listed>)>),
     /// A Co-browse for Messenger session changed (told this way only by a
     /// store without a shared feed, which tells every replica itself).
     Messenger(crate::messenger::Change),

@@ -123,7 +123,7 @@ struct Mirror {
 }
 
 impl crate::source::LiveActiveSet for Live {
-    fn listing(&self) -> Option<Arc<crate::cache::ActiveListing>> {
+    fn listing(&self) -> Option<Arc<crate::purecloud::ActiveListing>> {
         self.index.listing()
     }
 }
@@ -197,7 +197,7 @@ impl Live {
     }
 
     /// Takes what the listener's index holds of some conversations.
-    pub(crate) fn copy(&self, listed: &[(Arc<str>, Option<crate::cache::Listed>)]) {
+    pub(crate) fn copy(&self, listed: &[(Arc<str>, Option<crate::purecloud::Listed>)]) {
         if self.mirror.lock().expect("mirror lock").leading {
             return;
         }

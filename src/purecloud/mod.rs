@@ -16,12 +16,14 @@
 //! work, addresses) are upstream's own records, kept as they came.
 
 pub(crate) mod going_on;
+mod listing;
 pub(crate) mod queries;
 mod record;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+pub(crate) use listing::{ActiveListing, Listed};
 pub(crate) use record::from_record;
 
 use crate::upstream::enums::*;

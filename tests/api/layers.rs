@@ -26,9 +26,10 @@ const FLOORS: &[(&str, &[&str])] = &[
     ),
     ("what resolvers read; the event store", &["source", "store"]),
     (
-        "the domain, the cache, analytics jobs, the simulator",
-        &["purecloud", "messenger", "cache", "jobs", "sim"],
+        "the cache, analytics jobs, the simulator",
+        &["cache", "jobs", "sim"],
     ),
+    ("the domain: PureCloud and Messenger", &["purecloud", "messenger"]),
     (
         "the upstream client, Zoom's events, settings, request-scoped notes",
         &[

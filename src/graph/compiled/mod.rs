@@ -27,7 +27,8 @@ use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
-use crate::cache::{ActiveListing, CacheVersion, ReadFreshness, Scope};
+use crate::cache::{CacheVersion, ReadFreshness, Scope};
+use crate::purecloud::ActiveListing;
 use crate::purecloud::Model;
 use crate::purecloud::{Inputs, Shapes};
 use crate::source::Source;
