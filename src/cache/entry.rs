@@ -1,12 +1,12 @@
 //! One entry of the cache, and its lifetime: a TTL per kind of value,
 //! longer while the push lease holds, and a grace for stale-if-error.
 
-use crate::cache::keys::Key;
-use crate::cache::Kind;
-use crate::cache::Value;
 use std::time::{Duration, Instant};
 
 use moka::Expiry;
+
+use crate::cache::keys::Key;
+use crate::cache::{Kind, Value};
 
 #[derive(Clone)]
 pub(super) struct CacheEntry {

@@ -1,19 +1,13 @@
 //! Fetches: one upstream call per key at a time (single-flight), the
 //! second level first, and stale-if-error with retries in the background.
 
-use crate::cache::entry::CacheEntry;
-use crate::cache::keys::Key;
-use crate::cache::Cache;
-use crate::cache::Cacheable;
-use crate::cache::FetchFlight;
-use crate::cache::Kind;
-use crate::cache::Scope;
-use crate::cache::Shared;
-use crate::cache::MAX_BACKGROUND_REFRESHES;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::cache::entry::CacheEntry;
+use crate::cache::keys::Key;
+use crate::cache::{Cache, Cacheable, FetchFlight, Kind, Scope, Shared, MAX_BACKGROUND_REFRESHES};
 use crate::upstream::{Fetched, UpstreamError};
 
 /// Whether an error is an outage worth riding out on stale data (and not an

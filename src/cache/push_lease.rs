@@ -1,14 +1,14 @@
 //! The push lease: how long pushed notifications keep the cached live
 //! data of the conversations they cover fresh.
 
-use crate::cache::entry::CacheEntry;
-use crate::cache::keys::Key;
-use crate::cache::Kind;
-use crate::cache::Scope;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use crate::cache::entry::CacheEntry;
+use crate::cache::keys::Key;
+use crate::cache::{Kind, Scope};
 
 /// The lease pushed notifications hold on the freshness of the live data of
 /// the conversations they cover: while it holds, those conversations'

@@ -1,17 +1,14 @@
 //! Reads: a value from the cache or upstream, a peek at what is cached,
 //! and the freshness each read notes in the response.
 
-use crate::cache::entry::CacheEntry;
-use crate::cache::fetch::serves_stale;
-use crate::cache::keys::Key;
-use crate::cache::Cache;
-use crate::cache::Cacheable;
-use crate::cache::ReadFreshness;
-use crate::cache::Scope;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::cache::entry::CacheEntry;
+use crate::cache::fetch::serves_stale;
+use crate::cache::keys::Key;
+use crate::cache::{Cache, Cacheable, ReadFreshness, Scope};
 use crate::upstream::{Fetched, UpstreamError};
 
 impl Cache {

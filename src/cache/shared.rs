@@ -1,9 +1,9 @@
 //! The second level: the gateway's own values shared by the replicas in
 //! Redis, fetched once for all of them.
 
-use crate::cache::Kind;
-use crate::cache::Scope;
 use std::sync::Arc;
+
+use crate::cache::{Kind, Scope};
 
 /// The replicas' shared cache (Redis): the gateway's own scope's values,
 /// under a name every replica of the same upstream and client gives them

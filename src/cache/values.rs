@@ -1,10 +1,10 @@
 //! What the cache holds: the kinds of upstream value ([`Cacheable`]),
 //! analytics reports and wrap-up codes as one value each.
 
-use crate::cache::Kind;
-use crate::purecloud::ActiveListing;
 use std::sync::Arc;
 
+use crate::cache::Kind;
+use crate::purecloud::ActiveListing;
 use crate::upstream::model::{CobrowseConversation, Conversation, Queue, User, WrapupCode};
 
 /// An analytics answer (statistics or a page of history).

@@ -1,17 +1,15 @@
 //! The checks of typed settings: every setting that cannot be honoured,
 //! all at once, each with what to write instead.
 
+use std::collections::BTreeMap;
+use std::time::Duration;
+
 use crate::settings::addresses::redis_url_is_bad;
 use crate::settings::derive_login_url;
 use crate::settings::is_operation_name;
 use crate::settings::postgres_url;
 use crate::settings::table::describe;
-use crate::settings::AuthMode;
-use crate::settings::SettingSource;
-use crate::settings::Settings;
-use crate::settings::SettingsError;
-use std::collections::BTreeMap;
-use std::time::Duration;
+use crate::settings::{AuthMode, SettingSource, Settings, SettingsError};
 
 impl Settings {
     /// Every setting that cannot be honoured, one line each (not only the

@@ -1,20 +1,16 @@
 //! Layering: defaults, the settings file, the environment and flags, each
 //! overriding the one before, with where each value came from; then typed.
 
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
 use crate::settings::table::describe;
 use crate::settings::table::lookup;
 use crate::settings::table::suggest;
 use crate::settings::table::suggest_path;
-use crate::settings::table::SECRETS;
-use crate::settings::table::URLS;
-use crate::settings::Setting;
-use crate::settings::Settings;
-use crate::settings::SettingsError;
-use crate::settings::CONFIG_ENV;
-use crate::settings::SETTINGS;
-use std::collections::BTreeMap;
-use std::fmt;
-use std::path::Path;
+use crate::settings::table::{SECRETS, URLS};
+use crate::settings::{Setting, Settings, SettingsError, CONFIG_ENV, SETTINGS};
 
 /// Where a value came from, for error messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

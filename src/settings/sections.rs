@@ -1,7 +1,6 @@
 //! The typed settings: [`Settings`] and one struct per section of the
 //! table (`server`, `auth`, `upstream`, ...), with the values they take.
 
-use crate::settings::de;
 use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Duration;
@@ -10,6 +9,7 @@ use reqwest::Url;
 use serde::Deserialize;
 
 use crate::secret::Secret;
+use crate::settings::de;
 
 /// All settings, typed.
 #[derive(Debug, Clone, Deserialize)]

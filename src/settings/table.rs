@@ -2,8 +2,9 @@
 //! variable, its default and what it does; the settings that are secrets or
 //! URLs; finding a setting by path, and the nearest known one for a typo.
 
-use crate::settings::SettingSource;
 use std::collections::BTreeMap;
+
+use crate::settings::SettingSource;
 
 /// One setting: where it lives, its environment variable, its default.
 pub struct Setting {

@@ -1,8 +1,9 @@
 //! The settings' tests: layering, every check, the table's promises.
 
+use std::time::Duration;
+
 use super::*;
 use crate::settings::addresses::listen_address;
-use std::time::Duration;
 
 fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs

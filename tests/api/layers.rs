@@ -29,7 +29,10 @@ const FLOORS: &[(&str, &[&str])] = &[
         "the cache, analytics jobs, the simulator",
         &["cache", "jobs", "sim"],
     ),
-    ("the domain: PureCloud and Messenger", &["purecloud", "messenger"]),
+    (
+        "the domain: PureCloud and Messenger",
+        &["purecloud", "messenger"],
+    ),
     (
         "the upstream client, Zoom's events, settings, request-scoped notes",
         &[
