@@ -30,17 +30,17 @@
 
 mod acts;
 mod analytics;
+mod analytics_jobs;
 mod answers;
 pub(crate) mod data;
 mod events;
-mod jobs;
 mod life;
 pub mod messenger;
 mod messenger_pace;
 mod messenger_wire;
-mod notify;
+mod notification_topics;
+mod notifications;
 mod routes;
-mod topics;
 pub(crate) mod zoom;
 
 pub use acts::Act;
@@ -321,11 +321,11 @@ pub(crate) struct SimState {
     max_in_flight: AtomicU64,
     correlation: AtomicU64,
     /// Notification channels and their sockets.
-    hub: notify::Hub,
+    hub: notifications::Hub,
     /// Where sockets connect (`ws://host:port`).
     ws_base: String,
     /// Asynchronous analytics jobs.
-    jobs: jobs::SimJobs,
+    jobs: analytics_jobs::SimJobs,
     /// Web messaging and voice conversations (Co-browse for Messenger).
     messaging: Mutex<messenger::Messaging>,
 }
@@ -371,9 +371,9 @@ impl Simulator {
             in_flight: AtomicU64::new(0),
             max_in_flight: AtomicU64::new(0),
             correlation: AtomicU64::new(0),
-            hub: notify::Hub::default(),
+            hub: notifications::Hub::default(),
             ws_base: format!("ws://{addr}"),
-            jobs: jobs::SimJobs::default(),
+            jobs: analytics_jobs::SimJobs::default(),
             messaging: Mutex::new(messenger::Messaging::default()),
         });
         let app = router(Arc::clone(&state));
@@ -507,16 +507,19 @@ fn router(state: Arc<SimState>) -> Router {
         )
         .route("/__sim/world/tick", post(routes::tick))
         .route("/__sim/world/queues", post(routes::add_queues))
-        .route("/__sim/notifications", get(notify::snapshot))
-        .route("/__sim/notifications/drop", post(notify::drop_sockets))
-        .route("/__sim/notifications/expire", post(notify::expire))
-        .route("/__sim/notifications/garble", post(notify::garble))
-        .route("/__sim/notifications/lose", post(notify::lose))
+        .route("/__sim/notifications", get(notifications::snapshot))
+        .route(
+            "/__sim/notifications/drop",
+            post(notifications::drop_sockets),
+        )
+        .route("/__sim/notifications/expire", post(notifications::expire))
+        .route("/__sim/notifications/garble", post(notifications::garble))
+        .route("/__sim/notifications/lose", post(notifications::lose))
         .route(
             "/__sim/notifications/socket_closing",
-            post(notify::socket_closing),
+            post(notifications::socket_closing),
         )
-        .route("/channels/{id}", get(notify::socket))
+        .route("/channels/{id}", get(notifications::socket))
         .route("/__sim/messenger/conversations", post(messenger::start))
         .route(
             "/__sim/messenger/conversations/{id}/messages",

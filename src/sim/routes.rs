@@ -17,7 +17,7 @@ use super::answers::{bad_request, not_found, parse_json, Reject};
 use super::data::SimConversation;
 use super::life::StepError;
 use super::Sim;
-use super::{analytics, notify, Grant, SimState};
+use super::{analytics, notifications, Grant, SimState};
 use crate::upstream::analytics::*;
 use crate::upstream::model::*;
 
@@ -54,15 +54,15 @@ pub(super) fn api() -> Router<Arc<SimState>> {
         )
         .route(
             "/api/v2/analytics/conversations/details/jobs",
-            post(super::jobs::submit),
+            post(super::analytics_jobs::submit),
         )
         .route(
             "/api/v2/analytics/conversations/details/jobs/{id}",
-            get(super::jobs::status),
+            get(super::analytics_jobs::status),
         )
         .route(
             "/api/v2/analytics/conversations/details/jobs/{id}/results",
-            get(super::jobs::results),
+            get(super::analytics_jobs::results),
         )
         .route(
             "/api/v2/analytics/conversations/aggregates/query",
@@ -70,22 +70,22 @@ pub(super) fn api() -> Router<Arc<SimState>> {
         )
         .route(
             "/api/v2/notifications/availabletopics",
-            get(super::topics::available_topics),
+            get(super::notification_topics::available_topics),
         )
         .route(
             "/api/v2/notifications/channels",
-            post(notify::create_channel).get(notify::list_channels),
+            post(notifications::create_channel).get(notifications::list_channels),
         )
         .route(
             "/api/v2/notifications/channels/{id}",
-            axum::routing::head(notify::channel_exists),
+            axum::routing::head(notifications::channel_exists),
         )
         .route(
             "/api/v2/notifications/channels/{id}/subscriptions",
-            get(notify::get_subscriptions)
-                .put(notify::put_subscriptions)
-                .post(notify::post_subscriptions)
-                .delete(notify::delete_subscriptions),
+            get(notifications::get_subscriptions)
+                .put(notifications::put_subscriptions)
+                .post(notifications::post_subscriptions)
+                .delete(notifications::delete_subscriptions),
         )
 }
 

@@ -276,8 +276,7 @@ async fn the_vendored_assets_are_the_pinned_packages_byte_for_byte() {
 /// the test key, written as a module under `web/` (where its imports
 /// resolve); the file is removed when the guard drops.
 fn readme_snippet(marker: &str, base: &str) -> tempfile::TempPath {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
-        .expect("README.md");
+    let readme = crate::helpers::documentation();
     let block = readme
         .split("```js\n")
         .skip(1)

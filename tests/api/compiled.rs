@@ -255,7 +255,7 @@ async fn random_selections_of_what_plans_cover_answer_the_same_bytes_both_ways()
 
 /// The GraphQL blocks of the README, each with the variables it needs.
 fn readme_queries() -> Vec<String> {
-    let readme = include_str!("../../README.md");
+    let readme = crate::helpers::documentation();
     readme
         .split("```graphql")
         .skip(1)

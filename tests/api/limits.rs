@@ -17,7 +17,7 @@ const LIMIT_CODES: [&str; 6] = [
 /// The operations of every `graphql` block of the README but subscriptions:
 /// `(document, operation name)`.
 fn readme_operations() -> Vec<(String, String)> {
-    let readme = include_str!("../../README.md");
+    let readme = crate::helpers::documentation();
     let mut operations = Vec::new();
     for block in readme.split("```graphql\n").skip(1) {
         let document = block.split("```").next().expect("a closed block");

@@ -7,6 +7,7 @@ mod binary;
 mod browser;
 mod compiled;
 mod dashboard;
+mod docs;
 mod edge;
 mod ends;
 mod errors;

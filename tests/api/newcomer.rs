@@ -595,8 +595,7 @@ fn demo_secret(printed: &[String]) -> String {
 async fn the_readmes_zoom_examples_run_against_the_demo_as_written() {
     let (mut child, base, printed, _logs) = start(command(&["--listen", "127.0.0.1:0"])).await;
     let secret = demo_secret(&printed);
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
+    let readme = crate::helpers::documentation();
     let blocks: Vec<&str> = readme
         .split("```sh\n")
         .skip(1)

@@ -14,8 +14,7 @@ fn schema_graphql_matches_the_schema_the_code_builds() {
 
 #[test]
 fn the_readme_documents_every_setting() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
-        .expect("README.md");
+    let readme = crate::helpers::documentation();
     for setting in cobrowse_gateway::settings::SETTINGS {
         assert!(
             readme.contains(&format!("`{}`", setting.path))
@@ -29,8 +28,7 @@ fn the_readme_documents_every_setting() {
 
 #[test]
 fn the_readme_shows_the_dashboard_query_the_tests_and_the_benchmark_send() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
-        .expect("README.md");
+    let readme = crate::helpers::documentation();
     assert!(
         readme.contains(&format!("```graphql\n{}```", crate::helpers::DASHBOARD)),
         "README.md shows tests/queries/dashboard.graphql exactly"

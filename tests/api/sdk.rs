@@ -299,7 +299,7 @@ fn region_hosts() -> Vec<String> {
 
 #[test]
 fn the_readme_names_the_api_host_of_every_region_of_the_sdk() {
-    let readme = include_str!("../../README.md");
+    let readme = crate::helpers::documentation();
     let missing: Vec<String> = region_hosts()
         .into_iter()
         .filter(|api| !readme.contains(&format!("| `https://{api}` |")))

@@ -44,20 +44,27 @@ async function query(document) {
 
 // RULE 1: read the list once the subscription is in place, and apply
 // the updates that arrived meanwhile on top of it, so none falls between.
+// A read begun while another is under way (a reconnect, a lag notice)
+// replaces it: only the newest read applies its list and its updates.
+let reads = 0;
 async function load() {
-  loading = [];
-  let arrived = [];
+  const read = ++reads;
+  const arrived = [];
+  loading = arrived;
+  let data = null;
   try {
-    const data = await query(LIST);
+    data = await query(LIST);
+  } catch (error) {
+    if (read === reads) status(`cannot read the sessions: ${error.message}`, 'error');
+  }
+  if (read !== reads) return; // a newer read took over, with its own buffer
+  if (data) {
     sessions.clear();
     for (const session of data.cobrowseSessions.nodes) put(session);
-  } catch (error) {
-    status(`cannot read the sessions: ${error.message}`, 'error');
-  } finally {
-    // Stop buffering before applying what was buffered (applying while
-    // buffering would buffer it again, for ever).
-    [arrived, loading] = [loading, null];
   }
+  // Stop buffering before applying what was buffered (applying while
+  // buffering would buffer it again, for ever).
+  loading = null;
   for (const update of arrived) apply(update);
   render();
   // For whoever watches the page (a test): the list has been read.

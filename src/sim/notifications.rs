@@ -33,7 +33,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::data::SimConversation;
-use super::topics::topic_permission;
+use super::notification_topics::topic_permission;
 use super::Sim;
 use super::SimState;
 use crate::upstream::notifications::*;

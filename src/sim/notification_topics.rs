@@ -1,6 +1,6 @@
 //! What the simulator's notification topics require: one table, served
 //! by `GET /api/v2/notifications/availabletopics` and enforced by the
-//! subscriptions ([`super::notify`]).
+//! subscriptions ([`super::notifications`]).
 
 use axum::extract::RawQuery;
 use axum::response::{IntoResponse, Response};
