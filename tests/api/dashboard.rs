@@ -177,9 +177,15 @@ async fn live_state_is_fetched_again_once_its_ttl_has_passed() {
     app.data(DASHBOARD, json!({})).await;
     app.reset_calls().await;
 
-    // moka keeps its own clock: the only way to pass a TTL is to wait it out.
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    app.data(DASHBOARD, json!({})).await;
+    // moka keeps its own clock: the TTL passes in real time. Until it does,
+    // the dashboard is answered from the cache; the first read after it
+    // goes upstream.
+    crate::helpers::eventually("the live TTL passes", Duration::from_secs(3), || async {
+        app.data(DASHBOARD, json!({})).await;
+        let calls = app.upstream_calls().await;
+        (calls.route(route::DETAILS) > 0).then_some(())
+    })
+    .await;
 
     let calls = app.upstream_calls().await;
     assert_eq!(calls.route(route::DETAILS), 1, "{calls:?}");
@@ -385,8 +391,10 @@ async fn a_token_about_to_expire_is_refreshed_before_it_is_used() {
     })
     .await;
 
-    // The token lives 1 s and is refreshed at half its life; only waiting
-    // lets that time pass.
+    // The token lives 1 s and is refreshed past half its life. The gateway's
+    // own clock decides, and no event says the half has passed: only
+    // waiting lets that time pass (a request that comes later than the
+    // whole second finds it expired, and is refreshed all the same).
     tokio::time::sleep(Duration::from_millis(600)).await;
     app.data(DASHBOARD, json!({})).await;
 

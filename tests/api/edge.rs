@@ -521,25 +521,24 @@ async fn a_request_whose_upstream_is_slower_than_its_time_limit_answers_within_i
         ..Options::default()
     })
     .await;
+    // Upstream answers after a minute: only the request timeout ends the
+    // request well before that (a generous bound, a hundred times it).
     app.set_faults(&cobrowse_gateway::sim::Faults {
-        latency_ms: 2_000,
+        latency_ms: 60_000,
         ..Default::default()
     })
     .await;
 
-    let started = std::time::Instant::now();
-    let response = app
-        .post_raw(
+    let response = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        app.post_raw(
             None,
             Some("application/json"),
             json!({ "query": DASHBOARD }).to_string(),
-        )
-        .await;
-
-    assert!(
-        started.elapsed() < std::time::Duration::from_millis(1_500),
-        "cut off, not waited out"
-    );
+        ),
+    )
+    .await
+    .expect("cut off, not waited out");
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()[CACHE_CONTROL], "no-store");
     let body = json_of(response).await;

@@ -48,26 +48,27 @@ type Told = (String, String, String);
 
 /// Waits until the gateway has heard every event the simulator sent.
 async fn settle(app: &TestApp) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let hub: Value = reqwest::get(format!("{}/__sim/notifications", app.sim.url()))
-            .await
-            .expect("answers")
-            .json()
-            .await
-            .expect("JSON");
-        let sent = hub["eventsSent"].as_f64().expect("a count");
-        let base = app.url("");
-        let series =
-            |kind: &str| format!("cobrowse_gateway_notifications_heard_total{{kind=\"{kind}\"}}");
-        let heard =
-            metric(&base, &series("cobrowse")).await + metric(&base, &series("screenshare")).await;
-        if heard >= sent {
-            return;
-        }
-        assert!(Instant::now() < deadline, "heard {heard} of {sent} events");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    crate::helpers::eventually(
+        "every event sent is heard",
+        Duration::from_secs(15),
+        || async {
+            let hub: Value = reqwest::get(format!("{}/__sim/notifications", app.sim.url()))
+                .await
+                .expect("answers")
+                .json()
+                .await
+                .expect("JSON");
+            let sent = hub["eventsSent"].as_f64().expect("a count");
+            let base = app.url("");
+            let series = |kind: &str| {
+                format!("cobrowse_gateway_notifications_heard_total{{kind=\"{kind}\"}}")
+            };
+            let heard = metric(&base, &series("cobrowse")).await
+                + metric(&base, &series("screenshare")).await;
+            (heard >= sent).then_some(())
+        },
+    )
+    .await;
 }
 
 /// The next `n` updates the subscriber is told.
