@@ -866,11 +866,24 @@ async fn scaling(options: &BenchOptions, client: &reqwest::Client) -> anyhow::Re
     Ok(failed)
 }
 
-/// The README's operations (one per `graphql` block, subscriptions
-/// aside): (document, operation name).
+/// The documentation's operations (one per `graphql` block of README.md
+/// and the pages of `docs/`, subscriptions aside): (document, operation
+/// name). Fewer than six is an error: a page that moved must not leave the
+/// scenario with nothing to run.
 fn readme_operations() -> Vec<(String, String)> {
-    let readme = include_str!("../README.md");
-    readme
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let mut pages: Vec<_> = std::fs::read_dir(root.join("docs"))
+        .expect("docs/")
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| path.extension().is_some_and(|e| e == "md"))
+        .collect();
+    pages.sort();
+    for page in pages {
+        readme.push('\n');
+        readme.push_str(&std::fs::read_to_string(page).expect("a docs page"));
+    }
+    let operations: Vec<(String, String)> = readme
         .split("```graphql\n")
         .skip(1)
         .filter_map(|block| {
@@ -883,7 +896,13 @@ fn readme_operations() -> Vec<(String, String)> {
                 .collect();
             Some((document.to_owned(), name))
         })
-        .collect()
+        .collect();
+    assert!(
+        operations.len() >= 6,
+        "the documentation's queries: {} found",
+        operations.len()
+    );
+    operations
 }
 
 /// Scenario 1c: each query of the README resolved afresh (response cache

@@ -102,15 +102,17 @@ async fn a_retry_after_beyond_the_cap_fails_fast_with_the_wait_in_the_error() {
     })
     .await;
 
-    let started = Instant::now();
-    let body = app
-        .graphql(
+    // Upstream asks for two minutes: the answer comes long before (a
+    // generous bound, a quarter of that), not after waiting them out.
+    let body = tokio::time::timeout(
+        Duration::from_secs(30),
+        app.graphql(
             "query($id: String!) { conversation(conversationId: $id) { name } }",
             json!({ "id": ids[0] }),
-        )
-        .await;
-
-    assert!(started.elapsed() < Duration::from_secs(2));
+        ),
+    )
+    .await
+    .expect("answered without waiting for the Retry-After");
     assert_eq!(first_code(&body), "UPSTREAM_RATE_LIMITED", "{body:#}");
     assert_eq!(body["errors"][0]["extensions"]["retryAfterSeconds"], 120);
 }
@@ -292,19 +294,18 @@ async fn a_slow_upstream_gives_upstream_timeout() {
     })
     .await;
     app.set_faults(&Faults {
-        latency_ms: 1_000,
+        latency_ms: 60_000,
         ..Faults::default()
     })
     .await;
 
-    let started = Instant::now();
-    let body = app
-        .graphql("{ activeCobrowseConversations { totalCount } }", json!({}))
-        .await;
-
+    // Upstream answers after a minute: two attempts of 150 ms end long
+    // before (a generous bound, half of it), not the upstream's minute.
+    let body = tokio::time::timeout(
+        Duration::from_secs(30),
+        app.graphql("{ activeCobrowseConversations { totalCount } }", json!({})),
+    )
+    .await
+    .expect("two attempts of 150 ms, not the upstream's minute");
     assert_eq!(first_code(&body), "UPSTREAM_TIMEOUT", "{body:#}");
-    assert!(
-        started.elapsed() < Duration::from_secs(1),
-        "two attempts of 150 ms, not the upstream's second"
-    );
 }

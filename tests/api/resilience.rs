@@ -159,13 +159,11 @@ async fn when_upstream_rate_limits_for_longer_than_the_gateway_waits_stale_data_
     })
     .await;
 
-    let started = Instant::now();
-    let body = dashboard(&app).await;
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        started.elapsed()
-    );
+    // Answered long before the minute upstream asks for (a generous
+    // bound, half of it).
+    let body = tokio::time::timeout(Duration::from_secs(30), dashboard(&app))
+        .await
+        .expect("answered without waiting for the Retry-After");
     assert!(codes(&body).is_empty(), "{body:#}");
     assert_eq!(conversations(&body), before);
     let warning = stale_warning(&body).expect("a stale-data warning");
