@@ -31,6 +31,9 @@
 //! Scenarios 1 to 3 read with notifications off (`notifications.enabled =
 //! false`), so that their upstream call counts are the query's own.
 
+#[path = "../tests/common/documentation.rs"]
+mod documentation;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -871,18 +874,7 @@ async fn scaling(options: &BenchOptions, client: &reqwest::Client) -> anyhow::Re
 /// name). Fewer than six is an error: a page that moved must not leave the
 /// scenario with nothing to run.
 fn readme_operations() -> Vec<(String, String)> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
-    let mut pages: Vec<_> = std::fs::read_dir(root.join("docs"))
-        .expect("docs/")
-        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-        .filter(|path| path.extension().is_some_and(|e| e == "md"))
-        .collect();
-    pages.sort();
-    for page in pages {
-        readme.push('\n');
-        readme.push_str(&std::fs::read_to_string(page).expect("a docs page"));
-    }
+    let readme = documentation::documentation();
     let operations: Vec<(String, String)> = readme
         .split("```graphql\n")
         .skip(1)
