@@ -17,7 +17,7 @@ use tokio::sync::OnceCell;
 
 use crate::live::{LiveUpdate, Notice};
 use crate::messenger::MessengerSession;
-use crate::purecloud::{ConversationModel, MediaSession};
+use crate::purecloud::{MediaSession, Model};
 use crate::store::FeedItem;
 use crate::zoom::event::EventKind;
 use crate::zoom::fold::ZoomSession;
@@ -29,7 +29,7 @@ pub(crate) const UPDATE_BUFFER: usize = 1024;
 #[derive(Clone)]
 pub(crate) enum UpdatedSession {
     /// A PureCloud co-browse or screen share session of a conversation.
-    PureCloud(Arc<ConversationModel>, MediaSession),
+    PureCloud(Model, MediaSession),
     Zoom(Arc<ZoomSession>),
     Messenger(Arc<MessengerSession>),
 }

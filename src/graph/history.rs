@@ -139,9 +139,7 @@ impl HistoryFilter {
 
     /// The details query of page `page` (none: a details job's query).
     fn query(&self, interval: &IntervalInput, page: Option<u32>) -> DetailsQuery {
-        let media: Vec<&str> = (self.media_types.iter().flatten())
-            .map(|m| m.wire())
-            .collect();
+        let media = SessionMedia::wires(self.media_types.as_deref());
         purecloud::queries::HistoryQuery {
             start: interval.start,
             end: interval.end,

@@ -355,7 +355,7 @@ async fn analytics_groups(
     group_by: StatisticsGroupBy,
     media: Option<&[SessionMedia]>,
 ) -> Result<Vec<StatisticsGroup>> {
-    let media: Vec<&str> = media.unwrap_or_default().iter().map(|m| m.wire()).collect();
+    let media = SessionMedia::wires(media);
     let query = crate::purecloud::queries::statistics(
         (interval.start, interval.end),
         granularity,

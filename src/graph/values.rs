@@ -304,6 +304,12 @@ pub(crate) enum SessionMedia {
 }
 
 impl SessionMedia {
+    /// Analytics' names of `media` (none or empty: none, which the
+    /// queries take as both).
+    pub(crate) fn wires(media: Option<&[SessionMedia]>) -> Vec<&'static str> {
+        media.unwrap_or_default().iter().map(|m| m.wire()).collect()
+    }
+
     /// As analytics writes it.
     pub(crate) fn wire(self) -> &'static str {
         match self {
