@@ -25,8 +25,14 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, DurationRound, TimeDelta, Utc};
 
+use axum::body::Bytes;
+use axum::extract::{Extension, RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use super::answers::{bad_request, parse_json};
 use super::data::{SimConversation, World};
-use super::Faults;
+use super::{Faults, Grant, Sim};
 use crate::upstream::analytics::*;
 use crate::upstream::analytics::{self, parse_period};
 use crate::upstream::enums::DisconnectType;
@@ -684,6 +690,66 @@ fn add(stats: &mut Stats, metric: &str, value: f64) {
         stats.sum = Some(stats.sum.unwrap_or(0.0) + value);
         stats.min = Some(stats.min.map_or(value, |m| m.min(value)));
         stats.max = Some(stats.max.map_or(value, |m| m.max(value)));
+    }
+}
+
+pub(super) async fn details_query(
+    State(sim): Sim,
+    Extension(grant): Extension<Grant>,
+    body: Bytes,
+) -> Response {
+    let query: DetailsQuery = match parse_json(&body) {
+        Ok(query) => query,
+        Err(reject) => return reject.into_response(),
+    };
+    match sim.analytics(&grant, |held| details(held, &query)) {
+        Ok(answer) => Json(answer).into_response(),
+        Err(why) => bad_request(&why).into_response(),
+    }
+}
+
+/// `GET /api/v2/analytics/conversations/details?id=a,b`: the records of
+/// those conversations (comma-separated, or the parameter repeated), as the
+/// details query would report them now; unknown ids are left out.
+pub(super) async fn details_by_ids(
+    State(sim): Sim,
+    Extension(grant): Extension<Grant>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let ids: Vec<String> = form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
+        .filter(|(key, _)| key == "id")
+        .flat_map(|(_, value)| {
+            value
+                .split(',')
+                .map(str::trim)
+                .filter(|id| !id.is_empty())
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    if ids.is_empty() {
+        return bad_request("id is required: comma-separated conversation ids").into_response();
+    }
+    Json(MultiGetResponse {
+        conversations: sim.analytics(&grant, |held| by_ids(held, &ids)),
+    })
+    .into_response()
+}
+
+pub(super) async fn aggregates_query(
+    State(sim): Sim,
+    Extension(grant): Extension<Grant>,
+    body: Bytes,
+) -> Response {
+    let query: AggregatesQuery = match parse_json(&body) {
+        Ok(query) => query,
+        Err(reject) => return reject.into_response(),
+    };
+    let faults = sim.faults.read().expect("faults lock").clone();
+    let world = sim.world.read().expect("world lock");
+    match aggregates(&world, &query, &faults, &|c| grant.sees(c)) {
+        Ok(answer) => Json(answer).into_response(),
+        Err(why) => bad_request(&why).into_response(),
     }
 }
 

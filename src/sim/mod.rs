@@ -32,7 +32,9 @@ mod acts;
 mod analytics;
 mod analytics_jobs;
 mod answers;
+mod conversations;
 pub(crate) mod data;
+mod directory;
 mod events;
 mod life;
 pub mod messenger;
@@ -40,7 +42,9 @@ mod messenger_pace;
 mod messenger_wire;
 mod notification_topics;
 mod notifications;
+mod oauth;
 mod routes;
+mod world;
 pub(crate) mod zoom;
 
 pub use acts::Act;
@@ -483,30 +487,30 @@ impl Drop for Simulator {
 
 fn router(state: Arc<SimState>) -> Router {
     let api = routes::api()
-        .route("/oauth/token", post(routes::token))
+        .route("/oauth/token", post(oauth::token))
         .route_layer(middleware::from_fn_with_state(Arc::clone(&state), served));
     let control = Router::new()
         .route("/__sim/stats", get(stats))
         .route("/__sim/stats/reset", post(reset_stats))
         .route("/__sim/faults", get(get_faults).put(put_faults))
         .route("/__sim/tokens/expire", post(expire_tokens))
-        .route("/__sim/tokens", post(routes::user_token))
+        .route("/__sim/tokens", post(oauth::user_token))
         .route("/__sim/clients", post(add_client))
         .route("/__sim/clients/{id}/withheld", put(withhold))
         .route(
             "/__sim/world/conversations",
-            post(routes::start_conversation),
+            post(world::start_conversation),
         )
         .route(
             "/__sim/world/conversations/{id}/step",
-            post(routes::step_conversation),
+            post(world::step_conversation),
         )
         .route(
             "/__sim/world/conversations/{id}/act",
-            post(routes::act_on_conversation),
+            post(world::act_on_conversation),
         )
-        .route("/__sim/world/tick", post(routes::tick))
-        .route("/__sim/world/queues", post(routes::add_queues))
+        .route("/__sim/world/tick", post(world::tick))
+        .route("/__sim/world/queues", post(world::add_queues))
         .route("/__sim/notifications", get(notifications::snapshot))
         .route(
             "/__sim/notifications/drop",
