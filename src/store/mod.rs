@@ -139,20 +139,72 @@ pub struct Window {
     pub(crate) from_back: bool,
 }
 
-/// A store failure (the webhook answers 5xx so that Zoom retries).
+/// What can go wrong with the store (a webhook answers 5xx so that Zoom
+/// retries; a read answers `STORE_UNAVAILABLE`). Each says what happened
+/// in words, after "event store: ".
 #[derive(Debug, thiserror::Error)]
-#[error("event store: {0}")]
-pub struct StoreError(pub String);
+pub enum StoreError {
+    /// The store cannot be where the settings put it: a folder named for a
+    /// file, a folder that cannot be made, a file that is not a database,
+    /// a URL that is not PostgreSQL's, a backup over an existing file.
+    #[error("event store: {0}")]
+    Place(String),
+    /// The database did not answer, or no connection was free in time.
+    #[error("event store: {0}")]
+    Unavailable(String),
+    /// The database refused a statement (a full disk, a lock held past its
+    /// timeout, a constraint).
+    #[error("event store: {0}")]
+    Refused(String),
+    /// The schema could not be brought to this version's.
+    #[error("event store: {0}")]
+    Migration(String),
+    /// What is stored no longer reads as what was written.
+    #[error("event store: {0}")]
+    Unreadable(String),
+    /// A store of one process has no shared change feed to resume from.
+    #[error(
+        "event store: this gateway has no shared change feed to resume from (it needs store.url)"
+    )]
+    NoFeed,
+}
+
+impl StoreError {
+    /// The words after "event store: ".
+    pub fn detail(&self) -> &str {
+        match self {
+            Self::Place(s)
+            | Self::Unavailable(s)
+            | Self::Refused(s)
+            | Self::Migration(s)
+            | Self::Unreadable(s) => s,
+            Self::NoFeed => {
+                "this gateway has no shared change feed to resume from (it needs store.url)"
+            }
+        }
+    }
+}
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
-        StoreError(e.to_string())
+        use sqlx::Error as E;
+        match e {
+            E::Io(_) | E::Tls(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed => {
+                StoreError::Unavailable(e.to_string())
+            }
+            E::ColumnDecode { .. }
+            | E::Decode(_)
+            | E::ColumnNotFound(_)
+            | E::TypeNotFound { .. } => StoreError::Unreadable(e.to_string()),
+            E::Migrate(_) => StoreError::Migration(e.to_string()),
+            _ => StoreError::Refused(e.to_string()),
+        }
     }
 }
 
 impl From<sqlx::migrate::MigrateError> for StoreError {
     fn from(e: sqlx::migrate::MigrateError) -> Self {
-        StoreError(e.to_string())
+        StoreError::Migration(e.to_string())
     }
 }
 
@@ -281,8 +333,6 @@ pub trait EventStore: Send + Sync + 'static {
     /// a store without a feed (one process) says so.
     async fn feed_after(&self, after: i64, limit: i64) -> Result<FeedPage, StoreError> {
         let _ = (after, limit);
-        Err(StoreError(
-            "this gateway has no shared change feed to resume from (it needs store.url)".into(),
-        ))
+        Err(StoreError::NoFeed)
     }
 }

@@ -56,6 +56,12 @@ pub struct PgStore {
 /// How long connecting to PostgreSQL at start-up may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a statement waits for a connection of the pool. Zoom waits 3 s
+/// for a webhook's answer: with the database down, a webhook is refused
+/// (503, Zoom retries) before Zoom gives up on it.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+const _: () = assert!(ACQUIRE_TIMEOUT.as_millis() < 3_000, "within Zoom's 3 s");
+
 /// Where the store is, for the words of an error: `host:port`, the
 /// database and the user.
 struct Database {
@@ -124,31 +130,29 @@ impl PgStore {
     pub async fn open(url: &str, max_connections: u32) -> Result<Self, StoreError> {
         let options: PgConnectOptions = url
             .parse()
-            .map_err(|e| StoreError(format!("store.url is not a PostgreSQL URL: {e}")))?;
+            .map_err(|e| StoreError::Place(format!("store.url is not a PostgreSQL URL: {e}")))?;
         // One connection first, so that what is wrong is told as the
         // database says it (a pool would only say it timed out).
         let place = Database::of(&options);
         match tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options)).await {
             Ok(Ok(connection)) => drop(connection),
-            Ok(Err(e)) => return Err(StoreError(place.why(&e))),
+            Ok(Err(e)) => return Err(StoreError::Unavailable(place.why(&e))),
             Err(_) => {
-                return Err(StoreError(format!(
+                return Err(StoreError::Unavailable(format!(
                     "PostgreSQL at {} did not answer within {CONNECT_TIMEOUT:?}",
                     place.at
                 )))
             }
         }
-        // Zoom waits 3 s for an answer: with the database down, a webhook
-        // is refused (503, Zoom retries) within 2.
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(2))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/postgres")
             .run(&pool)
             .await
-            .map_err(|e| StoreError(place.why_not_migrated(&e)))?;
+            .map_err(|e| StoreError::Migration(place.why_not_migrated(&e)))?;
         let store = Self {
             pool,
             probe_bytes: 64 * 1024,

@@ -20,7 +20,8 @@ pub(super) const PARTS_VERSION: &str = "1";
 pub(super) const PURGE_BATCH: i64 = 500;
 
 pub(super) fn decode<T: DeserializeOwned>(what: &str, text: &str) -> Result<T, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError(format!("stored {what} is unreadable: {e}")))
+    serde_json::from_str(text)
+        .map_err(|e| StoreError::Unreadable(format!("stored {what} is unreadable: {e}")))
 }
 
 pub(super) fn encode<T: serde::Serialize>(value: &T) -> String {
@@ -44,10 +45,12 @@ pub(super) fn rank_ms(start_ms: Option<i64>) -> i64 {
 pub(super) fn decode_event(body: &str) -> Result<ZoomEvent, StoreError> {
     match parse_stored(body.as_bytes()) {
         Ok(Inbound::Event(event)) => Ok(*event),
-        Ok(Inbound::UrlValidation { .. }) => {
-            Err(StoreError("a stored event is a URL validation".into()))
-        }
-        Err(e) => Err(StoreError(format!("a stored event no longer parses: {e}"))),
+        Ok(Inbound::UrlValidation { .. }) => Err(StoreError::Unreadable(
+            "a stored event is a URL validation".into(),
+        )),
+        Err(e) => Err(StoreError::Unreadable(format!(
+            "a stored event no longer parses: {e}"
+        ))),
     }
 }
 

@@ -54,20 +54,20 @@ impl SqliteStore {
 
     async fn open_checked(path: &Path) -> Result<Self, StoreError> {
         if path.is_dir() {
-            return Err(StoreError(format!(
+            return Err(StoreError::Place(format!(
                 "it is a folder: name a file in it, like {}",
                 path.join("events.sqlite").display()
             )));
         }
         if let Some(file) = path.ancestors().skip(1).find(|a| a.exists() && !a.is_dir()) {
-            return Err(StoreError(format!(
+            return Err(StoreError::Place(format!(
                 "{} is a file, not a folder",
                 file.display()
             )));
         }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| {
-                StoreError(format!(
+                StoreError::Place(format!(
                     "its folder {} cannot be created: {e}",
                     dir.display()
                 ))
@@ -105,13 +105,13 @@ impl SqliteStore {
     /// snapshot). `to` must not exist.
     pub async fn backup(path: &Path, to: &Path) -> Result<(), StoreError> {
         if !path.is_file() {
-            return Err(StoreError(format!(
+            return Err(StoreError::Place(format!(
                 "there is no store at {}",
                 path.display()
             )));
         }
         if to.exists() {
-            return Err(StoreError(format!(
+            return Err(StoreError::Place(format!(
                 "{} exists: name a new file (a backup never overwrites)",
                 to.display()
             )));
@@ -364,7 +364,7 @@ async fn purge_batch(
 /// What went wrong opening the store at `path`, in words: SQLite's result
 /// codes (`code: 14`) say little to someone who has to fix it.
 fn opening(path: &Path, error: StoreError) -> StoreError {
-    let text = &error.0;
+    let text = error.detail();
     let words = if text.contains("code: 14") {
         format!(
             "SQLite cannot open the file: its folder {} must exist and be writable by this user (SQLite keeps -wal and -shm files beside the database)",
@@ -375,11 +375,11 @@ fn opening(path: &Path, error: StoreError) -> StoreError {
     } else if text.contains("code: 26") {
         "the file is not a SQLite database (is store.path naming another file?)".to_owned()
     } else if text.contains("code: 13") {
-        "the disk is full".to_owned()
+        return StoreError::Refused(format!("the disk is full ({text})"));
     } else {
         return error;
     };
-    StoreError(format!("{words} ({text})"))
+    StoreError::Place(format!("{words} ({text})"))
 }
 
 #[cfg(test)]
