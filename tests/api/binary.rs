@@ -42,22 +42,24 @@ async fn with_no_configuration_it_serves_demo_data_from_the_built_in_simulator()
     );
     // The demo plays its first Zoom event at once; it is stored before the
     // 200, so it shows up within a few polls.
-    let mut zoom = 0;
-    for _ in 0..50 {
-        let body = query_json(
-            &base,
-            "{ cobrowseSessions(filter: { provider: ZOOM }) { totalCount } }",
-        )
-        .await;
-        zoom = body["data"]["cobrowseSessions"]["totalCount"]
-            .as_u64()
-            .unwrap_or(0);
-        if zoom > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(zoom > 0, "demo Zoom sessions arrive");
+    crate::helpers::eventually(
+        "demo Zoom sessions arrive",
+        Duration::from_secs(30),
+        || async {
+            let body = query_json(
+                &base,
+                "{ cobrowseSessions(filter: { provider: ZOOM }) { totalCount } }",
+            )
+            .await;
+            let zoom = &body["data"]["cobrowseSessions"]["totalCount"];
+            if zoom.as_u64().unwrap_or(0) > 0 {
+                Ok(())
+            } else {
+                Err(body.to_string())
+            }
+        },
+    )
+    .await;
     let page = reqwest::get(format!("{base}/graphiql"))
         .await
         .expect("answers")

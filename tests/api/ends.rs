@@ -7,7 +7,7 @@
 //! (wrap-up pending, a call that goes on).
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cobrowse_gateway::sim::Faults;
 use serde_json::{json, Value};
@@ -314,11 +314,12 @@ async fn a_periodic_reconciliation_sets_right_an_end_whose_event_was_lost_and_co
     app.sim_post(None, &path, &json!({ "act": "end_cobrowse" }))
         .await;
     let series = "cobrowse_gateway_live_corrections_total{cause=\"reconcile\"}";
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while metric(&app.url(""), series).await < 1.0 {
-        assert!(Instant::now() < deadline, "no reconciliation set it right");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    crate::helpers::eventually(
+        "a reconciliation sets it right",
+        Duration::from_secs(30),
+        || async { (metric(&app.url(""), series).await >= 1.0).then_some(()) },
+    )
+    .await;
     assert!(!listed(&app).await.contains(&id), "off the listing");
     assert_eq!(told(&mut ws, 1).await, [to_owned(ENDED_COBROWSE)]);
 }
@@ -337,11 +338,12 @@ async fn a_conversation_that_began_before_the_lookback_stays_listed_through_reco
     let id = walk_from(&app, &mut ws, "long", start, cobrowsing()).await;
     let backfills = "cobrowse_gateway_live_backfills_total{outcome=\"ok\"}";
     let before = metric(&app.url(""), backfills).await;
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while metric(&app.url(""), backfills).await < before + 2.0 {
-        assert!(Instant::now() < deadline, "no reconciliation ran");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    crate::helpers::eventually(
+        "two reconciliations run",
+        Duration::from_secs(30),
+        || async { (metric(&app.url(""), backfills).await >= before + 2.0).then_some(()) },
+    )
+    .await;
     assert!(listed(&app).await.contains(&id), "still listed");
     let corrections = "cobrowse_gateway_live_corrections_total{cause=\"reconcile\"}";
     assert_eq!(

@@ -92,16 +92,19 @@ async fn a_flood_of_unreadable_notifications_writes_few_warnings_and_counts_ever
     let sent = sent["sent"].as_f64().expect("a count");
     assert!(sent >= 500.0, "{sent}");
     let series = "cobrowse_gateway_notifications_heard_total{kind=\"garbled\"}";
-    let mut heard = 0.0;
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while heard < sent {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "only {heard} of {sent} counted"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        heard = metric(&base, series).await;
-    }
+    let heard = crate::helpers::eventually(
+        "every garbled event is counted",
+        Duration::from_secs(60),
+        || async {
+            let heard = metric(&base, series).await;
+            if heard >= sent {
+                Ok(heard)
+            } else {
+                Err(format!("{heard} of {sent}"))
+            }
+        },
+    )
+    .await;
     child.kill().await.expect("stops");
     let logs = logs.await.expect("the logs");
     let warnings = logs
@@ -386,24 +389,21 @@ async fn dashboards_filling_every_connection_cannot_starve_webhooks_and_probes()
     let query = json!({
         "query": r#"{ cobrowseSessions(filter: { provider: ZOOM }) { nodes { providerSessionId } } }"#
     });
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let found: Value = loop {
-        let answer = app
-            .http
-            .post(app.url("/graphql"))
-            .json(&query)
-            .send()
-            .await
-            .expect("answers");
-        if answer.status() != 503 {
-            break crate::helpers::verified(answer).json().await.expect("JSON");
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the places were never freed"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let found: Value =
+        crate::helpers::eventually("the places are freed", Duration::from_secs(30), || async {
+            let answer = app
+                .http
+                .post(app.url("/graphql"))
+                .json(&query)
+                .send()
+                .await
+                .expect("answers");
+            if answer.status() == 503 {
+                return None;
+            }
+            Some(crate::helpers::verified(answer).json().await.expect("JSON"))
+        })
+        .await;
     assert!(
         found.to_string().contains("starved-1"),
         "the delivery was stored: {found}"

@@ -262,17 +262,12 @@ async fn changes_reach_the_wall_and_subscribers_within_a_second_without_an_upstr
                 );
             }
             if shows {
-                loop {
+                let what = format!("{phase}: the wall shows it");
+                before = crate::helpers::eventually(&what, Duration::from_secs(30), || async {
                     let now = wall(&app).await;
-                    if now.get(&id) != before.get(&id) {
-                        before = now;
-                        break;
-                    }
-                    assert!(
-                        changed.elapsed() < Duration::from_secs(5),
-                        "{phase}: the wall never showed it"
-                    );
-                }
+                    (now.get(&id) != before.get(&id)).then_some(now)
+                })
+                .await;
                 wall_latencies.push(changed.elapsed());
             }
             if matches!(phase.as_str(), "disconnected" | "wrapped_up" | "ended") {
@@ -333,9 +328,9 @@ async fn converges(app: &TestApp, what: &str) {
 /// [`converges`] for the gateway at `base` (another replica on `app`'s
 /// simulator), within `within`.
 pub(crate) async fn converges_at(app: &TestApp, base: &str, what: &str, within: Duration) {
-    let deadline = Instant::now() + within;
     let token = app.sim_token().await;
-    loop {
+    let what = format!("{what}: the wall is upstream's");
+    crate::helpers::eventually(&what, within, || async {
         let shown: BTreeMap<String, BTreeSet<(String, String)>> = wall_at(app, base)
             .await
             .into_iter()
@@ -348,14 +343,12 @@ pub(crate) async fn converges_at(app: &TestApp, base: &str, what: &str, within: 
             truth.insert(id, states(&view["participants"], "id"));
         }
         if shown == truth {
-            return;
+            Ok(())
+        } else {
+            Err(format!("the wall {shown:?}, upstream {truth:?}"))
         }
-        assert!(
-            Instant::now() < deadline,
-            "{what}: the wall {shown:?} is not upstream's {truth:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await;
 }
 
 /// Each participant's id and state (lower case: the wire's spelling).
@@ -405,11 +398,11 @@ async fn after_every_kind_of_gap_the_index_equals_upstream_and_subscribers_heard
             }
         }
         // The gateway notices and connects a new socket.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while sockets_opened(&app).await == opened {
-            assert!(Instant::now() < deadline, "{fault}: no new socket");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        let what = format!("{fault}: a new socket");
+        crate::helpers::eventually(&what, Duration::from_secs(30), || async {
+            (sockets_opened(&app).await != opened).then_some(())
+        })
+        .await;
         if fault == "heartbeats" {
             app.set_faults(&Faults {
                 socket_closing_grace_ms: 300,
@@ -546,23 +539,27 @@ async fn six_hundred_queues_take_two_channels_within_upstreams_limits_and_new_qu
     let app = live_app(6, faults(), &[("notifications.relist_interval", "300ms")]).await;
     app.sim_post(None, "/__sim/world/queues", &json!({ "count": 594 }))
         .await;
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let status = status(&app).await;
-        if status["channels"] == 2 && status["mode"] == "listening" {
-            // Three topics per queue, and each active agent's message topic.
-            let agents = app.agents().await.len();
-            assert!(
-                status["topics"]
-                    .as_u64()
-                    .is_some_and(|t| t > 1_800 && t <= 1_800 + agents as u64),
-                "{status}"
-            );
-            break;
-        }
-        assert!(Instant::now() < deadline, "{status}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let status = crate::helpers::eventually(
+        "two channels, listening",
+        Duration::from_secs(30),
+        || async {
+            let status = status(&app).await;
+            if status["channels"] == 2 && status["mode"] == "listening" {
+                Ok(status)
+            } else {
+                Err(status.to_string())
+            }
+        },
+    )
+    .await;
+    // Three topics per queue, and each active agent's message topic.
+    let agents = app.agents().await.len();
+    assert!(
+        status["topics"]
+            .as_u64()
+            .is_some_and(|t| t > 1_800 && t <= 1_800 + agents as u64),
+        "{status}"
+    );
     let hub = hub(&app).await;
     assert!(hub["mostTopicsPerChannel"].as_u64() <= Some(1_000), "{hub}");
     assert!(hub["mostChannelsPerClient"].as_u64() <= Some(20), "{hub}");

@@ -936,30 +936,34 @@ async fn the_demo_runs_legacy_messenger_and_zoom_sessions_together() {
     let mut demo = crate::helpers::command(&["--listen", "127.0.0.1:0"]);
     demo.env("COBROWSE_DEMO_PACE", "50ms");
     let (mut child, base, _, _logs) = crate::helpers::start(demo).await;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let query =
         "{ cobrowseSessions(first: 100) { nodes { product state startSource endSource } } }";
-    let seen = loop {
-        let body = crate::helpers::query_json(&base, query).await;
-        assert!(body["errors"].is_null(), "{body}");
-        let nodes = body["data"]["cobrowseSessions"]["nodes"]
-            .as_array()
-            .expect("nodes")
-            .clone();
-        let has = |product: &str| nodes.iter().any(|n| n["product"] == product);
-        let page_told = nodes
-            .iter()
-            .any(|n| n["product"] == "MESSENGER_COBROWSE" && n["startSource"] == "PAGE");
-        if has("LEGACY_COBROWSE") && has("MESSENGER_COBROWSE") && has("ZOOM_COBROWSE") && page_told
-        {
-            break nodes;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the demo never showed all three: {nodes:?}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    };
+    let seen = crate::helpers::eventually(
+        "the demo shows all three products",
+        std::time::Duration::from_secs(30),
+        || async {
+            let body = crate::helpers::query_json(&base, query).await;
+            assert!(body["errors"].is_null(), "{body}");
+            let nodes = body["data"]["cobrowseSessions"]["nodes"]
+                .as_array()
+                .expect("nodes")
+                .clone();
+            let has = |product: &str| nodes.iter().any(|n| n["product"] == product);
+            let page_told = nodes
+                .iter()
+                .any(|n| n["product"] == "MESSENGER_COBROWSE" && n["startSource"] == "PAGE");
+            if has("LEGACY_COBROWSE")
+                && has("MESSENGER_COBROWSE")
+                && has("ZOOM_COBROWSE")
+                && page_told
+            {
+                Ok(nodes)
+            } else {
+                Err(format!("{nodes:?}"))
+            }
+        },
+    )
+    .await;
     child.kill().await.expect("stops");
     assert!(seen.len() >= 3);
 }
@@ -1108,19 +1112,20 @@ async fn the_simulators_guest_routes_answer_the_offer_without_authentication_and
 /// Waits for the back-fill's next run on the gateway at `base` to end
 /// (after `after`, an earlier run's end); what `/readyz` says of it.
 async fn backfilled(base: &str, after: &Value) -> Value {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    loop {
-        let status = crate::live::status_at(base).await;
-        let history = &status["messenger"]["history"];
-        if !history["at"].is_null() && history["at"] != *after {
-            return history.clone();
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the back-fill never ran: {status}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    crate::helpers::eventually(
+        "the back-fill runs",
+        std::time::Duration::from_secs(15),
+        || async {
+            let status = crate::live::status_at(base).await;
+            let history = &status["messenger"]["history"];
+            if !history["at"].is_null() && history["at"] != *after {
+                Ok(history.clone())
+            } else {
+                Err(status.to_string())
+            }
+        },
+    )
+    .await
 }
 
 #[tokio::test]

@@ -285,15 +285,15 @@ async fn demo_mode_logs_one_line_per_request_and_none_per_played_webhook() {
     );
     // The demo plays its first Zoom event at once: wait until it is stored.
     let zoom = "{ cobrowseSessions(filter: { provider: ZOOM }) { totalCount } }";
-    let mut waited = Duration::ZERO;
-    while query_json(&base, zoom).await["data"]["cobrowseSessions"]["totalCount"] == 0 {
-        assert!(
-            waited < Duration::from_secs(15),
-            "no demo Zoom session was played"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        waited += Duration::from_millis(100);
-    }
+    crate::helpers::eventually(
+        "a demo Zoom session is played",
+        Duration::from_secs(30),
+        || async {
+            (query_json(&base, zoom).await["data"]["cobrowseSessions"]["totalCount"] != 0)
+                .then_some(())
+        },
+    )
+    .await;
     let home = post_query(&base, "{ __typename }").await;
     assert!(home.status().is_success());
     child.kill().await.expect("stops");

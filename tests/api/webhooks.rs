@@ -494,21 +494,26 @@ async fn ended_sessions_past_their_retention_are_deleted() {
         app.webhook(event).await;
     }
 
-    // The purge runs every second; wait for it, at most ten rounds.
-    let mut left = Vec::new();
-    for _ in 0..50 {
-        let sessions = app.zoom_sessions().await;
-        left = sessions["nodes"]
-            .as_array()
-            .expect("nodes")
-            .iter()
-            .map(|n| n["providerSessionId"].as_str().expect("id").to_owned())
-            .collect();
-        if left.len() == 1 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
+    // The purge runs every second; wait for it.
+    let left = crate::helpers::eventually(
+        "the purge runs",
+        std::time::Duration::from_secs(10),
+        || async {
+            let sessions = app.zoom_sessions().await;
+            let left: Vec<String> = sessions["nodes"]
+                .as_array()
+                .expect("nodes")
+                .iter()
+                .map(|n| n["providerSessionId"].as_str().expect("id").to_owned())
+                .collect();
+            if left.len() == 1 {
+                Ok(left)
+            } else {
+                Err(format!("{left:?}"))
+            }
+        },
+    )
+    .await;
     assert_eq!(
         left,
         ["ongoing"],
