@@ -44,6 +44,7 @@ mod notification_topics;
 mod notifications;
 mod oauth;
 mod routes;
+mod seeding;
 mod world;
 pub(crate) mod zoom;
 

@@ -5,11 +5,15 @@
 //! demo mode, proves the upstream credentials, and assembles the schema.
 //! [`Gateway::run_until_stopped`] serves until the shutdown future resolves.
 
+mod event_store;
+mod upstream_checks;
+
+use event_store::{chores, load_messenger_active, open_store};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use upstream_checks::{check_upstream, client_config, upstream_target, Target};
 
-use anyhow::Context as _;
 use tokio::net::TcpListener;
 use tracing::{info, warn};
 
@@ -19,14 +23,13 @@ use crate::http::apq::PersistedQueries;
 use crate::http::graphql::HttpLimits;
 use crate::http::{self, AppState, WebhookConfig};
 use crate::metrics::Metrics;
-use crate::settings::{Settings, UpstreamMode};
-use crate::sim::{SimConfig, Simulator};
+use crate::settings::Settings;
+use crate::sim::Simulator;
 use crate::source::Source;
 use crate::store::postgres::PgStore;
-use crate::store::sqlite::SqliteStore;
 use crate::store::EventStore;
 use crate::updates::UPDATE_BUFFER;
-use crate::upstream::{ClientConfig, Credential, PureCloud, RetryPolicy, UpstreamError};
+use crate::upstream::PureCloud;
 
 /// A gateway ready to serve.
 pub struct Gateway {
@@ -347,55 +350,6 @@ async fn watch_key_files(
     }
 }
 
-/// Demo mode with no store named: the folder of its temporary store.
-fn demo_store_dir(settings: &Settings) -> anyhow::Result<Option<tempfile::TempDir>> {
-    if !settings.demo_store_is_temporary() {
-        return Ok(None);
-    }
-    let dir = tempfile::Builder::new()
-        .prefix("cobrowse-gateway-demo-")
-        .tempdir()
-        .context("cannot make the demo's temporary event store (set store.path)")?;
-    Ok(Some(dir))
-}
-
-/// The store's chores, in one task: retention, and the Zoom sessions that
-/// went idle.
-fn chores(
-    settings: &Settings,
-    store: &Arc<dyn EventStore>,
-    updates: &tokio::sync::broadcast::Sender<crate::updates::SessionUpdate>,
-    metrics: &Arc<Metrics>,
-) -> tokio::task::JoinHandle<()> {
-    let idle = crate::http::webhooks::end_idle_sessions(
-        Arc::clone(store),
-        updates.clone(),
-        Arc::clone(metrics),
-        settings.webhooks.zoom_idle_after,
-    );
-    let purge = purge_periodically(Arc::clone(store), settings.store.retention);
-    tokio::spawn(async move {
-        tokio::join!(purge, idle);
-    })
-}
-
-/// Deletes ended Zoom sessions older than `retention`, at start-up and then
-/// every hour (or every `retention`, when that is shorter).
-async fn purge_periodically(store: Arc<dyn EventStore>, retention: std::time::Duration) {
-    let period = retention.min(std::time::Duration::from_secs(3600));
-    let mut ticks = tokio::time::interval(period);
-    loop {
-        ticks.tick().await;
-        let cutoff = chrono::Utc::now()
-            - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
-        match store.purge_ended_before(cutoff).await {
-            Ok(0) => {}
-            Ok(purged) => info!(purged, "deleted ended Zoom sessions past their retention"),
-            Err(e) => warn!(error = %e, "could not purge old sessions"),
-        }
-    }
-}
-
 /// The source of upstream data, and the lease by which pushed events keep
 /// its cached conversations fresh.
 fn source(
@@ -492,279 +446,12 @@ fn start_live(
     listen(publish)
 }
 
-/// Where upstream is, and whose credentials the gateway calls it with.
-struct Target {
-    api_url: reqwest::Url,
-    login_url: reqwest::Url,
-    client_id: String,
-    client_secret: crate::secret::Secret,
-}
-
-/// Upstream as the settings say: a simulator started here (demo mode), or
-/// a real organisation.
-async fn upstream_target(
-    settings: &Settings,
-    listener: &TcpListener,
-) -> anyhow::Result<(Option<Simulator>, Target)> {
-    Ok(match settings.upstream_mode() {
-        UpstreamMode::Demo => {
-            let mut config = SimConfig::local(settings.demo.conversations, settings.demo.seed);
-            config.pace = (!settings.demo.pace.is_zero()).then_some(settings.demo.pace);
-            // Legacy co-browse, Co-browse for Messenger and (below) Zoom
-            // sessions together; the customers' pages report to this gateway.
-            config.messenger = settings.demo.messenger_conversations;
-            config.page_reports_to = Some(format!("http://{}", listener.local_addr()?));
-            // As Genesys's analytics does, the demo's lags real time.
-            config.faults.analytics_lag_ms = 2_000;
-            let sim = Simulator::start(config)
-                .await
-                .context("cannot start the demo simulator")?;
-            let url: reqwest::Url = sim.url().parse().expect("the simulator's URL is valid");
-            let target = Target {
-                api_url: url.clone(),
-                login_url: url,
-                client_id: sim.client_id().to_owned(),
-                client_secret: sim.client_secret().clone(),
-            };
-            (Some(sim), target)
-        }
-        UpstreamMode::Remote {
-            api_url,
-            login_url,
-            client_id,
-            client_secret,
-        } => (
-            None,
-            Target {
-                api_url,
-                login_url,
-                client_id,
-                client_secret,
-            },
-        ),
-    })
-}
-
 /// How connections are accepted.
 fn serve_options(settings: &Settings) -> http::serve::ServeOptions {
     http::serve::ServeOptions {
         max_connections: settings.server.max_connections,
         reserved_connections: settings.server.reserved_connections,
         header_read_timeout: settings.server.header_read_timeout,
-    }
-}
-
-fn client_config(settings: &Settings, target: Target) -> ClientConfig {
-    let up = &settings.upstream;
-    ClientConfig {
-        api_url: target.api_url,
-        login_url: target.login_url,
-        client_id: target.client_id,
-        client_secret: target.client_secret,
-        timeout: up.timeout,
-        connect_timeout: up.connect_timeout,
-        max_in_flight: up.max_in_flight,
-        retry: RetryPolicy {
-            max_attempts: up.max_attempts,
-            base_backoff: up.base_backoff,
-            max_backoff: up.max_backoff,
-            max_retry_after: up.max_retry_after,
-        },
-        token_refresh_margin: up.token_refresh_margin,
-        breaker_threshold: up.breaker_threshold,
-        breaker_cooldown: up.breaker_cooldown,
-        max_page_bytes: up.max_page_bytes,
-        max_list_items: up.max_list_items,
-    }
-}
-
-/// Refuses to start with credentials upstream refuses; an upstream that
-/// cannot answer yet is only a warning (tokens are fetched on demand).
-/// Proves the gateway's credentials, and (in service mode, where upstream
-/// is read with them) says which features their permissions leave out.
-async fn check_upstream(client: &PureCloud, settings: &Settings) -> anyhow::Result<()> {
-    check_credentials(client).await?;
-    if settings.auth.mode == crate::settings::AuthMode::Service {
-        check_permissions(client).await;
-    }
-    Ok(())
-}
-
-async fn check_credentials(client: &PureCloud) -> anyhow::Result<()> {
-    match client.check_credentials().await {
-        Ok(()) => Ok(()),
-        Err(e @ UpstreamError::AuthFailed { .. }) => anyhow::bail!(
-            "{e}. Check upstream.client_id and upstream.client_secret (COBROWSE_CLIENT_ID, COBROWSE_CLIENT_SECRET)"
-        ),
-        Err(e) => {
-            warn!(error = %e, code = e.code(), "cannot fetch an upstream token yet; will retry on demand");
-            Ok(())
-        }
-    }
-}
-
-/// The features that need an upstream permission of the gateway's own
-/// OAuth client, as Genesys names them (any one of each list will do;
-/// docs/upstream.md, "Permissions").
-const PERMISSIONS: [(&str, &[&str]); 4] = [
-    (
-        "conversations by id, their participants and sessions (conversation read)",
-        &["conversation:communication:view"],
-    ),
-    (
-        "activeCobrowseConversations, cobrowseSessions and cobrowseHistory (analytics details)",
-        &[
-            "analytics:conversationDetail:view",
-            "analytics:agentConversationDetail:view",
-        ],
-    ),
-    (
-        "cobrowseStatistics (analytics aggregates)",
-        &["analytics:conversationAggregate:view"],
-    ),
-    ("queue names (routing queues)", &["routing:queue:view"]),
-];
-
-/// A conversation id no organisation has: reading it proves the read
-/// permission (a 404) without reading anything.
-const NO_CONVERSATION: &str = "00000000-0000-0000-0000-000000000000";
-
-/// Tries each feature that needs a permission once, with the least upstream
-/// can answer, and says which are unavailable. Never fails start-up: a
-/// permission granted later works at once.
-#[tracing::instrument(name = "startup.check_permissions", skip_all)]
-async fn check_permissions(client: &PureCloud) {
-    use crate::upstream::analytics::{self, AggregatesQuery, DetailsQuery, Paging};
-    let now = chrono::Utc::now();
-    let interval = analytics::interval(now - chrono::Duration::minutes(1), now);
-    let cred = Credential::Service;
-    let details = DetailsQuery {
-        interval: interval.clone(),
-        paging: Some(Paging {
-            page_size: 1,
-            page_number: 1,
-        }),
-        ..DetailsQuery::default()
-    };
-    let aggregates = AggregatesQuery {
-        interval,
-        metrics: vec!["nConnected".into()],
-        ..AggregatesQuery::default()
-    };
-    let (conversation, details, aggregates, queues) = tokio::join!(
-        client.conversation(&cred, NO_CONVERSATION),
-        client.details_page(&cred, &details),
-        client.aggregates(&cred, &aggregates),
-        client.entities::<crate::upstream::model::Queue>(&cred, &[]),
-    );
-    let conversation = match conversation {
-        Err(UpstreamError::NotFound { .. }) => Ok(()),
-        other => other.map(drop),
-    };
-    let outcomes = [
-        conversation,
-        details.map(drop),
-        aggregates.map(drop),
-        queues.map(drop),
-    ];
-    for ((feature, any_of), outcome) in PERMISSIONS.iter().zip(outcomes) {
-        let permission = any_of.join(" or ");
-        match outcome {
-            Ok(()) => {}
-            Err(UpstreamError::Forbidden { .. }) => warn!(
-                feature,
-                permission,
-                "unavailable: the gateway's upstream OAuth client lacks {permission}; {feature} will answer UPSTREAM_FORBIDDEN until it is granted"
-            ),
-            Err(e) => warn!(feature, code = e.code(), error = %e, "cannot check an upstream permission now"),
-        }
-    }
-}
-
-/// The event store as opened.
-struct Opened {
-    store: Arc<dyn EventStore>,
-    /// A shared (PostgreSQL) store, and the task that follows its change
-    /// feed.
-    shared: Option<Arc<PgStore>>,
-    feed_task: Option<tokio::task::JoinHandle<()>>,
-    /// The demo's temporary store's folder, removed with it.
-    demo_store: Option<tempfile::TempDir>,
-}
-
-/// The event store, and with a shared (PostgreSQL) one the task that
-/// follows its change feed into `updates`.
-async fn open_store(
-    settings: &Settings,
-    updates: &tokio::sync::broadcast::Sender<crate::updates::SessionUpdate>,
-    source: &Arc<Source>,
-    live: Option<Arc<crate::live::Live>>,
-) -> anyhow::Result<Opened> {
-    let probe = settings.webhooks.max_body_bytes;
-    if let Some(url) = &settings.store.url {
-        let shown = crate::settings::postgres_url(url.expose()).unwrap_or_default();
-        let store = PgStore::open(url.expose(), settings.store.max_connections)
-            .await
-            .with_context(|| {
-                format!("cannot open the event store at {shown} (store.url, COBROWSE_STORE_URL)")
-            })?;
-        info!(url = %shown, "event store open (PostgreSQL)");
-        let store = Arc::new(store.probe_bytes(probe));
-        let catch_up = settings.store.catch_up_interval;
-        let follower = crate::replicas::follow(&store, source, live, updates, catch_up)
-            .await
-            .context("cannot read the change feed of the event store")?;
-        source.share_changes(Arc::clone(&store) as Arc<dyn crate::changes::SharedChanges>);
-        return Ok(Opened {
-            store: store.clone(),
-            shared: Some(Arc::clone(&store)),
-            feed_task: Some(follower),
-            demo_store: None,
-        });
-    }
-    let demo_store = demo_store_dir(settings)?;
-    let (path, why) = match &demo_store {
-        Some(dir) => (
-            dir.path().join("events.sqlite"),
-            "demo mode: a temporary file, emptied each run; set store.path to keep it",
-        ),
-        None => settings.store_location()?,
-    };
-    let store = SqliteStore::open(&path)
-        .await
-        .map(|store| store.probe_bytes(probe))
-        .with_context(|| {
-            format!(
-                "cannot open the event store at {} (store.path, COBROWSE_STORE_PATH)",
-                path.display()
-            )
-        })?;
-    info!(path = %path.display(), from = why, "event store open");
-    Ok(Opened {
-        store: Arc::new(store),
-        shared: None,
-        feed_task: None,
-        demo_store,
-    })
-}
-
-/// Fills the active set of Co-browse for Messenger conversations from the
-/// store (what went on before a restart, or on other replicas).
-async fn load_messenger_active(store: &dyn EventStore, source: &Source) {
-    let going_on = crate::store::StoredSessionFilter {
-        ended: Some(false),
-        offered: Some(false),
-        ..crate::store::StoredSessionFilter::default()
-    };
-    let window = crate::store::Window {
-        limit: 50_000,
-        ..crate::store::Window::default()
-    };
-    match store.messenger_sessions(&going_on, &window).await {
-        Ok(sessions) => sessions.iter().for_each(|s| source.note_messenger(s)),
-        Err(e) => {
-            warn!(error = %e, "cannot read the Co-browse for Messenger sessions going on; they are listed as their next change is heard")
-        }
     }
 }
 
