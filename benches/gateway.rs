@@ -20,7 +20,10 @@
 //! 4. economy: dashboards refreshing a wall while the world changes, with
 //!    the live index kept by notifications and with TTL polling, side by
 //!    side in one run: upstream calls per minute of each;
-//! 5. peak resident memory of the process.
+//! 5. peak resident memory of the process;
+//! 6. Co-browse for Messenger, live: event to subscriber (`benches/messenger.rs`);
+//! 7. legacy co-browse, live: each change to a subscriber and to the wall,
+//!    checked against the target of p99 within a second (`benches/live.rs`).
 //!
 //! Beside 1, Tailcall 1.6.14 serves the same data from the same simulator
 //! (`benches/peers`, installed by `scripts/peers` when missing; `--no-peer`
@@ -50,6 +53,7 @@ use cobrowse_gateway::settings::{Layers, Settings};
 use cobrowse_gateway::sim::{Faults, SimConfig, Simulator};
 use cobrowse_gateway::startup::Gateway;
 
+mod live;
 mod messenger;
 mod peer;
 
@@ -81,6 +85,10 @@ struct BenchOptions {
     /// it).
     #[arg(long = "messenger-events", default_value_t = 200)]
     messenger_events: usize,
+    /// Conversations the live PureCloud run walks from start to end (0
+    /// skips it).
+    #[arg(long = "live-conversations", default_value_t = 70)]
+    live_conversations: usize,
     /// Dashboards of the economy run, each refreshing every 2 s.
     #[arg(long, default_value_t = 50)]
     dashboards: usize,
@@ -615,6 +623,11 @@ async fn run(options: BenchOptions) -> anyhow::Result<()> {
     // 6. Co-browse for Messenger, live.
     if options.messenger_events > 0 {
         failed += messenger::scenario(options.messenger_events).await?;
+    }
+
+    // 7. Legacy co-browse, live: each change's freshness.
+    if options.live_conversations > 0 {
+        failed += live::scenario(options.live_conversations).await?;
     }
 
     // 5. Memory.

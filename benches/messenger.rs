@@ -25,7 +25,7 @@ const PACE: Duration = Duration::from_millis(250);
 /// The longest an update may take before it counts as lost.
 const LOST_AFTER: Duration = Duration::from_secs(5);
 
-type Socket =
+pub(super) type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Runs `events` offer and answer events (half each); answers the events
@@ -187,7 +187,7 @@ fn record(histogram: &mut Histogram<u64>, lost: &mut u64, told: Option<Duration>
 }
 
 /// Waits until the listener says it listens.
-async fn listening(base: &str) -> anyhow::Result<()> {
+pub(super) async fn listening(base: &str) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let status: Value = reqwest::get(format!("{base}/readyz")).await?.json().await?;
@@ -202,7 +202,7 @@ async fn listening(base: &str) -> anyhow::Result<()> {
 }
 
 /// A subscriber to PureCloud session updates, acknowledged and in place.
-async fn subscribe(base: &str) -> anyhow::Result<Socket> {
+pub(super) async fn subscribe(base: &str) -> anyhow::Result<Socket> {
     let host = base.trim_start_matches("http://");
     let mut request = format!("ws://{host}/graphql/ws").into_client_request()?;
     request
