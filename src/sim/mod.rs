@@ -345,13 +345,11 @@ pub struct Simulator {
     state: Arc<SimState>,
 }
 
-impl Simulator {
-    /// Binds and starts serving in the background.
-    pub async fn start(config: SimConfig) -> anyhow::Result<Self> {
-        config.faults.check().map_err(anyhow::Error::msg)?;
-        let listener = TcpListener::bind(config.listen).await?;
-        let addr = listener.local_addr()?;
-        let state = Arc::new(SimState {
+impl SimState {
+    /// A new world, and upstream's state around it, as `config` says,
+    /// served at `addr`.
+    fn new(config: &SimConfig, addr: SocketAddr) -> Self {
+        SimState {
             world: RwLock::new(World::generate(
                 config.conversations,
                 config.seed,
@@ -380,22 +378,36 @@ impl Simulator {
             ws_base: format!("ws://{addr}"),
             jobs: analytics_jobs::SimJobs::default(),
             messaging: Mutex::new(messenger::Messaging::default()),
-        });
+        }
+    }
+
+    /// A demo is in a steady state from its first second: each
+    /// conversation moves on once per round of the pace.
+    fn warm_up_demo(self: &Arc<Self>, config: &SimConfig, pace: std::time::Duration) {
+        let round = |going: usize| {
+            chrono::Duration::from_std(pace.saturating_mul(u32::try_from(going).unwrap_or(1)))
+                .unwrap_or(chrono::Duration::seconds(60))
+        };
+        let now = chrono::Utc::now();
+        let mut world = self.world.write().expect("world lock");
+        world.warm_up(now, self.target, round(self.target));
+        drop(world);
+        self.messenger_warm_up(config.messenger, round(config.messenger));
+    }
+}
+
+impl Simulator {
+    /// Binds and starts serving in the background.
+    pub async fn start(config: SimConfig) -> anyhow::Result<Self> {
+        config.faults.check().map_err(anyhow::Error::msg)?;
+        let listener = TcpListener::bind(config.listen).await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(SimState::new(&config, addr));
         let app = router(Arc::clone(&state));
         let (tx, rx) = oneshot::channel();
         let pace = config.pace;
         if let Some(pace) = pace {
-            // A demo is in a steady state from its first second: each
-            // conversation moves on once per round of the pace.
-            let round = |going: usize| {
-                chrono::Duration::from_std(pace.saturating_mul(u32::try_from(going).unwrap_or(1)))
-                    .unwrap_or(chrono::Duration::seconds(60))
-            };
-            let now = chrono::Utc::now();
-            let mut world = state.world.write().expect("world lock");
-            world.warm_up(now, state.target, round(state.target));
-            drop(world);
-            state.messenger_warm_up(config.messenger, round(config.messenger));
+            state.warm_up_demo(&config, pace);
         }
         let messenger = Messenger {
             target: config.messenger,

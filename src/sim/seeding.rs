@@ -22,74 +22,13 @@ impl World {
             rng: StdRng::seed_from_u64(seed),
             now: now.trunc_subsecs(3),
         };
-        let wrapup_codes: Vec<WrapupCode> = WRAPUPS
-            .iter()
-            .map(|name| {
-                let id = g.uuid();
-                WrapupCode {
-                    self_uri: Some(format!("/api/v2/routing/wrapupcodes/{id}")),
-                    id: Some(id),
-                    name: Some((*name).into()),
-                    date_created: Some(g.now - Duration::days(400)),
-                }
-            })
-            .collect();
-        let queues: Vec<Queue> = QUEUES
-            .iter()
-            .map(|name| {
-                let id = g.uuid();
-                Queue {
-                    self_uri: Some(format!("/api/v2/routing/queues/{id}")),
-                    id: Some(id),
-                    name: Some((*name).into()),
-                    description: Some(format!("{name} co-browse queue")),
-                    member_count: Some(g.rng.random_range(4..40)),
-                }
-            })
-            .collect();
-        let agent_count = (conversations / 2).clamp(4, 40);
-        // Agents leave: the fourth of every eight is inactive, the eighth
-        // deleted; their conversations stay.
-        let users: Vec<User> = (0..agent_count)
-            .map(|i| {
-                let id = g.uuid();
-                let (first, last) = g.name();
-                let handle = format!("{}.{}", first.to_lowercase(), last.to_lowercase());
-                User {
-                    self_uri: Some(format!("/api/v2/users/{id}")),
-                    id: Some(id),
-                    name: Some(format!("{first} {last}")),
-                    email: Some(format!("{handle}@example.com")),
-                    username: Some(format!("{handle}@example.com")),
-                    title: Some("Customer Care Agent".into()),
-                    department: Some("Digital Care".into()),
-                    state: Some(
-                        match i % 8 {
-                            3 => "inactive",
-                            7 => "deleted",
-                            _ => "active",
-                        }
-                        .into(),
-                    ),
-                }
-            })
-            .collect();
+        let wrapup_codes = g.wrapup_codes();
+        let queues = g.queues();
+        let users = g.users((conversations / 2).clamp(4, 40));
         let convs: Vec<SimConversation> = (0..conversations)
             .map(|i| {
                 let mut conv = g.conversation(i, &users, &queues, &wrapup_codes);
-                // Conversations alternate between two divisions, which
-                // partner clients may be limited to.
-                let (id, name) = DIVISIONS[i % DIVISIONS.len()];
-                let division = DivisionRef {
-                    division: Some(EntityRef {
-                        id: Some(id.into()),
-                        name: Some(name.into()),
-                        self_uri: Some(format!("/api/v2/authorization/divisions/{id}")),
-                    }),
-                    entities: Vec::new(),
-                };
-                conv.full.divisions = vec![division.clone()];
-                conv.view.divisions = vec![division];
+                in_division(&mut conv, i);
                 conv.phase = if conv.full.end_time.is_some() {
                     LifePhase::Ended
                 } else {
@@ -118,6 +57,86 @@ impl World {
             rng: StdRng::seed_from_u64(seed ^ 0x5eed_11fe),
             started: conversations,
         }
+    }
+}
+
+/// Puts conversation `i` in its division: conversations alternate between
+/// two, which partner clients may be limited to.
+fn in_division(conv: &mut SimConversation, i: usize) {
+    let (id, name) = DIVISIONS[i % DIVISIONS.len()];
+    let division = DivisionRef {
+        division: Some(EntityRef {
+            id: Some(id.into()),
+            name: Some(name.into()),
+            self_uri: Some(format!("/api/v2/authorization/divisions/{id}")),
+        }),
+        entities: Vec::new(),
+    };
+    conv.full.divisions = vec![division.clone()];
+    conv.view.divisions = vec![division];
+}
+
+impl Gen {
+    /// The organisation's wrap-up codes.
+    fn wrapup_codes(&mut self) -> Vec<WrapupCode> {
+        WRAPUPS
+            .iter()
+            .map(|name| {
+                let id = self.uuid();
+                WrapupCode {
+                    self_uri: Some(format!("/api/v2/routing/wrapupcodes/{id}")),
+                    id: Some(id),
+                    name: Some((*name).into()),
+                    date_created: Some(self.now - Duration::days(400)),
+                }
+            })
+            .collect()
+    }
+
+    /// The organisation's queues.
+    fn queues(&mut self) -> Vec<Queue> {
+        QUEUES
+            .iter()
+            .map(|name| {
+                let id = self.uuid();
+                Queue {
+                    self_uri: Some(format!("/api/v2/routing/queues/{id}")),
+                    id: Some(id),
+                    name: Some((*name).into()),
+                    description: Some(format!("{name} co-browse queue")),
+                    member_count: Some(self.rng.random_range(4..40)),
+                }
+            })
+            .collect()
+    }
+
+    /// `count` agents. Agents leave: the fourth of every eight is
+    /// inactive, the eighth deleted; their conversations stay.
+    fn users(&mut self, count: usize) -> Vec<User> {
+        (0..count)
+            .map(|i| {
+                let id = self.uuid();
+                let (first, last) = self.name();
+                let handle = format!("{}.{}", first.to_lowercase(), last.to_lowercase());
+                User {
+                    self_uri: Some(format!("/api/v2/users/{id}")),
+                    id: Some(id),
+                    name: Some(format!("{first} {last}")),
+                    email: Some(format!("{handle}@example.com")),
+                    username: Some(format!("{handle}@example.com")),
+                    title: Some("Customer Care Agent".into()),
+                    department: Some("Digital Care".into()),
+                    state: Some(
+                        match i % 8 {
+                            3 => "inactive",
+                            7 => "deleted",
+                            _ => "active",
+                        }
+                        .into(),
+                    ),
+                }
+            })
+            .collect()
     }
 }
 
