@@ -93,7 +93,7 @@ struct BenchOptions {
     #[arg(long, default_value_t = 50)]
     dashboards: usize,
     /// Conversations of the scaling run (resolve time per response as the
-    /// page grows; empty skips it).
+    /// page grows; 0 skips it).
     #[arg(long, value_delimiter = ',', default_value = "10,30,100,300")]
     scaling: Vec<usize>,
     /// Load runs of the compiled path, the general engine and Tailcall,
@@ -119,7 +119,9 @@ fn seconds(text: &str) -> Result<Duration, String> {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     use clap::Parser as _;
-    match run(BenchOptions::parse()).await {
+    let outcome = run(BenchOptions::parse()).await;
+    let _ = std::fs::remove_dir_all(bench_dir());
+    match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -194,10 +196,15 @@ fn check(status: reqwest::StatusCode, body: &[u8]) -> Result<(), String> {
     match serde_json::from_slice::<Body>(body) {
         Ok(Body {
             errors: Some(_), ..
-        }) => Err(format!(
-            "errors in body: {}",
-            String::from_utf8_lossy(&body[..body.len().min(300)])
-        )),
+        }) => {
+            // The errors, not the data before them (a failure is read
+            // rarely: parsing the body again costs nothing that counts).
+            let errors = serde_json::from_slice::<serde_json::Value>(body)
+                .map(|b| b["errors"].to_string())
+                .unwrap_or_default();
+            let errors: String = errors.chars().take(600).collect();
+            Err(format!("errors in body: {errors}"))
+        }
         Ok(Body { data: None, .. }) => Err("no data in body".into()),
         Ok(_) => Ok(()),
         Err(e) => Err(format!("not a GraphQL response: {e}")),
@@ -394,14 +401,21 @@ fn client(pool: usize) -> reqwest::Client {
         .expect("client")
 }
 
+/// The folder of this run's files (the keys file, each gateway's event
+/// store) in the temp dir, not in `./data` of whatever directory the
+/// benchmark runs in; removed when the run ends.
+fn bench_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("cobrowse-bench-{}", std::process::id()))
+}
+
 /// The keys file bench gateways read: the bench's key with the read scope.
 fn keys_file() -> anyhow::Result<std::path::PathBuf> {
     static PATH: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
     if let Some(path) = PATH.get() {
         return Ok(path.clone());
     }
-    let path =
-        std::env::temp_dir().join(format!("cobrowse-bench-keys-{}.toml", std::process::id()));
+    std::fs::create_dir_all(bench_dir())?;
+    let path = bench_dir().join("keys.toml");
     std::fs::write(
         &path,
         cobrowse_gateway::auth::api_keys::entry("bench", bench_key(), &["read"]),
@@ -413,10 +427,13 @@ fn settings_for(sim: &Simulator, extra: &[(&str, &str)]) -> anyhow::Result<Setti
     let mut layers = Layers::defaults();
     let url = sim.url();
     let keys = keys_file()?.display().to_string();
-    // The event store goes to the temp dir, not into `./data` of whatever
-    // directory the benchmark runs in.
-    let store = std::env::temp_dir()
-        .join(format!("cobrowse-bench-{}.sqlite", std::process::id()))
+    // Each gateway has an event store of its own: one scenario's sessions
+    // are not another's (a Messenger session of scenario 6 is not in
+    // scenario 7's simulator).
+    static STORES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = STORES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let store = bench_dir()
+        .join(format!("store-{n}.sqlite"))
         .display()
         .to_string();
     for (path, value) in [
@@ -608,7 +625,7 @@ async fn run(options: BenchOptions) -> anyhow::Result<()> {
 
     // 1b. Scaling: resolve time per response and per field as the page
     //     grows.
-    if !options.scaling.is_empty() {
+    if options.scaling.iter().any(|&n| n > 0) {
         failed += scaling(&options, &client).await?;
     }
 
@@ -635,7 +652,6 @@ async fn run(options: BenchOptions) -> anyhow::Result<()> {
         "\n5. peak resident memory of this process (gateway, simulator and load generator): {}",
         peak_rss().unwrap_or_else(|| "unknown".into())
     );
-    let _ = std::fs::remove_file(keys_file()?);
     if failed > 0 {
         bail!("{failed} responses failed");
     }
@@ -821,7 +837,7 @@ async fn scaling(options: &BenchOptions, client: &reqwest::Client) -> anyhow::Re
         serde_json::json!({ "query": query, "operationName": "Dashboard" }).to_string(),
     );
     let mut failed = 0;
-    for &conversations in &options.scaling {
+    for &conversations in options.scaling.iter().filter(|&&n| n > 0) {
         let mut medians = Vec::new();
         let mut sizes = (0, 0);
         for compiled in ["on", "off"] {
