@@ -424,13 +424,20 @@ async fn the_demo_wall_shows_legacy_messenger_and_zoom_sessions_together() {
     demo.env("COBROWSE_DEMO_PACE", "100ms");
     let (mut child, base, _printed, _logs) = start(demo).await;
     let report = node("wall-mix.mjs", &base).await;
-    child.kill().await.expect("stops");
     assert!(
         report.contains(
             "the wall showed LEGACY_COBROWSE, MESSENGER_COBROWSE, ZOOM_COBROWSE together"
         ),
         "{report}"
     );
+    // The README's picture of it is drawn the same way (scripts/wall-picture).
+    let dir = tempfile::tempdir().expect("a folder");
+    let png = dir.path().join("wall.png");
+    let drawn = node_with("picture.mjs", &[&base, &png.display().to_string()], &[]).await;
+    child.kill().await.expect("stops");
+    assert!(drawn.contains("drew the wall"), "{drawn}");
+    let bytes = std::fs::read(&png).expect("the picture");
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() > 10_000);
 }
 
 /// The demo is alive from its first second and stays so: the wall, opened

@@ -58,3 +58,41 @@ fn the_settings_page_is_the_settings_table() {
         "docs/settings.md is stale: write it again with COBROWSE_WRITE_DOCS=1 cargo test --test api docs"
     );
 }
+
+/// Every picture README.md and `docs/*.md` show (`![...](path)`) is in the
+/// repository, and is a PNG: the README's live wall is drawn by
+/// `scripts/wall-picture`.
+#[test]
+fn every_picture_the_documentation_shows_is_a_png_in_the_repository() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut pages = vec![root.join("README.md")];
+    for entry in std::fs::read_dir(root.join("docs")).expect("docs/") {
+        let path = entry.expect("an entry").path();
+        if path.extension().is_some_and(|e| e == "md") {
+            pages.push(path);
+        }
+    }
+    let mut shown = 0;
+    for page in pages {
+        let text = std::fs::read_to_string(&page).expect("a page");
+        for picture in text.split("![").skip(1) {
+            let Some(path) = picture
+                .split_once("](")
+                .and_then(|(_, rest)| rest.split_once(')'))
+                .map(|(path, _)| path)
+            else {
+                panic!("{}: a picture without a path", page.display());
+            };
+            let file = page.parent().expect("a folder").join(path);
+            let bytes = std::fs::read(&file)
+                .unwrap_or_else(|e| panic!("{}: {path} is not there: {e}", page.display()));
+            assert!(
+                bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() > 10_000,
+                "{}: {path} is not a picture",
+                page.display()
+            );
+            shown += 1;
+        }
+    }
+    assert!(shown >= 1, "the README shows the live wall");
+}
