@@ -32,6 +32,7 @@ mod acts;
 mod analytics;
 mod analytics_jobs;
 mod answers;
+mod control;
 mod conversations;
 pub(crate) mod data;
 mod directory;
@@ -49,6 +50,7 @@ mod world;
 pub(crate) mod zoom;
 
 pub use acts::Act;
+pub use control::ClientCredentials;
 pub use data::LifePhase;
 pub use life::Stepped;
 
@@ -503,13 +505,16 @@ fn router(state: Arc<SimState>) -> Router {
         .route("/oauth/token", post(oauth::token))
         .route_layer(middleware::from_fn_with_state(Arc::clone(&state), served));
     let control = Router::new()
-        .route("/__sim/stats", get(stats))
-        .route("/__sim/stats/reset", post(reset_stats))
-        .route("/__sim/faults", get(get_faults).put(put_faults))
-        .route("/__sim/tokens/expire", post(expire_tokens))
+        .route("/__sim/stats", get(control::stats))
+        .route("/__sim/stats/reset", post(control::reset_stats))
+        .route(
+            "/__sim/faults",
+            get(control::get_faults).put(control::put_faults),
+        )
+        .route("/__sim/tokens/expire", post(control::expire_tokens))
         .route("/__sim/tokens", post(oauth::user_token))
-        .route("/__sim/clients", post(add_client))
-        .route("/__sim/clients/{id}/withheld", put(withhold))
+        .route("/__sim/clients", post(control::add_client))
+        .route("/__sim/clients/{id}/withheld", put(control::withhold))
         .route(
             "/__sim/world/conversations",
             post(world::start_conversation),
@@ -820,85 +825,4 @@ pub(crate) fn error_body(status: StatusCode, code: &str, message: &str) -> Respo
         ..ErrorBody::default()
     };
     (status, Json(body)).into_response()
-}
-
-async fn stats(State(sim): State<Arc<SimState>>) -> Json<SimStats> {
-    let routes = sim.counts.lock().expect("counts lock").clone();
-    Json(SimStats {
-        total: routes.values().sum(),
-        routes,
-        max_in_flight: sim.max_in_flight.load(Ordering::SeqCst),
-    })
-}
-
-async fn reset_stats(State(sim): State<Arc<SimState>>) -> StatusCode {
-    sim.counts.lock().expect("counts lock").clear();
-    sim.max_in_flight.store(0, Ordering::SeqCst);
-    StatusCode::NO_CONTENT
-}
-
-async fn get_faults(State(sim): State<Arc<SimState>>) -> Json<Faults> {
-    Json(sim.faults.read().expect("faults lock").clone())
-}
-
-async fn put_faults(State(sim): State<Arc<SimState>>, Json(faults): Json<Faults>) -> Response {
-    if let Err(why) = faults.check() {
-        return (StatusCode::BAD_REQUEST, why).into_response();
-    }
-    *sim.faults.write().expect("faults lock") = faults;
-    StatusCode::NO_CONTENT.into_response()
-}
-
-/// A partner client to register.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewClient {
-    divisions: Vec<String>,
-}
-
-/// A registered partner client's credentials.
-#[derive(Serialize, Deserialize, Debug)]
-pub struct ClientCredentials {
-    pub client_id: String,
-    pub client_secret: String,
-}
-
-async fn add_client(State(sim): State<Arc<SimState>>, Json(new): Json<NewClient>) -> Response {
-    let mut clients = sim.clients.lock().expect("clients lock");
-    if clients.len() >= MAX_CLIENTS {
-        return (StatusCode::BAD_REQUEST, "too many clients").into_response();
-    }
-    let id = format!("partner-{}", clients.len());
-    let secret = random_secret();
-    let grant = Grant {
-        client: Arc::from(id.as_str()),
-        divisions: Some(new.divisions.into()),
-        user: None,
-    };
-    clients.insert(id.clone(), (secret.clone(), grant));
-    Json(ClientCredentials {
-        client_id: id,
-        client_secret: secret.expose().to_owned(),
-    })
-    .into_response()
-}
-
-async fn withhold(
-    State(sim): State<Arc<SimState>>,
-    axum::extract::Path(id): axum::extract::Path<String>,
-    Json(permissions): Json<Vec<String>>,
-) -> Response {
-    if !sim.clients.lock().expect("clients lock").contains_key(&id) {
-        return (StatusCode::NOT_FOUND, "no such client").into_response();
-    }
-    sim.withheld
-        .write()
-        .expect("withheld lock")
-        .insert(id, permissions);
-    StatusCode::NO_CONTENT.into_response()
-}
-
-async fn expire_tokens(State(sim): State<Arc<SimState>>) -> StatusCode {
-    sim.tokens.lock().expect("tokens lock").clear();
-    StatusCode::NO_CONTENT
 }
