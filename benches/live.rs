@@ -111,7 +111,9 @@ pub async fn scenario(conversations: usize) -> anyhow::Result<u64> {
                 .await?
                 .json()
                 .await?;
-            let phase = stepped["phase"].as_str().unwrap_or_default();
+            let Some(phase) = stepped["phase"].as_str() else {
+                anyhow::bail!("a step did not say its phase: {stepped}");
+            };
             // What a subscriber is told, and whether the wall shows it (as
             // `tests/api/live.rs` says of each phase).
             let updates = match phase {
@@ -131,7 +133,7 @@ pub async fn scenario(conversations: usize) -> anyhow::Result<u64> {
                 shown.record(took);
                 before = now;
             }
-            if phase == "ended" || phase.is_empty() {
+            if phase == "ended" {
                 break;
             }
         }
