@@ -48,6 +48,7 @@ mod routes;
 mod seeding;
 mod world;
 pub(crate) mod zoom;
+pub mod zoom_api;
 
 pub use acts::Act;
 pub use control::ClientCredentials;
@@ -250,6 +251,10 @@ pub struct SimConfig {
     /// Where the demo's customer pages report Messenger sessions starting
     /// and ending (the gateway's base URL); none: no page reports.
     pub page_reports_to: Option<String>,
+    /// The Zoom account's Cobrowse SDK API Key and API Secret, which its
+    /// API's JWTs are issued by and signed with ([`zoom_api`]).
+    pub zoom_api_key: String,
+    pub zoom_api_secret: Secret,
 }
 
 /// A fresh random secret (demo credentials, demo webhook secret).
@@ -276,6 +281,8 @@ impl SimConfig {
             pace: None,
             messenger: 0,
             page_reports_to: None,
+            zoom_api_key: "cobrowse-gateway-demo-zoom".into(),
+            zoom_api_secret: random_secret(),
         }
     }
 }
@@ -335,6 +342,8 @@ pub(crate) struct SimState {
     jobs: analytics_jobs::SimJobs,
     /// Web messaging and voice conversations (Co-browse for Messenger).
     messaging: Mutex<messenger::Messaging>,
+    /// The Zoom account whose Cobrowse sessions the demo plays.
+    zoom: Arc<zoom_api::ZoomWorld>,
 }
 
 /// A running simulator.
@@ -343,6 +352,7 @@ pub struct Simulator {
     config: SimConfig,
     shutdown: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
+    zoom: Arc<zoom_api::ZoomWorld>,
     #[cfg(test)]
     state: Arc<SimState>,
 }
@@ -380,6 +390,10 @@ impl SimState {
             ws_base: format!("ws://{addr}"),
             jobs: analytics_jobs::SimJobs::default(),
             messaging: Mutex::new(messenger::Messaging::default()),
+            zoom: Arc::new(zoom_api::ZoomWorld::new(
+                config.zoom_api_key.clone(),
+                config.zoom_api_secret.clone(),
+            )),
         }
     }
 
@@ -406,6 +420,7 @@ impl Simulator {
         let addr = listener.local_addr()?;
         let state = Arc::new(SimState::new(&config, addr));
         let app = router(Arc::clone(&state));
+        let zoom = Arc::clone(&state.zoom);
         let (tx, rx) = oneshot::channel();
         let pace = config.pace;
         if let Some(pace) = pace {
@@ -440,6 +455,7 @@ impl Simulator {
             config,
             shutdown: Some(tx),
             task,
+            zoom,
             #[cfg(test)]
             state: state_for_tests,
         })
@@ -469,6 +485,12 @@ impl Simulator {
     /// The client secret it accepts.
     pub fn client_secret(&self) -> &Secret {
         &self.config.client_secret
+    }
+
+    /// The Zoom account the demo's Zoom sessions are played in (its
+    /// webhooks are recorded here before they are sent).
+    pub fn zoom(&self) -> Arc<zoom_api::ZoomWorld> {
+        Arc::clone(&self.zoom)
     }
 
     /// What it was started with (to start it again in the same place).
@@ -557,6 +579,7 @@ fn router(state: Arc<SimState>) -> Router {
         )
         .route("/__sim/messenger/page", get(messenger::page));
     api.merge(control)
+        .merge(zoom_api::routes())
         .layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             correlate,

@@ -6,12 +6,14 @@
 //! ends) with fresh ids, rotating through a few agents, so a demo shows Zoom
 //! sessions beside PureCloud ones and subscriptions see them change.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{SecondsFormat, Utc};
 use serde_json::{json, Value};
 use tracing::{debug, warn};
 
+use super::zoom_api::ZoomWorld;
 use crate::secret::Secret;
 use crate::zoom::signature::sign;
 
@@ -90,7 +92,9 @@ const STEPS: usize = 8;
 /// Posts demo events to `url` (a gateway's `/webhooks/zoom`) until the task
 /// is dropped: every `period`, each running session plays its next event,
 /// and every `STEPS / 2` periods a new session starts (so two overlap).
-pub(crate) async fn play(url: String, secret: Secret, period: Duration) {
+/// Each event happens in the Zoom account `zoom` first, which its API
+/// answers from, whether or not the webhook arrives.
+pub(crate) async fn play(url: String, secret: Secret, period: Duration, zoom: Arc<ZoomWorld>) {
     let client = reqwest::Client::builder()
         .user_agent(PLAYER_AGENT)
         .build()
@@ -107,7 +111,9 @@ pub(crate) async fn play(url: String, secret: Secret, period: Duration) {
             next += 1;
         }
         for (n, step) in &mut running {
-            let body = event(&run, *n, *step).to_string();
+            let event = event(&run, *n, *step);
+            zoom.record(&event);
+            let body = event.to_string();
             let timestamp = Utc::now().timestamp().to_string();
             let signature = sign(&secret, &timestamp, body.as_bytes());
             let sent = client

@@ -107,8 +107,11 @@ impl Gateway {
             ))
         });
         let retention = chores(&settings, &store, &updates, &metrics);
-        let (zoom_secret, demo_zoom, generated) =
-            demo_zoom(&settings, simulator.is_some(), &listener)?;
+        let (zoom_secret, demo_zoom, generated) = demo_zoom(
+            &settings,
+            simulator.as_ref().map(Simulator::zoom),
+            &listener,
+        )?;
         let (lifecycle, lifecycle_control) = crate::http::Lifecycle::new();
         let parts = Parts {
             live,
@@ -464,11 +467,15 @@ type DemoZoom = (
     Option<crate::secret::Secret>,
 );
 
-fn demo_zoom(settings: &Settings, demo: bool, listener: &TcpListener) -> anyhow::Result<DemoZoom> {
+fn demo_zoom(
+    settings: &Settings,
+    zoom: Option<Arc<crate::sim::zoom_api::ZoomWorld>>,
+    listener: &TcpListener,
+) -> anyhow::Result<DemoZoom> {
     let configured = settings.webhooks.zoom_secret.clone();
-    if !demo {
+    let Some(zoom) = zoom else {
         return Ok((configured, None, None));
-    }
+    };
     let generated = configured.is_none().then(crate::sim::random_secret);
     let secret = configured
         .or_else(|| generated.clone())
@@ -478,6 +485,7 @@ fn demo_zoom(settings: &Settings, demo: bool, listener: &TcpListener) -> anyhow:
         url,
         secret.clone(),
         std::time::Duration::from_secs(3),
+        zoom,
     ));
     Ok((Some(secret), Some(player), generated))
 }

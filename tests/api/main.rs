@@ -36,3 +36,4 @@ mod store;
 mod surface;
 pub(crate) mod webhooks;
 mod words;
+mod zoom_rest;

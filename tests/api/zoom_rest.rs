@@ -1,0 +1,170 @@
+//! The simulator's Zoom Cobrowse SDK REST API (docs/upstream.md, "Zoom
+//! Cobrowse SDK REST API"), over real HTTP: what the webhooks told is what
+//! the API answers, live and past, with Zoom's paging, its API JWT and its
+//! errors.
+
+use chrono::{SecondsFormat, Utc};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use cobrowse_gateway::sim::{SimConfig, Simulator};
+
+use crate::helpers::session_events;
+
+async fn simulator() -> Simulator {
+    Simulator::start(SimConfig::local(4, 7))
+        .await
+        .expect("simulator")
+}
+
+/// An API JWT for `sim`'s Zoom account, living `life` seconds (negative:
+/// expired), signed with `secret` (the account's when none).
+fn jwt(sim: &Simulator, life: i64, secret: Option<&str>) -> String {
+    let now = Utc::now().timestamp();
+    let claims =
+        serde_json::json!({ "iss": sim.zoom().api_key(), "iat": now - 60, "exp": now + life });
+    let secret = secret.unwrap_or(sim.config().zoom_api_secret.expose());
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("a token")
+}
+
+/// `GET` of `path` below the simulator's Zoom API, with `token`.
+async fn get(sim: &Simulator, path: &str, token: &str) -> (StatusCode, Value) {
+    let response = reqwest::Client::new()
+        .get(format!("{}/zoom/v2/cobrowsesdk{path}", sim.url()))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("the simulator answers");
+    let status = response.status();
+    (status, response.json().await.expect("JSON"))
+}
+
+/// Plays the first `steps` events of session `id` (started `minutes_ago`)
+/// into the simulator's Zoom account.
+fn play(sim: &Simulator, id: &str, minutes_ago: i64, steps: usize) {
+    let base = (Utc::now() - chrono::Duration::minutes(minutes_ago))
+        .to_rfc3339_opts(SecondsFormat::Secs, true);
+    for event in session_events(id, "Noah", &base).iter().take(steps) {
+        sim.zoom().record(event);
+    }
+}
+
+fn ids(body: &Value) -> Vec<&str> {
+    body["sessions"]
+        .as_array()
+        .expect("sessions")
+        .iter()
+        .map(|s| s["session_id"].as_str().expect("an id"))
+        .collect()
+}
+
+#[tokio::test]
+async fn sessions_told_by_webhooks_are_live_then_past_with_their_users() {
+    let sim = simulator().await;
+    play(&sim, "going-on", 30, 3);
+    play(&sim, "over", 90, usize::MAX);
+    let token = jwt(&sim, 600, None);
+
+    let (status, live) = get(&sim, "/live_sessions", &token).await;
+    assert_eq!(status, StatusCode::OK, "{live}");
+    assert_eq!(ids(&live), ["going-on"], "{live}");
+    let going_on = &live["sessions"][0];
+    assert_eq!(going_on["user_count"], 2, "{live}");
+    let roles: Vec<&str> = going_on["users"]
+        .as_array()
+        .expect("users")
+        .iter()
+        .map(|u| u["role_type"].as_str().expect("a role"))
+        .collect();
+    assert_eq!(roles, ["customer", "agent"], "{live}");
+    assert!(going_on.get("end_time").is_none(), "{live}");
+
+    let (status, past) = get(&sim, "/past_sessions", &token).await;
+    assert_eq!(status, StatusCode::OK, "{past}");
+    assert_eq!(ids(&past), ["over"], "{past}");
+    let over = &past["sessions"][0];
+    assert!(
+        over["end_time"].is_string() && over["duration"].is_string(),
+        "{past}"
+    );
+
+    let (status, one) = get(&sim, "/sessions/over", &token).await;
+    assert_eq!(status, StatusCode::OK, "{one}");
+    assert_eq!(one["session_id"], "over");
+    let (status, users) = get(&sim, "/sessions/over/users", &token).await;
+    assert_eq!(status, StatusCode::OK, "{users}");
+    let connections = users["users"].as_array().expect("users");
+    assert_eq!(connections.len(), 3, "each connection: {users}");
+    assert!(
+        connections.iter().all(|u| u["leave_time"].is_string()),
+        "{users}"
+    );
+
+    let (status, missing) = get(&sim, "/sessions/nowhere", &token).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{missing}");
+    assert!(missing["code"].is_number() && missing["message"].is_string());
+}
+
+#[tokio::test]
+async fn lists_are_paged_thirty_to_three_hundred_by_a_token_of_their_own() {
+    let sim = simulator().await;
+    for n in 0..65 {
+        play(&sim, &format!("live-{n:02}"), 10, 1);
+    }
+    let token = jwt(&sim, 600, None);
+    let mut seen = Vec::new();
+    let mut next = String::new();
+    for page in 0.. {
+        let path = format!("/live_sessions?page_size=30&next_page_token={next}");
+        let (status, body) = get(&sim, &path, &token).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        seen.extend(ids(&body).into_iter().map(str::to_owned));
+        next = body["next_page_token"]
+            .as_str()
+            .expect("a token")
+            .to_owned();
+        if next.is_empty() {
+            assert_eq!(page, 2, "65 sessions are three pages of 30");
+            break;
+        }
+    }
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 65);
+
+    for size in ["29", "301", "many"] {
+        let (status, body) = get(&sim, &format!("/live_sessions?page_size={size}"), &token).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{size}: {body}");
+    }
+    // A token goes with its list.
+    let (_, first) = get(&sim, "/live_sessions?page_size=30", &token).await;
+    let other = format!(
+        "/past_sessions?next_page_token={}",
+        first["next_page_token"].as_str().expect("a token")
+    );
+    let (status, body) = get(&sim, &other, &token).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}
+
+#[tokio::test]
+async fn only_an_api_jwt_of_the_account_opens_the_api() {
+    let sim = simulator().await;
+    let refused = [
+        ("none", String::new()),
+        ("another secret", jwt(&sim, 600, Some("not-the-api-secret"))),
+        ("expired", jwt(&sim, -10, None)),
+        ("not a JWT", "abc".to_owned()),
+    ];
+    for (what, token) in refused {
+        let (status, body) = get(&sim, "/live_sessions", &token).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}: {body}");
+        assert_eq!(body["code"], 124, "{what}: {body}");
+    }
+    let (status, body) = get(&sim, "/live_sessions", &jwt(&sim, 600, None)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
