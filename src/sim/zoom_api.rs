@@ -159,22 +159,22 @@ pub(super) fn routes() -> Router<Arc<super::SimState>> {
 }
 
 /// A Zoom error answer: its status, code and message.
-struct Refusal(StatusCode, u32, &'static str);
+struct ZoomRefusal(StatusCode, u32, &'static str);
 
-impl IntoResponse for Refusal {
+impl IntoResponse for ZoomRefusal {
     fn into_response(self) -> Response {
-        let Refusal(status, code, message) = self;
+        let ZoomRefusal(status, code, message) = self;
         (status, Json(json!({ "code": code, "message": message }))).into_response()
     }
 }
 
-fn refuse(status: StatusCode, code: u32, message: &'static str) -> Refusal {
-    Refusal(status, code, message)
+fn refuse(status: StatusCode, code: u32, message: &'static str) -> ZoomRefusal {
+    ZoomRefusal(status, code, message)
 }
 
 /// The caller's API JWT, checked: HS256, signed with the API Secret,
 /// issued by the API Key, with `iat` and an `exp` not passed.
-fn authorized(world: &ZoomWorld, headers: &HeaderMap) -> Result<(), Refusal> {
+fn authorized(world: &ZoomWorld, headers: &HeaderMap) -> Result<(), ZoomRefusal> {
     let invalid = || refuse(StatusCode::UNAUTHORIZED, 124, "Invalid access token.");
     let token = headers
         .get(axum::http::header::AUTHORIZATION)
@@ -219,7 +219,7 @@ fn instant(text: &str, end_of_day: bool) -> Option<DateTime<Utc>> {
 fn period(
     params: &HashMap<String, String>,
     default: chrono::Duration,
-) -> Result<(DateTime<Utc>, DateTime<Utc>), Refusal> {
+) -> Result<(DateTime<Utc>, DateTime<Utc>), ZoomRefusal> {
     let bad = |message: &'static str| refuse(StatusCode::BAD_REQUEST, 300, message);
     match (params.get("from"), params.get("to")) {
         (None, None) => Ok((Utc::now() - default, Utc::now())),
@@ -416,7 +416,7 @@ async fn past_sessions(State(sim): Zoom, headers: HeaderMap, RawQuery(raw): RawQ
 }
 
 /// The session `id`, or Zoom's 404.
-fn found(world: &ZoomWorld, id: &str) -> Result<ZoomRecord, Refusal> {
+fn found(world: &ZoomWorld, id: &str) -> Result<ZoomRecord, ZoomRefusal> {
     let state = world.state.lock().expect("zoom lock");
     state
         .sessions
