@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::secret::Secret;
@@ -37,6 +37,23 @@ pub struct ZoomWorld {
     api_key: String,
     api_secret: Secret,
     state: Mutex<ZoomState>,
+    faults: Mutex<ZoomFaults>,
+}
+
+/// What the account does wrong when told (`PUT /__sim/zoom/faults`), so
+/// that a gateway is tested against Zoom as it behaves.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ZoomFaults {
+    /// Webhooks the demo's player leaves unsent next: Zoom knows the
+    /// events, the gateway does not hear them.
+    pub drop_webhooks: u32,
+    /// API calls answered 429 next (Zoom's daily limit: `Retry-After` an
+    /// ISO 8601 date-time `retry_after_s` from now).
+    pub rate_limit_next: u32,
+    pub retry_after_s: u64,
+    /// Every API JWT refused, as after the API Secret was rotated.
+    pub refuse_tokens: bool,
 }
 
 #[derive(Default)]
@@ -78,7 +95,52 @@ impl ZoomWorld {
             api_key,
             api_secret,
             state: Mutex::new(ZoomState::default()),
+            faults: Mutex::new(ZoomFaults::default()),
         }
+    }
+
+    /// What the account does wrong from now on.
+    pub fn set_faults(&self, faults: ZoomFaults) {
+        *self.faults.lock().expect("zoom faults lock") = faults;
+    }
+
+    /// Whether the next webhook is to be left unsent (one fewer to drop).
+    pub fn drops_webhook(&self) -> bool {
+        let mut faults = self.faults.lock().expect("zoom faults lock");
+        let drop = faults.drop_webhooks > 0;
+        faults.drop_webhooks = faults.drop_webhooks.saturating_sub(1);
+        drop
+    }
+
+    /// The answer a call gets instead of its own when the faults say so.
+    fn misbehaves(&self) -> Option<Response> {
+        let mut faults = self.faults.lock().expect("zoom faults lock");
+        if faults.refuse_tokens {
+            return Some(
+                refuse(StatusCode::UNAUTHORIZED, 124, "Invalid access token.").into_response(),
+            );
+        }
+        if faults.rate_limit_next == 0 {
+            return None;
+        }
+        faults.rate_limit_next -= 1;
+        let retry = Utc::now() + chrono::Duration::seconds(faults.retry_after_s as i64);
+        let message = "You have exceeded the daily rate limit of your account.";
+        let mut response = refuse(StatusCode::TOO_MANY_REQUESTS, 429, message).into_response();
+        let headers = response.headers_mut();
+        for (name, value) in [
+            ("x-ratelimit-category", "Light".to_owned()),
+            ("x-ratelimit-type", "Daily-limit".to_owned()),
+            (
+                "retry-after",
+                retry.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            ),
+        ] {
+            if let Ok(value) = axum::http::HeaderValue::from_str(&value) {
+                headers.insert(name, value);
+            }
+        }
+        Some(response)
     }
 
     /// The API Key the account's JWTs must be issued by.
@@ -156,6 +218,18 @@ pub(super) fn routes() -> Router<Arc<super::SimState>> {
         .route("/zoom/v2/cobrowsesdk/past_sessions", get(past_sessions))
         .route("/zoom/v2/cobrowsesdk/sessions/{id}", get(session))
         .route("/zoom/v2/cobrowsesdk/sessions/{id}/users", get(users))
+        .route("/__sim/zoom/faults", get(get_faults).put(put_faults))
+}
+
+/// `GET /__sim/zoom/faults`.
+async fn get_faults(State(sim): Zoom) -> Json<ZoomFaults> {
+    Json(sim.zoom.faults.lock().expect("zoom faults lock").clone())
+}
+
+/// `PUT /__sim/zoom/faults`: what the account does wrong from now on.
+async fn put_faults(State(sim): Zoom, Json(faults): Json<ZoomFaults>) -> StatusCode {
+    sim.zoom.set_faults(faults);
+    StatusCode::NO_CONTENT
 }
 
 /// A Zoom error answer: its status, code and message.
@@ -172,9 +246,19 @@ fn refuse(status: StatusCode, code: u32, message: &'static str) -> ZoomRefusal {
     ZoomRefusal(status, code, message)
 }
 
+/// The answer a call gets instead of its own, if any: a fault's, or a
+/// refusal of its API JWT.
+fn refused(world: &ZoomWorld, headers: &HeaderMap) -> Option<Response> {
+    world.misbehaves().or_else(|| {
+        signed(world, headers)
+            .err()
+            .map(IntoResponse::into_response)
+    })
+}
+
 /// The caller's API JWT, checked: HS256, signed with the API Secret,
 /// issued by the API Key, with `iat` and an `exp` not passed.
-fn authorized(world: &ZoomWorld, headers: &HeaderMap) -> Result<(), ZoomRefusal> {
+fn signed(world: &ZoomWorld, headers: &HeaderMap) -> Result<(), ZoomRefusal> {
     let invalid = || refuse(StatusCode::UNAUTHORIZED, 124, "Invalid access token.");
     let token = headers
         .get(axum::http::header::AUTHORIZATION)
@@ -344,8 +428,8 @@ type Zoom = State<Arc<super::SimState>>;
 /// period (the last month when none is given).
 async fn live_sessions(State(sim): Zoom, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
     let world = &sim.zoom;
-    if let Err(refused) = authorized(world, &headers) {
-        return refused.into_response();
+    if let Some(refusal) = refused(world, &headers) {
+        return refusal;
     }
     let params = params(raw.as_deref());
     let (from, to) = match period(&params, chrono::Duration::days(30)) {
@@ -370,8 +454,8 @@ async fn live_sessions(State(sim): Zoom, headers: HeaderMap, RawQuery(raw): RawQ
 /// names.
 async fn past_sessions(State(sim): Zoom, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
     let world = &sim.zoom;
-    if let Err(refused) = authorized(world, &headers) {
-        return refused.into_response();
+    if let Some(refusal) = refused(world, &headers) {
+        return refusal;
     }
     let params = params(raw.as_deref());
     let (from, to) = match period(&params, chrono::Duration::hours(24)) {
@@ -428,8 +512,8 @@ fn found(world: &ZoomWorld, id: &str) -> Result<ZoomRecord, ZoomRefusal> {
 /// `GET /cobrowsesdk/sessions/{id}`: one session, live or past.
 async fn session(State(sim): Zoom, headers: HeaderMap, Path(id): Path<String>) -> Response {
     let world = &sim.zoom;
-    if let Err(refused) = authorized(world, &headers) {
-        return refused.into_response();
+    if let Some(refusal) = refused(world, &headers) {
+        return refusal;
     }
     match found(world, &id) {
         Ok(session) => {
@@ -452,8 +536,8 @@ async fn users(
     RawQuery(raw): RawQuery,
 ) -> Response {
     let world = &sim.zoom;
-    if let Err(refused) = authorized(world, &headers) {
-        return refused.into_response();
+    if let Some(refusal) = refused(world, &headers) {
+        return refusal;
     }
     let session = match found(world, &id) {
         Ok(session) => session,
@@ -466,4 +550,30 @@ async fn users(
         .collect();
     let params = params(raw.as_deref());
     page(world, &params, &format!("{id}/users"), items, json!({}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dropped_webhooks_are_counted_down_and_the_events_still_happen_at_zoom() {
+        let zoom = ZoomWorld::new("key".into(), Secret::new("secret"));
+        zoom.set_faults(ZoomFaults {
+            drop_webhooks: 2,
+            ..ZoomFaults::default()
+        });
+        let started = json!({
+            "event": "cobrowse.session_started",
+            "payload": { "object": { "session_id": "s1", "start_time": "2026-12-08T09:00:00Z" } }
+        });
+        zoom.record(&started);
+        let dropped: Vec<bool> = (0..3).map(|_| zoom.drops_webhook()).collect();
+        assert_eq!(dropped, [true, true, false]);
+        let state = zoom.state.lock().expect("zoom lock");
+        assert!(
+            state.sessions["s1"].end_time.is_none(),
+            "s1 is live at Zoom"
+        );
+    }
 }

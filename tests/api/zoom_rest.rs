@@ -168,3 +168,58 @@ async fn only_an_api_jwt_of_the_account_opens_the_api() {
     let (status, body) = get(&sim, "/live_sessions", &jwt(&sim, 600, None)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
+
+#[tokio::test]
+async fn told_to_the_account_limits_and_refuses_calls_as_zoom_does() {
+    let sim = simulator().await;
+    let faults = format!("{}/__sim/zoom/faults", sim.url());
+    let http = reqwest::Client::new();
+    let put = |body: Value| {
+        let (http, faults) = (http.clone(), faults.clone());
+        async move {
+            let status = http
+                .put(&faults)
+                .json(&body)
+                .send()
+                .await
+                .expect("answers")
+                .status();
+            assert_eq!(status, StatusCode::NO_CONTENT);
+        }
+    };
+    let token = jwt(&sim, 600, None);
+
+    put(serde_json::json!({ "rate_limit_next": 2, "retry_after_s": 30 })).await;
+    for _ in 0..2 {
+        let response = reqwest::Client::new()
+            .get(format!("{}/zoom/v2/cobrowsesdk/live_sessions", sim.url()))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        let retry = response.headers()["retry-after"].to_str().expect("ASCII");
+        let at = chrono::DateTime::parse_from_rfc3339(retry).expect("an ISO 8601 date-time");
+        assert!(at > Utc::now(), "{retry}");
+        assert_eq!(response.headers()["x-ratelimit-type"], "Daily-limit");
+        let body: Value = response.json().await.expect("JSON");
+        assert_eq!(body["code"], 429, "{body}");
+    }
+    let (status, body) = get(&sim, "/live_sessions", &token).await;
+    assert_eq!(status, StatusCode::OK, "the limit passed: {body}");
+
+    put(serde_json::json!({ "refuse_tokens": true })).await;
+    let (status, body) = get(&sim, "/live_sessions", &token).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["code"], 124, "{body}");
+
+    // Unknown knobs are refused, not ignored.
+    let status = http
+        .put(&faults)
+        .json(&serde_json::json!({ "drop_webhook": 1 }))
+        .send()
+        .await
+        .expect("answers")
+        .status();
+    assert!(status.is_client_error(), "{status}");
+}
