@@ -1,5 +1,6 @@
 //! Zoom Cobrowse webhooks: parsing, signatures, and the folded session state.
 
+pub mod api;
 pub mod event;
 pub(crate) mod fold;
 pub(crate) mod idle;

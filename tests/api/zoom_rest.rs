@@ -223,3 +223,70 @@ async fn told_to_the_account_limits_and_refuses_calls_as_zoom_does() {
         .status();
     assert!(status.is_client_error(), "{status}");
 }
+
+#[tokio::test]
+async fn the_gateways_client_walks_every_page_and_says_why_when_it_cannot() {
+    use cobrowse_gateway::zoom::api::{ZoomApi, ZoomApiError};
+    let sim = simulator().await;
+    for n in 0..350 {
+        play(&sim, &format!("live-{n:03}"), 10, 1);
+    }
+    play(&sim, "over", 90, usize::MAX);
+    let client = |secret: cobrowse_gateway::secret::Secret| {
+        ZoomApi::new(
+            &format!("{}/zoom/v2", sim.url()),
+            sim.zoom().api_key().to_owned(),
+            secret,
+        )
+        .expect("a client")
+    };
+    let api = client(sim.config().zoom_api_secret.clone());
+    let today = Utc::now().date_naive();
+    let month_ago = today - chrono::Duration::days(30);
+
+    let live = api.live_sessions(month_ago, today, 10).await.expect("live");
+    assert_eq!(live.len(), 350, "two pages of at most 300");
+    assert!(live.iter().all(|s| s.end_time.is_none()));
+    let bounded = api.live_sessions(month_ago, today, 1).await.expect("live");
+    assert_eq!(bounded.len(), 300, "no more pages than allowed");
+    let past = api
+        .past_sessions(today - chrono::Duration::days(1), today, 10)
+        .await
+        .expect("past");
+    assert_eq!(past.len(), 1);
+    assert_eq!(past[0].session_id, "over");
+    assert!(past[0].end_time.is_some() && !past[0].users.is_empty());
+
+    let faults = format!("{}/__sim/zoom/faults", sim.url());
+    let http = reqwest::Client::new();
+    let limited = serde_json::json!({ "rate_limit_next": 1, "retry_after_s": 60 });
+    http.put(&faults)
+        .json(&limited)
+        .send()
+        .await
+        .expect("answers");
+    match api.live_sessions(month_ago, today, 10).await {
+        Err(ZoomApiError::RateLimited {
+            retry_after: Some(at),
+        }) => assert!(at > Utc::now()),
+        other => panic!("a rate limit with its time: {other:?}"),
+    }
+    let wrong = client(cobrowse_gateway::secret::Secret::new("not-the-api-secret"));
+    match wrong.live_sessions(month_ago, today, 10).await {
+        Err(ZoomApiError::Refused { code: 124, .. }) => {}
+        other => panic!("refused credentials: {other:?}"),
+    }
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let nowhere = format!("http://{}/v2", closed.local_addr().expect("an address"));
+    drop(closed);
+    let unreachable = ZoomApi::new(
+        &nowhere,
+        "key".into(),
+        cobrowse_gateway::secret::Secret::new("secret"),
+    )
+    .expect("a client");
+    match unreachable.live_sessions(month_ago, today, 10).await {
+        Err(ZoomApiError::Unreachable(_)) => {}
+        other => panic!("unreachable: {other:?}"),
+    }
+}
