@@ -32,6 +32,10 @@ const DEFAULT_PAGE_SIZE: usize = 30;
 /// Page tokens kept at once (the oldest go first).
 const MAX_PAGE_TOKENS: usize = 10_000;
 
+/// Sessions the account keeps: a demo plays one every 12 s for as long as
+/// it runs; past the bound, the session that ended first goes.
+const MAX_SESSIONS: usize = 10_000;
+
 /// One account's Cobrowse sessions and its API credentials.
 pub struct ZoomWorld {
     api_key: String,
@@ -63,6 +67,20 @@ struct ZoomState {
     /// when the token lives.
     pages: HashMap<String, (usize, String, Instant)>,
     issued: u64,
+}
+
+impl ZoomState {
+    /// Forgets the session that ended first (none ended: nothing).
+    fn forget_oldest_ended(&mut self) {
+        let oldest = self
+            .sessions
+            .values()
+            .filter_map(|s| s.end_time.map(|end| (end, s.session_id.clone())))
+            .min();
+        if let Some((_, id)) = oldest {
+            self.sessions.remove(&id);
+        }
+    }
 }
 
 /// A session as Zoom keeps it.
@@ -169,6 +187,9 @@ impl ZoomWorld {
         };
         let text = |key: &str| object[key].as_str().unwrap_or_default().to_owned();
         let mut state = self.state.lock().expect("zoom lock");
+        if !state.sessions.contains_key(id) && state.sessions.len() >= MAX_SESSIONS {
+            state.forget_oldest_ended();
+        }
         let pin = format!("{:06}", state.sessions.len() * 7_919 % 1_000_000);
         let session = state
             .sessions
@@ -575,5 +596,26 @@ mod tests {
             state.sessions["s1"].end_time.is_none(),
             "s1 is live at Zoom"
         );
+    }
+
+    #[test]
+    fn the_account_keeps_a_bounded_number_of_sessions_forgetting_the_first_ended() {
+        let zoom = ZoomWorld::new("key".into(), Secret::new("secret"));
+        let event = |name: &str, id: &str, at: &str| json!({ "event": name, "payload": { "object": { "session_id": id, "start_time": at, "end_time": at } } });
+        zoom.record(&event(
+            "cobrowse.session_started",
+            "live",
+            "2026-12-08T08:00:00Z",
+        ));
+        for n in 0..MAX_SESSIONS + 5 {
+            let id = format!("s{n}");
+            let at = format!("2026-12-08T09:{:02}:{:02}Z", n / 60 % 60, n % 60);
+            zoom.record(&event("cobrowse.session_started", &id, &at));
+            zoom.record(&event("cobrowse.session_ended", &id, &at));
+        }
+        let state = zoom.state.lock().expect("zoom lock");
+        assert_eq!(state.sessions.len(), MAX_SESSIONS);
+        assert!(state.sessions.contains_key("live"), "a live session stays");
+        assert!(!state.sessions.contains_key("s0"), "the first ended went");
     }
 }
