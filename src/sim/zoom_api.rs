@@ -190,7 +190,7 @@ impl ZoomWorld {
         if !state.sessions.contains_key(id) && state.sessions.len() >= MAX_SESSIONS {
             state.forget_oldest_ended();
         }
-        let pin = format!("{:06}", state.sessions.len() * 7_919 % 1_000_000);
+        let known = state.sessions.len();
         let session = state
             .sessions
             .entry(id.to_owned())
@@ -198,7 +198,7 @@ impl ZoomWorld {
                 session_id: id.to_owned(),
                 start_time: time("start_time").unwrap_or_else(Utc::now),
                 end_time: None,
-                session_pin: pin,
+                session_pin: format!("{:06}", known * 7_919 % 1_000_000),
                 users: Vec::new(),
             });
         match event {

@@ -191,7 +191,7 @@ async fn told_to_the_account_limits_and_refuses_calls_as_zoom_does() {
 
     put(serde_json::json!({ "rate_limit_next": 2, "retry_after_s": 30 })).await;
     for _ in 0..2 {
-        let response = reqwest::Client::new()
+        let response = http
             .get(format!("{}/zoom/v2/cobrowsesdk/live_sessions", sim.url()))
             .bearer_auth(&token)
             .send()
